@@ -1,0 +1,1 @@
+"""The Pulumi program, its offline planner and the `mlops` command line."""

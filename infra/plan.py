@@ -1,0 +1,179 @@
+"""Run the real Pulumi program offline, under the SDK's mocks, and record what it declares.
+
+No Pulumi CLI, no provider plugin, no credentials: every resource registration is answered by a
+mock that echoes the inputs (plus the few computed attributes a provider's `offline.py` fakes),
+so the plan shows exactly the inputs the program would send to `pulumi up`. Values a cloud only
+knows after creation (ARNs, ids) appear as mock values.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+
+from infra.config import PROJECT, SECRET_PLACEHOLDER, StackFile, resolve_file
+
+_SECRET_SIG = rpc._special_sig_key
+_SECRET_VALUE = rpc._special_secret_sig
+
+
+def _scrub(value: Any) -> Any:
+    """Replace Pulumi secrets with a placeholder so a plan never carries a secret value."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == _SECRET_VALUE:
+            return SECRET_PLACEHOLDER
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return "<resource>"
+    return value
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    inputs: dict[str, Any]
+    custom: bool
+    protect: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "inputs": self.inputs,
+            "custom": self.custom,
+            "protect": self.protect,
+        }
+
+
+@dataclass
+class Plan:
+    stack: str
+    cloud: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+    platform: dict[str, Any] = field(default_factory=dict)
+    """The validated platform description, with defaults filled in (what `mlops diff` compares)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "cloud": self.cloud,
+            "resources": [r.to_json() for r in self.resources],
+            "outputs": self.outputs,
+            "platform": self.platform,
+        }
+
+    def by_type(self, type_: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> PlannedResource:
+        found = self.by_type(type_)
+        if len(found) != 1:
+            raise LookupError(f"expected one {type_}, found {len(found)}")
+        return found[0]
+
+
+class _OfflineMocks(pulumi.runtime.Mocks):
+    def __init__(self, offline: Any) -> None:
+        self.offline = offline
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        extra, resource_id = self.offline.fake_state(args.typ, args.name, args.inputs)
+        state.update(extra)
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        return self.offline.fake_call(args.token, args.args)
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping parent, protect and the raw inputs of each resource."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[PlannedResource] = []
+        self._stack_urn: str | None = None
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self._stack_urn = response.urn
+            return response
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        parent = request.parent or None
+        self.recorded.append(
+            PlannedResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent=None if parent == self._stack_urn else parent,
+                inputs=_scrub(inputs),
+                custom=bool(request.custom),
+                protect=bool(request.protect),
+            )
+        )
+        return response
+
+
+def _config_strings(stack_file: StackFile) -> dict[str, str]:
+    """Pulumi keeps config as strings; objects travel as JSON, as the CLI passes them."""
+    return {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in stack_file.config.items()
+    }
+
+
+def plan(stack_file: StackFile) -> Plan:
+    """Validate the stack, then run the program under mocks. Raises SpecError for bad config."""
+    provider, deployment = resolve_file(stack_file)  # fail fast, before the runtime is touched
+    offline = importlib.import_module(f"providers.{provider.cloud}.offline")
+    if hasattr(offline, "configure"):
+        offline.configure(deployment.cloud_config)  # e.g. fake ARNs in the stack's own region
+    monitor = _RecordingMonitor(_OfflineMocks(offline))
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=PROJECT, stack=stack_file.stack, preview=False, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(_config_strings(stack_file), list(stack_file.secret_keys))
+
+    outputs: dict[str, Any] = {}
+
+    def capture(key: str, value: Any) -> pulumi.Output[None]:
+        out = pulumi.Output.from_input(value)
+
+        async def grab() -> None:
+            resolved = await out.future(with_unknowns=True)
+            outputs[key] = SECRET_PLACEHOLDER if await out.is_secret() else _scrub(resolved)
+
+        return pulumi.Output.from_input(grab())
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
+        from infra.program import main
+
+        exported = main()
+        return pulumi.Output.all(*[capture(k, v) for k, v in exported.items()])
+
+    run()
+    ordered = {key: outputs[key] for key in sorted(outputs)}
+    return Plan(
+        stack=stack_file.stack,
+        cloud=deployment.cloud,
+        resources=sorted(monitor.recorded, key=lambda r: r.urn),
+        outputs=ordered,
+        platform=deployment.platform.model_dump(mode="json"),
+    )

@@ -1,0 +1,154 @@
+"""Run a pipeline on this machine, one subprocess per step.
+
+Each step runs as ``sys.executable`` + the exact argv from
+``PipelineDef.command`` with the steps dir as working directory - the same
+command line the clouds run - so a green local run tests the cloud contract,
+including that the scripts work without the ``pipelines`` package.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines import get_pipeline, write_sample_data
+from pipelines.spec import PipelineDef, parse_source
+
+STDERR_TAIL_LINES = 20
+
+
+class LocalRunError(RuntimeError):
+    """Base class for local run failures."""
+
+
+class StepFailedError(LocalRunError):
+    """A step script exited non-zero; carries the tail of its stderr."""
+
+    def __init__(self, step: str, returncode: int, stderr_tail: str) -> None:
+        self.step = step
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        super().__init__(f"step {step!r} failed with exit code {returncode}:\n{stderr_tail}")
+
+
+@dataclass
+class StepResult:
+    name: str
+    seconds: float
+    outputs: dict[str, Path]
+
+
+@dataclass
+class LocalRunResult:
+    pipeline: str
+    steps: list[StepResult]
+    metrics: dict[str, float]
+    gate_metric: str | None
+    gate_threshold: float | None
+    gate_passed: bool | None
+    model_path: Path  # the model output directory (holds the framework's model file)
+    workdir: Path
+
+
+def check_gate(pipeline: PipelineDef, quality_gate: tuple[str, float] | None) -> None:
+    """Reject an unknown gate metric before spending time on a run."""
+    if quality_gate is not None and quality_gate[0] not in pipeline.metrics:
+        raise ValueError(
+            f"unknown quality gate metric {quality_gate[0]!r} for pipeline "
+            f"{pipeline.name!r}; available: {', '.join(pipeline.metrics)}"
+        )
+
+
+def run_local(
+    name: str,
+    workdir: Path,
+    *,
+    rows: int = 2000,
+    seed: int = 7,
+    quality_gate: tuple[str, float] | None = None,
+    on_event: Callable[[str, str], None] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> LocalRunResult:
+    """Generate data, run every step, read the metrics and apply the gate.
+
+    ``seed`` seeds the synthetic data; ``params`` overrides pipeline params
+    (``input_data`` is always the generated data dir). ``on_event`` receives
+    ``("start" | "done", step_name)``. Raises ``StepFailedError`` if a step fails.
+    """
+    pipeline = get_pipeline(name)
+    check_gate(pipeline, quality_gate)
+    workdir = Path(workdir).resolve()
+    raw_dir = workdir / "data" / "raw"
+    shutil.rmtree(raw_dir, ignore_errors=True)
+    write_sample_data(name, raw_dir, rows=rows, seed=seed)
+    values = {**pipeline.param_defaults(), **(params or {}), "input_data": str(raw_dir)}
+
+    # Clear every step's outputs first: stale files from an earlier run would be
+    # read as "the first *.csv", or pass for results of a run that failed early.
+    for step in pipeline.steps:
+        for out in step.outputs:
+            shutil.rmtree(workdir / step.name / out, ignore_errors=True)
+
+    produced: dict[str, dict[str, Path]] = {}
+    results: list[StepResult] = []
+    for step in pipeline.steps:
+        outputs = {out: workdir / step.name / out for out in step.outputs}
+        paths = {inp: str(_resolve(src, produced, values)) for inp, src in step.inputs.items()}
+        paths.update({out: str(path) for out, path in outputs.items()})
+        argv = pipeline.command(step.name, paths, values)
+        argv[0] = sys.executable
+
+        _emit(on_event, "start", step.name)
+        started = time.perf_counter()
+        proc = subprocess.run(argv, cwd=pipeline.steps_dir, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
+            raise StepFailedError(step.name, proc.returncode, tail)
+        results.append(StepResult(step.name, time.perf_counter() - started, outputs))
+        produced[step.name] = outputs
+        _emit(on_event, "done", step.name)
+
+    metrics = _read_metrics(pipeline, produced[pipeline.metrics_step][pipeline.metrics_output])
+    gate_metric = gate_threshold = gate_passed = None
+    if quality_gate is not None:
+        gate_metric, gate_threshold = quality_gate[0], float(quality_gate[1])
+        gate_passed = metrics[gate_metric] >= gate_threshold
+    return LocalRunResult(
+        pipeline=pipeline.name,
+        steps=results,
+        metrics=metrics,
+        gate_metric=gate_metric,
+        gate_threshold=gate_threshold,
+        gate_passed=gate_passed,
+        model_path=produced[pipeline.model_step][pipeline.model_output],
+        workdir=workdir,
+    )
+
+
+def _resolve(source: str, produced: Mapping[str, Mapping[str, Path]], values: Mapping[str, str]):
+    kind, a, b = parse_source(source)
+    if kind == "param":
+        return values[a]
+    return produced[a][b]
+
+
+def _read_metrics(pipeline: PipelineDef, metrics_dir: Path) -> dict[str, float]:
+    path = metrics_dir / pipeline.metrics_file
+    if not path.is_file():
+        raise LocalRunError(f"step {pipeline.metrics_step!r} wrote no {pipeline.metrics_file}")
+    metrics = json.loads(path.read_text()).get("metrics", {})
+    missing = [m for m in pipeline.metrics if m not in metrics]
+    if missing:
+        raise LocalRunError(f"{path} lacks metrics: {', '.join(missing)}")
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def _emit(on_event: Callable[[str, str], None] | None, event: str, step: str) -> None:
+    if on_event is not None:
+        on_event(event, step)

@@ -1,0 +1,276 @@
+"""Cloud-neutral pipeline description.
+
+The Pulumi providers (SageMaker, Vertex AI, Azure ML) and the local runner all
+consume these dataclasses, so a pipeline is described once and every backend
+runs the same scripts with the same command line (see ``PipelineDef.command``).
+Pure Python on purpose: nothing here may import Pulumi or a cloud SDK.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+PARAM_PREFIX = "param:"
+
+ParamType = Literal["string", "int", "float"]
+StepKind = Literal["processing", "training", "evaluation"]
+
+_PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "int": (int,),
+    "float": (float, int),
+}
+_STEP_KINDS = ("processing", "training", "evaluation")
+
+
+def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
+    # A read-only view keeps the "frozen" promise for the mapping fields too.
+    return MappingProxyType(dict(value))
+
+
+def parse_source(source: str) -> tuple[str, str | None, str | None]:
+    """Split an input/param source into ``(kind, a, b)``.
+
+    ``"param:x"`` -> ``("param", "x", None)``; ``"step.out"`` ->
+    ``("step", "step", "out")``; anything else -> ``("literal", None, None)``.
+    Providers use this to wire step outputs to downstream inputs.
+    """
+    if source.startswith(PARAM_PREFIX):
+        return ("param", source[len(PARAM_PREFIX) :], None)
+    step, sep, output = source.partition(".")
+    if sep and NAME_RE.match(step) and NAME_RE.match(output):
+        return ("step", step, output)
+    return ("literal", None, None)
+
+
+@dataclass(frozen=True)
+class ParamDef:
+    """A pipeline-level parameter; clouds expose it as a pipeline parameter."""
+
+    name: str
+    type: ParamType
+    default: str | int | float
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class StepDef:
+    """One step: a standalone script with ``--<input>``/``--<output>`` dir args.
+
+    ``inputs`` maps input name -> ``"param:<name>"`` or ``"<step>.<output>"``.
+    ``outputs`` are directory names the script writes into.
+    ``params`` maps extra CLI arg -> ``"param:<name>"`` or a literal string.
+    """
+
+    name: str
+    kind: StepKind
+    script: str
+    inputs: Mapping[str, str]
+    outputs: tuple[str, ...]
+    params: Mapping[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "inputs", _frozen_mapping(self.inputs))
+        object.__setattr__(self, "outputs", tuple(self.outputs))
+        object.__setattr__(self, "params", _frozen_mapping(self.params))
+
+    def upstream_steps(self) -> tuple[str, ...]:
+        """Names of the steps whose outputs this step reads (in input order)."""
+        seen: list[str] = []
+        for source in self.inputs.values():
+            kind, step, _ = parse_source(source)
+            if kind == "step" and step not in seen:
+                seen.append(step)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class PipelineDef:
+    """A whole pipeline: ordered steps, parameters and where model/metrics land."""
+
+    name: str
+    description: str
+    steps: tuple[StepDef, ...]
+    params: tuple[ParamDef, ...]
+    model_step: str
+    model_output: str
+    metrics_step: str
+    metrics_output: str
+    metrics_file: str
+    metrics: tuple[str, ...]
+    steps_dir: Path
+    requirements: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(self.steps))
+        object.__setattr__(self, "params", tuple(self.params))
+        object.__setattr__(self, "metrics", tuple(self.metrics))
+        object.__setattr__(self, "steps_dir", Path(self.steps_dir))
+        object.__setattr__(self, "requirements", Path(self.requirements))
+
+    def step(self, name: str) -> StepDef:
+        """Return the step called ``name``; ValueError lists the known steps."""
+        for step in self.steps:
+            if step.name == name:
+                return step
+        known = ", ".join(s.name for s in self.steps)
+        raise ValueError(f"pipeline {self.name!r} has no step {name!r} (steps: {known})")
+
+    def param(self, name: str) -> ParamDef:
+        """Return the parameter called ``name``; ValueError lists the known ones."""
+        for param in self.params:
+            if param.name == name:
+                return param
+        known = ", ".join(p.name for p in self.params)
+        raise ValueError(f"pipeline {self.name!r} has no param {name!r} (params: {known})")
+
+    def param_defaults(self) -> dict[str, str]:
+        """Parameter defaults as CLI strings (what ``command`` uses when not overridden)."""
+        return {p.name: str(p.default) for p in self.params}
+
+    def command(self, step_name: str, paths: Mapping[str, str], params: Mapping[str, str]) -> list[str]:
+        """The argv that runs ``step_name``; every backend uses exactly this.
+
+        ``paths`` maps each input and output name of the step to a location
+        (a local dir or the cloud's mounted path). ``params`` overrides pipeline
+        parameter values; missing ones fall back to their defaults. The script is
+        given by file name, so run it with the steps dir as working directory
+        (or drop ``argv[:2]`` and pass the rest as the container's arguments).
+        """
+        step = self.step(step_name)
+        unknown = sorted(set(params) - {p.name for p in self.params})
+        if unknown:
+            raise ValueError(f"unknown pipeline params for {self.name!r}: {', '.join(unknown)}")
+        missing = [n for n in (*step.inputs, *step.outputs) if n not in paths]
+        if missing:
+            raise ValueError(f"step {step_name!r} needs paths for: {', '.join(missing)}")
+        values = {**self.param_defaults(), **{k: str(v) for k, v in params.items()}}
+
+        argv = ["python", step.script]
+        for name in (*step.inputs, *step.outputs):
+            argv += [f"--{name}", str(paths[name])]
+        for arg, source in step.params.items():
+            kind, pname, _ = parse_source(source)
+            argv += [f"--{arg}", values[pname] if kind == "param" else source]
+        return argv
+
+    def validate(self) -> None:
+        """Check the graph; raise ValueError naming the first problem found."""
+        problems = self._problems()
+        if problems:
+            raise ValueError(f"invalid pipeline {self.name!r}: " + "; ".join(problems))
+
+    def _problems(self) -> list[str]:
+        out: list[str] = []
+        if not NAME_RE.match(self.name):
+            out.append(f"pipeline name {self.name!r} must match {NAME_RE.pattern}")
+
+        param_names = [p.name for p in self.params]
+        out += _duplicates("param", param_names)
+        for p in self.params:
+            if not NAME_RE.match(p.name):
+                out.append(f"param name {p.name!r} must match {NAME_RE.pattern}")
+            if p.type not in _PARAM_TYPES:
+                out.append(f"param {p.name!r} has unknown type {p.type!r}")
+            elif isinstance(p.default, bool) or not isinstance(p.default, _PARAM_TYPES[p.type]):
+                out.append(f"param {p.name!r} default {p.default!r} is not a {p.type}")
+        if "input_data" not in param_names:
+            out.append("param 'input_data' (raw dataset location) is not declared")
+
+        if not self.steps:
+            out.append("pipeline has no steps")
+        out += _duplicates("step", [s.name for s in self.steps])
+
+        earlier: dict[str, tuple[str, ...]] = {}
+        all_steps = {s.name for s in self.steps}
+        for step in self.steps:
+            out += self._step_problems(step, earlier, all_steps, set(param_names))
+            earlier[step.name] = step.outputs
+
+        out += self._artifact_problems("model", self.model_step, self.model_output, "training")
+        out += self._artifact_problems("metrics", self.metrics_step, self.metrics_output, "evaluation")
+        if not self.metrics_file or "/" in self.metrics_file:
+            out.append(f"metrics_file {self.metrics_file!r} must be a plain file name")
+        if not self.metrics:
+            out.append("no metric names declared")
+        out += _duplicates("metric", list(self.metrics))
+        for label, path in (("steps_dir", self.steps_dir), ("requirements", self.requirements)):
+            if not path.is_absolute():
+                out.append(f"{label} {str(path)!r} must be an absolute path")
+        return out
+
+    def _step_problems(
+        self,
+        step: StepDef,
+        earlier: Mapping[str, tuple[str, ...]],
+        all_steps: set[str],
+        param_names: set[str],
+    ) -> list[str]:
+        where = f"step {step.name!r}"
+        out: list[str] = []
+        if not NAME_RE.match(step.name):
+            out.append(f"{where}: name must match {NAME_RE.pattern}")
+        if step.kind not in _STEP_KINDS:
+            out.append(f"{where}: unknown kind {step.kind!r}")
+        if not step.script.endswith(".py") or "/" in step.script:
+            out.append(f"{where}: script {step.script!r} must be a .py file name in steps/")
+        elif self.steps_dir.is_absolute() and not (self.steps_dir / step.script).is_file():
+            out.append(f"{where}: script {step.script!r} not found in {self.steps_dir}")
+        if not step.outputs:
+            out.append(f"{where}: declares no outputs")
+
+        # Inputs, outputs and params all become --<name> CLI args: they must not clash.
+        arg_names = [*step.inputs, *step.outputs, *step.params]
+        out += _duplicates(f"{where} argument", arg_names)
+        for arg in arg_names:
+            if not NAME_RE.match(arg):
+                out.append(f"{where}: argument name {arg!r} must match {NAME_RE.pattern}")
+
+        for name, source in step.inputs.items():
+            kind, a, b = parse_source(source)
+            if kind == "param":
+                if a not in param_names:
+                    out.append(f"{where}: input {name!r} uses undeclared param {a!r}")
+            elif kind == "step":
+                if a == step.name:
+                    out.append(f"{where}: input {name!r} reads its own output {source!r}")
+                elif a not in earlier:
+                    why = "a later step" if a in all_steps else "an unknown step"
+                    out.append(f"{where}: input {name!r} reads {source!r} from {why}")
+                elif b not in earlier[a]:
+                    out.append(
+                        f"{where}: input {name!r} reads unknown output {source!r} "
+                        f"(step {a!r} outputs: {', '.join(earlier[a]) or 'none'})"
+                    )
+            else:
+                out.append(
+                    f"{where}: input {name!r} source {source!r} must be 'param:<name>' or '<step>.<output>'"
+                )
+        for arg, source in step.params.items():
+            kind, a, _ = parse_source(source)
+            if kind == "param" and a not in param_names:
+                out.append(f"{where}: param {arg!r} uses undeclared param {a!r}")
+        return out
+
+    def _artifact_problems(self, label: str, step_name: str, output: str, kind: str) -> list[str]:
+        step = next((s for s in self.steps if s.name == step_name), None)
+        if step is None:
+            return [f"{label}_step {step_name!r} is not a step"]
+        out = []
+        if output not in step.outputs:
+            out.append(f"{label}_output {output!r} is not an output of step {step_name!r}")
+        if step.kind != kind:
+            out.append(f"{label}_step {step_name!r} must be of kind {kind!r}, not {step.kind!r}")
+        return out
+
+
+def _duplicates(label: str, names: list[str]) -> list[str]:
+    dups = sorted({n for n in names if names.count(n) > 1})
+    return [f"duplicate {label} name {n!r}" for n in dups]

@@ -1,0 +1,121 @@
+"""A real-time SageMaker endpoint for one approved registry version, autoscaled, capturing data.
+
+With `endpoint.model_version: null` nothing is declared: there is no model to serve on a first
+deploy, and an endpoint without a model fails to create (the trap of declaring it too early).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from providers.aws.foundation import Foundation
+from providers.aws.model_registry import ModelRegistry
+from providers.base import NOT_SERVING, Capability, Deployment
+
+VARIANT = "primary"
+
+
+class Endpoint(Capability):
+    cloud = "aws"
+    capability = "Endpoint"
+
+    def __init__(self, name: str, deployment: Deployment, foundation: Foundation, registry: ModelRegistry,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        platform, settings = deployment.platform, deployment.settings
+        spec = platform.endpoint
+        self.capture_uri = pulumi.Output.concat("s3://", foundation.bucket.bucket, "/data-capture")
+        self.endpoint: aws.sagemaker.Endpoint | None = None
+        if spec.model_version is None:
+            self.publish(endpoint=None, serving=NOT_SERVING)
+            return
+
+        # SageMaker refuses to create a model from a version that is not Approved: the gate holds.
+        model = aws.sagemaker.Model(
+            f"{name}-model",
+            execution_role_arn=foundation.role.arn,
+            primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
+                model_package_name=registry.version_arn(spec.model_version),
+            ),
+            enable_network_isolation=True,
+            tags={**platform.all_tags, "mlops-model-version": str(spec.model_version)},
+            opts=self.child(),
+        )
+        # Auto-named on purpose: an Endpoint only picks up a new configuration under a new name.
+        config = aws.sagemaker.EndpointConfiguration(
+            f"{name}-config",
+            kms_key_arn=foundation.key.arn,
+            production_variants=[
+                aws.sagemaker.EndpointConfigurationProductionVariantArgs(
+                    variant_name=VARIANT,
+                    model_name=model.name,
+                    instance_type=settings.endpoint_instance,
+                    initial_instance_count=spec.min_replicas,
+                )
+            ],
+            data_capture_config=aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
+                enable_capture=spec.data_capture_percent > 0,
+                initial_sampling_percentage=spec.data_capture_percent,
+                destination_s3_uri=self.capture_uri,
+                kms_key_id=foundation.key.arn,
+                capture_options=[
+                    aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Input"),
+                    aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Output"),
+                ],
+            ),
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        self.endpoint = aws.sagemaker.Endpoint(
+            f"{name}-endpoint",
+            name=f"{settings.prefix}-endpoint",
+            endpoint_config_name=config.name,
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        resource_id = pulumi.Output.concat("endpoint/", self.endpoint.name, f"/variant/{VARIANT}")
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling-target",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=resource_id,
+            min_capacity=spec.min_replicas,
+            max_capacity=spec.max_replicas,
+            opts=self.child(),
+        )
+        # SageMaker's CPUUtilization is summed over an instance's vCPUs (400% = 4 busy vCPUs), while
+        # target_cpu_percent means a share of the whole machine: scale by the vCPU count.
+        aws.appautoscaling.Policy(
+            f"{name}-cpu-target",
+            policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=float(spec.target_cpu_percent * settings.endpoint_vcpus),
+                customized_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs(
+                    metric_name="CPUUtilization",
+                    namespace="/aws/sagemaker/Endpoints",
+                    statistic="Average",
+                    unit="Percent",
+                    dimensions=[
+                        aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArgs(
+                            name="EndpointName", value=self.endpoint.name
+                        ),
+                        aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArgs(
+                            name="VariantName", value=VARIANT
+                        ),
+                    ],
+                ),
+                scale_in_cooldown=300,
+                scale_out_cooldown=60,
+            ),
+            opts=self.child(),
+        )
+        self.publish(
+            endpoint=self.endpoint.name,
+            serving=registry.group.model_package_group_name.apply(
+                lambda group: f"model version {spec.model_version} of {group}"
+            ),
+        )

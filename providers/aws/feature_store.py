@@ -1,0 +1,61 @@
+"""One SageMaker FeatureGroup per feature group: offline store in the bucket, online when asked."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from providers.aws.foundation import Foundation
+from providers.base import Capability, Deployment
+
+
+class FeatureStore(Capability):
+    cloud = "aws"
+    capability = "FeatureStore"
+
+    def __init__(self, name: str, deployment: Deployment, foundation: Foundation,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        settings = deployment.settings
+        self.groups: dict[str, aws.sagemaker.FeatureGroup] = {}
+        published: dict[str, pulumi.Input[dict]] = {}
+        for group in deployment.platform.feature_store.feature_groups:
+            columns = settings.feature_types[group.name]
+            online = (
+                aws.sagemaker.FeatureGroupOnlineStoreConfigArgs(
+                    enable_online_store=True,
+                    storage_type="Standard",
+                    security_config=aws.sagemaker.FeatureGroupOnlineStoreConfigSecurityConfigArgs(
+                        kms_key_id=foundation.key.arn
+                    ),
+                )
+                if group.online
+                else None
+            )
+            fg = aws.sagemaker.FeatureGroup(
+                f"{name}-{group.name}",
+                feature_group_name=settings.feature_group_names[group.name],
+                description=group.description or f"{group.name} features keyed by {group.entity}",
+                record_identifier_feature_name=group.entity,
+                event_time_feature_name=group.event_time,
+                feature_definitions=[
+                    aws.sagemaker.FeatureGroupFeatureDefinitionArgs(feature_name=col, feature_type=typ)
+                    for col, typ in columns.items()
+                ],
+                offline_store_config=aws.sagemaker.FeatureGroupOfflineStoreConfigArgs(
+                    s3_storage_config=aws.sagemaker.FeatureGroupOfflineStoreConfigS3StorageConfigArgs(
+                        s3_uri=pulumi.Output.concat("s3://", foundation.bucket.bucket, "/feature-store"),
+                        kms_key_id=foundation.key.arn,
+                    ),
+                    table_format="Glue",
+                ),
+                online_store_config=online,
+                role_arn=foundation.role.arn,
+                tags=deployment.platform.all_tags,
+                opts=self.protected(deployment),
+            )
+            self.groups[group.name] = fg
+            published[group.name] = pulumi.Output.all(fg.arn, fg.feature_group_name).apply(
+                lambda v, online=group.online: {"id": v[0], "name": v[1], "online": online}
+            )
+        self.publish(feature_groups=published)

@@ -1,0 +1,170 @@
+"""KMS key, private encrypted bucket, and the one execution role SageMaker runs as."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from providers.base import Capability, Deployment
+
+
+class Foundation(Capability):
+    cloud = "aws"
+    capability = "Foundation"
+
+    def __init__(self, name: str, deployment: Deployment, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        platform = deployment.platform
+        tags = platform.all_tags
+        identity = aws.get_caller_identity_output()
+        self.account_id = identity.account_id
+        self.region = deployment.region
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"mlops {platform.prefix}: data, artifacts, features, captured requests",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=self.protected(deployment),
+        )
+        aws.kms.Alias(f"{name}-key-alias", name=f"alias/mlops-{platform.prefix}",
+                      target_key_id=self.key.key_id, opts=self.child())
+
+        # Auto-named (random suffix): bucket names are global, and the logical name keeps it stable.
+        self.bucket = aws.s3.Bucket(f"{name}-data", tags=tags, opts=self.protected(deployment))
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-data-public-access",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=self.child(),
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-data-ownership",
+            bucket=self.bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=self.child(),
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-data-versioning",
+            bucket=self.bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=self.child(),
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-data-encryption",
+            bucket=self.bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=self.key.arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=self.child(),
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-data-tls-only",
+            bucket=self.bucket.id,
+            policy=self.bucket.arn.apply(_tls_only_policy),
+            opts=self.child(),
+        )
+
+        self.role = aws.iam.Role(
+            f"{name}-sagemaker",
+            description=f"mlops {platform.prefix}: what SageMaker jobs, endpoints and monitors run as",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }],
+            }),
+            tags=tags,
+            opts=self.child(),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-sagemaker-policy",
+            role=self.role.id,
+            policy=pulumi.Output.all(
+                bucket=self.bucket.arn, key=self.key.arn, role=self.role.arn, account=self.account_id
+            ).apply(lambda a: execution_policy(a["bucket"], a["key"], a["role"], a["account"],
+                                               deployment.region, platform.prefix)),
+            opts=self.child(),
+        )
+        self.publish(
+            storage_uri=pulumi.Output.concat("s3://", self.bucket.bucket),
+            encryption_key=self.key.arn,
+            execution_identity=self.role.arn,
+        )
+
+
+def _tls_only_policy(bucket_arn: str) -> str:
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }],
+    })
+
+
+def execution_policy(bucket_arn: str, key_arn: str, role_arn: str, account: str, region: str, prefix: str) -> str:
+    """What the kit's SageMaker jobs, endpoints and monitors need, and no more.
+
+    SageMaker job names are generated per pipeline run, so job actions are scoped to the
+    account and region; everything that holds data is scoped to this platform's resources.
+    """
+    sm = f"arn:aws:sagemaker:{region}:{account}"
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Data", "Effect": "Allow",
+             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
+                        "s3:GetBucketLocation", "s3:AbortMultipartUpload"],
+             "Resource": [bucket_arn, f"{bucket_arn}/*"]},
+            {"Sid": "Key", "Effect": "Allow",
+             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                        "kms:DescribeKey", "kms:CreateGrant"],
+             "Resource": key_arn},
+            {"Sid": "PipelineJobs", "Effect": "Allow",
+             "Action": ["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob",
+                        "sagemaker:StopProcessingJob", "sagemaker:CreateTrainingJob",
+                        "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
+             "Resource": [f"{sm}:processing-job/*", f"{sm}:training-job/*"]},
+            {"Sid": "Registry", "Effect": "Allow",
+             "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
+                        "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
+             "Resource": [f"{sm}:model-package-group/{prefix}-*", f"{sm}:model-package/{prefix}-*/*"]},
+            {"Sid": "Features", "Effect": "Allow",
+             "Action": ["sagemaker:PutRecord", "sagemaker:GetRecord", "sagemaker:DescribeFeatureGroup"],
+             "Resource": f"{sm}:feature-group/{prefix}-*"},
+            {"Sid": "OfflineStoreCatalog", "Effect": "Allow",
+             "Action": ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:GetDatabase",
+                        "glue:CreateDatabase"],
+             "Resource": [f"arn:aws:glue:{region}:{account}:catalog",
+                          f"arn:aws:glue:{region}:{account}:database/sagemaker_featurestore",
+                          f"arn:aws:glue:{region}:{account}:table/sagemaker_featurestore/*"]},
+            {"Sid": "Images", "Effect": "Allow",
+             "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+             "Resource": "*"},
+            {"Sid": "Logs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                        "logs:DescribeLogStreams", "cloudwatch:PutMetricData"],
+             "Resource": "*"},
+            {"Sid": "PassOwnRoleToSageMaker", "Effect": "Allow", "Action": "iam:PassRole",
+             "Resource": role_arn,
+             "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
+        ],
+    }, indent=None)

@@ -1,0 +1,70 @@
+"""What the offline plan's mocks answer for AWS: computed attributes and invoke results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+
+# Pulumi type -> (ARN service:resource-type, input holding the physical name)
+_ARNS = {
+    "aws:kms/key:Key": ("kms:key", None),
+    "aws:s3/bucket:Bucket": ("s3", "bucket"),
+    "aws:iam/role:Role": ("iam:role", "name"),
+    "aws:sagemaker/featureGroup:FeatureGroup": ("sagemaker:feature-group", "featureGroupName"),
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ("sagemaker:model-package-group", "modelPackageGroupName"),
+    "aws:sagemaker/pipeline:Pipeline": ("sagemaker:pipeline", "pipelineName"),
+    "aws:sagemaker/model:Model": ("sagemaker:model", "name"),
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("sagemaker:endpoint-config", "name"),
+    "aws:sagemaker/endpoint:Endpoint": ("sagemaker:endpoint", "name"),
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": ("sagemaker:data-quality-job-definition", "name"),
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ("sagemaker:monitoring-schedule", "name"),
+    "aws:sns/topic:Topic": ("sns", "name"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch:alarm", "name"),
+    "aws:cloudwatch/eventRule:EventRule": ("events:rule", "name"),
+    "aws:scheduler/schedule:Schedule": ("scheduler:schedule/default", "name"),
+}
+# Physical-name inputs Pulumi fills in (with a random suffix) when the program leaves them unset.
+_AUTONAMED = {"bucket", "name"}
+
+
+def configure(cloud_config: dict[str, Any]) -> None:
+    global REGION
+    REGION = str(cloud_config.get("region", REGION))
+
+
+def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    state: dict[str, Any] = {}
+    if typ not in _ARNS:
+        return state, f"{name}-id"
+    service, name_key = _ARNS[typ]
+    physical = inputs.get(name_key) if name_key else None
+    if physical is None and name_key in _AUTONAMED:
+        physical = f"{name}-mock"
+        state[name_key] = physical
+    physical = physical or f"{name}-id"
+    if typ == "aws:kms/key:Key":
+        state["keyId"] = f"{name}-key-id"
+        physical = state["keyId"]
+    svc, _, kind = service.partition(":")
+    if svc == "s3":
+        arn = f"arn:aws:s3:::{physical}"
+    elif svc == "iam":
+        arn = f"arn:aws:iam::{ACCOUNT}:{kind}/{physical}"
+    elif svc == "sns":
+        arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
+    else:
+        arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}/{physical}"
+    state["arn"] = arn
+    return state, physical
+
+
+def fake_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/plan", "userId": "PLAN", "id": ACCOUNT}
+    if token == "aws:index/getRegion:getRegion":
+        return {"name": REGION, "region": REGION, "id": REGION}
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+    return {}

@@ -1,0 +1,127 @@
+"""Drift over the threshold -> CloudWatch alarm -> e-mail, and -> EventBridge -> training pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+
+from providers.aws.foundation import Foundation
+from providers.aws.model_monitor import METRIC_NAMESPACE, ModelMonitor
+from providers.aws.training_pipeline import TrainingPipeline
+from providers.base import Capability, Deployment
+
+# A CloudWatch metric-math alarm may reference at most 10 metrics.
+_MAX_METRICS = 10
+
+
+def chunks(items: list[str], size: int = _MAX_METRICS) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class RetrainingTrigger(Capability):
+    cloud = "aws"
+    capability = "RetrainingTrigger"
+
+    def __init__(self, name: str, deployment: Deployment, foundation: Foundation, monitor: ModelMonitor,
+                 pipeline: TrainingPipeline, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        platform = deployment.platform
+        spec = platform.monitor
+        self.topic = aws.sns.Topic(
+            f"{name}-alerts",
+            display_name=f"mlops {platform.prefix} drift alerts",
+            kms_master_key_id=foundation.key.id,
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        aws.sns.TopicSubscription(
+            f"{name}-alert-email",
+            topic=self.topic.arn,
+            protocol="email",
+            endpoint=spec.alert_email,
+            opts=self.child(),
+        )
+        self.alarms: list[aws.cloudwatch.MetricAlarm] = []
+        if monitor.schedule is None or not monitor.features:
+            # Nothing served or no feature declared: no drift metric exists to alarm on.
+            self.publish(drift_alarm=None, alert_topic=self.topic.arn, retrain_target=None)
+            return
+
+        for index, features in enumerate(chunks(monitor.features)):
+            queries = [
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id=f"m{i}",
+                    return_data=False,
+                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                        namespace=METRIC_NAMESPACE,
+                        metric_name=f"feature_baseline_drift_{feature}",
+                        dimensions={"Endpoint": monitor.endpoint_name, "MonitoringSchedule": monitor.schedule.name},
+                        period=3600,
+                        stat="Maximum",
+                    ),
+                )
+                for i, feature in enumerate(features)
+            ]
+            queries.append(aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="drift",
+                expression=f"MAX([{', '.join(q.id for q in queries)}])",
+                label="largest feature drift",
+                return_data=True,
+            ))
+            suffix = "" if index == 0 else f"-{index + 1}"
+            self.alarms.append(aws.cloudwatch.MetricAlarm(
+                f"{name}-drift{suffix}",
+                name=f"{platform.prefix}-feature-drift{suffix}",
+                alarm_description=(
+                    f"Largest feature_baseline_drift over {', '.join(features)} above {spec.drift_threshold}"
+                ),
+                comparison_operator="GreaterThanThreshold",
+                threshold=spec.drift_threshold,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                metric_queries=queries,
+                treat_missing_data="notBreaching",
+                alarm_actions=[self.topic.arn],
+                tags=platform.all_tags,
+                opts=self.child(),
+            ))
+
+        retrain_target = None
+        if spec.retrain_on_drift:
+            rule = aws.cloudwatch.EventRule(
+                f"{name}-retrain",
+                description=f"Start {deployment.settings.pipeline_name} when a drift alarm fires",
+                event_pattern=pulumi.Output.all(*[a.arn for a in self.alarms]).apply(
+                    lambda arns: json.dumps({
+                        "source": ["aws.cloudwatch"],
+                        "detail-type": ["CloudWatch Alarm State Change"],
+                        "resources": list(arns),
+                        "detail": {"state": {"value": ["ALARM"]}},
+                    })
+                ),
+                state="ENABLED",
+                tags=platform.all_tags,
+                opts=self.child(),
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-retrain-pipeline",
+                rule=rule.name,
+                arn=pipeline.pipeline.arn,
+                role_arn=pipeline.starter_role.arn,
+                sagemaker_pipeline_target=aws.cloudwatch.EventTargetSagemakerPipelineTargetArgs(
+                    pipeline_parameter_lists=[
+                        aws.cloudwatch.EventTargetSagemakerPipelineTargetPipelineParameterListArgs(
+                            name="trigger", value="drift"
+                        )
+                    ]
+                ),
+                opts=self.child(),
+            )
+            retrain_target = pipeline.pipeline.arn
+        self.publish(
+            drift_alarm=self.alarms[0].name if len(self.alarms) == 1 else [a.name for a in self.alarms],
+            alert_topic=self.topic.arn,
+            retrain_target=retrain_target,
+        )

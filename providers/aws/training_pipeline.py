@@ -1,0 +1,142 @@
+"""The cloud-neutral pipeline as a SageMaker Pipeline, its step code in S3, and its schedule."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from pipelines.spec import PipelineDef
+from providers.aws.foundation import Foundation
+from providers.aws.model_registry import ModelRegistry
+from providers.base import Capability, Deployment
+
+
+def code_files(pipeline: PipelineDef) -> dict[str, Path]:
+    """Every file the steps need in the container: the step scripts and requirements.txt."""
+    files = {p.name: p for p in sorted(pipeline.steps_dir.glob("*.py")) if p.name != "__init__.py"}
+    files["requirements.txt"] = pipeline.requirements
+    return files
+
+
+def code_version(files: dict[str, Path]) -> str:
+    """Content hash: a new prefix per change, so a run never mixes old and new step code."""
+    digest = hashlib.sha256()
+    for name, path in sorted(files.items()):
+        digest.update(name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+class TrainingPipeline(Capability):
+    cloud = "aws"
+    capability = "TrainingPipeline"
+
+    def __init__(self, name: str, deployment: Deployment, foundation: Foundation, registry: ModelRegistry,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        platform, settings, pipeline = deployment.platform, deployment.settings, deployment.pipeline
+        files = code_files(pipeline)
+        version = code_version(files)
+        code_key = f"code/{pipeline.name}/{version}/"
+        uploads = [
+            aws.s3.BucketObjectv2(
+                f"{name}-code-{file_name.replace('.', '-').replace('_', '-')}",
+                bucket=foundation.bucket.id,
+                key=f"{code_key}{file_name}",
+                source=pulumi.FileAsset(str(path)),
+                server_side_encryption="aws:kms",
+                kms_key_id=foundation.key.arn,
+                opts=self.child(),
+            )
+            for file_name, path in files.items()
+        ]
+        gate = platform.pipeline.quality_gate
+
+        def definition(args: dict) -> str:
+            from providers.aws.pipeline_definition import build_definition
+
+            return build_definition(
+                pipeline,
+                region=deployment.region,
+                role_arn=args["role"],
+                bucket=args["bucket"],
+                kms_key_arn=args["key"],
+                instance_type=settings.training_instance,
+                pipeline_name=settings.pipeline_name,
+                model_package_group=args["group"],
+                approval_status=registry.approval_status,
+                gate_metric=gate.metric,
+                gate_threshold=gate.threshold,
+                code_prefix=f"s3://{args['bucket']}/{code_key}",
+            )
+
+        self.pipeline = aws.sagemaker.Pipeline(
+            f"{name}-pipeline",
+            pipeline_name=settings.pipeline_name,
+            pipeline_display_name=settings.pipeline_name,
+            pipeline_description=pipeline.description,
+            role_arn=foundation.role.arn,
+            pipeline_definition=pulumi.Output.all(
+                role=foundation.role.arn, bucket=foundation.bucket.bucket, key=foundation.key.arn,
+                group=registry.group.model_package_group_name,
+            ).apply(definition),
+            tags=platform.all_tags,
+            opts=self.child(depends_on=uploads),
+        )
+
+        # EventBridge Scheduler and EventBridge rules start the pipeline through this role.
+        self.starter_role = aws.iam.Role(
+            f"{name}-starter",
+            description=f"mlops {platform.prefix}: lets schedules and drift rules start the pipeline",
+            assume_role_policy=json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["scheduler.amazonaws.com", "events.amazonaws.com"]},
+                    "Action": "sts:AssumeRole",
+                }],
+            }),
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-starter-policy",
+            role=self.starter_role.id,
+            policy=self.pipeline.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution",
+                               "Resource": arn}],
+            })),
+            opts=self.child(),
+        )
+
+        self.schedule: aws.scheduler.Schedule | None = None
+        if settings.training_schedule:
+            self.schedule = aws.scheduler.Schedule(
+                f"{name}-schedule",
+                description=f"{pipeline.name} training, {platform.pipeline.schedule} UTC",
+                schedule_expression=settings.training_schedule,
+                schedule_expression_timezone="UTC",
+                flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+                kms_key_arn=foundation.key.arn,
+                target=aws.scheduler.ScheduleTargetArgs(
+                    arn=self.pipeline.arn,
+                    role_arn=self.starter_role.arn,
+                    sagemaker_pipeline_parameters=aws.scheduler.ScheduleTargetSagemakerPipelineParametersArgs(
+                        pipeline_parameters=[
+                            aws.scheduler.ScheduleTargetSagemakerPipelineParametersPipelineParameterArgs(
+                                name="trigger", value="schedule"
+                            )
+                        ]
+                    ),
+                ),
+                opts=self.child(),
+            )
+        self.publish(
+            training_pipeline=self.pipeline.arn,
+            training_schedule=settings.training_schedule or "on demand",
+        )

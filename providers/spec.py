@@ -1,0 +1,272 @@
+"""The cloud-neutral platform description: what `mlops:platform` in a stack file may say.
+
+Every rule here is portable. Rules that belong to one cloud (name lengths, cron dialects,
+instance families) live in that cloud's `translate.py` and run before any resource is declared.
+A failed rule is reported as one `SpecError` that names the key and the rule.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from croniter import croniter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+CLOUDS = ("aws", "gcp", "azure")
+FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
+INSTANCE_SIZES = ("small", "medium", "large", "gpu")
+GATE_METRICS = ("roc_auc", "accuracy", "f1", "precision", "recall")
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{2,19}$")
+_IDENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SpecError(ValueError):
+    """A platform description that breaks a rule. `key` is the dotted config path."""
+
+    def __init__(self, key: str, rule: str) -> None:
+        self.key = key
+        self.rule = rule
+        super().__init__(f"{key}: {rule}")
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5 or not croniter.is_valid(value):
+        raise ValueError(f"must be a five-field cron expression in UTC, got {value!r}")
+    return " ".join(fields)
+
+
+def _identifier(value: str) -> str:
+    if not _IDENT_RE.match(value):
+        raise ValueError(
+            "must be 1-63 characters of lowercase letters, digits and underscores, "
+            f"starting with a letter, got {value!r}"
+        )
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+Identifier = Annotated[str, AfterValidator(_identifier)]
+InstanceSize = Literal["small", "medium", "large", "gpu"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feature(_Model):
+    name: Identifier
+    """Column name; lowercase snake_case so it is legal on every cloud."""
+    type: Literal["int", "float", "string", "bool", "timestamp"]
+    """Portable type; each cloud maps it to its own (see the provider's translate.py)."""
+
+
+class FeatureGroup(_Model):
+    name: Identifier
+    entity: Identifier
+    """The record identifier column."""
+    event_time: Identifier
+    """The event-time column used for point-in-time joins."""
+    online: bool = True
+    """Also serve the latest values from a low-latency online store."""
+    features: list[Feature] = Field(min_length=1)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _unique_columns(self) -> FeatureGroup:
+        names = [f.name for f in self.features]
+        for reserved in (self.entity, self.event_time):
+            if reserved in names:
+                raise ValueError(
+                    f"feature {reserved!r} repeats the entity or event_time column; "
+                    "those are added by the kit"
+                )
+        if self.entity == self.event_time:
+            raise ValueError("entity and event_time must be different columns")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate feature names: {', '.join(dupes)}")
+        return self
+
+
+class FeatureStore(_Model):
+    feature_groups: list[FeatureGroup] = Field(default_factory=list)
+    online_sync_schedule: Cron = "0 * * * *"
+    """How often offline data is copied to the online store where the cloud syncs on a schedule."""
+
+    @field_validator("feature_groups")
+    @classmethod
+    def _unique_groups(cls, groups: list[FeatureGroup]) -> list[FeatureGroup]:
+        names = [g.name for g in groups]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate feature group names: {', '.join(dupes)}")
+        return groups
+
+
+class Registry(_Model):
+    approval: Literal["manual", "auto"] = "manual"
+    """manual: a new model version waits for a person to approve it; auto: approved on registration."""
+
+
+class QualityGate(_Model):
+    metric: Literal["roc_auc", "accuracy", "f1", "precision", "recall"] = "roc_auc"
+    threshold: float = Field(ge=0.0, le=1.0)
+    """The evaluated metric must be >= threshold for the model to be registered."""
+
+
+class Pipeline(_Model):
+    name: str
+    """A pipeline defined in `pipelines/` (see `pipelines.available()`)."""
+    schedule: Cron | None = None
+    """Five-field cron, UTC; null = run only on demand and on drift."""
+    instance: InstanceSize = "medium"
+    quality_gate: QualityGate
+
+    @field_validator("name")
+    @classmethod
+    def _known_pipeline(cls, value: str) -> str:
+        import pipelines  # cloud-neutral, no SDK: cheap to import
+
+        known = pipelines.available()
+        if value not in known:
+            raise ValueError(f"unknown pipeline {value!r}; defined in pipelines/: {', '.join(known)}")
+        return value
+
+
+class Endpoint(_Model):
+    model_version: int | None = Field(default=None, ge=1)
+    """Registry version to serve; null = nothing is served yet (no model exists on a first deploy)."""
+    instance: InstanceSize = "small"
+    min_replicas: int = Field(default=1, ge=1, le=100)
+    max_replicas: int = Field(default=2, ge=1, le=100)
+    target_cpu_percent: int = Field(default=70, ge=10, le=95)
+    data_capture_percent: int = Field(default=20, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Endpoint:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"max_replicas ({self.max_replicas}) must be >= min_replicas ({self.min_replicas})"
+            )
+        return self
+
+
+class Monitor(_Model):
+    schedule: Cron = "0 * * * *"
+    drift_threshold: float = Field(gt=0.0, le=1.0)
+    """Largest per-feature distribution distance tolerated between training data and live requests."""
+    retrain_on_drift: bool = True
+    alert_email: str
+
+    @field_validator("alert_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL_RE.match(value):
+            raise ValueError(f"must be an e-mail address, got {value!r}")
+        return value
+
+
+class Network(_Model):
+    public_access: bool = False
+    """Allow public network access to workspaces and endpoints. Off by default."""
+
+
+class Platform(_Model):
+    name: str
+    environment: Literal["dev", "staging", "prod"]
+    tags: dict[str, str] = Field(default_factory=dict)
+    protect_data: bool = True
+    """Protect data-bearing resources (storage, feature groups, registry) from deletion."""
+    network: Network = Field(default_factory=Network)
+    feature_store: FeatureStore = Field(default_factory=FeatureStore)
+    registry: Registry = Field(default_factory=Registry)
+    pipeline: Pipeline
+    endpoint: Endpoint = Field(default_factory=Endpoint)
+    monitor: Monitor
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(
+                "must be 3-20 characters of lowercase letters, digits and hyphens, "
+                f"starting with a letter, got {value!r}"
+            )
+        if value.endswith("-") or "--" in value:
+            raise ValueError(f"must not end with a hyphen or contain '--', got {value!r}")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        for key, value in tags.items():
+            if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", key):
+                raise ValueError(
+                    f"tag key {key!r} must be 1-63 lowercase letters, digits, '_' or '-', "
+                    "starting with a letter (the rule every cloud accepts)"
+                )
+            if len(value) > 63 or not re.match(r"^[a-z0-9_-]*$", value):
+                raise ValueError(
+                    f"tag {key!r} value {value!r} must be at most 63 lowercase letters, digits, '_' or '-'"
+                )
+        return tags
+
+    @property
+    def prefix(self) -> str:
+        """Stable base of every physical name: `<name>-<environment>`."""
+        return f"{self.name}-{self.environment}"
+
+    @property
+    def all_tags(self) -> dict[str, str]:
+        return {"mlops-platform": self.name, "mlops-environment": self.environment, **self.tags}
+
+
+def _error_key(prefix: str, loc: tuple[Any, ...]) -> str:
+    parts = [prefix]
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] += f"[{item}]"
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def parse_platform(raw: Any, key: str = "mlops:platform") -> Platform:
+    """Validate a raw `mlops:platform` value; the first broken rule raises `SpecError`."""
+    if not isinstance(raw, dict):
+        raise SpecError(key, "must be a mapping (the platform description), see the README")
+    try:
+        return Platform.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(x for x in err["loc"] if not str(x).startswith("function-after"))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling against the config reference)"
+        elif err["type"] == "missing":
+            message = "is required"
+        return _raise(SpecError(_error_key(key, loc), message))
+
+
+def _raise(error: Exception) -> Any:
+    raise error
+
+
+def parse_cloud(raw: Any, key: str = "mlops:cloud") -> str:
+    if raw is None:
+        raise SpecError(key, f"is required: one of {', '.join(CLOUDS)}")
+    if raw not in CLOUDS:
+        raise SpecError(key, f"unknown cloud {raw!r}; must be one of {', '.join(CLOUDS)}")
+    return str(raw)
