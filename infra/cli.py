@@ -231,4 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m infra.cli` runs this file as __main__; extensions register on `infra.cli`, so
+    # run that module's main, not this copy's (which would not see their commands).
+    from infra import cli as _cli
+
+    sys.exit(_cli.main())

@@ -33,7 +33,33 @@ def _scrub(value: Any) -> Any:
         return [_scrub(v) for v in value]
     if isinstance(value, pulumi.Resource):
         return "<resource>"
+    if isinstance(value, pulumi.asset.Asset | pulumi.asset.Archive):
+        return _asset(value)
     return value
+
+
+def _asset(value: Any) -> dict[str, Any]:
+    """An asset or archive as JSON: kind, repo-relative path (stable across checkouts), content hash."""
+    import hashlib
+    from pathlib import Path
+
+    out: dict[str, Any] = {"asset": type(value).__name__}
+    path = getattr(value, "path", None)
+    if isinstance(path, str):
+        resolved = Path(path).resolve()
+        try:
+            out["path"] = resolved.relative_to(Path.cwd().resolve()).as_posix()
+        except ValueError:
+            out["path"] = resolved.as_posix()
+        if resolved.is_file():
+            out["sha256"] = hashlib.sha256(resolved.read_bytes()).hexdigest()
+    elif isinstance(getattr(value, "text", None), str):
+        out["sha256"] = hashlib.sha256(value.text.encode()).hexdigest()
+    elif isinstance(getattr(value, "uri", None), str):
+        out["uri"] = value.uri
+    elif isinstance(getattr(value, "assets", None), dict):
+        out["assets"] = {k: _scrub(v) for k, v in sorted(value.assets.items())}
+    return out
 
 
 @dataclass

@@ -1,0 +1,540 @@
+"""The cloud-neutral ``PipelineDef`` as a SageMaker Pipeline definition, built offline.
+
+``build_definition`` drives the SageMaker Python SDK v3 (``PipelineSession`` +
+``Processor`` / ``ModelTrainer`` / ``ModelBuilder``) and returns
+``Pipeline(...).definition()``. It runs inside ``Output.apply`` at every
+``pulumi preview``, so it makes no network call and needs no credentials: the step
+code is already in S3 (``code_prefix``, uploaded by Pulumi ``BucketObject``s), every
+URI given to the SDK is an ``s3://`` URI or a pipeline variable, the session gets an
+explicit region and default bucket, and the SDK's local config files are ignored so
+the JSON depends only on the arguments.
+
+How each step kind maps (the SAME script with the SAME argv as the local runner,
+``PipelineDef.command``):
+
+* ``processing`` / ``evaluation`` -> ``ProcessingStep`` of a plain ``Processor`` on
+  the region's scikit-learn image. ``ScriptProcessor``/``FrameworkProcessor`` are not
+  used because they upload a code file or a generated ``runproc.sh`` at build time,
+  and they cannot install ``requirements.txt`` without that upload. Inputs are
+  mounted at ``/opt/ml/processing/input/<name>``, outputs written to
+  ``/opt/ml/processing/output/<name>`` and uploaded to
+  ``s3://<bucket>/runs/<pipeline>/<execution id>/<step>/<output>``; the code prefix
+  is mounted at ``/opt/ml/processing/code``. The evaluation step declares a
+  ``PropertyFile`` on ``<metrics_output>/<metrics_file>`` for the quality gate.
+* ``training`` -> ``TrainingStep`` from ``ModelTrainer.train()`` so SageMaker itself
+  packs ``/opt/ml/model`` into ``model.tar.gz`` (what a model package needs).
+  ``ModelTrainer``'s ``SourceCode`` mode cannot be used: it always uploads its own
+  driver scripts (the ``sm_drivers`` channel) at build time. So the trainer is built
+  without ``SourceCode`` and ``_CommandTrainingStep`` sets the job's
+  ``ContainerEntrypoint``/``ContainerArguments`` to the same command line.
+  Inputs are channels at ``/opt/ml/input/data/<name>``, the model output is
+  ``/opt/ml/model``; the code prefix is the ``steps_code`` channel.
+
+Every container starts ``bash -c BOOTSTRAP python <script>`` with the step's
+arguments (``argv[2:]`` of ``PipelineDef.command``) as ``ContainerArguments``.
+The bootstrap changes to the code directory, unpacks ``model.tar.gz`` in inputs
+that read a training step's model (the scripts expect the model *directory*, as
+locally), installs ``requirements.txt`` with pip (needs outbound network from the
+job: no network isolation, or a VPC with a NAT/PyPI mirror), then ``exec``s
+``python <script> <args...>``.
+
+After the steps: a ``ConditionStep`` ``JsonGet(metrics.<gate_metric>) >= threshold``
+whose if-branch is a ``ModelStep`` from ``ModelBuilder.register()`` (model package in
+the group, with the approval status and the evaluation report as model statistics)
+and whose else-branch is a ``FailStep`` naming the metric, its value and the threshold.
+
+Pipeline parameters: one per ``PipelineDef.params`` (``input_data`` defaults to
+``s3://<bucket>/datasets/<pipeline>/raw/``) plus ``trigger`` (who started the run:
+``manual``, ``schedule``, ``drift``), recorded on the registered model package.
+
+KMS: processing volume and output keys, training volume and output keys are all
+``kms_key_arn``. Role: ``role_arn`` for every job and the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pipelines.spec import ParamDef, PipelineDef, StepDef, parse_source
+
+SKLEARN_VERSION = "1.9-0"
+"""sagemaker-scikit-learn image tag: scikit-learn 1.9 on Python 3.12 (requirements.txt asks >=1.5)."""
+TRIGGER_PARAM = "trigger"
+"""Extra pipeline parameter the schedule and the drift rule set (``schedule`` / ``drift``)."""
+TRIGGER_DEFAULT = "manual"
+
+PROCESSING_INPUT = "/opt/ml/processing/input"
+PROCESSING_OUTPUT = "/opt/ml/processing/output"
+PROCESSING_CODE = "/opt/ml/processing/code"
+TRAINING_INPUT = "/opt/ml/input/data"
+TRAINING_MODEL = "/opt/ml/model"
+TRAINING_EXTRA_OUTPUT = "/opt/ml/output/data"
+CODE_CHANNEL = "steps_code"
+MODEL_ARCHIVE = "model.tar.gz"
+
+GATE_STEP = "quality_gate"
+REGISTER_STEP = "register_model"
+FAIL_STEP = "gate_failed"
+METRICS_PROPERTY_FILE = "metrics"
+
+MAX_RUNTIME_SECONDS = 3 * 3600
+VOLUME_GB = 30
+_SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
+_OFFLINE_KEY = "offline-build-no-calls"
+_SENTINEL = "\x00param:{}\x00"
+
+# Runs as `bash -c BOOTSTRAP python <script> <args...>`: $0 = "python", "$@" = script + args.
+_BOOTSTRAP = """set -euo pipefail
+cd {code_dir}
+{unpack}py="$0"; command -v "$py" >/dev/null 2>&1 || py=python3
+"$py" -m pip install --quiet --disable-pip-version-check --no-cache-dir -r {requirements}
+exec "$py" "$@"
+"""
+
+
+def parameter_names(pipeline: PipelineDef) -> list[str]:
+    """Names of the SageMaker pipeline parameters ``build_definition`` declares, in order."""
+    return [p.name for p in pipeline.params] + [TRIGGER_PARAM]
+
+
+def build_definition(
+    pipeline: PipelineDef,
+    *,
+    region: str,
+    role_arn: str,
+    bucket: str,
+    kms_key_arn: str,
+    instance_type: str,
+    pipeline_name: str,
+    model_package_group: str,
+    approval_status: str,
+    gate_metric: str,
+    gate_threshold: float,
+    code_prefix: str,
+) -> str:
+    """The SageMaker pipeline definition JSON for ``pipeline``; no network, no credentials.
+
+    ``code_prefix`` (``s3://.../``) must already hold every step script and
+    ``requirements.txt`` as flat objects: the SDK uploads nothing.
+    """
+    _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status)
+    with _sdk_env(region):
+        return _Builder(
+            pipeline,
+            region=region,
+            role_arn=role_arn,
+            bucket=bucket,
+            kms_key_arn=kms_key_arn,
+            instance_type=instance_type,
+            pipeline_name=pipeline_name,
+            model_package_group=model_package_group,
+            approval_status=approval_status,
+            gate_metric=gate_metric,
+            gate_threshold=float(gate_threshold),
+            code_prefix=code_prefix if code_prefix.endswith("/") else code_prefix + "/",
+        ).definition()
+
+
+def bootstrap_script(pipeline: PipelineDef, code_dir: str, archives: list[str]) -> str:
+    """The ``bash -c`` script every container runs before ``exec python <script> ...``."""
+    unpack = "".join(
+        f"tar -xzf {shlex.quote(a)} -C {shlex.quote(os.path.dirname(a))}\n" for a in archives
+    )
+    return _BOOTSTRAP.format(
+        code_dir=shlex.quote(code_dir),
+        unpack=unpack,
+        requirements=shlex.quote(pipeline.requirements.name),
+    )
+
+
+def _check_inputs(
+    pipeline: PipelineDef, bucket: str, code_prefix: str, gate_metric: str, approval_status: str
+) -> None:
+    pipeline.validate()
+    if bucket.startswith("s3://") or "/" in bucket:
+        raise ValueError(f"bucket must be a bucket name, not {bucket!r}")
+    if not code_prefix.startswith("s3://"):
+        raise ValueError(f"code_prefix must be an s3:// URI (the SDK must upload nothing), not {code_prefix!r}")
+    if gate_metric not in pipeline.metrics:
+        raise ValueError(
+            f"unknown quality gate metric {gate_metric!r} for pipeline {pipeline.name!r}; "
+            f"available: {', '.join(pipeline.metrics)}"
+        )
+    if approval_status not in ("PendingManualApproval", "Approved"):
+        raise ValueError(f"approval_status must be PendingManualApproval or Approved, not {approval_status!r}")
+    taken = {s.name for s in pipeline.steps} & {GATE_STEP, REGISTER_STEP, FAIL_STEP}
+    if taken:
+        raise ValueError(f"step names reserved by the SageMaker pipeline: {', '.join(sorted(taken))}")
+    if TRIGGER_PARAM in {p.name for p in pipeline.params}:
+        raise ValueError(f"param name {TRIGGER_PARAM!r} is reserved by the SageMaker pipeline")
+    for step in pipeline.steps:
+        if step.kind == "training" and CODE_CHANNEL in step.inputs:
+            raise ValueError(f"step {step.name!r}: input name {CODE_CHANNEL!r} is reserved for the step code")
+
+
+@contextlib.contextmanager
+def _sdk_env(region: str) -> Iterator[None]:
+    """Region for the SDK's import-time clients; no config files that could change the JSON."""
+    # Importing sagemaker.mlops / sagemaker.serve builds a boto3 client in a class body: it
+    # raises NoRegionError without a region and, with no credentials anywhere, walks the
+    # chain to the EC2 metadata endpoint (a network call, seconds of timeouts off EC2).
+    # The user's sagemaker config (intelligent defaults) would silently add settings to
+    # the definition, so it is switched off. ModelTrainer validates its role with
+    # iam:SimulatePrincipalPolicy unless SAGEMAKER_VALIDATE_ROLE=false (there is no argument
+    # for it); at preview the role may not even exist yet, so validation is switched off.
+    overrides = {
+        "SAGEMAKER_VALIDATE_ROLE": "false",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": os.devnull,
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": os.devnull,
+    }
+    saved = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class _Builder:
+    """One build: SDK objects for each step, wired by step properties."""
+
+    def __init__(self, pipeline: PipelineDef, **settings: Any) -> None:
+        import boto3
+        from sagemaker.core import image_uris
+        from sagemaker.core.workflow.pipeline_context import PipelineSession
+
+        self.p = pipeline
+        self.s = settings
+        # Explicit region + default bucket: no STS/S3 lookups. An explicit sagemaker_config
+        # skips the config-file search (and its S3 fetches) and opts out of telemetry, which
+        # otherwise sends a GET to S3 from a background thread for each SDK call.
+        boto_session = boto3.Session(
+            region_name=settings["region"],
+            # Placeholder keys: creating a client resolves credentials, and without any the
+            # chain ends at the EC2 metadata endpoint (a network call). Nothing is signed or sent.
+            aws_access_key_id=_OFFLINE_KEY,
+            aws_secret_access_key=_OFFLINE_KEY,
+        )
+        self.session = PipelineSession(boto_session=boto_session, sagemaker_config=_SDK_CONFIG)
+        self.session._default_bucket = settings["bucket"]  # only this stops a bucket lookup
+        self.image = image_uris.retrieve(
+            "sklearn",
+            region=settings["region"],
+            version=SKLEARN_VERSION,
+            py_version="py3",
+            instance_type=settings["instance_type"],
+            image_scope="training",
+        )
+        self.inference_image = image_uris.retrieve(
+            "sklearn",
+            region=settings["region"],
+            version=SKLEARN_VERSION,
+            py_version="py3",
+            instance_type=settings["instance_type"],
+            image_scope="inference",
+        )
+        self.params: dict[str, Any] = {}
+        self.steps: dict[str, Any] = {}  # step name -> SDK step
+        self.sdk_steps: list[Any] = []
+        self.metrics_file: Any = None
+
+    # ---- parameters -------------------------------------------------------------
+    def _declare_params(self) -> list[Any]:
+        from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+
+        kinds = {"string": ParameterString, "int": ParameterInteger, "float": ParameterFloat}
+        out = []
+        for param in self.p.params:
+            default = self._param_default(param)
+            var = kinds[param.type](name=param.name, default_value=default)
+            self.params[param.name] = var
+            out.append(var)
+        trigger = ParameterString(name=TRIGGER_PARAM, default_value=TRIGGER_DEFAULT)
+        self.params[TRIGGER_PARAM] = trigger
+        out.append(trigger)
+        return out
+
+    def _param_default(self, param: ParamDef) -> Any:
+        if param.name == "input_data":
+            return f"s3://{self.s['bucket']}/datasets/{self.p.name}/raw/"
+        return {"string": str, "int": int, "float": float}[param.type](param.default)
+
+    def _arg(self, value: str) -> Any:
+        """An argv element: a literal, or the (string form of the) pipeline parameter it stands for."""
+        for name, var in self.params.items():
+            if value == _SENTINEL.format(name):
+                return var if isinstance(var.default_value, str) else var.to_string()
+        return value
+
+    # ---- wiring -----------------------------------------------------------------
+    def _source_uri(self, step: StepDef, input_name: str) -> Any:
+        kind, a, b = parse_source(step.inputs[input_name])
+        if kind == "param":
+            return self.params[a]
+        producer = self.p.step(a)
+        sdk = self.steps[a]
+        if producer.kind == "training":
+            if b != self._model_output(producer):
+                raise ValueError(
+                    f"step {step.name!r} reads {a}.{b}: on SageMaker only a training step's model "
+                    "output can feed later steps"
+                )
+            return sdk.properties.ModelArtifacts.S3ModelArtifacts
+        return sdk.properties.ProcessingOutputConfig.Outputs[b].S3Output.S3Uri
+
+    def _reads_model(self, step: StepDef, input_name: str) -> bool:
+        kind, a, _ = parse_source(step.inputs[input_name])
+        return kind == "step" and self.p.step(a).kind == "training"
+
+    def _model_output(self, step: StepDef) -> str:
+        return self.p.model_output if step.name == self.p.model_step else step.outputs[0]
+
+    def _output_uri(self, *parts: str) -> Any:
+        from sagemaker.core.workflow.execution_variables import ExecutionVariables
+        from sagemaker.core.workflow.functions import Join
+
+        base = f"s3://{self.s['bucket']}/runs/{self.p.name}"
+        return Join(on="/", values=[base, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+    def _command(self, step: StepDef, paths: Mapping[str, str], code_dir: str) -> tuple[list[str], list[Any]]:
+        """(ContainerEntrypoint, ContainerArguments) that run ``PipelineDef.command`` exactly."""
+        sentinels = {p.name: _SENTINEL.format(p.name) for p in self.p.params}
+        argv = self.p.command(step.name, paths, sentinels)
+        archives = [
+            f"{paths[name]}/{MODEL_ARCHIVE}" for name in step.inputs if self._reads_model(step, name)
+        ]
+        entrypoint = ["/bin/bash", "-c", bootstrap_script(self.p, code_dir, archives), *argv[:2]]
+        return entrypoint, [self._arg(a) for a in argv[2:]]
+
+    # ---- steps ------------------------------------------------------------------
+    def _processing_step(self, step: StepDef) -> Any:
+        from sagemaker.core.processing import Processor
+        from sagemaker.core.shapes import ProcessingInput, ProcessingOutput, ProcessingS3Input, ProcessingS3Output
+        from sagemaker.core.workflow.properties import PropertyFile
+        from sagemaker.mlops.workflow.steps import ProcessingStep
+
+        paths = {name: f"{PROCESSING_INPUT}/{name}" for name in step.inputs}
+        paths.update({name: f"{PROCESSING_OUTPUT}/{name}" for name in step.outputs})
+        entrypoint, arguments = self._command(step, paths, PROCESSING_CODE)
+
+        def s3_input(name: str, uri: Any, local: str) -> Any:
+            return ProcessingInput(
+                input_name=name,
+                s3_input=ProcessingS3Input(
+                    s3_uri=uri,
+                    local_path=local,
+                    s3_data_type="S3Prefix",
+                    s3_input_mode="File",
+                    s3_data_distribution_type="FullyReplicated",
+                ),
+            )
+
+        inputs = [s3_input(name, self._source_uri(step, name), paths[name]) for name in step.inputs]
+        inputs.append(s3_input(CODE_CHANNEL, self.s["code_prefix"], PROCESSING_CODE))
+        outputs = [
+            ProcessingOutput(
+                output_name=name,
+                s3_output=ProcessingS3Output(
+                    s3_uri=self._output_uri(step.name, name), local_path=paths[name], s3_upload_mode="EndOfJob"
+                ),
+            )
+            for name in step.outputs
+        ]
+        processor = Processor(
+            role=self.s["role_arn"],
+            image_uri=self.image,
+            instance_count=1,
+            instance_type=self.s["instance_type"],
+            entrypoint=entrypoint,
+            volume_size_in_gb=VOLUME_GB,
+            volume_kms_key=self.s["kms_key_arn"],
+            output_kms_key=self.s["kms_key_arn"],
+            max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
+            base_job_name=f"{self.p.name}-{step.name}".replace("_", "-"),
+            sagemaker_session=self.session,
+            env={"PYTHONUNBUFFERED": "1"},
+        )
+        property_files = []
+        if step.name == self.p.metrics_step:
+            self.metrics_file = PropertyFile(
+                name=METRICS_PROPERTY_FILE, output_name=self.p.metrics_output, path=self.p.metrics_file
+            )
+            property_files.append(self.metrics_file)
+        return ProcessingStep(
+            name=step.name,
+            step_args=processor.run(inputs=inputs, outputs=outputs, arguments=arguments),
+            description=step.description or None,
+            property_files=property_files or None,
+        )
+
+    def _training_step(self, step: StepDef) -> Any:
+        from sagemaker.core.shapes import Channel, DataSource, S3DataSource, StoppingCondition
+        from sagemaker.train import ModelTrainer
+        from sagemaker.train.configs import Compute, OutputDataConfig
+
+        model_output = self._model_output(step)
+        paths = {name: f"{TRAINING_INPUT}/{name}" for name in step.inputs}
+        paths.update({name: f"{TRAINING_EXTRA_OUTPUT}/{name}" for name in step.outputs})
+        paths[model_output] = TRAINING_MODEL
+        entrypoint, arguments = self._command(step, paths, f"{TRAINING_INPUT}/{CODE_CHANNEL}")
+
+        def channel(name: str, uri: Any) -> Any:
+            return Channel(
+                channel_name=name,
+                data_source=DataSource(
+                    s3_data_source=S3DataSource(
+                        s3_data_type="S3Prefix", s3_uri=uri, s3_data_distribution_type="FullyReplicated"
+                    )
+                ),
+                input_mode="File",
+            )
+
+        channels = [channel(name, self._source_uri(step, name)) for name in step.inputs]
+        channels.append(channel(CODE_CHANNEL, self.s["code_prefix"]))
+        trainer = ModelTrainer(
+            sagemaker_session=self.session,
+            role=self.s["role_arn"],
+            training_image=self.image,
+            base_job_name=f"{self.p.name}-{step.name}".replace("_", "-"),
+            compute=Compute(
+                instance_type=self.s["instance_type"],
+                instance_count=1,
+                volume_size_in_gb=VOLUME_GB,
+                volume_kms_key_id=self.s["kms_key_arn"],
+            ),
+            stopping_condition=StoppingCondition(max_runtime_in_seconds=MAX_RUNTIME_SECONDS),
+            output_data_config=OutputDataConfig(
+                s3_output_path=self._output_uri(step.name), kms_key_id=self.s["kms_key_arn"]
+            ),
+            input_data_config=channels,
+            environment={"PYTHONUNBUFFERED": "1"},
+        )
+        return _command_training_step_class()(
+            name=step.name,
+            step_args=trainer.train(),
+            description=step.description or None,
+            container_entrypoint=entrypoint,
+            container_arguments=arguments,
+        )
+
+    def _gate(self) -> Any:
+        from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+        from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
+        from sagemaker.core.workflow.functions import Join, JsonGet
+        from sagemaker.mlops.workflow.condition_step import ConditionStep
+        from sagemaker.mlops.workflow.fail_step import FailStep
+        from sagemaker.mlops.workflow.model_step import ModelStep
+        from sagemaker.serve.model_builder import ModelBuilder
+
+        s = self.s
+        metrics_step = self.steps[self.p.metrics_step]
+        model_step = self.steps[self.p.model_step]
+        metric_value = JsonGet(
+            step_name=metrics_step.name, property_file=self.metrics_file, json_path=f"metrics.{s['gate_metric']}"
+        )
+        report_uri = Join(
+            on="/",
+            values=[
+                metrics_step.properties.ProcessingOutputConfig.Outputs[self.p.metrics_output].S3Output.S3Uri,
+                self.p.metrics_file,
+            ],
+        )
+        builder = ModelBuilder(
+            image_uri=self.inference_image,
+            s3_model_data_url=model_step.properties.ModelArtifacts.S3ModelArtifacts,
+            role_arn=s["role_arn"],
+            sagemaker_session=self.session,
+            instance_type=s["instance_type"],
+        )
+        register = ModelStep(
+            name=REGISTER_STEP,
+            step_args=builder.register(
+                model_package_group_name=s["model_package_group"],
+                content_types=["text/csv", "application/json"],
+                response_types=["application/json"],
+                inference_instances=[s["instance_type"]],
+                transform_instances=[s["instance_type"]],
+                approval_status=s["approval_status"],
+                model_metrics=ModelMetrics(
+                    model_statistics=MetricsSource(content_type="application/json", s3_uri=report_uri)
+                ),
+                customer_metadata_properties={
+                    "pipeline": s["pipeline_name"],
+                    TRIGGER_PARAM: self.params[TRIGGER_PARAM],
+                    "gate": f"{s['gate_metric']} >= {s['gate_threshold']}",
+                },
+            ),
+            description=f"Register the model in {s['model_package_group']} ({s['approval_status']}).",
+        )
+        fail = FailStep(
+            name=FAIL_STEP,
+            error_message=Join(
+                on="",
+                values=[
+                    f"quality gate failed: {s['gate_metric']} = ",
+                    metric_value,
+                    f", required >= {s['gate_threshold']}",
+                ],
+            ),
+            description=f"Stop: {s['gate_metric']} below {s['gate_threshold']}.",
+        )
+        return ConditionStep(
+            name=GATE_STEP,
+            conditions=[ConditionGreaterThanOrEqualTo(left=metric_value, right=s["gate_threshold"])],
+            if_steps=[register],
+            else_steps=[fail],
+            description=f"Register only if {s['gate_metric']} >= {s['gate_threshold']}.",
+        )
+
+    def definition(self) -> str:
+        from sagemaker.mlops.workflow.pipeline import Pipeline
+
+        parameters = self._declare_params()
+        for step in self.p.steps:
+            sdk = self._training_step(step) if step.kind == "training" else self._processing_step(step)
+            self.steps[step.name] = sdk
+            self.sdk_steps.append(sdk)
+        self.sdk_steps.append(self._gate())
+        return Pipeline(
+            name=self.s["pipeline_name"],
+            parameters=parameters,
+            steps=self.sdk_steps,
+            sagemaker_session=self.session,
+        ).definition()
+
+
+_TRAINING_STEP_CLASS: type | None = None
+
+
+def _command_training_step_class() -> type:
+    """``TrainingStep`` that runs a given command line instead of the image's default entrypoint."""
+    global _TRAINING_STEP_CLASS  # built lazily: the SDK is imported only when a definition is built
+    if _TRAINING_STEP_CLASS is None:
+        from sagemaker.mlops.workflow.steps import TrainingStep
+
+        class _CommandTrainingStep(TrainingStep):
+            def __init__(self, *, container_entrypoint: list[str], container_arguments: list[Any], **kwargs: Any):
+                super().__init__(**kwargs)
+                self._entrypoint = container_entrypoint
+                self._arguments = container_arguments
+
+            @property
+            def arguments(self) -> dict:
+                request = super().arguments
+                spec = request.setdefault("AlgorithmSpecification", {})
+                spec["ContainerEntrypoint"] = list(self._entrypoint)
+                spec["ContainerArguments"] = list(self._arguments)
+                return request
+
+        _TRAINING_STEP_CLASS = _CommandTrainingStep
+    return _TRAINING_STEP_CLASS

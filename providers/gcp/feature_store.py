@@ -1,0 +1,135 @@
+"""Vertex AI Feature Store v2: BigQuery tables offline, a Bigtable online store, feature views.
+
+The legacy `vertex.AiFeatureStore*` resources are not used: Google announced their sunset.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_gcp as gcp
+
+from providers.base import Capability, Deployment
+from providers.gcp.foundation import Foundation
+from providers.gcp.translate import GcpSettings
+
+ONLINE_NODES = (1, 3)
+ONLINE_CPU_TARGET = 70
+
+
+class FeatureStore(Capability):
+    cloud = "gcp"
+    capability = "FeatureStore"
+
+    def __init__(self, name: str, deployment: Deployment, foundation: Foundation,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, opts)
+        s: GcpSettings = deployment.settings
+        fs = deployment.platform.feature_store
+        cmek = foundation.key.id
+
+        self.dataset = gcp.bigquery.Dataset(
+            f"{name}-dataset",
+            project=s.project,
+            dataset_id=s.dataset_id,
+            location=s.region,
+            description=f"mlops {s.prefix}: offline feature store",
+            default_encryption_configuration=gcp.bigquery.DatasetDefaultEncryptionConfigurationArgs(
+                kms_key_name=cmek),
+            delete_contents_on_destroy=False,
+            labels=s.labels,
+            opts=self.protected(deployment, depends_on=foundation.key_ready),
+        )
+        gcp.bigquery.DatasetIamMember(f"{name}-dataset-editor", project=s.project, dataset_id=self.dataset.dataset_id,
+                                      role="roles/bigquery.dataEditor", member=foundation.account.member,
+                                      opts=self.child())
+
+        self.online_store = None
+        if s.online_store_name:
+            self.online_store = gcp.vertex.AiFeatureOnlineStore(
+                f"{name}-online",
+                project=s.project,
+                region=s.region,
+                name=s.online_store_name,
+                bigtable=gcp.vertex.AiFeatureOnlineStoreBigtableArgs(
+                    auto_scaling=gcp.vertex.AiFeatureOnlineStoreBigtableAutoScalingArgs(
+                        min_node_count=ONLINE_NODES[0],
+                        max_node_count=ONLINE_NODES[1],
+                        cpu_utilization_target=ONLINE_CPU_TARGET,
+                    )
+                ),
+                encryption_spec=gcp.vertex.AiFeatureOnlineStoreEncryptionSpecArgs(kms_key_name=cmek),
+                labels=s.labels,
+                opts=self.protected(deployment, depends_on=foundation.key_ready),
+            )
+
+        groups: dict[str, pulumi.Input[dict]] = {}
+        for group in fs.feature_groups:
+            table = gcp.bigquery.Table(
+                f"{name}-{group.name}-table",
+                project=s.project,
+                dataset_id=self.dataset.dataset_id,
+                table_id=group.name,
+                description=group.description or f"feature group {group.name}",
+                schema=json.dumps(s.bq_schemas[group.name]),
+                encryption_configuration=gcp.bigquery.TableEncryptionConfigurationArgs(kms_key_name=cmek),
+                deletion_protection=deployment.platform.protect_data,
+                labels=s.labels,
+                opts=self.protected(deployment),
+            )
+            uri = pulumi.Output.concat("bq://", s.project, ".", table.dataset_id, ".", table.table_id)
+            feature_group = gcp.vertex.AiFeatureGroup(
+                f"{name}-{group.name}",
+                project=s.project,
+                region=s.region,
+                name=group.name,
+                description=group.description or f"feature group {group.name}",
+                big_query=gcp.vertex.AiFeatureGroupBigQueryArgs(
+                    big_query_source=gcp.vertex.AiFeatureGroupBigQueryBigQuerySourceArgs(input_uri=uri),
+                    entity_id_columns=[group.entity],
+                ),
+                labels=s.labels,
+                opts=self.protected(deployment),
+            )
+            features = [
+                gcp.vertex.AiFeatureGroupFeature(
+                    f"{name}-{group.name}-{feature.name}",
+                    project=s.project,
+                    region=s.region,
+                    feature_group=feature_group.name,
+                    name=feature.name,
+                    description=f"{feature.type} feature",
+                    labels=s.labels,
+                    opts=self.protected(deployment),
+                )
+                for feature in group.features
+            ]
+            view = None
+            if group.online and self.online_store is not None:
+                view = gcp.vertex.AiFeatureOnlineStoreFeatureview(
+                    f"{name}-{group.name}-view",
+                    project=s.project,
+                    region=s.region,
+                    name=s.feature_views[group.name],
+                    feature_online_store=self.online_store.name,
+                    sync_config=gcp.vertex.AiFeatureOnlineStoreFeatureviewSyncConfigArgs(cron=fs.online_sync_schedule),
+                    feature_registry_source=gcp.vertex.AiFeatureOnlineStoreFeatureviewFeatureRegistrySourceArgs(
+                        feature_groups=[
+                            gcp.vertex.AiFeatureOnlineStoreFeatureviewFeatureRegistrySourceFeatureGroupArgs(
+                                feature_group_id=feature_group.name,
+                                feature_ids=[f.name for f in group.features],
+                            )
+                        ]
+                    ),
+                    labels=s.labels,
+                    opts=self.child(depends_on=features),
+                )
+            groups[group.name] = {
+                "offline_table": uri,
+                "feature_group": feature_group.id,
+                "online": group.online,
+                "feature_view": view.id if view is not None else None,
+            }
+
+        self.publish(feature_groups=groups)

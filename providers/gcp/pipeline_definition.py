@@ -1,0 +1,348 @@
+"""The cloud-neutral pipeline as a Kubeflow (KFP v2) pipeline spec for Vertex AI Pipelines.
+
+Compiled with `kfp` in-process, without network, at every `pulumi preview`: the result is a plain
+dict (the PipelineSpec) that the program stores as a bucket object and hands to `colab.Schedule`.
+Values only known at deploy time (bucket, project) are pipeline *parameters*, filled by the
+schedule's `parameter_values`, so the compiled spec never depends on an Output.
+
+Each step of `PipelineDef` becomes a container component running exactly
+`PipelineDef.command(step, paths, params)` (paths are KFP's artifact paths under `/gcs/`), behind
+a small shell prologue (`STEP_PROLOGUE`) that installs requirements.txt and enters the steps
+directory, which Vertex mounts from Cloud Storage at `/gcs/<bucket>/...`.
+"""
+
+# No `from __future__ import annotations`: kfp reads the component annotations at runtime.
+
+import inspect
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.spec import PipelineDef, parse_source
+
+PYTHON_IMAGE = "python:3.11-slim"
+GATE_TASK = "quality-gate-metric"
+REGISTER_TASK = "register-model"
+
+# Runs before every step: `$1` is the code location (gs://... or a local dir), the rest is the
+# step's argv from PipelineDef.command. gs:// arguments become their Cloud Storage FUSE paths.
+STEP_PROLOGUE = r"""set -eu
+gcs() { printf '%s' "$1" | sed 's#^gs://#/gcs/#'; }
+code=$(gcs "$1"); shift
+python -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/requirements.txt"
+cd "$code/steps"
+for arg do shift; set -- "$@" "$(gcs "$arg")"; done
+exec "$@"
+"""
+
+# Parameters the schedule / retraining workflow fill with deploy-time values.
+RUNTIME_PARAMS = ("code_uri", "project", "location", "model_id", "serving_image", "approval")
+_PARAM_TYPES = {"string": (str, "String"), "int": (int, "Integer"), "float": (float, "Float")}
+
+
+def step_argv(pipeline: PipelineDef, step_name: str) -> list[Any]:
+    """The step's argv with KFP placeholders in place of paths and parameter values."""
+    step = pipeline.step(step_name)
+    paths: dict[str, Any] = {}
+    for name, source in step.inputs.items():
+        kind, _, _ = parse_source(source)
+        paths[name] = {"inputValue": name} if kind == "param" else {"inputPath": name}
+    for name in step.outputs:
+        paths[name] = {"outputPath": name}
+    # Sentinels for the pipeline params this step uses, swapped for placeholders below.
+    used = {parse_source(src)[1]: arg for arg, src in step.params.items() if parse_source(src)[0] == "param"}
+    sentinels = {pname: f"\x00{arg}\x00" for pname, arg in used.items()}
+    argv = pipeline.command(step_name, {k: f"\x01{k}\x01" for k in paths}, sentinels)
+    out: list[Any] = []
+    for token in argv:
+        if token.startswith("\x01"):
+            out.append(paths[token.strip("\x01")])
+        elif token.startswith("\x00"):
+            out.append({"inputValue": token.strip("\x00")})
+        else:
+            out.append(token)
+    return out
+
+
+def component_yaml(pipeline: PipelineDef, step_name: str, image: str = PYTHON_IMAGE) -> str:
+    step = pipeline.step(step_name)
+    inputs: list[dict[str, str]] = [{"name": "code_uri", "type": "String"}]
+    for name, source in step.inputs.items():
+        kind, pname, _ = parse_source(source)
+        inputs.append({"name": name, "type": _PARAM_TYPES[pipeline.param(pname).type][1]}
+                      if kind == "param" else {"name": name})
+    for arg, source in step.params.items():
+        kind, pname, _ = parse_source(source)
+        if kind == "param":
+            inputs.append({"name": arg, "type": _PARAM_TYPES[pipeline.param(pname).type][1]})
+    spec = {
+        "name": f"{pipeline.name}-{step.name}",
+        "description": step.description,
+        "inputs": inputs,
+        "outputs": [{"name": name} for name in step.outputs],
+        "implementation": {
+            "container": {
+                "image": image,
+                "command": ["sh", "-c", STEP_PROLOGUE, "mlops-step"],
+                "args": [{"inputValue": "code_uri"}, *step_argv(pipeline, step_name)],
+            }
+        },
+    }
+    return yaml.safe_dump(spec, sort_keys=False)
+
+
+def _read_metric_component():
+    from kfp import dsl
+
+    @dsl.component(base_image=PYTHON_IMAGE)
+    def read_metric(metrics: dsl.Input[dsl.Artifact], metrics_file: str, metric: str) -> float:
+        """The gate metric from the evaluation step's metrics file."""
+        import json
+        import os
+
+        with open(os.path.join(metrics.path, metrics_file), encoding="utf-8") as handle:
+            return float(json.load(handle)["metrics"][metric])
+
+    return read_metric
+
+
+def _register_component():
+    from kfp import dsl
+
+    @dsl.component(base_image=PYTHON_IMAGE, packages_to_install=["google-cloud-aiplatform>=1.60,<3"])
+    def register_model(
+        model: dsl.Input[dsl.Artifact],
+        project: str,
+        location: str,
+        model_id: str,
+        serving_image: str,
+        approval: str,
+        gate_metric: str,
+        gate_value: float,
+    ) -> str:
+        """Upload the model as a new version of `model_id` in Vertex Model Registry.
+
+        approval "auto": the version gets the alias "approved" at once; "manual": label
+        approval=pending and no alias, until a person approves it (see docs/gcp.md).
+        """
+        from google.api_core import exceptions
+        from google.api_core.client_options import ClientOptions
+        from google.cloud import aiplatform_v1 as v1
+
+        client = v1.ModelServiceClient(
+            client_options=ClientOptions(api_endpoint=f"{location}-aiplatform.googleapis.com"))
+        parent = f"projects/{project}/locations/{location}"
+        name = f"{parent}/models/{model_id}"
+        approved = approval == "auto"
+        body = v1.Model(
+            display_name=model_id,
+            artifact_uri=model.uri,
+            container_spec=v1.ModelContainerSpec(image_uri=serving_image),
+            labels={"approval": "approved" if approved else "pending", "managed-by": "mlops"},
+            version_aliases=["approved"] if approved else [],
+            version_description=f"{gate_metric}={gate_value:.4f}",
+        )
+        try:
+            client.get_model(name=name)
+            request = v1.UploadModelRequest(parent=parent, model=body, parent_model=name)
+        except exceptions.NotFound:
+            request = v1.UploadModelRequest(parent=parent, model=body, model_id=model_id)
+        result = client.upload_model(request=request).result()
+        return f"{result.model}@{result.model_version_id}"
+
+    return register_model
+
+
+def build_training_pipeline(
+    pipeline: PipelineDef,
+    *,
+    display_name: str,
+    gate_metric: str,
+    gate_threshold: float,
+    step_limits: tuple[str, str] = ("4", "15G"),
+    accelerator: tuple[str, int] | None = None,
+    image: str = PYTHON_IMAGE,
+):
+    """The KFP pipeline function (not yet compiled); `compile_training_pipeline` compiles it."""
+    from kfp import components, dsl
+
+    if gate_metric not in pipeline.metrics:
+        raise ValueError(f"gate metric {gate_metric!r} is not produced by pipeline {pipeline.name!r}")
+    steps = {s.name: components.load_component_from_text(component_yaml(pipeline, s.name, image))
+             for s in pipeline.steps}
+    read_metric, register_model = _read_metric_component(), _register_component()
+
+    def body(*values: Any) -> None:  # kfp passes the parameters positionally, in signature order
+        kw = dict(zip(names, values, strict=True))
+        tasks: dict[str, Any] = {}
+        for step in pipeline.steps:
+            args: dict[str, Any] = {"code_uri": kw["code_uri"]}
+            for name, source in step.inputs.items():
+                kind, a, b = parse_source(source)
+                args[name] = kw[a] if kind == "param" else tasks[a].outputs[b]
+            for arg, source in step.params.items():
+                kind, pname, _ = parse_source(source)
+                if kind == "param":
+                    args[arg] = kw[pname]
+            task = steps[step.name](**args).set_display_name(step.name)
+            task.set_cpu_limit(step_limits[0]).set_memory_limit(step_limits[1])
+            if accelerator and step.kind == "training":
+                task.set_accelerator_type(accelerator[0]).set_accelerator_limit(accelerator[1])
+            task.set_caching_options(False)
+            tasks[step.name] = task
+        gate = read_metric(
+            metrics=tasks[pipeline.metrics_step].outputs[pipeline.metrics_output],
+            metrics_file=pipeline.metrics_file,
+            metric=gate_metric,
+        ).set_display_name(GATE_TASK)
+        with dsl.If(gate.output >= gate_threshold, name="quality-gate"):
+            register_model(
+                model=tasks[pipeline.model_step].outputs[pipeline.model_output],
+                project=kw["project"],
+                location=kw["location"],
+                model_id=kw["model_id"],
+                serving_image=kw["serving_image"],
+                approval=kw["approval"],
+                gate_metric=gate_metric,
+                gate_value=gate.output,
+            ).set_display_name(REGISTER_TASK)
+
+    # Deploy-time values first (no default), then the pipeline's own parameters.
+    params = [inspect.Parameter(extra, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)
+              for extra in RUNTIME_PARAMS]
+    params += [
+        inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default,
+                          annotation=_PARAM_TYPES[p.type][0])
+        for p in pipeline.params
+    ]
+    names = [p.name for p in params]
+    body.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    body.__name__ = display_name.replace("-", "_")
+    return dsl.pipeline(name=display_name, description=pipeline.description)(body)
+
+
+def _drift_components():
+    from kfp import dsl
+
+    @dsl.component(base_image=PYTHON_IMAGE, packages_to_install=["google-cloud-bigquery>=3.20,<4"])
+    def export_requests(project: str, table: str, hours: int, out: dsl.Output[dsl.Dataset]) -> str:
+        """Instances logged by the endpoint in the last `hours`, as CSV; returns the CSV's URI."""
+        import csv
+        import json
+        import os
+
+        from google.cloud import bigquery
+
+        query = (f"SELECT request_payload FROM `{table}` "
+                 f"WHERE logging_time > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {int(hours)} HOUR)")
+        rows: list[dict] = []
+        for row in bigquery.Client(project=project).query(query).result():
+            payloads = row["request_payload"]
+            for payload in payloads if isinstance(payloads, list) else [payloads]:
+                body = json.loads(payload)
+                instances = body.get("instances", [body]) if isinstance(body, dict) else body
+                rows.extend(i for i in instances if isinstance(i, dict))
+        os.makedirs(out.path, exist_ok=True)
+        columns = sorted({k for r in rows for k in r})
+        with open(os.path.join(out.path, "requests.csv"), "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        return out.uri
+
+    @dsl.component(base_image=PYTHON_IMAGE, packages_to_install=["google-cloud-logging>=3.10,<4"])
+    def drift_check(requests_uri: str, baseline_uri: str, threshold: float, platform: str,
+                    project: str) -> float:
+        """Largest per-feature distance between baseline and live data; logged for the alert.
+
+        Numeric feature: the L-infinity distance between the two empirical CDFs (the two-sample
+        Kolmogorov-Smirnov statistic). Other features: the L-infinity distance between the category
+        frequency vectors. Both lie in [0, 1], like SageMaker Model Monitor's baseline drift check.
+        """
+        import bisect
+        import csv
+        import glob
+        import json
+        import os
+
+        def rows(uri: str) -> list[dict]:
+            path = uri.replace("gs://", "/gcs/", 1) if uri.startswith("gs://") else uri
+            files = sorted(glob.glob(os.path.join(path, "*.csv"))) if os.path.isdir(path) else [path]
+            if not files:
+                raise FileNotFoundError(f"no *.csv in {uri}")
+            with open(files[0], newline="", encoding="utf-8") as handle:
+                return list(csv.DictReader(handle))
+
+        def numbers(values: list[str]) -> list[float] | None:
+            try:
+                return sorted(float(v) for v in values if v != "")
+            except ValueError:
+                return None
+
+        def ks(a: list[float], b: list[float]) -> float:
+            if not a or not b:
+                return 0.0
+            return max(abs(bisect.bisect_right(a, x) / len(a) - bisect.bisect_right(b, x) / len(b))
+                       for x in a + b)
+
+        def linf(a: list[str], b: list[str]) -> float:
+            if not a or not b:
+                return 0.0
+            cats = set(a) | set(b)
+            return max(abs(a.count(c) / len(a) - b.count(c) / len(b)) for c in cats)
+
+        base, live = rows(baseline_uri), rows(requests_uri)
+        distances: dict[str, float] = {}
+        if base and live:
+            for column in sorted(set(base[0]) & set(live[0])):
+                a, b = [r[column] for r in base], [r[column] for r in live]
+                na, nb = numbers(a), numbers(b)
+                distances[column] = ks(na, nb) if na is not None and nb is not None else linf(a, b)
+        worst = max(distances, key=distances.get) if distances else ""
+        score = distances.get(worst, 0.0)
+        entry = {"mlops_platform": platform, "max_drift": score, "feature": worst,
+                 "threshold": threshold, "drifted": score > threshold, "distances": distances}
+        print(json.dumps(entry))
+        if project:  # empty in local tests: nothing to alert on
+            from google.cloud import logging as cloud_logging
+
+            cloud_logging.Client(project=project).logger("mlops-drift").log_struct(entry)
+        return score
+
+    return export_requests, drift_check
+
+
+def build_drift_pipeline(display_name: str):
+    """export request logs -> drift_check; the drift statistic is logged for the alert policy."""
+    from kfp import dsl
+
+    export_requests, drift_check = _drift_components()
+
+    @dsl.pipeline(name=display_name, description="Drift of logged requests against the training data.")
+    def drift(project: str, requests_table: str, baseline_uri: str, drift_threshold: float,
+              platform: str, window_hours: int = 24) -> None:
+        exported = export_requests(project=project, table=requests_table, hours=window_hours)
+        exported.set_caching_options(False)
+        drift_check(
+            requests_uri=exported.outputs["Output"],
+            baseline_uri=baseline_uri, threshold=drift_threshold, platform=platform, project=project,
+        ).set_caching_options(False)
+
+    return drift
+
+
+def compile_spec(pipeline_func: Any) -> dict[str, Any]:
+    """Compile with kfp (no network) and return the PipelineSpec as a dict."""
+    from kfp import compiler
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "pipeline.yaml"
+        compiler.Compiler().compile(pipeline_func, str(path))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def spec_json(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, sort_keys=True, separators=(",", ":"))

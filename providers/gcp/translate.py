@@ -1,0 +1,187 @@
+"""Portable values -> GCP values, and GCP's own rules, checked before any resource is declared."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+
+from providers.base import Deployment
+from providers.spec import SpecError
+
+KEY = "mlops:platform"
+
+# Portable instance classes -> Compute Engine machine types (training steps and serving).
+MACHINE_TYPES = {
+    "small": "n1-standard-2",
+    "medium": "n1-standard-4",
+    "large": "n1-standard-8",
+    "gpu": "n1-standard-8",
+}
+# What a KFP step may use of its machine (Vertex picks a machine that fits the limits).
+STEP_LIMITS = {
+    "small": ("2", "7G"),
+    "medium": ("4", "15G"),
+    "large": ("8", "30G"),
+    "gpu": ("8", "30G"),
+}
+GPU = ("NVIDIA_TESLA_T4", 1)
+# Regions where Vertex AI offers NVIDIA T4 for training and online prediction (Vertex AI
+# "locations" page); `gpu` elsewhere is a SpecError rather than a failed deployment.
+GPU_REGIONS = frozenset({
+    "us-central1", "us-east1", "us-east4", "us-west1", "us-west2", "us-west4",
+    "northamerica-northeast1", "southamerica-east1",
+    "europe-west1", "europe-west2", "europe-west3", "europe-west4",
+    "asia-east1", "asia-northeast1", "asia-northeast3", "asia-south1", "asia-southeast1",
+    "australia-southeast1",
+})
+# BigQuery column types for the portable feature types (legacy names: what the API echoes back,
+# so a plan shows no perpetual diff).
+BQ_TYPES = {
+    "int": "INTEGER",
+    "float": "FLOAT",
+    "string": "STRING",
+    "bool": "BOOLEAN",
+    "timestamp": "TIMESTAMP",
+}
+CPU_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
+
+_REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]{1,2}$")
+_PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_SA_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+# AiFeatureOnlineStore and feature view ids: at most 60 of [a-z0-9_], not starting with a digit.
+_FS_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,59}$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    project: str
+    region: str
+    prefix: str
+    labels: dict[str, str]
+    bucket_name: str
+    service_account_id: str
+    workflow_account_id: str
+    dataset_id: str
+    logs_dataset_id: str
+    online_store_name: str | None
+    feature_views: dict[str, str]
+    bq_schemas: dict[str, list[dict[str, str]]]
+    """group -> BigQuery schema (entity, event time, features in order)."""
+    step_limits: tuple[str, str]
+    step_accelerator: tuple[str, int] | None
+    serving_machine: str
+    serving_accelerator: tuple[str, int] | None
+    model_id: str
+    endpoint_id: str
+    pipeline_display_name: str
+    training_schedule: str | None
+    monitor_schedule: str
+    sampling_rate: float
+    serving_image: str
+
+
+def check_name(pattern: re.Pattern[str], value: str, key: str, what: str) -> str:
+    if not pattern.match(value):
+        raise SpecError(key, f"{what} {value!r} breaks the GCP naming rule {pattern.pattern}")
+    return value
+
+
+def check_service_account_id(value: str, key: str) -> str:
+    if not 6 <= len(value) <= 30:
+        raise SpecError(
+            key, f"service account id {value!r} is {len(value)} characters; GCP allows 6 to 30 "
+            "(shorten the platform name or environment)"
+        )
+    return check_name(_SA_ID_RE, value, key, "service account id")
+
+
+def check_online_store_name(value: str, key: str) -> str:
+    if len(value) > 60:
+        raise SpecError(key, f"feature online store / view id {value!r} is {len(value)} characters; "
+                             "Vertex AI allows at most 60 of [a-z0-9_]")
+    return check_name(_FS_NAME_RE, value, key, "feature online store / view id")
+
+
+def check_region(value: str, key: str = "gcp:region") -> str:
+    if not _REGION_RE.match(value):
+        raise SpecError(key, f"must be a GCP region such as europe-west4 (not a zone), got {value!r}")
+    return value
+
+
+def endpoint_id(prefix: str) -> str:
+    """`AiEndpoint.name` must be numeric (at most 10 digits): a stable number derived from the prefix."""
+    return str(zlib.crc32(f"mlops-endpoint-{prefix}".encode()) % 9_000_000_000 + 1_000_000_000)
+
+
+def serving_image(region: str) -> str:
+    """Vertex's prebuilt scikit-learn serving container, from the nearest multi-region mirror."""
+    area = {"europe": "europe", "asia": "asia", "australia": "asia", "me": "europe"}.get(
+        region.split("-", 1)[0], "us"
+    )
+    return f"{area}-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-5:latest"
+
+
+def _gpu(size: str, region: str, key: str) -> tuple[str, int] | None:
+    if size != "gpu":
+        return None
+    if region not in GPU_REGIONS:
+        raise SpecError(key, f"'gpu' maps to {GPU[0]}, which Vertex AI does not offer in {region}; "
+                             f"use one of {', '.join(sorted(GPU_REGIONS))}")
+    return GPU
+
+
+def translate(deployment: Deployment) -> GcpSettings:
+    platform = deployment.platform
+    region = check_region(str(deployment.cloud_config["region"]))
+    project = str(deployment.cloud_config["project"])
+    if not _PROJECT_RE.match(project):
+        raise SpecError("gcp:project", f"must be a GCP project id (6-30 of a-z, 0-9, '-'), got {project!r}")
+    prefix = platform.prefix
+    ident = prefix.replace("-", "_")
+
+    store = None
+    views: dict[str, str] = {}
+    schemas: dict[str, list[dict[str, str]]] = {}
+    for i, group in enumerate(platform.feature_store.feature_groups):
+        gkey = f"{KEY}.feature_store.feature_groups[{i}]"
+        schemas[group.name] = [
+            {"name": group.entity, "type": "STRING", "mode": "REQUIRED"},
+            {"name": group.event_time, "type": "TIMESTAMP", "mode": "REQUIRED"},
+            *({"name": f.name, "type": BQ_TYPES[f.type], "mode": "NULLABLE"} for f in group.features),
+        ]
+        if group.online:
+            views[group.name] = check_online_store_name(group.name, f"{gkey}.name")
+    if views:
+        store = check_online_store_name(f"{ident}_online", f"{KEY}.name")
+
+    bucket = f"{project}-{prefix}-mlops"
+    if not _BUCKET_RE.match(bucket):
+        raise SpecError(f"{KEY}.name", f"bucket name {bucket!r} breaks the Cloud Storage rule {_BUCKET_RE.pattern}")
+    schedule = platform.pipeline.schedule
+    return GcpSettings(
+        project=project,
+        region=region,
+        prefix=prefix,
+        labels=dict(platform.all_tags),
+        bucket_name=bucket,
+        service_account_id=check_service_account_id(f"{prefix}-ml", f"{KEY}.name"),
+        workflow_account_id=check_service_account_id(f"{prefix}-retrain", f"{KEY}.name"),
+        dataset_id=f"{ident}_features",
+        logs_dataset_id=f"{ident}_serving_logs",
+        online_store_name=store,
+        feature_views=views,
+        bq_schemas=schemas,
+        step_limits=STEP_LIMITS[platform.pipeline.instance],
+        step_accelerator=_gpu(platform.pipeline.instance, region, f"{KEY}.pipeline.instance"),
+        serving_machine=MACHINE_TYPES[platform.endpoint.instance],
+        serving_accelerator=_gpu(platform.endpoint.instance, region, f"{KEY}.endpoint.instance"),
+        model_id=f"{prefix}-{platform.pipeline.name}".replace("_", "-"),
+        endpoint_id=endpoint_id(prefix),
+        pipeline_display_name=f"{prefix}-{platform.pipeline.name}",
+        training_schedule=schedule,
+        monitor_schedule=platform.monitor.schedule,
+        sampling_rate=platform.endpoint.data_capture_percent / 100,
+        serving_image=serving_image(region),
+    )

@@ -1,0 +1,166 @@
+"""The AWS resources moto supports, created in moto from the very inputs the plan declares.
+
+The offline plan proves what the program sends to Pulumi; this proves the same values are
+accepted by the AWS APIs' shapes as moto implements them (moto is not AWS: see the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra.config import load_stack_file
+from infra.plan import plan
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = "eu-west-1"
+
+
+def pascal(value):
+    """Pulumi's camelCase inputs -> the PascalCase the AWS APIs take."""
+    if isinstance(value, dict):
+        return {k[:1].upper() + k[1:]: pascal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [pascal(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def planned():
+    return plan(load_stack_file(ROOT / "Pulumi.aws-dev.yaml"))
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield lambda service: boto3.client(service, region_name=REGION)
+
+
+def test_foundation_in_moto(planned, aws):
+    kms, s3, iam = aws("kms"), aws("s3"), aws("iam")
+    key = kms.create_key(Description=planned.one("aws:kms/key:Key").inputs["description"])["KeyMetadata"]
+    kms.enable_key_rotation(KeyId=key["KeyId"])
+    assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
+
+    bucket = "churn-dev-data-mock"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    block = planned.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=pascal(
+        {k: v for k, v in block.items() if k != "bucket"}))
+    sse = planned.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    rules = pascal(sse.inputs["rules"])
+    rules[0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] = key["Arn"]
+    del rules[0]["ApplyServerSideEncryptionByDefault"]["KmsMasterKeyId"]
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=pascal(
+        planned.one("aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]))
+    s3.put_bucket_policy(Bucket=bucket, Policy=planned.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
+
+    enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert enc["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["BlockPublicPolicy"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+    for role in planned.by_type("aws:iam/role:Role"):
+        iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=role.inputs["assumeRolePolicy"])
+    for policy in planned.by_type("aws:iam/rolePolicy:RolePolicy"):
+        role_name = policy.name.removesuffix("-policy")
+        iam.put_role_policy(RoleName=role_name, PolicyName="kit", PolicyDocument=policy.inputs["policy"])
+        stored = iam.get_role_policy(RoleName=role_name, PolicyName="kit")["PolicyDocument"]
+        assert stored == json.loads(policy.inputs["policy"])
+    assert iam.list_attached_role_policies(RoleName="churn-dev-sagemaker")["AttachedPolicies"] == []
+
+
+def test_feature_group_registry_endpoint_and_monitor_in_moto(planned, aws):
+    sm = aws("sagemaker")
+    role = "arn:aws:iam::123456789012:role/churn-dev-sagemaker-mock"
+    fg = pascal(planned.one("aws:sagemaker/featureGroup:FeatureGroup").inputs)
+    fg.pop("Tags")
+    sm.create_feature_group(**fg)
+    described = sm.describe_feature_group(FeatureGroupName="churn-dev-customer_profile")
+    assert described["OnlineStoreConfig"]["EnableOnlineStore"] is True
+    assert described["OfflineStoreConfig"]["S3StorageConfig"]["KmsKeyId"].startswith("arn:aws:kms:")
+    assert [d["FeatureName"] for d in described["FeatureDefinitions"]][:2] == ["customer_id", "event_time"]
+
+    group = planned.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup").inputs
+    sm.create_model_package_group(ModelPackageGroupName=group["modelPackageGroupName"],
+                                  ModelPackageGroupDescription=group["modelPackageGroupDescription"])
+    # What the pipeline's register step does under approval: manual, then a person approves.
+    version = sm.create_model_package(
+        ModelPackageGroupName=group["modelPackageGroupName"], ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={"Containers": [{"Image": "img", "ModelDataUrl": "s3://b/model.tar.gz"}],
+                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+    )["ModelPackageArn"]
+    model = planned.one("aws:sagemaker/model:Model").inputs
+    assert version.rsplit("/", 2)[-2:] == model["primaryContainer"]["modelPackageName"].rsplit("/", 2)[-2:]
+    sm.update_model_package(ModelPackageArn=version, ModelApprovalStatus="Approved")
+
+    sm.create_model(ModelName="churn-dev-model", ExecutionRoleArn=role,
+                    PrimaryContainer={"ModelPackageName": version}, EnableNetworkIsolation=True)
+    config = pascal(planned.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs)
+    config.pop("Tags")
+    config["ProductionVariants"][0]["ModelName"] = "churn-dev-model"
+    config["KmsKeyId"] = config.pop("KmsKeyArn")
+    sm.create_endpoint_config(EndpointConfigName="churn-dev-config", **config)
+    endpoint = planned.one("aws:sagemaker/endpoint:Endpoint").inputs
+    sm.create_endpoint(EndpointName=endpoint["name"], EndpointConfigName="churn-dev-config")
+    assert sm.describe_endpoint(EndpointName=endpoint["name"])["EndpointStatus"] == "InService"
+    capture = sm.describe_endpoint_config(EndpointConfigName="churn-dev-config")["DataCaptureConfig"]
+    assert capture["InitialSamplingPercentage"] == 20
+
+    job = pascal(planned.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs)
+    job.pop("Tags")
+    outputs = job["DataQualityJobOutputConfig"]
+    outputs["MonitoringOutputs"] = [outputs["MonitoringOutputs"]]  # a list in the API, one block in Pulumi
+    sm.create_data_quality_job_definition(JobDefinitionName="churn-dev-data-quality", **job)
+    got = sm.describe_data_quality_job_definition(JobDefinitionName="churn-dev-data-quality")
+    assert got["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "churn-dev-endpoint"
+
+    scaling = aws("application-autoscaling")
+    target = pascal(planned.one("aws:appautoscaling/target:Target").inputs)
+    scaling.register_scalable_target(**target)
+    policy = pascal(planned.one("aws:appautoscaling/policy:Policy").inputs)
+    scaling.put_scaling_policy(PolicyName="cpu", **policy)
+    registered = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"][0]
+    assert (registered["MinCapacity"], registered["MaxCapacity"]) == (1, 4)
+
+
+def test_alert_and_retrain_wiring_in_moto(planned, aws):
+    sns, cw, events = aws("sns"), aws("cloudwatch"), aws("events")
+    topic = sns.create_topic(Name="churn-dev-alerts-mock")["TopicArn"]
+    sub = planned.one("aws:sns/topicSubscription:TopicSubscription").inputs
+    sns.subscribe(TopicArn=topic, Protocol=sub["protocol"], Endpoint=sub["endpoint"])
+    alarm = pascal(planned.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs)
+    alarm.pop("Tags")
+    alarm["AlarmName"] = alarm.pop("Name")
+    alarm["Metrics"] = alarm.pop("MetricQueries")
+    for query in alarm["Metrics"]:
+        if "Metric" in query:
+            metric = query["Metric"]
+            query["MetricStat"] = {
+                "Metric": {"Namespace": metric["Namespace"], "MetricName": metric["MetricName"],
+                           "Dimensions": [{"Name": k, "Value": v} for k, v in metric["Dimensions"].items()]},
+                "Period": metric["Period"], "Stat": metric["Stat"]}
+            del query["Metric"]
+    cw.put_metric_alarm(**alarm)
+    stored = cw.describe_alarms(AlarmNames=["churn-dev-feature-drift"])["MetricAlarms"][0]
+    assert stored["Threshold"] == 0.2 and stored["AlarmActions"] == [topic]
+
+    rule = planned.one("aws:cloudwatch/eventRule:EventRule").inputs
+    events.put_rule(Name="churn-dev-retrain", EventPattern=rule["eventPattern"], State=rule["state"])
+    target = planned.one("aws:cloudwatch/eventTarget:EventTarget").inputs
+    events.put_targets(Rule="churn-dev-retrain", Targets=[{
+        "Id": "pipeline", "Arn": target["arn"], "RoleArn": target["roleArn"],
+        "SageMakerPipelineParameters": pascal(target["sagemakerPipelineTarget"])}])
+    listed = events.list_targets_by_rule(Rule="churn-dev-retrain")["Targets"][0]
+    assert listed["Arn"].endswith(":pipeline/churn-dev-churn")
+    assert listed["SageMakerPipelineParameters"]["PipelineParameterList"] == [{"Name": "trigger", "Value": "drift"}]
+    assert os.environ["AWS_DEFAULT_REGION"] == REGION

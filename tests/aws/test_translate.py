@@ -1,0 +1,106 @@
+"""AWS's own rules and the portable -> AWS mapping, checked before any resource is declared."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.config import resolve
+from providers.aws.translate import FEATURE_TYPES, INSTANCE_TYPES, to_eventbridge_cron, to_monitor_cron
+from providers.spec import FEATURE_TYPES as PORTABLE_TYPES
+from providers.spec import INSTANCE_SIZES, SpecError
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = yaml.safe_load((ROOT / "Pulumi.aws-dev.yaml").read_text())["config"]
+
+
+def resolve_with(**changes):
+    config = copy.deepcopy(CONFIG)
+    for key, value in changes.items():
+        node = config
+        parts = key.split("__")
+        for part in parts[:-1]:
+            node = node[part]
+        node[parts[-1]] = value
+    return resolve("test", config.get)
+
+
+def test_every_portable_value_has_an_aws_mapping():
+    assert set(FEATURE_TYPES) == set(PORTABLE_TYPES)
+    assert set(FEATURE_TYPES.values()) <= {"Integral", "Fractional", "String"}
+    assert set(INSTANCE_TYPES) == set(INSTANCE_SIZES)
+
+
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        ("0 3 * * *", "cron(0 3 * * ? *)"),
+        ("*/15 * * * *", "cron(*/15 * * * ? *)"),
+        ("0 6 1 * *", "cron(0 6 1 * ? *)"),
+        ("30 2 * * 1-5", "cron(30 2 ? * 2-6 *)"),   # Mon-Fri: AWS counts Sunday as 1
+        ("0 0 * * 0,6", "cron(0 0 ? * 1,7 *)"),
+        ("0 0 * * 7", "cron(0 0 ? * 1 *)"),
+        ("0 9 * * MON", "cron(0 9 ? * MON *)"),
+    ],
+)
+def test_eventbridge_cron(cron, expected):
+    assert to_eventbridge_cron(cron, "k") == expected
+
+
+def test_eventbridge_cannot_use_both_day_fields():
+    with pytest.raises(SpecError, match="both a day of month and a day of week") as info:
+        to_eventbridge_cron("0 0 1 * 1", "mlops:platform.pipeline.schedule")
+    assert info.value.key == "mlops:platform.pipeline.schedule"
+
+
+@pytest.mark.parametrize("cron", ["0 * * * *", "0 */6 * * *", "0 4 * * *"])
+def test_monitor_cron_accepts_hourly_and_daily(cron):
+    assert to_monitor_cron(cron, "k").startswith("cron(0 ")
+
+
+@pytest.mark.parametrize("cron", ["15 * * * *", "0 0 * * 1", "0 0 1 * *"])
+def test_monitor_cron_rejects_what_model_monitor_cannot_run(cron):
+    with pytest.raises(SpecError, match="on the hour"):
+        to_monitor_cron(cron, "mlops:platform.monitor.schedule")
+
+
+def test_translation_of_the_example_stack():
+    _, deployment = resolve("aws-dev", CONFIG.get)
+    s = deployment.settings
+    assert s.region == "eu-west-1"
+    assert s.training_instance == "ml.m5.xlarge"
+    assert s.endpoint_instance == "ml.m5.large" and s.endpoint_vcpus == 2
+    assert s.feature_group_names == {"customer_profile": "churn-dev-customer_profile"}
+    assert s.feature_types["customer_profile"] == {
+        "customer_id": "String", "event_time": "String", "tenure_months": "Integral",
+        "monthly_charges": "Fractional", "contract_type": "String", "support_calls": "Integral",
+    }
+    assert s.monitor_image == "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "rule"),
+    [
+        ({"aws:region": "europe"}, "aws:region", "must be an AWS region"),
+        ({"aws:region": None}, "aws:region", "is required when mlops:cloud is aws"),
+        ({"aws:region": "xx-east-9"}, "aws:region", "Model Monitor is not offered"),
+        ({"mlops:platform__monitor__schedule": "30 * * * *"}, "mlops:platform.monitor.schedule", "on the hour"),
+        ({"mlops:platform__pipeline__schedule": "0 0 1 * 1"}, "mlops:platform.pipeline.schedule", "both a day"),
+    ],
+)
+def test_aws_rules_name_the_key(changes, key, rule):
+    with pytest.raises(SpecError) as info:
+        resolve_with(**changes)
+    assert info.value.key == key
+    assert rule in info.value.rule
+
+
+def test_feature_group_name_too_long_for_sagemaker():
+    config = copy.deepcopy(CONFIG)
+    config["mlops:platform"]["feature_store"]["feature_groups"][0]["name"] = "g" * 60
+    with pytest.raises(SpecError, match="feature group name") as info:
+        resolve("t", config.get)
+    assert info.value.key == "mlops:platform.feature_store.feature_groups[0].name"

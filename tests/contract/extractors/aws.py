@@ -1,0 +1,78 @@
+"""Recover the portable settings from an AWS plan's resource inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_FROM_SAGEMAKER_STATUS = {"PendingManualApproval": "manual", "Approved": "auto"}
+
+
+def from_eventbridge_cron(expression: str) -> str:
+    """`cron(0 3 ? * * *)` -> `0 3 * * *` (the inverse of the kit's translation, for these tests)."""
+    fields = expression.removeprefix("cron(").removesuffix(")").split()[:5]
+    fields = ["*" if f == "?" else f for f in fields]
+    if fields[4] != "*":
+        fields[4] = ",".join(str(int(d) - 1) for d in fields[4].split(","))
+    return " ".join(fields)
+
+
+def extract(plan: Any) -> dict[str, Any]:
+    groups = {}
+    for fg in plan.by_type("aws:sagemaker/featureGroup:FeatureGroup"):
+        i = fg.inputs
+        name = fg.name.split("-", 2)[-1]
+        columns = [d["featureName"] for d in i["featureDefinitions"]]
+        groups[name] = {
+            "entity": i["recordIdentifierFeatureName"],
+            "event_time": i["eventTimeFeatureName"],
+            "online": bool(i.get("onlineStoreConfig", {}).get("enableOnlineStore")),
+            "features": [c for c in columns
+                         if c not in (i["recordIdentifierFeatureName"], i["eventTimeFeatureName"])],
+        }
+    target = plan.one("aws:appautoscaling/target:Target").inputs
+    policy = plan.one("aws:appautoscaling/policy:Policy").inputs
+    config = plan.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
+    instance = config["productionVariants"][0]["instanceType"]
+    vcpus = {"ml.m5.large": 2, "ml.m5.xlarge": 4, "ml.m5.4xlarge": 16, "ml.g5.xlarge": 4}[instance]
+    model = plan.one("aws:sagemaker/model:Model").inputs
+    schedule = plan.one("aws:scheduler/schedule:Schedule").inputs
+    monitor = plan.one("aws:sagemaker/monitoringSchedule:MonitoringSchedule").inputs
+    alarm = plan.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs
+    pipeline = plan.one("aws:sagemaker/pipeline:Pipeline").inputs
+    import json
+
+    definition = json.loads(pipeline["pipelineDefinition"])
+    condition = next(s for s in definition["Steps"] if s["Type"] == "Condition")
+    cond = condition["Arguments"]["Conditions"][0]
+    metric = cond["LeftValue"]["Std:JsonGet"]["Path"].split(".")[-1]
+    register = [s for s in condition["Arguments"]["IfSteps"] if "ModelApprovalStatus" in json.dumps(s)]
+    status = json.loads(json.dumps(register[0]))
+    approval = next(v for k, v in _walk(status) if k == "ModelApprovalStatus")
+    subscription = plan.one("aws:sns/topicSubscription:TopicSubscription").inputs
+    targets = plan.by_type("aws:cloudwatch/eventTarget:EventTarget")
+    capture = config["dataCaptureConfig"]
+    return {
+        "feature_groups": groups,
+        "replicas": (target["minCapacity"], target["maxCapacity"]),
+        "cpu_target": int(policy["targetTrackingScalingPolicyConfiguration"]["targetValue"] / vcpus),
+        "data_capture_percent": capture["initialSamplingPercentage"] if capture["enableCapture"] else 0,
+        "training_schedule": from_eventbridge_cron(schedule["scheduleExpression"]),
+        "monitor_schedule": from_eventbridge_cron(
+            monitor["monitoringScheduleConfig"]["scheduleConfig"]["scheduleExpression"]),
+        "drift_threshold": alarm["threshold"],
+        "quality_gate": (metric, cond["RightValue"]),
+        "approval": _FROM_SAGEMAKER_STATUS[approval],
+        "retrain_on_drift": any(t.inputs.get("sagemakerPipelineTarget") for t in targets),
+        "alert_email": subscription["endpoint"],
+        "served_version": int(model["primaryContainer"]["modelPackageName"].rsplit("/", 1)[-1]),
+    }
+
+
+def _walk(value: Any):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k, v
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
