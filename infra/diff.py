@@ -54,6 +54,8 @@ DATA_BEARING: dict[str, dict[str, str]] = {
     "azure": {
         "azure-native:resources:ResourceGroup": "resource group (holds everything in it)",
         "azure-native:storage:StorageAccount": "storage account",
+        "azure-native:storage:BlobContainer": "blob container",
+        "azure-native:redis:Redis": "online feature store (Redis)",
         "azure-native:keyvault:Vault": "key vault",
         "azure-native:keyvault:Key": "encryption key",
         "azure-native:containerregistry:Registry": "container registry",
@@ -77,10 +79,18 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "aws:s3/bucketV2:BucketV2": ("bucket", "bucketPrefix", "objectLockEnabled"),
     "aws:kms/key:Key": ("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"),
     "aws:sagemaker/featureGroup:FeatureGroup": (
-        "featureGroupName", "recordIdentifierFeatureName", "eventTimeFeatureName",
-        "featureDefinitions", "offlineStoreConfig", "roleArn", "description",
+        "featureGroupName",
+        "recordIdentifierFeatureName",
+        "eventTimeFeatureName",
+        "featureDefinitions",
+        "offlineStoreConfig",
+        "roleArn",
+        "description",
     ),
-    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ("modelPackageGroupName", "modelPackageGroupDescription"),
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": (
+        "modelPackageGroupName",
+        "modelPackageGroupDescription",
+    ),
     "aws:glue/catalogDatabase:CatalogDatabase": ("name", "catalogId"),
     "aws:glue/catalogTable:CatalogTable": ("name", "databaseName", "catalogId"),
     "aws:ecr/repository:Repository": ("name",),
@@ -93,44 +103,90 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "gcp:vertex/aiFeatureGroup:AiFeatureGroup": ("name", "region", "project"),
     "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature": ("name", "featureGroup", "region", "project"),
     "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview": (
-        "name", "featureOnlineStore", "region", "project",
+        "name",
+        "featureOnlineStore",
+        "region",
+        "project",
     ),
-    "gcp:artifactregistry/repository:Repository": ("repositoryId", "format", "location", "project", "kmsKeyName"),
+    "gcp:artifactregistry/repository:Repository": (
+        "repositoryId",
+        "format",
+        "location",
+        "project",
+        "kmsKeyName",
+    ),
     "azure-native:resources:ResourceGroup": ("resourceGroupName", "location"),
     "azure-native:storage:StorageAccount": ("accountName", "resourceGroupName", "location"),
+    "azure-native:storage:BlobContainer": ("containerName", "accountName", "resourceGroupName"),
+    "azure-native:redis:Redis": ("name", "resourceGroupName", "location"),
     "azure-native:keyvault:Vault": ("vaultName", "resourceGroupName", "location"),
     "azure-native:keyvault:Key": ("keyName", "vaultName", "resourceGroupName"),
     "azure-native:containerregistry:Registry": ("registryName", "resourceGroupName", "location"),
-    "azure-native:machinelearningservices:Workspace": ("workspaceName", "resourceGroupName", "location", "kind"),
+    "azure-native:machinelearningservices:Workspace": (
+        "workspaceName",
+        "resourceGroupName",
+        "location",
+        "kind",
+    ),
     "azure-native:machinelearningservices:Registry": ("registryName", "resourceGroupName", "location"),
-    "azure-native:machinelearningservices:RegistryModelContainer": ("modelName", "registryName", "resourceGroupName"),
+    "azure-native:machinelearningservices:RegistryModelContainer": (
+        "modelName",
+        "registryName",
+        "resourceGroupName",
+    ),
     "azure-native:machinelearningservices:ModelContainer": ("name", "workspaceName", "resourceGroupName"),
-    "azure-native:machinelearningservices:FeaturesetContainerEntity": ("name", "workspaceName", "resourceGroupName"),
-    "azure-native:machinelearningservices:FeaturesetVersion": ("name", "version", "workspaceName", "resourceGroupName"),
+    "azure-native:machinelearningservices:FeaturesetContainerEntity": (
+        "name",
+        "workspaceName",
+        "resourceGroupName",
+    ),
+    "azure-native:machinelearningservices:FeaturesetVersion": (
+        "name",
+        "version",
+        "workspaceName",
+        "resourceGroupName",
+    ),
     "azure-native:machinelearningservices:FeaturestoreEntityContainerEntity": (
-        "name", "workspaceName", "resourceGroupName",
+        "name",
+        "workspaceName",
+        "resourceGroupName",
     ),
     "azure-native:machinelearningservices:FeaturestoreEntityVersion": (
-        "name", "version", "workspaceName", "resourceGroupName",
+        "name",
+        "version",
+        "workspaceName",
+        "resourceGroupName",
     ),
     # Not data-bearing, listed so the diff says "replace" where it is one.
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (
-        "name", "productionVariants", "dataCaptureConfig", "kmsKeyArn", "shadowProductionVariants",
+        "name",
+        "productionVariants",
+        "dataCaptureConfig",
+        "kmsKeyArn",
+        "shadowProductionVariants",
     ),
     "aws:sagemaker/model:Model": ("name", "primaryContainer", "containers", "executionRoleArn", "vpcConfig"),
     "aws:sagemaker/endpoint:Endpoint": ("name",),
     "aws:iam/role:Role": ("name", "namePrefix", "path"),
     "gcp:serviceaccount/account:Account": ("accountId", "project"),
     "gcp:vertex/aiEndpoint:AiEndpoint": ("name", "location", "region", "project", "encryptionSpec"),
-    "azure-native:machinelearningservices:OnlineEndpoint": ("endpointName", "workspaceName", "resourceGroupName"),
+    "azure-native:machinelearningservices:OnlineEndpoint": (
+        "endpointName",
+        "workspaceName",
+        "resourceGroupName",
+    ),
     "azure-native:machinelearningservices:OnlineDeployment": (
-        "deploymentName", "endpointName", "workspaceName", "resourceGroupName",
+        "deploymentName",
+        "endpointName",
+        "workspaceName",
+        "resourceGroupName",
     ),
 }
 
 # Keys whose values are never shown even when the plan did not mark them secret.
-_SECRET_KEY_RE = re.compile(r"(password|passphrase|secret|token|private_?key|connection_?string|access_?key)",
-                            re.IGNORECASE)
+_SECRET_KEY_RE = re.compile(
+    r"(password|passphrase|secret|token|private_?key|connection_?string|access_?key)", re.IGNORECASE
+)
 
 # ML-level labels: path pattern (fnmatch, `[name]` is a list item matched by name) -> label.
 ML_LABELS: dict[str, str] = {
@@ -201,7 +257,7 @@ def _shape_problem(data: Any) -> str | None:
         if not isinstance(res, dict) or not all(isinstance(res.get(k), str) for k in ("urn", "type", "name")):
             return f'resources[{i}] needs string "urn", "type" and "name"'
         if not isinstance(res.get("inputs", {}), dict):
-            return f'resources[{i}].inputs must be an object'
+            return f"resources[{i}].inputs must be an object"
     for key in ("platform", "outputs"):
         if not isinstance(data.get(key, {}), dict):
             return f'"{key}" must be an object'
@@ -254,15 +310,18 @@ def walk_diff(old: Any, new: Any, path: str = "", by_name: bool = False) -> list
                 if not changes and list(keyed_old) != list(keyed_new):
                     changes = [(_join(path, "(order)"), list(keyed_old), list(keyed_new))]
                 return changes
-        if len(old) == len(new):
-            changes = []
-            for i, (a, b) in enumerate(zip(old, new, strict=True)):
-                changes += walk_diff(a, b, _join(path, i), by_name)
-            return changes
-        return [(path, old, new)]
+        changes = []
+        for i in range(max(len(old), len(new))):
+            a = old[i] if i < len(old) else MISSING
+            b = new[i] if i < len(new) else MISSING
+            changes += walk_diff(a, b, _join(path, i), by_name)
+        return changes
     parsed_old, parsed_new = _as_json(old), _as_json(new)
-    if (parsed_old is not old or parsed_new is not new) and isinstance(parsed_old, dict | list) \
-            and isinstance(parsed_new, dict | list):
+    if (
+        (parsed_old is not old or parsed_new is not new)
+        and isinstance(parsed_old, dict | list)
+        and isinstance(parsed_new, dict | list)
+    ):
         return walk_diff(parsed_old, parsed_new, f"{path}<json>", by_name)
     return [(path, old, new)]
 
@@ -278,7 +337,8 @@ def secret_paths(value: Any, path: str = "") -> set[str]:
     elif isinstance(value, dict):
         for key, item in value.items():
             sub = _join(path, key)
-            if isinstance(key, str) and _SECRET_KEY_RE.search(key) and item not in (None, "", MISSING):
+            # A secret-looking key hides its text value (settings such as a boolean stay visible).
+            if isinstance(key, str) and _SECRET_KEY_RE.search(key) and isinstance(item, str) and item:
                 found.add(sub)
             found |= secret_paths(item, sub)
     elif isinstance(value, list):
@@ -288,9 +348,17 @@ def secret_paths(value: Any, path: str = "") -> set[str]:
 
 
 def _under(path: str, secrets: set[str]) -> bool:
-    return any(path == s or path.startswith(s + ".") or path.startswith(s + "[") or path.startswith(s + "<")
-               or s.startswith(path + ".") or s.startswith(path + "[") or s.startswith(path + "<")
-               for s in secrets if s)
+    return any(
+        path == s
+        or path.startswith(s + ".")
+        or path.startswith(s + "[")
+        or path.startswith(s + "<")
+        or s.startswith(path + ".")
+        or s.startswith(path + "[")
+        or s.startswith(path + "<")
+        for s in secrets
+        if s
+    )
 
 
 def redact(value: Any, path: str, secrets: set[str]) -> Any:
@@ -375,7 +443,11 @@ class PlanDiff:
 
     @property
     def stacks(self) -> str:
-        return self.head_stack if self.base_stack == self.head_stack else f"{self.base_stack} -> {self.head_stack}"
+        return (
+            self.head_stack
+            if self.base_stack == self.head_stack
+            else f"{self.base_stack} -> {self.head_stack}"
+        )
 
     @property
     def dangerous(self) -> list[ResourceChange]:
@@ -405,7 +477,8 @@ class PlanDiff:
                 for r in self.dangerous
             ],
             "ml_changes": [
-                {"path": m.path, "text": m.text, "old": m.old, "new": m.new, "known": m.known} for m in self.ml
+                {"path": m.path, "text": m.text, "old": m.old, "new": m.new, "known": m.known}
+                for m in self.ml
             ],
             "resources": [r.to_json() for r in self.resources],
         }
@@ -428,7 +501,11 @@ def show(value: Any) -> str:
 
 def _feature_text(feature: Any) -> str:
     if isinstance(feature, dict):
-        return f"{feature.get('name')} ({feature.get('type')})" if feature.get("type") else str(feature.get("name"))
+        return (
+            f"{feature.get('name')} ({feature.get('type')})"
+            if feature.get("type")
+            else str(feature.get("name"))
+        )
     return show(feature)
 
 
@@ -486,12 +563,24 @@ def ml_changes(base: dict[str, Any], head: dict[str, Any]) -> list[MlChange]:
             top["region"] = region
         return top
 
+    if not base.get("platform") or not head.get("platform"):
+        # A stack that appears or goes away: one line, not every key of its description.
+        plan, verb = (head, "new stack") if not base.get("platform") else (base, "stack removed")
+        if not plan.get("platform"):
+            return []
+        p = plan["platform"]
+        region = (plan.get("outputs") or {}).get("region")
+        where = f" {region}" if region else ""
+        text = f"{verb}: {plan.get('cloud')}{where}, platform {p.get('name')}-{p.get('environment')}"
+        return [MlChange("", text, None, None, True)]
     old, new = view(base), view(head)
     secrets = secret_paths(old) | secret_paths(new)
     out = []
     for path, a, b in walk_diff(old, new, by_name=True):
         if _under(path, secrets):
-            out.append(MlChange(path, f"{path}: changed (secret)", SECRET_PLACEHOLDER, SECRET_PLACEHOLDER, True))
+            out.append(
+                MlChange(path, f"{path}: changed (secret)", SECRET_PLACEHOLDER, SECRET_PLACEHOLDER, True)
+            )
             continue
         text, known = _ml_text(path, a, b)
         out.append(MlChange(path, text, None if a is MISSING else a, None if b is MISSING else b, known))
@@ -518,7 +607,8 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
     old = {_key(r["urn"]): r for r in base["resources"]}
     new = {_key(r["urn"]): r for r in head["resources"]}
     secrets_by_key = {
-        key: secret_paths((old.get(key) or {}).get("inputs") or {}) | secret_paths((new.get(key) or {}).get("inputs") or {})
+        key: secret_paths((old.get(key) or {}).get("inputs") or {})
+        | secret_paths((new.get(key) or {}).get("inputs") or {})
         for key in set(old) | set(new)
     }
     out: list[ResourceChange] = []
@@ -528,8 +618,12 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
         assert res is not None
         data = DATA_BEARING_TYPES.get(res["type"])
         rc = ResourceChange(
-            op="update", urn=res["urn"], type=res["type"], name=res["name"],
-            protect=bool((a or {}).get("protect") or (b or {}).get("protect")), data_bearing=data,
+            op="update",
+            urn=res["urn"],
+            type=res["type"],
+            name=res["name"],
+            protect=bool((a or {}).get("protect") or (b or {}).get("protect")),
+            data_bearing=data,
         )
         secrets = secrets_by_key[key]
         if a is None:
@@ -540,7 +634,9 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
             if data:
                 rc.reasons.append(f"deletes a {data}: its data is lost")
             if a.get("protect"):
-                rc.reasons.append("the resource is protected: `pulumi up` will refuse until it is unprotected")
+                rc.reasons.append(
+                    "the resource is protected: `pulumi up` will refuse until it is unprotected"
+                )
         else:
             forced = set(REPLACE_ON_CHANGE.get(res["type"], ()))
             for path, x, y in walk_diff(a.get("inputs") or {}, b.get("inputs") or {}):
@@ -588,9 +684,12 @@ def _note_renames(changes: list[ResourceChange]) -> None:
 
 def diff_plans(base: dict[str, Any], head: dict[str, Any]) -> PlanDiff:
     return PlanDiff(
-        base_stack=base["stack"], head_stack=head["stack"],
-        base_cloud=base.get("cloud"), head_cloud=head.get("cloud"),
-        ml=ml_changes(base, head), resources=resource_changes(base, head),
+        base_stack=base["stack"],
+        head_stack=head["stack"],
+        base_cloud=base.get("cloud"),
+        head_cloud=head.get("cloud"),
+        ml=ml_changes(base, head),
+        resources=resource_changes(base, head),
     )
 
 
@@ -607,6 +706,17 @@ def _code(value: Any, limit: int = 80) -> str:
     return f"`{text}`"
 
 
+def _pair(old: Any, new: Any, limit: int = 80) -> tuple[str, str]:
+    """Both values, cut around their first difference when long."""
+    a, b = show(old), show(new)
+    if len(a) > limit or len(b) > limit:
+        start = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+        start = max(0, start - 20)
+        if start:
+            a, b = "…" + a[start:], "…" + b[start:]
+    return _code(a, limit), _code(b, limit)
+
+
 def _change_line(change: Change) -> str:
     if change.secret:
         if change.old is MISSING:
@@ -619,7 +729,8 @@ def _change_line(change: Change) -> str:
         return f"`{change.path}`: + {_code(change.new)}{flag}"
     if change.new is MISSING:
         return f"`{change.path}`: - {_code(change.old)}{flag}"
-    return f"`{change.path}`: {_code(change.old)} -> {_code(change.new)}{flag}"
+    a, b = _pair(change.old, change.new)
+    return f"`{change.path}`: {a} -> {b}{flag}"
 
 
 def marker(diff: PlanDiff) -> str:
@@ -628,7 +739,8 @@ def marker(diff: PlanDiff) -> str:
 
 def render_markdown(diff: PlanDiff) -> str:
     s = diff.summary
-    clouds = diff.head_cloud if diff.base_cloud == diff.head_cloud else f"{diff.base_cloud} -> {diff.head_cloud}"
+    same = diff.base_cloud == diff.head_cloud or None in (diff.base_cloud, diff.head_cloud)
+    clouds = diff.head_cloud or diff.base_cloud if same else f"{diff.base_cloud} -> {diff.head_cloud}"
     lines = [marker(diff), f"### mlops diff: `{diff.stacks}` ({clouds})", ""]
     replaced = f" ({s['replace']} replaced)" if s["replace"] else ""
     lines.append(
@@ -657,8 +769,11 @@ def render_markdown(diff: PlanDiff) -> str:
     if diff.resources:
         lines += [f"<details><summary>Resource changes ({len(diff.resources)})</summary>", ""]
         for rc in diff.resources:
-            tags = [t for t in (rc.data_bearing and f"data: {rc.data_bearing}",
-                                "protected" if rc.protect else None) if t]
+            tags = [
+                t
+                for t in (rc.data_bearing and f"data: {rc.data_bearing}", "protected" if rc.protect else None)
+                if t
+            ]
             extra = f" ({', '.join(tags)})" if tags else ""
             lines.append(f"- {_ICONS[rc.op]} **{rc.op}** `{rc.type}` **{rc.name}**{extra}")
             lines += [f"  - {_change_line(c)}" for c in rc.changes]

@@ -15,8 +15,11 @@ def _diff_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("head", type=Path, help="plan after the change")
     parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
     parser.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
-    parser.add_argument("--fail-on-danger", action="store_true",
-                        help=f"exit {EXIT_DANGER} when a change deletes or replaces data or a protected resource")
+    parser.add_argument(
+        "--fail-on-danger",
+        action="store_true",
+        help=f"exit {EXIT_DANGER} when a change deletes or replaces data or a protected resource",
+    )
 
 
 def _diff(args: argparse.Namespace) -> int:

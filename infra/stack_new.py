@@ -58,8 +58,11 @@ def _parse_sets(pairs: list[str], cloud: str) -> dict[str, str]:
         if key in _RESERVED:
             raise SpecError(f"--set {key}", "is written by `mlops stack new` itself")
         if key.split(":", 1)[0] not in allowed:
-            raise SpecError(f"--set {key}", f"is not a {cloud} provider key nor an mlops key "
-                            f"(expected one of: {', '.join(REQUIRED_KEYS[cloud])}, or {PROJECT}:...)")
+            raise SpecError(
+                f"--set {key}",
+                f"is not a {cloud} provider key nor an mlops key "
+                f"(expected one of: {', '.join(REQUIRED_KEYS[cloud])}, or {PROJECT}:...)",
+            )
         values[key] = value
     return values
 
@@ -73,8 +76,8 @@ def _platform_block(text: str) -> list[str] | None:
         key = next((k for k in ("mlops:platform:", "platform:") if stripped.startswith(k)), None)
         if key is None or indent == 0:
             continue
-        block = ["  mlops:platform:" + stripped[len(key):]]
-        for follow in lines[start + 1:]:
+        block = ["  mlops:platform:" + stripped[len(key) :]]
+        for follow in lines[start + 1 :]:
             body = follow.strip()
             if body and not body.startswith("#") and len(follow) - len(follow.lstrip(" ")) <= indent:
                 break
@@ -90,8 +93,9 @@ def _scalar(value: Any) -> str:
     return dumped.removesuffix("\n...").removesuffix("...").strip()
 
 
-def render_stack(name: str, cloud: str, source_path: Path, source_stack: str, sets: dict[str, str],
-                 argv: str) -> tuple[str, list[str]]:
+def render_stack(
+    name: str, cloud: str, source_path: Path, source_stack: str, sets: dict[str, str], argv: str
+) -> tuple[str, list[str]]:
     """The new stack file's text and the keys still to fill in."""
     source = load_stack_file(source_path, source_stack)
     if "mlops:platform" not in source.config:
@@ -123,8 +127,10 @@ def render_stack(name: str, cloud: str, source_path: Path, source_stack: str, se
         if key in _RESERVED or key in sets or key.split(":", 1)[0] != PROJECT:
             continue
         if key in source.secret_keys:
-            out.append(f"  # TODO: {key} is encrypted in {source_path.name}; set it again with "
-                       f"`pulumi config set --secret {key} VALUE -s {name}`")
+            out.append(
+                f"  # TODO: {key} is encrypted in {source_path.name}; set it again with "
+                f"`pulumi config set --secret {key} VALUE -s {name}`"
+            )
             continue
         out.append(f"  {key}: {_scalar(source.config[key])}")
     block = _platform_block(source_path.read_text(encoding="utf-8"))
@@ -160,10 +166,21 @@ def _new_args(parser: argparse.ArgumentParser) -> None:
     new = actions.add_parser("new", help="write Pulumi.NAME.yaml: the platform of another stack on a cloud")
     new.add_argument("name", help="the new stack's name, e.g. gcp-dev")
     new.add_argument("--cloud", required=True, choices=CLOUDS, help="the target cloud")
-    new.add_argument("--from", dest="source", required=True, metavar="STACK",
-                     help="the stack (or Pulumi.<stack>.yaml file) whose platform description to copy")
-    new.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                     help="a provider key of the target cloud, e.g. gcp:project=my-project (repeatable)")
+    new.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="STACK",
+        help="the stack (or Pulumi.<stack>.yaml file) whose platform description to copy",
+    )
+    new.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a provider key of the target cloud, e.g. gcp:project=my-project (repeatable)",
+    )
     new.add_argument("--dir", type=Path, default=Path("."), help="where stack files live (default: .)")
     new.add_argument("--force", action="store_true", help="overwrite an existing Pulumi.NAME.yaml")
 
@@ -180,7 +197,8 @@ def _new(args: argparse.Namespace) -> int:
     source_path, source_stack = _resolve_source(args.source, root)
     sets = _parse_sets(args.sets, args.cloud)
     argv = f"mlops stack new {name} --cloud {args.cloud} --from {args.source}" + "".join(
-        f" --set {k}=..." for k in sets)
+        f" --set {k}=..." for k in sets
+    )
     text, todo = render_stack(name, args.cloud, source_path, source_stack, sets, argv)
     _, _, implemented = provider_keys(args.cloud)
 
@@ -204,8 +222,10 @@ def _new(args: argparse.Namespace) -> int:
         tmp.replace(target)
     finally:
         tmp.unlink(missing_ok=True)
-    print(f"wrote {target} ({provider.cloud}, {deployment.region}, platform {deployment.platform.prefix} "
-          f"from {source_path.name}): valid")
+    print(
+        f"wrote {target} ({provider.cloud}, {deployment.region}, platform {deployment.platform.prefix} "
+        f"from {source_path.name}): valid"
+    )
     return EXIT_OK
 
 

@@ -16,22 +16,27 @@ from providers.base import Capability, Deployment
 def featureset_spec(group, settings) -> str:
     """The FeaturesetSpec.yaml Azure ML reads from the feature set's specification folder."""
     types = settings.feature_types[group.name]
-    return yaml.safe_dump({
-        "source": {
-            "type": "parquet",
-            "path": f"abfss://data@{settings.storage_account}.dfs.core.windows.net/features/{group.name}/",
-            "timestamp_column": {"name": group.event_time},
+    return yaml.safe_dump(
+        {
+            "source": {
+                "type": "parquet",
+                "path": f"abfss://data@{settings.storage_account}.dfs.core.windows.net/features/{group.name}/",
+                "timestamp_column": {"name": group.event_time},
+            },
+            "features": [{"name": f.name, "type": types[f.name].lower()} for f in group.features],
+            "index_columns": [{"name": group.entity, "type": "string"}],
         },
-        "features": [{"name": f.name, "type": types[f.name].lower()} for f in group.features],
-        "index_columns": [{"name": group.entity, "type": "string"}],
-    }, sort_keys=False)
+        sort_keys=False,
+    )
 
 
 class FeatureStore(Capability):
     cloud = "azure"
     capability = "FeatureStore"
 
-    def __init__(self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__(name, opts)
         s, p = deployment.settings, deployment.platform
         rg = foundation.resource_group.name
@@ -40,24 +45,34 @@ class FeatureStore(Capability):
         offline_conn, online_conn = f"{s.prefix}-offline", f"{s.prefix}-online"
 
         self.store = ml.Workspace(
-            f"{name}-workspace", workspace_name=s.feature_store, resource_group_name=rg, location=s.location,
-            kind="FeatureStore", sku=ml.SkuArgs(name="Basic", tier="Basic"),
+            f"{name}-workspace",
+            workspace_name=s.feature_store,
+            resource_group_name=rg,
+            location=s.location,
+            kind="FeatureStore",
+            sku=ml.SkuArgs(name="Basic", tier="Basic"),
             feature_store_settings=ml.FeatureStoreSettingsArgs(
                 compute_runtime=ml.ComputeRuntimeDtoArgs(spark_runtime_version="3.4"),
                 offline_store_connection_name=offline_conn,
                 online_store_connection_name=online_conn if any_online else None,
             ),
             **foundation.workspace_args(deployment),
-            tags=s.tags, opts=self.protected(deployment, depends_on=[foundation.workspace]),
+            tags=s.tags,
+            opts=self.protected(deployment, depends_on=[foundation.workspace]),
         )
         foundation.grant("featurestore", "AzureML Data Scientist", self.store.id, parent=self)
         identity = ml.WorkspaceConnectionManagedIdentityArgs(
             client_id=foundation.identity.client_id, resource_id=foundation.identity.id
         )
         ml.WorkspaceConnection(
-            f"{name}-offline", connection_name=offline_conn, workspace_name=self.store.name, resource_group_name=rg,
+            f"{name}-offline",
+            connection_name=offline_conn,
+            workspace_name=self.store.name,
+            resource_group_name=rg,
             properties=ml.ManagedIdentityAuthTypeWorkspaceConnectionPropertiesArgs(
-                auth_type="ManagedIdentity", category="ADLSGen2", credentials=identity,
+                auth_type="ManagedIdentity",
+                category="ADLSGen2",
+                credentials=identity,
                 target=f"https://{s.storage_account}.dfs.core.windows.net/data",
             ),
             opts=self.child(),
@@ -66,48 +81,75 @@ class FeatureStore(Capability):
             # Entra ID auth only (no access keys), TLS 1.2, private unless asked. Azure Cache for
             # Redis encrypts with platform keys: it takes no customer-managed key (documented gap).
             self.online = redis.Redis(
-                f"{name}-online", name=f"{s.prefix}-online", resource_group_name=rg, location=s.location,
+                f"{name}-online",
+                name=f"{s.prefix}-online",
+                resource_group_name=rg,
+                location=s.location,
                 sku=redis.SkuArgs(name="Standard", family="C", capacity=1),
-                disable_access_key_authentication=True, enable_non_ssl_port=False, minimum_tls_version="1.2",
+                disable_access_key_authentication=True,
+                enable_non_ssl_port=False,
+                minimum_tls_version="1.2",
                 public_network_access=s.public_network_access,
                 redis_configuration=redis.RedisCommonPropertiesRedisConfigurationArgs(aad_enabled="true"),
-                tags=s.tags, opts=self.protected(deployment),
+                tags=s.tags,
+                opts=self.protected(deployment),
             )
             redis.AccessPolicyAssignment(
-                f"{name}-online-access", access_policy_assignment_name="mlops-materialization",
-                access_policy_name="Data Contributor", cache_name=self.online.name, resource_group_name=rg,
-                object_id=foundation.identity.principal_id, object_id_alias="mlops-identity", opts=self.child(),
+                f"{name}-online-access",
+                access_policy_assignment_name="mlops-materialization",
+                access_policy_name="Data Contributor",
+                cache_name=self.online.name,
+                resource_group_name=rg,
+                object_id=foundation.identity.principal_id,
+                object_id_alias="mlops-identity",
+                opts=self.child(),
             )
             ml.WorkspaceConnection(
-                f"{name}-online-connection", connection_name=online_conn, workspace_name=self.store.name,
+                f"{name}-online-connection",
+                connection_name=online_conn,
+                workspace_name=self.store.name,
                 resource_group_name=rg,
                 properties=ml.ManagedIdentityAuthTypeWorkspaceConnectionPropertiesArgs(
-                    auth_type="ManagedIdentity", category="Redis", credentials=identity, target=self.online.id,
+                    auth_type="ManagedIdentity",
+                    category="Redis",
+                    credentials=identity,
+                    target=self.online.id,
                 ),
                 opts=self.child(),
             )
 
         r = s.materialization
         schedule = ml.RecurrenceTriggerArgs(
-            trigger_type="Recurrence", frequency=r.frequency, interval=r.interval, time_zone="UTC",
-            schedule=ml.RecurrenceScheduleArgs(hours=list(r.hours), minutes=list(r.minutes),
-                                               week_days=list(r.week_days) or None)
-            if (r.hours or r.minutes) else None,
+            trigger_type="Recurrence",
+            frequency=r.frequency,
+            interval=r.interval,
+            time_zone="UTC",
+            schedule=ml.RecurrenceScheduleArgs(
+                hours=list(r.hours), minutes=list(r.minutes), week_days=list(r.week_days) or None
+            )
+            if (r.hours or r.minutes)
+            else None,
         )
         entities: dict[str, ml.FeaturestoreEntityVersion] = {}
         published: dict[str, dict] = {}
         for group in groups:
             if group.entity not in entities:
                 container = ml.FeaturestoreEntityContainerEntity(
-                    f"{name}-entity-{group.entity}", name=group.entity, workspace_name=self.store.name,
+                    f"{name}-entity-{group.entity}",
+                    name=group.entity,
+                    workspace_name=self.store.name,
                     resource_group_name=rg,
                     properties=ml.FeaturestoreEntityContainerPropertiesArgs(
-                        description=f"records keyed by {group.entity}", tags=s.tags),
+                        description=f"records keyed by {group.entity}", tags=s.tags
+                    ),
                     opts=self.protected(deployment),
                 )
                 entities[group.entity] = ml.FeaturestoreEntityVersion(
-                    f"{name}-entity-{group.entity}-v1", name=group.entity, version="1",
-                    workspace_name=self.store.name, resource_group_name=rg,
+                    f"{name}-entity-{group.entity}-v1",
+                    name=group.entity,
+                    version="1",
+                    workspace_name=self.store.name,
+                    resource_group_name=rg,
                     properties=ml.FeaturestoreEntityVersionPropertiesArgs(
                         index_columns=[ml.IndexColumnArgs(column_name=group.entity, data_type="String")],
                         tags=s.tags,
@@ -115,18 +157,30 @@ class FeatureStore(Capability):
                     opts=self.protected(deployment, depends_on=[container]),
                 )
             spec_blob = storage.Blob(
-                f"{name}-{group.name}-spec", blob_name=f"featuresets/{group.name}/FeaturesetSpec.yaml",
-                container_name=foundation.code_container.name, account_name=foundation.code_account.name,
-                resource_group_name=rg, content_type="application/x-yaml",
-                source=pulumi.StringAsset(featureset_spec(group, s)), opts=self.child(),
+                f"{name}-{group.name}-spec",
+                blob_name=f"featuresets/{group.name}/FeaturesetSpec.yaml",
+                container_name=foundation.code_container.name,
+                account_name=foundation.code_account.name,
+                resource_group_name=rg,
+                content_type="application/x-yaml",
+                source=pulumi.StringAsset(featureset_spec(group, s)),
+                opts=self.child(),
             )
             container = ml.FeaturesetContainerEntity(
-                f"{name}-{group.name}", name=group.name, workspace_name=self.store.name, resource_group_name=rg,
-                properties=ml.FeaturesetContainerPropertiesArgs(description=group.description or None, tags=s.tags),
+                f"{name}-{group.name}",
+                name=group.name,
+                workspace_name=self.store.name,
+                resource_group_name=rg,
+                properties=ml.FeaturesetContainerPropertiesArgs(
+                    description=group.description or None, tags=s.tags
+                ),
                 opts=self.protected(deployment),
             )
             ml.FeaturesetVersion(
-                f"{name}-{group.name}-v1", name=group.name, version="1", workspace_name=self.store.name,
+                f"{name}-{group.name}-v1",
+                name=group.name,
+                version="1",
+                workspace_name=self.store.name,
                 resource_group_name=rg,
                 properties=ml.FeaturesetVersionPropertiesArgs(
                     description=group.description or None,
@@ -138,8 +192,9 @@ class FeatureStore(Capability):
                         store_type="OnlineAndOffline" if group.online else "Offline",
                         schedule=schedule,
                         resource=ml.MaterializationComputeResourceArgs(instance_type="standard_e4s_v3"),
-                        notification=ml.NotificationSettingArgs(email_on=["JobFailed"],
-                                                                emails=[p.monitor.alert_email]),
+                        notification=ml.NotificationSettingArgs(
+                            email_on=["JobFailed"], emails=[p.monitor.alert_email]
+                        ),
                     ),
                     # Read back by `mlops` tools and the contract tests; the spec blob is the source of truth.
                     properties={

@@ -55,18 +55,29 @@ class Foundation(Capability):
         self.client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
 
         self.resource_group = resources.ResourceGroup(
-            f"{name}-rg", resource_group_name=s.resource_group, location=s.location, tags=tags,
+            f"{name}-rg",
+            resource_group_name=s.resource_group,
+            location=s.location,
+            tags=tags,
             opts=self.protected(deployment),
         )
         rg = self.resource_group.name
         self.identity = managedidentity.UserAssignedIdentity(
-            f"{name}-identity", resource_name_=f"{s.prefix}-id", resource_group_name=rg,
-            location=s.location, tags=tags, opts=self.child(),
+            f"{name}-identity",
+            resource_name_=f"{s.prefix}-id",
+            resource_group_name=rg,
+            location=s.location,
+            tags=tags,
+            opts=self.child(),
         )
 
         # Key Vault: RBAC only (no access policies), purge protection, soft delete.
         self.vault = keyvault.Vault(
-            f"{name}-vault", vault_name=s.key_vault, resource_group_name=rg, location=s.location, tags=tags,
+            f"{name}-vault",
+            vault_name=s.key_vault,
+            resource_group_name=rg,
+            location=s.location,
+            tags=tags,
             properties=keyvault.VaultPropertiesArgs(
                 tenant_id=self.client.tenant_id,
                 sku=keyvault.SkuArgs(family="A", name="premium"),
@@ -82,18 +93,26 @@ class Foundation(Capability):
             opts=self.protected(deployment),
         )
         self.key = keyvault.Key(
-            f"{name}-cmk", key_name=f"{s.prefix}-cmk", vault_name=self.vault.name, resource_group_name=rg,
+            f"{name}-cmk",
+            key_name=f"{s.prefix}-cmk",
+            vault_name=self.vault.name,
+            resource_group_name=rg,
             properties=keyvault.KeyPropertiesArgs(
-                kty="RSA-HSM", key_size=3072, key_ops=["wrapKey", "unwrapKey"],
+                kty="RSA-HSM",
+                key_size=3072,
+                key_ops=["wrapKey", "unwrapKey"],
                 rotation_policy=keyvault.RotationPolicyArgs(
                     attributes=keyvault.KeyRotationPolicyAttributesArgs(expiry_time="P2Y"),
-                    lifetime_actions=[keyvault.LifetimeActionArgs(
-                        action=keyvault.ActionArgs(type="rotate"),
-                        trigger=keyvault.TriggerArgs(time_after_create="P1Y"),
-                    )],
+                    lifetime_actions=[
+                        keyvault.LifetimeActionArgs(
+                            action=keyvault.ActionArgs(type="rotate"),
+                            trigger=keyvault.TriggerArgs(time_after_create="P1Y"),
+                        )
+                    ],
                 ),
             ),
-            tags=tags, opts=self.protected(deployment),
+            tags=tags,
+            opts=self.protected(deployment),
         )
         crypto = self.grant("crypto", "Key Vault Crypto Service Encryption User", self.vault.id)
         secrets = self.grant("secrets", "Key Vault Secrets Officer", self.vault.id)
@@ -105,8 +124,12 @@ class Foundation(Capability):
         )
         self._blob_service(f"{name}-storage-blobs", self.storage, rg, versioning=False)
         self.data_container = storage.BlobContainer(
-            f"{name}-data", container_name="data", account_name=self.storage.name, resource_group_name=rg,
-            public_access="None", opts=self.protected(deployment),
+            f"{name}-data",
+            container_name="data",
+            account_name=self.storage.name,
+            resource_group_name=rg,
+            public_access="None",
+            opts=self.protected(deployment),
         )
         # Step code only. Pulumi's storage.Blob writes with the account key
         # (pulumi/pulumi-azure-native#2015), so this account keeps shared keys; it holds no data.
@@ -115,29 +138,53 @@ class Foundation(Capability):
         )
         self._blob_service(f"{name}-code-blobs", self.code_account, rg, versioning=True)
         self.code_container = storage.BlobContainer(
-            f"{name}-code-container", container_name="code", account_name=self.code_account.name,
-            resource_group_name=rg, public_access="None", opts=self.child(),
+            f"{name}-code-container",
+            container_name="code",
+            account_name=self.code_account.name,
+            resource_group_name=rg,
+            public_access="None",
+            opts=self.child(),
         )
         blob_data = self.grant("blob-data", "Storage Blob Data Contributor", self.storage.id)
         blob_code = self.grant("blob-code", "Storage Blob Data Reader", self.code_account.id)
 
         self.log_analytics = operationalinsights.Workspace(
-            f"{name}-logs", workspace_name=f"{s.prefix}-logs", resource_group_name=rg, location=s.location,
-            sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"), retention_in_days=30, tags=tags,
+            f"{name}-logs",
+            workspace_name=f"{s.prefix}-logs",
+            resource_group_name=rg,
+            location=s.location,
+            sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+            retention_in_days=30,
+            tags=tags,
             opts=self.child(),
         )
         self.app_insights = applicationinsights.Component(
-            f"{name}-appinsights", resource_name_=f"{s.prefix}-ai", resource_group_name=rg, location=s.location,
-            kind="web", application_type="web", workspace_resource_id=self.log_analytics.id,
-            ingestion_mode="LogAnalytics", disable_local_auth=True, tags=tags, opts=self.child(),
+            f"{name}-appinsights",
+            resource_name_=f"{s.prefix}-ai",
+            resource_group_name=rg,
+            location=s.location,
+            kind="web",
+            application_type="web",
+            workspace_resource_id=self.log_analytics.id,
+            ingestion_mode="LogAnalytics",
+            disable_local_auth=True,
+            tags=tags,
+            opts=self.child(),
         )
         # Premium is the tier that takes a customer-managed key and private access.
         self.registry = containerregistry.Registry(
-            f"{name}-acr", registry_name=s.container_registry, resource_group_name=rg, location=s.location,
-            sku=containerregistry.SkuArgs(name="Premium"), admin_user_enabled=False,
-            anonymous_pull_enabled=False, public_network_access=s.public_network_access,
+            f"{name}-acr",
+            registry_name=s.container_registry,
+            resource_group_name=rg,
+            location=s.location,
+            sku=containerregistry.SkuArgs(name="Premium"),
+            admin_user_enabled=False,
+            anonymous_pull_enabled=False,
+            public_network_access=s.public_network_access,
             identity=containerregistry.IdentityPropertiesArgs(
-                type="UserAssigned", user_assigned_identities=[self.identity.id]
+                # this API takes {identity id: {}}, not a list
+                type="UserAssigned",
+                user_assigned_identities=self.identity.id.apply(lambda i: {i: {}}),
             ),
             encryption=containerregistry.EncryptionPropertyArgs(
                 status="enabled",
@@ -145,23 +192,27 @@ class Foundation(Capability):
                     key_identifier=self.key.key_uri, identity=self.identity.client_id
                 ),
             ),
-            tags=tags, opts=self.child(depends_on=[crypto]),
+            tags=tags,
+            opts=self.child(depends_on=[crypto]),
         )
         # The workspace builds environment images into this registry, so push (which includes pull).
         acr = self.grant("acr", "AcrPush", self.registry.id)
 
         self.workspace = ml.Workspace(
-            f"{name}-workspace", workspace_name=s.workspace, resource_group_name=rg, location=s.location,
-            kind="Default", sku=ml.SkuArgs(name="Basic", tier="Basic"),
+            f"{name}-workspace",
+            workspace_name=s.workspace,
+            resource_group_name=rg,
+            location=s.location,
+            kind="Default",
+            sku=ml.SkuArgs(name="Basic", tier="Basic"),
             **self.workspace_args(deployment),
-            tags=tags, opts=self.child(depends_on=[crypto, secrets, blob_data, blob_code, acr]),
+            tags=tags,
+            opts=self.child(depends_on=[crypto, secrets, blob_data, blob_code, acr]),
         )
         self.grant("ml", "AzureML Data Scientist", self.workspace.id)
 
         self.publish(
-            storage_uri=pulumi.Output.concat(
-                "abfss://data@", self.storage.name, ".dfs.core.windows.net/"
-            ),
+            storage_uri=pulumi.Output.concat("abfss://data@", self.storage.name, ".dfs.core.windows.net/"),
             encryption_key=self.key.key_uri,
             execution_identity=self.identity.id,
         )
@@ -171,7 +222,9 @@ class Foundation(Capability):
         s = deployment.settings
         private = s.public_network_access == "Disabled"
         return dict(
-            identity=ml.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[self.identity.id]),
+            identity=ml.ManagedServiceIdentityArgs(
+                type="UserAssigned", user_assigned_identities=[self.identity.id]
+            ),
             primary_user_assigned_identity=self.identity.id,
             storage_account=self.storage.id,
             key_vault=self.vault.id,
@@ -190,13 +243,20 @@ class Foundation(Capability):
             managed_network=ml.ManagedNetworkSettingsArgs(
                 isolation_mode="AllowOnlyApprovedOutbound" if private else "AllowInternetOutbound"
             ),
-            serverless_compute_settings=ml.ServerlessComputeSettingsArgs(serverless_compute_no_public_ip=private),
+            serverless_compute_settings=ml.ServerlessComputeSettingsArgs(
+                serverless_compute_no_public_ip=private
+            ),
             v1_legacy_mode=False,
         )
 
-    def grant(self, role_name: str, role: str, scope: pulumi.Input[str],
-              principal_id: pulumi.Input[str] | None = None, parent: pulumi.Resource | None = None
-              ) -> authorization.RoleAssignment:
+    def grant(
+        self,
+        role_name: str,
+        role: str,
+        scope: pulumi.Input[str],
+        principal_id: pulumi.Input[str] | None = None,
+        parent: pulumi.Resource | None = None,
+    ) -> authorization.RoleAssignment:
         """One role assignment for the kit's identity (or `principal_id`), scoped to one resource."""
         owner = parent or self
         return authorization.RoleAssignment(
@@ -209,14 +269,27 @@ class Foundation(Capability):
             opts=pulumi.ResourceOptions(parent=owner),
         )
 
-    def _account(self, res_name: str, account: str, deployment: Deployment, *, shared_keys: bool, hns: bool,
-                 depends_on: list) -> storage.StorageAccount:
+    def _account(
+        self,
+        res_name: str,
+        account: str,
+        deployment: Deployment,
+        *,
+        shared_keys: bool,
+        hns: bool,
+        depends_on: list,
+    ) -> storage.StorageAccount:
         s = deployment.settings
         private = s.public_network_access == "Disabled"
         return storage.StorageAccount(
-            res_name, account_name=account, resource_group_name=self.resource_group.name, location=s.location,
-            kind="StorageV2", sku=storage.SkuArgs(name="Standard_ZRS" if deployment.platform.environment == "prod"
-                                                  else "Standard_LRS"),
+            res_name,
+            account_name=account,
+            resource_group_name=self.resource_group.name,
+            location=s.location,
+            kind="StorageV2",
+            sku=storage.SkuArgs(
+                name="Standard_ZRS" if deployment.platform.environment == "prod" else "Standard_LRS"
+            ),
             is_hns_enabled=hns,
             allow_blob_public_access=False,
             allow_shared_key_access=shared_keys,
@@ -225,8 +298,9 @@ class Foundation(Capability):
             minimum_tls_version="TLS1_2",
             enable_https_traffic_only=True,
             public_network_access=s.public_network_access,
-            network_rule_set=storage.NetworkRuleSetArgs(default_action="Deny" if private else "Allow",
-                                                        bypass="AzureServices"),
+            network_rule_set=storage.NetworkRuleSetArgs(
+                default_action="Deny" if private else "Allow", bypass="AzureServices"
+            ),
             identity=storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[self.identity.id]),
             encryption=storage.EncryptionArgs(
                 key_source="Microsoft.Keyvault",
@@ -234,7 +308,9 @@ class Foundation(Capability):
                 key_vault_properties=storage.KeyVaultPropertiesArgs(
                     key_name=self.key.name, key_vault_uri=self.vault.properties.vault_uri
                 ),
-                encryption_identity=storage.EncryptionIdentityArgs(encryption_user_assigned_identity=self.identity.id),
+                encryption_identity=storage.EncryptionIdentityArgs(
+                    encryption_user_assigned_identity=self.identity.id
+                ),
                 services=storage.EncryptionServicesArgs(
                     blob=storage.EncryptionServiceArgs(enabled=True, key_type="Account"),
                     file=storage.EncryptionServiceArgs(enabled=True, key_type="Account"),
@@ -244,11 +320,15 @@ class Foundation(Capability):
             opts=self.protected(deployment, depends_on=depends_on),
         )
 
-    def _blob_service(self, res_name: str, account: storage.StorageAccount, rg: pulumi.Input[str],
-                      versioning: bool) -> storage.BlobServiceProperties:
+    def _blob_service(
+        self, res_name: str, account: storage.StorageAccount, rg: pulumi.Input[str], versioning: bool
+    ) -> storage.BlobServiceProperties:
         # Blob versioning is not available on HNS accounts; soft delete is.
         return storage.BlobServiceProperties(
-            res_name, account_name=account.name, resource_group_name=rg, blob_services_name="default",
+            res_name,
+            account_name=account.name,
+            resource_group_name=rg,
+            blob_services_name="default",
             is_versioning_enabled=versioning or None,
             delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=14),
             container_delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=14),

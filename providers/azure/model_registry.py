@@ -41,13 +41,17 @@ class ModelRegistry(Capability):
     cloud = "azure"
     capability = "ModelRegistry"
 
-    def __init__(self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__(name, opts)
         s, p = deployment.settings, deployment.platform
         approval = p.registry.approval
         self.model_name = s.model_name
         self.container = ml.ModelContainer(
-            f"{name}-models", name=s.model_name, workspace_name=foundation.workspace.name,
+            f"{name}-models",
+            name=s.model_name,
+            workspace_name=foundation.workspace.name,
             resource_group_name=foundation.resource_group.name,
             properties=ml.ModelContainerPropertiesArgs(
                 description=(

@@ -18,21 +18,35 @@ _ARM: dict[str, tuple[str, str]] = {
     "azure-native:keyvault:Vault": ("Microsoft.KeyVault/vaults", "vaultName"),
     "azure-native:keyvault:Key": ("Microsoft.KeyVault/vaults/{vaultName}/keys", "keyName"),
     "azure-native:managedidentity:UserAssignedIdentity": (
-        "Microsoft.ManagedIdentity/userAssignedIdentities", "resourceName"),
-    "azure-native:operationalinsights:Workspace": ("Microsoft.OperationalInsights/workspaces", "workspaceName"),
+        "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "resourceName",
+    ),
+    "azure-native:operationalinsights:Workspace": (
+        "Microsoft.OperationalInsights/workspaces",
+        "workspaceName",
+    ),
     "azure-native:applicationinsights:Component": ("Microsoft.Insights/components", "resourceName"),
     "azure-native:containerregistry:Registry": ("Microsoft.ContainerRegistry/registries", "registryName"),
     "azure-native:machinelearningservices:Workspace": (
-        "Microsoft.MachineLearningServices/workspaces", "workspaceName"),
+        "Microsoft.MachineLearningServices/workspaces",
+        "workspaceName",
+    ),
     "azure-native:machinelearningservices:OnlineEndpoint": (
-        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/onlineEndpoints", "endpointName"),
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/onlineEndpoints",
+        "endpointName",
+    ),
     "azure-native:machinelearningservices:OnlineDeployment": (
         "Microsoft.MachineLearningServices/workspaces/{workspaceName}/onlineEndpoints/{endpointName}/deployments",
-        "deploymentName"),
+        "deploymentName",
+    ),
     "azure-native:machinelearningservices:ModelContainer": (
-        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/models", "name"),
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/models",
+        "name",
+    ),
     "azure-native:machinelearningservices:Schedule": (
-        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/schedules", "name"),
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/schedules",
+        "name",
+    ),
     "azure-native:monitor:ActionGroup": ("Microsoft.Insights/actionGroups", "actionGroupName"),
     "azure-native:monitor:ScheduledQueryRule": ("Microsoft.Insights/scheduledQueryRules", "ruleName"),
     "azure-native:logic:Workflow": ("Microsoft.Logic/workflows", "workflowName"),
@@ -42,6 +56,8 @@ _ARM: dict[str, tuple[str, str]] = {
 
 
 def _arm_id(typ: str, name: str, inputs: dict[str, Any]) -> str:
+    if typ == "azure-native:authorization:RoleDefinition":
+        return f"{inputs.get('scope')}/providers/Microsoft.Authorization/roleDefinitions/{inputs.get('roleDefinitionId')}"
     if typ == "azure-native:resources:ResourceGroup":
         return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs.get('resourceGroupName', name)}"
     path, name_key = _ARM.get(typ, ("Microsoft.Mock/" + typ.rsplit(":", 1)[-1], "name"))
@@ -52,7 +68,26 @@ def _arm_id(typ: str, name: str, inputs: dict[str, Any]) -> str:
 
 def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, Any], str]:
     resource_id = _arm_id(typ, name, inputs)
-    extra: dict[str, Any] = {"id": resource_id, "name": inputs.get("name") or name}
+    name_key = (
+        "resourceGroupName"
+        if typ == "azure-native:resources:ResourceGroup"
+        else _ARM.get(typ, ("", "name"))[1]
+    )
+    extra: dict[str, Any] = {"id": resource_id, "name": inputs.get(name_key) or inputs.get("name") or name}
+    identity = inputs.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+        # Inputs list the identity ids; ARM answers a map id -> {principalId, clientId}.
+        extra["identity"] = {
+            **identity,
+            "userAssignedIdentities": {
+                i: {
+                    "principalId": "22222222-2222-2222-2222-222222222222",
+                    "clientId": "33333333-3333-3333-3333-333333333333",
+                }
+                for i in identity["userAssignedIdentities"]
+                if isinstance(i, str)
+            },
+        }
     if typ == "azure-native:storage:StorageAccount":
         account = inputs.get("accountName", name)
         extra["primaryEndpoints"] = {
@@ -60,22 +95,31 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
             "dfs": f"https://{account}.dfs.core.windows.net/",
         }
     elif typ == "azure-native:keyvault:Vault":
-        extra["properties"] = {**inputs.get("properties", {}),
-                               "vaultUri": f"https://{inputs.get('vaultName', name)}.vault.azure.net/"}
+        extra["properties"] = {
+            **inputs.get("properties", {}),
+            "vaultUri": f"https://{inputs.get('vaultName', name)}.vault.azure.net/",
+        }
     elif typ == "azure-native:keyvault:Key":
         uri = f"https://{inputs.get('vaultName')}.vault.azure.net/keys/{inputs.get('keyName', name)}"
         extra.update(keyUri=uri, keyUriWithVersion=uri + "/0123456789abcdef0123456789abcdef")
     elif typ == "azure-native:managedidentity:UserAssignedIdentity":
-        extra.update(principalId="22222222-2222-2222-2222-222222222222",
-                     clientId="33333333-3333-3333-3333-333333333333", tenantId=TENANT)
+        extra.update(
+            principalId="22222222-2222-2222-2222-222222222222",
+            clientId="33333333-3333-3333-3333-333333333333",
+            tenantId=TENANT,
+        )
     elif typ == "azure-native:applicationinsights:Component":
-        extra.update(connectionString="InstrumentationKey=00000000;IngestionEndpoint=https://example.invalid/")
+        extra.update(
+            connectionString="InstrumentationKey=00000000;IngestionEndpoint=https://example.invalid/"
+        )
     elif typ == "azure-native:containerregistry:Registry":
         extra["loginServer"] = f"{inputs.get('registryName', name)}.azurecr.io"
     elif typ == "azure-native:machinelearningservices:OnlineEndpoint":
-        extra["properties"] = {**inputs.get("properties", {}),
-                               "scoringUri": f"https://{inputs.get('endpointName')}.{inputs.get('location', 'region')}"
-                                             ".inference.ml.azure.com/score"}
+        extra["properties"] = {
+            **inputs.get("properties", {}),
+            "scoringUri": f"https://{inputs.get('endpointName')}.{inputs.get('location', 'region')}"
+            ".inference.ml.azure.com/score",
+        }
     elif typ == "azure-native:redis:Redis":
         extra["hostName"] = f"{inputs.get('name', name)}.redis.cache.windows.net"
     return extra, resource_id
@@ -83,17 +127,24 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
 
 def fake_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "azure-native:authorization:getClientConfig":
-        return {"clientId": "44444444-4444-4444-4444-444444444444",
-                "objectId": "55555555-5555-5555-5555-555555555555",
-                "subscriptionId": SUBSCRIPTION, "tenantId": TENANT}
+        return {
+            "clientId": "44444444-4444-4444-4444-444444444444",
+            "objectId": "55555555-5555-5555-5555-555555555555",
+            "subscriptionId": SUBSCRIPTION,
+            "tenantId": TENANT,
+        }
     if token == "azure-native:logic:listWorkflowTriggerCallbackUrl":
-        return {"value": f"https://example.invalid/workflows/{args.get('workflowName')}/triggers/"
-                         f"{args.get('triggerName')}/paths/invoke?sig=offline",
-                "method": "POST"}
+        return {
+            "value": f"https://example.invalid/workflows/{args.get('workflowName')}/triggers/"
+            f"{args.get('triggerName')}/paths/invoke?sig=offline",
+            "method": "POST",
+        }
     if token == "azure-native:machinelearningservices:getModelVersion":
         # Offline there is no registry: answer as an approved version, so the plan shows the
         # deployment; `pulumi up` reads the real tag and refuses an unapproved version.
-        return {"id": f"/subscriptions/{SUBSCRIPTION}/models/{args.get('name')}/versions/{args.get('version')}",
-                "name": args.get("version"),
-                "properties": {"tags": {"approval": "approved"}}}
+        return {
+            "id": f"/subscriptions/{SUBSCRIPTION}/models/{args.get('name')}/versions/{args.get('version')}",
+            "name": args.get("version"),
+            "properties": {"tags": {"approval": "approved"}},
+        }
     return {}

@@ -18,17 +18,65 @@ LOCATION_KEY = "azure-native:location"
 
 # Azure public-cloud regions (`az account list-locations --query "[].name"`), lowercase, no spaces.
 LOCATIONS = frozenset(
-    """
-    australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral
-    brazilsouth brazilsoutheast canadacentral canadaeast centralindia centralus chilecentral
-    eastasia eastus eastus2 francecentral francesouth germanynorth germanywestcentral
-    indonesiacentral israelcentral italynorth japaneast japanwest jioindiacentral jioindiawest
-    koreacentral koreasouth malaysiawest mexicocentral newzealandnorth northcentralus northeurope
-    norwayeast norwaywest polandcentral qatarcentral southafricanorth southafricawest
-    southcentralus southeastasia southindia spaincentral swedencentral switzerlandnorth
-    switzerlandwest uaecentral uaenorth uksouth ukwest westcentralus westeurope westindia westus
-    westus2 westus3
-    """.split()
+    [
+        "australiacentral",
+        "australiacentral2",
+        "australiaeast",
+        "australiasoutheast",
+        "austriaeast",
+        "belgiumcentral",
+        "brazilsouth",
+        "brazilsoutheast",
+        "canadacentral",
+        "canadaeast",
+        "centralindia",
+        "centralus",
+        "chilecentral",
+        "eastasia",
+        "eastus",
+        "eastus2",
+        "francecentral",
+        "francesouth",
+        "germanynorth",
+        "germanywestcentral",
+        "indonesiacentral",
+        "israelcentral",
+        "italynorth",
+        "japaneast",
+        "japanwest",
+        "jioindiacentral",
+        "jioindiawest",
+        "koreacentral",
+        "koreasouth",
+        "malaysiawest",
+        "mexicocentral",
+        "newzealandnorth",
+        "northcentralus",
+        "northeurope",
+        "norwayeast",
+        "norwaywest",
+        "polandcentral",
+        "qatarcentral",
+        "southafricanorth",
+        "southafricawest",
+        "southcentralus",
+        "southeastasia",
+        "southindia",
+        "spaincentral",
+        "swedencentral",
+        "switzerlandnorth",
+        "switzerlandwest",
+        "uaecentral",
+        "uaenorth",
+        "uksouth",
+        "ukwest",
+        "westcentralus",
+        "westeurope",
+        "westindia",
+        "westus",
+        "westus2",
+        "westus3",
+    ]
 )
 
 # Portable size -> VM size. Endpoint sizes are from the managed online endpoint SKU list;
@@ -48,9 +96,25 @@ TRAINING_SIZES = {
 # Regions where the T4 GPU size is offered to Azure ML (conservative: a region missing here
 # only means "not checked", and the rule names the key to change).
 GPU_LOCATIONS = frozenset(
-    "australiaeast canadacentral centralindia eastus eastus2 francecentral japaneast koreacentral "
-    "northcentralus northeurope southcentralus southeastasia swedencentral uksouth westeurope "
-    "westus2 westus3".split()
+    [
+        "australiaeast",
+        "canadacentral",
+        "centralindia",
+        "eastus",
+        "eastus2",
+        "francecentral",
+        "japaneast",
+        "koreacentral",
+        "northcentralus",
+        "northeurope",
+        "southcentralus",
+        "southeastasia",
+        "swedencentral",
+        "uksouth",
+        "westeurope",
+        "westus2",
+        "westus3",
+    ]
 )
 
 # Portable feature type -> Azure ML feature store FeatureDataType.
@@ -133,7 +197,9 @@ def check_key_vault(name: str, key: str = NAME_KEY) -> str:
 
 def check_registry(name: str, key: str = NAME_KEY) -> str:
     if not _ACR_RE.match(name):
-        raise SpecError(key, f"gives the container registry name {name!r}; it must be 5-50 letters and digits")
+        raise SpecError(
+            key, f"gives the container registry name {name!r}; it must be 5-50 letters and digits"
+        )
     return name
 
 
@@ -153,7 +219,9 @@ def cron_to_recurrence(cron: str, key: str) -> Recurrence:
     minute, hour, dom, month, dow = cron.split()
     days = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
     if dom != "*" or month != "*":
-        raise SpecError(key, f"{cron!r}: Azure materialization schedules cannot pick days of the month or months")
+        raise SpecError(
+            key, f"{cron!r}: Azure materialization schedules cannot pick days of the month or months"
+        )
     if minute.startswith("*/") and hour == "*" and dow == "*":
         return Recurrence("Minute", int(minute[2:]))
     if not minute.isdigit():
@@ -168,8 +236,13 @@ def cron_to_recurrence(cron: str, key: str) -> Recurrence:
     if dow == "*":
         return Recurrence("Day", 1, hours=hours, minutes=(int(minute),))
     if re.match(r"^[0-6](,[0-6])*$", dow):
-        return Recurrence("Week", 1, hours=hours, minutes=(int(minute),),
-                          week_days=tuple(days[int(d)] for d in dow.split(",")))
+        return Recurrence(
+            "Week",
+            1,
+            hours=hours,
+            minutes=(int(minute),),
+            week_days=tuple(days[int(d)] for d in dow.split(",")),
+        )
     raise SpecError(key, f"{cron!r}: use day-of-week numbers 0-6 for an Azure recurrence")
 
 

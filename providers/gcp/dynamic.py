@@ -59,23 +59,43 @@ def model_name(project: str, region: str, model_id: str) -> str:
 
 
 def is_approved(client: Any, name: str) -> bool:
-    model = client.get_model(name=name)
-    return APPROVED_ALIAS in model.version_aliases
+    """The gate: the version's label approval=approved (labels are per version, aliases are not)."""
+    return client.get_model(name=name).labels.get(APPROVAL_LABEL) == "approved"
 
 
-def set_approval(client: Any, name: str, approved: bool) -> None:
-    """Add (or remove) the `approved` alias of one version and set its approval label to match."""
+def _label(client: Any, name: str, value: str) -> None:
     from google.cloud import aiplatform_v1
     from google.protobuf import field_mask_pb2
 
-    alias = APPROVED_ALIAS if approved else f"-{APPROVED_ALIAS}"
-    client.merge_version_aliases(name=name, version_aliases=[alias])
-    current = client.get_model(name=name)
-    labels = dict(current.labels) | {APPROVAL_LABEL: "approved" if approved else "revoked"}
+    labels = dict(client.get_model(name=name).labels) | {APPROVAL_LABEL: value}
     client.update_model(
         model=aiplatform_v1.Model(name=name, labels=labels),
         update_mask=field_mask_pb2.FieldMask(paths=["labels"]),
     )
+
+
+def set_approval(client: Any, name: str, approved: bool) -> None:
+    """Approve (or revoke) one version: label approval=approved|revoked, and the alias `approved`.
+
+    An alias names one version of a model at a time, so approving moves `approved` to this version
+    (it then marks the latest approval); the label keeps every approved version deployable.
+    """
+    from google.api_core import exceptions
+
+    base = name.split("@", 1)[0]
+    if approved:
+        try:
+            holder = client.get_model(name=f"{base}@{APPROVED_ALIAS}")
+            if holder.version_id and f"{base}@{holder.version_id}" != name:
+                client.merge_version_aliases(
+                    name=f"{base}@{holder.version_id}", version_aliases=[f"-{APPROVED_ALIAS}"]
+                )
+        except exceptions.NotFound:
+            pass
+        client.merge_version_aliases(name=name, version_aliases=[APPROVED_ALIAS])
+    elif APPROVED_ALIAS in client.get_model(name=name).version_aliases:
+        client.merge_version_aliases(name=name, version_aliases=[f"-{APPROVED_ALIAS}"])
+    _label(client, name, "approved" if approved else "revoked")
 
 
 class ApprovalProvider(ResourceProvider):
@@ -85,9 +105,18 @@ class ApprovalProvider(ResourceProvider):
         return f"{model_name(props['project'], props['region'], props['model_id'])}@{props['version']}"
 
     def _ensure(self, props: dict[str, Any]) -> dict[str, Any]:
+        from google.api_core import exceptions
+
         client = model_service(props["region"], props.get("api_endpoint"))
         name = self._version_name(props)
-        if is_approved(client, name):
+        try:
+            approved = is_approved(client, name)
+        except exceptions.NotFound:
+            raise Exception(  # noqa: B904, TRY002 - the message Pulumi shows the operator
+                f"model version {name} does not exist: the training pipeline registers versions when "
+                "they pass the quality gate; set endpoint.model_version to a registered version"
+            )
+        if approved:
             return {**props, "version_name": name, "approved": True}
         if props["mode"] == "auto":
             set_approval(client, name, approved=True)
@@ -129,8 +158,18 @@ class ModelVersionApproval(pulumi.dynamic.Resource):
 # --- deployed model -----------------------------------------------------------------------------
 
 _SCALING_KEYS = ("min_replicas", "max_replicas", "cpu_target")
-_IDENTITY_KEYS = ("project", "region", "endpoint_id", "model_id", "version", "machine_type",
-                  "accelerator_type", "accelerator_count", "service_account", "display_name")
+_IDENTITY_KEYS = (
+    "project",
+    "region",
+    "endpoint_id",
+    "model_id",
+    "version",
+    "machine_type",
+    "accelerator_type",
+    "accelerator_count",
+    "service_account",
+    "display_name",
+)
 
 
 def _dedicated_resources(props: dict[str, Any]):
@@ -144,8 +183,9 @@ def _dedicated_resources(props: dict[str, Any]):
         machine_spec=machine,
         min_replica_count=int(props["min_replicas"]),
         max_replica_count=int(props["max_replicas"]),
-        autoscaling_metric_specs=[v1.AutoscalingMetricSpec(metric_name=CPU_METRIC,
-                                                           target=int(props["cpu_target"]))],
+        autoscaling_metric_specs=[
+            v1.AutoscalingMetricSpec(metric_name=CPU_METRIC, target=int(props["cpu_target"]))
+        ],
     )
 
 
@@ -170,8 +210,9 @@ class DeployedModelProvider(ResourceProvider):
             service_account=props.get("service_account") or "",
         )
         # "0" is the model being deployed: it takes all traffic, the previous one (if any) none.
-        operation = client.deploy_model(endpoint=_endpoint_name(props), deployed_model=deployed,
-                                        traffic_split={"0": 100})
+        operation = client.deploy_model(
+            endpoint=_endpoint_name(props), deployed_model=deployed, traffic_split={"0": 100}
+        )
         deployed_id = operation.result(timeout=OPERATION_TIMEOUT_S).deployed_model.id
         outs = {**props, "deployed_model_id": deployed_id, "model_version_name": version}
         return CreateResult(id_=f"{_endpoint_name(props)}/deployedModels/{deployed_id}", outs=outs)
@@ -189,19 +230,23 @@ class DeployedModelProvider(ResourceProvider):
         client = endpoint_service(news["region"], news.get("api_endpoint"))
         resources = _dedicated_resources(news)
         deployed = v1.DeployedModel(id=olds["deployed_model_id"], dedicated_resources=resources)
-        mask = field_mask_pb2.FieldMask(paths=[
-            "dedicated_resources.min_replica_count",
-            "dedicated_resources.max_replica_count",
-            "dedicated_resources.autoscaling_metric_specs",
-        ])
-        client.mutate_deployed_model(endpoint=_endpoint_name(news), deployed_model=deployed,
-                                     update_mask=mask).result(timeout=OPERATION_TIMEOUT_S)
+        mask = field_mask_pb2.FieldMask(
+            paths=[
+                "dedicated_resources.min_replica_count",
+                "dedicated_resources.max_replica_count",
+                "dedicated_resources.autoscaling_metric_specs",
+            ]
+        )
+        client.mutate_deployed_model(
+            endpoint=_endpoint_name(news), deployed_model=deployed, update_mask=mask
+        ).result(timeout=OPERATION_TIMEOUT_S)
         return UpdateResult(outs={**olds, **news, "deployed_model_id": olds["deployed_model_id"]})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         client = endpoint_service(props["region"], props.get("api_endpoint"))
-        client.undeploy_model(endpoint=_endpoint_name(props),
-                              deployed_model_id=props["deployed_model_id"]).result(timeout=OPERATION_TIMEOUT_S)
+        client.undeploy_model(
+            endpoint=_endpoint_name(props), deployed_model_id=props["deployed_model_id"]
+        ).result(timeout=OPERATION_TIMEOUT_S)
 
 
 class DeployedModel(pulumi.dynamic.Resource):

@@ -22,8 +22,13 @@ class FeatureStore(Capability):
     cloud = "gcp"
     capability = "FeatureStore"
 
-    def __init__(self, name: str, deployment: Deployment, foundation: Foundation,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation: Foundation,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
         s: GcpSettings = deployment.settings
         fs = deployment.platform.feature_store
@@ -36,14 +41,20 @@ class FeatureStore(Capability):
             location=s.region,
             description=f"mlops {s.prefix}: offline feature store",
             default_encryption_configuration=gcp.bigquery.DatasetDefaultEncryptionConfigurationArgs(
-                kms_key_name=cmek),
+                kms_key_name=cmek
+            ),
             delete_contents_on_destroy=False,
             labels=s.labels,
             opts=self.protected(deployment, depends_on=foundation.key_ready),
         )
-        gcp.bigquery.DatasetIamMember(f"{name}-dataset-editor", project=s.project, dataset_id=self.dataset.dataset_id,
-                                      role="roles/bigquery.dataEditor", member=foundation.account.member,
-                                      opts=self.child())
+        gcp.bigquery.DatasetIamMember(
+            f"{name}-dataset-editor",
+            project=s.project,
+            dataset_id=self.dataset.dataset_id,
+            role="roles/bigquery.dataEditor",
+            member=foundation.account.member,
+            opts=self.child(),
+        )
 
         self.online_store = None
         if s.online_store_name:
@@ -113,7 +124,9 @@ class FeatureStore(Capability):
                     region=s.region,
                     name=s.feature_views[group.name],
                     feature_online_store=self.online_store.name,
-                    sync_config=gcp.vertex.AiFeatureOnlineStoreFeatureviewSyncConfigArgs(cron=fs.online_sync_schedule),
+                    sync_config=gcp.vertex.AiFeatureOnlineStoreFeatureviewSyncConfigArgs(
+                        cron=fs.online_sync_schedule
+                    ),
                     feature_registry_source=gcp.vertex.AiFeatureOnlineStoreFeatureviewFeatureRegistrySourceArgs(
                         feature_groups=[
                             gcp.vertex.AiFeatureOnlineStoreFeatureviewFeatureRegistrySourceFeatureGroupArgs(

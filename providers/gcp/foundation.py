@@ -43,15 +43,25 @@ class Foundation(Capability):
 
         # Left enabled on destroy: other workloads in the project may use the same APIs.
         self.apis = [
-            gcp.projects.Service(f"{name}-api-{api.split('.')[0]}", project=s.project, service=api,
-                                 disable_on_destroy=False, opts=self.child())
+            gcp.projects.Service(
+                f"{name}-api-{api.split('.')[0]}",
+                project=s.project,
+                service=api,
+                disable_on_destroy=False,
+                opts=self.child(),
+            )
             for api in APIS
         ]
         after_apis = self.child(depends_on=self.apis)
 
         # Key rings cannot be deleted in GCP; keys are scheduled for destruction: both protected.
-        self.key_ring = gcp.kms.KeyRing(f"{name}-keyring", project=s.project, name=f"{s.prefix}-mlops",
-                                        location=s.region, opts=self.protected(deployment, depends_on=self.apis))
+        self.key_ring = gcp.kms.KeyRing(
+            f"{name}-keyring",
+            project=s.project,
+            name=f"{s.prefix}-mlops",
+            location=s.region,
+            opts=self.protected(deployment, depends_on=self.apis),
+        )
         self.key = gcp.kms.CryptoKey(
             f"{name}-key",
             name=f"{s.prefix}-cmek",
@@ -63,10 +73,12 @@ class Foundation(Capability):
         )
 
         # Each Google service agent that encrypts with the key on the kit's behalf.
-        vertex_agent = gcp.projects.ServiceIdentity(f"{name}-vertex-agent", project=s.project,
-                                                    service="aiplatform.googleapis.com", opts=after_apis)
-        pubsub_agent = gcp.projects.ServiceIdentity(f"{name}-pubsub-agent", project=s.project,
-                                                    service="pubsub.googleapis.com", opts=after_apis)
+        vertex_agent = gcp.projects.ServiceIdentity(
+            f"{name}-vertex-agent", project=s.project, service="aiplatform.googleapis.com", opts=after_apis
+        )
+        pubsub_agent = gcp.projects.ServiceIdentity(
+            f"{name}-pubsub-agent", project=s.project, service="pubsub.googleapis.com", opts=after_apis
+        )
         storage_agent = gcp.storage.get_project_service_account_output(project=s.project)
         bigquery_agent = gcp.bigquery.get_default_service_account_output(project=s.project)
         agents = {
@@ -76,8 +88,13 @@ class Foundation(Capability):
             "bigquery": bigquery_agent.member,
         }
         self.key_grants = [
-            gcp.kms.CryptoKeyIAMMember(f"{name}-key-{agent}", crypto_key_id=self.key.id, role=ENCRYPTER,
-                                       member=member, opts=self.child())
+            gcp.kms.CryptoKeyIAMMember(
+                f"{name}-key-{agent}",
+                crypto_key_id=self.key.id,
+                role=ENCRYPTER,
+                member=member,
+                opts=self.child(),
+            )
             for agent, member in agents.items()
         ]
         # Anything encrypted with the key must wait until the agents may use it.
@@ -105,13 +122,22 @@ class Foundation(Capability):
             opts=self.child(depends_on=self.apis),
         )
         self.project_grants = [
-            gcp.projects.IAMMember(f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
-                                   project=s.project, role=role, member=self.account.member, opts=self.child())
+            gcp.projects.IAMMember(
+                f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
+                project=s.project,
+                role=role,
+                member=self.account.member,
+                opts=self.child(),
+            )
             for role in PROJECT_ROLES
         ]
-        gcp.storage.BucketIAMMember(f"{name}-identity-bucket", bucket=self.bucket.name,
-                                    role="roles/storage.objectAdmin", member=self.account.member,
-                                    opts=self.child())
+        gcp.storage.BucketIAMMember(
+            f"{name}-identity-bucket",
+            bucket=self.bucket.name,
+            role="roles/storage.objectAdmin",
+            member=self.account.member,
+            opts=self.child(),
+        )
         self.publish(
             storage_uri=self.bucket.url,
             encryption_key=self.key.id,

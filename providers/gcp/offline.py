@@ -25,10 +25,14 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
     base = f"projects/{project}/locations/{location}"
     if typ == "gcp:storage/bucket:Bucket":
         bucket = inputs.get("name", name)
-        return {"url": f"gs://{bucket}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}"}, bucket
+        return {
+            "url": f"gs://{bucket}",
+            "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}",
+        }, bucket
     if typ == "gcp:storage/bucketObject:BucketObject":
-        return {"mediaLink": f"https://storage.googleapis.com/{inputs.get('bucket')}/{inputs.get('name')}"}, \
-            f"{inputs.get('bucket')}-{inputs.get('name')}"
+        return {
+            "mediaLink": f"https://storage.googleapis.com/{inputs.get('bucket')}/{inputs.get('name')}"
+        }, f"{inputs.get('bucket')}-{inputs.get('name')}"
     if typ == "gcp:kms/keyRing:KeyRing":
         return {}, f"{base}/keyRings/{inputs.get('name', name)}"
     if typ == "gcp:kms/cryptoKey:CryptoKey":

@@ -72,8 +72,11 @@ def component_yaml(pipeline: PipelineDef, step_name: str, image: str = PYTHON_IM
     inputs: list[dict[str, str]] = [{"name": "code_uri", "type": "String"}]
     for name, source in step.inputs.items():
         kind, pname, _ = parse_source(source)
-        inputs.append({"name": name, "type": _PARAM_TYPES[pipeline.param(pname).type][1]}
-                      if kind == "param" else {"name": name})
+        inputs.append(
+            {"name": name, "type": _PARAM_TYPES[pipeline.param(pname).type][1]}
+            if kind == "param"
+            else {"name": name}
+        )
     for arg, source in step.params.items():
         kind, pname, _ = parse_source(source)
         if kind == "param":
@@ -122,18 +125,26 @@ def _register_component():
         approval: str,
         gate_metric: str,
         gate_value: float,
+        api_endpoint: str = "",
     ) -> str:
         """Upload the model as a new version of `model_id` in Vertex Model Registry.
 
-        approval "auto": the version gets the alias "approved" at once; "manual": label
-        approval=pending and no alias, until a person approves it (see docs/gcp.md).
+        approval "auto": label approval=approved and the alias "approved" moves to this version;
+        "manual": label approval=pending until a person approves it (see docs/gcp.md).
         """
         from google.api_core import exceptions
         from google.api_core.client_options import ClientOptions
         from google.cloud import aiplatform_v1 as v1
 
-        client = v1.ModelServiceClient(
-            client_options=ClientOptions(api_endpoint=f"{location}-aiplatform.googleapis.com"))
+        options = ClientOptions(api_endpoint=api_endpoint or f"{location}-aiplatform.googleapis.com")
+        if api_endpoint.startswith("http://"):  # a local fake in tests
+            from google.auth.credentials import AnonymousCredentials
+
+            client = v1.ModelServiceClient(
+                transport="rest", client_options=options, credentials=AnonymousCredentials()
+            )
+        else:
+            client = v1.ModelServiceClient(client_options=options)
         parent = f"projects/{project}/locations/{location}"
         name = f"{parent}/models/{model_id}"
         approved = approval == "auto"
@@ -142,7 +153,6 @@ def _register_component():
             artifact_uri=model.uri,
             container_spec=v1.ModelContainerSpec(image_uri=serving_image),
             labels={"approval": "approved" if approved else "pending", "managed-by": "mlops"},
-            version_aliases=["approved"] if approved else [],
             version_description=f"{gate_metric}={gate_value:.4f}",
         )
         try:
@@ -151,7 +161,17 @@ def _register_component():
         except exceptions.NotFound:
             request = v1.UploadModelRequest(parent=parent, model=body, model_id=model_id)
         result = client.upload_model(request=request).result()
-        return f"{result.model}@{result.model_version_id}"
+        version = f"{name}@{result.model_version_id}"
+        if approved:  # an alias names one version at a time: move it here
+            try:
+                holder = client.get_model(name=f"{name}@approved")
+                client.merge_version_aliases(
+                    name=f"{name}@{holder.version_id}", version_aliases=["-approved"]
+                )
+            except exceptions.NotFound:
+                pass
+            client.merge_version_aliases(name=version, version_aliases=["approved"])
+        return version
 
     return register_model
 
@@ -166,13 +186,15 @@ def build_training_pipeline(
     accelerator: tuple[str, int] | None = None,
     image: str = PYTHON_IMAGE,
 ):
-    """The KFP pipeline function (not yet compiled); `compile_training_pipeline` compiles it."""
+    """The KFP pipeline function (not yet compiled); `compile_spec` compiles it."""
     from kfp import components, dsl
 
     if gate_metric not in pipeline.metrics:
         raise ValueError(f"gate metric {gate_metric!r} is not produced by pipeline {pipeline.name!r}")
-    steps = {s.name: components.load_component_from_text(component_yaml(pipeline, s.name, image))
-             for s in pipeline.steps}
+    steps = {
+        s.name: components.load_component_from_text(component_yaml(pipeline, s.name, image))
+        for s in pipeline.steps
+    }
     read_metric, register_model = _read_metric_component(), _register_component()
 
     def body(*values: Any) -> None:  # kfp passes the parameters positionally, in signature order
@@ -211,11 +233,17 @@ def build_training_pipeline(
             ).set_display_name(REGISTER_TASK)
 
     # Deploy-time values first (no default), then the pipeline's own parameters.
-    params = [inspect.Parameter(extra, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)
-              for extra in RUNTIME_PARAMS]
+    params = [
+        inspect.Parameter(extra, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)
+        for extra in RUNTIME_PARAMS
+    ]
     params += [
-        inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=p.default,
-                          annotation=_PARAM_TYPES[p.type][0])
+        inspect.Parameter(
+            p.name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            default=p.default,
+            annotation=_PARAM_TYPES[p.type][0],
+        )
         for p in pipeline.params
     ]
     names = [p.name for p in params]
@@ -236,8 +264,10 @@ def _drift_components():
 
         from google.cloud import bigquery
 
-        query = (f"SELECT request_payload FROM `{table}` "
-                 f"WHERE logging_time > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {int(hours)} HOUR)")
+        query = (
+            f"SELECT request_payload FROM `{table}` "
+            f"WHERE logging_time > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {int(hours)} HOUR)"
+        )
         rows: list[dict] = []
         for row in bigquery.Client(project=project).query(query).result():
             payloads = row["request_payload"]
@@ -254,8 +284,9 @@ def _drift_components():
         return out.uri
 
     @dsl.component(base_image=PYTHON_IMAGE, packages_to_install=["google-cloud-logging>=3.10,<4"])
-    def drift_check(requests_uri: str, baseline_uri: str, threshold: float, platform: str,
-                    project: str) -> float:
+    def drift_check(
+        requests_uri: str, baseline_uri: str, threshold: float, platform: str, project: str
+    ) -> float:
         """Largest per-feature distance between baseline and live data; logged for the alert.
 
         Numeric feature: the L-infinity distance between the two empirical CDFs (the two-sample
@@ -285,8 +316,9 @@ def _drift_components():
         def ks(a: list[float], b: list[float]) -> float:
             if not a or not b:
                 return 0.0
-            return max(abs(bisect.bisect_right(a, x) / len(a) - bisect.bisect_right(b, x) / len(b))
-                       for x in a + b)
+            return max(
+                abs(bisect.bisect_right(a, x) / len(a) - bisect.bisect_right(b, x) / len(b)) for x in a + b
+            )
 
         def linf(a: list[str], b: list[str]) -> float:
             if not a or not b:
@@ -303,8 +335,14 @@ def _drift_components():
                 distances[column] = ks(na, nb) if na is not None and nb is not None else linf(a, b)
         worst = max(distances, key=distances.get) if distances else ""
         score = distances.get(worst, 0.0)
-        entry = {"mlops_platform": platform, "max_drift": score, "feature": worst,
-                 "threshold": threshold, "drifted": score > threshold, "distances": distances}
+        entry = {
+            "mlops_platform": platform,
+            "max_drift": score,
+            "feature": worst,
+            "threshold": threshold,
+            "drifted": score > threshold,
+            "distances": distances,
+        }
         print(json.dumps(entry))
         if project:  # empty in local tests: nothing to alert on
             from google.cloud import logging as cloud_logging
@@ -315,21 +353,33 @@ def _drift_components():
     return export_requests, drift_check
 
 
-def build_drift_pipeline(display_name: str):
-    """export request logs -> drift_check; the drift statistic is logged for the alert policy."""
+def build_drift_pipeline(display_name: str, drift_threshold: float, window_hours: int = 24):
+    """export request logs -> drift_check; the drift statistic is logged for the alert policy.
+
+    The threshold and the window are compiled in as parameter defaults (known at plan time).
+    """
     from kfp import dsl
 
     export_requests, drift_check = _drift_components()
 
     @dsl.pipeline(name=display_name, description="Drift of logged requests against the training data.")
-    def drift(project: str, requests_table: str, baseline_uri: str, drift_threshold: float,
-              platform: str, window_hours: int = 24) -> None:
+    def drift(
+        project: str,
+        requests_table: str,
+        baseline_uri: str,
+        platform: str,
+        drift_threshold: float = float(drift_threshold),
+        window_hours: int = int(window_hours),
+    ) -> None:
         exported = export_requests(project=project, table=requests_table, hours=window_hours)
-        exported.set_caching_options(False)
+        exported.set_caching_options(False).set_display_name("export-requests")
         drift_check(
             requests_uri=exported.outputs["Output"],
-            baseline_uri=baseline_uri, threshold=drift_threshold, platform=platform, project=project,
-        ).set_caching_options(False)
+            baseline_uri=baseline_uri,
+            threshold=drift_threshold,
+            platform=platform,
+            project=project,
+        ).set_caching_options(False).set_display_name("drift-check")
 
     return drift
 

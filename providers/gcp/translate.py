@@ -28,13 +28,28 @@ STEP_LIMITS = {
 GPU = ("NVIDIA_TESLA_T4", 1)
 # Regions where Vertex AI offers NVIDIA T4 for training and online prediction (Vertex AI
 # "locations" page); `gpu` elsewhere is a SpecError rather than a failed deployment.
-GPU_REGIONS = frozenset({
-    "us-central1", "us-east1", "us-east4", "us-west1", "us-west2", "us-west4",
-    "northamerica-northeast1", "southamerica-east1",
-    "europe-west1", "europe-west2", "europe-west3", "europe-west4",
-    "asia-east1", "asia-northeast1", "asia-northeast3", "asia-south1", "asia-southeast1",
-    "australia-southeast1",
-})
+GPU_REGIONS = frozenset(
+    {
+        "us-central1",
+        "us-east1",
+        "us-east4",
+        "us-west1",
+        "us-west2",
+        "us-west4",
+        "northamerica-northeast1",
+        "southamerica-east1",
+        "europe-west1",
+        "europe-west2",
+        "europe-west3",
+        "europe-west4",
+        "asia-east1",
+        "asia-northeast1",
+        "asia-northeast3",
+        "asia-south1",
+        "asia-southeast1",
+        "australia-southeast1",
+    }
+)
 # BigQuery column types for the portable feature types (legacy names: what the API echoes back,
 # so a plan shows no perpetual diff).
 BQ_TYPES = {
@@ -91,16 +106,20 @@ def check_name(pattern: re.Pattern[str], value: str, key: str, what: str) -> str
 def check_service_account_id(value: str, key: str) -> str:
     if not 6 <= len(value) <= 30:
         raise SpecError(
-            key, f"service account id {value!r} is {len(value)} characters; GCP allows 6 to 30 "
-            "(shorten the platform name or environment)"
+            key,
+            f"service account id {value!r} is {len(value)} characters; GCP allows 6 to 30 "
+            "(shorten the platform name or environment)",
         )
     return check_name(_SA_ID_RE, value, key, "service account id")
 
 
 def check_online_store_name(value: str, key: str) -> str:
     if len(value) > 60:
-        raise SpecError(key, f"feature online store / view id {value!r} is {len(value)} characters; "
-                             "Vertex AI allows at most 60 of [a-z0-9_]")
+        raise SpecError(
+            key,
+            f"feature online store / view id {value!r} is {len(value)} characters; "
+            "Vertex AI allows at most 60 of [a-z0-9_]",
+        )
     return check_name(_FS_NAME_RE, value, key, "feature online store / view id")
 
 
@@ -127,8 +146,11 @@ def _gpu(size: str, region: str, key: str) -> tuple[str, int] | None:
     if size != "gpu":
         return None
     if region not in GPU_REGIONS:
-        raise SpecError(key, f"'gpu' maps to {GPU[0]}, which Vertex AI does not offer in {region}; "
-                             f"use one of {', '.join(sorted(GPU_REGIONS))}")
+        raise SpecError(
+            key,
+            f"'gpu' maps to {GPU[0]}, which Vertex AI does not offer in {region}; "
+            f"use one of {', '.join(sorted(GPU_REGIONS))}",
+        )
     return GPU
 
 
@@ -158,7 +180,9 @@ def translate(deployment: Deployment) -> GcpSettings:
 
     bucket = f"{project}-{prefix}-mlops"
     if not _BUCKET_RE.match(bucket):
-        raise SpecError(f"{KEY}.name", f"bucket name {bucket!r} breaks the Cloud Storage rule {_BUCKET_RE.pattern}")
+        raise SpecError(
+            f"{KEY}.name", f"bucket name {bucket!r} breaks the Cloud Storage rule {_BUCKET_RE.pattern}"
+        )
     schedule = platform.pipeline.schedule
     return GcpSettings(
         project=project,

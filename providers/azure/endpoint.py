@@ -1,0 +1,125 @@
+"""Endpoint: a managed online endpoint (Entra ID auth, private unless asked) and, when
+`endpoint.model_version` is set, one deployment of that approved version with autoscaling and
+request/response collection."""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+
+from providers.azure.model_registry import APPROVAL_TAG, APPROVED
+from providers.azure.pipeline_definition import SCORE_SCRIPT_NAME
+from providers.base import NOT_SERVING, Capability, Deployment
+
+
+class NotApprovedError(RuntimeError):
+    pass
+
+
+def approved_model_id(result, model: str, version: int) -> str:
+    """The version's id if its approval tag says `approved`; fails the deployment otherwise."""
+    props = result.properties if hasattr(result, "properties") else result["properties"]
+    tags = (props.tags if hasattr(props, "tags") else props.get("tags")) or {}
+    status = tags.get(APPROVAL_TAG)
+    if status != APPROVED:
+        raise NotApprovedError(
+            f"model version {version} of {model} has {APPROVAL_TAG}={status!r}; only {APPROVAL_TAG}={APPROVED} "
+            "versions are deployed (see docs/azure.md: approving a model version)"
+        )
+    return result.id if hasattr(result, "id") else result["id"]
+
+
+class Endpoint(Capability):
+    cloud = "azure"
+    capability = "Endpoint"
+
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation,
+        registry,
+        training,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        s, e = deployment.settings, deployment.platform.endpoint
+        rg, ws = foundation.resource_group.name, foundation.workspace.name
+        identity = ml.ManagedServiceIdentityArgs(
+            type="UserAssigned", user_assigned_identities=[foundation.identity.id]
+        )
+        self.deployment_name = f"v{e.model_version}" if e.model_version else None
+        self.endpoint = ml.OnlineEndpoint(
+            f"{name}-endpoint",
+            endpoint_name=s.endpoint_name,
+            workspace_name=ws,
+            resource_group_name=rg,
+            location=s.location,
+            identity=identity,
+            kind="Managed",
+            properties=ml.OnlineEndpointPropertiesArgs(
+                auth_mode="AADToken",
+                public_network_access=s.public_network_access,
+                description=f"{s.prefix} real-time endpoint",
+                # Azure only routes to a deployment that exists: on the very first `pulumi up` of
+                # a version the endpoint update can race the deployment (see docs/azure.md).
+                traffic={self.deployment_name: 100} if self.deployment_name else None,
+            ),
+            tags=s.tags,
+            opts=self.child(),
+        )
+        self.deployment = None
+        if e.model_version is None:
+            self.publish(endpoint=None, serving=NOT_SERVING)
+            return
+
+        version = ml.get_model_version_output(
+            name=registry.model_name,
+            version=str(e.model_version),
+            resource_group_name=rg,
+            workspace_name=ws,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[registry.container]),
+        )
+        model_id = version.apply(lambda r: approved_model_id(r, registry.model_name, e.model_version))
+        sampling = e.data_capture_percent / 100
+        self.deployment = ml.OnlineDeployment(
+            f"{name}-deployment",
+            deployment_name=self.deployment_name,
+            endpoint_name=self.endpoint.name,
+            workspace_name=ws,
+            resource_group_name=rg,
+            location=s.location,
+            kind="Managed",
+            sku=ml.SkuArgs(name="Default", capacity=e.min_replicas),
+            properties=ml.ManagedOnlineDeploymentArgs(
+                endpoint_compute_type="Managed",
+                instance_type=s.endpoint_instance,
+                model=model_id,
+                code_configuration=ml.CodeConfigurationArgs(
+                    code_id=training.code.id, scoring_script=SCORE_SCRIPT_NAME
+                ),
+                environment_id=training.environment.id,
+                app_insights_enabled=True,
+                egress_public_network_access=s.public_network_access,
+                scale_settings=ml.TargetUtilizationScaleSettingsArgs(
+                    scale_type="TargetUtilization",
+                    min_instances=e.min_replicas,
+                    max_instances=e.max_replicas,
+                    target_utilization_percentage=e.target_cpu_percent,
+                    polling_interval="PT1M",
+                ),
+                data_collector=ml.DataCollectorArgs(
+                    collections={
+                        kind: ml.CollectionArgs(data_collection_mode="Enabled", sampling_rate=sampling)
+                        for kind in ("request", "response")
+                    },
+                    rolling_rate="Hour",
+                ),
+            ),
+            tags=s.tags,
+            opts=self.child(),
+        )
+        self.publish(
+            endpoint=self.endpoint.id,
+            serving=f"model version {e.model_version} of {registry.model_name}",
+        )

@@ -1,0 +1,112 @@
+"""ModelMonitor: an Azure ML monitoring schedule with one DataDrift signal.
+
+Production data is what the deployment's data collector writes (`request` collection); reference
+data is the training split the pipeline writes to a fixed path. Both numerical and categorical
+features use Jensen-Shannon distance (0..1), compared with `monitor.drift_threshold`.
+"""
+
+from __future__ import annotations
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+
+from providers.base import Capability, Deployment
+
+DRIFT_METRIC = "JensenShannonDistance"
+SPARK_INSTANCE = "standard_e4s_v3"
+SPARK_RUNTIME = "3.4"
+
+
+def collected_data_uri(endpoint: str, deployment: str, collection: str = "request") -> str:
+    """Where a managed deployment's data collector writes (the workspace blob store)."""
+    return f"azureml://datastores/workspaceblobstore/paths/modelDataCollector/{endpoint}/{deployment}/{collection}/"
+
+
+class ModelMonitor(Capability):
+    cloud = "azure"
+    capability = "ModelMonitor"
+
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation,
+        training,
+        endpoint,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        s, m = deployment.settings, deployment.platform.monitor
+        served = endpoint.deployment is not None
+        threshold = ml.MonitoringThresholdArgs(value=m.drift_threshold)
+        self.name = f"{s.prefix}-monitor"
+        self.schedule = ml.Schedule(
+            f"{name}-schedule",
+            name=self.name,
+            workspace_name=foundation.workspace.name,
+            resource_group_name=foundation.resource_group.name,
+            properties=ml.SchedulePropertiesArgs(
+                display_name=f"{s.prefix} data drift",
+                # Nothing to watch until a version is served: declared, but disabled.
+                is_enabled=served,
+                trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=m.schedule, time_zone="UTC"),
+                action=ml.CreateMonitorActionArgs(
+                    action_type="CreateMonitor",
+                    monitor_definition=ml.MonitorDefinitionArgs(
+                        compute_configuration=ml.MonitorServerlessSparkComputeArgs(
+                            compute_type="ServerlessSpark",
+                            instance_type=SPARK_INSTANCE,
+                            runtime_version=SPARK_RUNTIME,
+                            compute_identity=ml.ManagedComputeIdentityArgs(
+                                compute_identity_type="ManagedIdentity",
+                                identity=ml.ManagedServiceIdentityArgs(
+                                    type="UserAssigned", user_assigned_identities=[foundation.identity.id]
+                                ),
+                            ),
+                        ),
+                        monitoring_target=ml.MonitoringTargetArgs(
+                            task_type="Classification",
+                            deployment_id=endpoint.deployment.id if served else None,
+                        ),
+                        signals={
+                            "data-drift": ml.DataDriftMonitoringSignalArgs(
+                                signal_type="DataDrift",
+                                metric_thresholds=[
+                                    ml.NumericalDataDriftMetricThresholdArgs(
+                                        data_type="Numerical", metric=DRIFT_METRIC, threshold=threshold
+                                    ),
+                                    ml.CategoricalDataDriftMetricThresholdArgs(
+                                        data_type="Categorical", metric=DRIFT_METRIC, threshold=threshold
+                                    ),
+                                ],
+                                production_data=ml.RollingInputDataArgs(
+                                    input_data_type="Rolling",
+                                    job_input_type="uri_folder",
+                                    uri=collected_data_uri(
+                                        s.endpoint_name, endpoint.deployment_name or "none"
+                                    ),
+                                    data_context="model_inputs",
+                                    window_size="P1D",
+                                    window_offset="P0D",
+                                ),
+                                reference_data=ml.FixedInputDataArgs(
+                                    input_data_type="Fixed",
+                                    job_input_type="uri_folder",
+                                    uri=training.training_data,
+                                    data_context="training",
+                                ),
+                                features=ml.AllFeaturesArgs(filter_type="AllFeatures"),
+                            ),
+                        },
+                        alert_notification_settings=ml.MonitorNotificationSettingsArgs(
+                            email_notification_settings=ml.MonitorEmailNotificationSettingsArgs(
+                                emails=[m.alert_email]
+                            )
+                        ),
+                    ),
+                ),
+                tags=s.tags,
+            ),
+            opts=self.child(),
+        )
+        self.publish(monitor=self.schedule.id)

@@ -1,0 +1,207 @@
+"""TrainingPipeline: step code as a code asset, an environment, one registered component per step,
+and an `ml.Schedule` that creates the pipeline job on `pipeline.schedule`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+from pulumi_azure_native import storage
+
+from providers.azure import pipeline_definition as pdef
+from providers.base import Capability, Deployment
+
+BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+DATA_ROOT = "azureml://datastores/workspaceblobstore/paths"
+
+
+def job_args(rest: dict[str, Any], workspace_id: pulumi.Input[str]) -> ml.PipelineJobArgs:
+    """The REST pipeline job as Pulumi args (nodes stay free-form JSON, as the API takes them)."""
+    inputs: dict[str, Any] = {}
+    for key, value in rest.get("inputs", {}).items():
+        if value["jobInputType"] == "literal":
+            inputs[key] = ml.LiteralJobInputArgs(job_input_type="literal", value=value["value"])
+        else:
+            inputs[key] = ml.UriFolderJobInputArgs(job_input_type=value["jobInputType"], uri=value["uri"])
+    outputs = {
+        key: ml.UriFolderJobOutputArgs(
+            job_output_type=value["jobOutputType"], uri=value.get("uri"), mode=value.get("mode")
+        )
+        for key, value in rest.get("outputs", {}).items()
+    }
+    return ml.PipelineJobArgs(
+        job_type="Pipeline",
+        display_name=rest.get("displayName"),
+        description=rest.get("description"),
+        experiment_name=rest.get("experimentName"),
+        identity=ml.ManagedIdentityArgs(identity_type="Managed"),
+        inputs=inputs,
+        outputs=outputs,
+        settings={k: v for k, v in rest.get("settings", {}).items() if not k.startswith("_")},
+        jobs=pulumi.Output.from_input(workspace_id).apply(lambda wid: pdef.fill_workspace(rest["jobs"], wid)),
+    )
+
+
+class TrainingPipeline(Capability):
+    cloud = "azure"
+    capability = "TrainingPipeline"
+
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation,
+        registry,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        s, p, pipeline = deployment.settings, deployment.platform, deployment.pipeline
+        rg, ws = foundation.resource_group.name, foundation.workspace.name
+
+        # Code asset: every script as a blob under a content-addressed folder, so a new version of
+        # the code is a new folder and a new asset version (assets are immutable).
+        files = pdef.code_files(pipeline)
+        self.code_version_name = pdef.digest(files)
+        folder = f"{pipeline.name}/{self.code_version_name}"
+        blobs = [
+            storage.Blob(
+                f"{name}-code-{fname.removesuffix('.py')}",
+                blob_name=f"{folder}/{fname}",
+                container_name=foundation.code_container.name,
+                account_name=foundation.code_account.name,
+                resource_group_name=rg,
+                content_type="text/x-python",
+                source=pulumi.StringAsset(data.decode()),
+                opts=self.child(),
+            )
+            for fname, data in files.items()
+        ]
+        code_container = ml.CodeContainer(
+            f"{name}-code",
+            name=f"{s.prefix}-steps",
+            workspace_name=ws,
+            resource_group_name=rg,
+            properties=ml.CodeContainerPropertiesArgs(
+                description=f"step code of pipeline {pipeline.name}", tags=s.tags
+            ),
+            opts=self.child(),
+        )
+        self.code = ml.CodeVersion(
+            f"{name}-code-version",
+            name=code_container.name,
+            version=self.code_version_name,
+            workspace_name=ws,
+            resource_group_name=rg,
+            properties=ml.CodeVersionPropertiesArgs(
+                code_uri=f"https://{s.code_account}.blob.core.windows.net/code/{folder}/", tags=s.tags
+            ),
+            opts=self.child(depends_on=blobs),
+        )
+        env_container = ml.EnvironmentContainer(
+            f"{name}-env",
+            name=f"{s.prefix}-steps-env",
+            workspace_name=ws,
+            resource_group_name=rg,
+            properties=ml.EnvironmentContainerPropertiesArgs(tags=s.tags),
+            opts=self.child(),
+        )
+        self.env_version_name = pdef.requirements_digest(pipeline)
+        self.environment = ml.EnvironmentVersion(
+            f"{name}-env-version",
+            name=env_container.name,
+            version=self.env_version_name,
+            workspace_name=ws,
+            resource_group_name=rg,
+            properties=ml.EnvironmentVersionPropertiesArgs(
+                image=BASE_IMAGE, conda_file=pdef.conda_file(pipeline), os_type="Linux", tags=s.tags
+            ),
+            opts=self.child(),
+        )
+
+        gate = p.pipeline.quality_gate
+        built = pdef.build(
+            pipeline,
+            prefix=s.prefix,
+            code=f"azureml:{s.prefix}-steps:{self.code_version_name}",
+            environment=f"azureml:{s.prefix}-steps-env:{self.env_version_name}",
+            instance_type=s.training_instance,
+            gate_metric=gate.metric,
+            gate_threshold=gate.threshold,
+            approval=p.registry.approval,
+            model_name=registry.model_name,
+            data_root=DATA_ROOT,
+        )
+        problems = pdef.check_bindings(pdef.job_yaml(built))
+        if problems:  # a kit bug, not a config error: fail loudly before anything is declared
+            raise RuntimeError("pipeline bindings are broken: " + "; ".join(problems))
+        self.training_data = pdef.training_data_path(DATA_ROOT, pipeline)
+
+        versions: dict[str, str] = {}
+        components = []
+        for cname, component in built.components.items():
+            spec = pdef.component_spec(component)
+            versions[cname] = pdef.digest({"spec": json.dumps(spec, sort_keys=True).encode()})
+            container = ml.ComponentContainer(
+                f"{name}-{cname}",
+                name=cname,
+                workspace_name=ws,
+                resource_group_name=rg,
+                properties=ml.ComponentContainerPropertiesArgs(
+                    description=spec.get("description"), tags=s.tags
+                ),
+                opts=self.child(),
+            )
+            components.append(
+                ml.ComponentVersion(
+                    f"{name}-{cname}-version",
+                    name=cname,
+                    version=versions[cname],
+                    workspace_name=ws,
+                    resource_group_name=rg,
+                    properties=ml.ComponentVersionPropertiesArgs(component_spec=spec, tags=s.tags),
+                    opts=self.child(depends_on=[container, self.code, self.environment]),
+                )
+            )
+
+        rest = pdef.rest_job(built, versions)
+        self.job_rest = rest
+        self.job_body = foundation.workspace.id.apply(lambda wid: pdef.fill_workspace(rest, wid))
+        # The job definition as a file next to the code: `az ml job create -f` runs it by hand.
+        definition = storage.Blob(
+            f"{name}-definition",
+            blob_name=f"{folder}/pipeline.json",
+            container_name=foundation.code_container.name,
+            account_name=foundation.code_account.name,
+            resource_group_name=rg,
+            content_type="application/json",
+            source=pulumi.StringAsset(json.dumps(pdef.job_yaml(built), indent=1, default=str)),
+            opts=self.child(),
+        )
+        self.schedule = None
+        if p.pipeline.schedule:
+            self.schedule = ml.Schedule(
+                f"{name}-schedule",
+                name=f"{s.prefix}-training",
+                workspace_name=ws,
+                resource_group_name=rg,
+                properties=ml.SchedulePropertiesArgs(
+                    display_name=f"{s.prefix} training",
+                    trigger=ml.CronTriggerArgs(
+                        trigger_type="Cron", expression=p.pipeline.schedule, time_zone="UTC"
+                    ),
+                    action=ml.JobScheduleActionArgs(
+                        action_type="CreateJob", job_definition=job_args(rest, foundation.workspace.id)
+                    ),
+                    is_enabled=True,
+                    tags=s.tags,
+                ),
+                opts=self.child(depends_on=components),
+            )
+        self.publish(
+            training_pipeline=definition.id.apply(
+                lambda _: f"https://{s.code_account}.blob.core.windows.net/code/{folder}/pipeline.json"
+            ),
+            training_schedule=self.schedule.id if self.schedule else None,
+        )

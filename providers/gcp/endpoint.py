@@ -1,0 +1,120 @@
+"""A private, CMEK-encrypted Vertex AI endpoint logging sampled requests to BigQuery.
+
+Deploying a model version to it has no Pulumi resource (`deployed_models` is output only): the
+dynamic resource `dynamic.DeployedModel` does it, after the registry's approval gate.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from providers.base import NOT_SERVING, Capability, Deployment
+from providers.gcp.dynamic import DeployedModel
+from providers.gcp.foundation import Foundation
+from providers.gcp.model_registry import ModelRegistry
+from providers.gcp.translate import GcpSettings
+
+REQUEST_LOG_TABLE = "request_response_logging"
+
+
+class Endpoint(Capability):
+    cloud = "gcp"
+    capability = "Endpoint"
+
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation: Foundation,
+        registry: ModelRegistry,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        s: GcpSettings = deployment.settings
+        platform = deployment.platform
+        ep = platform.endpoint
+
+        # Captured requests are data: their own CMEK dataset, protected like the rest.
+        self.logs_dataset = gcp.bigquery.Dataset(
+            f"{name}-request-logs",
+            project=s.project,
+            dataset_id=s.logs_dataset_id,
+            location=s.region,
+            description=f"mlops {s.prefix}: sampled endpoint requests and responses",
+            default_encryption_configuration=gcp.bigquery.DatasetDefaultEncryptionConfigurationArgs(
+                kms_key_name=foundation.key.id
+            ),
+            delete_contents_on_destroy=False,
+            labels=s.labels,
+            opts=self.protected(deployment, depends_on=foundation.key_ready),
+        )
+        # The drift check reads the logs.
+        gcp.bigquery.DatasetIamMember(
+            f"{name}-request-logs-reader",
+            project=s.project,
+            dataset_id=self.logs_dataset.dataset_id,
+            role="roles/bigquery.dataViewer",
+            member=foundation.account.member,
+            opts=self.child(),
+        )
+        self.requests_table = f"{s.project}.{s.logs_dataset_id}.{REQUEST_LOG_TABLE}"
+
+        private = None
+        if not platform.network.public_access:
+            # Reachable only through Private Service Connect from the project itself.
+            private = gcp.vertex.AiEndpointPrivateServiceConnectConfigArgs(
+                enable_private_service_connect=True, project_allowlists=[s.project]
+            )
+        self.endpoint = gcp.vertex.AiEndpoint(
+            f"{name}-endpoint",
+            project=s.project,
+            location=s.region,
+            region=s.region,
+            name=s.endpoint_id,
+            display_name=f"{s.prefix}-endpoint",
+            description=f"mlops {s.prefix}: real-time predictions",
+            encryption_spec=gcp.vertex.AiEndpointEncryptionSpecArgs(kms_key_name=foundation.key.id),
+            private_service_connect_config=private,
+            predict_request_response_logging_config=gcp.vertex.AiEndpointPredictRequestResponseLoggingConfigArgs(
+                enabled=ep.data_capture_percent > 0,
+                sampling_rate=s.sampling_rate,
+                bigquery_destination=gcp.vertex.AiEndpointPredictRequestResponseLoggingConfigBigqueryDestinationArgs(
+                    output_uri=f"bq://{self.requests_table}"
+                ),
+            ),
+            labels=s.labels,
+            opts=self.child(depends_on=[*foundation.key_ready, self.logs_dataset]),
+        )
+
+        self.deployed = None
+        if ep.model_version is not None:
+            accelerator = s.serving_accelerator
+            self.deployed = DeployedModel(
+                f"{name}-model-v{ep.model_version}",
+                {
+                    "project": s.project,
+                    "region": s.region,
+                    "endpoint_id": s.endpoint_id,
+                    "model_id": registry.model_id,
+                    "version": str(ep.model_version),
+                    "machine_type": s.serving_machine,
+                    "accelerator_type": accelerator[0] if accelerator else "",
+                    "accelerator_count": accelerator[1] if accelerator else 0,
+                    "min_replicas": ep.min_replicas,
+                    "max_replicas": ep.max_replicas,
+                    "cpu_target": ep.target_cpu_percent,
+                    "service_account": foundation.account.email,
+                    "display_name": f"{registry.model_id}-v{ep.model_version}",
+                },
+                opts=self.child(depends_on=[self.endpoint, registry.approval]),
+            )
+
+        self.publish(
+            endpoint=self.endpoint.id if self.deployed is not None else None,
+            serving=(
+                f"model version {ep.model_version} of {registry.model_name}"
+                if ep.model_version is not None
+                else NOT_SERVING
+            ),
+        )

@@ -1,0 +1,300 @@
+"""Drift over the threshold -> alert by e-mail and, with retrain_on_drift, run the training pipeline.
+
+drift log entry (ModelMonitor) -> logging.Metric counting entries over the threshold ->
+monitoring.AlertPolicy -> e-mail channel + Pub/Sub channel -> pubsub.Topic -> eventarc.Trigger ->
+workflows.Workflow that creates a Vertex pipeline job from the compiled template in the bucket.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pulumi
+import pulumi_gcp as gcp
+import yaml
+
+from providers.base import Capability, Deployment
+from providers.gcp.foundation import ENCRYPTER, Foundation
+from providers.gcp.model_monitor import ModelMonitor
+from providers.gcp.training_pipeline import TrainingPipeline
+from providers.gcp.translate import GcpSettings
+
+PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+def workflow_source(
+    *,
+    project: str,
+    region: str,
+    bucket: str,
+    template: str,
+    root: str,
+    service_account: str,
+    kms_key: str,
+    display_name: str,
+    parameter_values: dict[str, str],
+    labels: dict[str, str],
+) -> str:
+    """Workflows YAML: read the compiled pipeline spec, create a pipeline job from it."""
+    url = f"https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/{region}/pipelineJobs"
+    steps = [
+        {
+            "read_template": {
+                "call": "googleapis.storage.v1.objects.get",
+                "args": {
+                    "bucket": bucket,
+                    "object": quote(template, safe=""),
+                    "alt": "media",
+                },  # path-encoded
+                "result": "spec",
+            }
+        },
+        {
+            "create_pipeline_job": {
+                "call": "http.post",
+                "args": {
+                    "url": url,
+                    "auth": {"type": "OAuth2"},
+                    "body": {
+                        "displayName": display_name,
+                        "pipelineSpec": "${spec}",
+                        "serviceAccount": service_account,
+                        "encryptionSpec": {"kmsKeyName": kms_key},
+                        "labels": {**labels, "trigger": "drift"},
+                        "runtimeConfig": {"gcsOutputDirectory": root, "parameterValues": parameter_values},
+                    },
+                },
+                "result": "job",
+            }
+        },
+        {"done": {"return": "${job.body.name}"}},
+    ]
+    return yaml.safe_dump({"main": {"params": ["event"], "steps": steps}}, sort_keys=False)
+
+
+class RetrainingTrigger(Capability):
+    cloud = "gcp"
+    capability = "RetrainingTrigger"
+
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation: Foundation,
+        training: TrainingPipeline,
+        monitor: ModelMonitor,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, opts)
+        s: GcpSettings = deployment.settings
+        mon = deployment.platform.monitor
+        project = gcp.organizations.get_project_output(project_id=s.project)
+
+        email = gcp.monitoring.NotificationChannel(
+            f"{name}-email",
+            project=s.project,
+            type="email",
+            display_name=f"{s.prefix} drift alerts",
+            labels={"email_address": mon.alert_email},
+            user_labels=s.labels,
+            opts=self.child(),
+        )
+
+        self.topic = gcp.pubsub.Topic(
+            f"{name}-topic",
+            project=s.project,
+            name=f"{s.prefix}-drift-alerts",
+            kms_key_name=foundation.key.id,
+            labels=s.labels,
+            opts=self.child(depends_on=foundation.key_ready),
+        )
+        # Cloud Monitoring publishes as its notification service agent.
+        gcp.pubsub.TopicIAMMember(
+            f"{name}-topic-publisher",
+            project=s.project,
+            topic=self.topic.name,
+            role="roles/pubsub.publisher",
+            member=project.number.apply(
+                lambda n: f"serviceAccount:service-{n}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+            ),
+            opts=self.child(),
+        )
+        to_topic = gcp.monitoring.NotificationChannel(
+            f"{name}-pubsub",
+            project=s.project,
+            type="pubsub",
+            display_name=f"{s.prefix} drift events",
+            labels={"topic": self.topic.id},
+            user_labels=s.labels,
+            opts=self.child(),
+        )
+
+        # Counts drift checks whose largest per-feature distance is over the threshold.
+        metric_name = f"{s.prefix}-drift-over-threshold"
+        self.metric = gcp.logging.Metric(
+            f"{name}-drift-metric",
+            project=s.project,
+            name=metric_name,
+            description=f"drift checks of {s.prefix} over drift_threshold {mon.drift_threshold}",
+            filter=(
+                f'logName="{monitor.log_name}" AND jsonPayload.mlops_platform="{s.prefix}" '
+                f"AND jsonPayload.max_drift>{mon.drift_threshold}"
+            ),
+            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                metric_kind="DELTA", value_type="INT64", unit="1"
+            ),
+            opts=self.child(),
+        )
+        self.alert = gcp.monitoring.AlertPolicy(
+            f"{name}-drift-alarm",
+            project=s.project,
+            display_name=f"{s.prefix} feature drift over {mon.drift_threshold}",
+            combiner="OR",
+            conditions=[
+                gcp.monitoring.AlertPolicyConditionArgs(
+                    display_name="drift check over threshold",
+                    condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+                        filter=self.metric.name.apply(
+                            lambda m: f'metric.type="logging.googleapis.com/user/{m}"'
+                        ),
+                        comparison="COMPARISON_GT",
+                        threshold_value=0,
+                        duration="0s",
+                        aggregations=[
+                            gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
+                                alignment_period="300s", per_series_aligner="ALIGN_SUM"
+                            )
+                        ],
+                    ),
+                )
+            ],
+            notification_channels=[email.name, to_topic.name],
+            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                content=(
+                    f"A drift check of {s.prefix} found a feature whose distance to the training data "
+                    f"is over {mon.drift_threshold}. See log {monitor.log_name}."
+                ),
+                mime_type="text/markdown",
+            ),
+            user_labels=s.labels,
+            opts=self.child(),
+        )
+
+        self.workflow = None
+        if mon.retrain_on_drift:
+            self.workflow = self._retrain_path(name, deployment, foundation, training)
+
+        self.publish(
+            drift_alarm=self.alert.name,
+            alert_topic=self.topic.id,
+            retrain_target=self.workflow.id if self.workflow is not None else None,
+        )
+
+    def _retrain_path(
+        self, name: str, deployment: Deployment, foundation: Foundation, training: TrainingPipeline
+    ) -> gcp.workflows.Workflow:
+        s: GcpSettings = deployment.settings
+        account = gcp.serviceaccount.Account(
+            f"{name}-identity",
+            project=s.project,
+            account_id=s.workflow_account_id,
+            display_name=f"mlops {s.prefix}: starts retraining on drift",
+            opts=self.child(),
+        )
+        grants = [
+            # create pipeline jobs; receive events; run the workflow it is the trigger of
+            *(
+                gcp.projects.IAMMember(
+                    f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
+                    project=s.project,
+                    role=role,
+                    member=account.member,
+                    opts=self.child(),
+                )
+                for role in (
+                    "roles/aiplatform.user",
+                    "roles/eventarc.eventReceiver",
+                    "roles/workflows.invoker",
+                )
+            ),
+            # read the compiled template
+            gcp.storage.BucketIAMMember(
+                f"{name}-identity-template",
+                bucket=foundation.bucket.name,
+                role="roles/storage.objectViewer",
+                member=account.member,
+                opts=self.child(),
+            ),
+            # start the job as the pipeline identity
+            gcp.serviceaccount.IAMMember(
+                f"{name}-identity-act-as",
+                service_account_id=foundation.account.name,
+                role="roles/iam.serviceAccountUser",
+                member=account.member,
+                opts=self.child(),
+            ),
+        ]
+        workflows_agent = gcp.projects.ServiceIdentity(
+            f"{name}-workflows-agent",
+            project=s.project,
+            service="workflows.googleapis.com",
+            opts=self.child(),
+        )
+        key_grant = gcp.kms.CryptoKeyIAMMember(
+            f"{name}-key-workflows",
+            crypto_key_id=foundation.key.id,
+            role=ENCRYPTER,
+            member=workflows_agent.member,
+            opts=self.child(),
+        )
+        source = pulumi.Output.all(
+            bucket=foundation.bucket.name,
+            template=training.template_object.name,
+            root=training.root,
+            service_account=training.service_account,
+            kms_key=training.kms_key,
+            params=pulumi.Output.from_input(training.parameter_values),
+        ).apply(
+            lambda v: workflow_source(
+                project=s.project,
+                region=s.region,
+                bucket=v["bucket"],
+                template=v["template"],
+                root=v["root"],
+                service_account=v["service_account"],
+                kms_key=v["kms_key"],
+                display_name=s.pipeline_display_name,
+                parameter_values=v["params"],
+                labels=s.labels,
+            )
+        )
+        workflow = gcp.workflows.Workflow(
+            f"{name}-workflow",
+            project=s.project,
+            region=s.region,
+            name=f"{s.prefix}-retrain",
+            description=f"mlops {s.prefix}: start the training pipeline on drift",
+            service_account=account.id,
+            source_contents=source,
+            crypto_key_name=foundation.key.id,
+            call_log_level="LOG_ERRORS_ONLY",
+            labels=s.labels,
+            opts=self.child(depends_on=[*grants, key_grant]),
+        )
+        gcp.eventarc.Trigger(
+            f"{name}-on-drift",
+            project=s.project,
+            location=s.region,
+            name=f"{s.prefix}-on-drift",
+            matching_criterias=[
+                gcp.eventarc.TriggerMatchingCriteriaArgs(attribute="type", value=PUBSUB_EVENT)
+            ],
+            transport=gcp.eventarc.TriggerTransportArgs(
+                pubsub=gcp.eventarc.TriggerTransportPubsubArgs(topic=self.topic.id)
+            ),
+            destination=gcp.eventarc.TriggerDestinationArgs(workflow=workflow.id),
+            service_account=account.email,
+            labels=s.labels,
+            opts=self.child(depends_on=grants),
+        )
+        return workflow

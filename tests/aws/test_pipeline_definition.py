@@ -1,0 +1,397 @@
+"""The SageMaker pipeline definition built offline from the churn PipelineDef.
+
+Built once per module with no AWS environment, no credentials and every socket call
+refused; the assertions read the definition JSON the way SageMaker would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import tarfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from pipelines import get_pipeline
+from providers.aws import pipeline_definition as pd
+
+PIPELINE = get_pipeline("churn")
+KMS = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+ROLE = "arn:aws:iam::123456789012:role/churn-dev-sagemaker"
+BUCKET = "churn-dev-data-123456789012"
+CODE_PREFIX = f"s3://{BUCKET}/code/churn/0123456789ab/"
+ARGS = dict(
+    region="eu-west-1",
+    role_arn=ROLE,
+    bucket=BUCKET,
+    kms_key_arn=KMS,
+    instance_type="ml.m5.xlarge",
+    pipeline_name="churn-dev-training",
+    model_package_group="churn-dev-models",
+    approval_status="PendingManualApproval",
+    gate_metric="roc_auc",
+    gate_threshold=0.8,
+    code_prefix=CODE_PREFIX,
+)
+PROCESSING_PATHS = {
+    "validate": {
+        "raw": "/opt/ml/processing/input/raw",
+        "validated": "/opt/ml/processing/output/validated",
+        "report": "/opt/ml/processing/output/report",
+    },
+    "features": {
+        "data": "/opt/ml/processing/input/data",
+        "train": "/opt/ml/processing/output/train",
+        "test": "/opt/ml/processing/output/test",
+    },
+    "evaluate": {
+        "model": "/opt/ml/processing/input/model",
+        "test": "/opt/ml/processing/input/test",
+        "metrics": "/opt/ml/processing/output/metrics",
+    },
+}
+TRAIN_PATHS = {"train": "/opt/ml/input/data/train", "model": "/opt/ml/model"}
+
+
+def _offline_build(**overrides) -> tuple[str, list, dict]:
+    """Build with no AWS env/credentials; return (json, refused network calls, env vars changed)."""
+    calls: list = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise OSError("network disabled in this test")
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("AWS_"):
+                mp.delenv(key)
+        mp.setenv("AWS_CONFIG_FILE", os.devnull)
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        mp.setattr(socket.socket, "connect", refuse)
+        mp.setattr(socket.socket, "connect_ex", refuse)
+        mp.setattr(socket, "getaddrinfo", refuse)
+        mp.setattr(socket, "create_connection", refuse)
+        env_before = dict(os.environ)
+        definition = pd.build_definition(PIPELINE, **{**ARGS, **overrides})
+        # SDK telemetry would send from a daemon thread: let any such thread finish first.
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and thread.daemon:
+                thread.join(timeout=5)
+        env_changes = {k for k in {*env_before, *os.environ} if env_before.get(k) != os.environ.get(k)}
+    return definition, calls, env_changes
+
+
+@pytest.fixture(scope="module")
+def built() -> tuple[str, list, dict]:
+    return _offline_build()
+
+
+@pytest.fixture(scope="module")
+def definition(built) -> dict:
+    return json.loads(built[0])
+
+
+@pytest.fixture(scope="module")
+def steps(definition) -> dict[str, dict]:
+    top = {s["Name"]: s for s in definition["Steps"]}
+    gate = top[pd.GATE_STEP]["Arguments"]
+    nested = {s["Name"]: s for s in (*gate["IfSteps"], *gate["ElseSteps"])}
+    return {**top, **nested}
+
+
+def _resolve(value, params: dict[str, str]):
+    """Evaluate the pipeline expressions an argv element may hold, with given parameter values."""
+    if isinstance(value, str):
+        return value
+    if "Get" in value and value["Get"].startswith("Parameters."):
+        return params[value["Get"].removeprefix("Parameters.")]
+    if "Std:Join" in value:
+        join = value["Std:Join"]
+        return join["On"].join(str(_resolve(v, params)) for v in join["Values"])
+    raise AssertionError(f"unexpected expression in container arguments: {value}")
+
+
+def _defaults(definition: dict) -> dict[str, str]:
+    return {p["Name"]: str(p["DefaultValue"]) for p in definition["Parameters"]}
+
+
+def _argv(step: dict, params: dict[str, str]) -> list[str]:
+    """The command line the container runs: entrypoint tail + resolved arguments."""
+    args = step["Arguments"]
+    spec = args.get("AppSpecification") or args["AlgorithmSpecification"]
+    entrypoint, arguments = spec["ContainerEntrypoint"], spec["ContainerArguments"]
+    assert entrypoint[:2] == ["/bin/bash", "-c"]
+    return entrypoint[3:] + [_resolve(a, params) for a in arguments]
+
+
+def test_build_made_no_network_call_and_restored_the_environment(built):
+    _, calls, env_changes = built
+    assert calls == []
+    assert env_changes == set()
+
+
+def test_steps_in_order_with_their_types(definition, steps):
+    assert [(s["Name"], s["Type"]) for s in definition["Steps"]] == [
+        ("validate", "Processing"),
+        ("features", "Processing"),
+        ("train", "Training"),
+        ("evaluate", "Processing"),
+        (pd.GATE_STEP, "Condition"),
+    ]
+    gate = steps[pd.GATE_STEP]["Arguments"]
+    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [(pd.REGISTER_STEP, "RegisterModel")]
+    assert [(s["Name"], s["Type"]) for s in gate["ElseSteps"]] == [(pd.FAIL_STEP, "Fail")]
+
+
+def test_parameters_declared_with_types_and_defaults(definition):
+    params = {p["Name"]: (p["Type"], p["DefaultValue"]) for p in definition["Parameters"]}
+    assert (
+        list(params)
+        == pd.parameter_names(PIPELINE)
+        == ["input_data", "test_size", "seed", "algorithm", "trigger"]
+    )
+    assert params == {
+        "input_data": ("String", f"s3://{BUCKET}/datasets/churn/raw/"),
+        "test_size": ("Float", 0.25),
+        "seed": ("Integer", 7),
+        "algorithm": ("String", "logistic_regression"),
+        "trigger": ("String", "manual"),
+    }
+
+
+@pytest.mark.parametrize("step_name", ["validate", "features", "evaluate"])
+def test_processing_containers_run_the_pipeline_command(definition, steps, step_name):
+    assert _argv(steps[step_name], _defaults(definition)) == PIPELINE.command(
+        step_name, PROCESSING_PATHS[step_name], {}
+    )
+
+
+def test_training_container_runs_the_pipeline_command(definition, steps):
+    assert _argv(steps["train"], _defaults(definition)) == PIPELINE.command("train", TRAIN_PATHS, {})
+
+
+def test_parameter_values_reach_the_command_line(definition, steps):
+    values = {**_defaults(definition), "seed": "11", "algorithm": "gradient_boosting", "test_size": "0.3"}
+    overrides = {"seed": "11", "algorithm": "gradient_boosting", "test_size": "0.3"}
+    assert _argv(steps["train"], values) == PIPELINE.command("train", TRAIN_PATHS, overrides)
+    assert _argv(steps["features"], values) == PIPELINE.command(
+        "features", PROCESSING_PATHS["features"], overrides
+    )
+
+
+def test_inputs_are_wired_to_the_producing_step(steps):
+    def processing_inputs(name):
+        return {i["InputName"]: i["S3Input"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
+
+    validate, features, evaluate = (processing_inputs(n) for n in ("validate", "features", "evaluate"))
+    assert validate["raw"]["S3Uri"] == {"Get": "Parameters.input_data"}
+    assert features["data"]["S3Uri"] == {
+        "Get": "Steps.validate.ProcessingOutputConfig.Outputs['validated'].S3Output.S3Uri"
+    }
+    assert evaluate["model"]["S3Uri"] == {"Get": "Steps.train.ModelArtifacts.S3ModelArtifacts"}
+    assert evaluate["test"]["S3Uri"] == {
+        "Get": "Steps.features.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    }
+    for name, inputs in (("validate", validate), ("features", features), ("evaluate", evaluate)):
+        for input_name, s3 in inputs.items():
+            if input_name != pd.CODE_CHANNEL:
+                assert s3["LocalPath"] == PROCESSING_PATHS[name][input_name]
+    channels = {c["ChannelName"]: c for c in steps["train"]["Arguments"]["InputDataConfig"]}
+    assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == {
+        "Get": "Steps.features.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+    }
+
+
+def test_outputs_go_under_the_run_prefix(steps):
+    for name in ("validate", "features", "evaluate"):
+        for output in steps[name]["Arguments"]["ProcessingOutputConfig"]["Outputs"]:
+            s3 = output["S3Output"]
+            assert s3["LocalPath"] == PROCESSING_PATHS[name][output["OutputName"]]
+            assert s3["S3Uri"] == {
+                "Std:Join": {
+                    "On": "/",
+                    "Values": [
+                        f"s3://{BUCKET}/runs/churn",
+                        {"Get": "Execution.PipelineExecutionId"},
+                        name,
+                        output["OutputName"],
+                    ],
+                }
+            }
+    assert steps["train"]["Arguments"]["OutputDataConfig"]["S3OutputPath"]["Std:Join"]["Values"][0] == (
+        f"s3://{BUCKET}/runs/churn"
+    )
+
+
+def test_step_code_comes_from_code_prefix_and_nothing_else_from_s3(built, steps):
+    for name in ("validate", "features", "evaluate"):
+        inputs = {i["InputName"]: i["S3Input"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
+        assert inputs[pd.CODE_CHANNEL]["S3Uri"] == CODE_PREFIX
+        assert inputs[pd.CODE_CHANNEL]["LocalPath"] == pd.PROCESSING_CODE
+    channels = {c["ChannelName"]: c for c in steps["train"]["Arguments"]["InputDataConfig"]}
+    assert channels[pd.CODE_CHANNEL]["DataSource"]["S3DataSource"]["S3Uri"] == CODE_PREFIX
+    assert set(channels) == {"train", pd.CODE_CHANNEL}  # no SDK driver channel was uploaded
+    # Every literal S3 location is in the stack's bucket: no SDK default bucket, no upload.
+    s3_literals = [s for s in _strings(json.loads(built[0])) if s.startswith("s3://")]
+    assert s3_literals and all(s.startswith(f"s3://{BUCKET}/") for s in s3_literals)
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+def test_bootstrap_installs_requirements_and_unpacks_the_model(steps):
+    for name, code_dir in (("validate", pd.PROCESSING_CODE), ("train", "/opt/ml/input/data/steps_code")):
+        args = steps[name]["Arguments"]
+        script = (args.get("AppSpecification") or args["AlgorithmSpecification"])["ContainerEntrypoint"][2]
+        assert f"cd {code_dir}\n" in script
+        assert "-m pip install" in script and "-r requirements.txt" in script
+        assert "tar -xzf" not in script
+    script = steps["evaluate"]["Arguments"]["AppSpecification"]["ContainerEntrypoint"][2]
+    assert (
+        "tar -xzf /opt/ml/processing/input/model/model.tar.gz -C /opt/ml/processing/input/model\n" in script
+    )
+
+
+def test_every_job_uses_the_kms_key_and_the_role(steps):
+    for name in ("validate", "features", "evaluate"):
+        args = steps[name]["Arguments"]
+        assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS
+        assert args["ProcessingOutputConfig"]["KmsKeyId"] == KMS
+        assert args["RoleArn"] == ROLE
+        assert args["ProcessingResources"]["ClusterConfig"]["InstanceType"] == "ml.m5.xlarge"
+    train = steps["train"]["Arguments"]
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == KMS
+    assert train["OutputDataConfig"]["KmsKeyId"] == KMS
+    assert train["RoleArn"] == ROLE
+    assert train["ResourceConfig"]["InstanceType"] == "ml.m5.xlarge"
+
+
+def test_images_are_the_regions_scikit_learn_image(steps):
+    images = {
+        steps[n]["Arguments"]["AppSpecification"]["ImageUri"] for n in ("validate", "features", "evaluate")
+    }
+    images.add(steps["train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"])
+    (image,) = images
+    assert image.endswith(
+        f".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:{pd.SKLEARN_VERSION}-cpu-py3"
+    )
+
+
+def test_quality_gate_reads_the_metric_from_the_evaluation_report(steps):
+    assert steps["evaluate"]["PropertyFiles"] == [
+        {"PropertyFileName": "metrics", "OutputName": "metrics", "FilePath": "evaluation.json"}
+    ]
+    (condition,) = steps[pd.GATE_STEP]["Arguments"]["Conditions"]
+    assert condition == {
+        "Type": "GreaterThanOrEqualTo",
+        "LeftValue": {
+            "Std:JsonGet": {
+                "PropertyFile": {"Get": "Steps.evaluate.PropertyFiles.metrics"},
+                "Path": "metrics.roc_auc",
+            }
+        },
+        "RightValue": 0.8,
+    }
+
+
+def test_register_step_targets_the_group_with_the_approval_status(steps):
+    args = steps[pd.REGISTER_STEP]["Arguments"]
+    assert args["ModelPackageGroupName"] == "churn-dev-models"
+    assert args["ModelApprovalStatus"] == "PendingManualApproval"
+    (container,) = args["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"] == {"Get": "Steps.train.ModelArtifacts.S3ModelArtifacts"}
+    assert container["Image"].endswith(f"sagemaker-scikit-learn:{pd.SKLEARN_VERSION}-cpu-py3")
+    assert args["ModelMetrics"]["ModelQuality"]["Statistics"] == {
+        "ContentType": "application/json",
+        "S3Uri": {
+            "Std:Join": {
+                "On": "/",
+                "Values": [
+                    {"Get": "Steps.evaluate.ProcessingOutputConfig.Outputs['metrics'].S3Output.S3Uri"},
+                    "evaluation.json",
+                ],
+            }
+        },
+    }
+    assert args["CustomerMetadataProperties"]["trigger"] == {"Get": "Parameters.trigger"}
+
+
+def test_fail_step_names_metric_and_threshold(steps):
+    message = steps[pd.FAIL_STEP]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
+    text = "".join(v for v in message if isinstance(v, str))
+    assert "roc_auc" in text and "0.8" in text
+    assert {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.evaluate.PropertyFiles.metrics"},
+            "Path": "metrics.roc_auc",
+        }
+    } in message
+
+
+def test_build_is_deterministic_and_follows_the_arguments(built):
+    again, calls, _ = _offline_build()
+    assert again == built[0] and calls == []
+    approved, _, _ = _offline_build(
+        approval_status="Approved", gate_metric="f1", gate_threshold=0.5, region="us-east-1"
+    )
+    steps = {s["Name"]: s for s in json.loads(approved)["Steps"]}
+    gate = steps[pd.GATE_STEP]["Arguments"]
+    assert gate["IfSteps"][0]["Arguments"]["ModelApprovalStatus"] == "Approved"
+    assert gate["Conditions"][0]["LeftValue"]["Std:JsonGet"]["Path"] == "metrics.f1"
+    assert gate["Conditions"][0]["RightValue"] == 0.5
+    assert (
+        ".dkr.ecr.us-east-1.amazonaws.com/"
+        in steps["train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"gate_metric": "auc"}, "unknown quality gate metric 'auc'"),
+        ({"code_prefix": "/tmp/code"}, "code_prefix must be an s3:// URI"),
+        ({"bucket": "s3://bucket"}, "bucket must be a bucket name"),
+        ({"approval_status": "Rejected"}, "approval_status must be"),
+    ],
+)
+def test_bad_arguments_are_rejected_before_the_sdk_runs(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        pd.build_definition(PIPELINE, **{**ARGS, **overrides})
+
+
+def test_bootstrap_script_runs_the_same_argv_in_the_code_dir(tmp_path: Path):
+    """Run the container bootstrap with a stand-in `python` that records what it is asked to do."""
+    code_dir, model_dir, bin_dir = tmp_path / "code", tmp_path / "in" / "model", tmp_path / "bin"
+    for d in (code_dir, model_dir, bin_dir):
+        d.mkdir(parents=True)
+    (code_dir / "requirements.txt").write_text("pandas\n")
+    (tmp_path / "model.joblib").write_bytes(b"model")
+    with tarfile.open(model_dir / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "model.joblib", arcname="model.joblib")
+    log = tmp_path / "calls.log"
+    shim = bin_dir / "python"
+    shim.write_text(f'#!/bin/sh\necho "$PWD|$*" >> {log}\n')
+    shim.chmod(0o755)
+
+    paths = {"model": str(model_dir), "test": "/data/test", "metrics": "/data/metrics"}
+    argv = PIPELINE.command("evaluate", paths, {})
+    script = pd.bootstrap_script(PIPELINE, str(code_dir), [f"{model_dir}/model.tar.gz"])
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    subprocess.run(["bash", "-c", script, *argv], check=True, env=env, timeout=30)
+
+    assert (model_dir / "model.joblib").read_bytes() == b"model"
+    pip_call, script_call = log.read_text().splitlines()
+    assert pip_call.startswith(f"{code_dir}|-m pip install") and pip_call.endswith("-r requirements.txt")
+    assert script_call == f"{code_dir}|{' '.join(argv[1:])}"

@@ -1,0 +1,84 @@
+"""The kit's MLClient calls (approve, and the gate step's register) against a local fake ARM."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from providers.azure import pipeline_definition as pdef
+from providers.azure.model_registry import approve
+from tests.azure.fake_arm import WS, FakeArm, ml_client
+
+MODEL_URI = (
+    "azureml://subscriptions/sub/resourcegroups/rg/workspaces/ws/datastores/workspaceblobstore/paths/m/"
+)
+
+
+@pytest.fixture()
+def arm(monkeypatch):
+    # azure-core refuses bearer tokens over plain http; the fake has no TLS. Test-only relaxation.
+    import azure.core.pipeline.policies._authentication as auth
+
+    monkeypatch.setattr(auth, "_enforce_https", lambda request: None)
+    with FakeArm() as fake:
+        yield fake
+
+
+def _gate_module() -> types.ModuleType:
+    module = types.ModuleType("gate_register")
+    exec(compile(pdef.GATE_SCRIPT, pdef.GATE_SCRIPT_NAME, "exec"), module.__dict__)  # noqa: S102
+    return module
+
+
+def test_approve_sets_only_the_approval_tag(arm):
+    arm.add_model("churn-dev-churn", "3", {"approval": "pending", "roc_auc": "0.8100"}, MODEL_URI)
+    model = approve(ml_client(arm.url), "churn-dev-churn", 3, approver="alice")
+    assert model.tags["approval"] == "approved"
+    puts = [(path, body) for method, path, body in arm.requests if method == "PUT"]
+    assert len(puts) == 1
+    path, body = puts[0]
+    assert path.split("?")[0] == f"{WS}/models/churn-dev-churn/versions/3"
+    assert body["properties"]["tags"] == {"approval": "approved", "roc_auc": "0.8100", "approved-by": "alice"}
+    assert body["properties"]["modelUri"] == MODEL_URI  # same files, nothing uploaded
+    assert all(path.startswith(f"{WS}/models/") for _, path, _ in arm.requests)
+
+
+@pytest.mark.parametrize(("approval", "tag"), [("manual", "pending"), ("auto", "approved")])
+def test_register_step_tags_next_version(arm, approval, tag):
+    gate = _gate_module()
+    arm.add_model("churn-dev-churn", "1", {"approval": "approved"}, MODEL_URI)
+    arm.add_model("churn-dev-churn", "2", {"approval": "pending"}, MODEL_URI)
+    model = gate.register(
+        ml_client(arm.url), "churn-dev-churn", MODEL_URI, {"roc_auc": 0.83}, approval, "run-7"
+    )
+    assert model.version == "3"
+    method, path, body = next(r for r in arm.requests if r[0] == "PUT")
+    assert path.split("?")[0] == f"{WS}/models/churn-dev-churn/versions/3"
+    assert body["properties"]["tags"] == {"approval": tag, "roc_auc": "0.8300", "run": "run-7"}
+    assert body["properties"]["modelType"] == "custom_model"
+    assert body["properties"]["modelUri"] == MODEL_URI
+
+
+def test_gate_blocks_registration(tmp_path, capsys):
+    gate = _gate_module()
+    (tmp_path / "evaluation.json").write_text('{"metrics": {"roc_auc": 0.61}}')
+    rc = gate.main(
+        [
+            "--metrics",
+            str(tmp_path),
+            "--model",
+            MODEL_URI,
+            "--metric",
+            "roc_auc",
+            "--threshold",
+            "0.75",
+            "--model_name",
+            "m",
+            "--approval",
+            "manual",
+        ]
+    )
+    assert rc == 1  # the pipeline run fails; no client is even built
+    assert "quality gate failed" in capsys.readouterr().err
+    assert gate.gate(tmp_path, "roc_auc", 0.6)[0] is True

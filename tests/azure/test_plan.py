@@ -1,0 +1,228 @@
+"""The Azure program under Pulumi mocks: the inputs that make the platform secure and correct."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.config import load_stack_file
+from infra.plan import plan
+from providers.azure.foundation import FORBIDDEN_ROLES, ROLES
+from providers.base import NOT_SERVING
+
+ROOT = Path(__file__).resolve().parents[2]
+ML = "azure-native:machinelearningservices:"
+
+
+@pytest.fixture(scope="module")
+def planned():
+    return plan(load_stack_file(ROOT / "Pulumi.azure-dev.yaml"))
+
+
+def _variant(tmp_path: Path, **platform_changes) -> object:
+    document = yaml.safe_load((ROOT / "Pulumi.azure-dev.yaml").read_text())
+    platform = document["config"]["mlops:platform"]
+    for dotted, value in platform_changes.items():
+        *path, last = dotted.split(".")
+        node = platform
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    path = tmp_path / "Pulumi.azure-variant.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return plan(load_stack_file(path))
+
+
+def test_storage_accounts_are_locked_down(planned):
+    accounts = {r.inputs["accountName"]: r for r in planned.by_type("azure-native:storage:StorageAccount")}
+    assert set(accounts) == {"churndevdata", "churndevcode"}
+    for account in accounts.values():
+        i = account.inputs
+        assert i["allowBlobPublicAccess"] is False
+        assert i["minimumTlsVersion"] == "TLS1_2"
+        assert i["enableHttpsTrafficOnly"] is True
+        assert i["publicNetworkAccess"] == "Disabled"
+        assert i["encryption"]["keySource"] == "Microsoft.Keyvault"
+        assert i["encryption"]["keyVaultProperties"]["keyName"] == "churn-dev-cmk"
+        assert i["encryption"]["encryptionIdentity"]["encryptionUserAssignedIdentity"].endswith(
+            "/churn-dev-id"
+        )
+        assert account.protect
+    assert accounts["churndevdata"].inputs["allowSharedKeyAccess"] is False
+    # Pulumi's Blob resource writes with the account key: only the code account keeps it.
+    assert accounts["churndevcode"].inputs["allowSharedKeyAccess"] is True
+    assert all(
+        c.inputs["publicAccess"] == "None" for c in planned.by_type("azure-native:storage:BlobContainer")
+    )
+
+
+def test_key_vault_rbac_purge_protection_and_key(planned):
+    vault = planned.one("azure-native:keyvault:Vault")
+    props = vault.inputs["properties"]
+    assert props["enableRbacAuthorization"] is True
+    assert props["enablePurgeProtection"] is True
+    assert props["enableSoftDelete"] is True
+    assert props["publicNetworkAccess"] == "Disabled"
+    assert not props.get("accessPolicies")
+    key = planned.one("azure-native:keyvault:Key")
+    assert key.inputs["properties"]["kty"] == "RSA-HSM" and key.protect
+
+
+def test_workspaces_private_cmk_and_identity(planned):
+    workspaces = {r.inputs["kind"]: r.inputs for r in planned.by_type(ML + "Workspace")}
+    assert set(workspaces) == {"Default", "FeatureStore"}
+    for ws in workspaces.values():
+        assert ws["publicNetworkAccess"] == "Disabled"
+        assert ws["encryption"]["status"] == "Enabled"
+        assert ws["encryption"]["keyVaultProperties"]["keyIdentifier"].startswith(
+            "https://churn-dev-kv.vault"
+        )
+        assert ws["identity"]["type"] == "UserAssigned"
+        assert ws["managedNetwork"]["isolationMode"] == "AllowOnlyApprovedOutbound"
+    acr = planned.one("azure-native:containerregistry:Registry").inputs
+    assert acr["adminUserEnabled"] is False and acr["publicNetworkAccess"] == "Disabled"
+    endpoint = planned.one(ML + "OnlineEndpoint").inputs
+    assert endpoint["properties"]["authMode"] == "AADToken"
+    assert endpoint["properties"]["publicNetworkAccess"] == "Disabled"
+
+
+def test_roles_are_narrow_and_scoped(planned):
+    assignments = planned.by_type("azure-native:authorization:RoleAssignment")
+    assert assignments
+    custom = planned.one("azure-native:authorization:RoleDefinition").inputs
+    allowed = set(ROLES.values()) | {custom["roleDefinitionId"]}
+    for a in assignments:
+        role = a.inputs["roleDefinitionId"]
+        guid = role.rsplit("/", 1)[-1]
+        assert guid not in FORBIDDEN_ROLES
+        assert "/roleDefinitions/" in role and guid in allowed
+        # scoped to one resource, never the subscription or a resource group
+        assert "/providers/" in a.inputs["scope"], a.inputs["scope"]
+    by_role = {a.inputs["roleDefinitionId"].rsplit("/", 1)[-1]: a.inputs["scope"] for a in assignments}
+    assert by_role[ROLES["Storage Blob Data Contributor"]].endswith("/storageAccounts/churndevdata")
+    assert by_role[ROLES["Key Vault Crypto Service Encryption User"]].endswith("/vaults/churn-dev-kv")
+    actions = custom["permissions"][0]["actions"]
+    assert all(a.startswith("Microsoft.MachineLearningServices/workspaces/") for a in actions)
+    assert not any("*" in a or "delete" in a for a in actions)
+
+
+def test_deployment_scaling_and_data_collection(planned):
+    props = planned.one(ML + "OnlineDeployment").inputs["properties"]
+    assert props["instanceType"] == "Standard_DS2_v2"
+    scale = props["scaleSettings"]
+    assert scale == {
+        "scaleType": "TargetUtilization",
+        "minInstances": 1,
+        "maxInstances": 4,
+        "targetUtilizationPercentage": 70,
+        "pollingInterval": "PT1M",
+    }
+    collections = props["dataCollector"]["collections"]
+    assert set(collections) == {"request", "response"}
+    assert all(
+        c["samplingRate"] == pytest.approx(0.2) and c["dataCollectionMode"] == "Enabled"
+        for c in collections.values()
+    )
+    assert props["model"].endswith("/models/churn-dev-churn/versions/1")
+    assert planned.outputs["serving"] == "model version 1 of churn-dev-churn"
+
+
+def test_schedules_and_drift_signal(planned):
+    schedules = {r.inputs["name"]: r.inputs["properties"] for r in planned.by_type(ML + "Schedule")}
+    training, monitor = schedules["churn-dev-training"], schedules["churn-dev-monitor"]
+    assert training["trigger"] == {"triggerType": "Cron", "expression": "0 3 * * *", "timeZone": "UTC"}
+    job = training["action"]["jobDefinition"]
+    assert training["action"]["actionType"] == "CreateJob" and job["jobType"] == "Pipeline"
+    assert set(job["jobs"]) == {"validate", "features", "train", "evaluate", "gate_register"}
+    components = {r.inputs["name"]: r.inputs["version"] for r in planned.by_type(ML + "ComponentVersion")}
+    for node in job["jobs"].values():
+        cid = node["componentId"]
+        name, version = cid.split("/components/")[1].split("/versions/")
+        assert cid.startswith("azureml:/subscriptions/") and components[name] == version
+    assert monitor["trigger"]["expression"] == "0 * * * *"
+    assert monitor["isEnabled"] is True
+    definition = monitor["action"]["monitorDefinition"]
+    signal = definition["signals"]["data-drift"]
+    assert signal["signalType"] == "DataDrift"
+    assert {(t["dataType"], t["metric"], t["threshold"]["value"]) for t in signal["metricThresholds"]} == {
+        ("Numerical", "JensenShannonDistance", 0.2),
+        ("Categorical", "JensenShannonDistance", 0.2),
+    }
+    assert "/churn-dev-ep/v1/request/" in signal["productionData"]["uri"]
+    assert signal["referenceData"]["uri"].endswith("/churn/training/")
+    outputs = job["outputs"]["training_data"]
+    assert outputs["uri"] == signal["referenceData"]["uri"]  # the pipeline writes what the monitor reads
+    assert definition["monitoringTarget"]["deploymentId"].endswith("/deployments/v1")
+
+
+def test_retrain_wiring(planned):
+    group = planned.one("azure-native:monitor:ActionGroup").inputs
+    assert group["emailReceivers"][0]["emailAddress"] == "ml-oncall@example.com"
+    workflow = planned.one("azure-native:logic:Workflow")
+    receiver = group["logicAppReceivers"][0]
+    assert receiver["resourceId"].endswith("/workflows/churn-dev-retrain")
+    assert "/triggers/drift_alert/" in receiver["callbackUrl"]
+    action = workflow.inputs["definition"]["actions"]["submit_training"]["inputs"]
+    assert action["method"] == "PUT"
+    assert action["uri"].startswith("https://management.azure.com/subscriptions/")
+    assert "/workspaces/churn-dev-ws/jobs/@{guid()}?api-version=2025-12-01" in action["uri"]
+    assert action["authentication"]["type"] == "ManagedServiceIdentity"
+    assert action["authentication"]["identity"].endswith("/churn-dev-retrain-id")
+    schedule_job = next(
+        r for r in planned.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-training"
+    ).inputs["properties"]["action"]["jobDefinition"]
+    assert action["body"]["properties"]["jobs"] == schedule_job["jobs"]
+    rule = planned.one("azure-native:monitor:ScheduledQueryRule").inputs
+    assert rule["actions"]["actionGroups"][0].endswith("/actionGroups/churn-dev-drift")
+    assert 'ExperimentName == "churn-dev-monitor"' in rule["criteria"]["allOf"][0]["query"]
+    assert rule["actions"]["customProperties"]["drift_threshold"] == "0.2"
+    diag = planned.one("azure-native:monitor:DiagnosticSetting").inputs
+    assert diag["logs"][0]["category"] == "AmlRunStatusChangedEvent"
+    assert planned.outputs["retrain_target"].endswith("/workflows/churn-dev-retrain")
+
+
+def test_feature_store(planned):
+    version = planned.one(ML + "FeaturesetVersion")
+    mat = version.inputs["properties"]["materializationSettings"]
+    assert mat["storeType"] == "OnlineAndOffline"
+    assert mat["schedule"]["frequency"] == "Hour" and mat["schedule"]["schedule"]["minutes"] == [0]
+    assert version.protect
+    redis = planned.one("azure-native:redis:Redis").inputs
+    assert redis["disableAccessKeyAuthentication"] is True and redis["enableNonSslPort"] is False
+    assert planned.one(ML + "ModelContainer").protect
+
+
+def test_every_resource_is_tagged_where_it_can_be(planned):
+    for r in planned.resources:
+        if r.custom and "tags" in r.inputs:
+            assert r.inputs["tags"]["mlops-platform"] == "churn"
+
+
+def test_no_model_version_means_no_deployment(tmp_path):
+    result = _variant(
+        tmp_path,
+        **{"endpoint.model_version": None, "monitor.retrain_on_drift": False, "network.public_access": True},
+    )
+    assert result.by_type(ML + "OnlineDeployment") == []
+    assert result.outputs["serving"] == NOT_SERVING and result.outputs["endpoint"] is None
+    monitor = next(r for r in result.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-monitor")
+    assert monitor.inputs["properties"]["isEnabled"] is False
+    assert result.by_type("azure-native:logic:Workflow") == []
+    assert not result.one("azure-native:monitor:ActionGroup").inputs.get("logicAppReceivers")
+    assert result.outputs["retrain_target"] is None
+    assert result.one(ML + "OnlineEndpoint").inputs["properties"]["publicNetworkAccess"] == "Enabled"
+
+
+def test_unapproved_version_is_refused():
+    from types import SimpleNamespace
+
+    from providers.azure.endpoint import NotApprovedError, approved_model_id
+
+    ok = SimpleNamespace(id="/m/versions/2", properties=SimpleNamespace(tags={"approval": "approved"}))
+    assert approved_model_id(ok, "m", 2) == "/m/versions/2"
+    with pytest.raises(NotApprovedError, match="approval='pending'"):
+        approved_model_id(
+            SimpleNamespace(id="x", properties=SimpleNamespace(tags={"approval": "pending"})), "m", 2
+        )

@@ -1,0 +1,67 @@
+"""Recover the portable settings from an Azure plan's resource inputs."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+ML = "azure-native:machinelearningservices:"
+
+
+def _schedule(plan, suffix: str) -> dict[str, Any] | None:
+    for r in plan.by_type(ML + "Schedule"):
+        if r.inputs["name"].endswith(suffix):
+            return r.inputs["properties"]
+    return None
+
+
+def extract(plan) -> dict[str, Any]:
+    groups = {}
+    for r in plan.by_type(ML + "FeaturesetVersion"):
+        props = r.inputs["properties"]
+        mat = props["materializationSettings"]
+        groups[r.inputs["name"]] = {
+            "entity": props["properties"]["mlops.entity"],
+            "event_time": props["properties"]["mlops.event_time"],
+            "online": mat["storeType"] == "OnlineAndOffline",
+            "features": json.loads(props["properties"]["mlops.features"]),
+        }
+
+    deployments = plan.by_type(ML + "OnlineDeployment")
+    replicas = cpu = capture = served = None
+    if deployments:
+        props = deployments[0].inputs["properties"]
+        scale = props["scaleSettings"]
+        replicas = (scale["minInstances"], scale["maxInstances"])
+        cpu = scale["targetUtilizationPercentage"]
+        capture = round(props["dataCollector"]["collections"]["request"]["samplingRate"] * 100)
+        served = int(re.search(r"/versions/(\d+)$", props["model"]).group(1))
+
+    training = _schedule(plan, "-training")
+    gate = None
+    if training:
+        gate_inputs = training["action"]["jobDefinition"]["jobs"]["gate_register"]["inputs"]
+        gate = (gate_inputs["metric"]["value"], float(gate_inputs["threshold"]["value"]))
+    monitor = _schedule(plan, "-monitor")
+    signal = monitor["action"]["monitorDefinition"]["signals"]["data-drift"]
+    thresholds = {t["threshold"]["value"] for t in signal["metricThresholds"]}
+    assert len(thresholds) == 1, thresholds
+
+    action_group = plan.one("azure-native:monitor:ActionGroup").inputs
+    workflows = plan.by_type("azure-native:logic:Workflow")
+    registry = plan.one(ML + "ModelContainer").inputs
+    return {
+        "feature_groups": groups,
+        "replicas": replicas,
+        "cpu_target": cpu,
+        "data_capture_percent": capture,
+        "training_schedule": training["trigger"]["expression"] if training else None,
+        "monitor_schedule": monitor["trigger"]["expression"],
+        "drift_threshold": thresholds.pop(),
+        "quality_gate": gate,
+        "approval": registry["properties"]["tags"]["approval"],
+        "retrain_on_drift": bool(workflows) and bool(action_group.get("logicAppReceivers")),
+        "alert_email": action_group["emailReceivers"][0]["emailAddress"],
+        "served_version": served,
+    }

@@ -1,0 +1,96 @@
+"""Read the portable settings back from what the GCP provider declares (resource inputs only)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
+def _by_type(plan: Any, type_: str) -> list[Any]:
+    return [r for r in plan.resources if r.type == type_]
+
+
+def _schedule(plan: Any, trigger: str) -> dict[str, Any] | None:
+    for r in _by_type(plan, "gcp:colab/schedule:Schedule"):
+        if r.inputs["createPipelineJobRequest"]["pipelineJob"]["labels"].get("trigger") == trigger:
+            return r.inputs
+    return None
+
+
+def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
+    tables = {
+        r.inputs["tableId"]: json.loads(r.inputs["schema"])
+        for r in _by_type(plan, "gcp:bigquery/table:Table")
+    }
+    online = {
+        group["featureGroupId"]
+        for r in _by_type(plan, "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview")
+        for group in r.inputs["featureRegistrySource"]["featureGroups"]
+    }
+    out: dict[str, dict[str, Any]] = {}
+    for r in _by_type(plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup"):
+        name = r.inputs["name"]
+        table = r.inputs["bigQuery"]["bigQuerySource"]["inputUri"].rsplit(".", 1)[1]
+        schema = tables[table]
+        entity = r.inputs["bigQuery"]["entityIdColumns"][0]
+        event_time = next(c["name"] for c in schema if c["type"] == "TIMESTAMP" and c["mode"] == "REQUIRED")
+        out[name] = {
+            "entity": entity,
+            "event_time": event_time,
+            "online": name in online,
+            "features": [c["name"] for c in schema if c["name"] not in (entity, event_time)],
+        }
+    return out
+
+
+def _quality_gate(schedule: dict[str, Any]) -> tuple[str, float]:
+    # BucketObject.content is a secret in pulumi-gcp (scrubbed from plans): read the spec the
+    # training schedule carries, which is the same compiled pipeline.
+    spec = json.loads(schedule["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"])
+    tasks = spec["root"]["dag"]["tasks"]
+    metric = tasks["read-metric"]["inputs"]["parameters"]["metric"]["runtimeValue"]["constant"]
+    condition = next(t for n, t in tasks.items() if n.startswith("condition"))
+    threshold = float(condition["triggerPolicy"]["condition"].rsplit(">=", 1)[1])
+    return metric, threshold
+
+
+def extract(plan: Any) -> dict[str, Any]:
+    dynamic = [r.inputs for r in _by_type(plan, DYNAMIC)]
+    deployed = next((d for d in dynamic if "cpu_target" in d), None)
+    approval = next((d for d in dynamic if "mode" in d), None)
+    endpoint = _by_type(plan, "gcp:vertex/aiEndpoint:AiEndpoint")[0].inputs
+    training = _schedule(plan, "schedule")
+    monitor = _schedule(plan, "monitor")
+    assert monitor is not None
+    drift_spec = json.loads(monitor["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"])
+    params = (
+        training["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"]
+        if training
+        else {}
+    )
+    email = next(
+        r.inputs
+        for r in _by_type(plan, "gcp:monitoring/notificationChannel:NotificationChannel")
+        if r.inputs["type"] == "email"
+    )
+    return {
+        "feature_groups": _feature_groups(plan),
+        "replicas": (int(deployed["min_replicas"]), int(deployed["max_replicas"])) if deployed else None,
+        "cpu_target": int(deployed["cpu_target"]) if deployed else None,
+        "data_capture_percent": round(endpoint["predictRequestResponseLoggingConfig"]["samplingRate"] * 100),
+        "training_schedule": training["cron"] if training else None,
+        "monitor_schedule": monitor["cron"],
+        "drift_threshold": drift_spec["root"]["inputDefinitions"]["parameters"]["drift_threshold"][
+            "defaultValue"
+        ],
+        "quality_gate": _quality_gate(training) if training else None,
+        "approval": params.get("approval") or (approval or {}).get("mode"),
+        "retrain_on_drift": any(
+            "workflow" in r.inputs.get("destination", {})
+            for r in _by_type(plan, "gcp:eventarc/trigger:Trigger")
+        ),
+        "alert_email": email["labels"]["email_address"],
+        "served_version": int(deployed["version"]) if deployed else None,
+    }

@@ -1,0 +1,326 @@
+"""The compiled KFP pipelines, checked by kfp itself, and their commands run on this machine."""
+
+# No `from __future__ import annotations`: kfp reads component annotations at runtime.
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines import get_pipeline
+from pipelines.churn import write_dataset
+from providers.gcp import pipeline_definition as pd
+
+PIPELINE = get_pipeline("churn")
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory) -> tuple[dict, Path]:
+    from kfp import compiler
+
+    func = pd.build_training_pipeline(
+        PIPELINE, display_name="churn-dev-churn", gate_metric="roc_auc", gate_threshold=0.75
+    )
+    path = tmp_path_factory.mktemp("kfp") / "pipeline.yaml"
+    compiler.Compiler().compile(func, str(path))
+    return yaml.safe_load(path.read_text()), path
+
+
+def _placeholder(token, inputs: dict[str, str], outputs: dict[str, str]) -> str:
+    """Resolve one KFP placeholder of a compiled executor the way a local run would."""
+    if isinstance(token, str) and token.startswith("{{$.inputs.parameters['"):
+        return inputs[token.split("'")[1]]
+    if isinstance(token, str) and token.startswith("{{$.inputs.artifacts['"):
+        return inputs[token.split("'")[1]]
+    if isinstance(token, str) and token.startswith("{{$.outputs.artifacts['"):
+        return outputs[token.split("'")[1]]
+    return token
+
+
+def test_kfp_loads_the_compiled_pipeline(compiled):
+    from kfp import components
+
+    spec, path = compiled
+    loaded = components.load_component_from_file(str(path))
+    assert loaded.name == "churn-dev-churn"
+    assert set(loaded.component_spec.inputs) >= {"input_data", "code_uri", "model_id", "approval", "seed"}
+    tasks = spec["root"]["dag"]["tasks"]
+    assert {"churn-validate", "churn-features", "churn-train", "churn-evaluate", "read-metric"} <= set(tasks)
+    assert tasks["churn-features"]["dependentTasks"] == ["churn-validate"]
+    assert set(tasks["churn-evaluate"]["dependentTasks"]) == {"churn-train", "churn-features"}
+
+
+def test_quality_gate_condition_guards_registration(compiled):
+    spec, _ = compiled
+    tasks = spec["root"]["dag"]["tasks"]
+    condition = next(t for name, t in tasks.items() if name.startswith("condition"))
+    policy = condition["triggerPolicy"]["condition"]
+    assert policy == "inputs.parameter_values['pipelinechannel--read-metric-Output'] >= 0.75"
+    gate = tasks["read-metric"]["inputs"]["parameters"]
+    assert gate["metric"]["runtimeValue"]["constant"] == "roc_auc"
+    assert gate["metrics_file"]["runtimeValue"]["constant"] == PIPELINE.metrics_file
+    inner = spec["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
+    assert list(inner) == ["register-model"]
+    assert "register-model" not in tasks  # only inside the gate
+
+
+def test_containers_run_the_pipeline_def_command_lines(compiled):
+    spec, _ = compiled
+    executors = spec["deploymentSpec"]["executors"]
+    for step in PIPELINE.steps:
+        container = executors[f"exec-churn-{step.name}"]["container"]
+        assert container["image"] == pd.PYTHON_IMAGE
+        assert container["command"] == ["sh", "-c", pd.STEP_PROLOGUE, "mlops-step"]
+        names = [*step.inputs, *step.outputs]
+        paths = {n: f"<{n}>" for n in names}
+        params = {p.name: f"<param {p.name}>" for p in PIPELINE.params}
+        expected = PIPELINE.command(step.name, paths, params)
+        resolved = [
+            _placeholder(
+                t,
+                {
+                    **paths,
+                    "code_uri": "<code>",
+                    **{a: f"<param {s.removeprefix('param:')}>" for a, s in step.params.items()},
+                    **{n: f"<{n}>" for n in step.inputs},
+                },
+                {n: f"<{n}>" for n in step.outputs},
+            )
+            for t in container["args"]
+        ]
+        # inputs that are pipeline params resolve to the param's name in PipelineDef.command
+        for name, source in step.inputs.items():
+            if source.startswith("param:"):
+                expected = [f"<{name}>" if t == f"<param {source[6:]}>" else t for t in expected]
+        assert resolved == ["<code>", *expected]
+
+
+def test_register_step_is_told_the_approval_mode(compiled):
+    spec, _ = compiled
+    register = spec["deploymentSpec"]["executors"]["exec-register-model"]["container"]
+    source = "\n".join(register["command"])
+    assert 'approved = approval == "auto"' in source
+    assert 'version_aliases=["approved"]' in source
+    assert "google-cloud-aiplatform" in source
+
+
+class _Artifact:
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.path = uri
+
+
+@pytest.fixture()
+def vertex():
+    from tests.gcp.fake_vertex import FakeVertex
+
+    fake = FakeVertex()
+    fake.url = fake.start()
+    yield fake
+    fake.stop()
+
+
+def _register(vertex, approval: str, value: float = 0.8) -> str:
+    register = pd._register_component()
+    return register.python_func(
+        model=_Artifact("gs://bucket/pipeline-root/run/train/model"),
+        project="p",
+        location="europe-west4",
+        model_id="churn-dev-churn",
+        serving_image="img",
+        approval=approval,
+        gate_metric="roc_auc",
+        gate_value=value,
+        api_endpoint=vertex.url,
+    )
+
+
+def test_register_step_creates_then_versions_the_model(vertex):
+    """The register step's code, run here against the fake Vertex API with the real client."""
+    model = "projects/p/locations/europe-west4/models/churn-dev-churn"
+    assert _register(vertex, "manual") == f"{model}@1"
+    first = next(r for r in vertex.requests if r.path.endswith("models:upload"))
+    assert first.body["modelId"] == "churn-dev-churn" and "parentModel" not in first.body
+    assert first.body["model"]["artifactUri"] == "gs://bucket/pipeline-root/run/train/model"
+    assert first.body["model"]["containerSpec"] == {"imageUri": "img"}
+    assert first.body["model"]["labels"] == {"approval": "pending", "managed-by": "mlops"}
+    assert first.body["model"]["versionDescription"] == "roc_auc=0.8000"
+    assert not [r for r in vertex.requests if "mergeVersionAliases" in r.path]  # manual: no approval
+
+    vertex.requests.clear()
+    assert _register(vertex, "manual") == f"{model}@2"
+    second = next(r for r in vertex.requests if r.path.endswith("models:upload"))
+    assert second.body["parentModel"] == model and "modelId" not in second.body
+
+
+def test_register_step_auto_approves_and_moves_the_alias(vertex):
+    model = "projects/p/locations/europe-west4/models/churn-dev-churn"
+    _register(vertex, "auto")
+    _register(vertex, "auto")
+    assert vertex.models[f"{model}@1"]["labels"]["approval"] == "approved"
+    assert vertex.models[f"{model}@2"]["labels"]["approval"] == "approved"
+    assert vertex.models[f"{model}@1"]["versionAliases"] == []
+    assert vertex.models[f"{model}@2"]["versionAliases"] == ["approved"]
+
+
+def test_step_commands_run_locally_with_the_prologue(tmp_path):
+    """What each container runs, on this machine: prologue + PipelineDef.command, step by step."""
+    code = tmp_path / "code"
+    shutil.copytree(PIPELINE.steps_dir, code / "steps")
+    (code / "requirements.txt").write_text("# installed in the venv already\n")
+    data = write_dataset(tmp_path / "raw", rows=400, seed=3).parent
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PIP_NO_INDEX": "1",
+    }
+    produced: dict[str, dict[str, Path]] = {}
+    for step in PIPELINE.steps:
+        paths: dict[str, str] = {}
+        for name, source in step.inputs.items():
+            a, _, b = source.partition(".")
+            paths[name] = str(data) if source.startswith("param:") else str(produced[a][b])
+        outputs = {n: tmp_path / step.name / n for n in step.outputs}
+        paths.update({n: str(p) for n, p in outputs.items()})
+        argv = PIPELINE.command(step.name, paths, {})
+        proc = subprocess.run(
+            ["sh", "-c", pd.STEP_PROLOGUE, "mlops-step", str(code), *argv],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        produced[step.name] = outputs
+    metrics = json.loads((produced["evaluate"]["metrics"] / PIPELINE.metrics_file).read_text())["metrics"]
+    assert 0.5 < metrics["roc_auc"] <= 1.0
+
+
+def test_prologue_maps_gs_uris_to_the_gcs_mount(tmp_path):
+    code = tmp_path / "code"
+    (code / "steps").mkdir(parents=True)
+    (code / "requirements.txt").write_text("")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PIP_NO_INDEX": "1",
+    }
+    proc = subprocess.run(
+        [
+            "sh",
+            "-c",
+            pd.STEP_PROLOGUE,
+            "x",
+            str(code),
+            "echo",
+            "--raw",
+            "gs://b/data/",
+            "--x",
+            "keep gs://in-middle",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.strip() == "--raw /gcs/b/data/ --x keep gs://in-middle"
+
+
+def test_gate_metric_must_be_produced():
+    with pytest.raises(ValueError, match="not produced"):
+        pd.build_training_pipeline(PIPELINE, display_name="x", gate_metric="mae", gate_threshold=0.5)
+
+
+# --- drift pipeline -------------------------------------------------------------------------------
+
+
+def test_drift_pipeline_compiles_with_threshold_and_window():
+    spec = pd.compile_spec(pd.build_drift_pipeline("churn-dev-drift", 0.2, 1))
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["drift_threshold"]["defaultValue"] == 0.2
+    assert params["window_hours"]["defaultValue"] == 1
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["drift-check"]["dependentTasks"] == ["export-requests"]
+    assert tasks["drift-check"]["inputs"]["parameters"]["requests_uri"]["taskOutputParameter"] == {
+        "outputParameterKey": "Output",
+        "producerTask": "export-requests",
+    }
+
+
+@pytest.fixture(scope="module")
+def local_kfp(tmp_path_factory):
+    from kfp import local
+
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path_factory.mktemp("kfp-root"))
+    )
+    yield
+
+
+def _csv(path: Path, rows: list[dict]) -> Path:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_drift_check_runs_locally_under_kfp(local_kfp, tmp_path, capfd):
+    _, drift_check = pd._drift_components()
+    base = [
+        {"tenure_months": i % 50, "contract_type": "one_year" if i % 2 else "two_year"} for i in range(200)
+    ]
+    same = [dict(r) for r in base]
+    shifted = [{"tenure_months": 100 + i % 50, "contract_type": "one_year"} for i in range(200)]
+    baseline = _csv(tmp_path / "base" / "data.csv", base)
+    unchanged = drift_check(
+        requests_uri=str(_csv(tmp_path / "same.csv", same)),
+        baseline_uri=str(baseline.parent),
+        threshold=0.2,
+        platform="churn-dev",
+        project="",
+    )
+    assert unchanged.output == pytest.approx(0.0)
+    drifted = drift_check(
+        requests_uri=str(_csv(tmp_path / "shift.csv", shifted)),
+        baseline_uri=str(baseline.parent),
+        threshold=0.2,
+        platform="churn-dev",
+        project="",
+    )
+    assert drifted.output == pytest.approx(1.0)  # disjoint tenure ranges: KS distance 1
+    logged = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"mlops_platform"' in line]
+    assert logged[-1]["drifted"] is True and logged[-1]["feature"] == "tenure_months"
+    assert logged[-1]["distances"]["contract_type"] == pytest.approx(0.5)
+
+
+def test_read_metric_runs_locally_under_kfp(local_kfp, tmp_path):
+    from kfp import dsl
+
+    read_metric = pd._read_metric_component()
+
+    @dsl.component(base_image=pd.PYTHON_IMAGE)
+    def fake_evaluate(metrics: dsl.Output[dsl.Artifact]):
+        import json
+        import os
+
+        os.makedirs(metrics.path, exist_ok=True)
+        with open(os.path.join(metrics.path, "evaluation.json"), "w") as handle:
+            json.dump({"metrics": {"roc_auc": 0.81}}, handle)
+
+    @dsl.pipeline(name="gate")
+    def gate() -> float:
+        evaluated = fake_evaluate()
+        return read_metric(
+            metrics=evaluated.outputs["metrics"], metrics_file="evaluation.json", metric="roc_auc"
+        ).output
+
+    assert gate().output == pytest.approx(0.81)

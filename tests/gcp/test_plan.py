@@ -1,0 +1,381 @@
+"""The real program under Pulumi mocks (infra.plan): the GCP inputs that matter."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from infra.config import load_stack_file
+from infra.plan import plan
+from providers.base import NOT_SERVING
+from tests.gcp.conftest import write_stack
+
+KEY = "projects/my-ml-project/locations/europe-west4/keyRings/churn-dev-mlops/cryptoKeys/churn-dev-cmek"
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
+def inputs(result, type_: str) -> list[dict]:
+    return [r.inputs for r in result.by_type(type_)]
+
+
+def one(result, type_: str) -> dict:
+    return result.one(type_).inputs
+
+
+def schedule(result, trigger: str) -> dict:
+    return next(
+        i
+        for i in inputs(result, "gcp:colab/schedule:Schedule")
+        if i["createPipelineJobRequest"]["pipelineJob"]["labels"]["trigger"] == trigger
+    )
+
+
+def test_seven_components(gcp_plan):
+    components = sorted(r.type for r in gcp_plan.resources if not r.custom)
+    assert components == sorted(
+        f"mlops:gcp:{c}"
+        for c in (
+            "Foundation",
+            "FeatureStore",
+            "ModelRegistry",
+            "TrainingPipeline",
+            "Endpoint",
+            "ModelMonitor",
+            "RetrainingTrigger",
+        )
+    )
+
+
+def test_apis_enabled_and_left_enabled(gcp_plan):
+    services = inputs(gcp_plan, "gcp:projects/service:Service")
+    assert {
+        "aiplatform.googleapis.com",
+        "bigquery.googleapis.com",
+        "cloudkms.googleapis.com",
+        "workflows.googleapis.com",
+        "eventarc.googleapis.com",
+    } <= {s["service"] for s in services}
+    assert all(s["disableOnDestroy"] is False for s in services)
+
+
+def test_cmek_everywhere(gcp_plan):
+    key = one(gcp_plan, "gcp:kms/cryptoKey:CryptoKey")
+    assert key["rotationPeriod"] == "7776000s"
+    assert one(gcp_plan, "gcp:storage/bucket:Bucket")["encryption"] == {"defaultKmsKeyName": KEY}
+    for dataset in inputs(gcp_plan, "gcp:bigquery/dataset:Dataset"):
+        assert dataset["defaultEncryptionConfiguration"] == {"kmsKeyName": KEY}
+    for table in inputs(gcp_plan, "gcp:bigquery/table:Table"):
+        assert table["encryptionConfiguration"] == {"kmsKeyName": KEY}
+    assert one(gcp_plan, "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore")["encryptionSpec"] == {
+        "kmsKeyName": KEY
+    }
+    assert one(gcp_plan, "gcp:vertex/aiEndpoint:AiEndpoint")["encryptionSpec"] == {"kmsKeyName": KEY}
+    assert one(gcp_plan, "gcp:pubsub/topic:Topic")["kmsKeyName"] == KEY
+    assert one(gcp_plan, "gcp:workflows/workflow:Workflow")["cryptoKeyName"] == KEY
+    for sched in inputs(gcp_plan, "gcp:colab/schedule:Schedule"):
+        assert sched["createPipelineJobRequest"]["pipelineJob"]["encryptionSpec"] == {"kmsKeyName": KEY}
+
+
+def test_service_agents_may_use_the_key(gcp_plan):
+    identities = {i["service"] for i in inputs(gcp_plan, "gcp:projects/serviceIdentity:ServiceIdentity")}
+    assert "aiplatform.googleapis.com" in identities
+    grants = inputs(gcp_plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert all(
+        g["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter" and g["cryptoKeyId"] == KEY for g in grants
+    )
+    members = " ".join(g["member"] for g in grants)
+    for agent in (
+        "gcp-sa-aiplatform",
+        "gs-project-accounts",
+        "bigquery-encryption",
+        "gcp-sa-pubsub",
+        "gcp-sa-workflows",
+    ):
+        assert agent in members
+
+
+def test_private_bucket(gcp_plan):
+    bucket = one(gcp_plan, "gcp:storage/bucket:Bucket")
+    assert bucket["publicAccessPrevention"] == "enforced"
+    assert bucket["uniformBucketLevelAccess"] is True
+    assert bucket["versioning"] == {"enabled": True}
+    assert bucket["forceDestroy"] is False
+    assert bucket["name"] == "my-ml-project-churn-dev-mlops"
+
+
+def test_least_privilege_roles(gcp_plan):
+    roles = [
+        i["role"]
+        for t in (
+            "gcp:projects/iAMMember:IAMMember",
+            "gcp:storage/bucketIAMMember:BucketIAMMember",
+            "gcp:bigquery/datasetIamMember:DatasetIamMember",
+            "gcp:serviceaccount/iAMMember:IAMMember",
+            "gcp:pubsub/topicIAMMember:TopicIAMMember",
+        )
+        for i in inputs(gcp_plan, t)
+    ]
+    assert roles
+    assert not {
+        "roles/owner",
+        "roles/editor",
+        "roles/viewer",
+        "roles/aiplatform.admin",
+        "roles/storage.admin",
+        "roles/bigquery.admin",
+    } & set(roles)
+    project = {
+        (i["member"].split(":")[1].split("@")[0], i["role"])
+        for i in inputs(gcp_plan, "gcp:projects/iAMMember:IAMMember")
+    }
+    assert project == {
+        ("churn-dev-ml", "roles/aiplatform.user"),
+        ("churn-dev-ml", "roles/bigquery.jobUser"),
+        ("churn-dev-ml", "roles/logging.logWriter"),
+        ("churn-dev-retrain", "roles/aiplatform.user"),
+        ("churn-dev-retrain", "roles/eventarc.eventReceiver"),
+        ("churn-dev-retrain", "roles/workflows.invoker"),
+    }
+    bucket_roles = {i["role"] for i in inputs(gcp_plan, "gcp:storage/bucketIAMMember:BucketIAMMember")}
+    assert bucket_roles == {"roles/storage.objectAdmin", "roles/storage.objectViewer"}
+    dataset_roles = {
+        (i["datasetId"], i["role"])
+        for i in inputs(gcp_plan, "gcp:bigquery/datasetIamMember:DatasetIamMember")
+    }
+    assert dataset_roles == {
+        ("churn_dev_features", "roles/bigquery.dataEditor"),
+        ("churn_dev_serving_logs", "roles/bigquery.dataViewer"),
+    }
+    for account in inputs(gcp_plan, "gcp:serviceaccount/account:Account"):
+        assert 6 <= len(account["accountId"]) <= 30
+
+
+def test_feature_store_v2_schema_and_views(gcp_plan):
+    assert not [r for r in gcp_plan.resources if r.type.startswith("gcp:vertex/aiFeatureStore")]
+    table = one(gcp_plan, "gcp:bigquery/table:Table")
+    assert json.loads(table["schema"]) == [
+        {"name": "customer_id", "type": "STRING", "mode": "REQUIRED"},
+        {"name": "event_time", "type": "TIMESTAMP", "mode": "REQUIRED"},
+        {"name": "tenure_months", "type": "INTEGER", "mode": "NULLABLE"},
+        {"name": "monthly_charges", "type": "FLOAT", "mode": "NULLABLE"},
+        {"name": "contract_type", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "support_calls", "type": "INTEGER", "mode": "NULLABLE"},
+    ]
+    group = one(gcp_plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup")
+    assert group["bigQuery"] == {
+        "bigQuerySource": {"inputUri": "bq://my-ml-project.churn_dev_features.customer_profile"},
+        "entityIdColumns": ["customer_id"],
+    }
+    features = [i["name"] for i in inputs(gcp_plan, "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature")]
+    assert sorted(features) == ["contract_type", "monthly_charges", "support_calls", "tenure_months"]
+    store = one(gcp_plan, "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore")
+    assert store["name"] == "churn_dev_online"
+    assert store["bigtable"]["autoScaling"] == {
+        "minNodeCount": 1,
+        "maxNodeCount": 3,
+        "cpuUtilizationTarget": 70,
+    }
+    view = one(gcp_plan, "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview")
+    assert view["syncConfig"] == {"cron": "0 * * * *"}
+    assert view["featureRegistrySource"]["featureGroups"][0]["featureIds"] == [
+        "tenure_months",
+        "monthly_charges",
+        "contract_type",
+        "support_calls",
+    ]
+
+
+def test_data_bearing_resources_are_protected(gcp_plan):
+    protected = {r.type for r in gcp_plan.resources if r.protect}
+    assert {
+        "gcp:storage/bucket:Bucket",
+        "gcp:kms/cryptoKey:CryptoKey",
+        "gcp:bigquery/dataset:Dataset",
+        "gcp:bigquery/table:Table",
+        "gcp:vertex/aiFeatureGroup:AiFeatureGroup",
+        "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore",
+    } <= protected
+    assert one(gcp_plan, "gcp:bigquery/table:Table")["deletionProtection"] is True
+
+
+def test_labels_on_everything_that_takes_them(gcp_plan):
+    wanted = {"mlops-platform": "churn", "mlops-environment": "dev", "team": "ml-platform"}
+    for r in gcp_plan.resources:
+        for field in ("labels", "userLabels"):
+            if field in r.inputs and r.type != "gcp:monitoring/notificationChannel:NotificationChannel":
+                assert wanted.items() <= r.inputs[field].items(), r.name
+
+
+def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
+    sched = schedule(gcp_plan, "schedule")
+    assert sched["cron"] == "0 3 * * *"
+    assert sched["maxConcurrentRunCount"] == "1"
+    job = sched["createPipelineJobRequest"]["pipelineJob"]
+    assert job["serviceAccount"] == "churn-dev-ml@my-ml-project.iam.gserviceaccount.com"
+    assert job["runtimeConfig"]["parameterValues"] == {
+        "code_uri": "gs://my-ml-project-churn-dev-mlops/code/churn",
+        "input_data": "gs://my-ml-project-churn-dev-mlops/data/churn/",
+        "project": "my-ml-project",
+        "location": "europe-west4",
+        "model_id": "churn-dev-churn",
+        "serving_image": "europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-5:latest",
+        "approval": "manual",
+    }
+    spec = json.loads(job["pipelineSpec"])
+    assert spec["pipelineInfo"]["name"] == "churn-dev-churn"
+    assert "condition-1" in spec["root"]["dag"]["tasks"]
+    objects = {i["name"] for i in inputs(gcp_plan, "gcp:storage/bucketObject:BucketObject")}
+    assert {
+        "code/churn/steps/validate.py",
+        "code/churn/steps/features.py",
+        "code/churn/steps/train.py",
+        "code/churn/steps/evaluate.py",
+        "code/churn/requirements.txt",
+        "pipelines/churn-dev-churn/pipeline.json",
+        "pipelines/churn-dev-drift/pipeline.json",
+    } == objects
+
+
+def test_endpoint_private_with_request_logging(gcp_plan):
+    endpoint = one(gcp_plan, "gcp:vertex/aiEndpoint:AiEndpoint")
+    assert endpoint["name"].isdigit() and len(endpoint["name"]) <= 10
+    assert endpoint["privateServiceConnectConfig"] == {
+        "enablePrivateServiceConnect": True,
+        "projectAllowlists": ["my-ml-project"],
+    }
+    assert not endpoint.get("dedicatedEndpointEnabled")
+    logging = endpoint["predictRequestResponseLoggingConfig"]
+    assert logging["enabled"] is True
+    assert logging["samplingRate"] == pytest.approx(0.2)
+    assert (
+        logging["bigqueryDestination"]["outputUri"]
+        == "bq://my-ml-project.churn_dev_serving_logs.request_response_logging"
+    )
+
+
+def test_model_deployed_with_replica_bounds_and_cpu_target(gcp_plan):
+    dynamic = [r.inputs for r in gcp_plan.by_type(DYNAMIC)]
+    deployed = next(d for d in dynamic if "cpu_target" in d)
+    assert (deployed["min_replicas"], deployed["max_replicas"], deployed["cpu_target"]) == (1, 4, 70)
+    assert deployed["machine_type"] == "n1-standard-2"
+    assert deployed["endpoint_id"] == one(gcp_plan, "gcp:vertex/aiEndpoint:AiEndpoint")["name"]
+    assert (deployed["model_id"], deployed["version"]) == ("churn-dev-churn", "1")
+    approval = next(d for d in dynamic if "mode" in d)
+    assert approval == {**approval, "model_id": "churn-dev-churn", "version": "1", "mode": "manual"}
+    assert gcp_plan.outputs["serving"] == (
+        "model version 1 of projects/my-ml-project/locations/europe-west4/models/churn-dev-churn"
+    )
+    assert gcp_plan.outputs["endpoint"].endswith("/endpoints/" + deployed["endpoint_id"])
+
+
+def test_drift_monitor_schedule_and_threshold(gcp_plan):
+    sched = schedule(gcp_plan, "monitor")
+    assert sched["cron"] == "0 * * * *"
+    job = sched["createPipelineJobRequest"]["pipelineJob"]
+    spec = json.loads(job["pipelineSpec"])
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert params["drift_threshold"]["defaultValue"] == pytest.approx(0.2)
+    assert params["window_hours"]["defaultValue"] == 1  # hourly schedule: the last hour of requests
+    assert (
+        job["runtimeConfig"]["parameterValues"]["requests_table"]
+        == "my-ml-project.churn_dev_serving_logs.request_response_logging"
+    )
+    metric = one(gcp_plan, "gcp:logging/metric:Metric")
+    assert metric["filter"] == (
+        'logName="projects/my-ml-project/logs/mlops-drift" AND '
+        'jsonPayload.mlops_platform="churn-dev" AND jsonPayload.max_drift>0.2'
+    )
+
+
+def test_alert_and_retrain_path(gcp_plan):
+    policy = one(gcp_plan, "gcp:monitoring/alertPolicy:AlertPolicy")
+    condition = policy["conditions"][0]["conditionThreshold"]
+    assert condition["filter"] == 'metric.type="logging.googleapis.com/user/churn-dev-drift-over-threshold"'
+    assert (condition["comparison"], condition["thresholdValue"]) == ("COMPARISON_GT", 0)
+    channels = {
+        c["type"]: c for c in inputs(gcp_plan, "gcp:monitoring/notificationChannel:NotificationChannel")
+    }
+    assert channels["email"]["labels"] == {"email_address": "ml-oncall@example.com"}
+    assert channels["pubsub"]["labels"] == {"topic": "projects/my-ml-project/topics/churn-dev-drift-alerts"}
+    assert len(policy["notificationChannels"]) == 2
+
+    trigger = one(gcp_plan, "gcp:eventarc/trigger:Trigger")
+    workflow_id = gcp_plan.outputs["retrain_target"]
+    assert trigger["destination"] == {"workflow": workflow_id}
+    assert trigger["transport"]["pubsub"]["topic"] == gcp_plan.outputs["alert_topic"]
+    assert trigger["matchingCriterias"] == [
+        {"attribute": "type", "value": "google.cloud.pubsub.topic.v1.messagePublished"}
+    ]
+    assert trigger["serviceAccount"] == "churn-dev-retrain@my-ml-project.iam.gserviceaccount.com"
+
+    workflow = one(gcp_plan, "gcp:workflows/workflow:Workflow")
+    assert workflow["serviceAccount"].endswith("churn-dev-retrain@my-ml-project.iam.gserviceaccount.com")
+    steps = {
+        k: v for step in yaml.safe_load(workflow["sourceContents"])["main"]["steps"] for k, v in step.items()
+    }
+    assert steps["read_template"]["args"] == {
+        "bucket": "my-ml-project-churn-dev-mlops",
+        "object": "pipelines%2Fchurn-dev-churn%2Fpipeline.json",
+        "alt": "media",
+    }
+    create = steps["create_pipeline_job"]["args"]
+    assert create["url"] == (
+        "https://europe-west4-aiplatform.googleapis.com/v1/projects/my-ml-project/"
+        "locations/europe-west4/pipelineJobs"
+    )
+    assert create["body"]["pipelineSpec"] == "${spec}"
+    assert create["body"]["serviceAccount"] == "churn-dev-ml@my-ml-project.iam.gserviceaccount.com"
+    assert (
+        create["body"]["runtimeConfig"]["parameterValues"]
+        == schedule(gcp_plan, "schedule")["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"][
+            "parameterValues"
+        ]
+    )
+    act_as = one(gcp_plan, "gcp:serviceaccount/iAMMember:IAMMember")
+    assert act_as["role"] == "roles/iam.serviceAccountUser"
+    assert act_as["serviceAccountId"].endswith("churn-dev-ml@my-ml-project.iam.gserviceaccount.com")
+
+
+@pytest.fixture(scope="module")
+def minimal_plan(tmp_path_factory):
+    def change(config):
+        p = config["mlops:platform"]
+        p["endpoint"]["model_version"] = None
+        p["endpoint"]["data_capture_percent"] = 0
+        p["pipeline"]["schedule"] = None
+        p["monitor"]["retrain_on_drift"] = False
+        p["registry"]["approval"] = "auto"
+        p["network"] = {"public_access": True}
+        p["feature_store"]["feature_groups"][0]["online"] = False
+
+    path = write_stack(tmp_path_factory.mktemp("stack"), "gcp-min", change)
+    return plan(load_stack_file(path))
+
+
+def test_nothing_served_without_a_model_version(minimal_plan):
+    assert minimal_plan.by_type(DYNAMIC) == []
+    assert minimal_plan.outputs["endpoint"] is None
+    assert minimal_plan.outputs["serving"] == NOT_SERVING
+    endpoint = one(minimal_plan, "gcp:vertex/aiEndpoint:AiEndpoint")
+    assert "privateServiceConnectConfig" not in endpoint  # public_access: true
+    assert endpoint["predictRequestResponseLoggingConfig"]["enabled"] is False
+
+
+def test_optional_parts_are_left_out(minimal_plan):
+    assert minimal_plan.outputs["training_schedule"] is None
+    assert minimal_plan.outputs["retrain_target"] is None
+    assert minimal_plan.outputs["approval"] == "auto"
+    assert [schedule(minimal_plan, "monitor")["cron"]] == [
+        i["cron"] for i in inputs(minimal_plan, "gcp:colab/schedule:Schedule")
+    ]
+    for absent in (
+        "gcp:eventarc/trigger:Trigger",
+        "gcp:workflows/workflow:Workflow",
+        "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore",
+        "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview",
+    ):
+        assert minimal_plan.by_type(absent) == []
+    # the alert still reaches the on-call e-mail and the topic
+    assert len(one(minimal_plan, "gcp:monitoring/alertPolicy:AlertPolicy")["notificationChannels"]) == 2

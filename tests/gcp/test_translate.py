@@ -1,0 +1,134 @@
+"""GCP's own rules: each broken one is a SpecError naming the key, before anything is declared."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+
+from infra.config import resolve
+from providers.gcp import translate as t
+from providers.spec import SpecError
+from tests.gcp.conftest import ROOT, stack_config, write_stack
+
+
+def _resolve(change=lambda c: None):
+    config = copy.deepcopy(stack_config())
+    change(config)
+    return resolve("gcp-test", config.get)
+
+
+def _platform(config):
+    return config["mlops:platform"]
+
+
+def test_example_stack_translates():
+    _, deployment = _resolve()
+    s = deployment.settings
+    assert s.region == "europe-west4" and s.project == "my-ml-project"
+    assert s.service_account_id == "churn-dev-ml"
+    assert s.online_store_name == "churn_dev_online"
+    assert s.serving_machine == "n1-standard-2" and s.serving_accelerator is None
+    assert s.sampling_rate == pytest.approx(0.2)
+    assert s.endpoint_id.isdigit() and len(s.endpoint_id) <= 10
+    assert s.bq_schemas["customer_profile"][1] == {
+        "name": "event_time",
+        "type": "TIMESTAMP",
+        "mode": "REQUIRED",
+    }
+
+
+@pytest.mark.parametrize("region", ["europe-west4-a", "EU", "europe_west4", ""])
+def test_region_format(region):
+    with pytest.raises(SpecError) as err:
+        _resolve(lambda c: c.update({"gcp:region": region}))
+    assert err.value.key == "gcp:region"
+
+
+def test_project_is_required_and_checked():
+    with pytest.raises(SpecError) as err:
+        _resolve(lambda c: c.pop("gcp:project"))
+    assert err.value.key == "gcp:project" and "required" in err.value.rule
+    with pytest.raises(SpecError) as err:
+        _resolve(lambda c: c.update({"gcp:project": "Bad_Project"}))
+    assert err.value.key == "gcp:project"
+
+
+def test_service_account_id_length():
+    def long_name(c):
+        _platform(c).update({"name": "a-twenty-char-name-x", "environment": "staging"})
+
+    with pytest.raises(SpecError) as err:
+        _resolve(long_name)
+    assert err.value.key == "mlops:platform.name"
+    assert "6 to 30" in err.value.rule
+    with pytest.raises(SpecError, match="6 to 30"):
+        t.check_service_account_id("ab-ml", "mlops:platform.name")
+
+
+def test_online_store_and_view_names():
+    with pytest.raises(SpecError) as err:
+        t.check_online_store_name("a" * 61, "mlops:platform.name")
+    assert err.value.key == "mlops:platform.name" and "60" in err.value.rule
+    with pytest.raises(SpecError):
+        t.check_online_store_name("1starts_with_digit", "mlops:platform.name")
+    assert t.check_online_store_name("a" * 60, "k") == "a" * 60
+
+    def long_group(c):
+        _platform(c)["feature_store"]["feature_groups"][0]["name"] = "g" * 61
+
+    with pytest.raises(SpecError) as err:
+        _resolve(long_group)
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].name"
+
+
+def test_offline_only_group_needs_no_online_store():
+    def offline(c):
+        _platform(c)["feature_store"]["feature_groups"][0].update({"name": "g" * 61, "online": False})
+
+    _, deployment = _resolve(offline)
+    assert deployment.settings.online_store_name is None
+    assert deployment.settings.feature_views == {}
+
+
+def test_gpu_maps_to_t4_where_offered():
+    _, deployment = _resolve(lambda c: _platform(c)["endpoint"].update({"instance": "gpu"}))
+    assert deployment.settings.serving_accelerator == ("NVIDIA_TESLA_T4", 1)
+    assert deployment.settings.serving_machine == "n1-standard-8"
+
+
+@pytest.mark.parametrize("section", ["endpoint", "pipeline"])
+def test_gpu_in_a_region_without_t4(section):
+    def change(c):
+        c["gcp:region"] = "europe-north1"
+        _platform(c)[section]["instance"] = "gpu"
+
+    with pytest.raises(SpecError) as err:
+        _resolve(change)
+    assert err.value.key == f"mlops:platform.{section}.instance"
+    assert "NVIDIA_TESLA_T4" in err.value.rule
+
+
+def test_feature_types_map_to_bigquery():
+    assert t.BQ_TYPES == {
+        "int": "INTEGER",
+        "float": "FLOAT",
+        "string": "STRING",
+        "bool": "BOOLEAN",
+        "timestamp": "TIMESTAMP",
+    }
+
+
+def test_cli_names_the_key_and_exits_2(tmp_path):
+    path = write_stack(tmp_path, "gcp-bad", lambda c: c.update({"gcp:region": "europe-west4-a"}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "validate", "--config-file", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "gcp:region" in proc.stderr
