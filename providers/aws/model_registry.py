@@ -22,9 +22,8 @@ class ModelRegistry(Capability):
         self.group = aws.sagemaker.ModelPackageGroup(
             f"{name}-models",
             model_package_group_name=deployment.settings.model_package_group,
-            model_package_group_description=(
-                f"{platform.prefix} models; new versions start as {self.approval_status}"
-            ),
+            # Nothing that can change with the config goes in here: the description forces a replace.
+            model_package_group_description=f"{platform.prefix} models",
             tags=platform.all_tags,
             opts=self.protected(deployment),
         )
