@@ -38,10 +38,22 @@ locally), installs ``requirements.txt`` with pip (needs outbound network from th
 job: no network isolation, or a VPC with a NAT/PyPI mirror), then ``exec``s
 ``python <script> <args...>``.
 
+Model Monitor baseline, after ``baseline_source`` (``validate.validated``), in parallel
+with the rest: ``baseline_inputs`` (a ``ProcessingStep`` running ``python serve.py inputs``)
+keeps the columns an endpoint request carries, with their header, and ``data_baseline``
+(``QualityCheckStep`` + ``DataQualityCheckConfig``, ``skip_check=True``,
+``register_new_baseline=True``) runs the Model Monitor analyzer on them and writes
+``statistics.json`` / ``constraints.json`` to ``s3://<bucket>/monitoring/baseline`` (what
+``model_monitor.py`` reads), KMS on volume and output, no network. Every run overwrites it.
+
 After the steps: a ``ConditionStep`` ``JsonGet(metrics.<gate_metric>) >= threshold``
 whose if-branch is a ``ModelStep`` from ``ModelBuilder.register()`` (model package in
 the group, with the approval status and the evaluation report as model statistics)
 and whose else-branch is a ``FailStep`` naming the metric, its value and the threshold.
+The package's container is the scikit-learn serving image with
+``SAGEMAKER_PROGRAM=serve.py`` and ``SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code``: the
+training step's ``model.tar.gz`` carries ``code/serve.py`` (train.py copies it), so the
+endpoint loads ``model.joblib`` through serve.py's ``model_fn`` with nothing to download.
 
 Pipeline parameters: one per ``PipelineDef.params`` (``input_data`` defaults to
 ``s3://<bucket>/datasets/<pipeline>/raw/``) plus ``trigger`` (who started the run:
@@ -62,9 +74,8 @@ that do not affect the JSON. Measured: import + first build about 3 s, later bui
 about 0.8 s.
 
 Limits: pip needs outbound network from the jobs (no network isolation, or a VPC with a
-NAT or PyPI mirror). The registered container is the scikit-learn serving image with the
-model archive and no inference script: that image needs a ``model_fn`` to load
-``model.joblib``, which the cloud-neutral ``PipelineDef`` does not provide yet.
+NAT or PyPI mirror). The baseline describes the latest run's data, whether or not that
+run's model passes the gate or is the one being served.
 """
 
 from __future__ import annotations
@@ -95,6 +106,17 @@ MODEL_ARCHIVE = "model.tar.gz"
 GATE_STEP = "quality_gate"
 REGISTER_STEP = "register_model"
 FAIL_STEP = "gate_failed"
+BASELINE_INPUTS_STEP = "baseline_inputs"
+BASELINE_STEP = "data_baseline"
+BASELINE_INPUTS_OUTPUT = "inputs"
+BASELINE_SOURCE = "validate.validated"
+"""Step output the Model Monitor baseline is computed from (the validated raw data)."""
+BASELINE_PREFIX = "monitoring/baseline"
+"""Where the baseline lands in the bucket: model_monitor.py reads statistics/constraints.json here."""
+SERVE_SCRIPT = "serve.py"
+"""Inference script in the steps dir; train.py copies it to ``code/`` inside the model archive."""
+SERVE_CODE_DIR = "/opt/ml/model/code"
+"""Where the scikit-learn serving container finds code that ships inside model.tar.gz."""
 METRICS_PROPERTY_FILE = "metrics"
 
 MAX_RUNTIME_SECONDS = 3 * 3600
@@ -131,13 +153,15 @@ def build_definition(
     gate_metric: str,
     gate_threshold: float,
     code_prefix: str,
+    baseline_source: str = BASELINE_SOURCE,
 ) -> str:
     """The SageMaker pipeline definition JSON for ``pipeline``; no network, no credentials.
 
-    ``code_prefix`` (``s3://.../``) must already hold every step script and
-    ``requirements.txt`` as flat objects: the SDK uploads nothing.
+    ``code_prefix`` (``s3://.../``) must already hold every step script (``serve.py``
+    included) and ``requirements.txt`` as flat objects: the SDK uploads nothing.
+    ``baseline_source`` (``<step>.<output>``) is the data the Model Monitor baseline describes.
     """
-    _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status)
+    _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status, baseline_source)
     with _sdk_env(region), _lean_sdk():
         return _Builder(
             pipeline,
@@ -152,6 +176,7 @@ def build_definition(
             gate_metric=gate_metric,
             gate_threshold=float(gate_threshold),
             code_prefix=code_prefix if code_prefix.endswith("/") else code_prefix + "/",
+            baseline_source=baseline_source,
         ).definition()
 
 
@@ -166,7 +191,12 @@ def bootstrap_script(pipeline: PipelineDef, code_dir: str, archives: list[str]) 
 
 
 def _check_inputs(
-    pipeline: PipelineDef, bucket: str, code_prefix: str, gate_metric: str, approval_status: str
+    pipeline: PipelineDef,
+    bucket: str,
+    code_prefix: str,
+    gate_metric: str,
+    approval_status: str,
+    baseline_source: str,
 ) -> None:
     pipeline.validate()
     if bucket.startswith("s3://") or "/" in bucket:
@@ -184,11 +214,21 @@ def _check_inputs(
         raise ValueError(
             f"approval_status must be PendingManualApproval or Approved, not {approval_status!r}"
         )
-    taken = {s.name for s in pipeline.steps} & {GATE_STEP, REGISTER_STEP, FAIL_STEP}
+    reserved = {GATE_STEP, REGISTER_STEP, FAIL_STEP, BASELINE_INPUTS_STEP, BASELINE_STEP}
+    taken = {s.name for s in pipeline.steps} & reserved
     if taken:
         raise ValueError(f"step names reserved by the SageMaker pipeline: {', '.join(sorted(taken))}")
     if TRIGGER_PARAM in {p.name for p in pipeline.params}:
         raise ValueError(f"param name {TRIGGER_PARAM!r} is reserved by the SageMaker pipeline")
+    if not (pipeline.steps_dir / SERVE_SCRIPT).is_file():
+        raise ValueError(
+            f"{pipeline.steps_dir} has no {SERVE_SCRIPT}: the registered model runs it as its inference code"
+        )
+    kind, producer, output = parse_source(baseline_source)
+    if kind != "step" or producer not in {s.name for s in pipeline.steps}:
+        raise ValueError(f"baseline_source must be <step>.<output> of this pipeline, not {baseline_source!r}")
+    if pipeline.step(producer).kind == "training" or output not in pipeline.step(producer).outputs:
+        raise ValueError(f"baseline_source {baseline_source!r} is not an output of a processing step")
     for step in pipeline.steps:
         if step.kind == "training" and CODE_CHANNEL in step.inputs:
             raise ValueError(f"step {step.name!r}: input name {CODE_CHANNEL!r} is reserved for the step code")
@@ -387,47 +427,10 @@ class _Builder:
         return entrypoint, [self._arg(a) for a in argv[2:]]
 
     # ---- steps ------------------------------------------------------------------
-    def _processing_step(self, step: StepDef) -> Any:
+    def _processor(self, step_name: str, entrypoint: list[str]) -> Any:
         from sagemaker.core.processing import Processor
-        from sagemaker.core.shapes import (
-            ProcessingInput,
-            ProcessingOutput,
-            ProcessingS3Input,
-            ProcessingS3Output,
-        )
-        from sagemaker.core.workflow.properties import PropertyFile
-        from sagemaker.mlops.workflow.steps import ProcessingStep
 
-        paths = {name: f"{PROCESSING_INPUT}/{name}" for name in step.inputs}
-        paths.update({name: f"{PROCESSING_OUTPUT}/{name}" for name in step.outputs})
-        entrypoint, arguments = self._command(step, paths, PROCESSING_CODE)
-
-        def s3_input(name: str, uri: Any, local: str) -> Any:
-            return ProcessingInput(
-                input_name=name,
-                s3_input=ProcessingS3Input(
-                    s3_uri=uri,
-                    local_path=local,
-                    s3_data_type="S3Prefix",
-                    s3_input_mode="File",
-                    s3_data_distribution_type="FullyReplicated",
-                ),
-            )
-
-        inputs = [s3_input(name, self._source_uri(step, name), paths[name]) for name in step.inputs]
-        inputs.append(s3_input(CODE_CHANNEL, self.s["code_prefix"], PROCESSING_CODE))
-        outputs = [
-            ProcessingOutput(
-                output_name=name,
-                s3_output=ProcessingS3Output(
-                    s3_uri=self._output_uri(step.name, name),
-                    local_path=paths[name],
-                    s3_upload_mode="EndOfJob",
-                ),
-            )
-            for name in step.outputs
-        ]
-        processor = Processor(
+        return Processor(
             role=self.s["role_arn"],
             image_uri=self.image,
             instance_count=1,
@@ -437,10 +440,23 @@ class _Builder:
             volume_kms_key=self.s["kms_key_arn"],
             output_kms_key=self.s["kms_key_arn"],
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
-            base_job_name=f"{self.p.name}-{step.name}".replace("_", "-"),
+            base_job_name=f"{self.p.name}-{step_name}".replace("_", "-"),
             sagemaker_session=self.session,
             env={"PYTHONUNBUFFERED": "1"},
         )
+
+    def _processing_step(self, step: StepDef) -> Any:
+        from sagemaker.core.workflow.properties import PropertyFile
+        from sagemaker.mlops.workflow.steps import ProcessingStep
+
+        paths = {name: f"{PROCESSING_INPUT}/{name}" for name in step.inputs}
+        paths.update({name: f"{PROCESSING_OUTPUT}/{name}" for name in step.outputs})
+        entrypoint, arguments = self._command(step, paths, PROCESSING_CODE)
+
+        inputs = [_s3_input(name, self._source_uri(step, name), paths[name]) for name in step.inputs]
+        inputs.append(_s3_input(CODE_CHANNEL, self.s["code_prefix"], PROCESSING_CODE))
+        outputs = [_s3_output(name, self._output_uri(step.name, name), paths[name]) for name in step.outputs]
+        processor = self._processor(step.name, entrypoint)
         property_files = []
         if step.name == self.p.metrics_step:
             self.metrics_file = PropertyFile(
@@ -504,6 +520,76 @@ class _Builder:
             container_arguments=arguments,
         )
 
+    def _baseline_steps(self) -> list[Any]:
+        """Model Monitor's data-quality baseline of the request columns, written to BASELINE_PREFIX.
+
+        ``baseline_inputs`` keeps only the columns an endpoint request carries (``python serve.py
+        inputs``: no ids, no event time, no label; the analyzer has no option to leave columns
+        out), then a ``QualityCheckStep`` runs the Model Monitor analyzer on them
+        (``skip_check``: nothing to compare with; ``register_new_baseline``: its result is the
+        new baseline) and uploads ``statistics.json`` and ``constraints.json``.
+        """
+        from sagemaker.core.model_monitor.dataset_format import DatasetFormat
+        from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
+        from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig
+        from sagemaker.mlops.workflow.steps import ProcessingStep
+
+        s = self.s
+        _, producer, output = parse_source(s["baseline_source"])
+        data_path = f"{PROCESSING_INPUT}/data"
+        out_path = f"{PROCESSING_OUTPUT}/{BASELINE_INPUTS_OUTPUT}"
+        argv = ["python", SERVE_SCRIPT, "inputs", "--data", data_path, "--out", out_path]
+        entrypoint = ["/bin/bash", "-c", bootstrap_script(self.p, PROCESSING_CODE, []), *argv[:2]]
+        processor = self._processor(BASELINE_INPUTS_STEP, entrypoint)
+        inputs_step = ProcessingStep(
+            name=BASELINE_INPUTS_STEP,
+            step_args=processor.run(
+                inputs=[
+                    _s3_input(
+                        "data",
+                        self.steps[producer].properties.ProcessingOutputConfig.Outputs[output].S3Output.S3Uri,
+                        data_path,
+                    ),
+                    _s3_input(CODE_CHANNEL, s["code_prefix"], PROCESSING_CODE),
+                ],
+                outputs=[
+                    _s3_output(
+                        BASELINE_INPUTS_OUTPUT,
+                        self._output_uri(BASELINE_INPUTS_STEP, BASELINE_INPUTS_OUTPUT),
+                        out_path,
+                    )
+                ],
+                arguments=argv[2:],
+            ),
+            description=f"The request columns of {s['baseline_source']} (serve.py inputs), with a header.",
+        )
+        check_job = CheckJobConfig(
+            role=s["role_arn"],
+            instance_count=1,
+            instance_type=s["instance_type"],
+            volume_size_in_gb=VOLUME_GB,
+            volume_kms_key=s["kms_key_arn"],
+            output_kms_key=s["kms_key_arn"],
+            max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
+            base_job_name=f"{self.p.name}-baseline",
+            sagemaker_session=self.session,
+        )
+        baseline = _isolated_quality_check_step_class()(
+            name=BASELINE_STEP,
+            quality_check_config=DataQualityCheckConfig(
+                baseline_dataset=inputs_step.properties.ProcessingOutputConfig.Outputs[
+                    BASELINE_INPUTS_OUTPUT
+                ].S3Output.S3Uri,
+                dataset_format=DatasetFormat.csv(header=True),
+                output_s3_uri=f"s3://{s['bucket']}/{BASELINE_PREFIX}",
+            ),
+            check_job_config=check_job,
+            skip_check=True,
+            register_new_baseline=True,
+            description=f"Model Monitor data-quality baseline -> s3://{s['bucket']}/{BASELINE_PREFIX}/.",
+        )
+        return [inputs_step, baseline]
+
     def _gate(self) -> Any:
         from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
         from sagemaker.core.workflow.conditions import ConditionGreaterThanOrEqualTo
@@ -534,6 +620,9 @@ class _Builder:
             role_arn=s["role_arn"],
             sagemaker_session=self.session,
             instance_type=s["instance_type"],
+            # The sklearn container imports serve.py from the unpacked archive (train.py put it
+            # there), so the endpoint needs no code upload and no network.
+            env_vars={"SAGEMAKER_PROGRAM": SERVE_SCRIPT, "SAGEMAKER_SUBMIT_DIRECTORY": SERVE_CODE_DIR},
         )
         register = ModelStep(
             name=REGISTER_STEP,
@@ -583,6 +672,8 @@ class _Builder:
             sdk = self._training_step(step) if step.kind == "training" else self._processing_step(step)
             self.steps[step.name] = sdk
             self.sdk_steps.append(sdk)
+            if step.name == parse_source(self.s["baseline_source"])[1]:
+                self.sdk_steps.extend(self._baseline_steps())
         self.sdk_steps.append(self._gate())
         return Pipeline(
             name=self.s["pipeline_name"],
@@ -592,7 +683,54 @@ class _Builder:
         ).definition()
 
 
+def _s3_input(name: str, uri: Any, local: str) -> Any:
+    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=uri,
+            local_path=local,
+            s3_data_type="S3Prefix",
+            s3_input_mode="File",
+            s3_data_distribution_type="FullyReplicated",
+        ),
+    )
+
+
+def _s3_output(name: str, uri: Any, local: str) -> Any:
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+
+    return ProcessingOutput(
+        output_name=name,
+        s3_output=ProcessingS3Output(s3_uri=uri, local_path=local, s3_upload_mode="EndOfJob"),
+    )
+
+
 _TRAINING_STEP_CLASS: type | None = None
+_QUALITY_CHECK_STEP_CLASS: type | None = None
+ISOLATED_NETWORK = {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True}
+
+
+def _isolated_quality_check_step_class() -> type:
+    """``QualityCheckStep`` whose job runs without network (the analyzer needs none).
+
+    Not ``CheckJobConfig(network_config=...)``: sagemaker 3.27's ``_build_check_job_request``
+    puts the ``NetworkConfig`` object itself in the request, which is not JSON serializable.
+    """
+    global _QUALITY_CHECK_STEP_CLASS
+    if _QUALITY_CHECK_STEP_CLASS is None:
+        from sagemaker.mlops.workflow.quality_check_step import QualityCheckStep
+
+        class _IsolatedQualityCheckStep(QualityCheckStep):
+            @property
+            def arguments(self) -> dict:
+                request = super().arguments
+                request["NetworkConfig"] = dict(ISOLATED_NETWORK)
+                return request
+
+        _QUALITY_CHECK_STEP_CLASS = _IsolatedQualityCheckStep
+    return _QUALITY_CHECK_STEP_CLASS
 
 
 def _command_training_step_class() -> type:

@@ -4,7 +4,8 @@ CLI: ``--train DIR --model DIR [--algorithm NAME] [--seed N]``.
 Reads the first ``*.csv`` in ``--train``; every column except the id/time
 columns and the label is a feature. The whole Pipeline (scaler + model) is
 saved, with the feature names it was fit on, so serving and evaluation need
-no separate preprocessing code.
+no separate preprocessing code. The model dir also gets ``code/serve.py`` (the
+inference code, see serve.py) so the model archive is servable on its own.
 Self-contained: runs in a bare container with only requirements.txt installed.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -26,6 +28,8 @@ LABEL = "churned"
 NON_FEATURES = {"customer_id", "event_time", LABEL}
 MODEL_FILE = "model.joblib"
 ALGORITHMS = ("logistic_regression", "gradient_boosting")
+SERVE_SCRIPT = Path(__file__).resolve().with_name("serve.py")
+CODE_DIR = "code"  # the SageMaker scikit-learn container's place for code inside model.tar.gz
 
 
 def read_first_csv(directory: Path) -> pd.DataFrame:
@@ -61,6 +65,20 @@ def train(frame: pd.DataFrame, algorithm: str = "logistic_regression", seed: int
     return model
 
 
+def add_serving_code(model_dir: Path, serve_script: Path = SERVE_SCRIPT) -> Path:
+    """Copy the inference script to ``<model_dir>/code/serve.py``.
+
+    Only the script: a ``code/requirements.txt`` would make the serving container pip-install
+    at start, which fails on an endpoint without network access (SageMaker's network
+    isolation). serve.py needs only what the serving image already has.
+    """
+    if not serve_script.is_file():
+        raise FileNotFoundError(f"inference script {serve_script} is missing next to train.py")
+    code = model_dir / CODE_DIR
+    code.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copyfile(serve_script, code / serve_script.name))
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", type=Path, required=True, help="dir with train CSV")
@@ -77,8 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     model = train(frame, args.algorithm, args.seed)
     joblib.dump(model, args.model / MODEL_FILE)
     # Sidecar so a serving container or a human can see what the model expects.
-    meta = {"algorithm": args.algorithm, "features": feature_columns(frame), "rows": len(frame)}
+    meta = {
+        "algorithm": args.algorithm,
+        "features": feature_columns(frame),
+        "rows": len(frame),
+        "serving": f"{CODE_DIR}/{SERVE_SCRIPT.name}",
+    }
     (args.model / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    add_serving_code(args.model)
     print(f"trained {args.algorithm} on {len(frame)} rows -> {args.model / MODEL_FILE}")
     return 0
 
