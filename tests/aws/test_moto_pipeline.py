@@ -159,6 +159,16 @@ def test_job_step_arguments_are_valid_create_job_requests(aws, definition):
         job = sm.describe_processing_job(ProcessingJobName=f"churn-{name}-{EXECUTION_ID}")
         assert job["ProcessingOutputConfig"]["KmsKeyId"] == request["ProcessingOutputConfig"]["KmsKeyId"]
         assert job["AppSpecification"]["ContainerArguments"][1].startswith("/opt/ml/processing/input/")
+    request = _concrete(steps[pd.BASELINE_INPUTS_STEP]["Arguments"], params)
+    sm.create_processing_job(ProcessingJobName=f"churn-baseline-inputs-{EXECUTION_ID}", **request)
+    job = sm.describe_processing_job(ProcessingJobName=f"churn-baseline-inputs-{EXECUTION_ID}")
+    assert job["AppSpecification"]["ContainerEntrypoint"][3:] == ["python", pd.SERVE_SCRIPT]
+    request = _concrete(steps[pd.BASELINE_STEP]["Arguments"], params)
+    sm.create_processing_job(ProcessingJobName=f"churn-data-baseline-{EXECUTION_ID}", **request)
+    job = sm.describe_processing_job(ProcessingJobName=f"churn-data-baseline-{EXECUTION_ID}")
+    (output,) = job["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri"] == f"s3://{BUCKET}/{pd.BASELINE_PREFIX}"
+    assert "model-monitor-analyzer" in job["AppSpecification"]["ImageUri"]
     request = _concrete(steps["train"]["Arguments"], params)
     sm.create_training_job(TrainingJobName=f"churn-train-{EXECUTION_ID}", **request)
     job = sm.describe_training_job(TrainingJobName=f"churn-train-{EXECUTION_ID}")
@@ -188,4 +198,7 @@ def test_register_arguments_create_a_version_and_approval_is_the_manual_gate(aws
     described = sm.describe_model_package(ModelPackageName=version_arn)
     assert described["ModelApprovalStatus"] == "Approved"
     assert described["ModelPackageGroupName"] == GROUP
-    assert described["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].startswith(f"s3://{BUCKET}/")
+    (container,) = described["InferenceSpecification"]["Containers"]
+    assert container["ModelDataUrl"].startswith(f"s3://{BUCKET}/")
+    assert container["Environment"]["SAGEMAKER_PROGRAM"] == "serve.py"
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"

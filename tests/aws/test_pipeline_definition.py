@@ -6,8 +6,10 @@ refused; the assertions read the definition JSON the way SageMaker would.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tarfile
@@ -137,6 +139,8 @@ def test_build_made_no_network_call_and_restored_the_environment(built):
 def test_steps_in_order_with_their_types(definition, steps):
     assert [(s["Name"], s["Type"]) for s in definition["Steps"]] == [
         ("validate", "Processing"),
+        (pd.BASELINE_INPUTS_STEP, "Processing"),
+        (pd.BASELINE_STEP, "QualityCheck"),
         ("features", "Processing"),
         ("train", "Training"),
         ("evaluate", "Processing"),
@@ -328,6 +332,76 @@ def test_register_step_targets_the_group_with_the_approval_status(steps):
     assert args["CustomerMetadataProperties"]["trigger"] == {"Get": "Parameters.trigger"}
 
 
+def test_registered_container_runs_serve_py_from_the_model_archive(steps):
+    (container,) = steps[pd.REGISTER_STEP]["Arguments"]["InferenceSpecification"]["Containers"]
+    env = container["Environment"]
+    assert env["SAGEMAKER_PROGRAM"] == "serve.py" == pd.SERVE_SCRIPT
+    assert env["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    assert (PIPELINE.steps_dir / env["SAGEMAKER_PROGRAM"]).is_file()
+    spec = steps[pd.REGISTER_STEP]["Arguments"]["InferenceSpecification"]
+    assert spec["SupportedContentTypes"] == ["text/csv", "application/json"]
+
+
+def test_baseline_inputs_step_reads_validated_data_and_runs_serve_py(definition, steps):
+    args = steps[pd.BASELINE_INPUTS_STEP]["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+    assert inputs["data"]["S3Uri"] == {
+        "Get": "Steps.validate.ProcessingOutputConfig.Outputs['validated'].S3Output.S3Uri"
+    }
+    assert inputs[pd.CODE_CHANNEL]["S3Uri"] == CODE_PREFIX
+    assert _argv(steps[pd.BASELINE_INPUTS_STEP], _defaults(definition)) == [
+        "python",
+        "serve.py",
+        "inputs",
+        "--data",
+        "/opt/ml/processing/input/data",
+        "--out",
+        "/opt/ml/processing/output/inputs",
+    ]
+    (output,) = args["ProcessingOutputConfig"]["Outputs"]
+    assert output["OutputName"] == pd.BASELINE_INPUTS_OUTPUT
+    assert args["ProcessingOutputConfig"]["KmsKeyId"] == KMS
+    assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS
+
+
+def test_data_baseline_step_writes_where_model_monitor_reads(steps):
+    step = steps[pd.BASELINE_STEP]
+    assert (step["CheckType"], step["SkipCheck"], step["RegisterNewBaseline"]) == ("DATA_QUALITY", True, True)
+    args = step["Arguments"]
+    # After validate (through baseline_inputs), independent of features/train/evaluate.
+    (dataset,) = args["ProcessingInputs"]
+    assert dataset["S3Input"]["S3Uri"] == {
+        "Get": f"Steps.{pd.BASELINE_INPUTS_STEP}.ProcessingOutputConfig.Outputs['inputs'].S3Output.S3Uri"
+    }
+    refs = {r.split(".")[1] for r in _refs(step)}
+    assert refs == {pd.BASELINE_INPUTS_STEP}
+    assert {r.split(".")[1] for r in _refs(steps[pd.BASELINE_INPUTS_STEP])} == {"validate"}
+    (output,) = args["ProcessingOutputConfig"]["Outputs"]
+    assert output["S3Output"]["S3Uri"] == f"s3://{BUCKET}/monitoring/baseline"
+    assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output"
+    assert args["ProcessingOutputConfig"]["KmsKeyId"] == KMS
+    assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS
+    assert args["RoleArn"] == ROLE
+    assert args["NetworkConfig"] == {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True}
+    assert args["AppSpecification"]["ImageUri"].endswith(
+        ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+    )
+    env = args["Environment"]
+    assert json.loads(env["dataset_format"])["csv"]["header"] is True
+    assert env["dataset_source"] == dataset["S3Input"]["LocalPath"]
+    assert env["output_path"] == "/opt/ml/processing/output"
+
+
+def _refs(node) -> set[str]:
+    if isinstance(node, dict):
+        if set(node) == {"Get"} and node["Get"].startswith("Steps."):
+            return {node["Get"]}
+        return set().union(*(_refs(v) for v in node.values())) if node else set()
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node)) if node else set()
+    return set()
+
+
 def test_fail_step_names_metric_and_threshold(steps):
     message = steps[pd.FAIL_STEP]["Arguments"]["ErrorMessage"]["Std:Join"]["Values"]
     text = "".join(v for v in message if isinstance(v, str))
@@ -364,11 +438,21 @@ def test_build_is_deterministic_and_follows_the_arguments(built):
         ({"code_prefix": "/tmp/code"}, "code_prefix must be an s3:// URI"),
         ({"bucket": "s3://bucket"}, "bucket must be a bucket name"),
         ({"approval_status": "Rejected"}, "approval_status must be"),
+        ({"baseline_source": "features.nope"}, "is not an output of a processing step"),
+        ({"baseline_source": "train.model"}, "is not an output of a processing step"),
+        ({"baseline_source": "param:input_data"}, "baseline_source must be <step>.<output>"),
     ],
 )
 def test_bad_arguments_are_rejected_before_the_sdk_runs(overrides, message):
     with pytest.raises(ValueError, match=message):
         pd.build_definition(PIPELINE, **{**ARGS, **overrides})
+
+
+def test_a_pipeline_without_serve_py_is_rejected(tmp_path: Path):
+    steps_dir = tmp_path / "steps"
+    shutil.copytree(PIPELINE.steps_dir, steps_dir, ignore=shutil.ignore_patterns("serve.py", "__pycache__"))
+    with pytest.raises(ValueError, match="has no serve.py"):
+        pd.build_definition(dataclasses.replace(PIPELINE, steps_dir=steps_dir), **ARGS)
 
 
 def test_bootstrap_script_runs_the_same_argv_in_the_code_dir(tmp_path: Path):

@@ -232,6 +232,7 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
         "code/churn/steps/features.py",
         "code/churn/steps/train.py",
         "code/churn/steps/evaluate.py",
+        "code/churn/steps/serve.py",
         "code/churn/requirements.txt",
         "pipelines/churn-dev-churn/pipeline.json",
         "pipelines/churn-dev-drift/pipeline.json",

@@ -158,8 +158,7 @@ def parse_csv(text: str) -> pd.DataFrame:
     for i, row in enumerate(rows):
         if len(row) != len(INPUT_COLUMNS):
             raise ServingError(
-                f"csv line {i + 1} has {len(row)} values; expected {len(INPUT_COLUMNS)}: "
-                + ",".join(INPUT_COLUMNS)
+                f"csv line {i + 1} has {len(row)} values; expected {len(INPUT_COLUMNS)}: " + ",".join(INPUT_COLUMNS)
             )
     return to_frame(dict(zip(INPUT_COLUMNS, (c.strip() for c in row), strict=True)) for row in rows)
 

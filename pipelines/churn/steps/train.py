@@ -65,15 +65,17 @@ def train(frame: pd.DataFrame, algorithm: str = "logistic_regression", seed: int
     return model
 
 
-def add_serving_code(model_dir: Path, serve_script: Path = SERVE_SCRIPT) -> Path:
-    """Copy the inference script to ``<model_dir>/code/serve.py``.
+def add_serving_code(model_dir: Path, serve_script: Path = SERVE_SCRIPT) -> Path | None:
+    """Copy the inference script to ``<model_dir>/code/serve.py``; None if it is not next to train.py.
 
     Only the script: a ``code/requirements.txt`` would make the serving container pip-install
     at start, which fails on an endpoint without network access (SageMaker's network
-    isolation). serve.py needs only what the serving image already has.
+    isolation). serve.py needs only what the serving image already has. A backend that does
+    not ship serve.py with the step code still gets its model (a warning says what is missing).
     """
     if not serve_script.is_file():
-        raise FileNotFoundError(f"inference script {serve_script} is missing next to train.py")
+        print(f"warning: {serve_script} not found; the model dir gets no code/serve.py", file=sys.stderr)
+        return None
     code = model_dir / CODE_DIR
     code.mkdir(parents=True, exist_ok=True)
     return Path(shutil.copyfile(serve_script, code / serve_script.name))
