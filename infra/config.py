@@ -7,6 +7,7 @@ accept and reject exactly the same descriptions.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ def load_stack_file(path: Path, stack: str | None = None) -> StackFile:
         raise SpecError(str(path), "no such stack file")
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise SpecError(str(path), "is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -58,6 +61,11 @@ def load_stack_file(path: Path, stack: str | None = None) -> StackFile:
         key = str(key)
         if ":" not in key:
             key = f"{PROJECT}:{key}"  # Pulumi's rule: an unqualified key is the project's
+        try:
+            json.dumps(value)
+        except TypeError:
+            # YAML reads `2024-01-01` as a date; Pulumi config holds strings, numbers, lists, maps.
+            raise SpecError(key, f"{value!r} is not a plain value: quote it") from None
         if isinstance(value, dict) and set(value) == {"secure"}:
             # Encrypted by the Pulumi CLI; offline we cannot (and must not) decrypt it.
             config[key] = SECRET_PLACEHOLDER
@@ -110,8 +118,6 @@ def resolve_file(stack_file: StackFile) -> tuple[Provider, Deployment]:
 
 def pulumi_getter() -> Callable[[str], Any]:
     """A `get` over `pulumi.Config`, for the program (real deployment or mocks)."""
-    import json
-
     import pulumi
 
     def get(key: str) -> Any:

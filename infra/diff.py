@@ -639,7 +639,11 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
                 )
         else:
             forced = set(REPLACE_ON_CHANGE.get(res["type"], ()))
+            # Pulumi does not apply changes to `ignore_changes` properties: neither does the diff.
+            ignored = set(b.get("ignore_changes") or ())
             for path, x, y in walk_diff(a.get("inputs") or {}, b.get("inputs") or {}):
+                if _top(path) in ignored:
+                    continue
                 secret = _under(path, secrets)
                 change = Change(
                     path=path,

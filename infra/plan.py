@@ -71,8 +71,10 @@ class PlannedResource:
     inputs: dict[str, Any]
     custom: bool
     protect: bool
+    ignore_changes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        extra = {"ignore_changes": self.ignore_changes} if self.ignore_changes else {}
         return {
             "urn": self.urn,
             "type": self.type,
@@ -81,6 +83,7 @@ class PlannedResource:
             "inputs": self.inputs,
             "custom": self.custom,
             "protect": self.protect,
+            **extra,
         }
 
 
@@ -150,6 +153,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs=_scrub(inputs),
                 custom=bool(request.custom),
                 protect=bool(request.protect),
+                ignore_changes=list(request.ignoreChanges),
             )
         )
         return response

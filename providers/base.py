@@ -42,7 +42,24 @@ CAPABILITIES = (
     "RetrainingTrigger",
 )
 
-# The stack outputs each capability publishes: the same keys on every cloud.
+# The stack outputs each capability publishes: the same keys AND the same meaning on every cloud.
+# An "id" is the cloud's full identifier of the resource (AWS ARN, GCP resource path
+# `projects/...` or `//service/...`, Azure ARM id `/subscriptions/...`), never a short name.
+#   storage_uri        URI of the platform's storage (s3://..., gs://..., abfss://...@....dfs.core.windows.net/)
+#   encryption_key     id of the customer-managed key
+#   execution_identity id of the identity the ML services run as (role ARN, service account email, identity id)
+#   feature_groups     {group: {"id": id of the group, "offline": id of its offline table/location,
+#                               "online": bool}}
+#   model_registry     id of the registry (model package group, Vertex model, Azure model container)
+#   approval           "manual" | "auto"
+#   training_pipeline  id or URI of what a run starts from (pipeline ARN, compiled template URI, ...)
+#   training_schedule  id of the schedule, or None when pipeline.schedule is null
+#   endpoint           id of the endpoint serving the model, or None when nothing is served
+#   serving            one sentence: which version is served, or why nothing is (NOT_SERVING)
+#   monitor            id of the drift-check schedule, or None when nothing is monitored
+#   drift_alarm        list of ids of the alert rules that fire on drift ([] when there is none)
+#   alert_topic        id of what notifies alert_email (topic, channel, action group)
+#   retrain_target     id of what drift starts (the pipeline, or the workflow that starts it), or None
 OUTPUT_KEYS: dict[str, tuple[str, ...]] = {
     "Foundation": ("storage_uri", "encryption_key", "execution_identity"),
     "FeatureStore": ("feature_groups",),

@@ -62,7 +62,8 @@ InstanceSize = Literal["small", "medium", "large", "gpu"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `max_replicas: "4"` or `true` is an error, not silently 4 or 1.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Feature(_Model):
@@ -152,7 +153,8 @@ class Endpoint(_Model):
     min_replicas: int = Field(default=1, ge=1, le=100)
     max_replicas: int = Field(default=2, ge=1, le=100)
     target_cpu_percent: int = Field(default=70, ge=10, le=95)
-    data_capture_percent: int = Field(default=20, ge=0, le=100)
+    data_capture_percent: int = Field(default=20, ge=1, le=100)
+    """Share of requests captured; at least 1, since the drift monitor reads nothing else."""
 
     @model_validator(mode="after")
     def _bounds(self) -> Endpoint:

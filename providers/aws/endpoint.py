@@ -114,7 +114,7 @@ class Endpoint(Capability):
             opts=self.child(),
         )
         self.publish(
-            endpoint=self.endpoint.name,
+            endpoint=self.endpoint.arn,
             serving=registry.group.model_package_group_name.apply(
                 lambda group: f"model version {spec.model_version} of {group}"
             ),

@@ -52,10 +52,14 @@ class FeatureStore(Capability):
                 online_store_config=online,
                 role_arn=foundation.role.arn,
                 tags=deployment.platform.all_tags,
-                opts=self.protected(deployment),
+                # SageMaker cannot change a description in place: editing it must not replace
+                # (and empty) the group, so it is set once, at creation.
+                opts=self.protected(deployment, ignore_changes=["description"]),
             )
             self.groups[group.name] = fg
-            published[group.name] = pulumi.Output.all(fg.arn, fg.feature_group_name).apply(
-                lambda v, online=group.online: {"id": v[0], "name": v[1], "online": online}
-            )
+            published[group.name] = {
+                "id": fg.arn,
+                "offline": pulumi.Output.concat("s3://", foundation.bucket.bucket, "/feature-store"),
+                "online": group.online,
+            }
         self.publish(feature_groups=published)

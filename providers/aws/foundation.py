@@ -25,6 +25,7 @@ class Foundation(Capability):
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"mlops {platform.prefix}: data, artifacts, features, captured requests",
+            policy=self.account_id.apply(key_policy),
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=tags,
@@ -96,7 +97,7 @@ class Foundation(Capability):
             policy=pulumi.Output.all(
                 bucket=self.bucket.arn, key=self.key.arn, role=self.role.arn, account=self.account_id
             ).apply(lambda a: execution_policy(a["bucket"], a["key"], a["role"], a["account"],
-                                               deployment.region, platform.prefix)),
+                                               deployment.region, deployment.settings)),
             opts=self.child(),
         )
         self.publish(
@@ -104,6 +105,22 @@ class Foundation(Capability):
             encryption_key=self.key.arn,
             execution_identity=self.role.arn,
         )
+
+
+def key_policy(account: str) -> str:
+    """The account administers the key (IAM decides who uses it); CloudWatch alarms may use it to
+    publish to the KMS-encrypted alert topic, which they cannot do under the default key policy."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AccountAdministersKeyThroughIAM", "Effect": "Allow",
+             "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "CloudWatchAlarmsPublishToEncryptedTopic", "Effect": "Allow",
+             "Principal": {"Service": "cloudwatch.amazonaws.com"},
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
+        ],
+    })
 
 
 def _tls_only_policy(bucket_arn: str) -> str:
@@ -120,13 +137,16 @@ def _tls_only_policy(bucket_arn: str) -> str:
     })
 
 
-def execution_policy(bucket_arn: str, key_arn: str, role_arn: str, account: str, region: str, prefix: str) -> str:
+def execution_policy(bucket_arn: str, key_arn: str, role_arn: str, account: str, region: str, settings) -> str:
     """What the kit's SageMaker jobs, endpoints and monitors need, and no more.
 
     SageMaker job names are generated per pipeline run, so job actions are scoped to the
-    account and region; everything that holds data is scoped to this platform's resources.
+    account and region; everything that holds data is scoped to this platform's own resources by
+    exact name (a prefix wildcard would also match another platform named `<name>-<env>-x`).
     """
     sm = f"arn:aws:sagemaker:{region}:{account}"
+    group = settings.model_package_group
+    feature_groups = [f"{sm}:feature-group/{n.lower()}" for n in settings.feature_group_names.values()]
     return json.dumps({
         "Version": "2012-10-17",
         "Statement": [
@@ -146,10 +166,10 @@ def execution_policy(bucket_arn: str, key_arn: str, role_arn: str, account: str,
             {"Sid": "Registry", "Effect": "Allow",
              "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
                         "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
-             "Resource": [f"{sm}:model-package-group/{prefix}-*", f"{sm}:model-package/{prefix}-*/*"]},
-            {"Sid": "Features", "Effect": "Allow",
-             "Action": ["sagemaker:PutRecord", "sagemaker:GetRecord", "sagemaker:DescribeFeatureGroup"],
-             "Resource": f"{sm}:feature-group/{prefix}-*"},
+             "Resource": [f"{sm}:model-package-group/{group}", f"{sm}:model-package/{group}/*"]},
+            *([{"Sid": "Features", "Effect": "Allow",
+                "Action": ["sagemaker:PutRecord", "sagemaker:GetRecord", "sagemaker:DescribeFeatureGroup"],
+                "Resource": feature_groups}] if feature_groups else []),
             {"Sid": "OfflineStoreCatalog", "Effect": "Allow",
              "Action": ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:GetDatabase",
                         "glue:CreateDatabase"],

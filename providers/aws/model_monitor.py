@@ -102,4 +102,4 @@ class ModelMonitor(Capability):
             opts=self.child(),
         )
         self.features = monitored_features(deployment)
-        self.publish(monitor=self.schedule.name)
+        self.publish(monitor=self.schedule.arn)

@@ -54,6 +54,8 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         arn = f"arn:aws:iam::{ACCOUNT}:{kind}/{physical}"
     elif svc == "sns":
         arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
+    elif kind == "alarm":
+        arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}"
     else:
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}/{physical}"
     state["arn"] = arn

@@ -46,7 +46,7 @@ class RetrainingTrigger(Capability):
         self.alarms: list[aws.cloudwatch.MetricAlarm] = []
         if monitor.schedule is None or not monitor.features:
             # Nothing served or no feature declared: no drift metric exists to alarm on.
-            self.publish(drift_alarm=None, alert_topic=self.topic.arn, retrain_target=None)
+            self.publish(drift_alarm=[], alert_topic=self.topic.arn, retrain_target=None)
             return
 
         for index, features in enumerate(chunks(monitor.features)):
@@ -121,7 +121,7 @@ class RetrainingTrigger(Capability):
             )
             retrain_target = pipeline.pipeline.arn
         self.publish(
-            drift_alarm=self.alarms[0].name if len(self.alarms) == 1 else [a.name for a in self.alarms],
+            drift_alarm=[alarm.arn for alarm in self.alarms],
             alert_topic=self.topic.arn,
             retrain_target=retrain_target,
         )

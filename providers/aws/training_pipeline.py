@@ -138,5 +138,5 @@ class TrainingPipeline(Capability):
             )
         self.publish(
             training_pipeline=self.pipeline.arn,
-            training_schedule=settings.training_schedule or "on demand",
+            training_schedule=self.schedule.arn if self.schedule else None,
         )

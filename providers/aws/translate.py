@@ -32,7 +32,6 @@ _REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _SAGEMAKER_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # Feature group and feature names also allow underscores; 64 characters.
 _FEATURE_NAME_RE = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$")
-_DOW = {str(i): str(i + 1) for i in range(7)} | {"7": "1"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,33 @@ class AwsSettings:
     monitor_image: str
 
 
+def _aws_day_of_week(field: str, key: str) -> str:
+    """Cron day-of-week (0-7, Sunday = 0 or 7) -> EventBridge (1-7, Sunday = 1).
+
+    Each list item is `*`, a name, a number, or a range, with an optional `/step` that is kept
+    as is (a step counts days, not day numbers). A range that would wrap past Saturday in AWS's
+    numbering (`5-7`) cannot be expressed as one range and is rejected.
+    """
+    items = []
+    for item in field.split(","):
+        base, slash, step = item.partition("/")
+        if base == "*" or not any(ch.isdigit() for ch in base):
+            items.append(item)  # `*`, `*/2`, MON, MON-FRI: the same in both dialects
+            continue
+        start, dash, end = base.partition("-")
+        first = int(start) % 7 + 1
+        if dash:
+            last = int(end) % 7 + 1
+            if last < first:
+                raise SpecError(key, f"day-of-week range {base!r} wraps past Saturday on AWS; split it, e.g. "
+                                     "'5-6,0' for Friday to Sunday")
+            mapped = f"{first}-{last}"
+        else:
+            mapped = str(first)
+        items.append(mapped + (slash + step if slash else ""))
+    return ",".join(items)
+
+
 def to_eventbridge_cron(cron: str, key: str) -> str:
     """Five-field UTC cron -> EventBridge `cron(min hour dom month dow year)`.
 
@@ -64,7 +90,7 @@ def to_eventbridge_cron(cron: str, key: str) -> str:
         dow = "?"
     else:
         dom = "?"
-        dow = re.sub(r"\d+", lambda m: _DOW.get(m.group(0), m.group(0)), dow)
+        dow = _aws_day_of_week(dow, key)
     return f"cron({minute} {hour} {dom} {month} {dow} *)"
 
 

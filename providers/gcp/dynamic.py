@@ -161,7 +161,7 @@ _SCALING_KEYS = ("min_replicas", "max_replicas", "cpu_target")
 _IDENTITY_KEYS = (
     "project",
     "region",
-    "endpoint_id",
+    "endpoint",
     "model_id",
     "version",
     "machine_type",
@@ -190,11 +190,16 @@ def _dedicated_resources(props: dict[str, Any]):
 
 
 def _endpoint_name(props: dict[str, Any]) -> str:
-    return f"projects/{props['project']}/locations/{props['region']}/endpoints/{props['endpoint_id']}"
+    """The endpoint's full resource path, as the `vertex.AiEndpoint` resource reports it (its id).
+
+    Taken from the endpoint resource's Output, not rebuilt from a fixed name, so a replaced endpoint
+    changes this input and the model is deployed again to the new one.
+    """
+    return str(props["endpoint"])
 
 
 class DeployedModelProvider(ResourceProvider):
-    """inputs: project, region, endpoint_id, model_id, version, machine_type, accelerator_type,
+    """inputs: project, region, endpoint (full resource path), model_id, version, machine_type, accelerator_type,
     accelerator_count, min_replicas, max_replicas, cpu_target, service_account, display_name,
     api_endpoint."""
 

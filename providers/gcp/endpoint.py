@@ -95,7 +95,8 @@ class Endpoint(Capability):
                 {
                     "project": s.project,
                     "region": s.region,
-                    "endpoint_id": s.endpoint_id,
+                    # The resource's Output: a replaced endpoint (new id) replaces the deployment.
+                    "endpoint": self.endpoint.id,
                     "model_id": registry.model_id,
                     "version": str(ep.model_version),
                     "machine_type": s.serving_machine,

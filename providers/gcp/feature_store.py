@@ -138,11 +138,11 @@ class FeatureStore(Capability):
                     labels=s.labels,
                     opts=self.child(depends_on=features),
                 )
+            # The contract's shape on every cloud: the online view's id is not part of it.
             groups[group.name] = {
-                "offline_table": uri,
-                "feature_group": feature_group.id,
-                "online": group.online,
-                "feature_view": view.id if view is not None else None,
+                "id": feature_group.id,  # projects/.../locations/.../featureGroups/<group>
+                "offline": table.id,  # projects/.../datasets/<dataset>/tables/<group>
+                "online": bool(group.online and view is not None),
             }
 
         self.publish(feature_groups=groups)

@@ -22,13 +22,72 @@ APIS = (
 )
 KEY_ROTATION = "7776000s"  # 90 days
 ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-# What the pipeline and serving identity needs on the project; data access is granted per
-# resource (bucket here, datasets in FeatureStore / Endpoint).
+# Vertex AI permissions of the pipeline identity, instead of the project-wide predefined
+# `roles/aiplatform.user` (which may create and delete endpoints, datasets, feature stores, ... of
+# the whole project). Vertex AI has no resource-level IAM for models or pipeline jobs, so this
+# custom role is granted on the project, but it holds only what the kit's jobs call:
+VERTEX_PIPELINE_PERMISSIONS = (
+    # register step (pipeline_definition.register_model): GetModel, UploadModel (a new version of
+    # the model, or the model itself), MergeVersionAliases + UpdateModel (labels, alias "approved")
+    "aiplatform.models.get",
+    "aiplatform.models.list",
+    "aiplatform.models.upload",
+    "aiplatform.models.update",
+    # waiting on UploadModel's long-running operation
+    "aiplatform.operations.list",
+    # the KFP launcher of every pipeline task records its inputs/outputs in Vertex ML Metadata
+    "aiplatform.metadataStores.get",
+    "aiplatform.artifacts.create",
+    "aiplatform.artifacts.get",
+    "aiplatform.artifacts.list",
+    "aiplatform.artifacts.update",
+    "aiplatform.contexts.create",
+    "aiplatform.contexts.get",
+    "aiplatform.contexts.list",
+    "aiplatform.contexts.update",
+    "aiplatform.contexts.addContextArtifactsAndExecutions",
+    "aiplatform.contexts.addContextChildren",
+    "aiplatform.executions.create",
+    "aiplatform.executions.get",
+    "aiplatform.executions.list",
+    "aiplatform.executions.update",
+    "aiplatform.executions.addExecutionEvents",
+    # its own pipeline job (the driver reads the job it belongs to)
+    "aiplatform.pipelineJobs.get",
+)
+"""Not included, because the kit never calls them as this identity: endpoints.* (deploy, undeploy
+and mutate are done by `pulumi up`'s own identity through the dynamic provider; the deployed model
+only serves), *.delete, customJobs.* (Vertex Pipelines launches the task containers itself)."""
+# What drift starts: the retraining workflow creates one pipeline job (run as the pipeline
+# identity, which it may act as on that service account only).
+VERTEX_RETRAIN_PERMISSIONS = ("aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get")
+# Predefined roles the pipeline identity holds on the project: job-level, not data-level; data
+# access is granted per resource (bucket here, datasets in FeatureStore / Endpoint).
 PROJECT_ROLES = (
-    "roles/aiplatform.user",  # run pipeline jobs, upload model versions
-    "roles/bigquery.jobUser",  # query the feature and request-log tables
+    "roles/bigquery.jobUser",  # run query jobs (the tables are granted per dataset)
     "roles/logging.logWriter",  # the drift check writes its result as a log entry
 )
+
+
+def custom_role_id(prefix: str, purpose: str) -> str:
+    """IAM custom role ids are 3-64 of [a-zA-Z0-9_.]: `churn_dev_mlops_pipeline`."""
+    return f"{prefix}_mlops_{purpose}".replace("-", "_")[:64]
+
+
+def vertex_role(
+    name: str, project: str, prefix: str, purpose: str, permissions: tuple[str, ...], opts: pulumi.ResourceOptions
+) -> gcp.projects.IAMCustomRole:
+    """A project custom role with exactly `permissions` (granted as `projects/<p>/roles/<id>`)."""
+    return gcp.projects.IAMCustomRole(
+        name,
+        project=project,
+        role_id=custom_role_id(prefix, purpose),
+        title=f"mlops {prefix}: {purpose}",
+        description=f"Least-privilege Vertex AI permissions for the mlops {prefix} {purpose} identity",
+        permissions=sorted(permissions),
+        stage="GA",
+        opts=opts,
+    )
 
 
 class Foundation(Capability):
@@ -121,15 +180,27 @@ class Foundation(Capability):
             display_name=f"mlops {s.prefix}: pipelines, serving, drift checks",
             opts=self.child(depends_on=self.apis),
         )
+        self.vertex_role = vertex_role(
+            f"{name}-vertex-role", s.project, s.prefix, "pipeline", VERTEX_PIPELINE_PERMISSIONS, after_apis
+        )
         self.project_grants = [
             gcp.projects.IAMMember(
-                f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
+                f"{name}-identity-vertex",
                 project=s.project,
-                role=role,
+                role=self.vertex_role.name,
                 member=self.account.member,
                 opts=self.child(),
-            )
-            for role in PROJECT_ROLES
+            ),
+            *(
+                gcp.projects.IAMMember(
+                    f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
+                    project=s.project,
+                    role=role,
+                    member=self.account.member,
+                    opts=self.child(),
+                )
+                for role in PROJECT_ROLES
+            ),
         ]
         gcp.storage.BucketIAMMember(
             f"{name}-identity-bucket",

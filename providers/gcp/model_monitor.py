@@ -47,6 +47,13 @@ class ModelMonitor(Capability):
         monitor = deployment.platform.monitor
         display = f"{s.prefix}-drift"
         self.log_name = f"projects/{s.project}/logs/{DRIFT_LOG}"
+        self.schedule: gcp.colab.Schedule | None = None
+        self.spec: dict | None = None
+        if deployment.platform.endpoint.model_version is None:
+            # Nothing is served, so no request is logged and there is nothing to monitor yet (as on
+            # the other clouds): no drift pipeline, no schedule, no alert downstream.
+            self.publish(monitor=None)
+            return
 
         spec = pipeline_definition.compile_spec(
             pipeline_definition.build_drift_pipeline(
@@ -99,4 +106,4 @@ class ModelMonitor(Capability):
             ),
             opts=self.child(depends_on=[self.template_object, endpoint.endpoint]),
         )
-        self.publish(monitor=self.schedule.name)
+        self.publish(monitor=self.schedule.id)  # projects/.../locations/.../schedules/<id>

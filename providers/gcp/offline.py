@@ -77,6 +77,9 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         return {}, f"{base}/workflows/{inputs.get('name', name)}"
     if typ == "gcp:eventarc/trigger:Trigger":
         return {}, f"{base}/triggers/{inputs.get('name', name)}"
+    if typ == "gcp:projects/iAMCustomRole:IAMCustomRole":
+        role = f"projects/{project}/roles/{inputs.get('roleId')}"
+        return {"name": role}, role
     if typ == "pulumi-python:dynamic:Resource":
         return {"deployed_model_id": "1234567890", "approved": True}, f"{name}-offline"
     return {}, f"{name}-id"

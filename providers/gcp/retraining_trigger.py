@@ -14,7 +14,7 @@ import pulumi_gcp as gcp
 import yaml
 
 from providers.base import Capability, Deployment
-from providers.gcp.foundation import ENCRYPTER, Foundation
+from providers.gcp.foundation import ENCRYPTER, VERTEX_RETRAIN_PERMISSIONS, Foundation, vertex_role
 from providers.gcp.model_monitor import ModelMonitor
 from providers.gcp.training_pipeline import TrainingPipeline
 from providers.gcp.translate import GcpSettings
@@ -129,6 +129,15 @@ class RetrainingTrigger(Capability):
             opts=self.child(),
         )
 
+        self.metric: gcp.logging.Metric | None = None
+        self.alert: gcp.monitoring.AlertPolicy | None = None
+        self.workflow: gcp.workflows.Workflow | None = None
+        if monitor.schedule is None:
+            # Nothing served, so no drift check runs: no drift metric to alert on and nothing for
+            # drift to start. The topic and channels stay: they are what notifies alert_email.
+            self.publish(drift_alarm=[], alert_topic=self.topic.id, retrain_target=None)
+            return
+
         # Counts drift checks whose largest per-feature distance is over the threshold.
         metric_name = f"{s.prefix}-drift-over-threshold"
         self.metric = gcp.logging.Metric(
@@ -140,9 +149,7 @@ class RetrainingTrigger(Capability):
                 f'logName="{monitor.log_name}" AND jsonPayload.mlops_platform="{s.prefix}" '
                 f"AND jsonPayload.max_drift>{mon.drift_threshold}"
             ),
-            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
-                metric_kind="DELTA", value_type="INT64", unit="1"
-            ),
+            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(metric_kind="DELTA", value_type="INT64", unit="1"),
             opts=self.child(),
         )
         self.alert = gcp.monitoring.AlertPolicy(
@@ -154,9 +161,7 @@ class RetrainingTrigger(Capability):
                 gcp.monitoring.AlertPolicyConditionArgs(
                     display_name="drift check over threshold",
                     condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
-                        filter=self.metric.name.apply(
-                            lambda m: f'metric.type="logging.googleapis.com/user/{m}"'
-                        ),
+                        filter=self.metric.name.apply(lambda m: f'metric.type="logging.googleapis.com/user/{m}"'),
                         comparison="COMPARISON_GT",
                         threshold_value=0,
                         duration="0s",
@@ -180,12 +185,11 @@ class RetrainingTrigger(Capability):
             opts=self.child(),
         )
 
-        self.workflow = None
         if mon.retrain_on_drift:
             self.workflow = self._retrain_path(name, deployment, foundation, training)
 
         self.publish(
-            drift_alarm=self.alert.name,
+            drift_alarm=[self.alert.name],  # projects/<project>/alertPolicies/<id>
             alert_topic=self.topic.id,
             retrain_target=self.workflow.id if self.workflow is not None else None,
         )
@@ -201,8 +205,19 @@ class RetrainingTrigger(Capability):
             display_name=f"mlops {s.prefix}: starts retraining on drift",
             opts=self.child(),
         )
+        retrain_role = vertex_role(
+            f"{name}-vertex-role", s.project, s.prefix, "retrain", VERTEX_RETRAIN_PERMISSIONS, self.child()
+        )
         grants = [
-            # create pipeline jobs; receive events; run the workflow it is the trigger of
+            # create pipeline jobs (custom role: nothing else in Vertex AI)
+            gcp.projects.IAMMember(
+                f"{name}-identity-vertex",
+                project=s.project,
+                role=retrain_role.name,
+                member=account.member,
+                opts=self.child(),
+            ),
+            # receive events; run the workflow it is the trigger of
             *(
                 gcp.projects.IAMMember(
                     f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
@@ -212,7 +227,6 @@ class RetrainingTrigger(Capability):
                     opts=self.child(),
                 )
                 for role in (
-                    "roles/aiplatform.user",
                     "roles/eventarc.eventReceiver",
                     "roles/workflows.invoker",
                 )
@@ -286,9 +300,7 @@ class RetrainingTrigger(Capability):
             project=s.project,
             location=s.region,
             name=f"{s.prefix}-on-drift",
-            matching_criterias=[
-                gcp.eventarc.TriggerMatchingCriteriaArgs(attribute="type", value=PUBSUB_EVENT)
-            ],
+            matching_criterias=[gcp.eventarc.TriggerMatchingCriteriaArgs(attribute="type", value=PUBSUB_EVENT)],
             transport=gcp.eventarc.TriggerTransportArgs(
                 pubsub=gcp.eventarc.TriggerTransportPubsubArgs(topic=self.topic.id)
             ),

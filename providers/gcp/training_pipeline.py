@@ -119,5 +119,5 @@ class TrainingPipeline(Capability):
 
         self.publish(
             training_pipeline=pulumi.Output.concat(foundation.bucket.url, "/", self.template_object.name),
-            training_schedule=self.schedule.name if self.schedule is not None else None,
+            training_schedule=self.schedule.id if self.schedule is not None else None,
         )

@@ -61,6 +61,18 @@ def test_data_bearing_resources_are_protected(planned):
     }
 
 
+def test_feature_group_description_is_set_once(planned):
+    # SageMaker would replace (and empty) the group for a new description: Pulumi must ignore edits.
+    assert planned.one("aws:sagemaker/featureGroup:FeatureGroup").ignore_changes == ["description"]
+
+
+def test_key_policy_lets_cloudwatch_publish_to_the_encrypted_topic(planned):
+    policy = json.loads(planned.one("aws:kms/key:Key").inputs["policy"])
+    cloudwatch = next(s for s in policy["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"})
+    assert cloudwatch["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
 def test_protection_can_be_turned_off_explicitly(tmp_path):
     stack = stack_with(tmp_path, lambda c: c["mlops:platform"].update(protect_data=False))
     assert not any(r.protect for r in plan(stack).resources)
@@ -193,8 +205,7 @@ def test_drift_alarm_starts_the_training_pipeline(planned):
     rule = planned.one("aws:cloudwatch/eventRule:EventRule").inputs
     pattern = json.loads(rule["eventPattern"])
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
-    assert pattern["resources"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"] \
-        or pattern["resources"][0].endswith("churn-dev-feature-drift")
+    assert pattern["resources"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
     assert pattern["detail"] == {"state": {"value": ["ALARM"]}}
     target = planned.one("aws:cloudwatch/eventTarget:EventTarget").inputs
     assert target["arn"] == "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn"
@@ -224,10 +235,15 @@ def test_tags_everywhere_they_are_taken(planned):
 def test_stack_outputs(planned):
     out = planned.outputs
     assert out["storage_uri"] == "s3://churn-dev-data-mock"
-    assert out["training_schedule"] == "cron(0 3 * * ? *)"
+    assert out["training_schedule"] == (
+        "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-schedule-mock")
     assert out["serving"] == "model version 1 of churn-dev-models"
-    assert out["monitor"] == "churn-dev-data-quality"
-    assert out["drift_alarm"] == "churn-dev-feature-drift"
+    assert out["endpoint"] == "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint"
+    assert out["monitor"] == "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/churn-dev-data-quality"
+    assert out["drift_alarm"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
+    assert out["feature_groups"] == {"customer_profile": {
+        "id": "arn:aws:sagemaker:eu-west-1:123456789012:feature-group/churn-dev-customer_profile",
+        "offline": "s3://churn-dev-data-mock/feature-store", "online": True}}
 
 
 def test_stack_in_another_region_gets_that_regions_monitor_image(tmp_path):

@@ -44,10 +44,21 @@ def test_every_portable_value_has_an_aws_mapping():
         ("0 0 * * 0,6", "cron(0 0 ? * 1,7 *)"),
         ("0 0 * * 7", "cron(0 0 ? * 1 *)"),
         ("0 9 * * MON", "cron(0 9 ? * MON *)"),
+        ("0 9 * * MON-FRI", "cron(0 9 ? * MON-FRI *)"),
+        ("0 3 * * */2", "cron(0 3 ? * */2 *)"),      # every other day: a step is not a day number
+        ("0 3 * * 1-5/2", "cron(0 3 ? * 2-6/2 *)"),   # Mon, Wed, Fri
+        ("0 3 * * 0-6", "cron(0 3 ? * 1-7 *)"),
+        ("0 3 * * 6,0", "cron(0 3 ? * 7,1 *)"),
     ],
 )
 def test_eventbridge_cron(cron, expected):
     assert to_eventbridge_cron(cron, "k") == expected
+
+
+@pytest.mark.parametrize("dow", ["5-7", "6-0"])
+def test_day_ranges_that_wrap_on_aws_are_rejected(dow):
+    with pytest.raises(SpecError, match="wraps past Saturday on AWS"):
+        to_eventbridge_cron(f"0 3 * * {dow}", "mlops:platform.pipeline.schedule")
 
 
 def test_eventbridge_cannot_use_both_day_fields():

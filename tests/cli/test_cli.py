@@ -133,3 +133,15 @@ def test_pipeline_run_unknown_name_and_bad_gate(capsys):
     assert "unknown pipeline 'fraud'" in capsys.readouterr().err
     assert main(["pipeline", "run", "churn", "--local", "--gate", "auc=0.7"]) == 2
     assert "--gate: must look like roc_auc>=0.75" in capsys.readouterr().err
+
+
+def test_non_utf8_file_and_non_plain_values_exit_2(tmp_path, capsys):
+    binary = tmp_path / "Pulumi.bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert main(["validate", "--config-file", str(binary)]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+    dated = write_stack(tmp_path, lambda c: c.update({"mlops:when": __import__("datetime").date(2024, 1, 1)}))
+    assert main(["plan", "--config-file", str(dated)]) == 2
+    err = capsys.readouterr().err
+    assert "mlops:when: datetime.date(2024, 1, 1) is not a plain value: quote it" in err
+    assert "Traceback" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,35 @@ def test_same_stack_output_keys(planned):
     _, result = planned
     assert set(result.outputs) == set(STACK_OUTPUT_KEYS)
     assert result.outputs["cloud"] == result.cloud
+
+
+# What a full resource id looks like on each cloud (see the output contract in providers/base.py).
+# (encryption_key is left out: Azure services take a Key Vault key URI, not an ARM id.)
+ID_SHAPES = {
+    "aws": re.compile(r"^arn:aws:[a-z0-9-]+:[a-z0-9-]*:\d{12}:"),
+    "gcp": re.compile(r"^(projects/[^/]+/|//[a-z.]+googleapis\.com/|gs://)"),
+    "azure": re.compile(r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/"),
+}
+ID_OUTPUTS = ("model_registry", "training_schedule", "endpoint", "monitor", "alert_topic",
+              "retrain_target")
+
+
+def test_outputs_mean_the_same_on_every_cloud(planned):
+    cloud, result = planned
+    out = result.outputs
+    shape = ID_SHAPES[cloud]
+    for key in ID_OUTPUTS:
+        assert out[key] is None or shape.match(out[key]), f"{key} is not a full {cloud} id: {out[key]!r}"
+    assert out["endpoint"] is not None and out["monitor"] is not None  # the example serves version 1
+    assert isinstance(out["drift_alarm"], list) and out["drift_alarm"]
+    assert all(shape.match(alarm) for alarm in out["drift_alarm"])
+    assert out["approval"] in ("manual", "auto")
+    assert out["serving"].startswith("model version 1 of ")
+    assert re.match(r"^(s3|gs|abfss)://", out["storage_uri"])
+    for group in out["feature_groups"].values():
+        assert set(group) == {"id", "offline", "online"}
+        assert shape.match(group["id"]), group["id"]
+        assert isinstance(group["online"], bool)
 
 
 def test_same_settings_on_every_cloud(planned):

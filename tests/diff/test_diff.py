@@ -182,13 +182,14 @@ def test_json_format_has_the_same_content(plans, write, capsys):
     assert code == 0  # dangerous, but --fail-on-danger not given
     assert data["summary"] == {
         "create": 1,
-        "update": 0,
+        "update": 1,  # the execution role's policy names the feature groups exactly
         "replace": 0,
         "delete": 1,
         "dangerous": 1,
         "ml_changes": 2,
     }
     assert data["dangerous"][0]["op"] == "delete"
+    assert [r["type"] for r in data["resources"] if r["op"] == "update"] == ["aws:iam/rolePolicy:RolePolicy"]
     assert {m["path"] for m in data["ml_changes"]} == {
         "feature_store.feature_groups[customer_profile]",
         "feature_store.feature_groups[customer_profile_v2]",
@@ -303,3 +304,23 @@ def test_a_new_stack_is_one_ml_line(plans):
     assert [m.text for m in diff_plans(plans["base"], empty).ml] == [
         "stack removed: aws eu-west-1, platform churn-dev"
     ]
+
+
+def test_changes_to_ignored_properties_are_not_changes(tmp_path):
+    """A feature group's description is set once (ignore_changes): editing it is no danger."""
+    import yaml
+
+    from infra.config import load_stack_file
+    from infra.diff import diff_plans
+    from infra.plan import plan
+
+    root = Path(__file__).resolve().parents[2]
+    document = yaml.safe_load((root / "Pulumi.aws-dev.yaml").read_text())
+    base = plan(load_stack_file(root / "Pulumi.aws-dev.yaml")).to_json()
+    document["config"]["mlops:platform"]["feature_store"]["feature_groups"][0]["description"] = "new words"
+    edited = tmp_path / "Pulumi.aws-dev.yaml"
+    edited.write_text(yaml.safe_dump(document))
+    head = plan(load_stack_file(edited)).to_json()
+    result = diff_plans(base, head)
+    assert not [r for r in result.resources if r.type == "aws:sagemaker/featureGroup:FeatureGroup"]
+    assert not result.dangerous

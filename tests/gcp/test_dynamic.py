@@ -41,7 +41,7 @@ def deploy_props(vertex: FakeVertex, **overrides) -> dict:
     props = {
         "project": PROJECT,
         "region": REGION,
-        "endpoint_id": "1966262384",
+        "endpoint": ENDPOINT,
         "model_id": "churn-dev-churn",
         "version": "1",
         "machine_type": "n1-standard-2",
@@ -255,3 +255,15 @@ def test_delete_undeploys(vertex):
     request = vertex.requests[0]
     assert (request.method, request.path) == ("POST", f"/v1/{ENDPOINT}:undeployModel")
     assert request.body == {"deployedModelId": result.outs["deployed_model_id"]}
+
+
+def test_a_replaced_endpoint_replaces_the_deployment(vertex):
+    """The endpoint path comes from the AiEndpoint resource: a new endpoint means a new deployment."""
+    olds = deploy_props(vertex)
+    news = deploy_props(vertex, endpoint=ENDPOINT.replace("1966262384", "2000000001"))
+    diff = DeployedModelProvider().diff("id", olds, news)
+    assert diff.changes and diff.replaces == ["endpoint"]
+    assert diff.delete_before_replace is False
+    created = DeployedModelProvider().create(news)
+    assert created.id.startswith(news["endpoint"] + "/deployedModels/")
+    assert calls(vertex)[-1][1].startswith(f"/v1/{news['endpoint']}:deployModel")

@@ -118,23 +118,19 @@ def test_least_privilege_roles(gcp_plan):
         for i in inputs(gcp_plan, t)
     ]
     assert roles
-    assert not {
-        "roles/owner",
-        "roles/editor",
-        "roles/viewer",
-        "roles/aiplatform.admin",
-        "roles/storage.admin",
-        "roles/bigquery.admin",
-    } & set(roles)
+    for role in roles:
+        assert role not in {"roles/owner", "roles/editor", "roles/viewer"}, role
+        assert not role.endswith(".admin"), role  # storage.objectAdmin is on the kit's bucket only
+        assert role != "roles/aiplatform.user", role  # project-wide create/delete of all of Vertex AI
     project = {
         (i["member"].split(":")[1].split("@")[0], i["role"])
         for i in inputs(gcp_plan, "gcp:projects/iAMMember:IAMMember")
     }
     assert project == {
-        ("churn-dev-ml", "roles/aiplatform.user"),
+        ("churn-dev-ml", "projects/my-ml-project/roles/churn_dev_mlops_pipeline"),
         ("churn-dev-ml", "roles/bigquery.jobUser"),
         ("churn-dev-ml", "roles/logging.logWriter"),
-        ("churn-dev-retrain", "roles/aiplatform.user"),
+        ("churn-dev-retrain", "projects/my-ml-project/roles/churn_dev_mlops_retrain"),
         ("churn-dev-retrain", "roles/eventarc.eventReceiver"),
         ("churn-dev-retrain", "roles/workflows.invoker"),
     }
@@ -150,6 +146,30 @@ def test_least_privilege_roles(gcp_plan):
     }
     for account in inputs(gcp_plan, "gcp:serviceaccount/account:Account"):
         assert 6 <= len(account["accountId"]) <= 30
+
+
+def test_vertex_custom_roles_hold_only_the_listed_permissions(gcp_plan):
+    from providers.gcp.foundation import VERTEX_PIPELINE_PERMISSIONS, VERTEX_RETRAIN_PERMISSIONS
+
+    roles = {r["roleId"]: r for r in inputs(gcp_plan, "gcp:projects/iAMCustomRole:IAMCustomRole")}
+    assert set(roles) == {"churn_dev_mlops_pipeline", "churn_dev_mlops_retrain"}
+    assert roles["churn_dev_mlops_pipeline"]["permissions"] == sorted(VERTEX_PIPELINE_PERMISSIONS)
+    assert roles["churn_dev_mlops_retrain"]["permissions"] == [
+        "aiplatform.pipelineJobs.create",
+        "aiplatform.pipelineJobs.get",
+    ]
+    pipeline = set(VERTEX_PIPELINE_PERMISSIONS)
+    assert {"aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.update"} <= pipeline
+    for role in roles.values():
+        assert role["project"] == "my-ml-project"
+        for permission in role["permissions"]:
+            service, resource, verb = permission.split(".")
+            assert service == "aiplatform" and verb != "delete" and "*" not in permission
+            # the identities never manage endpoints, feature stores, datasets or IAM
+            assert resource in {
+                "models", "operations", "metadataStores", "artifacts", "contexts", "executions",
+                "pipelineJobs",
+            }, permission
 
 
 def test_feature_store_v2_schema_and_views(gcp_plan):
@@ -261,14 +281,18 @@ def test_model_deployed_with_replica_bounds_and_cpu_target(gcp_plan):
     deployed = next(d for d in dynamic if "cpu_target" in d)
     assert (deployed["min_replicas"], deployed["max_replicas"], deployed["cpu_target"]) == (1, 4, 70)
     assert deployed["machine_type"] == "n1-standard-2"
-    assert deployed["endpoint_id"] == one(gcp_plan, "gcp:vertex/aiEndpoint:AiEndpoint")["name"]
+    # keyed on the endpoint resource's id (an Output: the mocks answer its full path), not on a
+    # string rebuilt from the fixed endpoint name
+    endpoint_name = one(gcp_plan, "gcp:vertex/aiEndpoint:AiEndpoint")["name"]
+    assert deployed["endpoint"] == f"projects/my-ml-project/locations/europe-west4/endpoints/{endpoint_name}"
+    assert "endpoint_id" not in deployed
     assert (deployed["model_id"], deployed["version"]) == ("churn-dev-churn", "1")
     approval = next(d for d in dynamic if "mode" in d)
     assert approval == {**approval, "model_id": "churn-dev-churn", "version": "1", "mode": "manual"}
     assert gcp_plan.outputs["serving"] == (
         "model version 1 of projects/my-ml-project/locations/europe-west4/models/churn-dev-churn"
     )
-    assert gcp_plan.outputs["endpoint"].endswith("/endpoints/" + deployed["endpoint_id"])
+    assert gcp_plan.outputs["endpoint"] == deployed["endpoint"]
 
 
 def test_drift_monitor_schedule_and_threshold(gcp_plan):
@@ -344,7 +368,7 @@ def minimal_plan(tmp_path_factory):
     def change(config):
         p = config["mlops:platform"]
         p["endpoint"]["model_version"] = None
-        p["endpoint"]["data_capture_percent"] = 0
+        p["endpoint"]["data_capture_percent"] = 1
         p["pipeline"]["schedule"] = None
         p["monitor"]["retrain_on_drift"] = False
         p["registry"]["approval"] = "auto"
@@ -361,22 +385,26 @@ def test_nothing_served_without_a_model_version(minimal_plan):
     assert minimal_plan.outputs["serving"] == NOT_SERVING
     endpoint = one(minimal_plan, "gcp:vertex/aiEndpoint:AiEndpoint")
     assert "privateServiceConnectConfig" not in endpoint  # public_access: true
-    assert endpoint["predictRequestResponseLoggingConfig"]["enabled"] is False
+    assert endpoint["predictRequestResponseLoggingConfig"]["samplingRate"] == pytest.approx(0.01)
 
 
 def test_optional_parts_are_left_out(minimal_plan):
     assert minimal_plan.outputs["training_schedule"] is None
     assert minimal_plan.outputs["retrain_target"] is None
     assert minimal_plan.outputs["approval"] == "auto"
-    assert [schedule(minimal_plan, "monitor")["cron"]] == [
-        i["cron"] for i in inputs(minimal_plan, "gcp:colab/schedule:Schedule")
-    ]
+    # nothing served -> nothing monitored: no drift schedule, no alert (as on the other clouds)
+    assert inputs(minimal_plan, "gcp:colab/schedule:Schedule") == []
+    assert minimal_plan.outputs["monitor"] is None
+    assert minimal_plan.outputs["drift_alarm"] == []
+    assert minimal_plan.outputs["alert_topic"] == "projects/my-ml-project/topics/churn-dev-drift-alerts"
     for absent in (
+        "gcp:logging/metric:Metric",
+        "gcp:monitoring/alertPolicy:AlertPolicy",
         "gcp:eventarc/trigger:Trigger",
         "gcp:workflows/workflow:Workflow",
         "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore",
         "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview",
     ):
         assert minimal_plan.by_type(absent) == []
-    # the alert still reaches the on-call e-mail and the topic
-    assert len(one(minimal_plan, "gcp:monitoring/alertPolicy:AlertPolicy")["notificationChannels"]) == 2
+    channels = {c["type"] for c in inputs(minimal_plan, "gcp:monitoring/notificationChannel:NotificationChannel")}
+    assert channels == {"email", "pubsub"}  # ready for when a model is served

@@ -140,3 +140,16 @@ def test_bad_cloud(raw, rule):
     with pytest.raises(SpecError, match=rule) as info:
         parse_cloud(raw)
     assert info.value.key == "mlops:cloud"
+
+
+@pytest.mark.parametrize("value", [True, "4", 4.0])
+def test_wrong_types_are_rejected_not_coerced(value):
+    with pytest.raises(SpecError) as info:
+        parse_platform(with_change("endpoint.max_replicas", value))
+    assert info.value.key == "mlops:platform.endpoint.max_replicas"
+
+
+def test_data_capture_cannot_be_off_while_a_monitor_reads_it():
+    with pytest.raises(SpecError, match="greater than or equal to 1") as info:
+        parse_platform(with_change("endpoint.data_capture_percent", 0))
+    assert info.value.key == "mlops:platform.endpoint.data_capture_percent"

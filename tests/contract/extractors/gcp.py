@@ -63,8 +63,10 @@ def extract(plan: Any) -> dict[str, Any]:
     endpoint = _by_type(plan, "gcp:vertex/aiEndpoint:AiEndpoint")[0].inputs
     training = _schedule(plan, "schedule")
     monitor = _schedule(plan, "monitor")
-    assert monitor is not None
-    drift_spec = json.loads(monitor["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"])
+    # No drift schedule when nothing is served (nothing to monitor).
+    drift_spec = (
+        json.loads(monitor["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"]) if monitor else None
+    )
     params = (
         training["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"]
         if training
@@ -81,10 +83,12 @@ def extract(plan: Any) -> dict[str, Any]:
         "cpu_target": int(deployed["cpu_target"]) if deployed else None,
         "data_capture_percent": round(endpoint["predictRequestResponseLoggingConfig"]["samplingRate"] * 100),
         "training_schedule": training["cron"] if training else None,
-        "monitor_schedule": monitor["cron"],
-        "drift_threshold": drift_spec["root"]["inputDefinitions"]["parameters"]["drift_threshold"][
-            "defaultValue"
-        ],
+        "monitor_schedule": monitor["cron"] if monitor else None,
+        "drift_threshold": (
+            drift_spec["root"]["inputDefinitions"]["parameters"]["drift_threshold"]["defaultValue"]
+            if drift_spec
+            else None
+        ),
         "quality_gate": _quality_gate(training) if training else None,
         "approval": params.get("approval") or (approval or {}).get("mode"),
         "retrain_on_drift": any(
