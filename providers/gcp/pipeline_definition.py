@@ -125,6 +125,7 @@ def _register_component():
         approval: str,
         gate_metric: str,
         gate_value: float,
+        serving_spec: str = "",
         api_endpoint: str = "",
     ) -> str:
         """Upload the model as a new version of `model_id` in Vertex Model Registry.
@@ -132,6 +133,8 @@ def _register_component():
         approval "auto": label approval=approved and the alias "approved" moves to this version;
         "manual": label approval=pending until a person approves it (see docs/gcp.md).
         """
+        import json
+
         from google.api_core import exceptions
         from google.api_core.client_options import ClientOptions
         from google.cloud import aiplatform_v1 as v1
@@ -148,10 +151,18 @@ def _register_component():
         parent = f"projects/{project}/locations/{location}"
         name = f"{parent}/models/{model_id}"
         approved = approval == "auto"
+        extra = json.loads(serving_spec) if serving_spec else {}
         body = v1.Model(
             display_name=model_id,
             artifact_uri=model.uri,
-            container_spec=v1.ModelContainerSpec(image_uri=serving_image),
+            # the kit's server running the model's own code/serve.py (providers/gcp/vertex_server.py)
+            container_spec=v1.ModelContainerSpec(
+                image_uri=serving_image,
+                command=extra.get("command", []),
+                ports=[v1.Port(container_port=int(p["containerPort"])) for p in extra.get("ports", [])],
+                predict_route=extra.get("predictRoute", ""),
+                health_route=extra.get("healthRoute", ""),
+            ),
             labels={"approval": "approved" if approved else "pending", "managed-by": "mlops"},
             version_description=f"{gate_metric}={gate_value:.4f}",
         )
@@ -196,6 +207,9 @@ def build_training_pipeline(
         for s in pipeline.steps
     }
     read_metric, register_model = _read_metric_component(), _register_component()
+    from providers.gcp import vertex_server
+
+    serving_spec = json.dumps(vertex_server.container_spec(), sort_keys=True)
 
     def body(*values: Any) -> None:  # kfp passes the parameters positionally, in signature order
         kw = dict(zip(names, values, strict=True))
@@ -230,6 +244,7 @@ def build_training_pipeline(
                 approval=kw["approval"],
                 gate_metric=gate_metric,
                 gate_value=gate.output,
+                serving_spec=serving_spec,
             ).set_display_name(REGISTER_TASK)
 
     # Deploy-time values first (no default), then the pipeline's own parameters.

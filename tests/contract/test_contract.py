@@ -128,3 +128,36 @@ def test_example_stacks_share_one_platform_description():
     descriptions = [load_stack_file(ROOT / f"Pulumi.{c}-dev.yaml").config["mlops:platform"]
                     for c in registry.clouds()]
     assert all(d == descriptions[0] for d in descriptions)
+
+
+def _variant_stack(cloud: str, tmp_path: Path):
+    """The example description with the other choice everywhere it matters."""
+    import yaml
+
+    document = yaml.safe_load((ROOT / f"Pulumi.{cloud}-dev.yaml").read_text())
+    platform = document["config"]["mlops:platform"]
+    platform["registry"]["approval"] = "auto"
+    platform["pipeline"]["schedule"] = None
+    platform["endpoint"]["model_version"] = None
+    platform["monitor"]["retrain_on_drift"] = False
+    path = tmp_path / f"Pulumi.{cloud}-variant.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return load_stack_file(path)
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_the_other_choices_mean_the_same_on_every_cloud(cloud, tmp_path):
+    from providers.base import NOT_SERVING
+
+    result = plan(_variant_stack(cloud, tmp_path))
+    got = importlib.import_module(f"tests.contract.extractors.{cloud}").extract(result)
+    assert got["approval"] == "auto"
+    assert got["served_version"] is None
+    assert got["training_schedule"] is None
+    assert got["retrain_on_drift"] is False
+    out = result.outputs
+    assert out["approval"] == "auto"
+    assert out["endpoint"] is None and out["serving"] == NOT_SERVING
+    assert out["training_schedule"] is None
+    assert out["retrain_target"] is None
+    assert out["monitor"] is None and out["drift_alarm"] == []

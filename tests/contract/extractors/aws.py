@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 _FROM_SAGEMAKER_STATUS = {"PendingManualApproval": "manual", "Approved": "auto"}
@@ -16,7 +17,13 @@ def from_eventbridge_cron(expression: str) -> str:
     return " ".join(fields)
 
 
+def _maybe(plan: Any, type_: str) -> dict[str, Any] | None:
+    found = plan.by_type(type_)
+    return found[0].inputs if found else None
+
+
 def extract(plan: Any) -> dict[str, Any]:
+    """Values of resources the description left out (nothing served, no schedule) come back None."""
     groups = {}
     for fg in plan.by_type("aws:sagemaker/featureGroup:FeatureGroup"):
         i = fg.inputs
@@ -29,18 +36,14 @@ def extract(plan: Any) -> dict[str, Any]:
             "features": [c for c in columns
                          if c not in (i["recordIdentifierFeatureName"], i["eventTimeFeatureName"])],
         }
-    target = plan.one("aws:appautoscaling/target:Target").inputs
-    policy = plan.one("aws:appautoscaling/policy:Policy").inputs
-    config = plan.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
-    instance = config["productionVariants"][0]["instanceType"]
-    vcpus = {"ml.m5.large": 2, "ml.m5.xlarge": 4, "ml.m5.4xlarge": 16, "ml.g5.xlarge": 4}[instance]
-    model = plan.one("aws:sagemaker/model:Model").inputs
-    schedule = plan.one("aws:scheduler/schedule:Schedule").inputs
-    monitor = plan.one("aws:sagemaker/monitoringSchedule:MonitoringSchedule").inputs
-    alarm = plan.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs
+    target = _maybe(plan, "aws:appautoscaling/target:Target")
+    policy = _maybe(plan, "aws:appautoscaling/policy:Policy")
+    config = _maybe(plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    model = _maybe(plan, "aws:sagemaker/model:Model")
+    schedule = _maybe(plan, "aws:scheduler/schedule:Schedule")
+    monitor = _maybe(plan, "aws:sagemaker/monitoringSchedule:MonitoringSchedule")
+    alarm = _maybe(plan, "aws:cloudwatch/metricAlarm:MetricAlarm")
     pipeline = plan.one("aws:sagemaker/pipeline:Pipeline").inputs
-    import json
-
     definition = json.loads(pipeline["pipelineDefinition"])
     condition = next(s for s in definition["Steps"] if s["Type"] == "Condition")
     cond = condition["Arguments"]["Conditions"][0]
@@ -50,21 +53,27 @@ def extract(plan: Any) -> dict[str, Any]:
     approval = next(v for k, v in _walk(status) if k == "ModelApprovalStatus")
     subscription = plan.one("aws:sns/topicSubscription:TopicSubscription").inputs
     targets = plan.by_type("aws:cloudwatch/eventTarget:EventTarget")
-    capture = config["dataCaptureConfig"]
+    vcpus = None
+    if config:
+        instance = config["productionVariants"][0]["instanceType"]
+        vcpus = {"ml.m5.large": 2, "ml.m5.xlarge": 4, "ml.m5.4xlarge": 16, "ml.g5.xlarge": 4}[instance]
+    capture = config["dataCaptureConfig"] if config else None
     return {
         "feature_groups": groups,
-        "replicas": (target["minCapacity"], target["maxCapacity"]),
-        "cpu_target": int(policy["targetTrackingScalingPolicyConfiguration"]["targetValue"] / vcpus),
-        "data_capture_percent": capture["initialSamplingPercentage"] if capture["enableCapture"] else 0,
-        "training_schedule": from_eventbridge_cron(schedule["scheduleExpression"]),
+        "replicas": (target["minCapacity"], target["maxCapacity"]) if target else None,
+        "cpu_target": int(policy["targetTrackingScalingPolicyConfiguration"]["targetValue"] / vcpus)
+        if policy else None,
+        "data_capture_percent": (capture["initialSamplingPercentage"] if capture["enableCapture"] else 0)
+        if capture else None,
+        "training_schedule": from_eventbridge_cron(schedule["scheduleExpression"]) if schedule else None,
         "monitor_schedule": from_eventbridge_cron(
-            monitor["monitoringScheduleConfig"]["scheduleConfig"]["scheduleExpression"]),
-        "drift_threshold": alarm["threshold"],
+            monitor["monitoringScheduleConfig"]["scheduleConfig"]["scheduleExpression"]) if monitor else None,
+        "drift_threshold": alarm["threshold"] if alarm else None,
         "quality_gate": (metric, cond["RightValue"]),
         "approval": _FROM_SAGEMAKER_STATUS[approval],
         "retrain_on_drift": any(t.inputs.get("sagemakerPipelineTarget") for t in targets),
         "alert_email": subscription["endpoint"],
-        "served_version": int(model["primaryContainer"]["modelPackageName"].rsplit("/", 1)[-1]),
+        "served_version": int(model["primaryContainer"]["modelPackageName"].rsplit("/", 1)[-1]) if model else None,
     }
 
 
