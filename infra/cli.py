@@ -82,7 +82,11 @@ def _plan_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _short(urn: str | None) -> str:
-    return urn.rsplit("::", 1)[-1] if urn else ""
+    """A parent's capability: `...::mlops:aws:Foundation::churn-dev` -> `Foundation`."""
+    if not urn:
+        return ""
+    qualified = urn.split("::")[-2]
+    return qualified.rsplit("$", 1)[-1].rsplit(":", 1)[-1]
 
 
 def render_table(plan: Any) -> str:

@@ -81,7 +81,9 @@ run's model passes the gate or is the one being served.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import warnings
 import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -257,6 +259,15 @@ def _sdk_env(region: str) -> Iterator[None]:
     import boto3
 
     saved = {k: os.environ.get(k) for k in overrides}
+    # The SDK narrates every step it builds (INFO/WARNING about fields a run fills in, and a
+    # UserWarning about PipelineSession): true and useless in a plan or a `pulumi up` log.
+    sdk_loggers = [logging.getLogger(n) for n in ("sagemaker", "sagemaker.config")]
+    saved_levels = [lg.level for lg in sdk_loggers]
+    for lg in sdk_loggers:
+        lg.setLevel(logging.ERROR)
+    quiet = warnings.catch_warnings()
+    quiet.__enter__()
+    warnings.filterwarnings("ignore", message="Running within a PipelineSession")
     # The import-time client creates boto3's process-wide default session under these
     # settings; put the previous one back so later boto3 users get the normal chain.
     default_session = boto3.DEFAULT_SESSION
@@ -264,6 +275,9 @@ def _sdk_env(region: str) -> Iterator[None]:
     try:
         yield
     finally:
+        quiet.__exit__(None, None, None)
+        for lg, level in zip(sdk_loggers, saved_levels, strict=True):
+            lg.setLevel(level)
         boto3.DEFAULT_SESSION = default_session
         for key, value in saved.items():
             if value is None:

@@ -15,6 +15,7 @@ import yaml
 from pipelines import get_pipeline
 from pipelines.churn import write_dataset
 from providers.gcp import pipeline_definition as pd
+from providers.gcp import vertex_server
 
 PIPELINE = get_pipeline("churn")
 
@@ -136,6 +137,7 @@ def _register(vertex, approval: str, value: float = 0.8) -> str:
         approval=approval,
         gate_metric="roc_auc",
         gate_value=value,
+        serving_spec=json.dumps(vertex_server.container_spec()),
         api_endpoint=vertex.url,
     )
 
@@ -147,7 +149,13 @@ def test_register_step_creates_then_versions_the_model(vertex):
     first = next(r for r in vertex.requests if r.path.endswith("models:upload"))
     assert first.body["modelId"] == "churn-dev-churn" and "parentModel" not in first.body
     assert first.body["model"]["artifactUri"] == "gs://bucket/pipeline-root/run/train/model"
-    assert first.body["model"]["containerSpec"] == {"imageUri": "img"}
+    spec = first.body["model"]["containerSpec"]
+    # not the prebuilt sklearn server: the kit's server running the model's own serve.py
+    assert spec["imageUri"] == "img"
+    assert spec["command"][:2] == ["python3", "-c"]
+    assert spec["command"][2] == Path(vertex_server.__file__).read_text(encoding="utf-8")
+    assert spec["ports"] == [{"containerPort": 8080}]
+    assert (spec["predictRoute"], spec["healthRoute"]) == ("/predict", "/health")
     assert first.body["model"]["labels"] == {"approval": "pending", "managed-by": "mlops"}
     assert first.body["model"]["versionDescription"] == "roc_auc=0.8000"
     assert not [r for r in vertex.requests if "mergeVersionAliases" in r.path]  # manual: no approval
@@ -324,3 +332,19 @@ def test_read_metric_runs_locally_under_kfp(local_kfp, tmp_path):
         ).output
 
     assert gate().output == pytest.approx(0.81)
+
+
+def test_compiled_register_step_gets_the_serving_container_spec(compiled):
+    spec, _ = compiled
+
+    def find(node):
+        if isinstance(node, dict):
+            if "serving_spec" in node and "runtimeValue" in node["serving_spec"]:
+                yield node["serving_spec"]["runtimeValue"]["constant"]
+            for value in node.values():
+                yield from find(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from find(value)
+
+    assert [json.loads(v) for v in find(spec)] == [vertex_server.container_spec()]
