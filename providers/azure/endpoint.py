@@ -7,6 +7,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
+from providers.azure.dynamic import EndpointTraffic
 from providers.azure.model_registry import APPROVAL_TAG, APPROVED
 from providers.azure.pipeline_definition import SCORE_SCRIPT_NAME
 from providers.base import NOT_SERVING, Capability, Deployment
@@ -61,14 +62,14 @@ class Endpoint(Capability):
                 auth_mode="AADToken",
                 public_network_access=s.public_network_access,
                 description=f"{s.prefix} real-time endpoint",
-                # Azure only routes to a deployment that exists: on the very first `pulumi up` of
-                # a version the endpoint update can race the deployment (see docs/azure.md).
-                traffic={self.deployment_name: 100} if self.deployment_name else None,
+                # No traffic here: it may only name a deployment that exists, and the deployment
+                # depends on this endpoint. `EndpointTraffic` routes it once the deployment exists.
             ),
             tags=s.tags,
-            opts=self.child(),
+            opts=self.child(ignore_changes=["properties.traffic"]),
         )
         self.deployment = None
+        self.traffic = None
         if e.model_version is None:
             self.publish(endpoint=None, serving=NOT_SERVING)
             return
@@ -118,6 +119,13 @@ class Endpoint(Capability):
             ),
             tags=s.tags,
             opts=self.child(),
+        )
+        # Takes the deployment's name from the deployment itself: it runs after it exists.
+        self.traffic = EndpointTraffic(
+            f"{name}-traffic",
+            endpoint_id=self.endpoint.id,
+            traffic=self.deployment.name.apply(lambda deployment_name: {deployment_name: 100}),
+            opts=self.child(depends_on=[self.deployment]),
         )
         self.publish(
             endpoint=self.endpoint.id,

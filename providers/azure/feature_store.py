@@ -131,7 +131,7 @@ class FeatureStore(Capability):
             else None,
         )
         entities: dict[str, ml.FeaturestoreEntityVersion] = {}
-        published: dict[str, dict] = {}
+        published: dict[str, dict[str, object]] = {}
         for group in groups:
             if group.entity not in entities:
                 container = ml.FeaturestoreEntityContainerEntity(
@@ -166,7 +166,7 @@ class FeatureStore(Capability):
                 source=pulumi.StringAsset(featureset_spec(group, s)),
                 opts=self.child(),
             )
-            container = ml.FeaturesetContainerEntity(
+            featureset = ml.FeaturesetContainerEntity(
                 f"{name}-{group.name}",
                 name=group.name,
                 workspace_name=self.store.name,
@@ -204,14 +204,11 @@ class FeatureStore(Capability):
                     },
                     tags=s.tags,
                 ),
-                opts=self.protected(deployment, depends_on=[container, entities[group.entity], spec_blob]),
+                opts=self.protected(deployment, depends_on=[featureset, entities[group.entity], spec_blob]),
             )
             published[group.name] = {
-                "entity": group.entity,
-                "event_time": group.event_time,
+                "id": featureset.id,
+                "offline": f"abfss://data@{s.storage_account}.dfs.core.windows.net/features/{group.name}/",
                 "online": group.online,
-                "features": [f.name for f in group.features],
-                "feature_set": f"azureml:{group.name}:1",
-                "offline_store": f"abfss://data@{s.storage_account}.dfs.core.windows.net/features/{group.name}/",
             }
         self.publish(feature_groups=published)

@@ -133,8 +133,16 @@ class Foundation(Capability):
         )
         # Step code only. Pulumi's storage.Blob writes with the account key
         # (pulumi/pulumi-azure-native#2015), so this account keeps shared keys; it holds no data.
+        # Reachable from the network because `pulumi up` uploads the code from the deployer's machine
+        # through the blob data plane; requests still need the key or Entra ID (no anonymous access).
         self.code_account = self._account(
-            f"{name}-code", s.code_account, deployment, shared_keys=True, hns=False, depends_on=[crypto]
+            f"{name}-code",
+            s.code_account,
+            deployment,
+            shared_keys=True,
+            hns=False,
+            depends_on=[crypto],
+            reachable_by_deployer=True,
         )
         self._blob_service(f"{name}-code-blobs", self.code_account, rg, versioning=True)
         self.code_container = storage.BlobContainer(
@@ -193,7 +201,7 @@ class Foundation(Capability):
                 ),
             ),
             tags=tags,
-            opts=self.child(depends_on=[crypto]),
+            opts=self.protected(deployment, depends_on=[crypto]),
         )
         # The workspace builds environment images into this registry, so push (which includes pull).
         acr = self.grant("acr", "AcrPush", self.registry.id)
@@ -207,13 +215,14 @@ class Foundation(Capability):
             sku=ml.SkuArgs(name="Basic", tier="Basic"),
             **self.workspace_args(deployment),
             tags=tags,
-            opts=self.child(depends_on=[crypto, secrets, blob_data, blob_code, acr]),
+            # Holds the model registry, runs and their lineage: data-bearing.
+            opts=self.protected(deployment, depends_on=[crypto, secrets, blob_data, blob_code, acr]),
         )
         self.grant("ml", "AzureML Data Scientist", self.workspace.id)
 
         self.publish(
             storage_uri=pulumi.Output.concat("abfss://data@", self.storage.name, ".dfs.core.windows.net/"),
-            encryption_key=self.key.key_uri,
+            encryption_key=self.key.id,
             execution_identity=self.identity.id,
         )
 
@@ -278,9 +287,10 @@ class Foundation(Capability):
         shared_keys: bool,
         hns: bool,
         depends_on: list,
+        reachable_by_deployer: bool = False,
     ) -> storage.StorageAccount:
         s = deployment.settings
-        private = s.public_network_access == "Disabled"
+        private = s.public_network_access == "Disabled" and not reachable_by_deployer
         return storage.StorageAccount(
             res_name,
             account_name=account,
@@ -297,7 +307,7 @@ class Foundation(Capability):
             allow_cross_tenant_replication=False,
             minimum_tls_version="TLS1_2",
             enable_https_traffic_only=True,
-            public_network_access=s.public_network_access,
+            public_network_access="Disabled" if private else "Enabled",
             network_rule_set=storage.NetworkRuleSetArgs(
                 default_action="Deny" if private else "Allow", bypass="AzureServices"
             ),

@@ -40,6 +40,10 @@ class ModelMonitor(Capability):
         served = endpoint.deployment is not None
         threshold = ml.MonitoringThresholdArgs(value=m.drift_threshold)
         self.name = f"{s.prefix}-monitor"
+        self.schedule = None
+        if not served:
+            self.publish(monitor=None)  # nothing is served, so there is nothing to monitor yet
+            return
         self.schedule = ml.Schedule(
             f"{name}-schedule",
             name=self.name,
@@ -47,8 +51,7 @@ class ModelMonitor(Capability):
             resource_group_name=foundation.resource_group.name,
             properties=ml.SchedulePropertiesArgs(
                 display_name=f"{s.prefix} data drift",
-                # Nothing to watch until a version is served: declared, but disabled.
-                is_enabled=served,
+                is_enabled=True,
                 trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=m.schedule, time_zone="UTC"),
                 action=ml.CreateMonitorActionArgs(
                     action_type="CreateMonitor",
@@ -66,7 +69,7 @@ class ModelMonitor(Capability):
                         ),
                         monitoring_target=ml.MonitoringTargetArgs(
                             task_type="Classification",
-                            deployment_id=endpoint.deployment.id if served else None,
+                            deployment_id=endpoint.deployment.id,
                         ),
                         signals={
                             "data-drift": ml.DataDriftMonitoringSignalArgs(
@@ -82,9 +85,7 @@ class ModelMonitor(Capability):
                                 production_data=ml.RollingInputDataArgs(
                                     input_data_type="Rolling",
                                     job_input_type="uri_folder",
-                                    uri=collected_data_uri(
-                                        s.endpoint_name, endpoint.deployment_name or "none"
-                                    ),
+                                    uri=collected_data_uri(s.endpoint_name, endpoint.deployment_name),
                                     data_context="model_inputs",
                                     window_size="P1D",
                                     window_offset="P0D",

@@ -43,6 +43,10 @@ _ARM: dict[str, tuple[str, str]] = {
         "Microsoft.MachineLearningServices/workspaces/{workspaceName}/models",
         "name",
     ),
+    "azure-native:machinelearningservices:FeaturesetContainerEntity": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/featuresets",
+        "name",
+    ),
     "azure-native:machinelearningservices:Schedule": (
         "Microsoft.MachineLearningServices/workspaces/{workspaceName}/schedules",
         "name",
@@ -57,7 +61,10 @@ _ARM: dict[str, tuple[str, str]] = {
 
 def _arm_id(typ: str, name: str, inputs: dict[str, Any]) -> str:
     if typ == "azure-native:authorization:RoleDefinition":
-        return f"{inputs.get('scope')}/providers/Microsoft.Authorization/roleDefinitions/{inputs.get('roleDefinitionId')}"
+        role = inputs.get("roleDefinitionId")
+        return f"{inputs.get('scope')}/providers/Microsoft.Authorization/roleDefinitions/{role}"
+    if typ == "pulumi-python:dynamic:Resource" and "endpoint_id" in inputs:
+        return f"{inputs['endpoint_id']}/traffic"  # EndpointTraffic's id
     if typ == "azure-native:resources:ResourceGroup":
         return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs.get('resourceGroupName', name)}"
     path, name_key = _ARM.get(typ, ("Microsoft.Mock/" + typ.rsplit(":", 1)[-1], "name"))

@@ -91,9 +91,12 @@ class RetrainingTrigger(Capability):
             opts=self.child(),
         )
 
+        # Nothing served means no monitor runs: no drift to alert on or to retrain from.
+        watching = model_monitor.schedule is not None
         self.workflow = None
+        self.alert = None
         logic_receivers = []
-        if m.retrain_on_drift:
+        if m.retrain_on_drift and watching:
             submitter = managedidentity.UserAssignedIdentity(
                 f"{name}-identity",
                 resource_name_=f"{s.prefix}-retrain-id",
@@ -171,6 +174,9 @@ class RetrainingTrigger(Capability):
             tags=s.tags,
             opts=self.child(),
         )
+        if not watching:
+            self.publish(drift_alarm=[], alert_topic=self.action_group.id, retrain_target=None)
+            return
         self.alert = monitor.ScheduledQueryRule(
             f"{name}-drift-alert",
             rule_name=f"{s.prefix}-drift",
@@ -213,7 +219,7 @@ class RetrainingTrigger(Capability):
             opts=self.child(),
         )
         self.publish(
-            drift_alarm=self.alert.id,
+            drift_alarm=[self.alert.id],
             alert_topic=self.action_group.id,
             retrain_target=self.workflow.id if self.workflow else None,
         )

@@ -70,6 +70,8 @@ class TrainingPipeline(Capability):
             name=f"pipelines/{s.pipeline_display_name}/pipeline.json",
             content=pipeline_definition.spec_json(spec),
             content_type="application/json",
+            # what a run started by hand from this template must pass as its `approval` parameter
+            metadata={"mlops-approval": deployment.platform.registry.approval},
             opts=self.child(),
         )
 

@@ -1,4 +1,5 @@
-"""A tiny fake Azure Resource Manager for Azure ML model versions, for MLClient tests."""
+"""A tiny fake Azure Resource Manager: Azure ML model versions (MLClient tests) and online
+endpoints with their deployments (the EndpointTraffic dynamic provider's tests)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,28 @@ from typing import Any
 WS = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
 _VERSION = re.compile(rf"^{re.escape(WS)}/models/([^/]+)/versions/([^/?]+)$")
 _VERSIONS = re.compile(rf"^{re.escape(WS)}/models/([^/]+)/versions$")
+_ENDPOINT = re.compile(rf"^{re.escape(WS)}/onlineEndpoints/([^/]+)$")
+_OPERATION = re.compile(r"^/operations/(\d+)$")
 
 
 class FakeArm:
     def __init__(self) -> None:
         self.requests: list[tuple[str, str, Any]] = []
         self.models: dict[tuple[str, str], dict[str, Any]] = {}
+        self.endpoints: dict[str, dict[str, Any]] = {}
+        self.deployments: dict[str, set[str]] = {}  # endpoint -> deployment names that exist
+        self.operations: list[int] = []  # polls left before each async operation succeeds
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:  # keep pytest output clean
                 pass
 
-            def _send(self, code: int, body: Any) -> None:
+            def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(code)
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -51,10 +59,44 @@ class FakeArm:
                     return self._send(
                         404, {"error": {"code": "NotFound", "message": "no such model version"}}
                     )
+                if m := _ENDPOINT.match(path):
+                    return self._endpoint(method, m.group(1), path, body)
+                if (m := _OPERATION.match(path)) and method == "GET":
+                    index = int(m.group(1))
+                    if fake.operations[index] > 0:
+                        fake.operations[index] -= 1
+                        return self._send(200, {"status": "InProgress"}, {"Retry-After": "0"})
+                    return self._send(200, {"status": "Succeeded"})
                 if (m := _VERSIONS.match(path)) and method == "GET":
                     values = [v for (n, _), v in fake.models.items() if n == m.group(1)]
                     return self._send(200, {"value": values})
                 return self._send(404, {"error": {"code": "NotFound", "message": path}})
+
+            def _endpoint(self, method: str, name: str, path: str, body: Any) -> None:
+                if method == "GET":
+                    if name in fake.endpoints:
+                        return self._send(200, fake.endpoints[name])
+                    return self._send(404, {"error": {"code": "NotFound", "message": path}})
+                if method != "PUT":
+                    return self._send(405, {"error": {"code": "MethodNotAllowed", "message": method}})
+                traffic = body["properties"].get("traffic") or {}
+                missing = sorted(set(traffic) - fake.deployments.get(name, set()))
+                if missing:  # what Azure answers for traffic to a deployment that does not exist
+                    return self._send(
+                        400,
+                        {"error": {"code": "BadArgument", "message": f"Deployments {missing} do not exist"}},
+                    )
+                fake.endpoints[name] = {
+                    **body,
+                    "id": path,
+                    "name": name,
+                    "properties": {**body["properties"], "provisioningState": "Succeeded"},
+                }
+                fake.operations.append(1)
+                operation = f"{fake.url}/operations/{len(fake.operations) - 1}"
+                return self._send(
+                    201, fake.endpoints[name], {"Azure-AsyncOperation": operation, "Retry-After": "0"}
+                )
 
             def do_GET(self) -> None:  # noqa: N802
                 self._handle("GET")
@@ -82,6 +124,30 @@ class FakeArm:
                 "flavors": {},
             },
         }
+
+    def add_endpoint(self, name: str, deployments: set[str] | None = None) -> str:
+        """An existing endpoint as GET returns it (with read-only fields) and its deployments."""
+        endpoint_id = f"{WS}/onlineEndpoints/{name}"
+        self.endpoints[name] = {
+            "id": endpoint_id,
+            "name": name,
+            "location": "westeurope",
+            "kind": "Managed",
+            "tags": {"mlops-platform": "churn"},
+            "identity": {
+                "type": "UserAssigned",
+                "userAssignedIdentities": {"/subscriptions/sub/id": {"principalId": "p", "clientId": "c"}},
+            },
+            "properties": {
+                "authMode": "AADToken",
+                "publicNetworkAccess": "Disabled",
+                "traffic": {},
+                "provisioningState": "Succeeded",
+                "scoringUri": "https://example.invalid/score",
+            },
+        }
+        self.deployments[name] = set(deployments or ())
+        return endpoint_id
 
     def __enter__(self) -> FakeArm:
         self.thread.start()

@@ -14,6 +14,7 @@ from providers.base import NOT_SERVING
 
 ROOT = Path(__file__).resolve().parents[2]
 ML = "azure-native:machinelearningservices:"
+DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +44,18 @@ def test_storage_accounts_are_locked_down(planned):
         assert i["allowBlobPublicAccess"] is False
         assert i["minimumTlsVersion"] == "TLS1_2"
         assert i["enableHttpsTrafficOnly"] is True
-        assert i["publicNetworkAccess"] == "Disabled"
         assert i["encryption"]["keySource"] == "Microsoft.Keyvault"
         assert i["encryption"]["keyVaultProperties"]["keyName"] == "churn-dev-cmk"
         assert i["encryption"]["encryptionIdentity"]["encryptionUserAssignedIdentity"].endswith(
             "/churn-dev-id"
         )
         assert account.protect
-    assert accounts["churndevdata"].inputs["allowSharedKeyAccess"] is False
+    data, code = accounts["churndevdata"].inputs, accounts["churndevcode"].inputs
+    assert data["allowSharedKeyAccess"] is False
+    # The data account is private; the code account is reachable by the deployer's `pulumi up`,
+    # which uploads the step code through the blob data plane.
+    assert data["publicNetworkAccess"] == "Disabled" and data["networkRuleSet"]["defaultAction"] == "Deny"
+    assert code["publicNetworkAccess"] == "Enabled" and code["networkRuleSet"]["defaultAction"] == "Allow"
     # Pulumi's Blob resource writes with the account key: only the code account keeps it.
     assert accounts["churndevcode"].inputs["allowSharedKeyAccess"] is True
     assert all(
@@ -207,8 +212,10 @@ def test_no_model_version_means_no_deployment(tmp_path):
     )
     assert result.by_type(ML + "OnlineDeployment") == []
     assert result.outputs["serving"] == NOT_SERVING and result.outputs["endpoint"] is None
-    monitor = next(r for r in result.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-monitor")
-    assert monitor.inputs["properties"]["isEnabled"] is False
+    assert [r.inputs["name"] for r in result.by_type(ML + "Schedule")] == ["churn-dev-training"]
+    assert result.outputs["monitor"] is None and result.outputs["drift_alarm"] == []
+    assert result.by_type("azure-native:monitor:ScheduledQueryRule") == []
+    assert result.by_type(DYNAMIC) == []
     assert result.by_type("azure-native:logic:Workflow") == []
     assert not result.one("azure-native:monitor:ActionGroup").inputs.get("logicAppReceivers")
     assert result.outputs["retrain_target"] is None
@@ -226,3 +233,43 @@ def test_unapproved_version_is_refused():
         approved_model_id(
             SimpleNamespace(id="x", properties=SimpleNamespace(tags={"approval": "pending"})), "m", 2
         )
+
+
+def test_data_bearing_resources_are_protected(planned):
+    protected = {r.type for r in planned.resources if r.protect}
+    assert {
+        ML + "Workspace",  # the model registry, runs and lineage live here
+        "azure-native:containerregistry:Registry",
+        "azure-native:storage:StorageAccount",
+        "azure-native:keyvault:Vault",
+        "azure-native:keyvault:Key",
+        ML + "ModelContainer",
+    } <= protected
+    assert all(r.protect for r in planned.by_type(ML + "Workspace"))
+
+
+def test_traffic_is_routed_after_the_deployment_exists(planned):
+    endpoint = planned.one(ML + "OnlineEndpoint")
+    assert "traffic" not in endpoint.inputs["properties"]
+    assert "properties.traffic" in endpoint.ignore_changes
+    traffic = planned.one(DYNAMIC)
+    assert traffic.inputs["traffic"] == {"v1": 100}
+    assert traffic.inputs["endpoint_id"].endswith("/onlineEndpoints/churn-dev-ep")
+    assert traffic.inputs["arm_url"] == "https://management.azure.com"
+    component = planned.one("mlops:azure:Endpoint").urn
+    assert traffic.parent == component
+
+
+def test_outputs_follow_the_contract(planned):
+    out = planned.outputs
+    assert out["encryption_key"].endswith("/providers/Microsoft.KeyVault/vaults/churn-dev-kv/keys/churn-dev-cmk")
+    assert out["execution_identity"].endswith("/userAssignedIdentities/churn-dev-id")
+    assert out["drift_alarm"] == [
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/churn-dev-rg/providers/"
+        "Microsoft.Insights/scheduledQueryRules/churn-dev-drift"
+    ]
+    assert out["monitor"].endswith("/schedules/churn-dev-monitor")
+    for group, value in out["feature_groups"].items():
+        assert set(value) == {"id", "offline", "online"}
+        assert value["id"].endswith(f"/featuresets/{group}")
+        assert value["offline"] == f"abfss://data@churndevdata.dfs.core.windows.net/features/{group}/"

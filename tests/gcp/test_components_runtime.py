@@ -61,7 +61,8 @@ def test_endpoint_publishes_the_endpoint_path_and_deploys_to_it(deployment):
     assert endpoint.published["serving"] == (
         "model version 1 of projects/my-ml-project/locations/europe-west4/models/churn-dev-churn"
     )
-    assert registry.published["model_registry"] == "projects/my-ml-project/locations/europe-west4/models/churn-dev-churn"
+    model = "projects/my-ml-project/locations/europe-west4/models/churn-dev-churn"
+    assert registry.published["model_registry"] == model
 
     def check(values):
         published, endpoint_id, deployed_to = values

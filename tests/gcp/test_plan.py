@@ -149,7 +149,7 @@ def test_least_privilege_roles(gcp_plan):
 
 
 def test_vertex_custom_roles_hold_only_the_listed_permissions(gcp_plan):
-    from providers.gcp.foundation import VERTEX_PIPELINE_PERMISSIONS, VERTEX_RETRAIN_PERMISSIONS
+    from providers.gcp.foundation import VERTEX_PIPELINE_PERMISSIONS
 
     roles = {r["roleId"]: r for r in inputs(gcp_plan, "gcp:projects/iAMCustomRole:IAMCustomRole")}
     assert set(roles) == {"churn_dev_mlops_pipeline", "churn_dev_mlops_retrain"}

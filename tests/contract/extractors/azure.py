@@ -43,10 +43,13 @@ def extract(plan) -> dict[str, Any]:
     if training:
         gate_inputs = training["action"]["jobDefinition"]["jobs"]["gate_register"]["inputs"]
         gate = (gate_inputs["metric"]["value"], float(gate_inputs["threshold"]["value"]))
-    monitor = _schedule(plan, "-monitor")
-    signal = monitor["action"]["monitorDefinition"]["signals"]["data-drift"]
-    thresholds = {t["threshold"]["value"] for t in signal["metricThresholds"]}
-    assert len(thresholds) == 1, thresholds
+    monitor = _schedule(plan, "-monitor")  # none when nothing is served
+    drift = None
+    if monitor:
+        signal = monitor["action"]["monitorDefinition"]["signals"]["data-drift"]
+        thresholds = {t["threshold"]["value"] for t in signal["metricThresholds"]}
+        assert len(thresholds) == 1, thresholds
+        drift = thresholds.pop()
 
     action_group = plan.one("azure-native:monitor:ActionGroup").inputs
     workflows = plan.by_type("azure-native:logic:Workflow")
@@ -57,8 +60,8 @@ def extract(plan) -> dict[str, Any]:
         "cpu_target": cpu,
         "data_capture_percent": capture,
         "training_schedule": training["trigger"]["expression"] if training else None,
-        "monitor_schedule": monitor["trigger"]["expression"],
-        "drift_threshold": thresholds.pop(),
+        "monitor_schedule": monitor["trigger"]["expression"] if monitor else None,
+        "drift_threshold": drift,
         "quality_gate": gate,
         "approval": registry["properties"]["tags"]["approval"],
         "retrain_on_drift": bool(workflows) and bool(action_group.get("logicAppReceivers")),

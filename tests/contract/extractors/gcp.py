@@ -90,7 +90,13 @@ def extract(plan: Any) -> dict[str, Any]:
             else None
         ),
         "quality_gate": _quality_gate(training) if training else None,
-        "approval": params.get("approval") or (approval or {}).get("mode"),
+        "approval": params.get("approval")
+        or (approval or {}).get("mode")
+        or next(
+            r.inputs["metadata"]["mlops-approval"]
+            for r in _by_type(plan, "gcp:storage/bucketObject:BucketObject")
+            if "mlops-approval" in (r.inputs.get("metadata") or {})
+        ),
         "retrain_on_drift": any(
             "workflow" in r.inputs.get("destination", {})
             for r in _by_type(plan, "gcp:eventarc/trigger:Trigger")
