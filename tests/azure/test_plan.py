@@ -273,3 +273,18 @@ def test_outputs_follow_the_contract(planned):
         assert set(value) == {"id", "offline", "online"}
         assert value["id"].endswith(f"/featuresets/{group}")
         assert value["offline"] == f"abfss://data@churndevdata.dfs.core.windows.net/features/{group}/"
+
+
+def test_docs_list_every_identity_and_role(planned):
+    from providers.azure.foundation import ROLES
+
+    docs = (ROOT / "docs" / "azure.md").read_text()
+    names = {v: k for k, v in ROLES.items()}
+    for identity in planned.by_type("azure-native:managedidentity:UserAssignedIdentity"):
+        suffix = identity.inputs["resourceName"].removeprefix("churn-dev")
+        assert f"`<prefix>{suffix}`" in docs, suffix
+    custom = planned.one("azure-native:authorization:RoleDefinition").inputs["roleDefinitionId"]
+    for assignment in planned.by_type("azure-native:authorization:RoleAssignment"):
+        guid = assignment.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
+        assert guid == custom or f"| {names[guid]} |" in docs, names.get(guid, guid)
+    assert "pipeline submitter" in docs
