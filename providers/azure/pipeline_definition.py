@@ -10,6 +10,7 @@ registered components by an ARM id template filled in by the Pulumi program.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,10 @@ from pipelines.spec import PipelineDef, parse_source
 
 GATE_STEP = "gate_register"
 GATE_SCRIPT_NAME = "gate_register.py"
+# azure-ai-ml warns on stderr about every experimental schema class it loads ("Class ... is an
+# experimental class"): noise in a plan or a `pulumi up` log, not something the user can act on.
+logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
+
 # The pipeline's own serving module (init()/run() for Azure ML, the same code every cloud serves).
 SCORE_SCRIPT_NAME = "serve.py"
 WORKSPACE_ID = "{workspace_id}"  # filled in by the program once the workspace id is known
