@@ -83,8 +83,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import warnings
 import shlex
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
