@@ -18,7 +18,8 @@ _ARNS = {
     "aws:sagemaker/model:Model": ("sagemaker:model", "name"),
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("sagemaker:endpoint-config", "name"),
     "aws:sagemaker/endpoint:Endpoint": ("sagemaker:endpoint", "name"),
-    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": (
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition":
+        ("sagemaker:data-quality-job-definition", "name"),
         "sagemaker:data-quality-job-definition", "name"),
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ("sagemaker:monitoring-schedule", "name"),
     "aws:sns/topic:Topic": ("sns", "name"),
