@@ -20,7 +20,6 @@ _ARNS = {
     "aws:sagemaker/endpoint:Endpoint": ("sagemaker:endpoint", "name"),
     "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition":
         ("sagemaker:data-quality-job-definition", "name"),
-        "sagemaker:data-quality-job-definition", "name"),
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ("sagemaker:monitoring-schedule", "name"),
     "aws:sns/topic:Topic": ("sns", "name"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch:alarm", "name"),
