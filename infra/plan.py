@@ -115,7 +115,9 @@ class Plan:
         return found[0]
 
 
-class _OfflineMocks(pulumi.runtime.Mocks):
+class OfflineMocks(pulumi.runtime.Mocks):
+    """Answers registrations and invokes from a provider's `offline.py`."""
+
     def __init__(self, offline: Any) -> None:
         self.offline = offline
 
@@ -159,6 +161,17 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def use_offline_mocks(cloud: str, stack: str, cloud_config: dict[str, Any] | None = None) -> _RecordingMonitor:
+    """Point the Pulumi runtime at `cloud`'s offline mocks (for plans and `@pulumi.runtime.test`)."""
+    offline = importlib.import_module(f"providers.{cloud}.offline")
+    if cloud_config is not None and hasattr(offline, "configure"):
+        offline.configure(cloud_config)  # e.g. fake ARNs in the stack's own region
+    monitor = _RecordingMonitor(OfflineMocks(offline))
+    settings.ROOT.set(None)  # a fresh root stack per run: several plans share one process
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    return monitor
+
+
 def _config_strings(stack_file: StackFile) -> dict[str, str]:
     """Pulumi keeps config as strings; objects travel as JSON, as the CLI passes them."""
     return {
@@ -170,14 +183,7 @@ def _config_strings(stack_file: StackFile) -> dict[str, str]:
 def plan(stack_file: StackFile) -> Plan:
     """Validate the stack, then run the program under mocks. Raises SpecError for bad config."""
     provider, deployment = resolve_file(stack_file)  # fail fast, before the runtime is touched
-    offline = importlib.import_module(f"providers.{provider.cloud}.offline")
-    if hasattr(offline, "configure"):
-        offline.configure(deployment.cloud_config)  # e.g. fake ARNs in the stack's own region
-    monitor = _RecordingMonitor(_OfflineMocks(offline))
-    settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(
-        monitor.mocks, project=PROJECT, stack=stack_file.stack, preview=False, monitor=monitor
-    )
+    monitor = use_offline_mocks(provider.cloud, stack_file.stack, deployment.cloud_config)
     pulumi.runtime.set_all_config(_config_strings(stack_file), list(stack_file.secret_keys))
 
     outputs: dict[str, Any] = {}

@@ -8,24 +8,14 @@ import pulumi
 import pytest
 
 from infra.config import load_stack_file, resolve_file
-from providers.aws import offline
+from infra.plan import use_offline_mocks
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args):
-        extra, resource_id = offline.fake_state(args.typ, args.name, args.inputs)
-        return resource_id, {**args.inputs, **extra}
-
-    def call(self, args):
-        return offline.fake_call(args.token, args.args)
-
-
 @pytest.fixture(autouse=True)
 def mocks():
-    pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(_Mocks(), project="mlops", stack="aws-dev", preview=False)
+    use_offline_mocks("aws", "aws-dev")
 
 
 @pytest.fixture

@@ -8,25 +8,16 @@ import pulumi
 import pytest
 
 from infra.config import load_stack_file, resolve_file
+from infra.plan import use_offline_mocks
 from providers.azure import offline
 
 ROOT = Path(__file__).resolve().parents[2]
 RG = f"/subscriptions/{offline.SUBSCRIPTION}/resourceGroups/churn-dev-rg/providers/"
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args):
-        extra, resource_id = offline.fake_state(args.typ, args.name, args.inputs)
-        return resource_id, {**args.inputs, **extra}
-
-    def call(self, args):
-        return offline.fake_call(args.token, args.args)
-
-
 @pytest.fixture(autouse=True)
 def mocks():
-    pulumi.runtime.settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(_Mocks(), project="mlops", stack="azure-dev", preview=False)
+    use_offline_mocks("azure", "azure-dev")
 
 
 @pytest.fixture
