@@ -38,6 +38,9 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+_MAX_SHOWN_TEXT = 16_384
+
+
 def _asset(value: Any) -> dict[str, Any]:
     """An asset or archive as JSON: kind, repo-relative path (stable across checkouts), content hash."""
     import hashlib
@@ -55,6 +58,8 @@ def _asset(value: Any) -> dict[str, Any]:
             out["sha256"] = hashlib.sha256(resolved.read_bytes()).hexdigest()
     elif isinstance(getattr(value, "text", None), str):
         out["sha256"] = hashlib.sha256(value.text.encode()).hexdigest()
+        if len(value.text) <= _MAX_SHOWN_TEXT:
+            out["text"] = value.text  # small generated files (specs, configs): reviewers see them
     elif isinstance(getattr(value, "uri", None), str):
         out["uri"] = value.uri
     elif isinstance(getattr(value, "assets", None), dict):

@@ -18,6 +18,7 @@ CLOUDS = registry.implemented()
 
 EXPECTED_KEYS = {
     "feature_groups",      # {group: {"entity", "event_time", "online", "features": [names in order]}}
+    "feature_types",       # {group: {feature: the type the cloud declares}}
     "replicas",            # (min, max)
     "cpu_target",          # int percent
     "data_capture_percent",
@@ -92,6 +93,33 @@ def test_outputs_mean_the_same_on_every_cloud(planned):
         assert set(group) == {"id", "offline", "online"}
         assert shape.match(group["id"]), group["id"]
         assert isinstance(group["online"], bool)
+
+
+# The cloud type each portable feature type must become, written out here (not imported from the
+# providers) so the suite checks the providers' mappings instead of repeating them.
+CLOUD_TYPES = {
+    "aws": {"int": "Integral", "float": "Fractional", "string": "String", "bool": "Integral",
+            "timestamp": "String"},
+    "gcp": {"int": "INTEGER", "float": "FLOAT", "string": "STRING", "bool": "BOOLEAN", "timestamp": "TIMESTAMP"},
+    "azure": {"int": "long", "float": "double", "string": "string", "bool": "boolean", "timestamp": "datetime"},
+}
+
+
+def test_feature_types_map_the_same_way(planned, tmp_path):
+    """Every portable type, declared on every cloud: one group holding one feature of each type."""
+    import yaml
+
+    cloud, _ = planned
+    document = yaml.safe_load((ROOT / f"Pulumi.{cloud}-dev.yaml").read_text())
+    document["config"]["mlops:platform"]["feature_store"]["feature_groups"].append({
+        "name": "all_types", "entity": "id", "event_time": "ts", "online": False,
+        "features": [{"name": f"f_{t}", "type": t} for t in CLOUD_TYPES[cloud]],
+    })
+    path = tmp_path / f"Pulumi.{cloud}-types.yaml"
+    path.write_text(yaml.safe_dump(document))
+    extractor = importlib.import_module(f"tests.contract.extractors.{cloud}")
+    got = extractor.extract(plan(load_stack_file(path)))["feature_types"]["all_types"]
+    assert got == {f"f_{portable}": native for portable, native in CLOUD_TYPES[cloud].items()}
 
 
 def test_same_settings_on_every_cloud(planned):

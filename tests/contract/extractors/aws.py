@@ -24,7 +24,7 @@ def _maybe(plan: Any, type_: str) -> dict[str, Any] | None:
 
 def extract(plan: Any) -> dict[str, Any]:
     """Values of resources the description left out (nothing served, no schedule) come back None."""
-    groups = {}
+    groups, types = {}, {}
     for fg in plan.by_type("aws:sagemaker/featureGroup:FeatureGroup"):
         i = fg.inputs
         name = fg.name.split("-", 2)[-1]
@@ -36,6 +36,8 @@ def extract(plan: Any) -> dict[str, Any]:
             "features": [c for c in columns
                          if c not in (i["recordIdentifierFeatureName"], i["eventTimeFeatureName"])],
         }
+        types[name] = {d["featureName"]: d["featureType"] for d in i["featureDefinitions"]
+                       if d["featureName"] in groups[name]["features"]}
     target = _maybe(plan, "aws:appautoscaling/target:Target")
     policy = _maybe(plan, "aws:appautoscaling/policy:Policy")
     config = _maybe(plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
@@ -60,6 +62,7 @@ def extract(plan: Any) -> dict[str, Any]:
     capture = config["dataCaptureConfig"] if config else None
     return {
         "feature_groups": groups,
+        "feature_types": types,
         "replicas": (target["minCapacity"], target["maxCapacity"]) if target else None,
         "cpu_target": int(policy["targetTrackingScalingPolicyConfiguration"]["targetValue"] / vcpus)
         if policy else None,

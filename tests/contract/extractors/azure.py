@@ -16,6 +16,19 @@ def _schedule(plan, suffix: str) -> dict[str, Any] | None:
     return None
 
 
+def _feature_types(plan) -> dict[str, dict[str, str]]:
+    """group -> feature -> type, from the FeaturesetSpec.yaml Azure ML reads (uploaded as a blob)."""
+    import yaml
+
+    out: dict[str, dict[str, str]] = {}
+    for r in plan.by_type("azure-native:storage:Blob"):
+        name = r.inputs.get("blobName", "")
+        if name.startswith("featuresets/") and name.endswith("/FeaturesetSpec.yaml"):
+            spec = yaml.safe_load(r.inputs["source"]["text"])
+            out[name.split("/")[1]] = {f["name"]: f["type"] for f in spec["features"]}
+    return out
+
+
 def extract(plan) -> dict[str, Any]:
     groups = {}
     for r in plan.by_type(ML + "FeaturesetVersion"):
@@ -56,6 +69,7 @@ def extract(plan) -> dict[str, Any]:
     registry = plan.one(ML + "ModelContainer").inputs
     return {
         "feature_groups": groups,
+        "feature_types": _feature_types(plan),
         "replicas": replicas,
         "cpu_target": cpu,
         "data_capture_percent": capture,

@@ -45,6 +45,18 @@ def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _feature_types(plan: Any) -> dict[str, dict[str, str]]:
+    """group -> feature -> BigQuery column type, from the offline tables the feature groups read."""
+    tables = {r.inputs["tableId"]: json.loads(r.inputs["schema"])
+              for r in _by_type(plan, "gcp:bigquery/table:Table")}
+    out: dict[str, dict[str, str]] = {}
+    for name, group in _feature_groups(plan).items():
+        fg = next(r for r in _by_type(plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup") if r.inputs["name"] == name)
+        table = fg.inputs["bigQuery"]["bigQuerySource"]["inputUri"].rsplit(".", 1)[1]
+        out[name] = {c["name"]: c["type"] for c in tables[table] if c["name"] in group["features"]}
+    return out
+
+
 def _quality_gate(schedule: dict[str, Any]) -> tuple[str, float]:
     # BucketObject.content is a secret in pulumi-gcp (scrubbed from plans): read the spec the
     # training schedule carries, which is the same compiled pipeline.
@@ -79,6 +91,7 @@ def extract(plan: Any) -> dict[str, Any]:
     )
     return {
         "feature_groups": _feature_groups(plan),
+        "feature_types": _feature_types(plan),
         "replicas": (int(deployed["min_replicas"]), int(deployed["max_replicas"])) if deployed else None,
         "cpu_target": int(deployed["cpu_target"]) if deployed else None,
         "data_capture_percent": round(endpoint["predictRequestResponseLoggingConfig"]["samplingRate"] * 100),
