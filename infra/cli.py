@@ -1,7 +1,8 @@
 """The `mlops` command line.
 
 Exit status: 0 success, 2 invalid input (one line naming the key and the rule), 1 a bug,
-3 `mlops diff --fail-on-danger` found a dangerous change.
+3 `mlops diff --fail-on-danger` found a dangerous change, 4 a local pipeline run failed (a step
+rejected its data or failed, or the model missed the quality gate).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any
 
 from providers.spec import SpecError
 
-EXIT_OK, EXIT_BUG, EXIT_INVALID, EXIT_DANGER = 0, 1, 2, 3
+EXIT_OK, EXIT_BUG, EXIT_INVALID, EXIT_DANGER, EXIT_RUN_FAILED = 0, 1, 2, 3, 4
+MAX_ROWS = 1_000_000
 
 # Further sub-commands register themselves here: name -> (configure parser, run).
 Command = tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -133,7 +135,8 @@ def _pipeline_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("run",))
     parser.add_argument("name", help="a pipeline defined in pipelines/")
     parser.add_argument("--local", action="store_true", required=True, help="run every step on this machine")
-    parser.add_argument("--rows", type=int, default=2000, help="rows of generated data (default 2000)")
+    parser.add_argument("--rows", type=int, default=2000,
+                        help=f"rows of generated data, 100 to {MAX_ROWS:,} (default 2000)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, help="where step outputs go (default: a temporary dir)")
     parser.add_argument("--gate", metavar="METRIC>=THRESHOLD", default="roc_auc>=0.75",
@@ -141,24 +144,40 @@ def _pipeline_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _parse_gate(text: str) -> tuple[str, float]:
+    import math
+
     metric, sep, threshold = text.partition(">=")
     try:
         if not sep:
             raise ValueError
-        return metric.strip(), float(threshold)
+        value = float(threshold)
     except ValueError:
         raise SpecError("--gate", f"must look like roc_auc>=0.75, got {text!r}") from None
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise SpecError("--gate", f"threshold must be between 0 and 1, got {threshold.strip()!r}")
+    return metric.strip(), value
 
 
 def _pipeline(args: argparse.Namespace) -> int:
     import pipelines
-    from pipelines.local import StepFailedError, run_local
+    from pipelines.local import StepFailedError, check_gate, run_local
 
     if args.name not in pipelines.available():
         raise SpecError("pipeline", f"unknown pipeline {args.name!r}; defined: {', '.join(pipelines.available())}")
-    if args.rows < 100:
-        raise SpecError("--rows", f"must be at least 100, got {args.rows}")
+    if not 100 <= args.rows <= MAX_ROWS:
+        raise SpecError("--rows", f"must be between 100 and {MAX_ROWS:,}, got {args.rows}")
     gate = _parse_gate(args.gate)
+    try:
+        check_gate(pipelines.get_pipeline(args.name), gate)
+    except ValueError as exc:
+        raise SpecError("--gate", str(exc)) from None
+    if args.workdir is not None and args.workdir.exists() and not args.workdir.is_dir():
+        raise SpecError("--workdir", f"{args.workdir} exists and is not a directory")
+    if args.workdir is not None:
+        try:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpecError("--workdir", f"cannot create {args.workdir}: {exc.strerror}") from None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"mlops-{args.name}-"))
     started: dict[str, float] = {}
 
@@ -178,14 +197,16 @@ def _pipeline(args: argparse.Namespace) -> int:
     except StepFailedError as exc:
         # The pipeline rejected its data or a step crashed: a failed run, not invalid config.
         print(f"mlops: {exc}", file=sys.stderr)
-        return 1
-    except ValueError as exc:
-        raise SpecError("--gate", str(exc)) from None
+        return EXIT_RUN_FAILED
     print("metrics:")
     for name, value in sorted(result.metrics.items()):
         print(f"  {name}: {value:.4f}")
     verdict = "PASSED" if result.gate_passed else "FAILED"
     print(f"quality gate {result.gate_metric} >= {result.gate_threshold}: {verdict}")
+    if not result.gate_passed:
+        # As on the clouds: a model that misses the gate is not registered.
+        print("model not registered: it missed the quality gate", file=sys.stderr)
+        return EXIT_RUN_FAILED
     print(f"model: {result.model_path}")
     return EXIT_OK
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,29 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
         "workspaceName",
         "resourceGroupName",
     ),
+}
+
+
+def _bigquery_schema_replaces(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """BigQuery changes a table's schema in place only by adding columns (or relaxing REQUIRED to
+    NULLABLE); the provider replaces the table, and drops its rows, for anything else."""
+    try:
+        before = {c["name"]: c for c in json.loads(old.get("schema") or "[]")}
+        after = {c["name"]: c for c in json.loads(new.get("schema") or "[]")}
+    except (TypeError, ValueError):
+        return []
+    for name, column in before.items():
+        kept = after.get(name)
+        if kept is None or kept.get("type") != column.get("type"):
+            return ["schema"]
+        if kept.get("mode", "NULLABLE") == "REQUIRED" and column.get("mode", "NULLABLE") != "REQUIRED":
+            return ["schema"]
+    return []
+
+
+# Replacements that depend on how a property changes, not only on whether it does.
+REPLACE_WHEN: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[str]]] = {
+    "gcp:bigquery/table:Table": _bigquery_schema_replaces,
 }
 
 # Keys whose values are never shown even when the plan did not mark them secret.
@@ -639,6 +663,8 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
                 )
         else:
             forced = set(REPLACE_ON_CHANGE.get(res["type"], ()))
+            if res["type"] in REPLACE_WHEN:
+                forced |= set(REPLACE_WHEN[res["type"]](a.get("inputs") or {}, b.get("inputs") or {}))
             # Pulumi does not apply changes to `ignore_changes` properties: neither does the diff.
             ignored = set(b.get("ignore_changes") or ())
             for path, x, y in walk_diff(a.get("inputs") or {}, b.get("inputs") or {}):

@@ -214,6 +214,8 @@ class Platform(_Model):
     @classmethod
     def _tags(cls, tags: dict[str, str]) -> dict[str, str]:
         for key, value in tags.items():
+            if key.startswith("mlops-"):
+                raise ValueError(f"tag key {key!r}: the mlops- prefix is the kit's own (mlops-platform, ...)")
             if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", key):
                 raise ValueError(
                     f"tag key {key!r} must be 1-63 lowercase letters, digits, '_' or '-', "

@@ -59,7 +59,13 @@ class FeatureStore(Capability):
             self.groups[group.name] = fg
             published[group.name] = {
                 "id": fg.arn,
-                "offline": pulumi.Output.concat("s3://", foundation.bucket.bucket, "/feature-store"),
+                # SageMaker picks the group's own prefix (account, region, name, creation time).
+                "offline": fg.offline_store_config.apply(_resolved_offline_uri),
                 "online": group.online,
             }
         self.publish(feature_groups=published)
+
+
+def _resolved_offline_uri(config) -> str | None:
+    storage = getattr(config, "s3_storage_config", None) if config is not None else None
+    return getattr(storage, "resolved_output_s3_uri", None)

@@ -151,8 +151,10 @@ def execution_policy(bucket_arn: str, key_arn: str, role_arn: str, account: str,
         "Version": "2012-10-17",
         "Statement": [
             {"Sid": "Data", "Effect": "Allow",
+             # The ACL actions are what Feature Store's offline ingestion asks for (bucket-owner
+             # enforced ownership makes the ACLs themselves inert).
              "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
-                        "s3:GetBucketLocation", "s3:AbortMultipartUpload"],
+                        "s3:GetBucketLocation", "s3:AbortMultipartUpload", "s3:GetBucketAcl", "s3:PutObjectAcl"],
              "Resource": [bucket_arn, f"{bucket_arn}/*"]},
             {"Sid": "Key", "Effect": "Allow",
              "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",

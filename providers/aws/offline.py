@@ -60,6 +60,13 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
     else:
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}/{physical}"
     state["arn"] = arn
+    if typ == "aws:sagemaker/featureGroup:FeatureGroup":
+        # Computed by SageMaker: the group's own prefix under the configured offline store URI.
+        offline = dict(inputs.get("offlineStoreConfig") or {})
+        storage = dict(offline.get("s3StorageConfig") or {})
+        storage["resolvedOutputS3Uri"] = (
+            f"{storage.get('s3Uri')}/{ACCOUNT}/sagemaker/{REGION}/offline-store/{physical}-1700000000/data")
+        state["offlineStoreConfig"] = {**offline, "s3StorageConfig": storage}
     return state, physical
 
 

@@ -87,6 +87,7 @@ def test_execution_role_is_least_privilege(planned):
                                                           else [s["Action"]])]
     assert not any(a in ("*", "s3:*", "sagemaker:*", "kms:*") for a in actions)
     data = next(s for s in policy["Statement"] if s["Sid"] == "Data")
+    assert {"s3:GetBucketAcl", "s3:PutObjectAcl"} <= set(data["Action"])  # Feature Store offline ingestion
     assert data["Resource"] == ["arn:aws:s3:::churn-dev-data-mock", "arn:aws:s3:::churn-dev-data-mock/*"]
     passrole = next(s for s in policy["Statement"] if s["Sid"] == "PassOwnRoleToSageMaker")
     assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
@@ -243,7 +244,9 @@ def test_stack_outputs(planned):
     assert out["drift_alarm"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
     assert out["feature_groups"] == {"customer_profile": {
         "id": "arn:aws:sagemaker:eu-west-1:123456789012:feature-group/churn-dev-customer_profile",
-        "offline": "s3://churn-dev-data-mock/feature-store", "online": True}}
+        "offline": "s3://churn-dev-data-mock/feature-store/123456789012/sagemaker/eu-west-1/offline-store/"
+                   "churn-dev-customer_profile-1700000000/data",
+        "online": True}}
 
 
 def test_stack_in_another_region_gets_that_regions_monitor_image(tmp_path):

@@ -145,3 +145,36 @@ def test_non_utf8_file_and_non_plain_values_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mlops:when: datetime.date(2024, 1, 1) is not a plain value: quote it" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--gate", "roc_auc>=1.5"], "--gate: threshold must be between 0 and 1, got '1.5'"),
+        (["--gate", "roc_auc>=nan"], "--gate: threshold must be between 0 and 1"),
+        (["--gate", "nonsense>=0.5"], "--gate: unknown quality gate metric 'nonsense'"),
+        (["--rows", "99"], "--rows: must be between 100 and 1,000,000, got 99"),
+        (["--rows", "100000000"], "--rows: must be between 100 and 1,000,000"),
+    ],
+)
+def test_pipeline_run_rejects_bad_options_before_any_work(capsys, args, message):
+    assert main(["pipeline", "run", "churn", "--local", *args]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.err.count("\n") == 1
+    assert "local run of every step" not in captured.out  # nothing started, no temp dir made
+
+
+def test_pipeline_run_workdir_that_is_a_file(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main(["pipeline", "run", "churn", "--local", "--workdir", str(afile)]) == 2
+    assert "--workdir: " in capsys.readouterr().err
+
+
+def test_pipeline_run_missing_the_gate_exits_4_and_registers_nothing(tmp_path):
+    proc = run_cli("pipeline", "run", "churn", "--local", "--rows", "300", "--gate", "f1>=0.99",
+                   "--workdir", str(tmp_path))
+    assert proc.returncode == 4, proc.stderr
+    assert "quality gate f1 >= 0.99: FAILED" in proc.stdout
+    assert "model: " not in proc.stdout
+    assert "model not registered: it missed the quality gate" in proc.stderr

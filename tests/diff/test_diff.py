@@ -324,3 +324,26 @@ def test_changes_to_ignored_properties_are_not_changes(tmp_path):
     result = diff_plans(base, head)
     assert not [r for r in result.resources if r.type == "aws:sagemaker/featureGroup:FeatureGroup"]
     assert not result.dangerous
+
+
+def _table(schema):
+    return {"urn": "urn:pulumi:s::mlops::gcp:bigquery/table:Table::t", "type": "gcp:bigquery/table:Table",
+            "name": "t", "parent": None, "custom": True, "protect": True,
+            "inputs": {"tableId": "customer_profile", "schema": json.dumps(schema)}}
+
+
+@pytest.mark.parametrize(
+    ("after", "dangerous"),
+    [
+        ([{"name": "a", "type": "FLOAT"}, {"name": "b", "type": "STRING"}], False),  # a column added
+        ([{"name": "a", "type": "STRING"}], True),                                   # a type changed
+        ([], True),                                                                  # a column dropped
+    ],
+)
+def test_bigquery_schema_changes_that_replace_the_table(after, dangerous):
+    base = {"stack": "s", "cloud": "gcp", "resources": [_table([{"name": "a", "type": "FLOAT"}])],
+            "outputs": {}, "platform": {}}
+    head = {**base, "resources": [_table(after)]}
+    result = diff_plans(base, head)
+    assert bool(result.dangerous) is dangerous
+    assert result.resources[0].op == ("replace" if dangerous else "update")

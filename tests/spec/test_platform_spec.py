@@ -153,3 +153,9 @@ def test_data_capture_cannot_be_off_while_a_monitor_reads_it():
     with pytest.raises(SpecError, match="greater than or equal to 1") as info:
         parse_platform(with_change("endpoint.data_capture_percent", 0))
     assert info.value.key == "mlops:platform.endpoint.data_capture_percent"
+
+
+def test_reserved_tags_cannot_be_overridden():
+    with pytest.raises(SpecError, match="the mlops- prefix is the kit's own") as info:
+        parse_platform(with_change("tags", {"mlops-environment": "prod"}))
+    assert info.value.key == "mlops:platform.tags"
