@@ -1,16 +1,45 @@
 """Endpoint: a managed online endpoint (Entra ID auth, private unless asked) and, when
-`endpoint.model_version` is set, one deployment of that approved version with autoscaling and
-request/response collection."""
+`endpoint.model_version` is set, one deployment of that approved version with request/response
+collection, scaled by an Azure Monitor autoscale setting on its CPU utilization."""
 
 from __future__ import annotations
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
+from pulumi_azure_native import monitor
 
 from providers.azure.dynamic import EndpointTraffic
 from providers.azure.model_registry import APPROVAL_TAG, APPROVED
 from providers.azure.pipeline_definition import SCORE_SCRIPT_NAME
 from providers.base import NOT_SERVING, Capability, Deployment
+
+CPU_METRIC = "CpuUtilizationPercentage"
+METRIC_NAMESPACE = "Microsoft.MachineLearningServices/onlineEndpoints/deployments"
+
+
+def scale_in_threshold(target_cpu_percent: int) -> int:
+    """Scale in below half the target: far enough under the scale-out threshold that one instance
+    fewer does not push the average straight back over it (no flapping)."""
+    return max(1, target_cpu_percent // 2)
+
+
+def cpu_rule(deployment_id, operator: str, threshold: int, direction: str) -> monitor.ScaleRuleArgs:
+    return monitor.ScaleRuleArgs(
+        metric_trigger=monitor.MetricTriggerArgs(
+            metric_name=CPU_METRIC,
+            metric_namespace=METRIC_NAMESPACE,
+            metric_resource_uri=deployment_id,
+            time_grain="PT1M",
+            statistic="Average",
+            time_window="PT5M",
+            time_aggregation="Average",
+            operator=operator,
+            threshold=threshold,
+        ),
+        scale_action=monitor.ScaleActionArgs(
+            direction=direction, type="ChangeCount", value="1", cooldown="PT5M"
+        ),
+    )
 
 
 class NotApprovedError(RuntimeError):
@@ -102,13 +131,10 @@ class Endpoint(Capability):
                 environment_id=training.environment.id,
                 app_insights_enabled=True,
                 egress_public_network_access=s.public_network_access,
-                scale_settings=ml.TargetUtilizationScaleSettingsArgs(
-                    scale_type="TargetUtilization",
-                    min_instances=e.min_replicas,
-                    max_instances=e.max_replicas,
-                    target_utilization_percentage=e.target_cpu_percent,
-                    polling_interval="PT1M",
-                ),
+                # Managed deployments take Default scale settings (a fixed instance count =
+                # sku.capacity); TargetUtilization is for Kubernetes deployments. Autoscaling is the
+                # Azure Monitor autoscale setting below.
+                scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
                 data_collector=ml.DataCollectorArgs(
                     collections={
                         kind: ml.CollectionArgs(data_collection_mode="Enabled", sampling_rate=sampling)
@@ -117,6 +143,34 @@ class Endpoint(Capability):
                     rolling_rate="Hour",
                 ),
             ),
+            tags=s.tags,
+            opts=self.child(),
+        )
+        bounds = monitor.ScaleCapacityArgs(
+            minimum=str(e.min_replicas), maximum=str(e.max_replicas), default=str(e.min_replicas)
+        )
+        self.autoscale = monitor.AutoscaleSetting(
+            f"{name}-autoscale",
+            autoscale_setting_name=f"{s.prefix}-{self.deployment_name}-autoscale",
+            resource_group_name=rg,
+            location=s.location,
+            enabled=True,
+            target_resource_uri=self.deployment.id,
+            profiles=[
+                monitor.AutoscaleProfileArgs(
+                    name="cpu",
+                    capacity=bounds,
+                    rules=[
+                        cpu_rule(self.deployment.id, "GreaterThan", e.target_cpu_percent, "Increase"),
+                        cpu_rule(
+                            self.deployment.id,
+                            "LessThan",
+                            scale_in_threshold(e.target_cpu_percent),
+                            "Decrease",
+                        ),
+                    ],
+                )
+            ],
             tags=s.tags,
             opts=self.child(),
         )

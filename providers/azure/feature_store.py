@@ -10,6 +10,7 @@ import yaml
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import redis, storage
 
+from providers.azure.pipeline_definition import digest
 from providers.base import Capability, Deployment
 
 
@@ -28,6 +29,13 @@ def featureset_spec(group, settings) -> str:
         },
         sort_keys=False,
     )
+
+
+def featureset_version(spec: str) -> str:
+    """A feature set version named by the hash of its spec: a changed schema (a column added,
+    removed or retyped, a new source or timestamp column) is a new version, and a published
+    version never changes under its readers."""
+    return digest({"FeaturesetSpec.yaml": spec.encode()})
 
 
 class FeatureStore(Capability):
@@ -156,15 +164,21 @@ class FeatureStore(Capability):
                     ),
                     opts=self.protected(deployment, depends_on=[container]),
                 )
+            spec = featureset_spec(group, s)
+            version = featureset_version(spec)
+            spec_folder = f"featuresets/{group.name}/{version}/"
+            # One folder and one resource per version; retain_on_delete: when the spec changes,
+            # Pulumi drops the old version from its state but leaves it (and its spec) in Azure,
+            # so what was published keeps reading the spec it was published with.
             spec_blob = storage.Blob(
-                f"{name}-{group.name}-spec",
-                blob_name=f"featuresets/{group.name}/FeaturesetSpec.yaml",
+                f"{name}-{group.name}-spec-{version}",
+                blob_name=spec_folder + "FeaturesetSpec.yaml",
                 container_name=foundation.code_container.name,
                 account_name=foundation.code_account.name,
                 resource_group_name=rg,
                 content_type="application/x-yaml",
-                source=pulumi.StringAsset(featureset_spec(group, s)),
-                opts=self.child(),
+                source=pulumi.StringAsset(spec),
+                opts=self.child(retain_on_delete=True),
             )
             featureset = ml.FeaturesetContainerEntity(
                 f"{name}-{group.name}",
@@ -177,16 +191,16 @@ class FeatureStore(Capability):
                 opts=self.protected(deployment),
             )
             ml.FeaturesetVersion(
-                f"{name}-{group.name}-v1",
+                f"{name}-{group.name}-{version}",
                 name=group.name,
-                version="1",
+                version=version,
                 workspace_name=self.store.name,
                 resource_group_name=rg,
                 properties=ml.FeaturesetVersionPropertiesArgs(
                     description=group.description or None,
                     entities=[f"azureml:{group.entity}:1"],
                     specification=ml.FeaturesetSpecificationArgs(
-                        path=f"https://{s.code_account}.blob.core.windows.net/code/featuresets/{group.name}/"
+                        path=f"https://{s.code_account}.blob.core.windows.net/code/{spec_folder}"
                     ),
                     materialization_settings=ml.MaterializationSettingsArgs(
                         store_type="OnlineAndOffline" if group.online else "Offline",
@@ -204,7 +218,10 @@ class FeatureStore(Capability):
                     },
                     tags=s.tags,
                 ),
-                opts=self.protected(deployment, depends_on=[featureset, entities[group.entity], spec_blob]),
+                # Versions are immutable; a superseded one is retained in Azure, not deleted.
+                opts=self.child(
+                    retain_on_delete=True, depends_on=[featureset, entities[group.entity], spec_blob]
+                ),
             )
             published[group.name] = {
                 "id": featureset.id,

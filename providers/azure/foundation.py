@@ -24,6 +24,7 @@ ROLES = {
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
     "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
     "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "AcrPush": "8311e382-0749-4cb8-b61a-304f252e45ec",
     "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
@@ -65,6 +66,18 @@ class Foundation(Capability):
         self.identity = managedidentity.UserAssignedIdentity(
             f"{name}-identity",
             resource_name_=f"{s.prefix}-id",
+            resource_group_name=rg,
+            location=s.location,
+            tags=tags,
+            opts=self.child(),
+        )
+        # The workspace's own (primary) identity: the workspace writes its connection secrets into
+        # the Key Vault and pushes the environment images it builds into the registry. Those two
+        # write rights stay on this identity; the runtime identity above (jobs, deployment,
+        # monitor, feature store materialization) only reads secrets and pulls images.
+        self.workspace_identity = managedidentity.UserAssignedIdentity(
+            f"{name}-workspace-identity",
+            resource_name_=f"{s.prefix}-ws-id",
             resource_group_name=rg,
             location=s.location,
             tags=tags,
@@ -115,7 +128,13 @@ class Foundation(Capability):
             opts=self.protected(deployment),
         )
         crypto = self.grant("crypto", "Key Vault Crypto Service Encryption User", self.vault.id)
-        secrets = self.grant("secrets", "Key Vault Secrets Officer", self.vault.id)
+        secrets = self.grant("secrets", "Key Vault Secrets User", self.vault.id)
+        ws_secrets = self.grant(
+            "ws-secrets",
+            "Key Vault Secrets Officer",
+            self.vault.id,
+            principal_id=self.workspace_identity.principal_id,
+        )
 
         # Data: no public blobs, no shared keys, TLS 1.2, CMK through the identity. HNS on: it is
         # also the feature store's offline (ADLS Gen2) store.
@@ -155,6 +174,13 @@ class Foundation(Capability):
         )
         blob_data = self.grant("blob-data", "Storage Blob Data Contributor", self.storage.id)
         blob_code = self.grant("blob-code", "Storage Blob Data Reader", self.code_account.id)
+        # The workspace's identity-based system datastores live on the data account.
+        ws_blob = self.grant(
+            "ws-blob-data",
+            "Storage Blob Data Contributor",
+            self.storage.id,
+            principal_id=self.workspace_identity.principal_id,
+        )
 
         self.log_analytics = operationalinsights.Workspace(
             f"{name}-logs",
@@ -176,6 +202,10 @@ class Foundation(Capability):
             workspace_resource_id=self.log_analytics.id,
             ingestion_mode="LogAnalytics",
             disable_local_auth=True,
+            # Private unless `network.public_access`: ingestion/query then need an Azure Monitor
+            # private link scope (not created by the kit, see docs/azure.md).
+            public_network_access_for_ingestion=s.public_network_access,
+            public_network_access_for_query=s.public_network_access,
             tags=tags,
             opts=self.child(),
         )
@@ -203,8 +233,12 @@ class Foundation(Capability):
             tags=tags,
             opts=self.protected(deployment, depends_on=[crypto]),
         )
-        # The workspace builds environment images into this registry, so push (which includes pull).
-        acr = self.grant("acr", "AcrPush", self.registry.id)
+        # Jobs and the deployment only pull; the workspace (its own identity) builds and pushes
+        # the environment images.
+        acr = self.grant("acr", "AcrPull", self.registry.id)
+        ws_acr = self.grant(
+            "ws-acr", "AcrPush", self.registry.id, principal_id=self.workspace_identity.principal_id
+        )
 
         self.workspace = ml.Workspace(
             f"{name}-workspace",
@@ -216,7 +250,10 @@ class Foundation(Capability):
             **self.workspace_args(deployment),
             tags=tags,
             # Holds the model registry, runs and their lineage: data-bearing.
-            opts=self.protected(deployment, depends_on=[crypto, secrets, blob_data, blob_code, acr]),
+            opts=self.protected(
+                deployment,
+                depends_on=[crypto, secrets, blob_data, blob_code, acr, ws_secrets, ws_blob, ws_acr],
+            ),
         )
         self.grant("ml", "AzureML Data Scientist", self.workspace.id)
 
@@ -231,10 +268,13 @@ class Foundation(Capability):
         s = deployment.settings
         private = s.public_network_access == "Disabled"
         return dict(
+            # Both attached: the workspace acts as its own identity; jobs, the deployment and the
+            # monitor run as the runtime identity.
             identity=ml.ManagedServiceIdentityArgs(
-                type="UserAssigned", user_assigned_identities=[self.identity.id]
+                type="UserAssigned",
+                user_assigned_identities=[self.workspace_identity.id, self.identity.id],
             ),
-            primary_user_assigned_identity=self.identity.id,
+            primary_user_assigned_identity=self.workspace_identity.id,
             storage_account=self.storage.id,
             key_vault=self.vault.id,
             application_insights=self.app_insights.id,

@@ -6,6 +6,7 @@ the program reads (ids, URIs, principal ids), so the plan shows real wiring betw
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
@@ -53,6 +54,7 @@ _ARM: dict[str, tuple[str, str]] = {
     ),
     "azure-native:monitor:ActionGroup": ("Microsoft.Insights/actionGroups", "actionGroupName"),
     "azure-native:monitor:ScheduledQueryRule": ("Microsoft.Insights/scheduledQueryRules", "ruleName"),
+    "azure-native:monitor:AutoscaleSetting": ("Microsoft.Insights/autoscalesettings", "autoscaleSettingName"),
     "azure-native:logic:Workflow": ("Microsoft.Logic/workflows", "workflowName"),
     "azure-native:cache:Redis": ("Microsoft.Cache/redis", "name"),
     "azure-native:redis:Redis": ("Microsoft.Cache/redis", "name"),
@@ -73,6 +75,16 @@ def _arm_id(typ: str, name: str, inputs: dict[str, Any]) -> str:
     return f"{base}/providers/{path}/{inputs.get(name_key) or name}"
 
 
+def principal_id(identity_name: str) -> str:
+    """A distinct, stable fake principal id per identity (from its name or ARM id's last segment),
+    so a role assigned to the wrong identity shows in the plan."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "mlops-offline/principal/" + identity_name.rsplit("/", 1)[-1]))
+
+
+def client_id(identity_name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "mlops-offline/client/" + identity_name.rsplit("/", 1)[-1]))
+
+
 def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, Any], str]:
     resource_id = _arm_id(typ, name, inputs)
     name_key = (
@@ -87,10 +99,7 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         extra["identity"] = {
             **identity,
             "userAssignedIdentities": {
-                i: {
-                    "principalId": "22222222-2222-2222-2222-222222222222",
-                    "clientId": "33333333-3333-3333-3333-333333333333",
-                }
+                i: {"principalId": principal_id(i), "clientId": client_id(i)}
                 for i in identity["userAssignedIdentities"]
                 if isinstance(i, str)
             },
@@ -110,10 +119,9 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         uri = f"https://{inputs.get('vaultName')}.vault.azure.net/keys/{inputs.get('keyName', name)}"
         extra.update(keyUri=uri, keyUriWithVersion=uri + "/0123456789abcdef0123456789abcdef")
     elif typ == "azure-native:managedidentity:UserAssignedIdentity":
+        identity_name = inputs.get("resourceName") or name
         extra.update(
-            principalId="22222222-2222-2222-2222-222222222222",
-            clientId="33333333-3333-3333-3333-333333333333",
-            tenantId=TENANT,
+            principalId=principal_id(identity_name), clientId=client_id(identity_name), tenantId=TENANT
         )
     elif typ == "azure-native:applicationinsights:Component":
         extra.update(

@@ -17,6 +17,10 @@ from pulumi_azure_native import authorization, logic, managedidentity, monitor
 from providers.base import Capability, Deployment
 
 API_VERSION = "2025-12-01"
+# The window equals the evaluation frequency: consecutive windows tile time without overlap, so one
+# failed monitor run is counted by exactly one evaluation and fires (and retrains) once. With
+# autoMitigate off, an overlapping window (e.g. PT1H every PT15M) would fire up to 4 times.
+ALERT_EVERY = "PT15M"
 # What submitting the pipeline job needs, and nothing else (a custom role on the workspace).
 SUBMITTER_ACTIONS = [
     "Microsoft.MachineLearningServices/workspaces/read",
@@ -192,8 +196,8 @@ class RetrainingTrigger(Capability):
             enabled=True,
             auto_mitigate=False,
             scopes=[foundation.log_analytics.id],
-            evaluation_frequency="PT15M",
-            window_size="PT1H",
+            evaluation_frequency=ALERT_EVERY,
+            window_size=ALERT_EVERY,
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(
                 all_of=[
                     monitor.ConditionArgs(

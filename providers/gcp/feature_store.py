@@ -94,7 +94,7 @@ class FeatureStore(Capability):
                 f"{name}-{group.name}",
                 project=s.project,
                 region=s.region,
-                name=group.name,
+                name=s.feature_group_ids[group.name],  # <prefix>_<group>: envs share a project
                 description=group.description or f"feature group {group.name}",
                 big_query=gcp.vertex.AiFeatureGroupBigQueryArgs(
                     big_query_source=gcp.vertex.AiFeatureGroupBigQueryBigQuerySourceArgs(input_uri=uri),
@@ -140,7 +140,7 @@ class FeatureStore(Capability):
                 )
             # The contract's shape on every cloud: the online view's id is not part of it.
             groups[group.name] = {
-                "id": feature_group.id,  # projects/.../locations/.../featureGroups/<group>
+                "id": feature_group.id,  # projects/.../locations/.../featureGroups/<prefix>_<group>
                 "offline": table.id,  # projects/.../datasets/<dataset>/tables/<group>
                 "online": bool(group.online and view is not None),
             }

@@ -1,8 +1,13 @@
 """Drift over the threshold -> alert by e-mail and, with retrain_on_drift, run the training pipeline.
 
 drift log entry (ModelMonitor) -> logging.Metric counting entries over the threshold ->
-monitoring.AlertPolicy -> e-mail channel + Pub/Sub channel -> pubsub.Topic -> eventarc.Trigger ->
-workflows.Workflow that creates a Vertex pipeline job from the compiled template in the bucket.
+monitoring.AlertPolicy -> e-mail channel (+ Pub/Sub channel -> pubsub.Topic -> eventarc.Trigger ->
+workflows.Workflow that creates a Vertex pipeline job from the compiled template in the bucket).
+
+The Pub/Sub half exists only when retraining is wired (a model is served and retrain_on_drift).
+One drift incident starts one job: the policy notifies only when an incident opens
+(`notification_prompts=["OPENED"]`; by default Cloud Monitoring also notifies when it closes), and
+the workflow itself ignores any notification whose incident state is not `open`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from providers.gcp.training_pipeline import TrainingPipeline
 from providers.gcp.translate import GcpSettings
 
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+# Cloud Monitoring notifies on these incident events; only an opening incident starts retraining.
+NOTIFY_ON = ["OPENED"]
+# Pub/Sub notification payload (schema 1.2): {"incident": {"state": "open" | "closed", ...}, ...}
+OPEN_STATE = "open"
 
 
 def workflow_source(
@@ -38,6 +47,19 @@ def workflow_source(
     """Workflows YAML: read the compiled pipeline spec, create a pipeline job from it."""
     url = f"https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/{region}/pipelineJobs"
     steps = [
+        {
+            # Eventarc delivers the Pub/Sub message as a CloudEvent; the notification is base64 JSON.
+            "read_incident": {
+                "assign": [
+                    {"notification": "${json.decode(base64.decode(event.data.message.data))}"},
+                    {"state": '${map.get(notification, ["incident", "state"])}'},
+                ]
+            }
+        },
+        {
+            # Only an incident that opens starts a job (never its closing, nor a test message).
+            "only_when_opened": {"switch": [{"condition": f'${{state != "{OPEN_STATE}"}}', "next": "ignored"}]}
+        },
         {
             "read_template": {
                 "call": "googleapis.storage.v1.objects.get",
@@ -68,6 +90,7 @@ def workflow_source(
             }
         },
         {"done": {"return": "${job.body.name}"}},
+        {"ignored": {"return": '${"ignored: incident state " + default(state, "missing")}'}},
     ]
     return yaml.safe_dump({"main": {"params": ["event"], "steps": steps}}, sort_keys=False)
 
@@ -88,7 +111,6 @@ class RetrainingTrigger(Capability):
         super().__init__(name, opts)
         s: GcpSettings = deployment.settings
         mon = deployment.platform.monitor
-        project = gcp.organizations.get_project_output(project_id=s.project)
 
         email = gcp.monitoring.NotificationChannel(
             f"{name}-email",
@@ -100,43 +122,19 @@ class RetrainingTrigger(Capability):
             opts=self.child(),
         )
 
-        self.topic = gcp.pubsub.Topic(
-            f"{name}-topic",
-            project=s.project,
-            name=f"{s.prefix}-drift-alerts",
-            kms_key_name=foundation.key.id,
-            labels=s.labels,
-            opts=self.child(depends_on=foundation.key_ready),
-        )
-        # Cloud Monitoring publishes as its notification service agent.
-        gcp.pubsub.TopicIAMMember(
-            f"{name}-topic-publisher",
-            project=s.project,
-            topic=self.topic.name,
-            role="roles/pubsub.publisher",
-            member=project.number.apply(
-                lambda n: f"serviceAccount:service-{n}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
-            ),
-            opts=self.child(),
-        )
-        to_topic = gcp.monitoring.NotificationChannel(
-            f"{name}-pubsub",
-            project=s.project,
-            type="pubsub",
-            display_name=f"{s.prefix} drift events",
-            labels={"topic": self.topic.id},
-            user_labels=s.labels,
-            opts=self.child(),
-        )
-
+        self.topic: gcp.pubsub.Topic | None = None
         self.metric: gcp.logging.Metric | None = None
         self.alert: gcp.monitoring.AlertPolicy | None = None
         self.workflow: gcp.workflows.Workflow | None = None
         if monitor.schedule is None:
             # Nothing served, so no drift check runs: no drift metric to alert on and nothing for
-            # drift to start. The topic and channels stay: they are what notifies alert_email.
-            self.publish(drift_alarm=[], alert_topic=self.topic.id, retrain_target=None)
+            # drift to start. The e-mail channel stays: it is what notifies alert_email.
+            self.publish(drift_alarm=[], alert_topic=email.name, retrain_target=None)
             return
+
+        channels: list[pulumi.Input[str]] = [email.name]
+        if mon.retrain_on_drift:
+            channels.append(self._pubsub_channel(name, deployment, foundation))
 
         # Counts drift checks whose largest per-feature distance is over the threshold.
         metric_name = f"{s.prefix}-drift-over-threshold"
@@ -173,7 +171,9 @@ class RetrainingTrigger(Capability):
                     ),
                 )
             ],
-            notification_channels=[email.name, to_topic.name],
+            notification_channels=channels,
+            # Default is OPENED and CLOSED: the close notification would start a second job.
+            alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(notification_prompts=NOTIFY_ON),
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
                 content=(
                     f"A drift check of {s.prefix} found a feature whose distance to the training data "
@@ -190,9 +190,43 @@ class RetrainingTrigger(Capability):
 
         self.publish(
             drift_alarm=[self.alert.name],  # projects/<project>/alertPolicies/<id>
-            alert_topic=self.topic.id,
+            alert_topic=email.name,  # projects/<project>/notificationChannels/<id>
             retrain_target=self.workflow.id if self.workflow is not None else None,
         )
+
+    def _pubsub_channel(self, name: str, deployment: Deployment, foundation: Foundation) -> pulumi.Output[str]:
+        """The topic drift notifications go to for the retraining workflow, and its channel."""
+        s: GcpSettings = deployment.settings
+        project = gcp.organizations.get_project_output(project_id=s.project)
+        self.topic = gcp.pubsub.Topic(
+            f"{name}-topic",
+            project=s.project,
+            name=f"{s.prefix}-drift-alerts",
+            kms_key_name=foundation.key.id,
+            labels=s.labels,
+            opts=self.child(depends_on=foundation.key_ready),
+        )
+        # Cloud Monitoring publishes as its notification service agent.
+        gcp.pubsub.TopicIAMMember(
+            f"{name}-topic-publisher",
+            project=s.project,
+            topic=self.topic.name,
+            role="roles/pubsub.publisher",
+            member=project.number.apply(
+                lambda n: f"serviceAccount:service-{n}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+            ),
+            opts=self.child(),
+        )
+        to_topic = gcp.monitoring.NotificationChannel(
+            f"{name}-pubsub",
+            project=s.project,
+            type="pubsub",
+            display_name=f"{s.prefix} drift events",
+            labels={"topic": self.topic.id},
+            user_labels=s.labels,
+            opts=self.child(),
+        )
+        return to_topic.name
 
     def _retrain_path(
         self, name: str, deployment: Deployment, foundation: Foundation, training: TrainingPipeline

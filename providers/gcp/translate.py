@@ -66,6 +66,10 @@ _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _SA_ID_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 # AiFeatureOnlineStore and feature view ids: at most 60 of [a-z0-9_], not starting with a digit.
 _FS_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]{0,59}$")
+# AiFeatureGroup ids (CreateFeatureGroupRequest.feature_group_id): at most 128 of [a-z0-9_], not
+# starting with a digit, unique in the project and region (hence `<prefix>_<group>`).
+FEATURE_GROUP_ID_MAX = 128
+_FG_ID_RE = re.compile(r"^[a-z_][a-z0-9_]{0,127}$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
@@ -82,6 +86,8 @@ class GcpSettings:
     logs_dataset_id: str
     online_store_name: str | None
     feature_views: dict[str, str]
+    feature_group_ids: dict[str, str]
+    """group -> AiFeatureGroup id `<prefix with underscores>_<group>` (one project holds many envs)."""
     bq_schemas: dict[str, list[dict[str, str]]]
     """group -> BigQuery schema (entity, event time, features in order)."""
     step_limits: tuple[str, str]
@@ -121,6 +127,16 @@ def check_online_store_name(value: str, key: str) -> str:
             "Vertex AI allows at most 60 of [a-z0-9_]",
         )
     return check_name(_FS_NAME_RE, value, key, "feature online store / view id")
+
+
+def check_feature_group_id(value: str, key: str) -> str:
+    if len(value) > FEATURE_GROUP_ID_MAX:
+        raise SpecError(
+            key,
+            f"feature group id {value!r} (<name>_<environment>_<group>) is {len(value)} characters; "
+            f"Vertex AI allows at most {FEATURE_GROUP_ID_MAX} of [a-z0-9_] (shorten the group name)",
+        )
+    return check_name(_FG_ID_RE, value, key, "feature group id")
 
 
 def check_region(value: str, key: str = "gcp:region") -> str:
@@ -165,6 +181,7 @@ def translate(deployment: Deployment) -> GcpSettings:
 
     store = None
     views: dict[str, str] = {}
+    group_ids: dict[str, str] = {}
     schemas: dict[str, list[dict[str, str]]] = {}
     for i, group in enumerate(platform.feature_store.feature_groups):
         gkey = f"{KEY}.feature_store.feature_groups[{i}]"
@@ -173,7 +190,9 @@ def translate(deployment: Deployment) -> GcpSettings:
             {"name": group.event_time, "type": "TIMESTAMP", "mode": "REQUIRED"},
             *({"name": f.name, "type": BQ_TYPES[f.type], "mode": "NULLABLE"} for f in group.features),
         ]
+        group_ids[group.name] = check_feature_group_id(f"{ident}_{group.name}", f"{gkey}.name")
         if group.online:
+            # Views live inside the (prefixed) online store: the group name is unique there.
             views[group.name] = check_online_store_name(group.name, f"{gkey}.name")
     if views:
         store = check_online_store_name(f"{ident}_online", f"{KEY}.name")
@@ -196,6 +215,7 @@ def translate(deployment: Deployment) -> GcpSettings:
         logs_dataset_id=f"{ident}_serving_logs",
         online_store_name=store,
         feature_views=views,
+        feature_group_ids=group_ids,
         bq_schemas=schemas,
         step_limits=STEP_LIMITS[platform.pipeline.instance],
         step_accelerator=_gpu(platform.pipeline.instance, region, f"{KEY}.pipeline.instance"),

@@ -116,14 +116,9 @@ def test_roles_are_narrow_and_scoped(planned):
 def test_deployment_scaling_and_data_collection(planned):
     props = planned.one(ML + "OnlineDeployment").inputs["properties"]
     assert props["instanceType"] == "Standard_DS2_v2"
-    scale = props["scaleSettings"]
-    assert scale == {
-        "scaleType": "TargetUtilization",
-        "minInstances": 1,
-        "maxInstances": 4,
-        "targetUtilizationPercentage": 70,
-        "pollingInterval": "PT1M",
-    }
+    # Managed deployments: Default scale settings, a fixed count = sku.capacity = min replicas...
+    assert props["scaleSettings"] == {"scaleType": "Default"}
+    assert planned.one(ML + "OnlineDeployment").inputs["sku"]["capacity"] == 1
     collections = props["dataCollector"]["collections"]
     assert set(collections) == {"request", "response"}
     assert all(
@@ -193,7 +188,10 @@ def test_feature_store(planned):
     mat = version.inputs["properties"]["materializationSettings"]
     assert mat["storeType"] == "OnlineAndOffline"
     assert mat["schedule"]["frequency"] == "Hour" and mat["schedule"]["schedule"]["minutes"] == [0]
-    assert version.protect
+    # The container is protected; versions are immutable, named by their spec's hash and retained
+    # in Azure (retain_on_delete) when superseded, so they are not `protect`ed (that would block
+    # the new version's rollout).
+    assert planned.one(ML + "FeaturesetContainerEntity").protect and not version.protect
     redis = planned.one("azure-native:redis:Redis").inputs
     assert redis["disableAccessKeyAuthentication"] is True and redis["enableNonSslPort"] is False
     assert planned.one(ML + "ModelContainer").protect
@@ -288,3 +286,110 @@ def test_docs_list_every_identity_and_role(planned):
         guid = assignment.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
         assert guid == custom or f"| {names[guid]} |" in docs, names.get(guid, guid)
     assert "pipeline submitter" in docs
+
+
+def test_deployment_autoscales_through_azure_monitor(planned):
+    deployment_id = planned.one(DYNAMIC).inputs["endpoint_id"] + "/deployments/v1"
+    setting = planned.one("azure-native:monitor:AutoscaleSetting").inputs
+    assert setting["enabled"] is True
+    assert setting["targetResourceUri"] == deployment_id
+    (profile,) = setting["profiles"]
+    assert profile["capacity"] == {"minimum": "1", "maximum": "4", "default": "1"}
+    rules = {r["scaleAction"]["direction"]: r for r in profile["rules"]}
+    assert set(rules) == {"Increase", "Decrease"}
+    for rule in rules.values():
+        trigger = rule["metricTrigger"]
+        assert trigger["metricName"] == "CpuUtilizationPercentage"
+        assert trigger["metricResourceUri"] == deployment_id
+        assert trigger["metricNamespace"] == "Microsoft.MachineLearningServices/onlineEndpoints/deployments"
+        assert rule["scaleAction"]["type"] == "ChangeCount" and rule["scaleAction"]["value"] == "1"
+    out, in_ = rules["Increase"]["metricTrigger"], rules["Decrease"]["metricTrigger"]
+    assert (out["operator"], out["threshold"]) == ("GreaterThan", 70)
+    assert in_["operator"] == "LessThan" and 0 < in_["threshold"] < out["threshold"]
+
+
+def test_one_failed_monitor_run_fires_the_alert_once(planned):
+    rule = planned.one("azure-native:monitor:ScheduledQueryRule").inputs
+    assert rule["autoMitigate"] is False
+    # Non-overlapping windows: each failed run is in exactly one evaluation's window.
+    assert rule["windowSize"] == rule["evaluationFrequency"]
+    periods = rule["criteria"]["allOf"][0]["failingPeriods"]
+    assert periods == {"minFailingPeriodsToAlert": 1, "numberOfEvaluationPeriods": 1}
+
+
+def test_app_insights_follows_the_network_setting(planned, tmp_path):
+    ai = planned.one("azure-native:applicationinsights:Component").inputs
+    assert ai["publicNetworkAccessForIngestion"] == "Disabled"
+    assert ai["publicNetworkAccessForQuery"] == "Disabled"
+    assert ai["disableLocalAuth"] is True
+    public = _variant(tmp_path, **{"network.public_access": True})
+    ai = public.one("azure-native:applicationinsights:Component").inputs
+    assert ai["publicNetworkAccessForIngestion"] == "Enabled"
+    assert ai["publicNetworkAccessForQuery"] == "Enabled"
+
+
+def test_write_roles_are_on_the_workspace_identity_only(planned):
+    from providers.azure import offline
+
+    identities = {
+        r.inputs["resourceName"]: offline.principal_id(r.inputs["resourceName"])
+        for r in planned.by_type("azure-native:managedidentity:UserAssignedIdentity")
+    }
+    assert len(set(identities.values())) == len(identities)  # the fake tells identities apart
+    runtime, workspace = identities["churn-dev-id"], identities["churn-dev-ws-id"]
+    grants: dict[str, set[str]] = {}
+    for a in planned.by_type("azure-native:authorization:RoleAssignment"):
+        guid = a.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
+        grants.setdefault(a.inputs["principalId"], set()).add(guid)
+    assert ROLES["Key Vault Secrets Officer"] not in grants[runtime]
+    assert ROLES["AcrPush"] not in grants[runtime]
+    assert {ROLES["Key Vault Secrets User"], ROLES["AcrPull"]} <= grants[runtime]
+    assert {ROLES["Storage Blob Data Contributor"], ROLES["Key Vault Crypto Service Encryption User"]} <= (
+        grants[runtime]
+    )
+    assert grants[workspace] == {
+        ROLES["Key Vault Secrets Officer"],
+        ROLES["AcrPush"],
+        ROLES["Storage Blob Data Contributor"],
+    }
+    for ws in planned.by_type(ML + "Workspace"):
+        assert ws.inputs["primaryUserAssignedIdentity"].endswith("/churn-dev-ws-id")
+        assert ws.inputs["encryption"]["identity"]["userAssignedIdentity"].endswith("/churn-dev-id")
+    # Jobs, the deployment and the monitor's Spark run as the runtime identity.
+    endpoint = planned.one(ML + "OnlineEndpoint").inputs
+    assert [i.rsplit("/", 1)[-1] for i in endpoint["identity"]["userAssignedIdentities"]] == ["churn-dev-id"]
+
+
+def test_featureset_version_is_the_hash_of_its_spec(planned):
+    from providers.azure.feature_store import featureset_version
+
+    specs = {}
+    for blob in planned.by_type("azure-native:storage:Blob"):
+        name = blob.inputs["blobName"]
+        if name.endswith("/FeaturesetSpec.yaml"):
+            specs[name.split("/")[1]] = (name, blob.inputs["source"]["text"])
+    versions = planned.by_type(ML + "FeaturesetVersion")
+    assert versions and {v.inputs["name"] for v in versions} == set(specs)
+    for v in versions:
+        blob_name, text = specs[v.inputs["name"]]
+        assert v.inputs["version"] == featureset_version(text)
+        assert blob_name == f"featuresets/{v.inputs['name']}/{v.inputs['version']}/FeaturesetSpec.yaml"
+        path = v.inputs["properties"]["specification"]["path"]
+        assert path.endswith("/code/" + blob_name.removesuffix("FeaturesetSpec.yaml"))
+        # a schema change (one column retyped) is a new version, not an edit of a published one
+        changed = text.replace("type: double", "type: string", 1).replace("type: long", "type: string", 1)
+        assert changed != text and featureset_version(changed) != v.inputs["version"]
+
+
+def test_training_pipeline_output_is_the_job_file_next_to_the_code(planned):
+    import json
+
+    uri = planned.outputs["training_pipeline"]
+    prefix = "https://churndevcode.blob.core.windows.net/code/"
+    assert uri.startswith(prefix) and uri.endswith("/pipeline.json")
+    (blob,) = [b for b in planned.by_type("azure-native:storage:Blob") if b.inputs["blobName"] == uri[len(prefix):]]
+    job_file = json.loads(blob.inputs["source"]["text"])
+    schedule = next(r for r in planned.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-training")
+    scheduled = schedule.inputs["properties"]["action"]["jobDefinition"]["jobs"]
+    # The file, the schedule's job and the Logic App's job are one pipeline: same steps.
+    assert set(job_file["jobs"]) == set(scheduled)

@@ -85,7 +85,7 @@ def test_retraining_trigger_publishes_a_list_of_alert_policy_ids(deployment):
         alarms, topic, target, schedule = values
         assert isinstance(alarms, list) and len(alarms) == 1
         assert alarms[0].startswith("projects/my-ml-project/alertPolicies/")
-        assert topic == "projects/my-ml-project/topics/churn-dev-drift-alerts"
+        assert topic.startswith("projects/my-ml-project/notificationChannels/")  # the e-mail channel
         assert target == "projects/my-ml-project/locations/europe-west4/workflows/churn-dev-retrain"
         assert schedule.startswith("projects/my-ml-project/locations/europe-west4/schedules/")
 

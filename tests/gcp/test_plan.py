@@ -184,6 +184,11 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
         {"name": "support_calls", "type": "INTEGER", "mode": "NULLABLE"},
     ]
     group = one(gcp_plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup")
+    # prefixed like the dataset: churn-dev and churn-staging share a project and region
+    assert group["name"] == "churn_dev_customer_profile"
+    assert gcp_plan.outputs["feature_groups"]["customer_profile"]["id"] == (
+        "projects/my-ml-project/locations/europe-west4/featureGroups/churn_dev_customer_profile"
+    )
     assert group["bigQuery"] == {
         "bigQuerySource": {"inputUri": "bq://my-ml-project.churn_dev_features.customer_profile"},
         "entityIdColumns": ["customer_id"],
@@ -198,6 +203,8 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
         "cpuUtilizationTarget": 70,
     }
     view = one(gcp_plan, "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview")
+    assert view["name"] == "customer_profile"  # inside the prefixed online store
+    assert view["featureRegistrySource"]["featureGroups"][0]["featureGroupId"] == "churn_dev_customer_profile"
     assert view["syncConfig"] == {"cron": "0 * * * *"}
     assert view["featureRegistrySource"]["featureGroups"][0]["featureIds"] == [
         "tenure_months",
@@ -325,11 +332,12 @@ def test_alert_and_retrain_path(gcp_plan):
     assert channels["email"]["labels"] == {"email_address": "ml-oncall@example.com"}
     assert channels["pubsub"]["labels"] == {"topic": "projects/my-ml-project/topics/churn-dev-drift-alerts"}
     assert len(policy["notificationChannels"]) == 2
+    assert gcp_plan.outputs["alert_topic"].startswith("projects/my-ml-project/notificationChannels/")
 
     trigger = one(gcp_plan, "gcp:eventarc/trigger:Trigger")
     workflow_id = gcp_plan.outputs["retrain_target"]
     assert trigger["destination"] == {"workflow": workflow_id}
-    assert trigger["transport"]["pubsub"]["topic"] == gcp_plan.outputs["alert_topic"]
+    assert trigger["transport"]["pubsub"]["topic"] == "projects/my-ml-project/topics/churn-dev-drift-alerts"
     assert trigger["matchingCriterias"] == [
         {"attribute": "type", "value": "google.cloud.pubsub.topic.v1.messagePublished"}
     ]
@@ -396,7 +404,7 @@ def test_optional_parts_are_left_out(minimal_plan):
     assert inputs(minimal_plan, "gcp:colab/schedule:Schedule") == []
     assert minimal_plan.outputs["monitor"] is None
     assert minimal_plan.outputs["drift_alarm"] == []
-    assert minimal_plan.outputs["alert_topic"] == "projects/my-ml-project/topics/churn-dev-drift-alerts"
+    assert minimal_plan.outputs["alert_topic"].startswith("projects/my-ml-project/notificationChannels/")
     for absent in (
         "gcp:logging/metric:Metric",
         "gcp:monitoring/alertPolicy:AlertPolicy",
@@ -406,5 +414,52 @@ def test_optional_parts_are_left_out(minimal_plan):
         "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview",
     ):
         assert minimal_plan.by_type(absent) == []
+    # the e-mail channel is what notifies alert_email; nothing publishes to Pub/Sub without retraining
     channels = {c["type"] for c in inputs(minimal_plan, "gcp:monitoring/notificationChannel:NotificationChannel")}
-    assert channels == {"email", "pubsub"}  # ready for when a model is served
+    assert channels == {"email"}
+    assert minimal_plan.by_type("gcp:pubsub/topic:Topic") == []
+    assert minimal_plan.by_type("gcp:pubsub/topicIAMMember:TopicIAMMember") == []
+    assert not [r for r in minimal_plan.resources if r.name.endswith("-retrain-pubsub")]
+
+
+def test_served_without_retraining_alerts_by_email_only(tmp_path):
+    """retrain_on_drift: false -> the alert policy notifies only the e-mail channel; no topic."""
+
+    def change(config):
+        config["mlops:platform"]["monitor"]["retrain_on_drift"] = False
+
+    result = plan(load_stack_file(write_stack(tmp_path, "gcp-noretrain", change)))
+    policy = one(result, "gcp:monitoring/alertPolicy:AlertPolicy")
+    email = result.one("gcp:monitoring/notificationChannel:NotificationChannel")
+    assert email.inputs["type"] == "email"
+    assert policy["notificationChannels"] == [result.outputs["alert_topic"]]
+    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"]}
+    for absent in (
+        "gcp:pubsub/topic:Topic",
+        "gcp:pubsub/topicIAMMember:TopicIAMMember",
+        "gcp:eventarc/trigger:Trigger",
+        "gcp:workflows/workflow:Workflow",
+    ):
+        assert result.by_type(absent) == [], absent
+    assert result.outputs["retrain_target"] is None
+    assert result.outputs["drift_alarm"]  # the alert itself is still there
+
+
+def test_one_incident_starts_one_retraining(gcp_plan):
+    """Notify only when the incident opens, and the workflow also ignores anything but `open`."""
+    policy = one(gcp_plan, "gcp:monitoring/alertPolicy:AlertPolicy")
+    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"]}
+
+    workflow = yaml.safe_load(one(gcp_plan, "gcp:workflows/workflow:Workflow")["sourceContents"])["main"]
+    assert workflow["params"] == ["event"]
+    names = [next(iter(step)) for step in workflow["steps"]]
+    assert names.index("read_incident") < names.index("only_when_opened") < names.index("create_pipeline_job")
+    steps = {k: v for step in workflow["steps"] for k, v in step.items()}
+    assert steps["read_incident"]["assign"] == [
+        {"notification": "${json.decode(base64.decode(event.data.message.data))}"},
+        {"state": '${map.get(notification, ["incident", "state"])}'},
+    ]
+    assert steps["only_when_opened"]["switch"] == [{"condition": '${state != "open"}', "next": "ignored"}]
+    assert "return" in steps["ignored"]
+    # `done` returns before `ignored`: a job-creating run never falls through to it
+    assert names.index("done") < names.index("ignored") and "return" in steps["done"]

@@ -84,6 +84,37 @@ def test_online_store_and_view_names():
     assert err.value.key == "mlops:platform.feature_store.feature_groups[0].name"
 
 
+def test_feature_group_ids_are_prefixed_per_environment():
+    _, dev = _resolve()
+    _, staging = _resolve(lambda c: _platform(c).update({"environment": "staging"}))
+    assert dev.settings.feature_group_ids == {"customer_profile": "churn_dev_customer_profile"}
+    assert staging.settings.feature_group_ids == {"customer_profile": "churn_staging_customer_profile"}
+
+
+def test_feature_group_id_length_and_charset(monkeypatch):
+    # Vertex allows 128 of [a-z0-9_] for a feature group id (not the 60 of online stores / views)
+    def long_group(c):
+        _platform(c)["feature_store"]["feature_groups"][0].update({"name": "g" * 63, "online": False})
+
+    _, deployment = _resolve(long_group)
+    assert deployment.settings.feature_group_ids == {"g" * 63: "churn_dev_" + "g" * 63}  # 73 characters
+    with pytest.raises(SpecError) as err:
+        t.check_feature_group_id("a" * 129, "mlops:platform.feature_store.feature_groups[0].name")
+    assert "128" in err.value.rule and "129 characters" in err.value.rule
+    assert t.check_feature_group_id("a" * 128, "k") == "a" * 128
+    with pytest.raises(SpecError, match="naming rule"):
+        t.check_feature_group_id("churn_dev_Bad-Group", "k")
+    with pytest.raises(SpecError, match="naming rule"):
+        t.check_feature_group_id("1churn_dev_group", "k")
+    # The portable limits (name, environment, 63-char groups) keep real ids under 128; the check
+    # still names the group's key when it fires:
+    monkeypatch.setattr(t, "FEATURE_GROUP_ID_MAX", 72)
+    with pytest.raises(SpecError) as err:
+        _resolve(long_group)
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].name"
+    assert "73 characters" in err.value.rule
+
+
 def test_offline_only_group_needs_no_online_store():
     def offline(c):
         _platform(c)["feature_store"]["feature_groups"][0].update({"name": "g" * 61, "online": False})

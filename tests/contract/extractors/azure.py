@@ -45,9 +45,11 @@ def extract(plan) -> dict[str, Any]:
     replicas = cpu = capture = served = None
     if deployments:
         props = deployments[0].inputs["properties"]
-        scale = props["scaleSettings"]
-        replicas = (scale["minInstances"], scale["maxInstances"])
-        cpu = scale["targetUtilizationPercentage"]
+        # Managed deployments scale through Azure Monitor autoscale on the deployment's CPU.
+        profile = plan.one("azure-native:monitor:AutoscaleSetting").inputs["profiles"][0]
+        replicas = (int(profile["capacity"]["minimum"]), int(profile["capacity"]["maximum"]))
+        (scale_out,) = [r for r in profile["rules"] if r["scaleAction"]["direction"] == "Increase"]
+        cpu = int(scale_out["metricTrigger"]["threshold"])
         capture = round(props["dataCollector"]["collections"]["request"]["samplingRate"] * 100)
         served = int(re.search(r"/versions/(\d+)$", props["model"]).group(1))
 

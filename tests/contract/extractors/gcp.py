@@ -19,6 +19,19 @@ def _schedule(plan: Any, trigger: str) -> dict[str, Any] | None:
     return None
 
 
+def _portable_group(feature_group: Any) -> str:
+    """`<prefix>_<group>` -> `<group>`: the prefix is the offline dataset's, `<prefix>_features`."""
+    dataset, _ = feature_group.inputs["bigQuery"]["bigQuerySource"]["inputUri"].rsplit(".", 2)[1:]
+    prefix = dataset.removesuffix("_features") + "_"
+    name = feature_group.inputs["name"]
+    assert name.startswith(prefix), f"feature group {name!r} is not prefixed with {prefix!r}"
+    return name.removeprefix(prefix)
+
+
+def _table(feature_group: Any) -> str:
+    return feature_group.inputs["bigQuery"]["bigQuerySource"]["inputUri"].rsplit(".", 1)[1]
+
+
 def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
     tables = {
         r.inputs["tableId"]: json.loads(r.inputs["schema"])
@@ -31,15 +44,13 @@ def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
     }
     out: dict[str, dict[str, Any]] = {}
     for r in _by_type(plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup"):
-        name = r.inputs["name"]
-        table = r.inputs["bigQuery"]["bigQuerySource"]["inputUri"].rsplit(".", 1)[1]
-        schema = tables[table]
+        schema = tables[_table(r)]
         entity = r.inputs["bigQuery"]["entityIdColumns"][0]
         event_time = next(c["name"] for c in schema if c["type"] == "TIMESTAMP" and c["mode"] == "REQUIRED")
-        out[name] = {
+        out[_portable_group(r)] = {
             "entity": entity,
             "event_time": event_time,
-            "online": name in online,
+            "online": r.inputs["name"] in online,
             "features": [c["name"] for c in schema if c["name"] not in (entity, event_time)],
         }
     return out
@@ -49,11 +60,11 @@ def _feature_types(plan: Any) -> dict[str, dict[str, str]]:
     """group -> feature -> BigQuery column type, from the offline tables the feature groups read."""
     tables = {r.inputs["tableId"]: json.loads(r.inputs["schema"])
               for r in _by_type(plan, "gcp:bigquery/table:Table")}
+    groups = _feature_groups(plan)
     out: dict[str, dict[str, str]] = {}
-    for name, group in _feature_groups(plan).items():
-        fg = next(r for r in _by_type(plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup") if r.inputs["name"] == name)
-        table = fg.inputs["bigQuery"]["bigQuerySource"]["inputUri"].rsplit(".", 1)[1]
-        out[name] = {c["name"]: c["type"] for c in tables[table] if c["name"] in group["features"]}
+    for fg in _by_type(plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup"):
+        name = _portable_group(fg)
+        out[name] = {c["name"]: c["type"] for c in tables[_table(fg)] if c["name"] in groups[name]["features"]}
     return out
 
 
