@@ -9,7 +9,7 @@ import yaml
 
 from infra.config import load_stack_file
 from infra.plan import plan
-from providers.base import NOT_SERVING
+from providers.base import CAPABILITIES, NOT_SERVING
 from tests.gcp.conftest import write_stack
 
 KEY = "projects/my-ml-project/locations/europe-west4/keyRings/churn-dev-mlops/cryptoKeys/churn-dev-cmek"
@@ -34,18 +34,7 @@ def schedule(result, trigger: str) -> dict:
 
 def test_seven_components(gcp_plan):
     components = sorted(r.type for r in gcp_plan.resources if not r.custom)
-    assert components == sorted(
-        f"mlops:gcp:{c}"
-        for c in (
-            "Foundation",
-            "FeatureStore",
-            "ModelRegistry",
-            "TrainingPipeline",
-            "Endpoint",
-            "ModelMonitor",
-            "RetrainingTrigger",
-        )
-    )
+    assert components == sorted(f"mlops:gcp:{c}" for c in CAPABILITIES)
 
 
 def test_apis_enabled_and_left_enabled(gcp_plan):

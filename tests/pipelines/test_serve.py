@@ -17,19 +17,14 @@ import pandas as pd
 import pytest
 
 from pipelines import get_pipeline
+from pipelines.churn import data
 from pipelines.local import LocalRunResult, run_local
 
 PIPELINE = get_pipeline("churn")
 ROWS = 400
-RAW_COLUMNS = [
-    "tenure_months",
-    "contract_type",
-    "payment_method",
-    "monthly_charges",
-    "total_charges",
-    "support_calls",
-    "paperless_billing",
-]
+# The raw dataset's columns, in its order, without the id, the event time and the label: what a
+# request carries. Derived from the generator so serve.py is checked against the data itself.
+RAW_COLUMNS = [c for c in data.COLUMNS if c not in ("customer_id", "event_time", "churned")]
 
 
 def _import(path: Path, name: str) -> ModuleType:
