@@ -36,12 +36,19 @@ def main() -> None:
     for cloud in ("aws", "gcp", "azure"):
         runs = []
         for _ in range(args.repeat):
-            out = subprocess.run([sys.executable, "-c", PROBE, str(ROOT / f"Pulumi.{cloud}-dev.yaml")],
-                                 cwd=ROOT, capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", PROBE, str(ROOT / f"Pulumi.{cloud}-dev.yaml")],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             runs.append(json.loads(out.strip().splitlines()[-1]))
         times = [r["seconds"] for r in runs]
-        print(f"{cloud + '-dev':<10} {statistics.median(times):>9.2f} {min(times):>7.2f} "
-              f"{runs[0]['resources']:>10} {max(r['peak_mb'] for r in runs):>8.0f}")
+        print(
+            f"{cloud + '-dev':<10} {statistics.median(times):>9.2f} {min(times):>7.2f} "
+            f"{runs[0]['resources']:>10} {max(r['peak_mb'] for r in runs):>8.0f}"
+        )
 
 
 if __name__ == "__main__":

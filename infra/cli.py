@@ -135,12 +135,17 @@ def _pipeline_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("run",))
     parser.add_argument("name", help="a pipeline defined in pipelines/")
     parser.add_argument("--local", action="store_true", required=True, help="run every step on this machine")
-    parser.add_argument("--rows", type=int, default=2000,
-                        help=f"rows of generated data, 100 to {MAX_ROWS:,} (default 2000)")
+    parser.add_argument(
+        "--rows", type=int, default=2000, help=f"rows of generated data, 100 to {MAX_ROWS:,} (default 2000)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", type=Path, help="where step outputs go (default: a temporary dir)")
-    parser.add_argument("--gate", metavar="METRIC>=THRESHOLD", default="roc_auc>=0.75",
-                        help="quality gate to apply (default roc_auc>=0.75)")
+    parser.add_argument(
+        "--gate",
+        metavar="METRIC>=THRESHOLD",
+        default="roc_auc>=0.75",
+        help="quality gate to apply (default roc_auc>=0.75)",
+    )
 
 
 def _parse_gate(text: str) -> tuple[str, float]:
@@ -192,8 +197,7 @@ def _pipeline(args: argparse.Namespace) -> int:
 
     print(f"pipeline {args.name}: local run of every step in {workdir}")
     try:
-        result = run_local(args.name, workdir, rows=args.rows, seed=args.seed, quality_gate=gate,
-                           on_event=progress)
+        result = run_local(args.name, workdir, rows=args.rows, seed=args.seed, quality_gate=gate, on_event=progress)
     except StepFailedError as exc:
         # The pipeline rejected its data or a step crashed: a failed run, not invalid config.
         print(f"mlops: {exc}", file=sys.stderr)

@@ -467,11 +467,7 @@ class PlanDiff:
 
     @property
     def stacks(self) -> str:
-        return (
-            self.head_stack
-            if self.base_stack == self.head_stack
-            else f"{self.base_stack} -> {self.head_stack}"
-        )
+        return self.head_stack if self.base_stack == self.head_stack else f"{self.base_stack} -> {self.head_stack}"
 
     @property
     def dangerous(self) -> list[ResourceChange]:
@@ -497,12 +493,10 @@ class PlanDiff:
             "head": {"stack": self.head_stack, "cloud": self.head_cloud},
             "summary": self.summary,
             "dangerous": [
-                {"op": r.op, "urn": r.urn, "type": r.type, "name": r.name, "reasons": r.reasons}
-                for r in self.dangerous
+                {"op": r.op, "urn": r.urn, "type": r.type, "name": r.name, "reasons": r.reasons} for r in self.dangerous
             ],
             "ml_changes": [
-                {"path": m.path, "text": m.text, "old": m.old, "new": m.new, "known": m.known}
-                for m in self.ml
+                {"path": m.path, "text": m.text, "old": m.old, "new": m.new, "known": m.known} for m in self.ml
             ],
             "resources": [r.to_json() for r in self.resources],
         }
@@ -525,11 +519,7 @@ def show(value: Any) -> str:
 
 def _feature_text(feature: Any) -> str:
     if isinstance(feature, dict):
-        return (
-            f"{feature.get('name')} ({feature.get('type')})"
-            if feature.get("type")
-            else str(feature.get("name"))
-        )
+        return f"{feature.get('name')} ({feature.get('type')})" if feature.get("type") else str(feature.get("name"))
     return show(feature)
 
 
@@ -602,9 +592,7 @@ def ml_changes(base: dict[str, Any], head: dict[str, Any]) -> list[MlChange]:
     out = []
     for path, a, b in walk_diff(old, new, by_name=True):
         if _under(path, secrets):
-            out.append(
-                MlChange(path, f"{path}: changed (secret)", SECRET_PLACEHOLDER, SECRET_PLACEHOLDER, True)
-            )
+            out.append(MlChange(path, f"{path}: changed (secret)", SECRET_PLACEHOLDER, SECRET_PLACEHOLDER, True))
             continue
         text, known = _ml_text(path, a, b)
         out.append(MlChange(path, text, None if a is MISSING else a, None if b is MISSING else b, known))
@@ -658,9 +646,7 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
             if data:
                 rc.reasons.append(f"deletes a {data}: its data is lost")
             if a.get("protect"):
-                rc.reasons.append(
-                    "the resource is protected: `pulumi up` will refuse until it is unprotected"
-                )
+                rc.reasons.append("the resource is protected: `pulumi up` will refuse until it is unprotected")
         else:
             forced = set(REPLACE_ON_CHANGE.get(res["type"], ()))
             if res["type"] in REPLACE_WHEN:
@@ -800,9 +786,7 @@ def render_markdown(diff: PlanDiff) -> str:
         lines += [f"<details><summary>Resource changes ({len(diff.resources)})</summary>", ""]
         for rc in diff.resources:
             tags = [
-                t
-                for t in (rc.data_bearing and f"data: {rc.data_bearing}", "protected" if rc.protect else None)
-                if t
+                t for t in (rc.data_bearing and f"data: {rc.data_bearing}", "protected" if rc.protect else None) if t
             ]
             extra = f" ({', '.join(tags)})" if tags else ""
             lines.append(f"- {_ICONS[rc.op]} **{rc.op}** `{rc.type}` **{rc.name}**{extra}")

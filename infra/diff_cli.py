@@ -41,6 +41,4 @@ def _diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-command("diff", "compare two offline plans: platform changes, resource changes, dangerous changes")(
-    (_diff_args, _diff)
-)
+command("diff", "compare two offline plans: platform changes, resource changes, dangerous changes")((_diff_args, _diff))

@@ -179,10 +179,7 @@ def use_offline_mocks(cloud: str, stack: str, cloud_config: dict[str, Any] | Non
 
 def _config_strings(stack_file: StackFile) -> dict[str, str]:
     """Pulumi keeps config as strings; objects travel as JSON, as the CLI passes them."""
-    return {
-        key: value if isinstance(value, str) else json.dumps(value)
-        for key, value in stack_file.config.items()
-    }
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in stack_file.config.items()}
 
 
 def plan(stack_file: StackFile) -> Plan:

@@ -233,6 +233,4 @@ def _write(target: Path, text: str) -> None:
     target.write_text(text, encoding="utf-8")
 
 
-command("stack", "manage stack files: `stack new` copies a platform to another cloud or environment")(
-    (_new_args, _new)
-)
+command("stack", "manage stack files: `stack new` copies a platform to another cloud or environment")((_new_args, _new))

@@ -250,9 +250,7 @@ class PipelineDef:
                         f"(step {a!r} outputs: {', '.join(earlier[a]) or 'none'})"
                     )
             else:
-                out.append(
-                    f"{where}: input {name!r} source {source!r} must be 'param:<name>' or '<step>.<output>'"
-                )
+                out.append(f"{where}: input {name!r} source {source!r} must be 'param:<name>' or '<step>.<output>'")
         for arg, source in step.params.items():
             kind, a, _ = parse_source(source)
             if kind == "param" and a not in param_names:

@@ -69,9 +69,7 @@ OUTPUT_KEYS: dict[str, tuple[str, ...]] = {
     "ModelMonitor": ("monitor",),
     "RetrainingTrigger": ("drift_alarm", "alert_topic", "retrain_target"),
 }
-STACK_OUTPUT_KEYS = ("cloud", "region", "platform") + tuple(
-    key for keys in OUTPUT_KEYS.values() for key in keys
-)
+STACK_OUTPUT_KEYS = ("cloud", "region", "platform") + tuple(key for keys in OUTPUT_KEYS.values() for key in keys)
 
 NOT_SERVING = "nothing served: endpoint.model_version is null (set it to an approved registry version)"
 
@@ -116,9 +114,7 @@ class Capability(pulumi.ComponentResource):
     def publish(self, **outputs: pulumi.Input[Any]) -> None:
         expected = set(OUTPUT_KEYS[self.capability])
         if set(outputs) != expected:
-            raise TypeError(
-                f"{type(self).__name__} must publish exactly {sorted(expected)}, got {sorted(outputs)}"
-            )
+            raise TypeError(f"{type(self).__name__} must publish exactly {sorted(expected)}, got {sorted(outputs)}")
         self.published = dict(outputs)
         self.register_outputs(outputs)
 

@@ -30,8 +30,7 @@ def clouds() -> tuple[str, ...]:
 
 def implemented() -> tuple[str, ...]:
     """Clouds whose provider package exists in this checkout."""
-    return tuple(c for c in _PROVIDERS if importlib.util.find_spec(_PROVIDERS[c][0]) is not None
-                 and _has_class(c))
+    return tuple(c for c in _PROVIDERS if importlib.util.find_spec(_PROVIDERS[c][0]) is not None and _has_class(c))
 
 
 def _has_class(cloud: str) -> bool:
@@ -56,8 +55,7 @@ def get(cloud: str, key: str = "mlops:cloud") -> Provider:
         if exc.name and not exc.name.startswith(("providers", "pipelines", "infra")):
             raise SpecError(
                 key,
-                f"the {cloud} provider needs the package {exc.name!r}: "
-                f"pip install -e '.[{extra}]'",
+                f"the {cloud} provider needs the package {exc.name!r}: pip install -e '.[{extra}]'",
             ) from exc
         raise
     return getattr(module, class_name)()

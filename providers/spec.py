@@ -90,8 +90,7 @@ class FeatureGroup(_Model):
         for reserved in (self.entity, self.event_time):
             if reserved in names:
                 raise ValueError(
-                    f"feature {reserved!r} repeats the entity or event_time column; "
-                    "those are added by the kit"
+                    f"feature {reserved!r} repeats the entity or event_time column; those are added by the kit"
                 )
         if self.entity == self.event_time:
             raise ValueError("entity and event_time must be different columns")
@@ -159,9 +158,7 @@ class Endpoint(_Model):
     @model_validator(mode="after")
     def _bounds(self) -> Endpoint:
         if self.max_replicas < self.min_replicas:
-            raise ValueError(
-                f"max_replicas ({self.max_replicas}) must be >= min_replicas ({self.min_replicas})"
-            )
+            raise ValueError(f"max_replicas ({self.max_replicas}) must be >= min_replicas ({self.min_replicas})")
         return self
 
 

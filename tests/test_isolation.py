@@ -27,8 +27,13 @@ print(json.dumps(sorted(sys.modules)))
 
 @pytest.mark.parametrize("cloud", sorted(FOREIGN))
 def test_planning_one_cloud_imports_no_other_cloud(cloud):
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(ROOT / f"Pulumi.{cloud}-dev.yaml")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, str(ROOT / f"Pulumi.{cloud}-dev.yaml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     modules = set(json.loads(proc.stdout.strip().splitlines()[-1]))
     own = FOREIGN[cloud][0]

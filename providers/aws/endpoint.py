@@ -20,8 +20,14 @@ class Endpoint(Capability):
     cloud = "aws"
     capability = "Endpoint"
 
-    def __init__(self, name: str, deployment: Deployment, foundation: Foundation, registry: ModelRegistry,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation: Foundation,
+        registry: ModelRegistry,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
         platform, settings = deployment.platform, deployment.settings
         spec = platform.endpoint

@@ -13,8 +13,9 @@ class FeatureStore(Capability):
     cloud = "aws"
     capability = "FeatureStore"
 
-    def __init__(self, name: str, deployment: Deployment, foundation: Foundation,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, deployment: Deployment, foundation: Foundation, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(name, opts)
         settings = deployment.settings
         self.groups: dict[str, aws.sagemaker.FeatureGroup] = {}

@@ -31,8 +31,9 @@ class Foundation(Capability):
             tags=tags,
             opts=self.protected(deployment),
         )
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/mlops-{platform.prefix}",
-                      target_key_id=self.key.key_id, opts=self.child())
+        aws.kms.Alias(
+            f"{name}-key-alias", name=f"alias/mlops-{platform.prefix}", target_key_id=self.key.key_id, opts=self.child()
+        )
 
         # Auto-named (random suffix): bucket names are global, and the logical name keeps it stable.
         self.bucket = aws.s3.Bucket(f"{name}-data", tags=tags, opts=self.protected(deployment))
@@ -80,14 +81,18 @@ class Foundation(Capability):
         self.role = aws.iam.Role(
             f"{name}-sagemaker",
             description=f"mlops {platform.prefix}: what SageMaker jobs, endpoints and monitors run as",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sagemaker.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }],
-            }),
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sagemaker.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
             tags=tags,
             opts=self.child(),
         )
@@ -96,8 +101,11 @@ class Foundation(Capability):
             role=self.role.id,
             policy=pulumi.Output.all(
                 bucket=self.bucket.arn, key=self.key.arn, role=self.role.arn, account=self.account_id
-            ).apply(lambda a: execution_policy(a["bucket"], a["key"], a["role"], a["account"],
-                                               deployment.region, deployment.settings)),
+            ).apply(
+                lambda a: execution_policy(
+                    a["bucket"], a["key"], a["role"], a["account"], deployment.region, deployment.settings
+                )
+            ),
             opts=self.child(),
         )
         self.publish(
@@ -110,31 +118,46 @@ class Foundation(Capability):
 def key_policy(account: str) -> str:
     """The account administers the key (IAM decides who uses it); CloudWatch alarms may use it to
     publish to the KMS-encrypted alert topic, which they cannot do under the default key policy."""
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "AccountAdministersKeyThroughIAM", "Effect": "Allow",
-             "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
-            {"Sid": "CloudWatchAlarmsPublishToEncryptedTopic", "Effect": "Allow",
-             "Principal": {"Service": "cloudwatch.amazonaws.com"},
-             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
-             "Condition": {"StringEquals": {"aws:SourceAccount": account}}},
-        ],
-    })
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministersKeyThroughIAM",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                },
+            ],
+        }
+    )
 
 
 def _tls_only_policy(bucket_arn: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }],
-    })
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+    )
 
 
 def execution_policy(bucket_arn: str, key_arn: str, role_arn: str, account: str, region: str, settings) -> str:
@@ -147,46 +170,119 @@ def execution_policy(bucket_arn: str, key_arn: str, role_arn: str, account: str,
     sm = f"arn:aws:sagemaker:{region}:{account}"
     group = settings.model_package_group
     feature_groups = [f"{sm}:feature-group/{n.lower()}" for n in settings.feature_group_names.values()]
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "Data", "Effect": "Allow",
-             # The ACL actions are what Feature Store's offline ingestion asks for (bucket-owner
-             # enforced ownership makes the ACLs themselves inert).
-             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket",
-                        "s3:GetBucketLocation", "s3:AbortMultipartUpload", "s3:GetBucketAcl", "s3:PutObjectAcl"],
-             "Resource": [bucket_arn, f"{bucket_arn}/*"]},
-            {"Sid": "Key", "Effect": "Allow",
-             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                        "kms:DescribeKey", "kms:CreateGrant"],
-             "Resource": key_arn},
-            {"Sid": "PipelineJobs", "Effect": "Allow",
-             "Action": ["sagemaker:CreateProcessingJob", "sagemaker:DescribeProcessingJob",
-                        "sagemaker:StopProcessingJob", "sagemaker:CreateTrainingJob",
-                        "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob", "sagemaker:AddTags"],
-             "Resource": [f"{sm}:processing-job/*", f"{sm}:training-job/*"]},
-            {"Sid": "Registry", "Effect": "Allow",
-             "Action": ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage",
-                        "sagemaker:DescribeModelPackageGroup", "sagemaker:ListModelPackages"],
-             "Resource": [f"{sm}:model-package-group/{group}", f"{sm}:model-package/{group}/*"]},
-            *([{"Sid": "Features", "Effect": "Allow",
-                "Action": ["sagemaker:PutRecord", "sagemaker:GetRecord", "sagemaker:DescribeFeatureGroup"],
-                "Resource": feature_groups}] if feature_groups else []),
-            {"Sid": "OfflineStoreCatalog", "Effect": "Allow",
-             "Action": ["glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:GetDatabase",
-                        "glue:CreateDatabase"],
-             "Resource": [f"arn:aws:glue:{region}:{account}:catalog",
-                          f"arn:aws:glue:{region}:{account}:database/sagemaker_featurestore",
-                          f"arn:aws:glue:{region}:{account}:table/sagemaker_featurestore/*"]},
-            {"Sid": "Images", "Effect": "Allow",
-             "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-             "Resource": "*"},
-            {"Sid": "Logs", "Effect": "Allow",
-             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                        "logs:DescribeLogStreams", "cloudwatch:PutMetricData"],
-             "Resource": "*"},
-            {"Sid": "PassOwnRoleToSageMaker", "Effect": "Allow", "Action": "iam:PassRole",
-             "Resource": role_arn,
-             "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
-        ],
-    }, indent=None)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "Data",
+                    "Effect": "Allow",
+                    # The ACL actions are what Feature Store's offline ingestion asks for (bucket-owner
+                    # enforced ownership makes the ACLs themselves inert).
+                    "Action": [
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        "s3:ListBucket",
+                        "s3:GetBucketLocation",
+                        "s3:AbortMultipartUpload",
+                        "s3:GetBucketAcl",
+                        "s3:PutObjectAcl",
+                    ],
+                    "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                },
+                {
+                    "Sid": "Key",
+                    "Effect": "Allow",
+                    "Action": [
+                        "kms:Encrypt",
+                        "kms:Decrypt",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:DescribeKey",
+                        "kms:CreateGrant",
+                    ],
+                    "Resource": key_arn,
+                },
+                {
+                    "Sid": "PipelineJobs",
+                    "Effect": "Allow",
+                    "Action": [
+                        "sagemaker:CreateProcessingJob",
+                        "sagemaker:DescribeProcessingJob",
+                        "sagemaker:StopProcessingJob",
+                        "sagemaker:CreateTrainingJob",
+                        "sagemaker:DescribeTrainingJob",
+                        "sagemaker:StopTrainingJob",
+                        "sagemaker:AddTags",
+                    ],
+                    "Resource": [f"{sm}:processing-job/*", f"{sm}:training-job/*"],
+                },
+                {
+                    "Sid": "Registry",
+                    "Effect": "Allow",
+                    "Action": [
+                        "sagemaker:CreateModelPackage",
+                        "sagemaker:DescribeModelPackage",
+                        "sagemaker:DescribeModelPackageGroup",
+                        "sagemaker:ListModelPackages",
+                    ],
+                    "Resource": [f"{sm}:model-package-group/{group}", f"{sm}:model-package/{group}/*"],
+                },
+                *(
+                    [
+                        {
+                            "Sid": "Features",
+                            "Effect": "Allow",
+                            "Action": ["sagemaker:PutRecord", "sagemaker:GetRecord", "sagemaker:DescribeFeatureGroup"],
+                            "Resource": feature_groups,
+                        }
+                    ]
+                    if feature_groups
+                    else []
+                ),
+                {
+                    "Sid": "OfflineStoreCatalog",
+                    "Effect": "Allow",
+                    "Action": [
+                        "glue:GetTable",
+                        "glue:CreateTable",
+                        "glue:UpdateTable",
+                        "glue:GetDatabase",
+                        "glue:CreateDatabase",
+                    ],
+                    "Resource": [
+                        f"arn:aws:glue:{region}:{account}:catalog",
+                        f"arn:aws:glue:{region}:{account}:database/sagemaker_featurestore",
+                        f"arn:aws:glue:{region}:{account}:table/sagemaker_featurestore/*",
+                    ],
+                },
+                {
+                    "Sid": "Images",
+                    "Effect": "Allow",
+                    "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "Logs",
+                    "Effect": "Allow",
+                    "Action": [
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                        "cloudwatch:PutMetricData",
+                    ],
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "PassOwnRoleToSageMaker",
+                    "Effect": "Allow",
+                    "Action": "iam:PassRole",
+                    "Resource": role_arn,
+                    "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                },
+            ],
+        },
+        indent=None,
+    )

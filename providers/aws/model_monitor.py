@@ -28,8 +28,14 @@ class ModelMonitor(Capability):
     cloud = "aws"
     capability = "ModelMonitor"
 
-    def __init__(self, name: str, deployment: Deployment, foundation: Foundation, endpoint: Endpoint,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation: Foundation,
+        endpoint: Endpoint,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
         platform, settings = deployment.platform, deployment.settings
         self.schedule: aws.sagemaker.MonitoringSchedule | None = None

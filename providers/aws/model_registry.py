@@ -31,6 +31,4 @@ class ModelRegistry(Capability):
 
     def version_arn(self, version: int) -> pulumi.Output[str]:
         """ARN of one version: `...:model-package/<group>/<version>`."""
-        return self.group.arn.apply(
-            lambda arn: arn.replace(":model-package-group/", ":model-package/") + f"/{version}"
-        )
+        return self.group.arn.apply(lambda arn: arn.replace(":model-package-group/", ":model-package/") + f"/{version}")

@@ -18,8 +18,10 @@ _ARNS = {
     "aws:sagemaker/model:Model": ("sagemaker:model", "name"),
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("sagemaker:endpoint-config", "name"),
     "aws:sagemaker/endpoint:Endpoint": ("sagemaker:endpoint", "name"),
-    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition":
-        ("sagemaker:data-quality-job-definition", "name"),
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": (
+        "sagemaker:data-quality-job-definition",
+        "name",
+    ),
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ("sagemaker:monitoring-schedule", "name"),
     "aws:sns/topic:Topic": ("sns", "name"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch:alarm", "name"),
@@ -65,7 +67,8 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         offline = dict(inputs.get("offlineStoreConfig") or {})
         storage = dict(offline.get("s3StorageConfig") or {})
         storage["resolvedOutputS3Uri"] = (
-            f"{storage.get('s3Uri')}/{ACCOUNT}/sagemaker/{REGION}/offline-store/{physical}-1700000000/data")
+            f"{storage.get('s3Uri')}/{ACCOUNT}/sagemaker/{REGION}/offline-store/{physical}-1700000000/data"
+        )
         state["offlineStoreConfig"] = {**offline, "s3StorageConfig": storage}
     return state, physical
 

@@ -204,18 +204,14 @@ def _check_inputs(
     if bucket.startswith("s3://") or "/" in bucket:
         raise ValueError(f"bucket must be a bucket name, not {bucket!r}")
     if not code_prefix.startswith("s3://"):
-        raise ValueError(
-            f"code_prefix must be an s3:// URI (the SDK must upload nothing), not {code_prefix!r}"
-        )
+        raise ValueError(f"code_prefix must be an s3:// URI (the SDK must upload nothing), not {code_prefix!r}")
     if gate_metric not in pipeline.metrics:
         raise ValueError(
             f"unknown quality gate metric {gate_metric!r} for pipeline {pipeline.name!r}; "
             f"available: {', '.join(pipeline.metrics)}"
         )
     if approval_status not in ("PendingManualApproval", "Approved"):
-        raise ValueError(
-            f"approval_status must be PendingManualApproval or Approved, not {approval_status!r}"
-        )
+        raise ValueError(f"approval_status must be PendingManualApproval or Approved, not {approval_status!r}")
     reserved = {GATE_STEP, REGISTER_STEP, FAIL_STEP, BASELINE_INPUTS_STEP, BASELINE_STEP}
     taken = {s.name for s in pipeline.steps} & reserved
     if taken:
@@ -754,9 +750,7 @@ def _command_training_step_class() -> type:
         from sagemaker.mlops.workflow.steps import TrainingStep
 
         class _CommandTrainingStep(TrainingStep):
-            def __init__(
-                self, *, container_entrypoint: list[str], container_arguments: list[Any], **kwargs: Any
-            ):
+            def __init__(self, *, container_entrypoint: list[str], container_arguments: list[Any], **kwargs: Any):
                 super().__init__(**kwargs)
                 self._entrypoint = container_entrypoint
                 self._arguments = container_arguments

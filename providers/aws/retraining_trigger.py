@@ -17,15 +17,22 @@ _MAX_METRICS = 10
 
 
 def chunks(items: list[str], size: int = _MAX_METRICS) -> list[list[str]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class RetrainingTrigger(Capability):
     cloud = "aws"
     capability = "RetrainingTrigger"
 
-    def __init__(self, name: str, deployment: Deployment, foundation: Foundation, monitor: ModelMonitor,
-                 pipeline: TrainingPipeline, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation: Foundation,
+        monitor: ModelMonitor,
+        pipeline: TrainingPipeline,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
         platform = deployment.platform
         spec = platform.monitor
@@ -64,29 +71,33 @@ class RetrainingTrigger(Capability):
                 )
                 for i, feature in enumerate(features)
             ]
-            queries.append(aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                id="drift",
-                expression=f"MAX([{', '.join(q.id for q in queries)}])",
-                label="largest feature drift",
-                return_data=True,
-            ))
+            queries.append(
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="drift",
+                    expression=f"MAX([{', '.join(q.id for q in queries)}])",
+                    label="largest feature drift",
+                    return_data=True,
+                )
+            )
             suffix = "" if index == 0 else f"-{index + 1}"
-            self.alarms.append(aws.cloudwatch.MetricAlarm(
-                f"{name}-drift{suffix}",
-                name=f"{platform.prefix}-feature-drift{suffix}",
-                alarm_description=(
-                    f"Largest feature_baseline_drift over {', '.join(features)} above {spec.drift_threshold}"
-                ),
-                comparison_operator="GreaterThanThreshold",
-                threshold=spec.drift_threshold,
-                evaluation_periods=1,
-                datapoints_to_alarm=1,
-                metric_queries=queries,
-                treat_missing_data="notBreaching",
-                alarm_actions=[self.topic.arn],
-                tags=platform.all_tags,
-                opts=self.child(),
-            ))
+            self.alarms.append(
+                aws.cloudwatch.MetricAlarm(
+                    f"{name}-drift{suffix}",
+                    name=f"{platform.prefix}-feature-drift{suffix}",
+                    alarm_description=(
+                        f"Largest feature_baseline_drift over {', '.join(features)} above {spec.drift_threshold}"
+                    ),
+                    comparison_operator="GreaterThanThreshold",
+                    threshold=spec.drift_threshold,
+                    evaluation_periods=1,
+                    datapoints_to_alarm=1,
+                    metric_queries=queries,
+                    treat_missing_data="notBreaching",
+                    alarm_actions=[self.topic.arn],
+                    tags=platform.all_tags,
+                    opts=self.child(),
+                )
+            )
 
         retrain_target = None
         if spec.retrain_on_drift:
@@ -94,12 +105,14 @@ class RetrainingTrigger(Capability):
                 f"{name}-retrain",
                 description=f"Start {deployment.settings.pipeline_name} when a drift alarm fires",
                 event_pattern=pulumi.Output.all(*[a.arn for a in self.alarms]).apply(
-                    lambda arns: json.dumps({
-                        "source": ["aws.cloudwatch"],
-                        "detail-type": ["CloudWatch Alarm State Change"],
-                        "resources": list(arns),
-                        "detail": {"state": {"value": ["ALARM"]}},
-                    })
+                    lambda arns: json.dumps(
+                        {
+                            "source": ["aws.cloudwatch"],
+                            "detail-type": ["CloudWatch Alarm State Change"],
+                            "resources": list(arns),
+                            "detail": {"state": {"value": ["ALARM"]}},
+                        }
+                    )
                 ),
                 state="ENABLED",
                 tags=platform.all_tags,

@@ -35,8 +35,14 @@ class TrainingPipeline(Capability):
     cloud = "aws"
     capability = "TrainingPipeline"
 
-    def __init__(self, name: str, deployment: Deployment, foundation: Foundation, registry: ModelRegistry,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment,
+        foundation: Foundation,
+        registry: ModelRegistry,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
         platform, settings, pipeline = deployment.platform, deployment.settings, deployment.pipeline
         files = code_files(pipeline)
@@ -81,7 +87,9 @@ class TrainingPipeline(Capability):
             pipeline_description=pipeline.description,
             role_arn=foundation.role.arn,
             pipeline_definition=pulumi.Output.all(
-                role=foundation.role.arn, bucket=foundation.bucket.bucket, key=foundation.key.arn,
+                role=foundation.role.arn,
+                bucket=foundation.bucket.bucket,
+                key=foundation.key.arn,
                 group=registry.group.model_package_group_name,
             ).apply(definition),
             tags=platform.all_tags,
@@ -92,25 +100,34 @@ class TrainingPipeline(Capability):
         self.starter_role = aws.iam.Role(
             f"{name}-starter",
             description=f"mlops {platform.prefix}: lets schedules and drift rules start the pipeline",
-            assume_role_policy=json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": {"Service": ["scheduler.amazonaws.com", "events.amazonaws.com"]},
-                    "Action": "sts:AssumeRole",
-                }],
-            }),
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": ["scheduler.amazonaws.com", "events.amazonaws.com"]},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
             tags=platform.all_tags,
             opts=self.child(),
         )
         aws.iam.RolePolicy(
             f"{name}-starter-policy",
             role=self.starter_role.id,
-            policy=self.pipeline.arn.apply(lambda arn: json.dumps({
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution",
-                               "Resource": arn}],
-            })),
+            policy=self.pipeline.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution", "Resource": arn}
+                        ],
+                    }
+                )
+            ),
             opts=self.child(),
         )
 

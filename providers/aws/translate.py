@@ -69,8 +69,11 @@ def _aws_day_of_week(field: str, key: str) -> str:
         if dash:
             last = int(end) % 7 + 1
             if last < first:
-                raise SpecError(key, f"day-of-week range {base!r} wraps past Saturday on AWS; split it, e.g. "
-                                     "'5-6,0' for Friday to Sunday")
+                raise SpecError(
+                    key,
+                    f"day-of-week range {base!r} wraps past Saturday on AWS; split it, e.g. "
+                    "'5-6,0' for Friday to Sunday",
+                )
             mapped = f"{first}-{last}"
         else:
             mapped = str(first)
@@ -127,8 +130,9 @@ def translate(deployment: Deployment) -> AwsSettings:
             _check(_FEATURE_NAME_RE, feature.name, f"{gkey}.features", "feature name")
             columns[feature.name] = FEATURE_TYPES[feature.type]
         types[group.name] = columns
-    pipeline_name = _check(_SAGEMAKER_NAME_RE, f"{prefix}-{platform.pipeline.name}", f"{KEY}.pipeline.name",
-                           "pipeline name")
+    pipeline_name = _check(
+        _SAGEMAKER_NAME_RE, f"{prefix}-{platform.pipeline.name}", f"{KEY}.pipeline.name", "pipeline name"
+    )
     schedule = platform.pipeline.schedule
     return AwsSettings(
         region=region,

@@ -36,9 +36,7 @@ def cpu_rule(deployment_id, operator: str, threshold: int, direction: str) -> mo
             operator=operator,
             threshold=threshold,
         ),
-        scale_action=monitor.ScaleActionArgs(
-            direction=direction, type="ChangeCount", value="1", cooldown="PT5M"
-        ),
+        scale_action=monitor.ScaleActionArgs(direction=direction, type="ChangeCount", value="1", cooldown="PT5M"),
     )
 
 
@@ -75,9 +73,7 @@ class Endpoint(Capability):
         super().__init__(name, opts)
         s, e = deployment.settings, deployment.platform.endpoint
         rg, ws = foundation.resource_group.name, foundation.workspace.name
-        identity = ml.ManagedServiceIdentityArgs(
-            type="UserAssigned", user_assigned_identities=[foundation.identity.id]
-        )
+        identity = ml.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[foundation.identity.id])
         self.deployment_name = f"v{e.model_version}" if e.model_version else None
         self.endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
@@ -125,9 +121,7 @@ class Endpoint(Capability):
                 endpoint_compute_type="Managed",
                 instance_type=s.endpoint_instance,
                 model=model_id,
-                code_configuration=ml.CodeConfigurationArgs(
-                    code_id=training.code.id, scoring_script=SCORE_SCRIPT_NAME
-                ),
+                code_configuration=ml.CodeConfigurationArgs(code_id=training.code.id, scoring_script=SCORE_SCRIPT_NAME),
                 environment_id=training.environment.id,
                 app_insights_enabled=True,
                 egress_public_network_access=s.public_network_access,

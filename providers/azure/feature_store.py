@@ -42,9 +42,7 @@ class FeatureStore(Capability):
     cloud = "azure"
     capability = "FeatureStore"
 
-    def __init__(
-        self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None
-    ):
+    def __init__(self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, opts)
         s, p = deployment.settings, deployment.platform
         rg = foundation.resource_group.name
@@ -185,9 +183,7 @@ class FeatureStore(Capability):
                 name=group.name,
                 workspace_name=self.store.name,
                 resource_group_name=rg,
-                properties=ml.FeaturesetContainerPropertiesArgs(
-                    description=group.description or None, tags=s.tags
-                ),
+                properties=ml.FeaturesetContainerPropertiesArgs(description=group.description or None, tags=s.tags),
                 opts=self.protected(deployment),
             )
             ml.FeaturesetVersion(
@@ -206,9 +202,7 @@ class FeatureStore(Capability):
                         store_type="OnlineAndOffline" if group.online else "Offline",
                         schedule=schedule,
                         resource=ml.MaterializationComputeResourceArgs(instance_type="standard_e4s_v3"),
-                        notification=ml.NotificationSettingArgs(
-                            email_on=["JobFailed"], emails=[p.monitor.alert_email]
-                        ),
+                        notification=ml.NotificationSettingArgs(email_on=["JobFailed"], emails=[p.monitor.alert_email]),
                     ),
                     # Read back by `mlops` tools and the contract tests; the spec blob is the source of truth.
                     properties={
@@ -219,9 +213,7 @@ class FeatureStore(Capability):
                     tags=s.tags,
                 ),
                 # Versions are immutable; a superseded one is retained in Azure, not deleted.
-                opts=self.child(
-                    retain_on_delete=True, depends_on=[featureset, entities[group.entity], spec_blob]
-                ),
+                opts=self.child(retain_on_delete=True, depends_on=[featureset, entities[group.entity], spec_blob]),
             )
             published[group.name] = {
                 "id": featureset.id,

@@ -236,9 +236,7 @@ class Foundation(Capability):
         # Jobs and the deployment only pull; the workspace (its own identity) builds and pushes
         # the environment images.
         acr = self.grant("acr", "AcrPull", self.registry.id)
-        ws_acr = self.grant(
-            "ws-acr", "AcrPush", self.registry.id, principal_id=self.workspace_identity.principal_id
-        )
+        ws_acr = self.grant("ws-acr", "AcrPush", self.registry.id, principal_id=self.workspace_identity.principal_id)
 
         self.workspace = ml.Workspace(
             f"{name}-workspace",
@@ -292,9 +290,7 @@ class Foundation(Capability):
             managed_network=ml.ManagedNetworkSettingsArgs(
                 isolation_mode="AllowOnlyApprovedOutbound" if private else "AllowInternetOutbound"
             ),
-            serverless_compute_settings=ml.ServerlessComputeSettingsArgs(
-                serverless_compute_no_public_ip=private
-            ),
+            serverless_compute_settings=ml.ServerlessComputeSettingsArgs(serverless_compute_no_public_ip=private),
             v1_legacy_mode=False,
         )
 
@@ -337,9 +333,7 @@ class Foundation(Capability):
             resource_group_name=self.resource_group.name,
             location=s.location,
             kind="StorageV2",
-            sku=storage.SkuArgs(
-                name="Standard_ZRS" if deployment.platform.environment == "prod" else "Standard_LRS"
-            ),
+            sku=storage.SkuArgs(name="Standard_ZRS" if deployment.platform.environment == "prod" else "Standard_LRS"),
             is_hns_enabled=hns,
             allow_blob_public_access=False,
             allow_shared_key_access=shared_keys,
@@ -358,9 +352,7 @@ class Foundation(Capability):
                 key_vault_properties=storage.KeyVaultPropertiesArgs(
                     key_name=self.key.name, key_vault_uri=self.vault.properties.vault_uri
                 ),
-                encryption_identity=storage.EncryptionIdentityArgs(
-                    encryption_user_assigned_identity=self.identity.id
-                ),
+                encryption_identity=storage.EncryptionIdentityArgs(encryption_user_assigned_identity=self.identity.id),
                 services=storage.EncryptionServicesArgs(
                     blob=storage.EncryptionServiceArgs(enabled=True, key_type="Account"),
                     file=storage.EncryptionServiceArgs(enabled=True, key_type="Account"),

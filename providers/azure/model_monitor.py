@@ -100,9 +100,7 @@ class ModelMonitor(Capability):
                             ),
                         },
                         alert_notification_settings=ml.MonitorNotificationSettingsArgs(
-                            email_notification_settings=ml.MonitorEmailNotificationSettingsArgs(
-                                emails=[m.alert_email]
-                            )
+                            email_notification_settings=ml.MonitorEmailNotificationSettingsArgs(emails=[m.alert_email])
                         ),
                     ),
                 ),

@@ -41,9 +41,7 @@ class ModelRegistry(Capability):
     cloud = "azure"
     capability = "ModelRegistry"
 
-    def __init__(
-        self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None
-    ):
+    def __init__(self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None):
         super().__init__(name, opts)
         s, p = deployment.settings, deployment.platform
         approval = p.registry.approval

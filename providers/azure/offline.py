@@ -87,11 +87,7 @@ def client_id(identity_name: str) -> str:
 
 def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, Any], str]:
     resource_id = _arm_id(typ, name, inputs)
-    name_key = (
-        "resourceGroupName"
-        if typ == "azure-native:resources:ResourceGroup"
-        else _ARM.get(typ, ("", "name"))[1]
-    )
+    name_key = "resourceGroupName" if typ == "azure-native:resources:ResourceGroup" else _ARM.get(typ, ("", "name"))[1]
     extra: dict[str, Any] = {"id": resource_id, "name": inputs.get(name_key) or inputs.get("name") or name}
     identity = inputs.get("identity")
     if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
@@ -120,13 +116,9 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         extra.update(keyUri=uri, keyUriWithVersion=uri + "/0123456789abcdef0123456789abcdef")
     elif typ == "azure-native:managedidentity:UserAssignedIdentity":
         identity_name = inputs.get("resourceName") or name
-        extra.update(
-            principalId=principal_id(identity_name), clientId=client_id(identity_name), tenantId=TENANT
-        )
+        extra.update(principalId=principal_id(identity_name), clientId=client_id(identity_name), tenantId=TENANT)
     elif typ == "azure-native:applicationinsights:Component":
-        extra.update(
-            connectionString="InstrumentationKey=00000000;IngestionEndpoint=https://example.invalid/"
-        )
+        extra.update(connectionString="InstrumentationKey=00000000;IngestionEndpoint=https://example.invalid/")
     elif typ == "azure-native:containerregistry:Registry":
         extra["loginServer"] = f"{inputs.get('registryName', name)}.azurecr.io"
     elif typ == "azure-native:machinelearningservices:OnlineEndpoint":

@@ -240,8 +240,7 @@ def build(
     signature = ["input_data"] + [p.name for p in pipeline_params]
     namespace: dict[str, Any] = {"body": body}
     exec(  # noqa: S102 - a generated def with the pipeline's parameter names, nothing user-supplied
-        f"def {pipeline.name}({', '.join(signature)}):\n"
-        f"    return body({', '.join(f'{n}={n}' for n in signature)})\n",
+        f"def {pipeline.name}({', '.join(signature)}):\n    return body({', '.join(f'{n}={n}' for n in signature)})\n",
         namespace,
     )
     func = dsl.pipeline(name=pipeline.name, description=pipeline.description, default_compute="serverless")(
@@ -362,13 +361,9 @@ def check_bindings(job: dict[str, Any]) -> list[str]:
             optional = isinstance(spec, dict) and (spec.get("optional") or "default" in spec)
             if key not in bound and not optional:
                 problems.append(f"job {name}: required input {key!r} is not bound")
-        for kind, ref in re.findall(
-            r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}", comp.get("command", "")
-        ):
+        for kind, ref in re.findall(r"\$\{\{\s*(inputs|outputs)\.([A-Za-z0-9_]+)\s*\}\}", comp.get("command", "")):
             if ref not in (declared_in if kind == "inputs" else declared_out):
-                problems.append(
-                    f"job {name}: command uses {kind}.{ref}, which its component does not declare"
-                )
+                problems.append(f"job {name}: command uses {kind}.{ref}, which its component does not declare")
     return problems
 
 

@@ -111,9 +111,7 @@ class RetrainingTrigger(Capability):
             )
             role = authorization.RoleDefinition(
                 f"{name}-submitter-role",
-                role_definition_id=str(
-                    uuid.uuid5(uuid.NAMESPACE_URL, f"mlops/{s.prefix}/pipeline-submitter")
-                ),
+                role_definition_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mlops/{s.prefix}/pipeline-submitter")),
                 role_name=f"mlops {s.prefix} pipeline submitter",
                 description="Submit the training pipeline job of one Azure ML workspace (mlops kit).",
                 scope=foundation.resource_group.id,
@@ -140,9 +138,7 @@ class RetrainingTrigger(Capability):
                 resource_group_name=rg,
                 location=s.location,
                 state="Enabled",
-                identity=logic.ManagedServiceIdentityArgs(
-                    type="UserAssigned", user_assigned_identities=[submitter.id]
-                ),
+                identity=logic.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[submitter.id]),
                 definition=definition,
                 tags=s.tags,
                 opts=self.child(depends_on=[assignment]),

@@ -148,9 +148,7 @@ class TrainingPipeline(Capability):
                 name=cname,
                 workspace_name=ws,
                 resource_group_name=rg,
-                properties=ml.ComponentContainerPropertiesArgs(
-                    description=spec.get("description"), tags=s.tags
-                ),
+                properties=ml.ComponentContainerPropertiesArgs(description=spec.get("description"), tags=s.tags),
                 opts=self.child(),
             )
             components.append(
@@ -188,9 +186,7 @@ class TrainingPipeline(Capability):
                 resource_group_name=rg,
                 properties=ml.SchedulePropertiesArgs(
                     display_name=f"{s.prefix} training",
-                    trigger=ml.CronTriggerArgs(
-                        trigger_type="Cron", expression=p.pipeline.schedule, time_zone="UTC"
-                    ),
+                    trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=p.pipeline.schedule, time_zone="UTC"),
                     action=ml.JobScheduleActionArgs(
                         action_type="CreateJob", job_definition=job_args(rest, foundation.workspace.id)
                     ),

@@ -197,9 +197,7 @@ def check_key_vault(name: str, key: str = NAME_KEY) -> str:
 
 def check_registry(name: str, key: str = NAME_KEY) -> str:
     if not _ACR_RE.match(name):
-        raise SpecError(
-            key, f"gives the container registry name {name!r}; it must be 5-50 letters and digits"
-        )
+        raise SpecError(key, f"gives the container registry name {name!r}; it must be 5-50 letters and digits")
     return name
 
 
@@ -219,9 +217,7 @@ def cron_to_recurrence(cron: str, key: str) -> Recurrence:
     minute, hour, dom, month, dow = cron.split()
     days = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
     if dom != "*" or month != "*":
-        raise SpecError(
-            key, f"{cron!r}: Azure materialization schedules cannot pick days of the month or months"
-        )
+        raise SpecError(key, f"{cron!r}: Azure materialization schedules cannot pick days of the month or months")
     if minute.startswith("*/") and hour == "*" and dow == "*":
         return Recurrence("Minute", int(minute[2:]))
     if not minute.isdigit():
@@ -281,7 +277,6 @@ def translate(deployment: Deployment) -> Settings:
         public_network_access="Enabled" if p.network.public_access else "Disabled",
         materialization=recurrence,
         feature_types={
-            g.name: {f.name: FEATURE_TYPES[f.type] for f in g.features}
-            for g in p.feature_store.feature_groups
+            g.name: {f.name: FEATURE_TYPES[f.type] for f in g.features} for g in p.feature_store.feature_groups
         },
     )

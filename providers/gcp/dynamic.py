@@ -87,9 +87,7 @@ def set_approval(client: Any, name: str, approved: bool) -> None:
         try:
             holder = client.get_model(name=f"{base}@{APPROVED_ALIAS}")
             if holder.version_id and f"{base}@{holder.version_id}" != name:
-                client.merge_version_aliases(
-                    name=f"{base}@{holder.version_id}", version_aliases=[f"-{APPROVED_ALIAS}"]
-                )
+                client.merge_version_aliases(name=f"{base}@{holder.version_id}", version_aliases=[f"-{APPROVED_ALIAS}"])
         except exceptions.NotFound:
             pass
         client.merge_version_aliases(name=name, version_aliases=[APPROVED_ALIAS])
@@ -183,9 +181,7 @@ def _dedicated_resources(props: dict[str, Any]):
         machine_spec=machine,
         min_replica_count=int(props["min_replicas"]),
         max_replica_count=int(props["max_replicas"]),
-        autoscaling_metric_specs=[
-            v1.AutoscalingMetricSpec(metric_name=CPU_METRIC, target=int(props["cpu_target"]))
-        ],
+        autoscaling_metric_specs=[v1.AutoscalingMetricSpec(metric_name=CPU_METRIC, target=int(props["cpu_target"]))],
     )
 
 
@@ -242,16 +238,16 @@ class DeployedModelProvider(ResourceProvider):
                 "dedicated_resources.autoscaling_metric_specs",
             ]
         )
-        client.mutate_deployed_model(
-            endpoint=_endpoint_name(news), deployed_model=deployed, update_mask=mask
-        ).result(timeout=OPERATION_TIMEOUT_S)
+        client.mutate_deployed_model(endpoint=_endpoint_name(news), deployed_model=deployed, update_mask=mask).result(
+            timeout=OPERATION_TIMEOUT_S
+        )
         return UpdateResult(outs={**olds, **news, "deployed_model_id": olds["deployed_model_id"]})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         client = endpoint_service(props["region"], props.get("api_endpoint"))
-        client.undeploy_model(
-            endpoint=_endpoint_name(props), deployed_model_id=props["deployed_model_id"]
-        ).result(timeout=OPERATION_TIMEOUT_S)
+        client.undeploy_model(endpoint=_endpoint_name(props), deployed_model_id=props["deployed_model_id"]).result(
+            timeout=OPERATION_TIMEOUT_S
+        )
 
 
 class DeployedModel(pulumi.dynamic.Resource):

@@ -40,9 +40,7 @@ class FeatureStore(Capability):
             dataset_id=s.dataset_id,
             location=s.region,
             description=f"mlops {s.prefix}: offline feature store",
-            default_encryption_configuration=gcp.bigquery.DatasetDefaultEncryptionConfigurationArgs(
-                kms_key_name=cmek
-            ),
+            default_encryption_configuration=gcp.bigquery.DatasetDefaultEncryptionConfigurationArgs(kms_key_name=cmek),
             delete_contents_on_destroy=False,
             labels=s.labels,
             opts=self.protected(deployment, depends_on=foundation.key_ready),
@@ -124,9 +122,7 @@ class FeatureStore(Capability):
                     region=s.region,
                     name=s.feature_views[group.name],
                     feature_online_store=self.online_store.name,
-                    sync_config=gcp.vertex.AiFeatureOnlineStoreFeatureviewSyncConfigArgs(
-                        cron=fs.online_sync_schedule
-                    ),
+                    sync_config=gcp.vertex.AiFeatureOnlineStoreFeatureviewSyncConfigArgs(cron=fs.online_sync_schedule),
                     feature_registry_source=gcp.vertex.AiFeatureOnlineStoreFeatureviewFeatureRegistrySourceArgs(
                         feature_groups=[
                             gcp.vertex.AiFeatureOnlineStoreFeatureviewFeatureRegistrySourceFeatureGroupArgs(

@@ -56,9 +56,7 @@ class ModelMonitor(Capability):
             return
 
         spec = pipeline_definition.compile_spec(
-            pipeline_definition.build_drift_pipeline(
-                display, monitor.drift_threshold, window_hours(s.monitor_schedule)
-            )
+            pipeline_definition.build_drift_pipeline(display, monitor.drift_threshold, window_hours(s.monitor_schedule))
         )
         self.spec = spec
         self.template_object = gcp.storage.BucketObject(
@@ -84,9 +82,7 @@ class ModelMonitor(Capability):
                     display_name=display,
                     pipeline_spec=pipeline_definition.spec_json(spec),
                     runtime_config=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobRuntimeConfigArgs(
-                        gcs_output_directory=pulumi.Output.concat(
-                            foundation.bucket.url, "/pipeline-root/", display
-                        ),
+                        gcs_output_directory=pulumi.Output.concat(foundation.bucket.url, "/pipeline-root/", display),
                         parameter_values={
                             "project": s.project,
                             "requests_table": endpoint.requests_table,

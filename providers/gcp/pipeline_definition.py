@@ -73,9 +73,7 @@ def component_yaml(pipeline: PipelineDef, step_name: str, image: str = PYTHON_IM
     for name, source in step.inputs.items():
         kind, pname, _ = parse_source(source)
         inputs.append(
-            {"name": name, "type": _PARAM_TYPES[pipeline.param(pname).type][1]}
-            if kind == "param"
-            else {"name": name}
+            {"name": name, "type": _PARAM_TYPES[pipeline.param(pname).type][1]} if kind == "param" else {"name": name}
         )
     for arg, source in step.params.items():
         kind, pname, _ = parse_source(source)
@@ -143,9 +141,7 @@ def _register_component():
         if api_endpoint.startswith("http://"):  # a local fake in tests
             from google.auth.credentials import AnonymousCredentials
 
-            client = v1.ModelServiceClient(
-                transport="rest", client_options=options, credentials=AnonymousCredentials()
-            )
+            client = v1.ModelServiceClient(transport="rest", client_options=options, credentials=AnonymousCredentials())
         else:
             client = v1.ModelServiceClient(client_options=options)
         parent = f"projects/{project}/locations/{location}"
@@ -176,9 +172,7 @@ def _register_component():
         if approved:  # an alias names one version at a time: move it here
             try:
                 holder = client.get_model(name=f"{name}@approved")
-                client.merge_version_aliases(
-                    name=f"{name}@{holder.version_id}", version_aliases=["-approved"]
-                )
+                client.merge_version_aliases(name=f"{name}@{holder.version_id}", version_aliases=["-approved"])
             except exceptions.NotFound:
                 pass
             client.merge_version_aliases(name=version, version_aliases=["approved"])
@@ -203,8 +197,7 @@ def build_training_pipeline(
     if gate_metric not in pipeline.metrics:
         raise ValueError(f"gate metric {gate_metric!r} is not produced by pipeline {pipeline.name!r}")
     steps = {
-        s.name: components.load_component_from_text(component_yaml(pipeline, s.name, image))
-        for s in pipeline.steps
+        s.name: components.load_component_from_text(component_yaml(pipeline, s.name, image)) for s in pipeline.steps
     }
     read_metric, register_model = _read_metric_component(), _register_component()
     from providers.gcp import vertex_server
@@ -249,8 +242,7 @@ def build_training_pipeline(
 
     # Deploy-time values first (no default), then the pipeline's own parameters.
     params = [
-        inspect.Parameter(extra, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)
-        for extra in RUNTIME_PARAMS
+        inspect.Parameter(extra, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str) for extra in RUNTIME_PARAMS
     ]
     params += [
         inspect.Parameter(
@@ -299,9 +291,7 @@ def _drift_components():
         return out.uri
 
     @dsl.component(base_image=PYTHON_IMAGE, packages_to_install=["google-cloud-logging>=3.10,<4"])
-    def drift_check(
-        requests_uri: str, baseline_uri: str, threshold: float, platform: str, project: str
-    ) -> float:
+    def drift_check(requests_uri: str, baseline_uri: str, threshold: float, platform: str, project: str) -> float:
         """Largest per-feature distance between baseline and live data; logged for the alert.
 
         Numeric feature: the L-infinity distance between the two empirical CDFs (the two-sample
@@ -331,9 +321,7 @@ def _drift_components():
         def ks(a: list[float], b: list[float]) -> float:
             if not a or not b:
                 return 0.0
-            return max(
-                abs(bisect.bisect_right(a, x) / len(a) - bisect.bisect_right(b, x) / len(b)) for x in a + b
-            )
+            return max(abs(bisect.bisect_right(a, x) / len(a) - bisect.bisect_right(b, x) / len(b)) for x in a + b)
 
         def linf(a: list[str], b: list[str]) -> float:
             if not a or not b:

@@ -152,9 +152,7 @@ def endpoint_id(prefix: str) -> str:
 
 def serving_image(region: str) -> str:
     """Vertex's prebuilt scikit-learn serving container, from the nearest multi-region mirror."""
-    area = {"europe": "europe", "asia": "asia", "australia": "asia", "me": "europe"}.get(
-        region.split("-", 1)[0], "us"
-    )
+    area = {"europe": "europe", "asia": "asia", "australia": "asia", "me": "europe"}.get(region.split("-", 1)[0], "us")
     return f"{area}-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-5:latest"
 
 
@@ -199,9 +197,7 @@ def translate(deployment: Deployment) -> GcpSettings:
 
     bucket = f"{project}-{prefix}-mlops"
     if not _BUCKET_RE.match(bucket):
-        raise SpecError(
-            f"{KEY}.name", f"bucket name {bucket!r} breaks the Cloud Storage rule {_BUCKET_RE.pattern}"
-        )
+        raise SpecError(f"{KEY}.name", f"bucket name {bucket!r} breaks the Cloud Storage rule {_BUCKET_RE.pattern}")
     schedule = platform.pipeline.schedule
     return GcpSettings(
         project=project,

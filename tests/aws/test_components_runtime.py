@@ -35,8 +35,9 @@ def test_foundation_publishes_s3_uri_key_and_role(deployment):
         assert key.startswith("arn:aws:kms:eu-west-1:123456789012:key/")
         assert role == "arn:aws:iam::123456789012:role/t-sagemaker-mock"
 
-    return pulumi.Output.all(*(foundation.published[k] for k in
-                               ("storage_uri", "encryption_key", "execution_identity"))).apply(check)
+    return pulumi.Output.all(
+        *(foundation.published[k] for k in ("storage_uri", "encryption_key", "execution_identity"))
+    ).apply(check)
 
 
 @pulumi.runtime.test

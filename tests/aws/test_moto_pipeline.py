@@ -75,9 +75,7 @@ def aws(monkeypatch):
             ),
         )["Role"]
         sm = boto3.client("sagemaker", region_name=REGION)
-        sm.create_model_package_group(
-            ModelPackageGroupName=GROUP, ModelPackageGroupDescription="churn models"
-        )
+        sm.create_model_package_group(ModelPackageGroupName=GROUP, ModelPackageGroupDescription="churn models")
         yield {"sagemaker": sm, "role_arn": role["Arn"]}
 
 
@@ -207,17 +205,29 @@ def test_register_arguments_create_a_version_and_approval_is_the_manual_gate(aws
 def test_upsert_updates_the_definition_in_place(aws, definition):
     """What `pulumi up` does on a changed gate: UpdatePipeline on the same pipeline, same ARN."""
     sm = aws["sagemaker"]
-    arn = sm.create_pipeline(PipelineName=PIPELINE_NAME, PipelineDefinition=definition,
-                             RoleArn=aws["role_arn"])["PipelineArn"]
+    arn = sm.create_pipeline(PipelineName=PIPELINE_NAME, PipelineDefinition=definition, RoleArn=aws["role_arn"])[
+        "PipelineArn"
+    ]
     stricter = pd.build_definition(
-        PIPELINE, region=REGION, role_arn=aws["role_arn"], bucket=BUCKET,
+        PIPELINE,
+        region=REGION,
+        role_arn=aws["role_arn"],
+        bucket=BUCKET,
         kms_key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
-        instance_type="ml.m5.xlarge", pipeline_name=PIPELINE_NAME, model_package_group=GROUP,
-        approval_status="PendingManualApproval", gate_metric="roc_auc", gate_threshold=0.9,
+        instance_type="ml.m5.xlarge",
+        pipeline_name=PIPELINE_NAME,
+        model_package_group=GROUP,
+        approval_status="PendingManualApproval",
+        gate_metric="roc_auc",
+        gate_threshold=0.9,
         code_prefix=f"s3://{BUCKET}/code/churn/0123456789ab/",
     )
-    assert sm.update_pipeline(PipelineName=PIPELINE_NAME, PipelineDefinition=stricter,
-                              RoleArn=aws["role_arn"])["PipelineArn"] == arn
+    assert (
+        sm.update_pipeline(PipelineName=PIPELINE_NAME, PipelineDefinition=stricter, RoleArn=aws["role_arn"])[
+            "PipelineArn"
+        ]
+        == arn
+    )
     stored = json.loads(sm.describe_pipeline(PipelineName=PIPELINE_NAME)["PipelineDefinition"])
     assert stored["Steps"] == json.loads(stricter)["Steps"] != json.loads(definition)["Steps"]
     gate = next(s for s in stored["Steps"] if s["Name"] == pd.GATE_STEP)

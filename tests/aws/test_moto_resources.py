@@ -39,8 +39,11 @@ def planned():
 
 @pytest.fixture
 def aws(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": REGION}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
         yield lambda service: boto3.client(service, region_name=REGION)
@@ -55,8 +58,9 @@ def test_foundation_in_moto(planned, aws):
     bucket = "churn-dev-data-mock"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     block = planned.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=pascal(
-        {k: v for k, v in block.items() if k != "bucket"}))
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration=pascal({k: v for k, v in block.items() if k != "bucket"})
+    )
     sse = planned.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     rules = pascal(sse.inputs["rules"])
     default = rules[0]["ApplyServerSideEncryptionByDefault"]
@@ -65,8 +69,12 @@ def test_foundation_in_moto(planned, aws):
     assert default.pop("KmsMasterKeyId").startswith("arn:aws:kms:")
     default["KMSMasterKeyID"] = key["Arn"]
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": rules})
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=pascal(
-        planned.one("aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]))
+    s3.put_bucket_versioning(
+        Bucket=bucket,
+        VersioningConfiguration=pascal(
+            planned.one("aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]
+        ),
+    )
     s3.put_bucket_policy(Bucket=bucket, Policy=planned.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
 
     enc = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
@@ -96,20 +104,30 @@ def test_feature_group_registry_endpoint_and_monitor_in_moto(planned, aws):
     assert [d["FeatureName"] for d in described["FeatureDefinitions"]][:2] == ["customer_id", "event_time"]
 
     group = planned.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup").inputs
-    sm.create_model_package_group(ModelPackageGroupName=group["modelPackageGroupName"],
-                                  ModelPackageGroupDescription=group["modelPackageGroupDescription"])
+    sm.create_model_package_group(
+        ModelPackageGroupName=group["modelPackageGroupName"],
+        ModelPackageGroupDescription=group["modelPackageGroupDescription"],
+    )
     # What the pipeline's register step does under approval: manual, then a person approves.
     version = sm.create_model_package(
-        ModelPackageGroupName=group["modelPackageGroupName"], ModelApprovalStatus="PendingManualApproval",
-        InferenceSpecification={"Containers": [{"Image": "img", "ModelDataUrl": "s3://b/model.tar.gz"}],
-                                "SupportedContentTypes": ["text/csv"], "SupportedResponseMIMETypes": ["text/csv"]},
+        ModelPackageGroupName=group["modelPackageGroupName"],
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification={
+            "Containers": [{"Image": "img", "ModelDataUrl": "s3://b/model.tar.gz"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
     )["ModelPackageArn"]
     model = planned.one("aws:sagemaker/model:Model").inputs
     assert version.rsplit("/", 2)[-2:] == model["primaryContainer"]["modelPackageName"].rsplit("/", 2)[-2:]
     sm.update_model_package(ModelPackageArn=version, ModelApprovalStatus="Approved")
 
-    sm.create_model(ModelName="churn-dev-model", ExecutionRoleArn=role,
-                    PrimaryContainer={"ModelPackageName": version}, EnableNetworkIsolation=True)
+    sm.create_model(
+        ModelName="churn-dev-model",
+        ExecutionRoleArn=role,
+        PrimaryContainer={"ModelPackageName": version},
+        EnableNetworkIsolation=True,
+    )
     config = pascal(planned.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs)
     config.pop("Tags")
     config["ProductionVariants"][0]["ModelName"] = "churn-dev-model"
@@ -153,9 +171,14 @@ def test_alert_and_retrain_wiring_in_moto(planned, aws):
         if "Metric" in query:
             metric = query["Metric"]
             query["MetricStat"] = {
-                "Metric": {"Namespace": metric["Namespace"], "MetricName": metric["MetricName"],
-                           "Dimensions": [{"Name": k, "Value": v} for k, v in metric["Dimensions"].items()]},
-                "Period": metric["Period"], "Stat": metric["Stat"]}
+                "Metric": {
+                    "Namespace": metric["Namespace"],
+                    "MetricName": metric["MetricName"],
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in metric["Dimensions"].items()],
+                },
+                "Period": metric["Period"],
+                "Stat": metric["Stat"],
+            }
             del query["Metric"]
     cw.put_metric_alarm(**alarm)
     stored = cw.describe_alarms(AlarmNames=["churn-dev-feature-drift"])["MetricAlarms"][0]
@@ -164,10 +187,19 @@ def test_alert_and_retrain_wiring_in_moto(planned, aws):
     rule = planned.one("aws:cloudwatch/eventRule:EventRule").inputs
     events.put_rule(Name="churn-dev-retrain", EventPattern=rule["eventPattern"], State=rule["state"])
     target = planned.one("aws:cloudwatch/eventTarget:EventTarget").inputs
-    events.put_targets(Rule="churn-dev-retrain", Targets=[{
-        "Id": "pipeline", "Arn": target["arn"], "RoleArn": target["roleArn"],
-        "SageMakerPipelineParameters": {"PipelineParameterList": pascal(
-            target["sagemakerPipelineTarget"]["pipelineParameterLists"])}}])
+    events.put_targets(
+        Rule="churn-dev-retrain",
+        Targets=[
+            {
+                "Id": "pipeline",
+                "Arn": target["arn"],
+                "RoleArn": target["roleArn"],
+                "SageMakerPipelineParameters": {
+                    "PipelineParameterList": pascal(target["sagemakerPipelineTarget"]["pipelineParameterLists"])
+                },
+            }
+        ],
+    )
     listed = events.list_targets_by_rule(Rule="churn-dev-retrain")["Targets"][0]
     assert listed["Arn"].endswith(":pipeline/churn-dev-churn")
     assert listed["SageMakerPipelineParameters"]["PipelineParameterList"] == [{"Name": "trigger", "Value": "drift"}]

@@ -153,11 +153,7 @@ def test_steps_in_order_with_their_types(definition, steps):
 
 def test_parameters_declared_with_types_and_defaults(definition):
     params = {p["Name"]: (p["Type"], p["DefaultValue"]) for p in definition["Parameters"]}
-    assert (
-        list(params)
-        == pd.parameter_names(PIPELINE)
-        == ["input_data", "test_size", "seed", "algorithm", "trigger"]
-    )
+    assert list(params) == pd.parameter_names(PIPELINE) == ["input_data", "test_size", "seed", "algorithm", "trigger"]
     assert params == {
         "input_data": ("String", f"s3://{BUCKET}/datasets/churn/raw/"),
         "test_size": ("Float", 0.25),
@@ -182,9 +178,7 @@ def test_parameter_values_reach_the_command_line(definition, steps):
     values = {**_defaults(definition), "seed": "11", "algorithm": "gradient_boosting", "test_size": "0.3"}
     overrides = {"seed": "11", "algorithm": "gradient_boosting", "test_size": "0.3"}
     assert _argv(steps["train"], values) == PIPELINE.command("train", TRAIN_PATHS, overrides)
-    assert _argv(steps["features"], values) == PIPELINE.command(
-        "features", PROCESSING_PATHS["features"], overrides
-    )
+    assert _argv(steps["features"], values) == PIPELINE.command("features", PROCESSING_PATHS["features"], overrides)
 
 
 def test_inputs_are_wired_to_the_producing_step(steps):
@@ -197,9 +191,7 @@ def test_inputs_are_wired_to_the_producing_step(steps):
         "Get": "Steps.validate.ProcessingOutputConfig.Outputs['validated'].S3Output.S3Uri"
     }
     assert evaluate["model"]["S3Uri"] == {"Get": "Steps.train.ModelArtifacts.S3ModelArtifacts"}
-    assert evaluate["test"]["S3Uri"] == {
-        "Get": "Steps.features.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
-    }
+    assert evaluate["test"]["S3Uri"] == {"Get": "Steps.features.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
     for name, inputs in (("validate", validate), ("features", features), ("evaluate", evaluate)):
         for input_name, s3 in inputs.items():
             if input_name != pd.CODE_CHANNEL:
@@ -263,9 +255,7 @@ def test_bootstrap_installs_requirements_and_unpacks_the_model(steps):
         assert "-m pip install" in script and "-r requirements.txt" in script
         assert "tar -xzf" not in script
     script = steps["evaluate"]["Arguments"]["AppSpecification"]["ContainerEntrypoint"][2]
-    assert (
-        "tar -xzf /opt/ml/processing/input/model/model.tar.gz -C /opt/ml/processing/input/model\n" in script
-    )
+    assert "tar -xzf /opt/ml/processing/input/model/model.tar.gz -C /opt/ml/processing/input/model\n" in script
 
 
 def test_every_job_uses_the_kms_key_and_the_role(steps):
@@ -283,14 +273,10 @@ def test_every_job_uses_the_kms_key_and_the_role(steps):
 
 
 def test_images_are_the_regions_scikit_learn_image(steps):
-    images = {
-        steps[n]["Arguments"]["AppSpecification"]["ImageUri"] for n in ("validate", "features", "evaluate")
-    }
+    images = {steps[n]["Arguments"]["AppSpecification"]["ImageUri"] for n in ("validate", "features", "evaluate")}
     images.add(steps["train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"])
     (image,) = images
-    assert image.endswith(
-        f".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:{pd.SKLEARN_VERSION}-cpu-py3"
-    )
+    assert image.endswith(f".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:{pd.SKLEARN_VERSION}-cpu-py3")
 
 
 def test_quality_gate_reads_the_metric_from_the_evaluation_report(steps):
@@ -425,10 +411,7 @@ def test_build_is_deterministic_and_follows_the_arguments(built):
     assert gate["IfSteps"][0]["Arguments"]["ModelApprovalStatus"] == "Approved"
     assert gate["Conditions"][0]["LeftValue"]["Std:JsonGet"]["Path"] == "metrics.f1"
     assert gate["Conditions"][0]["RightValue"] == 0.5
-    assert (
-        ".dkr.ecr.us-east-1.amazonaws.com/"
-        in steps["train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
-    )
+    assert ".dkr.ecr.us-east-1.amazonaws.com/" in steps["train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"]
 
 
 @pytest.mark.parametrize(

@@ -39,12 +39,15 @@ def test_key_rotates_and_bucket_is_private_versioned_and_kms_encrypted(planned):
     key = planned.one("aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True
     block = planned.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
-    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                          "restrictPublicBuckets"))
+    assert all(
+        block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     assert planned.one("aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"] == {
-        "status": "Enabled"}
-    rule = planned.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-                       ).inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+        "status": "Enabled"
+    }
+    rule = planned.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs[
+        "rules"
+    ][0]["applyServerSideEncryptionByDefault"]
     assert rule["sseAlgorithm"] == "aws:kms"
     assert rule["kmsMasterKeyId"].startswith("arn:aws:kms:eu-west-1:")
     policy = json.loads(planned.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
@@ -79,12 +82,16 @@ def test_protection_can_be_turned_off_explicitly(tmp_path):
 
 
 def test_execution_role_is_least_privilege(planned):
-    policy = json.loads(planned.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"]
-                        if len(planned.by_type("aws:iam/rolePolicy:RolePolicy")) == 1
-                        else next(r for r in planned.by_type("aws:iam/rolePolicy:RolePolicy")
-                                  if r.name.endswith("sagemaker-policy")).inputs["policy"])
-    actions = [a for s in policy["Statement"] for a in (s["Action"] if isinstance(s["Action"], list)
-                                                          else [s["Action"]])]
+    policy = json.loads(
+        planned.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"]
+        if len(planned.by_type("aws:iam/rolePolicy:RolePolicy")) == 1
+        else next(
+            r for r in planned.by_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("sagemaker-policy")
+        ).inputs["policy"]
+    )
+    actions = [
+        a for s in policy["Statement"] for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    ]
     assert not any(a in ("*", "s3:*", "sagemaker:*", "kms:*") for a in actions)
     data = next(s for s in policy["Statement"] if s["Sid"] == "Data")
     assert {"s3:GetBucketAcl", "s3:PutObjectAcl"} <= set(data["Action"])  # Feature Store offline ingestion
@@ -102,8 +109,13 @@ def test_feature_group_offline_and_online_stores_encrypted(planned):
     assert fg["recordIdentifierFeatureName"] == "customer_id"
     assert fg["eventTimeFeatureName"] == "event_time"
     assert {d["featureName"]: d["featureType"] for d in fg["featureDefinitions"]} == {
-        "customer_id": "String", "event_time": "String", "tenure_months": "Integral",
-        "monthly_charges": "Fractional", "contract_type": "String", "support_calls": "Integral"}
+        "customer_id": "String",
+        "event_time": "String",
+        "tenure_months": "Integral",
+        "monthly_charges": "Fractional",
+        "contract_type": "String",
+        "support_calls": "Integral",
+    }
     offline = fg["offlineStoreConfig"]["s3StorageConfig"]
     assert offline["s3Uri"] == "s3://churn-dev-data-mock/feature-store"
     assert offline["kmsKeyId"].startswith("arn:aws:kms:")
@@ -128,7 +140,8 @@ def test_registry_and_manual_approval(planned):
 def test_endpoint_serves_the_registry_version_with_data_capture(planned):
     model = planned.one("aws:sagemaker/model:Model").inputs
     assert model["primaryContainer"]["modelPackageName"] == (
-        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn-dev-models/1")
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn-dev-models/1"
+    )
     assert model["enableNetworkIsolation"] is True
     config = planned.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
     assert "name" not in config  # auto-named, so a changed configuration reaches the endpoint
@@ -157,8 +170,12 @@ def test_autoscaling_bounds_and_cpu_target(planned):
 def test_no_model_version_serves_nothing_and_still_plans(tmp_path):
     stack = stack_with(tmp_path, lambda c: c["mlops:platform"]["endpoint"].update(model_version=None))
     result = plan(stack)
-    for absent in ("aws:sagemaker/model:Model", "aws:sagemaker/endpoint:Endpoint",
-                   "aws:sagemaker/monitoringSchedule:MonitoringSchedule", "aws:cloudwatch/metricAlarm:MetricAlarm"):
+    for absent in (
+        "aws:sagemaker/model:Model",
+        "aws:sagemaker/endpoint:Endpoint",
+        "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
+        "aws:cloudwatch/metricAlarm:MetricAlarm",
+    ):
         assert result.by_type(absent) == []
     assert result.outputs["endpoint"] is None
     assert result.outputs["serving"].startswith("nothing served: endpoint.model_version is null")
@@ -171,7 +188,8 @@ def test_training_schedule(planned):
     assert schedule["scheduleExpressionTimezone"] == "UTC"
     assert schedule["target"]["arn"] == "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn"
     assert schedule["target"]["sagemakerPipelineParameters"]["pipelineParameters"] == [
-        {"name": "trigger", "value": "schedule"}]
+        {"name": "trigger", "value": "schedule"}
+    ]
 
 
 def test_monitor_runs_data_quality_on_captured_requests(planned):
@@ -191,8 +209,9 @@ def test_drift_alarm_threshold_over_every_feature(planned):
     assert alarm["threshold"] == 0.2
     assert alarm["comparisonOperator"] == "GreaterThanThreshold"
     metrics = [q["metric"]["metricName"] for q in alarm["metricQueries"] if "metric" in q]
-    assert metrics == [f"feature_baseline_drift_{f}" for f in
-                       ("tenure_months", "monthly_charges", "contract_type", "support_calls")]
+    assert metrics == [
+        f"feature_baseline_drift_{f}" for f in ("tenure_months", "monthly_charges", "contract_type", "support_calls")
+    ]
     expression = next(q for q in alarm["metricQueries"] if q.get("returnData"))
     assert expression["expression"] == "MAX([m0, m1, m2, m3])"
     topic = planned.one("aws:sns/topic:Topic")
@@ -213,8 +232,13 @@ def test_drift_alarm_starts_the_training_pipeline(planned):
     assert target["sagemakerPipelineTarget"]["pipelineParameterLists"] == [{"name": "trigger", "value": "drift"}]
     starter = next(r for r in planned.by_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("starter-policy"))
     statement = json.loads(starter.inputs["policy"])["Statement"]
-    assert statement == [{"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution",
-                          "Resource": "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn"}]
+    assert statement == [
+        {
+            "Effect": "Allow",
+            "Action": "sagemaker:StartPipelineExecution",
+            "Resource": "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn",
+        }
+    ]
 
 
 def test_retrain_off_keeps_the_alert_but_no_pipeline_target(tmp_path):
@@ -237,16 +261,20 @@ def test_stack_outputs(planned):
     out = planned.outputs
     assert out["storage_uri"] == "s3://churn-dev-data-mock"
     assert out["training_schedule"] == (
-        "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-schedule-mock")
+        "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-schedule-mock"
+    )
     assert out["serving"] == "model version 1 of churn-dev-models"
     assert out["endpoint"] == "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint"
     assert out["monitor"] == "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/churn-dev-data-quality"
     assert out["drift_alarm"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
-    assert out["feature_groups"] == {"customer_profile": {
-        "id": "arn:aws:sagemaker:eu-west-1:123456789012:feature-group/churn-dev-customer_profile",
-        "offline": "s3://churn-dev-data-mock/feature-store/123456789012/sagemaker/eu-west-1/offline-store/"
-                   "churn-dev-customer_profile-1700000000/data",
-        "online": True}}
+    assert out["feature_groups"] == {
+        "customer_profile": {
+            "id": "arn:aws:sagemaker:eu-west-1:123456789012:feature-group/churn-dev-customer_profile",
+            "offline": "s3://churn-dev-data-mock/feature-store/123456789012/sagemaker/eu-west-1/offline-store/"
+            "churn-dev-customer_profile-1700000000/data",
+            "online": True,
+        }
+    }
 
 
 def test_stack_in_another_region_gets_that_regions_monitor_image(tmp_path):
@@ -265,5 +293,3 @@ def test_more_than_ten_features_split_the_alarm(tmp_path):
     assert sorted(len([q for q in a.inputs["metricQueries"] if "metric" in q]) for a in alarms) == [2, 10]
     rule = json.loads(result.one("aws:cloudwatch/eventRule:EventRule").inputs["eventPattern"])
     assert len(rule["resources"]) == 2
-
-

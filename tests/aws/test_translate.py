@@ -40,13 +40,13 @@ def test_every_portable_value_has_an_aws_mapping():
         ("0 3 * * *", "cron(0 3 * * ? *)"),
         ("*/15 * * * *", "cron(*/15 * * * ? *)"),
         ("0 6 1 * *", "cron(0 6 1 * ? *)"),
-        ("30 2 * * 1-5", "cron(30 2 ? * 2-6 *)"),   # Mon-Fri: AWS counts Sunday as 1
+        ("30 2 * * 1-5", "cron(30 2 ? * 2-6 *)"),  # Mon-Fri: AWS counts Sunday as 1
         ("0 0 * * 0,6", "cron(0 0 ? * 1,7 *)"),
         ("0 0 * * 7", "cron(0 0 ? * 1 *)"),
         ("0 9 * * MON", "cron(0 9 ? * MON *)"),
         ("0 9 * * MON-FRI", "cron(0 9 ? * MON-FRI *)"),
-        ("0 3 * * */2", "cron(0 3 ? * */2 *)"),      # every other day: a step is not a day number
-        ("0 3 * * 1-5/2", "cron(0 3 ? * 2-6/2 *)"),   # Mon, Wed, Fri
+        ("0 3 * * */2", "cron(0 3 ? * */2 *)"),  # every other day: a step is not a day number
+        ("0 3 * * 1-5/2", "cron(0 3 ? * 2-6/2 *)"),  # Mon, Wed, Fri
         ("0 3 * * 0-6", "cron(0 3 ? * 1-7 *)"),
         ("0 3 * * 6,0", "cron(0 3 ? * 7,1 *)"),
     ],
@@ -86,8 +86,12 @@ def test_translation_of_the_example_stack():
     assert s.endpoint_instance == "ml.m5.large" and s.endpoint_vcpus == 2
     assert s.feature_group_names == {"customer_profile": "churn-dev-customer_profile"}
     assert s.feature_types["customer_profile"] == {
-        "customer_id": "String", "event_time": "String", "tenure_months": "Integral",
-        "monthly_charges": "Fractional", "contract_type": "String", "support_calls": "Integral",
+        "customer_id": "String",
+        "event_time": "String",
+        "tenure_months": "Integral",
+        "monthly_charges": "Fractional",
+        "contract_type": "String",
+        "support_calls": "Integral",
     }
     assert s.monitor_image == "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
 

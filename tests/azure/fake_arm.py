@@ -56,9 +56,7 @@ class FakeArm:
                         return self._send(200, fake.models[key])
                     if key in fake.models:
                         return self._send(200, fake.models[key])
-                    return self._send(
-                        404, {"error": {"code": "NotFound", "message": "no such model version"}}
-                    )
+                    return self._send(404, {"error": {"code": "NotFound", "message": "no such model version"}})
                 if m := _ENDPOINT.match(path):
                     return self._endpoint(method, m.group(1), path, body)
                 if (m := _OPERATION.match(path)) and method == "GET":
@@ -94,9 +92,7 @@ class FakeArm:
                 }
                 fake.operations.append(1)
                 operation = f"{fake.url}/operations/{len(fake.operations) - 1}"
-                return self._send(
-                    201, fake.endpoints[name], {"Azure-AsyncOperation": operation, "Retry-After": "0"}
-                )
+                return self._send(201, fake.endpoints[name], {"Azure-AsyncOperation": operation, "Retry-After": "0"})
 
             def do_GET(self) -> None:  # noqa: N802
                 self._handle("GET")

@@ -10,9 +10,7 @@ from providers.azure import pipeline_definition as pdef
 from providers.azure.model_registry import approve
 from tests.azure.fake_arm import WS, FakeArm, ml_client
 
-MODEL_URI = (
-    "azureml://subscriptions/sub/resourcegroups/rg/workspaces/ws/datastores/workspaceblobstore/paths/m/"
-)
+MODEL_URI = "azureml://subscriptions/sub/resourcegroups/rg/workspaces/ws/datastores/workspaceblobstore/paths/m/"
 
 
 @pytest.fixture()
@@ -49,9 +47,7 @@ def test_register_step_tags_next_version(arm, approval, tag):
     gate = _gate_module()
     arm.add_model("churn-dev-churn", "1", {"approval": "approved"}, MODEL_URI)
     arm.add_model("churn-dev-churn", "2", {"approval": "pending"}, MODEL_URI)
-    model = gate.register(
-        ml_client(arm.url), "churn-dev-churn", MODEL_URI, {"roc_auc": 0.83}, approval, "run-7"
-    )
+    model = gate.register(ml_client(arm.url), "churn-dev-churn", MODEL_URI, {"roc_auc": 0.83}, approval, "run-7")
     assert model.version == "3"
     method, path, body = next(r for r in arm.requests if r[0] == "PUT")
     assert path.split("?")[0] == f"{WS}/models/churn-dev-churn/versions/3"

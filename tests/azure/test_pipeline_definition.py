@@ -39,9 +39,7 @@ def test_sdk_validates_the_job(built):
 def test_each_step_runs_exactly_the_portable_command(built):
     spec = pdef.job_yaml(built)
     for step in PIPELINE.steps:
-        paths = {n: f"${{{{inputs.{n}}}}}" for n in step.inputs} | {
-            n: f"${{{{outputs.{n}}}}}" for n in step.outputs
-        }
+        paths = {n: f"${{{{inputs.{n}}}}}" for n in step.inputs} | {n: f"${{{{outputs.{n}}}}}" for n in step.outputs}
         params = {p.name: f"${{{{inputs.{p.name}}}}}" for p in PIPELINE.params if p.name != "input_data"}
         expected = PIPELINE.command(
             step.name,
@@ -77,15 +75,11 @@ def test_own_binding_check_passes(built):
     ("mutate", "message"),
     [
         (
-            lambda j: j["jobs"]["train"]["inputs"]["train"].update(
-                path="${{parent.jobs.features.outputs.trian}}"
-            ),
+            lambda j: j["jobs"]["train"]["inputs"]["train"].update(path="${{parent.jobs.features.outputs.trian}}"),
             "declares no output 'trian'",
         ),
         (
-            lambda j: j["jobs"]["evaluate"]["inputs"]["model"].update(
-                path="${{parent.jobs.training.outputs.model}}"
-            ),
+            lambda j: j["jobs"]["evaluate"]["inputs"]["model"].update(path="${{parent.jobs.training.outputs.model}}"),
             "names no job 'training'",
         ),
         (
@@ -123,10 +117,7 @@ def test_rest_job_points_at_registered_components(built):
     wid = "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w"
     filled = pdef.fill_workspace(rest, wid)
     for node, cname in built.node_components.items():
-        assert (
-            filled["jobs"][node]["componentId"]
-            == f"azureml:{wid}/components/{cname}/versions/{versions[cname]}"
-        )
+        assert filled["jobs"][node]["componentId"] == f"azureml:{wid}/components/{cname}/versions/{versions[cname]}"
     assert filled["jobType"] == "Pipeline"
     assert filled["identity"] == {"identityType": "Managed"}
     assert filled["inputs"]["input_data"]["uri"] == f"{ROOT}/churn/raw/"

@@ -46,9 +46,7 @@ def test_storage_accounts_are_locked_down(planned):
         assert i["enableHttpsTrafficOnly"] is True
         assert i["encryption"]["keySource"] == "Microsoft.Keyvault"
         assert i["encryption"]["keyVaultProperties"]["keyName"] == "churn-dev-cmk"
-        assert i["encryption"]["encryptionIdentity"]["encryptionUserAssignedIdentity"].endswith(
-            "/churn-dev-id"
-        )
+        assert i["encryption"]["encryptionIdentity"]["encryptionUserAssignedIdentity"].endswith("/churn-dev-id")
         assert account.protect
     data, code = accounts["churndevdata"].inputs, accounts["churndevcode"].inputs
     assert data["allowSharedKeyAccess"] is False
@@ -58,9 +56,7 @@ def test_storage_accounts_are_locked_down(planned):
     assert code["publicNetworkAccess"] == "Enabled" and code["networkRuleSet"]["defaultAction"] == "Allow"
     # Pulumi's Blob resource writes with the account key: only the code account keeps it.
     assert accounts["churndevcode"].inputs["allowSharedKeyAccess"] is True
-    assert all(
-        c.inputs["publicAccess"] == "None" for c in planned.by_type("azure-native:storage:BlobContainer")
-    )
+    assert all(c.inputs["publicAccess"] == "None" for c in planned.by_type("azure-native:storage:BlobContainer"))
 
 
 def test_key_vault_rbac_purge_protection_and_key(planned):
@@ -81,9 +77,7 @@ def test_workspaces_private_cmk_and_identity(planned):
     for ws in workspaces.values():
         assert ws["publicNetworkAccess"] == "Disabled"
         assert ws["encryption"]["status"] == "Enabled"
-        assert ws["encryption"]["keyVaultProperties"]["keyIdentifier"].startswith(
-            "https://churn-dev-kv.vault"
-        )
+        assert ws["encryption"]["keyVaultProperties"]["keyIdentifier"].startswith("https://churn-dev-kv.vault")
         assert ws["identity"]["type"] == "UserAssigned"
         assert ws["managedNetwork"]["isolationMode"] == "AllowOnlyApprovedOutbound"
     acr = planned.one("azure-native:containerregistry:Registry").inputs
@@ -122,8 +116,7 @@ def test_deployment_scaling_and_data_collection(planned):
     collections = props["dataCollector"]["collections"]
     assert set(collections) == {"request", "response"}
     assert all(
-        c["samplingRate"] == pytest.approx(0.2) and c["dataCollectionMode"] == "Enabled"
-        for c in collections.values()
+        c["samplingRate"] == pytest.approx(0.2) and c["dataCollectionMode"] == "Enabled" for c in collections.values()
     )
     assert props["model"].endswith("/models/churn-dev-churn/versions/1")
     assert planned.outputs["serving"] == "model version 1 of churn-dev-churn"
@@ -170,9 +163,9 @@ def test_retrain_wiring(planned):
     assert "/workspaces/churn-dev-ws/jobs/@{guid()}?api-version=2025-12-01" in action["uri"]
     assert action["authentication"]["type"] == "ManagedServiceIdentity"
     assert action["authentication"]["identity"].endswith("/churn-dev-retrain-id")
-    schedule_job = next(
-        r for r in planned.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-training"
-    ).inputs["properties"]["action"]["jobDefinition"]
+    schedule_job = next(r for r in planned.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-training").inputs[
+        "properties"
+    ]["action"]["jobDefinition"]
     assert action["body"]["properties"]["jobs"] == schedule_job["jobs"]
     rule = planned.one("azure-native:monitor:ScheduledQueryRule").inputs
     assert rule["actions"]["actionGroups"][0].endswith("/actionGroups/churn-dev-drift")
@@ -228,9 +221,7 @@ def test_unapproved_version_is_refused():
     ok = SimpleNamespace(id="/m/versions/2", properties=SimpleNamespace(tags={"approval": "approved"}))
     assert approved_model_id(ok, "m", 2) == "/m/versions/2"
     with pytest.raises(NotApprovedError, match="approval='pending'"):
-        approved_model_id(
-            SimpleNamespace(id="x", properties=SimpleNamespace(tags={"approval": "pending"})), "m", 2
-        )
+        approved_model_id(SimpleNamespace(id="x", properties=SimpleNamespace(tags={"approval": "pending"})), "m", 2)
 
 
 def test_data_bearing_resources_are_protected(planned):
@@ -387,7 +378,7 @@ def test_training_pipeline_output_is_the_job_file_next_to_the_code(planned):
     uri = planned.outputs["training_pipeline"]
     prefix = "https://churndevcode.blob.core.windows.net/code/"
     assert uri.startswith(prefix) and uri.endswith("/pipeline.json")
-    (blob,) = [b for b in planned.by_type("azure-native:storage:Blob") if b.inputs["blobName"] == uri[len(prefix):]]
+    (blob,) = [b for b in planned.by_type("azure-native:storage:Blob") if b.inputs["blobName"] == uri[len(prefix) :]]
     job_file = json.loads(blob.inputs["source"]["text"])
     schedule = next(r for r in planned.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-training")
     scheduled = schedule.inputs["properties"]["action"]["jobDefinition"]["jobs"]

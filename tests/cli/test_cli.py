@@ -27,8 +27,9 @@ def write_stack(tmp_path: Path, mutate=None, name: str = "Pulumi.t-dev.yaml") ->
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "infra.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_validate_ok(capsys, monkeypatch):
@@ -56,8 +57,9 @@ def test_invalid_config_exits_2_with_one_line(tmp_path, capsys, mutate, message)
 
 
 def test_subprocess_error_has_no_traceback(tmp_path):
-    path = write_stack(tmp_path, lambda c: c["mlops:platform"]["feature_store"]["feature_groups"][0]
-                       .update(name="Customer Profile"))
+    path = write_stack(
+        tmp_path, lambda c: c["mlops:platform"]["feature_store"]["feature_groups"][0].update(name="Customer Profile")
+    )
     proc = run_cli("plan", "--config-file", str(path))
     assert proc.returncode == 2
     assert proc.stderr.startswith("mlops: invalid config: mlops:platform.feature_store.feature_groups[0].name")
@@ -172,8 +174,9 @@ def test_pipeline_run_workdir_that_is_a_file(tmp_path, capsys):
 
 
 def test_pipeline_run_missing_the_gate_exits_4_and_registers_nothing(tmp_path):
-    proc = run_cli("pipeline", "run", "churn", "--local", "--rows", "300", "--gate", "f1>=0.99",
-                   "--workdir", str(tmp_path))
+    proc = run_cli(
+        "pipeline", "run", "churn", "--local", "--rows", "300", "--gate", "f1>=0.99", "--workdir", str(tmp_path)
+    )
     assert proc.returncode == 4, proc.stderr
     assert "quality gate f1 >= 0.99: FAILED" in proc.stdout
     assert "model: " not in proc.stdout

@@ -47,5 +47,6 @@ def test_invalid_config_stops_pulumi_with_one_line_and_no_traceback():
     with pytest.raises(pulumi.RunError) as info:
         run()
     assert str(info.value) == (
-        "invalid stack config: mlops:platform.endpoint.max_replicas: Input should be greater than or equal to 1")
+        "invalid stack config: mlops:platform.endpoint.max_replicas: Input should be greater than or equal to 1"
+    )
     assert info.value.__suppress_context__

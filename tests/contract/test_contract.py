@@ -17,19 +17,19 @@ ROOT = Path(__file__).resolve().parents[2]
 CLOUDS = registry.implemented()
 
 EXPECTED_KEYS = {
-    "feature_groups",      # {group: {"entity", "event_time", "online", "features": [names in order]}}
-    "feature_types",       # {group: {feature: the type the cloud declares}}
-    "replicas",            # (min, max)
-    "cpu_target",          # int percent
+    "feature_groups",  # {group: {"entity", "event_time", "online", "features": [names in order]}}
+    "feature_types",  # {group: {feature: the type the cloud declares}}
+    "replicas",  # (min, max)
+    "cpu_target",  # int percent
     "data_capture_percent",
-    "training_schedule",   # five-field cron as in the description
+    "training_schedule",  # five-field cron as in the description
     "monitor_schedule",
     "drift_threshold",
-    "quality_gate",        # (metric, threshold)
-    "approval",            # "manual" | "auto"
-    "retrain_on_drift",    # bool: a retrain path is declared
+    "quality_gate",  # (metric, threshold)
+    "approval",  # "manual" | "auto"
+    "retrain_on_drift",  # bool: a retrain path is declared
     "alert_email",
-    "served_version",      # int or None
+    "served_version",  # int or None
 }
 
 
@@ -55,8 +55,9 @@ def test_seven_components_typed_per_cloud(planned):
 
 def test_every_resource_sits_under_a_component(planned):
     cloud, result = planned
-    orphans = [r.urn for r in result.resources if r.custom and r.parent is None
-               and not r.type.startswith("pulumi:providers:")]
+    orphans = [
+        r.urn for r in result.resources if r.custom and r.parent is None and not r.type.startswith("pulumi:providers:")
+    ]
     assert orphans == []
 
 
@@ -73,8 +74,7 @@ ID_SHAPES = {
     "gcp": re.compile(r"^(projects/[^/]+/|//[a-z.]+googleapis\.com/|gs://)"),
     "azure": re.compile(r"^/subscriptions/[0-9a-f-]{36}/resourceGroups/"),
 }
-ID_OUTPUTS = ("model_registry", "training_schedule", "endpoint", "monitor", "alert_topic",
-              "retrain_target")
+ID_OUTPUTS = ("model_registry", "training_schedule", "endpoint", "monitor", "alert_topic", "retrain_target")
 
 
 def test_outputs_mean_the_same_on_every_cloud(planned):
@@ -98,8 +98,7 @@ def test_outputs_mean_the_same_on_every_cloud(planned):
 # The cloud type each portable feature type must become, written out here (not imported from the
 # providers) so the suite checks the providers' mappings instead of repeating them.
 CLOUD_TYPES = {
-    "aws": {"int": "Integral", "float": "Fractional", "string": "String", "bool": "Integral",
-            "timestamp": "String"},
+    "aws": {"int": "Integral", "float": "Fractional", "string": "String", "bool": "Integral", "timestamp": "String"},
     "gcp": {"int": "INTEGER", "float": "FLOAT", "string": "STRING", "bool": "BOOLEAN", "timestamp": "TIMESTAMP"},
     "azure": {"int": "long", "float": "double", "string": "string", "bool": "boolean", "timestamp": "datetime"},
 }
@@ -111,10 +110,15 @@ def test_feature_types_map_the_same_way(planned, tmp_path):
 
     cloud, _ = planned
     document = yaml.safe_load((ROOT / f"Pulumi.{cloud}-dev.yaml").read_text())
-    document["config"]["mlops:platform"]["feature_store"]["feature_groups"].append({
-        "name": "all_types", "entity": "id", "event_time": "ts", "online": False,
-        "features": [{"name": f"f_{t}", "type": t} for t in CLOUD_TYPES[cloud]],
-    })
+    document["config"]["mlops:platform"]["feature_store"]["feature_groups"].append(
+        {
+            "name": "all_types",
+            "entity": "id",
+            "event_time": "ts",
+            "online": False,
+            "features": [{"name": f"f_{t}", "type": t} for t in CLOUD_TYPES[cloud]],
+        }
+    )
     path = tmp_path / f"Pulumi.{cloud}-types.yaml"
     path.write_text(yaml.safe_dump(document))
     extractor = importlib.import_module(f"tests.contract.extractors.{cloud}")
@@ -153,8 +157,7 @@ def test_same_settings_on_every_cloud(planned):
 
 
 def test_example_stacks_share_one_platform_description():
-    descriptions = [load_stack_file(ROOT / f"Pulumi.{c}-dev.yaml").config["mlops:platform"]
-                    for c in registry.clouds()]
+    descriptions = [load_stack_file(ROOT / f"Pulumi.{c}-dev.yaml").config["mlops:platform"] for c in registry.clouds()]
     assert all(d == descriptions[0] for d in descriptions)
 
 

@@ -120,9 +120,7 @@ def test_deleted_bucket_is_dangerous(plans, write, capsys):
     head = clone(plans["base"])
     bucket = next(r for r in head["resources"] if r["type"] == "aws:s3/bucket:Bucket")
     head["resources"].remove(bucket)
-    code, out, err = run(
-        capsys, write("base.json", plans["base"]), write("head.json", head), "--fail-on-danger"
-    )
+    code, out, err = run(capsys, write("base.json", plans["base"]), write("head.json", head), "--fail-on-danger")
     assert code == 3
     danger = out.split("#### ⚠️ dangerous changes", 1)[1].split("####", 1)[0]
     assert f"**delete** `aws:s3/bucket:Bucket` **{bucket['name']}**" in danger
@@ -175,9 +173,7 @@ def test_secrets_are_never_printed(plans, write, capsys, tmp_path):
 
 
 def test_json_format_has_the_same_content(plans, write, capsys):
-    code, out, _ = run(
-        capsys, write("a.json", plans["base"]), write("b.json", plans["renamed"]), "--format", "json"
-    )
+    code, out, _ = run(capsys, write("a.json", plans["base"]), write("b.json", plans["renamed"]), "--format", "json")
     data = json.loads(out)
     assert code == 0  # dangerous, but --fail-on-danger not given
     assert data["summary"] == {
@@ -257,11 +253,7 @@ def test_markdown_snapshot(plans):
     # Stable: same input, same text; the marker a workflow looks for comes first.
     assert render_markdown(diff_plans(base, head)) == rendered
     assert rendered.startswith("<!-- mlops-diff:aws-dev -->")
-    assert (
-        rendered.index("⚠️ dangerous changes")
-        < rendered.index("Platform changes")
-        < rendered.index("<details>")
-    )
+    assert rendered.index("⚠️ dangerous changes") < rendered.index("Platform changes") < rendered.index("<details>")
 
 
 # --- other clouds ---------------------------------------------------------------------------------
@@ -301,9 +293,7 @@ def test_a_new_stack_is_one_ml_line(plans):
     assert [m.text for m in diff.ml] == ["new stack: aws eu-west-1, platform churn-dev"]
     assert diff.summary["create"] == len(plans["base"]["resources"]) and not diff.dangerous
     assert "### mlops diff: `aws-dev` (aws)" in render_markdown(diff)
-    assert [m.text for m in diff_plans(plans["base"], empty).ml] == [
-        "stack removed: aws eu-west-1, platform churn-dev"
-    ]
+    assert [m.text for m in diff_plans(plans["base"], empty).ml] == ["stack removed: aws eu-west-1, platform churn-dev"]
 
 
 def test_changes_to_ignored_properties_are_not_changes(tmp_path):
@@ -327,22 +317,33 @@ def test_changes_to_ignored_properties_are_not_changes(tmp_path):
 
 
 def _table(schema):
-    return {"urn": "urn:pulumi:s::mlops::gcp:bigquery/table:Table::t", "type": "gcp:bigquery/table:Table",
-            "name": "t", "parent": None, "custom": True, "protect": True,
-            "inputs": {"tableId": "customer_profile", "schema": json.dumps(schema)}}
+    return {
+        "urn": "urn:pulumi:s::mlops::gcp:bigquery/table:Table::t",
+        "type": "gcp:bigquery/table:Table",
+        "name": "t",
+        "parent": None,
+        "custom": True,
+        "protect": True,
+        "inputs": {"tableId": "customer_profile", "schema": json.dumps(schema)},
+    }
 
 
 @pytest.mark.parametrize(
     ("after", "dangerous"),
     [
         ([{"name": "a", "type": "FLOAT"}, {"name": "b", "type": "STRING"}], False),  # a column added
-        ([{"name": "a", "type": "STRING"}], True),                                   # a type changed
-        ([], True),                                                                  # a column dropped
+        ([{"name": "a", "type": "STRING"}], True),  # a type changed
+        ([], True),  # a column dropped
     ],
 )
 def test_bigquery_schema_changes_that_replace_the_table(after, dangerous):
-    base = {"stack": "s", "cloud": "gcp", "resources": [_table([{"name": "a", "type": "FLOAT"}])],
-            "outputs": {}, "platform": {}}
+    base = {
+        "stack": "s",
+        "cloud": "gcp",
+        "resources": [_table([{"name": "a", "type": "FLOAT"}])],
+        "outputs": {},
+        "platform": {},
+    }
     head = {**base, "resources": [_table(after)]}
     result = diff_plans(base, head)
     assert bool(result.dangerous) is dangerous

@@ -82,10 +82,7 @@ def test_cloud_workflows_use_oidc_only():
             "pulumi/auth-actions",
         ):
             assert needle in text, (name, needle)
-        stacks = [
-            m["stack"]
-            for m in workflow["jobs"][next(iter(workflow["jobs"]))]["strategy"]["matrix"]["include"]
-        ]
+        stacks = [m["stack"] for m in workflow["jobs"][next(iter(workflow["jobs"]))]["strategy"]["matrix"]["include"]]
         assert stacks == ["aws-dev", "gcp-dev", "azure-dev"]
 
 

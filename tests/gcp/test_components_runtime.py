@@ -60,9 +60,9 @@ def test_endpoint_publishes_the_endpoint_path_and_deploys_to_it(deployment):
         assert published == "projects/my-ml-project/locations/europe-west4/endpoints/1966262384"
 
     # the DeployedModel's endpoint input is the AiEndpoint's id Output (a replacement flows in)
-    return pulumi.Output.all(
-        endpoint.published["endpoint"], endpoint.endpoint.id, endpoint.deployed.endpoint
-    ).apply(check)
+    return pulumi.Output.all(endpoint.published["endpoint"], endpoint.endpoint.id, endpoint.deployed.endpoint).apply(
+        check
+    )
 
 
 @pulumi.runtime.test

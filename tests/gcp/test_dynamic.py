@@ -203,9 +203,7 @@ def test_deploy_model_request(vertex):
 
 def test_deploy_gpu_sets_the_accelerator(vertex):
     DeployedModelProvider().create(
-        deploy_props(
-            vertex, machine_type="n1-standard-8", accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1.0
-        )
+        deploy_props(vertex, machine_type="n1-standard-8", accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1.0)
     )
     from google.cloud.aiplatform_v1 import AcceleratorType
 

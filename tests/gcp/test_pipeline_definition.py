@@ -264,9 +264,7 @@ def test_drift_pipeline_compiles_with_threshold_and_window():
 def local_kfp(tmp_path_factory):
     from kfp import local
 
-    local.init(
-        runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path_factory.mktemp("kfp-root"))
-    )
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path_factory.mktemp("kfp-root")))
     yield
 
 
@@ -283,9 +281,7 @@ def _csv(path: Path, rows: list[dict]) -> Path:
 
 def test_drift_check_runs_locally_under_kfp(local_kfp, tmp_path, capfd):
     _, drift_check = pd._drift_components()
-    base = [
-        {"tenure_months": i % 50, "contract_type": "one_year" if i % 2 else "two_year"} for i in range(200)
-    ]
+    base = [{"tenure_months": i % 50, "contract_type": "one_year" if i % 2 else "two_year"} for i in range(200)]
     same = [dict(r) for r in base]
     shifted = [{"tenure_months": 100 + i % 50, "contract_type": "one_year"} for i in range(200)]
     baseline = _csv(tmp_path / "base" / "data.csv", base)

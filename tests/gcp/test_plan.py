@@ -71,9 +71,7 @@ def test_service_agents_may_use_the_key(gcp_plan):
     identities = {i["service"] for i in inputs(gcp_plan, "gcp:projects/serviceIdentity:ServiceIdentity")}
     assert "aiplatform.googleapis.com" in identities
     grants = inputs(gcp_plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
-    assert all(
-        g["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter" and g["cryptoKeyId"] == KEY for g in grants
-    )
+    assert all(g["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter" and g["cryptoKeyId"] == KEY for g in grants)
     members = " ".join(g["member"] for g in grants)
     for agent in (
         "gcp-sa-aiplatform",
@@ -126,8 +124,7 @@ def test_least_privilege_roles(gcp_plan):
     bucket_roles = {i["role"] for i in inputs(gcp_plan, "gcp:storage/bucketIAMMember:BucketIAMMember")}
     assert bucket_roles == {"roles/storage.objectAdmin", "roles/storage.objectViewer"}
     dataset_roles = {
-        (i["datasetId"], i["role"])
-        for i in inputs(gcp_plan, "gcp:bigquery/datasetIamMember:DatasetIamMember")
+        (i["datasetId"], i["role"]) for i in inputs(gcp_plan, "gcp:bigquery/datasetIamMember:DatasetIamMember")
     }
     assert dataset_roles == {
         ("churn_dev_features", "roles/bigquery.dataEditor"),
@@ -156,7 +153,12 @@ def test_vertex_custom_roles_hold_only_the_listed_permissions(gcp_plan):
             assert service == "aiplatform" and verb != "delete" and "*" not in permission
             # the identities never manage endpoints, feature stores, datasets or IAM
             assert resource in {
-                "models", "operations", "metadataStores", "artifacts", "contexts", "executions",
+                "models",
+                "operations",
+                "metadataStores",
+                "artifacts",
+                "contexts",
+                "executions",
                 "pipelineJobs",
             }, permission
 
@@ -315,9 +317,7 @@ def test_alert_and_retrain_path(gcp_plan):
     condition = policy["conditions"][0]["conditionThreshold"]
     assert condition["filter"] == 'metric.type="logging.googleapis.com/user/churn-dev-drift-over-threshold"'
     assert (condition["comparison"], condition["thresholdValue"]) == ("COMPARISON_GT", 0)
-    channels = {
-        c["type"]: c for c in inputs(gcp_plan, "gcp:monitoring/notificationChannel:NotificationChannel")
-    }
+    channels = {c["type"]: c for c in inputs(gcp_plan, "gcp:monitoring/notificationChannel:NotificationChannel")}
     assert channels["email"]["labels"] == {"email_address": "ml-oncall@example.com"}
     assert channels["pubsub"]["labels"] == {"topic": "projects/my-ml-project/topics/churn-dev-drift-alerts"}
     assert len(policy["notificationChannels"]) == 2
@@ -334,9 +334,7 @@ def test_alert_and_retrain_path(gcp_plan):
 
     workflow = one(gcp_plan, "gcp:workflows/workflow:Workflow")
     assert workflow["serviceAccount"].endswith("churn-dev-retrain@my-ml-project.iam.gserviceaccount.com")
-    steps = {
-        k: v for step in yaml.safe_load(workflow["sourceContents"])["main"]["steps"] for k, v in step.items()
-    }
+    steps = {k: v for step in yaml.safe_load(workflow["sourceContents"])["main"]["steps"] for k, v in step.items()}
     assert steps["read_template"]["args"] == {
         "bucket": "my-ml-project-churn-dev-mlops",
         "object": "pipelines%2Fchurn-dev-churn%2Fpipeline.json",
@@ -344,16 +342,13 @@ def test_alert_and_retrain_path(gcp_plan):
     }
     create = steps["create_pipeline_job"]["args"]
     assert create["url"] == (
-        "https://europe-west4-aiplatform.googleapis.com/v1/projects/my-ml-project/"
-        "locations/europe-west4/pipelineJobs"
+        "https://europe-west4-aiplatform.googleapis.com/v1/projects/my-ml-project/locations/europe-west4/pipelineJobs"
     )
     assert create["body"]["pipelineSpec"] == "${spec}"
     assert create["body"]["serviceAccount"] == "churn-dev-ml@my-ml-project.iam.gserviceaccount.com"
     assert (
         create["body"]["runtimeConfig"]["parameterValues"]
-        == schedule(gcp_plan, "schedule")["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"][
-            "parameterValues"
-        ]
+        == schedule(gcp_plan, "schedule")["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"]
     )
     act_as = one(gcp_plan, "gcp:serviceaccount/iAMMember:IAMMember")
     assert act_as["role"] == "roles/iam.serviceAccountUser"

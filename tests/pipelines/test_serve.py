@@ -132,7 +132,9 @@ def test_azure_init_and_run_read_azureml_model_dir(serve, model, run, validated,
     expected = serve.predict(model, records)
     assert serve.run(json.dumps({"data": records})) == {"predictions": expected}
     assert serve.run(json.dumps(records).encode()) == {"predictions": expected}
-    assert serve.run(json.dumps({"instances": records[:1]})) == {"predictions": expected[:1]}
+    # One row scored alone may differ from the same row in a batch in the last bits (BLAS).
+    single = serve.run(json.dumps({"instances": records[:1]}))
+    assert single["predictions"] == pytest.approx(expected[:1], rel=1e-12)
 
 
 def test_baseline_inputs_are_the_request_columns(run, tmp_path):

@@ -85,9 +85,7 @@ def good(tmp_path: Path) -> PipelineDef:
                 ("model",),
                 params={"seed": "param:seed", "mode": "fast"},
             ),
-            StepDef(
-                "score", "evaluation", "score.py", {"model": "fit.model", "data": "prep.clean"}, ("metrics",)
-            ),
+            StepDef("score", "evaluation", "score.py", {"model": "fit.model", "data": "prep.clean"}, ("metrics",)),
         ),
         params=(ParamDef("input_data", "string", ""), ParamDef("seed", "int", 1)),
         model_step="fit",
@@ -178,9 +176,7 @@ BROKEN = {
         "param 'seed' default '1' is not a int",
     ),
     "no input_data param": (
-        lambda p: dataclasses.replace(
-            p, params=(ParamDef("input", "string", ""), ParamDef("seed", "int", 1))
-        ),
+        lambda p: dataclasses.replace(p, params=(ParamDef("input", "string", ""), ParamDef("seed", "int", 1))),
         "'input_data'",
     ),
     "relative steps_dir": (

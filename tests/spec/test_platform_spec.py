@@ -42,11 +42,14 @@ def test_example_description_is_valid_and_fills_defaults():
 
 
 def test_minimal_description_gets_secure_defaults():
-    platform = parse_platform({
-        "name": "abc", "environment": "prod",
-        "pipeline": {"name": "churn", "quality_gate": {"threshold": 0.7}},
-        "monitor": {"drift_threshold": 0.1, "alert_email": "a@b.io"},
-    })
+    platform = parse_platform(
+        {
+            "name": "abc",
+            "environment": "prod",
+            "pipeline": {"name": "churn", "quality_gate": {"threshold": 0.7}},
+            "monitor": {"drift_threshold": 0.1, "alert_email": "a@b.io"},
+        }
+    )
     assert platform.endpoint.model_version is None
     assert platform.registry.approval == "manual"
     assert platform.pipeline.schedule is None
@@ -70,30 +73,53 @@ def test_minimal_description_gets_secure_defaults():
         ("pipeline.schedule", "61 3 * * *", "mlops:platform.pipeline.schedule", "five-field cron"),
         ("pipeline.instance", "huge", "mlops:platform.pipeline.instance", "'small', 'medium', 'large' or 'gpu'"),
         ("pipeline.quality_gate.metric", "auc", "mlops:platform.pipeline.quality_gate.metric", "roc_auc"),
-        ("pipeline.quality_gate.threshold", 1.5, "mlops:platform.pipeline.quality_gate.threshold",
-         "less than or equal to 1"),
+        (
+            "pipeline.quality_gate.threshold",
+            1.5,
+            "mlops:platform.pipeline.quality_gate.threshold",
+            "less than or equal to 1",
+        ),
         ("pipeline.quality_gate", DELETE, "mlops:platform.pipeline.quality_gate", "is required"),
         ("registry.approval", "sometimes", "mlops:platform.registry.approval", "'manual' or 'auto'"),
         ("endpoint.model_version", 0, "mlops:platform.endpoint.model_version", "greater than or equal to 1"),
         ("endpoint.min_replicas", 0, "mlops:platform.endpoint.min_replicas", "greater than or equal to 1"),
         ("endpoint.max_replicas", 0, "mlops:platform.endpoint.max_replicas", "greater than or equal to 1"),
         ("endpoint.target_cpu_percent", 100, "mlops:platform.endpoint.target_cpu_percent", "less than or equal to 95"),
-        ("endpoint.data_capture_percent", 101, "mlops:platform.endpoint.data_capture_percent",
-         "less than or equal to 100"),
+        (
+            "endpoint.data_capture_percent",
+            101,
+            "mlops:platform.endpoint.data_capture_percent",
+            "less than or equal to 100",
+        ),
         ("endpoint.instance", "xl", "mlops:platform.endpoint.instance", "'small', 'medium', 'large' or 'gpu'"),
         ("monitor.drift_threshold", 0, "mlops:platform.monitor.drift_threshold", "greater than 0"),
         ("monitor.alert_email", "oncall", "mlops:platform.monitor.alert_email", "e-mail address"),
         ("monitor.schedule", "every hour", "mlops:platform.monitor.schedule", "five-field cron"),
         ("monitor", DELETE, "mlops:platform.monitor", "is required"),
-        ("feature_store.feature_groups.0.name", "Customer", "mlops:platform.feature_store.feature_groups[0].name",
-         "lowercase"),
-        ("feature_store.feature_groups.0.features", [], "mlops:platform.feature_store.feature_groups[0].features",
-         "at least 1"),
-        ("feature_store.feature_groups.0.features.0.type", "decimal",
-         "mlops:platform.feature_store.feature_groups[0].features[0].type",
-         "'int', 'float', 'string', 'bool' or 'timestamp'"),
-        ("feature_store.feature_groups.0.event_time", "customer_id",
-         "mlops:platform.feature_store.feature_groups[0]", "entity and event_time must be different"),
+        (
+            "feature_store.feature_groups.0.name",
+            "Customer",
+            "mlops:platform.feature_store.feature_groups[0].name",
+            "lowercase",
+        ),
+        (
+            "feature_store.feature_groups.0.features",
+            [],
+            "mlops:platform.feature_store.feature_groups[0].features",
+            "at least 1",
+        ),
+        (
+            "feature_store.feature_groups.0.features.0.type",
+            "decimal",
+            "mlops:platform.feature_store.feature_groups[0].features[0].type",
+            "'int', 'float', 'string', 'bool' or 'timestamp'",
+        ),
+        (
+            "feature_store.feature_groups.0.event_time",
+            "customer_id",
+            "mlops:platform.feature_store.feature_groups[0]",
+            "entity and event_time must be different",
+        ),
     ],
 )
 def test_each_rule_names_key_and_rule(path, value, key, rule):

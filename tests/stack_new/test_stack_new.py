@@ -73,10 +73,7 @@ def test_missing_keys_are_left_as_todo(stacks, capsys, cloud):
 
 def test_refuses_to_overwrite_without_force(stacks, capsys):
     assert (
-        new(
-            capsys, stacks, "aws-two", "--cloud", "aws", "--from", "aws-dev", "--set", "aws:region=us-east-1"
-        )[0]
-        == 0
+        new(capsys, stacks, "aws-two", "--cloud", "aws", "--from", "aws-dev", "--set", "aws:region=us-east-1")[0] == 0
     )
     before = (stacks / "Pulumi.aws-two.yaml").read_text()
     code, _, err = new(capsys, stacks, "aws-two", "--cloud", "aws", "--from", "aws-dev")
@@ -98,9 +95,7 @@ def test_refuses_to_overwrite_without_force(stacks, capsys):
 
 
 def test_invalid_stack_is_not_written(stacks, capsys):
-    code, _, err = new(
-        capsys, stacks, "aws-bad", "--cloud", "aws", "--from", "aws-dev", "--set", "aws:region=Mars 1"
-    )
+    code, _, err = new(capsys, stacks, "aws-bad", "--cloud", "aws", "--from", "aws-dev", "--set", "aws:region=Mars 1")
     assert code == 2 and "aws:region" in err
     assert not (stacks / "Pulumi.aws-bad.yaml").exists()
     assert sorted(p.name for p in stacks.iterdir()) == ["Pulumi.aws-dev.yaml"]  # no temp file left
@@ -131,9 +126,7 @@ def test_secrets_are_not_copied(stacks, capsys):
     document["config"]["mlops:webhook"] = {"secure": "AAABAcipher"}
     document["config"]["mlops:team"] = "ml"
     source.write_text(yaml.safe_dump(document, sort_keys=False))
-    code, _, _ = new(
-        capsys, stacks, "aws-copy", "--cloud", "aws", "--from", "aws-dev", "--set", "aws:region=eu-west-1"
-    )
+    code, _, _ = new(capsys, stacks, "aws-copy", "--cloud", "aws", "--from", "aws-dev", "--set", "aws:region=eu-west-1")
     text = (stacks / "Pulumi.aws-copy.yaml").read_text()
     assert code == 0 and "AAABAcipher" not in text
     assert "pulumi config set --secret mlops:webhook" in text and "mlops:team: ml" in text

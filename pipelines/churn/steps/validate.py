@@ -41,9 +41,7 @@ def build_schema(min_rows: int = 1) -> pa.DataFrameSchema:
             "contract_type": pa.Column(str, pa.Check.isin(CONTRACT_TYPES), nullable=False),
             "payment_method": pa.Column(str, pa.Check.isin(PAYMENT_METHODS), nullable=False),
             # Floats are coerced because a CSV column of whole numbers reads as int.
-            "monthly_charges": pa.Column(
-                "float64", pa.Check.in_range(0, 10_000, include_min=False), coerce=True
-            ),
+            "monthly_charges": pa.Column("float64", pa.Check.in_range(0, 10_000, include_min=False), coerce=True),
             "total_charges": pa.Column("float64", pa.Check.ge(0), nullable=False, coerce=True),
             "support_calls": pa.Column("int64", pa.Check.in_range(0, 1_000), nullable=False),
             "paperless_billing": pa.Column("int64", pa.Check.isin([0, 1]), nullable=False),

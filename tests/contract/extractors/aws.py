@@ -33,11 +33,13 @@ def extract(plan: Any) -> dict[str, Any]:
             "entity": i["recordIdentifierFeatureName"],
             "event_time": i["eventTimeFeatureName"],
             "online": bool(i.get("onlineStoreConfig", {}).get("enableOnlineStore")),
-            "features": [c for c in columns
-                         if c not in (i["recordIdentifierFeatureName"], i["eventTimeFeatureName"])],
+            "features": [c for c in columns if c not in (i["recordIdentifierFeatureName"], i["eventTimeFeatureName"])],
         }
-        types[name] = {d["featureName"]: d["featureType"] for d in i["featureDefinitions"]
-                       if d["featureName"] in groups[name]["features"]}
+        types[name] = {
+            d["featureName"]: d["featureType"]
+            for d in i["featureDefinitions"]
+            if d["featureName"] in groups[name]["features"]
+        }
     target = _maybe(plan, "aws:appautoscaling/target:Target")
     policy = _maybe(plan, "aws:appautoscaling/policy:Policy")
     config = _maybe(plan, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
@@ -65,12 +67,17 @@ def extract(plan: Any) -> dict[str, Any]:
         "feature_types": types,
         "replicas": (target["minCapacity"], target["maxCapacity"]) if target else None,
         "cpu_target": int(policy["targetTrackingScalingPolicyConfiguration"]["targetValue"] / vcpus)
-        if policy else None,
+        if policy
+        else None,
         "data_capture_percent": (capture["initialSamplingPercentage"] if capture["enableCapture"] else 0)
-        if capture else None,
+        if capture
+        else None,
         "training_schedule": from_eventbridge_cron(schedule["scheduleExpression"]) if schedule else None,
         "monitor_schedule": from_eventbridge_cron(
-            monitor["monitoringScheduleConfig"]["scheduleConfig"]["scheduleExpression"]) if monitor else None,
+            monitor["monitoringScheduleConfig"]["scheduleConfig"]["scheduleExpression"]
+        )
+        if monitor
+        else None,
         "drift_threshold": alarm["threshold"] if alarm else None,
         "quality_gate": (metric, cond["RightValue"]),
         "approval": _FROM_SAGEMAKER_STATUS[approval],

@@ -33,10 +33,7 @@ def _table(feature_group: Any) -> str:
 
 
 def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
-    tables = {
-        r.inputs["tableId"]: json.loads(r.inputs["schema"])
-        for r in _by_type(plan, "gcp:bigquery/table:Table")
-    }
+    tables = {r.inputs["tableId"]: json.loads(r.inputs["schema"]) for r in _by_type(plan, "gcp:bigquery/table:Table")}
     online = {
         group["featureGroupId"]
         for r in _by_type(plan, "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview")
@@ -58,8 +55,7 @@ def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
 
 def _feature_types(plan: Any) -> dict[str, dict[str, str]]:
     """group -> feature -> BigQuery column type, from the offline tables the feature groups read."""
-    tables = {r.inputs["tableId"]: json.loads(r.inputs["schema"])
-              for r in _by_type(plan, "gcp:bigquery/table:Table")}
+    tables = {r.inputs["tableId"]: json.loads(r.inputs["schema"]) for r in _by_type(plan, "gcp:bigquery/table:Table")}
     groups = _feature_groups(plan)
     out: dict[str, dict[str, str]] = {}
     for fg in _by_type(plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup"):
@@ -87,14 +83,8 @@ def extract(plan: Any) -> dict[str, Any]:
     training = _schedule(plan, "schedule")
     monitor = _schedule(plan, "monitor")
     # No drift schedule when nothing is served (nothing to monitor).
-    drift_spec = (
-        json.loads(monitor["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"]) if monitor else None
-    )
-    params = (
-        training["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"]
-        if training
-        else {}
-    )
+    drift_spec = json.loads(monitor["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"]) if monitor else None
+    params = training["createPipelineJobRequest"]["pipelineJob"]["runtimeConfig"]["parameterValues"] if training else {}
     email = next(
         r.inputs
         for r in _by_type(plan, "gcp:monitoring/notificationChannel:NotificationChannel")
@@ -122,8 +112,7 @@ def extract(plan: Any) -> dict[str, Any]:
             if "mlops-approval" in (r.inputs.get("metadata") or {})
         ),
         "retrain_on_drift": any(
-            "workflow" in r.inputs.get("destination", {})
-            for r in _by_type(plan, "gcp:eventarc/trigger:Trigger")
+            "workflow" in r.inputs.get("destination", {}) for r in _by_type(plan, "gcp:eventarc/trigger:Trigger")
         ),
         "alert_email": email["labels"]["email_address"],
         "served_version": int(deployed["version"]) if deployed else None,
