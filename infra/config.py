@@ -18,7 +18,7 @@ import yaml
 
 import pipelines
 from providers import registry
-from providers.base import Deployment, Provider
+from providers.base import Deployment, Provider, Target
 from providers.spec import SpecError, parse_cloud, parse_platform
 
 PROJECT = "mlops"
@@ -85,7 +85,7 @@ def find_stack_file(stack: str, root: Path | None = None) -> Path:
     raise SpecError("--stack", f"no stack file Pulumi.{stack}.yaml in {root}")
 
 
-def resolve(stack: str, get: Callable[[str], Any]) -> tuple[Provider, Deployment]:
+def resolve(stack: str, get: Callable[[str], Any]) -> tuple[Provider[Any], Deployment[Any]]:
     """Validate everything a stack says and return its provider and translated deployment.
 
     `get("ns:key")` returns a config value (objects already parsed) or None.
@@ -94,22 +94,19 @@ def resolve(stack: str, get: Callable[[str], Any]) -> tuple[Provider, Deployment
     platform = parse_platform(get("mlops:platform"))
     provider = registry.get(cloud)
     cloud_config = provider.read_config(get)
-    deployment = Deployment(
+    for limitation in provider.limitations(platform):
+        if limitation.severity == "refuse":
+            raise SpecError(limitation.key, f"{limitation.message} (not possible on {cloud})")
+    target = Target(
         stack=stack,
         cloud=cloud,
         platform=platform,
         pipeline=pipelines.get_pipeline(platform.pipeline.name),
         cloud_config=cloud_config,
+        region=str(cloud_config[provider.region_key]),
     )
-    settings = provider.translate(deployment)
-    return provider, Deployment(
-        stack=stack,
-        cloud=cloud,
-        platform=platform,
-        pipeline=deployment.pipeline,
-        cloud_config=cloud_config,
-        settings=settings,
-    )
+    settings = provider.translate(target)
+    return provider, Deployment(**vars(target), settings=settings)
 
 
 def resolve_file(stack_file: StackFile) -> tuple[Provider, Deployment]:

@@ -1,7 +1,7 @@
 """Run the real Pulumi program offline, under the SDK's mocks, and record what it declares.
 
 No Pulumi CLI, no provider plugin, no credentials: every resource registration is answered by a
-mock that echoes the inputs (plus the few computed attributes a provider's `offline.py` fakes),
+mock that echoes the inputs (plus the few computed attributes a provider's `mocks.py` fakes),
 so the plan shows exactly the inputs the program would send to `pulumi up`. Values a cloud only
 knows after creation (ARNs, ids) appear as mock values.
 """
@@ -121,19 +121,19 @@ class Plan:
 
 
 class OfflineMocks(pulumi.runtime.Mocks):
-    """Answers registrations and invokes from a provider's `offline.py`."""
+    """Answers registrations and invokes from a provider's plan-time fakes (`providers/<cloud>/mocks.py`)."""
 
-    def __init__(self, offline: Any) -> None:
-        self.offline = offline
+    def __init__(self, fakes: Any) -> None:
+        self.fakes = fakes
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
-        extra, resource_id = self.offline.fake_state(args.typ, args.name, args.inputs)
+        extra, resource_id = self.fakes.fake_state(args.typ, args.name, args.inputs)
         state.update(extra)
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return self.offline.fake_call(args.token, args.args)
+        return self.fakes.fake_call(args.token, args.args)
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -168,10 +168,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
 def use_offline_mocks(cloud: str, stack: str, cloud_config: dict[str, Any] | None = None) -> _RecordingMonitor:
     """Point the Pulumi runtime at `cloud`'s offline mocks (for plans and `@pulumi.runtime.test`)."""
-    offline = importlib.import_module(f"providers.{cloud}.offline")
-    if cloud_config is not None and hasattr(offline, "configure"):
-        offline.configure(cloud_config)  # e.g. fake ARNs in the stack's own region
-    monitor = _RecordingMonitor(OfflineMocks(offline))
+    fakes = importlib.import_module(f"providers.{cloud}.mocks")
+    if cloud_config is not None and hasattr(fakes, "configure"):
+        fakes.configure(cloud_config)  # e.g. fake ARNs in the stack's own region
+    monitor = _RecordingMonitor(OfflineMocks(fakes))
     settings.ROOT.set(None)  # a fresh root stack per run: several plans share one process
     pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     return monitor

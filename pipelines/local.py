@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines import get_pipeline, write_sample_data
-from pipelines.spec import PipelineDef, parse_source
+from pipelines.spec import OutputRef, ParamRef, PipelineDef, parse_source
 
 STDERR_TAIL_LINES = 20
 
@@ -132,10 +132,12 @@ def run_local(
 
 
 def _resolve(source: str, produced: Mapping[str, Mapping[str, Path]], values: Mapping[str, str]):
-    kind, a, b = parse_source(source)
-    if kind == "param":
-        return values[a]
-    return produced[a][b]
+    ref = parse_source(source)
+    if isinstance(ref, ParamRef):
+        return values[ref.name]
+    if isinstance(ref, OutputRef):
+        return produced[ref.step][ref.output]
+    raise ValueError(f"input source {source!r} is neither a param nor a step output")
 
 
 def _read_metrics(pipeline: PipelineDef, metrics_dir: Path) -> dict[str, float]:

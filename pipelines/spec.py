@@ -34,19 +34,43 @@ def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(value))
 
 
-def parse_source(source: str) -> tuple[str, str | None, str | None]:
-    """Split an input/param source into ``(kind, a, b)``.
+@dataclass(frozen=True)
+class ParamRef:
+    """``param:<name>``: the value of a pipeline parameter."""
 
-    ``"param:x"`` -> ``("param", "x", None)``; ``"step.out"`` ->
-    ``("step", "step", "out")``; anything else -> ``("literal", None, None)``.
-    Providers use this to wire step outputs to downstream inputs.
+    name: str
+
+
+@dataclass(frozen=True)
+class OutputRef:
+    """``<step>.<output>``: an output directory of an earlier step."""
+
+    step: str
+    output: str
+
+
+@dataclass(frozen=True)
+class LiteralValue:
+    """Anything else: passed to the script as written."""
+
+    text: str
+
+
+Source = ParamRef | OutputRef | LiteralValue
+
+
+def parse_source(source: str) -> Source:
+    """What an input or param source refers to.
+
+    ``"param:x"`` -> ``ParamRef("x")``; ``"step.out"`` -> ``OutputRef("step", "out")``; anything
+    else -> ``LiteralValue(source)``. Providers use this to wire step outputs to downstream inputs.
     """
     if source.startswith(PARAM_PREFIX):
-        return ("param", source[len(PARAM_PREFIX) :], None)
+        return ParamRef(source[len(PARAM_PREFIX) :])
     step, sep, output = source.partition(".")
     if sep and NAME_RE.match(step) and NAME_RE.match(output):
-        return ("step", step, output)
-    return ("literal", None, None)
+        return OutputRef(step, output)
+    return LiteralValue(source)
 
 
 @dataclass(frozen=True)
@@ -85,9 +109,9 @@ class StepDef:
         """Names of the steps whose outputs this step reads (in input order)."""
         seen: list[str] = []
         for source in self.inputs.values():
-            kind, step, _ = parse_source(source)
-            if kind == "step" and step not in seen:
-                seen.append(step)
+            ref = parse_source(source)
+            if isinstance(ref, OutputRef) and ref.step not in seen:
+                seen.append(ref.step)
         return tuple(seen)
 
 
@@ -157,8 +181,8 @@ class PipelineDef:
         for name in (*step.inputs, *step.outputs):
             argv += [f"--{name}", str(paths[name])]
         for arg, source in step.params.items():
-            kind, pname, _ = parse_source(source)
-            argv += [f"--{arg}", values[pname] if kind == "param" else source]
+            ref = parse_source(source)
+            argv += [f"--{arg}", values[ref.name] if isinstance(ref, ParamRef) else source]
         return argv
 
     def validate(self) -> None:
@@ -234,27 +258,27 @@ class PipelineDef:
                 out.append(f"{where}: argument name {arg!r} must match {NAME_RE.pattern}")
 
         for name, source in step.inputs.items():
-            kind, a, b = parse_source(source)
-            if kind == "param":
-                if a not in param_names:
-                    out.append(f"{where}: input {name!r} uses undeclared param {a!r}")
-            elif kind == "step":
-                if a == step.name:
+            ref = parse_source(source)
+            if isinstance(ref, ParamRef):
+                if ref.name not in param_names:
+                    out.append(f"{where}: input {name!r} uses undeclared param {ref.name!r}")
+            elif isinstance(ref, OutputRef):
+                if ref.step == step.name:
                     out.append(f"{where}: input {name!r} reads its own output {source!r}")
-                elif a not in earlier:
-                    why = "a later step" if a in all_steps else "an unknown step"
+                elif ref.step not in earlier:
+                    why = "a later step" if ref.step in all_steps else "an unknown step"
                     out.append(f"{where}: input {name!r} reads {source!r} from {why}")
-                elif b not in earlier[a]:
+                elif ref.output not in earlier[ref.step]:
                     out.append(
                         f"{where}: input {name!r} reads unknown output {source!r} "
-                        f"(step {a!r} outputs: {', '.join(earlier[a]) or 'none'})"
+                        f"(step {ref.step!r} outputs: {', '.join(earlier[ref.step]) or 'none'})"
                     )
             else:
                 out.append(f"{where}: input {name!r} source {source!r} must be 'param:<name>' or '<step>.<output>'")
         for arg, source in step.params.items():
-            kind, a, _ = parse_source(source)
-            if kind == "param" and a not in param_names:
-                out.append(f"{where}: param {arg!r} uses undeclared param {a!r}")
+            ref = parse_source(source)
+            if isinstance(ref, ParamRef) and ref.name not in param_names:
+                out.append(f"{where}: param {arg!r} uses undeclared param {ref.name!r}")
         return out
 
     def _artifact_problems(self, label: str, step_name: str, output: str, kind: str) -> list[str]:

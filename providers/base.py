@@ -1,11 +1,12 @@
 """The cloud-neutral contract every provider implements.
 
 A provider turns one validated `Platform` into seven Pulumi components, one per capability,
-typed `mlops:<cloud>:<Capability>`. The program only talks to this module; it never asks which
-cloud it is on. What each capability guarantees, on every cloud:
+typed `mlops:<cloud>:<Capability>` and named `<name>-<environment>-<capability>` on every cloud.
+The program only talks to this module; it never asks which cloud it is on. What each capability
+guarantees, on every cloud:
 
 - Foundation: a customer-managed encryption key; private, encrypted, versioned storage for data,
-  artifacts and captured requests; one least-privilege identity the ML services run as.
+  artifacts and captured requests; least-privilege identities the ML services run as.
 - FeatureStore: each feature group with its entity, event time and typed features in an offline
   store; groups with `online: true` also in a low-latency online store. Protected.
 - ModelRegistry: a versioned model registry; with `approval: manual` a new version is not
@@ -18,14 +19,20 @@ cloud it is on. What each capability guarantees, on every cloud:
 - ModelMonitor: drift of the captured requests against the training data on `monitor.schedule`.
 - RetrainingTrigger: drift above `monitor.drift_threshold` alerts `monitor.alert_email` and, when
   `retrain_on_drift`, starts the training pipeline.
+
+The seven are declared in one order, and each takes what the ones before it hand over, in the same
+order on every cloud (see `Provider.build`): what a component hands on is its `out`, a small frozen
+dataclass defined next to the component (never attributes read off another component).
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 import pulumi
 
@@ -73,31 +80,76 @@ STACK_OUTPUT_KEYS = ("cloud", "region", "platform") + tuple(key for keys in OUTP
 
 NOT_SERVING = "nothing served: endpoint.model_version is null (set it to an approved registry version)"
 
+S = TypeVar("S")
+
+
+def component_name(prefix: str, capability: str) -> str:
+    """The logical (URN) name of a capability's component: `churn-dev-feature-store`."""
+    return f"{prefix}-{re.sub(r'(?<!^)(?=[A-Z])', '-', capability).lower()}"
+
+
+def asset(source: Path | str) -> pulumi.Asset:
+    """A code bundle file as a Pulumi asset: a file on disk, or generated text."""
+    return pulumi.FileAsset(str(source)) if isinstance(source, Path) else pulumi.StringAsset(source)
+
+
+def serving_sentence(version: int, registry: str) -> str:
+    """The `serving` output when a version is served (`NOT_SERVING` otherwise)."""
+    return f"model version {version} of {registry}"
+
 
 @dataclass(frozen=True)
-class Deployment:
-    """Everything a provider needs, validated: the platform, its cloud and that cloud's settings."""
+class Target:
+    """A validated description before the cloud translated it: what `Provider.translate` reads."""
 
     stack: str
     cloud: str
     platform: Platform
     pipeline: PipelineDef
     cloud_config: Mapping[str, Any]
-    """The cloud's own provider keys, e.g. {"region": "eu-west-1"} from `aws:region`."""
-    settings: Any = None
+    """The cloud's own provider keys by logical name, e.g. {"region": "eu-west-1"} from `aws:region`."""
+    region: str
+    """Where the platform lives (`aws:region`, `gcp:region`, `azure-native:location`)."""
+
+
+@dataclass(frozen=True)
+class Deployment(Target, Generic[S]):
+    """Everything a provider's components need: the target and the cloud's typed settings."""
+
+    settings: S
     """The provider's translation of the portable values (instance types, cron, names)."""
-    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def region(self) -> str:
-        return str(self.cloud_config.get("region") or self.cloud_config.get("location"))
+    def model_version(self) -> int | None:
+        """The registry version to serve, or None. THE one place that decides whether anything is
+        served: with None, no endpoint, monitor or drift alarm is declared on any cloud."""
+        return self.platform.endpoint.model_version
+
+    @property
+    def serves_model(self) -> bool:
+        return self.model_version is not None
+
+
+@dataclass(frozen=True)
+class Limitation:
+    """A portable setting this cloud cannot honour as described.
+
+    `refuse`: `mlops validate` / `pulumi up` stop with exit 2 naming `key`. `note`: harmless, said
+    in one line by `validate` and `plan`.
+    """
+
+    key: str
+    message: str
+    severity: Literal["refuse", "note"] = "refuse"
 
 
 class Capability(pulumi.ComponentResource):
-    """Base of the seven components. Subclasses set `cloud` and `capability` and call `publish`."""
+    """Base of the seven components. Subclasses set `cloud` and `capability`, set `out` (what they
+    hand to the components declared after them) and call `publish` last."""
 
     cloud: ClassVar[str]
     capability: ClassVar[str]
+    out: Any = None
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(f"mlops:{self.cloud}:{self.capability}", name, None, opts)
@@ -107,7 +159,7 @@ class Capability(pulumi.ComponentResource):
         """Options for a child resource: parented here, plus whatever the caller adds."""
         return pulumi.ResourceOptions(parent=self, **kwargs)
 
-    def protected(self, deployment: Deployment, **kwargs: Any) -> pulumi.ResourceOptions:
+    def protected(self, deployment: Deployment[Any], **kwargs: Any) -> pulumi.ResourceOptions:
         """Options for a data-bearing child: protected unless `protect_data: false`."""
         return pulumi.ResourceOptions(parent=self, protect=deployment.platform.protect_data, **kwargs)
 
@@ -119,9 +171,33 @@ class Capability(pulumi.ComponentResource):
         self.register_outputs(outputs)
 
 
-@dataclass
+@dataclass(frozen=True)
+class ComponentClasses:
+    """A provider's seven component classes. The constructors take, in this order:
+
+    Foundation(name, deployment)
+    FeatureStore(name, deployment, foundation)
+    ModelRegistry(name, deployment, foundation)
+    TrainingPipeline(name, deployment, foundation, feature_store, model_registry)
+    Endpoint(name, deployment, foundation, model_registry, training_pipeline)
+    ModelMonitor(name, deployment, foundation, endpoint, training_pipeline)
+    RetrainingTrigger(name, deployment, foundation, model_monitor, training_pipeline)
+
+    where each collaborator is the `out` of that component.
+    """
+
+    foundation: Callable[..., Capability]
+    feature_store: Callable[..., Capability]
+    model_registry: Callable[..., Capability]
+    training_pipeline: Callable[..., Capability]
+    endpoint: Callable[..., Capability]
+    model_monitor: Callable[..., Capability]
+    retraining_trigger: Callable[..., Capability]
+
+
+@dataclass(frozen=True)
 class Components:
-    """The seven components of one platform, in dependency order."""
+    """The seven components of one platform, in declaration order."""
 
     foundation: Capability
     feature_store: Capability
@@ -143,15 +219,19 @@ class Components:
         ]
 
 
-class Provider(ABC):
-    """One cloud. Subclasses live in `providers/<cloud>/__init__.py` and are found by the registry."""
+class Provider(ABC, Generic[S]):
+    """One cloud. Subclasses live in `providers/<cloud>/__init__.py` and are found by the registry.
+
+    A provider module imports no cloud SDK at import time: `components()` imports them when the
+    platform is built, so planning one cloud never loads another's SDK.
+    """
 
     cloud: ClassVar[str]
     config_keys: ClassVar[Mapping[str, str]]
     """Provider config the kit needs: logical name -> stack config key, e.g. {"region": "aws:region"}."""
     optional_config_keys: ClassVar[Mapping[str, str]] = {}
-    unsupported: ClassVar[Mapping[str, str]] = {}
-    """Portable settings this cloud cannot honour, with the reason (declared, not hidden)."""
+    region_key: ClassVar[str] = "region"
+    """The logical name (in `config_keys`) of the key that says where the platform lives."""
 
     def read_config(self, get: Callable[[str], Any]) -> dict[str, Any]:
         """Read this cloud's provider keys; a missing one is a SpecError naming the key."""
@@ -169,18 +249,43 @@ class Provider(ABC):
                 values[logical] = value
         return values
 
+    def limitations(self, platform: Platform) -> list[Limitation]:
+        """What of `platform` this cloud cannot honour (declared, not hidden). Default: nothing."""
+        return []
+
     @abstractmethod
-    def translate(self, deployment: Deployment) -> Any:
+    def translate(self, target: Target) -> S:
         """Check the platform against this cloud's rules and map the portable values.
 
         Raises `SpecError(key, rule)` for the first broken rule, before any resource is declared.
         """
 
     @abstractmethod
-    def build(self, deployment: Deployment) -> Components:
-        """Declare the seven components for an already translated deployment."""
+    def components(self) -> ComponentClasses:
+        """The seven component classes (imports the cloud's Pulumi SDK)."""
 
-    def deploy(self, deployment: Deployment) -> dict[str, pulumi.Input[Any]]:
+    def build(self, deployment: Deployment[S]) -> Components:
+        """Declare the seven components, each given what the ones before it hand over."""
+        classes = self.components()
+        prefix = deployment.platform.prefix
+
+        def name(capability: str) -> str:
+            return component_name(prefix, capability)
+
+        foundation = classes.foundation(name("Foundation"), deployment)
+        features = classes.feature_store(name("FeatureStore"), deployment, foundation.out)
+        registry = classes.model_registry(name("ModelRegistry"), deployment, foundation.out)
+        training = classes.training_pipeline(
+            name("TrainingPipeline"), deployment, foundation.out, features.out, registry.out
+        )
+        endpoint = classes.endpoint(name("Endpoint"), deployment, foundation.out, registry.out, training.out)
+        monitor = classes.model_monitor(name("ModelMonitor"), deployment, foundation.out, endpoint.out, training.out)
+        trigger = classes.retraining_trigger(
+            name("RetrainingTrigger"), deployment, foundation.out, monitor.out, training.out
+        )
+        return Components(foundation, features, registry, training, endpoint, monitor, trigger)
+
+    def deploy(self, deployment: Deployment[S]) -> dict[str, pulumi.Input[Any]]:
         """Declare the platform and return the stack outputs (the same keys on every cloud)."""
         components = self.build(deployment)
         outputs: dict[str, pulumi.Input[Any]] = {

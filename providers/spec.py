@@ -22,9 +22,8 @@ from pydantic import (
 )
 
 CLOUDS = ("aws", "gcp", "azure")
-FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
+PORTABLE_FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
 INSTANCE_SIZES = ("small", "medium", "large", "gpu")
-GATE_METRICS = ("roc_auc", "accuracy", "f1", "precision", "recall")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{2,19}$")
 _IDENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

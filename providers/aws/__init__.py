@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
-import pulumi
+from providers.aws import translate as _translate  # the module: `providers.aws.translate` stays importable as one
+from providers.aws.translate import AwsSettings
+from providers.base import ComponentClasses, Provider, Target
 
-from providers.aws import translate as _translate
-from providers.base import Components, Deployment, Provider
 
-
-class AwsProvider(Provider):
+class AwsProvider(Provider[AwsSettings]):
     cloud = "aws"
-    config_keys = {"region": "aws:region"}
+    config_keys: ClassVar = {"region": "aws:region"}
 
-    def translate(self, deployment: Deployment) -> Any:
-        return _translate.translate(deployment)
+    def translate(self, target: Target) -> AwsSettings:
+        return _translate.translate(target)
 
-    def build(self, deployment: Deployment) -> Components:
+    def components(self) -> ComponentClasses:
         # Imported here: pulumi_aws is only loaded once AWS is the chosen cloud.
         from providers.aws.endpoint import Endpoint
         from providers.aws.feature_store import FeatureStore
@@ -27,13 +26,12 @@ class AwsProvider(Provider):
         from providers.aws.retraining_trigger import RetrainingTrigger
         from providers.aws.training_pipeline import TrainingPipeline
 
-        name = deployment.platform.prefix
-        foundation = Foundation(name, deployment)
-        feature_store = FeatureStore(name, deployment, foundation)
-        registry = ModelRegistry(name, deployment)
-        pipeline = TrainingPipeline(name, deployment, foundation, registry)
-        endpoint = Endpoint(name, deployment, foundation, registry)
-        monitor = ModelMonitor(name, deployment, foundation, endpoint)
-        trigger = RetrainingTrigger(name, deployment, foundation, monitor, pipeline)
-        pulumi.log.debug(f"declared {name} on aws")
-        return Components(foundation, feature_store, registry, pipeline, endpoint, monitor, trigger)
+        return ComponentClasses(
+            foundation=Foundation,
+            feature_store=FeatureStore,
+            model_registry=ModelRegistry,
+            training_pipeline=TrainingPipeline,
+            endpoint=Endpoint,
+            model_monitor=ModelMonitor,
+            retraining_trigger=RetrainingTrigger,
+        )

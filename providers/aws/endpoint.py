@@ -6,52 +6,66 @@ deploy, and an endpoint without a model fails to create (the trap of declaring i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
-from providers.aws.foundation import Foundation
-from providers.aws.model_registry import ModelRegistry
-from providers.base import NOT_SERVING, Capability, Deployment
+from providers.aws.foundation import FoundationOut
+from providers.aws.model_registry import RegistryOut, version_arn
+from providers.aws.training_pipeline import TrainingOut
+from providers.aws.translate import AwsSettings
+from providers.base import NOT_SERVING, Capability, Deployment, serving_sentence
 
 VARIANT = "primary"
+
+
+@dataclass(frozen=True)
+class EndpointOut:
+    endpoint_name: pulumi.Output[str] | None
+    """None when nothing is served."""
+    capture_uri: pulumi.Output[str]
 
 
 class Endpoint(Capability):
     cloud = "aws"
     capability = "Endpoint"
+    out: EndpointOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation: Foundation,
-        registry: ModelRegistry,
+        deployment: Deployment[AwsSettings],
+        foundation: FoundationOut,
+        registry: RegistryOut,
+        training: TrainingOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
         platform, settings = deployment.platform, deployment.settings
         spec = platform.endpoint
-        self.capture_uri = pulumi.Output.concat("s3://", foundation.bucket.bucket, "/data-capture")
-        self.endpoint: aws.sagemaker.Endpoint | None = None
-        if spec.model_version is None:
+        capture_uri = pulumi.Output.concat("s3://", foundation.bucket_name, "/data-capture")
+        version = deployment.model_version
+        if version is None:
+            self.out = EndpointOut(None, capture_uri)
             self.publish(endpoint=None, serving=NOT_SERVING)
             return
 
         # SageMaker refuses to create a model from a version that is not Approved: the gate holds.
         model = aws.sagemaker.Model(
             f"{name}-model",
-            execution_role_arn=foundation.role.arn,
+            execution_role_arn=foundation.role_arn,
             primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
-                model_package_name=registry.version_arn(spec.model_version),
+                model_package_name=version_arn(registry.group_arn, version),
             ),
             enable_network_isolation=True,
-            tags={**platform.all_tags, "mlops-model-version": str(spec.model_version)},
+            tags={**platform.all_tags, "mlops-model-version": str(version)},
             opts=self.child(),
         )
         # Auto-named on purpose: an Endpoint only picks up a new configuration under a new name.
         config = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
-            kms_key_arn=foundation.key.arn,
+            kms_key_arn=foundation.key_arn,
             production_variants=[
                 aws.sagemaker.EndpointConfigurationProductionVariantArgs(
                     variant_name=VARIANT,
@@ -63,8 +77,8 @@ class Endpoint(Capability):
             data_capture_config=aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
                 enable_capture=spec.data_capture_percent > 0,
                 initial_sampling_percentage=spec.data_capture_percent,
-                destination_s3_uri=self.capture_uri,
-                kms_key_id=foundation.key.arn,
+                destination_s3_uri=capture_uri,
+                kms_key_id=foundation.key_arn,
                 capture_options=[
                     aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Input"),
                     aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Output"),
@@ -73,14 +87,14 @@ class Endpoint(Capability):
             tags=platform.all_tags,
             opts=self.child(),
         )
-        self.endpoint = aws.sagemaker.Endpoint(
+        endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint",
             name=f"{settings.prefix}-endpoint",
             endpoint_config_name=config.name,
             tags=platform.all_tags,
             opts=self.child(),
         )
-        resource_id = pulumi.Output.concat("endpoint/", self.endpoint.name, f"/variant/{VARIANT}")
+        resource_id = pulumi.Output.concat("endpoint/", endpoint.name, f"/variant/{VARIANT}")
         target = aws.appautoscaling.Target(
             f"{name}-scaling-target",
             service_namespace="sagemaker",
@@ -107,7 +121,7 @@ class Endpoint(Capability):
                     unit="Percent",
                     dimensions=[
                         aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArgs(
-                            name="EndpointName", value=self.endpoint.name
+                            name="EndpointName", value=endpoint.name
                         ),
                         aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArgs(
                             name="VariantName", value=VARIANT
@@ -119,9 +133,8 @@ class Endpoint(Capability):
             ),
             opts=self.child(),
         )
+        self.out = EndpointOut(endpoint.name, capture_uri)
         self.publish(
-            endpoint=self.endpoint.arn,
-            serving=registry.group.model_package_group_name.apply(
-                lambda group: f"model version {spec.model_version} of {group}"
-            ),
+            endpoint=endpoint.arn,
+            serving=registry.group_arn.apply(lambda group: serving_sentence(version, group)),
         )

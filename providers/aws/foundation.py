@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
+
+
+@dataclass(frozen=True)
+class FoundationOut:
+    """What the other AWS components use of the foundation."""
+
+    account_id: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    key_id: pulumi.Output[str]
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    """The execution role SageMaker jobs, models and monitors run as."""
 
 
 class Foundation(Capability):
     cloud = "aws"
     capability = "Foundation"
+    out: FoundationOut
 
-    def __init__(self, name: str, deployment: Deployment, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, deployment: Deployment[AwsSettings], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(name, opts)
         platform = deployment.platform
         tags = platform.all_tags
         identity = aws.get_caller_identity_output()
         self.account_id = identity.account_id
-        self.region = deployment.region
 
         self.key = aws.kms.Key(
             f"{name}-key",
@@ -108,6 +125,14 @@ class Foundation(Capability):
             ),
             opts=self.child(),
         )
+        self.out = FoundationOut(
+            account_id=self.account_id,
+            key_arn=self.key.arn,
+            key_id=self.key.id,
+            bucket_name=self.bucket.bucket,
+            bucket_arn=self.bucket.arn,
+            role_arn=self.role.arn,
+        )
         self.publish(
             storage_uri=pulumi.Output.concat("s3://", self.bucket.bucket),
             encryption_key=self.key.arn,
@@ -160,7 +185,9 @@ def _tls_only_policy(bucket_arn: str) -> str:
     )
 
 
-def execution_policy(bucket_arn: str, key_arn: str, role_arn: str, account: str, region: str, settings) -> str:
+def execution_policy(
+    bucket_arn: str, key_arn: str, role_arn: str, account: str, region: str, settings: AwsSettings
+) -> str:
     """What the kit's SageMaker jobs, endpoints and monitors need, and no more.
 
     SageMaker job names are generated per pipeline run, so job actions are scoped to the

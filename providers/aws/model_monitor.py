@@ -8,46 +8,60 @@ distance that `monitor.drift_threshold` is compared with.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_aws as aws
 
-from providers.aws.endpoint import Endpoint
-from providers.aws.foundation import Foundation
+from providers.aws.endpoint import EndpointOut
+from providers.aws.foundation import FoundationOut
+from providers.aws.training_pipeline import TrainingOut
+from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
 
 METRIC_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 MONITOR_INSTANCE = "ml.m5.large"
 
 
-def monitored_features(deployment: Deployment) -> list[str]:
+def monitored_features(deployment: Deployment[AwsSettings]) -> tuple[str, ...]:
     """The model's inputs are the feature groups' features (entity and event time excluded)."""
-    return [f.name for g in deployment.platform.feature_store.feature_groups for f in g.features]
+    return tuple(f.name for g in deployment.platform.feature_store.feature_groups for f in g.features)
+
+
+@dataclass(frozen=True)
+class MonitorOut:
+    """What the drift alarms watch: None/empty when nothing is monitored."""
+
+    schedule_name: pulumi.Output[str] | None
+    endpoint_name: pulumi.Output[str] | None
+    columns: tuple[str, ...]
 
 
 class ModelMonitor(Capability):
     cloud = "aws"
     capability = "ModelMonitor"
+    out: MonitorOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation: Foundation,
-        endpoint: Endpoint,
+        deployment: Deployment[AwsSettings],
+        foundation: FoundationOut,
+        endpoint: EndpointOut,
+        training: TrainingOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
         platform, settings = deployment.platform, deployment.settings
-        self.schedule: aws.sagemaker.MonitoringSchedule | None = None
-        self.endpoint_name = endpoint.endpoint.name if endpoint.endpoint else None
-        if endpoint.endpoint is None:
+        if endpoint.endpoint_name is None:
+            self.out = MonitorOut(None, None, ())
             self.publish(monitor=None)  # nothing is served, so there is nothing to monitor yet
             return
-        bucket = foundation.bucket.bucket
+        bucket = foundation.bucket_name
         baseline = pulumi.Output.concat("s3://", bucket, "/monitoring/baseline")
         job = aws.sagemaker.DataQualityJobDefinition(
             f"{name}-data-quality",
-            role_arn=foundation.role.arn,
+            role_arn=foundation.role_arn,
             data_quality_app_specification=aws.sagemaker.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
                 image_uri=settings.monitor_image,
                 environment={"publish_cloudwatch_metrics": "Enabled"},
@@ -62,12 +76,12 @@ class ModelMonitor(Capability):
             ),
             data_quality_job_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputArgs(
                 endpoint_input=aws.sagemaker.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
-                    endpoint_name=endpoint.endpoint.name,
+                    endpoint_name=endpoint.endpoint_name,
                     local_path="/opt/ml/processing/input/endpoint",
                 ),
             ),
             data_quality_job_output_config=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
-                kms_key_id=foundation.key.arn,
+                kms_key_id=foundation.key_arn,
                 monitoring_outputs=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
                     s3_output=aws.sagemaker.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
                         s3_uri=pulumi.Output.concat("s3://", bucket, "/monitoring/reports"),
@@ -81,7 +95,7 @@ class ModelMonitor(Capability):
                     instance_count=1,
                     instance_type=MONITOR_INSTANCE,
                     volume_size_in_gb=20,
-                    volume_kms_key_id=foundation.key.arn,
+                    volume_kms_key_id=foundation.key_arn,
                 ),
             ),
             network_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs(
@@ -94,7 +108,7 @@ class ModelMonitor(Capability):
             tags=platform.all_tags,
             opts=self.child(),
         )
-        self.schedule = aws.sagemaker.MonitoringSchedule(
+        schedule = aws.sagemaker.MonitoringSchedule(
             f"{name}-schedule",
             name=f"{settings.prefix}-data-quality",
             monitoring_schedule_config=aws.sagemaker.MonitoringScheduleMonitoringScheduleConfigArgs(
@@ -107,5 +121,5 @@ class ModelMonitor(Capability):
             tags=platform.all_tags,
             opts=self.child(),
         )
-        self.features = monitored_features(deployment)
-        self.publish(monitor=self.schedule.arn)
+        self.out = MonitorOut(schedule.name, endpoint.endpoint_name, monitored_features(deployment))
+        self.publish(monitor=schedule.arn)

@@ -88,7 +88,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from pipelines.spec import ParamDef, PipelineDef, StepDef, parse_source
+from pipelines.spec import OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
 
 SKLEARN_VERSION = "1.9-0"
 """sagemaker-scikit-learn image tag: scikit-learn 1.9 on Python 3.12 (requirements.txt asks >=1.5)."""
@@ -222,10 +222,10 @@ def _check_inputs(
         raise ValueError(
             f"{pipeline.steps_dir} has no {SERVE_SCRIPT}: the registered model runs it as its inference code"
         )
-    kind, producer, output = parse_source(baseline_source)
-    if kind != "step" or producer not in {s.name for s in pipeline.steps}:
+    ref = parse_source(baseline_source)
+    if not isinstance(ref, OutputRef) or ref.step not in {s.name for s in pipeline.steps}:
         raise ValueError(f"baseline_source must be <step>.<output> of this pipeline, not {baseline_source!r}")
-    if pipeline.step(producer).kind == "training" or output not in pipeline.step(producer).outputs:
+    if pipeline.step(ref.step).kind == "training" or ref.output not in pipeline.step(ref.step).outputs:
         raise ValueError(f"baseline_source {baseline_source!r} is not an output of a processing step")
     for step in pipeline.steps:
         if step.kind == "training" and CODE_CHANNEL in step.inputs:
@@ -400,23 +400,25 @@ class _Builder:
 
     # ---- wiring -----------------------------------------------------------------
     def _source_uri(self, step: StepDef, input_name: str) -> Any:
-        kind, a, b = parse_source(step.inputs[input_name])
-        if kind == "param":
-            return self.params[a]
-        producer = self.p.step(a)
-        sdk = self.steps[a]
+        ref = parse_source(step.inputs[input_name])
+        if isinstance(ref, ParamRef):
+            return self.params[ref.name]
+        if not isinstance(ref, OutputRef):
+            raise ValueError(f"step {step.name!r}: input {input_name!r} is neither a param nor a step output")
+        producer = self.p.step(ref.step)
+        sdk = self.steps[ref.step]
         if producer.kind == "training":
-            if b != self._model_output(producer):
+            if ref.output != self._model_output(producer):
                 raise ValueError(
-                    f"step {step.name!r} reads {a}.{b}: on SageMaker only a training step's model "
-                    "output can feed later steps"
+                    f"step {step.name!r} reads {ref.step}.{ref.output}: on SageMaker only a training "
+                    "step's model output can feed later steps"
                 )
             return sdk.properties.ModelArtifacts.S3ModelArtifacts
-        return sdk.properties.ProcessingOutputConfig.Outputs[b].S3Output.S3Uri
+        return sdk.properties.ProcessingOutputConfig.Outputs[ref.output].S3Output.S3Uri
 
     def _reads_model(self, step: StepDef, input_name: str) -> bool:
-        kind, a, _ = parse_source(step.inputs[input_name])
-        return kind == "step" and self.p.step(a).kind == "training"
+        ref = parse_source(step.inputs[input_name])
+        return isinstance(ref, OutputRef) and self.p.step(ref.step).kind == "training"
 
     def _model_output(self, step: StepDef) -> str:
         return self.p.model_output if step.name == self.p.model_step else step.outputs[0]
@@ -545,7 +547,9 @@ class _Builder:
         from sagemaker.mlops.workflow.steps import ProcessingStep
 
         s = self.s
-        _, producer, output = parse_source(s["baseline_source"])
+        source = parse_source(s["baseline_source"])
+        assert isinstance(source, OutputRef)  # checked by _check_inputs
+        producer, output = source.step, source.output
         data_path = f"{PROCESSING_INPUT}/data"
         out_path = f"{PROCESSING_OUTPUT}/{BASELINE_INPUTS_OUTPUT}"
         argv = ["python", SERVE_SCRIPT, "inputs", "--data", data_path, "--out", out_path]
@@ -682,7 +686,8 @@ class _Builder:
             sdk = self._training_step(step) if step.kind == "training" else self._processing_step(step)
             self.steps[step.name] = sdk
             self.sdk_steps.append(sdk)
-            if step.name == parse_source(self.s["baseline_source"])[1]:
+            baseline = parse_source(self.s["baseline_source"])
+            if isinstance(baseline, OutputRef) and step.name == baseline.step:
                 self.sdk_steps.extend(self._baseline_steps())
         self.sdk_steps.append(self._gate())
         return Pipeline(

@@ -7,9 +7,10 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from providers.aws.foundation import Foundation
-from providers.aws.model_monitor import METRIC_NAMESPACE, ModelMonitor
-from providers.aws.training_pipeline import TrainingPipeline
+from providers.aws.foundation import FoundationOut
+from providers.aws.model_monitor import METRIC_NAMESPACE, MonitorOut
+from providers.aws.training_pipeline import TrainingOut
+from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
 
 # A CloudWatch metric-math alarm may reference at most 10 metrics.
@@ -27,10 +28,10 @@ class RetrainingTrigger(Capability):
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation: Foundation,
-        monitor: ModelMonitor,
-        pipeline: TrainingPipeline,
+        deployment: Deployment[AwsSettings],
+        foundation: FoundationOut,
+        monitor: MonitorOut,
+        training: TrainingOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
@@ -39,7 +40,7 @@ class RetrainingTrigger(Capability):
         self.topic = aws.sns.Topic(
             f"{name}-alerts",
             display_name=f"mlops {platform.prefix} drift alerts",
-            kms_master_key_id=foundation.key.id,
+            kms_master_key_id=foundation.key_id,
             tags=platform.all_tags,
             opts=self.child(),
         )
@@ -51,12 +52,12 @@ class RetrainingTrigger(Capability):
             opts=self.child(),
         )
         self.alarms: list[aws.cloudwatch.MetricAlarm] = []
-        if monitor.schedule is None or not monitor.features:
+        if monitor.schedule_name is None or not monitor.columns:
             # Nothing served or no feature declared: no drift metric exists to alarm on.
             self.publish(drift_alarm=[], alert_topic=self.topic.arn, retrain_target=None)
             return
 
-        for index, features in enumerate(chunks(monitor.features)):
+        for index, features in enumerate(chunks(list(monitor.columns))):
             queries = [
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
                     id=f"m{i}",
@@ -64,7 +65,7 @@ class RetrainingTrigger(Capability):
                     metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
                         namespace=METRIC_NAMESPACE,
                         metric_name=f"feature_baseline_drift_{feature}",
-                        dimensions={"Endpoint": monitor.endpoint_name, "MonitoringSchedule": monitor.schedule.name},
+                        dimensions={"Endpoint": monitor.endpoint_name, "MonitoringSchedule": monitor.schedule_name},
                         period=3600,
                         stat="Maximum",
                     ),
@@ -103,7 +104,7 @@ class RetrainingTrigger(Capability):
         if spec.retrain_on_drift:
             rule = aws.cloudwatch.EventRule(
                 f"{name}-retrain",
-                description=f"Start {deployment.settings.pipeline_name} when a drift alarm fires",
+                description=f"Start {training.pipeline_name} when a drift alarm fires",
                 event_pattern=pulumi.Output.all(*[a.arn for a in self.alarms]).apply(
                     lambda arns: json.dumps(
                         {
@@ -121,8 +122,8 @@ class RetrainingTrigger(Capability):
             aws.cloudwatch.EventTarget(
                 f"{name}-retrain-pipeline",
                 rule=rule.name,
-                arn=pipeline.pipeline.arn,
-                role_arn=pipeline.starter_role.arn,
+                arn=training.pipeline_arn,
+                role_arn=training.starter_role_arn,
                 sagemaker_pipeline_target=aws.cloudwatch.EventTargetSagemakerPipelineTargetArgs(
                     pipeline_parameter_lists=[
                         aws.cloudwatch.EventTargetSagemakerPipelineTargetPipelineParameterListArgs(
@@ -132,7 +133,7 @@ class RetrainingTrigger(Capability):
                 ),
                 opts=self.child(),
             )
-            retrain_target = pipeline.pipeline.arn
+            retrain_target = training.pipeline_arn
         self.publish(
             drift_alarm=[alarm.arn for alarm in self.alarms],
             alert_topic=self.topic.arn,

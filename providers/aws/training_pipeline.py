@@ -2,63 +2,57 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from pathlib import Path
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from pipelines.spec import PipelineDef
-from providers.aws.foundation import Foundation
-from providers.aws.model_registry import ModelRegistry
-from providers.base import Capability, Deployment
+from pipelines.package import bundle
+from providers.aws.feature_store import FeatureStoreOut
+from providers.aws.foundation import FoundationOut
+from providers.aws.model_registry import RegistryOut
+from providers.aws.translate import AwsSettings
+from providers.base import Capability, Deployment, asset
 
 
-def code_files(pipeline: PipelineDef) -> dict[str, Path]:
-    """Every file the steps need in the container: the step scripts and requirements.txt."""
-    files = {p.name: p for p in sorted(pipeline.steps_dir.glob("*.py")) if p.name != "__init__.py"}
-    files["requirements.txt"] = pipeline.requirements
-    return files
-
-
-def code_version(files: dict[str, Path]) -> str:
-    """Content hash: a new prefix per change, so a run never mixes old and new step code."""
-    digest = hashlib.sha256()
-    for name, path in sorted(files.items()):
-        digest.update(name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+@dataclass(frozen=True)
+class TrainingOut:
+    pipeline_arn: pulumi.Output[str]
+    pipeline_name: str
+    starter_role_arn: pulumi.Output[str]
+    """The role schedules and drift rules start the pipeline with."""
 
 
 class TrainingPipeline(Capability):
     cloud = "aws"
     capability = "TrainingPipeline"
+    out: TrainingOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation: Foundation,
-        registry: ModelRegistry,
+        deployment: Deployment[AwsSettings],
+        foundation: FoundationOut,
+        features: FeatureStoreOut,
+        registry: RegistryOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
         platform, settings, pipeline = deployment.platform, deployment.settings, deployment.pipeline
-        files = code_files(pipeline)
-        version = code_version(files)
-        code_key = f"code/{pipeline.name}/{version}/"
+        code = bundle(pipeline)
+        code_key = code.prefix
         uploads = [
             aws.s3.BucketObjectv2(
                 f"{name}-code-{file_name.replace('.', '-').replace('_', '-')}",
-                bucket=foundation.bucket.id,
+                bucket=foundation.bucket_name,
                 key=f"{code_key}{file_name}",
-                source=pulumi.FileAsset(str(path)),
+                source=asset(source),
                 server_side_encryption="aws:kms",
-                kms_key_id=foundation.key.arn,
+                kms_key_id=foundation.key_arn,
                 opts=self.child(),
             )
-            for file_name, path in files.items()
+            for file_name, source in code.files.items()
         ]
         gate = platform.pipeline.quality_gate
 
@@ -85,12 +79,12 @@ class TrainingPipeline(Capability):
             pipeline_name=settings.pipeline_name,
             pipeline_display_name=settings.pipeline_name,
             pipeline_description=pipeline.description,
-            role_arn=foundation.role.arn,
+            role_arn=foundation.role_arn,
             pipeline_definition=pulumi.Output.all(
-                role=foundation.role.arn,
-                bucket=foundation.bucket.bucket,
-                key=foundation.key.arn,
-                group=registry.group.model_package_group_name,
+                role=foundation.role_arn,
+                bucket=foundation.bucket_name,
+                key=foundation.key_arn,
+                group=registry.group_name,
             ).apply(definition),
             tags=platform.all_tags,
             opts=self.child(depends_on=uploads),
@@ -139,7 +133,7 @@ class TrainingPipeline(Capability):
                 schedule_expression=settings.training_schedule,
                 schedule_expression_timezone="UTC",
                 flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-                kms_key_arn=foundation.key.arn,
+                kms_key_arn=foundation.key_arn,
                 target=aws.scheduler.ScheduleTargetArgs(
                     arn=self.pipeline.arn,
                     role_arn=self.starter_role.arn,
@@ -153,6 +147,11 @@ class TrainingPipeline(Capability):
                 ),
                 opts=self.child(),
             )
+        self.out = TrainingOut(
+            pipeline_arn=self.pipeline.arn,
+            pipeline_name=settings.pipeline_name,
+            starter_role_arn=self.starter_role.arn,
+        )
         self.publish(
             training_pipeline=self.pipeline.arn,
             training_schedule=self.schedule.arn if self.schedule else None,

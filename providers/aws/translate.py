@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from providers.base import Deployment
+from providers.base import Target
 from providers.spec import SpecError
 
 KEY = "mlops:platform"
@@ -20,7 +20,7 @@ INSTANCE_TYPES = {
 VCPUS = {"ml.m5.large": 2, "ml.m5.xlarge": 4, "ml.m5.4xlarge": 16, "ml.g5.xlarge": 4}
 # SageMaker Feature Store knows three types; bool is stored as 0/1, timestamps as ISO-8601 text
 # (the format SageMaker requires for its event-time feature).
-FEATURE_TYPES = {
+SAGEMAKER_FEATURE_TYPES = {
     "int": "Integral",
     "float": "Fractional",
     "string": "String",
@@ -114,9 +114,9 @@ def _check(pattern: re.Pattern[str], value: str, key: str, what: str) -> str:
     return value
 
 
-def translate(deployment: Deployment) -> AwsSettings:
-    platform = deployment.platform
-    region = str(deployment.cloud_config["region"])
+def translate(target: Target) -> AwsSettings:
+    platform = target.platform
+    region = target.region
     if not _REGION_RE.match(region):
         raise SpecError("aws:region", f"must be an AWS region such as eu-west-1, got {region!r}")
     prefix = platform.prefix
@@ -128,7 +128,7 @@ def translate(deployment: Deployment) -> AwsSettings:
         columns = {group.entity: "String", group.event_time: "String"}
         for feature in group.features:
             _check(_FEATURE_NAME_RE, feature.name, f"{gkey}.features", "feature name")
-            columns[feature.name] = FEATURE_TYPES[feature.type]
+            columns[feature.name] = SAGEMAKER_FEATURE_TYPES[feature.type]
         types[group.name] = columns
     pipeline_name = _check(
         _SAGEMAKER_NAME_RE, f"{prefix}-{platform.pipeline.name}", f"{KEY}.pipeline.name", "pipeline name"

@@ -4,23 +4,36 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from providers.base import Components, Deployment, Provider
+from providers.azure import translate as _translate  # the module: `providers.azure.translate` stays importable as one
+from providers.azure.translate import AzureSettings
+from providers.base import ComponentClasses, Limitation, Provider, Target
+from providers.spec import Platform
 
 
-class AzureProvider(Provider):
+class AzureProvider(Provider[AzureSettings]):
     cloud = "azure"
     config_keys: ClassVar = {"location": "azure-native:location"}
     optional_config_keys: ClassVar = {"subscription_id": "azure-native:subscriptionId"}
-    unsupported: ClassVar = {
-        "feature_store online encryption": "Azure Cache for Redis (the online store) takes no customer-managed key",
-    }
+    region_key: ClassVar[str] = "location"
 
-    def translate(self, deployment: Deployment):
-        from providers.azure.translate import translate
+    def limitations(self, platform: Platform) -> list[Limitation]:
+        groups = platform.feature_store.feature_groups
+        online = [i for i, g in enumerate(groups) if g.online]
+        if not online:
+            return []
+        return [
+            Limitation(
+                f"mlops:platform.feature_store.feature_groups[{online[0]}].online",
+                "the online store (Azure Cache for Redis) is encrypted with a platform-managed key: "
+                "Azure Cache for Redis takes no customer-managed key",
+                severity="note",
+            )
+        ]
 
-        return translate(deployment)
+    def translate(self, target: Target) -> AzureSettings:
+        return _translate.translate(target)
 
-    def build(self, deployment: Deployment) -> Components:
+    def components(self) -> ComponentClasses:
         from providers.azure.endpoint import Endpoint
         from providers.azure.feature_store import FeatureStore
         from providers.azure.foundation import Foundation
@@ -29,12 +42,12 @@ class AzureProvider(Provider):
         from providers.azure.retraining_trigger import RetrainingTrigger
         from providers.azure.training_pipeline import TrainingPipeline
 
-        prefix = deployment.platform.prefix
-        foundation = Foundation(f"{prefix}-foundation", deployment)
-        feature_store = FeatureStore(f"{prefix}-features", deployment, foundation)
-        registry = ModelRegistry(f"{prefix}-registry", deployment, foundation)
-        training = TrainingPipeline(f"{prefix}-training", deployment, foundation, registry)
-        endpoint = Endpoint(f"{prefix}-endpoint", deployment, foundation, registry, training)
-        model_monitor = ModelMonitor(f"{prefix}-monitor", deployment, foundation, training, endpoint)
-        trigger = RetrainingTrigger(f"{prefix}-retrain", deployment, foundation, training, model_monitor)
-        return Components(foundation, feature_store, registry, training, endpoint, model_monitor, trigger)
+        return ComponentClasses(
+            foundation=Foundation,
+            feature_store=FeatureStore,
+            model_registry=ModelRegistry,
+            training_pipeline=TrainingPipeline,
+            endpoint=Endpoint,
+            model_monitor=ModelMonitor,
+            retraining_trigger=RetrainingTrigger,
+        )

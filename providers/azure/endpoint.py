@@ -4,14 +4,19 @@ collection, scaled by an Azure Monitor autoscale setting on its CPU utilization.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import monitor
 
 from providers.azure.dynamic import EndpointTraffic
-from providers.azure.model_registry import APPROVAL_TAG, APPROVED
+from providers.azure.foundation import FoundationOut
+from providers.azure.model_registry import APPROVAL_TAG, APPROVED, RegistryOut
 from providers.azure.pipeline_definition import SCORE_SCRIPT_NAME
-from providers.base import NOT_SERVING, Capability, Deployment
+from providers.azure.training_pipeline import TrainingOut
+from providers.azure.translate import AzureSettings
+from providers.base import NOT_SERVING, Capability, Deployment, serving_sentence
 
 CPU_METRIC = "CpuUtilizationPercentage"
 METRIC_NAMESPACE = "Microsoft.MachineLearningServices/onlineEndpoints/deployments"
@@ -57,24 +62,34 @@ def approved_model_id(result, model: str, version: int) -> str:
     return result.id if hasattr(result, "id") else result["id"]
 
 
+@dataclass(frozen=True)
+class EndpointOut:
+    endpoint_name: str
+    deployment_id: pulumi.Output[str] | None
+    """The deployment serving the model: None when nothing is served."""
+    deployment_name: str | None
+
+
 class Endpoint(Capability):
     cloud = "azure"
     capability = "Endpoint"
+    out: EndpointOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation,
-        registry,
-        training,
+        deployment: Deployment[AzureSettings],
+        foundation: FoundationOut,
+        registry: RegistryOut,
+        training: TrainingOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
         s, e = deployment.settings, deployment.platform.endpoint
-        rg, ws = foundation.resource_group.name, foundation.workspace.name
-        identity = ml.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[foundation.identity.id])
-        self.deployment_name = f"v{e.model_version}" if e.model_version else None
+        rg, ws = foundation.resource_group_name, foundation.workspace_name
+        identity = ml.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[foundation.identity_id])
+        version = deployment.model_version
+        self.deployment_name = f"v{version}" if version is not None else None
         self.endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
             endpoint_name=s.endpoint_name,
@@ -93,20 +108,19 @@ class Endpoint(Capability):
             tags=s.tags,
             opts=self.child(ignore_changes=["properties.traffic"]),
         )
-        self.deployment = None
-        self.traffic = None
-        if e.model_version is None:
+        if version is None or self.deployment_name is None:
+            self.out = EndpointOut(s.endpoint_name, None, None)
             self.publish(endpoint=None, serving=NOT_SERVING)
             return
 
-        version = ml.get_model_version_output(
+        found = ml.get_model_version_output(
             name=registry.model_name,
-            version=str(e.model_version),
+            version=str(version),
             resource_group_name=rg,
             workspace_name=ws,
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[registry.container]),
         )
-        model_id = version.apply(lambda r: approved_model_id(r, registry.model_name, e.model_version))
+        model_id = found.apply(lambda r: approved_model_id(r, registry.model_name, version))
         sampling = e.data_capture_percent / 100
         self.deployment = ml.OnlineDeployment(
             f"{name}-deployment",
@@ -121,8 +135,8 @@ class Endpoint(Capability):
                 endpoint_compute_type="Managed",
                 instance_type=s.endpoint_instance,
                 model=model_id,
-                code_configuration=ml.CodeConfigurationArgs(code_id=training.code.id, scoring_script=SCORE_SCRIPT_NAME),
-                environment_id=training.environment.id,
+                code_configuration=ml.CodeConfigurationArgs(code_id=training.code_id, scoring_script=SCORE_SCRIPT_NAME),
+                environment_id=training.environment_id,
                 app_insights_enabled=True,
                 egress_public_network_access=s.public_network_access,
                 # Managed deployments take Default scale settings (a fixed instance count =
@@ -175,7 +189,8 @@ class Endpoint(Capability):
             traffic=self.deployment.name.apply(lambda deployment_name: {deployment_name: 100}),
             opts=self.child(depends_on=[self.deployment]),
         )
+        self.out = EndpointOut(s.endpoint_name, self.deployment.id, self.deployment_name)
         self.publish(
             endpoint=self.endpoint.id,
-            serving=f"model version {e.model_version} of {registry.model_name}",
+            serving=registry.container_id.apply(lambda container: serving_sentence(version, container)),
         )

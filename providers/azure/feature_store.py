@@ -4,17 +4,35 @@ feature set per feature group, materialized offline (ADLS Gen2) and, for `online
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import yaml
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import redis, storage
 
-from providers.azure.pipeline_definition import digest
+from pipelines.package import CodeBundle
+from providers.azure.foundation import FoundationOut, grant
+from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment
+from providers.spec import FeatureGroup
 
 
-def featureset_spec(group, settings) -> str:
+@dataclass(frozen=True)
+class FeatureGroupOut:
+    id: pulumi.Output[str]
+    offline_uri: str
+    """The group's source folder (abfss://...) that the feature step writes and training reads."""
+
+
+@dataclass(frozen=True)
+class FeatureStoreOut:
+    workspace_name: pulumi.Output[str]
+    groups: Mapping[str, FeatureGroupOut]
+
+
+def featureset_spec(group: FeatureGroup, settings: AzureSettings) -> str:
     """The FeaturesetSpec.yaml Azure ML reads from the feature set's specification folder."""
     types = settings.feature_types[group.name]
     return yaml.safe_dump(
@@ -35,17 +53,24 @@ def featureset_version(spec: str) -> str:
     """A feature set version named by the hash of its spec: a changed schema (a column added,
     removed or retyped, a new source or timestamp column) is a new version, and a published
     version never changes under its readers."""
-    return digest({"FeaturesetSpec.yaml": spec.encode()})
+    return CodeBundle("featureset", {"FeaturesetSpec.yaml": spec}).digest
 
 
 class FeatureStore(Capability):
     cloud = "azure"
     capability = "FeatureStore"
+    out: FeatureStoreOut
 
-    def __init__(self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment[AzureSettings],
+        foundation: FoundationOut,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
         s, p = deployment.settings, deployment.platform
-        rg = foundation.resource_group.name
+        rg = foundation.resource_group_name
         groups = p.feature_store.feature_groups
         any_online = any(g.online for g in groups)
         offline_conn, online_conn = f"{s.prefix}-offline", f"{s.prefix}-online"
@@ -62,13 +87,22 @@ class FeatureStore(Capability):
                 offline_store_connection_name=offline_conn,
                 online_store_connection_name=online_conn if any_online else None,
             ),
-            **foundation.workspace_args(deployment),
+            **foundation.workspace_args,
             tags=s.tags,
             opts=self.protected(deployment, depends_on=[foundation.workspace]),
         )
-        foundation.grant("featurestore", "AzureML Data Scientist", self.store.id, parent=self)
+        grant(
+            self,
+            name,
+            "featurestore",
+            "AzureML Data Scientist",
+            self.store.id,
+            principal_id=foundation.identity_principal_id,
+            subscription_id=foundation.subscription_id,
+            prefix=s.prefix,
+        )
         identity = ml.WorkspaceConnectionManagedIdentityArgs(
-            client_id=foundation.identity.client_id, resource_id=foundation.identity.id
+            client_id=foundation.identity_client_id, resource_id=foundation.identity_id
         )
         ml.WorkspaceConnection(
             f"{name}-offline",
@@ -106,7 +140,7 @@ class FeatureStore(Capability):
                 access_policy_name="Data Contributor",
                 cache_name=self.online.name,
                 resource_group_name=rg,
-                object_id=foundation.identity.principal_id,
+                object_id=foundation.identity_principal_id,
                 object_id_alias="mlops-identity",
                 opts=self.child(),
             )
@@ -138,6 +172,7 @@ class FeatureStore(Capability):
         )
         entities: dict[str, ml.FeaturestoreEntityVersion] = {}
         published: dict[str, dict[str, object]] = {}
+        handed: dict[str, FeatureGroupOut] = {}
         for group in groups:
             if group.entity not in entities:
                 container = ml.FeaturestoreEntityContainerEntity(
@@ -171,8 +206,8 @@ class FeatureStore(Capability):
             spec_blob = storage.Blob(
                 f"{name}-{group.name}-spec-{version}",
                 blob_name=spec_folder + "FeaturesetSpec.yaml",
-                container_name=foundation.code_container.name,
-                account_name=foundation.code_account.name,
+                container_name=foundation.code_container_name,
+                account_name=foundation.code_account_name,
                 resource_group_name=rg,
                 content_type="application/x-yaml",
                 source=pulumi.StringAsset(spec),
@@ -215,9 +250,8 @@ class FeatureStore(Capability):
                 # Versions are immutable; a superseded one is retained in Azure, not deleted.
                 opts=self.child(retain_on_delete=True, depends_on=[featureset, entities[group.entity], spec_blob]),
             )
-            published[group.name] = {
-                "id": featureset.id,
-                "offline": f"abfss://data@{s.storage_account}.dfs.core.windows.net/features/{group.name}/",
-                "online": group.online,
-            }
+            offline = f"abfss://data@{s.storage_account}.dfs.core.windows.net/features/{group.name}/"
+            published[group.name] = {"id": featureset.id, "offline": offline, "online": group.online}
+            handed[group.name] = FeatureGroupOut(featureset.id, offline)
+        self.out = FeatureStoreOut(self.store.name, handed)
         self.publish(feature_groups=published)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import pulumi
 from pulumi_azure_native import (
     applicationinsights,
@@ -15,6 +19,7 @@ from pulumi_azure_native import (
 )
 from pulumi_azure_native import machinelearningservices as ml
 
+from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment
 
 # Built-in role definition GUIDs (the same in every tenant). Only data-plane or narrow roles:
@@ -43,11 +48,58 @@ def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.
     )
 
 
+def grant(
+    owner: pulumi.Resource,
+    owner_name: str,
+    role_name: str,
+    role: str,
+    scope: pulumi.Input[str],
+    *,
+    principal_id: pulumi.Input[str],
+    subscription_id: pulumi.Input[str],
+    prefix: str,
+) -> authorization.RoleAssignment:
+    """One role assignment to `principal_id`, scoped to one resource, parented to `owner`."""
+    return authorization.RoleAssignment(
+        f"{owner_name}-role-{role_name}",
+        principal_id=principal_id,
+        principal_type="ServicePrincipal",
+        role_definition_id=role_definition_id(subscription_id, role),
+        scope=scope,
+        description=f"mlops {prefix}: {role}",
+        opts=pulumi.ResourceOptions(parent=owner),
+    )
+
+
+@dataclass(frozen=True)
+class FoundationOut:
+    """What the other Azure components use of the foundation."""
+
+    subscription_id: pulumi.Output[str]
+    resource_group_name: pulumi.Output[str]
+    resource_group_id: pulumi.Output[str]
+    identity_id: pulumi.Output[str]
+    """The runtime identity: jobs, the scoring container, the monitor and materialization run as it."""
+    identity_principal_id: pulumi.Output[str]
+    identity_client_id: pulumi.Output[str]
+    workspace: pulumi.Resource
+    workspace_id: pulumi.Output[str]
+    workspace_name: pulumi.Output[str]
+    workspace_args: Mapping[str, Any]
+    """What a feature store workspace shares with the workspace: identities, CMK, storage, network."""
+    code_account_name: pulumi.Output[str]
+    code_container_name: pulumi.Output[str]
+    log_analytics_id: pulumi.Output[str]
+
+
 class Foundation(Capability):
     cloud = "azure"
     capability = "Foundation"
+    out: FoundationOut
 
-    def __init__(self, name: str, deployment: Deployment, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, deployment: Deployment[AzureSettings], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(name, opts)
         s = deployment.settings
         self.settings = s
@@ -255,13 +307,28 @@ class Foundation(Capability):
         )
         self.grant("ml", "AzureML Data Scientist", self.workspace.id)
 
+        self.out = FoundationOut(
+            subscription_id=self.client.subscription_id,
+            resource_group_name=self.resource_group.name,
+            resource_group_id=self.resource_group.id,
+            identity_id=self.identity.id,
+            identity_principal_id=self.identity.principal_id,
+            identity_client_id=self.identity.client_id,
+            workspace=self.workspace,
+            workspace_id=self.workspace.id,
+            workspace_name=self.workspace.name,
+            workspace_args=self.workspace_args(deployment),
+            code_account_name=self.code_account.name,
+            code_container_name=self.code_container.name,
+            log_analytics_id=self.log_analytics.id,
+        )
         self.publish(
             storage_uri=pulumi.Output.concat("abfss://data@", self.storage.name, ".dfs.core.windows.net/"),
             encryption_key=self.key.id,
             execution_identity=self.identity.id,
         )
 
-    def workspace_args(self, deployment: Deployment) -> dict:
+    def workspace_args(self, deployment: Deployment[AzureSettings]) -> dict[str, Any]:
         """What the workspace and the feature store share: identity, CMK, storage, private network."""
         s = deployment.settings
         private = s.public_network_access == "Disabled"
@@ -302,23 +369,24 @@ class Foundation(Capability):
         principal_id: pulumi.Input[str] | None = None,
         parent: pulumi.Resource | None = None,
     ) -> authorization.RoleAssignment:
-        """One role assignment for the kit's identity (or `principal_id`), scoped to one resource."""
+        """One role assignment for the runtime identity (or `principal_id`), scoped to one resource."""
         owner = parent or self
-        return authorization.RoleAssignment(
-            f"{owner._name}-role-{role_name}",
+        return grant(
+            owner,
+            owner._name,
+            role_name,
+            role,
+            scope,
             principal_id=principal_id or self.identity.principal_id,
-            principal_type="ServicePrincipal",
-            role_definition_id=role_definition_id(self.client.subscription_id, role),
-            scope=scope,
-            description=f"mlops {self.settings.prefix}: {role}",
-            opts=pulumi.ResourceOptions(parent=owner),
+            subscription_id=self.client.subscription_id,
+            prefix=self.settings.prefix,
         )
 
     def _account(
         self,
         res_name: str,
         account: str,
-        deployment: Deployment,
+        deployment: Deployment[AzureSettings],
         *,
         shared_keys: bool,
         hns: bool,

@@ -7,9 +7,15 @@ features use Jensen-Shannon distance (0..1), compared with `monitor.drift_thresh
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
+from providers.azure.endpoint import EndpointOut
+from providers.azure.foundation import FoundationOut
+from providers.azure.training_pipeline import TrainingOut
+from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment
 
 DRIFT_METRIC = "JensenShannonDistance"
@@ -22,33 +28,41 @@ def collected_data_uri(endpoint: str, deployment: str, collection: str = "reques
     return f"azureml://datastores/workspaceblobstore/paths/modelDataCollector/{endpoint}/{deployment}/{collection}/"
 
 
+@dataclass(frozen=True)
+class MonitorOut:
+    name: str
+    """The monitor schedule's name (what its runs and alerts are named after)."""
+    schedule_id: pulumi.Output[str] | None
+    """None when nothing is monitored (nothing served)."""
+
+
 class ModelMonitor(Capability):
     cloud = "azure"
     capability = "ModelMonitor"
+    out: MonitorOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation,
-        training,
-        endpoint,
+        deployment: Deployment[AzureSettings],
+        foundation: FoundationOut,
+        endpoint: EndpointOut,
+        training: TrainingOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
         s, m = deployment.settings, deployment.platform.monitor
-        served = endpoint.deployment is not None
         threshold = ml.MonitoringThresholdArgs(value=m.drift_threshold)
-        self.name = f"{s.prefix}-monitor"
-        self.schedule = None
-        if not served:
+        monitor_name = f"{s.prefix}-monitor"
+        if endpoint.deployment_id is None or endpoint.deployment_name is None:
+            self.out = MonitorOut(monitor_name, None)
             self.publish(monitor=None)  # nothing is served, so there is nothing to monitor yet
             return
-        self.schedule = ml.Schedule(
+        schedule = ml.Schedule(
             f"{name}-schedule",
-            name=self.name,
-            workspace_name=foundation.workspace.name,
-            resource_group_name=foundation.resource_group.name,
+            name=monitor_name,
+            workspace_name=foundation.workspace_name,
+            resource_group_name=foundation.resource_group_name,
             properties=ml.SchedulePropertiesArgs(
                 display_name=f"{s.prefix} data drift",
                 is_enabled=True,
@@ -63,13 +77,13 @@ class ModelMonitor(Capability):
                             compute_identity=ml.ManagedComputeIdentityArgs(
                                 compute_identity_type="ManagedIdentity",
                                 identity=ml.ManagedServiceIdentityArgs(
-                                    type="UserAssigned", user_assigned_identities=[foundation.identity.id]
+                                    type="UserAssigned", user_assigned_identities=[foundation.identity_id]
                                 ),
                             ),
                         ),
                         monitoring_target=ml.MonitoringTargetArgs(
                             task_type="Classification",
-                            deployment_id=endpoint.deployment.id,
+                            deployment_id=endpoint.deployment_id,
                         ),
                         signals={
                             "data-drift": ml.DataDriftMonitoringSignalArgs(
@@ -108,4 +122,5 @@ class ModelMonitor(Capability):
             ),
             opts=self.child(),
         )
-        self.publish(monitor=self.schedule.id)
+        self.out = MonitorOut(monitor_name, schedule.id)
+        self.publish(monitor=schedule.id)

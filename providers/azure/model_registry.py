@@ -7,11 +7,14 @@ the Endpoint refuses to deploy a version whose tag is not `approved`. A person a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 
+from providers.azure.foundation import FoundationOut
+from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment
 
 APPROVAL_TAG = "approval"
@@ -37,20 +40,35 @@ def approve(ml_client: Any, name: str, version: str | int, approver: str = "") -
     return ml_client.models.create_or_update(model)
 
 
+@dataclass(frozen=True)
+class RegistryOut:
+    model_name: str
+    container: pulumi.Resource
+    """The model container: look a version up only once it exists."""
+    container_id: pulumi.Output[str]
+    approval: str
+
+
 class ModelRegistry(Capability):
     cloud = "azure"
     capability = "ModelRegistry"
+    out: RegistryOut
 
-    def __init__(self, name: str, deployment: Deployment, foundation, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment[AzureSettings],
+        foundation: FoundationOut,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
         s, p = deployment.settings, deployment.platform
         approval = p.registry.approval
-        self.model_name = s.model_name
-        self.container = ml.ModelContainer(
+        container = ml.ModelContainer(
             f"{name}-models",
             name=s.model_name,
-            workspace_name=foundation.workspace.name,
-            resource_group_name=foundation.resource_group.name,
+            workspace_name=foundation.workspace_name,
+            resource_group_name=foundation.resource_group_name,
             properties=ml.ModelContainerPropertiesArgs(
                 description=(
                     f"{p.pipeline.name} models. approval={approval}: new versions are tagged "
@@ -60,4 +78,5 @@ class ModelRegistry(Capability):
             ),
             opts=self.protected(deployment),
         )
-        self.publish(model_registry=self.container.id, approval=approval)
+        self.out = RegistryOut(s.model_name, container, container.id, approval)
+        self.publish(model_registry=container.id, approval=approval)

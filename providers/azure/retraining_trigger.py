@@ -14,6 +14,10 @@ import uuid
 import pulumi
 from pulumi_azure_native import authorization, logic, managedidentity, monitor
 
+from providers.azure.foundation import FoundationOut
+from providers.azure.model_monitor import MonitorOut
+from providers.azure.training_pipeline import TrainingOut
+from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment
 
 API_VERSION = "2025-12-01"
@@ -76,27 +80,27 @@ class RetrainingTrigger(Capability):
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation,
-        training,
-        model_monitor,
+        deployment: Deployment[AzureSettings],
+        foundation: FoundationOut,
+        model_monitor: MonitorOut,
+        training: TrainingOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
         s, m = deployment.settings, deployment.platform.monitor
-        rg = foundation.resource_group.name
+        rg = foundation.resource_group_name
 
         monitor.DiagnosticSetting(
             f"{name}-run-logs",
             name=f"{s.prefix}-runs",
-            resource_uri=foundation.workspace.id,
-            workspace_id=foundation.log_analytics.id,
+            resource_uri=foundation.workspace_id,
+            workspace_id=foundation.log_analytics_id,
             logs=[monitor.DiagnosticsLogSettingsArgs(category="AmlRunStatusChangedEvent", enabled=True)],
             opts=self.child(),
         )
 
         # Nothing served means no monitor runs: no drift to alert on or to retrain from.
-        watching = model_monitor.schedule is not None
+        watching = model_monitor.schedule_id is not None
         self.workflow = None
         self.alert = None
         logic_receivers = []
@@ -114,8 +118,8 @@ class RetrainingTrigger(Capability):
                 role_definition_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mlops/{s.prefix}/pipeline-submitter")),
                 role_name=f"mlops {s.prefix} pipeline submitter",
                 description="Submit the training pipeline job of one Azure ML workspace (mlops kit).",
-                scope=foundation.resource_group.id,
-                assignable_scopes=[foundation.resource_group.id],
+                scope=foundation.resource_group_id,
+                assignable_scopes=[foundation.resource_group_id],
                 permissions=[authorization.PermissionArgs(actions=SUBMITTER_ACTIONS)],
                 opts=self.child(),
             )
@@ -124,11 +128,11 @@ class RetrainingTrigger(Capability):
                 principal_id=submitter.principal_id,
                 principal_type="ServicePrincipal",
                 role_definition_id=role.id,
-                scope=foundation.workspace.id,
+                scope=foundation.workspace_id,
                 description=f"mlops {s.prefix}: submit the training pipeline on drift",
                 opts=self.child(),
             )
-            jobs_url = pulumi.Output.concat("https://management.azure.com", foundation.workspace.id, "/jobs")
+            jobs_url = pulumi.Output.concat("https://management.azure.com", foundation.workspace_id, "/jobs")
             definition = pulumi.Output.all(jobs_url, training.job_body, submitter.id).apply(
                 lambda a: workflow_definition(a[0], a[1], a[2])
             )
@@ -191,7 +195,7 @@ class RetrainingTrigger(Capability):
             severity=2,
             enabled=True,
             auto_mitigate=False,
-            scopes=[foundation.log_analytics.id],
+            scopes=[foundation.log_analytics_id],
             evaluation_frequency=ALERT_EVERY,
             window_size=ALERT_EVERY,
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(

@@ -4,6 +4,7 @@ and an `ml.Schedule` that creates the pipeline job on `pipeline.schedule`."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -11,7 +12,11 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
 from providers.azure import pipeline_definition as pdef
-from providers.base import Capability, Deployment
+from providers.azure.feature_store import FeatureStoreOut
+from providers.azure.foundation import FoundationOut
+from providers.azure.model_registry import RegistryOut
+from providers.azure.translate import AzureSettings
+from providers.base import Capability, Deployment, asset
 
 BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 DATA_ROOT = "azureml://datastores/workspaceblobstore/paths"
@@ -44,39 +49,52 @@ def job_args(rest: dict[str, Any], workspace_id: pulumi.Input[str]) -> ml.Pipeli
     )
 
 
+@dataclass(frozen=True)
+class TrainingOut:
+    code_id: pulumi.Output[str]
+    """The code asset version (step scripts and the scoring script)."""
+    environment_id: pulumi.Output[str]
+    job_body: pulumi.Output[dict[str, Any]]
+    """The pipeline job as the REST API takes it (what the retraining workflow submits)."""
+    training_data: str
+    """Where the data the model is trained on lives (the drift baseline)."""
+
+
 class TrainingPipeline(Capability):
     cloud = "azure"
     capability = "TrainingPipeline"
+    out: TrainingOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation,
-        registry,
+        deployment: Deployment[AzureSettings],
+        foundation: FoundationOut,
+        features: FeatureStoreOut,
+        registry: RegistryOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
         s, p, pipeline = deployment.settings, deployment.platform, deployment.pipeline
-        rg, ws = foundation.resource_group.name, foundation.workspace.name
+        rg, ws = foundation.resource_group_name, foundation.workspace_name
 
-        # Code asset: every script as a blob under a content-addressed folder, so a new version of
+        # Code asset: every file as a blob under a content-addressed folder, so a new version of
         # the code is a new folder and a new asset version (assets are immutable).
-        files = pdef.code_files(pipeline)
-        self.code_version_name = pdef.digest(files)
+        code = pdef.code_bundle(pipeline)
+        self.code_version_name = code.digest
         folder = f"{pipeline.name}/{self.code_version_name}"
         blobs = [
             storage.Blob(
-                f"{name}-code-{fname.removesuffix('.py')}",
+                f"{name}-code-{fname.replace('.', '-').replace('_', '-')}",
                 blob_name=f"{folder}/{fname}",
-                container_name=foundation.code_container.name,
-                account_name=foundation.code_account.name,
+                container_name=foundation.code_container_name,
+                account_name=foundation.code_account_name,
                 resource_group_name=rg,
-                content_type="text/x-python",
-                source=pulumi.StringAsset(data.decode()),
+                content_type="text/x-python" if fname.endswith(".py") else "text/plain",
+                source=asset(source),
                 opts=self.child(),
             )
-            for fname, data in files.items()
+            for fname, source in code.files.items()
         ]
         code_container = ml.CodeContainer(
             f"{name}-code",
@@ -165,13 +183,13 @@ class TrainingPipeline(Capability):
 
         rest = pdef.rest_job(built, versions)
         self.job_rest = rest
-        self.job_body = foundation.workspace.id.apply(lambda wid: pdef.fill_workspace(rest, wid))
+        self.job_body = foundation.workspace_id.apply(lambda wid: pdef.fill_workspace(rest, wid))
         # The job definition as a file next to the code: `az ml job create -f` runs it by hand.
         definition = storage.Blob(
             f"{name}-definition",
             blob_name=f"{folder}/pipeline.json",
-            container_name=foundation.code_container.name,
-            account_name=foundation.code_account.name,
+            container_name=foundation.code_container_name,
+            account_name=foundation.code_account_name,
             resource_group_name=rg,
             content_type="application/json",
             source=pulumi.StringAsset(json.dumps(pdef.job_yaml(built), indent=1, default=str)),
@@ -188,13 +206,19 @@ class TrainingPipeline(Capability):
                     display_name=f"{s.prefix} training",
                     trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=p.pipeline.schedule, time_zone="UTC"),
                     action=ml.JobScheduleActionArgs(
-                        action_type="CreateJob", job_definition=job_args(rest, foundation.workspace.id)
+                        action_type="CreateJob", job_definition=job_args(rest, foundation.workspace_id)
                     ),
                     is_enabled=True,
                     tags=s.tags,
                 ),
                 opts=self.child(depends_on=components),
             )
+        self.out = TrainingOut(
+            code_id=self.code.id,
+            environment_id=self.environment.id,
+            job_body=self.job_body,
+            training_data=self.training_data,
+        )
         self.publish(
             training_pipeline=definition.id.apply(
                 lambda _: f"https://{s.code_account}.blob.core.windows.net/code/{folder}/pipeline.json"

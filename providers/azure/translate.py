@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from providers.base import Deployment
+from providers.base import Target
 from providers.spec import SpecError
 
 NAME_KEY = "mlops:platform.name"
@@ -118,7 +118,7 @@ GPU_LOCATIONS = frozenset(
 )
 
 # Portable feature type -> Azure ML feature store FeatureDataType.
-FEATURE_TYPES = {
+AZURE_FEATURE_TYPES = {
     "int": "Long",
     "float": "Double",
     "string": "String",
@@ -144,7 +144,7 @@ class Recurrence:
 
 
 @dataclass(frozen=True)
-class Settings:
+class AzureSettings:
     location: str
     prefix: str
     tags: dict[str, str]
@@ -242,9 +242,9 @@ def cron_to_recurrence(cron: str, key: str) -> Recurrence:
     raise SpecError(key, f"{cron!r}: use day-of-week numbers 0-6 for an Azure recurrence")
 
 
-def translate(deployment: Deployment) -> Settings:
-    p = deployment.platform
-    location = check_location(deployment.cloud_config.get("location"))
+def translate(target: Target) -> AzureSettings:
+    p = target.platform
+    location = check_location(target.region)
     storage = check_storage_account(storage_account_name(p.prefix, "data"))
     code = check_storage_account(storage_account_name(p.prefix, "code"))
     vault = check_key_vault(f"{p.prefix}-kv")
@@ -259,7 +259,7 @@ def translate(deployment: Deployment) -> Settings:
     recurrence = cron_to_recurrence(
         p.feature_store.online_sync_schedule, "mlops:platform.feature_store.online_sync_schedule"
     )
-    return Settings(
+    return AzureSettings(
         location=location,
         prefix=p.prefix,
         tags=dict(p.all_tags),
@@ -277,6 +277,6 @@ def translate(deployment: Deployment) -> Settings:
         public_network_access="Enabled" if p.network.public_access else "Disabled",
         materialization=recurrence,
         feature_types={
-            g.name: {f.name: FEATURE_TYPES[f.type] for f in g.features} for g in p.feature_store.feature_groups
+            g.name: {f.name: AZURE_FEATURE_TYPES[f.type] for f in g.features} for g in p.feature_store.feature_groups
         },
     )

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 
-from providers.base import Components, Deployment, Provider
+from providers.base import ComponentClasses, Provider, Target
+from providers.gcp import translate as _translate  # the module: `providers.gcp.translate` stays importable as one
 from providers.gcp.translate import GcpSettings
 
 
-class GcpProvider(Provider):
+class GcpProvider(Provider[GcpSettings]):
     cloud = "gcp"
-    config_keys: ClassVar[Mapping[str, str]] = {"project": "gcp:project", "region": "gcp:region"}
+    config_keys: ClassVar = {"project": "gcp:project", "region": "gcp:region"}
 
-    def translate(self, deployment: Deployment) -> GcpSettings:
-        # Imported by module path: `providers.gcp.translate` must stay the module, not the function.
-        from providers.gcp.translate import translate as to_gcp
+    def translate(self, target: Target) -> GcpSettings:
+        return _translate.translate(target)
 
-        return to_gcp(deployment)
-
-    def build(self, deployment: Deployment) -> Components:
+    def components(self) -> ComponentClasses:
         # Imported here: pulumi_gcp is only loaded when a GCP stack is built.
         from providers.gcp.endpoint import Endpoint
         from providers.gcp.feature_store import FeatureStore
@@ -29,12 +26,12 @@ class GcpProvider(Provider):
         from providers.gcp.retraining_trigger import RetrainingTrigger
         from providers.gcp.training_pipeline import TrainingPipeline
 
-        prefix = deployment.platform.prefix
-        foundation = Foundation(f"{prefix}-foundation", deployment)
-        feature_store = FeatureStore(f"{prefix}-features", deployment, foundation)
-        registry = ModelRegistry(f"{prefix}-registry", deployment)
-        training = TrainingPipeline(f"{prefix}-training", deployment, foundation, registry)
-        endpoint = Endpoint(f"{prefix}-serving", deployment, foundation, registry)
-        monitor = ModelMonitor(f"{prefix}-monitor", deployment, foundation, endpoint)
-        trigger = RetrainingTrigger(f"{prefix}-retrain", deployment, foundation, training, monitor)
-        return Components(foundation, feature_store, registry, training, endpoint, monitor, trigger)
+        return ComponentClasses(
+            foundation=Foundation,
+            feature_store=FeatureStore,
+            model_registry=ModelRegistry,
+            training_pipeline=TrainingPipeline,
+            endpoint=Endpoint,
+            model_monitor=ModelMonitor,
+            retraining_trigger=RetrainingTrigger,
+        )

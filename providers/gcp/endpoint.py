@@ -6,44 +6,57 @@ dynamic resource `dynamic.DeployedModel` does it, after the registry's approval 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_gcp as gcp
 
-from providers.base import NOT_SERVING, Capability, Deployment
+from providers.base import NOT_SERVING, Capability, Deployment, serving_sentence
 from providers.gcp.dynamic import DeployedModel
-from providers.gcp.foundation import Foundation
-from providers.gcp.model_registry import ModelRegistry
+from providers.gcp.foundation import FoundationOut
+from providers.gcp.model_registry import RegistryOut
+from providers.gcp.training_pipeline import TrainingOut
 from providers.gcp.translate import GcpSettings
 
 REQUEST_LOG_TABLE = "request_response_logging"
 
 
+@dataclass(frozen=True)
+class EndpointOut:
+    endpoint: pulumi.Resource
+    requests_table: str
+    """`<project>.<dataset>.<table>`: where the endpoint logs sampled requests (the drift check reads it)."""
+    serves_model: bool
+
+
 class Endpoint(Capability):
     cloud = "gcp"
     capability = "Endpoint"
+    out: EndpointOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation: Foundation,
-        registry: ModelRegistry,
+        deployment: Deployment[GcpSettings],
+        foundation: FoundationOut,
+        registry: RegistryOut,
+        training: TrainingOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s: GcpSettings = deployment.settings
+        s = deployment.settings
         platform = deployment.platform
         ep = platform.endpoint
 
         # Captured requests are data: their own CMEK dataset, protected like the rest.
-        self.logs_dataset = gcp.bigquery.Dataset(
+        logs_dataset = gcp.bigquery.Dataset(
             f"{name}-request-logs",
             project=s.project,
             dataset_id=s.logs_dataset_id,
             location=s.region,
             description=f"mlops {s.prefix}: sampled endpoint requests and responses",
             default_encryption_configuration=gcp.bigquery.DatasetDefaultEncryptionConfigurationArgs(
-                kms_key_name=foundation.key.id
+                kms_key_name=foundation.key_id
             ),
             delete_contents_on_destroy=False,
             labels=s.labels,
@@ -53,12 +66,12 @@ class Endpoint(Capability):
         gcp.bigquery.DatasetIamMember(
             f"{name}-request-logs-reader",
             project=s.project,
-            dataset_id=self.logs_dataset.dataset_id,
+            dataset_id=logs_dataset.dataset_id,
             role="roles/bigquery.dataViewer",
-            member=foundation.account.member,
+            member=foundation.account_member,
             opts=self.child(),
         )
-        self.requests_table = f"{s.project}.{s.logs_dataset_id}.{REQUEST_LOG_TABLE}"
+        requests_table = f"{s.project}.{s.logs_dataset_id}.{REQUEST_LOG_TABLE}"
 
         private = None
         if not platform.network.public_access:
@@ -66,7 +79,7 @@ class Endpoint(Capability):
             private = gcp.vertex.AiEndpointPrivateServiceConnectConfigArgs(
                 enable_private_service_connect=True, project_allowlists=[s.project]
             )
-        self.endpoint = gcp.vertex.AiEndpoint(
+        endpoint = gcp.vertex.AiEndpoint(
             f"{name}-endpoint",
             project=s.project,
             location=s.region,
@@ -74,48 +87,45 @@ class Endpoint(Capability):
             name=s.endpoint_id,
             display_name=f"{s.prefix}-endpoint",
             description=f"mlops {s.prefix}: real-time predictions",
-            encryption_spec=gcp.vertex.AiEndpointEncryptionSpecArgs(kms_key_name=foundation.key.id),
+            encryption_spec=gcp.vertex.AiEndpointEncryptionSpecArgs(kms_key_name=foundation.key_id),
             private_service_connect_config=private,
             predict_request_response_logging_config=gcp.vertex.AiEndpointPredictRequestResponseLoggingConfigArgs(
                 enabled=ep.data_capture_percent > 0,
                 sampling_rate=s.sampling_rate,
                 bigquery_destination=gcp.vertex.AiEndpointPredictRequestResponseLoggingConfigBigqueryDestinationArgs(
-                    output_uri=f"bq://{self.requests_table}"
+                    output_uri=f"bq://{requests_table}"
                 ),
             ),
             labels=s.labels,
-            opts=self.child(depends_on=[*foundation.key_ready, self.logs_dataset]),
+            opts=self.child(depends_on=[*foundation.key_ready, logs_dataset]),
         )
 
-        self.deployed = None
-        if ep.model_version is not None:
-            accelerator = s.serving_accelerator
-            self.deployed = DeployedModel(
-                f"{name}-model-v{ep.model_version}",
-                {
-                    "project": s.project,
-                    "region": s.region,
-                    # The resource's Output: a replaced endpoint (new id) replaces the deployment.
-                    "endpoint": self.endpoint.id,
-                    "model_id": registry.model_id,
-                    "version": str(ep.model_version),
-                    "machine_type": s.serving_machine,
-                    "accelerator_type": accelerator[0] if accelerator else "",
-                    "accelerator_count": accelerator[1] if accelerator else 0,
-                    "min_replicas": ep.min_replicas,
-                    "max_replicas": ep.max_replicas,
-                    "cpu_target": ep.target_cpu_percent,
-                    "service_account": foundation.account.email,
-                    "display_name": f"{registry.model_id}-v{ep.model_version}",
-                },
-                opts=self.child(depends_on=[self.endpoint, registry.approval]),
-            )
+        version = deployment.model_version
+        if version is None:
+            self.out = EndpointOut(endpoint, requests_table, serves_model=False)
+            self.publish(endpoint=None, serving=NOT_SERVING)
+            return
 
-        self.publish(
-            endpoint=self.endpoint.id if self.deployed is not None else None,
-            serving=(
-                f"model version {ep.model_version} of {registry.model_name}"
-                if ep.model_version is not None
-                else NOT_SERVING
-            ),
+        accelerator = s.serving_accelerator
+        DeployedModel(
+            f"{name}-model-v{version}",
+            {
+                "project": s.project,
+                "region": s.region,
+                # The resource's Output: a replaced endpoint (new id) replaces the deployment.
+                "endpoint": endpoint.id,
+                "model_id": registry.model_id,
+                "version": str(version),
+                "machine_type": s.serving_machine,
+                "accelerator_type": accelerator[0] if accelerator else "",
+                "accelerator_count": accelerator[1] if accelerator else 0,
+                "min_replicas": ep.min_replicas,
+                "max_replicas": ep.max_replicas,
+                "cpu_target": ep.target_cpu_percent,
+                "service_account": foundation.account_email,
+                "display_name": f"{registry.model_id}-v{version}",
+            },
+            opts=self.child(depends_on=[endpoint, *([registry.approval] if registry.approval else [])]),
         )
+        self.out = EndpointOut(endpoint, requests_table, serves_model=True)
+        self.publish(endpoint=endpoint.id, serving=serving_sentence(version, registry.model_name))

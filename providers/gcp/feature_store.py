@@ -6,33 +6,50 @@ The legacy `vertex.AiFeatureStore*` resources are not used: Google announced the
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
 from providers.base import Capability, Deployment
-from providers.gcp.foundation import Foundation
+from providers.gcp.foundation import FoundationOut
 from providers.gcp.translate import GcpSettings
 
 ONLINE_NODES = (1, 3)
 ONLINE_CPU_TARGET = 70
 
 
+@dataclass(frozen=True)
+class FeatureGroupOut:
+    id: pulumi.Output[str]
+    table: pulumi.Output[str]
+    """The BigQuery table of the offline store (`projects/.../datasets/.../tables/...`)."""
+
+
+@dataclass(frozen=True)
+class FeatureStoreOut:
+    dataset_id: pulumi.Output[str]
+    groups: Mapping[str, FeatureGroupOut]
+
+
 class FeatureStore(Capability):
     cloud = "gcp"
     capability = "FeatureStore"
+    out: FeatureStoreOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation: Foundation,
+        deployment: Deployment[GcpSettings],
+        foundation: FoundationOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s: GcpSettings = deployment.settings
+        s = deployment.settings
         fs = deployment.platform.feature_store
-        cmek = foundation.key.id
+        cmek = foundation.key_id
 
         self.dataset = gcp.bigquery.Dataset(
             f"{name}-dataset",
@@ -50,7 +67,7 @@ class FeatureStore(Capability):
             project=s.project,
             dataset_id=self.dataset.dataset_id,
             role="roles/bigquery.dataEditor",
-            member=foundation.account.member,
+            member=foundation.account_member,
             opts=self.child(),
         )
 
@@ -73,7 +90,8 @@ class FeatureStore(Capability):
                 opts=self.protected(deployment, depends_on=foundation.key_ready),
             )
 
-        groups: dict[str, pulumi.Input[dict]] = {}
+        groups: dict[str, pulumi.Input[dict[str, Any]]] = {}
+        handed: dict[str, FeatureGroupOut] = {}
         for group in fs.feature_groups:
             table = gcp.bigquery.Table(
                 f"{name}-{group.name}-table",
@@ -140,5 +158,7 @@ class FeatureStore(Capability):
                 "offline": table.id,  # projects/.../datasets/<dataset>/tables/<group>
                 "online": bool(group.online and view is not None),
             }
+            handed[group.name] = FeatureGroupOut(feature_group.id, table.id)
 
+        self.out = FeatureStoreOut(self.dataset.dataset_id, handed)
         self.publish(feature_groups=groups)

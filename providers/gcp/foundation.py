@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_gcp as gcp
 
@@ -90,14 +92,31 @@ def vertex_role(
     )
 
 
+@dataclass(frozen=True)
+class FoundationOut:
+    """What the other GCP components use of the foundation."""
+
+    key_id: pulumi.Output[str]
+    key_ready: list[pulumi.Resource]
+    """Depend on these before creating anything encrypted with the key (the agents' grants)."""
+    bucket_name: pulumi.Output[str]
+    bucket_url: pulumi.Output[str]
+    account_email: pulumi.Output[str]
+    account_member: pulumi.Output[str]
+    account_name: pulumi.Output[str]
+    """The pipeline identity's full resource name (for grants on the account itself)."""
+
+
 class Foundation(Capability):
     cloud = "gcp"
     capability = "Foundation"
+    out: FoundationOut
 
-    def __init__(self, name: str, deployment: Deployment, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, deployment: Deployment[GcpSettings], opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(name, opts)
-        s: GcpSettings = deployment.settings
-        self.settings = s
+        s = deployment.settings
         labels = s.labels
 
         # Left enabled on destroy: other workloads in the project may use the same APIs.
@@ -156,8 +175,6 @@ class Foundation(Capability):
             )
             for agent, member in agents.items()
         ]
-        # Anything encrypted with the key must wait until the agents may use it.
-        self.key_ready = self.key_grants
 
         self.bucket = gcp.storage.Bucket(
             f"{name}-bucket",
@@ -208,6 +225,15 @@ class Foundation(Capability):
             role="roles/storage.objectAdmin",
             member=self.account.member,
             opts=self.child(),
+        )
+        self.out = FoundationOut(
+            key_id=self.key.id,
+            key_ready=list(self.key_grants),
+            bucket_name=self.bucket.name,
+            bucket_url=self.bucket.url,
+            account_email=self.account.email,
+            account_member=self.account.member,
+            account_name=self.account.name,
         )
         self.publish(
             storage_uri=self.bucket.url,

@@ -8,6 +8,7 @@ run, compares every feature with the training data, and writes the largest dista
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pulumi
@@ -16,8 +17,9 @@ from croniter import croniter
 
 from providers.base import Capability, Deployment
 from providers.gcp import pipeline_definition
-from providers.gcp.endpoint import Endpoint
-from providers.gcp.foundation import Foundation
+from providers.gcp.endpoint import EndpointOut
+from providers.gcp.foundation import FoundationOut
+from providers.gcp.training_pipeline import TrainingOut
 from providers.gcp.translate import GcpSettings
 
 DRIFT_LOG = "mlops-drift"
@@ -30,45 +32,53 @@ def window_hours(cron: str) -> int:
     return max(1, math.ceil((second - first).total_seconds() / 3600))
 
 
+@dataclass(frozen=True)
+class MonitorOut:
+    schedule: pulumi.Resource | None
+    """None when nothing is monitored (nothing served)."""
+    log_name: str
+    """`projects/<p>/logs/mlops-drift`: where each drift check writes its result."""
+
+
 class ModelMonitor(Capability):
     cloud = "gcp"
     capability = "ModelMonitor"
+    out: MonitorOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation: Foundation,
-        endpoint: Endpoint,
+        deployment: Deployment[GcpSettings],
+        foundation: FoundationOut,
+        endpoint: EndpointOut,
+        training: TrainingOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s: GcpSettings = deployment.settings
+        s = deployment.settings
         monitor = deployment.platform.monitor
         display = f"{s.prefix}-drift"
-        self.log_name = f"projects/{s.project}/logs/{DRIFT_LOG}"
-        self.schedule: gcp.colab.Schedule | None = None
-        self.spec: dict | None = None
-        if deployment.platform.endpoint.model_version is None:
+        log_name = f"projects/{s.project}/logs/{DRIFT_LOG}"
+        if not deployment.serves_model:
             # Nothing is served, so no request is logged and there is nothing to monitor yet (as on
             # the other clouds): no drift pipeline, no schedule, no alert downstream.
+            self.out = MonitorOut(None, log_name)
             self.publish(monitor=None)
             return
 
         spec = pipeline_definition.compile_spec(
             pipeline_definition.build_drift_pipeline(display, monitor.drift_threshold, window_hours(s.monitor_schedule))
         )
-        self.spec = spec
-        self.template_object = gcp.storage.BucketObject(
+        template = gcp.storage.BucketObject(
             f"{name}-template",
-            bucket=foundation.bucket.name,
+            bucket=foundation.bucket_name,
             name=f"pipelines/{display}/pipeline.json",
             content=pipeline_definition.spec_json(spec),
             content_type="application/json",
             opts=self.child(),
         )
 
-        self.schedule = gcp.colab.Schedule(
+        schedule = gcp.colab.Schedule(
             f"{name}-schedule",
             project=s.project,
             location=s.region,
@@ -82,24 +92,25 @@ class ModelMonitor(Capability):
                     display_name=display,
                     pipeline_spec=pipeline_definition.spec_json(spec),
                     runtime_config=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobRuntimeConfigArgs(
-                        gcs_output_directory=pulumi.Output.concat(foundation.bucket.url, "/pipeline-root/", display),
+                        gcs_output_directory=pulumi.Output.concat(foundation.bucket_url, "/pipeline-root/", display),
                         parameter_values={
                             "project": s.project,
                             "requests_table": endpoint.requests_table,
                             # The data the training pipeline reads (its `input_data`).
                             "baseline_uri": pulumi.Output.concat(
-                                foundation.bucket.url, f"/data/{deployment.pipeline.name}/"
+                                foundation.bucket_url, f"/data/{deployment.pipeline.name}/"
                             ),
                             "platform": s.prefix,
                         },
                     ),
-                    service_account=foundation.account.email,
+                    service_account=foundation.account_email,
                     encryption_spec=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobEncryptionSpecArgs(
-                        kms_key_name=foundation.key.id
+                        kms_key_name=foundation.key_id
                     ),
                     labels={**s.labels, "trigger": "monitor"},
                 ),
             ),
-            opts=self.child(depends_on=[self.template_object, endpoint.endpoint]),
+            opts=self.child(depends_on=[template, endpoint.endpoint]),
         )
-        self.publish(monitor=self.schedule.id)  # projects/.../locations/.../schedules/<id>
+        self.out = MonitorOut(schedule, log_name)
+        self.publish(monitor=schedule.id)  # projects/.../locations/.../schedules/<id>

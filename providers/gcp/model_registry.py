@@ -9,37 +9,57 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 
 from providers.base import Capability, Deployment
 from providers.gcp.dynamic import ModelVersionApproval, model_name
+from providers.gcp.foundation import FoundationOut
 from providers.gcp.translate import GcpSettings
+
+
+@dataclass(frozen=True)
+class RegistryOut:
+    model_id: str
+    model_name: str
+    """`projects/<p>/locations/<r>/models/<id>`: the registered model whose versions are served."""
+    approval_mode: str
+    approval: pulumi.Resource | None
+    """The gate the served version passed (None when nothing is served)."""
 
 
 class ModelRegistry(Capability):
     cloud = "gcp"
     capability = "ModelRegistry"
+    out: RegistryOut
 
-    def __init__(self, name: str, deployment: Deployment, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        deployment: Deployment[GcpSettings],
+        foundation: FoundationOut,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__(name, opts)
-        s: GcpSettings = deployment.settings
-        self.approval_mode = deployment.platform.registry.approval
-        self.model_id = s.model_id
-        self.model_name = model_name(s.project, s.region, s.model_id)
+        s = deployment.settings
+        approval_mode = deployment.platform.registry.approval
+        registered = model_name(s.project, s.region, s.model_id)
 
-        self.approval = None
-        version = deployment.platform.endpoint.model_version
+        approval = None
+        version = deployment.model_version
         if version is not None:
-            self.approval = ModelVersionApproval(
+            approval = ModelVersionApproval(
                 f"{name}-approval-v{version}",
                 {
                     "project": s.project,
                     "region": s.region,
                     "model_id": s.model_id,
                     "version": str(version),
-                    "mode": self.approval_mode,
+                    "mode": approval_mode,
                 },
                 opts=self.child(),
             )
 
-        self.publish(model_registry=self.model_name, approval=self.approval_mode)
+        self.out = RegistryOut(s.model_id, registered, approval_mode, approval)
+        self.publish(model_registry=registered, approval=approval_mode)

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from pipelines.spec import PipelineDef, parse_source
+from pipelines.spec import OutputRef, ParamRef, PipelineDef, parse_source
 
 PYTHON_IMAGE = "python:3.11-slim"
 GATE_TASK = "quality-gate-metric"
@@ -33,7 +33,7 @@ STEP_PROLOGUE = r"""set -eu
 gcs() { printf '%s' "$1" | sed 's#^gs://#/gcs/#'; }
 code=$(gcs "$1"); shift
 python -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/requirements.txt"
-cd "$code/steps"
+cd "$code"
 for arg do shift; set -- "$@" "$(gcs "$arg")"; done
 exec "$@"
 """
@@ -48,12 +48,12 @@ def step_argv(pipeline: PipelineDef, step_name: str) -> list[Any]:
     step = pipeline.step(step_name)
     paths: dict[str, Any] = {}
     for name, source in step.inputs.items():
-        kind, _, _ = parse_source(source)
-        paths[name] = {"inputValue": name} if kind == "param" else {"inputPath": name}
+        is_param = isinstance(parse_source(source), ParamRef)
+        paths[name] = {"inputValue": name} if is_param else {"inputPath": name}
     for name in step.outputs:
         paths[name] = {"outputPath": name}
     # Sentinels for the pipeline params this step uses, swapped for placeholders below.
-    used = {parse_source(src)[1]: arg for arg, src in step.params.items() if parse_source(src)[0] == "param"}
+    used = {ref.name: arg for arg, src in step.params.items() if isinstance(ref := parse_source(src), ParamRef)}
     sentinels = {pname: f"\x00{arg}\x00" for pname, arg in used.items()}
     argv = pipeline.command(step_name, {k: f"\x01{k}\x01" for k in paths}, sentinels)
     out: list[Any] = []
@@ -71,14 +71,16 @@ def component_yaml(pipeline: PipelineDef, step_name: str, image: str = PYTHON_IM
     step = pipeline.step(step_name)
     inputs: list[dict[str, str]] = [{"name": "code_uri", "type": "String"}]
     for name, source in step.inputs.items():
-        kind, pname, _ = parse_source(source)
+        ref = parse_source(source)
         inputs.append(
-            {"name": name, "type": _PARAM_TYPES[pipeline.param(pname).type][1]} if kind == "param" else {"name": name}
+            {"name": name, "type": _PARAM_TYPES[pipeline.param(ref.name).type][1]}
+            if isinstance(ref, ParamRef)
+            else {"name": name}
         )
     for arg, source in step.params.items():
-        kind, pname, _ = parse_source(source)
-        if kind == "param":
-            inputs.append({"name": arg, "type": _PARAM_TYPES[pipeline.param(pname).type][1]})
+        ref = parse_source(source)
+        if isinstance(ref, ParamRef):
+            inputs.append({"name": arg, "type": _PARAM_TYPES[pipeline.param(ref.name).type][1]})
     spec = {
         "name": f"{pipeline.name}-{step.name}",
         "description": step.description,
@@ -210,12 +212,15 @@ def build_training_pipeline(
         for step in pipeline.steps:
             args: dict[str, Any] = {"code_uri": kw["code_uri"]}
             for name, source in step.inputs.items():
-                kind, a, b = parse_source(source)
-                args[name] = kw[a] if kind == "param" else tasks[a].outputs[b]
+                ref = parse_source(source)
+                if isinstance(ref, ParamRef):
+                    args[name] = kw[ref.name]
+                elif isinstance(ref, OutputRef):
+                    args[name] = tasks[ref.step].outputs[ref.output]
             for arg, source in step.params.items():
-                kind, pname, _ = parse_source(source)
-                if kind == "param":
-                    args[arg] = kw[pname]
+                ref = parse_source(source)
+                if isinstance(ref, ParamRef):
+                    args[arg] = kw[ref.name]
             task = steps[step.name](**args).set_display_name(step.name)
             task.set_cpu_limit(step_limits[0]).set_memory_limit(step_limits[1])
             if accelerator and step.kind == "training":

@@ -19,9 +19,9 @@ import pulumi_gcp as gcp
 import yaml
 
 from providers.base import Capability, Deployment
-from providers.gcp.foundation import ENCRYPTER, VERTEX_RETRAIN_PERMISSIONS, Foundation, vertex_role
-from providers.gcp.model_monitor import ModelMonitor
-from providers.gcp.training_pipeline import TrainingPipeline
+from providers.gcp.foundation import ENCRYPTER, VERTEX_RETRAIN_PERMISSIONS, FoundationOut, vertex_role
+from providers.gcp.model_monitor import MonitorOut
+from providers.gcp.training_pipeline import TrainingOut
 from providers.gcp.translate import GcpSettings
 
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -102,14 +102,14 @@ class RetrainingTrigger(Capability):
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation: Foundation,
-        training: TrainingPipeline,
-        monitor: ModelMonitor,
+        deployment: Deployment[GcpSettings],
+        foundation: FoundationOut,
+        monitor: MonitorOut,
+        training: TrainingOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s: GcpSettings = deployment.settings
+        s = deployment.settings
         mon = deployment.platform.monitor
 
         email = gcp.monitoring.NotificationChannel(
@@ -194,15 +194,17 @@ class RetrainingTrigger(Capability):
             retrain_target=self.workflow.id if self.workflow is not None else None,
         )
 
-    def _pubsub_channel(self, name: str, deployment: Deployment, foundation: Foundation) -> pulumi.Output[str]:
+    def _pubsub_channel(
+        self, name: str, deployment: Deployment[GcpSettings], foundation: FoundationOut
+    ) -> pulumi.Output[str]:
         """The topic drift notifications go to for the retraining workflow, and its channel."""
-        s: GcpSettings = deployment.settings
+        s = deployment.settings
         project = gcp.organizations.get_project_output(project_id=s.project)
         self.topic = gcp.pubsub.Topic(
             f"{name}-topic",
             project=s.project,
             name=f"{s.prefix}-drift-alerts",
-            kms_key_name=foundation.key.id,
+            kms_key_name=foundation.key_id,
             labels=s.labels,
             opts=self.child(depends_on=foundation.key_ready),
         )
@@ -229,9 +231,9 @@ class RetrainingTrigger(Capability):
         return to_topic.name
 
     def _retrain_path(
-        self, name: str, deployment: Deployment, foundation: Foundation, training: TrainingPipeline
+        self, name: str, deployment: Deployment[GcpSettings], foundation: FoundationOut, training: TrainingOut
     ) -> gcp.workflows.Workflow:
-        s: GcpSettings = deployment.settings
+        s = deployment.settings
         account = gcp.serviceaccount.Account(
             f"{name}-identity",
             project=s.project,
@@ -268,7 +270,7 @@ class RetrainingTrigger(Capability):
             # read the compiled template
             gcp.storage.BucketIAMMember(
                 f"{name}-identity-template",
-                bucket=foundation.bucket.name,
+                bucket=foundation.bucket_name,
                 role="roles/storage.objectViewer",
                 member=account.member,
                 opts=self.child(),
@@ -276,7 +278,7 @@ class RetrainingTrigger(Capability):
             # start the job as the pipeline identity
             gcp.serviceaccount.IAMMember(
                 f"{name}-identity-act-as",
-                service_account_id=foundation.account.name,
+                service_account_id=foundation.account_name,
                 role="roles/iam.serviceAccountUser",
                 member=account.member,
                 opts=self.child(),
@@ -290,15 +292,15 @@ class RetrainingTrigger(Capability):
         )
         key_grant = gcp.kms.CryptoKeyIAMMember(
             f"{name}-key-workflows",
-            crypto_key_id=foundation.key.id,
+            crypto_key_id=foundation.key_id,
             role=ENCRYPTER,
             member=workflows_agent.member,
             opts=self.child(),
         )
         source = pulumi.Output.all(
-            bucket=foundation.bucket.name,
-            template=training.template_object.name,
-            root=training.root,
+            bucket=foundation.bucket_name,
+            template=training.template_name,
+            root=training.pipeline_root,
             service_account=training.service_account,
             kms_key=training.kms_key,
             params=pulumi.Output.from_input(training.parameter_values),
@@ -324,7 +326,7 @@ class RetrainingTrigger(Capability):
             description=f"mlops {s.prefix}: start the training pipeline on drift",
             service_account=account.id,
             source_contents=source,
-            crypto_key_name=foundation.key.id,
+            crypto_key_name=foundation.key_id,
             call_log_level="LOG_ERRORS_ONLY",
             labels=s.labels,
             opts=self.child(depends_on=[*grants, key_grant]),

@@ -2,56 +2,69 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_gcp as gcp
 
-from providers.base import Capability, Deployment
+from pipelines.package import bundle
+from providers.base import Capability, Deployment, asset
 from providers.gcp import pipeline_definition
-from providers.gcp.foundation import Foundation
-from providers.gcp.model_registry import ModelRegistry
+from providers.gcp.feature_store import FeatureStoreOut
+from providers.gcp.foundation import FoundationOut
+from providers.gcp.model_registry import RegistryOut
 from providers.gcp.translate import GcpSettings
+
+
+@dataclass(frozen=True)
+class TrainingOut:
+    """What a run of the training pipeline is created from (the retraining workflow makes one)."""
+
+    template_name: pulumi.Output[str]
+    """The compiled template's object name in the platform's bucket."""
+    uploads: list[pulumi.Resource]
+    """The code and the template: a run must not start before they exist."""
+    pipeline_root: pulumi.Output[str]
+    service_account: pulumi.Output[str]
+    kms_key: pulumi.Output[str]
+    parameter_values: Mapping[str, pulumi.Input[str]]
+    display_name: str
 
 
 class TrainingPipeline(Capability):
     cloud = "gcp"
     capability = "TrainingPipeline"
+    out: TrainingOut
 
     def __init__(
         self,
         name: str,
-        deployment: Deployment,
-        foundation: Foundation,
-        registry: ModelRegistry,
+        deployment: Deployment[GcpSettings],
+        foundation: FoundationOut,
+        features: FeatureStoreOut,
+        registry: RegistryOut,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s: GcpSettings = deployment.settings
+        s = deployment.settings
         pdef = deployment.pipeline
         gate = deployment.platform.pipeline.quality_gate
-        bucket = foundation.bucket.name
+        bucket = foundation.bucket_name
 
-        # Step code and requirements as objects: Vertex mounts them at /gcs/<bucket>/code/...
-        code_prefix = f"code/{pdef.name}"
-        self.code = [
+        # Step code as objects under a content-hashed prefix: Vertex mounts them at /gcs/<bucket>/...
+        code = bundle(pdef)
+        code_prefix = code.prefix.rstrip("/")
+        uploads: list[pulumi.Resource] = [
             gcp.storage.BucketObject(
-                f"{name}-code-{path.stem}",
+                f"{name}-code-{file_name.replace('.', '-').replace('_', '-')}",
                 bucket=bucket,
-                name=f"{code_prefix}/steps/{path.name}",
-                source=pulumi.FileAsset(str(path)),
+                name=f"{code.prefix}{file_name}",
+                source=asset(source),
                 opts=self.child(),
             )
-            for path in sorted(pdef.steps_dir.glob("*.py"))
-            if not path.name.startswith("_")
+            for file_name, source in code.files.items()
         ]
-        self.code.append(
-            gcp.storage.BucketObject(
-                f"{name}-code-requirements",
-                bucket=bucket,
-                name=f"{code_prefix}/requirements.txt",
-                source=pulumi.FileAsset(str(pdef.requirements)),
-                opts=self.child(),
-            )
-        )
 
         spec = pipeline_definition.compile_spec(
             pipeline_definition.build_training_pipeline(
@@ -63,8 +76,7 @@ class TrainingPipeline(Capability):
                 accelerator=s.step_accelerator,
             )
         )
-        self.spec = spec
-        self.template_object = gcp.storage.BucketObject(
+        template = gcp.storage.BucketObject(
             f"{name}-template",
             bucket=bucket,
             name=f"pipelines/{s.pipeline_display_name}/pipeline.json",
@@ -75,20 +87,18 @@ class TrainingPipeline(Capability):
             opts=self.child(),
         )
 
-        self.root = pulumi.Output.concat(foundation.bucket.url, "/pipeline-root/", s.pipeline_display_name)
+        root = pulumi.Output.concat(foundation.bucket_url, "/pipeline-root/", s.pipeline_display_name)
         # String parameters only: the Schedules API takes them as strings (numbers keep defaults).
-        self.parameter_values = {
-            "code_uri": pulumi.Output.concat(foundation.bucket.url, "/", code_prefix),
-            "input_data": pulumi.Output.concat(foundation.bucket.url, f"/data/{pdef.name}/"),
+        parameter_values: dict[str, pulumi.Input[str]] = {
+            "code_uri": pulumi.Output.concat(foundation.bucket_url, "/", code_prefix),
+            "input_data": pulumi.Output.concat(foundation.bucket_url, f"/data/{pdef.name}/"),
             "project": s.project,
             "location": s.region,
             "model_id": s.model_id,
             "serving_image": s.serving_image,
             "approval": registry.approval_mode,
         }
-        self.service_account = foundation.account.email
-        self.kms_key = foundation.key.id
-        self.labels = s.labels
+        uploads.append(template)
 
         self.schedule = None
         if s.training_schedule:
@@ -106,20 +116,29 @@ class TrainingPipeline(Capability):
                         display_name=s.pipeline_display_name,
                         pipeline_spec=pipeline_definition.spec_json(spec),
                         runtime_config=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobRuntimeConfigArgs(
-                            gcs_output_directory=self.root,
-                            parameter_values=self.parameter_values,
+                            gcs_output_directory=root,
+                            parameter_values=parameter_values,
                         ),
-                        service_account=self.service_account,
+                        service_account=foundation.account_email,
                         encryption_spec=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobEncryptionSpecArgs(
-                            kms_key_name=self.kms_key
+                            kms_key_name=foundation.key_id
                         ),
                         labels={**s.labels, "trigger": "schedule"},
                     ),
                 ),
-                opts=self.child(depends_on=[*self.code, self.template_object]),
+                opts=self.child(depends_on=uploads),
             )
 
+        self.out = TrainingOut(
+            template_name=template.name,
+            uploads=uploads,
+            pipeline_root=root,
+            service_account=foundation.account_email,
+            kms_key=foundation.key_id,
+            parameter_values=parameter_values,
+            display_name=s.pipeline_display_name,
+        )
         self.publish(
-            training_pipeline=pulumi.Output.concat(foundation.bucket.url, "/", self.template_object.name),
+            training_pipeline=pulumi.Output.concat(foundation.bucket_url, "/", template.name),
             training_schedule=self.schedule.id if self.schedule is not None else None,
         )

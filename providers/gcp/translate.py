@@ -6,7 +6,7 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from providers.base import Deployment
+from providers.base import Target
 from providers.spec import SpecError
 
 KEY = "mlops:platform"
@@ -168,10 +168,10 @@ def _gpu(size: str, region: str, key: str) -> tuple[str, int] | None:
     return GPU
 
 
-def translate(deployment: Deployment) -> GcpSettings:
-    platform = deployment.platform
-    region = check_region(str(deployment.cloud_config["region"]))
-    project = str(deployment.cloud_config["project"])
+def translate(target: Target) -> GcpSettings:
+    platform = target.platform
+    region = check_region(target.region)
+    project = str(target.cloud_config["project"])
     if not _PROJECT_RE.match(project):
         raise SpecError("gcp:project", f"must be a GCP project id (6-30 of a-z, 0-9, '-'), got {project!r}")
     prefix = platform.prefix

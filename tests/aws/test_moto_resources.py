@@ -55,7 +55,7 @@ def test_foundation_in_moto(planned, aws):
     kms.enable_key_rotation(KeyId=key["KeyId"])
     assert kms.get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"] is True
 
-    bucket = "churn-dev-data-mock"
+    bucket = "churn-dev-foundation-data-mock"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     block = planned.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
     s3.put_public_access_block(
@@ -89,12 +89,12 @@ def test_foundation_in_moto(planned, aws):
         iam.put_role_policy(RoleName=role_name, PolicyName="kit", PolicyDocument=policy.inputs["policy"])
         stored = iam.get_role_policy(RoleName=role_name, PolicyName="kit")["PolicyDocument"]
         assert stored == json.loads(policy.inputs["policy"])
-    assert iam.list_attached_role_policies(RoleName="churn-dev-sagemaker")["AttachedPolicies"] == []
+    assert iam.list_attached_role_policies(RoleName="churn-dev-foundation-sagemaker")["AttachedPolicies"] == []
 
 
 def test_feature_group_registry_endpoint_and_monitor_in_moto(planned, aws):
     sm = aws("sagemaker")
-    role = "arn:aws:iam::123456789012:role/churn-dev-sagemaker-mock"
+    role = "arn:aws:iam::123456789012:role/churn-dev-foundation-sagemaker-mock"
     fg = pascal(planned.one("aws:sagemaker/featureGroup:FeatureGroup").inputs)
     fg.pop("Tags")
     sm.create_feature_group(**fg)
@@ -160,7 +160,7 @@ def test_feature_group_registry_endpoint_and_monitor_in_moto(planned, aws):
 
 def test_alert_and_retrain_wiring_in_moto(planned, aws):
     sns, cw, events = aws("sns"), aws("cloudwatch"), aws("events")
-    topic = sns.create_topic(Name="churn-dev-alerts-mock")["TopicArn"]
+    topic = sns.create_topic(Name="churn-dev-retraining-trigger-alerts-mock")["TopicArn"]
     sub = planned.one("aws:sns/topicSubscription:TopicSubscription").inputs
     sns.subscribe(TopicArn=topic, Protocol=sub["protocol"], Endpoint=sub["endpoint"])
     alarm = pascal(planned.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs)

@@ -95,7 +95,10 @@ def test_execution_role_is_least_privilege(planned):
     assert not any(a in ("*", "s3:*", "sagemaker:*", "kms:*") for a in actions)
     data = next(s for s in policy["Statement"] if s["Sid"] == "Data")
     assert {"s3:GetBucketAcl", "s3:PutObjectAcl"} <= set(data["Action"])  # Feature Store offline ingestion
-    assert data["Resource"] == ["arn:aws:s3:::churn-dev-data-mock", "arn:aws:s3:::churn-dev-data-mock/*"]
+    assert data["Resource"] == [
+        "arn:aws:s3:::churn-dev-foundation-data-mock",
+        "arn:aws:s3:::churn-dev-foundation-data-mock/*",
+    ]
     passrole = next(s for s in policy["Statement"] if s["Sid"] == "PassOwnRoleToSageMaker")
     assert passrole["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     for role in planned.by_type("aws:iam/role:Role"):
@@ -117,7 +120,7 @@ def test_feature_group_offline_and_online_stores_encrypted(planned):
         "support_calls": "Integral",
     }
     offline = fg["offlineStoreConfig"]["s3StorageConfig"]
-    assert offline["s3Uri"] == "s3://churn-dev-data-mock/feature-store"
+    assert offline["s3Uri"] == "s3://churn-dev-foundation-data-mock/feature-store"
     assert offline["kmsKeyId"].startswith("arn:aws:kms:")
     assert fg["onlineStoreConfig"]["enableOnlineStore"] is True
     assert fg["onlineStoreConfig"]["securityConfig"]["kmsKeyId"].startswith("arn:aws:kms:")
@@ -149,7 +152,7 @@ def test_endpoint_serves_the_registry_version_with_data_capture(planned):
     capture = config["dataCaptureConfig"]
     assert capture["enableCapture"] is True
     assert capture["initialSamplingPercentage"] == 20
-    assert capture["destinationS3Uri"] == "s3://churn-dev-data-mock/data-capture"
+    assert capture["destinationS3Uri"] == "s3://churn-dev-foundation-data-mock/data-capture"
     assert {o["captureMode"] for o in capture["captureOptions"]} == {"Input", "Output"}
     variant = config["productionVariants"][0]
     assert variant["instanceType"] == "ml.m5.large" and variant["initialInstanceCount"] == 1
@@ -259,18 +262,20 @@ def test_tags_everywhere_they_are_taken(planned):
 
 def test_stack_outputs(planned):
     out = planned.outputs
-    assert out["storage_uri"] == "s3://churn-dev-data-mock"
+    assert out["storage_uri"] == "s3://churn-dev-foundation-data-mock"
     assert out["training_schedule"] == (
-        "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-schedule-mock"
+        "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-training-pipeline-schedule-mock"
     )
-    assert out["serving"] == "model version 1 of churn-dev-models"
+    assert out["serving"] == (
+        "model version 1 of arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/churn-dev-models"
+    )
     assert out["endpoint"] == "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint"
     assert out["monitor"] == "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/churn-dev-data-quality"
     assert out["drift_alarm"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
     assert out["feature_groups"] == {
         "customer_profile": {
             "id": "arn:aws:sagemaker:eu-west-1:123456789012:feature-group/churn-dev-customer_profile",
-            "offline": "s3://churn-dev-data-mock/feature-store/123456789012/sagemaker/eu-west-1/offline-store/"
+            "offline": "s3://churn-dev-foundation-data-mock/feature-store/123456789012/sagemaker/eu-west-1/offline-store/"
             "churn-dev-customer_profile-1700000000/data",
             "online": True,
         }

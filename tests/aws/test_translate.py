@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from infra.config import resolve
-from providers.aws.translate import FEATURE_TYPES, INSTANCE_TYPES, to_eventbridge_cron, to_monitor_cron
-from providers.spec import FEATURE_TYPES as PORTABLE_TYPES
+from providers.aws.translate import INSTANCE_TYPES, SAGEMAKER_FEATURE_TYPES, to_eventbridge_cron, to_monitor_cron
 from providers.spec import INSTANCE_SIZES, SpecError
+from providers.spec import PORTABLE_FEATURE_TYPES as PORTABLE_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((ROOT / "Pulumi.aws-dev.yaml").read_text())["config"]
@@ -29,8 +29,8 @@ def resolve_with(**changes):
 
 
 def test_every_portable_value_has_an_aws_mapping():
-    assert set(FEATURE_TYPES) == set(PORTABLE_TYPES)
-    assert set(FEATURE_TYPES.values()) <= {"Integral", "Fractional", "String"}
+    assert set(SAGEMAKER_FEATURE_TYPES) == set(PORTABLE_TYPES)
+    assert set(SAGEMAKER_FEATURE_TYPES.values()) <= {"Integral", "Fractional", "String"}
     assert set(INSTANCE_TYPES) == set(INSTANCE_SIZES)
 
 

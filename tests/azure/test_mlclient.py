@@ -25,7 +25,7 @@ def arm(monkeypatch):
 
 def _gate_module() -> types.ModuleType:
     module = types.ModuleType("gate_register")
-    exec(compile(pdef.GATE_SCRIPT, pdef.GATE_SCRIPT_NAME, "exec"), module.__dict__)  # noqa: S102
+    exec(compile(pdef.GATE_SCRIPT.read_text(), pdef.GATE_SCRIPT_NAME, "exec"), module.__dict__)  # noqa: S102
     return module
 
 

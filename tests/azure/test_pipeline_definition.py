@@ -126,8 +126,10 @@ def test_rest_job_points_at_registered_components(built):
 
 
 def test_code_asset_is_content_addressed():
-    files = pdef.code_files(PIPELINE)
-    assert set(files) == {s.script for s in PIPELINE.steps} | {pdef.GATE_SCRIPT_NAME, pdef.SCORE_SCRIPT_NAME}
+    code = pdef.code_bundle(PIPELINE)
+    assert {s.script for s in PIPELINE.steps} | {pdef.GATE_SCRIPT_NAME, pdef.SCORE_SCRIPT_NAME} <= set(code.files)
+    files = {name: code.content(name) for name in code.files}
     changed = dict(files, **{"train.py": files["train.py"] + b"\n# changed\n"})
+    assert pdef.digest(files) == code.digest
     assert pdef.digest(files) != pdef.digest(changed)
     assert "azure-ai-ml" in pdef.conda_file(PIPELINE) and "scikit-learn" in pdef.conda_file(PIPELINE)

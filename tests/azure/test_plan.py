@@ -119,7 +119,10 @@ def test_deployment_scaling_and_data_collection(planned):
         c["samplingRate"] == pytest.approx(0.2) and c["dataCollectionMode"] == "Enabled" for c in collections.values()
     )
     assert props["model"].endswith("/models/churn-dev-churn/versions/1")
-    assert planned.outputs["serving"] == "model version 1 of churn-dev-churn"
+    assert planned.outputs["serving"] == (
+        "model version 1 of /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/churn-dev-rg/"
+        "providers/Microsoft.MachineLearningServices/workspaces/churn-dev-ws/models/churn-dev-churn"
+    )
 
 
 def test_schedules_and_drift_signal(planned):
@@ -320,7 +323,7 @@ def test_app_insights_follows_the_network_setting(planned, tmp_path):
 
 
 def test_write_roles_are_on_the_workspace_identity_only(planned):
-    from providers.azure import offline
+    from providers.azure import mocks as offline
 
     identities = {
         r.inputs["resourceName"]: offline.principal_id(r.inputs["resourceName"])

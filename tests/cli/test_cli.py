@@ -98,7 +98,7 @@ def test_plan_json_shape(tmp_path, capsys):
     assert {"urn", "type", "name", "parent", "inputs"} <= set(resource)
     assert all(r["urn"].startswith("urn:pulumi:t-dev::mlops::") for r in data["resources"])
     children = [r for r in data["resources"] if r["type"] == "aws:s3/bucket:Bucket"]
-    assert children[0]["parent"].endswith("mlops:aws:Foundation::churn-dev")
+    assert children[0]["parent"].endswith("mlops:aws:Foundation::churn-dev-foundation")
     assert data["outputs"]["cloud"] == "aws"
 
 

@@ -93,7 +93,7 @@ def test_no_change_says_so(plans, write, capsys):
 def test_resource_updates_carry_input_paths(plans):
     diff = diff_plans(plans["base"], plans["ml"])
     by_name = {r.name: r for r in diff.resources}
-    target = by_name["churn-dev-scaling-target"]
+    target = by_name["churn-dev-endpoint-scaling-target"]
     assert target.op == "update"
     assert [(c.path, c.old, c.new) for c in target.changes] == [("maxCapacity", 4, 8)]
 
@@ -108,11 +108,14 @@ def test_new_feature_replaces_the_feature_group(plans):
 def test_renamed_feature_group_is_a_dangerous_delete(plans):
     diff = diff_plans(plans["base"], plans["renamed"])
     ops = {(r.op, r.name) for r in diff.resources if r.type == "aws:sagemaker/featureGroup:FeatureGroup"}
-    assert ops == {("delete", "churn-dev-customer_profile"), ("create", "churn-dev-customer_profile_v2")}
+    assert ops == {
+        ("delete", "churn-dev-feature-store-customer_profile"),
+        ("create", "churn-dev-feature-store-customer_profile_v2"),
+    }
     deleted = diff.dangerous[0]
     assert deleted.op == "delete" and deleted.protect
     assert any("feature group" in r for r in deleted.reasons)
-    assert any("renamed to `churn-dev-customer_profile_v2`" in n for n in deleted.notes)
+    assert any("renamed to `churn-dev-feature-store-customer_profile_v2`" in n for n in deleted.notes)
     assert diff.resources[0] is deleted  # dangerous first
 
 

@@ -4,7 +4,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import yaml
 
 from pipelines import get_pipeline
 from pipelines.churn import write_dataset
+from pipelines.package import bundle
 from providers.gcp import pipeline_definition as pd
 from providers.gcp import vertex_server
 
@@ -178,8 +178,7 @@ def test_register_step_auto_approves_and_moves_the_alias(vertex):
 
 def test_step_commands_run_locally_with_the_prologue(tmp_path):
     """What each container runs, on this machine: prologue + PipelineDef.command, step by step."""
-    code = tmp_path / "code"
-    shutil.copytree(PIPELINE.steps_dir, code / "steps")
+    code = bundle(PIPELINE).write(tmp_path / "code")  # the layout the bucket holds
     (code / "requirements.txt").write_text("# installed in the venv already\n")
     data = write_dataset(tmp_path / "raw", rows=400, seed=3).parent
     env = {
@@ -211,7 +210,7 @@ def test_step_commands_run_locally_with_the_prologue(tmp_path):
 
 def test_prologue_maps_gs_uris_to_the_gcs_mount(tmp_path):
     code = tmp_path / "code"
-    (code / "steps").mkdir(parents=True)
+    code.mkdir()
     (code / "requirements.txt").write_text("")
     env = {
         **os.environ,

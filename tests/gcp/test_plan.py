@@ -9,11 +9,15 @@ import yaml
 
 from infra.config import load_stack_file
 from infra.plan import plan
+from pipelines import get_pipeline
+from pipelines.package import bundle
 from providers.base import CAPABILITIES, NOT_SERVING
 from tests.gcp.conftest import write_stack
 
 KEY = "projects/my-ml-project/locations/europe-west4/keyRings/churn-dev-mlops/cryptoKeys/churn-dev-cmek"
 DYNAMIC = "pulumi-python:dynamic:Resource"
+# The step code's content hash (its algorithm is tested with literal values in tests/pipelines/test_package.py).
+CODE_DIGEST = bundle(get_pipeline("churn")).digest
 
 
 def inputs(result, type_: str) -> list[dict]:
@@ -233,7 +237,7 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
     job = sched["createPipelineJobRequest"]["pipelineJob"]
     assert job["serviceAccount"] == "churn-dev-ml@my-ml-project.iam.gserviceaccount.com"
     assert job["runtimeConfig"]["parameterValues"] == {
-        "code_uri": "gs://my-ml-project-churn-dev-mlops/code/churn",
+        "code_uri": f"gs://my-ml-project-churn-dev-mlops/code/churn/{CODE_DIGEST}",
         "input_data": "gs://my-ml-project-churn-dev-mlops/data/churn/",
         "project": "my-ml-project",
         "location": "europe-west4",
@@ -246,12 +250,12 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
     assert "condition-1" in spec["root"]["dag"]["tasks"]
     objects = {i["name"] for i in inputs(gcp_plan, "gcp:storage/bucketObject:BucketObject")}
     assert {
-        "code/churn/steps/validate.py",
-        "code/churn/steps/features.py",
-        "code/churn/steps/train.py",
-        "code/churn/steps/evaluate.py",
-        "code/churn/steps/serve.py",
-        "code/churn/requirements.txt",
+        f"code/churn/{CODE_DIGEST}/validate.py",
+        f"code/churn/{CODE_DIGEST}/features.py",
+        f"code/churn/{CODE_DIGEST}/train.py",
+        f"code/churn/{CODE_DIGEST}/evaluate.py",
+        f"code/churn/{CODE_DIGEST}/serve.py",
+        f"code/churn/{CODE_DIGEST}/requirements.txt",
         "pipelines/churn-dev-churn/pipeline.json",
         "pipelines/churn-dev-drift/pipeline.json",
     } == objects

@@ -12,7 +12,7 @@ import pytest
 
 import pipelines
 from pipelines import UnknownPipelineError, available, get_pipeline
-from pipelines.spec import ParamDef, PipelineDef, StepDef, parse_source
+from pipelines.spec import LiteralValue, OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
 
 PIPELINES_DIR = Path(pipelines.__file__).resolve().parent
 CLOUD_MODULES = {
@@ -195,10 +195,10 @@ def test_validate_names_each_broken_reference(good: PipelineDef, case: str):
 
 
 def test_parse_source():
-    assert parse_source("param:seed") == ("param", "seed", None)
-    assert parse_source("train.model") == ("step", "train", "model")
-    assert parse_source("fast") == ("literal", None, None)
-    assert parse_source("0.25") == ("literal", None, None)
+    assert parse_source("param:seed") == ParamRef("seed")
+    assert parse_source("train.model") == OutputRef("train", "model")
+    assert parse_source("fast") == LiteralValue("fast")
+    assert parse_source("0.25") == LiteralValue("0.25")
 
 
 def test_upstream_steps():

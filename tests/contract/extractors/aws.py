@@ -27,7 +27,7 @@ def extract(plan: Any) -> dict[str, Any]:
     groups, types = {}, {}
     for fg in plan.by_type("aws:sagemaker/featureGroup:FeatureGroup"):
         i = fg.inputs
-        name = fg.name.split("-", 2)[-1]
+        name = i["featureGroupName"].split("-", 2)[-1]  # <name>-<environment>-<group>
         columns = [d["featureName"] for d in i["featureDefinitions"]]
         groups[name] = {
             "entity": i["recordIdentifierFeatureName"],

@@ -1,4 +1,4 @@
-"""What the offline plan's mocks answer for AWS: computed attributes and invoke results."""
+"""What the offline plan's mocks answer for AWS (plan-time fakes): computed attributes and invoke results."""
 
 from __future__ import annotations
 
