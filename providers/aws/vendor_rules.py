@@ -380,7 +380,7 @@ class _Checker:
             self._length(shape, value, path, len(value), "characters")
             pattern = shape.metadata.get("pattern")
             if pattern and not java_regex(pattern).fullmatch(value):
-                self._fail(path, value, f"pattern {pattern!r} (whole value)", shape)
+                self._fail(path, value, f"pattern '{pattern}' (whole value)", shape)
         elif kind in ("integer", "long", "float", "double"):
             integral = kind in ("integer", "long")
             ok = isinstance(value, int | float) and not isinstance(value, bool)
