@@ -207,6 +207,28 @@ def test_deploy_rules_the_schema_cannot_hold():
     ]
 
 
+def test_online_store_autoscaling_bounds_the_proto_states():
+    body = {
+        "parent": P,
+        "featureOnlineStoreId": "churn_dev_online",
+        "featureOnlineStore": {
+            "bigtable": {"autoScaling": {"minNodeCount": 1, "maxNodeCount": 10, "cpuUtilizationTarget": 80}},
+            "encryptionSpec": {"kmsKeyName": KEY},
+        },
+    }
+    assert vr.check_request("CreateFeatureOnlineStoreRequest", body) == []
+    body["featureOnlineStore"]["bigtable"]["autoScaling"] = {
+        "minNodeCount": 1,
+        "maxNodeCount": 11,
+        "cpuUtilizationTarget": 85,
+    }
+    path = "featureOnlineStore.bigtable.autoScaling"
+    assert rules(vr.check_request("CreateFeatureOnlineStoreRequest", body)) == [
+        ("CreateFeatureOnlineStoreRequest", f"{path}.cpuUtilizationTarget"),
+        ("CreateFeatureOnlineStoreRequest", f"{path}.maxNodeCount"),
+    ]
+
+
 def test_mutate_masks_only_the_fields_the_api_lets_change():
     body = {
         "endpoint": f"{P}/endpoints/1",
