@@ -773,13 +773,39 @@ def _rule_feature(body: _snake_view, label: str) -> list[Violation]:
 
 
 def _rule_online_store(body: _snake_view, label: str) -> list[Violation]:
-    return _check_id(
+    out = _check_id(
         body.f("feature_online_store_id") or "",
         "CreateFeatureOnlineStoreRequest",
         "feature_online_store_id",
         label,
         "featureOnlineStoreId",
     )
+    scaling = _get(_get(body.f("feature_online_store") or {}, "bigtable") or {}, "auto_scaling") or {}
+    full = "google.cloud.aiplatform.v1.FeatureOnlineStore.Bigtable.AutoScaling"
+    path = "featureOnlineStore.bigtable.autoScaling"
+    low, high = _get(scaling, "min_node_count"), _get(scaling, "max_node_count")
+    target = _get(scaling, "cpu_utilization_target")
+    if low is not None and float(low) < 1:
+        out.append(Violation(label, f"{path}.minNodeCount", f"{low} is under 1", _doc_source(full, "min_node_count")))
+    if low is not None and high is not None and not float(low) <= float(high) <= 10 * float(low):
+        out.append(
+            Violation(
+                label,
+                f"{path}.maxNodeCount",
+                f"{high} is not between minNodeCount {low} and 10 times it",
+                _doc_source(full, "max_node_count"),
+            )
+        )
+    if target is not None and not 10 <= float(target) <= 80:
+        out.append(
+            Violation(
+                label,
+                f"{path}.cpuUtilizationTarget",
+                f"{target} is outside 10-80 %",
+                _doc_source(full, "cpu_utilization_target"),
+            )
+        )
+    return out
 
 
 def _rule_feature_view(body: _snake_view, label: str) -> list[Violation]:
