@@ -502,7 +502,7 @@ def check_request(message_name: str, body: Mapping[str, Any], resource: str | No
             out.append(Violation(label, "", str(error).splitlines()[0], f"proto {cls.pb().DESCRIPTOR.full_name}"))
     rule = _REQUEST_RULES.get(cls.pb().DESCRIPTOR.name)
     if rule is not None:
-        out.extend(rule(_snake_view(body), label))
+        out.extend(rule(_Body(body), label))
     return out
 
 
@@ -515,7 +515,9 @@ def _get(body: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
-class _snake_view(dict):  # noqa: N801 - a dict that answers proto and JSON names alike
+class _Body(dict):
+    """A request body that answers its fields by proto name or JSON name alike."""
+
     def __init__(self, body: Mapping[str, Any]) -> None:
         super().__init__(body)
 
@@ -523,7 +525,7 @@ class _snake_view(dict):  # noqa: N801 - a dict that answers proto and JSON name
         return _get(self, name)
 
 
-def _rule_create_endpoint(body: _snake_view, label: str) -> list[Violation]:
+def _rule_create_endpoint(body: _Body, label: str) -> list[Violation]:
     out = []
     endpoint_id = body.f("endpoint_id")
     if endpoint_id:
@@ -563,7 +565,7 @@ def _rule_create_endpoint(body: _snake_view, label: str) -> list[Violation]:
     return out
 
 
-def _rule_upload_model(body: _snake_view, label: str) -> list[Violation]:
+def _rule_upload_model(body: _Body, label: str) -> list[Violation]:
     out = []
     model_id = body.f("model_id")
     if model_id:
@@ -660,7 +662,7 @@ def _traffic(split: Mapping[str, Any] | None, label: str, path: str, source: str
     return []
 
 
-def _rule_deploy_model(body: _snake_view, label: str) -> list[Violation]:
+def _rule_deploy_model(body: _Body, label: str) -> list[Violation]:
     deployed = body.f("deployed_model") or {}
     out = _dedicated(_get(deployed, "dedicated_resources") or {}, label, "deployedModel.dedicatedResources")
     out += _traffic(
@@ -692,10 +694,7 @@ def _rule_deploy_model(body: _snake_view, label: str) -> list[Violation]:
     return out
 
 
-MUTABLE_DEPLOYED_MODEL_PATHS = None  # read from the proto comment, see _rule_mutate
-
-
-def _rule_mutate(body: _snake_view, label: str) -> list[Violation]:
+def _rule_mutate(body: _Body, label: str) -> list[Violation]:
     from google.protobuf import field_mask_pb2
 
     deployed = body.f("deployed_model") or {}
@@ -719,7 +718,7 @@ def _rule_mutate(body: _snake_view, label: str) -> list[Violation]:
     return out
 
 
-def _rule_merge_aliases(body: _snake_view, label: str) -> list[Violation]:
+def _rule_merge_aliases(body: _Body, label: str) -> list[Violation]:
     full = "google.cloud.aiplatform.v1.MergeVersionAliasesRequest"
     doc = field_docs(full).get("version_aliases", "")
     match = re.search(r"match ``([^`]+)``", doc)
@@ -741,7 +740,7 @@ def _rule_merge_aliases(body: _snake_view, label: str) -> list[Violation]:
     return out
 
 
-def _rule_create_pipeline_job(body: _snake_view, label: str) -> list[Violation]:
+def _rule_create_pipeline_job(body: _Body, label: str) -> list[Violation]:
     out = []
     job_id = body.f("pipeline_job_id")
     if job_id:
@@ -752,7 +751,7 @@ def _rule_create_pipeline_job(body: _snake_view, label: str) -> list[Violation]:
     return out
 
 
-def _rule_create_schedule(body: _snake_view, label: str) -> list[Violation]:
+def _rule_create_schedule(body: _Body, label: str) -> list[Violation]:
     schedule = body.f("schedule") or {}
     request = _get(schedule, "create_pipeline_job_request")
     if not request:
@@ -762,17 +761,17 @@ def _rule_create_schedule(body: _snake_view, label: str) -> list[Violation]:
     )
 
 
-def _rule_feature_group(body: _snake_view, label: str) -> list[Violation]:
+def _rule_feature_group(body: _Body, label: str) -> list[Violation]:
     return _check_id(
         body.f("feature_group_id") or "", "CreateFeatureGroupRequest", "feature_group_id", label, "featureGroupId"
     )
 
 
-def _rule_feature(body: _snake_view, label: str) -> list[Violation]:
+def _rule_feature(body: _Body, label: str) -> list[Violation]:
     return _check_id(body.f("feature_id") or "", "CreateFeatureRequest", "feature_id", label, "featureId")
 
 
-def _rule_online_store(body: _snake_view, label: str) -> list[Violation]:
+def _rule_online_store(body: _Body, label: str) -> list[Violation]:
     out = _check_id(
         body.f("feature_online_store_id") or "",
         "CreateFeatureOnlineStoreRequest",
@@ -808,7 +807,7 @@ def _rule_online_store(body: _snake_view, label: str) -> list[Violation]:
     return out
 
 
-def _rule_feature_view(body: _snake_view, label: str) -> list[Violation]:
+def _rule_feature_view(body: _Body, label: str) -> list[Violation]:
     return _check_id(
         body.f("feature_view_id") or "", "CreateFeatureViewRequest", "feature_view_id", label, "featureViewId"
     )
@@ -1487,7 +1486,8 @@ def _workflow_steps(source: Any) -> Iterable[dict[str, Any]]:
                     for body in step.values():
                         if isinstance(body, dict):
                             yield body
-                            yield from _workflow_steps({"x": body}) if "steps" in body else ()
+                            if "steps" in body:  # a nested block of steps
+                                yield from _workflow_steps({"block": body})
 
 
 def _serving_rules(resources: list[Mapping[str, Any]], root: Path) -> list[Violation]:
