@@ -19,7 +19,7 @@ time. This module reads the rules from botocore's service models
 
 What is not knowable offline is skipped, never guessed: Pulumi unknowns, secrets, assets, and
 pipeline variables (``{"Get": ...}``, ``{"Std:Join": ...}``, ``{"Std:JsonGet": ...}``). The plan's
-mock ids (``<name>-mock``, ``<name>-key-id``, see ``providers/aws/offline.py``) are replaced by
+mock ids (``<name>-mock``, ``<name>-key-id``, see ``providers/aws/mocks.py``) are replaced by
 values of the real shape and length first (``realistic``), so a limit near the edge is checked
 with the length AWS will see.
 """
@@ -891,9 +891,9 @@ _AUTONAME_HEX = "a1b2c3d"
 
 
 def realistic(resources: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The resources with offline.py's mock ids replaced by ids shaped as AWS makes them.
+    """The resources with mocks.py's mock ids replaced by ids shaped as AWS makes them.
 
-    offline.py answers an auto-named resource with ``<name>-mock`` (Pulumi: ``<name>-`` + 7 hex,
+    mocks.py answers an auto-named resource with ``<name>-mock`` (Pulumi: ``<name>-`` + 7 hex,
     3 characters longer) and a KMS key id with ``<name>-key-id`` (AWS: a 36-character UUID). Every
     string of every input (JSON documents included) is rewritten, longest names first.
     """

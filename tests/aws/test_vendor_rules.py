@@ -17,7 +17,7 @@ import yaml
 
 from infra.config import SECRET_PLACEHOLDER, load_stack_file
 from infra.plan import plan
-from providers.aws import offline
+from providers.aws import mocks as offline
 from providers.aws import vendor_rules as vr
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -394,7 +394,7 @@ def test_every_target_in_the_tables_is_a_member_of_the_api():
 
 
 def test_the_plan_mocks_are_recognised_and_made_realistic():
-    # offline.py's fake ids; if their format changes, realistic() must follow or this fails.
+    # mocks.py's fake ids; if their format changes, realistic() must follow or this fails.
     _, bucket = offline.fake_state("aws:s3/bucket:Bucket", "x-data", {})
     state, _ = offline.fake_state("aws:kms/key:Key", "x-key", {})
     assert (bucket, state["keyId"]) == ("x-data-mock", "x-key-key-id")

@@ -501,7 +501,7 @@ def test_every_vertex_request_of_the_plan_is_valid(stack, tmp_path_factory):
 FEATURE_TIMESTAMP = (
     "issue 9 item 2: every AiFeatureGroup's BigQuery table has no TIMESTAMP column 'feature_timestamp' "
     "(FeatureGroup.big_query: the source must have it; pulumi_gcp cannot set time_series.timestamp_column); "
-    "gcp-dev: churn-dev-features-customer_profile; every-option-*: customer_profile, usage_daily, billing_history"
+    "gcp-dev: churn-dev-feature-store-customer_profile; every-option-*: customer_profile, usage_daily, billing_history"
 )
 
 
@@ -521,7 +521,9 @@ def test_the_feature_timestamp_violations_are_exactly_those_listed(tmp_path_fact
             "every-option-private": "churn-prod",
             "every-option-public": "churnpub-staging",
         }
-        assert found == [(f"{prefix[stack]}-features-{g}", "bigQuery.bigQuerySource.inputUri") for g in groups], stack
+        assert found == [(f"{prefix[stack]}-feature-store-{g}", "bigQuery.bigQuerySource.inputUri") for g in groups], (
+            stack
+        )
 
 
 SERVING_RUNTIME = (
@@ -539,9 +541,9 @@ def test_the_serving_image_serves_the_framework_version_training_installs(stack,
 
 def test_the_serving_runtime_violations_are_exactly_those_listed(tmp_path_factory):
     expected = {
-        "gcp-dev": ["churn-dev-retrain-workflow", "churn-dev-training-schedule"],
-        "every-option-private": ["churn-prod-retrain-workflow", "churn-prod-training-schedule"],
-        "every-option-public": ["churnpub-staging-training-schedule"],
+        "gcp-dev": ["churn-dev-retraining-trigger-workflow", "churn-dev-training-pipeline-schedule"],
+        "every-option-private": ["churn-prod-retraining-trigger-workflow", "churn-prod-training-pipeline-schedule"],
+        "every-option-public": ["churnpub-staging-training-pipeline-schedule"],
     }
     for stack, names in expected.items():
         found = vr.check_serving_runtime(plan_of(stack, tmp_path_factory))
@@ -782,16 +784,16 @@ def test_check_plan_is_the_union_and_names_resource_field_and_rule(tmp_path_fact
     """What `mlops plan` will print: one line per violation, naming the resource, the field and the rule."""
     found = vr.check_plan(plan_of("gcp-dev", tmp_path_factory))
     assert rules(found) == [
-        ("churn-dev-features-customer_profile", "bigQuery.bigQuerySource.inputUri"),
+        ("churn-dev-feature-store-customer_profile", "bigQuery.bigQuerySource.inputUri"),
         (
-            "churn-dev-retrain-workflow",
+            "churn-dev-retraining-trigger-workflow",
             "sourceContents http.post pipelineJobs body.runtimeConfig.parameterValues.serving_image",
         ),
         (
-            "churn-dev-training-schedule",
+            "churn-dev-training-pipeline-schedule",
             "createPipelineJobRequest.pipelineJob.runtimeConfig.parameterValues.serving_image",
         ),
     ]
     line = str(found[0])
-    assert line.startswith("churn-dev-features-customer_profile: bigQuery.bigQuerySource.inputUri: ")
+    assert line.startswith("churn-dev-feature-store-customer_profile: bigQuery.bigQuerySource.inputUri: ")
     assert "feature_timestamp" in line and "[proto v1.FeatureGroup.big_query" in line
