@@ -18,6 +18,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc, settings
 
 from infra.config import PROJECT, SECRET_PLACEHOLDER, StackFile, resolve_file
+from providers.spec import SpecError
 
 _SECRET_SIG = rpc._special_sig_key
 _SECRET_VALUE = rpc._special_secret_sig
@@ -182,8 +183,18 @@ def _config_strings(stack_file: StackFile) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in stack_file.config.items()}
 
 
-def plan(stack_file: StackFile) -> Plan:
-    """Validate the stack, then run the program under mocks. Raises SpecError for bad config."""
+class VendorRuleError(SpecError):
+    """The plan holds requests the cloud would refuse (one line each, from the provider's vendor rules)."""
+
+    def __init__(self, stack: str, violations: list[str]) -> None:
+        self.violations = violations
+        shown = "".join(f"\n  {line}" for line in violations)
+        super().__init__(stack, f"{len(violations)} request(s) the cloud would refuse:{shown}")
+
+
+def plan(stack_file: StackFile, *, check: bool = True) -> Plan:
+    """Validate the stack, then run the program under mocks. Raises SpecError for bad config, and
+    VendorRuleError (a SpecError) when `check` and a planned request breaks a rule of the cloud."""
     provider, deployment = resolve_file(stack_file)  # fail fast, before the runtime is touched
     monitor = use_offline_mocks(provider.cloud, stack_file.stack, deployment.cloud_config)
     pulumi.runtime.set_all_config(_config_strings(stack_file), list(stack_file.secret_keys))
@@ -207,11 +218,16 @@ def plan(stack_file: StackFile) -> Plan:
         return pulumi.Output.all(*[capture(k, v) for k, v in exported.items()])
 
     run()
+    resources = sorted(monitor.recorded, key=lambda r: r.urn)
+    if check:
+        violations = provider.check_plan([r.to_json() for r in resources])
+        if violations:
+            raise VendorRuleError(stack_file.stack, violations)
     ordered = {key: outputs[key] for key in sorted(outputs)}
     return Plan(
         stack=stack_file.stack,
         cloud=deployment.cloud,
-        resources=sorted(monitor.recorded, key=lambda r: r.urn),
+        resources=resources,
         outputs=ordered,
         platform=deployment.platform.model_dump(mode="json"),
     )

@@ -253,6 +253,13 @@ class Provider(ABC, Generic[S]):
         """What of `platform` this cloud cannot honour (declared, not hidden). Default: nothing."""
         return []
 
+    def check_plan(self, resources: list[dict[str, Any]]) -> list[str]:
+        """Every request in an offline plan that the cloud would refuse, one line each naming the
+        resource, the field and the vendor's rule (held against the vendor's own machine-readable
+        model, see `providers/<cloud>/vendor_rules.py`). `resources` are `{"type", "name", "inputs"}`
+        as in `mlops plan --format json`. Default: nothing checked."""
+        return []
+
     @abstractmethod
     def translate(self, target: Target) -> S:
         """Check the platform against this cloud's rules and map the portable values.
