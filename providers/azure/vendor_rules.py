@@ -21,6 +21,7 @@ No network, no credentials: everything is read from the installed SDKs and the p
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
 import functools
@@ -260,18 +261,16 @@ def _walk_pulumi(value: Any, tp: Any, path: str, report, defaults_seen: set[str]
     for cand in candidates:
         origin = typing.get_origin(cand)
         args = typing.get_args(cand)
-        if origin in (Mapping, dict, typing.Mapping) or (
-            isinstance(origin, type) and issubclass(origin, Mapping) and isinstance(value, dict)
-        ):
-            if isinstance(value, dict) and len(args) == 2:
-                for key, item in value.items():
-                    _walk_pulumi(item, args[1], f"{path}.{key}", report, defaults_seen)
-                return
-        if isinstance(origin, type) and issubclass(origin, Sequence) and not issubclass(origin, str):
-            if isinstance(value, list) and args:
-                for i, item in enumerate(value):
-                    _walk_pulumi(item, args[0], f"{path}[{i}]", report, defaults_seen)
-                return
+        is_mapping = isinstance(origin, type) and issubclass(origin, Mapping)
+        if is_mapping and isinstance(value, dict) and len(args) == 2:
+            for key, item in value.items():
+                _walk_pulumi(item, args[1], f"{path}.{key}", report, defaults_seen)
+            return
+        is_sequence = isinstance(origin, type) and issubclass(origin, Sequence) and not issubclass(origin, str)
+        if is_sequence and isinstance(value, list) and args:
+            for i, item in enumerate(value):
+                _walk_pulumi(item, args[0], f"{path}[{i}]", report, defaults_seen)
+            return
 
 
 def check_pulumi_inputs(resource: dict) -> tuple[list[Violation], set[str]]:
@@ -305,10 +304,8 @@ def _models():
 def _rest_fields(model_cls: type) -> dict[str, tuple[str, Any, list[str] | None]]:
     """rest name -> (attribute, annotation, visibility) of a typespec REST model."""
     models = _models()
-    try:
+    with contextlib.suppress(Exception):  # an instance populates _attr_to_rest_field
         model_cls()
-    except Exception:  # noqa: BLE001,S110 - only needed to populate _attr_to_rest_field
-        pass
     hints = typing.get_type_hints(model_cls, localns={"_models": models})
     return {
         rf._rest_name: (attr, hints.get(attr), rf._visibility)
@@ -371,7 +368,6 @@ def rest_type_violations(model_cls: type, body: Any, path: str = "") -> list[tup
 def _rest_value(annotation: Any, value: Any, path: str) -> list[tuple[str, str]]:
     if annotation is None or value is None:
         return []
-    models = _models()
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Union:
@@ -393,9 +389,10 @@ def _rest_value(annotation: Any, value: Any, path: str) -> list[tuple[str, str]]
         for i, item in enumerate(value):
             out.extend(_rest_value(args[0], item, f"{path}[{i}]"))
         return out
-    if isinstance(annotation, type) and annotation.__module__.startswith(models.__name__.rsplit(".", 1)[0]):
-        if hasattr(annotation, "_attr_to_rest_field") or hasattr(annotation, "__mapping__"):
-            return rest_type_violations(annotation, value, path)
+    from azure.ai.ml._restclient.arm_ml_service._utils.model_base import Model
+
+    if isinstance(annotation, type) and issubclass(annotation, Model):
+        return rest_type_violations(annotation, value, path)
     return []
 
 
@@ -433,7 +430,7 @@ def _diff(planned: Any, sent: Any, path: str, out: list[tuple[str, str]], ignore
         if not isinstance(sent, list) or len(planned) != len(sent):
             out.append((path, f"is {_short(planned)}; the SDK sends {_short(sent)}"))
             return
-        for i, (a, b) in enumerate(zip(planned, sent)):
+        for i, (a, b) in enumerate(zip(planned, sent, strict=True)):
             _diff(a, b, f"{path}[{i}]", out, ignore)
         return
     if not _same(planned, sent):
@@ -632,9 +629,7 @@ def check_round_trip(resource: dict, defaults_seen: set[str], subscription: str)
     ignore.add("kind")
     out: list[tuple[str, str]] = []
     _diff(planned, sent, "", out, ignore)
-    return [
-        Violation(resource["name"], resource["type"], path, message, source, "differs") for path, message in out
-    ]
+    return [Violation(resource["name"], resource["type"], path, message, source, "differs") for path, message in out]
 
 
 @functools.cache
@@ -656,9 +651,7 @@ def _template_part(template: Any, planned: Any) -> Any:
     """The part of a planned value the SDK's template can carry (its keys; any value at a parameter)."""
     if isinstance(template, dict) and isinstance(planned, dict):
         lowered = {k.lower(): v for k, v in template.items()}
-        return {
-            k: _template_part(lowered[k.lower()], v) for k, v in planned.items() if k.lower() in lowered
-        }
+        return {k: _template_part(lowered[k.lower()], v) for k, v in planned.items() if k.lower() in lowered}
     return planned
 
 
@@ -695,7 +688,7 @@ def _integral_float_at(body: Any, path: str) -> bool:
     value = body
     for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
         if part.startswith("["):
-            value = value[int(part[1:-1])]
+            value = value[int(part[1:-1])] if isinstance(value, list) else None
         else:
             value = value.get(part) if isinstance(value, dict) else None
         if value is None:
@@ -775,8 +768,7 @@ _NAME_RULES: dict[tuple[str, str], tuple[str, str, str]] = {
     # hyphens and underscores, start with a letter or number.
     ("azure-native:managedidentity:UserAssignedIdentity", "resourceName"): (
         r"^[A-Za-z0-9][A-Za-z0-9_-]{2,127}$",
-        "user-assigned identity names are 3-128 letters, digits, hyphens, underscores, starting with a "
-        "letter or digit",
+        "user-assigned identity names are 3-128 letters, digits, hyphens, underscores, starting with a letter or digit",
         _cite(NAME_RULES_PAGE),
     ),
 }
@@ -786,9 +778,9 @@ def check_names(resource: dict) -> list[Violation]:
     found: list[Violation] = []
     inputs = resource["inputs"]
     for (type_token, key), (pattern, rule, source) in _NAME_RULES.items():
-        if resource["type"] == type_token and isinstance(inputs.get(key), str):
-            if not re.match(pattern, inputs[key]):
-                found.append(Violation(resource["name"], resource["type"], key, f"{inputs[key]!r}: {rule}", source))
+        value = inputs.get(key) if resource["type"] == type_token else None
+        if isinstance(value, str) and not re.match(pattern, value):
+            found.append(Violation(resource["name"], resource["type"], key, f"{inputs[key]!r}: {rule}", source))
     # Online endpoint and deployment names: azure-ai-ml's own validator
     # (azure/ai/ml/entities/_endpoint/_endpoint_helpers.py, constants/_endpoint.py
     # EndpointConfigurations: 3-32 characters, ^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$), which is the
@@ -862,7 +854,9 @@ def check_autoscale(resource: dict) -> list[Violation]:
                         _cite(DEPLOYMENT_METRICS_PAGE),
                     )
                 )
-            if (expected or "").lower() == _DEPLOYMENT_TYPE.lower() and trigger.get("metricName") not in _DEPLOYMENT_METRICS:
+            if (expected or "").lower() == _DEPLOYMENT_TYPE.lower() and trigger.get(
+                "metricName"
+            ) not in _DEPLOYMENT_METRICS:
                 found.append(
                     Violation(
                         resource["name"],
@@ -1026,7 +1020,10 @@ def _check_materialization_roles(store: dict, targets: dict[str, str], resources
     """Each role azure-ai-ml grants the materialization identity has a planned assignment of the
     same role at that resource or above it (principals are not compared: plan ids are mocks)."""
     assignments = [
-        (str(r["inputs"].get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower(), str(r["inputs"].get("scope", "")).lower())
+        (
+            str(r["inputs"].get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower(),
+            str(r["inputs"].get("scope", "")).lower(),
+        )
         for r in resources
         if r["type"] == "azure-native:authorization:RoleAssignment"
     ]
@@ -1041,8 +1038,9 @@ def _check_materialization_roles(store: dict, targets: dict[str, str], resources
                 Violation(
                     store["name"],
                     store["type"],
-                    f"materialization identity role on the {what} store" if what in ("offline", "online") else
-                    f"materialization identity role on the {what}",
+                    f"materialization identity role on the {what} store"
+                    if what in ("offline", "online")
+                    else f"materialization identity role on the {what}",
                     f"no assignment of role {guid} at {target}; azure-ai-ml grants it to the materialization "
                     "identity when it creates a feature store",
                     f"{SDK} _arm_deployments/arm_templates/workspace_base.json",
@@ -1145,7 +1143,10 @@ def check_feature_store(resources: list[dict]) -> list[Violation]:
                         template_src,
                     )
                 )
-        targets = {"workspace": _arm_id(store, _subscription(resources)), "storage": store["inputs"].get("storageAccount")}
+        targets = {
+            "workspace": _arm_id(store, _subscription(resources)),
+            "storage": store["inputs"].get("storageAccount"),
+        }
         for key, what in (("offlineStoreConnectionName", "offline"), ("onlineStoreConnectionName", "online")):
             conn = connections.get((ws_name, settings.get(key)))
             if conn is not None:
@@ -1208,7 +1209,9 @@ def _check_featureset_versions(resources: list[dict], stores: dict) -> list[Viol
                 and str(b["inputs"].get("blobName", "")).rsplit("/", 1)[0] + "/" == prefix
             ]
             exact = [b for b in in_folder if str(b["inputs"]["blobName"]).rsplit("/", 1)[-1] == _SPEC_FILE]
-            near = [b for b in in_folder if str(b["inputs"]["blobName"]).rsplit("/", 1)[-1].lower() == _SPEC_FILE.lower()]
+            near = [
+                b for b in in_folder if str(b["inputs"]["blobName"]).rsplit("/", 1)[-1].lower() == _SPEC_FILE.lower()
+            ]
             if not exact:
                 names = [str(b["inputs"]["blobName"]).rsplit("/", 1)[-1] for b in near]
                 found.append(
@@ -1281,7 +1284,7 @@ def check_traffic_resource(resource: dict, resources: list[dict], subscription: 
     found: list[Violation] = []
     ml_type = ML + "OnlineEndpoint"
     pulumi_version = pulumi_api_version(ml_type)
-    if pulumi_version and dynamic.API_VERSION != pulumi_version:
+    if pulumi_version and pulumi_version != dynamic.API_VERSION:
         found.append(
             Violation(
                 resource["name"],
@@ -1297,7 +1300,8 @@ def check_traffic_resource(resource: dict, resources: list[dict], subscription: 
         (
             r
             for r in resources
-            if r["type"] == ml_type and endpoint_id.rstrip("/").endswith("/onlineEndpoints/" + str(r["inputs"].get("endpointName")))
+            if r["type"] == ml_type
+            and endpoint_id.rstrip("/").endswith("/onlineEndpoints/" + str(r["inputs"].get("endpointName")))
         ),
         None,
     )
