@@ -1273,6 +1273,98 @@ def _blob_folder(path: str) -> tuple[str, str] | None:
     return match.group(1), prefix if prefix.endswith("/") else prefix + "/"
 
 
+# ---- documented rules between resources ----
+
+WORKSPACE_PAGE = (
+    "What is an Azure Machine Learning workspace?",
+    "https://learn.microsoft.com/en-us/azure/machine-learning/concept-workspace",
+)
+ACR_CMK_PAGE = (
+    "Encrypt registry using a customer-managed key",
+    "https://learn.microsoft.com/en-us/azure/container-registry/container-registry-customer-managed-keys",
+)
+
+
+def _by_arm_name(resources: list[dict], type_token: str, key: str) -> dict[str, dict]:
+    return {str(r["inputs"].get(key)): r for r in resources if r["type"] == type_token}
+
+
+def check_dependencies(resources: list[dict]) -> list[Violation]:
+    """Rules Microsoft documents between two resources of a plan."""
+    found: list[Violation] = []
+    accounts = _by_arm_name(resources, "azure-native:storage:StorageAccount", "accountName")
+    # "To use an existing Azure Storage account, it can't be of type BlobStorage or a premium account
+    # (Premium_LRS and Premium_GRS). It also can't have a hierarchical namespace (used with Azure Data
+    # Lake Storage Gen2). Neither premium storage nor hierarchical namespaces are supported with the
+    # default storage account of the workspace." (What is an Azure Machine Learning workspace?,
+    # Associated resources)
+    for ws in (r for r in resources if r["type"] == ML + "Workspace"):
+        account = accounts.get(str(ws["inputs"].get("storageAccount", "")).rsplit("/", 1)[-1])
+        if account is None:
+            continue
+        inputs = account["inputs"]
+        sku = str((inputs.get("sku") or {}).get("name", ""))
+        problems = []
+        if inputs.get("isHnsEnabled") is True:
+            problems.append("hierarchical namespace on")
+        if sku.startswith("Premium_") or inputs.get("kind") == "BlobStorage":
+            problems.append(f"{inputs.get('kind')}/{sku}")
+        if problems:
+            found.append(
+                Violation(
+                    ws["name"],
+                    ws["type"],
+                    "storageAccount",
+                    f"the workspace's default storage account {inputs.get('accountName')!r} has "
+                    f"{', '.join(problems)}; a workspace's default storage account takes neither (keep an "
+                    "ADLS Gen2 account as a datastore / offline store and give the workspace a plain one)",
+                    _cite(WORKSPACE_PAGE),
+                )
+            )
+    # "Advanced scenario: Key Vault firewall. If your Azure key vault is deployed in a virtual network
+    # with a Key Vault firewall ... 1. Configure registry encryption to use the registry's
+    # system-assigned identity 2. Enable the registry to bypass the Key Vault firewall"
+    # (Encrypt registry using a customer-managed key).
+    vaults = _by_arm_name(resources, "azure-native:keyvault:Vault", "vaultName")
+    for reg in (r for r in resources if r["type"] == "azure-native:containerregistry:Registry"):
+        encryption = reg["inputs"].get("encryption") or {}
+        key_uri = str((encryption.get("keyVaultProperties") or {}).get("keyIdentifier", ""))
+        match = re.match(r"^https://([^.]+)\.vault\.azure\.net/", key_uri)
+        vault = vaults.get(match.group(1)) if match else None
+        if str(encryption.get("status", "")).lower() != "enabled" or vault is None:
+            continue
+        props = vault["inputs"].get("properties") or {}
+        locked = (props.get("networkAcls") or {}).get("defaultAction") == "Deny" or props.get(
+            "publicNetworkAccess"
+        ) == "Disabled"
+        if not locked:
+            continue
+        identity_type = str((reg["inputs"].get("identity") or {}).get("type", ""))
+        if "systemassigned" not in identity_type.replace(" ", "").lower():
+            found.append(
+                Violation(
+                    reg["name"],
+                    reg["type"],
+                    "identity.type",
+                    f"{identity_type!r}; with the key in a firewalled Key Vault the registry reaches the key "
+                    "with its system-assigned identity",
+                    _cite(ACR_CMK_PAGE),
+                )
+            )
+        if reg["inputs"].get("networkRuleBypassOptions") != "AzureServices":
+            found.append(
+                Violation(
+                    reg["name"],
+                    reg["type"],
+                    "networkRuleBypassOptions",
+                    f"{reg['inputs'].get('networkRuleBypassOptions')!r}; the registry must be allowed to bypass "
+                    "the Key Vault firewall as a trusted service ('AzureServices')",
+                    _cite(ACR_CMK_PAGE),
+                )
+            )
+    return found
+
+
 # ---- the endpoint-traffic dynamic resource (providers/azure/dynamic.py) ----
 
 
@@ -1422,4 +1514,5 @@ def check_plan(resources: list[dict]) -> list[Violation]:
         found += check_traffic_resource(resource, resources, subscription)
     found += check_feature_store(resources)
     found += check_custom_roles(resources)
+    found += check_dependencies(resources)
     return sorted(set(found))

@@ -473,6 +473,19 @@ for _s in ALL:
     TRAFFIC[_s].add("churn-dev-endpoint-traffic api-version")
 
 
+# issue 10 items 3 and 5: the workspaces' default storage account has a hierarchical namespace; the
+# registry's key is in a firewalled vault but the registry has no system-assigned identity.
+DEPENDENCIES = _each(
+    ALL,
+    {f"{ws} storageAccount" for ws in BOTH_WORKSPACES} | {"churn-dev-foundation-acr identity.type"},
+)
+
+
+@known_today(DEPENDENCIES)
+def test_documented_rules_between_resources(stack, known, tmp_path_factory):
+    _assert_clean(vr.check_dependencies(resources(stack, tmp_path_factory)), known)
+
+
 @known_today(INPUTS)
 def test_inputs_are_sdk_arguments_and_enum_values(stack, known, tmp_path_factory):
     _assert_clean(_found(lambda r: vr.check_pulumi_inputs(r)[0], stack, tmp_path_factory), known)
@@ -620,5 +633,5 @@ def test_check_plan_is_the_union_of_the_checks(stack, tmp_path_factory):
         ):
             union |= set(check(r))
         union |= set(vr.check_traffic_resource(r, res, "00000000-0000-0000-0000-000000000000"))
-    union |= set(vr.check_feature_store(res)) | set(vr.check_custom_roles(res))
+    union |= set(vr.check_feature_store(res)) | set(vr.check_custom_roles(res)) | set(vr.check_dependencies(res))
     assert sorted(union) == vr.check_plan(res)
