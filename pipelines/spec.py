@@ -115,6 +115,29 @@ class StepDef:
         return tuple(seen)
 
 
+FrameworkName = Literal["scikit-learn", "xgboost"]
+_FRAMEWORKS = ("scikit-learn", "xgboost")
+_VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+@dataclass(frozen=True)
+class Framework:
+    """The ML framework the model is trained and served with: ONE source of truth for its version.
+
+    Training installs exactly `version` (the pipeline's requirements must pin `name==version`);
+    each cloud serves with its prebuilt image of the same `major.minor`, or refuses the pipeline.
+    A model saved by one version and loaded by another can fail at predict time while loading fine.
+    """
+
+    name: FrameworkName
+    version: str
+
+    @property
+    def minor(self) -> str:
+        """`major.minor`: what the clouds' prebuilt images are named by (sklearn 1.4-2, sklearn-cpu.1-4)."""
+        return ".".join(self.version.split(".")[:2])
+
+
 @dataclass(frozen=True)
 class PipelineDef:
     """A whole pipeline: ordered steps, parameters and where model/metrics land."""
@@ -131,6 +154,7 @@ class PipelineDef:
     metrics: tuple[str, ...]
     steps_dir: Path
     requirements: Path
+    framework: Framework
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
@@ -228,7 +252,24 @@ class PipelineDef:
         for label, path in (("steps_dir", self.steps_dir), ("requirements", self.requirements)):
             if not path.is_absolute():
                 out.append(f"{label} {str(path)!r} must be an absolute path")
+        out += self._framework_problems()
         return out
+
+    def _framework_problems(self) -> list[str]:
+        fw = self.framework
+        if fw.name not in _FRAMEWORKS:
+            return [f"framework {fw.name!r} is not one of {', '.join(_FRAMEWORKS)}"]
+        if not _VERSION_RE.match(fw.version):
+            return [f"framework version {fw.version!r} must be exact, like 1.4.2"]
+        if not self.requirements.is_file():
+            return [f"requirements {str(self.requirements)!r} not found"]
+        pins = requirement_pins(self.requirements.read_text(encoding="utf-8"))
+        if pins.get(fw.name) != fw.version:
+            return [
+                f"{self.requirements.name} must pin {fw.name}=={fw.version} (the framework the model is "
+                f"served with), found {fw.name}{'==' + pins[fw.name] if fw.name in pins else ' unpinned'}"
+            ]
+        return []
 
     def _step_problems(
         self,
@@ -291,6 +332,17 @@ class PipelineDef:
         if step.kind != kind:
             out.append(f"{label}_step {step_name!r} must be of kind {kind!r}, not {step.kind!r}")
         return out
+
+
+def requirement_pins(text: str) -> dict[str, str]:
+    """`name==version` lines of a requirements file (names lowercased, `_` read as `-`)."""
+    pins: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        name, sep, version = line.partition("==")
+        if sep and version.strip():
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
 
 
 def _duplicates(label: str, names: list[str]) -> list[str]:

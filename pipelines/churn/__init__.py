@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.churn import data
-from pipelines.spec import ParamDef, PipelineDef, StepDef
+from pipelines.spec import Framework, ParamDef, PipelineDef, StepDef
 
 _HERE = Path(__file__).resolve().parent
 
@@ -76,6 +76,7 @@ PIPELINE = PipelineDef(
     metrics=("roc_auc", "accuracy", "f1", "precision", "recall"),
     steps_dir=_HERE / "steps",
     requirements=_HERE / "requirements.txt",
+    framework=Framework("scikit-learn", "1.4.2"),
 )
 
 

@@ -398,7 +398,7 @@ def _each(stacks, violations: set[str]) -> dict[str, set[str]]:
 
 
 ALL = tuple(STACKS)
-BOTH_WORKSPACES = {"churn-dev-features-workspace", "churn-dev-foundation-workspace"}
+BOTH_WORKSPACES = {"churn-dev-feature-store-workspace", "churn-dev-foundation-workspace"}
 GROUP_NAMES = {"azure-dev": ["customer_profile"]} | {
     s: ["account_risk", "customer_profile", "usage_daily"] for s in ("all-private-retrain", "all-public-no-retrain")
 }
@@ -415,20 +415,20 @@ AUTOSCALE = _each(
 )
 # issue 10 item 16: hourly materialization recurrence with a pattern (patterns are for day/week/month).
 RECURRENCE = {
-    s: {f"churn-dev-features-{g}-<version> properties.materializationSettings.schedule.schedule" for g in groups}
+    s: {f"churn-dev-feature-store-{g}-<version> properties.materializationSettings.schedule.schedule" for g in groups}
     for s, groups in GROUP_NAMES.items()
 }
 # issue 10 items 7 and 16: connections named before they exist, an https offline target, the spec
 # file name, the spec path, featuresetProperties, the Redis role azure-ai-ml grants.
 FEATURE_STORE = {
     s: {
-        "churn-dev-features-workspace featureStoreSettings.offlineStoreConnectionName",
-        "churn-dev-features-workspace featureStoreSettings.onlineStoreConnectionName",
-        "churn-dev-features-workspace materialization identity role on the online store",
-        "churn-dev-features-offline properties.target",
+        "churn-dev-feature-store-workspace featureStoreSettings.offlineStoreConnectionName",
+        "churn-dev-feature-store-workspace featureStoreSettings.onlineStoreConnectionName",
+        "churn-dev-feature-store-workspace materialization identity role on the online store",
+        "churn-dev-feature-store-offline properties.target",
     }
     | {
-        f"churn-dev-features-{g}-<version> {field}"
+        f"churn-dev-feature-store-{g}-<version> {field}"
         for g in groups
         for field in (
             "properties.specification.path",
@@ -439,13 +439,13 @@ FEATURE_STORE = {
     for s, groups in GROUP_NAMES.items()
 }
 # issue 10 items 15 and 19 and what azure-ai-ml's entities drop.
-_JOBS = {f"churn-dev-training-schedule properties.action.jobDefinition.jobs.{j}.componentId" for j in STEPS}
+_JOBS = {f"churn-dev-training-pipeline-schedule properties.action.jobDefinition.jobs.{j}.componentId" for j in STEPS}
 _LOGIC_APP = {
-    f"churn-dev-retrain-workflow definition.actions.submit_training.inputs.body.properties.jobs.{j}.componentId"
+    f"churn-dev-retraining-trigger-workflow definition.actions.submit_training.inputs.body.properties.jobs.{j}.componentId"
     for j in STEPS
 }
 _COMPONENTS = {
-    f"churn-dev-training-churn_dev_{j}-version {field}"
+    f"churn-dev-training-pipeline-churn_dev_{j}-version {field}"
     for j in STEPS
     for field in (
         "properties.componentSpec.code",
@@ -459,7 +459,7 @@ _WORKSPACES = {
     f"{ws} {f}" for ws in BOTH_WORKSPACES for f in ("properties.encryption.identity", "properties.v1LegacyMode", "sku")
 }
 _MONITOR = {
-    "churn-dev-monitor-schedule properties.action.monitorDefinition.computeConfiguration.computeIdentity." + f
+    "churn-dev-model-monitor-schedule properties.action.monitorDefinition.computeConfiguration.computeIdentity." + f
     for f in ("computeIdentityType", "identity")
 }
 ROUND_TRIP = _each(("azure-dev", "all-private-retrain"), _JOBS | _LOGIC_APP | _COMPONENTS | _WORKSPACES | _MONITOR)

@@ -12,7 +12,7 @@ import pytest
 
 import pipelines
 from pipelines import UnknownPipelineError, available, get_pipeline
-from pipelines.spec import LiteralValue, OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
+from pipelines.spec import Framework, LiteralValue, OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
 
 PIPELINES_DIR = Path(pipelines.__file__).resolve().parent
 CLOUD_MODULES = {
@@ -71,7 +71,7 @@ def good(tmp_path: Path) -> PipelineDef:
     for script in ("prep.py", "fit.py", "score.py"):
         (steps_dir / script).write_text("")
     req = tmp_path / "requirements.txt"
-    req.write_text("")
+    req.write_text("scikit-learn==1.4.2  # the framework pin\n")
     p = PipelineDef(
         name="toy",
         description="",
@@ -96,6 +96,7 @@ def good(tmp_path: Path) -> PipelineDef:
         metrics=("roc_auc",),
         steps_dir=steps_dir,
         requirements=req,
+        framework=Framework("scikit-learn", "1.4.2"),
     )
     p.validate()
     return p
@@ -312,4 +313,38 @@ def test_step_scripts_are_standalone_and_requirements_cover_them():
             assert dist.get(module, module) in reqs, f"{script.name} needs {module}"
     for line in p.requirements.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            assert ">=" in line and "<" in line, f"unbounded requirement: {line}"
+            # Exact pins: every cloud's container gets the same versions, and the framework pin is
+            # the version the model is served with.
+            assert re.fullmatch(r"[a-z0-9_-]+==\d+(\.\d+)+", line.strip()), f"not an exact pin: {line}"
+
+
+# --- framework: one source of truth for the version training installs and serving loads ---------
+
+
+def test_requirements_must_pin_the_framework_version(good: PipelineDef):
+    good.requirements.write_text("scikit-learn>=1.4\n")
+    with pytest.raises(
+        ValueError, match=r"requirements.txt must pin scikit-learn==1.4.2 .* found scikit-learn unpinned"
+    ):
+        good.validate()
+    good.requirements.write_text("scikit_learn==1.5.0\n")
+    with pytest.raises(ValueError, match=r"found scikit-learn==1.5.0"):
+        good.validate()
+
+
+@pytest.mark.parametrize("version", ["1.4", "1.4.x", "latest"])
+def test_framework_version_must_be_exact(good: PipelineDef, version: str):
+    bad = dataclasses.replace(good, framework=Framework("scikit-learn", version))
+    with pytest.raises(ValueError, match="must be exact, like 1.4.2"):
+        bad.validate()
+
+
+def test_framework_minor_names_the_prebuilt_images():
+    assert Framework("scikit-learn", "1.4.2").minor == "1.4"
+    assert Framework("xgboost", "1.7.6").minor == "1.7"
+
+
+def test_churn_pins_what_it_declares():
+    churn = get_pipeline("churn")
+    assert (churn.framework.name, churn.framework.version) == ("scikit-learn", "1.4.2")
+    assert "scikit-learn==1.4.2" in churn.requirements.read_text()
