@@ -23,28 +23,19 @@ from infra.config import PROJECT, find_stack_file, load_stack_file, resolve_file
 from providers import registry
 from providers.spec import CLOUDS, SpecError
 
-# Provider keys per cloud when the provider package is not in this checkout yet (an implemented
-# provider's own `config_keys` win).
-REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
-    "aws": ("aws:region",),
-    "gcp": ("gcp:project", "gcp:region"),
-    "azure": ("azure-native:location",),
-}
 _RESERVED = ("mlops:cloud", "mlops:platform")
 _STACK_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
 def provider_keys(cloud: str) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
-    """(required keys, optional keys, implemented) for `cloud`."""
-    try:
-        provider = registry.get(cloud)
-    except SpecError:
-        return REQUIRED_KEYS[cloud], (), False
-    return tuple(provider.config_keys.values()), tuple(provider.optional_config_keys.values()), True
+    """(required keys, optional keys, implemented) for `cloud`, from its catalog (no SDK needed)."""
+    required, optional = registry.config_keys(cloud)
+    return required, optional, cloud in registry.implemented()
 
 
 def _namespaces(cloud: str) -> set[str]:
-    return {key.split(":", 1)[0] for key in REQUIRED_KEYS[cloud]}
+    required, optional = registry.config_keys(cloud)
+    return {key.split(":", 1)[0] for key in required + optional}
 
 
 def _parse_sets(pairs: list[str], cloud: str) -> dict[str, str]:
@@ -61,7 +52,7 @@ def _parse_sets(pairs: list[str], cloud: str) -> dict[str, str]:
             raise SpecError(
                 f"--set {key}",
                 f"is not a {cloud} provider key nor an mlops key "
-                f"(expected one of: {', '.join(REQUIRED_KEYS[cloud])}, or {PROJECT}:...)",
+                f"(expected one of: {', '.join(registry.config_keys(cloud)[0])}, or {PROJECT}:...)",
             )
         values[key] = value
     return values
