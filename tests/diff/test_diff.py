@@ -12,7 +12,7 @@ import pytest
 
 from infra.cli import main
 from infra.config import SECRET_PLACEHOLDER, load_stack_file
-from infra.diff import DATA_BEARING_TYPES, diff_plans, ml_changes, render_markdown
+from infra.diff import diff_plans, ml_changes, render_markdown
 from infra.plan import plan
 from providers import registry
 
@@ -130,7 +130,7 @@ def test_deleted_bucket_is_dangerous(plans, write, capsys):
 
 def test_every_protected_resource_type_is_in_the_data_bearing_table(plans):
     protected = {r["type"] for r in plans["base"]["resources"] if r["protect"]}
-    assert protected and protected <= set(DATA_BEARING_TYPES)
+    assert protected and protected <= set(registry.data_bearing())
 
 
 # --- secrets --------------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ def test_moving_clouds_reads_as_cloud_change(plans, other_plan):
 
 def test_other_cloud_protected_types_are_data_bearing(other_plan):
     protected = {r["type"] for r in other_plan["resources"] if r["protect"]}
-    assert protected and protected <= set(DATA_BEARING_TYPES), protected - set(DATA_BEARING_TYPES)
+    assert protected and protected <= set(registry.data_bearing()), protected - set(registry.data_bearing())
 
 
 def test_a_new_stack_is_one_ml_line(plans):
