@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,7 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-CLOUDS = ("aws", "gcp", "azure")
+from providers import cron
+from providers import registry as _registry
+from providers.errors import SpecError
+
+CLOUDS = _registry.clouds()
 FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
 INSTANCE_SIZES = ("small", "medium", "large", "gpu")
 GATE_METRICS = ("roc_auc", "accuracy", "f1", "precision", "recall")
@@ -31,20 +34,12 @@ _IDENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class SpecError(ValueError):
-    """A platform description that breaks a rule. `key` is the dotted config path."""
-
-    def __init__(self, key: str, rule: str) -> None:
-        self.key = key
-        self.rule = rule
-        super().__init__(f"{key}: {rule}")
-
-
 def _cron(value: str) -> str:
-    fields = value.split()
-    if len(fields) != 5 or not croniter.is_valid(value):
-        raise ValueError(f"must be a five-field cron expression in UTC, got {value!r}")
-    return " ".join(fields)
+    """Checked against the portable grammar (providers/cron.py), kept in its plain unix form."""
+    try:
+        return cron.parse(value, "cron").unix()
+    except SpecError as exc:
+        raise ValueError(exc.rule) from None
 
 
 def _identifier(value: str) -> str:

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 from providers.base import Deployment
+from providers.cron import Field, compress
+from providers.cron import parse as parse_cron
 from providers.spec import SpecError
 
 KEY = "mlops:platform"
@@ -51,61 +53,53 @@ class AwsSettings:
     monitor_image: str
 
 
-def _aws_day_of_week(field: str, key: str) -> str:
-    """Cron day-of-week (0-7, Sunday = 0 or 7) -> EventBridge (1-7, Sunday = 1).
-
-    Each list item is `*`, a name, a number, or a range, with an optional `/step` that is kept
-    as is (a step counts days, not day numbers). A range that would wrap past Saturday in AWS's
-    numbering (`5-7`) cannot be expressed as one range and is rejected.
-    """
-    items = []
-    for item in field.split(","):
-        base, slash, step = item.partition("/")
-        if base == "*" or not any(ch.isdigit() for ch in base):
-            items.append(item)  # `*`, `*/2`, MON, MON-FRI: the same in both dialects
-            continue
-        start, dash, end = base.partition("-")
-        first = int(start) % 7 + 1
-        if dash:
-            last = int(end) % 7 + 1
-            if last < first:
-                raise SpecError(
-                    key,
-                    f"day-of-week range {base!r} wraps past Saturday on AWS; split it, e.g. "
-                    "'5-6,0' for Friday to Sunday",
-                )
-            mapped = f"{first}-{last}"
-        else:
-            mapped = str(first)
-        items.append(mapped + (slash + step if slash else ""))
-    return ",".join(items)
-
-
 def to_eventbridge_cron(cron: str, key: str) -> str:
-    """Five-field UTC cron -> EventBridge `cron(min hour dom month dow year)`.
+    """Portable cron -> EventBridge `cron(min hour dom month dow year)`.
 
-    EventBridge needs `?` in one of day-of-month / day-of-week and numbers days 1-7 from Sunday.
+    EventBridge needs `?` in one of day-of-month / day-of-week, numbers days 1-7 from Sunday and
+    allows no `/` in day-of-week (a step there is written out as a list). Rendered from the parsed
+    values (providers/cron.py), never from the text, so `0-7` is every day and `1-fri` Monday to
+    Friday.
     """
-    minute, hour, dom, month, dow = cron.split()
-    if dom != "*" and dow != "*":
-        raise SpecError(key, "AWS cannot schedule on both a day of month and a day of week; use '*' in one")
-    if dow == "*":
+    parsed = parse_cron(cron, key)
+    minute, hour, dom, month = (_aws_field(f) for f in parsed.fields[:4])
+    if parsed.day_of_week.every:
         dow = "?"
     else:
         dom = "?"
-        dow = _aws_day_of_week(dow, key)
+        dow = compress(sorted(day + 1 for day in parsed.day_of_week.values))  # Sunday = 1
     return f"cron({minute} {hour} {dom} {month} {dow} *)"
 
 
+def _aws_field(field: Field) -> str:
+    """`*`, `start/step` (EventBridge's documented increment form) or a list of values/ranges."""
+    if field.every:
+        return "*"
+    progression = field.progression()
+    return f"{progression[0]}/{progression[1]}" if progression else compress(field.sorted())
+
+
 def to_monitor_cron(cron: str, key: str) -> str:
-    """SageMaker Model Monitor only runs hourly or daily, on the hour."""
-    minute, hour, dom, month, dow = cron.split()
-    if minute != "0" or (dom, month, dow) != ("*", "*", "*"):
-        raise SpecError(
-            key,
-            "SageMaker Model Monitor runs on the hour, hourly or daily: use '0 * * * *', '0 */N * * *' or '0 H * * *'",
-        )
-    return f"cron(0 {hour} ? * * *)"
+    """SageMaker Model Monitor documents only `cron(0 * ? * * *)`, `cron(0 H ? * * *)` and
+    `cron(0 H/N ? * * *)` (hourly, daily at H, every N hours from H): anything else is refused."""
+    parsed = parse_cron(cron, key)
+    refuse = SpecError(
+        key,
+        f"{cron!r}: SageMaker Model Monitor runs on the hour, hourly, every N hours or daily: use "
+        "'0 * * * *', '0 */N * * *' or '0 H * * *'",
+    )
+    if parsed.minute.values != {0} or not all(f.every for f in parsed.fields[2:]):
+        raise refuse
+    hours = parsed.hour
+    if hours.every:
+        return "cron(0 * ? * * *)"
+    if len(hours.values) == 1:
+        return f"cron(0 {hours.sorted()[0]} ? * * *)"
+    progression = hours.progression()
+    if progression is None:
+        raise refuse
+    start, step = progression
+    return f"cron(0 {start}/{step} ? * * *)"
 
 
 def _check(pattern: re.Pattern[str], value: str, key: str, what: str) -> str:

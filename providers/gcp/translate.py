@@ -7,6 +7,7 @@ import zlib
 from dataclasses import dataclass
 
 from providers.base import Deployment
+from providers.cron import parse as parse_cron
 from providers.spec import SpecError
 
 KEY = "mlops:platform"
@@ -220,8 +221,8 @@ def translate(deployment: Deployment) -> GcpSettings:
         model_id=f"{prefix}-{platform.pipeline.name}".replace("_", "-"),
         endpoint_id=endpoint_id(prefix),
         pipeline_display_name=f"{prefix}-{platform.pipeline.name}",
-        training_schedule=schedule,
-        monitor_schedule=platform.monitor.schedule,
+        training_schedule=parse_cron(schedule, f"{KEY}.pipeline.schedule").unix() if schedule else None,
+        monitor_schedule=parse_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule").unix(),
         sampling_rate=platform.endpoint.data_capture_percent / 100,
         serving_image=serving_image(region),
     )

@@ -38,41 +38,58 @@ def test_every_portable_value_has_an_aws_mapping():
     ("cron", "expected"),
     [
         ("0 3 * * *", "cron(0 3 * * ? *)"),
-        ("*/15 * * * *", "cron(*/15 * * * ? *)"),
+        ("*/15 * * * *", "cron(0/15 * * * ? *)"),  # EventBridge's documented increment form
         ("0 6 1 * *", "cron(0 6 1 * ? *)"),
         ("30 2 * * 1-5", "cron(30 2 ? * 2-6 *)"),  # Mon-Fri: AWS counts Sunday as 1
         ("0 0 * * 0,6", "cron(0 0 ? * 1,7 *)"),
         ("0 0 * * 7", "cron(0 0 ? * 1 *)"),
-        ("0 9 * * MON", "cron(0 9 ? * MON *)"),
-        ("0 9 * * MON-FRI", "cron(0 9 ? * MON-FRI *)"),
-        ("0 3 * * */2", "cron(0 3 ? * */2 *)"),  # every other day: a step is not a day number
-        ("0 3 * * 1-5/2", "cron(0 3 ? * 2-6/2 *)"),  # Mon, Wed, Fri
-        ("0 3 * * 0-6", "cron(0 3 ? * 1-7 *)"),
-        ("0 3 * * 6,0", "cron(0 3 ? * 7,1 *)"),
+        ("0 9 * * MON", "cron(0 9 ? * 2 *)"),
+        ("0 9 * * MON-FRI", "cron(0 9 ? * 2-6 *)"),
+        ("0 9 * * 1-fri", "cron(0 9 ? * 2-6 *)"),
+        ("0 3 * * */2", "cron(0 3 ? * 1,3,5,7 *)"),  # no `/` in EventBridge's day-of-week: a list
+        ("0 3 * * 1-5/2", "cron(0 3 ? * 2,4,6 *)"),  # Mon, Wed, Fri
+        ("0 3 * * 0-6", "cron(0 3 * * ? *)"),  # every day
+        ("0 3 * * 0-7", "cron(0 3 * * ? *)"),  # every day, not Sundays only
+        ("0 3 * * 6,0", "cron(0 3 ? * 1,7 *)"),
+        ("0 3 * * 5-7", "cron(0 3 ? * 1,6-7 *)"),  # Fri-Sun: a range that wraps in AWS's numbering
+        ("0 */6 * 1-6 *", "cron(0 0/6 * 1-6 ? *)"),
     ],
 )
 def test_eventbridge_cron(cron, expected):
     assert to_eventbridge_cron(cron, "k") == expected
 
 
-@pytest.mark.parametrize("dow", ["5-7", "6-0"])
-def test_day_ranges_that_wrap_on_aws_are_rejected(dow):
-    with pytest.raises(SpecError, match="wraps past Saturday on AWS"):
-        to_eventbridge_cron(f"0 3 * * {dow}", "mlops:platform.pipeline.schedule")
+@pytest.mark.parametrize("cron", ["0 3 * * 5#3", "0 3 * * 5L", "0 3 L * *", "0 3 15W * *", "0 3 ? * 1"])
+def test_dialect_extensions_are_refused(cron):
+    with pytest.raises(SpecError, match="dialect extension") as info:
+        to_eventbridge_cron(cron, "mlops:platform.pipeline.schedule")
+    assert info.value.key == "mlops:platform.pipeline.schedule"
 
 
 def test_eventbridge_cannot_use_both_day_fields():
-    with pytest.raises(SpecError, match="both a day of month and a day of week") as info:
+    with pytest.raises(SpecError, match="both the day of month and the day of week") as info:
         to_eventbridge_cron("0 0 1 * 1", "mlops:platform.pipeline.schedule")
     assert info.value.key == "mlops:platform.pipeline.schedule"
 
 
-@pytest.mark.parametrize("cron", ["0 * * * *", "0 */6 * * *", "0 4 * * *"])
-def test_monitor_cron_accepts_hourly_and_daily(cron):
-    assert to_monitor_cron(cron, "k").startswith("cron(0 ")
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        ("0 * * * *", "cron(0 * ? * * *)"),
+        ("0 */1 * * *", "cron(0 * ? * * *)"),
+        ("0 4 * * *", "cron(0 4 ? * * *)"),
+        ("0 */6 * * *", "cron(0 0/6 ? * * *)"),
+        ("0 2-23/3 * * *", "cron(0 2/3 ? * * *)"),
+        ("0 * * * 0-7", "cron(0 * ? * * *)"),
+    ],
+)
+def test_monitor_cron_emits_only_the_documented_shapes(cron, expected):
+    assert to_monitor_cron(cron, "k") == expected
 
 
-@pytest.mark.parametrize("cron", ["15 * * * *", "0 0 * * 1", "0 0 1 * *"])
+@pytest.mark.parametrize(
+    "cron", ["15 * * * *", "0 0 * * 1", "0 0 1 * *", "0 1,5 * * *", "0 1-4 * * *", "0 */5 * 2 *", "0,30 * * * *"]
+)
 def test_monitor_cron_rejects_what_model_monitor_cannot_run(cron):
     with pytest.raises(SpecError, match="on the hour"):
         to_monitor_cron(cron, "mlops:platform.monitor.schedule")
@@ -103,7 +120,9 @@ def test_translation_of_the_example_stack():
         ({"aws:region": None}, "aws:region", "is required when mlops:cloud is aws"),
         ({"aws:region": "xx-east-9"}, "aws:region", "Model Monitor is not offered"),
         ({"mlops:platform__monitor__schedule": "30 * * * *"}, "mlops:platform.monitor.schedule", "on the hour"),
-        ({"mlops:platform__pipeline__schedule": "0 0 1 * 1"}, "mlops:platform.pipeline.schedule", "both a day"),
+        ({"mlops:platform__pipeline__schedule": "0 0 1 * 1"}, "mlops:platform.pipeline.schedule", "both the day"),
+        ({"mlops:platform__pipeline__schedule": "0 3 * * 1#2"}, "mlops:platform.pipeline.schedule", "extension"),
+        ({"mlops:platform__pipeline__schedule": "0 3 31 2 *"}, "mlops:platform.pipeline.schedule", "never fires"),
     ],
 )
 def test_aws_rules_name_the_key(changes, key, rule):
