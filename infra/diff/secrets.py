@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
+from infra.config import SECRET_KEY_RE as _SECRET_KEY_RE
 from infra.config import SECRET_PLACEHOLDER
 from infra.diff.walk import MISSING, _as_json, _join
-
-# Keys whose values are never shown even when the plan did not mark them secret.
-_SECRET_KEY_RE = re.compile(
-    r"(password|passphrase|secret|token|private_?key|connection_?string|access_?key)", re.IGNORECASE
-)
 
 
 def secret_paths(value: Any, path: str = "") -> set[str]:
