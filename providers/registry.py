@@ -88,6 +88,11 @@ def config_keys(cloud: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(cat.CONFIG_KEYS.values()), tuple(cat.OPTIONAL_CONFIG_KEYS.values())
 
 
+def example_config(cloud: str) -> dict[str, str]:
+    """Valid stand-in values for `cloud`'s provider keys (to check its rules before they are set)."""
+    return dict(catalog(cloud).EXAMPLE_CONFIG)
+
+
 def region_key(cloud: str) -> str:
     """The stack config key that holds `cloud`'s region (`aws:region`, `azure-native:location`)."""
     return str(catalog(cloud).REGION_KEY)

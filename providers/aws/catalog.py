@@ -14,6 +14,9 @@ REQUIRED_MODULES = ("pulumi_aws", "sagemaker", "boto3", "botocore")
 CONFIG_KEYS = {"region": "aws:region"}
 """Provider keys a stack must set: logical name -> stack config key."""
 OPTIONAL_CONFIG_KEYS: dict[str, str] = {}
+EXAMPLE_CONFIG = {"aws:region": "eu-west-1"}
+"""Valid stand-ins for the provider keys: `mlops stack new` checks the cloud's rules with them
+while the real values are still to be filled in."""
 REGION_KEY = "aws:region"
 
 # Pulumi type -> what it holds: a delete or replace loses data. Only types the provider declares

@@ -9,6 +9,9 @@ EXTRA = "azure"
 REQUIRED_MODULES = ("pulumi_azure_native", "azure.ai.ml", "azure.identity")
 CONFIG_KEYS = {"location": "azure-native:location"}
 OPTIONAL_CONFIG_KEYS = {"subscription_id": "azure-native:subscriptionId"}
+EXAMPLE_CONFIG = {"azure-native:location": "westeurope"}
+"""Valid stand-ins for the provider keys: `mlops stack new` checks the cloud's rules with them
+while the real values are still to be filled in."""
 REGION_KEY = "azure-native:location"
 
 DATA_BEARING: dict[str, str] = {

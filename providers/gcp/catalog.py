@@ -9,6 +9,9 @@ EXTRA = "gcp"
 REQUIRED_MODULES = ("pulumi_gcp", "google.cloud.aiplatform", "kfp")
 CONFIG_KEYS = {"project": "gcp:project", "region": "gcp:region"}
 OPTIONAL_CONFIG_KEYS: dict[str, str] = {}
+EXAMPLE_CONFIG = {"gcp:project": "my-ml-project", "gcp:region": "europe-west4"}
+"""Valid stand-ins for the provider keys: `mlops stack new` checks the cloud's rules with them
+while the real values are still to be filled in."""
 REGION_KEY = "gcp:region"
 
 DATA_BEARING: dict[str, str] = {
