@@ -29,6 +29,9 @@ FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
 INSTANCE_SIZES = ("small", "medium", "large", "gpu")
 GATE_METRICS = ("roc_auc", "accuracy", "f1", "precision", "recall")
 
+DESCRIPTION_MAX = 1000
+"""The kit's portable cap on free-text descriptions (a cloud's own, smaller limit is its translate's)."""
+
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{2,19}$")
 _IDENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -77,7 +80,8 @@ class FeatureGroup(_Model):
     online: bool = True
     """Also serve the latest values from a low-latency online store."""
     features: list[Feature] = Field(min_length=1)
-    description: str = ""
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    """Set once, at creation. Each cloud may allow less (SageMaker: 128 characters)."""
 
     @model_validator(mode="after")
     def _unique_columns(self) -> FeatureGroup:

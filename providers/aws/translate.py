@@ -29,7 +29,8 @@ FEATURE_TYPES = {
     "bool": "Integral",
     "timestamp": "String",
 }
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+# botocore's sagemaker model, CreateFeatureGroup: `Description` is a string of at most 128 characters.
+FEATURE_GROUP_DESCRIPTION_MAX = 128
 # SageMaker resource names: letters, digits, hyphens; 63 characters.
 _SAGEMAKER_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # Feature group and feature names also allow underscores; 64 characters.
@@ -110,15 +111,19 @@ def _check(pattern: re.Pattern[str], value: str, key: str, what: str) -> str:
 
 def translate(deployment: Deployment) -> AwsSettings:
     platform = deployment.platform
-    region = str(deployment.cloud_config["region"])
-    if not _REGION_RE.match(region):
-        raise SpecError("aws:region", f"must be an AWS region such as eu-west-1, got {region!r}")
+    region = check_region(str(deployment.cloud_config["region"]))
     prefix = platform.prefix
     groups: dict[str, str] = {}
     types: dict[str, dict[str, str]] = {}
     for i, group in enumerate(platform.feature_store.feature_groups):
         gkey = f"{KEY}.feature_store.feature_groups[{i}]"
         groups[group.name] = _check(_FEATURE_NAME_RE, f"{prefix}-{group.name}", f"{gkey}.name", "feature group name")
+        if len(group.description) > FEATURE_GROUP_DESCRIPTION_MAX:
+            raise SpecError(
+                f"{gkey}.description",
+                f"is {len(group.description)} characters; SageMaker allows at most "
+                f"{FEATURE_GROUP_DESCRIPTION_MAX} (CreateFeatureGroup Description)",
+            )
         columns = {group.entity: "String", group.event_time: "String"}
         for feature in group.features:
             _check(_FEATURE_NAME_RE, feature.name, f"{gkey}.features", "feature name")
@@ -142,6 +147,27 @@ def translate(deployment: Deployment) -> AwsSettings:
         monitor_image=model_monitor_image(region),
         monitor_schedule=to_monitor_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule"),
     )
+
+
+def check_region(region: str, key: str = "aws:region") -> str:
+    """A region of botocore's partition data (endpoints.json) where SageMaker has an endpoint.
+
+    Read as data, like the image table below: importing boto3 here would cost every plan time."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or not spec.submodule_search_locations:
+        raise SpecError("mlops:cloud", "the aws provider needs botocore: pip install -e '.[aws]'")
+    data = json.loads((Path(next(iter(spec.submodule_search_locations))) / "data/endpoints.json").read_text())
+    for partition in data["partitions"]:
+        if region in partition["regions"]:
+            sagemaker = partition["services"].get("api.sagemaker", {}).get("endpoints", {})
+            if region not in sagemaker:
+                raise SpecError(key, f"SageMaker is not offered in {region} (botocore's endpoint data)")
+            return region
+    raise SpecError(key, f"must be an AWS region such as eu-west-1 (botocore's partition data has no {region!r})")
 
 
 def model_monitor_image(region: str) -> str:

@@ -118,7 +118,8 @@ def test_translation_of_the_example_stack():
     [
         ({"aws:region": "europe"}, "aws:region", "must be an AWS region"),
         ({"aws:region": None}, "aws:region", "is required when mlops:cloud is aws"),
-        ({"aws:region": "xx-east-9"}, "aws:region", "Model Monitor is not offered"),
+        ({"aws:region": "xx-east-9"}, "aws:region", "botocore's partition data has no 'xx-east-9'"),
+        ({"aws:region": 5}, "aws:region", "must be an AWS region"),
         ({"mlops:platform__monitor__schedule": "30 * * * *"}, "mlops:platform.monitor.schedule", "on the hour"),
         ({"mlops:platform__pipeline__schedule": "0 0 1 * 1"}, "mlops:platform.pipeline.schedule", "both the day"),
         ({"mlops:platform__pipeline__schedule": "0 3 * * 1#2"}, "mlops:platform.pipeline.schedule", "extension"),
@@ -138,3 +139,46 @@ def test_feature_group_name_too_long_for_sagemaker():
     with pytest.raises(SpecError, match="feature group name") as info:
         resolve("t", config.get)
     assert info.value.key == "mlops:platform.feature_store.feature_groups[0].name"
+
+
+def _botocore_max(operation: str, member: str) -> int:
+    """A member's max length, read from botocore's own SageMaker service model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return model.operation_model(operation).input_shape.members[member].metadata["max"]
+
+
+def test_feature_group_description_limit_is_botocores():
+    limit = _botocore_max("CreateFeatureGroup", "Description")
+    config = copy.deepcopy(CONFIG)
+    group = config["mlops:platform"]["feature_store"]["feature_groups"][0]
+    group["description"] = "d" * limit
+    resolve("t", config.get)  # at the limit: accepted
+    group["description"] = "d" * (limit + 1)
+    with pytest.raises(SpecError) as info:
+        resolve("t", config.get)
+    assert info.value.key == "mlops:platform.feature_store.feature_groups[0].description"
+    assert f"SageMaker allows at most {limit}" in info.value.rule
+
+
+def test_regions_are_botocores_sagemaker_regions():
+    import botocore.session
+
+    session = botocore.session.get_session()
+    regions = set()
+    for partition in session.get_available_partitions():
+        regions |= set(session.get_available_regions("sagemaker", partition))
+    with_monitor = {r for r in regions if "fips" not in r}
+    accepted = set()
+    for region in sorted(with_monitor):
+        try:
+            resolve_with(**{"aws:region": region})
+            accepted.add(region)
+        except SpecError as exc:
+            assert exc.key == "aws:region" and "Model Monitor is not offered" in exc.rule, (region, exc)
+    assert "eu-west-1" in accepted and len(accepted) > 20
+    for region in ("mars-1", "eu-west-99", "EU-WEST-1"):
+        with pytest.raises(SpecError) as info:
+            resolve_with(**{"aws:region": region})
+        assert info.value.key == "aws:region"
