@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from infra.config import SECRET_PLACEHOLDER
@@ -107,6 +108,32 @@ def _ml_text(path: str, old: Any, new: Any) -> tuple[str, bool]:
     return f"{path} {show(old)} -> {show(new)}", False
 
 
+# Platform changes a reviewer should look at twice: path -> (is it the risky direction, why).
+NOTABLE: dict[str, tuple[Callable[[Any, Any], bool], str]] = {
+    "registry.approval": (
+        lambda old, new: new == "auto",
+        "no person approves new model versions any more: a version that passes the quality gate is approved",
+    ),
+    "protect_data": (
+        lambda old, new: new is False,
+        "data-bearing resources lose Pulumi protection: a later change can delete them",
+    ),
+    "network.public_access": (
+        lambda old, new: new is True,
+        "workspaces and endpoints become reachable from the public internet",
+    ),
+    "monitor.retrain_on_drift": (lambda old, new: new is False, "drift no longer starts retraining"),
+}
+
+
+def _notable(path: str, old: Any, new: Any) -> str | None:
+    rule = NOTABLE.get(path)
+    if rule is None or old == new:
+        return None
+    risky, why = rule
+    return why if risky(None if old is MISSING else old, None if new is MISSING else new) else None
+
+
 def ml_changes(base: dict[str, Any], head: dict[str, Any]) -> list[MlChange]:
     def view(plan: dict[str, Any]) -> dict[str, Any]:
         top = {"cloud": plan.get("cloud"), **(plan.get("platform") or {})}
@@ -133,5 +160,7 @@ def ml_changes(base: dict[str, Any], head: dict[str, Any]) -> list[MlChange]:
             out.append(MlChange(path, f"{path}: changed (secret)", SECRET_PLACEHOLDER, SECRET_PLACEHOLDER, True))
             continue
         text, known = _ml_text(path, a, b)
-        out.append(MlChange(path, text, None if a is MISSING else a, None if b is MISSING else b, known))
+        out.append(
+            MlChange(path, text, None if a is MISSING else a, None if b is MISSING else b, known, _notable(path, a, b))
+        )
     return out

@@ -78,7 +78,7 @@ def render_markdown(diff: PlanDiff) -> str:
         lines.append("")
     if diff.ml:
         lines += ["#### Platform changes", ""]
-        lines += [f"- {m.text}" for m in diff.ml]
+        lines += [f"- **{m.text}** — ⚠️ {m.notable}" if m.notable else f"- {m.text}" for m in diff.ml]
         lines.append("")
     if diff.resources:
         lines += [f"<details><summary>Resource changes ({len(diff.resources)})</summary>", ""]

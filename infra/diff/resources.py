@@ -108,6 +108,11 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
                 if data:
                     names = ", ".join(f"`{p}`" for p in replacing)
                     rc.reasons.append(f"replaces a {data} ({names} cannot change in place): its data is lost")
+                if a.get("protect"):
+                    rc.reasons.append(
+                        "the resource is protected: `pulumi up` will refuse to replace it until it is unprotected "
+                        "(`pulumi state unprotect`)"
+                    )
         rc.dangerous = bool(rc.reasons)
         out.append(rc)
     _note_renames(out)

@@ -36,6 +36,8 @@ class MlChange:
     new: Any
     known: bool
     """False when no label matched: the generic fallback wrote the text."""
+    notable: str | None = None
+    """Why a reviewer should look twice (less oversight, less protection, more exposure), or None."""
 
 
 @dataclass
@@ -72,6 +74,10 @@ class PlanDiff:
         return self.head_stack if self.base_stack == self.head_stack else f"{self.base_stack} -> {self.head_stack}"
 
     @property
+    def notable(self) -> list[MlChange]:
+        return [m for m in self.ml if m.notable]
+
+    @property
     def dangerous(self) -> list[ResourceChange]:
         return [r for r in self.resources if r.dangerous]
 
@@ -87,6 +93,7 @@ class PlanDiff:
             "delete": self.count("delete"),
             "dangerous": len(self.dangerous),
             "ml_changes": len(self.ml),
+            "notable": len(self.notable),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -98,7 +105,8 @@ class PlanDiff:
                 {"op": r.op, "urn": r.urn, "type": r.type, "name": r.name, "reasons": r.reasons} for r in self.dangerous
             ],
             "ml_changes": [
-                {"path": m.path, "text": m.text, "old": m.old, "new": m.new, "known": m.known} for m in self.ml
+                {"path": m.path, "text": m.text, "old": m.old, "new": m.new, "known": m.known, "notable": m.notable}
+                for m in self.ml
             ],
             "resources": [r.to_json() for r in self.resources],
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from typing import Any
@@ -52,12 +53,7 @@ def walk_diff(old: Any, new: Any, path: str = "", by_name: bool = False) -> list
                 if not changes and list(keyed_old) != list(keyed_new):
                     changes = [(_join(path, "(order)"), list(keyed_old), list(keyed_new))]
                 return changes
-        changes = []
-        for i in range(max(len(old), len(new))):
-            a = old[i] if i < len(old) else MISSING
-            b = new[i] if i < len(new) else MISSING
-            changes += walk_diff(a, b, _join(path, i), by_name)
-        return changes
+        return _list_diff(old, new, path, by_name)
     parsed_old, parsed_new = _as_json(old), _as_json(new)
     if (
         (parsed_old is not old or parsed_new is not new)
@@ -66,6 +62,23 @@ def walk_diff(old: Any, new: Any, path: str = "", by_name: bool = False) -> list
     ):
         return walk_diff(parsed_old, parsed_new, f"{path}<json>", by_name)
     return [(path, old, new)]
+
+
+def _list_diff(old: list[Any], new: list[Any], path: str, by_name: bool) -> list[tuple[str, Any, Any]]:
+    """Lists aligned on equal items (difflib), so an inserted or removed item is one change, not a
+    shift of every later index. Items that replace each other are compared leaf by leaf."""
+    a = [json.dumps(item, sort_keys=True, default=str) for item in old]
+    b = [json.dumps(item, sort_keys=True, default=str) for item in new]
+    changes: list[tuple[str, Any, Any]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+        for k in range(paired):
+            changes += walk_diff(old[i1 + k], new[j1 + k], _join(path, j1 + k), by_name)
+        changes += [(_join(path, i), old[i], MISSING) for i in range(i1 + paired, i2)]
+        changes += [(_join(path, j), MISSING, new[j]) for j in range(j1 + paired, j2)]
+    return changes
 
 
 def _top(path: str) -> str:
