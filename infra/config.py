@@ -149,8 +149,9 @@ def load_stack_file(path: Path, stack: str | None = None) -> StackFile:
         if key.startswith(f"{PROJECT}:") and key not in KNOWN_KEYS and key not in secrets:
             if SECRET_KEY_RE.search(key):
                 continue  # the user's own secret, in plain text: warned about below
-            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}?" if close else f"the kit reads {' and '.join(KNOWN_KEYS)}"
+            names = [known.split(":", 1)[1] for known in KNOWN_KEYS]  # compare what follows `mlops:`
+            close = difflib.get_close_matches(key.split(":", 1)[1], names, n=1, cutoff=0.6)
+            hint = f"did you mean {PROJECT}:{close[0]}?" if close else f"the kit reads {' and '.join(KNOWN_KEYS)}"
             raise SpecError(key, f"unknown key, {hint}")
     name = stack or stack_name_from_path(path) or path.stem
     return StackFile(
