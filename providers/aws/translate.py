@@ -82,24 +82,26 @@ def _aws_field(field: Field) -> str:
 
 def to_monitor_cron(cron: str, key: str) -> str:
     """SageMaker Model Monitor documents only `cron(0 * ? * * *)`, `cron(0 H ? * * *)` and
-    `cron(0 H/N ? * * *)` (hourly, daily at H, every N hours from H): anything else is refused."""
+    `cron(0 H/N ? * * *)` (hourly, daily at H, every N hours from H; the API reference's
+    ScheduleConfig): anything else is refused."""
     parsed = parse_cron(cron, key)
     refuse = SpecError(
         key,
-        f"{cron!r}: SageMaker Model Monitor runs on the hour, hourly, every N hours or daily: use "
-        "'0 * * * *', '0 */N * * *' or '0 H * * *'",
+        f"{cron!r}: SageMaker Model Monitor runs on the hour, hourly, every N hours (N dividing 24) or daily: "
+        "use '0 * * * *', '0 */N * * *' or '0 H * * *'",
     )
     if parsed.minute.values != {0} or not all(f.every for f in parsed.fields[2:]):
         raise refuse
-    hours = parsed.hour
-    if hours.every:
+    hours = parsed.hour.sorted()
+    if parsed.hour.every:
         return "cron(0 * ? * * *)"
-    if len(hours.values) == 1:
-        return f"cron(0 {hours.sorted()[0]} ? * * *)"
-    progression = hours.progression()
-    if progression is None:
+    if len(hours) == 1:
+        return f"cron(0 {hours[0]} ? * * *)"
+    # `H/N`: every N hours from H. Only where N divides 24 and H < N, so that "every N hours" and
+    # the hours of the day the portable cron names are the same runs, today and tomorrow.
+    start, step = hours[0], hours[1] - hours[0]
+    if 24 % step or start >= step or hours != list(range(start, 24, step)):
         raise refuse
-    start, step = progression
     return f"cron(0 {start}/{step} ? * * *)"
 
 

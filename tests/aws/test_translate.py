@@ -80,6 +80,8 @@ def test_eventbridge_cannot_use_both_day_fields():
         ("0 4 * * *", "cron(0 4 ? * * *)"),
         ("0 */6 * * *", "cron(0 0/6 ? * * *)"),
         ("0 2-23/3 * * *", "cron(0 2/3 ? * * *)"),
+        ("0 */12 * * *", "cron(0 0/12 ? * * *)"),
+        ("0 5,17 * * *", "cron(0 5/12 ? * * *)"),
         ("0 * * * 0-7", "cron(0 * ? * * *)"),
     ],
 )
@@ -88,7 +90,18 @@ def test_monitor_cron_emits_only_the_documented_shapes(cron, expected):
 
 
 @pytest.mark.parametrize(
-    "cron", ["15 * * * *", "0 0 * * 1", "0 0 1 * *", "0 1,5 * * *", "0 1-4 * * *", "0 */5 * 2 *", "0,30 * * * *"]
+    "cron",
+    [
+        "15 * * * *",
+        "0 0 * * 1",
+        "0 0 1 * *",
+        "0 1,5 * * *",
+        "0 1-4 * * *",
+        "0 */6 * 2 *",
+        "0,30 * * * *",
+        "0 */5 * * *",  # 5 does not divide 24: "every 5 hours" and "at 0,5,10,15,20" differ
+        "0 13-23/6 * * *",  # 13, 19: starts after its own step
+    ],
 )
 def test_monitor_cron_rejects_what_model_monitor_cannot_run(cron):
     with pytest.raises(SpecError, match="on the hour"):

@@ -105,7 +105,10 @@ def test_gpu_mapping_needs_a_gpu_region():
         ("5 */6 * * *", t.Recurrence("Hour", 6, minutes=(5,))),
         ("30 2 * * *", t.Recurrence("Day", 1, hours=(2,), minutes=(30,))),
         ("0 4 * * 1,3", t.Recurrence("Week", 1, hours=(4,), minutes=(0,), week_days=("Monday", "Wednesday"))),
-        ("0 4 * * mon-wed", t.Recurrence("Week", 1, hours=(4,), minutes=(0,), week_days=("Monday", "Tuesday", "Wednesday"))),
+        (
+            "0 4 * * mon-wed",
+            t.Recurrence("Week", 1, hours=(4,), minutes=(0,), week_days=("Monday", "Tuesday", "Wednesday")),
+        ),
         ("0 4 * * 0-7", t.Recurrence("Day", 1, hours=(4,), minutes=(0,))),
         ("0,30 * * * *", t.Recurrence("Minute", 30)),
         ("0 */12 * * *", t.Recurrence("Hour", 12, minutes=(0,))),
