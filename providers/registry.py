@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -55,10 +56,25 @@ def _known(cloud: str, key: str = "mlops:cloud") -> None:
 # --- each cloud's catalog (plain data, no SDK import) -----------------------------------------
 
 
+_CATALOGS: dict[str, ModuleType] = {}
+
+
 def catalog(cloud: str) -> ModuleType:
-    """`providers/<cloud>/catalog.py`: importing it loads no SDK of that cloud."""
+    """`providers/<cloud>/catalog.py`, loaded on its own: neither that cloud's SDK nor its provider
+    package (`providers/<cloud>/__init__.py`) is imported, so reading every cloud's catalog (the
+    diff, doctor) loads no other cloud's code."""
     _known(cloud)
-    return importlib.import_module(f"{_PROVIDERS[cloud][0]}.catalog")
+    if cloud not in _CATALOGS:
+        package = importlib.util.find_spec(_PROVIDERS[cloud][0])  # imports `providers` only
+        if package is None or not package.submodule_search_locations:
+            raise SpecError("mlops:cloud", f"the {cloud} provider is not in this checkout")
+        path = Path(next(iter(package.submodule_search_locations))) / "catalog.py"
+        spec = importlib.util.spec_from_file_location(f"{_PROVIDERS[cloud][0]}.catalog", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _CATALOGS[cloud] = module
+    return _CATALOGS[cloud]
 
 
 def extra(cloud: str) -> str:

@@ -52,7 +52,7 @@ def test_a_catalog_imports_no_sdk(cloud):
     probe = (
         "import json, sys\n"
         "before = set(sys.modules)\n"
-        f"from providers import registry; registry.catalog({cloud!r})\n"
+        f"from providers import registry; registry.catalog({cloud!r}); registry.data_bearing()\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))"
     )
     proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -60,6 +60,7 @@ def test_a_catalog_imports_no_sdk(cloud):
     loaded = json.loads(proc.stdout)
     sdks = ("pulumi_aws", "pulumi_gcp", "pulumi_azure_native", "sagemaker", "boto3", "google.cloud", "kfp", "azure.")
     assert [m for m in loaded if m.startswith(sdks)] == []
+    assert [m for m in loaded if m.startswith(("providers.aws", "providers.gcp", "providers.azure"))] == []
 
 
 @pytest.fixture(scope="module")
