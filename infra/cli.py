@@ -34,19 +34,52 @@ def command(name: str, help_: str) -> Callable[[Command], Command]:
     return register
 
 
-def _stack_args(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml in the current directory")
+def _stack_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=required)
+    group.add_argument(
+        "--stack",
+        "-s",
+        help="stack name or org/project/stack: reads Pulumi.<stack>.yaml beside Pulumi.yaml (searched upward)",
+    )
     group.add_argument("--config-file", type=Path, help="a file in the Pulumi.<stack>.yaml format")
     parser.add_argument("--stack-name", help="stack name to use with --config-file (default: from the file name)")
 
 
 def load_stack(args: argparse.Namespace):  # -> StackFile
+    """The stack file named by --stack or --config-file; its warnings go to stderr."""
     from infra.config import find_stack_file, load_stack_file
 
     if args.config_file is not None:
-        return load_stack_file(args.config_file, args.stack_name or None)
-    return load_stack_file(find_stack_file(args.stack), args.stack)
+        stack_file = load_stack_file(args.config_file, args.stack_name or None)
+    else:
+        path = find_stack_file(args.stack)
+        stack_file = load_stack_file(path, args.stack.split("/")[-1])
+    for warning in stack_file.warnings:
+        print(f"mlops: warning: {warning}", file=sys.stderr)
+    return stack_file
+
+
+def check_output(path: Path | None, key: str = "--output") -> None:
+    """Refuse an output path that cannot be written, before any work (a directory, a file's child)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise SpecError(key, f"{path} is a directory; give a file name, e.g. {path / 'plan.json'}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise SpecError(key, f"{parent} is a file, not a directory")
+            break
+
+
+def write_output(path: Path, text: str, key: str = "--output") -> None:
+    """Write `text` to `path`, creating its missing parent directories."""
+    check_output(path, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(key, f"cannot write {path}: {exc.strerror}") from None
 
 
 # --- validate ---------------------------------------------------------------------------------
@@ -83,42 +116,107 @@ def _plan_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", type=Path, help="write to this file instead of stdout")
 
 
-def _short(urn: str | None) -> str:
-    """A parent's capability: `...::mlops:aws:Foundation::churn-dev` -> `Foundation`."""
-    if not urn:
-        return ""
-    qualified = urn.split("::")[-2]
-    return qualified.rsplit("$", 1)[-1].rsplit(":", 1)[-1]
+TABLE_WIDTH = 120
 
 
-def render_table(plan: Any) -> str:
-    rows = [(r.type, r.name, _short(r.parent), "protected" if r.protect else "") for r in plan.resources]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(("TYPE", "NAME", "PARENT", ""))]
-    lines = [f"stack {plan.stack} ({plan.cloud}): {len(rows)} resources, offline plan under Pulumi mocks", ""]
-    header = ("TYPE", "NAME", "PARENT", "")
-    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    lines.append("")
-    lines.append("outputs:")
+def short_type(type_: str) -> str:
+    """`aws:s3/bucket:Bucket` -> `aws:s3:Bucket`, as `pulumi preview` shows types."""
+    parts = type_.split(":")
+    if len(parts) == 3 and "/" in parts[1]:
+        parts[1] = parts[1].split("/", 1)[0]
+    return ":".join(parts)
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def render_table(plan: Any, width: int = TABLE_WIDTH) -> str:
+    """The plan as `pulumi preview` shows one: a tree under the stack and the components, an
+    operation mark per resource (`+` create: an offline plan starts from an empty stack), short
+    type names, lines of at most `width` characters, and a closing count."""
+    children: dict[str | None, list[Any]] = {}
+    for resource in plan.resources:
+        children.setdefault(resource.parent, []).append(resource)
+    rows: list[tuple[str, str, str]] = [("", "pulumi:pulumi:Stack", f"{PROJECT_NAME}-{plan.stack}")]
+
+    def walk(parent: str | None, indent: str) -> None:
+        items = children.get(parent, [])
+        for i, resource in enumerate(items):
+            last = i == len(items) - 1
+            branch = indent + ("└─ " if last else "├─ ")
+            note = "protected" if resource.protect else ""
+            rows.append((branch, short_type(resource.type), resource.name + (f"  [{note}]" if note else "")))
+            walk(resource.urn, indent + ("   " if last else "│  "))
+
+    walk(None, "")
+    type_width = min(max(len(b) + len(t) for b, t, _ in rows), 64)
+    name_width = max(width - 5 - type_width - 2, 20)
+    lines = [f"Previewing stack {plan.stack} ({plan.cloud}): offline plan under Pulumi mocks", ""]
+    lines.append(f"     {'Type'.ljust(type_width)}  Name")
+    for branch, type_, name in rows:
+        cell = branch + _fit(type_, type_width - len(branch))
+        lines.append(f" +   {cell.ljust(type_width)}  {_fit(name, name_width)}".rstrip())
+    lines += ["", "Outputs:"]
     for key, value in plan.outputs.items():
         shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-        lines.append(f"  {key}: {shown}")
+        lines.append(_fit(f"    {key}: {shown}", width))
+    protected = sum(1 for r in plan.resources if r.protect)
+    lines += ["", "Resources:", f"    + {len(plan.resources) + 1} to create"]
+    if protected:
+        lines.append(f"    ({protected} protected: `pulumi destroy` refuses them until unprotected)")
     return "\n".join(lines) + "\n"
 
 
+PROJECT_NAME = "mlops"
+
+
+def _progress(stack: str, cloud: str) -> Callable[[int, str], None]:
+    """Progress on stderr while the program declares resources: a live count on a terminal,
+    one line per 10 resources otherwise."""
+    tty = sys.stderr.isatty()
+
+    def on_resource(count: int, type_: str) -> None:
+        if tty:
+            print(f"\r  declaring resources: {count} ({short_type(type_)})\033[K", end="", file=sys.stderr, flush=True)
+        elif count % 10 == 0:
+            print(f"  declared {count} resources", file=sys.stderr, flush=True)
+
+    return on_resource
+
+
 def _plan(args: argparse.Namespace) -> int:
+    import time
+
+    from infra.config import resolve_file
+
+    check_output(args.output)
+    stack_file = load_stack(args)
+    resolve_file(stack_file)  # invalid input fails here, in one line, before any progress is shown
+    started = time.monotonic()
+    print(
+        f"mlops plan: {stack_file.stack}: loading the program (the cloud's SDK imports take a few seconds)",
+        file=sys.stderr,
+        flush=True,
+    )
     from infra.plan import plan
 
-    stack_file = load_stack(args)
-    result = plan(stack_file)
+    cloud = str(stack_file.config.get("mlops:cloud"))
+    result = plan(stack_file, on_resource=_progress(stack_file.stack, cloud))
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr)
+    print(
+        f"mlops plan: {stack_file.stack}: {len(result.resources)} resources declared in "
+        f"{time.monotonic() - started:.1f}s",
+        file=sys.stderr,
+    )
     text = (
         json.dumps(result.to_json(), indent=2, sort_keys=False) + "\n"
         if args.format == "json"
         else render_table(result)
     )
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        write_output(args.output, text)
         print(f"wrote {args.output} ({len(result.resources)} resources)", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -131,6 +229,9 @@ command("plan", "show every resource the Pulumi program declares, offline, under
 # --- pipeline run -----------------------------------------------------------------------------
 
 
+MAX_SEED = 2**32 - 1  # numpy's seed range
+
+
 def _pipeline_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("run",))
     parser.add_argument("name", help="a pipeline defined in pipelines/")
@@ -138,32 +239,73 @@ def _pipeline_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rows", type=int, default=2000, help=f"rows of generated data, 100 to {MAX_ROWS:,} (default 2000)"
     )
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workdir", type=Path, help="where step outputs go (default: a temporary dir)")
+    parser.add_argument("--seed", type=int, default=7, help=f"seed of the generated data, 0 to {MAX_SEED}")
+    parser.add_argument(
+        "--workdir", type=Path, help="where step outputs go, kept (default: a temporary dir, removed after the run)"
+    )
     parser.add_argument(
         "--gate",
-        metavar="METRIC>=THRESHOLD",
-        default="roc_auc>=0.75",
-        help="quality gate to apply (default roc_auc>=0.75)",
+        metavar="METRIC:THRESHOLD",
+        help="quality gate, e.g. roc_auc:0.75 (or 'roc_auc>=0.75', quoted: an unquoted >= is a shell "
+        "redirection); default roc_auc:0.75, or the gate of --stack",
     )
+    _stack_args(parser, required=False)  # --stack / --config-file: that stack's platform gives the gate
 
 
 def _parse_gate(text: str) -> tuple[str, float]:
     import math
+    import re
 
-    metric, sep, threshold = text.partition(">=")
+    match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|:)\s*(.*?)\s*", text)
     try:
-        if not sep:
+        if match is None:
             raise ValueError
+        metric, threshold = match.group(1), match.group(3)
         value = float(threshold)
     except ValueError:
-        raise SpecError("--gate", f"must look like roc_auc>=0.75, got {text!r}") from None
+        raise SpecError("--gate", f"must look like roc_auc:0.75 (or 'roc_auc>=0.75', quoted), got {text!r}") from None
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise SpecError("--gate", f"threshold must be between 0 and 1, got {threshold.strip()!r}")
-    return metric.strip(), value
+        raise SpecError("--gate", f"threshold must be between 0 and 1, got {threshold!r}")
+    return metric, value
+
+
+def _stack_gate(args: argparse.Namespace) -> tuple[tuple[str, float], Any]:
+    """The quality gate and the validated deployment of --stack / --config-file."""
+    from infra.config import resolve_file
+
+    stack_file = load_stack(args)
+    _, deployment = resolve_file(stack_file)
+    gate = deployment.platform.pipeline.quality_gate
+    if deployment.platform.pipeline.name != args.name:
+        raise SpecError(
+            "mlops:platform.pipeline.name",
+            f"stack {stack_file.stack} runs pipeline {deployment.platform.pipeline.name!r}, not {args.name!r}",
+        )
+    return (gate.metric, gate.threshold), deployment
+
+
+def _register_line(deployment: Any, model_path: Path, kept: bool) -> str:
+    where = str(model_path) if kept else "the model"
+    if deployment is None:
+        return (
+            f"would register {where} as a new version in the model registry (with --stack: which registry, "
+            "and whether a person must approve it)"
+        )
+    p = deployment.platform
+    approval = (
+        "it waits for a person to approve it (registry.approval: manual)"
+        if p.registry.approval == "manual"
+        else "approved at once (registry.approval: auto)"
+    )
+    return (
+        f"would register {where} as a new version of {p.prefix}-{p.pipeline.name} in the {deployment.cloud} "
+        f"model registry of stack {deployment.stack}; {approval}"
+    )
 
 
 def _pipeline(args: argparse.Namespace) -> int:
+    import shutil
+
     import pipelines
     from pipelines.local import StepFailedError, check_gate, run_local
 
@@ -171,7 +313,15 @@ def _pipeline(args: argparse.Namespace) -> int:
         raise SpecError("pipeline", f"unknown pipeline {args.name!r}; defined: {', '.join(pipelines.available())}")
     if not 100 <= args.rows <= MAX_ROWS:
         raise SpecError("--rows", f"must be between 100 and {MAX_ROWS:,}, got {args.rows}")
-    gate = _parse_gate(args.gate)
+    if not 0 <= args.seed <= MAX_SEED:
+        raise SpecError("--seed", f"must be between 0 and {MAX_SEED}, got {args.seed}")
+    deployment = None
+    if args.stack is not None or args.config_file is not None:
+        if args.gate is not None:
+            raise SpecError("--gate", "give --gate or --stack (whose platform has the gate), not both")
+        gate, deployment = _stack_gate(args)
+    else:
+        gate = _parse_gate(args.gate or "roc_auc:0.75")
     try:
         check_gate(pipelines.get_pipeline(args.name), gate)
     except ValueError as exc:
@@ -183,7 +333,24 @@ def _pipeline(args: argparse.Namespace) -> int:
             args.workdir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SpecError("--workdir", f"cannot create {args.workdir}: {exc.strerror}") from None
+    keep = args.workdir is not None
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"mlops-{args.name}-"))
+    try:
+        return _run_pipeline(args, gate, workdir, keep, deployment, run_local, StepFailedError)
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run_pipeline(
+    args: argparse.Namespace,
+    gate: tuple[str, float],
+    workdir: Path,
+    keep: bool,
+    deployment: Any,
+    run_local: Callable[..., Any],
+    step_failed: type[Exception],
+) -> int:
     started: dict[str, float] = {}
 
     def progress(event: str, step: str) -> None:
@@ -195,10 +362,11 @@ def _pipeline(args: argparse.Namespace) -> int:
         else:
             print(f"  ✓ {step} ({time.monotonic() - started.get(step, time.monotonic()):.1f}s)", flush=True)
 
-    print(f"pipeline {args.name}: local run of every step in {workdir}")
+    where = workdir if keep else f"{workdir} (temporary, removed afterwards; keep it with --workdir)"
+    print(f"pipeline {args.name}: local run of every step in {where}")
     try:
         result = run_local(args.name, workdir, rows=args.rows, seed=args.seed, quality_gate=gate, on_event=progress)
-    except StepFailedError as exc:
+    except step_failed as exc:
         # The pipeline rejected its data or a step crashed: a failed run, not invalid config.
         print(f"mlops: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
@@ -211,14 +379,73 @@ def _pipeline(args: argparse.Namespace) -> int:
         # As on the clouds: a model that misses the gate is not registered.
         print("model not registered: it missed the quality gate", file=sys.stderr)
         return EXIT_RUN_FAILED
-    print(f"model: {result.model_path}")
+    if keep:
+        print(f"model: {result.model_path}")
+    print(_register_line(deployment, result.model_path, keep))
     return EXIT_OK
 
 
 command("pipeline", "run a cloud-neutral pipeline's step code locally")((_pipeline_args, _pipeline))
 
 
+# --- doctor -----------------------------------------------------------------------------------
+
+
+def _doctor_args(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+LOCAL_MODULES = ("pandas", "sklearn", "pandera", "joblib", "numpy")
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """What this installation can do: Python, each cloud's extra, the local run, the Pulumi CLI."""
+    import importlib.util
+    import platform
+    import shutil
+
+    from providers import registry
+
+    del args
+    ok = (3, 11) <= sys.version_info[:2] < (3, 14)
+    print(f"mlops-kit {version()}")
+    print(f"python     {platform.python_version()} ({sys.executable}): {'ok' if ok else 'needs 3.11 to 3.13'}")
+    for cloud in registry.clouds():
+        missing = registry.missing_modules(cloud)
+        extra = registry.extra(cloud)
+        state = (
+            "installed" if not missing else f"not installed (missing {', '.join(missing)}): pip install -e '.[{extra}]'"
+        )
+        print(f"{cloud:<10} {state}")
+    local_missing = [m for m in LOCAL_MODULES if importlib.util.find_spec(m) is None]
+    local = (
+        "installed"
+        if not local_missing
+        else f"not installed (missing {', '.join(local_missing)}): pip install -e '.[local]'"
+    )
+    print(f"{'local run':<10} {local}  (mlops pipeline run --local)")
+    pulumi = shutil.which("pulumi")
+    print(
+        f"{'pulumi':<10} "
+        + (f"CLI at {pulumi}" if pulumi else "CLI not on PATH: needed for pulumi preview/up only, not for mlops plan")
+    )
+    return EXIT_OK if ok else EXIT_INVALID
+
+
+command("doctor", "what this installation can do: Python, cloud extras, local run, Pulumi CLI")((_doctor_args, _doctor))
+
+
 # --- entry point ------------------------------------------------------------------------------
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("mlops-kit")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
 
 
 def _load_extensions() -> None:
@@ -238,7 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops",
         description="One platform description, the whole MLOps loop on AWS, GCP or Azure.",
+        epilog="exit status: 0 success, 2 invalid input, 3 dangerous change (diff --fail-on-danger), "
+        "4 a local pipeline run failed, 1 a bug",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_, (configure, _)) in _COMMANDS.items():
         configure(subs.add_parser(name, help=help_, description=help_))

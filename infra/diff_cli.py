@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from infra.cli import EXIT_DANGER, EXIT_INVALID, EXIT_OK, command
+from infra.cli import EXIT_DANGER, EXIT_INVALID, EXIT_OK, check_output, command, write_output
 from infra.diff import PlanFileError, diff_plans, load_plan, render_json, render_markdown
 
 
@@ -23,6 +23,7 @@ def _diff_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    check_output(args.output)
     try:
         base, head = load_plan(args.base), load_plan(args.head)
     except PlanFileError as exc:
@@ -31,7 +32,7 @@ def _diff(args: argparse.Namespace) -> int:
     diff = diff_plans(base, head)
     text = render_json(diff) if args.format == "json" else render_markdown(diff)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        write_output(args.output, text)
     else:
         sys.stdout.write(text)
     if diff.dangerous:

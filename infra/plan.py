@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,18 +44,19 @@ _MAX_SHOWN_TEXT = 16_384
 
 
 def _asset(value: Any) -> dict[str, Any]:
-    """An asset or archive as JSON: kind, repo-relative path (stable across checkouts), content hash."""
+    """An asset or archive as JSON: kind, path relative to the project root (the directory of the
+    nearest Pulumi.yaml above the file, whatever directory `mlops` runs from), content hash."""
     import hashlib
     from pathlib import Path
+
+    from infra.config import find_project_root
 
     out: dict[str, Any] = {"asset": type(value).__name__}
     path = getattr(value, "path", None)
     if isinstance(path, str):
         resolved = Path(path).resolve()
-        try:
-            out["path"] = resolved.relative_to(Path.cwd().resolve()).as_posix()
-        except ValueError:
-            out["path"] = resolved.as_posix()
+        root = find_project_root(resolved.parent)
+        out["path"] = resolved.relative_to(root).as_posix() if root else resolved.as_posix()
         if resolved.is_file():
             out["sha256"] = hashlib.sha256(resolved.read_bytes()).hexdigest()
     elif isinstance(getattr(value, "text", None), str):
@@ -144,6 +146,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.recorded: list[PlannedResource] = []
         self._stack_urn: str | None = None
+        self.on_resource: Callable[[int, str], None] | None = None
+        """Called with the count so far and the type of each resource the program declares."""
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
@@ -164,6 +168,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
             )
         )
+        if self.on_resource is not None:
+            self.on_resource(len(self.recorded), request.type)
         return response
 
 
@@ -192,11 +198,14 @@ class VendorRuleError(SpecError):
         super().__init__(stack, f"{len(violations)} request(s) the cloud would refuse:{shown}")
 
 
-def plan(stack_file: StackFile, *, check: bool = True) -> Plan:
+def plan(stack_file: StackFile, on_resource: Callable[[int, str], None] | None = None, *, check: bool = True) -> Plan:
     """Validate the stack, then run the program under mocks. Raises SpecError for bad config, and
-    VendorRuleError (a SpecError) when `check` and a planned request breaks a rule of the cloud."""
+    VendorRuleError (a SpecError) when `check` and a planned request breaks a rule of the cloud.
+
+    `on_resource(count, type)` is called as the program declares each resource (progress)."""
     provider, deployment = resolve_file(stack_file)  # fail fast, before the runtime is touched
     monitor = use_offline_mocks(provider.cloud, stack_file.stack, deployment.cloud_config)
+    monitor.on_resource = on_resource
     pulumi.runtime.set_all_config(_config_strings(stack_file), list(stack_file.secret_keys))
 
     outputs: dict[str, Any] = {}

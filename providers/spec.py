@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from croniter import croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -21,29 +20,28 @@ from pydantic import (
     model_validator,
 )
 
-CLOUDS = ("aws", "gcp", "azure")
+from providers import cron
+from providers import registry as _registry
+from providers.errors import SpecError
+
+CLOUDS = _registry.clouds()
 PORTABLE_FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
 INSTANCE_SIZES = ("small", "medium", "large", "gpu")
+
+DESCRIPTION_MAX = 1000
+"""The kit's portable cap on free-text descriptions (a cloud's own, smaller limit is its translate's)."""
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{2,19}$")
 _IDENT_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-class SpecError(ValueError):
-    """A platform description that breaks a rule. `key` is the dotted config path."""
-
-    def __init__(self, key: str, rule: str) -> None:
-        self.key = key
-        self.rule = rule
-        super().__init__(f"{key}: {rule}")
-
-
 def _cron(value: str) -> str:
-    fields = value.split()
-    if len(fields) != 5 or not croniter.is_valid(value):
-        raise ValueError(f"must be a five-field cron expression in UTC, got {value!r}")
-    return " ".join(fields)
+    """Checked against the portable grammar (providers/cron.py), kept in its plain unix form."""
+    try:
+        return cron.parse(value, "cron").unix()
+    except SpecError as exc:
+        raise ValueError(exc.rule) from None
 
 
 def _identifier(value: str) -> str:
@@ -81,7 +79,8 @@ class FeatureGroup(_Model):
     online: bool = True
     """Also serve the latest values from a low-latency online store."""
     features: list[Feature] = Field(min_length=1)
-    description: str = ""
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    """Set once, at creation. Each cloud may allow less (SageMaker: 128 characters)."""
 
     @model_validator(mode="after")
     def _unique_columns(self) -> FeatureGroup:

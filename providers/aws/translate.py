@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 
 from providers.base import Target
+from providers.cron import Field, compress
+from providers.cron import parse as parse_cron
 from providers.spec import SpecError
 
 KEY = "mlops:platform"
@@ -27,7 +29,8 @@ SAGEMAKER_FEATURE_TYPES = {
     "bool": "Integral",
     "timestamp": "String",
 }
-_REGION_RE = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+# botocore's sagemaker model, CreateFeatureGroup: `Description` is a string of at most 128 characters.
+FEATURE_GROUP_DESCRIPTION_MAX = 128
 # SageMaker resource names: letters, digits, hyphens; 63 characters.
 _SAGEMAKER_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 # Feature group and feature names also allow underscores; 64 characters.
@@ -51,61 +54,55 @@ class AwsSettings:
     monitor_image: str
 
 
-def _aws_day_of_week(field: str, key: str) -> str:
-    """Cron day-of-week (0-7, Sunday = 0 or 7) -> EventBridge (1-7, Sunday = 1).
-
-    Each list item is `*`, a name, a number, or a range, with an optional `/step` that is kept
-    as is (a step counts days, not day numbers). A range that would wrap past Saturday in AWS's
-    numbering (`5-7`) cannot be expressed as one range and is rejected.
-    """
-    items = []
-    for item in field.split(","):
-        base, slash, step = item.partition("/")
-        if base == "*" or not any(ch.isdigit() for ch in base):
-            items.append(item)  # `*`, `*/2`, MON, MON-FRI: the same in both dialects
-            continue
-        start, dash, end = base.partition("-")
-        first = int(start) % 7 + 1
-        if dash:
-            last = int(end) % 7 + 1
-            if last < first:
-                raise SpecError(
-                    key,
-                    f"day-of-week range {base!r} wraps past Saturday on AWS; split it, e.g. "
-                    "'5-6,0' for Friday to Sunday",
-                )
-            mapped = f"{first}-{last}"
-        else:
-            mapped = str(first)
-        items.append(mapped + (slash + step if slash else ""))
-    return ",".join(items)
-
-
 def to_eventbridge_cron(cron: str, key: str) -> str:
-    """Five-field UTC cron -> EventBridge `cron(min hour dom month dow year)`.
+    """Portable cron -> EventBridge `cron(min hour dom month dow year)`.
 
-    EventBridge needs `?` in one of day-of-month / day-of-week and numbers days 1-7 from Sunday.
+    EventBridge needs `?` in one of day-of-month / day-of-week, numbers days 1-7 from Sunday and
+    allows no `/` in day-of-week (a step there is written out as a list). Rendered from the parsed
+    values (providers/cron.py), never from the text, so `0-7` is every day and `1-fri` Monday to
+    Friday.
     """
-    minute, hour, dom, month, dow = cron.split()
-    if dom != "*" and dow != "*":
-        raise SpecError(key, "AWS cannot schedule on both a day of month and a day of week; use '*' in one")
-    if dow == "*":
+    parsed = parse_cron(cron, key)
+    minute, hour, dom, month = (_aws_field(f) for f in parsed.fields[:4])
+    if parsed.day_of_week.every:
         dow = "?"
     else:
         dom = "?"
-        dow = _aws_day_of_week(dow, key)
+        dow = compress(sorted(day + 1 for day in parsed.day_of_week.values))  # Sunday = 1
     return f"cron({minute} {hour} {dom} {month} {dow} *)"
 
 
+def _aws_field(field: Field) -> str:
+    """`*`, `start/step` (EventBridge's documented increment form) or a list of values/ranges."""
+    if field.every:
+        return "*"
+    progression = field.progression()
+    return f"{progression[0]}/{progression[1]}" if progression else compress(field.sorted())
+
+
 def to_monitor_cron(cron: str, key: str) -> str:
-    """SageMaker Model Monitor only runs hourly or daily, on the hour."""
-    minute, hour, dom, month, dow = cron.split()
-    if minute != "0" or (dom, month, dow) != ("*", "*", "*"):
-        raise SpecError(
-            key,
-            "SageMaker Model Monitor runs on the hour, hourly or daily: use '0 * * * *', '0 */N * * *' or '0 H * * *'",
-        )
-    return f"cron(0 {hour} ? * * *)"
+    """SageMaker Model Monitor documents only `cron(0 * ? * * *)`, `cron(0 H ? * * *)` and
+    `cron(0 H/N ? * * *)` (hourly, daily at H, every N hours from H; the API reference's
+    ScheduleConfig): anything else is refused."""
+    parsed = parse_cron(cron, key)
+    refuse = SpecError(
+        key,
+        f"{cron!r}: SageMaker Model Monitor runs on the hour, hourly, every N hours (N dividing 24) or daily: "
+        "use '0 * * * *', '0 */N * * *' or '0 H * * *'",
+    )
+    if parsed.minute.values != {0} or not all(f.every for f in parsed.fields[2:]):
+        raise refuse
+    hours = parsed.hour.sorted()
+    if parsed.hour.every:
+        return "cron(0 * ? * * *)"
+    if len(hours) == 1:
+        return f"cron(0 {hours[0]} ? * * *)"
+    # `H/N`: every N hours from H. Only where N divides 24 and H < N, so that "every N hours" and
+    # the hours of the day the portable cron names are the same runs, today and tomorrow.
+    start, step = hours[0], hours[1] - hours[0]
+    if 24 % step or start >= step or hours != list(range(start, 24, step)):
+        raise refuse
+    return f"cron(0 {start}/{step} ? * * *)"
 
 
 def _check(pattern: re.Pattern[str], value: str, key: str, what: str) -> str:
@@ -116,15 +113,19 @@ def _check(pattern: re.Pattern[str], value: str, key: str, what: str) -> str:
 
 def translate(target: Target) -> AwsSettings:
     platform = target.platform
-    region = target.region
-    if not _REGION_RE.match(region):
-        raise SpecError("aws:region", f"must be an AWS region such as eu-west-1, got {region!r}")
+    region = check_region(target.region)
     prefix = platform.prefix
     groups: dict[str, str] = {}
     types: dict[str, dict[str, str]] = {}
     for i, group in enumerate(platform.feature_store.feature_groups):
         gkey = f"{KEY}.feature_store.feature_groups[{i}]"
         groups[group.name] = _check(_FEATURE_NAME_RE, f"{prefix}-{group.name}", f"{gkey}.name", "feature group name")
+        if len(group.description) > FEATURE_GROUP_DESCRIPTION_MAX:
+            raise SpecError(
+                f"{gkey}.description",
+                f"is {len(group.description)} characters; SageMaker allows at most "
+                f"{FEATURE_GROUP_DESCRIPTION_MAX} (CreateFeatureGroup Description)",
+            )
         columns = {group.entity: "String", group.event_time: "String"}
         for feature in group.features:
             _check(_FEATURE_NAME_RE, feature.name, f"{gkey}.features", "feature name")
@@ -148,6 +149,27 @@ def translate(target: Target) -> AwsSettings:
         monitor_image=model_monitor_image(region),
         monitor_schedule=to_monitor_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule"),
     )
+
+
+def check_region(region: str, key: str = "aws:region") -> str:
+    """A region of botocore's partition data (endpoints.json) where SageMaker has an endpoint.
+
+    Read as data, like the image table below: importing boto3 here would cost every plan time."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or not spec.submodule_search_locations:
+        raise SpecError("mlops:cloud", "the aws provider needs botocore: pip install -e '.[aws]'")
+    data = json.loads((Path(next(iter(spec.submodule_search_locations))) / "data/endpoints.json").read_text())
+    for partition in data["partitions"]:
+        if region in partition["regions"]:
+            sagemaker = partition["services"].get("api.sagemaker", {}).get("endpoints", {})
+            if region not in sagemaker:
+                raise SpecError(key, f"SageMaker is not offered in {region} (botocore's endpoint data)")
+            return region
+    raise SpecError(key, f"must be an AWS region such as eu-west-1 (botocore's partition data has no {region!r})")
 
 
 def model_monitor_image(region: str) -> str:

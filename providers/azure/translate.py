@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from providers.base import Target
+from providers.cron import Field
+from providers.cron import parse as parse_cron
 from providers.spec import SpecError
 
 NAME_KEY = "mlops:platform.name"
@@ -213,33 +215,44 @@ def check_location(location: Any) -> str:
 
 
 def cron_to_recurrence(cron: str, key: str) -> Recurrence:
-    """The cron shapes a materialization recurrence can express; anything else is a SpecError."""
-    minute, hour, dom, month, dow = cron.split()
+    """The cron shapes a materialization recurrence expresses exactly; anything else is a SpecError.
+
+    Read from the parsed values (providers/cron.py): every N minutes (N divides 60), at minute M
+    every N hours (N divides 24), at fixed hours and minutes every day, or on some week days.
+    """
+    parsed = parse_cron(cron, key)
     days = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-    if dom != "*" or month != "*":
+    minute, hour, dow = parsed.minute, parsed.hour, parsed.day_of_week
+    if not (parsed.day_of_month.every and parsed.month.every):
         raise SpecError(key, f"{cron!r}: Azure materialization schedules cannot pick days of the month or months")
-    if minute.startswith("*/") and hour == "*" and dow == "*":
-        return Recurrence("Minute", int(minute[2:]))
-    if not minute.isdigit():
-        raise SpecError(key, f"{cron!r}: use a fixed minute, or */N minutes, for an Azure recurrence")
-    if hour == "*" and dow == "*":
-        return Recurrence("Hour", 1, minutes=(int(minute),))
-    if hour.startswith("*/") and dow == "*":
-        return Recurrence("Hour", int(hour[2:]), minutes=(int(minute),))
-    hours = tuple(int(h) for h in hour.split(",")) if re.match(r"^\d+(,\d+)*$", hour) else None
-    if hours is None:
-        raise SpecError(key, f"{cron!r}: use fixed hours, * or */N for an Azure recurrence")
-    if dow == "*":
-        return Recurrence("Day", 1, hours=hours, minutes=(int(minute),))
-    if re.match(r"^[0-6](,[0-6])*$", dow):
-        return Recurrence(
-            "Week",
-            1,
-            hours=hours,
-            minutes=(int(minute),),
-            week_days=tuple(days[int(d)] for d in dow.split(",")),
+    if hour.every and dow.every and (minute.every or _divides(minute, 60)):
+        return Recurrence("Minute", 1 if minute.every else minute.sorted()[1])
+    if minute.every or (len(minute.values) > 1 and (hour.every or _divides(hour, 24))):
+        raise SpecError(
+            key,
+            f"{cron!r}: an Azure recurrence takes */N minutes (N dividing 60), or fixed minutes with fixed hours; "
+            "use e.g. '*/15 * * * *' or '5 * * * *'",
         )
-    raise SpecError(key, f"{cron!r}: use day-of-week numbers 0-6 for an Azure recurrence")
+    minutes = tuple(minute.sorted())
+    if dow.every and hour.every:
+        return Recurrence("Hour", 1, minutes=minutes)
+    if dow.every and _divides(hour, 24):
+        return Recurrence("Hour", hour.sorted()[1], minutes=minutes)
+    if hour.every:
+        raise SpecError(key, f"{cron!r}: on chosen week days an Azure recurrence needs fixed hours")
+    hours = tuple(hour.sorted())
+    if dow.every:
+        return Recurrence("Day", 1, hours=hours, minutes=minutes)
+    return Recurrence("Week", 1, hours=hours, minutes=minutes, week_days=tuple(days[d] for d in sorted(dow.values)))
+
+
+def _divides(field: Field, span: int) -> bool:
+    """The field is 0, N, 2N, ... with N dividing `span` (so a fixed interval matches it exactly)."""
+    values = field.sorted()
+    if len(values) < 2 or values[0] != 0:
+        return False
+    step = values[1]
+    return span % step == 0 and values == list(range(0, span, step))
 
 
 def translate(target: Target) -> AzureSettings:

@@ -7,6 +7,7 @@ import zlib
 from dataclasses import dataclass
 
 from providers.base import Target
+from providers.cron import parse as parse_cron
 from providers.spec import SpecError
 
 KEY = "mlops:platform"
@@ -140,9 +141,34 @@ def check_feature_group_id(value: str, key: str) -> str:
 
 
 def check_region(value: str, key: str = "gcp:region") -> str:
+    """A region Vertex AI is offered in: the installed google-cloud-aiplatform SDK's own list."""
     if not _REGION_RE.match(value):
         raise SpecError(key, f"must be a GCP region such as europe-west4 (not a zone), got {value!r}")
+    if value not in vertex_regions():
+        raise SpecError(
+            key,
+            f"Vertex AI is not offered in {value!r} (google-cloud-aiplatform's SUPPORTED_REGIONS), e.g. europe-west4",
+        )
     return value
+
+
+def vertex_regions() -> frozenset[str]:
+    """`google.cloud.aiplatform.constants.base.SUPPORTED_REGIONS`, read from the installed SDK's
+    source without importing it (importing aiplatform takes seconds)."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("google.cloud.aiplatform")
+    if spec is None or not spec.submodule_search_locations:
+        raise SpecError("mlops:cloud", "the gcp provider needs google-cloud-aiplatform: pip install -e '.[gcp]'")
+    source = Path(next(iter(spec.submodule_search_locations))) / "constants" / "base.py"
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SUPPORTED_REGIONS" for t in node.targets):
+            return frozenset(
+                c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            )
+    raise SpecError("mlops:cloud", f"google-cloud-aiplatform changed: no SUPPORTED_REGIONS in {source}")
 
 
 def endpoint_id(prefix: str) -> str:
@@ -220,8 +246,8 @@ def translate(target: Target) -> GcpSettings:
         model_id=f"{prefix}-{platform.pipeline.name}".replace("_", "-"),
         endpoint_id=endpoint_id(prefix),
         pipeline_display_name=f"{prefix}-{platform.pipeline.name}",
-        training_schedule=schedule,
-        monitor_schedule=platform.monitor.schedule,
+        training_schedule=parse_cron(schedule, f"{KEY}.pipeline.schedule").unix() if schedule else None,
+        monitor_schedule=parse_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule").unix(),
         sampling_rate=platform.endpoint.data_capture_percent / 100,
         serving_image=serving_image(region),
     )

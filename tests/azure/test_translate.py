@@ -105,10 +105,40 @@ def test_gpu_mapping_needs_a_gpu_region():
         ("5 */6 * * *", t.Recurrence("Hour", 6, minutes=(5,))),
         ("30 2 * * *", t.Recurrence("Day", 1, hours=(2,), minutes=(30,))),
         ("0 4 * * 1,3", t.Recurrence("Week", 1, hours=(4,), minutes=(0,), week_days=("Monday", "Wednesday"))),
+        (
+            "0 4 * * mon-wed",
+            t.Recurrence("Week", 1, hours=(4,), minutes=(0,), week_days=("Monday", "Tuesday", "Wednesday")),
+        ),
+        ("0 4 * * 0-7", t.Recurrence("Day", 1, hours=(4,), minutes=(0,))),
+        ("0,30 * * * *", t.Recurrence("Minute", 30)),
+        ("0 */12 * * *", t.Recurrence("Hour", 12, minutes=(0,))),
     ],
 )
 def test_online_sync_schedule_to_recurrence(cron, expected):
     assert t.cron_to_recurrence(cron, "k") == expected
+
+
+@pytest.mark.parametrize("cron", ["*/5,7 * * * *", "*/7 * * * *", "0 3 1 * *", "0 0 * 2 *", "5 * * * 1"])
+def test_schedules_a_recurrence_cannot_express_exit_2_naming_the_key(tmp_path, cron):
+    import subprocess
+    import sys
+
+    import yaml
+
+    document = yaml.safe_load((ROOT / "Pulumi.azure-dev.yaml").read_text())
+    document["config"]["mlops:platform"]["feature_store"]["online_sync_schedule"] = cron
+    path = tmp_path / "Pulumi.az-t.yaml"
+    path.write_text(yaml.safe_dump(document))
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "validate", "--config-file", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("mlops: invalid config: mlops:platform.feature_store.online_sync_schedule: ")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
 def test_online_sync_schedule_not_expressible():

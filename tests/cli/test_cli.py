@@ -83,7 +83,7 @@ def test_usage_errors_exit_2():
 
 
 def test_unimplemented_cloud_is_a_clear_error(monkeypatch):
-    monkeypatch.setitem(registry._PROVIDERS, "gcp", ("providers.not_there", "Nope", "gcp"))
+    monkeypatch.setitem(registry._PROVIDERS, "gcp", ("providers.not_there", "Nope"))
     with pytest.raises(SpecError, match="the gcp provider is not implemented yet"):
         registry.get("gcp")
 
@@ -106,8 +106,11 @@ def test_plan_stack_name_from_option_and_table(tmp_path, capsys):
     path = write_stack(tmp_path, name="custom.yaml")
     assert main(["plan", "--config-file", str(path), "--stack-name", "prod-eu"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("stack prod-eu (aws):")
-    assert "aws:sagemaker/featureGroup:FeatureGroup" in out and "protected" in out
+    assert out.startswith("Previewing stack prod-eu (aws):")
+    assert (
+        " +   │  └─ aws:sagemaker:FeatureGroup" in out
+        and "churn-dev-feature-store-customer_profile  [protected]" in out
+    )
 
 
 def test_secure_values_never_reach_the_plan(tmp_path, capsys):
@@ -134,7 +137,7 @@ def test_pipeline_run_unknown_name_and_bad_gate(capsys):
     assert main(["pipeline", "run", "fraud", "--local"]) == 2
     assert "unknown pipeline 'fraud'" in capsys.readouterr().err
     assert main(["pipeline", "run", "churn", "--local", "--gate", "auc=0.7"]) == 2
-    assert "--gate: must look like roc_auc>=0.75" in capsys.readouterr().err
+    assert "--gate: must look like roc_auc:0.75 (or 'roc_auc>=0.75', quoted)" in capsys.readouterr().err
 
 
 def test_non_utf8_file_and_non_plain_values_exit_2(tmp_path, capsys):

@@ -12,7 +12,7 @@ import pytest
 
 from infra.cli import main
 from infra.config import SECRET_PLACEHOLDER, load_stack_file
-from infra.diff import DATA_BEARING_TYPES, diff_plans, ml_changes, render_markdown
+from infra.diff import MISSING, diff_plans, ml_changes, render_markdown
 from infra.plan import plan
 from providers import registry
 
@@ -133,7 +133,7 @@ def test_deleted_bucket_is_dangerous(plans, write, capsys):
 
 def test_every_protected_resource_type_is_in_the_data_bearing_table(plans):
     protected = {r["type"] for r in plans["base"]["resources"] if r["protect"]}
-    assert protected and protected <= set(DATA_BEARING_TYPES)
+    assert protected and protected <= set(registry.data_bearing())
 
 
 # --- secrets --------------------------------------------------------------------------------------
@@ -186,6 +186,7 @@ def test_json_format_has_the_same_content(plans, write, capsys):
         "delete": 1,
         "dangerous": 1,
         "ml_changes": 2,
+        "notable": 0,
     }
     assert data["dangerous"][0]["op"] == "delete"
     assert [r["type"] for r in data["resources"] if r["op"] == "update"] == ["aws:iam/rolePolicy:RolePolicy"]
@@ -287,7 +288,7 @@ def test_moving_clouds_reads_as_cloud_change(plans, other_plan):
 
 def test_other_cloud_protected_types_are_data_bearing(other_plan):
     protected = {r["type"] for r in other_plan["resources"] if r["protect"]}
-    assert protected and protected <= set(DATA_BEARING_TYPES), protected - set(DATA_BEARING_TYPES)
+    assert protected and protected <= set(registry.data_bearing()), protected - set(registry.data_bearing())
 
 
 def test_a_new_stack_is_one_ml_line(plans):
@@ -351,3 +352,60 @@ def test_bigquery_schema_changes_that_replace_the_table(after, dangerous):
     result = diff_plans(base, head)
     assert bool(result.dangerous) is dangerous
     assert result.resources[0].op == ("replace" if dangerous else "update")
+
+
+# --- notable platform changes, protected replacements, list shifts ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "old", "new", "notable"),
+    [
+        (("registry", "approval"), "manual", "auto", "no person approves new model versions"),
+        (("registry", "approval"), "auto", "manual", None),
+        (("protect_data",), True, False, "lose Pulumi protection"),
+        (("network", "public_access"), False, True, "public internet"),
+        (("monitor", "retrain_on_drift"), True, False, "no longer starts retraining"),
+    ],
+)
+def test_notable_platform_changes_are_flagged(plans, path, old, new, notable):
+    base, head = clone(plans["base"]), clone(plans["base"])
+    for doc, value in ((base, old), (head, new)):
+        node = doc["platform"]
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    diff = diff_plans(base, head)
+    [change] = diff.ml
+    if notable is None:
+        assert change.notable is None and diff.summary["notable"] == 0
+    else:
+        assert notable in change.notable and diff.summary["notable"] == 1
+        assert f"**{change.text}** — ⚠️ {change.notable}" in render_markdown(diff)
+
+
+def test_replacing_a_protected_resource_says_pulumi_up_refuses(plans):
+    head = clone(plans["base"])
+    group = next(r for r in head["resources"] if r["type"] == "aws:sagemaker/featureGroup:FeatureGroup")
+    assert group["protect"] is True
+    group["inputs"]["featureGroupName"] = "churn-dev-renamed"
+    [rc] = [r for r in diff_plans(plans["base"], head).resources if r.name == group["name"]]
+    assert rc.op == "replace" and rc.dangerous
+    assert any("`pulumi up` will refuse to replace it until it is unprotected" in r for r in rc.reasons)
+    unprotected_base, unprotected_head = clone(plans["base"]), clone(head)
+    for doc in (unprotected_base, unprotected_head):
+        next(r for r in doc["resources"] if r["name"] == group["name"])["protect"] = False
+    [rc] = [r for r in diff_plans(unprotected_base, unprotected_head).resources if r.name == group["name"]]
+    assert not any("unprotected" in r for r in rc.reasons)
+
+
+def test_an_item_inserted_in_a_list_is_one_change_not_a_shift():
+    from infra.diff import walk_diff
+
+    old = {"rules": [{"id": "a"}, {"id": "b"}, {"id": "c"}, {"id": "d"}]}
+    new = {"rules": [{"id": "a"}, {"id": "new"}, {"id": "b"}, {"id": "c"}, {"id": "d"}]}
+    changes = walk_diff(old, new)
+    assert [(p, o, n) for p, o, n in changes if o is not MISSING or n is not MISSING] == changes
+    assert [(p, n) for p, _, n in changes] == [("rules[1]", {"id": "new"})]
+    assert walk_diff(new, old) == [("rules[1]", {"id": "new"}, MISSING)]
+    # An item changed in place is still compared leaf by leaf.
+    assert walk_diff({"l": [{"id": "a", "v": 1}]}, {"l": [{"id": "a", "v": 2}]}) == [("l[0].v", 1, 2)]

@@ -163,3 +163,17 @@ def test_cli_names_the_key_and_exits_2(tmp_path):
     )
     assert proc.returncode == 2
     assert "gcp:region" in proc.stderr
+
+
+def test_region_is_checked_against_the_aiplatform_sdk_list():
+    from google.cloud.aiplatform.constants.base import SUPPORTED_REGIONS
+
+    from providers.gcp.translate import check_region
+
+    regions = set(SUPPORTED_REGIONS) - {"global"}  # the kit's buckets and stores need a region
+    assert {r for r in regions if check_region(r)} == regions
+    for region in ("mars-central1", "europe-west99", "global"):
+        with pytest.raises(SpecError) as err:
+            _resolve(lambda c, r=region: c.update({"gcp:region": r}))
+        assert err.value.key == "gcp:region"
+        assert "Vertex AI is not offered" in err.value.rule or "must be a GCP region" in err.value.rule

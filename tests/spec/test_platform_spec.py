@@ -70,7 +70,7 @@ def test_minimal_description_gets_secure_defaults():
         ("surprise", 1, "mlops:platform.surprise", "unknown key"),
         ("pipeline.name", "fraud", "mlops:platform.pipeline.name", "unknown pipeline 'fraud'"),
         ("pipeline.schedule", "0 3 * *", "mlops:platform.pipeline.schedule", "five-field cron"),
-        ("pipeline.schedule", "61 3 * * *", "mlops:platform.pipeline.schedule", "five-field cron"),
+        ("pipeline.schedule", "61 3 * * *", "mlops:platform.pipeline.schedule", "minute 61 is out of range 0-59"),
         ("pipeline.instance", "huge", "mlops:platform.pipeline.instance", "'small', 'medium', 'large' or 'gpu'"),
         ("pipeline.quality_gate.metric", "auc", "mlops:platform.pipeline.quality_gate.metric", "roc_auc"),
         (

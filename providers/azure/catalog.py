@@ -1,0 +1,64 @@
+"""What the kit's tools know about Azure without importing any Azure SDK: plain data only.
+
+Read through `providers.registry`: by `mlops diff`, `mlops stack new` and the extra check.
+"""
+
+from __future__ import annotations
+
+EXTRA = "azure"
+REQUIRED_MODULES = ("pulumi_azure_native", "azure.ai.ml", "azure.identity")
+CONFIG_KEYS = {"location": "azure-native:location"}
+OPTIONAL_CONFIG_KEYS = {"subscription_id": "azure-native:subscriptionId"}
+EXAMPLE_CONFIG = {"azure-native:location": "westeurope"}
+"""Valid stand-ins for the provider keys: `mlops stack new` checks the cloud's rules with them
+while the real values are still to be filled in."""
+REGION_KEY = "azure-native:location"
+
+DATA_BEARING: dict[str, str] = {
+    "azure-native:resources:ResourceGroup": "resource group (holds everything in it)",
+    "azure-native:storage:StorageAccount": "storage account",
+    "azure-native:storage:BlobContainer": "blob container",
+    "azure-native:redis:Redis": "online feature store (Redis)",
+    "azure-native:keyvault:Vault": "key vault",
+    "azure-native:keyvault:Key": "encryption key",
+    "azure-native:containerregistry:Registry": "container registry",
+    "azure-native:machinelearningservices:Workspace": "ML workspace / feature store",
+    "azure-native:machinelearningservices:ModelContainer": "registered model",
+    "azure-native:machinelearningservices:FeaturesetContainerEntity": "feature set",
+    "azure-native:machinelearningservices:FeaturesetVersion": "feature set version",
+    "azure-native:machinelearningservices:FeaturestoreEntityContainerEntity": "feature store entity",
+    "azure-native:machinelearningservices:FeaturestoreEntityVersion": "feature store entity version",
+}
+
+REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
+    "azure-native:resources:ResourceGroup": ("resourceGroupName", "location"),
+    "azure-native:storage:StorageAccount": ("accountName", "resourceGroupName", "location"),
+    "azure-native:storage:BlobContainer": ("containerName", "accountName", "resourceGroupName"),
+    "azure-native:redis:Redis": ("name", "resourceGroupName", "location"),
+    "azure-native:keyvault:Vault": ("vaultName", "resourceGroupName", "location"),
+    "azure-native:keyvault:Key": ("keyName", "vaultName", "resourceGroupName"),
+    "azure-native:containerregistry:Registry": ("registryName", "resourceGroupName", "location"),
+    "azure-native:machinelearningservices:Workspace": ("workspaceName", "resourceGroupName", "location", "kind"),
+    "azure-native:machinelearningservices:ModelContainer": ("name", "workspaceName", "resourceGroupName"),
+    "azure-native:machinelearningservices:FeaturesetContainerEntity": ("name", "workspaceName", "resourceGroupName"),
+    "azure-native:machinelearningservices:FeaturesetVersion": ("name", "version", "workspaceName", "resourceGroupName"),
+    "azure-native:machinelearningservices:FeaturestoreEntityContainerEntity": (
+        "name",
+        "workspaceName",
+        "resourceGroupName",
+    ),
+    "azure-native:machinelearningservices:FeaturestoreEntityVersion": (
+        "name",
+        "version",
+        "workspaceName",
+        "resourceGroupName",
+    ),
+    # Not data-bearing: listed so the diff says "replace" where it is one.
+    "azure-native:machinelearningservices:OnlineEndpoint": ("endpointName", "workspaceName", "resourceGroupName"),
+    "azure-native:machinelearningservices:OnlineDeployment": (
+        "deploymentName",
+        "endpointName",
+        "workspaceName",
+        "resourceGroupName",
+    ),
+}

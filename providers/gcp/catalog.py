@@ -1,0 +1,47 @@
+"""What the kit's tools know about GCP without importing any Google SDK: plain data only.
+
+Read through `providers.registry`: by `mlops diff`, `mlops stack new` and the extra check.
+"""
+
+from __future__ import annotations
+
+EXTRA = "gcp"
+REQUIRED_MODULES = ("pulumi_gcp", "google.cloud.aiplatform", "kfp")
+CONFIG_KEYS = {"project": "gcp:project", "region": "gcp:region"}
+OPTIONAL_CONFIG_KEYS: dict[str, str] = {}
+EXAMPLE_CONFIG = {"gcp:project": "my-ml-project", "gcp:region": "europe-west4"}
+"""Valid stand-ins for the provider keys: `mlops stack new` checks the cloud's rules with them
+while the real values are still to be filled in."""
+REGION_KEY = "gcp:region"
+
+DATA_BEARING: dict[str, str] = {
+    "gcp:storage/bucket:Bucket": "bucket",
+    "gcp:kms/keyRing:KeyRing": "key ring",
+    "gcp:kms/cryptoKey:CryptoKey": "encryption key",
+    "gcp:bigquery/dataset:Dataset": "BigQuery dataset",
+    "gcp:bigquery/table:Table": "BigQuery table",
+    "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore": "online feature store",
+    "gcp:vertex/aiFeatureGroup:AiFeatureGroup": "feature group",
+    "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature": "feature",
+    "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview": "feature view",
+}
+
+REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
+    "gcp:storage/bucket:Bucket": ("name", "location", "project"),
+    "gcp:kms/keyRing:KeyRing": ("name", "location", "project"),
+    "gcp:kms/cryptoKey:CryptoKey": ("name", "keyRing", "purpose", "importOnly", "skipInitialVersionCreation"),
+    "gcp:bigquery/dataset:Dataset": ("datasetId", "location", "project"),
+    "gcp:bigquery/table:Table": ("tableId", "datasetId", "project"),
+    "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore": ("name", "region", "project"),
+    "gcp:vertex/aiFeatureGroup:AiFeatureGroup": ("name", "region", "project"),
+    "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature": ("name", "featureGroup", "region", "project"),
+    "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview": (
+        "name",
+        "featureOnlineStore",
+        "region",
+        "project",
+    ),
+    # Not data-bearing: listed so the diff says "replace" where it is one.
+    "gcp:serviceaccount/account:Account": ("accountId", "project"),
+    "gcp:vertex/aiEndpoint:AiEndpoint": ("name", "location", "region", "project", "encryptionSpec"),
+}
