@@ -441,7 +441,8 @@ FEATURE_STORE = {
 # issue 10 items 15 and 19 and what azure-ai-ml's entities drop.
 _JOBS = {f"churn-dev-training-pipeline-schedule properties.action.jobDefinition.jobs.{j}.componentId" for j in STEPS}
 _LOGIC_APP = {
-    f"churn-dev-retraining-trigger-workflow definition.actions.submit_training.inputs.body.properties.jobs.{j}.componentId"
+    "churn-dev-retraining-trigger-workflow "
+    f"definition.actions.submit_training.inputs.body.properties.jobs.{j}.componentId"
     for j in STEPS
 }
 _COMPONENTS = {
