@@ -263,7 +263,7 @@ def resolve(stack: str, get: Callable[[str], Any]) -> tuple[Provider[Any], Deplo
         platform=platform,
         pipeline=pipelines.get_pipeline(platform.pipeline.name),
         cloud_config=cloud_config,
-        region=str(cloud_config[provider.region_key]),
+        region=provider.region(cloud_config),
     )
     settings = provider.translate(target)
     return provider, Deployment(**vars(target), settings=settings)

@@ -230,8 +230,8 @@ class Provider(ABC, Generic[S]):
     config_keys: ClassVar[Mapping[str, str]]
     """Provider config the kit needs: logical name -> stack config key, e.g. {"region": "aws:region"}."""
     optional_config_keys: ClassVar[Mapping[str, str]] = {}
-    region_key: ClassVar[str] = "region"
-    """The logical name (in `config_keys`) of the key that says where the platform lives."""
+    region_key: ClassVar[str]
+    """The stack config key (one of `config_keys`) that says where the platform lives, e.g. `aws:region`."""
 
     def read_config(self, get: Callable[[str], Any]) -> dict[str, Any]:
         """Read this cloud's provider keys; a missing one is a SpecError naming the key."""
@@ -248,6 +248,11 @@ class Provider(ABC, Generic[S]):
             if value not in (None, ""):
                 values[logical] = value
         return values
+
+    def region(self, cloud_config: Mapping[str, Any]) -> str:
+        """Where the platform lives, from the provider keys `read_config` returned."""
+        logical = next(name for name, key in self.config_keys.items() if key == self.region_key)
+        return str(cloud_config[logical])
 
     def limitations(self, platform: Platform) -> list[Limitation]:
         """What of `platform` this cloud cannot honour (declared, not hidden). Default: nothing."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from providers.aws import catalog
 from providers.aws import translate as _translate  # the module: `providers.aws.translate` stays importable as one
 from providers.aws.translate import AwsSettings
 from providers.base import ComponentClasses, Provider, Target
@@ -11,7 +12,9 @@ from providers.base import ComponentClasses, Provider, Target
 
 class AwsProvider(Provider[AwsSettings]):
     cloud = "aws"
-    config_keys: ClassVar = {"region": "aws:region"}
+    config_keys: ClassVar = catalog.CONFIG_KEYS
+    optional_config_keys: ClassVar = catalog.OPTIONAL_CONFIG_KEYS
+    region_key: ClassVar[str] = catalog.REGION_KEY
 
     def translate(self, target: Target) -> AwsSettings:
         return _translate.translate(target)

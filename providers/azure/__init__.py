@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from providers.azure import catalog
 from providers.azure import translate as _translate  # the module: `providers.azure.translate` stays importable as one
 from providers.azure.translate import AzureSettings
 from providers.base import ComponentClasses, Limitation, Provider, Target
@@ -12,9 +13,9 @@ from providers.spec import Platform
 
 class AzureProvider(Provider[AzureSettings]):
     cloud = "azure"
-    config_keys: ClassVar = {"location": "azure-native:location"}
-    optional_config_keys: ClassVar = {"subscription_id": "azure-native:subscriptionId"}
-    region_key: ClassVar[str] = "location"
+    config_keys: ClassVar = catalog.CONFIG_KEYS
+    optional_config_keys: ClassVar = catalog.OPTIONAL_CONFIG_KEYS
+    region_key: ClassVar[str] = catalog.REGION_KEY
 
     def limitations(self, platform: Platform) -> list[Limitation]:
         groups = platform.feature_store.feature_groups

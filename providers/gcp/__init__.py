@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 from providers.base import ComponentClasses, Provider, Target
+from providers.gcp import catalog
 from providers.gcp import translate as _translate  # the module: `providers.gcp.translate` stays importable as one
 from providers.gcp.translate import GcpSettings
 
 
 class GcpProvider(Provider[GcpSettings]):
     cloud = "gcp"
-    config_keys: ClassVar = {"project": "gcp:project", "region": "gcp:region"}
+    config_keys: ClassVar = catalog.CONFIG_KEYS
+    optional_config_keys: ClassVar = catalog.OPTIONAL_CONFIG_KEYS
+    region_key: ClassVar[str] = catalog.REGION_KEY
 
     def translate(self, target: Target) -> GcpSettings:
         return _translate.translate(target)
