@@ -18,7 +18,7 @@ from typing import Any
 import pipelines
 from providers import registry
 from providers.base import Deployment, Provider, Target
-from providers.spec import SpecError, parse_cloud, parse_platform
+from providers.spec import SpecError, check_data_contract, parse_cloud, parse_platform
 
 PROJECT = "mlops"
 KNOWN_KEYS = (f"{PROJECT}:cloud", f"{PROJECT}:platform")
@@ -257,11 +257,13 @@ def resolve(stack: str, get: Callable[[str], Any]) -> tuple[Provider[Any], Deplo
     for limitation in provider.limitations(platform):
         if limitation.severity == "refuse":
             raise SpecError(limitation.key, f"{limitation.message} (not possible on {cloud})")
+    pipeline = pipelines.get_pipeline(platform.pipeline.name)
+    check_data_contract(platform, pipeline)
     target = Target(
         stack=stack,
         cloud=cloud,
         platform=platform,
-        pipeline=pipelines.get_pipeline(platform.pipeline.name),
+        pipeline=pipeline,
         cloud_config=cloud_config,
         region=provider.region(cloud_config),
     )

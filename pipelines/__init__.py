@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from pipelines.spec import ParamDef, PipelineDef, StepDef
 
@@ -44,12 +45,13 @@ def get_pipeline(name: str) -> PipelineDef:
     return pipeline
 
 
-def write_sample_data(name: str, out_dir: Path | str, *, rows: int = 2000, seed: int = 7) -> Path:
-    """Generate the pipeline's synthetic raw dataset into ``out_dir``; returns the file.
+def write_sample_data(name: str, out_dir: Path | str, *, rows: int = 2000, seed: int = 7, **options: Any) -> Path:
+    """Generate a batch of the pipeline's synthetic raw data into ``out_dir``; returns the file.
 
-    Backends upload this file and point the ``input_data`` param at it.
+    ``options`` go to the pipeline's ``write_dataset`` (e.g. ``start``, ``shift``, ``name``).
+    Backends upload this file and point the ``input_data`` param at its folder.
     """
-    return _module(name).write_dataset(Path(out_dir), rows=rows, seed=seed)
+    return _module(name).write_dataset(Path(out_dir), rows=rows, seed=seed, **options)
 
 
 __all__ = [

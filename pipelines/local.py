@@ -9,15 +9,17 @@ including that the scripts work without the ``pipelines`` package.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines import get_pipeline, write_sample_data
+from pipelines.package import bundle
 from pipelines.spec import OutputRef, ParamRef, PipelineDef, parse_source
 
 STDERR_TAIL_LINES = 20
@@ -54,6 +56,8 @@ class LocalRunResult:
     gate_passed: bool | None
     model_path: Path  # the model output directory (holds the framework's model file)
     workdir: Path
+    outputs: dict[str, dict[str, Path]] = field(default_factory=dict)
+    """Each step's output directories, by step and output name."""
 
 
 def check_gate(pipeline: PipelineDef, quality_gate: tuple[str, float] | None) -> None:
@@ -80,6 +84,7 @@ def run_local(
     ``seed`` seeds the synthetic data; ``params`` overrides pipeline params
     (``input_data`` is always the generated data dir). ``on_event`` receives
     ``("start" | "done", step_name)``. Raises ``StepFailedError`` if a step fails.
+    The feature store is a fresh local one under ``workdir/feature_store``.
     """
     pipeline = get_pipeline(name)
     check_gate(pipeline, quality_gate)
@@ -87,10 +92,35 @@ def run_local(
     raw_dir = workdir / "data" / "raw"
     shutil.rmtree(raw_dir, ignore_errors=True)
     write_sample_data(name, raw_dir, rows=rows, seed=seed)
-    values = {**pipeline.param_defaults(), **(params or {}), "input_data": str(raw_dir)}
+    store = workdir / "feature_store"
+    shutil.rmtree(store, ignore_errors=True)
+    return run_pipeline(pipeline, workdir, raw_dir, store, quality_gate=quality_gate, on_event=on_event, params=params)
 
-    # Clear every step's outputs first: stale files from an earlier run would be
-    # read as "the first *.csv", or pass for results of a run that failed early.
+
+def run_pipeline(
+    pipeline: PipelineDef,
+    workdir: Path,
+    raw_dir: Path,
+    store: Path,
+    *,
+    quality_gate: tuple[str, float] | None = None,
+    on_event: Callable[[str, str], None] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> LocalRunResult:
+    """Run every step of `pipeline` on the raw batches in `raw_dir`, with the local feature store
+    (and capture, drift results) under `store`: the clouds' code bundle, built into
+    ``workdir/code``, with the local step I/O as its ``mlops_io.py``."""
+    workdir = Path(workdir).resolve()
+    values = {**pipeline.param_defaults(), **(params or {}), "input_data": str(raw_dir)}
+    code = bundle(pipeline)
+    code_dir = workdir / "code"
+    shutil.rmtree(code_dir, ignore_errors=True)
+    code.write(code_dir)
+    env = {**os.environ, "MLOPS_IO": json.dumps({"kind": "local", "root": str(Path(store).resolve())})}
+    env.pop("MLOPS_CONTRACT", None)
+
+    # Clear every step's outputs first: stale files from an earlier run would be read as part of
+    # a folder's tables, or pass for results of a run that failed early.
     for step in pipeline.steps:
         for out in step.outputs:
             shutil.rmtree(workdir / step.name / out, ignore_errors=True)
@@ -106,7 +136,7 @@ def run_local(
 
         _emit(on_event, "start", step.name)
         started = time.perf_counter()
-        proc = subprocess.run(argv, cwd=pipeline.steps_dir, capture_output=True, text=True, check=False)
+        proc = subprocess.run(argv, cwd=code_dir, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-STDERR_TAIL_LINES:])
             raise StepFailedError(step.name, proc.returncode, tail)
@@ -128,6 +158,7 @@ def run_local(
         gate_passed=gate_passed,
         model_path=produced[pipeline.model_step][pipeline.model_output],
         workdir=workdir,
+        outputs=produced,
     )
 
 

@@ -63,11 +63,17 @@ def step_files(pipeline: PipelineDef) -> dict[str, Path]:
     return files
 
 
-def bundle(pipeline: PipelineDef, extra: Mapping[str, Path | str] | None = None) -> CodeBundle:
-    """The pipeline's files plus `extra` (a cloud's additions); a name clash is an error."""
+def bundle(
+    pipeline: PipelineDef, extra: Mapping[str, Path | str] | None = None, *, io_module: Path | str | None = None
+) -> CodeBundle:
+    """The pipeline's files, the kit's (its steps, the data contract and `io_module` as `mlops_io.py`:
+    the cloud's step I/O, the local one by default) and `extra` (a cloud's additions). A name clash
+    is an error."""
+    from pipelines.kit import LOCAL_IO, kit_files
+
     files: dict[str, Path | str] = dict(step_files(pipeline))
-    for name, source in (extra or {}).items():
+    for name, source in [*kit_files(pipeline, io_module or LOCAL_IO).items(), *(extra or {}).items()]:
         if name in files:
-            raise ValueError(f"{name!r} is both a file of pipeline {pipeline.name!r} and one the kit adds")
+            raise ValueError(f"{name!r} is both a file of pipeline {pipeline.name!r} and one the kit or cloud adds")
         files[name] = source
     return CodeBundle(pipeline.name, files)

@@ -115,6 +115,120 @@ class StepDef:
         return tuple(seen)
 
 
+FeatureType = Literal["int", "float", "string", "bool", "timestamp"]
+_FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
+KIT_DIR = Path(__file__).resolve().parent / "kit"
+"""The kit's own step scripts (`mlops_*.py`): shipped in every pipeline's code bundle."""
+KIT_PREFIX = "mlops_"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A typed column: a feature, the label, or a request field (portable types, as in the platform)."""
+
+    name: str
+    type: FeatureType
+
+
+@dataclass(frozen=True)
+class FeatureRead:
+    """Features of one platform feature group that the pipeline's feature step writes and training reads."""
+
+    group: str
+    features: tuple[Column, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+
+
+@dataclass(frozen=True)
+class DataContract:
+    """What a pipeline reads and what its model serves: the one schema of the whole loop.
+
+    - `reads`: per feature group, the features the feature step writes into the feature store and
+      the training step reads back from it (point-in-time, keyed by `entity` and `event_time`).
+    - `label`: the training target (never a feature, never in a request).
+    - `request`: the served model's request columns, in `text/csv` order. Serving accepts exactly
+      these (anything else is a 4xx), data capture records them, the drift baseline holds them,
+      the drift check compares them, and the drift alarms watch them. Each is a feature read.
+    - `task`: `classification` (the model scores `predict_proba[:, 1]`) or `regression` (`predict`).
+    """
+
+    entity: str
+    event_time: str
+    label: Column
+    reads: tuple[FeatureRead, ...]
+    request: tuple[Column, ...]
+    task: Literal["classification", "regression"] = "classification"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reads", tuple(self.reads))
+        object.__setattr__(self, "request", tuple(self.request))
+
+    @property
+    def request_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.request)
+
+    def features(self) -> dict[str, Column]:
+        """Every feature read, by name (names are unique across groups)."""
+        return {c.name: c for read in self.reads for c in read.features}
+
+    def to_json(self) -> dict[str, object]:
+        """The contract as the kit steps and the serving code read it (`mlops_contract.json`)."""
+        return {
+            "entity": self.entity,
+            "event_time": self.event_time,
+            "label": {"name": self.label.name, "type": self.label.type},
+            "task": self.task,
+            "reads": [
+                {"group": r.group, "features": [{"name": c.name, "type": c.type} for c in r.features]}
+                for r in self.reads
+            ],
+            "request": [{"name": c.name, "type": c.type} for c in self.request],
+        }
+
+    def problems(self) -> list[str]:
+        out: list[str] = []
+        names = [self.entity, self.event_time, self.label.name]
+        for name in names:
+            if not NAME_RE.match(name):
+                out.append(f"contract column {name!r} must match {NAME_RE.pattern}")
+        if len(set(names)) != len(names):
+            out.append("contract: entity, event_time and label must be three different columns")
+        for column in (self.label, *self.request, *(c for r in self.reads for c in r.features)):
+            if column.type not in _FEATURE_TYPES:
+                out.append(f"contract column {column.name!r} has unknown type {column.type!r}")
+        if not self.reads:
+            out.append("contract reads no feature group")
+        seen: dict[str, str] = {}
+        for read in self.reads:
+            if not NAME_RE.match(read.group):
+                out.append(f"contract group {read.group!r} must match {NAME_RE.pattern}")
+            if not read.features:
+                out.append(f"contract group {read.group!r} reads no feature")
+            for column in read.features:
+                if column.name in names:
+                    out.append(f"contract group {read.group!r}: {column.name!r} is the entity, event time or label")
+                if column.name in seen:
+                    out.append(
+                        f"contract feature {column.name!r} is read from {seen[column.name]!r} and {read.group!r}"
+                    )
+                seen[column.name] = read.group
+        if not self.request:
+            out.append("contract request has no column")
+        features = self.features()
+        out += _duplicates("request column", [c.name for c in self.request])
+        for column in self.request:
+            read = features.get(column.name)
+            if read is None:
+                out.append(f"request column {column.name!r} is not a feature the pipeline reads")
+            elif read.type != column.type:
+                out.append(f"request column {column.name!r} is {column.type}, the feature it is is {read.type}")
+        if self.task not in ("classification", "regression"):
+            out.append(f"contract task {self.task!r} must be classification or regression")
+        return out
+
+
 FrameworkName = Literal["scikit-learn", "xgboost"]
 _FRAMEWORKS = ("scikit-learn", "xgboost")
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
@@ -155,6 +269,7 @@ class PipelineDef:
     steps_dir: Path
     requirements: Path
     framework: Framework
+    contract: DataContract
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", tuple(self.steps))
@@ -253,7 +368,12 @@ class PipelineDef:
             if not path.is_absolute():
                 out.append(f"{label} {str(path)!r} must be an absolute path")
         out += self._framework_problems()
+        out += self.contract.problems()
         return out
+
+    def script_path(self, script: str) -> Path:
+        """Where a step's script lives: the kit's `mlops_*.py`, or the pipeline's own steps dir."""
+        return (KIT_DIR if script.startswith(KIT_PREFIX) else self.steps_dir) / script
 
     def _framework_problems(self) -> list[str]:
         fw = self.framework
@@ -286,8 +406,8 @@ class PipelineDef:
             out.append(f"{where}: unknown kind {step.kind!r}")
         if not step.script.endswith(".py") or "/" in step.script:
             out.append(f"{where}: script {step.script!r} must be a .py file name in steps/")
-        elif self.steps_dir.is_absolute() and not (self.steps_dir / step.script).is_file():
-            out.append(f"{where}: script {step.script!r} not found in {self.steps_dir}")
+        elif self.steps_dir.is_absolute() and not self.script_path(step.script).is_file():
+            out.append(f"{where}: script {step.script!r} not found in {self.script_path(step.script).parent}")
         if not step.outputs:
             out.append(f"{where}: declares no outputs")
 

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipelines.spec import PipelineDef
 from providers import cron
 from providers import registry as _registry
 from providers.errors import SpecError
@@ -162,9 +163,18 @@ class Endpoint(_Model):
 
 class Monitor(_Model):
     schedule: Cron = "0 * * * *"
+    """When the drift check runs; each run compares the requests captured since the previous one."""
     drift_threshold: float = Field(gt=0.0, le=1.0)
-    """Largest per-feature distribution distance tolerated between training data and live requests."""
+    """Largest per-feature distance tolerated between the training data and live requests: the
+    kit's statistic (Kolmogorov-Smirnov D for numbers, L-infinity for categories), in [0, 1]."""
+    engine: Literal["kit", "builtin"] = "kit"
+    """kit: the kit's own drift step (the same statistic on every cloud). builtin: the cloud's
+    own monitor (SageMaker Model Monitor, Azure ML monitoring), where the cloud offers one."""
+    min_samples: int = Field(default=100, ge=30, le=1_000_000)
+    """A window with fewer captured requests is skipped, never judged (few samples look drifted)."""
     retrain_on_drift: bool = True
+    retrain_cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
+    """After a drift-started retraining, further drift starts none for this long (one per episode)."""
     alert_email: str
 
     @field_validator("alert_email")
@@ -269,3 +279,47 @@ def parse_cloud(raw: Any, key: str = "mlops:cloud") -> str:
     if raw not in CLOUDS:
         raise SpecError(key, f"unknown cloud {raw!r}; must be one of {', '.join(CLOUDS)}")
     return str(raw)
+
+
+def check_data_contract(platform: Platform, pipeline: PipelineDef, key: str = "mlops:platform") -> None:
+    """The platform's feature store holds what the pipeline reads, typed the same way.
+
+    Every feature group the pipeline's data contract reads exists in `feature_store.feature_groups`
+    with the same entity and event-time columns, and every feature it reads is declared there with
+    the same portable type. The first mismatch is a SpecError naming the key to change.
+    """
+    contract = pipeline.contract
+    groups = {g.name: (i, g) for i, g in enumerate(platform.feature_store.feature_groups)}
+    for read in contract.reads:
+        if read.group not in groups:
+            declared = ", ".join(groups) or "none"
+            raise SpecError(
+                f"{key}.feature_store.feature_groups",
+                f"pipeline {pipeline.name!r} reads feature group {read.group!r}, which the platform does not "
+                f"declare (declared: {declared})",
+            )
+        index, group = groups[read.group]
+        gkey = f"{key}.feature_store.feature_groups[{index}]"
+        if group.entity != contract.entity:
+            raise SpecError(
+                f"{gkey}.entity",
+                f"is {group.entity!r}; pipeline {pipeline.name!r} keys its data by {contract.entity!r}",
+            )
+        if group.event_time != contract.event_time:
+            raise SpecError(
+                f"{gkey}.event_time",
+                f"is {group.event_time!r}; pipeline {pipeline.name!r} times its data by {contract.event_time!r}",
+            )
+        declared_types = {f.name: f.type for f in group.features}
+        for column in read.features:
+            if column.name not in declared_types:
+                raise SpecError(
+                    f"{gkey}.features",
+                    f"lacks {column.name!r} ({column.type}), which pipeline {pipeline.name!r} writes and reads",
+                )
+            if declared_types[column.name] != column.type:
+                raise SpecError(
+                    f"{gkey}.features",
+                    f"declares {column.name!r} as {declared_types[column.name]}; pipeline {pipeline.name!r} "
+                    f"reads it as {column.type}",
+                )

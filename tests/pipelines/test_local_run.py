@@ -45,7 +45,14 @@ def test_run_lays_out_workdir_per_step_output(passing):
     result, _ = passing
     wd = result.workdir
     assert (wd / "data" / "raw" / "churn.csv").is_file()
-    assert [s.name for s in result.steps] == ["validate", "features", "train", "evaluate"]
+    assert [s.name for s in result.steps] == [
+        "validate",
+        "features",
+        "store_features",
+        "training_data",
+        "train",
+        "evaluate",
+    ]
     for step in result.steps:
         assert step.seconds > 0
         for name, path in step.outputs.items():
@@ -55,6 +62,12 @@ def test_run_lays_out_workdir_per_step_output(passing):
     doc = json.loads((wd / "evaluate" / "metrics" / "evaluation.json").read_text())
     assert doc["metrics"] == result.metrics
     assert json.loads((wd / "validate" / "report" / "report.json").read_text())["passed"]
+    # the feature store is in the loop: the features went in, and training read them back
+    written = json.loads((wd / "store_features" / "written" / "written.json").read_text())
+    assert written["customer_profile"]["rows"] == ROWS
+    assert sorted((wd / "feature_store" / "features" / "customer_profile").glob("part-*.csv"))
+    # the steps ran from the same code bundle every cloud uploads
+    assert (wd / "code" / "mlops_contract.json").is_file() and (wd / "code" / "mlops_io.py").is_file()
 
 
 def test_run_fails_high_gate_and_is_deterministic(passing, tmp_path):

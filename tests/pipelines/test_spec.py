@@ -12,7 +12,20 @@ import pytest
 
 import pipelines
 from pipelines import UnknownPipelineError, available, get_pipeline
-from pipelines.spec import Framework, LiteralValue, OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
+from pipelines.spec import (
+    KIT_DIR,
+    Column,
+    DataContract,
+    FeatureRead,
+    Framework,
+    LiteralValue,
+    OutputRef,
+    ParamDef,
+    ParamRef,
+    PipelineDef,
+    StepDef,
+    parse_source,
+)
 
 PIPELINES_DIR = Path(pipelines.__file__).resolve().parent
 CLOUD_MODULES = {
@@ -49,7 +62,14 @@ def test_unknown_pipeline_names_available_ones():
 def test_churn_pipeline_is_valid_and_complete():
     p = get_pipeline("churn")
     p.validate()
-    assert [s.name for s in p.steps] == ["validate", "features", "train", "evaluate"]
+    assert [s.name for s in p.steps] == [
+        "validate",
+        "features",
+        "store_features",
+        "training_data",
+        "train",
+        "evaluate",
+    ]
     assert p.step(p.model_step).kind == "training"
     assert p.step(p.metrics_step).kind == "evaluation"
     assert p.metrics_file == "evaluation.json"
@@ -58,10 +78,18 @@ def test_churn_pipeline_is_valid_and_complete():
     assert p.steps_dir.is_absolute() and p.steps_dir.is_dir()
     assert p.requirements.is_absolute() and p.requirements.is_file()
     for step in p.steps:
-        assert (p.steps_dir / step.script).is_file()
+        assert p.script_path(step.script).is_file()
 
 
 # --- graph validation -------------------------------------------------------------------
+
+TOY_CONTRACT = DataContract(
+    entity="id",
+    event_time="at",
+    label=Column("y", "int"),
+    reads=(FeatureRead("things", (Column("a", "float"), Column("b", "string"))),),
+    request=(Column("a", "float"),),
+)
 
 
 @pytest.fixture
@@ -97,6 +125,7 @@ def good(tmp_path: Path) -> PipelineDef:
         steps_dir=steps_dir,
         requirements=req,
         framework=Framework("scikit-learn", "1.4.2"),
+        contract=TOY_CONTRACT,
     )
     p.validate()
     return p
@@ -203,7 +232,7 @@ def test_parse_source():
 
 
 def test_upstream_steps():
-    assert get_pipeline("churn").step("evaluate").upstream_steps() == ("train", "features")
+    assert get_pipeline("churn").step("evaluate").upstream_steps() == ("train", "training_data")
     assert get_pipeline("churn").step("validate").upstream_steps() == ()
 
 
@@ -254,7 +283,8 @@ def test_command_inputs_then_outputs_then_params_with_overrides_and_literals():
         "--min_rows",
         "100",
     ]
-    argv = p.command("features", {"data": "d", "train": "t", "test": "e"}, {"test_size": "0.3", "seed": "11"})
+    paths = {"labels": "l", "written": "w", "train": "t", "test": "e", "baseline": "b"}
+    argv = p.command("training_data", paths, {"test_size": "0.3", "seed": "11"})
     assert argv[-4:] == ["--test_size", "0.3", "--seed", "11"]
 
 
@@ -274,7 +304,7 @@ def test_command_rejects_missing_paths_unknown_params_and_steps():
         p.command("train", {"train": "/t"}, {})
     with pytest.raises(ValueError, match=r"unknown pipeline params.*lr"):
         p.command("train", {"train": "/t", "model": "/m"}, {"lr": "1"})
-    with pytest.raises(ValueError, match=r"no step 'deploy'.*validate, features, train, evaluate"):
+    with pytest.raises(ValueError, match=r"no step 'deploy'.*validate, features, store_features, training_data"):
         p.command("deploy", {}, {})
 
 
@@ -305,9 +335,10 @@ def test_step_scripts_are_standalone_and_requirements_cover_them():
         if line.strip() and not line.startswith("#")
     }
     dist = {"sklearn": "scikit-learn"}
+    kit = {path.stem for path in KIT_DIR.glob("mlops_*.py")} | {"mlops_io"}  # shipped next to the steps
     for step in p.steps:
-        script = p.steps_dir / step.script
-        third_party = _imports(script) - set(sys.stdlib_module_names) - {"__future__"}
+        script = p.script_path(step.script)
+        third_party = _imports(script) - set(sys.stdlib_module_names) - {"__future__"} - kit
         assert "pipelines" not in third_party, f"{script.name} imports the pipelines package"
         for module in third_party:
             assert dist.get(module, module) in reqs, f"{script.name} needs {module}"
@@ -348,3 +379,47 @@ def test_churn_pins_what_it_declares():
     churn = get_pipeline("churn")
     assert (churn.framework.name, churn.framework.version) == ("scikit-learn", "1.4.2")
     assert "scikit-learn==1.4.2" in churn.requirements.read_text()
+
+
+# --- the data contract: one schema for the whole loop ----------------------------------------
+
+
+def _contract(**changes) -> DataContract:
+    return dataclasses.replace(TOY_CONTRACT, **changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"request": (Column("c", "float"),)}, "request column 'c' is not a feature the pipeline reads"),
+        ({"request": (Column("a", "int"),)}, "request column 'a' is int, the feature it is is float"),
+        ({"request": ()}, "contract request has no column"),
+        ({"label": Column("a", "int")}, "contract group 'things': 'a' is the entity, event time or label"),
+        ({"event_time": "id"}, "contract: entity, event_time and label must be three different columns"),
+        ({"reads": ()}, "contract reads no feature group"),
+        (
+            {"reads": (FeatureRead("g1", (Column("a", "float"),)), FeatureRead("g2", (Column("a", "float"),)))},
+            "contract feature 'a' is read from 'g1' and 'g2'",
+        ),
+        ({"label": Column("y", "complex")}, "contract column 'y' has unknown type 'complex'"),
+    ],
+)
+def test_contract_rules(changes, problem):
+    assert problem in _contract(**changes).problems()
+
+
+def test_a_broken_contract_fails_pipeline_validation(good: PipelineDef):
+    bad = dataclasses.replace(good, contract=_contract(request=(Column("zzz", "float"),)))
+    with pytest.raises(ValueError, match="request column 'zzz' is not a feature"):
+        bad.validate()
+
+
+def test_contract_json_is_what_the_kit_steps_read():
+    assert TOY_CONTRACT.to_json() == {
+        "entity": "id",
+        "event_time": "at",
+        "label": {"name": "y", "type": "int"},
+        "task": "classification",
+        "reads": [{"group": "things", "features": [{"name": "a", "type": "float"}, {"name": "b", "type": "string"}]}],
+        "request": [{"name": "a", "type": "float"}],
+    }

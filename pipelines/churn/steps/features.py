@@ -1,11 +1,11 @@
-"""Feature engineering and a deterministic train/test split for churn.
+"""Feature engineering for churn: the customer_profile features, and the label spine.
 
-CLI: ``--data DIR --train DIR --test DIR [--test_size F] [--seed N]``.
-Reads the first ``*.csv`` in ``--data`` (validated rows), writes
-``train/train.csv`` and ``test/test.csv``. Categories are one-hot encoded
-against a fixed vocabulary so train and test always get the same columns.
-The split hashes ``customer_id``: a customer lands on the same side on every
-run and every cloud, whatever the row order, and never on both sides.
+CLI: ``--data DIR --features DIR --labels DIR``. Reads every ``*.csv`` in ``--data`` (validated
+snapshots) and writes ``features/customer_profile.csv`` (customer_id, event_time and the group's
+features, as the data contract names them) and ``labels/labels.csv`` (customer_id, event_time,
+churned). The kit's ``store_features`` step writes the features into the feature store; its
+``training_data`` step reads them back for the labels, point-in-time. Categories stay strings: the
+model encodes them itself, so serving takes the same values a caller knows.
 Self-contained: runs in a bare container with only requirements.txt installed.
 """
 
@@ -13,90 +13,62 @@ from __future__ import annotations
 
 import argparse
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-CATEGORIES = {
-    "contract_type": ["month_to_month", "one_year", "two_year"],
-    "payment_method": ["electronic_check", "credit_card", "bank_transfer", "mailed_check"],
-}
-KEEP = ["customer_id", "event_time"]  # carried along for lineage, not used as features
-LABEL = "churned"
-HASH_BUCKETS = 10_000
+GROUP = "customer_profile"
+ENTITY, EVENT_TIME, LABEL = "customer_id", "event_time", "churned"
 
 
-def read_first_csv(directory: Path) -> pd.DataFrame:
-    """Read the first ``*.csv`` in ``directory`` (how a mounted cloud channel looks)."""
-    files = sorted(Path(directory).glob("*.csv"))
+def read_csvs(directory: Path) -> pd.DataFrame:
+    files = sorted(Path(directory).rglob("*.csv"))
     if not files:
         raise FileNotFoundError(f"no *.csv file in {directory}")
-    return pd.read_csv(files[0], dtype={"customer_id": str})
+    return pd.concat([pd.read_csv(f, dtype={ENTITY: str}) for f in files], ignore_index=True)
 
 
 def engineer(frame: pd.DataFrame) -> pd.DataFrame:
-    """Return id/time columns, numeric features and the label, in a stable order."""
+    """The customer_profile features of each snapshot, keyed by customer and event time."""
     tenure = frame["tenure_months"].astype(float)
     months = tenure.clip(lower=1.0)
     out = pd.DataFrame(index=frame.index)
-    for col in KEEP:
-        out[col] = frame[col]
-    out["tenure_months"] = tenure
+    out[ENTITY] = frame[ENTITY]
+    out[EVENT_TIME] = frame[EVENT_TIME]
+    out["tenure_months"] = frame["tenure_months"].astype(int)
     out["monthly_charges"] = frame["monthly_charges"].astype(float)
     out["total_charges"] = frame["total_charges"].astype(float)
-    out["support_calls"] = frame["support_calls"].astype(float)
-    out["paperless_billing"] = frame["paperless_billing"].astype(float)
+    out["support_calls"] = frame["support_calls"].astype(int)
+    out["contract_type"] = frame["contract_type"].astype(str)
+    out["payment_method"] = frame["payment_method"].astype(str)
+    out["paperless_billing"] = frame["paperless_billing"].astype(int).astype(bool)
     # Ratios normalise spend and friction by how long the customer has been around.
-    out["avg_monthly_spend"] = frame["total_charges"] / months
-    out["support_calls_per_year"] = frame["support_calls"] / (months / 12.0)
-    out["log_tenure"] = np.log1p(tenure)
-    out["is_new_customer"] = (tenure < 6).astype(float)
-    for col, vocab in CATEGORIES.items():
-        for value in vocab:  # unseen values become all-zero rather than new columns
-            out[f"{col}__{value}"] = (frame[col] == value).astype(float)
-    out[LABEL] = frame[LABEL].astype(int)
+    out["avg_monthly_spend"] = np.round(frame["total_charges"].astype(float) / months, 4)
+    out["support_calls_per_year"] = np.round(frame["support_calls"].astype(float) / (months / 12.0), 4)
     return out
 
 
-def is_test(customer_ids: pd.Series, test_size: float, seed: int) -> pd.Series:
-    """Stable per-customer assignment to the test side (crc32, not Python's salted hash)."""
-    if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
-    cutoff = round(test_size * HASH_BUCKETS)
-    buckets = customer_ids.map(lambda cid: zlib.crc32(f"{seed}:{cid}".encode()) % HASH_BUCKETS)
-    return buckets < cutoff
-
-
-def split(frame: pd.DataFrame, test_size: float = 0.25, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split engineered rows into ``(train, test)`` by customer id."""
-    mask = is_test(frame["customer_id"].astype(str), test_size, seed)
-    train, test = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
-    for name, part in (("train", train), ("test", test)):
-        if part.empty or part[LABEL].nunique() < 2:
-            raise ValueError(f"{name} split has {len(part)} rows and needs both classes")
-    return train, test
+def labels(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[[ENTITY, EVENT_TIME, LABEL]].astype({LABEL: int})
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="dir with validated CSV")
-    parser.add_argument("--train", type=Path, required=True, help="output dir for train.csv")
-    parser.add_argument("--test", type=Path, required=True, help="output dir for test.csv")
-    parser.add_argument("--test_size", type=float, default=0.25)
-    parser.add_argument("--seed", type=int, default=7, help="salts the split hash")
+    parser.add_argument("--features", type=Path, required=True, help=f"output dir for {GROUP}.csv")
+    parser.add_argument("--labels", type=Path, required=True, help="output dir for labels.csv")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.train.mkdir(parents=True, exist_ok=True)
-    args.test.mkdir(parents=True, exist_ok=True)
-    train, test = split(engineer(read_first_csv(args.data)), args.test_size, args.seed)
-    train.to_csv(args.train / "train.csv", index=False)
-    test.to_csv(args.test / "test.csv", index=False)
-    print(f"features: {len(train)} train rows, {len(test)} test rows")
+    frame = read_csvs(args.data)
+    args.features.mkdir(parents=True, exist_ok=True)
+    args.labels.mkdir(parents=True, exist_ok=True)
+    engineer(frame).to_csv(args.features / f"{GROUP}.csv", index=False)
+    labels(frame).to_csv(args.labels / "labels.csv", index=False)
+    print(f"features: {len(frame)} snapshots of {frame[ENTITY].nunique()} customers -> {GROUP}")
     return 0
 
 

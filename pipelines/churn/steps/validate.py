@@ -1,7 +1,7 @@
 """Validate the raw churn dataset with pandera before anything learns from it.
 
 CLI: ``--raw DIR --validated DIR --report DIR [--min_rows N]``.
-Reads the first ``*.csv`` in ``--raw``; writes ``validated.csv`` and
+Reads every ``*.csv`` in ``--raw`` (a folder of batches); writes ``validated.csv`` and
 ``report.json``. On bad data it still writes the report, prints one line per
 problem (naming the column) to stderr and exits 1 so the pipeline stops.
 Self-contained: runs in a bare container with only requirements.txt installed.
@@ -30,10 +30,10 @@ MAX_EXAMPLES = 5
 
 
 def build_schema(min_rows: int = 1) -> pa.DataFrameSchema:
-    """The churn data contract: types, ranges, nullability, unique ids."""
+    """The churn raw-data rules: types, ranges, nullability, one row per customer and time."""
     return pa.DataFrameSchema(
         {
-            "customer_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False, unique=True),
+            "customer_id": pa.Column(str, pa.Check.str_length(min_value=1), nullable=False),
             # Stored as ISO text in CSV; coercion proves every value parses.
             "event_time": pa.Column("datetime64[ns]", nullable=False, coerce=True),
             # Ints are not coerced: a float or text value here means a broken extract.
@@ -48,17 +48,18 @@ def build_schema(min_rows: int = 1) -> pa.DataFrameSchema:
             "churned": pa.Column("int64", pa.Check.isin([0, 1]), nullable=False),
         },
         checks=pa.Check(lambda df: len(df) >= min_rows, error=f"dataset has fewer than {min_rows} rows"),
+        unique=["customer_id", "event_time"],
         strict=False,
     )
 
 
-def read_first_csv(directory: Path) -> pd.DataFrame:
-    """Read the first ``*.csv`` in ``directory`` (how a mounted cloud channel looks)."""
-    files = sorted(Path(directory).glob("*.csv"))
+def read_csvs(directory: Path) -> pd.DataFrame:
+    """Every ``*.csv`` in ``directory``, in name order (a mounted cloud channel of batches)."""
+    files = sorted(Path(directory).rglob("*.csv"))
     if not files:
         raise FileNotFoundError(f"no *.csv file in {directory}")
     # Ids stay text even if they look numeric.
-    return pd.read_csv(files[0], dtype={"customer_id": str})
+    return pd.concat([pd.read_csv(f, dtype={"customer_id": str}) for f in files], ignore_index=True)
 
 
 def _problems(error: SchemaErrors | SchemaError) -> list[dict]:
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args.validated.mkdir(parents=True, exist_ok=True)
     args.report.mkdir(parents=True, exist_ok=True)
 
-    validated, report = validate(read_first_csv(args.raw), args.min_rows)
+    validated, report = validate(read_csvs(args.raw), args.min_rows)
     (args.report / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
     if validated is None:
         print(format_problems(report), file=sys.stderr)

@@ -1,0 +1,60 @@
+"""Save and load a model the way every cloud serves it.
+
+A pipeline's training step calls ``save(model, model_dir)``; the folder then holds everything a
+serving container needs, on any cloud, with nothing to download:
+- ``model.joblib``: the fitted estimator; it takes a frame of the request columns as they come
+  (typed by the contract, in its order) and does its own preprocessing;
+- ``request_schema.json``: the request columns and the task (what serving accepts);
+- ``runtime.json``: the framework and the version it was trained with (serving checks it);
+- ``code/``: the kit's serving code (``mlops_serve.py``, ``mlops_schema.py``) and ``serve.py``,
+  the entry module the clouds' serving containers import.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+from mlops_schema import load_contract
+
+MODEL_FILE = "model.joblib"
+SCHEMA_FILE = "request_schema.json"
+RUNTIME_FILE = "runtime.json"
+CODE_DIR = "code"
+SERVING_FILES = ("mlops_serve.py", "mlops_schema.py")
+ENTRY_MODULE = "serve.py"
+_ENTRY = (
+    '"""Serving entry module: the kit\'s serving code (mlops_serve.py)."""\nfrom mlops_serve import *  # noqa: F403\n'
+)
+FRAMEWORK_MODULES = {"scikit-learn": "scikit-learn", "xgboost": "xgboost"}
+
+
+def save(model: Any, model_dir: str | Path, *, framework: str = "scikit-learn") -> Path:
+    """Write the servable model folder; returns the model file."""
+    root = Path(model_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    contract = load_contract()
+    path = root / MODEL_FILE
+    joblib.dump(model, path)
+    schema = {"request": contract["request"], "task": contract["task"], "label": contract["label"]}
+    (root / SCHEMA_FILE).write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    runtime = {"framework": framework, "version": metadata.version(FRAMEWORK_MODULES[framework])}
+    (root / RUNTIME_FILE).write_text(json.dumps(runtime, indent=2) + "\n", encoding="utf-8")
+    code = root / CODE_DIR
+    code.mkdir(exist_ok=True)
+    here = Path(__file__).resolve().parent
+    for name in SERVING_FILES:
+        shutil.copyfile(here / name, code / name)
+    (code / ENTRY_MODULE).write_text(_ENTRY, encoding="utf-8")
+    return path
+
+
+def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
+    """(estimator, request schema) from a folder written by `save`."""
+    root = Path(model_dir)
+    schema = json.loads((root / SCHEMA_FILE).read_text(encoding="utf-8"))
+    return joblib.load(root / MODEL_FILE), schema
