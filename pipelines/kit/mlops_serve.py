@@ -23,6 +23,7 @@ Entry points, all thin wrappers over ``load`` / ``predict``:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -260,10 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = make_server(args.model, port=args.port, capture=args.capture)
     print(f"serving {args.model} on http://127.0.0.1:{server.server_address[1]}/invocations", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -18,8 +18,25 @@ ROOT = Path(__file__).resolve().parents[2]
 STACK = ROOT / "Pulumi.aws-dev.yaml"
 
 
+# A second group the churn pipeline does not read: its features may be removed, retyped or the
+# group renamed (the groups the pipeline reads must keep what its data contract names).
+EXTRA_GROUP = {
+    "name": "account_flags",
+    "entity": "customer_id",
+    "event_time": "event_time",
+    "online": False,
+    "features": [
+        {"name": "plan_tier", "type": "string"},
+        {"name": "late_payments", "type": "int"},
+        {"name": "autopay", "type": "bool"},
+    ],
+}
+
+
 def stack_document() -> dict[str, Any]:
-    return yaml.safe_load(STACK.read_text(encoding="utf-8"))
+    document = yaml.safe_load(STACK.read_text(encoding="utf-8"))
+    document["config"]["mlops:platform"]["feature_store"]["feature_groups"].append(copy.deepcopy(EXTRA_GROUP))
+    return document
 
 
 def plan_json(document: dict[str, Any], directory: Path, stack: str = "aws-dev") -> dict[str, Any]:
@@ -43,10 +60,10 @@ def _ml_edit(p: dict[str, Any]) -> None:
     p["pipeline"].update(schedule="0 4 * * *", instance="large")
     p["pipeline"]["quality_gate"]["threshold"] = 0.8
     p["registry"]["approval"] = "auto"
-    features = p["feature_store"]["feature_groups"][0]["features"]
-    features[:] = [f for f in features if f["name"] != "contract_type"]
-    next(f for f in features if f["name"] == "support_calls")["type"] = "float"
-    features.append({"name": "churn_score", "type": "float"})
+    p["feature_store"]["feature_groups"][0]["features"].append({"name": "churn_score", "type": "float"})
+    flags = p["feature_store"]["feature_groups"][1]["features"]
+    flags[:] = [f for f in flags if f["name"] != "plan_tier"]
+    next(f for f in flags if f["name"] == "late_payments")["type"] = "float"
 
 
 def _not_serving(p: dict[str, Any]) -> None:
@@ -54,7 +71,7 @@ def _not_serving(p: dict[str, Any]) -> None:
 
 
 def _rename_group(p: dict[str, Any]) -> None:
-    p["feature_store"]["feature_groups"][0]["name"] = "customer_profile_v2"
+    p["feature_store"]["feature_groups"][1]["name"] = "account_flags_v2"
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +80,8 @@ def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
     root = tmp_path_factory.mktemp("plans")
     return {
         "base": plan_json(stack_document(), root / "base"),
+        # the example stack file exactly as it is (what the other clouds' examples mirror)
+        "example": plan_json(yaml.safe_load(STACK.read_text(encoding="utf-8")), root / "example"),
         "ml": plan_json(edited(_ml_edit), root / "ml"),
         "unserved": plan_json(edited(_not_serving), root / "unserved"),
         "renamed": plan_json(edited(_rename_group), root / "renamed"),

@@ -43,8 +43,8 @@ def test_ml_level_lines_read_from_the_platform(plans):
         "drift threshold 0.2 -> 0.1",
         "model version 1 -> 2",
         "feature group customer_profile: + feature churn_score (float)",
-        "feature group customer_profile: - feature contract_type (string)",
-        "feature group customer_profile: feature support_calls type changed int -> float",
+        "feature group account_flags: - feature plan_tier (string)",
+        "feature group account_flags: feature late_payments type changed int -> float",
         "training schedule 0 3 * * * -> 0 4 * * *",
         "training instance size medium -> large",
         "quality gate threshold 0.75 -> 0.8",
@@ -109,13 +109,13 @@ def test_renamed_feature_group_is_a_dangerous_delete(plans):
     diff = diff_plans(plans["base"], plans["renamed"])
     ops = {(r.op, r.name) for r in diff.resources if r.type == "aws:sagemaker/featureGroup:FeatureGroup"}
     assert ops == {
-        ("delete", "churn-dev-feature-store-customer_profile"),
-        ("create", "churn-dev-feature-store-customer_profile_v2"),
+        ("delete", "churn-dev-feature-store-account_flags"),
+        ("create", "churn-dev-feature-store-account_flags_v2"),
     }
     deleted = diff.dangerous[0]
     assert deleted.op == "delete" and deleted.protect
     assert any("feature group" in r for r in deleted.reasons)
-    assert any("renamed to `churn-dev-feature-store-customer_profile_v2`" in n for n in deleted.notes)
+    assert any("renamed to `churn-dev-feature-store-account_flags_v2`" in n for n in deleted.notes)
     assert diff.resources[0] is deleted  # dangerous first
 
 
@@ -191,8 +191,8 @@ def test_json_format_has_the_same_content(plans, write, capsys):
     assert data["dangerous"][0]["op"] == "delete"
     assert [r["type"] for r in data["resources"] if r["op"] == "update"] == ["aws:iam/rolePolicy:RolePolicy"]
     assert {m["path"] for m in data["ml_changes"]} == {
-        "feature_store.feature_groups[customer_profile]",
-        "feature_store.feature_groups[customer_profile_v2]",
+        "feature_store.feature_groups[account_flags]",
+        "feature_store.feature_groups[account_flags_v2]",
     }
 
 
@@ -272,11 +272,11 @@ def other_plan(request):
 
 
 def test_moving_clouds_reads_as_cloud_change(plans, other_plan):
-    diff = diff_plans(plans["base"], other_plan)
+    diff = diff_plans(plans["example"], other_plan)
     lines = [m.text for m in diff.ml]
     assert f"cloud aws -> {other_plan['cloud']}" in lines
     assert not any(m.path.startswith(("endpoint", "monitor", "pipeline", "feature_store")) for m in diff.ml)
-    assert diff.summary["delete"] == len(plans["base"]["resources"])
+    assert diff.summary["delete"] == len(plans["example"]["resources"])
     markdown = render_markdown(diff)
     assert f"Different stacks: deploying `{other_plan['stack']}` leaves `aws-dev` as it is" in markdown
     # Deleting the AWS side loses its data: flagged even across clouds.

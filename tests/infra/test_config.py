@@ -51,7 +51,7 @@ def test_yaml_1_2_leading_zero_is_decimal(tmp_path):
         (
             EXAMPLE.replace("max_replicas: 4", "max_replicas: 4\n      max_replicas: 40"),
             "mlops:platform.endpoint.max_replicas",
-            "30 and 31",
+            "35 and 36",
         ),
         (EXAMPLE.replace("mlops:cloud: aws", "mlops:cloud: aws\n  mlops:cloud: gcp"), "mlops:cloud", "2 and 3"),
     ],

@@ -13,7 +13,6 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from pathlib import Path
 from types import ModuleType
 
 import pandas as pd
