@@ -45,13 +45,13 @@ def get_pipeline(name: str) -> PipelineDef:
     return pipeline
 
 
-def write_sample_data(name: str, out_dir: Path | str, *, rows: int = 2000, seed: int = 7, **options: Any) -> Path:
+def write_sample_data(pipeline: str, out_dir: Path | str, *, rows: int = 2000, seed: int = 7, **options: Any) -> Path:
     """Generate a batch of the pipeline's synthetic raw data into ``out_dir``; returns the file.
 
     ``options`` go to the pipeline's ``write_dataset`` (e.g. ``start``, ``shift``, ``name``).
     Backends upload this file and point the ``input_data`` param at its folder.
     """
-    return _module(name).write_dataset(Path(out_dir), rows=rows, seed=seed, **options)
+    return _module(pipeline).write_dataset(Path(out_dir), rows=rows, seed=seed, **options)
 
 
 __all__ = [

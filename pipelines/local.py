@@ -111,13 +111,50 @@ def run_pipeline(
     (and capture, drift results) under `store`: the clouds' code bundle, built into
     ``workdir/code``, with the local step I/O as its ``mlops_io.py``."""
     workdir = Path(workdir).resolve()
-    values = {**pipeline.param_defaults(), **(params or {}), "input_data": str(raw_dir)}
-    code = bundle(pipeline)
-    code_dir = workdir / "code"
-    shutil.rmtree(code_dir, ignore_errors=True)
-    code.write(code_dir)
+    produced, results = run_steps(pipeline, workdir, raw_dir, store, on_event=on_event, params=params)
+    metrics = _read_metrics(pipeline, produced[pipeline.metrics_step][pipeline.metrics_output])
+    gate_metric = gate_threshold = gate_passed = None
+    if quality_gate is not None:
+        gate_metric, gate_threshold = quality_gate[0], float(quality_gate[1])
+        gate_passed = metrics[gate_metric] >= gate_threshold
+    return LocalRunResult(
+        pipeline=pipeline.name,
+        steps=results,
+        metrics=metrics,
+        gate_metric=gate_metric,
+        gate_threshold=gate_threshold,
+        gate_passed=gate_passed,
+        model_path=produced[pipeline.model_step][pipeline.model_output],
+        workdir=workdir,
+        outputs=produced,
+    )
+
+
+def step_env(store: Path) -> dict[str, str]:
+    """The environment a step runs with on this machine: the local step I/O rooted at `store`."""
     env = {**os.environ, "MLOPS_IO": json.dumps({"kind": "local", "root": str(Path(store).resolve())})}
     env.pop("MLOPS_CONTRACT", None)
+    return env
+
+
+def run_steps(
+    pipeline: PipelineDef,
+    workdir: Path,
+    raw_dir: Path,
+    store: Path,
+    *,
+    until: str | None = None,
+    on_event: Callable[[str, str], None] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> tuple[dict[str, dict[str, Path]], list[StepResult]]:
+    """Run the steps in order (up to and including `until`) from the code bundle in ``workdir/code``;
+    returns each step's output directories and timings. Raises StepFailedError."""
+    workdir = Path(workdir).resolve()
+    values = {**pipeline.param_defaults(), **(params or {}), "input_data": str(raw_dir)}
+    code_dir = workdir / "code"
+    shutil.rmtree(code_dir, ignore_errors=True)
+    bundle(pipeline).write(code_dir)
+    env = step_env(store)
 
     # Clear every step's outputs first: stale files from an earlier run would be read as part of
     # a folder's tables, or pass for results of a run that failed early.
@@ -143,23 +180,9 @@ def run_pipeline(
         results.append(StepResult(step.name, time.perf_counter() - started, outputs))
         produced[step.name] = outputs
         _emit(on_event, "done", step.name)
-
-    metrics = _read_metrics(pipeline, produced[pipeline.metrics_step][pipeline.metrics_output])
-    gate_metric = gate_threshold = gate_passed = None
-    if quality_gate is not None:
-        gate_metric, gate_threshold = quality_gate[0], float(quality_gate[1])
-        gate_passed = metrics[gate_metric] >= gate_threshold
-    return LocalRunResult(
-        pipeline=pipeline.name,
-        steps=results,
-        metrics=metrics,
-        gate_metric=gate_metric,
-        gate_threshold=gate_threshold,
-        gate_passed=gate_passed,
-        model_path=produced[pipeline.model_step][pipeline.model_output],
-        workdir=workdir,
-        outputs=produced,
-    )
+        if step.name == until:
+            break
+    return produced, results
 
 
 def _resolve(source: str, produced: Mapping[str, Mapping[str, Path]], values: Mapping[str, str]):
