@@ -40,7 +40,9 @@ class TrainingPipeline(Capability):
     ) -> None:
         super().__init__(name, opts)
         platform, settings, pipeline = deployment.platform, deployment.settings, deployment.pipeline
-        code = bundle(pipeline)
+        from providers.aws.pipeline_definition import RUN_SCRIPT, run_script
+
+        code = bundle(pipeline, extra={RUN_SCRIPT: run_script(pipeline, wheelhouse=False)})
         code_key = code.prefix
         uploads = [
             aws.s3.BucketObjectv2(
@@ -66,6 +68,10 @@ class TrainingPipeline(Capability):
                 bucket=args["bucket"],
                 kms_key_arn=args["key"],
                 instance_type=settings.training_instance,
+                inference_instance_type=settings.endpoint_instance,
+                image_table=settings.image.table,
+                image_version=settings.image.version,
+                volume_kms=settings.training_volume_kms,
                 pipeline_name=settings.pipeline_name,
                 model_package_group=args["group"],
                 approval_status=registry.approval_status,

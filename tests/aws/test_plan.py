@@ -298,3 +298,15 @@ def test_more_than_ten_features_split_the_alarm(tmp_path):
     assert sorted(len([q for q in a.inputs["metricQueries"] if "metric" in q]) for a in alarms) == [2, 10]
     rule = json.loads(result.one("aws:cloudwatch/eventRule:EventRule").inputs["eventPattern"])
     assert len(rule["resources"]) == 2
+
+
+def test_the_bootstrap_ships_in_the_step_code_bundle(planned):
+    objects = {
+        r.inputs["key"].rsplit("/", 1)[1]: r.inputs for r in planned.by_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    }
+    run = objects["run.sh"]
+    assert run["source"]["text"].startswith("#!/bin/bash\n")
+    assert run["key"].startswith("code/churn/") and run["serverSideEncryption"] == "aws:kms"
+    assert {"run.sh", "requirements.txt", "train.py", "serve.py"} <= set(objects)
+    prefixes = {o["key"].rsplit("/", 1)[0] for o in objects.values()}
+    assert len(prefixes) == 1  # one content-addressed prefix

@@ -507,48 +507,39 @@ def test_every_resource_request_of_the_plans_obeys_aws_rules(plans):
     assert [str(v) for v in violations] == []
 
 
-TODAY = """\
-Found in both plans (aws-dev, aws-all-options), all in the pipeline definition:
-1. Steps[evaluate].Arguments.AppSpecification.ContainerEntrypoint[2]: 296 characters, CreateProcessingJob
-   allows 256 (shape ContainerEntrypointString) -- issue 8 item 1.
-2. ContainerEntrypoint[2] of validate, baseline_inputs, features, evaluate (CreateProcessingJob, shape
-   ContainerEntrypointString) and train (CreateTrainingJob, shape TrainingContainerEntrypointString): the
-   multi-line bash bootstrap breaks the pattern '.*' (whole value; '.' matches no line terminator).
-3. Steps[quality_gate].Arguments.IfSteps[register_model].Arguments.CustomerMetadataProperties.gate =
-   'roc_auc >= 0.75' (aws-dev) / 'accuracy >= 0.8' (all-options): '>' is outside CreateModelPackage's
-   CustomerMetadataValue pattern '([\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@]*)${1,256}'.
-Remove this marker when the provider is fixed."""
-
-
-@pytest.mark.xfail(strict=True, reason=TODAY)
 @pytest.mark.parametrize("stack", STACKS)
 def test_everything_the_plan_sends_obeys_aws_rules(plans, stack):
     """What `mlops plan` will run: resource requests, every pipeline step, IAM actions."""
     assert [str(v) for v in vr.check_plan(plans[stack], placeholders=[SECRET_PLACEHOLDER])] == []
 
 
-def test_the_violations_found_today_are_exactly_those_listed(plans):
-    # Keeps the xfail reason honest: when one is fixed (or a new one appears) this fails, and a
-    # person updates the reason above and this table.
-    today = {(stack, v.path, v.rule) for stack in STACKS for v in vr.check_plan(plans[stack])}
-    entrypoint = "pipelineDefinition.Steps[{}].Arguments.{}.ContainerEntrypoint[2]"
-    gate = (
-        "pipelineDefinition.Steps[quality_gate].Arguments.IfSteps[register_model]"
-        ".Arguments.CustomerMetadataProperties.gate"
-    )
-    one_line = "pattern '.*' (whole value)"
-    expected = set()
-    for stack in STACKS:
-        expected |= {
-            (stack, entrypoint.format("evaluate", "AppSpecification"), "max length 256 characters (is 296)"),
-            (stack, entrypoint.format("evaluate", "AppSpecification"), one_line),
-            (stack, entrypoint.format("validate", "AppSpecification"), one_line),
-            (stack, entrypoint.format("baseline_inputs", "AppSpecification"), one_line),
-            (stack, entrypoint.format("features", "AppSpecification"), one_line),
-            (stack, entrypoint.format("train", "AlgorithmSpecification"), one_line),
-            (stack, gate, r"pattern '([\p{L}\p{Z}\p{N}_.:\/=+\-@]*)${1,256}' (whole value)"),
-        }
-    assert today == expected
+def test_mlops_plan_holds_the_plan_against_the_rules(monkeypatch):
+    # The provider's check is the validator itself: a plan it refuses ends `mlops plan` with exit 2.
+    from infra.plan import VendorRuleError
+
+    seen = []
+    real = vr.check_plan
+
+    def spy(resources, **kwargs):
+        seen.append(len(resources))
+        return real(resources, **kwargs) + [vr.Violation("X.Y", '"z"', "a planted rule", "test")]
+
+    monkeypatch.setattr(vr, "check_plan", spy)
+    with pytest.raises(VendorRuleError) as info:
+        plan(load_stack_file(ROOT / "Pulumi.aws-dev.yaml"))
+    assert seen and seen[0] > 30
+    assert info.value.violations == ['X.Y = "z" breaks a planted rule [test]']
+
+
+def test_an_unmapped_input_is_a_kit_bug_not_a_refusal(monkeypatch):
+    from providers.aws import AwsProvider
+
+    def unmapped(resources, **kwargs):
+        raise vr.UnmappedInput("aws:x/y:Z input 'w': no mapping")
+
+    monkeypatch.setattr(vr, "check_plan", unmapped)
+    with pytest.raises(vr.UnmappedInput):
+        AwsProvider().check_plan([])
 
 
 # ---- IAM actions -----------------------------------------------------------------------------
