@@ -65,7 +65,8 @@ class Endpoint(Capability):
         # Auto-named on purpose: an Endpoint only picks up a new configuration under a new name.
         config = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
-            kms_key_arn=foundation.key_arn,
+            # No key on local-NVMe instance types: SageMaker refuses one (their storage is hardware-encrypted).
+            kms_key_arn=foundation.key_arn if settings.endpoint_volume_kms else None,
             production_variants=[
                 aws.sagemaker.EndpointConfigurationProductionVariantArgs(
                     variant_name=VARIANT,

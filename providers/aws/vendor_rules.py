@@ -320,7 +320,74 @@ def check_request(
     checker = _Checker(service, operation, pipeline_variables, resource)
     tokens = {n for n, m in shape.members.items() if m.metadata.get("idempotencyToken")}
     checker.check(shape, dict(params), path or operation, supplied=set(supplied) | tokens)
-    return checker.violations
+    return checker.violations + documented_rules(service, operation, params, path or operation, resource)
+
+
+# --------------------------------------------------------------------------------------------
+# Rules AWS documents but no model encodes
+# --------------------------------------------------------------------------------------------
+
+_LOCAL_NVME_SOURCE = (
+    "documented: botocore sagemaker ProcessingClusterConfig/ResourceConfig VolumeKmsKeyId and "
+    "CreateEndpointConfigInput KmsKeyId docs; https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html"
+)
+
+
+def documented_rules(
+    service: str, operation: str, params: Mapping[str, Any], path: str, resource: str = ""
+) -> list[Violation]:
+    """Rules between members that AWS states in prose only (each with its source).
+
+    * A compute configuration (``InstanceType`` beside ``VolumeKmsKeyId``: processing, training,
+      monitoring, transform) on an instance type with local NVMe storage may not name a volume key;
+      nor may an endpoint configuration (``KmsKeyId``) one of whose variants runs on such a type.
+    """
+    from providers.aws.translate import has_local_nvme
+
+    if service != "sagemaker":
+        return []
+    out: list[Violation] = []
+
+    def local(instance: Any) -> bool:
+        return (
+            isinstance(instance, str)
+            and instance.startswith("ml.")
+            and instance.count(".") >= 2
+            and has_local_nvme(instance)
+        )
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, Mapping):
+            if local(value.get("InstanceType")) and value.get("VolumeKmsKeyId") not in (None, RUNTIME):
+                out.append(
+                    Violation(
+                        f"{where}.VolumeKmsKeyId",
+                        _show(value["VolumeKmsKeyId"]),
+                        f"no volume key on {value['InstanceType']} (local NVMe storage, encrypted by the instance)",
+                        _LOCAL_NVME_SOURCE,
+                        resource,
+                    )
+                )
+            for key, item in value.items():
+                walk(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]")
+
+    walk(params, path)
+    if operation == "CreateEndpointConfig" and params.get("KmsKeyId") not in (None, RUNTIME):
+        for i, variant in enumerate(params.get("ProductionVariants") or []):
+            if isinstance(variant, Mapping) and local(variant.get("InstanceType")):
+                out.append(
+                    Violation(
+                        f"{path}.KmsKeyId",
+                        _show(params["KmsKeyId"]),
+                        f"no KmsKeyId with ProductionVariants[{i}] on {variant['InstanceType']} (local NVMe storage)",
+                        _LOCAL_NVME_SOURCE,
+                        resource,
+                    )
+                )
+    return out
 
 
 _TYPE_NAMES = {
