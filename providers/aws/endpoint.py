@@ -88,9 +88,14 @@ class Endpoint(Capability):
             tags=platform.all_tags,
             opts=self.child(),
         )
+        # The name carries the size: SageMaker refuses to update a variant registered as a scalable
+        # target to another instance type ("Update endpoints that use auto scaling",
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html). A new size is a
+        # new endpoint (and scaling target and policy, whose ResourceId changes with it), created
+        # before the old ones are deleted: no UpdateEndpoint that changes an instance type, no downtime.
         endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint",
-            name=f"{settings.prefix}-endpoint",
+            name=settings.endpoint_name,
             endpoint_config_name=config.name,
             tags=platform.all_tags,
             opts=self.child(),

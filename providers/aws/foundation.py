@@ -39,10 +39,13 @@ class Foundation(Capability):
         identity = aws.get_caller_identity_output()
         self.account_id = identity.account_id
 
+        settings = deployment.settings
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"mlops {platform.prefix}: data, artifacts, features, captured requests",
-            policy=self.account_id.apply(key_policy),
+            policy=self.account_id.apply(
+                lambda account: key_policy(account, deployment.region, settings.retrain_rule_name)
+            ),
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=tags,
@@ -98,17 +101,8 @@ class Foundation(Capability):
         self.role = aws.iam.Role(
             f"{name}-sagemaker",
             description=f"mlops {platform.prefix}: what SageMaker jobs, endpoints and monitors run as",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "sagemaker.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
+            assume_role_policy=self.account_id.apply(
+                lambda account: sagemaker_trust_policy(account, deployment.region)
             ),
             tags=tags,
             opts=self.child(),
@@ -140,9 +134,34 @@ class Foundation(Capability):
         )
 
 
-def key_policy(account: str) -> str:
+def sagemaker_trust_policy(account: str, region: str) -> str:
+    """SageMaker may assume the execution role only for this account's SageMaker resources in this
+    region (confused-deputy prevention: "Cross-service confused deputy prevention",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/security-confused-deputy-prevention.html)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": f"arn:aws:sagemaker:{region}:{account}:*"},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def key_policy(account: str, region: str, retrain_rule: str) -> str:
     """The account administers the key (IAM decides who uses it); CloudWatch alarms may use it to
-    publish to the KMS-encrypted alert topic, which they cannot do under the default key policy."""
+    publish to the KMS-encrypted alert topic, and the drift rule's EventBridge target to write a
+    failed start to the KMS-encrypted dead-letter queue: service principals cannot use a key under
+    the default key policy ("Using dead-letter queues to process undelivered events",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -161,6 +180,16 @@ def key_policy(account: str) -> str:
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                },
+                {
+                    "Sid": "DriftRuleWritesToEncryptedDeadLetterQueue",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:{account}:rule/{retrain_rule}"}
+                    },
                 },
             ],
         }
@@ -246,13 +275,15 @@ def execution_policy(
                     "Resource": [f"{sm}:processing-job/*", f"{sm}:training-job/*"],
                 },
                 {
+                    # No sagemaker:ListModelPackages: nothing the role runs lists packages (the
+                    # register step creates one), and a List action's resource scoping is the
+                    # Service Authorization Reference's to say, not ours to guess.
                     "Sid": "Registry",
                     "Effect": "Allow",
                     "Action": [
                         "sagemaker:CreateModelPackage",
                         "sagemaker:DescribeModelPackage",
                         "sagemaker:DescribeModelPackageGroup",
-                        "sagemaker:ListModelPackages",
                     ],
                     "Resource": [f"{sm}:model-package-group/{group}", f"{sm}:model-package/{group}/*"],
                 },

@@ -27,6 +27,7 @@ _ARNS = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch:alarm", "name"),
     "aws:cloudwatch/eventRule:EventRule": ("events:rule", "name"),
     "aws:scheduler/schedule:Schedule": ("scheduler:schedule/default", "name"),
+    "aws:sqs/queue:Queue": ("sqs", "name"),
 }
 # Physical-name inputs Pulumi fills in (with a random suffix) when the program leaves them unset.
 _AUTONAMED = {"bucket", "name"}
@@ -55,13 +56,15 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         arn = f"arn:aws:s3:::{physical}"
     elif svc == "iam":
         arn = f"arn:aws:iam::{ACCOUNT}:{kind}/{physical}"
-    elif svc == "sns":
-        arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
+    elif svc in ("sns", "sqs"):
+        arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{physical}"
     elif kind == "alarm":
         arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}"
     else:
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}/{physical}"
     state["arn"] = arn
+    if typ == "aws:sqs/queue:Queue":
+        state["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"
     if typ == "aws:sagemaker/featureGroup:FeatureGroup":
         # Computed by SageMaker: the group's own prefix under the configured offline store URI.
         offline = dict(inputs.get("offlineStoreConfig") or {})

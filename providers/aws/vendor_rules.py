@@ -653,6 +653,47 @@ def _object_tags(inputs: dict[str, Any]) -> dict[str, Any]:
 
 _NAME_NOT_SENT = "Pulumi builds the name from it (prefix + random suffix); the name is what is sent"
 
+# SQS CreateQueue takes these as the `Attributes` map, some under another name (SQS API Reference,
+# CreateQueue: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html).
+_QUEUE_ATTRIBUTES = {
+    "contentBasedDeduplication": "ContentBasedDeduplication",
+    "deduplicationScope": "DeduplicationScope",
+    "delaySeconds": "DelaySeconds",
+    "fifoQueue": "FifoQueue",
+    "fifoThroughputLimit": "FifoThroughputLimit",
+    "kmsDataKeyReusePeriodSeconds": "KmsDataKeyReusePeriodSeconds",
+    "kmsMasterKeyId": "KmsMasterKeyId",
+    "maxMessageSize": "MaximumMessageSize",
+    "messageRetentionSeconds": "MessageRetentionPeriod",
+    "policy": "Policy",
+    "receiveWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+    "redriveAllowPolicy": "RedriveAllowPolicy",
+    "redrivePolicy": "RedrivePolicy",
+    "sqsManagedSseEnabled": "SqsManagedSseEnabled",
+    "visibilityTimeoutSeconds": "VisibilityTimeout",
+}
+
+
+def _queue_attributes(inputs: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in inputs.items() if k not in _QUEUE_ATTRIBUTES}
+    attrs = {
+        _QUEUE_ATTRIBUTES[k]: (str(v).lower() if isinstance(v, bool) else v if isinstance(v, str) else str(int(v)))
+        for k, v in inputs.items()
+        if k in _QUEUE_ATTRIBUTES
+    }
+    if attrs:
+        out["Attributes"] = attrs
+    return out
+
+
+def _queue_policy(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Pulumi's QueuePolicy is SetQueueAttributes with the `Policy` attribute."""
+    out = {k: v for k, v in inputs.items() if k != "policy"}
+    if "policy" in inputs:
+        out["Attributes"] = {"Policy": inputs["policy"]}
+    return out
+
+
 RESOURCES: dict[str, ResourceRule] = {
     "aws:kms/key:Key": ResourceRule(
         "kms",
@@ -798,6 +839,17 @@ RESOURCES: dict[str, ResourceRule] = {
         renames={"Target.SageMakerPipelineParameters.pipelineParameters": "PipelineParameterList"},
         not_sent={"namePrefix": _NAME_NOT_SENT},
         autoname="Name",
+    ),
+    "aws:sqs/queue:Queue": ResourceRule(
+        "sqs",
+        "CreateQueue",
+        renames={"name": "QueueName"},
+        not_sent={"namePrefix": _NAME_NOT_SENT},
+        autoname="QueueName",
+        reshape=_queue_attributes,
+    ),
+    "aws:sqs/queuePolicy:QueuePolicy": ResourceRule(
+        "sqs", "SetQueueAttributes", renames={"queueUrl": "QueueUrl"}, reshape=_queue_policy
     ),
     "aws:sns/topic:Topic": ResourceRule(
         "sns",

@@ -307,6 +307,8 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:scheduler/schedule:Schedule",
         "aws:sns/topic:Topic",
         "aws:sns/topicSubscription:TopicSubscription",
+        "aws:sqs/queue:Queue",
+        "aws:sqs/queuePolicy:QueuePolicy",
     }
 
 
@@ -612,4 +614,5 @@ def test_every_policy_document_of_the_plan_is_found(plans):
         ("aws:iam/rolePolicy:RolePolicy", "policy"),
         ("aws:kms/key:Key", "policy"),
         ("aws:s3/bucketPolicy:BucketPolicy", "policy"),
+        ("aws:sqs/queuePolicy:QueuePolicy", "policy"),
     }
