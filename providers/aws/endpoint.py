@@ -59,6 +59,11 @@ class Endpoint(Capability):
                 model_package_name=version_arn(registry.group_arn, version),
             ),
             enable_network_isolation=True,
+            vpc_config=aws.sagemaker.ModelVpcConfigArgs(
+                subnets=foundation.network.subnet_ids, security_group_ids=foundation.network.security_group_ids
+            )
+            if foundation.network
+            else None,
             tags={**platform.all_tags, "mlops-model-version": str(version)},
             opts=self.child(),
         )
@@ -108,6 +113,7 @@ class Endpoint(Capability):
             resource_id=resource_id,
             min_capacity=spec.min_replicas,
             max_capacity=spec.max_replicas,
+            tags=platform.all_tags,
             opts=self.child(),
         )
         # SageMaker's CPUUtilization is summed over an instance's vCPUs (400% = 4 busy vCPUs), while

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from providers.aws.network import NetworkOut, private_network
 from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
 
@@ -23,6 +24,8 @@ class FoundationOut:
     bucket_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     """The execution role SageMaker jobs, models and monitors run as."""
+    network: NetworkOut | None
+    """The private subnets and security group (``network.public_access: false``), else None."""
 
 
 class Foundation(Capability):
@@ -119,6 +122,19 @@ class Foundation(Capability):
             ),
             opts=self.child(),
         )
+        self.network = (
+            private_network(
+                name,
+                prefix=platform.prefix,
+                region=deployment.region,
+                account_id=self.account_id,
+                bucket_arn=self.bucket.arn,
+                tags=tags,
+                child=self.child(),
+            )
+            if settings.private_network
+            else None
+        )
         self.out = FoundationOut(
             account_id=self.account_id,
             key_arn=self.key.arn,
@@ -126,6 +142,7 @@ class Foundation(Capability):
             bucket_name=self.bucket.bucket,
             bucket_arn=self.bucket.arn,
             role_arn=self.role.arn,
+            network=self.network,
         )
         self.publish(
             storage_uri=pulumi.Output.concat("s3://", self.bucket.bucket),
@@ -333,6 +350,32 @@ def execution_policy(
                     ],
                     "Resource": "*",
                 },
+                *(
+                    [
+                        {
+                            # What SageMaker needs to attach jobs and models to the private subnets
+                            # ("CreateTrainingJob API: Execution Role Permissions",
+                            # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html). The
+                            # EC2 actions take no resource ARN the kit could name before the ENIs exist.
+                            "Sid": "PrivateNetworkInterfaces",
+                            "Effect": "Allow",
+                            "Action": [
+                                "ec2:CreateNetworkInterface",
+                                "ec2:CreateNetworkInterfacePermission",
+                                "ec2:DeleteNetworkInterface",
+                                "ec2:DeleteNetworkInterfacePermission",
+                                "ec2:DescribeNetworkInterfaces",
+                                "ec2:DescribeVpcs",
+                                "ec2:DescribeDhcpOptions",
+                                "ec2:DescribeSubnets",
+                                "ec2:DescribeSecurityGroups",
+                            ],
+                            "Resource": "*",
+                        }
+                    ]
+                    if settings.private_network
+                    else []
+                ),
                 {
                     "Sid": "PassOwnRoleToSageMaker",
                     "Effect": "Allow",

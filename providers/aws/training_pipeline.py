@@ -50,9 +50,11 @@ class TrainingPipeline(Capability):
     ) -> None:
         super().__init__(name, opts)
         platform, settings, pipeline = deployment.platform, deployment.settings, deployment.pipeline
-        from providers.aws.pipeline_definition import RUN_SCRIPT, run_script
+        from providers.aws import wheelhouse
+        from providers.aws.pipeline_definition import RUN_SCRIPT, WHEELHOUSE, run_script
 
-        code = bundle(pipeline, extra={RUN_SCRIPT: run_script(pipeline, wheelhouse=False)})
+        private = foundation.network is not None
+        code = bundle(pipeline, extra={RUN_SCRIPT: run_script(pipeline, wheelhouse=private)})
         code_key = code.prefix
         uploads = [
             aws.s3.BucketObjectv2(
@@ -62,11 +64,36 @@ class TrainingPipeline(Capability):
                 source=asset(source),
                 server_side_encryption="aws:kms",
                 kms_key_id=foundation.key_arn,
+                tags=object_tags(platform.all_tags),
                 opts=self.child(),
             )
             for file_name, source in code.files.items()
         ]
+        if private:
+            # The step containers have no network: run.sh installs from these wheels (--no-index).
+            # Built by `python -m providers.aws.wheelhouse <pipeline>`; never downloaded here.
+            wheels = wheelhouse.directory(pipeline, settings.image)
+            if not wheels.is_dir():
+                pulumi.log.warn(
+                    f"mlops:platform.network.public_access: false needs the step wheelhouse {wheels}: build it "
+                    f"with `python -m providers.aws.wheelhouse {pipeline.name}` before `pulumi up`",
+                    resource=self,
+                )
+            uploads.append(
+                aws.s3.BucketObjectv2(
+                    f"{name}-code-wheelhouse",
+                    bucket=foundation.bucket_name,
+                    key=f"{code_key}{WHEELHOUSE}",
+                    source=pulumi.FileArchive(str(wheels)),
+                    server_side_encryption="aws:kms",
+                    kms_key_id=foundation.key_arn,
+                    tags=object_tags(platform.all_tags),
+                    opts=self.child(),
+                )
+            )
         gate = platform.pipeline.quality_gate
+
+        vpc = foundation.network.vpc_config() if foundation.network else None
 
         def definition(args: dict) -> str:
             from providers.aws.pipeline_definition import build_definition
@@ -88,6 +115,7 @@ class TrainingPipeline(Capability):
                 gate_metric=gate.metric,
                 gate_threshold=gate.threshold,
                 code_prefix=f"s3://{args['bucket']}/{code_key}",
+                vpc=args.get("vpc"),
             )
 
         self.pipeline = aws.sagemaker.Pipeline(
@@ -101,6 +129,7 @@ class TrainingPipeline(Capability):
                 bucket=foundation.bucket_name,
                 key=foundation.key_arn,
                 group=registry.group_name,
+                **({"vpc": vpc} if vpc is not None else {}),
             ).apply(definition),
             tags=platform.all_tags,
             opts=self.child(depends_on=uploads),
@@ -215,6 +244,19 @@ class TrainingPipeline(Capability):
             training_pipeline=self.pipeline.arn,
             training_schedule=self.schedule.arn if self.schedule else None,
         )
+
+
+S3_OBJECT_TAGS_MAX = 10
+"""S3 takes at most 10 tags per object ("Categorizing your storage using tags",
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html); botocore's PutObject
+`Tagging` is a plain string, so no model says so."""
+
+
+def object_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The platform's tags for an S3 object: all of them when S3 takes them, else the kit's own."""
+    if len(tags) <= S3_OBJECT_TAGS_MAX:
+        return dict(tags)
+    return {k: v for k, v in tags.items() if k.startswith("mlops-")}
 
 
 def starter_trust_policy(account: str, schedule_arn: str, rule_arn: str) -> str:

@@ -1,10 +1,23 @@
-"""Shared AWS test hygiene."""
+"""Shared AWS fixtures: the planned stacks (planned once per session), and test hygiene."""
 
 from __future__ import annotations
 
 import pytest
 
 from providers.aws import mocks
+
+
+@pytest.fixture(scope="session")
+def aws_plans(tmp_path_factory):
+    """`infra.plan.plan` of every stack in tests/aws/stacks.py, with the vendor-rule check on."""
+    from infra.config import load_stack_file
+    from infra.plan import plan
+    from tests.aws.stacks import DOCUMENTS, write
+
+    directory = tmp_path_factory.mktemp("aws-stacks")
+    plans = {stack: plan(load_stack_file(write(directory, stack, document))) for stack, document in DOCUMENTS.items()}
+    mocks.configure({"region": "eu-west-1"})
+    return plans
 
 
 @pytest.fixture(autouse=True, scope="module")

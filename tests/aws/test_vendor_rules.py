@@ -13,101 +13,21 @@ from pathlib import Path
 
 import botocore.session
 import pytest
-import yaml
 
 from infra.config import SECRET_PLACEHOLDER, load_stack_file
 from infra.plan import plan
 from providers.aws import mocks as offline
 from providers.aws import vendor_rules as vr
+from tests.aws.stacks import STACKS
 
 ROOT = Path(__file__).resolve().parents[2]
 BOTOCORE = botocore.session.get_session()
 SAGEMAKER = BOTOCORE.get_service_model("sagemaker")
 
-# Every option switched on: a schedule with a day-of-week range, a served version, two feature
-# groups (online and offline-only, every feature type, more than 10 features so the drift alarm
-# splits), automatic approval, retraining on drift, the longest name and environment the spec allows.
-ALL_OPTIONS = {
-    "config": {
-        "mlops:cloud": "aws",
-        "aws:region": "us-east-1",
-        "mlops:platform": {
-            "name": "churn-prediction-eu1",
-            "environment": "staging",
-            "tags": {"team": "ml-platform", "cost-center": "c42"},
-            "protect_data": True,
-            "network": {"public_access": True},
-            "feature_store": {
-                "online_sync_schedule": "30 * * * *",
-                "feature_groups": [
-                    {
-                        "name": "customer_profile",
-                        "entity": "customer_id",
-                        "event_time": "event_time",
-                        "online": True,
-                        "features": [
-                            {"name": "tenure_months", "type": "int"},
-                            {"name": "monthly_charges", "type": "float"},
-                            {"name": "contract_type", "type": "string"},
-                            {"name": "paperless_billing", "type": "bool"},
-                        ],
-                    },
-                    {
-                        "name": "usage_history",
-                        "entity": "customer_id",
-                        "event_time": "observed_at",
-                        "online": False,
-                        "description": "Monthly usage aggregates, one row per customer and month",
-                        "features": [
-                            {"name": "support_calls", "type": "int"},
-                            {"name": "total_charges", "type": "float"},
-                            {"name": "payment_method", "type": "string"},
-                            {"name": "last_login", "type": "timestamp"},
-                            {"name": "data_gb", "type": "float"},
-                            {"name": "voice_minutes", "type": "float"},
-                            {"name": "sms_count", "type": "int"},
-                            {"name": "roaming", "type": "bool"},
-                        ],
-                    },
-                ],
-            },
-            "registry": {"approval": "auto"},
-            "pipeline": {
-                "name": "churn",
-                "schedule": "0 3 * * 1-5",
-                "instance": "large",
-                "quality_gate": {"metric": "accuracy", "threshold": 0.8},
-            },
-            "endpoint": {
-                "model_version": 3,
-                "instance": "medium",
-                "min_replicas": 2,
-                "max_replicas": 10,
-                "target_cpu_percent": 60,
-                "data_capture_percent": 100,
-            },
-            "monitor": {
-                "schedule": "0 */6 * * *",
-                "drift_threshold": 0.3,
-                "retrain_on_drift": True,
-                "alert_email": "ml-oncall@example.com",
-            },
-        },
-    }
-}
-
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory) -> dict[str, list[dict]]:
-    path = tmp_path_factory.mktemp("stacks") / "Pulumi.aws-all-options.yaml"
-    path.write_text(yaml.safe_dump(ALL_OPTIONS))
-    out = {}
-    for stack, file in (("aws-dev", ROOT / "Pulumi.aws-dev.yaml"), ("aws-all-options", path)):
-        out[stack] = [r.to_json() for r in plan(load_stack_file(file)).resources]
-    return out
-
-
-STACKS = ["aws-dev", "aws-all-options"]
+def plans(aws_plans) -> dict[str, list[dict]]:
+    return {stack: [r.to_json() for r in result.resources] for stack, result in aws_plans.items()}
 
 
 # ---- the validator on synthetic requests ------------------------------------------------------
@@ -285,6 +205,12 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/eventTarget:EventTarget",
         "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
         "aws:iam/role:Role",
         "aws:iam/rolePolicy:RolePolicy",
         "aws:kms/alias:Alias",
@@ -309,6 +235,8 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:sns/topicSubscription:TopicSubscription",
         "aws:sqs/queue:Queue",
         "aws:sqs/queuePolicy:QueuePolicy",
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     }
 
 
@@ -357,7 +285,7 @@ def test_an_input_the_tables_do_not_map_fails_loudly(plans, type_, mutate):
 
 def test_an_aws_type_the_tables_do_not_know_fails_loudly():
     with pytest.raises(vr.UnmappedInput):
-        vr.check_plan([{"type": "aws:ec2/vpc:Vpc", "name": "net", "inputs": {"cidrBlock": "10.0.0.0/16"}}])
+        vr.check_plan([{"type": "aws:ec2/natGateway:NatGateway", "name": "net", "inputs": {"subnetId": "subnet-1"}}])
 
 
 def _shape_at(service: str, operation: str, path: str):
@@ -615,4 +543,5 @@ def test_every_policy_document_of_the_plan_is_found(plans):
         ("aws:kms/key:Key", "policy"),
         ("aws:s3/bucketPolicy:BucketPolicy", "policy"),
         ("aws:sqs/queuePolicy:QueuePolicy", "policy"),
+        ("aws:ec2/vpcEndpoint:VpcEndpoint", "policy"),
     }
