@@ -273,9 +273,16 @@ def execution_policy(
                         "kms:ReEncrypt*",
                         "kms:GenerateDataKey*",
                         "kms:DescribeKey",
-                        "kms:CreateGrant",
                     ],
                     "Resource": key_arn,
+                },
+                {
+                    # SageMaker encrypts job and endpoint volumes through grants it creates as the role.
+                    "Sid": "KeyGrantsForAwsResources",
+                    "Effect": "Allow",
+                    "Action": "kms:CreateGrant",
+                    "Resource": key_arn,
+                    "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
                 },
                 {
                     "Sid": "PipelineJobs",
@@ -333,12 +340,20 @@ def execution_policy(
                     ],
                 },
                 {
-                    "Sid": "Images",
+                    # GetAuthorizationToken takes no resource (Service Authorization Reference, ECR).
+                    "Sid": "RegistryLogin",
                     "Effect": "Allow",
-                    "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    "Action": "ecr:GetAuthorizationToken",
                     "Resource": "*",
                 },
                 {
+                    "Sid": "Images",
+                    "Effect": "Allow",
+                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    "Resource": list(settings.image_repositories),
+                },
+                {
+                    # SageMaker's job and endpoint log groups are /aws/sagemaker/<kind>[/<name>].
                     "Sid": "Logs",
                     "Effect": "Allow",
                     "Action": [
@@ -346,8 +361,17 @@ def execution_policy(
                         "logs:CreateLogStream",
                         "logs:PutLogEvents",
                         "logs:DescribeLogStreams",
-                        "cloudwatch:PutMetricData",
                     ],
+                    "Resource": [
+                        f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*",
+                        f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*:log-stream:*",
+                    ],
+                },
+                {
+                    # PutMetricData takes no resource (Service Authorization Reference, CloudWatch).
+                    "Sid": "Metrics",
+                    "Effect": "Allow",
+                    "Action": "cloudwatch:PutMetricData",
                     "Resource": "*",
                 },
                 *(

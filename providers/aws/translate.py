@@ -105,6 +105,8 @@ class AwsSettings:
     """``<prefix>-endpoint-<size>``: a new size is a new endpoint (see endpoint.py)."""
     monitor_schedule: str
     monitor_image: str
+    image_repositories: tuple[str, ...]
+    """ECR repository ARNs of the images the execution role pulls (the framework's, the analyzer's)."""
 
 
 def to_eventbridge_cron(cron: str, key: str) -> str:
@@ -224,6 +226,10 @@ def translate(target: Target) -> AwsSettings:
             _SAGEMAKER_NAME_RE, f"{prefix}-endpoint-{platform.endpoint.instance}", f"{KEY}.name", "endpoint name"
         ),
         monitor_image=model_monitor_image(region),
+        image_repositories=(
+            framework_repository_arn(image, region),
+            repository_arn(model_monitor_image(region)),
+        ),
         monitor_schedule=to_monitor_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule"),
     )
 
@@ -306,6 +312,26 @@ def framework_image(pipeline: PipelineDef, key: str) -> FrameworkImage:
         python=f"{m['py']}.{m['pyminor']}" if m["py"] else None,
         gpu=gpu,
     )
+
+
+def repository_arn(image_uri: str) -> str:
+    """``<account>.dkr.ecr.<region>.<domain>/<repo>:<tag>`` -> the ECR repository's ARN."""
+    host, _, rest = image_uri.partition("/")
+    account, _, _, region = host.split(".")[:4]
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{rest.split(':')[0]}"
+
+
+def framework_repository_arn(image: FrameworkImage, region: str) -> str:
+    """The ECR repository of the framework image in ``region``, from the SDK's table."""
+    version = _sdk_table(image.table)["training"]["versions"][image.version]
+    account = version["registries"].get(region)
+    if account is None:
+        raise SpecError(
+            "aws:region", f"the sagemaker SDK's {image.table} image {image.version} is not offered in {region}"
+        )
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{version['repository']}"
 
 
 def model_monitor_image(region: str) -> str:
