@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from providers.aws import catalog
 from providers.aws import translate as _translate  # the module: `providers.aws.translate` stays importable as one
@@ -15,6 +15,14 @@ class AwsProvider(Provider[AwsSettings]):
     config_keys: ClassVar = catalog.CONFIG_KEYS
     optional_config_keys: ClassVar = catalog.OPTIONAL_CONFIG_KEYS
     region_key: ClassVar[str] = catalog.REGION_KEY
+
+    def check_plan(self, resources: list[dict[str, Any]]) -> list[str]:
+        """Every request of the plan AWS would refuse (``providers/aws/vendor_rules.py``). An input the
+        rule tables cannot map raises ``UnmappedInput``: a gap in the kit, never the user's input."""
+        from infra.config import SECRET_PLACEHOLDER
+        from providers.aws import vendor_rules
+
+        return [str(v) for v in vendor_rules.check_plan(resources, placeholders=[SECRET_PLACEHOLDER])]
 
     def translate(self, target: Target) -> AwsSettings:
         return _translate.translate(target)

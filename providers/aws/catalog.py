@@ -54,5 +54,8 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     ),
     "aws:sagemaker/model:Model": ("name", "primaryContainer", "containers", "executionRoleArn", "vpcConfig"),
     "aws:sagemaker/endpoint:Endpoint": ("name",),
+    # The endpoint's name carries its size, so a new size moves the scaling target and policy too.
+    "aws:appautoscaling/target:Target": ("resourceId", "scalableDimension", "serviceNamespace"),
+    "aws:appautoscaling/policy:Policy": ("name", "resourceId", "scalableDimension", "serviceNamespace"),
     "aws:iam/role:Role": ("name", "namePrefix", "path"),
 }

@@ -59,13 +59,19 @@ class Endpoint(Capability):
                 model_package_name=version_arn(registry.group_arn, version),
             ),
             enable_network_isolation=True,
+            vpc_config=aws.sagemaker.ModelVpcConfigArgs(
+                subnets=foundation.network.subnet_ids, security_group_ids=foundation.network.security_group_ids
+            )
+            if foundation.network
+            else None,
             tags={**platform.all_tags, "mlops-model-version": str(version)},
             opts=self.child(),
         )
         # Auto-named on purpose: an Endpoint only picks up a new configuration under a new name.
         config = aws.sagemaker.EndpointConfiguration(
             f"{name}-config",
-            kms_key_arn=foundation.key_arn,
+            # No key on local-NVMe instance types: SageMaker refuses one (their storage is hardware-encrypted).
+            kms_key_arn=foundation.key_arn if settings.endpoint_volume_kms else None,
             production_variants=[
                 aws.sagemaker.EndpointConfigurationProductionVariantArgs(
                     variant_name=VARIANT,
@@ -87,9 +93,14 @@ class Endpoint(Capability):
             tags=platform.all_tags,
             opts=self.child(),
         )
+        # The name carries the size: SageMaker refuses to update a variant registered as a scalable
+        # target to another instance type ("Update endpoints that use auto scaling",
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html). A new size is a
+        # new endpoint (and scaling target and policy, whose ResourceId changes with it), created
+        # before the old ones are deleted: no UpdateEndpoint that changes an instance type, no downtime.
         endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint",
-            name=f"{settings.prefix}-endpoint",
+            name=settings.endpoint_name,
             endpoint_config_name=config.name,
             tags=platform.all_tags,
             opts=self.child(),
@@ -102,6 +113,7 @@ class Endpoint(Capability):
             resource_id=resource_id,
             min_capacity=spec.min_replicas,
             max_capacity=spec.max_replicas,
+            tags=platform.all_tags,
             opts=self.child(),
         )
         # SageMaker's CPUUtilization is summed over an instance's vCPUs (400% = 4 busy vCPUs), while

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from providers.aws.network import NetworkOut, private_network
 from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
 
@@ -23,6 +24,8 @@ class FoundationOut:
     bucket_arn: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     """The execution role SageMaker jobs, models and monitors run as."""
+    network: NetworkOut | None
+    """The private subnets and security group (``network.public_access: false``), else None."""
 
 
 class Foundation(Capability):
@@ -39,10 +42,13 @@ class Foundation(Capability):
         identity = aws.get_caller_identity_output()
         self.account_id = identity.account_id
 
+        settings = deployment.settings
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"mlops {platform.prefix}: data, artifacts, features, captured requests",
-            policy=self.account_id.apply(key_policy),
+            policy=self.account_id.apply(
+                lambda account: key_policy(account, deployment.region, settings.retrain_rule_name)
+            ),
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=tags,
@@ -98,17 +104,8 @@ class Foundation(Capability):
         self.role = aws.iam.Role(
             f"{name}-sagemaker",
             description=f"mlops {platform.prefix}: what SageMaker jobs, endpoints and monitors run as",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "sagemaker.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
+            assume_role_policy=self.account_id.apply(
+                lambda account: sagemaker_trust_policy(account, deployment.region)
             ),
             tags=tags,
             opts=self.child(),
@@ -125,6 +122,19 @@ class Foundation(Capability):
             ),
             opts=self.child(),
         )
+        self.network = (
+            private_network(
+                name,
+                prefix=platform.prefix,
+                region=deployment.region,
+                account_id=self.account_id,
+                bucket_arn=self.bucket.arn,
+                tags=tags,
+                child=self.child(),
+            )
+            if settings.private_network
+            else None
+        )
         self.out = FoundationOut(
             account_id=self.account_id,
             key_arn=self.key.arn,
@@ -132,6 +142,7 @@ class Foundation(Capability):
             bucket_name=self.bucket.bucket,
             bucket_arn=self.bucket.arn,
             role_arn=self.role.arn,
+            network=self.network,
         )
         self.publish(
             storage_uri=pulumi.Output.concat("s3://", self.bucket.bucket),
@@ -140,9 +151,34 @@ class Foundation(Capability):
         )
 
 
-def key_policy(account: str) -> str:
+def sagemaker_trust_policy(account: str, region: str) -> str:
+    """SageMaker may assume the execution role only for this account's SageMaker resources in this
+    region (confused-deputy prevention: "Cross-service confused deputy prevention",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/security-confused-deputy-prevention.html)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": f"arn:aws:sagemaker:{region}:{account}:*"},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def key_policy(account: str, region: str, retrain_rule: str) -> str:
     """The account administers the key (IAM decides who uses it); CloudWatch alarms may use it to
-    publish to the KMS-encrypted alert topic, which they cannot do under the default key policy."""
+    publish to the KMS-encrypted alert topic, and the drift rule's EventBridge target to write a
+    failed start to the KMS-encrypted dead-letter queue: service principals cannot use a key under
+    the default key policy ("Using dead-letter queues to process undelivered events",
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -161,6 +197,16 @@ def key_policy(account: str) -> str:
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "Resource": "*",
                     "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                },
+                {
+                    "Sid": "DriftRuleWritesToEncryptedDeadLetterQueue",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:{account}:rule/{retrain_rule}"}
+                    },
                 },
             ],
         }
@@ -227,9 +273,16 @@ def execution_policy(
                         "kms:ReEncrypt*",
                         "kms:GenerateDataKey*",
                         "kms:DescribeKey",
-                        "kms:CreateGrant",
                     ],
                     "Resource": key_arn,
+                },
+                {
+                    # SageMaker encrypts job and endpoint volumes through grants it creates as the role.
+                    "Sid": "KeyGrantsForAwsResources",
+                    "Effect": "Allow",
+                    "Action": "kms:CreateGrant",
+                    "Resource": key_arn,
+                    "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
                 },
                 {
                     "Sid": "PipelineJobs",
@@ -246,13 +299,15 @@ def execution_policy(
                     "Resource": [f"{sm}:processing-job/*", f"{sm}:training-job/*"],
                 },
                 {
+                    # No sagemaker:ListModelPackages: nothing the role runs lists packages (the
+                    # register step creates one), and a List action's resource scoping is the
+                    # Service Authorization Reference's to say, not ours to guess.
                     "Sid": "Registry",
                     "Effect": "Allow",
                     "Action": [
                         "sagemaker:CreateModelPackage",
                         "sagemaker:DescribeModelPackage",
                         "sagemaker:DescribeModelPackageGroup",
-                        "sagemaker:ListModelPackages",
                     ],
                     "Resource": [f"{sm}:model-package-group/{group}", f"{sm}:model-package/{group}/*"],
                 },
@@ -285,12 +340,20 @@ def execution_policy(
                     ],
                 },
                 {
-                    "Sid": "Images",
+                    # GetAuthorizationToken takes no resource (Service Authorization Reference, ECR).
+                    "Sid": "RegistryLogin",
                     "Effect": "Allow",
-                    "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    "Action": "ecr:GetAuthorizationToken",
                     "Resource": "*",
                 },
                 {
+                    "Sid": "Images",
+                    "Effect": "Allow",
+                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    "Resource": list(settings.image_repositories),
+                },
+                {
+                    # SageMaker's job and endpoint log groups are /aws/sagemaker/<kind>[/<name>].
                     "Sid": "Logs",
                     "Effect": "Allow",
                     "Action": [
@@ -298,10 +361,45 @@ def execution_policy(
                         "logs:CreateLogStream",
                         "logs:PutLogEvents",
                         "logs:DescribeLogStreams",
-                        "cloudwatch:PutMetricData",
                     ],
+                    "Resource": [
+                        f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*",
+                        f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*:log-stream:*",
+                    ],
+                },
+                {
+                    # PutMetricData takes no resource (Service Authorization Reference, CloudWatch).
+                    "Sid": "Metrics",
+                    "Effect": "Allow",
+                    "Action": "cloudwatch:PutMetricData",
                     "Resource": "*",
                 },
+                *(
+                    [
+                        {
+                            # What SageMaker needs to attach jobs and models to the private subnets
+                            # ("CreateTrainingJob API: Execution Role Permissions",
+                            # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html). The
+                            # EC2 actions take no resource ARN the kit could name before the ENIs exist.
+                            "Sid": "PrivateNetworkInterfaces",
+                            "Effect": "Allow",
+                            "Action": [
+                                "ec2:CreateNetworkInterface",
+                                "ec2:CreateNetworkInterfacePermission",
+                                "ec2:DeleteNetworkInterface",
+                                "ec2:DeleteNetworkInterfacePermission",
+                                "ec2:DescribeNetworkInterfaces",
+                                "ec2:DescribeVpcs",
+                                "ec2:DescribeDhcpOptions",
+                                "ec2:DescribeSubnets",
+                                "ec2:DescribeSecurityGroups",
+                            ],
+                            "Resource": "*",
+                        }
+                    ]
+                    if settings.private_network
+                    else []
+                ),
                 {
                     "Sid": "PassOwnRoleToSageMaker",
                     "Effect": "Allow",

@@ -27,6 +27,18 @@ _ARNS = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch:alarm", "name"),
     "aws:cloudwatch/eventRule:EventRule": ("events:rule", "name"),
     "aws:scheduler/schedule:Schedule": ("scheduler:schedule/default", "name"),
+    "aws:sqs/queue:Queue": ("sqs", "name"),
+}
+# EC2 ids have a shape of their own (`subnet-0123456789abcdef0`); SageMaker's VpcConfig checks it.
+_EC2_IDS = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
 }
 # Physical-name inputs Pulumi fills in (with a random suffix) when the program leaves them unset.
 _AUTONAMED = {"bucket", "name"}
@@ -37,8 +49,22 @@ def configure(cloud_config: dict[str, Any]) -> None:
     REGION = str(cloud_config.get("region", REGION))
 
 
+def _ec2_id(kind: str, name: str) -> str:
+    import hashlib
+
+    return f"{kind}-0{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+
+
 def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, Any], str]:
     state: dict[str, Any] = {}
+    if typ in _EC2_IDS:
+        physical = _ec2_id(_EC2_IDS[typ], name)
+        if typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            state["prefixListId"] = _ec2_id("pl", name)[:11]  # pl- + 8 hex, as AWS's prefix lists
+        if typ in ("aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/securityGroup:SecurityGroup"):
+            kind = {"aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet"}.get(typ, "security-group")
+            state["arn"] = f"arn:aws:ec2:{REGION}:{ACCOUNT}:{kind}/{physical}"
+        return state, physical
     if typ not in _ARNS:
         return state, f"{name}-id"
     service, name_key = _ARNS[typ]
@@ -55,13 +81,15 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         arn = f"arn:aws:s3:::{physical}"
     elif svc == "iam":
         arn = f"arn:aws:iam::{ACCOUNT}:{kind}/{physical}"
-    elif svc == "sns":
-        arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{physical}"
+    elif svc in ("sns", "sqs"):
+        arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{physical}"
     elif kind == "alarm":
         arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}"
     else:
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}/{physical}"
     state["arn"] = arn
+    if typ == "aws:sqs/queue:Queue":
+        state["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"
     if typ == "aws:sagemaker/featureGroup:FeatureGroup":
         # Computed by SageMaker: the group's own prefix under the configured offline store URI.
         offline = dict(inputs.get("offlineStoreConfig") or {})
@@ -78,6 +106,9 @@ def fake_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
         return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/plan", "userId": "PLAN", "id": ACCOUNT}
     if token == "aws:index/getRegion:getRegion":
         return {"name": REGION, "region": REGION, "id": REGION}
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        names = [f"{REGION}{zone}" for zone in "abc"]
+        return {"names": names, "zoneIds": [f"{REGION[:3]}{REGION[-1]}-az{i}" for i in (1, 2, 3)], "id": REGION}
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
     return {}

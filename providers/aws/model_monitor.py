@@ -101,6 +101,12 @@ class ModelMonitor(Capability):
             network_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigArgs(
                 enable_inter_container_traffic_encryption=True,
                 enable_network_isolation=True,
+                vpc_config=aws.sagemaker.DataQualityJobDefinitionNetworkConfigVpcConfigArgs(
+                    subnets=foundation.network.subnet_ids,
+                    security_group_ids=foundation.network.security_group_ids,
+                )
+                if foundation.network
+                else None,
             ),
             stopping_condition=aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs(
                 max_runtime_in_seconds=3600,

@@ -30,13 +30,16 @@ How each step kind maps (the SAME script with the SAME argv as the local runner,
   Inputs are channels at ``/opt/ml/input/data/<name>``, the model output is
   ``/opt/ml/model``; the code prefix is the ``steps_code`` channel.
 
-Every container starts ``bash -c BOOTSTRAP python <script>`` with the step's
-arguments (``argv[2:]`` of ``PipelineDef.command``) as ``ContainerArguments``.
-The bootstrap changes to the code directory, unpacks ``model.tar.gz`` in inputs
-that read a training step's model (the scripts expect the model *directory*, as
-locally), installs ``requirements.txt`` with pip (needs outbound network from the
-job: no network isolation, or a VPC with a NAT/PyPI mirror), then ``exec``s
-``python <script> <args...>``.
+Every container runs ``/bin/bash <code dir>/run.sh [--untar ARCHIVE]... python <script>``
+with the step's arguments (``argv[2:]`` of ``PipelineDef.command``) as
+``ContainerArguments``: each entrypoint item is one short line (CreateProcessingJob and
+CreateTrainingJob allow 256 characters per item and no line break). ``run.sh``
+(``run_script``) ships in the step-code bundle; it changes to the code directory,
+unpacks ``model.tar.gz`` in inputs that read a training step's model (the scripts
+expect the model *directory*, as locally), installs ``requirements.txt`` with pip,
+then ``exec``s ``python <script> <args...>``. With ``wheelhouse=True`` (private network)
+pip installs from ``wheelhouse.zip`` next to the step code with ``--no-index``: the
+jobs run network-isolated; otherwise from PyPI (needs outbound network).
 
 Model Monitor baseline, after ``baseline_source`` (``validate.validated``), in parallel
 with the rest: ``baseline_inputs`` (a ``ProcessingStep`` running ``python serve.py inputs``)
@@ -60,7 +63,12 @@ Pipeline parameters: one per ``PipelineDef.params`` (``input_data`` defaults to
 ``manual``, ``schedule``, ``drift``), recorded on the registered model package.
 
 KMS: processing volume and output keys, training volume and output keys are all
-``kms_key_arn``. Role: ``role_arn`` for every job and the model.
+``kms_key_arn`` (no volume key where ``volume_kms`` is False: local-NVMe instance
+types, whose storage the hardware encrypts, refuse one). Role: ``role_arn`` for every
+job and the model. Network (``_apply_network``): every job encrypts inter-container
+traffic; with ``vpc`` every job is network-isolated and in the VPC's subnets; without,
+the baseline job alone is isolated (the steps pip-install from PyPI). Experiments are
+off (``PipelineExperimentConfig: null``): the execution role has no Experiments rights.
 
 Offline build, and what it takes (all restored when the build returns): environment
 ``AWS_DEFAULT_REGION`` (the SDK builds a client at import), ``AWS_EC2_METADATA_DISABLED``
@@ -73,14 +81,15 @@ would GET from S3 in a background thread). ``_lean_sdk`` skips two slow SDK inte
 that do not affect the JSON. Measured: import + first build about 3 s, later builds
 about 0.8 s.
 
-Limits: pip needs outbound network from the jobs (no network isolation, or a VPC with a
-NAT or PyPI mirror). The baseline describes the latest run's data, whether or not that
-run's model passes the gate or is the one being served.
+Limits: with a public network, pip needs outbound network from the jobs. The baseline
+describes the latest run's data, whether or not that run's model passes the gate or is
+the one being served.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shlex
@@ -90,8 +99,10 @@ from typing import Any
 
 from pipelines.spec import OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
 
-SKLEARN_VERSION = "1.9-0"
-"""sagemaker-scikit-learn image tag: scikit-learn 1.9 on Python 3.12 (requirements.txt asks >=1.5)."""
+RUN_SCRIPT = "run.sh"
+"""The container bootstrap in the step-code bundle (``run_script``)."""
+WHEELHOUSE = "wheelhouse.zip"
+"""The pinned requirements as wheels, next to the step code (private network only)."""
 TRIGGER_PARAM = "trigger"
 """Extra pipeline parameter the schedule and the drift rule set (``schedule`` / ``drift``)."""
 TRIGGER_DEFAULT = "manual"
@@ -127,13 +138,28 @@ _SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"
 _OFFLINE_KEY = "offline-build-no-calls"
 _SENTINEL = "\x00param:{}\x00"
 
-# Runs as `bash -c BOOTSTRAP python <script> <args...>`: $0 = "python", "$@" = script + args.
-_BOOTSTRAP = """set -euo pipefail
-cd {code_dir}
-{unpack}py="$0"; command -v "$py" >/dev/null 2>&1 || py=python3
-"$py" -m pip install --quiet --disable-pip-version-check --no-cache-dir -r {requirements}
+# `/bin/bash <code dir>/run.sh [--untar ARCHIVE]... python <script> <args...>`. pip may replace
+# the image's system packages (the sklearn 1.4-2-py312 image's Python is Ubuntu's, which PEP 668
+# marks externally managed: PIP_BREAK_SYSTEM_PACKAGES lets pip do what the job is for).
+_RUN_SCRIPT = """#!/bin/bash
+# mlops-kit: starts a pipeline step in its SageMaker container (generated; see
+# providers/aws/pipeline_definition.py). Usage: run.sh [--untar ARCHIVE]... PYTHON SCRIPT [ARGS...]
+set -euo pipefail
+cd "$(dirname "$0")"
+while [ "${{1:-}}" = "--untar" ]; do
+  tar -xzf "$2" -C "$(dirname "$2")"
+  shift 2
+done
+py="$1"; shift
+command -v "$py" >/dev/null 2>&1 || py=python3
+export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+{install}
 exec "$py" "$@"
 """
+_PYPI_INSTALL = '"$py" -m pip install --quiet -r {requirements}'
+_WHEELHOUSE_INSTALL = """wheels="$(mktemp -d)"
+"$py" -m zipfile -e {wheelhouse} "$wheels"
+"$py" -m pip install --quiet --no-index --find-links "$wheels" -r {requirements}"""
 
 
 def parameter_names(pipeline: PipelineDef) -> list[str]:
@@ -149,12 +175,17 @@ def build_definition(
     bucket: str,
     kms_key_arn: str,
     instance_type: str,
+    inference_instance_type: str,
+    image_table: str,
+    image_version: str,
     pipeline_name: str,
     model_package_group: str,
     approval_status: str,
     gate_metric: str,
     gate_threshold: float,
     code_prefix: str,
+    volume_kms: bool = True,
+    vpc: Mapping[str, list[str]] | None = None,
     baseline_source: str = BASELINE_SOURCE,
 ) -> str:
     """The SageMaker pipeline definition JSON for ``pipeline``; no network, no credentials.
@@ -162,6 +193,10 @@ def build_definition(
     ``code_prefix`` (``s3://.../``) must already hold every step script (``serve.py``
     included) and ``requirements.txt`` as flat objects: the SDK uploads nothing.
     ``baseline_source`` (``<step>.<output>``) is the data the Model Monitor baseline describes.
+    ``inference_instance_type``: what the registered package lists for real-time inference (the
+    endpoint's). ``image_table`` / ``image_version``: the sagemaker SDK's image for training and
+    serving (``translate.framework_image``). ``volume_kms``: False for local-NVMe instance types.
+    ``vpc``: ``{"Subnets": [...], "SecurityGroupIds": [...]}`` puts every job there, isolated.
     """
     _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status, baseline_source)
     with _sdk_env(region), _lean_sdk():
@@ -172,6 +207,11 @@ def build_definition(
             bucket=bucket,
             kms_key_arn=kms_key_arn,
             instance_type=instance_type,
+            inference_instance_type=inference_instance_type,
+            image_table=image_table,
+            image_version=image_version,
+            volume_kms=volume_kms,
+            vpc=dict(vpc) if vpc else None,
             pipeline_name=pipeline_name,
             model_package_group=model_package_group,
             approval_status=approval_status,
@@ -182,14 +222,25 @@ def build_definition(
         ).definition()
 
 
-def bootstrap_script(pipeline: PipelineDef, code_dir: str, archives: list[str]) -> str:
-    """The ``bash -c`` script every container runs before ``exec python <script> ...``."""
-    unpack = "".join(f"tar -xzf {shlex.quote(a)} -C {shlex.quote(os.path.dirname(a))}\n" for a in archives)
-    return _BOOTSTRAP.format(
-        code_dir=shlex.quote(code_dir),
-        unpack=unpack,
-        requirements=shlex.quote(pipeline.requirements.name),
+def run_script(pipeline: PipelineDef, *, wheelhouse: bool) -> str:
+    """``run.sh``: what every container runs before ``exec python <script> ...`` (ships in the bundle).
+
+    ``wheelhouse``: install the requirements from ``wheelhouse.zip`` next to it with ``--no-index``
+    (no network needed) instead of from PyPI.
+    """
+    requirements = shlex.quote(pipeline.requirements.name)
+    install = (
+        _WHEELHOUSE_INSTALL.format(wheelhouse=WHEELHOUSE, requirements=requirements)
+        if wheelhouse
+        else _PYPI_INSTALL.format(requirements=requirements)
     )
+    return _RUN_SCRIPT.format(install=install)
+
+
+def entrypoint(code_dir: str, archives: list[str], argv: list[str]) -> list[str]:
+    """``ContainerEntrypoint``: run.sh, the archives to unpack, then ``python <script>``."""
+    untar = [item for archive in archives for item in ("--untar", archive)]
+    return ["/bin/bash", f"{code_dir}/{RUN_SCRIPT}", *untar, *argv[:2]]
 
 
 def _check_inputs(
@@ -350,21 +401,22 @@ class _Builder:
         self.session = PipelineSession(boto_session=boto_session, sagemaker_config=_SDK_CONFIG)
         self.session._default_bucket = settings["bucket"]  # only this stops a bucket lookup
         self.image = image_uris.retrieve(
-            "sklearn",
+            settings["image_table"],
             region=settings["region"],
-            version=SKLEARN_VERSION,
+            version=settings["image_version"],
             py_version="py3",
             instance_type=settings["instance_type"],
             image_scope="training",
         )
         self.inference_image = image_uris.retrieve(
-            "sklearn",
+            settings["image_table"],
             region=settings["region"],
-            version=SKLEARN_VERSION,
+            version=settings["image_version"],
             py_version="py3",
-            instance_type=settings["instance_type"],
+            instance_type=settings["inference_instance_type"],
             image_scope="inference",
         )
+        self.volume_key = settings["kms_key_arn"] if settings["volume_kms"] else None
         self.params: dict[str, Any] = {}
         self.steps: dict[str, Any] = {}  # step name -> SDK step
         self.sdk_steps: list[Any] = []
@@ -435,11 +487,10 @@ class _Builder:
         sentinels = {p.name: _SENTINEL.format(p.name) for p in self.p.params}
         argv = self.p.command(step.name, paths, sentinels)
         archives = [f"{paths[name]}/{MODEL_ARCHIVE}" for name in step.inputs if self._reads_model(step, name)]
-        entrypoint = ["/bin/bash", "-c", bootstrap_script(self.p, code_dir, archives), *argv[:2]]
-        return entrypoint, [self._arg(a) for a in argv[2:]]
+        return entrypoint(code_dir, archives, argv), [self._arg(a) for a in argv[2:]]
 
     # ---- steps ------------------------------------------------------------------
-    def _processor(self, step_name: str, entrypoint: list[str]) -> Any:
+    def _processor(self, step_name: str, command: list[str]) -> Any:
         from sagemaker.core.processing import Processor
 
         return Processor(
@@ -447,9 +498,9 @@ class _Builder:
             image_uri=self.image,
             instance_count=1,
             instance_type=self.s["instance_type"],
-            entrypoint=entrypoint,
+            entrypoint=command,
             volume_size_in_gb=VOLUME_GB,
-            volume_kms_key=self.s["kms_key_arn"],
+            volume_kms_key=self.volume_key,
             output_kms_key=self.s["kms_key_arn"],
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
             base_job_name=f"{self.p.name}-{step_name}".replace("_", "-"),
@@ -463,12 +514,12 @@ class _Builder:
 
         paths = {name: f"{PROCESSING_INPUT}/{name}" for name in step.inputs}
         paths.update({name: f"{PROCESSING_OUTPUT}/{name}" for name in step.outputs})
-        entrypoint, arguments = self._command(step, paths, PROCESSING_CODE)
+        command, arguments = self._command(step, paths, PROCESSING_CODE)
 
         inputs = [_s3_input(name, self._source_uri(step, name), paths[name]) for name in step.inputs]
         inputs.append(_s3_input(CODE_CHANNEL, self.s["code_prefix"], PROCESSING_CODE))
         outputs = [_s3_output(name, self._output_uri(step.name, name), paths[name]) for name in step.outputs]
-        processor = self._processor(step.name, entrypoint)
+        processor = self._processor(step.name, command)
         property_files = []
         if step.name == self.p.metrics_step:
             self.metrics_file = PropertyFile(
@@ -491,7 +542,7 @@ class _Builder:
         paths = {name: f"{TRAINING_INPUT}/{name}" for name in step.inputs}
         paths.update({name: f"{TRAINING_EXTRA_OUTPUT}/{name}" for name in step.outputs})
         paths[model_output] = TRAINING_MODEL
-        entrypoint, arguments = self._command(step, paths, f"{TRAINING_INPUT}/{CODE_CHANNEL}")
+        command, arguments = self._command(step, paths, f"{TRAINING_INPUT}/{CODE_CHANNEL}")
 
         def channel(name: str, uri: Any) -> Any:
             return Channel(
@@ -515,7 +566,7 @@ class _Builder:
                 instance_type=self.s["instance_type"],
                 instance_count=1,
                 volume_size_in_gb=VOLUME_GB,
-                volume_kms_key_id=self.s["kms_key_arn"],
+                volume_kms_key_id=self.volume_key,
             ),
             stopping_condition=StoppingCondition(max_runtime_in_seconds=MAX_RUNTIME_SECONDS),
             output_data_config=OutputDataConfig(
@@ -528,7 +579,7 @@ class _Builder:
             name=step.name,
             step_args=trainer.train(),
             description=step.description or None,
-            container_entrypoint=entrypoint,
+            container_entrypoint=command,
             container_arguments=arguments,
         )
 
@@ -543,7 +594,7 @@ class _Builder:
         """
         from sagemaker.core.model_monitor.dataset_format import DatasetFormat
         from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
-        from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig
+        from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
         from sagemaker.mlops.workflow.steps import ProcessingStep
 
         s = self.s
@@ -553,8 +604,7 @@ class _Builder:
         data_path = f"{PROCESSING_INPUT}/data"
         out_path = f"{PROCESSING_OUTPUT}/{BASELINE_INPUTS_OUTPUT}"
         argv = ["python", SERVE_SCRIPT, "inputs", "--data", data_path, "--out", out_path]
-        entrypoint = ["/bin/bash", "-c", bootstrap_script(self.p, PROCESSING_CODE, []), *argv[:2]]
-        processor = self._processor(BASELINE_INPUTS_STEP, entrypoint)
+        processor = self._processor(BASELINE_INPUTS_STEP, entrypoint(PROCESSING_CODE, [], argv))
         inputs_step = ProcessingStep(
             name=BASELINE_INPUTS_STEP,
             step_args=processor.run(
@@ -582,13 +632,13 @@ class _Builder:
             instance_count=1,
             instance_type=s["instance_type"],
             volume_size_in_gb=VOLUME_GB,
-            volume_kms_key=s["kms_key_arn"],
+            volume_kms_key=self.volume_key,
             output_kms_key=s["kms_key_arn"],
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
             base_job_name=f"{self.p.name}-baseline",
             sagemaker_session=self.session,
         )
-        baseline = _isolated_quality_check_step_class()(
+        baseline = QualityCheckStep(
             name=BASELINE_STEP,
             quality_check_config=DataQualityCheckConfig(
                 baseline_dataset=inputs_step.properties.ProcessingOutputConfig.Outputs[
@@ -633,7 +683,7 @@ class _Builder:
             s3_model_data_url=model_step.properties.ModelArtifacts.S3ModelArtifacts,
             role_arn=s["role_arn"],
             sagemaker_session=self.session,
-            instance_type=s["instance_type"],
+            instance_type=s["inference_instance_type"],
             # The sklearn container imports serve.py from the unpacked archive (train.py put it
             # there), so the endpoint needs no code upload and no network.
             env_vars={"SAGEMAKER_PROGRAM": SERVE_SCRIPT, "SAGEMAKER_SUBMIT_DIRECTORY": SERVE_CODE_DIR},
@@ -644,8 +694,8 @@ class _Builder:
                 model_package_group_name=s["model_package_group"],
                 content_types=["text/csv", "application/json"],
                 response_types=["application/json"],
-                inference_instances=[s["instance_type"]],
-                transform_instances=[s["instance_type"]],
+                inference_instances=[s["inference_instance_type"]],
+                transform_instances=[s["inference_instance_type"]],
                 approval_status=s["approval_status"],
                 model_metrics=ModelMetrics(
                     model_statistics=MetricsSource(content_type="application/json", s3_uri=report_uri)
@@ -653,7 +703,9 @@ class _Builder:
                 customer_metadata_properties={
                     "pipeline": s["pipeline_name"],
                     TRIGGER_PARAM: self.params[TRIGGER_PARAM],
-                    "gate": f"{s['gate_metric']} >= {s['gate_threshold']}",
+                    # CustomerMetadataValue allows letters, digits, spaces and _.:/=+-@ only (no '>').
+                    "gate_metric": s["gate_metric"],
+                    "gate_threshold": str(s["gate_threshold"]),
                 },
             ),
             description=f"Register the model in {s['model_package_group']} ({s['approval_status']}).",
@@ -690,12 +742,48 @@ class _Builder:
             if isinstance(baseline, OutputRef) and step.name == baseline.step:
                 self.sdk_steps.extend(self._baseline_steps())
         self.sdk_steps.append(self._gate())
-        return Pipeline(
+        definition = Pipeline(
             name=self.s["pipeline_name"],
             parameters=parameters,
             steps=self.sdk_steps,
             sagemaker_session=self.session,
+            # No experiment, run group or run per execution: the execution role has no Experiments
+            # rights, and nothing reads them ("Amazon SageMaker Experiments Integration",
+            # https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-experiments.html).
+            pipeline_experiment_config=None,
         ).definition()
+        return json.dumps(_apply_network(json.loads(definition), self.s["vpc"]))
+
+
+def _apply_network(definition: dict[str, Any], vpc: Mapping[str, list[str]] | None) -> dict[str, Any]:
+    """Every job of the definition (inside Condition branches too) encrypts inter-container traffic;
+    with ``vpc``, every job is also network-isolated in its subnets; without, the baseline job alone
+    is isolated (the other steps pip-install from PyPI). Set on the requests the pipeline service
+    sends (CreateProcessingJob ``NetworkConfig``, CreateTrainingJob top-level members), after the
+    SDK built them: its QualityCheck request cannot serialise a NetworkConfig object."""
+
+    def walk(steps: list[dict[str, Any]]) -> None:
+        for step in steps:
+            args = step.get("Arguments") or {}
+            kind = step.get("Type")
+            isolated = vpc is not None or kind == "QualityCheck"
+            if kind in ("Processing", "QualityCheck"):
+                args["NetworkConfig"] = {
+                    "EnableInterContainerTrafficEncryption": True,
+                    "EnableNetworkIsolation": isolated,
+                    **({"VpcConfig": dict(vpc)} if vpc else {}),
+                }
+            elif kind == "Training":
+                args["EnableInterContainerTrafficEncryption"] = True
+                args["EnableNetworkIsolation"] = isolated
+                if vpc:
+                    args["VpcConfig"] = dict(vpc)
+            elif kind == "Condition":
+                walk(args.get("IfSteps") or [])
+                walk(args.get("ElseSteps") or [])
+
+    walk(definition.get("Steps") or [])
+    return definition
 
 
 def _s3_input(name: str, uri: Any, local: str) -> Any:
@@ -723,29 +811,6 @@ def _s3_output(name: str, uri: Any, local: str) -> Any:
 
 
 _TRAINING_STEP_CLASS: type | None = None
-_QUALITY_CHECK_STEP_CLASS: type | None = None
-ISOLATED_NETWORK = {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True}
-
-
-def _isolated_quality_check_step_class() -> type:
-    """``QualityCheckStep`` whose job runs without network (the analyzer needs none).
-
-    Not ``CheckJobConfig(network_config=...)``: sagemaker 3.27's ``_build_check_job_request``
-    puts the ``NetworkConfig`` object itself in the request, which is not JSON serializable.
-    """
-    global _QUALITY_CHECK_STEP_CLASS
-    if _QUALITY_CHECK_STEP_CLASS is None:
-        from sagemaker.mlops.workflow.quality_check_step import QualityCheckStep
-
-        class _IsolatedQualityCheckStep(QualityCheckStep):
-            @property
-            def arguments(self) -> dict:
-                request = super().arguments
-                request["NetworkConfig"] = dict(ISOLATED_NETWORK)
-                return request
-
-        _QUALITY_CHECK_STEP_CLASS = _IsolatedQualityCheckStep
-    return _QUALITY_CHECK_STEP_CLASS
 
 
 def _command_training_step_class() -> type:

@@ -9,7 +9,7 @@ import pulumi_aws as aws
 
 from providers.aws.foundation import FoundationOut
 from providers.aws.model_monitor import METRIC_NAMESPACE, MonitorOut
-from providers.aws.training_pipeline import TrainingOut
+from providers.aws.training_pipeline import RETRY_ATTEMPTS, RETRY_MAX_AGE_SECONDS, TrainingOut
 from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
 
@@ -104,6 +104,9 @@ class RetrainingTrigger(Capability):
         if spec.retrain_on_drift:
             rule = aws.cloudwatch.EventRule(
                 f"{name}-retrain",
+                # Named: the key policy, the starter role's trust and the dead-letter queue policy name
+                # its ARN before it exists.
+                name=deployment.settings.retrain_rule_name,
                 description=f"Start {training.pipeline_name} when a drift alarm fires",
                 event_pattern=pulumi.Output.all(*[a.arn for a in self.alarms]).apply(
                     lambda arns: json.dumps(
@@ -124,6 +127,10 @@ class RetrainingTrigger(Capability):
                 rule=rule.name,
                 arn=training.pipeline_arn,
                 role_arn=training.starter_role_arn,
+                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                    maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS
+                ),
+                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=training.dead_letter_arn),
                 sagemaker_pipeline_target=aws.cloudwatch.EventTargetSagemakerPipelineTargetArgs(
                     pipeline_parameter_lists=[
                         aws.cloudwatch.EventTargetSagemakerPipelineTargetPipelineParameterListArgs(

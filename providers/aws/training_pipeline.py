@@ -15,6 +15,14 @@ from providers.aws.model_registry import RegistryOut
 from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment, asset
 
+# A failed start is retried for an hour, three times, then lands in the dead-letter queue. Both
+# EventBridge Scheduler and EventBridge rules allow 0-185 attempts and 60-86400 s (botocore
+# scheduler/events RetryPolicy); their defaults (185 attempts over 24 h) would hide a broken start
+# for a day.
+RETRY_ATTEMPTS = 3
+RETRY_MAX_AGE_SECONDS = 3600
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum (MessageRetentionPeriod)
+
 
 @dataclass(frozen=True)
 class TrainingOut:
@@ -22,6 +30,8 @@ class TrainingOut:
     pipeline_name: str
     starter_role_arn: pulumi.Output[str]
     """The role schedules and drift rules start the pipeline with."""
+    dead_letter_arn: pulumi.Output[str]
+    """The KMS-encrypted SQS queue where a start that failed every retry lands."""
 
 
 class TrainingPipeline(Capability):
@@ -40,7 +50,11 @@ class TrainingPipeline(Capability):
     ) -> None:
         super().__init__(name, opts)
         platform, settings, pipeline = deployment.platform, deployment.settings, deployment.pipeline
-        code = bundle(pipeline)
+        from providers.aws import wheelhouse
+        from providers.aws.pipeline_definition import RUN_SCRIPT, WHEELHOUSE, run_script
+
+        private = foundation.network is not None
+        code = bundle(pipeline, extra={RUN_SCRIPT: run_script(pipeline, wheelhouse=private)})
         code_key = code.prefix
         uploads = [
             aws.s3.BucketObjectv2(
@@ -50,11 +64,36 @@ class TrainingPipeline(Capability):
                 source=asset(source),
                 server_side_encryption="aws:kms",
                 kms_key_id=foundation.key_arn,
+                tags=object_tags(platform.all_tags),
                 opts=self.child(),
             )
             for file_name, source in code.files.items()
         ]
+        if private:
+            # The step containers have no network: run.sh installs from these wheels (--no-index).
+            # Built by `python -m providers.aws.wheelhouse <pipeline>`; never downloaded here.
+            wheels = wheelhouse.directory(pipeline, settings.image)
+            if not wheels.is_dir():
+                pulumi.log.warn(
+                    f"mlops:platform.network.public_access: false needs the step wheelhouse {wheels}: build it "
+                    f"with `python -m providers.aws.wheelhouse {pipeline.name}` before `pulumi up`",
+                    resource=self,
+                )
+            uploads.append(
+                aws.s3.BucketObjectv2(
+                    f"{name}-code-wheelhouse",
+                    bucket=foundation.bucket_name,
+                    key=f"{code_key}{WHEELHOUSE}",
+                    source=pulumi.FileArchive(str(wheels)),
+                    server_side_encryption="aws:kms",
+                    kms_key_id=foundation.key_arn,
+                    tags=object_tags(platform.all_tags),
+                    opts=self.child(),
+                )
+            )
         gate = platform.pipeline.quality_gate
+
+        vpc = foundation.network.vpc_config() if foundation.network else None
 
         def definition(args: dict) -> str:
             from providers.aws.pipeline_definition import build_definition
@@ -66,12 +105,17 @@ class TrainingPipeline(Capability):
                 bucket=args["bucket"],
                 kms_key_arn=args["key"],
                 instance_type=settings.training_instance,
+                inference_instance_type=settings.endpoint_instance,
+                image_table=settings.image.table,
+                image_version=settings.image.version,
+                volume_kms=settings.training_volume_kms,
                 pipeline_name=settings.pipeline_name,
                 model_package_group=args["group"],
                 approval_status=registry.approval_status,
                 gate_metric=gate.metric,
                 gate_threshold=gate.threshold,
                 code_prefix=f"s3://{args['bucket']}/{code_key}",
+                vpc=args.get("vpc"),
             )
 
         self.pipeline = aws.sagemaker.Pipeline(
@@ -85,26 +129,62 @@ class TrainingPipeline(Capability):
                 bucket=foundation.bucket_name,
                 key=foundation.key_arn,
                 group=registry.group_name,
+                **({"vpc": vpc} if vpc is not None else {}),
             ).apply(definition),
             tags=platform.all_tags,
             opts=self.child(depends_on=uploads),
         )
 
-        # EventBridge Scheduler and EventBridge rules start the pipeline through this role.
+        region = deployment.region
+        schedule_arn = foundation.account_id.apply(
+            lambda account: f"arn:aws:scheduler:{region}:{account}:schedule/default/{settings.schedule_name}"
+        )
+        rule_arn = foundation.account_id.apply(
+            lambda account: f"arn:aws:events:{region}:{account}:rule/{settings.retrain_rule_name}"
+        )
+        starts_on_schedule = settings.training_schedule is not None
+
+        # Where a start that failed every retry lands, for both the schedule and the drift rule.
+        self.dead_letter = aws.sqs.Queue(
+            f"{name}-start-failures",
+            name=f"{settings.prefix}-start-failures",
+            kms_master_key_id=foundation.key_arn,
+            kms_data_key_reuse_period_seconds=300,
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        # The drift rule's target writes as EventBridge itself (the schedule writes as the starter role).
+        aws.sqs.QueuePolicy(
+            f"{name}-start-failures-policy",
+            queue_url=self.dead_letter.url,
+            policy=pulumi.Output.all(queue=self.dead_letter.arn, rule=rule_arn).apply(
+                lambda a: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "DriftRuleDeadLetters",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Resource": a["queue"],
+                                "Condition": {"ArnEquals": {"aws:SourceArn": a["rule"]}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=self.child(),
+        )
+
+        # EventBridge Scheduler and EventBridge rules start the pipeline through this role, each only
+        # for this platform's schedule / rule (confused-deputy conditions).
         self.starter_role = aws.iam.Role(
             f"{name}-starter",
             description=f"mlops {platform.prefix}: lets schedules and drift rules start the pipeline",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": ["scheduler.amazonaws.com", "events.amazonaws.com"]},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
+            assume_role_policy=pulumi.Output.all(foundation.account_id, schedule_arn, rule_arn).apply(
+                lambda a: starter_trust_policy(*a)
             ),
             tags=platform.all_tags,
             opts=self.child(),
@@ -112,14 +192,14 @@ class TrainingPipeline(Capability):
         aws.iam.RolePolicy(
             f"{name}-starter-policy",
             role=self.starter_role.id,
-            policy=self.pipeline.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {"Effect": "Allow", "Action": "sagemaker:StartPipelineExecution", "Resource": arn}
-                        ],
-                    }
+            policy=pulumi.Output.all(
+                pipeline=self.pipeline.arn,
+                key=foundation.key_arn,
+                queue=self.dead_letter.arn,
+                schedule=schedule_arn,
+            ).apply(
+                lambda a: starter_policy(
+                    a["pipeline"], a["key"], a["queue"], a["schedule"] if starts_on_schedule else None, region
                 )
             ),
             opts=self.child(),
@@ -129,6 +209,8 @@ class TrainingPipeline(Capability):
         if settings.training_schedule:
             self.schedule = aws.scheduler.Schedule(
                 f"{name}-schedule",
+                # Named: the starter role's KMS condition names the schedule's ARN before it exists.
+                name=settings.schedule_name,
                 description=f"{pipeline.name} training, {platform.pipeline.schedule} UTC",
                 schedule_expression=settings.training_schedule,
                 schedule_expression_timezone="UTC",
@@ -137,6 +219,11 @@ class TrainingPipeline(Capability):
                 target=aws.scheduler.ScheduleTargetArgs(
                     arn=self.pipeline.arn,
                     role_arn=self.starter_role.arn,
+                    retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                        maximum_retry_attempts=RETRY_ATTEMPTS,
+                        maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS,
+                    ),
+                    dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=self.dead_letter.arn),
                     sagemaker_pipeline_parameters=aws.scheduler.ScheduleTargetSagemakerPipelineParametersArgs(
                         pipeline_parameters=[
                             aws.scheduler.ScheduleTargetSagemakerPipelineParametersPipelineParameterArgs(
@@ -151,8 +238,93 @@ class TrainingPipeline(Capability):
             pipeline_arn=self.pipeline.arn,
             pipeline_name=settings.pipeline_name,
             starter_role_arn=self.starter_role.arn,
+            dead_letter_arn=self.dead_letter.arn,
         )
         self.publish(
             training_pipeline=self.pipeline.arn,
             training_schedule=self.schedule.arn if self.schedule else None,
         )
+
+
+S3_OBJECT_TAGS_MAX = 10
+"""S3 takes at most 10 tags per object ("Categorizing your storage using tags",
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html); botocore's PutObject
+`Tagging` is a plain string, so no model says so."""
+
+
+def object_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The platform's tags for an S3 object: all of them when S3 takes them, else the kit's own."""
+    if len(tags) <= S3_OBJECT_TAGS_MAX:
+        return dict(tags)
+    return {k: v for k, v in tags.items() if k.startswith("mlops-")}
+
+
+def starter_trust_policy(account: str, schedule_arn: str, rule_arn: str) -> str:
+    """The schedule and the drift rule may assume the starter role, each only for itself ("Set up the
+    execution role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role;
+    "Cross-service confused deputy prevention", https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "TrainingSchedule",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "scheduler.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnEquals": {"aws:SourceArn": schedule_arn},
+                    },
+                },
+                {
+                    "Sid": "DriftRule",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnEquals": {"aws:SourceArn": rule_arn},
+                    },
+                },
+            ],
+        }
+    )
+
+
+def starter_policy(pipeline_arn: str, key_arn: str, queue_arn: str, schedule_arn: str | None, region: str) -> str:
+    """Start the pipeline; read the schedule's KMS-encrypted payload (EventBridge Scheduler decrypts it
+    as the execution role, with the schedule's ARN as encryption context: "Encryption at rest",
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/encryption-rest.html); write a failed start
+    to the KMS-encrypted dead-letter queue (the schedule's DLQ is written as the execution role:
+    "Configuring a dead-letter queue", https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html)."""
+    statements: list[dict] = [
+        {
+            "Sid": "StartPipeline",
+            "Effect": "Allow",
+            "Action": "sagemaker:StartPipelineExecution",
+            "Resource": pipeline_arn,
+        },
+        {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
+        {
+            "Sid": "EncryptDeadLetters",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": key_arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+        },
+    ]
+    if schedule_arn is not None:
+        statements.append(
+            {
+                "Sid": "DecryptSchedulePayload",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key_arn,
+                "Condition": {
+                    "ArnEquals": {"kms:EncryptionContext:aws:scheduler:schedule:arn": schedule_arn},
+                    "StringEquals": {"kms:ViaService": f"scheduler.{region}.amazonaws.com"},
+                },
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipelines.spec import PipelineDef
 from providers.base import Target
 from providers.cron import Field, compress
 from providers.cron import parse as parse_cron
@@ -12,14 +13,39 @@ from providers.spec import SpecError
 
 KEY = "mlops:platform"
 
-# Portable instance classes. Training/processing and hosting use the same families.
-INSTANCE_TYPES = {
-    "small": "ml.m5.large",
-    "medium": "ml.m5.xlarge",
-    "large": "ml.m5.4xlarge",
-    "gpu": "ml.g5.xlarge",
+# Portable size -> (SageMaker instance type, vCPUs, memory GiB, GPU). The same family trains and
+# serves. Figures: EC2's DescribeInstanceTypes (m5.large 2/8, m5.xlarge 4/16, m5.2xlarge 8/32,
+# g4dn.xlarge 4/16 + 1 NVIDIA T4: "Amazon EC2 M5 Instances", https://aws.amazon.com/ec2/instance-types/m5/,
+# "Amazon EC2 G4 Instances", https://aws.amazon.com/ec2/instance-types/g4/); tests/aws/test_sizes.py
+# holds them against moto's capture of DescribeInstanceTypes and the sagemaker SDK's
+# instance_gpu_info.json. The portable table is in docs/aws.md.
+SIZES: dict[str, tuple[str, int, int, tuple[str, int] | None]] = {
+    "small": ("ml.m5.large", 2, 8, None),
+    "medium": ("ml.m5.xlarge", 4, 16, None),
+    "large": ("ml.m5.2xlarge", 8, 32, None),
+    "gpu": ("ml.g4dn.xlarge", 4, 16, ("NVIDIA T4", 1)),
 }
-VCPUS = {"ml.m5.large": 2, "ml.m5.xlarge": 4, "ml.m5.4xlarge": 16, "ml.g5.xlarge": 4}
+# Instance families whose storage is local NVMe, encrypted by the instance's hardware: SageMaker
+# refuses a VolumeKmsKeyId (processing, training) or an endpoint configuration KmsKeyId for them
+# (botocore's sagemaker model, ProcessingClusterConfig.VolumeKmsKeyId / ResourceConfig.VolumeKmsKeyId /
+# CreateEndpointConfigInput.KmsKeyId documentation). No machine-readable list ships with botocore
+# or the sagemaker SDK; the families are those of SageMaker's "Instance store volumes" page,
+# https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html, and
+# tests/aws/test_sizes.py checks every size against moto's capture of EC2 DescribeInstanceTypes
+# (InstanceStorageSupported).
+LOCAL_NVME_FAMILIES = frozenset(
+    {"c5d", "c6id", "g4dn", "g5", "g6", "g6e", "m5d", "m6id", "p3dn", "p4d", "p4de", "p5", "r5d", "r6id", "trn1"}
+)
+
+
+def has_local_nvme(instance_type: str) -> bool:
+    """True for an ``ml.<family>.<size>`` whose storage is local NVMe (no KMS key may be named)."""
+    return instance_type.split(".")[1] in LOCAL_NVME_FAMILIES
+
+
+# The framework of a pipeline -> the sagemaker SDK's image table (image_uri_config/<table>.json).
+FRAMEWORK_IMAGE_TABLES = {"scikit-learn": "sklearn", "xgboost": "xgboost"}
+
 # SageMaker Feature Store knows three types; bool is stored as 0/1, timestamps as ISO-8601 text
 # (the format SageMaker requires for its event-time feature).
 SAGEMAKER_FEATURE_TYPES = {
@@ -38,20 +64,49 @@ _FEATURE_NAME_RE = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$")
 
 
 @dataclass(frozen=True)
+class FrameworkImage:
+    """The prebuilt SageMaker image a pipeline trains and serves with, from the sagemaker SDK's table."""
+
+    table: str
+    """The SDK's image table (``sklearn``, ``xgboost``): ``image_uris.retrieve``'s framework."""
+    version: str
+    """The image version, e.g. ``1.4-2-py312`` (in both the training and the inference scope)."""
+    python: str | None
+    """The image's Python (``3.12``) when its version says so (``-py312``); what a wheelhouse targets."""
+    gpu: bool
+    """The same image runs on GPU instances (the table lists ``gpu``, or no processors at all)."""
+
+
+@dataclass(frozen=True)
 class AwsSettings:
     region: str
     prefix: str
     training_instance: str
     endpoint_instance: str
     endpoint_vcpus: int
+    training_volume_kms: bool
+    """False for local-NVMe instance types: SageMaker refuses a volume key for them."""
+    endpoint_volume_kms: bool
+    image: FrameworkImage
+    private_network: bool
+    """``network.public_access: false``: jobs, model and monitor in the kit's private subnets, every
+    job network-isolated, the step requirements installed from the wheelhouse."""
     feature_types: dict[str, dict[str, str]]
     """group -> feature (including entity and event time) -> SageMaker feature type."""
     feature_group_names: dict[str, str]
     model_package_group: str
     pipeline_name: str
     training_schedule: str | None
+    schedule_name: str
+    """Explicit: the schedule's ARN is in the starter role's KMS condition before it exists."""
+    retrain_rule_name: str
+    """Explicit: the rule's ARN is in the key policy and the dead-letter queue policy."""
+    endpoint_name: str
+    """``<prefix>-endpoint-<size>``: a new size is a new endpoint (see endpoint.py)."""
     monitor_schedule: str
     monitor_image: str
+    image_repositories: tuple[str, ...]
+    """ECR repository ARNs of the images the execution role pulls (the framework's, the analyzer's)."""
 
 
 def to_eventbridge_cron(cron: str, key: str) -> str:
@@ -134,19 +189,47 @@ def translate(target: Target) -> AwsSettings:
     pipeline_name = _check(
         _SAGEMAKER_NAME_RE, f"{prefix}-{platform.pipeline.name}", f"{KEY}.pipeline.name", "pipeline name"
     )
+    image = framework_image(target.pipeline, f"{KEY}.pipeline.name")
+    for key, size in (
+        (f"{KEY}.pipeline.instance", platform.pipeline.instance),
+        (f"{KEY}.endpoint.instance", platform.endpoint.instance),
+    ):
+        if SIZES[size][3] and not image.gpu:
+            fw = target.pipeline.framework
+            raise SpecError(
+                key,
+                f"gpu ({SIZES[size][0]}): pipeline {target.pipeline.name!r} is {fw.name} {fw.version}, and the "
+                f"sagemaker SDK's image table ({image.table}.json, version {image.version}) has no GPU image for it; "
+                "use small, medium or large",
+            )
+    training_type, _, _, _ = SIZES[platform.pipeline.instance]
+    endpoint_type, endpoint_vcpus, _, _ = SIZES[platform.endpoint.instance]
     schedule = platform.pipeline.schedule
     return AwsSettings(
         region=region,
         prefix=prefix,
-        training_instance=INSTANCE_TYPES[platform.pipeline.instance],
-        endpoint_instance=INSTANCE_TYPES[platform.endpoint.instance],
-        endpoint_vcpus=VCPUS[INSTANCE_TYPES[platform.endpoint.instance]],
+        training_instance=training_type,
+        endpoint_instance=endpoint_type,
+        endpoint_vcpus=endpoint_vcpus,
+        training_volume_kms=not has_local_nvme(training_type),
+        endpoint_volume_kms=not has_local_nvme(endpoint_type),
+        image=image,
+        private_network=not platform.network.public_access,
         feature_types=types,
         feature_group_names=groups,
         model_package_group=_check(_SAGEMAKER_NAME_RE, f"{prefix}-models", f"{KEY}.name", "model package group"),
         pipeline_name=pipeline_name,
         training_schedule=to_eventbridge_cron(schedule, f"{KEY}.pipeline.schedule") if schedule else None,
+        schedule_name=f"{prefix}-training",
+        retrain_rule_name=f"{prefix}-retrain-on-drift",
+        endpoint_name=_check(
+            _SAGEMAKER_NAME_RE, f"{prefix}-endpoint-{platform.endpoint.instance}", f"{KEY}.name", "endpoint name"
+        ),
         monitor_image=model_monitor_image(region),
+        image_repositories=(
+            framework_repository_arn(image, region),
+            repository_arn(model_monitor_image(region)),
+        ),
         monitor_schedule=to_monitor_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule"),
     )
 
@@ -172,11 +255,10 @@ def check_region(region: str, key: str = "aws:region") -> str:
     raise SpecError(key, f"must be an AWS region such as eu-west-1 (botocore's partition data has no {region!r})")
 
 
-def model_monitor_image(region: str) -> str:
-    """The region's Model Monitor analyzer image, from the sagemaker SDK's own table.
+def _sdk_table(name: str) -> dict:
+    """The sagemaker SDK's image table ``image_uri_config/<name>.json``, read as data.
 
-    Read as data (no SDK import: importing sagemaker needs a region and takes over a second).
-    """
+    No SDK import: importing sagemaker needs a region and takes over a second."""
     import importlib.util
     import json
     from pathlib import Path
@@ -184,8 +266,80 @@ def model_monitor_image(region: str) -> str:
     spec = importlib.util.find_spec("sagemaker")
     if spec is None or not spec.submodule_search_locations:
         raise SpecError("mlops:cloud", "the aws provider needs the sagemaker package: pip install -e '.[aws]'")
-    table = Path(next(iter(spec.submodule_search_locations))) / "core/image_uri_config/model-monitor.json"
-    version = json.loads(table.read_text())["versions"][""]
+    return json.loads(
+        (Path(next(iter(spec.submodule_search_locations))) / f"core/image_uri_config/{name}.json").read_text()
+    )
+
+
+_IMAGE_VERSION_RE = re.compile(r"^(?P<minor>\d+\.\d+)-(?P<build>\d+)(?:-py(?P<py>\d)(?P<pyminor>\d+))?$")
+
+
+def framework_image(pipeline: PipelineDef, key: str) -> FrameworkImage:
+    """The SageMaker image of the pipeline's framework (``PipelineDef.framework``) that both trains
+    and serves, for the same ``major.minor`` (a model saved by one version can fail to load in
+    another): the newest version in both scopes of the sagemaker SDK's table, or a SpecError."""
+    fw = pipeline.framework
+    name = FRAMEWORK_IMAGE_TABLES.get(fw.name)
+    if name is None:
+        raise SpecError(key, f"pipeline {pipeline.name!r}: SageMaker has no prebuilt image table for {fw.name}")
+    table = _sdk_table(name)
+    training, inference = table["training"]["versions"], table["inference"]["versions"]
+
+    def rank(version: str) -> tuple[int, int]:
+        m = _IMAGE_VERSION_RE.match(version)
+        assert m is not None
+        return int(m["build"]), int(m["pyminor"] or 0)
+
+    both = [
+        v
+        for v in training
+        if v in inference and (m := _IMAGE_VERSION_RE.match(v)) is not None and m["minor"] == fw.minor
+    ]
+    if not both:
+        raise SpecError(
+            key,
+            f"pipeline {pipeline.name!r} uses {fw.name} {fw.version}: the sagemaker SDK's image table ({name}.json) "
+            f"has no image of {fw.minor} for both training and serving",
+        )
+    version = max(both, key=rank)
+    m = _IMAGE_VERSION_RE.match(version)
+    assert m is not None
+    # A version with no processors listed is one image for every processor (image_uris._processor).
+    gpu = all("gpu" in (scope[version].get("processors") or ["gpu"]) for scope in (training, inference))
+    return FrameworkImage(
+        table=name,
+        version=version,
+        python=f"{m['py']}.{m['pyminor']}" if m["py"] else None,
+        gpu=gpu,
+    )
+
+
+def repository_arn(image_uri: str) -> str:
+    """``<account>.dkr.ecr.<region>.<domain>/<repo>:<tag>`` -> the ECR repository's ARN."""
+    host, _, rest = image_uri.partition("/")
+    account, _, _, region = host.split(".")[:4]
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{rest.split(':')[0]}"
+
+
+def framework_repository_arn(image: FrameworkImage, region: str) -> str:
+    """The ECR repository of the framework image in ``region``, from the SDK's table."""
+    version = _sdk_table(image.table)["training"]["versions"][image.version]
+    account = version["registries"].get(region)
+    if account is None:
+        raise SpecError(
+            "aws:region", f"the sagemaker SDK's {image.table} image {image.version} is not offered in {region}"
+        )
+    partition = "aws-cn" if region.startswith("cn-") else "aws"
+    return f"arn:{partition}:ecr:{region}:{account}:repository/{version['repository']}"
+
+
+def model_monitor_image(region: str) -> str:
+    """The region's Model Monitor analyzer image, from the sagemaker SDK's own table.
+
+    Read as data (no SDK import: importing sagemaker needs a region and takes over a second).
+    """
+    version = _sdk_table("model-monitor")["versions"][""]
     account = version["registries"].get(region)
     if account is None:
         raise SpecError("aws:region", f"SageMaker Model Monitor is not offered in {region}")

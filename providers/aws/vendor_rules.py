@@ -320,7 +320,89 @@ def check_request(
     checker = _Checker(service, operation, pipeline_variables, resource)
     tokens = {n for n, m in shape.members.items() if m.metadata.get("idempotencyToken")}
     checker.check(shape, dict(params), path or operation, supplied=set(supplied) | tokens)
-    return checker.violations
+    return checker.violations + documented_rules(service, operation, params, path or operation, resource)
+
+
+# --------------------------------------------------------------------------------------------
+# Rules AWS documents but no model encodes
+# --------------------------------------------------------------------------------------------
+
+_LOCAL_NVME_SOURCE = (
+    "documented: botocore sagemaker ProcessingClusterConfig/ResourceConfig VolumeKmsKeyId and "
+    "CreateEndpointConfigInput KmsKeyId docs; https://docs.aws.amazon.com/sagemaker/latest/dg/host-instance-storage.html"
+)
+
+
+def documented_rules(
+    service: str, operation: str, params: Mapping[str, Any], path: str, resource: str = ""
+) -> list[Violation]:
+    """Rules between members that AWS states in prose only (each with its source).
+
+    * An S3 object takes at most 10 tags.
+    * A compute configuration (``InstanceType`` beside ``VolumeKmsKeyId``: processing, training,
+      monitoring, transform) on an instance type with local NVMe storage may not name a volume key;
+      nor may an endpoint configuration (``KmsKeyId``) one of whose variants runs on such a type.
+    """
+    from providers.aws.translate import has_local_nvme
+
+    if service == "s3" and operation == "PutObject" and isinstance(params.get("Tagging"), str):
+        from urllib.parse import parse_qsl
+
+        count = len(parse_qsl(params["Tagging"], keep_blank_values=True))
+        if count > 10:
+            return [
+                Violation(
+                    f"{path}.Tagging",
+                    _show(params["Tagging"]),
+                    f"at most 10 tags per object (is {count})",
+                    "documented: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html",
+                    resource,
+                )
+            ]
+    if service != "sagemaker":
+        return []
+    out: list[Violation] = []
+
+    def local(instance: Any) -> bool:
+        return (
+            isinstance(instance, str)
+            and instance.startswith("ml.")
+            and instance.count(".") >= 2
+            and has_local_nvme(instance)
+        )
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, Mapping):
+            if local(value.get("InstanceType")) and value.get("VolumeKmsKeyId") not in (None, RUNTIME):
+                out.append(
+                    Violation(
+                        f"{where}.VolumeKmsKeyId",
+                        _show(value["VolumeKmsKeyId"]),
+                        f"no volume key on {value['InstanceType']} (local NVMe storage, encrypted by the instance)",
+                        _LOCAL_NVME_SOURCE,
+                        resource,
+                    )
+                )
+            for key, item in value.items():
+                walk(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, f"{where}[{i}]")
+
+    walk(params, path)
+    if operation == "CreateEndpointConfig" and params.get("KmsKeyId") not in (None, RUNTIME):
+        for i, variant in enumerate(params.get("ProductionVariants") or []):
+            if isinstance(variant, Mapping) and local(variant.get("InstanceType")):
+                out.append(
+                    Violation(
+                        f"{path}.KmsKeyId",
+                        _show(params["KmsKeyId"]),
+                        f"no KmsKeyId with ProductionVariants[{i}] on {variant['InstanceType']} (local NVMe storage)",
+                        _LOCAL_NVME_SOURCE,
+                        resource,
+                    )
+                )
+    return out
 
 
 _TYPE_NAMES = {
@@ -586,6 +668,80 @@ def _object_tags(inputs: dict[str, Any]) -> dict[str, Any]:
 
 _NAME_NOT_SENT = "Pulumi builds the name from it (prefix + random suffix); the name is what is sent"
 
+# SQS CreateQueue takes these as the `Attributes` map, some under another name (SQS API Reference,
+# CreateQueue: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_CreateQueue.html).
+_QUEUE_ATTRIBUTES = {
+    "contentBasedDeduplication": "ContentBasedDeduplication",
+    "deduplicationScope": "DeduplicationScope",
+    "delaySeconds": "DelaySeconds",
+    "fifoQueue": "FifoQueue",
+    "fifoThroughputLimit": "FifoThroughputLimit",
+    "kmsDataKeyReusePeriodSeconds": "KmsDataKeyReusePeriodSeconds",
+    "kmsMasterKeyId": "KmsMasterKeyId",
+    "maxMessageSize": "MaximumMessageSize",
+    "messageRetentionSeconds": "MessageRetentionPeriod",
+    "policy": "Policy",
+    "receiveWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+    "redriveAllowPolicy": "RedriveAllowPolicy",
+    "redrivePolicy": "RedrivePolicy",
+    "sqsManagedSseEnabled": "SqsManagedSseEnabled",
+    "visibilityTimeoutSeconds": "VisibilityTimeout",
+}
+
+
+def _queue_attributes(inputs: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in inputs.items() if k not in _QUEUE_ATTRIBUTES}
+    attrs = {
+        _QUEUE_ATTRIBUTES[k]: (str(v).lower() if isinstance(v, bool) else v if isinstance(v, str) else str(int(v)))
+        for k, v in inputs.items()
+        if k in _QUEUE_ATTRIBUTES
+    }
+    if attrs:
+        out["Attributes"] = attrs
+    return out
+
+
+def _queue_policy(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Pulumi's QueuePolicy is SetQueueAttributes with the `Policy` attribute."""
+    out = {k: v for k, v in inputs.items() if k != "policy"}
+    if "policy" in inputs:
+        out["Attributes"] = {"Policy": inputs["policy"]}
+    return out
+
+
+def _ec2_tags(resource_type: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """EC2 creates tag at creation through `TagSpecifications` ([{ResourceType, Tags}])."""
+
+    def reshape(inputs: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in inputs.items() if k != "tags"}
+        if inputs.get("tags"):
+            out["TagSpecifications"] = [{"ResourceType": resource_type, "Tags": inputs["tags"]}]
+        return out
+
+    return reshape
+
+
+def _security_group_rule(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Pulumi's one-rule resources (aws.vpc.SecurityGroup{Ingress,Egress}Rule) are one IpPermissions item."""
+    out = _ec2_tags("security-group-rule")(inputs)
+    permission: dict[str, Any] = {}
+    for key in ("ipProtocol", "fromPort", "toPort"):
+        if key in out:
+            permission[key] = out.pop(key)
+    description = out.pop("description", None)
+    peer = {"description": description} if description else {}
+    if "cidrIpv4" in out:
+        permission["IpRanges"] = [{"CidrIp": out.pop("cidrIpv4"), **peer}]
+    if "cidrIpv6" in out:
+        permission["Ipv6Ranges"] = [{"CidrIpv6": out.pop("cidrIpv6"), **peer}]
+    if "prefixListId" in out:
+        permission["PrefixListIds"] = [{"PrefixListId": out.pop("prefixListId"), **peer}]
+    if "referencedSecurityGroupId" in out:
+        permission["UserIdGroupPairs"] = [{"GroupId": out.pop("referencedSecurityGroupId"), **peer}]
+    out["IpPermissions"] = [permission]
+    return out
+
+
 RESOURCES: dict[str, ResourceRule] = {
     "aws:kms/key:Key": ResourceRule(
         "kms",
@@ -731,6 +887,66 @@ RESOURCES: dict[str, ResourceRule] = {
         renames={"Target.SageMakerPipelineParameters.pipelineParameters": "PipelineParameterList"},
         not_sent={"namePrefix": _NAME_NOT_SENT},
         autoname="Name",
+    ),
+    "aws:sqs/queue:Queue": ResourceRule(
+        "sqs",
+        "CreateQueue",
+        renames={"name": "QueueName"},
+        not_sent={"namePrefix": _NAME_NOT_SENT},
+        autoname="QueueName",
+        reshape=_queue_attributes,
+    ),
+    "aws:sqs/queuePolicy:QueuePolicy": ResourceRule(
+        "sqs", "SetQueueAttributes", renames={"queueUrl": "QueueUrl"}, reshape=_queue_policy
+    ),
+    "aws:ec2/vpc:Vpc": ResourceRule(
+        "ec2",
+        "CreateVpc",
+        routed={
+            "enableDnsSupport": ("ModifyVpcAttribute", "EnableDnsSupport.Value"),
+            "enableDnsHostnames": ("ModifyVpcAttribute", "EnableDnsHostnames.Value"),
+        },
+        supplied={"ModifyVpcAttribute": ("VpcId",)},
+        reshape=_ec2_tags("vpc"),
+    ),
+    "aws:ec2/subnet:Subnet": ResourceRule(
+        "ec2",
+        "CreateSubnet",
+        routed={"mapPublicIpOnLaunch": ("ModifySubnetAttribute", "MapPublicIpOnLaunch.Value")},
+        supplied={"ModifySubnetAttribute": ("SubnetId",)},
+        reshape=_ec2_tags("subnet"),
+    ),
+    "aws:ec2/routeTable:RouteTable": ResourceRule("ec2", "CreateRouteTable", reshape=_ec2_tags("route-table")),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ResourceRule("ec2", "AssociateRouteTable"),
+    "aws:ec2/securityGroup:SecurityGroup": ResourceRule(
+        "ec2",
+        "CreateSecurityGroup",
+        renames={"name": "GroupName"},
+        not_sent={
+            "namePrefix": _NAME_NOT_SENT,
+            "revokeRulesOnDelete": "Pulumi-only: revoke the rules before deleting the group",
+        },
+        autoname="GroupName",
+        reshape=_ec2_tags("security-group"),
+    ),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ResourceRule(
+        "ec2",
+        "AuthorizeSecurityGroupEgress",
+        renames={"securityGroupId": "GroupId"},
+        reshape=_security_group_rule,
+    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ResourceRule(
+        "ec2",
+        "AuthorizeSecurityGroupIngress",
+        renames={"securityGroupId": "GroupId"},
+        reshape=_security_group_rule,
+    ),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ResourceRule(
+        "ec2",
+        "CreateVpcEndpoint",
+        renames={"policy": "PolicyDocument"},
+        not_sent={"autoAccept": "Pulumi-only: accept a cross-account endpoint connection"},
+        reshape=_ec2_tags("vpc-endpoint"),
     ),
     "aws:sns/topic:Topic": ResourceRule(
         "sns",

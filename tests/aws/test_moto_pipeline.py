@@ -37,6 +37,9 @@ def definition() -> str:
         bucket=BUCKET,
         kms_key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
         instance_type="ml.m5.xlarge",
+        inference_instance_type="ml.m5.large",
+        image_table="sklearn",
+        image_version="1.4-2-py312",
         pipeline_name=PIPELINE_NAME,
         model_package_group=GROUP,
         approval_status="PendingManualApproval",
@@ -160,7 +163,12 @@ def test_job_step_arguments_are_valid_create_job_requests(aws, definition):
     request = _concrete(steps[pd.BASELINE_INPUTS_STEP]["Arguments"], params)
     sm.create_processing_job(ProcessingJobName=f"churn-baseline-inputs-{EXECUTION_ID}", **request)
     job = sm.describe_processing_job(ProcessingJobName=f"churn-baseline-inputs-{EXECUTION_ID}")
-    assert job["AppSpecification"]["ContainerEntrypoint"][3:] == ["python", pd.SERVE_SCRIPT]
+    assert job["AppSpecification"]["ContainerEntrypoint"] == [
+        "/bin/bash",
+        "/opt/ml/processing/code/run.sh",
+        "python",
+        pd.SERVE_SCRIPT,
+    ]
     request = _concrete(steps[pd.BASELINE_STEP]["Arguments"], params)
     sm.create_processing_job(ProcessingJobName=f"churn-data-baseline-{EXECUTION_ID}", **request)
     job = sm.describe_processing_job(ProcessingJobName=f"churn-data-baseline-{EXECUTION_ID}")
@@ -215,6 +223,9 @@ def test_upsert_updates_the_definition_in_place(aws, definition):
         bucket=BUCKET,
         kms_key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
         instance_type="ml.m5.xlarge",
+        inference_instance_type="ml.m5.large",
+        image_table="sklearn",
+        image_version="1.4-2-py312",
         pipeline_name=PIPELINE_NAME,
         model_package_group=GROUP,
         approval_status="PendingManualApproval",

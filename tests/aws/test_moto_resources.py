@@ -147,7 +147,7 @@ def test_feature_group_registry_endpoint_and_monitor_in_moto(planned, aws):
     outputs["MonitoringOutputs"] = [outputs["MonitoringOutputs"]]  # a list in the API, one block in Pulumi
     sm.create_data_quality_job_definition(JobDefinitionName="churn-dev-data-quality", **job)
     got = sm.describe_data_quality_job_definition(JobDefinitionName="churn-dev-data-quality")
-    assert got["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "churn-dev-endpoint"
+    assert got["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "churn-dev-endpoint-small"
 
     scaling = aws("application-autoscaling")
     target = pascal(planned.one("aws:appautoscaling/target:Target").inputs)

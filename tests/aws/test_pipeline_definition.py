@@ -32,6 +32,9 @@ ARGS = dict(
     bucket=BUCKET,
     kms_key_arn=KMS,
     instance_type="ml.m5.xlarge",
+    inference_instance_type="ml.m5.large",
+    image_table="sklearn",
+    image_version="1.4-2-py312",
     pipeline_name="churn-dev-training",
     model_package_group="churn-dev-models",
     approval_status="PendingManualApproval",
@@ -121,13 +124,21 @@ def _defaults(definition: dict) -> dict[str, str]:
     return {p["Name"]: str(p["DefaultValue"]) for p in definition["Parameters"]}
 
 
+def _entrypoint(step: dict) -> list[str]:
+    args = step["Arguments"]
+    return (args.get("AppSpecification") or args["AlgorithmSpecification"])["ContainerEntrypoint"]
+
+
 def _argv(step: dict, params: dict[str, str]) -> list[str]:
-    """The command line the container runs: entrypoint tail + resolved arguments."""
+    """The command line run.sh ends with: entrypoint after run.sh and its --untar pairs + arguments."""
     args = step["Arguments"]
     spec = args.get("AppSpecification") or args["AlgorithmSpecification"]
     entrypoint, arguments = spec["ContainerEntrypoint"], spec["ContainerArguments"]
-    assert entrypoint[:2] == ["/bin/bash", "-c"]
-    return entrypoint[3:] + [_resolve(a, params) for a in arguments]
+    assert entrypoint[0] == "/bin/bash" and entrypoint[1].endswith("/run.sh")
+    rest = entrypoint[2:]
+    while rest[0] == "--untar":
+        rest = rest[2:]
+    return rest + [_resolve(a, params) for a in arguments]
 
 
 def test_build_made_no_network_call_and_restored_the_environment(built):
@@ -247,15 +258,17 @@ def _strings(node):
             yield from _strings(v)
 
 
-def test_bootstrap_installs_requirements_and_unpacks_the_model(steps):
-    for name, code_dir in (("validate", pd.PROCESSING_CODE), ("train", "/opt/ml/input/data/steps_code")):
-        args = steps[name]["Arguments"]
-        script = (args.get("AppSpecification") or args["AlgorithmSpecification"])["ContainerEntrypoint"][2]
-        assert f"cd {code_dir}\n" in script
-        assert "-m pip install" in script and "-r requirements.txt" in script
-        assert "tar -xzf" not in script
-    script = steps["evaluate"]["Arguments"]["AppSpecification"]["ContainerEntrypoint"][2]
-    assert "tar -xzf /opt/ml/processing/input/model/model.tar.gz -C /opt/ml/processing/input/model\n" in script
+def test_every_container_starts_run_sh_from_the_code_dir_and_unpacks_the_model(steps):
+    assert _entrypoint(steps["validate"]) == ["/bin/bash", "/opt/ml/processing/code/run.sh", "python", "validate.py"]
+    assert _entrypoint(steps["train"]) == ["/bin/bash", "/opt/ml/input/data/steps_code/run.sh", "python", "train.py"]
+    assert _entrypoint(steps["evaluate"]) == [
+        "/bin/bash",
+        "/opt/ml/processing/code/run.sh",
+        "--untar",
+        "/opt/ml/processing/input/model/model.tar.gz",
+        "python",
+        "evaluate.py",
+    ]
 
 
 def test_every_job_uses_the_kms_key_and_the_role(steps):
@@ -276,7 +289,7 @@ def test_images_are_the_regions_scikit_learn_image(steps):
     images = {steps[n]["Arguments"]["AppSpecification"]["ImageUri"] for n in ("validate", "features", "evaluate")}
     images.add(steps["train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"])
     (image,) = images
-    assert image.endswith(f".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:{pd.SKLEARN_VERSION}-cpu-py3")
+    assert image == "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
 
 
 def test_quality_gate_reads_the_metric_from_the_evaluation_report(steps):
@@ -302,7 +315,14 @@ def test_register_step_targets_the_group_with_the_approval_status(steps):
     assert args["ModelApprovalStatus"] == "PendingManualApproval"
     (container,) = args["InferenceSpecification"]["Containers"]
     assert container["ModelDataUrl"] == {"Get": "Steps.train.ModelArtifacts.S3ModelArtifacts"}
-    assert container["Image"].endswith(f"sagemaker-scikit-learn:{pd.SKLEARN_VERSION}-cpu-py3")
+    assert container["Image"] == (
+        "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
+    )
+    # The endpoint's instance type, not the training one (issue 8 item 12).
+    assert args["InferenceSpecification"]["SupportedRealtimeInferenceInstanceTypes"] == ["ml.m5.large"]
+    assert args["InferenceSpecification"]["SupportedTransformInstanceTypes"] == ["ml.m5.large"]
+    assert args["CustomerMetadataProperties"]["gate_metric"] == "roc_auc"
+    assert args["CustomerMetadataProperties"]["gate_threshold"] == "0.8"
     assert args["ModelMetrics"]["ModelQuality"]["Statistics"] == {
         "ContentType": "application/json",
         "S3Uri": {
@@ -438,27 +458,28 @@ def test_a_pipeline_without_serve_py_is_rejected(tmp_path: Path):
         pd.build_definition(dataclasses.replace(PIPELINE, steps_dir=steps_dir), **ARGS)
 
 
-def test_bootstrap_script_runs_the_same_argv_in_the_code_dir(tmp_path: Path):
+def test_run_sh_runs_the_same_argv_in_the_code_dir(tmp_path: Path):
     """Run the container bootstrap with a stand-in `python` that records what it is asked to do."""
     code_dir, model_dir, bin_dir = tmp_path / "code", tmp_path / "in" / "model", tmp_path / "bin"
     for d in (code_dir, model_dir, bin_dir):
         d.mkdir(parents=True)
     (code_dir / "requirements.txt").write_text("pandas\n")
+    (code_dir / "run.sh").write_text(pd.run_script(PIPELINE, wheelhouse=False))
     (tmp_path / "model.joblib").write_bytes(b"model")
     with tarfile.open(model_dir / "model.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "model.joblib", arcname="model.joblib")
     log = tmp_path / "calls.log"
     shim = bin_dir / "python"
-    shim.write_text(f'#!/bin/sh\necho "$PWD|$*" >> {log}\n')
+    shim.write_text(f'#!/bin/sh\necho "$PWD|$PIP_BREAK_SYSTEM_PACKAGES|$*" >> {log}\n')
     shim.chmod(0o755)
 
     paths = {"model": str(model_dir), "test": "/data/test", "metrics": "/data/metrics"}
     argv = PIPELINE.command("evaluate", paths, {})
-    script = pd.bootstrap_script(PIPELINE, str(code_dir), [f"{model_dir}/model.tar.gz"])
+    command = pd.entrypoint(str(code_dir), [f"{model_dir}/model.tar.gz"], argv)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    subprocess.run(["bash", "-c", script, *argv], check=True, env=env, timeout=30)
+    subprocess.run([*command, *argv[2:]], check=True, env=env, timeout=30, cwd=tmp_path)
 
     assert (model_dir / "model.joblib").read_bytes() == b"model"
     pip_call, script_call = log.read_text().splitlines()
-    assert pip_call.startswith(f"{code_dir}|-m pip install") and pip_call.endswith("-r requirements.txt")
-    assert script_call == f"{code_dir}|{' '.join(argv[1:])}"
+    assert pip_call == f"{code_dir}|1|-m pip install --quiet -r requirements.txt"
+    assert script_call == f"{code_dir}|1|{' '.join(argv[1:])}"

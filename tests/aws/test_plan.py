@@ -161,7 +161,7 @@ def test_endpoint_serves_the_registry_version_with_data_capture(planned):
 def test_autoscaling_bounds_and_cpu_target(planned):
     target = planned.one("aws:appautoscaling/target:Target").inputs
     assert (target["minCapacity"], target["maxCapacity"]) == (1, 4)
-    assert target["resourceId"] == "endpoint/churn-dev-endpoint/variant/primary"
+    assert target["resourceId"] == "endpoint/churn-dev-endpoint-small/variant/primary"
     assert target["scalableDimension"] == "sagemaker:variant:DesiredInstanceCount"
     policy = planned.one("aws:appautoscaling/policy:Policy").inputs["targetTrackingScalingPolicyConfiguration"]
     # 70% of an ml.m5.large's 2 vCPUs, in SageMaker's summed-over-vCPUs CPUUtilization.
@@ -193,11 +193,20 @@ def test_training_schedule(planned):
     assert schedule["target"]["sagemakerPipelineParameters"]["pipelineParameters"] == [
         {"name": "trigger", "value": "schedule"}
     ]
+    assert schedule["name"] == "churn-dev-training"
+    assert schedule["kmsKeyArn"].startswith("arn:aws:kms:eu-west-1:")
+    assert schedule["target"]["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
+    assert schedule["target"]["deadLetterConfig"] == {
+        "arn": "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"
+    }
+    queue = planned.one("aws:sqs/queue:Queue").inputs
+    assert queue["kmsMasterKeyId"].startswith("arn:aws:kms:eu-west-1:")
+    assert queue["messageRetentionSeconds"] == 1209600
 
 
 def test_monitor_runs_data_quality_on_captured_requests(planned):
     job = planned.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs
-    assert job["dataQualityJobInput"]["endpointInput"]["endpointName"] == "churn-dev-endpoint"
+    assert job["dataQualityJobInput"]["endpointInput"]["endpointName"] == "churn-dev-endpoint-small"
     assert job["dataQualityAppSpecification"]["environment"] == {"publish_cloudwatch_metrics": "Enabled"}
     assert job["dataQualityJobOutputConfig"]["kmsKeyId"].startswith("arn:aws:kms:")
     assert job["jobResources"]["clusterConfig"]["volumeKmsKeyId"].startswith("arn:aws:kms:")
@@ -233,15 +242,10 @@ def test_drift_alarm_starts_the_training_pipeline(planned):
     target = planned.one("aws:cloudwatch/eventTarget:EventTarget").inputs
     assert target["arn"] == "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn"
     assert target["sagemakerPipelineTarget"]["pipelineParameterLists"] == [{"name": "trigger", "value": "drift"}]
-    starter = next(r for r in planned.by_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("starter-policy"))
-    statement = json.loads(starter.inputs["policy"])["Statement"]
-    assert statement == [
-        {
-            "Effect": "Allow",
-            "Action": "sagemaker:StartPipelineExecution",
-            "Resource": "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn",
-        }
-    ]
+    assert rule["name"] == "churn-dev-retrain-on-drift"
+    # A failed start is retried three times within an hour, then kept in the encrypted queue.
+    assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
+    assert target["deadLetterConfig"] == {"arn": "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"}
 
 
 def test_retrain_off_keeps_the_alert_but_no_pipeline_target(tmp_path):
@@ -263,13 +267,11 @@ def test_tags_everywhere_they_are_taken(planned):
 def test_stack_outputs(planned):
     out = planned.outputs
     assert out["storage_uri"] == "s3://churn-dev-foundation-data-mock"
-    assert out["training_schedule"] == (
-        "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-training-pipeline-schedule-mock"
-    )
+    assert out["training_schedule"] == ("arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-training")
     assert out["serving"] == (
         "model version 1 of arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/churn-dev-models"
     )
-    assert out["endpoint"] == "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint"
+    assert out["endpoint"] == "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint-small"
     assert out["monitor"] == "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/churn-dev-data-quality"
     assert out["drift_alarm"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
     assert out["feature_groups"] == {
@@ -298,3 +300,15 @@ def test_more_than_ten_features_split_the_alarm(tmp_path):
     assert sorted(len([q for q in a.inputs["metricQueries"] if "metric" in q]) for a in alarms) == [2, 10]
     rule = json.loads(result.one("aws:cloudwatch/eventRule:EventRule").inputs["eventPattern"])
     assert len(rule["resources"]) == 2
+
+
+def test_the_bootstrap_ships_in_the_step_code_bundle(planned):
+    objects = {
+        r.inputs["key"].rsplit("/", 1)[1]: r.inputs for r in planned.by_type("aws:s3/bucketObjectv2:BucketObjectv2")
+    }
+    run = objects["run.sh"]
+    assert run["source"]["text"].startswith("#!/bin/bash\n")
+    assert run["key"].startswith("code/churn/") and run["serverSideEncryption"] == "aws:kms"
+    assert {"run.sh", "requirements.txt", "train.py", "serve.py"} <= set(objects)
+    prefixes = {o["key"].rsplit("/", 1)[0] for o in objects.values()}
+    assert len(prefixes) == 1  # one content-addressed prefix

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from infra.config import resolve
-from providers.aws.translate import INSTANCE_TYPES, SAGEMAKER_FEATURE_TYPES, to_eventbridge_cron, to_monitor_cron
+from providers.aws.translate import SAGEMAKER_FEATURE_TYPES, SIZES, to_eventbridge_cron, to_monitor_cron
 from providers.spec import INSTANCE_SIZES, SpecError
 from providers.spec import PORTABLE_FEATURE_TYPES as PORTABLE_TYPES
 
@@ -31,7 +31,7 @@ def resolve_with(**changes):
 def test_every_portable_value_has_an_aws_mapping():
     assert set(SAGEMAKER_FEATURE_TYPES) == set(PORTABLE_TYPES)
     assert set(SAGEMAKER_FEATURE_TYPES.values()) <= {"Integral", "Fractional", "String"}
-    assert set(INSTANCE_TYPES) == set(INSTANCE_SIZES)
+    assert set(SIZES) == set(INSTANCE_SIZES)
 
 
 @pytest.mark.parametrize(

@@ -13,101 +13,21 @@ from pathlib import Path
 
 import botocore.session
 import pytest
-import yaml
 
 from infra.config import SECRET_PLACEHOLDER, load_stack_file
 from infra.plan import plan
 from providers.aws import mocks as offline
 from providers.aws import vendor_rules as vr
+from tests.aws.stacks import STACKS
 
 ROOT = Path(__file__).resolve().parents[2]
 BOTOCORE = botocore.session.get_session()
 SAGEMAKER = BOTOCORE.get_service_model("sagemaker")
 
-# Every option switched on: a schedule with a day-of-week range, a served version, two feature
-# groups (online and offline-only, every feature type, more than 10 features so the drift alarm
-# splits), automatic approval, retraining on drift, the longest name and environment the spec allows.
-ALL_OPTIONS = {
-    "config": {
-        "mlops:cloud": "aws",
-        "aws:region": "us-east-1",
-        "mlops:platform": {
-            "name": "churn-prediction-eu1",
-            "environment": "staging",
-            "tags": {"team": "ml-platform", "cost-center": "c42"},
-            "protect_data": True,
-            "network": {"public_access": True},
-            "feature_store": {
-                "online_sync_schedule": "30 * * * *",
-                "feature_groups": [
-                    {
-                        "name": "customer_profile",
-                        "entity": "customer_id",
-                        "event_time": "event_time",
-                        "online": True,
-                        "features": [
-                            {"name": "tenure_months", "type": "int"},
-                            {"name": "monthly_charges", "type": "float"},
-                            {"name": "contract_type", "type": "string"},
-                            {"name": "paperless_billing", "type": "bool"},
-                        ],
-                    },
-                    {
-                        "name": "usage_history",
-                        "entity": "customer_id",
-                        "event_time": "observed_at",
-                        "online": False,
-                        "description": "Monthly usage aggregates, one row per customer and month",
-                        "features": [
-                            {"name": "support_calls", "type": "int"},
-                            {"name": "total_charges", "type": "float"},
-                            {"name": "payment_method", "type": "string"},
-                            {"name": "last_login", "type": "timestamp"},
-                            {"name": "data_gb", "type": "float"},
-                            {"name": "voice_minutes", "type": "float"},
-                            {"name": "sms_count", "type": "int"},
-                            {"name": "roaming", "type": "bool"},
-                        ],
-                    },
-                ],
-            },
-            "registry": {"approval": "auto"},
-            "pipeline": {
-                "name": "churn",
-                "schedule": "0 3 * * 1-5",
-                "instance": "large",
-                "quality_gate": {"metric": "accuracy", "threshold": 0.8},
-            },
-            "endpoint": {
-                "model_version": 3,
-                "instance": "medium",
-                "min_replicas": 2,
-                "max_replicas": 10,
-                "target_cpu_percent": 60,
-                "data_capture_percent": 100,
-            },
-            "monitor": {
-                "schedule": "0 */6 * * *",
-                "drift_threshold": 0.3,
-                "retrain_on_drift": True,
-                "alert_email": "ml-oncall@example.com",
-            },
-        },
-    }
-}
-
 
 @pytest.fixture(scope="module")
-def plans(tmp_path_factory) -> dict[str, list[dict]]:
-    path = tmp_path_factory.mktemp("stacks") / "Pulumi.aws-all-options.yaml"
-    path.write_text(yaml.safe_dump(ALL_OPTIONS))
-    out = {}
-    for stack, file in (("aws-dev", ROOT / "Pulumi.aws-dev.yaml"), ("aws-all-options", path)):
-        out[stack] = [r.to_json() for r in plan(load_stack_file(file)).resources]
-    return out
-
-
-STACKS = ["aws-dev", "aws-all-options"]
+def plans(aws_plans) -> dict[str, list[dict]]:
+    return {stack: [r.to_json() for r in result.resources] for stack, result in aws_plans.items()}
 
 
 # ---- the validator on synthetic requests ------------------------------------------------------
@@ -285,6 +205,12 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/eventTarget:EventTarget",
         "aws:cloudwatch/metricAlarm:MetricAlarm",
+        "aws:ec2/routeTable:RouteTable",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
         "aws:iam/role:Role",
         "aws:iam/rolePolicy:RolePolicy",
         "aws:kms/alias:Alias",
@@ -307,6 +233,10 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:scheduler/schedule:Schedule",
         "aws:sns/topic:Topic",
         "aws:sns/topicSubscription:TopicSubscription",
+        "aws:sqs/queue:Queue",
+        "aws:sqs/queuePolicy:QueuePolicy",
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     }
 
 
@@ -355,7 +285,7 @@ def test_an_input_the_tables_do_not_map_fails_loudly(plans, type_, mutate):
 
 def test_an_aws_type_the_tables_do_not_know_fails_loudly():
     with pytest.raises(vr.UnmappedInput):
-        vr.check_plan([{"type": "aws:ec2/vpc:Vpc", "name": "net", "inputs": {"cidrBlock": "10.0.0.0/16"}}])
+        vr.check_plan([{"type": "aws:ec2/natGateway:NatGateway", "name": "net", "inputs": {"subnetId": "subnet-1"}}])
 
 
 def _shape_at(service: str, operation: str, path: str):
@@ -507,48 +437,39 @@ def test_every_resource_request_of_the_plans_obeys_aws_rules(plans):
     assert [str(v) for v in violations] == []
 
 
-TODAY = """\
-Found in both plans (aws-dev, aws-all-options), all in the pipeline definition:
-1. Steps[evaluate].Arguments.AppSpecification.ContainerEntrypoint[2]: 296 characters, CreateProcessingJob
-   allows 256 (shape ContainerEntrypointString) -- issue 8 item 1.
-2. ContainerEntrypoint[2] of validate, baseline_inputs, features, evaluate (CreateProcessingJob, shape
-   ContainerEntrypointString) and train (CreateTrainingJob, shape TrainingContainerEntrypointString): the
-   multi-line bash bootstrap breaks the pattern '.*' (whole value; '.' matches no line terminator).
-3. Steps[quality_gate].Arguments.IfSteps[register_model].Arguments.CustomerMetadataProperties.gate =
-   'roc_auc >= 0.75' (aws-dev) / 'accuracy >= 0.8' (all-options): '>' is outside CreateModelPackage's
-   CustomerMetadataValue pattern '([\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@]*)${1,256}'.
-Remove this marker when the provider is fixed."""
-
-
-@pytest.mark.xfail(strict=True, reason=TODAY)
 @pytest.mark.parametrize("stack", STACKS)
 def test_everything_the_plan_sends_obeys_aws_rules(plans, stack):
     """What `mlops plan` will run: resource requests, every pipeline step, IAM actions."""
     assert [str(v) for v in vr.check_plan(plans[stack], placeholders=[SECRET_PLACEHOLDER])] == []
 
 
-def test_the_violations_found_today_are_exactly_those_listed(plans):
-    # Keeps the xfail reason honest: when one is fixed (or a new one appears) this fails, and a
-    # person updates the reason above and this table.
-    today = {(stack, v.path, v.rule) for stack in STACKS for v in vr.check_plan(plans[stack])}
-    entrypoint = "pipelineDefinition.Steps[{}].Arguments.{}.ContainerEntrypoint[2]"
-    gate = (
-        "pipelineDefinition.Steps[quality_gate].Arguments.IfSteps[register_model]"
-        ".Arguments.CustomerMetadataProperties.gate"
-    )
-    one_line = "pattern '.*' (whole value)"
-    expected = set()
-    for stack in STACKS:
-        expected |= {
-            (stack, entrypoint.format("evaluate", "AppSpecification"), "max length 256 characters (is 296)"),
-            (stack, entrypoint.format("evaluate", "AppSpecification"), one_line),
-            (stack, entrypoint.format("validate", "AppSpecification"), one_line),
-            (stack, entrypoint.format("baseline_inputs", "AppSpecification"), one_line),
-            (stack, entrypoint.format("features", "AppSpecification"), one_line),
-            (stack, entrypoint.format("train", "AlgorithmSpecification"), one_line),
-            (stack, gate, r"pattern '([\p{L}\p{Z}\p{N}_.:\/=+\-@]*)${1,256}' (whole value)"),
-        }
-    assert today == expected
+def test_mlops_plan_holds_the_plan_against_the_rules(monkeypatch):
+    # The provider's check is the validator itself: a plan it refuses ends `mlops plan` with exit 2.
+    from infra.plan import VendorRuleError
+
+    seen = []
+    real = vr.check_plan
+
+    def spy(resources, **kwargs):
+        seen.append(len(resources))
+        return real(resources, **kwargs) + [vr.Violation("X.Y", '"z"', "a planted rule", "test")]
+
+    monkeypatch.setattr(vr, "check_plan", spy)
+    with pytest.raises(VendorRuleError) as info:
+        plan(load_stack_file(ROOT / "Pulumi.aws-dev.yaml"))
+    assert seen and seen[0] > 30
+    assert info.value.violations == ['X.Y = "z" breaks a planted rule [test]']
+
+
+def test_an_unmapped_input_is_a_kit_bug_not_a_refusal(monkeypatch):
+    from providers.aws import AwsProvider
+
+    def unmapped(resources, **kwargs):
+        raise vr.UnmappedInput("aws:x/y:Z input 'w': no mapping")
+
+    monkeypatch.setattr(vr, "check_plan", unmapped)
+    with pytest.raises(vr.UnmappedInput):
+        AwsProvider().check_plan([])
 
 
 # ---- IAM actions -----------------------------------------------------------------------------
@@ -621,4 +542,6 @@ def test_every_policy_document_of_the_plan_is_found(plans):
         ("aws:iam/rolePolicy:RolePolicy", "policy"),
         ("aws:kms/key:Key", "policy"),
         ("aws:s3/bucketPolicy:BucketPolicy", "policy"),
+        ("aws:sqs/queuePolicy:QueuePolicy", "policy"),
+        ("aws:ec2/vpcEndpoint:VpcEndpoint", "policy"),
     }

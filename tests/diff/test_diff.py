@@ -94,8 +94,17 @@ def test_resource_updates_carry_input_paths(plans):
     diff = diff_plans(plans["base"], plans["ml"])
     by_name = {r.name: r for r in diff.resources}
     target = by_name["churn-dev-endpoint-scaling-target"]
-    assert target.op == "update"
-    assert [(c.path, c.old, c.new) for c in target.changes] == [("maxCapacity", 4, 8)]
+    # The head also changes the endpoint's size: on AWS a new size is a new endpoint (its name
+    # carries the size), so the scaling target moves to it and is replaced.
+    assert target.op == "replace"
+    assert [(c.path, c.old, c.new) for c in target.changes] == [
+        ("maxCapacity", 4, 8),
+        (
+            "resourceId",
+            "endpoint/churn-dev-endpoint-small/variant/primary",
+            "endpoint/churn-dev-endpoint-medium/variant/primary",
+        ),
+    ]
 
 
 def test_new_feature_replaces_the_feature_group(plans):

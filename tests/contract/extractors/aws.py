@@ -60,7 +60,8 @@ def extract(plan: Any) -> dict[str, Any]:
     vcpus = None
     if config:
         instance = config["productionVariants"][0]["instanceType"]
-        vcpus = {"ml.m5.large": 2, "ml.m5.xlarge": 4, "ml.m5.4xlarge": 16, "ml.g5.xlarge": 4}[instance]
+        # vCPUs of each size's instance type (EC2 DescribeInstanceTypes), written here, not imported.
+        vcpus = {"ml.m5.large": 2, "ml.m5.xlarge": 4, "ml.m5.2xlarge": 8, "ml.g4dn.xlarge": 4}[instance]
     capture = config["dataCaptureConfig"] if config else None
     return {
         "feature_groups": groups,

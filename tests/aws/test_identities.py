@@ -1,0 +1,350 @@
+"""Every identity and resource policy of the AWS plan, written out literally (issue 16 item 1).
+
+A change to any grant (an action, a resource, a condition, a principal) fails here until a person
+updates the table. Names are held against botocore's operations in test_vendor_rules.py
+(`test_every_iam_action_of_the_plan_exists`). Mock values: account 123456789012, eu-west-1, the
+bucket `churn-dev-foundation-data-mock`, the key id `churn-dev-foundation-key-key-id`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+ACCOUNT = "123456789012"
+BUCKET = "arn:aws:s3:::churn-dev-foundation-data-mock"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/churn-dev-foundation-key-key-id"
+SM = "arn:aws:sagemaker:eu-west-1:123456789012"
+RULE = "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift"
+SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-training"
+QUEUE = "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"
+
+EXECUTION_TRUST = [
+    {
+        "Effect": "Allow",
+        "Principal": {"Service": "sagemaker.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"{SM}:*"},
+        },
+    }
+]
+ENI = {
+    "Sid": "PrivateNetworkInterfaces",
+    "Effect": "Allow",
+    "Action": [
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+    ],
+    "Resource": "*",
+}
+
+
+def execution_policy(private: bool) -> list[dict]:
+    return [
+        {
+            "Sid": "Data",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:AbortMultipartUpload",
+                "s3:GetBucketAcl",
+                "s3:PutObjectAcl",
+            ],
+            "Resource": [BUCKET, f"{BUCKET}/*"],
+        },
+        {
+            "Sid": "Key",
+            "Effect": "Allow",
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": KEY,
+        },
+        {
+            "Sid": "KeyGrantsForAwsResources",
+            "Effect": "Allow",
+            "Action": "kms:CreateGrant",
+            "Resource": KEY,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        {
+            "Sid": "PipelineJobs",
+            "Effect": "Allow",
+            "Action": [
+                "sagemaker:CreateProcessingJob",
+                "sagemaker:DescribeProcessingJob",
+                "sagemaker:StopProcessingJob",
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopTrainingJob",
+                "sagemaker:AddTags",
+            ],
+            "Resource": [f"{SM}:processing-job/*", f"{SM}:training-job/*"],
+        },
+        {
+            "Sid": "Registry",
+            "Effect": "Allow",
+            "Action": [
+                "sagemaker:CreateModelPackage",
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:DescribeModelPackageGroup",
+            ],
+            "Resource": [f"{SM}:model-package-group/churn-dev-models", f"{SM}:model-package/churn-dev-models/*"],
+        },
+        {
+            "Sid": "Features",
+            "Effect": "Allow",
+            "Action": ["sagemaker:PutRecord", "sagemaker:GetRecord", "sagemaker:DescribeFeatureGroup"],
+            "Resource": [f"{SM}:feature-group/churn-dev-customer_profile"],
+        },
+        {
+            "Sid": "OfflineStoreCatalog",
+            "Effect": "Allow",
+            "Action": [
+                "glue:GetTable",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:GetDatabase",
+                "glue:CreateDatabase",
+            ],
+            "Resource": [
+                "arn:aws:glue:eu-west-1:123456789012:catalog",
+                "arn:aws:glue:eu-west-1:123456789012:database/sagemaker_featurestore",
+                "arn:aws:glue:eu-west-1:123456789012:table/sagemaker_featurestore/*",
+            ],
+        },
+        {"Sid": "RegistryLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+        {
+            "Sid": "Images",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": [
+                "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn",
+                "arn:aws:ecr:eu-west-1:468650794304:repository/sagemaker-model-monitor-analyzer",
+            ],
+        },
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/*",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/*:log-stream:*",
+            ],
+        },
+        {"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
+        *([ENI] if private else []),
+        {
+            "Sid": "PassOwnRoleToSageMaker",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": "arn:aws:iam::123456789012:role/churn-dev-foundation-sagemaker-mock",
+            "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        },
+    ]
+
+
+STARTER_TRUST = [
+    {
+        "Sid": "TrainingSchedule",
+        "Effect": "Allow",
+        "Principal": {"Service": "scheduler.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": SCHEDULE}},
+    },
+    {
+        "Sid": "DriftRule",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": RULE}},
+    },
+]
+STARTER_POLICY = [
+    {
+        "Sid": "StartPipeline",
+        "Effect": "Allow",
+        "Action": "sagemaker:StartPipelineExecution",
+        "Resource": f"{SM}:pipeline/churn-dev-churn",
+    },
+    {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": QUEUE},
+    {
+        "Sid": "EncryptDeadLetters",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
+    },
+    {
+        "Sid": "DecryptSchedulePayload",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": KEY,
+        "Condition": {
+            "ArnEquals": {"kms:EncryptionContext:aws:scheduler:schedule:arn": SCHEDULE},
+            "StringEquals": {"kms:ViaService": "scheduler.eu-west-1.amazonaws.com"},
+        },
+    },
+]
+KEY_POLICY = [
+    {
+        "Sid": "AccountAdministersKeyThroughIAM",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    },
+    {
+        "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    },
+    {
+        "Sid": "DriftRuleWritesToEncryptedDeadLetterQueue",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"aws:SourceArn": RULE}},
+    },
+]
+BUCKET_POLICY = [
+    {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [BUCKET, f"{BUCKET}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+]
+QUEUE_POLICY = [
+    {
+        "Sid": "DriftRuleDeadLetters",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": QUEUE,
+        "Condition": {"ArnEquals": {"aws:SourceArn": RULE}},
+    }
+]
+S3_ENDPOINT_POLICY = [
+    {
+        "Sid": "PlatformBucketOnly",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": [
+            "s3:GetObject",
+            "s3:PutObject",
+            "s3:DeleteObject",
+            "s3:ListBucket",
+            "s3:GetBucketLocation",
+            "s3:AbortMultipartUpload",
+        ],
+        "Resource": [BUCKET, f"{BUCKET}/*"],
+    }
+]
+RUNTIME_ENDPOINT_POLICY = [
+    {
+        "Sid": "InvokePlatformEndpoints",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "sagemaker:InvokeEndpoint",
+        "Resource": f"{SM}:endpoint/churn-dev-endpoint-*",
+    }
+]
+
+
+def documents(plan) -> dict[tuple[str, str], list[dict]]:
+    """(resource name, input) -> the document's statements, for every policy document of the plan."""
+    out = {}
+    for r in plan.resources:
+        for key in ("assumeRolePolicy", "policy"):
+            value = r.inputs.get(key)
+            if isinstance(value, str) and '"Statement"' in value:
+                out[(r.name, key)] = json.loads(value)["Statement"]
+    return out
+
+
+@pytest.mark.parametrize(("stack", "private"), [("aws-dev", True), ("aws-public", False)])
+def test_every_policy_document_is_exactly_this(aws_plans, stack, private):
+    expected = {
+        ("churn-dev-foundation-sagemaker", "assumeRolePolicy"): EXECUTION_TRUST,
+        ("churn-dev-foundation-sagemaker-policy", "policy"): execution_policy(private),
+        ("churn-dev-training-pipeline-starter", "assumeRolePolicy"): STARTER_TRUST,
+        ("churn-dev-training-pipeline-starter-policy", "policy"): STARTER_POLICY,
+        ("churn-dev-foundation-key", "policy"): KEY_POLICY,
+        ("churn-dev-foundation-data-tls-only", "policy"): BUCKET_POLICY,
+        ("churn-dev-training-pipeline-start-failures-policy", "policy"): QUEUE_POLICY,
+    }
+    if private:
+        expected[("churn-dev-foundation-s3", "policy")] = S3_ENDPOINT_POLICY
+        expected[("churn-dev-foundation-sagemaker-runtime", "policy")] = RUNTIME_ENDPOINT_POLICY
+    assert documents(aws_plans[stack]) == expected
+
+
+def test_the_roles_carry_no_other_grant(aws_plans):
+    plan = aws_plans["aws-dev"]
+    assert sorted(r.name for r in plan.by_type("aws:iam/role:Role")) == [
+        "churn-dev-foundation-sagemaker",
+        "churn-dev-training-pipeline-starter",
+    ]
+    for role in plan.by_type("aws:iam/role:Role"):
+        assert "managedPolicyArns" not in role.inputs and "inlinePolicies" not in role.inputs
+    for absent in (
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:iam/policyAttachment:PolicyAttachment",
+        "aws:iam/policy:Policy",
+        "aws:iam/user:User",
+    ):
+        assert plan.by_type(absent) == []
+
+
+def test_grants_follow_the_platform_elsewhere(aws_plans):
+    # aws-all-options: another region, another name, two feature groups, no schedule-less gaps.
+    docs = documents(aws_plans["aws-all-options"])
+    policy = {s["Sid"]: s for s in docs[("churn-prediction-eu1-staging-foundation-sagemaker-policy", "policy")]}
+    sm = "arn:aws:sagemaker:us-east-1:123456789012"
+    assert policy["Features"]["Resource"] == [
+        f"{sm}:feature-group/churn-prediction-eu1-staging-customer_profile",
+        f"{sm}:feature-group/churn-prediction-eu1-staging-usage_history",
+    ]
+    assert policy["Registry"]["Resource"] == [
+        f"{sm}:model-package-group/churn-prediction-eu1-staging-models",
+        f"{sm}:model-package/churn-prediction-eu1-staging-models/*",
+    ]
+    assert policy["Images"]["Resource"] == [
+        "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn",
+        "arn:aws:ecr:us-east-1:156813124566:repository/sagemaker-model-monitor-analyzer",
+    ]
+    trust = docs[("churn-prediction-eu1-staging-training-pipeline-starter", "assumeRolePolicy")]
+    assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in trust] == [
+        "arn:aws:scheduler:us-east-1:123456789012:schedule/default/churn-prediction-eu1-staging-training",
+        "arn:aws:events:us-east-1:123456789012:rule/churn-prediction-eu1-staging-retrain-on-drift",
+    ]
+
+
+def test_without_a_schedule_the_starter_role_cannot_decrypt_schedule_payloads(tmp_path):
+    from infra.config import load_stack_file
+    from infra.plan import plan
+    from tests.aws.stacks import EXAMPLE, with_changes, write
+
+    document = with_changes(EXAMPLE, pipeline={"schedule": None})
+    result = plan(load_stack_file(write(tmp_path, "aws-unscheduled", document)))
+    assert documents(result)[("churn-dev-training-pipeline-starter-policy", "policy")] == STARTER_POLICY[:3]
+    assert result.by_type("aws:scheduler/schedule:Schedule") == []
