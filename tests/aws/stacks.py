@@ -33,11 +33,17 @@ ALL_OPTIONS: dict[str, Any] = {
                         "entity": "customer_id",
                         "event_time": "event_time",
                         "online": True,
+                        # the churn pipeline's data contract reads these nine
                         "features": [
                             {"name": "tenure_months", "type": "int"},
                             {"name": "monthly_charges", "type": "float"},
                             {"name": "contract_type", "type": "string"},
                             {"name": "paperless_billing", "type": "bool"},
+                            {"name": "support_calls", "type": "int"},
+                            {"name": "total_charges", "type": "float"},
+                            {"name": "payment_method", "type": "string"},
+                            {"name": "avg_monthly_spend", "type": "float"},
+                            {"name": "support_calls_per_year", "type": "float"},
                         ],
                     },
                     {
@@ -47,9 +53,9 @@ ALL_OPTIONS: dict[str, Any] = {
                         "online": False,
                         "description": "Monthly usage aggregates, one row per customer and month",
                         "features": [
-                            {"name": "support_calls", "type": "int"},
-                            {"name": "total_charges", "type": "float"},
-                            {"name": "payment_method", "type": "string"},
+                            {"name": "support_tickets", "type": "int"},
+                            {"name": "monthly_bill", "type": "float"},
+                            {"name": "billing_channel", "type": "string"},
                             {"name": "last_login", "type": "timestamp"},
                             {"name": "data_gb", "type": "float"},
                             {"name": "voice_minutes", "type": "float"},

@@ -145,7 +145,16 @@ def test_every_job_model_and_monitor_runs_isolated_in_the_private_subnets(aws_pl
     plan = aws_plans[stack]
     vpc = _subnets_and_group(plan)
     jobs = _jobs(plan)
-    assert sorted(jobs) == ["baseline_inputs", "data_baseline", "evaluate", "features", "train", "validate"]
+    assert sorted(jobs) == [
+        "baseline_inputs",
+        "data_baseline",
+        "evaluate",
+        "features",
+        "store_features",
+        "train",
+        "training_data",
+        "validate",
+    ]
     for name, step in jobs.items():
         net = _network_of(step)
         assert net == {
@@ -169,6 +178,8 @@ def test_public_jobs_keep_todays_network(aws_plans):
     expected = {
         "validate": False,
         "features": False,
+        "store_features": False,
+        "training_data": False,
         "train": False,
         "evaluate": False,
         "baseline_inputs": False,

@@ -161,6 +161,8 @@ def test_everything_that_stores_or_moves_data_is_encrypted_with_the_platform_key
         "baseline_inputs": (KEY, KEY),
         "data_baseline": (KEY, KEY),
         "features": (KEY, KEY),
+        "store_features": (KEY, KEY),
+        "training_data": (KEY, KEY),
         "train": (KEY, KEY),
         "evaluate": (KEY, KEY),
     }

@@ -50,8 +50,19 @@ PROCESSING_PATHS = {
     },
     "features": {
         "data": "/opt/ml/processing/input/data",
+        "features": "/opt/ml/processing/output/features",
+        "labels": "/opt/ml/processing/output/labels",
+    },
+    "store_features": {
+        "features": "/opt/ml/processing/input/features",
+        "written": "/opt/ml/processing/output/written",
+    },
+    "training_data": {
+        "labels": "/opt/ml/processing/input/labels",
+        "written": "/opt/ml/processing/input/written",
         "train": "/opt/ml/processing/output/train",
         "test": "/opt/ml/processing/output/test",
+        "baseline": "/opt/ml/processing/output/baseline",
     },
     "evaluate": {
         "model": "/opt/ml/processing/input/model",
@@ -153,6 +164,8 @@ def test_steps_in_order_with_their_types(definition, steps):
         (pd.BASELINE_INPUTS_STEP, "Processing"),
         (pd.BASELINE_STEP, "QualityCheck"),
         ("features", "Processing"),
+        ("store_features", "Processing"),
+        ("training_data", "Processing"),
         ("train", "Training"),
         ("evaluate", "Processing"),
         (pd.GATE_STEP, "Condition"),
@@ -174,7 +187,7 @@ def test_parameters_declared_with_types_and_defaults(definition):
     }
 
 
-@pytest.mark.parametrize("step_name", ["validate", "features", "evaluate"])
+@pytest.mark.parametrize("step_name", ["validate", "features", "store_features", "training_data", "evaluate"])
 def test_processing_containers_run_the_pipeline_command(definition, steps, step_name):
     assert _argv(steps[step_name], _defaults(definition)) == PIPELINE.command(
         step_name, PROCESSING_PATHS[step_name], {}
@@ -189,32 +202,46 @@ def test_parameter_values_reach_the_command_line(definition, steps):
     values = {**_defaults(definition), "seed": "11", "algorithm": "gradient_boosting", "test_size": "0.3"}
     overrides = {"seed": "11", "algorithm": "gradient_boosting", "test_size": "0.3"}
     assert _argv(steps["train"], values) == PIPELINE.command("train", TRAIN_PATHS, overrides)
-    assert _argv(steps["features"], values) == PIPELINE.command("features", PROCESSING_PATHS["features"], overrides)
+    assert _argv(steps["training_data"], values) == PIPELINE.command(
+        "training_data", PROCESSING_PATHS["training_data"], overrides
+    )
 
 
 def test_inputs_are_wired_to_the_producing_step(steps):
     def processing_inputs(name):
         return {i["InputName"]: i["S3Input"] for i in steps[name]["Arguments"]["ProcessingInputs"]}
 
-    validate, features, evaluate = (processing_inputs(n) for n in ("validate", "features", "evaluate"))
+    names = ("validate", "features", "store_features", "training_data", "evaluate")
+    validate, features, store, dataset, evaluate = (processing_inputs(n) for n in names)
     assert validate["raw"]["S3Uri"] == {"Get": "Parameters.input_data"}
     assert features["data"]["S3Uri"] == {
         "Get": "Steps.validate.ProcessingOutputConfig.Outputs['validated'].S3Output.S3Uri"
     }
+    assert store["features"]["S3Uri"] == {
+        "Get": "Steps.features.ProcessingOutputConfig.Outputs['features'].S3Output.S3Uri"
+    }
+    assert dataset["labels"]["S3Uri"] == {
+        "Get": "Steps.features.ProcessingOutputConfig.Outputs['labels'].S3Output.S3Uri"
+    }
+    assert dataset["written"]["S3Uri"] == {
+        "Get": "Steps.store_features.ProcessingOutputConfig.Outputs['written'].S3Output.S3Uri"
+    }
     assert evaluate["model"]["S3Uri"] == {"Get": "Steps.train.ModelArtifacts.S3ModelArtifacts"}
-    assert evaluate["test"]["S3Uri"] == {"Get": "Steps.features.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"}
-    for name, inputs in (("validate", validate), ("features", features), ("evaluate", evaluate)):
+    assert evaluate["test"]["S3Uri"] == {
+        "Get": "Steps.training_data.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    }
+    for name, inputs in zip(names, (validate, features, store, dataset, evaluate), strict=True):
         for input_name, s3 in inputs.items():
             if input_name != pd.CODE_CHANNEL:
                 assert s3["LocalPath"] == PROCESSING_PATHS[name][input_name]
     channels = {c["ChannelName"]: c for c in steps["train"]["Arguments"]["InputDataConfig"]}
     assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == {
-        "Get": "Steps.features.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+        "Get": "Steps.training_data.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
     }
 
 
 def test_outputs_go_under_the_run_prefix(steps):
-    for name in ("validate", "features", "evaluate"):
+    for name in ("validate", "features", "store_features", "training_data", "evaluate"):
         for output in steps[name]["Arguments"]["ProcessingOutputConfig"]["Outputs"]:
             s3 = output["S3Output"]
             assert s3["LocalPath"] == PROCESSING_PATHS[name][output["OutputName"]]

@@ -118,6 +118,11 @@ def test_feature_group_offline_and_online_stores_encrypted(planned):
         "monthly_charges": "Fractional",
         "contract_type": "String",
         "support_calls": "Integral",
+        "total_charges": "Fractional",
+        "payment_method": "String",
+        "paperless_billing": "Integral",
+        "avg_monthly_spend": "Fractional",
+        "support_calls_per_year": "Fractional",
     }
     offline = fg["offlineStoreConfig"]["s3StorageConfig"]
     assert offline["s3Uri"] == "s3://churn-dev-foundation-data-mock/feature-store"
@@ -222,10 +227,21 @@ def test_drift_alarm_threshold_over_every_feature(planned):
     assert alarm["comparisonOperator"] == "GreaterThanThreshold"
     metrics = [q["metric"]["metricName"] for q in alarm["metricQueries"] if "metric" in q]
     assert metrics == [
-        f"feature_baseline_drift_{f}" for f in ("tenure_months", "monthly_charges", "contract_type", "support_calls")
+        f"feature_baseline_drift_{f}"
+        for f in (
+            "tenure_months",
+            "monthly_charges",
+            "contract_type",
+            "support_calls",
+            "total_charges",
+            "payment_method",
+            "paperless_billing",
+            "avg_monthly_spend",
+            "support_calls_per_year",
+        )
     ]
     expression = next(q for q in alarm["metricQueries"] if q.get("returnData"))
-    assert expression["expression"] == "MAX([m0, m1, m2, m3])"
+    assert expression["expression"] == "MAX([m0, m1, m2, m3, m4, m5, m6, m7, m8])"
     topic = planned.one("aws:sns/topic:Topic")
     assert alarm["alarmActions"] == [f"arn:aws:sns:eu-west-1:123456789012:{topic.name}-mock"]
     assert topic.inputs["kmsMasterKeyId"]
@@ -293,7 +309,7 @@ def test_stack_in_another_region_gets_that_regions_monitor_image(tmp_path):
 def test_more_than_ten_features_split_the_alarm(tmp_path):
     def mutate(config):
         group = config["mlops:platform"]["feature_store"]["feature_groups"][0]
-        group["features"] = [{"name": f"f{i}", "type": "float"} for i in range(12)]
+        group["features"] += [{"name": f"f{i}", "type": "float"} for i in range(3)]  # 9 read + 3 = 12
 
     result = plan(stack_with(tmp_path, mutate))
     alarms = result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")

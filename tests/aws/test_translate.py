@@ -122,6 +122,11 @@ def test_translation_of_the_example_stack():
         "monthly_charges": "Fractional",
         "contract_type": "String",
         "support_calls": "Integral",
+        "total_charges": "Fractional",
+        "payment_method": "String",
+        "paperless_billing": "Integral",
+        "avg_monthly_spend": "Fractional",
+        "support_calls_per_year": "Fractional",
     }
     assert s.monitor_image == "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer:latest"
 
@@ -148,10 +153,11 @@ def test_aws_rules_name_the_key(changes, key, rule):
 
 def test_feature_group_name_too_long_for_sagemaker():
     config = copy.deepcopy(CONFIG)
-    config["mlops:platform"]["feature_store"]["feature_groups"][0]["name"] = "g" * 60
+    groups = config["mlops:platform"]["feature_store"]["feature_groups"]
+    groups.append({**copy.deepcopy(groups[0]), "name": "g" * 60})  # a group the pipeline does not read
     with pytest.raises(SpecError, match="feature group name") as info:
         resolve("t", config.get)
-    assert info.value.key == "mlops:platform.feature_store.feature_groups[0].name"
+    assert info.value.key == "mlops:platform.feature_store.feature_groups[1].name"
 
 
 def _botocore_max(operation: str, member: str) -> int:
