@@ -6,6 +6,7 @@ inputs. Values are shaped like the real ones so outputs read naturally, but they
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from typing import Any
 
@@ -93,6 +94,12 @@ def fake_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "gcp:bigquery/getDefaultServiceAccount:getDefaultServiceAccount":
         email = f"bq-{PROJECT_NUMBER}@bigquery-encryption.iam.gserviceaccount.com"
         return {"email": email, "member": f"serviceAccount:{email}", "project": project, "id": email}
+    if token == "gcp:artifactregistry/getDockerImage:getDockerImage":
+        # A fake digest (sha256 of the name): the real one is whatever the tag points at during `pulumi up`.
+        name = str(args.get("imageName", "")).split(":", 1)[0]
+        repo = f"{args.get('location')}-docker.pkg.dev/{args.get('project')}/{args.get('repositoryId')}/{name}"
+        digest = hashlib.sha256(repo.encode()).hexdigest()
+        return {"selfLink": f"{repo}@sha256:{digest}", "name": repo, "imageName": name, "project": args.get("project")}
     if token == "gcp:organizations/getProject:getProject":
         return {"number": PROJECT_NUMBER, "projectId": project, "id": f"projects/{project}", "name": project}
     return {}

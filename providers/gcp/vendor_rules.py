@@ -1025,18 +1025,47 @@ def prebuilt_serving_containers() -> dict[str, tuple[str, str, str]]:
 SERVING_TABLE_SOURCE = "google/cloud/aiplatform/constants/prediction.py SERVING_CONTAINER_URIS"
 
 
-def check_serving_image(image: str, resource: str, path: str) -> list[Violation]:
+_DIGEST_RE = re.compile(r"^(?P<repo>[^@:]+(?::\d+)?/[^@:]+)@sha256:[0-9a-f]{64}$")
+
+
+def prebuilt_entry(image: str) -> tuple[str, str, str] | None:
+    """(framework, accelerator, version) of a prebuilt prediction image, named by its tag or by a
+    digest of its repository (the kit resolves the documented `:latest` tag to a digest)."""
     table = prebuilt_serving_containers()
-    if image not in table:
+    match = _DIGEST_RE.match(image)
+    return table.get(f"{match['repo']}:latest" if match else image)
+
+
+def check_serving_image(image: str, resource: str, path: str) -> list[Violation]:
+    if prebuilt_entry(image) is None:
         return [
             Violation(
                 resource,
                 path,
-                f"{image!r} is not one of Vertex AI's prebuilt prediction containers",
+                f"{image!r} is not one of Vertex AI's prebuilt prediction containers (by tag or digest)",
                 f"{SERVING_TABLE_SOURCE} (google-cloud-aiplatform {_aiplatform_version()})",
             )
         ]
     return []
+
+
+IMAGE_PIN_RULE = (
+    "the kit's promise (issue 9 item 12): every image is Google-hosted (Artifact Registry *-docker.pkg.dev or "
+    "Container Registry gcr.io) and pinned by digest or by a version tag, never :latest"
+)
+_GOOGLE_HOSTS = re.compile(r"^([a-z0-9-]+-docker\.pkg\.dev|([a-z]+\.)?gcr\.io)/")
+
+
+def check_image_pinned(image: str, resource: str, path: str) -> list[Violation]:
+    """An image reference the kit runs: Google-hosted, and pinned by digest or a version tag."""
+    problems = []
+    if not _GOOGLE_HOSTS.match(image):
+        problems.append("is not hosted by Google")
+    if not _DIGEST_RE.match(image):
+        tag = image.rsplit("/", 1)[-1].partition(":")[2]
+        if tag in ("", "latest"):
+            problems.append("is not pinned (no digest, and a :latest or no tag)")
+    return [Violation(resource, path, f"image {image!r} {p}", IMAGE_PIN_RULE, kind="kit") for p in problems]
 
 
 def check_training_matches_serving(image: str, requirements: str, resource: str, path: str) -> list[Violation]:
@@ -1045,10 +1074,10 @@ def check_training_matches_serving(image: str, requirements: str, resource: str,
     from packaging.requirements import Requirement
     from packaging.version import Version
 
-    table = prebuilt_serving_containers()
-    if image not in table:
+    entry = prebuilt_entry(image)
+    if entry is None:
         return check_serving_image(image, resource, path)
-    framework, _accelerator, version = table[image]
+    framework, _accelerator, version = entry
     package = FRAMEWORK_PACKAGES.get(framework)
     if package is None:
         return []
@@ -1522,6 +1551,36 @@ def _serving_rules(resources: list[Mapping[str, Any]], root: Path) -> list[Viola
     return out
 
 
+def _image_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
+    """Every image a pipeline job runs (each executor of its compiled spec) and the image it
+    registers models with: pinned and Google-hosted; a training job's steps run on the image its
+    model is served with (one runtime: the framework version and Python it is trained with)."""
+    out = []
+    for name, path, job in _pipeline_jobs(resources):
+        spec = job.get("pipelineSpec") if isinstance(job.get("pipelineSpec"), Mapping) else {}
+        executors = (spec.get("deploymentSpec") or {}).get("executors") or {}
+        serving = ((job.get("runtimeConfig") or {}).get("parameterValues") or {}).get("serving_image")
+        if serving:
+            out += check_image_pinned(serving, name, f"{path}.runtimeConfig.parameterValues.serving_image")
+        for executor, body in sorted(executors.items()):
+            image = ((body or {}).get("container") or {}).get("image")
+            if not image:
+                continue
+            where = f"{path}.pipelineSpec.deploymentSpec.executors[{executor}].container.image"
+            out += check_image_pinned(image, name, where)
+            if serving and image != serving:
+                out.append(
+                    Violation(
+                        name,
+                        where,
+                        f"step image {image!r} is not the image the model is served with ({serving!r})",
+                        "the kit's promise (issue 9 item 1): training uses exactly the serving runtime",
+                        kind="kit",
+                    )
+                )
+    return out
+
+
 def _iam_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
     out = []
     for r in resources:
@@ -1616,6 +1675,11 @@ def check_serving_runtime(resources: list[Mapping[str, Any]], root: Path | None 
     return _unique(_serving_rules(_custom(resources), root or REPO_ROOT))
 
 
+def check_images(resources: list[Mapping[str, Any]]) -> list[Violation]:
+    """Every image of every pipeline job: Google-hosted, pinned, and one runtime for training and serving."""
+    return _unique(_image_rules(_custom(resources)))
+
+
 def check_iam(resources: list[Mapping[str, Any]]) -> list[Violation]:
     """IAM custom roles: role id, title, description, stage and permission names well formed."""
     return _unique(_iam_rules(_custom(resources)))
@@ -1628,6 +1692,7 @@ def check_plan(resources: list[Mapping[str, Any]], root: Path | None = None) -> 
         + check_plan_requests(resources)
         + check_feature_sources(resources)
         + check_serving_runtime(resources, root)
+        + check_images(resources)
         + check_iam(resources)
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -236,18 +237,22 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
     assert sched["maxConcurrentRunCount"] == "1"
     job = sched["createPipelineJobRequest"]["pipelineJob"]
     assert job["serviceAccount"] == "churn-dev-ml@my-ml-project.iam.gserviceaccount.com"
-    assert job["runtimeConfig"]["parameterValues"] == {
+    values = dict(job["runtimeConfig"]["parameterValues"])
+    image = values.pop("serving_image")
+    assert values == {
         "code_uri": f"gs://my-ml-project-churn-dev-mlops/code/churn/{CODE_DIGEST}",
         "input_data": "gs://my-ml-project-churn-dev-mlops/data/churn/",
         "project": "my-ml-project",
         "location": "europe-west4",
         "model_id": "churn-dev-churn",
-        "serving_image": "europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-5:latest",
-        "approval": "manual",
+        "kms_key": KEY,  # uploaded model versions are encrypted with it
     }
+    # the prebuilt scikit-learn 1.4 image, by the digest `pulumi up` resolves (a fake one offline)
+    assert re.fullmatch(r"europe-docker\.pkg\.dev/vertex-ai/prediction/sklearn-cpu\.1-4@sha256:[0-9a-f]{64}", image)
     spec = json.loads(job["pipelineSpec"])
     assert spec["pipelineInfo"]["name"] == "churn-dev-churn"
-    assert "condition-1" in spec["root"]["dag"]["tasks"]
+    assert "condition-branches-1" in spec["root"]["dag"]["tasks"]
+    assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {image}
     objects = {i["name"] for i in inputs(gcp_plan, "gcp:storage/bucketObject:BucketObject")}
     assert {
         f"code/churn/{CODE_DIGEST}/validate.py",
@@ -282,7 +287,7 @@ def test_model_deployed_with_replica_bounds_and_cpu_target(gcp_plan):
     dynamic = [r.inputs for r in gcp_plan.by_type(DYNAMIC)]
     deployed = next(d for d in dynamic if "cpu_target" in d)
     assert (deployed["min_replicas"], deployed["max_replicas"], deployed["cpu_target"]) == (1, 4, 70)
-    assert deployed["machine_type"] == "n1-standard-2"
+    assert deployed["machine_type"] == "e2-standard-2"
     # keyed on the endpoint resource's id (an Output: the mocks answer its full path), not on a
     # string rebuilt from the fixed endpoint name
     endpoint_name = one(gcp_plan, "gcp:vertex/aiEndpoint:AiEndpoint")["name"]

@@ -280,7 +280,7 @@ def test_pipeline_parameters_are_held_to_the_compiled_spec_as_the_aiplatform_sdk
         "location": "europe-west4",
         "model_id": "churn-dev-churn",
         "serving_image": SKLEARN_15,
-        "approval": "manual",
+        "kms_key": KEY,
     }
     job = {"pipelineSpec": compiled_training_spec, "runtimeConfig": {"gcsOutputDirectory": "gs://b/root"}}
     job["runtimeConfig"]["parameterValues"] = values
@@ -291,6 +291,12 @@ def test_pipeline_parameters_are_held_to_the_compiled_spec_as_the_aiplatform_sdk
     assert rules(vr.check_pipeline_job(job, "r", "job")) == [("r", "job.runtimeConfig.parameterValues[aproval]")]
     with pytest.raises(ValueError, match="aproval is not found"):
         PipelineRuntimeConfigBuilder.from_job_spec_json(job).build()  # and so does the SDK
+
+    # issue 9 item 10: the approval mode is compiled in; a run started by hand cannot pass one
+    job["runtimeConfig"]["parameterValues"] = values | {"approval": "auto"}
+    assert rules(vr.check_pipeline_job(job, "r", "job")) == [("r", "job.runtimeConfig.parameterValues[approval]")]
+    with pytest.raises(ValueError, match="approval is not found"):
+        PipelineRuntimeConfigBuilder.from_job_spec_json(job).build()
 
     job["runtimeConfig"]["parameterValues"] = {k: v for k, v in values.items() if k != "model_id"}
     assert rules(vr.check_pipeline_job(job, "r", "job")) == [("r", "job.runtimeConfig.parameterValues")]
@@ -304,6 +310,20 @@ def test_a_serving_image_must_be_a_prebuilt_container_of_the_trained_framework_v
     for wrong in ("scikit-learn>=1.5,<2", "scikit-learn==1.6.1", "scikit-learn", "pandas"):
         assert rules(vr.check_training_matches_serving(SKLEARN_15, wrong, "r", "f")) == [("r", "f")], wrong
     assert rules(vr.check_serving_image("python:3.11-slim", "r", "f")) == [("r", "f")]
+    # the documented :latest tag resolved to a digest of the same repository is the same image
+    by_digest = SKLEARN_15.replace(":latest", "@sha256:" + "0" * 64)
+    assert vr.prebuilt_entry(by_digest) == ("sklearn", "cpu", "1.5")
+    assert vr.check_training_matches_serving(by_digest, "scikit-learn==1.5.2\n", "r", "f") == []
+    assert rules(vr.check_serving_image(by_digest.replace("1-5", "9-9"), "r", "f")) == [("r", "f")]
+
+
+def test_images_must_be_google_hosted_and_pinned():
+    digest = "@sha256:" + "ab" * 32
+    for good in (SKLEARN_15.replace(":latest", digest), "gcr.io/ml-pipeline/x:2.17.0", "us-docker.pkg.dev/p/r/i:v1"):
+        assert vr.check_image_pinned(good, "r", "f") == [], good
+    for bad in (SKLEARN_15, "python:3.11-slim", "docker.io/library/python@sha256:" + "ab" * 32, "gcr.io/p/i"):
+        found = vr.check_image_pinned(bad, "r", "f")
+        assert found and {v.kind for v in found} == {"kit"}, bad
 
 
 def test_pulumi_inputs_are_held_to_the_installed_args_classes():
@@ -526,29 +546,19 @@ def test_the_feature_timestamp_violations_are_exactly_those_listed(tmp_path_fact
         )
 
 
-SERVING_RUNTIME = (
-    "issue 9 item 1: the training schedule and the retraining workflow pass serving_image "
-    "europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-5:latest (scikit-learn 1.5) while the steps "
-    "install scikit-learn>=1.5,<2 from pipelines/churn/requirements.txt"
-)
-
-
 @pytest.mark.parametrize("stack", ALL_STACKS)
-@pytest.mark.xfail(strict=True, reason=SERVING_RUNTIME)
 def test_the_serving_image_serves_the_framework_version_training_installs(stack, tmp_path_factory):
     assert [str(v) for v in vr.check_serving_runtime(plan_of(stack, tmp_path_factory))] == []
 
 
-def test_the_serving_runtime_violations_are_exactly_those_listed(tmp_path_factory):
-    expected = {
-        "gcp-dev": ["churn-dev-retraining-trigger-workflow", "churn-dev-training-pipeline-schedule"],
-        "every-option-private": ["churn-prod-retraining-trigger-workflow", "churn-prod-training-pipeline-schedule"],
-        "every-option-public": ["churnpub-staging-training-pipeline-schedule"],
-    }
-    for stack, names in expected.items():
-        found = vr.check_serving_runtime(plan_of(stack, tmp_path_factory))
-        assert sorted(v.resource for v in found) == names, stack
-        assert all(v.field.endswith("parameterValues.serving_image") for v in found)
+@pytest.mark.parametrize("stack", ALL_STACKS)
+def test_every_image_is_pinned_google_hosted_and_one_runtime(stack, tmp_path_factory):
+    """Issue 9 items 1 and 12, the class: every executor of every pipeline job (training, drift,
+    retraining) and every registered model's image, in every plan."""
+    resources = plan_of(stack, tmp_path_factory)
+    jobs = vr._pipeline_jobs(resources)
+    assert len(jobs) == (3 if stack != "every-option-public" else 2)  # schedules (+ the retraining workflow)
+    assert [str(v) for v in vr.check_images(resources)] == []
 
 
 # --- the requests made at run time ---------------------------------------------------------------
@@ -594,18 +604,13 @@ def test_every_request_the_dynamic_providers_send_is_valid(vertex, tmp_path_fact
     assert recorded_violations(vertex) == []
 
 
-UPLOAD_CMEK = (
-    "issue 12: the register step's UploadModel creates each model version without encryptionSpec "
-    "(Model.encryption_spec), so uploaded models are not under the kit's customer-managed key"
-)
+DIGEST_15 = SKLEARN_15.replace(":latest", "@sha256:" + "5" * 64)
 
 
 @pytest.mark.parametrize("approval", ["manual", "auto"])
-@pytest.mark.xfail(strict=True, reason=UPLOAD_CMEK)
 def test_every_request_the_register_step_sends_is_valid(vertex, approval):
     from providers.gcp import pipeline_definition as pd
     from providers.gcp import vertex_server
-    from providers.gcp.translate import serving_image
 
     class Model:
         uri = path = "gs://my-ml-project-churn-dev-mlops/pipeline-root/churn-dev-churn/run/train/model"
@@ -616,7 +621,8 @@ def test_every_request_the_register_step_sends_is_valid(vertex, approval):
             project="my-ml-project",
             location="europe-west4",
             model_id="churn-dev-churn",
-            serving_image=serving_image("europe-west4"),
+            serving_image=DIGEST_15,
+            kms_key=KEY,
             approval=approval,
             gate_metric="roc_auc",
             gate_value=0.81,
@@ -627,55 +633,42 @@ def test_every_request_the_register_step_sends_is_valid(vertex, approval):
     assert recorded_violations(vertex) == []
 
 
-def test_the_register_step_violations_are_exactly_those_listed(vertex):
-    from providers.gcp import pipeline_definition as pd
-    from providers.gcp import vertex_server
+def test_the_served_model_is_loaded_with_the_framework_version_it_is_trained_with(tmp_path_factory):
+    """Issue 9 item 1, the class (every plan): what the train step installs and the runtime the
+    model is served on carry the same framework version. The steps pip-install the uploaded
+    requirements.txt on the step image; the register step uploads the model with the serving image.
+    Both images are the same prebuilt scikit-learn 1.4 image (by digest), and the requirements pin
+    exactly scikit-learn 1.4.2 (PipelineDef.framework), written here literally."""
+    for stack in ALL_STACKS:
+        resources = plan_of(stack, tmp_path_factory)
+        (training,) = [
+            job
+            for _, path, job in vr._pipeline_jobs(resources)
+            if path.startswith("createPipeline") and "serving_image" in job["runtimeConfig"]["parameterValues"]
+        ]
+        serving = training["runtimeConfig"]["parameterValues"]["serving_image"]
+        assert serving.startswith("europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-4@sha256:"), stack
+        executors = training["pipelineSpec"]["deploymentSpec"]["executors"]
+        train = executors["exec-churn-train"]["container"]
+        assert train["image"] == serving, stack
+        assert '-r "$code/requirements.txt"' in train["command"][2]
+        requirements, _ = vr._requirements_text(resources, ROOT)
+        pins = [line for line in requirements.splitlines() if line.startswith("scikit-learn")]
+        assert pins == ["scikit-learn==1.4.2"], stack
+        assert vr.prebuilt_entry(serving) == ("sklearn", "cpu", "1.4")
+
+
+def test_a_framework_without_a_prebuilt_image_is_refused_naming_the_pipeline():
+    from pipelines.spec import Framework
     from providers.gcp.translate import serving_image
+    from providers.spec import SpecError
 
-    class Model:
-        uri = path = "gs://b/pipeline-root/run/train/model"
-
-    pd._register_component().python_func(
-        model=Model(),
-        project="my-ml-project",
-        location="europe-west4",
-        model_id="churn-dev-churn",
-        serving_image=serving_image("europe-west4"),
-        approval="manual",
-        gate_metric="roc_auc",
-        gate_value=0.81,
-        serving_spec=json.dumps(vertex_server.container_spec()),
-        api_endpoint=vertex.url,
-    )
-    found = [v for r in vertex.requests for v in vr.check_rest_call(r.method, r.path, r.body, r.query)]
-    assert [(v.field, v.kind) for v in found] == [("model.encryptionSpec", "kit")]
-
-
-# --- 3. issue 9 item 1: trained and served with the same framework version -----------------------
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 1: pipelines/churn/requirements.txt installs scikit-learn>=1.5,<2 (1.9 today) in every "
-    "step, the model is served by sklearn-cpu.1-5 (scikit-learn 1.5)",
-)
-def test_the_served_model_is_loaded_with_the_framework_version_it_is_trained_with(compiled_training_spec):
-    from providers.gcp import pipeline_definition as pd
-    from providers.gcp.translate import serving_image
-
-    # What the GCP pipeline installs before the train step runs: the prologue's pip install of
-    # requirements.txt on the step image, and nothing else that carries a framework.
-    train = next(
-        e["container"]
-        for name, e in compiled_training_spec["deploymentSpec"]["executors"].items()
-        if name.endswith("-train")
-    )
-    assert train["command"][:2] == ["sh", "-c"]
-    assert '-r "$code/requirements.txt"' in train["command"][2]
-    assert train["image"] == pd.PYTHON_IMAGE == "python:3.11-slim"  # no framework in the image itself
-    requirements = (ROOT / "pipelines" / "churn" / "requirements.txt").read_text(encoding="utf-8")
-    for region in ("europe-west4", "us-central1", "asia-east1"):
-        assert vr.check_training_matches_serving(serving_image(region), requirements, region, "serving_image") == []
+    assert serving_image("europe-west4", Framework("scikit-learn", "1.4.2")) == SKLEARN_15.replace("1-5", "1-4")
+    assert serving_image("us-central1", Framework("xgboost", "2.1.3")).startswith("us-docker.pkg.dev/")
+    with pytest.raises(SpecError) as err:
+        serving_image("europe-west4", Framework("scikit-learn", "1.9.1"))
+    assert err.value.key == "mlops:platform.pipeline.name"
+    assert "1.6" in err.value.rule and "1.9" in err.value.rule
 
 
 # --- 4. IAM: the catalogue, written here with its source -----------------------------------------

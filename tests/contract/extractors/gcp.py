@@ -70,8 +70,15 @@ def _quality_gate(schedule: dict[str, Any]) -> tuple[str, float]:
     spec = json.loads(schedule["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"])
     tasks = spec["root"]["dag"]["tasks"]
     metric = tasks["read-metric"]["inputs"]["parameters"]["metric"]["runtimeValue"]["constant"]
-    condition = next(t for n, t in tasks.items() if n.startswith("condition"))
-    threshold = float(condition["triggerPolicy"]["condition"].rsplit(">=", 1)[1])
+    # The branch that registers (the other one fails the run): its trigger is `metric >= threshold`.
+    conditions = [
+        task["triggerPolicy"]["condition"]
+        for component in [spec["root"], *spec["components"].values()]
+        for task in (component.get("dag") or {}).get("tasks", {}).values()
+        if "triggerPolicy" in task and not task["triggerPolicy"]["condition"].startswith("!")
+    ]
+    (condition,) = conditions
+    threshold = float(condition.rsplit(">=", 1)[1])
     return metric, threshold
 
 
