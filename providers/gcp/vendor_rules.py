@@ -1352,18 +1352,34 @@ def approval_requests(props: Mapping[str, Any]) -> list[tuple[str, dict[str, Any
 # --- plan: cross-resource rules ------------------------------------------------------------------
 
 
+_VIEW_RE = re.compile(
+    r"^SELECT \*(?:, `(?P<source>\w+)` AS (?P<alias>\w+))? FROM `(?P<table>[\w-]+\.\w+\.\w+)`$", re.IGNORECASE
+)
+
+
 def _tables(resources: list[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
-    """'project.dataset.table' -> {column: type} for every BigQuery table of the plan."""
-    tables = {}
+    """'project.dataset.table' -> {column: type} for every BigQuery table of the plan, and for every
+    view of the form the kit writes (`SELECT *[, `col` AS alias] FROM `p.d.t``) over one of them."""
+    tables: dict[str, dict[str, str]] = {}
+    views: dict[str, re.Match[str]] = {}
     for r in resources:
         if r["type"] != "gcp:bigquery/table:Table":
             continue
         i = r.get("inputs", {})
+        key = f"{i.get('project')}.{i.get('datasetId')}.{i.get('tableId')}"
+        query = (i.get("view") or {}).get("query")
+        if isinstance(query, str):
+            match = _VIEW_RE.match(" ".join(query.split()))
+            if match:
+                views[key] = match
+            continue  # another view: its columns are not known offline
         schema = i.get("schema")
         columns = json.loads(schema) if isinstance(schema, str) else (schema or [])
-        tables[f"{i.get('project')}.{i.get('datasetId')}.{i.get('tableId')}"] = {
-            c["name"]: c.get("type", "") for c in columns if isinstance(c, dict) and "name" in c
-        }
+        tables[key] = {c["name"]: c.get("type", "") for c in columns if isinstance(c, dict) and "name" in c}
+    for key, match in views.items():
+        base = tables.get(match["table"])
+        if base is not None:
+            tables[key] = {**base, **({match["alias"]: base.get(match["source"], "")} if match["alias"] else {})}
     return tables
 
 

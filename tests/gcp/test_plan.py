@@ -61,7 +61,8 @@ def test_cmek_everywhere(gcp_plan):
     for dataset in inputs(gcp_plan, "gcp:bigquery/dataset:Dataset"):
         assert dataset["defaultEncryptionConfiguration"] == {"kmsKeyName": KEY}
     for table in inputs(gcp_plan, "gcp:bigquery/table:Table"):
-        assert table["encryptionConfiguration"] == {"kmsKeyName": KEY}
+        if "view" not in table:  # a view holds no data (its table is encrypted)
+            assert table["encryptionConfiguration"] == {"kmsKeyName": KEY}
     assert one(gcp_plan, "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore")["encryptionSpec"] == {
         "kmsKeyName": KEY
     }
@@ -170,7 +171,7 @@ def test_vertex_custom_roles_hold_only_the_listed_permissions(gcp_plan):
 
 def test_feature_store_v2_schema_and_views(gcp_plan):
     assert not [r for r in gcp_plan.resources if r.type.startswith("gcp:vertex/aiFeatureStore")]
-    table = one(gcp_plan, "gcp:bigquery/table:Table")
+    table, source = sorted(inputs(gcp_plan, "gcp:bigquery/table:Table"), key=lambda t: t["tableId"])
     assert json.loads(table["schema"]) == [
         {"name": "customer_id", "type": "STRING", "mode": "REQUIRED"},
         {"name": "event_time", "type": "TIMESTAMP", "mode": "REQUIRED"},
@@ -185,10 +186,27 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
     assert gcp_plan.outputs["feature_groups"]["customer_profile"]["id"] == (
         "projects/my-ml-project/locations/europe-west4/featureGroups/churn_dev_customer_profile"
     )
+    # Vertex reads a view of the table that exposes the event time as feature_timestamp (the table
+    # is what the pipeline writes)
+    assert source == {
+        **source,
+        "tableId": "customer_profile_vertex_source",
+        "datasetId": "churn_dev_features",
+        "view": {
+            "query": (
+                "SELECT *, `event_time` AS feature_timestamp FROM `my-ml-project.churn_dev_features.customer_profile`"
+            ),
+            "useLegacySql": False,
+        },
+        "deletionProtection": True,
+    }
     assert group["bigQuery"] == {
-        "bigQuerySource": {"inputUri": "bq://my-ml-project.churn_dev_features.customer_profile"},
+        "bigQuerySource": {"inputUri": "bq://my-ml-project.churn_dev_features.customer_profile_vertex_source"},
         "entityIdColumns": ["customer_id"],
     }
+    assert gcp_plan.outputs["feature_groups"]["customer_profile"]["offline"] == (
+        "projects/my-ml-project/datasets/churn_dev_features/tables/customer_profile"
+    )
     features = [i["name"] for i in inputs(gcp_plan, "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature")]
     assert sorted(features) == ["contract_type", "monthly_charges", "support_calls", "tenure_months"]
     store = one(gcp_plan, "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore")
@@ -220,7 +238,7 @@ def test_data_bearing_resources_are_protected(gcp_plan):
         "gcp:vertex/aiFeatureGroup:AiFeatureGroup",
         "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore",
     } <= protected
-    assert one(gcp_plan, "gcp:bigquery/table:Table")["deletionProtection"] is True
+    assert all(t["deletionProtection"] is True for t in inputs(gcp_plan, "gcp:bigquery/table:Table"))
 
 
 def test_labels_on_everything_that_takes_them(gcp_plan):

@@ -215,3 +215,36 @@ def test_region_is_checked_against_the_aiplatform_sdk_list():
             _resolve(lambda c, r=region: c.update({"gcp:region": r}))
         assert err.value.key == "gcp:region"
         assert "Vertex AI is not offered" in err.value.rule or "must be a GCP region" in err.value.rule
+
+
+def test_no_other_column_may_be_called_feature_timestamp():
+    """The view exposes event_time as feature_timestamp: a feature or entity of that name would clash."""
+
+    def feature(c):
+        _platform(c)["feature_store"]["feature_groups"][0]["features"][0]["name"] = "feature_timestamp"
+
+    with pytest.raises(SpecError) as err:
+        _resolve(feature)
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].features[0].name"
+
+    def entity(c):
+        _platform(c)["feature_store"]["feature_groups"][0]["entity"] = "feature_timestamp"
+
+    with pytest.raises(SpecError) as err:
+        _resolve(entity)
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].entity"
+
+    def event_time(c):  # the event time itself may have the name: the view then adds nothing
+        _platform(c)["feature_store"]["feature_groups"][0]["event_time"] = "feature_timestamp"
+
+    assert _resolve(event_time)[1].settings.source_views == {"customer_profile": "customer_profile_vertex_source"}
+
+
+def test_a_group_named_like_another_groups_view_is_refused():
+    def clash(c):
+        groups = _platform(c)["feature_store"]["feature_groups"]
+        groups.append({**groups[0], "name": "customer_profile_vertex_source"})
+
+    with pytest.raises(SpecError) as err:
+        _resolve(clash)
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[1].name"

@@ -374,6 +374,27 @@ def test_a_feature_group_source_needs_a_feature_timestamp_column():
     assert rules(vr.check_feature_sources(_group_plan(no_entity))) == [("g", "bigQuery.entityIdColumns")]
 
 
+def test_a_view_of_the_table_is_read_with_the_columns_it_selects():
+    table = [{"name": "id", "type": "STRING"}, {"name": "event_time", "type": "TIMESTAMP"}]
+    plan = _group_plan(table)
+    plan.append(
+        {
+            "type": "gcp:bigquery/table:Table",
+            "name": "v",
+            "inputs": {
+                "project": "p1-proj",
+                "datasetId": "d",
+                "tableId": "v",
+                "view": {"query": "SELECT *, `event_time` AS feature_timestamp FROM `p1-proj.d.t`"},
+            },
+        }
+    )
+    plan[1]["inputs"]["bigQuery"]["bigQuerySource"]["inputUri"] = "bq://p1-proj.d.v"
+    assert vr.check_feature_sources(plan) == []
+    plan[2]["inputs"]["view"]["query"] = "SELECT *, `id` AS feature_timestamp FROM `p1-proj.d.t`"  # a STRING
+    assert rules(vr.check_feature_sources(plan)) == [("g", "bigQuery.bigQuerySource.inputUri")]
+
+
 def test_iam_custom_roles_are_well_formed():
     role = {
         "type": "gcp:projects/iAMCustomRole:IAMCustomRole",
@@ -518,32 +539,14 @@ def test_every_vertex_request_of_the_plan_is_valid(stack, tmp_path_factory):
     assert [str(v) for v in vr.check_plan_requests(resources)] == []
 
 
-FEATURE_TIMESTAMP = (
-    "issue 9 item 2: every AiFeatureGroup's BigQuery table has no TIMESTAMP column 'feature_timestamp' "
-    "(FeatureGroup.big_query: the source must have it; pulumi_gcp cannot set time_series.timestamp_column); "
-    "gcp-dev: churn-dev-feature-store-customer_profile; every-option-*: customer_profile, usage_daily, billing_history"
-)
-
-
 @pytest.mark.parametrize("stack", ALL_STACKS)
-@pytest.mark.xfail(strict=True, reason=FEATURE_TIMESTAMP)
 def test_every_feature_group_source_has_what_vertex_reads(stack, tmp_path_factory):
-    assert [str(v) for v in vr.check_feature_sources(plan_of(stack, tmp_path_factory))] == []
-
-
-def test_the_feature_timestamp_violations_are_exactly_those_listed(tmp_path_factory):
-    """Pins what the xfail above stands for, so a new kind of violation is not hidden by it."""
-    for stack in ALL_STACKS:
-        found = rules(vr.check_feature_sources(plan_of(stack, tmp_path_factory)))
-        groups = ["customer_profile"] if stack == "gcp-dev" else ["billing_history", "customer_profile", "usage_daily"]
-        prefix = {
-            "gcp-dev": "churn-dev",
-            "every-option-private": "churn-prod",
-            "every-option-public": "churnpub-staging",
-        }
-        assert found == [(f"{prefix[stack]}-feature-store-{g}", "bigQuery.bigQuerySource.inputUri") for g in groups], (
-            stack
-        )
+    """Issue 9 item 2, the class: every feature group of every plan reads a source with its entity
+    columns and a TIMESTAMP feature_timestamp (FeatureGroup.big_query), and every feature's column."""
+    resources = plan_of(stack, tmp_path_factory)
+    groups = [r for r in resources if r["type"] == "gcp:vertex/aiFeatureGroup:AiFeatureGroup"]
+    assert len(groups) == (1 if stack == "gcp-dev" else 3)
+    assert [str(v) for v in vr.check_feature_sources(resources)] == []
 
 
 @pytest.mark.parametrize("stack", ALL_STACKS)
