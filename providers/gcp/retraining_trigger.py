@@ -208,17 +208,6 @@ class RetrainingTrigger(Capability):
             labels=s.labels,
             opts=self.child(depends_on=foundation.key_ready),
         )
-        # Cloud Monitoring publishes as its notification service agent.
-        gcp.pubsub.TopicIAMMember(
-            f"{name}-topic-publisher",
-            project=s.project,
-            topic=self.topic.name,
-            role="roles/pubsub.publisher",
-            member=project.number.apply(
-                lambda n: f"serviceAccount:service-{n}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
-            ),
-            opts=self.child(),
-        )
         to_topic = gcp.monitoring.NotificationChannel(
             f"{name}-pubsub",
             project=s.project,
@@ -227,6 +216,20 @@ class RetrainingTrigger(Capability):
             labels={"topic": self.topic.id},
             user_labels=s.labels,
             opts=self.child(),
+        )
+        # Cloud Monitoring publishes as its notification service agent, which Google creates with
+        # the project's first Pub/Sub notification channel: grant it after the channel exists (a
+        # fresh project has no such agent yet, and the grant would fail). The channel needs no
+        # grant to be created, only to deliver.
+        gcp.pubsub.TopicIAMMember(
+            f"{name}-topic-publisher",
+            project=s.project,
+            topic=self.topic.name,
+            role="roles/pubsub.publisher",
+            member=project.number.apply(
+                lambda n: f"serviceAccount:service-{n}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+            ),
+            opts=self.child(depends_on=[to_topic]),
         )
         return to_topic.name
 
