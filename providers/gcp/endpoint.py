@@ -122,7 +122,6 @@ class Endpoint(Capability):
                 "min_replicas": ep.min_replicas,
                 "max_replicas": ep.max_replicas,
                 "cpu_target": ep.target_cpu_percent,
-                "service_account": foundation.account_email,
                 "display_name": f"{registry.model_id}-v{version}",
             },
             opts=self.child(depends_on=[endpoint, *([registry.approval] if registry.approval else [])]),

@@ -1313,7 +1313,10 @@ def deploy_model_request(props: Mapping[str, Any]) -> dict[str, Any]:
         machine["acceleratorType"] = props["accelerator_type"]
         machine["acceleratorCount"] = _int(props.get("accelerator_count"))
     model = f"projects/{props.get('project')}/locations/{props.get('region')}/models/{props.get('model_id')}"
+    from providers.gcp.dynamic import deployed_model_id
+
     deployed: dict[str, Any] = {
+        "id": deployed_model_id(dict(props)),
         "model": f"{model}@{props.get('version')}",
         "displayName": props.get("display_name"),
         "dedicatedResources": {
@@ -1334,19 +1337,9 @@ def deploy_model_request(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def approval_requests(props: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """What `ModelVersionApproval` may send: label update and alias move (auto), only reads (manual)."""
+    """What `ApprovedVersionCheck` sends, in either mode: it only reads the version."""
     model = f"projects/{props.get('project')}/locations/{props.get('region')}/models/{props.get('model_id')}"
-    name = f"{model}@{props.get('version')}"
-    requests: list[tuple[str, dict[str, Any]]] = [("GetModelRequest", {"name": name})]
-    if props.get("mode") == "auto":
-        requests += [
-            ("MergeVersionAliasesRequest", {"name": name, "versionAliases": ["approved"]}),
-            (
-                "UpdateModelRequest",
-                {"model": {"name": name, "labels": {"approval": "approved"}}, "updateMask": "labels"},
-            ),
-        ]
-    return requests
+    return [("GetModelRequest", {"name": f"{model}@{props.get('version')}"})]
 
 
 # --- plan: cross-resource rules ------------------------------------------------------------------

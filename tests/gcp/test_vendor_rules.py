@@ -584,8 +584,9 @@ def recorded_violations(vertex) -> list[str]:
 
 def test_every_request_the_dynamic_providers_send_is_valid(vertex, tmp_path_factory):
     """The props of the every-option plan (GPU, auto approval), through the real providers and the
-    real aiplatform REST clients: create, scale (MutateDeployedModel), delete, approve, revoke."""
-    from providers.gcp.dynamic import ApprovalProvider, DeployedModelProvider
+    real aiplatform REST clients: check, deploy, read, scale (MutateDeployedModel), undeploy, and
+    the reviewer's approve and revoke commands."""
+    from providers.gcp.dynamic import ApprovalCheckProvider, DeployedModelProvider, main
 
     resources = plan_of("every-option-private", tmp_path_factory)
     dynamic = [r["inputs"] for r in resources if r["type"] == vr.DYNAMIC]
@@ -594,13 +595,18 @@ def test_every_request_the_dynamic_providers_send_is_valid(vertex, tmp_path_fact
     deploy.pop("__provider", None), approve.pop("__provider", None)
     model = f"{P}/models/{approve['model_id']}@{approve['version']}".replace("my-ml-project", approve["project"])
     vertex.models[model] = {"versionAliases": [], "labels": {"approval": "pending"}}
+    command = ["--project", approve["project"], "--region", approve["region"], "--model", approve["model_id"]]
+    command += ["--version", approve["version"], "--api-endpoint", vertex.url]
 
-    approval = ApprovalProvider().create(approve)
+    main(["approve", *command])
+    check = ApprovalCheckProvider().create(approve)
     provider = DeployedModelProvider()
     created = provider.create(deploy)
+    provider.read(created.id, created.outs)
     provider.update(created.id, created.outs, deploy | {"max_replicas": 8.0, "cpu_target": 50.0})
     provider.delete(created.id, created.outs)
-    ApprovalProvider().delete(approval.id, approval.outs)
+    ApprovalCheckProvider().delete(check.id, check.outs)
+    main(["revoke", *command])
 
     sent = {r.path.rsplit(":", 1)[-1] for r in vertex.requests if r.method == "POST"}
     assert {"deployModel", "mutateDeployedModel", "undeployModel", "mergeVersionAliases"} <= sent
