@@ -21,6 +21,7 @@ APIS = (
     "logging.googleapis.com",
     "eventarc.googleapis.com",
     "workflows.googleapis.com",
+    "compute.googleapis.com",  # the VPC, address and forwarding rule of the private endpoint
 )
 KEY_ROTATION = "7776000s"  # 90 days
 ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
@@ -105,6 +106,8 @@ class FoundationOut:
     account_member: pulumi.Output[str]
     account_name: pulumi.Output[str]
     """The pipeline identity's full resource name (for grants on the account itself)."""
+    apis: list[pulumi.Resource]
+    """The enabled APIs: a resource of an API's service depends on them."""
 
 
 class Foundation(Capability):
@@ -234,6 +237,7 @@ class Foundation(Capability):
             account_email=self.account.email,
             account_member=self.account.member,
             account_name=self.account.name,
+            apis=list(self.apis),
         )
         self.publish(
             storage_uri=self.bucket.url,

@@ -82,7 +82,26 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         role = f"projects/{project}/roles/{inputs.get('roleId')}"
         return {"name": role}, role
     if typ == "pulumi-python:dynamic:Resource":
-        return {"deployed_model_id": "1234567890", "approved": True}, f"{name}-offline"
+        outs: dict[str, Any] = {"approved": True}
+        if "machine_type" in inputs:  # DeployedModel: Vertex creates the PSC attachment with the first deployment
+            outs["deployed_model_id"] = "1234567890"
+            outs["service_attachment"] = (
+                f"projects/offline-tenant-project/regions/{inputs.get('region')}/serviceAttachments/"
+                f"sa-{zlib.crc32(str(inputs.get('endpoint')).encode())}"
+            )
+        return outs, f"{name}-offline"
+    if typ == "gcp:compute/network:Network":
+        return {
+            "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/global/networks/{inputs.get('name')}"
+        }, (f"projects/{project}/global/networks/{inputs.get('name')}")
+    if typ == "gcp:compute/subnetwork:Subnetwork":
+        return {}, f"projects/{project}/regions/{inputs.get('region')}/subnetworks/{inputs.get('name')}"
+    if typ == "gcp:compute/address:Address":
+        return {
+            "address": "10.201.0.2"
+        }, f"projects/{project}/regions/{inputs.get('region')}/addresses/{inputs.get('name')}"
+    if typ == "gcp:compute/forwardingRule:ForwardingRule":
+        return {}, f"projects/{project}/regions/{inputs.get('region')}/forwardingRules/{inputs.get('name')}"
     return {}, f"{name}-id"
 
 

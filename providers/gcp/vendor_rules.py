@@ -59,6 +59,17 @@ ENDPOINT_ID_API = (
     "10-digit id was created there); the proto comment of CreateEndpointRequest.endpoint_id still says 9"
 )
 ENDPOINT_ID_NUMERIC_MAX = 10
+ENDPOINT_TYPES_DOC = (
+    "Vertex AI 'Choose an endpoint type' (https://cloud.google.com/vertex-ai/docs/predictions/choose-endpoint-type): "
+    "request-response logging is supported on dedicated public, shared public and Private Service Connect "
+    "endpoints, not on private endpoints that use VPC Network Peering"
+)
+PSC_RULE_DOC = (
+    "pulumi_gcp compute.ForwardingRuleArgs: 'For Private Service Connect forwarding rules that forward traffic to "
+    "managed services, the target must be a service attachment', load_balancing_scheme '\"\" is also supported for "
+    "... PSC (private service connection) regional forwarding rules', 'For regional forwarding rules, this target "
+    "must be in the same region as the forwarding rule'"
+)
 IAM_ROLE_DOC = (
     "IAM REST reference, Role / projects.roles.create "
     "(https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles/create): roleId matches "
@@ -551,6 +562,16 @@ def _rule_create_endpoint(body: _Body, label: str) -> list[Violation]:
                 "endpoint.predictRequestResponseLoggingConfig.bigqueryDestination.outputUri",
                 f"{dest!r} is not bq://project[.dataset[.table]]",
                 _doc_source("google.cloud.aiplatform.v1.BigQueryDestination", "output_uri"),
+            )
+        )
+    if _get(endpoint, "network") and _get(logging, "enabled"):
+        out.append(
+            Violation(
+                label,
+                "endpoint.predictRequestResponseLoggingConfig.enabled",
+                "request-response logging is not available on private (VPC peering) endpoints; it is on public, "
+                "dedicated public and Private Service Connect endpoints",
+                ENDPOINT_TYPES_DOC,
             )
         )
     if _get(endpoint, "network") and _get(endpoint, "private_service_connect_config"):
@@ -1560,6 +1581,28 @@ def _serving_rules(resources: list[Mapping[str, Any]], root: Path) -> list[Viola
     return out
 
 
+def _psc_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
+    """A forwarding rule to a service attachment (a PSC endpoint): no load-balancing scheme, same region."""
+    out = []
+    for r in resources:
+        if r["type"] != "gcp:compute/forwardingRule:ForwardingRule":
+            continue
+        i = r.get("inputs", {})
+        target = str(i.get("target", ""))
+        match = re.fullmatch(r"projects/[^/]+/regions/([^/]+)/serviceAttachments/[^/]+", target)
+        if not match:
+            continue
+        if i.get("loadBalancingScheme", "EXTERNAL") != "":
+            out.append(Violation(r["name"], "loadBalancingScheme", 'must be "" for a PSC endpoint', PSC_RULE_DOC))
+        if i.get("region") and match.group(1) != i["region"]:
+            out.append(
+                Violation(
+                    r["name"], "target", f"service attachment in {match.group(1)}, rule in {i['region']}", PSC_RULE_DOC
+                )
+            )
+    return out
+
+
 def _image_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
     """Every image a pipeline job runs (each executor of its compiled spec) and the image it
     registers models with: pinned and Google-hosted; a training job's steps run on the image its
@@ -1689,6 +1732,11 @@ def check_images(resources: list[Mapping[str, Any]]) -> list[Violation]:
     return _unique(_image_rules(_custom(resources)))
 
 
+def check_network(resources: list[Mapping[str, Any]]) -> list[Violation]:
+    """Private Service Connect forwarding rules as pulumi_gcp documents them."""
+    return _unique(_psc_rules(_custom(resources)))
+
+
 def check_iam(resources: list[Mapping[str, Any]]) -> list[Violation]:
     """IAM custom roles: role id, title, description, stage and permission names well formed."""
     return _unique(_iam_rules(_custom(resources)))
@@ -1702,6 +1750,7 @@ def check_plan(resources: list[Mapping[str, Any]], root: Path | None = None) -> 
         + check_feature_sources(resources)
         + check_serving_runtime(resources, root)
         + check_images(resources)
+        + check_network(resources)
         + check_iam(resources)
     )
 

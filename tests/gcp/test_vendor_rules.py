@@ -550,6 +550,64 @@ def test_every_feature_group_source_has_what_vertex_reads(stack, tmp_path_factor
 
 
 @pytest.mark.parametrize("stack", ALL_STACKS)
+def test_a_private_endpoint_is_reachable_from_the_kits_vpc(stack, tmp_path_factory):
+    """Issue 9 item 4, the class: an endpoint behind Private Service Connect that serves a model has a
+    consumer: a forwarding rule in the kit's VPC, at an internal address of a subnet of that VPC in the
+    endpoint's region, targeting the service attachment Vertex created for that endpoint's deployment,
+    in a project the endpoint allowlists. A public endpoint has none."""
+    resources = plan_of(stack, tmp_path_factory)
+
+    def of(typ):
+        return [r["inputs"] for r in resources if r["type"] == typ]
+
+    (endpoint,) = of("gcp:vertex/aiEndpoint:AiEndpoint")
+    rules_ = of("gcp:compute/forwardingRule:ForwardingRule")
+    if stack == "every-option-public":
+        assert "privateServiceConnectConfig" not in endpoint and rules_ == []
+        return
+    psc = endpoint["privateServiceConnectConfig"]
+    assert psc["enablePrivateServiceConnect"] is True
+    (deployed,) = [r for r in resources if r["type"] == vr.DYNAMIC and "machine_type" in r["inputs"]]
+    (rule,) = rules_
+    (address,) = of("gcp:compute/address:Address")
+    (subnet,) = of("gcp:compute/subnetwork:Subnetwork")
+    (network,) = of("gcp:compute/network:Network")
+    network_id = f"projects/{network['project']}/global/networks/{network['name']}"
+    assert rule["network"] == subnet["network"] == network_id
+    assert rule["ipAddress"] == f"projects/{address['project']}/regions/{address['region']}/addresses/{address['name']}"
+    assert address["addressType"] == "INTERNAL"
+    assert (
+        address["subnetwork"] == f"projects/{subnet['project']}/regions/{subnet['region']}/subnetworks/{subnet['name']}"
+    )
+    assert rule["region"] == subnet["region"] == endpoint["region"] == "europe-west4"
+    assert rule["loadBalancingScheme"] == ""
+    # the attachment the DeployedModel reads back from the endpoint it deployed to (a fake one offline)
+    assert rule["target"].startswith("projects/offline-tenant-project/regions/europe-west4/serviceAttachments/")
+    assert rule["project"] in psc["projectAllowlists"]
+    assert deployed["inputs"]["endpoint"].endswith(f"/endpoints/{endpoint['name']}")
+    # request-response logging works on PSC endpoints (Choose an endpoint type): it stays on
+    assert endpoint["predictRequestResponseLoggingConfig"]["enabled"] is True
+    assert [str(v) for v in vr.check_network(resources)] == []
+
+
+def test_psc_forwarding_rules_and_logging_follow_the_documented_rules():
+    attachment = "projects/t/regions/europe-west4/serviceAttachments/sa"
+    rule = {"type": "gcp:compute/forwardingRule:ForwardingRule", "name": "fr", "inputs": {"region": "europe-west4"}}
+    rule["inputs"] |= {"target": attachment, "loadBalancingScheme": ""}
+    assert vr.check_network([rule]) == []
+    rule["inputs"] |= {"loadBalancingScheme": "INTERNAL", "region": "us-central1"}
+    assert rules(vr.check_network([rule])) == [("fr", "loadBalancingScheme"), ("fr", "target")]
+    del rule["inputs"]["loadBalancingScheme"]  # pulumi_gcp's default is EXTERNAL
+    assert ("fr", "loadBalancingScheme") in rules(vr.check_network([rule]))
+    body = copy.deepcopy(VALID_ENDPOINT)
+    del body["endpoint"]["privateServiceConnectConfig"]
+    body["endpoint"]["network"] = "projects/123/global/networks/n"  # a VPC-peering private endpoint
+    assert rules(vr.check_request("CreateEndpointRequest", body)) == [
+        ("CreateEndpointRequest", "endpoint.predictRequestResponseLoggingConfig.enabled")
+    ]
+
+
+@pytest.mark.parametrize("stack", ALL_STACKS)
 def test_the_serving_image_serves_the_framework_version_training_installs(stack, tmp_path_factory):
     assert [str(v) for v in vr.check_serving_runtime(plan_of(stack, tmp_path_factory))] == []
 
