@@ -174,7 +174,7 @@ class FeatureStore(Capability):
                         ]
                     ),
                     labels=s.labels,
-                    opts=self.child(depends_on=features),
+                    opts=self.protected(deployment, depends_on=features),  # holds the online copy
                 )
             # The contract's shape on every cloud: the online view's id is not part of it.
             groups[group.name] = {

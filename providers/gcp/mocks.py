@@ -72,6 +72,9 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
     if typ == "gcp:monitoring/alertPolicy:AlertPolicy":
         policy = f"projects/{project}/alertPolicies/{zlib.crc32(name.encode())}"
         return {"name": policy}, policy
+    if typ == "gcp:logging/projectBucketConfig:ProjectBucketConfig":
+        bucket = f"projects/{project}/locations/{inputs.get('location')}/buckets/{inputs.get('bucketId')}"
+        return {"name": bucket}, bucket
     if typ == "gcp:logging/metric:Metric":
         return {}, str(inputs.get("name", name))
     if typ == "gcp:workflows/workflow:Workflow":
@@ -119,6 +122,9 @@ def fake_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
         repo = f"{args.get('location')}-docker.pkg.dev/{args.get('project')}/{args.get('repositoryId')}/{name}"
         digest = hashlib.sha256(repo.encode()).hexdigest()
         return {"selfLink": f"{repo}@sha256:{digest}", "name": repo, "imageName": name, "project": args.get("project")}
+    if token == "gcp:logging/getProjectCmekSettings:getProjectCmekSettings":
+        email = f"service-{PROJECT_NUMBER}@gcp-sa-logging.iam.gserviceaccount.com"
+        return {"serviceAccountId": email, "project": project, "id": f"projects/{project}/cmekSettings"}
     if token == "gcp:organizations/getProject:getProject":
         return {"number": PROJECT_NUMBER, "projectId": project, "id": f"projects/{project}", "name": project}
     return {}

@@ -20,9 +20,7 @@ from providers.gcp import pipeline_definition
 from providers.gcp.endpoint import EndpointOut
 from providers.gcp.foundation import FoundationOut
 from providers.gcp.training_pipeline import TrainingOut
-from providers.gcp.translate import GcpSettings
-
-DRIFT_LOG = "mlops-drift"
+from providers.gcp.translate import DRIFT_LOG, GcpSettings
 
 
 def window_hours(cron: str) -> int:

@@ -73,6 +73,10 @@ _TIMESTAMP_NAME_TAKEN = (
     f"{FEATURE_TIMESTAMP!r} is the column Vertex AI Feature Store reads the event time from (the kit exposes "
     "event_time under that name): name this column otherwise, or name the event_time column feature_timestamp"
 )
+# The log the drift check writes its result to (`projects/<p>/logs/mlops-drift`); routed, with the
+# platform's entries only, to the platform's CMEK log bucket.
+DRIFT_LOG = "mlops-drift"
+LOG_RETENTION_DAYS = 30
 # The subnet of the kit's VPC that holds the Private Service Connect endpoint's internal address
 # (outside 10.128.0.0/9, the ranges of an auto-mode VPC, so the network can be peered with one).
 PSC_SUBNET_CIDR = "10.201.0.0/28"
@@ -128,7 +132,9 @@ class GcpSettings:
     image_lookup: dict[str, str]
     """artifactregistry.getDockerImage arguments resolving `serving_image` to its digest."""
     log_bucket_id: str
-    """The CMEK Cloud Logging bucket the kit's own logs (drift checks, retraining) are routed to."""
+    """The CMEK Cloud Logging bucket the platform's drift-check log entries are routed to."""
+    drift_log_filter: str
+    """The platform's own drift-check entries: what the sink routes there and `_Default` excludes."""
     private: bool
     """Private Service Connect endpoint, reached through the kit's VPC (network.public_access false)."""
     vpc_name: str
@@ -348,6 +354,7 @@ def translate(target: Target) -> GcpSettings:
         serving_image=image,
         image_lookup=image_lookup(image),
         log_bucket_id=f"{prefix}-mlops-logs",
+        drift_log_filter=f'logName="projects/{project}/logs/{DRIFT_LOG}" AND jsonPayload.mlops_platform="{prefix}"',
         private=not platform.network.public_access,
         vpc_name=f"{prefix}-mlops",
         psc_subnet_cidr=PSC_SUBNET_CIDR,

@@ -98,75 +98,7 @@ def test_private_bucket(gcp_plan):
     assert bucket["name"] == "my-ml-project-churn-dev-mlops"
 
 
-def test_least_privilege_roles(gcp_plan):
-    roles = [
-        i["role"]
-        for t in (
-            "gcp:projects/iAMMember:IAMMember",
-            "gcp:storage/bucketIAMMember:BucketIAMMember",
-            "gcp:bigquery/datasetIamMember:DatasetIamMember",
-            "gcp:serviceaccount/iAMMember:IAMMember",
-            "gcp:pubsub/topicIAMMember:TopicIAMMember",
-        )
-        for i in inputs(gcp_plan, t)
-    ]
-    assert roles
-    for role in roles:
-        assert role not in {"roles/owner", "roles/editor", "roles/viewer"}, role
-        assert not role.endswith(".admin"), role  # storage.objectAdmin is on the kit's bucket only
-        assert role != "roles/aiplatform.user", role  # project-wide create/delete of all of Vertex AI
-    project = {
-        (i["member"].split(":")[1].split("@")[0], i["role"])
-        for i in inputs(gcp_plan, "gcp:projects/iAMMember:IAMMember")
-    }
-    assert project == {
-        ("churn-dev-ml", "projects/my-ml-project/roles/churn_dev_mlops_pipeline"),
-        ("churn-dev-ml", "roles/bigquery.jobUser"),
-        ("churn-dev-ml", "roles/logging.logWriter"),
-        ("churn-dev-retrain", "projects/my-ml-project/roles/churn_dev_mlops_retrain"),
-        ("churn-dev-retrain", "roles/eventarc.eventReceiver"),
-        ("churn-dev-retrain", "roles/workflows.invoker"),
-    }
-    bucket_roles = {i["role"] for i in inputs(gcp_plan, "gcp:storage/bucketIAMMember:BucketIAMMember")}
-    assert bucket_roles == {"roles/storage.objectAdmin", "roles/storage.objectViewer"}
-    dataset_roles = {
-        (i["datasetId"], i["role"]) for i in inputs(gcp_plan, "gcp:bigquery/datasetIamMember:DatasetIamMember")
-    }
-    assert dataset_roles == {
-        ("churn_dev_features", "roles/bigquery.dataEditor"),
-        ("churn_dev_serving_logs", "roles/bigquery.dataViewer"),
-    }
-    for account in inputs(gcp_plan, "gcp:serviceaccount/account:Account"):
-        assert 6 <= len(account["accountId"]) <= 30
-
-
-def test_vertex_custom_roles_hold_only_the_listed_permissions(gcp_plan):
-    from providers.gcp.foundation import VERTEX_PIPELINE_PERMISSIONS
-
-    roles = {r["roleId"]: r for r in inputs(gcp_plan, "gcp:projects/iAMCustomRole:IAMCustomRole")}
-    assert set(roles) == {"churn_dev_mlops_pipeline", "churn_dev_mlops_retrain"}
-    assert roles["churn_dev_mlops_pipeline"]["permissions"] == sorted(VERTEX_PIPELINE_PERMISSIONS)
-    assert roles["churn_dev_mlops_retrain"]["permissions"] == [
-        "aiplatform.pipelineJobs.create",
-        "aiplatform.pipelineJobs.get",
-    ]
-    pipeline = set(VERTEX_PIPELINE_PERMISSIONS)
-    assert {"aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.update"} <= pipeline
-    for role in roles.values():
-        assert role["project"] == "my-ml-project"
-        for permission in role["permissions"]:
-            service, resource, verb = permission.split(".")
-            assert service == "aiplatform" and verb != "delete" and "*" not in permission
-            # the identities never manage endpoints, feature stores, datasets or IAM
-            assert resource in {
-                "models",
-                "operations",
-                "metadataStores",
-                "artifacts",
-                "contexts",
-                "executions",
-                "pipelineJobs",
-            }, permission
+# Every grant, custom-role permission and scope: tests/gcp/test_identities.py (literal tables).
 
 
 def test_feature_store_v2_schema_and_views(gcp_plan):
