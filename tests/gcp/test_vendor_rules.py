@@ -747,20 +747,67 @@ def test_a_misspelt_permission_or_role_is_refused(tmp_path_factory):
     ]
 
 
-def test_check_plan_is_the_union_and_names_resource_field_and_rule(tmp_path_factory):
-    """What `mlops plan` will print: one line per violation, naming the resource, the field and the rule."""
-    found = vr.check_plan(plan_of("gcp-dev", tmp_path_factory))
-    assert rules(found) == [
-        ("churn-dev-feature-store-customer_profile", "bigQuery.bigQuerySource.inputUri"),
-        (
-            "churn-dev-retraining-trigger-workflow",
-            "sourceContents http.post pipelineJobs body.runtimeConfig.parameterValues.serving_image",
-        ),
-        (
-            "churn-dev-training-pipeline-schedule",
-            "createPipelineJobRequest.pipelineJob.runtimeConfig.parameterValues.serving_image",
-        ),
+@pytest.mark.parametrize("stack", ALL_STACKS)
+def test_no_plan_breaks_a_rule_of_google_or_of_the_kit(stack, tmp_path_factory):
+    """What `mlops plan` holds every GCP plan to (vendor-kind refuses with exit 2), plus the kit's own
+    promises (kit-kind: none may exist)."""
+    assert [f"{v.kind}: {v}" for v in vr.check_plan(plan_of(stack, tmp_path_factory))] == []
+
+
+def test_mlops_plan_refuses_what_google_would_refuse_one_line_each(tmp_path_factory):
+    """GcpProvider.check_plan is vendor_rules.check_plan: a planted violation is a line naming the
+    resource, the field and the rule; a kit-kind one is not a user's error and is not returned."""
+    from providers.gcp import GcpProvider
+
+    resources = copy.deepcopy(plan_of("gcp-dev", tmp_path_factory))
+    assert GcpProvider().check_plan(resources) == []
+    endpoint = next(r for r in resources if r["type"] == "gcp:vertex/aiEndpoint:AiEndpoint")
+    endpoint["inputs"]["name"] = "0123"  # a numeric endpoint id with a leading zero
+    group = next(r for r in resources if r["type"] == "gcp:vertex/aiFeatureGroup:AiFeatureGroup")
+    group["inputs"]["bigQuery"]["bigQuerySource"]["inputUri"] = "bq://my-ml-project.churn_dev_features.customer_profile"
+    schedule = next(r for r in resources if r["name"] == "churn-dev-training-pipeline-schedule")
+    job = schedule["inputs"]["createPipelineJobRequest"]["pipelineJob"]
+    job["runtimeConfig"]["parameterValues"]["x"] = "1"
+    lines = GcpProvider().check_plan(resources)
+    assert sorted(line.split(": ", 2)[0] + ": " + line.split(": ", 2)[1] for line in lines) == [
+        "churn-dev-endpoint-endpoint: endpointId",
+        "churn-dev-feature-store-customer_profile: bigQuery.bigQuerySource.inputUri",
+        "churn-dev-training-pipeline-schedule: schedule.createPipelineJobRequest.pipelineJob.runtimeConfig"
+        ".parameterValues[x]",
     ]
-    line = str(found[0])
-    assert line.startswith("churn-dev-feature-store-customer_profile: bigQuery.bigQuerySource.inputUri: ")
-    assert "feature_timestamp" in line and "[proto v1.FeatureGroup.big_query" in line
+    timestamp = next(line for line in lines if "bigQuerySource" in line)
+    assert "feature_timestamp" in timestamp and "[proto v1.FeatureGroup.big_query" in timestamp
+    # a kit-kind violation (an unpinned image) is a defect of the kit, not the user's: not returned
+    job["runtimeConfig"]["parameterValues"].pop("x")
+    job["pipelineSpec"] = job["pipelineSpec"].replace("@sha256:", "-unpinned@sha256:x")
+    assert [v.kind for v in vr.check_plan(resources) if "unpinned" in v.rule or "not pinned" in v.rule] != []
+    assert sorted(line.split(": ", 1)[0] for line in GcpProvider().check_plan(resources)) == [
+        "churn-dev-endpoint-endpoint",
+        "churn-dev-feature-store-customer_profile",
+    ]
+
+
+def test_mlops_plan_runs_the_check_and_exits_0_on_every_example(tmp_path):
+    import subprocess
+    import sys
+
+    for stack in ("gcp-dev",):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "infra.cli",
+                "plan",
+                "--stack",
+                stack,
+                "--format",
+                "json",
+                "-o",
+                str(tmp_path / "p.json"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
