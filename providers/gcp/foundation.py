@@ -22,6 +22,7 @@ APIS = (
     "eventarc.googleapis.com",
     "workflows.googleapis.com",
     "compute.googleapis.com",  # the VPC, address and forwarding rule of the private endpoint
+    "artifactregistry.googleapis.com",  # resolving the framework image's tag to its digest
 )
 KEY_ROTATION = "7776000s"  # 90 days
 ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"

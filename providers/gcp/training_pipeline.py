@@ -70,7 +70,10 @@ class TrainingPipeline(Capability):
 
         # The framework's prebuilt image: Google supports only its `:latest` tag, so each `pulumi up`
         # resolves the tag to a digest and every step and the served model use that digest.
-        image = gcp.artifactregistry.get_docker_image_output(**s.image_lookup).self_link
+        # (after the APIs: on a fresh project the look-up waits for artifactregistry.googleapis.com)
+        image = gcp.artifactregistry.get_docker_image_output(
+            **s.image_lookup, opts=pulumi.InvokeOutputOptions(depends_on=foundation.apis)
+        ).self_link
         spec = pipeline_definition.spec_json(
             pipeline_definition.compile_spec(
                 pipeline_definition.build_training_pipeline(

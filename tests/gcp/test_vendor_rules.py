@@ -3,9 +3,8 @@
 1. The validator on synthetic input: what Google refuses is refused, a valid request passes.
 2. The class tests: every plan (the example stack and stacks with every option on), every request
    the dynamic providers and the register step send at run time (recorded by the fake Vertex
-   server, sent by the real aiplatform clients). Tests that fail today are xfail(strict=True) with
-   the exact violations in their reason; fixing the defect makes them pass, which fails them
-   until the mark is removed.
+   server, sent by the real aiplatform clients). None may break a rule: what `mlops plan` refuses
+   (vendor-kind) and the kit's own promises (kit-kind: CMEK, pinned images, one runtime).
 3. Issue 9 item 1: the framework version the served model is loaded with is the one it is trained with.
 4. IAM: every permission and predefined role against a catalogue written here with its source.
 """
