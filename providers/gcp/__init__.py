@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from providers.base import ComponentClasses, Provider, Target
 from providers.gcp import catalog
@@ -18,6 +18,16 @@ class GcpProvider(Provider[GcpSettings]):
 
     def translate(self, target: Target) -> GcpSettings:
         return _translate.translate(target)
+
+    def check_plan(self, resources: list[dict[str, Any]]) -> list[str]:
+        """Every request of the plan Google would refuse (or accept and not do what the kit means),
+        held against the installed Vertex AI protos, pulumi_gcp's argument classes, the aiplatform
+        SDK's tables and documented rules: see providers/gcp/vendor_rules.py. Only vendor-kind
+        violations are returned; a kit-kind one (a promise of the kit broken, e.g. an unpinned image)
+        is a defect of the kit, which tests/gcp/test_vendor_rules.py keeps at zero."""
+        from providers.gcp import vendor_rules
+
+        return [str(v) for v in vendor_rules.check_plan(resources) if v.kind == "vendor"]
 
     def components(self) -> ComponentClasses:
         # Imported here: pulumi_gcp is only loaded when a GCP stack is built.

@@ -24,6 +24,7 @@ DATA_BEARING: dict[str, str] = {
     "gcp:vertex/aiFeatureGroup:AiFeatureGroup": "feature group",
     "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature": "feature",
     "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview": "feature view",
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": "log bucket",
 }
 
 REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
@@ -41,6 +42,7 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
         "region",
         "project",
     ),
+    "gcp:logging/projectBucketConfig:ProjectBucketConfig": ("bucketId", "location", "project"),
     # Not data-bearing: listed so the diff says "replace" where it is one.
     "gcp:serviceaccount/account:Account": ("accountId", "project"),
     "gcp:vertex/aiEndpoint:AiEndpoint": ("name", "location", "region", "project", "encryptionSpec"),

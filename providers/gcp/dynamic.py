@@ -1,11 +1,16 @@
 """Pulumi dynamic providers for the two Vertex AI objects pulumi-gcp cannot declare.
 
-- `ModelVersionApproval`: the approval gate of Vertex Model Registry. A version is approved when it
-  carries the version alias `approved` (and the label approval=approved). With `approval: auto`
-  the resource sets them; with `approval: manual` it only checks them and fails the deployment
-  with the command a person runs to approve (`python -m providers.gcp.dynamic approve ...`).
+- `ApprovedVersionCheck`: the approval gate of Vertex Model Registry, as a check. A version is
+  approved when it carries the label approval=approved: set at registration by the pipeline when
+  `registry.approval` is auto (compiled into it), or by a reviewer with their own identity
+  (`python -m providers.gcp.dynamic approve ...`, which also moves the alias `approved`). The check
+  only reads: an unapproved, revoked or unknown version fails `pulumi up` before anything is
+  deployed, and neither a deploy nor a destroy ever approves or revokes anything.
 - `DeployedModel`: a registry version deployed to a `vertex.AiEndpoint` with replica bounds and a
-  CPU autoscaling target (EndpointService.DeployModel / MutateDeployedModel / UndeployModel).
+  CPU autoscaling target (EndpointService.DeployModel / MutateDeployedModel / UndeployModel). Its
+  DeployedModel id is derived from what identifies the deployment, so a create interrupted after
+  Vertex accepted it finds and adopts that deployment instead of deploying (and billing) a second
+  one; `read` reports what is live (`pulumi refresh`), `delete` of what is already gone succeeds.
 
 Both call the real google-cloud-aiplatform v1 clients over REST. `api_endpoint` is normally
 `<region>-aiplatform.googleapis.com`; tests point it at a local fake server (an `http://` endpoint
@@ -16,15 +21,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+import zlib
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 APPROVED_ALIAS = "approved"
 APPROVAL_LABEL = "approval"
 CPU_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
 OPERATION_TIMEOUT_S = 3600
+POLL_S = 10.0
 
 
 def _client_kwargs(region: str, api_endpoint: str | None) -> dict[str, Any]:
@@ -58,9 +66,13 @@ def model_name(project: str, region: str, model_id: str) -> str:
 # --- approval -----------------------------------------------------------------------------------
 
 
+def approval_of(client: Any, name: str) -> str:
+    """The version's approval label: "approved", "pending", "revoked" or "" (labels are per version)."""
+    return str(client.get_model(name=name).labels.get(APPROVAL_LABEL, ""))
+
+
 def is_approved(client: Any, name: str) -> bool:
-    """The gate: the version's label approval=approved (labels are per version, aliases are not)."""
-    return client.get_model(name=name).labels.get(APPROVAL_LABEL) == "approved"
+    return approval_of(client, name) == "approved"
 
 
 def _label(client: Any, name: str, value: str) -> None:
@@ -75,7 +87,9 @@ def _label(client: Any, name: str, value: str) -> None:
 
 
 def set_approval(client: Any, name: str, approved: bool) -> None:
-    """Approve (or revoke) one version: label approval=approved|revoked, and the alias `approved`.
+    """A reviewer approves (or revokes) one version, with their own identity: label
+    approval=approved|revoked, and the alias `approved`. Only the approval command calls this;
+    no Pulumi resource and no pipeline identity does.
 
     An alias names one version of a model at a time, so approving moves `approved` to this version
     (it then marks the latest approval); the label keeps every approved version deployable.
@@ -96,61 +110,76 @@ def set_approval(client: Any, name: str, approved: bool) -> None:
     _label(client, name, "approved" if approved else "revoked")
 
 
-class ApprovalProvider(ResourceProvider):
-    """inputs: project, region, model_id, version, mode ("manual" | "auto"), api_endpoint."""
+class ApprovalCheckProvider(ResourceProvider):
+    """inputs: project, region, model_id, version, mode ("manual" | "auto"), api_endpoint.
+
+    Reads the version's approval and refuses an unapproved one; never writes to the registry."""
 
     def _version_name(self, props: dict[str, Any]) -> str:
         return f"{model_name(props['project'], props['region'], props['model_id'])}@{props['version']}"
 
-    def _ensure(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _check(self, props: dict[str, Any]) -> dict[str, Any]:
         from google.api_core import exceptions
 
         client = model_service(props["region"], props.get("api_endpoint"))
         name = self._version_name(props)
         try:
-            approved = is_approved(client, name)
+            state = approval_of(client, name)
         except exceptions.NotFound:
             raise Exception(  # noqa: B904, TRY002 - the message Pulumi shows the operator
                 f"model version {name} does not exist: the training pipeline registers versions when "
                 "they pass the quality gate; set endpoint.model_version to a registered version"
             )
-        if approved:
+        if state == "approved":
             return {**props, "version_name": name, "approved": True}
-        if props["mode"] == "auto":
-            set_approval(client, name, approved=True)
-            return {**props, "version_name": name, "approved": True}
+        how = (
+            "registry.approval is auto: the pipeline approves a version when it registers it, and this one was "
+            f"registered or since marked {state or 'without approval'}"
+            if props["mode"] == "auto"
+            else "registry.approval is manual"
+        )
         raise Exception(  # noqa: TRY002 - the message Pulumi shows the operator
-            f"model version {name} is not approved (registry.approval is manual). A reviewer approves "
-            f"it with: python -m providers.gcp.dynamic approve --project {props['project']} "
+            f"model version {name} is not approved (approval={state or 'none'}; {how}). Deploying never approves: a "
+            f"reviewer approves it with: python -m providers.gcp.dynamic approve --project {props['project']} "
             f"--region {props['region']} --model {props['model_id']} --version {props['version']}"
         )
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        outs = self._ensure(props)
+        outs = self._check(props)
         return CreateResult(id_=outs["version_name"], outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         keys = ("project", "region", "model_id", "version", "mode")
         changed = [k for k in keys if olds.get(k) != news.get(k)]
         replaces = [k for k in changed if k != "mode"]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+        # A refresh that found the version unapproved (revoked) makes the next `up` check again, and fail.
+        stale = olds.get("approved") is not True
+        return DiffResult(changes=bool(changed) or stale, replaces=replaces, delete_before_replace=False)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._ensure(news))
+        return UpdateResult(outs=self._check(news))
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        # Only an approval Pulumi gave (auto) is Pulumi's to take back; a person's approval stays.
-        if props.get("mode") == "auto":
-            client = model_service(props["region"], props.get("api_endpoint"))
-            set_approval(client, self._version_name(props), approved=False)
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """`pulumi refresh`: the version's approval as it is now (a revoked version reads False)."""
+        from google.api_core import exceptions
+
+        client = model_service(props["region"], props.get("api_endpoint"))
+        try:
+            approved = is_approved(client, self._version_name(props))
+        except exceptions.NotFound:
+            return ReadResult("", {})  # the version is gone
+        return ReadResult(id_, {**props, "approved": approved})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """A check leaves nothing behind: the version keeps whatever approval it has."""
 
 
-class ModelVersionApproval(pulumi.dynamic.Resource):
+class ApprovedVersionCheck(pulumi.dynamic.Resource):
     version_name: pulumi.Output[str]
     approved: pulumi.Output[bool]
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(ApprovalProvider(), name, {"version_name": None, "approved": None, **props}, opts)
+        super().__init__(ApprovalCheckProvider(), name, {"version_name": None, "approved": None, **props}, opts)
 
 
 # --- deployed model -----------------------------------------------------------------------------
@@ -165,9 +194,16 @@ _IDENTITY_KEYS = (
     "machine_type",
     "accelerator_type",
     "accelerator_count",
-    "service_account",
     "display_name",
 )
+
+
+def deployed_model_id(props: dict[str, Any]) -> str:
+    """The DeployedModel id, derived from everything that identifies the deployment (a change to
+    any of them replaces it, so old and new never share an id): 10 digits, no leading zero
+    (proto DeployedModel.id: "1-10 characters, and valid characters are /[0-9]/")."""
+    key = "|".join(str(props.get(k, "")) for k in _IDENTITY_KEYS)
+    return str(zlib.crc32(f"mlops-deployed-model|{key}".encode()) % 9_000_000_000 + 1_000_000_000)
 
 
 def _dedicated_resources(props: dict[str, Any]):
@@ -194,29 +230,108 @@ def _endpoint_name(props: dict[str, Any]) -> str:
     return str(props["endpoint"])
 
 
+def _live(client: Any, endpoint: str, deployed_id: str) -> tuple[Any, Any] | None:
+    """(endpoint, its deployed model with that id), or None when either is gone."""
+    from google.api_core import exceptions
+
+    try:
+        found = client.get_endpoint(name=endpoint)
+    except exceptions.NotFound:
+        return None
+    model = next((d for d in found.deployed_models if d.id == deployed_id), None)
+    return (found, model) if model is not None else None
+
+
+def _scaling(deployed: Any) -> dict[str, Any]:
+    resources = deployed.dedicated_resources
+    cpu = next((m.target for m in resources.autoscaling_metric_specs if m.metric_name == CPU_METRIC), 0)
+    machine = resources.machine_spec
+    return {
+        "min_replicas": resources.min_replica_count,
+        "max_replicas": resources.max_replica_count,
+        "cpu_target": cpu,
+        "machine_type": machine.machine_type,
+        "accelerator_type": machine.accelerator_type.name if machine.accelerator_count else "",
+        "accelerator_count": machine.accelerator_count,
+    }
+
+
 class DeployedModelProvider(ResourceProvider):
     """inputs: project, region, endpoint (full resource path), model_id, version, machine_type, accelerator_type,
-    accelerator_count, min_replicas, max_replicas, cpu_target, service_account, display_name,
-    api_endpoint."""
+    accelerator_count, min_replicas, max_replicas, cpu_target, display_name, api_endpoint.
+
+    No service account: the serving container then runs as Vertex AI's own identity, which "doesn't
+    have access to the resource project" (proto DeployedModel.service_account) and can read the
+    model artifacts Vertex hands it (AIP_STORAGE_URI) and nothing else."""
+
+    def _outs(self, props: dict[str, Any], endpoint: Any, deployed_id: str) -> dict[str, Any]:
+        version = f"{model_name(props['project'], props['region'], props['model_id'])}@{props['version']}"
+        attachment = endpoint.private_service_connect_config.service_attachment if endpoint else ""
+        return {
+            **props,
+            "deployed_model_id": deployed_id,
+            "model_version_name": version,
+            "service_attachment": attachment,
+        }
 
     def create(self, props: dict[str, Any]) -> CreateResult:
+        from google.api_core import exceptions
         from google.cloud import aiplatform_v1 as v1
 
         client = endpoint_service(props["region"], props.get("api_endpoint"))
-        version = f"{model_name(props['project'], props['region'], props['model_id'])}@{props['version']}"
-        deployed = v1.DeployedModel(
-            model=version,
-            display_name=props["display_name"],
-            dedicated_resources=_dedicated_resources(props),
-            service_account=props.get("service_account") or "",
+        endpoint = _endpoint_name(props)
+        deployed_id = deployed_model_id(props)
+        live = _live(client, endpoint, deployed_id)
+        if live is None:
+            version = f"{model_name(props['project'], props['region'], props['model_id'])}@{props['version']}"
+            deployed = v1.DeployedModel(
+                id=deployed_id,
+                model=version,
+                display_name=props["display_name"],
+                dedicated_resources=_dedicated_resources(props),
+            )
+            try:
+                # "0" is the model being deployed: it takes all traffic, the previous one (if any) none.
+                operation = client.deploy_model(endpoint=endpoint, deployed_model=deployed, traffic_split={"0": 100})
+                operation.result(timeout=OPERATION_TIMEOUT_S)
+            except exceptions.Conflict:  # ALREADY_EXISTS (HTTP 409 over REST)
+                pass  # an interrupted create's deployment with this id is still under way: wait for it below
+            live = self._wait(client, endpoint, deployed_id)
+        elif {k: _scaling(live[1])[k] for k in _SCALING_KEYS} != self._wanted(props):
+            # adopting what an interrupted create deployed: bring its scaling to what is asked
+            self._mutate(client, endpoint, deployed_id, props)
+        outs = self._outs(props, live[0], deployed_id)
+        return CreateResult(id_=f"{endpoint}/deployedModels/{deployed_id}", outs=outs)
+
+    @staticmethod
+    def _wanted(props: dict[str, Any]) -> dict[str, Any]:
+        return {k: int(props[k]) for k in _SCALING_KEYS}
+
+    def _wait(self, client: Any, endpoint: str, deployed_id: str) -> tuple[Any, Any]:
+        deadline = time.monotonic() + OPERATION_TIMEOUT_S
+        while True:
+            live = _live(client, endpoint, deployed_id)
+            if live is not None:
+                return live
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"deployed model {deployed_id} did not appear on {endpoint}")
+            time.sleep(POLL_S)
+
+    def _mutate(self, client: Any, endpoint: str, deployed_id: str, props: dict[str, Any]) -> None:
+        from google.cloud import aiplatform_v1 as v1
+        from google.protobuf import field_mask_pb2
+
+        deployed = v1.DeployedModel(id=deployed_id, dedicated_resources=_dedicated_resources(props))
+        mask = field_mask_pb2.FieldMask(
+            paths=[
+                "dedicated_resources.min_replica_count",
+                "dedicated_resources.max_replica_count",
+                "dedicated_resources.autoscaling_metric_specs",
+            ]
         )
-        # "0" is the model being deployed: it takes all traffic, the previous one (if any) none.
-        operation = client.deploy_model(
-            endpoint=_endpoint_name(props), deployed_model=deployed, traffic_split={"0": 100}
+        client.mutate_deployed_model(endpoint=endpoint, deployed_model=deployed, update_mask=mask).result(
+            timeout=OPERATION_TIMEOUT_S
         )
-        deployed_id = operation.result(timeout=OPERATION_TIMEOUT_S).deployed_model.id
-        outs = {**props, "deployed_model_id": deployed_id, "model_version_name": version}
-        return CreateResult(id_=f"{_endpoint_name(props)}/deployedModels/{deployed_id}", outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         replaces = [k for k in _IDENTITY_KEYS if olds.get(k) != news.get(k)]
@@ -225,37 +340,45 @@ class DeployedModelProvider(ResourceProvider):
         return DiffResult(changes=bool(replaces or scaling), replaces=replaces, delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        from google.cloud import aiplatform_v1 as v1
-        from google.protobuf import field_mask_pb2
-
         client = endpoint_service(news["region"], news.get("api_endpoint"))
-        resources = _dedicated_resources(news)
-        deployed = v1.DeployedModel(id=olds["deployed_model_id"], dedicated_resources=resources)
-        mask = field_mask_pb2.FieldMask(
-            paths=[
-                "dedicated_resources.min_replica_count",
-                "dedicated_resources.max_replica_count",
-                "dedicated_resources.autoscaling_metric_specs",
-            ]
-        )
-        client.mutate_deployed_model(endpoint=_endpoint_name(news), deployed_model=deployed, update_mask=mask).result(
-            timeout=OPERATION_TIMEOUT_S
-        )
+        self._mutate(client, _endpoint_name(news), olds["deployed_model_id"], news)
         return UpdateResult(outs={**olds, **news, "deployed_model_id": olds["deployed_model_id"]})
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """`pulumi refresh`: the deployment as it is live (an undeployed model reads as gone)."""
         client = endpoint_service(props["region"], props.get("api_endpoint"))
-        client.undeploy_model(endpoint=_endpoint_name(props), deployed_model_id=props["deployed_model_id"]).result(
-            timeout=OPERATION_TIMEOUT_S
-        )
+        live = _live(client, _endpoint_name(props), str(props.get("deployed_model_id", "")))
+        if live is None:
+            return ReadResult("", {})
+        endpoint, deployed = live
+        version = deployed.model_version_id or str(props.get("version", ""))
+        outs = {**props, **_scaling(deployed), "version": version}
+        outs["service_attachment"] = endpoint.private_service_connect_config.service_attachment
+        return ReadResult(id_, outs)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Undeploy; a deployment (or endpoint) already gone is deleted already."""
+        from google.api_core import exceptions
+
+        client = endpoint_service(props["region"], props.get("api_endpoint"))
+        endpoint, deployed_id = _endpoint_name(props), str(props["deployed_model_id"])
+        if _live(client, endpoint, deployed_id) is None:
+            return
+        try:
+            client.undeploy_model(endpoint=endpoint, deployed_model_id=deployed_id).result(timeout=OPERATION_TIMEOUT_S)
+        except exceptions.NotFound:
+            return
 
 
 class DeployedModel(pulumi.dynamic.Resource):
     deployed_model_id: pulumi.Output[str]
     model_version_name: pulumi.Output[str]
+    service_attachment: pulumi.Output[str]
+    """The endpoint's Private Service Connect service attachment ("" for a public endpoint): Vertex
+    creates it with the first deployment, so it is known only after this resource."""
 
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
-        outs = {"deployed_model_id": None, "model_version_name": None}
+        outs = {"deployed_model_id": None, "model_version_name": None, "service_attachment": None}
         super().__init__(DeployedModelProvider(), name, {**outs, **props}, opts)
 
 

@@ -74,11 +74,14 @@ class Endpoint(Capability):
         requests_table = f"{s.project}.{s.logs_dataset_id}.{REQUEST_LOG_TABLE}"
 
         private = None
-        if not platform.network.public_access:
-            # Reachable only through Private Service Connect from the project itself.
+        consumer = None
+        if s.private:
+            # Reachable only through Private Service Connect, from the project itself: a forwarding
+            # rule in the project's VPC targets the service attachment Vertex creates for the endpoint.
             private = gcp.vertex.AiEndpointPrivateServiceConnectConfigArgs(
                 enable_private_service_connect=True, project_allowlists=[s.project]
             )
+            consumer = self._psc_network(name, s, foundation)
         endpoint = gcp.vertex.AiEndpoint(
             f"{name}-endpoint",
             project=s.project,
@@ -107,7 +110,7 @@ class Endpoint(Capability):
             return
 
         accelerator = s.serving_accelerator
-        DeployedModel(
+        deployed = DeployedModel(
             f"{name}-model-v{version}",
             {
                 "project": s.project,
@@ -122,10 +125,72 @@ class Endpoint(Capability):
                 "min_replicas": ep.min_replicas,
                 "max_replicas": ep.max_replicas,
                 "cpu_target": ep.target_cpu_percent,
-                "service_account": foundation.account_email,
                 "display_name": f"{registry.model_id}-v{version}",
             },
             opts=self.child(depends_on=[endpoint, *([registry.approval] if registry.approval else [])]),
         )
+        if consumer is not None:
+            self._psc_endpoint(name, s, consumer, deployed)
         self.out = EndpointOut(endpoint, requests_table, serves_model=True)
         self.publish(endpoint=endpoint.id, serving=serving_sentence(version, registry.model_name))
+
+    def _psc_network(
+        self, name: str, s: GcpSettings, foundation: FoundationOut
+    ) -> tuple[gcp.compute.Network, gcp.compute.Subnetwork, gcp.compute.Address]:
+        """The consumer side of Private Service Connect: the kit's VPC, a subnet in the platform's
+        region, and the internal address clients call the endpoint at."""
+        network = gcp.compute.Network(
+            f"{name}-vpc",
+            project=s.project,
+            name=s.vpc_name,
+            description=f"mlops {s.prefix}: where clients reach the private prediction endpoint",
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            opts=self.child(depends_on=foundation.apis),
+        )
+        subnet = gcp.compute.Subnetwork(
+            f"{name}-psc-subnet",
+            project=s.project,
+            region=s.region,
+            name=f"{s.vpc_name}-psc",
+            network=network.id,
+            ip_cidr_range=s.psc_subnet_cidr,
+            private_ip_google_access=True,  # clients without external IPs still reach Google APIs (tokens)
+            opts=self.child(),
+        )
+        address = gcp.compute.Address(
+            f"{name}-psc-address",
+            project=s.project,
+            region=s.region,
+            name=f"{s.prefix}-endpoint-psc",
+            description=f"mlops {s.prefix}: the private prediction endpoint's address",
+            address_type="INTERNAL",
+            subnetwork=subnet.id,
+            labels=s.labels,
+            opts=self.child(),
+        )
+        return network, subnet, address
+
+    def _psc_endpoint(
+        self,
+        name: str,
+        s: GcpSettings,
+        consumer: tuple[gcp.compute.Network, gcp.compute.Subnetwork, gcp.compute.Address],
+        deployed: DeployedModel,
+    ) -> gcp.compute.ForwardingRule:
+        """The forwarding rule to the endpoint's service attachment, which Vertex creates with the
+        first deployment ("Use dedicated private endpoints based on Private Service Connect for
+        online inference": "Private Service Connect uses a forwarding rule in your VPC network ...
+        The forwarding rule connects to a service attachment")."""
+        network, _subnet, address = consumer
+        return gcp.compute.ForwardingRule(
+            f"{name}-psc-rule",
+            project=s.project,
+            region=s.region,
+            name=f"{s.prefix}-endpoint-psc",
+            network=network.id,
+            ip_address=address.id,
+            target=deployed.service_attachment,
+            load_balancing_scheme="",  # pulumi_gcp: "" for Private Service Connect forwarding rules
+            opts=self.child(),
+        )

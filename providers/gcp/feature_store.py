@@ -15,10 +15,18 @@ import pulumi_gcp as gcp
 
 from providers.base import Capability, Deployment
 from providers.gcp.foundation import FoundationOut
-from providers.gcp.translate import GcpSettings
+from providers.gcp.translate import FEATURE_TIMESTAMP, GcpSettings
 
 ONLINE_NODES = (1, 3)
 ONLINE_CPU_TARGET = 70
+
+
+def source_query(project: str, dataset: str, table: str, event_time: str) -> str:
+    """The view a feature group reads: every column of the table, plus the event time as
+    `feature_timestamp` (Feature Store v2's time-series column) unless it already has that name."""
+    if event_time == FEATURE_TIMESTAMP:
+        return f"SELECT * FROM `{project}.{dataset}.{table}`"
+    return f"SELECT *, `{event_time}` AS {FEATURE_TIMESTAMP} FROM `{project}.{dataset}.{table}`"
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,23 @@ class FeatureStore(Capability):
                 labels=s.labels,
                 opts=self.protected(deployment),
             )
-            uri = pulumi.Output.concat("bq://", s.project, ".", table.dataset_id, ".", table.table_id)
+            # What Vertex reads: a view of the table exposing the event time as `feature_timestamp`
+            # (the only time-series column pulumi_gcp's AiFeatureGroup can use), so online sync
+            # serves the latest row per entity. The table stays where the pipeline writes.
+            source = gcp.bigquery.Table(
+                f"{name}-{group.name}-source",
+                project=s.project,
+                dataset_id=self.dataset.dataset_id,
+                table_id=s.source_views[group.name],
+                description=f"feature group {group.name} as Vertex AI Feature Store reads it",
+                view=gcp.bigquery.TableViewArgs(
+                    query=source_query(s.project, s.dataset_id, group.name, group.event_time), use_legacy_sql=False
+                ),
+                deletion_protection=deployment.platform.protect_data,
+                labels=s.labels,
+                opts=self.protected(deployment, depends_on=[table]),
+            )
+            uri = pulumi.Output.concat("bq://", s.project, ".", source.dataset_id, ".", source.table_id)
             feature_group = gcp.vertex.AiFeatureGroup(
                 f"{name}-{group.name}",
                 project=s.project,
@@ -150,7 +174,7 @@ class FeatureStore(Capability):
                         ]
                     ),
                     labels=s.labels,
-                    opts=self.child(depends_on=features),
+                    opts=self.protected(deployment, depends_on=features),  # holds the online copy
                 )
             # The contract's shape on every cloud: the online view's id is not part of it.
             groups[group.name] = {

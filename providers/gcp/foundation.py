@@ -8,7 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from providers.base import Capability, Deployment
-from providers.gcp.translate import GcpSettings
+from providers.gcp.translate import LOG_RETENTION_DAYS, GcpSettings
 
 APIS = (
     "aiplatform.googleapis.com",
@@ -21,6 +21,8 @@ APIS = (
     "logging.googleapis.com",
     "eventarc.googleapis.com",
     "workflows.googleapis.com",
+    "compute.googleapis.com",  # the VPC, address and forwarding rule of the private endpoint
+    "artifactregistry.googleapis.com",  # resolving the framework image's tag to its digest
 )
 KEY_ROTATION = "7776000s"  # 90 days
 ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
@@ -30,11 +32,10 @@ ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 # custom role is granted on the project, but it holds only what the kit's jobs call:
 VERTEX_PIPELINE_PERMISSIONS = (
     # register step (pipeline_definition.register_model): GetModel, UploadModel (a new version of
-    # the model, or the model itself), MergeVersionAliases + UpdateModel (labels, alias "approved")
+    # the model, or the model itself). No models.update: this identity can neither approve nor
+    # revoke a version (labels, aliases); approving is a reviewer's, with their own identity.
     "aiplatform.models.get",
-    "aiplatform.models.list",
     "aiplatform.models.upload",
-    "aiplatform.models.update",
     # waiting on UploadModel's long-running operation
     "aiplatform.operations.list",
     # the KFP launcher of every pipeline task records its inputs/outputs in Vertex ML Metadata
@@ -57,9 +58,10 @@ VERTEX_PIPELINE_PERMISSIONS = (
     # its own pipeline job (the driver reads the job it belongs to)
     "aiplatform.pipelineJobs.get",
 )
-"""Not included, because the kit never calls them as this identity: endpoints.* (deploy, undeploy
-and mutate are done by `pulumi up`'s own identity through the dynamic provider; the deployed model
-only serves), *.delete, customJobs.* (Vertex Pipelines launches the task containers itself)."""
+"""Not included, because the kit never calls them as this identity: models.update (approval),
+endpoints.* (deploy, undeploy and mutate are done by `pulumi up`'s own identity through the
+dynamic provider; the deployed model runs as Vertex AI's own identity), *.delete, customJobs.*
+(Vertex Pipelines launches the task containers itself)."""
 # What drift starts: the retraining workflow creates one pipeline job (run as the pipeline
 # identity, which it may act as on that service account only).
 VERTEX_RETRAIN_PERMISSIONS = ("aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get")
@@ -105,6 +107,10 @@ class FoundationOut:
     account_member: pulumi.Output[str]
     account_name: pulumi.Output[str]
     """The pipeline identity's full resource name (for grants on the account itself)."""
+    apis: list[pulumi.Resource]
+    """The enabled APIs: a resource of an API's service depends on them."""
+    log_bucket: pulumi.Output[str]
+    """`projects/<p>/locations/<r>/buckets/<id>`: the CMEK log bucket holding the drift-check entries."""
 
 
 class Foundation(Capability):
@@ -190,6 +196,8 @@ class Foundation(Capability):
             opts=self.protected(deployment, depends_on=self.key_grants),
         )
 
+        self.log_bucket = self._log_bucket(name, deployment)
+
         self.account = gcp.serviceaccount.Account(
             f"{name}-identity",
             project=s.project,
@@ -234,9 +242,57 @@ class Foundation(Capability):
             account_email=self.account.email,
             account_member=self.account.member,
             account_name=self.account.name,
+            apis=list(self.apis),
+            log_bucket=self.log_bucket.id,
         )
         self.publish(
             storage_uri=self.bucket.url,
             encryption_key=self.key.id,
             execution_identity=self.account.email,
         )
+
+    def _log_bucket(self, name: str, deployment: Deployment[GcpSettings]) -> gcp.logging.ProjectBucketConfig:
+        """The platform's drift-check log entries, under the platform's key: a CMEK log bucket, a sink
+        routing them there, and an exclusion keeping them out of `_Default` (Google-managed key).
+
+        Cloud Logging encrypts with its own service account ("Configure CMEK for log storage",
+        https://cloud.google.com/logging/docs/routing/managed-encryption-storage): it needs
+        encrypter/decrypter on the key before the bucket is created with it, and the key must be
+        in the bucket's location."""
+        s = deployment.settings
+        logging_agent = gcp.logging.get_project_cmek_settings_output(project=s.project)
+        grant = gcp.kms.CryptoKeyIAMMember(
+            f"{name}-key-logging",
+            crypto_key_id=self.key.id,
+            role=ENCRYPTER,
+            member=logging_agent.service_account_id.apply(lambda email: f"serviceAccount:{email}"),
+            opts=self.child(),
+        )
+        bucket = gcp.logging.ProjectBucketConfig(
+            f"{name}-log-bucket",
+            project=s.project,
+            location=s.region,
+            bucket_id=s.log_bucket_id,
+            description=f"mlops {s.prefix}: drift-check results, under the platform's key",
+            retention_days=LOG_RETENTION_DAYS,
+            cmek_settings=gcp.logging.ProjectBucketConfigCmekSettingsArgs(kms_key_name=self.key.id),
+            opts=self.protected(deployment, depends_on=[grant, *self.apis]),
+        )
+        gcp.logging.ProjectSink(
+            f"{name}-log-sink",
+            project=s.project,
+            name=f"{s.prefix}-mlops-logs",
+            description=f"mlops {s.prefix}: drift-check results to the CMEK log bucket",
+            destination=pulumi.Output.concat("logging.googleapis.com/", bucket.id),
+            filter=s.drift_log_filter,
+            opts=self.child(),
+        )
+        gcp.logging.ProjectExclusion(
+            f"{name}-log-exclusion",
+            project=s.project,
+            name=f"{s.prefix}-mlops-drift",
+            description=f"mlops {s.prefix}: drift-check results are kept in {s.log_bucket_id} only",
+            filter=s.drift_log_filter,
+            opts=self.child(),
+        )
+        return bucket

@@ -6,6 +6,7 @@ inputs. Values are shaped like the real ones so outputs read naturally, but they
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from typing import Any
 
@@ -71,6 +72,9 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
     if typ == "gcp:monitoring/alertPolicy:AlertPolicy":
         policy = f"projects/{project}/alertPolicies/{zlib.crc32(name.encode())}"
         return {"name": policy}, policy
+    if typ == "gcp:logging/projectBucketConfig:ProjectBucketConfig":
+        bucket = f"projects/{project}/locations/{inputs.get('location')}/buckets/{inputs.get('bucketId')}"
+        return {"name": bucket}, bucket
     if typ == "gcp:logging/metric:Metric":
         return {}, str(inputs.get("name", name))
     if typ == "gcp:workflows/workflow:Workflow":
@@ -81,7 +85,26 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         role = f"projects/{project}/roles/{inputs.get('roleId')}"
         return {"name": role}, role
     if typ == "pulumi-python:dynamic:Resource":
-        return {"deployed_model_id": "1234567890", "approved": True}, f"{name}-offline"
+        outs: dict[str, Any] = {"approved": True}
+        if "machine_type" in inputs:  # DeployedModel: Vertex creates the PSC attachment with the first deployment
+            outs["deployed_model_id"] = "1234567890"
+            outs["service_attachment"] = (
+                f"projects/offline-tenant-project/regions/{inputs.get('region')}/serviceAttachments/"
+                f"sa-{zlib.crc32(str(inputs.get('endpoint')).encode())}"
+            )
+        return outs, f"{name}-offline"
+    if typ == "gcp:compute/network:Network":
+        return {
+            "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/global/networks/{inputs.get('name')}"
+        }, (f"projects/{project}/global/networks/{inputs.get('name')}")
+    if typ == "gcp:compute/subnetwork:Subnetwork":
+        return {}, f"projects/{project}/regions/{inputs.get('region')}/subnetworks/{inputs.get('name')}"
+    if typ == "gcp:compute/address:Address":
+        return {
+            "address": "10.201.0.2"
+        }, f"projects/{project}/regions/{inputs.get('region')}/addresses/{inputs.get('name')}"
+    if typ == "gcp:compute/forwardingRule:ForwardingRule":
+        return {}, f"projects/{project}/regions/{inputs.get('region')}/forwardingRules/{inputs.get('name')}"
     return {}, f"{name}-id"
 
 
@@ -93,6 +116,15 @@ def fake_call(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "gcp:bigquery/getDefaultServiceAccount:getDefaultServiceAccount":
         email = f"bq-{PROJECT_NUMBER}@bigquery-encryption.iam.gserviceaccount.com"
         return {"email": email, "member": f"serviceAccount:{email}", "project": project, "id": email}
+    if token == "gcp:artifactregistry/getDockerImage:getDockerImage":
+        # A fake digest (sha256 of the name): the real one is whatever the tag points at during `pulumi up`.
+        name = str(args.get("imageName", "")).split(":", 1)[0]
+        repo = f"{args.get('location')}-docker.pkg.dev/{args.get('project')}/{args.get('repositoryId')}/{name}"
+        digest = hashlib.sha256(repo.encode()).hexdigest()
+        return {"selfLink": f"{repo}@sha256:{digest}", "name": repo, "imageName": name, "project": args.get("project")}
+    if token == "gcp:logging/getProjectCmekSettings:getProjectCmekSettings":
+        email = f"service-{PROJECT_NUMBER}@gcp-sa-logging.iam.gserviceaccount.com"
+        return {"serviceAccountId": email, "project": project, "id": f"projects/{project}/cmekSettings"}
     if token == "gcp:organizations/getProject:getProject":
         return {"number": PROJECT_NUMBER, "projectId": project, "id": f"projects/{project}", "name": project}
     return {}

@@ -20,9 +20,7 @@ from providers.gcp import pipeline_definition
 from providers.gcp.endpoint import EndpointOut
 from providers.gcp.foundation import FoundationOut
 from providers.gcp.training_pipeline import TrainingOut
-from providers.gcp.translate import GcpSettings
-
-DRIFT_LOG = "mlops-drift"
+from providers.gcp.translate import DRIFT_LOG, GcpSettings
 
 
 def window_hours(cron: str) -> int:
@@ -66,14 +64,20 @@ class ModelMonitor(Capability):
             self.publish(monitor=None)
             return
 
-        spec = pipeline_definition.compile_spec(
-            pipeline_definition.build_drift_pipeline(display, monitor.drift_threshold, window_hours(s.monitor_schedule))
+        spec = pipeline_definition.spec_json(
+            pipeline_definition.compile_spec(
+                pipeline_definition.build_drift_pipeline(
+                    display, monitor.drift_threshold, window_hours(s.monitor_schedule)
+                )
+            )
         )
+        # The same image, by digest, as the training steps and the served model.
+        spec_text = training.image.apply(lambda digest: pipeline_definition.with_image(spec, digest))
         template = gcp.storage.BucketObject(
             f"{name}-template",
             bucket=foundation.bucket_name,
             name=f"pipelines/{display}/pipeline.json",
-            content=pipeline_definition.spec_json(spec),
+            content=spec_text,
             content_type="application/json",
             opts=self.child(),
         )
@@ -90,7 +94,7 @@ class ModelMonitor(Capability):
                 parent=f"projects/{s.project}/locations/{s.region}",
                 pipeline_job=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobArgs(
                     display_name=display,
-                    pipeline_spec=pipeline_definition.spec_json(spec),
+                    pipeline_spec=spec_text,
                     runtime_config=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobRuntimeConfigArgs(
                         gcs_output_directory=pulumi.Output.concat(foundation.bucket_url, "/pipeline-root/", display),
                         parameter_values={

@@ -1,10 +1,13 @@
 """Vertex Model Registry: no Pulumi resource exists, so the gap is closed in two places.
 
 - Run time: the pipeline's register step uploads each model that passes the quality gate as a new
-  version of model `<prefix>-<pipeline>` (the first upload creates the model). With
-  `approval: auto` it gets the alias `approved`; with `manual` the label approval=pending.
-- Deploy time: a dynamic resource (`dynamic.ModelVersionApproval`) gates `endpoint.model_version`:
-  it checks the alias (manual) or sets it (auto); the endpoint deploys only after it succeeded.
+  version of model `<prefix>-<pipeline>` (the first upload creates the model), under the
+  platform's key. The approval mode is compiled into the pipeline: with `approval: auto` the
+  version is registered with label approval=approved, with `manual` approval=pending until a
+  reviewer approves it with their own identity (the pipeline identity cannot update models).
+- Deploy time: a dynamic resource (`dynamic.ApprovedVersionCheck`) refuses an unapproved
+  `endpoint.model_version` without changing it; the endpoint deploys only after it passed. A deploy
+  never approves or revokes anything.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 
 from providers.base import Capability, Deployment
-from providers.gcp.dynamic import ModelVersionApproval, model_name
+from providers.gcp.dynamic import ApprovedVersionCheck, model_name
 from providers.gcp.foundation import FoundationOut
 from providers.gcp.translate import GcpSettings
 
@@ -49,7 +52,7 @@ class ModelRegistry(Capability):
         approval = None
         version = deployment.model_version
         if version is not None:
-            approval = ModelVersionApproval(
+            approval = ApprovedVersionCheck(
                 f"{name}-approval-v{version}",
                 {
                     "project": s.project,

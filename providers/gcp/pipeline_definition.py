@@ -8,7 +8,9 @@ schedule's `parameter_values`, so the compiled spec never depends on an Output.
 Each step of `PipelineDef` becomes a container component running exactly
 `PipelineDef.command(step, paths, params)` (paths are KFP's artifact paths under `/gcs/`), behind
 a small shell prologue (`STEP_PROLOGUE`) that installs requirements.txt and enters the steps
-directory, which Vertex mounts from Cloud Storage at `/gcs/<bucket>/...`.
+directory, which Vertex mounts from Cloud Storage at `/gcs/<bucket>/...`. Every step runs on one
+image: Vertex AI's prebuilt prediction image of the pipeline's framework version, by digest
+(`STEP_IMAGE` while compiling, `with_image` at deploy time), the image the model is served on.
 """
 
 # No `from __future__ import annotations`: kfp reads the component annotations at runtime.
@@ -23,9 +25,17 @@ import yaml
 
 from pipelines.spec import OutputRef, ParamRef, PipelineDef, parse_source
 
-PYTHON_IMAGE = "python:3.11-slim"
+STEP_IMAGE = "mlops-kit.invalid/step-image:resolved-at-deploy"
+"""Stands for the step image while compiling: `with_image` swaps in the digest `pulumi up` resolved
+(Vertex AI's prebuilt prediction image of the framework, so training and serving share one
+runtime). Never a real image: a spec that still holds it is refused (vendor_rules.check_images)."""
 GATE_TASK = "quality-gate-metric"
 REGISTER_TASK = "register-model"
+GATE_FAILED_TASK = "quality-gate-missed"
+# What the lightweight components install on the step image, pinned exactly (constraints.txt).
+AIPLATFORM_PACKAGE = "google-cloud-aiplatform==2.7.0"
+BIGQUERY_PACKAGE = "google-cloud-bigquery==3.47.0"
+LOGGING_PACKAGE = "google-cloud-logging==3.17.0"
 
 # Runs before every step: `$1` is the code location (gs://... or a local dir), the rest is the
 # step's argv from PipelineDef.command. gs:// arguments become their Cloud Storage FUSE paths.
@@ -38,8 +48,9 @@ for arg do shift; set -- "$@" "$(gcs "$arg")"; done
 exec "$@"
 """
 
-# Parameters the schedule / retraining workflow fill with deploy-time values.
-RUNTIME_PARAMS = ("code_uri", "project", "location", "model_id", "serving_image", "approval")
+# Parameters the schedule / retraining workflow fill with deploy-time values. The approval mode is
+# not one of them: it is compiled into the register task, so a run started by hand cannot change it.
+RUNTIME_PARAMS = ("code_uri", "project", "location", "model_id", "serving_image", "kms_key")
 _PARAM_TYPES = {"string": (str, "String"), "int": (int, "Integer"), "float": (float, "Float")}
 
 
@@ -67,7 +78,7 @@ def step_argv(pipeline: PipelineDef, step_name: str) -> list[Any]:
     return out
 
 
-def component_yaml(pipeline: PipelineDef, step_name: str, image: str = PYTHON_IMAGE) -> str:
+def component_yaml(pipeline: PipelineDef, step_name: str, image: str = STEP_IMAGE) -> str:
     step = pipeline.step(step_name)
     inputs: list[dict[str, str]] = [{"name": "code_uri", "type": "String"}]
     for name, source in step.inputs.items():
@@ -97,10 +108,15 @@ def component_yaml(pipeline: PipelineDef, step_name: str, image: str = PYTHON_IM
     return yaml.safe_dump(spec, sort_keys=False)
 
 
-def _read_metric_component():
+def with_image(spec_json_text: str, image: str) -> str:
+    """The compiled spec with every step on `image` (a digest resolved at deploy time)."""
+    return spec_json_text.replace(STEP_IMAGE, image)
+
+
+def _read_metric_component(image: str = STEP_IMAGE):
     from kfp import dsl
 
-    @dsl.component(base_image=PYTHON_IMAGE)
+    @dsl.component(base_image=image)
     def read_metric(metrics: dsl.Input[dsl.Artifact], metrics_file: str, metric: str) -> float:
         """The gate metric from the evaluation step's metrics file."""
         import json
@@ -112,26 +128,43 @@ def _read_metric_component():
     return read_metric
 
 
-def _register_component():
+def _gate_failed_component(image: str = STEP_IMAGE):
     from kfp import dsl
 
-    @dsl.component(base_image=PYTHON_IMAGE, packages_to_install=["google-cloud-aiplatform>=1.60,<3"])
+    @dsl.component(base_image=image)
+    def gate_failed(metric: str, value: float, threshold: float) -> None:
+        """Fails the run: a model under the quality gate is not registered, and the run says so
+        (Failed, as on SageMaker and Azure ML), instead of ending Succeeded with a skipped branch."""
+        raise RuntimeError(f"quality gate missed: {metric}={value:.4f} < {threshold}; the model is not registered")
+
+    return gate_failed
+
+
+def _register_component(image: str = STEP_IMAGE):
+    from kfp import dsl
+
+    @dsl.component(base_image=image, packages_to_install=[AIPLATFORM_PACKAGE])
     def register_model(
         model: dsl.Input[dsl.Artifact],
         project: str,
         location: str,
         model_id: str,
         serving_image: str,
+        kms_key: str,
         approval: str,
         gate_metric: str,
         gate_value: float,
         serving_spec: str = "",
         api_endpoint: str = "",
     ) -> str:
-        """Upload the model as a new version of `model_id` in Vertex Model Registry.
+        """Upload the model as a new version of `model_id` in Vertex Model Registry, under the
+        platform's customer-managed key.
 
-        approval "auto": label approval=approved and the alias "approved" moves to this version;
-        "manual": label approval=pending until a person approves it (see docs/gcp.md).
+        `approval` is compiled into the pipeline (a run cannot override it). "auto": the version is
+        registered approved (label approval=approved): registration is the only moment a pipeline
+        changes approval state. "manual": label approval=pending, until a reviewer approves it with
+        their own identity (`python -m providers.gcp.dynamic approve`); this identity cannot update
+        models, so it can neither approve nor revoke an existing version.
         """
         import json
 
@@ -148,7 +181,6 @@ def _register_component():
             client = v1.ModelServiceClient(client_options=options)
         parent = f"projects/{project}/locations/{location}"
         name = f"{parent}/models/{model_id}"
-        approved = approval == "auto"
         extra = json.loads(serving_spec) if serving_spec else {}
         body = v1.Model(
             display_name=model_id,
@@ -161,8 +193,9 @@ def _register_component():
                 predict_route=extra.get("predictRoute", ""),
                 health_route=extra.get("healthRoute", ""),
             ),
-            labels={"approval": "approved" if approved else "pending", "managed-by": "mlops"},
+            labels={"approval": "approved" if approval == "auto" else "pending", "managed-by": "mlops"},
             version_description=f"{gate_metric}={gate_value:.4f}",
+            encryption_spec=v1.EncryptionSpec(kms_key_name=kms_key),
         )
         try:
             client.get_model(name=name)
@@ -170,15 +203,7 @@ def _register_component():
         except exceptions.NotFound:
             request = v1.UploadModelRequest(parent=parent, model=body, model_id=model_id)
         result = client.upload_model(request=request).result()
-        version = f"{name}@{result.model_version_id}"
-        if approved:  # an alias names one version at a time: move it here
-            try:
-                holder = client.get_model(name=f"{name}@approved")
-                client.merge_version_aliases(name=f"{name}@{holder.version_id}", version_aliases=["-approved"])
-            except exceptions.NotFound:
-                pass
-            client.merge_version_aliases(name=version, version_aliases=["approved"])
-        return version
+        return f"{name}@{result.model_version_id}"
 
     return register_model
 
@@ -189,19 +214,25 @@ def build_training_pipeline(
     display_name: str,
     gate_metric: str,
     gate_threshold: float,
-    step_limits: tuple[str, str] = ("4", "15G"),
+    approval: str = "manual",
+    step_limits: tuple[str, str] = ("4", "16G"),
     accelerator: tuple[str, int] | None = None,
-    image: str = PYTHON_IMAGE,
+    image: str = STEP_IMAGE,
 ):
-    """The KFP pipeline function (not yet compiled); `compile_spec` compiles it."""
+    """The KFP pipeline function (not yet compiled); `compile_spec` compiles it.
+
+    `approval` ("manual" | "auto") is compiled into the register task as a constant."""
     from kfp import components, dsl
 
     if gate_metric not in pipeline.metrics:
         raise ValueError(f"gate metric {gate_metric!r} is not produced by pipeline {pipeline.name!r}")
+    if approval not in ("manual", "auto"):
+        raise ValueError(f"approval must be manual or auto, got {approval!r}")
     steps = {
         s.name: components.load_component_from_text(component_yaml(pipeline, s.name, image)) for s in pipeline.steps
     }
-    read_metric, register_model = _read_metric_component(), _register_component()
+    read_metric, register_model = _read_metric_component(image), _register_component(image)
+    gate_failed = _gate_failed_component(image)
     from providers.gcp import vertex_server
 
     serving_spec = json.dumps(vertex_server.container_spec(), sort_keys=True)
@@ -232,6 +263,7 @@ def build_training_pipeline(
             metrics_file=pipeline.metrics_file,
             metric=gate_metric,
         ).set_display_name(GATE_TASK)
+        gate.set_caching_options(False)  # a cached metric would gate a new model on an old score
         with dsl.If(gate.output >= gate_threshold, name="quality-gate"):
             register_model(
                 model=tasks[pipeline.model_step].outputs[pipeline.model_output],
@@ -239,11 +271,16 @@ def build_training_pipeline(
                 location=kw["location"],
                 model_id=kw["model_id"],
                 serving_image=kw["serving_image"],
-                approval=kw["approval"],
+                kms_key=kw["kms_key"],
+                approval=approval,
                 gate_metric=gate_metric,
                 gate_value=gate.output,
                 serving_spec=serving_spec,
-            ).set_display_name(REGISTER_TASK)
+            ).set_display_name(REGISTER_TASK).set_caching_options(False)  # a cached run registers nothing
+        with dsl.Else(name="quality-gate-missed"):
+            gate_failed(metric=gate_metric, value=gate.output, threshold=gate_threshold).set_display_name(
+                GATE_FAILED_TASK
+            ).set_caching_options(False)
 
     # Deploy-time values first (no default), then the pipeline's own parameters.
     params = [
@@ -264,10 +301,10 @@ def build_training_pipeline(
     return dsl.pipeline(name=display_name, description=pipeline.description)(body)
 
 
-def _drift_components():
+def _drift_components(image: str = STEP_IMAGE):
     from kfp import dsl
 
-    @dsl.component(base_image=PYTHON_IMAGE, packages_to_install=["google-cloud-bigquery>=3.20,<4"])
+    @dsl.component(base_image=image, packages_to_install=[BIGQUERY_PACKAGE])
     def export_requests(project: str, table: str, hours: int, out: dsl.Output[dsl.Dataset]) -> str:
         """Instances logged by the endpoint in the last `hours`, as CSV; returns the CSV's URI."""
         import csv
@@ -295,7 +332,7 @@ def _drift_components():
             writer.writerows(rows)
         return out.uri
 
-    @dsl.component(base_image=PYTHON_IMAGE, packages_to_install=["google-cloud-logging>=3.10,<4"])
+    @dsl.component(base_image=image, packages_to_install=[LOGGING_PACKAGE])
     def drift_check(requests_uri: str, baseline_uri: str, threshold: float, platform: str, project: str) -> float:
         """Largest per-feature distance between baseline and live data; logged for the alert.
 
@@ -310,12 +347,21 @@ def _drift_components():
         import os
 
         def rows(uri: str) -> list[dict]:
+            """Every row of every *.csv under `uri` (one header, checked to be the same in each)."""
             path = uri.replace("gs://", "/gcs/", 1) if uri.startswith("gs://") else uri
             files = sorted(glob.glob(os.path.join(path, "*.csv"))) if os.path.isdir(path) else [path]
             if not files:
                 raise FileNotFoundError(f"no *.csv in {uri}")
-            with open(files[0], newline="", encoding="utf-8") as handle:
-                return list(csv.DictReader(handle))
+            out: list[dict] = []
+            header = None
+            for name in files:
+                with open(name, newline="", encoding="utf-8") as handle:
+                    reader = csv.DictReader(handle)
+                    if header is not None and reader.fieldnames != header:
+                        raise ValueError(f"{name} has columns {reader.fieldnames}, the others {header}")
+                    header = reader.fieldnames
+                    out.extend(reader)
+            return out
 
         def numbers(values: list[str]) -> list[float] | None:
             try:
@@ -361,14 +407,14 @@ def _drift_components():
     return export_requests, drift_check
 
 
-def build_drift_pipeline(display_name: str, drift_threshold: float, window_hours: int = 24):
+def build_drift_pipeline(display_name: str, drift_threshold: float, window_hours: int = 24, image: str = STEP_IMAGE):
     """export request logs -> drift_check; the drift statistic is logged for the alert policy.
 
     The threshold and the window are compiled in as parameter defaults (known at plan time).
     """
     from kfp import dsl
 
-    export_requests, drift_check = _drift_components()
+    export_requests, drift_check = _drift_components(image)
 
     @dsl.pipeline(name=display_name, description="Drift of logged requests against the training data.")
     def drift(

@@ -148,6 +148,8 @@ class RetrainingTrigger(Capability):
                 f"AND jsonPayload.max_drift>{mon.drift_threshold}"
             ),
             metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(metric_kind="DELTA", value_type="INT64", unit="1"),
+            # The entries live in the platform's CMEK log bucket only (excluded from _Default).
+            bucket_name=foundation.log_bucket,
             opts=self.child(),
         )
         self.alert = gcp.monitoring.AlertPolicy(
@@ -208,17 +210,6 @@ class RetrainingTrigger(Capability):
             labels=s.labels,
             opts=self.child(depends_on=foundation.key_ready),
         )
-        # Cloud Monitoring publishes as its notification service agent.
-        gcp.pubsub.TopicIAMMember(
-            f"{name}-topic-publisher",
-            project=s.project,
-            topic=self.topic.name,
-            role="roles/pubsub.publisher",
-            member=project.number.apply(
-                lambda n: f"serviceAccount:service-{n}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
-            ),
-            opts=self.child(),
-        )
         to_topic = gcp.monitoring.NotificationChannel(
             f"{name}-pubsub",
             project=s.project,
@@ -227,6 +218,20 @@ class RetrainingTrigger(Capability):
             labels={"topic": self.topic.id},
             user_labels=s.labels,
             opts=self.child(),
+        )
+        # Cloud Monitoring publishes as its notification service agent, which Google creates with
+        # the project's first Pub/Sub notification channel: grant it after the channel exists (a
+        # fresh project has no such agent yet, and the grant would fail). The channel needs no
+        # grant to be created, only to deliver.
+        gcp.pubsub.TopicIAMMember(
+            f"{name}-topic-publisher",
+            project=s.project,
+            topic=self.topic.name,
+            role="roles/pubsub.publisher",
+            member=project.number.apply(
+                lambda n: f"serviceAccount:service-{n}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+            ),
+            opts=self.child(depends_on=[to_topic]),
         )
         return to_topic.name
 
@@ -253,26 +258,31 @@ class RetrainingTrigger(Capability):
                 member=account.member,
                 opts=self.child(),
             ),
-            # receive events; run the workflow it is the trigger of
-            *(
-                gcp.projects.IAMMember(
-                    f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
-                    project=s.project,
-                    role=role,
-                    member=account.member,
-                    opts=self.child(),
-                )
-                for role in (
-                    "roles/eventarc.eventReceiver",
-                    "roles/workflows.invoker",
-                )
+            # run the workflow it is the trigger of. Bound on the project: pulumi_gcp (10.x) has no
+            # IAM resource for a single workflow (pulumi_gcp.workflows holds only Workflow), so it
+            # cannot be scoped to the workflow. No eventarc.eventReceiver: "You don't need to grant
+            # the role if you are routing direct events from Cloud Pub/Sub" ("Roles and permissions
+            # for Workflows targets", https://cloud.google.com/eventarc/standard/docs/workflows/roles-permissions).
+            gcp.projects.IAMMember(
+                f"{name}-identity-workflows-invoker",
+                project=s.project,
+                role="roles/workflows.invoker",
+                member=account.member,
+                opts=self.child(),
             ),
-            # read the compiled template
+            # read the compiled template, and only it (an IAM condition on the object's name)
             gcp.storage.BucketIAMMember(
                 f"{name}-identity-template",
                 bucket=foundation.bucket_name,
                 role="roles/storage.objectViewer",
                 member=account.member,
+                condition=gcp.storage.BucketIAMMemberConditionArgs(
+                    title="the training template only",
+                    description=f"mlops {s.prefix}: the retraining workflow reads the compiled pipeline",
+                    expression=training.template_name.apply(
+                        lambda obj: f'resource.name == "projects/_/buckets/{s.bucket_name}/objects/{obj}"'
+                    ),
+                ),
                 opts=self.child(),
             ),
             # start the job as the pipeline identity

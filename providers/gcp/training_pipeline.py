@@ -30,6 +30,8 @@ class TrainingOut:
     kms_key: pulumi.Output[str]
     parameter_values: Mapping[str, pulumi.Input[str]]
     display_name: str
+    image: pulumi.Output[str]
+    """The step and serving image, by digest: Vertex AI's prebuilt image of the framework version."""
 
 
 class TrainingPipeline(Capability):
@@ -66,23 +68,33 @@ class TrainingPipeline(Capability):
             for file_name, source in code.files.items()
         ]
 
-        spec = pipeline_definition.compile_spec(
-            pipeline_definition.build_training_pipeline(
-                pdef,
-                display_name=s.pipeline_display_name,
-                gate_metric=gate.metric,
-                gate_threshold=gate.threshold,
-                step_limits=s.step_limits,
-                accelerator=s.step_accelerator,
+        # The framework's prebuilt image: Google supports only its `:latest` tag, so each `pulumi up`
+        # resolves the tag to a digest and every step and the served model use that digest.
+        # (after the APIs: on a fresh project the look-up waits for artifactregistry.googleapis.com)
+        image = gcp.artifactregistry.get_docker_image_output(
+            **s.image_lookup, opts=pulumi.InvokeOutputOptions(depends_on=foundation.apis)
+        ).self_link
+        spec = pipeline_definition.spec_json(
+            pipeline_definition.compile_spec(
+                pipeline_definition.build_training_pipeline(
+                    pdef,
+                    display_name=s.pipeline_display_name,
+                    gate_metric=gate.metric,
+                    gate_threshold=gate.threshold,
+                    approval=registry.approval_mode,
+                    step_limits=s.step_limits,
+                    accelerator=s.step_accelerator,
+                )
             )
         )
+        spec_text = image.apply(lambda digest: pipeline_definition.with_image(spec, digest))
         template = gcp.storage.BucketObject(
             f"{name}-template",
             bucket=bucket,
             name=f"pipelines/{s.pipeline_display_name}/pipeline.json",
-            content=pipeline_definition.spec_json(spec),
+            content=spec_text,
             content_type="application/json",
-            # what a run started by hand from this template must pass as its `approval` parameter
+            # informational: the approval mode compiled into this template's register task
             metadata={"mlops-approval": deployment.platform.registry.approval},
             opts=self.child(),
         )
@@ -95,8 +107,8 @@ class TrainingPipeline(Capability):
             "project": s.project,
             "location": s.region,
             "model_id": s.model_id,
-            "serving_image": s.serving_image,
-            "approval": registry.approval_mode,
+            "serving_image": image,
+            "kms_key": foundation.key_id,
         }
         uploads.append(template)
 
@@ -114,7 +126,7 @@ class TrainingPipeline(Capability):
                     parent=f"projects/{s.project}/locations/{s.region}",
                     pipeline_job=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobArgs(
                         display_name=s.pipeline_display_name,
-                        pipeline_spec=pipeline_definition.spec_json(spec),
+                        pipeline_spec=spec_text,
                         runtime_config=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobRuntimeConfigArgs(
                             gcs_output_directory=root,
                             parameter_values=parameter_values,
@@ -137,6 +149,7 @@ class TrainingPipeline(Capability):
             kms_key=foundation.key_id,
             parameter_values=parameter_values,
             display_name=s.pipeline_display_name,
+            image=image,
         )
         self.publish(
             training_pipeline=pulumi.Output.concat(foundation.bucket_url, "/", template.name),

@@ -6,25 +6,27 @@ import re
 import zlib
 from dataclasses import dataclass
 
+from pipelines.spec import Framework
 from providers.base import Target
 from providers.cron import parse as parse_cron
 from providers.spec import SpecError
 
 KEY = "mlops:platform"
 
-# Portable instance classes -> Compute Engine machine types (training steps and serving).
-MACHINE_TYPES = {
-    "small": "n1-standard-2",
-    "medium": "n1-standard-4",
-    "large": "n1-standard-8",
-    "gpu": "n1-standard-8",
-}
-# What a KFP step may use of its machine (Vertex picks a machine that fits the limits).
-STEP_LIMITS = {
-    "small": ("2", "7G"),
-    "medium": ("4", "15G"),
-    "large": ("8", "30G"),
-    "gpu": ("8", "30G"),
+# Portable sizes -> one Vertex AI machine shape, the same for training steps and for serving:
+# (machine type, vCPUs, memory GB, accelerator). Each machine type is in Vertex AI's list of
+# machine types for online prediction ("Configure compute resources for prediction",
+# https://cloud.google.com/vertex-ai/docs/predictions/configure-compute); a pipeline step asks
+# for the same vCPUs and memory (and GPU) as limits, and Vertex AI Pipelines "automatically
+# selects the closest match from the supported machine types" ("Specify the machine
+# configuration for a pipeline step", https://cloud.google.com/vertex-ai/docs/pipelines/machine-types;
+# its default, e2-standard-4, is `medium`). NVIDIA T4 attaches to N1 machines only, hence gpu =
+# n1-highmem-4 (4 vCPUs, 26 GB: n1-standard-4 has 15 GB, under the portable 16 GB).
+SIZES: dict[str, tuple[str, int, int, tuple[str, int] | None]] = {
+    "small": ("e2-standard-2", 2, 8, None),
+    "medium": ("e2-standard-4", 4, 16, None),
+    "large": ("e2-standard-8", 8, 32, None),
+    "gpu": ("n1-highmem-4", 4, 26, ("NVIDIA_TESLA_T4", 1)),
 }
 GPU = ("NVIDIA_TESLA_T4", 1)
 # Regions where Vertex AI offers NVIDIA T4 for training and online prediction (Vertex AI
@@ -61,6 +63,23 @@ BQ_TYPES = {
     "timestamp": "TIMESTAMP",
 }
 CPU_METRIC = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
+# Feature Store v2 reads a BigQuery source's time series from a column of this name ("If not
+# provided, column named `feature_timestamp` of type `TIMESTAMP` will be used": proto
+# FeatureGroup.BigQuery.TimeSeries.timestamp_column); pulumi_gcp's AiFeatureGroup cannot name
+# another, so each group's feature group reads a view exposing the event time under this name.
+FEATURE_TIMESTAMP = "feature_timestamp"
+SOURCE_VIEW_SUFFIX = "_vertex_source"
+_TIMESTAMP_NAME_TAKEN = (
+    f"{FEATURE_TIMESTAMP!r} is the column Vertex AI Feature Store reads the event time from (the kit exposes "
+    "event_time under that name): name this column otherwise, or name the event_time column feature_timestamp"
+)
+# The log the drift check writes its result to (`projects/<p>/logs/mlops-drift`); routed, with the
+# platform's entries only, to the platform's CMEK log bucket.
+DRIFT_LOG = "mlops-drift"
+LOG_RETENTION_DAYS = 30
+# The subnet of the kit's VPC that holds the Private Service Connect endpoint's internal address
+# (outside 10.128.0.0/9, the ranges of an auto-mode VPC, so the network can be peered with one).
+PSC_SUBNET_CIDR = "10.201.0.0/28"
 
 _REGION_RE = re.compile(r"^[a-z]+-[a-z]+[0-9]{1,2}$")
 _PROJECT_RE = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -91,7 +110,14 @@ class GcpSettings:
     """group -> AiFeatureGroup id `<prefix with underscores>_<group>` (one project holds many envs)."""
     bq_schemas: dict[str, list[dict[str, str]]]
     """group -> BigQuery schema (entity, event time, features in order)."""
+    source_views: dict[str, str]
+    """group -> id of the BigQuery view the feature group reads: the table's columns, with the
+    event time also exposed as `feature_timestamp` (Feature Store v2's time-series column)."""
+    training_size: tuple[str, int, int, tuple[str, int] | None]
+    """The pipeline's `SIZES` row: (machine type, vCPUs, memory GB, accelerator)."""
+    serving_size: tuple[str, int, int, tuple[str, int] | None]
     step_limits: tuple[str, str]
+    """What a pipeline step asks for: (vCPUs, memory), e.g. ("4", "16G")."""
     step_accelerator: tuple[str, int] | None
     serving_machine: str
     serving_accelerator: tuple[str, int] | None
@@ -102,6 +128,17 @@ class GcpSettings:
     monitor_schedule: str
     sampling_rate: float
     serving_image: str
+    """Vertex AI's prebuilt prediction image of the pipeline's framework minor (a `:latest` tag)."""
+    image_lookup: dict[str, str]
+    """artifactregistry.getDockerImage arguments resolving `serving_image` to its digest."""
+    log_bucket_id: str
+    """The CMEK Cloud Logging bucket the platform's drift-check log entries are routed to."""
+    drift_log_filter: str
+    """The platform's own drift-check entries: what the sink routes there and `_Default` excludes."""
+    private: bool
+    """Private Service Connect endpoint, reached through the kit's VPC (network.public_access false)."""
+    vpc_name: str
+    psc_subnet_cidr: str
 
 
 def check_name(pattern: re.Pattern[str], value: str, key: str, what: str) -> str:
@@ -176,10 +213,54 @@ def endpoint_id(prefix: str) -> str:
     return str(zlib.crc32(f"mlops-endpoint-{prefix}".encode()) % 9_000_000_000 + 1_000_000_000)
 
 
-def serving_image(region: str) -> str:
-    """Vertex's prebuilt scikit-learn serving container, from the nearest multi-region mirror."""
-    area = {"europe": "europe", "asia": "asia", "australia": "asia", "me": "europe"}.get(region.split("-", 1)[0], "us")
-    return f"{area}-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-5:latest"
+# PipelineDef.framework.name -> the framework part of Vertex AI's prebuilt prediction image tags.
+FRAMEWORK_TAGS = {"scikit-learn": "sklearn", "xgboost": "xgboost"}
+PREBUILT_REPOSITORY = ("vertex-ai", "prediction")
+"""The Artifact Registry project and repository of Vertex AI's prebuilt prediction images."""
+
+
+def image_area(region: str) -> str:
+    """The multi-region mirror of Vertex AI's prebuilt images nearest to `region`."""
+    return {"europe": "europe", "asia": "asia", "australia": "asia", "me": "europe"}.get(region.split("-", 1)[0], "us")
+
+
+def serving_image(region: str, framework: Framework) -> str:
+    """Vertex AI's prebuilt CPU prediction image of exactly `framework.minor`, looked up in the
+    installed aiplatform SDK's table (`constants/prediction.py` SERVING_CONTAINER_URIS); training
+    steps run on the same image, so the model is trained and served on one runtime.
+
+    The tag is `:latest` because Google supports no other tag for these images ("Prebuilt
+    containers for inference": "Using image names without the latest tag isn't supported"); every
+    `pulumi up` resolves it to a digest (`image_lookup` -> artifactregistry.getDockerImage) and only
+    the digest is used, so a run never floats."""
+    from providers.gcp.vendor_rules import prebuilt_serving_containers
+
+    tag = FRAMEWORK_TAGS.get(framework.name)
+    version = framework.minor.replace(".", "-")
+    image = f"{image_area(region)}-docker.pkg.dev/{'/'.join(PREBUILT_REPOSITORY)}/{tag}-cpu.{version}:latest"
+    table = prebuilt_serving_containers()
+    if image not in table:
+        offered = sorted(
+            {v for f, a, v in table.values() if f == tag and a == "cpu"}, key=lambda v: [int(x) for x in v.split(".")]
+        )
+        raise SpecError(
+            f"{KEY}.pipeline.name",
+            f"trains with {framework.name} {framework.version}, but Vertex AI has no prebuilt prediction image for "
+            f"{framework.name} {framework.minor} (google-cloud-aiplatform's SERVING_CONTAINER_URIS offers "
+            f"{', '.join(offered) or 'none'}): pin the pipeline's framework to one of those",
+        )
+    return image
+
+
+def image_lookup(image: str) -> dict[str, str]:
+    """`artifactregistry.getDockerImage` arguments that resolve `image` (a tag) to its digest."""
+    host, project, repository, name = image.split("/", 3)
+    return {
+        "location": host.removesuffix("-docker.pkg.dev"),
+        "project": project,
+        "repository_id": repository,
+        "image_name": name,
+    }
 
 
 def _gpu(size: str, region: str, key: str) -> tuple[str, int] | None:
@@ -207,6 +288,7 @@ def translate(target: Target) -> GcpSettings:
     views: dict[str, str] = {}
     group_ids: dict[str, str] = {}
     schemas: dict[str, list[dict[str, str]]] = {}
+    sources: dict[str, str] = {}
     for i, group in enumerate(platform.feature_store.feature_groups):
         gkey = f"{KEY}.feature_store.feature_groups[{i}]"
         schemas[group.name] = [
@@ -214,10 +296,25 @@ def translate(target: Target) -> GcpSettings:
             {"name": group.event_time, "type": "TIMESTAMP", "mode": "REQUIRED"},
             *({"name": f.name, "type": BQ_TYPES[f.type], "mode": "NULLABLE"} for f in group.features),
         ]
+        if group.event_time != FEATURE_TIMESTAMP:
+            # The view adds `feature_timestamp`: no other column of the group may have that name.
+            if group.entity == FEATURE_TIMESTAMP:
+                raise SpecError(f"{gkey}.entity", _TIMESTAMP_NAME_TAKEN)
+            for j, feature in enumerate(group.features):
+                if feature.name == FEATURE_TIMESTAMP:
+                    raise SpecError(f"{gkey}.features[{j}].name", _TIMESTAMP_NAME_TAKEN)
+        sources[group.name] = f"{group.name}{SOURCE_VIEW_SUFFIX}"
         group_ids[group.name] = check_feature_group_id(f"{ident}_{group.name}", f"{gkey}.name")
         if group.online:
             # Views live inside the (prefixed) online store: the group name is unique there.
             views[group.name] = check_online_store_name(group.name, f"{gkey}.name")
+    tables = [*sources, *sources.values()]
+    for i, group in enumerate(platform.feature_store.feature_groups):
+        if tables.count(group.name) > 1:
+            raise SpecError(
+                f"{KEY}.feature_store.feature_groups[{i}].name",
+                f"{group.name!r} is also the BigQuery view of another group (<group>{SOURCE_VIEW_SUFFIX}): rename it",
+            )
     if views:
         store = check_online_store_name(f"{ident}_online", f"{KEY}.name")
 
@@ -225,6 +322,8 @@ def translate(target: Target) -> GcpSettings:
     if not _BUCKET_RE.match(bucket):
         raise SpecError(f"{KEY}.name", f"bucket name {bucket!r} breaks the Cloud Storage rule {_BUCKET_RE.pattern}")
     schedule = platform.pipeline.schedule
+    training, serving = SIZES[platform.pipeline.instance], SIZES[platform.endpoint.instance]
+    image = serving_image(region, target.pipeline.framework)
     return GcpSettings(
         project=project,
         region=region,
@@ -239,9 +338,12 @@ def translate(target: Target) -> GcpSettings:
         feature_views=views,
         feature_group_ids=group_ids,
         bq_schemas=schemas,
-        step_limits=STEP_LIMITS[platform.pipeline.instance],
+        source_views=sources,
+        training_size=training,
+        serving_size=serving,
+        step_limits=(str(training[1]), f"{training[2]}G"),
         step_accelerator=_gpu(platform.pipeline.instance, region, f"{KEY}.pipeline.instance"),
-        serving_machine=MACHINE_TYPES[platform.endpoint.instance],
+        serving_machine=serving[0],
         serving_accelerator=_gpu(platform.endpoint.instance, region, f"{KEY}.endpoint.instance"),
         model_id=f"{prefix}-{platform.pipeline.name}".replace("_", "-"),
         endpoint_id=endpoint_id(prefix),
@@ -249,5 +351,11 @@ def translate(target: Target) -> GcpSettings:
         training_schedule=parse_cron(schedule, f"{KEY}.pipeline.schedule").unix() if schedule else None,
         monitor_schedule=parse_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule").unix(),
         sampling_rate=platform.endpoint.data_capture_percent / 100,
-        serving_image=serving_image(region),
+        serving_image=image,
+        image_lookup=image_lookup(image),
+        log_bucket_id=f"{prefix}-mlops-logs",
+        drift_log_filter=f'logName="projects/{project}/logs/{DRIFT_LOG}" AND jsonPayload.mlops_platform="{prefix}"',
+        private=not platform.network.public_access,
+        vpc_name=f"{prefix}-mlops",
+        psc_subnet_cidr=PSC_SUBNET_CIDR,
     )

@@ -59,6 +59,17 @@ ENDPOINT_ID_API = (
     "10-digit id was created there); the proto comment of CreateEndpointRequest.endpoint_id still says 9"
 )
 ENDPOINT_ID_NUMERIC_MAX = 10
+ENDPOINT_TYPES_DOC = (
+    "Vertex AI 'Choose an endpoint type' (https://cloud.google.com/vertex-ai/docs/predictions/choose-endpoint-type): "
+    "request-response logging is supported on dedicated public, shared public and Private Service Connect "
+    "endpoints, not on private endpoints that use VPC Network Peering"
+)
+PSC_RULE_DOC = (
+    "pulumi_gcp compute.ForwardingRuleArgs: 'For Private Service Connect forwarding rules that forward traffic to "
+    "managed services, the target must be a service attachment', load_balancing_scheme '\"\" is also supported for "
+    "... PSC (private service connection) regional forwarding rules', 'For regional forwarding rules, this target "
+    "must be in the same region as the forwarding rule'"
+)
 IAM_ROLE_DOC = (
     "IAM REST reference, Role / projects.roles.create "
     "(https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles/create): roleId matches "
@@ -553,6 +564,16 @@ def _rule_create_endpoint(body: _Body, label: str) -> list[Violation]:
                 _doc_source("google.cloud.aiplatform.v1.BigQueryDestination", "output_uri"),
             )
         )
+    if _get(endpoint, "network") and _get(logging, "enabled"):
+        out.append(
+            Violation(
+                label,
+                "endpoint.predictRequestResponseLoggingConfig.enabled",
+                "request-response logging is not available on private (VPC peering) endpoints; it is on public, "
+                "dedicated public and Private Service Connect endpoints",
+                ENDPOINT_TYPES_DOC,
+            )
+        )
     if _get(endpoint, "network") and _get(endpoint, "private_service_connect_config"):
         out.append(
             Violation(
@@ -1025,18 +1046,47 @@ def prebuilt_serving_containers() -> dict[str, tuple[str, str, str]]:
 SERVING_TABLE_SOURCE = "google/cloud/aiplatform/constants/prediction.py SERVING_CONTAINER_URIS"
 
 
-def check_serving_image(image: str, resource: str, path: str) -> list[Violation]:
+_DIGEST_RE = re.compile(r"^(?P<repo>[^@:]+(?::\d+)?/[^@:]+)@sha256:[0-9a-f]{64}$")
+
+
+def prebuilt_entry(image: str) -> tuple[str, str, str] | None:
+    """(framework, accelerator, version) of a prebuilt prediction image, named by its tag or by a
+    digest of its repository (the kit resolves the documented `:latest` tag to a digest)."""
     table = prebuilt_serving_containers()
-    if image not in table:
+    match = _DIGEST_RE.match(image)
+    return table.get(f"{match['repo']}:latest" if match else image)
+
+
+def check_serving_image(image: str, resource: str, path: str) -> list[Violation]:
+    if prebuilt_entry(image) is None:
         return [
             Violation(
                 resource,
                 path,
-                f"{image!r} is not one of Vertex AI's prebuilt prediction containers",
+                f"{image!r} is not one of Vertex AI's prebuilt prediction containers (by tag or digest)",
                 f"{SERVING_TABLE_SOURCE} (google-cloud-aiplatform {_aiplatform_version()})",
             )
         ]
     return []
+
+
+IMAGE_PIN_RULE = (
+    "the kit's promise (issue 9 item 12): every image is Google-hosted (Artifact Registry *-docker.pkg.dev or "
+    "Container Registry gcr.io) and pinned by digest or by a version tag, never :latest"
+)
+_GOOGLE_HOSTS = re.compile(r"^([a-z0-9-]+-docker\.pkg\.dev|([a-z]+\.)?gcr\.io)/")
+
+
+def check_image_pinned(image: str, resource: str, path: str) -> list[Violation]:
+    """An image reference the kit runs: Google-hosted, and pinned by digest or a version tag."""
+    problems = []
+    if not _GOOGLE_HOSTS.match(image):
+        problems.append("is not hosted by Google")
+    if not _DIGEST_RE.match(image):
+        tag = image.rsplit("/", 1)[-1].partition(":")[2]
+        if tag in ("", "latest"):
+            problems.append("is not pinned (no digest, and a :latest or no tag)")
+    return [Violation(resource, path, f"image {image!r} {p}", IMAGE_PIN_RULE, kind="kit") for p in problems]
 
 
 def check_training_matches_serving(image: str, requirements: str, resource: str, path: str) -> list[Violation]:
@@ -1045,10 +1095,10 @@ def check_training_matches_serving(image: str, requirements: str, resource: str,
     from packaging.requirements import Requirement
     from packaging.version import Version
 
-    table = prebuilt_serving_containers()
-    if image not in table:
+    entry = prebuilt_entry(image)
+    if entry is None:
         return check_serving_image(image, resource, path)
-    framework, _accelerator, version = table[image]
+    framework, _accelerator, version = entry
     package = FRAMEWORK_PACKAGES.get(framework)
     if package is None:
         return []
@@ -1284,7 +1334,10 @@ def deploy_model_request(props: Mapping[str, Any]) -> dict[str, Any]:
         machine["acceleratorType"] = props["accelerator_type"]
         machine["acceleratorCount"] = _int(props.get("accelerator_count"))
     model = f"projects/{props.get('project')}/locations/{props.get('region')}/models/{props.get('model_id')}"
+    from providers.gcp.dynamic import deployed_model_id
+
     deployed: dict[str, Any] = {
+        "id": deployed_model_id(dict(props)),
         "model": f"{model}@{props.get('version')}",
         "displayName": props.get("display_name"),
         "dedicatedResources": {
@@ -1305,36 +1358,42 @@ def deploy_model_request(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def approval_requests(props: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """What `ModelVersionApproval` may send: label update and alias move (auto), only reads (manual)."""
+    """What `ApprovedVersionCheck` sends, in either mode: it only reads the version."""
     model = f"projects/{props.get('project')}/locations/{props.get('region')}/models/{props.get('model_id')}"
-    name = f"{model}@{props.get('version')}"
-    requests: list[tuple[str, dict[str, Any]]] = [("GetModelRequest", {"name": name})]
-    if props.get("mode") == "auto":
-        requests += [
-            ("MergeVersionAliasesRequest", {"name": name, "versionAliases": ["approved"]}),
-            (
-                "UpdateModelRequest",
-                {"model": {"name": name, "labels": {"approval": "approved"}}, "updateMask": "labels"},
-            ),
-        ]
-    return requests
+    return [("GetModelRequest", {"name": f"{model}@{props.get('version')}"})]
 
 
 # --- plan: cross-resource rules ------------------------------------------------------------------
 
 
+_VIEW_RE = re.compile(
+    r"^SELECT \*(?:, `(?P<source>\w+)` AS (?P<alias>\w+))? FROM `(?P<table>[\w-]+\.\w+\.\w+)`$", re.IGNORECASE
+)
+
+
 def _tables(resources: list[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
-    """'project.dataset.table' -> {column: type} for every BigQuery table of the plan."""
-    tables = {}
+    """'project.dataset.table' -> {column: type} for every BigQuery table of the plan, and for every
+    view of the form the kit writes (`SELECT *[, `col` AS alias] FROM `p.d.t``) over one of them."""
+    tables: dict[str, dict[str, str]] = {}
+    views: dict[str, re.Match[str]] = {}
     for r in resources:
         if r["type"] != "gcp:bigquery/table:Table":
             continue
         i = r.get("inputs", {})
+        key = f"{i.get('project')}.{i.get('datasetId')}.{i.get('tableId')}"
+        query = (i.get("view") or {}).get("query")
+        if isinstance(query, str):
+            match = _VIEW_RE.match(" ".join(query.split()))
+            if match:
+                views[key] = match
+            continue  # another view: its columns are not known offline
         schema = i.get("schema")
         columns = json.loads(schema) if isinstance(schema, str) else (schema or [])
-        tables[f"{i.get('project')}.{i.get('datasetId')}.{i.get('tableId')}"] = {
-            c["name"]: c.get("type", "") for c in columns if isinstance(c, dict) and "name" in c
-        }
+        tables[key] = {c["name"]: c.get("type", "") for c in columns if isinstance(c, dict) and "name" in c}
+    for key, match in views.items():
+        base = tables.get(match["table"])
+        if base is not None:
+            tables[key] = {**base, **({match["alias"]: base.get(match["source"], "")} if match["alias"] else {})}
     return tables
 
 
@@ -1522,6 +1581,58 @@ def _serving_rules(resources: list[Mapping[str, Any]], root: Path) -> list[Viola
     return out
 
 
+def _psc_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
+    """A forwarding rule to a service attachment (a PSC endpoint): no load-balancing scheme, same region."""
+    out = []
+    for r in resources:
+        if r["type"] != "gcp:compute/forwardingRule:ForwardingRule":
+            continue
+        i = r.get("inputs", {})
+        target = str(i.get("target", ""))
+        match = re.fullmatch(r"projects/[^/]+/regions/([^/]+)/serviceAttachments/[^/]+", target)
+        if not match:
+            continue
+        if i.get("loadBalancingScheme", "EXTERNAL") != "":
+            out.append(Violation(r["name"], "loadBalancingScheme", 'must be "" for a PSC endpoint', PSC_RULE_DOC))
+        if i.get("region") and match.group(1) != i["region"]:
+            out.append(
+                Violation(
+                    r["name"], "target", f"service attachment in {match.group(1)}, rule in {i['region']}", PSC_RULE_DOC
+                )
+            )
+    return out
+
+
+def _image_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
+    """Every image a pipeline job runs (each executor of its compiled spec) and the image it
+    registers models with: pinned and Google-hosted; a training job's steps run on the image its
+    model is served with (one runtime: the framework version and Python it is trained with)."""
+    out = []
+    for name, path, job in _pipeline_jobs(resources):
+        spec = job.get("pipelineSpec") if isinstance(job.get("pipelineSpec"), Mapping) else {}
+        executors = (spec.get("deploymentSpec") or {}).get("executors") or {}
+        serving = ((job.get("runtimeConfig") or {}).get("parameterValues") or {}).get("serving_image")
+        if serving:
+            out += check_image_pinned(serving, name, f"{path}.runtimeConfig.parameterValues.serving_image")
+        for executor, body in sorted(executors.items()):
+            image = ((body or {}).get("container") or {}).get("image")
+            if not image:
+                continue
+            where = f"{path}.pipelineSpec.deploymentSpec.executors[{executor}].container.image"
+            out += check_image_pinned(image, name, where)
+            if serving and image != serving:
+                out.append(
+                    Violation(
+                        name,
+                        where,
+                        f"step image {image!r} is not the image the model is served with ({serving!r})",
+                        "the kit's promise (issue 9 item 1): training uses exactly the serving runtime",
+                        kind="kit",
+                    )
+                )
+    return out
+
+
 def _iam_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
     out = []
     for r in resources:
@@ -1616,6 +1727,16 @@ def check_serving_runtime(resources: list[Mapping[str, Any]], root: Path | None 
     return _unique(_serving_rules(_custom(resources), root or REPO_ROOT))
 
 
+def check_images(resources: list[Mapping[str, Any]]) -> list[Violation]:
+    """Every image of every pipeline job: Google-hosted, pinned, and one runtime for training and serving."""
+    return _unique(_image_rules(_custom(resources)))
+
+
+def check_network(resources: list[Mapping[str, Any]]) -> list[Violation]:
+    """Private Service Connect forwarding rules as pulumi_gcp documents them."""
+    return _unique(_psc_rules(_custom(resources)))
+
+
 def check_iam(resources: list[Mapping[str, Any]]) -> list[Violation]:
     """IAM custom roles: role id, title, description, stage and permission names well formed."""
     return _unique(_iam_rules(_custom(resources)))
@@ -1628,6 +1749,8 @@ def check_plan(resources: list[Mapping[str, Any]], root: Path | None = None) -> 
         + check_plan_requests(resources)
         + check_feature_sources(resources)
         + check_serving_runtime(resources, root)
+        + check_images(resources)
+        + check_network(resources)
         + check_iam(resources)
     )
 

@@ -1,7 +1,10 @@
-"""A tiny fake of the Vertex AI v1 REST API: just what the dynamic providers call.
+"""A tiny fake of the Vertex AI v1 REST API: what the dynamic providers and the register step call.
 
 The real google-cloud-aiplatform clients talk to it (transport="rest", an http:// api_endpoint,
-anonymous credentials); every request is recorded so tests assert paths and bodies.
+anonymous credentials); every request is recorded so tests assert paths and bodies. It keeps the
+state the calls change (model versions and their labels/aliases, each endpoint's deployed models
+and traffic split), answers NOT_FOUND / ALREADY_EXISTS as the API does, and can leave a deployment
+accepted but unfinished (`hang_deploys`), which is what an interrupted `pulumi up` leaves behind.
 """
 
 from __future__ import annotations
@@ -24,12 +27,26 @@ class Request:
     body: dict[str, Any]
 
 
+def _error(code: int, status: str, message: str) -> tuple[int, dict[str, Any]]:
+    return code, {"error": {"code": code, "message": message, "status": status}}
+
+
 @dataclass
 class FakeVertex:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     """'projects/../models/<id>@<version>' -> {"versionAliases": [...], "labels": {...}}"""
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """'projects/../endpoints/<id>' -> {"deployedModels": [...], "trafficSplit": {...},
+    "privateServiceConnectConfig": {...}} (an endpoint is created on first use unless `strict`)"""
     requests: list[Request] = field(default_factory=list)
     next_deployed_id: int = 4242
+    strict: bool = False
+    """Unknown endpoints are NOT_FOUND (else they exist, empty, as Pulumi's AiEndpoint made them)."""
+    hang_deploys: bool = False
+    """DeployModel accepts the deployment but leaves it under way: its operation is not done and the
+    endpoint does not list it yet (a DeployModel with the same id is ALREADY_EXISTS meanwhile), until
+    `finish_deploys()`. What the next `pulumi up` finds after an interrupted one."""
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def start(self) -> str:
         fake = self
@@ -45,7 +62,8 @@ class FakeVertex:
                 body = json.loads(raw) if raw else {}
                 path = unquote(parts.path)
                 fake.requests.append(Request(method, path, parts.query, body))
-                status, answer = fake.answer(method, path.removeprefix("/v1/"), body)
+                with fake.lock:
+                    status, answer = fake.answer(method, path.removeprefix("/v1/").removeprefix("/ui/"), body)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -62,6 +80,7 @@ class FakeVertex:
             def do_PATCH(self) -> None:  # noqa: N802
                 self._handle("PATCH")
 
+        self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
         return f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -69,6 +88,8 @@ class FakeVertex:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    # --- models -----------------------------------------------------------------------------------
 
     def _resolve(self, name: str) -> str | None:
         """'<model>@<version>', '<model>@<alias>' or '<model>' (latest version) -> stored key."""
@@ -105,14 +126,92 @@ class FakeVertex:
             "labels": state["labels"],
         }
 
+    # --- endpoints --------------------------------------------------------------------------------
+
+    def endpoint(self, name: str) -> dict[str, Any] | None:
+        if name not in self.endpoints and not self.strict:
+            self.endpoints[name] = {}
+        state = self.endpoints.get(name)
+        if state is not None:
+            state.setdefault("deployedModels", [])
+            state.setdefault("trafficSplit", {})
+            state.setdefault("pending", [])
+        return state
+
+    def finish_deploys(self) -> None:
+        """Every deployment under way completes: listed on its endpoint, its operation done."""
+        with self.lock:
+            for name, state in self.endpoints.items():
+                for deployed in state.get("pending", []):
+                    state["deployedModels"].append(deployed)
+                    state["trafficSplit"] = {d["id"]: 0 for d in state["deployedModels"]} | {deployed["id"]: 100}
+                    op = self.operations[f"{name}/operations/deploy-{deployed['id']}"]
+                    op.update(done=True, response={"@type": OPS + "DeployModelResponse", "deployedModel": deployed})
+                state["pending"] = []
+
+    def _operation(self, name: str, response: dict[str, Any] | None) -> dict[str, Any]:
+        op: dict[str, Any] = {"name": name, "done": response is not None}
+        if response is not None:
+            op["response"] = response
+        self.operations[name] = op
+        return op
+
+    def _deploy(self, name: str, state: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        deployed = dict(body.get("deployedModel", {}))
+        if not deployed.get("id"):
+            self.next_deployed_id += 1
+            deployed["id"] = str(self.next_deployed_id)
+        if any(d["id"] == deployed["id"] for d in state["deployedModels"] + state["pending"]):
+            return _error(409, "ALREADY_EXISTS", f"DeployedModel {deployed['id']} already exists on {name}")
+        model, _, version = str(deployed.get("model", "")).partition("@")
+        deployed["model"], deployed["modelVersionId"] = model, version
+        if self.hang_deploys:
+            state["pending"].append(deployed)
+            return 200, self._operation(f"{name}/operations/deploy-{deployed['id']}", None)
+        state["deployedModels"].append(deployed)
+        split = {k if k != "0" else deployed["id"]: v for k, v in (body.get("trafficSplit") or {"0": 100}).items()}
+        state["trafficSplit"] = {d["id"]: split.get(d["id"], 0) for d in state["deployedModels"]}
+        op_name = f"{name}/operations/deploy-{deployed['id']}"
+        response = {"@type": OPS + "DeployModelResponse", "deployedModel": {"id": deployed["id"]}}
+        return 200, self._operation(op_name, response)
+
+    def _mutate(self, name: str, state: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        wanted = body.get("deployedModel", {})
+        target = next((d for d in state["deployedModels"] if d["id"] == wanted.get("id")), None)
+        if target is None:
+            return _error(404, "NOT_FOUND", f"DeployedModel {wanted.get('id')} not found on {name}")
+        mask = body.get("updateMask", "")
+        paths = mask.split(",") if isinstance(mask, str) else mask.get("paths", [])
+        for path in paths:
+            source, dest = wanted, target
+            *parents, leaf = path.split(".")
+            for p in parents:
+                source, dest = source.get(p, {}), dest.setdefault(p, {})
+            if leaf in source:
+                dest[leaf] = source[leaf]
+        response = {"@type": OPS + "MutateDeployedModelResponse", "deployedModel": target}
+        return 200, self._operation(f"{name}/operations/mutate-{target['id']}", response)
+
+    def _undeploy(self, name: str, state: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        deployed_id = body.get("deployedModelId")
+        if not any(d["id"] == deployed_id for d in state["deployedModels"]):
+            return _error(404, "NOT_FOUND", f"DeployedModel {deployed_id} not found on {name}")
+        state["deployedModels"] = [d for d in state["deployedModels"] if d["id"] != deployed_id]
+        state["trafficSplit"] = {k: v for k, v in state["trafficSplit"].items() if k != deployed_id}
+        response = {"@type": OPS + "UndeployModelResponse"}
+        return 200, self._operation(f"{name}/operations/undeploy-{deployed_id}", response)
+
     def answer(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         name, _, verb = path.partition(":")
+        if "/operations/" in name:
+            op = self.operations.get(name)
+            return (200, op) if op is not None else _error(404, "NOT_FOUND", f"{name} not found")
         if name.endswith("/models") and verb == "upload":
             return 200, self._upload(name.removesuffix("/models"), body)
         if "/models/" in name:
             key = self._resolve(name)
             if key is None:
-                return 404, {"error": {"code": 404, "message": f"{name} not found", "status": "NOT_FOUND"}}
+                return _error(404, "NOT_FOUND", f"{name} not found")
             name = key
             state = self.models[name]
             if verb == "mergeVersionAliases":
@@ -125,21 +224,16 @@ class FakeVertex:
                 state["labels"] = body.get("labels", {})
             return 200, self._model(name)
         if "/endpoints/" in name:
-            op = {"name": f"{name}/operations/1", "done": True}
-            if verb == "deployModel":
-                self.next_deployed_id += 1
-                op["response"] = {
-                    "@type": OPS + "DeployModelResponse",
-                    "deployedModel": {"id": str(self.next_deployed_id)},
-                }
-            elif verb == "mutateDeployedModel":
-                op["response"] = {
-                    "@type": OPS + "MutateDeployedModelResponse",
-                    "deployedModel": body.get("deployedModel", {}),
-                }
-            elif verb == "undeployModel":
-                op["response"] = {"@type": OPS + "UndeployModelResponse"}
-            else:
-                return 404, {"error": {"code": 404, "message": "unknown", "status": "NOT_FOUND"}}
-            return 200, op
-        return 404, {"error": {"code": 404, "message": f"unknown path {path}", "status": "NOT_FOUND"}}
+            state = self.endpoint(name)
+            if state is None:
+                return _error(404, "NOT_FOUND", f"{name} not found")
+            if method == "GET" and not verb:
+                return 200, {"name": name, **{k: v for k, v in state.items() if k != "pending"}}
+            handler = {
+                "deployModel": self._deploy,
+                "mutateDeployedModel": self._mutate,
+                "undeployModel": self._undeploy,
+            }
+            if verb in handler:
+                return handler[verb](name, state, body)
+        return _error(404, "NOT_FOUND", f"unknown path {path}")

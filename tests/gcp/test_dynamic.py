@@ -1,13 +1,18 @@
-"""The dynamic providers call Vertex AI with the real aiplatform clients, against a local fake."""
+"""The dynamic providers call Vertex AI with the real aiplatform clients, against a local fake:
+create, read (`pulumi refresh`), update, delete, and a create interrupted after Vertex accepted it."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from providers.gcp import dynamic
 from providers.gcp.dynamic import (
     CPU_METRIC,
-    ApprovalProvider,
+    ApprovalCheckProvider,
     DeployedModelProvider,
+    deployed_model_id,
     main,
 )
 from tests.gcp.fake_vertex import FakeVertex
@@ -15,6 +20,7 @@ from tests.gcp.fake_vertex import FakeVertex
 PROJECT, REGION = "my-ml-project", "europe-west4"
 MODEL = f"projects/{PROJECT}/locations/{REGION}/models/churn-dev-churn"
 ENDPOINT = f"projects/{PROJECT}/locations/{REGION}/endpoints/1966262384"
+ATTACHMENT = f"projects/tenant-p/regions/{REGION}/serviceAttachments/sa-1966262384"
 
 
 @pytest.fixture()
@@ -44,13 +50,12 @@ def deploy_props(vertex: FakeVertex, **overrides) -> dict:
         "endpoint": ENDPOINT,
         "model_id": "churn-dev-churn",
         "version": "1",
-        "machine_type": "n1-standard-2",
+        "machine_type": "e2-standard-2",
         "accelerator_type": "",
         "accelerator_count": 0,
         "min_replicas": 1.0,
         "max_replicas": 4.0,
         "cpu_target": 70.0,
-        "service_account": "churn-dev-ml@my-ml-project.iam.gserviceaccount.com",
         "display_name": "churn-dev-churn-v1",
         "api_endpoint": vertex.url,
     }
@@ -61,30 +66,47 @@ def calls(vertex: FakeVertex) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in vertex.requests]
 
 
-# --- registry approval --------------------------------------------------------------------------
-
-
-def test_manual_approval_fails_until_a_person_approves(vertex):
-    vertex.models[f"{MODEL}@1"] = {"versionAliases": [], "labels": {"approval": "pending"}}
-    provider = ApprovalProvider()
-    with pytest.raises(Exception, match=r"not approved .* python -m providers.gcp.dynamic approve"):
-        provider.create(approval_props(vertex, "manual"))
-    # only read: a manual gate never approves by itself
-    assert calls(vertex) == [("GET", f"/v1/{MODEL}@1")]
-
-    vertex.requests.clear()
-    argv = [
-        "approve",
-        "--project",
-        PROJECT,
-        "--region",
-        REGION,
-        "--model",
-        "churn-dev-churn",
-        "--version",
-        "1",
+def approve_argv(version: str, vertex: FakeVertex, action: str = "approve") -> list[str]:
+    return [
+        action,
+        *("--project", PROJECT, "--region", REGION, "--model", "churn-dev-churn", "--version", version),
+        *("--api-endpoint", vertex.url),
     ]
-    assert main([*argv, "--api-endpoint", vertex.url]) == 0
+
+
+# --- the approval check: reads, never writes ------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["manual", "auto"])
+@pytest.mark.parametrize("state", ["pending", "revoked", None])
+def test_an_unapproved_version_is_refused_and_left_as_it_is(vertex, mode, state):
+    vertex.models[f"{MODEL}@1"] = {"versionAliases": [], "labels": {"approval": state} if state else {}}
+    provider = ApprovalCheckProvider()
+    with pytest.raises(Exception, match=r"is not approved .*Deploying never approves.* providers.gcp.dynamic approve"):
+        provider.create(approval_props(vertex, mode))
+    assert calls(vertex) == [("GET", f"/v1/{MODEL}@1")]
+    assert vertex.models[f"{MODEL}@1"]["labels"] == ({"approval": state} if state else {})
+
+
+@pytest.mark.parametrize("mode", ["manual", "auto"])
+def test_the_check_never_changes_the_registry(vertex, mode):
+    """Issue 9 item 11, the class: every operation of the check, in either mode, only reads."""
+    vertex.models[f"{MODEL}@1"] = {"versionAliases": ["approved"], "labels": {"approval": "approved"}}
+    vertex.models[f"{MODEL}@2"] = {"versionAliases": [], "labels": {"approval": "approved"}}
+    provider = ApprovalCheckProvider()
+    created = provider.create(approval_props(vertex, mode))
+    assert created.id == f"{MODEL}@1" and created.outs["approved"] is True
+    provider.diff(created.id, created.outs, approval_props(vertex, mode, "2"))
+    provider.update(created.id, created.outs, approval_props(vertex, mode, "2"))
+    provider.read(created.id, created.outs)
+    provider.delete(created.id, created.outs)
+    assert {method for method, _ in calls(vertex)} == {"GET"}
+    assert vertex.models[f"{MODEL}@1"] == {"versionAliases": ["approved"], "labels": {"approval": "approved"}}
+
+
+def test_a_person_approves_with_the_command_then_the_check_passes(vertex):
+    vertex.models[f"{MODEL}@1"] = {"versionAliases": [], "labels": {"approval": "pending"}}
+    assert main(approve_argv("1", vertex)) == 0
     assert calls(vertex) == [
         ("GET", f"/v1/{MODEL}@approved"),  # nobody holds the alias yet (404)
         ("POST", f"/v1/{MODEL}@1:mergeVersionAliases"),
@@ -95,30 +117,14 @@ def test_manual_approval_fails_until_a_person_approves(vertex):
     assert vertex.requests[1].body == {"versionAliases": ["approved"]}
     assert "updateMask=labels" in vertex.requests[3].query
     assert vertex.requests[3].body["labels"] == {"approval": "approved"}
-
-    result = provider.create(approval_props(vertex, "manual"))
-    assert result.id == f"{MODEL}@1"
-    assert result.outs["approved"] is True
+    result = ApprovalCheckProvider().create(approval_props(vertex, "manual"))
+    assert (result.id, result.outs["approved"]) == (f"{MODEL}@1", True)
 
 
 def test_approving_a_new_version_moves_the_alias(vertex):
-    vertex.models[f"{MODEL}@1"] = {
-        "versionAliases": ["default", "approved"],
-        "labels": {"approval": "approved"},
-    }
+    vertex.models[f"{MODEL}@1"] = {"versionAliases": ["default", "approved"], "labels": {"approval": "approved"}}
     vertex.models[f"{MODEL}@2"] = {"versionAliases": [], "labels": {"approval": "pending"}}
-    argv = [
-        "approve",
-        "--project",
-        PROJECT,
-        "--region",
-        REGION,
-        "--model",
-        "churn-dev-churn",
-        "--version",
-        "2",
-    ]
-    assert main([*argv, "--api-endpoint", vertex.url]) == 0
+    assert main(approve_argv("2", vertex)) == 0
     merges = [(r.path, r.body) for r in vertex.requests if r.path.endswith(":mergeVersionAliases")]
     assert merges == [
         (f"/v1/{MODEL}@1:mergeVersionAliases", {"versionAliases": ["-approved"]}),
@@ -130,55 +136,34 @@ def test_approving_a_new_version_moves_the_alias(vertex):
     assert vertex.models[f"{MODEL}@2"] == {"versionAliases": ["approved"], "labels": {"approval": "approved"}}
 
 
-def test_missing_version_is_a_clear_error(vertex):
+def test_refresh_sees_a_revoked_approval_and_the_next_up_fails(vertex):
+    vertex.models[f"{MODEL}@1"] = {"versionAliases": [], "labels": {"approval": "approved"}}
+    provider = ApprovalCheckProvider()
+    created = provider.create(approval_props(vertex, "manual"))
+    assert main(approve_argv("1", vertex, "revoke")) == 0  # a person revokes it out of band
+    refreshed = provider.read(created.id, created.outs)
+    assert (refreshed.id, refreshed.outs["approved"]) == (created.id, False)
+    assert provider.diff(created.id, refreshed.outs, approval_props(vertex, "manual")).changes
+    with pytest.raises(Exception, match=r"not approved \(approval=revoked"):
+        provider.update(created.id, refreshed.outs, approval_props(vertex, "manual"))
+
+
+def test_a_missing_version_is_a_clear_error_and_reads_as_gone(vertex):
     with pytest.raises(Exception, match="does not exist: the training pipeline registers versions"):
-        ApprovalProvider().create(approval_props(vertex, "auto", "9"))
+        ApprovalCheckProvider().create(approval_props(vertex, "auto", "9"))
     assert calls(vertex) == [("GET", f"/v1/{MODEL}@9")]
-
-
-def test_manual_delete_leaves_a_persons_approval(vertex):
-    vertex.models[f"{MODEL}@1"] = {"versionAliases": ["approved"], "labels": {"approval": "approved"}}
-    ApprovalProvider().delete(f"{MODEL}@1", approval_props(vertex, "manual"))
-    assert vertex.requests == []
-    assert vertex.models[f"{MODEL}@1"]["versionAliases"] == ["approved"]
-
-
-def test_auto_approval_sets_and_revokes(vertex):
-    vertex.models[f"{MODEL}@2"] = {
-        "versionAliases": [],
-        "labels": {"approval": "pending", "managed-by": "mlops"},
-    }
-    provider = ApprovalProvider()
-    result = provider.create(approval_props(vertex, "auto", "2"))
-    assert result.id == f"{MODEL}@2"
-    assert ("POST", f"/v1/{MODEL}@2:mergeVersionAliases") in calls(vertex)
-    assert vertex.models[f"{MODEL}@2"] == {
-        "versionAliases": ["approved"],
-        "labels": {"approval": "approved", "managed-by": "mlops"},
-    }
-
-    vertex.requests.clear()
-    provider.delete(result.id, result.outs)
-    merge = next(r for r in vertex.requests if r.method == "POST")
-    assert (merge.path, merge.body) == (
-        f"/v1/{MODEL}@2:mergeVersionAliases",
-        {"versionAliases": ["-approved"]},
-    )
-    assert vertex.models[f"{MODEL}@2"]["versionAliases"] == []
-    assert vertex.models[f"{MODEL}@2"]["labels"]["approval"] == "revoked"
+    gone = ApprovalCheckProvider().read(f"{MODEL}@9", approval_props(vertex, "auto", "9"))
+    assert (gone.id, gone.outs) == ("", {})
 
 
 def test_approval_diff_replaces_on_a_new_version_and_updates_on_mode(vertex):
-    provider = ApprovalProvider()
-    old = approval_props(vertex, "manual", "1")
+    provider = ApprovalCheckProvider()
+    old = approval_props(vertex, "manual", "1") | {"approved": True}
     new_version = provider.diff("x", old, approval_props(vertex, "manual", "2"))
     assert new_version.changes and new_version.replaces == ["version"]
-    vertex.models[f"{MODEL}@1"] = {"versionAliases": [], "labels": {"approval": "pending"}}
     mode = provider.diff("x", old, approval_props(vertex, "auto", "1"))
     assert mode.changes and not mode.replaces
-    updated = provider.update("x", old, approval_props(vertex, "auto", "1"))
-    assert updated.outs["approved"] is True
-    assert vertex.models[f"{MODEL}@1"]["versionAliases"] == ["approved"]
+    assert not provider.diff("x", old, approval_props(vertex, "manual", "1")).changes
 
 
 # --- deployed model -----------------------------------------------------------------------------
@@ -186,34 +171,110 @@ def test_approval_diff_replaces_on_a_new_version_and_updates_on_mode(vertex):
 
 def test_deploy_model_request(vertex):
     result = DeployedModelProvider().create(deploy_props(vertex))
-    request = vertex.requests[0]
-    assert (request.method, request.path) == ("POST", f"/v1/{ENDPOINT}:deployModel")
-    assert request.body["trafficSplit"] == {"0": 100}
-    deployed = request.body["deployedModel"]
+    deploy = next(r for r in vertex.requests if r.method == "POST")
+    assert (deploy.method, deploy.path) == ("POST", f"/v1/{ENDPOINT}:deployModel")
+    assert deploy.body["trafficSplit"] == {"0": 100}
+    deployed = deploy.body["deployedModel"]
     assert deployed["model"] == f"{MODEL}@1"
-    assert deployed["serviceAccount"] == "churn-dev-ml@my-ml-project.iam.gserviceaccount.com"
+    # the serving container runs as Vertex AI's own identity, without access to the project
+    assert "serviceAccount" not in deployed
+    # a deterministic id: 10 digits, no leading zero
+    assert deployed["id"] == deployed_model_id(deploy_props(vertex)) == result.outs["deployed_model_id"]
+    assert len(deployed["id"]) == 10 and deployed["id"][0] != "0" and deployed["id"].isdigit()
     resources = deployed["dedicatedResources"]
-    assert resources["minReplicaCount"] == 1
-    assert resources["maxReplicaCount"] == 4
-    assert resources["machineSpec"] == {"machineType": "n1-standard-2"}
+    assert (resources["minReplicaCount"], resources["maxReplicaCount"]) == (1, 4)
+    assert resources["machineSpec"] == {"machineType": "e2-standard-2"}
     assert resources["autoscalingMetricSpecs"] == [{"metricName": CPU_METRIC, "target": 70}]
-    assert result.outs["deployed_model_id"] == "4243"
-    assert result.id == f"{ENDPOINT}/deployedModels/4243"
+    assert result.id == f"{ENDPOINT}/deployedModels/{deployed['id']}"
+
+
+def test_the_id_changes_with_everything_that_replaces_the_deployment(vertex):
+    base = deploy_props(vertex)
+    ids = {deployed_model_id(base)}
+    for key, value in (
+        ("version", "2"),
+        ("machine_type", "e2-standard-4"),
+        ("endpoint", ENDPOINT + "1"),
+        ("accelerator_type", "NVIDIA_TESLA_T4"),
+        ("display_name", "x"),
+    ):
+        ids.add(deployed_model_id(base | {key: value}))
+    assert len(ids) == 6
+    assert deployed_model_id(base | {"min_replicas": 3, "api_endpoint": "http://other"}) in ids  # scaling: in place
 
 
 def test_deploy_gpu_sets_the_accelerator(vertex):
     DeployedModelProvider().create(
-        deploy_props(vertex, machine_type="n1-standard-8", accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1.0)
+        deploy_props(vertex, machine_type="n1-highmem-4", accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1.0)
     )
     from google.cloud.aiplatform_v1 import AcceleratorType
 
-    spec = vertex.requests[0].body["deployedModel"]["dedicatedResources"]["machineSpec"]
+    deploy = next(r for r in vertex.requests if r.method == "POST")
+    spec = deploy.body["deployedModel"]["dedicatedResources"]["machineSpec"]
     # The REST transport sends enums as their numbers.
     assert spec == {
-        "machineType": "n1-standard-8",
+        "machineType": "n1-highmem-4",
         "acceleratorType": AcceleratorType.NVIDIA_TESLA_T4.value,
         "acceleratorCount": 1,
     }
+
+
+def test_read_reports_what_is_live(vertex):
+    vertex.endpoint(ENDPOINT)["privateServiceConnectConfig"] = {
+        "enablePrivateServiceConnect": True,
+        "serviceAttachment": ATTACHMENT,
+    }
+    provider = DeployedModelProvider()
+    created = provider.create(deploy_props(vertex))
+    assert created.outs["service_attachment"] == ATTACHMENT
+    live = provider.read(created.id, created.outs)
+    assert live.id == created.id
+    wanted = ("min_replicas", "max_replicas", "cpu_target", "machine_type", "version", "service_attachment")
+    assert {k: live.outs[k] for k in wanted} == {
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "cpu_target": 70,
+        "machine_type": "e2-standard-2",
+        "version": "1",
+        "service_attachment": ATTACHMENT,
+    }
+    # someone scales it by hand: refresh sees it, and the next `up` brings it back
+    deployed = vertex.endpoints[ENDPOINT]["deployedModels"][0]
+    deployed["dedicatedResources"]["maxReplicaCount"] = 9
+    drifted = provider.read(created.id, created.outs)
+    assert drifted.outs["max_replicas"] == 9
+    assert provider.diff(created.id, drifted.outs, deploy_props(vertex)).changes
+
+
+def test_refresh_sees_a_manual_undeploy_and_delete_tolerates_it(vertex):
+    provider = DeployedModelProvider()
+    created = provider.create(deploy_props(vertex))
+    vertex.endpoints[ENDPOINT]["deployedModels"] = []  # undeployed out of band
+    gone = provider.read(created.id, created.outs)
+    assert (gone.id, gone.outs) == ("", {})
+    vertex.requests.clear()
+    provider.delete(created.id, created.outs)  # `pulumi destroy` after the out-of-band change
+    assert calls(vertex) == [("GET", f"/v1/{ENDPOINT}")]
+
+
+def test_delete_tolerates_a_deleted_endpoint(vertex):
+    provider = DeployedModelProvider()
+    created = provider.create(deploy_props(vertex))
+    vertex.strict = True
+    del vertex.endpoints[ENDPOINT]
+    provider.delete(created.id, created.outs)
+    assert provider.read(created.id, created.outs).id == ""
+
+
+def test_delete_undeploys(vertex):
+    provider = DeployedModelProvider()
+    result = provider.create(deploy_props(vertex))
+    vertex.requests.clear()
+    provider.delete(result.id, result.outs)
+    undeploy = next(r for r in vertex.requests if r.method == "POST")
+    assert undeploy.path == f"/v1/{ENDPOINT}:undeployModel"
+    assert undeploy.body == {"deployedModelId": result.outs["deployed_model_id"]}
+    assert vertex.endpoints[ENDPOINT]["deployedModels"] == []
 
 
 def test_scaling_change_mutates_in_place(vertex):
@@ -236,23 +297,20 @@ def test_scaling_change_mutates_in_place(vertex):
         "dedicatedResources.autoscalingMetricSpecs",
     }
     assert result.outs["deployed_model_id"] == olds["deployed_model_id"]
+    live = provider.read("x", result.outs).outs
+    assert (live["min_replicas"], live["max_replicas"], live["cpu_target"]) == (2, 6, 60)
 
 
 def test_new_version_replaces_create_before_delete(vertex):
     provider = DeployedModelProvider()
-    diff = provider.diff("x", deploy_props(vertex), deploy_props(vertex, version="2"))
-    assert diff.replaces == ["version"]
-    assert diff.delete_before_replace is False
-
-
-def test_delete_undeploys(vertex):
-    provider = DeployedModelProvider()
-    result = provider.create(deploy_props(vertex))
-    vertex.requests.clear()
-    provider.delete(result.id, result.outs)
-    request = vertex.requests[0]
-    assert (request.method, request.path) == ("POST", f"/v1/{ENDPOINT}:undeployModel")
-    assert request.body == {"deployedModelId": result.outs["deployed_model_id"]}
+    old = provider.create(deploy_props(vertex))
+    diff = provider.diff("x", old.outs, deploy_props(vertex, version="2"))
+    assert diff.replaces == ["version"] and diff.delete_before_replace is False
+    new = provider.create(deploy_props(vertex, version="2", display_name="churn-dev-churn-v2"))
+    split = vertex.endpoints[ENDPOINT]["trafficSplit"]
+    assert split == {old.outs["deployed_model_id"]: 0, new.outs["deployed_model_id"]: 100}
+    provider.delete(old.id, old.outs)
+    assert [d["id"] for d in vertex.endpoints[ENDPOINT]["deployedModels"]] == [new.outs["deployed_model_id"]]
 
 
 def test_a_replaced_endpoint_replaces_the_deployment(vertex):
@@ -264,4 +322,53 @@ def test_a_replaced_endpoint_replaces_the_deployment(vertex):
     assert diff.delete_before_replace is False
     created = DeployedModelProvider().create(news)
     assert created.id.startswith(news["endpoint"] + "/deployedModels/")
-    assert calls(vertex)[-1][1].startswith(f"/v1/{news['endpoint']}:deployModel")
+    assert any(path.startswith(f"/v1/{news['endpoint']}:deployModel") for _, path in calls(vertex))
+
+
+def _deploys(vertex: FakeVertex) -> list:
+    return [r for r in vertex.requests if r.path.endswith(":deployModel")]
+
+
+def test_an_interrupted_create_does_not_deploy_a_second_model(vertex, monkeypatch):
+    """`pulumi up` dies after Vertex accepted the deployment; the next `up` creates again: it finds
+    the deployment by its id and adopts it, so one model is deployed (and billed), not two."""
+    monkeypatch.setattr(dynamic, "OPERATION_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(dynamic, "POLL_S", 0.05)
+    vertex.hang_deploys = True
+    provider = DeployedModelProvider()
+    with pytest.raises(Exception):  # noqa: B017 - whatever ends the first run (here: the operation's timeout)
+        provider.create(deploy_props(vertex))
+    vertex.finish_deploys()  # the deployment completes while nobody is watching
+    vertex.hang_deploys = False
+
+    result = provider.create(deploy_props(vertex))
+    assert len(_deploys(vertex)) == 1  # adopted, not deployed again
+    assert [d["id"] for d in vertex.endpoints[ENDPOINT]["deployedModels"]] == [result.outs["deployed_model_id"]]
+
+
+def test_a_create_retried_while_the_first_deployment_is_still_under_way_waits_for_it(vertex, monkeypatch):
+    monkeypatch.setattr(dynamic, "OPERATION_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(dynamic, "POLL_S", 0.05)
+    vertex.hang_deploys = True
+    provider = DeployedModelProvider()
+    with pytest.raises(Exception):  # noqa: B017
+        provider.create(deploy_props(vertex))
+    monkeypatch.setattr(dynamic, "OPERATION_TIMEOUT_S", 5)
+    threading.Timer(0.5, vertex.finish_deploys).start()  # still deploying when the retry starts
+    result = provider.create(deploy_props(vertex))
+    refused = _deploys(vertex)[1]
+    assert len(_deploys(vertex)) == 2 and refused.body["deployedModel"]["id"] == result.outs["deployed_model_id"]
+    assert len(vertex.endpoints[ENDPOINT]["deployedModels"]) == 1  # the second one was ALREADY_EXISTS
+
+
+def test_adopting_an_interrupted_deployment_applies_the_scaling_asked_for(vertex, monkeypatch):
+    monkeypatch.setattr(dynamic, "OPERATION_TIMEOUT_S", 0.3)
+    vertex.hang_deploys = True
+    provider = DeployedModelProvider()
+    with pytest.raises(Exception):  # noqa: B017
+        provider.create(deploy_props(vertex))
+    vertex.finish_deploys()
+    vertex.hang_deploys = False
+    result = provider.create(deploy_props(vertex, max_replicas=6.0))  # scaling is not part of the id
+    assert len(_deploys(vertex)) == 1
+    assert provider.read(result.id, result.outs).outs["max_replicas"] == 6

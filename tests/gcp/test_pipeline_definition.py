@@ -49,25 +49,67 @@ def test_kfp_loads_the_compiled_pipeline(compiled):
     spec, path = compiled
     loaded = components.load_component_from_file(str(path))
     assert loaded.name == "churn-dev-churn"
-    assert set(loaded.component_spec.inputs) >= {"input_data", "code_uri", "model_id", "approval", "seed"}
+    assert set(loaded.component_spec.inputs) >= {"input_data", "code_uri", "model_id", "kms_key", "seed"}
+    assert "approval" not in loaded.component_spec.inputs  # compiled in: a run cannot override it
     tasks = spec["root"]["dag"]["tasks"]
     assert {"churn-validate", "churn-features", "churn-train", "churn-evaluate", "read-metric"} <= set(tasks)
     assert tasks["churn-features"]["dependentTasks"] == ["churn-validate"]
     assert set(tasks["churn-evaluate"]["dependentTasks"]) == {"churn-train", "churn-features"}
 
 
+def _branches(spec: dict) -> dict[str, tuple[str, list[str]]]:
+    """The gate's branches: task name -> (trigger condition, the tasks it runs)."""
+    tasks = spec["root"]["dag"]["tasks"]
+    (group,) = [t for name, t in tasks.items() if name.startswith("condition-branches")]
+    inner = spec["components"][group["componentRef"]["name"]]["dag"]["tasks"]
+    return {
+        branch["taskInfo"]["name"]: (
+            branch["triggerPolicy"]["condition"],
+            list(spec["components"][branch["componentRef"]["name"]]["dag"]["tasks"]),
+        )
+        for branch in inner.values()
+    }
+
+
 def test_quality_gate_condition_guards_registration(compiled):
     spec, _ = compiled
     tasks = spec["root"]["dag"]["tasks"]
-    condition = next(t for name, t in tasks.items() if name.startswith("condition"))
-    policy = condition["triggerPolicy"]["condition"]
-    assert policy == "inputs.parameter_values['pipelinechannel--read-metric-Output'] >= 0.75"
     gate = tasks["read-metric"]["inputs"]["parameters"]
     assert gate["metric"]["runtimeValue"]["constant"] == "roc_auc"
     assert gate["metrics_file"]["runtimeValue"]["constant"] == PIPELINE.metrics_file
-    inner = spec["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
-    assert list(inner) == ["register-model"]
+    metric = "inputs.parameter_values['pipelinechannel--read-metric-Output']"
+    assert _branches(spec) == {
+        "quality-gate": (f"{metric} >= 0.75", ["register-model"]),
+        "quality-gate-missed": (f"!({metric} >= 0.75)", ["gate-failed"]),
+    }
     assert "register-model" not in tasks  # only inside the gate
+
+
+def test_a_missed_gate_fails_the_run(compiled):
+    """Issue 9 item 9, the whole class: a model under the gate ends the run Failed (as on SageMaker
+    and Azure ML), never Succeeded with a skipped branch. The branch the gate takes when missed
+    runs a task, and that task's code raises."""
+    spec, _ = compiled
+    missed = [tasks for condition, tasks in _branches(spec).values() if condition.startswith("!(")]
+    assert missed == [["gate-failed"]]
+    executor = spec["deploymentSpec"]["executors"]["exec-gate-failed"]["container"]
+    assert "raise RuntimeError" in "\n".join(executor["command"])
+    with pytest.raises(RuntimeError, match=r"quality gate missed: roc_auc=0\.7000 < 0\.75"):
+        pd._gate_failed_component().python_func(metric="roc_auc", value=0.7, threshold=0.75)
+
+
+def test_steps_with_side_effects_are_never_cached(compiled):
+    """A cached register step registers nothing on a re-run; a cached metric gates on an old score."""
+    spec, _ = compiled
+
+    def tasks(node):
+        for component in [spec["root"], *spec["components"].values()]:
+            yield from (component.get("dag") or {}).get("tasks", {}).items()
+
+    caching = {name: task.get("cachingOptions") for name, task in tasks(spec)}
+    for name in ("read-metric", "register-model", "gate-failed"):
+        assert caching[name] == {}, name  # kfp writes {"enableCache": true} when caching is on
+    assert all(option == {} for option in caching.values() if option is not None)
 
 
 def test_containers_run_the_pipeline_def_command_lines(compiled):
@@ -75,7 +117,7 @@ def test_containers_run_the_pipeline_def_command_lines(compiled):
     executors = spec["deploymentSpec"]["executors"]
     for step in PIPELINE.steps:
         container = executors[f"exec-churn-{step.name}"]["container"]
-        assert container["image"] == pd.PYTHON_IMAGE
+        assert container["image"] == pd.STEP_IMAGE  # swapped for the resolved digest at deploy time
         assert container["command"] == ["sh", "-c", pd.STEP_PROLOGUE, "mlops-step"]
         names = [*step.inputs, *step.outputs]
         paths = {n: f"<{n}>" for n in names}
@@ -101,13 +143,24 @@ def test_containers_run_the_pipeline_def_command_lines(compiled):
         assert resolved == ["<code>", *expected]
 
 
-def test_register_step_is_told_the_approval_mode(compiled):
-    spec, _ = compiled
-    register = spec["deploymentSpec"]["executors"]["exec-register-model"]["container"]
-    source = "\n".join(register["command"])
-    assert 'approved = approval == "auto"' in source
-    assert 'version_aliases=["approved"]' in source
-    assert "google-cloud-aiplatform" in source
+@pytest.mark.parametrize("approval", ["manual", "auto"])
+def test_the_approval_mode_is_compiled_into_the_register_task(approval):
+    spec = pd.compile_spec(
+        pd.build_training_pipeline(
+            PIPELINE, display_name="churn-dev-churn", gate_metric="roc_auc", gate_threshold=0.75, approval=approval
+        )
+    )
+    assert "approval" not in spec["root"]["inputDefinitions"]["parameters"]
+    (register,) = [
+        task
+        for component in spec["components"].values()
+        for name, task in (component.get("dag") or {}).get("tasks", {}).items()
+        if name == "register-model"
+    ]
+    assert register["inputs"]["parameters"]["approval"] == {"runtimeValue": {"constant": approval}}
+    source = "\n".join(spec["deploymentSpec"]["executors"]["exec-register-model"]["container"]["command"])
+    assert "google-cloud-aiplatform==2.7.0" in source
+    assert "merge_version_aliases" not in source and "update_model" not in source  # never changes a version
 
 
 class _Artifact:
@@ -126,6 +179,9 @@ def vertex():
     fake.stop()
 
 
+KMS_KEY = "projects/p/locations/europe-west4/keyRings/churn-dev-mlops/cryptoKeys/churn-dev-cmek"
+
+
 def _register(vertex, approval: str, value: float = 0.8) -> str:
     register = pd._register_component()
     return register.python_func(
@@ -134,6 +190,7 @@ def _register(vertex, approval: str, value: float = 0.8) -> str:
         location="europe-west4",
         model_id="churn-dev-churn",
         serving_image="img",
+        kms_key=KMS_KEY,
         approval=approval,
         gate_metric="roc_auc",
         gate_value=value,
@@ -158,7 +215,12 @@ def test_register_step_creates_then_versions_the_model(vertex):
     assert (spec["predictRoute"], spec["healthRoute"]) == ("/predict", "/health")
     assert first.body["model"]["labels"] == {"approval": "pending", "managed-by": "mlops"}
     assert first.body["model"]["versionDescription"] == "roc_auc=0.8000"
-    assert not [r for r in vertex.requests if "mergeVersionAliases" in r.path]  # manual: no approval
+    assert first.body["model"]["encryptionSpec"] == {"kmsKeyName": KMS_KEY}  # under the platform's key
+    # only reads and the upload: the pipeline identity never changes an existing version
+    assert {r.method for r in vertex.requests} == {"GET", "POST"}
+    assert [r.path for r in vertex.requests if r.method == "POST"] == [
+        "/v1/projects/p/locations/europe-west4/models:upload"
+    ]
 
     vertex.requests.clear()
     assert _register(vertex, "manual") == f"{model}@2"
@@ -166,14 +228,16 @@ def test_register_step_creates_then_versions_the_model(vertex):
     assert second.body["parentModel"] == model and "modelId" not in second.body
 
 
-def test_register_step_auto_approves_and_moves_the_alias(vertex):
+def test_register_step_auto_registers_approved_without_touching_other_versions(vertex):
     model = "projects/p/locations/europe-west4/models/churn-dev-churn"
     _register(vertex, "auto")
     _register(vertex, "auto")
     assert vertex.models[f"{model}@1"]["labels"]["approval"] == "approved"
     assert vertex.models[f"{model}@2"]["labels"]["approval"] == "approved"
-    assert vertex.models[f"{model}@1"]["versionAliases"] == []
-    assert vertex.models[f"{model}@2"]["versionAliases"] == ["approved"]
+    assert [r.method for r in vertex.requests if r.method not in ("GET", "POST")] == []  # no PATCH
+    assert [r.path for r in vertex.requests if r.method == "POST"] == [
+        f"/v1/{model.rsplit('/', 2)[0]}/models:upload"
+    ] * 2
 
 
 def test_step_commands_run_locally_with_the_prologue(tmp_path):
@@ -305,12 +369,29 @@ def test_drift_check_runs_locally_under_kfp(local_kfp, tmp_path, capfd):
     assert logged[-1]["distances"]["contract_type"] == pytest.approx(0.5)
 
 
+def test_drift_check_reads_every_baseline_file(local_kfp, tmp_path):
+    """The training data may be many CSV files: the baseline is all of them, not the first."""
+    _, drift_check = pd._drift_components()
+    old = [{"tenure_months": i % 10} for i in range(100)]
+    new = [{"tenure_months": 50 + i % 10} for i in range(100)]
+    _csv(tmp_path / "base" / "a.csv", old)
+    _csv(tmp_path / "base" / "b.csv", new)
+    live = str(_csv(tmp_path / "live.csv", new))
+    # half the baseline is the live distribution: KS distance 0.5 (reading only a.csv gives 1.0)
+    assert drift_check(
+        requests_uri=live, baseline_uri=str(tmp_path / "base"), threshold=0.2, platform="p", project=""
+    ).output == pytest.approx(0.5)
+    _csv(tmp_path / "base" / "c.csv", [{"other": 1}])
+    with pytest.raises(RuntimeError):  # a file with other columns is refused, not silently mixed in
+        drift_check(requests_uri=live, baseline_uri=str(tmp_path / "base"), threshold=0.2, platform="p", project="")
+
+
 def test_read_metric_runs_locally_under_kfp(local_kfp, tmp_path):
     from kfp import dsl
 
     read_metric = pd._read_metric_component()
 
-    @dsl.component(base_image=pd.PYTHON_IMAGE)
+    @dsl.component(base_image="python:3.11")  # kfp.local runs it in this venv, the image is not pulled
     def fake_evaluate(metrics: dsl.Output[dsl.Artifact]):
         import json
         import os

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -60,7 +61,8 @@ def test_cmek_everywhere(gcp_plan):
     for dataset in inputs(gcp_plan, "gcp:bigquery/dataset:Dataset"):
         assert dataset["defaultEncryptionConfiguration"] == {"kmsKeyName": KEY}
     for table in inputs(gcp_plan, "gcp:bigquery/table:Table"):
-        assert table["encryptionConfiguration"] == {"kmsKeyName": KEY}
+        if "view" not in table:  # a view holds no data (its table is encrypted)
+            assert table["encryptionConfiguration"] == {"kmsKeyName": KEY}
     assert one(gcp_plan, "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore")["encryptionSpec"] == {
         "kmsKeyName": KEY
     }
@@ -96,80 +98,12 @@ def test_private_bucket(gcp_plan):
     assert bucket["name"] == "my-ml-project-churn-dev-mlops"
 
 
-def test_least_privilege_roles(gcp_plan):
-    roles = [
-        i["role"]
-        for t in (
-            "gcp:projects/iAMMember:IAMMember",
-            "gcp:storage/bucketIAMMember:BucketIAMMember",
-            "gcp:bigquery/datasetIamMember:DatasetIamMember",
-            "gcp:serviceaccount/iAMMember:IAMMember",
-            "gcp:pubsub/topicIAMMember:TopicIAMMember",
-        )
-        for i in inputs(gcp_plan, t)
-    ]
-    assert roles
-    for role in roles:
-        assert role not in {"roles/owner", "roles/editor", "roles/viewer"}, role
-        assert not role.endswith(".admin"), role  # storage.objectAdmin is on the kit's bucket only
-        assert role != "roles/aiplatform.user", role  # project-wide create/delete of all of Vertex AI
-    project = {
-        (i["member"].split(":")[1].split("@")[0], i["role"])
-        for i in inputs(gcp_plan, "gcp:projects/iAMMember:IAMMember")
-    }
-    assert project == {
-        ("churn-dev-ml", "projects/my-ml-project/roles/churn_dev_mlops_pipeline"),
-        ("churn-dev-ml", "roles/bigquery.jobUser"),
-        ("churn-dev-ml", "roles/logging.logWriter"),
-        ("churn-dev-retrain", "projects/my-ml-project/roles/churn_dev_mlops_retrain"),
-        ("churn-dev-retrain", "roles/eventarc.eventReceiver"),
-        ("churn-dev-retrain", "roles/workflows.invoker"),
-    }
-    bucket_roles = {i["role"] for i in inputs(gcp_plan, "gcp:storage/bucketIAMMember:BucketIAMMember")}
-    assert bucket_roles == {"roles/storage.objectAdmin", "roles/storage.objectViewer"}
-    dataset_roles = {
-        (i["datasetId"], i["role"]) for i in inputs(gcp_plan, "gcp:bigquery/datasetIamMember:DatasetIamMember")
-    }
-    assert dataset_roles == {
-        ("churn_dev_features", "roles/bigquery.dataEditor"),
-        ("churn_dev_serving_logs", "roles/bigquery.dataViewer"),
-    }
-    for account in inputs(gcp_plan, "gcp:serviceaccount/account:Account"):
-        assert 6 <= len(account["accountId"]) <= 30
-
-
-def test_vertex_custom_roles_hold_only_the_listed_permissions(gcp_plan):
-    from providers.gcp.foundation import VERTEX_PIPELINE_PERMISSIONS
-
-    roles = {r["roleId"]: r for r in inputs(gcp_plan, "gcp:projects/iAMCustomRole:IAMCustomRole")}
-    assert set(roles) == {"churn_dev_mlops_pipeline", "churn_dev_mlops_retrain"}
-    assert roles["churn_dev_mlops_pipeline"]["permissions"] == sorted(VERTEX_PIPELINE_PERMISSIONS)
-    assert roles["churn_dev_mlops_retrain"]["permissions"] == [
-        "aiplatform.pipelineJobs.create",
-        "aiplatform.pipelineJobs.get",
-    ]
-    pipeline = set(VERTEX_PIPELINE_PERMISSIONS)
-    assert {"aiplatform.models.upload", "aiplatform.models.get", "aiplatform.models.update"} <= pipeline
-    for role in roles.values():
-        assert role["project"] == "my-ml-project"
-        for permission in role["permissions"]:
-            service, resource, verb = permission.split(".")
-            assert service == "aiplatform" and verb != "delete" and "*" not in permission
-            # the identities never manage endpoints, feature stores, datasets or IAM
-            assert resource in {
-                "models",
-                "operations",
-                "metadataStores",
-                "artifacts",
-                "contexts",
-                "executions",
-                "pipelineJobs",
-            }, permission
+# Every grant, custom-role permission and scope: tests/gcp/test_identities.py (literal tables).
 
 
 def test_feature_store_v2_schema_and_views(gcp_plan):
     assert not [r for r in gcp_plan.resources if r.type.startswith("gcp:vertex/aiFeatureStore")]
-    table = one(gcp_plan, "gcp:bigquery/table:Table")
+    table, source = sorted(inputs(gcp_plan, "gcp:bigquery/table:Table"), key=lambda t: t["tableId"])
     assert json.loads(table["schema"]) == [
         {"name": "customer_id", "type": "STRING", "mode": "REQUIRED"},
         {"name": "event_time", "type": "TIMESTAMP", "mode": "REQUIRED"},
@@ -184,10 +118,27 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
     assert gcp_plan.outputs["feature_groups"]["customer_profile"]["id"] == (
         "projects/my-ml-project/locations/europe-west4/featureGroups/churn_dev_customer_profile"
     )
+    # Vertex reads a view of the table that exposes the event time as feature_timestamp (the table
+    # is what the pipeline writes)
+    assert source == {
+        **source,
+        "tableId": "customer_profile_vertex_source",
+        "datasetId": "churn_dev_features",
+        "view": {
+            "query": (
+                "SELECT *, `event_time` AS feature_timestamp FROM `my-ml-project.churn_dev_features.customer_profile`"
+            ),
+            "useLegacySql": False,
+        },
+        "deletionProtection": True,
+    }
     assert group["bigQuery"] == {
-        "bigQuerySource": {"inputUri": "bq://my-ml-project.churn_dev_features.customer_profile"},
+        "bigQuerySource": {"inputUri": "bq://my-ml-project.churn_dev_features.customer_profile_vertex_source"},
         "entityIdColumns": ["customer_id"],
     }
+    assert gcp_plan.outputs["feature_groups"]["customer_profile"]["offline"] == (
+        "projects/my-ml-project/datasets/churn_dev_features/tables/customer_profile"
+    )
     features = [i["name"] for i in inputs(gcp_plan, "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature")]
     assert sorted(features) == ["contract_type", "monthly_charges", "support_calls", "tenure_months"]
     store = one(gcp_plan, "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore")
@@ -219,7 +170,7 @@ def test_data_bearing_resources_are_protected(gcp_plan):
         "gcp:vertex/aiFeatureGroup:AiFeatureGroup",
         "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore",
     } <= protected
-    assert one(gcp_plan, "gcp:bigquery/table:Table")["deletionProtection"] is True
+    assert all(t["deletionProtection"] is True for t in inputs(gcp_plan, "gcp:bigquery/table:Table"))
 
 
 def test_labels_on_everything_that_takes_them(gcp_plan):
@@ -236,18 +187,22 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
     assert sched["maxConcurrentRunCount"] == "1"
     job = sched["createPipelineJobRequest"]["pipelineJob"]
     assert job["serviceAccount"] == "churn-dev-ml@my-ml-project.iam.gserviceaccount.com"
-    assert job["runtimeConfig"]["parameterValues"] == {
+    values = dict(job["runtimeConfig"]["parameterValues"])
+    image = values.pop("serving_image")
+    assert values == {
         "code_uri": f"gs://my-ml-project-churn-dev-mlops/code/churn/{CODE_DIGEST}",
         "input_data": "gs://my-ml-project-churn-dev-mlops/data/churn/",
         "project": "my-ml-project",
         "location": "europe-west4",
         "model_id": "churn-dev-churn",
-        "serving_image": "europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-5:latest",
-        "approval": "manual",
+        "kms_key": KEY,  # uploaded model versions are encrypted with it
     }
+    # the prebuilt scikit-learn 1.4 image, by the digest `pulumi up` resolves (a fake one offline)
+    assert re.fullmatch(r"europe-docker\.pkg\.dev/vertex-ai/prediction/sklearn-cpu\.1-4@sha256:[0-9a-f]{64}", image)
     spec = json.loads(job["pipelineSpec"])
     assert spec["pipelineInfo"]["name"] == "churn-dev-churn"
-    assert "condition-1" in spec["root"]["dag"]["tasks"]
+    assert "condition-branches-1" in spec["root"]["dag"]["tasks"]
+    assert {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()} == {image}
     objects = {i["name"] for i in inputs(gcp_plan, "gcp:storage/bucketObject:BucketObject")}
     assert {
         f"code/churn/{CODE_DIGEST}/validate.py",
@@ -282,7 +237,7 @@ def test_model_deployed_with_replica_bounds_and_cpu_target(gcp_plan):
     dynamic = [r.inputs for r in gcp_plan.by_type(DYNAMIC)]
     deployed = next(d for d in dynamic if "cpu_target" in d)
     assert (deployed["min_replicas"], deployed["max_replicas"], deployed["cpu_target"]) == (1, 4, 70)
-    assert deployed["machine_type"] == "n1-standard-2"
+    assert deployed["machine_type"] == "e2-standard-2"
     # keyed on the endpoint resource's id (an Output: the mocks answer its full path), not on a
     # string rebuilt from the fixed endpoint name
     endpoint_name = one(gcp_plan, "gcp:vertex/aiEndpoint:AiEndpoint")["name"]

@@ -30,7 +30,8 @@ def test_example_stack_translates():
     assert s.region == "europe-west4" and s.project == "my-ml-project"
     assert s.service_account_id == "churn-dev-ml"
     assert s.online_store_name == "churn_dev_online"
-    assert s.serving_machine == "n1-standard-2" and s.serving_accelerator is None
+    assert s.serving_machine == "e2-standard-2" and s.serving_accelerator is None
+    assert s.step_limits == ("4", "16G") and s.step_accelerator is None  # pipeline.instance: medium
     assert s.sampling_rate == pytest.approx(0.2)
     assert s.endpoint_id.isdigit() and len(s.endpoint_id) <= 10
     assert s.bq_schemas["customer_profile"][1] == {
@@ -127,7 +128,44 @@ def test_offline_only_group_needs_no_online_store():
 def test_gpu_maps_to_t4_where_offered():
     _, deployment = _resolve(lambda c: _platform(c)["endpoint"].update({"instance": "gpu"}))
     assert deployment.settings.serving_accelerator == ("NVIDIA_TESLA_T4", 1)
-    assert deployment.settings.serving_machine == "n1-standard-8"
+    assert deployment.settings.serving_machine == "n1-highmem-4"
+
+
+# The portable sizes (CONTEXT.md, issue 11 item 6), written here: vCPUs, memory GB (+-10 %, or at
+# least for gpu), GPU. Each GCP size must give that shape for serving AND for the pipeline steps.
+PORTABLE = {"small": (2, 8, None), "medium": (4, 16, None), "large": (8, 32, None), "gpu": (4, 16, "T4")}
+# Vertex AI's prediction machine list ("Configure compute resources for prediction",
+# https://cloud.google.com/vertex-ai/docs/predictions/configure-compute): vCPUs, memory GB.
+VERTEX_PREDICTION_MACHINES = {
+    "e2-standard-2": (2, 8),
+    "e2-standard-4": (4, 16),
+    "e2-standard-8": (8, 32),
+    "n1-highmem-4": (4, 26),
+}
+
+
+@pytest.mark.parametrize("size", ["small", "medium", "large", "gpu"])
+def test_every_size_has_the_portable_shape_for_training_and_serving(size):
+    _, deployment = _resolve(
+        lambda c: (
+            _platform(c)["endpoint"].update({"instance": size}),
+            _platform(c)["pipeline"].update({"instance": size}),
+        )
+    )
+    s = deployment.settings
+    vcpus, memory, gpu = PORTABLE[size]
+    machine, machine_vcpus, machine_memory, accelerator = s.serving_size
+    assert s.training_size == s.serving_size
+    assert (
+        (machine_vcpus, machine_memory)
+        == VERTEX_PREDICTION_MACHINES[machine]
+        == VERTEX_PREDICTION_MACHINES[s.serving_machine]
+    )
+    assert machine_vcpus == vcpus
+    assert machine_memory >= memory if gpu else abs(machine_memory - memory) <= 0.1 * memory
+    assert s.step_limits == (str(vcpus), f"{machine_memory}G")  # what a step asks Vertex AI Pipelines for
+    expected_gpu = ("NVIDIA_TESLA_T4", 1) if gpu else None
+    assert s.serving_accelerator == s.step_accelerator == accelerator == expected_gpu
 
 
 @pytest.mark.parametrize("section", ["endpoint", "pipeline"])
@@ -177,3 +215,36 @@ def test_region_is_checked_against_the_aiplatform_sdk_list():
             _resolve(lambda c, r=region: c.update({"gcp:region": r}))
         assert err.value.key == "gcp:region"
         assert "Vertex AI is not offered" in err.value.rule or "must be a GCP region" in err.value.rule
+
+
+def test_no_other_column_may_be_called_feature_timestamp():
+    """The view exposes event_time as feature_timestamp: a feature or entity of that name would clash."""
+
+    def feature(c):
+        _platform(c)["feature_store"]["feature_groups"][0]["features"][0]["name"] = "feature_timestamp"
+
+    with pytest.raises(SpecError) as err:
+        _resolve(feature)
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].features[0].name"
+
+    def entity(c):
+        _platform(c)["feature_store"]["feature_groups"][0]["entity"] = "feature_timestamp"
+
+    with pytest.raises(SpecError) as err:
+        _resolve(entity)
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].entity"
+
+    def event_time(c):  # the event time itself may have the name: the view then adds nothing
+        _platform(c)["feature_store"]["feature_groups"][0]["event_time"] = "feature_timestamp"
+
+    assert _resolve(event_time)[1].settings.source_views == {"customer_profile": "customer_profile_vertex_source"}
+
+
+def test_a_group_named_like_another_groups_view_is_refused():
+    def clash(c):
+        groups = _platform(c)["feature_store"]["feature_groups"]
+        groups.append({**groups[0], "name": "customer_profile_vertex_source"})
+
+    with pytest.raises(SpecError) as err:
+        _resolve(clash)
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[1].name"

@@ -3,9 +3,8 @@
 1. The validator on synthetic input: what Google refuses is refused, a valid request passes.
 2. The class tests: every plan (the example stack and stacks with every option on), every request
    the dynamic providers and the register step send at run time (recorded by the fake Vertex
-   server, sent by the real aiplatform clients). Tests that fail today are xfail(strict=True) with
-   the exact violations in their reason; fixing the defect makes them pass, which fails them
-   until the mark is removed.
+   server, sent by the real aiplatform clients). None may break a rule: what `mlops plan` refuses
+   (vendor-kind) and the kit's own promises (kit-kind: CMEK, pinned images, one runtime).
 3. Issue 9 item 1: the framework version the served model is loaded with is the one it is trained with.
 4. IAM: every permission and predefined role against a catalogue written here with its source.
 """
@@ -17,9 +16,9 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
 from providers.gcp import vendor_rules as vr
+from tests.gcp.conftest import STACKS, plan_of
 
 ROOT = Path(__file__).resolve().parents[2]
 P = "projects/my-ml-project/locations/europe-west4"
@@ -280,7 +279,7 @@ def test_pipeline_parameters_are_held_to_the_compiled_spec_as_the_aiplatform_sdk
         "location": "europe-west4",
         "model_id": "churn-dev-churn",
         "serving_image": SKLEARN_15,
-        "approval": "manual",
+        "kms_key": KEY,
     }
     job = {"pipelineSpec": compiled_training_spec, "runtimeConfig": {"gcsOutputDirectory": "gs://b/root"}}
     job["runtimeConfig"]["parameterValues"] = values
@@ -291,6 +290,12 @@ def test_pipeline_parameters_are_held_to_the_compiled_spec_as_the_aiplatform_sdk
     assert rules(vr.check_pipeline_job(job, "r", "job")) == [("r", "job.runtimeConfig.parameterValues[aproval]")]
     with pytest.raises(ValueError, match="aproval is not found"):
         PipelineRuntimeConfigBuilder.from_job_spec_json(job).build()  # and so does the SDK
+
+    # issue 9 item 10: the approval mode is compiled in; a run started by hand cannot pass one
+    job["runtimeConfig"]["parameterValues"] = values | {"approval": "auto"}
+    assert rules(vr.check_pipeline_job(job, "r", "job")) == [("r", "job.runtimeConfig.parameterValues[approval]")]
+    with pytest.raises(ValueError, match="approval is not found"):
+        PipelineRuntimeConfigBuilder.from_job_spec_json(job).build()
 
     job["runtimeConfig"]["parameterValues"] = {k: v for k, v in values.items() if k != "model_id"}
     assert rules(vr.check_pipeline_job(job, "r", "job")) == [("r", "job.runtimeConfig.parameterValues")]
@@ -304,6 +309,20 @@ def test_a_serving_image_must_be_a_prebuilt_container_of_the_trained_framework_v
     for wrong in ("scikit-learn>=1.5,<2", "scikit-learn==1.6.1", "scikit-learn", "pandas"):
         assert rules(vr.check_training_matches_serving(SKLEARN_15, wrong, "r", "f")) == [("r", "f")], wrong
     assert rules(vr.check_serving_image("python:3.11-slim", "r", "f")) == [("r", "f")]
+    # the documented :latest tag resolved to a digest of the same repository is the same image
+    by_digest = SKLEARN_15.replace(":latest", "@sha256:" + "0" * 64)
+    assert vr.prebuilt_entry(by_digest) == ("sklearn", "cpu", "1.5")
+    assert vr.check_training_matches_serving(by_digest, "scikit-learn==1.5.2\n", "r", "f") == []
+    assert rules(vr.check_serving_image(by_digest.replace("1-5", "9-9"), "r", "f")) == [("r", "f")]
+
+
+def test_images_must_be_google_hosted_and_pinned():
+    digest = "@sha256:" + "ab" * 32
+    for good in (SKLEARN_15.replace(":latest", digest), "gcr.io/ml-pipeline/x:2.17.0", "us-docker.pkg.dev/p/r/i:v1"):
+        assert vr.check_image_pinned(good, "r", "f") == [], good
+    for bad in (SKLEARN_15, "python:3.11-slim", "docker.io/library/python@sha256:" + "ab" * 32, "gcr.io/p/i"):
+        found = vr.check_image_pinned(bad, "r", "f")
+        assert found and {v.kind for v in found} == {"kit"}, bad
 
 
 def test_pulumi_inputs_are_held_to_the_installed_args_classes():
@@ -354,6 +373,27 @@ def test_a_feature_group_source_needs_a_feature_timestamp_column():
     assert rules(vr.check_feature_sources(_group_plan(no_entity))) == [("g", "bigQuery.entityIdColumns")]
 
 
+def test_a_view_of_the_table_is_read_with_the_columns_it_selects():
+    table = [{"name": "id", "type": "STRING"}, {"name": "event_time", "type": "TIMESTAMP"}]
+    plan = _group_plan(table)
+    plan.append(
+        {
+            "type": "gcp:bigquery/table:Table",
+            "name": "v",
+            "inputs": {
+                "project": "p1-proj",
+                "datasetId": "d",
+                "tableId": "v",
+                "view": {"query": "SELECT *, `event_time` AS feature_timestamp FROM `p1-proj.d.t`"},
+            },
+        }
+    )
+    plan[1]["inputs"]["bigQuery"]["bigQuerySource"]["inputUri"] = "bq://p1-proj.d.v"
+    assert vr.check_feature_sources(plan) == []
+    plan[2]["inputs"]["view"]["query"] = "SELECT *, `id` AS feature_timestamp FROM `p1-proj.d.t`"  # a STRING
+    assert rules(vr.check_feature_sources(plan)) == [("g", "bigQuery.bigQuerySource.inputUri")]
+
+
 def test_iam_custom_roles_are_well_formed():
     role = {
         "type": "gcp:projects/iAMCustomRole:IAMCustomRole",
@@ -364,99 +404,6 @@ def test_iam_custom_roles_are_well_formed():
 
 
 # --- 2. the class tests over plans ---------------------------------------------------------------
-
-
-def _stack(name: str, environment: str, *, public: bool, retrain: bool, approval: str) -> dict:
-    return {
-        "mlops:cloud": "gcp",
-        "gcp:project": "my-ml-project",
-        "gcp:region": "europe-west4",
-        "mlops:platform": {
-            "name": name,
-            "environment": environment,
-            "tags": {"team": "ml-platform", "cost-centre": "cc-42"},
-            "network": {"public_access": public},
-            "feature_store": {
-                "online_sync_schedule": "*/30 * * * *",
-                "feature_groups": [
-                    {
-                        "name": "customer_profile",
-                        "entity": "customer_id",
-                        "event_time": "event_time",
-                        "online": True,
-                        "description": "who the customer is",
-                        "features": [
-                            {"name": "tenure_months", "type": "int"},
-                            {"name": "monthly_charges", "type": "float"},
-                            {"name": "contract_type", "type": "string"},
-                        ],
-                    },
-                    {
-                        "name": "usage_daily",
-                        "entity": "customer_id",
-                        "event_time": "observed_at",
-                        "online": True,
-                        "features": [
-                            {"name": "support_calls", "type": "int"},
-                            {"name": "roaming", "type": "bool"},
-                            {"name": "last_login", "type": "timestamp"},
-                        ],
-                    },
-                    {
-                        "name": "billing_history",
-                        "entity": "account_id",
-                        "event_time": "billed_at",
-                        "online": False,
-                        "features": [{"name": "amount_due", "type": "float"}],
-                    },
-                ],
-            },
-            "registry": {"approval": approval},
-            "pipeline": {
-                "name": "churn",
-                "schedule": "0 3 * * 1-5",
-                "instance": "gpu",
-                "quality_gate": {"metric": "f1", "threshold": 0.7},
-            },
-            "endpoint": {
-                "model_version": 3,
-                "instance": "gpu",
-                "min_replicas": 2,
-                "max_replicas": 6,
-                "target_cpu_percent": 60,
-                "data_capture_percent": 50,
-            },
-            "monitor": {
-                "schedule": "0 */6 * * *",
-                "drift_threshold": 0.15,
-                "retrain_on_drift": retrain,
-                "alert_email": "ml-oncall@example.com",
-            },
-        },
-    }
-
-
-STACKS = {
-    "gcp-dev": None,  # Pulumi.gcp-dev.yaml as it is
-    "every-option-private": _stack("churn", "prod", public=False, retrain=True, approval="auto"),
-    "every-option-public": _stack("churnpub", "staging", public=True, retrain=False, approval="manual"),
-}
-_PLANS: dict[str, list[dict]] = {}
-
-
-def plan_of(stack: str, tmp_path_factory) -> list[dict]:
-    """The plan's resources, exactly as `mlops plan --format json` writes them."""
-    if stack not in _PLANS:
-        from infra.config import load_stack_file
-        from infra.plan import plan
-
-        if STACKS[stack] is None:
-            path = ROOT / f"Pulumi.{stack}.yaml"
-        else:
-            path = tmp_path_factory.mktemp(stack) / f"Pulumi.{stack}.yaml"
-            path.write_text(yaml.safe_dump({"config": STACKS[stack]}), encoding="utf-8")
-        _PLANS[stack] = json.loads(json.dumps(plan(load_stack_file(path)).to_json()))["resources"]
-    return _PLANS[stack]
 
 
 def test_the_every_option_stacks_have_every_option(tmp_path_factory):
@@ -498,57 +445,87 @@ def test_every_vertex_request_of_the_plan_is_valid(stack, tmp_path_factory):
     assert [str(v) for v in vr.check_plan_requests(resources)] == []
 
 
-FEATURE_TIMESTAMP = (
-    "issue 9 item 2: every AiFeatureGroup's BigQuery table has no TIMESTAMP column 'feature_timestamp' "
-    "(FeatureGroup.big_query: the source must have it; pulumi_gcp cannot set time_series.timestamp_column); "
-    "gcp-dev: churn-dev-feature-store-customer_profile; every-option-*: customer_profile, usage_daily, billing_history"
-)
-
-
 @pytest.mark.parametrize("stack", ALL_STACKS)
-@pytest.mark.xfail(strict=True, reason=FEATURE_TIMESTAMP)
 def test_every_feature_group_source_has_what_vertex_reads(stack, tmp_path_factory):
-    assert [str(v) for v in vr.check_feature_sources(plan_of(stack, tmp_path_factory))] == []
-
-
-def test_the_feature_timestamp_violations_are_exactly_those_listed(tmp_path_factory):
-    """Pins what the xfail above stands for, so a new kind of violation is not hidden by it."""
-    for stack in ALL_STACKS:
-        found = rules(vr.check_feature_sources(plan_of(stack, tmp_path_factory)))
-        groups = ["customer_profile"] if stack == "gcp-dev" else ["billing_history", "customer_profile", "usage_daily"]
-        prefix = {
-            "gcp-dev": "churn-dev",
-            "every-option-private": "churn-prod",
-            "every-option-public": "churnpub-staging",
-        }
-        assert found == [(f"{prefix[stack]}-feature-store-{g}", "bigQuery.bigQuerySource.inputUri") for g in groups], (
-            stack
-        )
-
-
-SERVING_RUNTIME = (
-    "issue 9 item 1: the training schedule and the retraining workflow pass serving_image "
-    "europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-5:latest (scikit-learn 1.5) while the steps "
-    "install scikit-learn>=1.5,<2 from pipelines/churn/requirements.txt"
-)
+    """Issue 9 item 2, the class: every feature group of every plan reads a source with its entity
+    columns and a TIMESTAMP feature_timestamp (FeatureGroup.big_query), and every feature's column."""
+    resources = plan_of(stack, tmp_path_factory)
+    groups = [r for r in resources if r["type"] == "gcp:vertex/aiFeatureGroup:AiFeatureGroup"]
+    assert len(groups) == (1 if stack == "gcp-dev" else 3)
+    assert [str(v) for v in vr.check_feature_sources(resources)] == []
 
 
 @pytest.mark.parametrize("stack", ALL_STACKS)
-@pytest.mark.xfail(strict=True, reason=SERVING_RUNTIME)
+def test_a_private_endpoint_is_reachable_from_the_kits_vpc(stack, tmp_path_factory):
+    """Issue 9 item 4, the class: an endpoint behind Private Service Connect that serves a model has a
+    consumer: a forwarding rule in the kit's VPC, at an internal address of a subnet of that VPC in the
+    endpoint's region, targeting the service attachment Vertex created for that endpoint's deployment,
+    in a project the endpoint allowlists. A public endpoint has none."""
+    resources = plan_of(stack, tmp_path_factory)
+
+    def of(typ):
+        return [r["inputs"] for r in resources if r["type"] == typ]
+
+    (endpoint,) = of("gcp:vertex/aiEndpoint:AiEndpoint")
+    rules_ = of("gcp:compute/forwardingRule:ForwardingRule")
+    if stack == "every-option-public":
+        assert "privateServiceConnectConfig" not in endpoint and rules_ == []
+        return
+    psc = endpoint["privateServiceConnectConfig"]
+    assert psc["enablePrivateServiceConnect"] is True
+    (deployed,) = [r for r in resources if r["type"] == vr.DYNAMIC and "machine_type" in r["inputs"]]
+    (rule,) = rules_
+    (address,) = of("gcp:compute/address:Address")
+    (subnet,) = of("gcp:compute/subnetwork:Subnetwork")
+    (network,) = of("gcp:compute/network:Network")
+    network_id = f"projects/{network['project']}/global/networks/{network['name']}"
+    assert rule["network"] == subnet["network"] == network_id
+    assert rule["ipAddress"] == f"projects/{address['project']}/regions/{address['region']}/addresses/{address['name']}"
+    assert address["addressType"] == "INTERNAL"
+    assert (
+        address["subnetwork"] == f"projects/{subnet['project']}/regions/{subnet['region']}/subnetworks/{subnet['name']}"
+    )
+    assert rule["region"] == subnet["region"] == endpoint["region"] == "europe-west4"
+    assert rule["loadBalancingScheme"] == ""
+    # the attachment the DeployedModel reads back from the endpoint it deployed to (a fake one offline)
+    assert rule["target"].startswith("projects/offline-tenant-project/regions/europe-west4/serviceAttachments/")
+    assert rule["project"] in psc["projectAllowlists"]
+    assert deployed["inputs"]["endpoint"].endswith(f"/endpoints/{endpoint['name']}")
+    # request-response logging works on PSC endpoints (Choose an endpoint type): it stays on
+    assert endpoint["predictRequestResponseLoggingConfig"]["enabled"] is True
+    assert [str(v) for v in vr.check_network(resources)] == []
+
+
+def test_psc_forwarding_rules_and_logging_follow_the_documented_rules():
+    attachment = "projects/t/regions/europe-west4/serviceAttachments/sa"
+    rule = {"type": "gcp:compute/forwardingRule:ForwardingRule", "name": "fr", "inputs": {"region": "europe-west4"}}
+    rule["inputs"] |= {"target": attachment, "loadBalancingScheme": ""}
+    assert vr.check_network([rule]) == []
+    rule["inputs"] |= {"loadBalancingScheme": "INTERNAL", "region": "us-central1"}
+    assert rules(vr.check_network([rule])) == [("fr", "loadBalancingScheme"), ("fr", "target")]
+    del rule["inputs"]["loadBalancingScheme"]  # pulumi_gcp's default is EXTERNAL
+    assert ("fr", "loadBalancingScheme") in rules(vr.check_network([rule]))
+    body = copy.deepcopy(VALID_ENDPOINT)
+    del body["endpoint"]["privateServiceConnectConfig"]
+    body["endpoint"]["network"] = "projects/123/global/networks/n"  # a VPC-peering private endpoint
+    assert rules(vr.check_request("CreateEndpointRequest", body)) == [
+        ("CreateEndpointRequest", "endpoint.predictRequestResponseLoggingConfig.enabled")
+    ]
+
+
+@pytest.mark.parametrize("stack", ALL_STACKS)
 def test_the_serving_image_serves_the_framework_version_training_installs(stack, tmp_path_factory):
     assert [str(v) for v in vr.check_serving_runtime(plan_of(stack, tmp_path_factory))] == []
 
 
-def test_the_serving_runtime_violations_are_exactly_those_listed(tmp_path_factory):
-    expected = {
-        "gcp-dev": ["churn-dev-retraining-trigger-workflow", "churn-dev-training-pipeline-schedule"],
-        "every-option-private": ["churn-prod-retraining-trigger-workflow", "churn-prod-training-pipeline-schedule"],
-        "every-option-public": ["churnpub-staging-training-pipeline-schedule"],
-    }
-    for stack, names in expected.items():
-        found = vr.check_serving_runtime(plan_of(stack, tmp_path_factory))
-        assert sorted(v.resource for v in found) == names, stack
-        assert all(v.field.endswith("parameterValues.serving_image") for v in found)
+@pytest.mark.parametrize("stack", ALL_STACKS)
+def test_every_image_is_pinned_google_hosted_and_one_runtime(stack, tmp_path_factory):
+    """Issue 9 items 1 and 12, the class: every executor of every pipeline job (training, drift,
+    retraining) and every registered model's image, in every plan."""
+    resources = plan_of(stack, tmp_path_factory)
+    jobs = vr._pipeline_jobs(resources)
+    assert len(jobs) == (3 if stack != "every-option-public" else 2)  # schedules (+ the retraining workflow)
+    assert [str(v) for v in vr.check_images(resources)] == []
 
 
 # --- the requests made at run time ---------------------------------------------------------------
@@ -571,8 +548,9 @@ def recorded_violations(vertex) -> list[str]:
 
 def test_every_request_the_dynamic_providers_send_is_valid(vertex, tmp_path_factory):
     """The props of the every-option plan (GPU, auto approval), through the real providers and the
-    real aiplatform REST clients: create, scale (MutateDeployedModel), delete, approve, revoke."""
-    from providers.gcp.dynamic import ApprovalProvider, DeployedModelProvider
+    real aiplatform REST clients: check, deploy, read, scale (MutateDeployedModel), undeploy, and
+    the reviewer's approve and revoke commands."""
+    from providers.gcp.dynamic import ApprovalCheckProvider, DeployedModelProvider, main
 
     resources = plan_of("every-option-private", tmp_path_factory)
     dynamic = [r["inputs"] for r in resources if r["type"] == vr.DYNAMIC]
@@ -581,31 +559,31 @@ def test_every_request_the_dynamic_providers_send_is_valid(vertex, tmp_path_fact
     deploy.pop("__provider", None), approve.pop("__provider", None)
     model = f"{P}/models/{approve['model_id']}@{approve['version']}".replace("my-ml-project", approve["project"])
     vertex.models[model] = {"versionAliases": [], "labels": {"approval": "pending"}}
+    command = ["--project", approve["project"], "--region", approve["region"], "--model", approve["model_id"]]
+    command += ["--version", approve["version"], "--api-endpoint", vertex.url]
 
-    approval = ApprovalProvider().create(approve)
+    main(["approve", *command])
+    check = ApprovalCheckProvider().create(approve)
     provider = DeployedModelProvider()
     created = provider.create(deploy)
+    provider.read(created.id, created.outs)
     provider.update(created.id, created.outs, deploy | {"max_replicas": 8.0, "cpu_target": 50.0})
     provider.delete(created.id, created.outs)
-    ApprovalProvider().delete(approval.id, approval.outs)
+    ApprovalCheckProvider().delete(check.id, check.outs)
+    main(["revoke", *command])
 
     sent = {r.path.rsplit(":", 1)[-1] for r in vertex.requests if r.method == "POST"}
     assert {"deployModel", "mutateDeployedModel", "undeployModel", "mergeVersionAliases"} <= sent
     assert recorded_violations(vertex) == []
 
 
-UPLOAD_CMEK = (
-    "issue 12: the register step's UploadModel creates each model version without encryptionSpec "
-    "(Model.encryption_spec), so uploaded models are not under the kit's customer-managed key"
-)
+DIGEST_15 = SKLEARN_15.replace(":latest", "@sha256:" + "5" * 64)
 
 
 @pytest.mark.parametrize("approval", ["manual", "auto"])
-@pytest.mark.xfail(strict=True, reason=UPLOAD_CMEK)
 def test_every_request_the_register_step_sends_is_valid(vertex, approval):
     from providers.gcp import pipeline_definition as pd
     from providers.gcp import vertex_server
-    from providers.gcp.translate import serving_image
 
     class Model:
         uri = path = "gs://my-ml-project-churn-dev-mlops/pipeline-root/churn-dev-churn/run/train/model"
@@ -616,7 +594,8 @@ def test_every_request_the_register_step_sends_is_valid(vertex, approval):
             project="my-ml-project",
             location="europe-west4",
             model_id="churn-dev-churn",
-            serving_image=serving_image("europe-west4"),
+            serving_image=DIGEST_15,
+            kms_key=KEY,
             approval=approval,
             gate_metric="roc_auc",
             gate_value=0.81,
@@ -627,55 +606,42 @@ def test_every_request_the_register_step_sends_is_valid(vertex, approval):
     assert recorded_violations(vertex) == []
 
 
-def test_the_register_step_violations_are_exactly_those_listed(vertex):
-    from providers.gcp import pipeline_definition as pd
-    from providers.gcp import vertex_server
+def test_the_served_model_is_loaded_with_the_framework_version_it_is_trained_with(tmp_path_factory):
+    """Issue 9 item 1, the class (every plan): what the train step installs and the runtime the
+    model is served on carry the same framework version. The steps pip-install the uploaded
+    requirements.txt on the step image; the register step uploads the model with the serving image.
+    Both images are the same prebuilt scikit-learn 1.4 image (by digest), and the requirements pin
+    exactly scikit-learn 1.4.2 (PipelineDef.framework), written here literally."""
+    for stack in ALL_STACKS:
+        resources = plan_of(stack, tmp_path_factory)
+        (training,) = [
+            job
+            for _, path, job in vr._pipeline_jobs(resources)
+            if path.startswith("createPipeline") and "serving_image" in job["runtimeConfig"]["parameterValues"]
+        ]
+        serving = training["runtimeConfig"]["parameterValues"]["serving_image"]
+        assert serving.startswith("europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-4@sha256:"), stack
+        executors = training["pipelineSpec"]["deploymentSpec"]["executors"]
+        train = executors["exec-churn-train"]["container"]
+        assert train["image"] == serving, stack
+        assert '-r "$code/requirements.txt"' in train["command"][2]
+        requirements, _ = vr._requirements_text(resources, ROOT)
+        pins = [line for line in requirements.splitlines() if line.startswith("scikit-learn")]
+        assert pins == ["scikit-learn==1.4.2"], stack
+        assert vr.prebuilt_entry(serving) == ("sklearn", "cpu", "1.4")
+
+
+def test_a_framework_without_a_prebuilt_image_is_refused_naming_the_pipeline():
+    from pipelines.spec import Framework
     from providers.gcp.translate import serving_image
+    from providers.spec import SpecError
 
-    class Model:
-        uri = path = "gs://b/pipeline-root/run/train/model"
-
-    pd._register_component().python_func(
-        model=Model(),
-        project="my-ml-project",
-        location="europe-west4",
-        model_id="churn-dev-churn",
-        serving_image=serving_image("europe-west4"),
-        approval="manual",
-        gate_metric="roc_auc",
-        gate_value=0.81,
-        serving_spec=json.dumps(vertex_server.container_spec()),
-        api_endpoint=vertex.url,
-    )
-    found = [v for r in vertex.requests for v in vr.check_rest_call(r.method, r.path, r.body, r.query)]
-    assert [(v.field, v.kind) for v in found] == [("model.encryptionSpec", "kit")]
-
-
-# --- 3. issue 9 item 1: trained and served with the same framework version -----------------------
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 item 1: pipelines/churn/requirements.txt installs scikit-learn>=1.5,<2 (1.9 today) in every "
-    "step, the model is served by sklearn-cpu.1-5 (scikit-learn 1.5)",
-)
-def test_the_served_model_is_loaded_with_the_framework_version_it_is_trained_with(compiled_training_spec):
-    from providers.gcp import pipeline_definition as pd
-    from providers.gcp.translate import serving_image
-
-    # What the GCP pipeline installs before the train step runs: the prologue's pip install of
-    # requirements.txt on the step image, and nothing else that carries a framework.
-    train = next(
-        e["container"]
-        for name, e in compiled_training_spec["deploymentSpec"]["executors"].items()
-        if name.endswith("-train")
-    )
-    assert train["command"][:2] == ["sh", "-c"]
-    assert '-r "$code/requirements.txt"' in train["command"][2]
-    assert train["image"] == pd.PYTHON_IMAGE == "python:3.11-slim"  # no framework in the image itself
-    requirements = (ROOT / "pipelines" / "churn" / "requirements.txt").read_text(encoding="utf-8")
-    for region in ("europe-west4", "us-central1", "asia-east1"):
-        assert vr.check_training_matches_serving(serving_image(region), requirements, region, "serving_image") == []
+    assert serving_image("europe-west4", Framework("scikit-learn", "1.4.2")) == SKLEARN_15.replace("1-5", "1-4")
+    assert serving_image("us-central1", Framework("xgboost", "2.1.3")).startswith("us-docker.pkg.dev/")
+    with pytest.raises(SpecError) as err:
+        serving_image("europe-west4", Framework("scikit-learn", "1.9.1"))
+    assert err.value.key == "mlops:platform.pipeline.name"
+    assert "1.6" in err.value.rule and "1.9" in err.value.rule
 
 
 # --- 4. IAM: the catalogue, written here with its source -----------------------------------------
@@ -780,20 +746,67 @@ def test_a_misspelt_permission_or_role_is_refused(tmp_path_factory):
     ]
 
 
-def test_check_plan_is_the_union_and_names_resource_field_and_rule(tmp_path_factory):
-    """What `mlops plan` will print: one line per violation, naming the resource, the field and the rule."""
-    found = vr.check_plan(plan_of("gcp-dev", tmp_path_factory))
-    assert rules(found) == [
-        ("churn-dev-feature-store-customer_profile", "bigQuery.bigQuerySource.inputUri"),
-        (
-            "churn-dev-retraining-trigger-workflow",
-            "sourceContents http.post pipelineJobs body.runtimeConfig.parameterValues.serving_image",
-        ),
-        (
-            "churn-dev-training-pipeline-schedule",
-            "createPipelineJobRequest.pipelineJob.runtimeConfig.parameterValues.serving_image",
-        ),
+@pytest.mark.parametrize("stack", ALL_STACKS)
+def test_no_plan_breaks_a_rule_of_google_or_of_the_kit(stack, tmp_path_factory):
+    """What `mlops plan` holds every GCP plan to (vendor-kind refuses with exit 2), plus the kit's own
+    promises (kit-kind: none may exist)."""
+    assert [f"{v.kind}: {v}" for v in vr.check_plan(plan_of(stack, tmp_path_factory))] == []
+
+
+def test_mlops_plan_refuses_what_google_would_refuse_one_line_each(tmp_path_factory):
+    """GcpProvider.check_plan is vendor_rules.check_plan: a planted violation is a line naming the
+    resource, the field and the rule; a kit-kind one is not a user's error and is not returned."""
+    from providers.gcp import GcpProvider
+
+    resources = copy.deepcopy(plan_of("gcp-dev", tmp_path_factory))
+    assert GcpProvider().check_plan(resources) == []
+    endpoint = next(r for r in resources if r["type"] == "gcp:vertex/aiEndpoint:AiEndpoint")
+    endpoint["inputs"]["name"] = "0123"  # a numeric endpoint id with a leading zero
+    group = next(r for r in resources if r["type"] == "gcp:vertex/aiFeatureGroup:AiFeatureGroup")
+    group["inputs"]["bigQuery"]["bigQuerySource"]["inputUri"] = "bq://my-ml-project.churn_dev_features.customer_profile"
+    schedule = next(r for r in resources if r["name"] == "churn-dev-training-pipeline-schedule")
+    job = schedule["inputs"]["createPipelineJobRequest"]["pipelineJob"]
+    job["runtimeConfig"]["parameterValues"]["x"] = "1"
+    lines = GcpProvider().check_plan(resources)
+    assert sorted(line.split(": ", 2)[0] + ": " + line.split(": ", 2)[1] for line in lines) == [
+        "churn-dev-endpoint-endpoint: endpointId",
+        "churn-dev-feature-store-customer_profile: bigQuery.bigQuerySource.inputUri",
+        "churn-dev-training-pipeline-schedule: schedule.createPipelineJobRequest.pipelineJob.runtimeConfig"
+        ".parameterValues[x]",
     ]
-    line = str(found[0])
-    assert line.startswith("churn-dev-feature-store-customer_profile: bigQuery.bigQuerySource.inputUri: ")
-    assert "feature_timestamp" in line and "[proto v1.FeatureGroup.big_query" in line
+    timestamp = next(line for line in lines if "bigQuerySource" in line)
+    assert "feature_timestamp" in timestamp and "[proto v1.FeatureGroup.big_query" in timestamp
+    # a kit-kind violation (an unpinned image) is a defect of the kit, not the user's: not returned
+    job["runtimeConfig"]["parameterValues"].pop("x")
+    job["pipelineSpec"] = job["pipelineSpec"].replace("@sha256:", "-unpinned@sha256:x")
+    assert [v.kind for v in vr.check_plan(resources) if "unpinned" in v.rule or "not pinned" in v.rule] != []
+    assert sorted(line.split(": ", 1)[0] for line in GcpProvider().check_plan(resources)) == [
+        "churn-dev-endpoint-endpoint",
+        "churn-dev-feature-store-customer_profile",
+    ]
+
+
+def test_mlops_plan_runs_the_check_and_exits_0_on_every_example(tmp_path):
+    import subprocess
+    import sys
+
+    for stack in ("gcp-dev",):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "infra.cli",
+                "plan",
+                "--stack",
+                stack,
+                "--format",
+                "json",
+                "-o",
+                str(tmp_path / "p.json"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]

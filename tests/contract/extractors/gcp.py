@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
@@ -28,12 +29,25 @@ def _portable_group(feature_group: Any) -> str:
     return name.removeprefix(prefix)
 
 
+def _tables(plan: Any) -> dict[str, list[dict[str, Any]]]:
+    """tableId -> schema; a view (what a feature group reads) -> the schema of the table it selects from."""
+    tables = {r.inputs["tableId"]: r.inputs for r in _by_type(plan, "gcp:bigquery/table:Table")}
+    out = {}
+    for table_id, inputs in tables.items():
+        if "view" in inputs:
+            base = re.search(r"FROM `[^`]+\.(\w+)`", inputs["view"]["query"]).group(1)
+            out[table_id] = json.loads(tables[base]["schema"])
+        else:
+            out[table_id] = json.loads(inputs["schema"])
+    return out
+
+
 def _table(feature_group: Any) -> str:
     return feature_group.inputs["bigQuery"]["bigQuerySource"]["inputUri"].rsplit(".", 1)[1]
 
 
 def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
-    tables = {r.inputs["tableId"]: json.loads(r.inputs["schema"]) for r in _by_type(plan, "gcp:bigquery/table:Table")}
+    tables = _tables(plan)
     online = {
         group["featureGroupId"]
         for r in _by_type(plan, "gcp:vertex/aiFeatureOnlineStoreFeatureview:AiFeatureOnlineStoreFeatureview")
@@ -55,7 +69,7 @@ def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
 
 def _feature_types(plan: Any) -> dict[str, dict[str, str]]:
     """group -> feature -> BigQuery column type, from the offline tables the feature groups read."""
-    tables = {r.inputs["tableId"]: json.loads(r.inputs["schema"]) for r in _by_type(plan, "gcp:bigquery/table:Table")}
+    tables = _tables(plan)
     groups = _feature_groups(plan)
     out: dict[str, dict[str, str]] = {}
     for fg in _by_type(plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup"):
@@ -70,8 +84,15 @@ def _quality_gate(schedule: dict[str, Any]) -> tuple[str, float]:
     spec = json.loads(schedule["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"])
     tasks = spec["root"]["dag"]["tasks"]
     metric = tasks["read-metric"]["inputs"]["parameters"]["metric"]["runtimeValue"]["constant"]
-    condition = next(t for n, t in tasks.items() if n.startswith("condition"))
-    threshold = float(condition["triggerPolicy"]["condition"].rsplit(">=", 1)[1])
+    # The branch that registers (the other one fails the run): its trigger is `metric >= threshold`.
+    conditions = [
+        task["triggerPolicy"]["condition"]
+        for component in [spec["root"], *spec["components"].values()]
+        for task in (component.get("dag") or {}).get("tasks", {}).values()
+        if "triggerPolicy" in task and not task["triggerPolicy"]["condition"].startswith("!")
+    ]
+    (condition,) = conditions
+    threshold = float(condition.rsplit(">=", 1)[1])
     return metric, threshold
 
 
