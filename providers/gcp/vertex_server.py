@@ -3,13 +3,13 @@
 Vertex AI serves a model from a container that answers `AIP_HEALTH_ROUTE` (GET) and
 `AIP_PREDICT_ROUTE` (POST `{"instances": [...]}` -> `{"predictions": [...]}`) on `AIP_HTTP_PORT`,
 and finds the model's files at `AIP_STORAGE_URI` (a gs:// copy of the model's `artifact_uri`).
-The prebuilt scikit-learn container would `predict` on the raw request, but the model needs the
-engineered features, so this server runs the cloud-neutral `pipelines/churn/steps/serve.py`
-that the train step ships in the model directory (`code/serve.py`): `load(model_dir)` and
-`predict(model, records)` on the RAW request columns, as on SageMaker and Azure ML.
+The prebuilt scikit-learn container would `predict` without the kit's request-schema checks, so
+this server runs the kit's serving code that `mlops_model.save` ships in the model directory
+(`code/serve.py` -> `mlops_serve.py`): `load(model_dir)`, `decode` (refusing a request off the
+schema with a 400 naming the column) and `predict`, as on SageMaker and Azure ML.
 
-Standard library only (plus what serve.py imports: numpy, pandas, joblib, scikit-learn, present in
-the serving image). The register step passes this file's source as the container's command
+Standard library only (plus what the serving code imports: numpy, pandas, joblib, the framework,
+present in the serving image). The register step passes this file's source as the container's command
 (`python3 -c <source>`), so nothing has to be built or pushed: see `container_spec()`.
 """
 
@@ -89,7 +89,7 @@ def make_handler(serve, model, predict_route: str, health_route: str):
                 return
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode("utf-8")
             try:
-                predictions = serve.predict(model, serve.parse_json(raw))
+                predictions = serve.predict(model, serve.decode(model, raw, "application/json"))
             except serve.ServingError as exc:
                 self._reply(400, {"error": str(exc)})
                 return

@@ -55,10 +55,17 @@ def _stack(name: str, environment: str, *, public: bool, retrain: bool, approval
                         "event_time": "event_time",
                         "online": True,
                         "description": "who the customer is",
+                        # the nine features the churn pipeline's data contract reads
                         "features": [
                             {"name": "tenure_months", "type": "int"},
                             {"name": "monthly_charges", "type": "float"},
                             {"name": "contract_type", "type": "string"},
+                            {"name": "support_calls", "type": "int"},
+                            {"name": "total_charges", "type": "float"},
+                            {"name": "payment_method", "type": "string"},
+                            {"name": "paperless_billing", "type": "bool"},
+                            {"name": "avg_monthly_spend", "type": "float"},
+                            {"name": "support_calls_per_year", "type": "float"},
                         ],
                     },
                     {
@@ -67,7 +74,7 @@ def _stack(name: str, environment: str, *, public: bool, retrain: bool, approval
                         "event_time": "observed_at",
                         "online": True,
                         "features": [
-                            {"name": "support_calls", "type": "int"},
+                            {"name": "support_tickets", "type": "int"},
                             {"name": "roaming", "type": "bool"},
                             {"name": "last_login", "type": "timestamp"},
                         ],

@@ -52,9 +52,20 @@ def test_kfp_loads_the_compiled_pipeline(compiled):
     assert set(loaded.component_spec.inputs) >= {"input_data", "code_uri", "model_id", "kms_key", "seed"}
     assert "approval" not in loaded.component_spec.inputs  # compiled in: a run cannot override it
     tasks = spec["root"]["dag"]["tasks"]
-    assert {"churn-validate", "churn-features", "churn-train", "churn-evaluate", "read-metric"} <= set(tasks)
+    assert {
+        "churn-validate",
+        "churn-features",
+        "churn-store-features",
+        "churn-training-data",
+        "churn-train",
+        "churn-evaluate",
+        "read-metric",
+    } <= set(tasks)
     assert tasks["churn-features"]["dependentTasks"] == ["churn-validate"]
-    assert set(tasks["churn-evaluate"]["dependentTasks"]) == {"churn-train", "churn-features"}
+    assert tasks["churn-store-features"]["dependentTasks"] == ["churn-features"]
+    assert set(tasks["churn-training-data"]["dependentTasks"]) == {"churn-features", "churn-store-features"}
+    assert tasks["churn-train"]["dependentTasks"] == ["churn-training-data"]
+    assert set(tasks["churn-evaluate"]["dependentTasks"]) == {"churn-train", "churn-training-data"}
 
 
 def _branches(spec: dict) -> dict[str, tuple[str, list[str]]]:
@@ -116,7 +127,7 @@ def test_containers_run_the_pipeline_def_command_lines(compiled):
     spec, _ = compiled
     executors = spec["deploymentSpec"]["executors"]
     for step in PIPELINE.steps:
-        container = executors[f"exec-churn-{step.name}"]["container"]
+        container = executors[f"exec-churn-{step.name.replace('_', '-')}"]["container"]
         assert container["image"] == pd.STEP_IMAGE  # swapped for the resolved digest at deploy time
         assert container["command"] == ["sh", "-c", pd.STEP_PROLOGUE, "mlops-step"]
         names = [*step.inputs, *step.outputs]

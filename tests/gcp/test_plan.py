@@ -111,6 +111,11 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
         {"name": "monthly_charges", "type": "FLOAT", "mode": "NULLABLE"},
         {"name": "contract_type", "type": "STRING", "mode": "NULLABLE"},
         {"name": "support_calls", "type": "INTEGER", "mode": "NULLABLE"},
+        {"name": "total_charges", "type": "FLOAT", "mode": "NULLABLE"},
+        {"name": "payment_method", "type": "STRING", "mode": "NULLABLE"},
+        {"name": "paperless_billing", "type": "BOOLEAN", "mode": "NULLABLE"},
+        {"name": "avg_monthly_spend", "type": "FLOAT", "mode": "NULLABLE"},
+        {"name": "support_calls_per_year", "type": "FLOAT", "mode": "NULLABLE"},
     ]
     group = one(gcp_plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup")
     # prefixed like the dataset: churn-dev and churn-staging share a project and region
@@ -140,7 +145,17 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
         "projects/my-ml-project/datasets/churn_dev_features/tables/customer_profile"
     )
     features = [i["name"] for i in inputs(gcp_plan, "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature")]
-    assert sorted(features) == ["contract_type", "monthly_charges", "support_calls", "tenure_months"]
+    assert sorted(features) == [
+        "avg_monthly_spend",
+        "contract_type",
+        "monthly_charges",
+        "paperless_billing",
+        "payment_method",
+        "support_calls",
+        "support_calls_per_year",
+        "tenure_months",
+        "total_charges",
+    ]
     store = one(gcp_plan, "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore")
     assert store["name"] == "churn_dev_online"
     assert store["bigtable"]["autoScaling"] == {
@@ -211,6 +226,15 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
         f"code/churn/{CODE_DIGEST}/evaluate.py",
         f"code/churn/{CODE_DIGEST}/serve.py",
         f"code/churn/{CODE_DIGEST}/requirements.txt",
+        # the kit's steps, the data contract and the step I/O ship with every pipeline
+        f"code/churn/{CODE_DIGEST}/mlops_contract.json",
+        f"code/churn/{CODE_DIGEST}/mlops_drift.py",
+        f"code/churn/{CODE_DIGEST}/mlops_io.py",
+        f"code/churn/{CODE_DIGEST}/mlops_model.py",
+        f"code/churn/{CODE_DIGEST}/mlops_schema.py",
+        f"code/churn/{CODE_DIGEST}/mlops_serve.py",
+        f"code/churn/{CODE_DIGEST}/mlops_store_features.py",
+        f"code/churn/{CODE_DIGEST}/mlops_training_data.py",
         "pipelines/churn-dev-churn/pipeline.json",
         "pipelines/churn-dev-drift/pipeline.json",
     } == objects

@@ -24,6 +24,21 @@ def _platform(config):
     return config["mlops:platform"]
 
 
+def _extra_group(config, **fields):
+    """Add a group the churn pipeline does not read (the groups it reads keep its contract) and
+    return it: the naming rules below are exercised on it, at index 1."""
+    group = {
+        "name": "usage",
+        "entity": "customer_id",
+        "event_time": "event_time",
+        "online": True,
+        "features": [{"name": "data_gb", "type": "float"}],
+        **fields,
+    }
+    _platform(config)["feature_store"]["feature_groups"].append(group)
+    return group
+
+
 def test_example_stack_translates():
     _, deployment = _resolve()
     s = deployment.settings
@@ -78,11 +93,11 @@ def test_online_store_and_view_names():
     assert t.check_online_store_name("a" * 60, "k") == "a" * 60
 
     def long_group(c):
-        _platform(c)["feature_store"]["feature_groups"][0]["name"] = "g" * 61
+        _extra_group(c, name="g" * 61)
 
     with pytest.raises(SpecError) as err:
         _resolve(long_group)
-    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].name"
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[1].name"
 
 
 def test_feature_group_ids_are_prefixed_per_environment():
@@ -95,10 +110,10 @@ def test_feature_group_ids_are_prefixed_per_environment():
 def test_feature_group_id_length_and_charset(monkeypatch):
     # Vertex allows 128 of [a-z0-9_] for a feature group id (not the 60 of online stores / views)
     def long_group(c):
-        _platform(c)["feature_store"]["feature_groups"][0].update({"name": "g" * 63, "online": False})
+        _extra_group(c, name="g" * 63, online=False)
 
     _, deployment = _resolve(long_group)
-    assert deployment.settings.feature_group_ids == {"g" * 63: "churn_dev_" + "g" * 63}  # 73 characters
+    assert deployment.settings.feature_group_ids["g" * 63] == "churn_dev_" + "g" * 63  # 73 characters
     with pytest.raises(SpecError) as err:
         t.check_feature_group_id("a" * 129, "mlops:platform.feature_store.feature_groups[0].name")
     assert "128" in err.value.rule and "129 characters" in err.value.rule
@@ -112,13 +127,14 @@ def test_feature_group_id_length_and_charset(monkeypatch):
     monkeypatch.setattr(t, "FEATURE_GROUP_ID_MAX", 72)
     with pytest.raises(SpecError) as err:
         _resolve(long_group)
-    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].name"
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[1].name"
     assert "73 characters" in err.value.rule
 
 
 def test_offline_only_group_needs_no_online_store():
     def offline(c):
-        _platform(c)["feature_store"]["feature_groups"][0].update({"name": "g" * 61, "online": False})
+        _platform(c)["feature_store"]["feature_groups"][0]["online"] = False
+        _extra_group(c, name="g" * 61, online=False)  # too long for an online view, fine offline
 
     _, deployment = _resolve(offline)
     assert deployment.settings.online_store_name is None
@@ -221,23 +237,26 @@ def test_no_other_column_may_be_called_feature_timestamp():
     """The view exposes event_time as feature_timestamp: a feature or entity of that name would clash."""
 
     def feature(c):
-        _platform(c)["feature_store"]["feature_groups"][0]["features"][0]["name"] = "feature_timestamp"
+        _extra_group(c, features=[{"name": "feature_timestamp", "type": "float"}])
 
     with pytest.raises(SpecError) as err:
         _resolve(feature)
-    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].features[0].name"
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[1].features[0].name"
 
     def entity(c):
-        _platform(c)["feature_store"]["feature_groups"][0]["entity"] = "feature_timestamp"
+        _extra_group(c, entity="feature_timestamp")
 
     with pytest.raises(SpecError) as err:
         _resolve(entity)
-    assert err.value.key == "mlops:platform.feature_store.feature_groups[0].entity"
+    assert err.value.key == "mlops:platform.feature_store.feature_groups[1].entity"
 
     def event_time(c):  # the event time itself may have the name: the view then adds nothing
-        _platform(c)["feature_store"]["feature_groups"][0]["event_time"] = "feature_timestamp"
+        _extra_group(c, event_time="feature_timestamp")
 
-    assert _resolve(event_time)[1].settings.source_views == {"customer_profile": "customer_profile_vertex_source"}
+    assert _resolve(event_time)[1].settings.source_views == {
+        "customer_profile": "customer_profile_vertex_source",
+        "usage": "usage_vertex_source",
+    }
 
 
 def test_a_group_named_like_another_groups_view_is_refused():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,47 +13,45 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import joblib
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 from providers.gcp import vertex_server
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVE = ROOT / "pipelines" / "churn" / "steps" / "serve.py"
-RAW = {
-    "tenure_months": 3,
-    "contract_type": "month_to_month",
-    "payment_method": "electronic_check",
-    "monthly_charges": 80.5,
-    "total_charges": 241.5,
-    "support_calls": 4,
-    "paperless_billing": 1,
-}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A model folder exactly as the train step writes it (mlops_model.save), from a local run."""
+    from pipelines.local import run_local
+
+    return run_local("churn", tmp_path_factory.mktemp("run"), rows=600, seed=3)
+
+
+@pytest.fixture(scope="module")
+def model_dir(run) -> Path:
+    return run.model_path
+
+
+@pytest.fixture(scope="module")
+def records(run) -> list[dict]:
+    import pandas as pd
+
+    test = pd.read_csv(run.outputs["training_data"]["test"] / "test.csv").head(2)
+    request = [c.name for c in run_contract().request]
+    return json.loads(test[request].to_json(orient="records"))
+
+
+def run_contract():
+    from pipelines import get_pipeline
+
+    return get_pipeline("churn").contract
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    """A fitted model over serve.features(...) columns, plus code/serve.py (train.py's layout)."""
-    sys.path.insert(0, str(SERVE.parent))
-    try:
-        import serve
-    finally:
-        sys.path.remove(str(SERVE.parent))
-    long = {**RAW, "tenure_months": 60, "contract_type": "two_year", "support_calls": 0, "total_charges": 3000}
-    X = serve.features(serve.to_frame([RAW, long] * 10))
-    model = LogisticRegression().fit(X, [1, 0] * 10)
-    out = tmp_path_factory.mktemp("model")
-    joblib.dump(model, out / "model.joblib")
-    (out / "code").mkdir()
-    shutil.copyfile(SERVE, out / "code" / "serve.py")
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -98,15 +95,16 @@ def test_health_route(server):
         assert response.status == 200
 
 
-def test_predicts_from_raw_request_columns(server, model_dir):
-    status, doc = _post(server + "/predict", {"instances": [RAW, {**RAW, "customer_id": "c-1"}]})
+def test_predicts_on_the_request_schema(server, records):
+    status, doc = _post(server + "/predict", {"instances": records})
     assert status == 200
     predictions = doc["predictions"]
-    assert len(predictions) == 2 and predictions[0] == predictions[1]
-    assert 0.5 < predictions[0] <= 1.0  # the short-tenure, many-calls customer of the fit
+    assert len(predictions) == 2 and all(0.0 <= p <= 1.0 for p in predictions)
 
 
-def test_bad_request_is_a_400_naming_the_missing_column(server):
-    incomplete = {k: v for k, v in RAW.items() if k != "support_calls"}
+def test_a_request_off_the_schema_is_a_400_naming_the_column(server, records):
+    incomplete = {k: v for k, v in records[0].items() if k != "support_calls"}
     status, doc = _post(server + "/predict", {"instances": [incomplete]})
     assert status == 400 and "support_calls" in doc["error"]
+    status, doc = _post(server + "/predict", {"instances": [{**records[0], "customer_id": "c-1"}]})
+    assert status == 400 and "customer_id" in doc["error"]
