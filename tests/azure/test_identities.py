@@ -96,7 +96,16 @@ STACKS = {
 }
 
 
+_PLANS: dict[str, object] = {}
+
+
 def _plan(name: str, changes: dict, tmp_path: Path):
+    if name not in _PLANS:
+        _PLANS[name] = _fresh_plan(name, changes, tmp_path)
+    return _PLANS[name]
+
+
+def _fresh_plan(name: str, changes: dict, tmp_path: Path):
     document = yaml.safe_load((ROOT / "Pulumi.azure-dev.yaml").read_text())
     platform = document["config"]["mlops:platform"]
     for dotted, value in changes.items():

@@ -348,7 +348,10 @@ def resources(stack: str, tmp_path_factory) -> list[dict]:
         else:
             path = tmp_path_factory.mktemp(stack) / f"Pulumi.{stack}.yaml"
             path.write_text(yaml.safe_dump(_stack(stack, **STACKS[stack])))
-        _PLANS[stack] = [r.to_json() for r in plan(load_stack_file(path)).resources]
+        # check=False: the class tests report what the rules find themselves (with the check on,
+        # `plan` would stop at the first refusal); test_mlops_plan_passes_the_check_on_every_stack
+        # runs the plan as `mlops plan` does.
+        _PLANS[stack] = [r.to_json() for r in plan(load_stack_file(path), check=False).resources]
     return _PLANS[stack]
 
 
@@ -602,3 +605,42 @@ def test_check_plan_is_the_union_of_the_checks(stack, tmp_path_factory):
         union |= set(vr.check_dynamic_api_version(r)) | set(vr.check_arm_patch(r))
     union |= set(vr.check_feature_store(res)) | set(vr.check_custom_roles(res)) | set(vr.check_dependencies(res))
     assert sorted(union) == vr._check_plan(res)
+
+
+def test_the_provider_refuses_refused_requests_and_prints_notes(capsys):
+    from providers.azure import AzureProvider
+
+    provider = AzureProvider()
+    refused = provider.check_plan([_deployment("v1")])
+    assert len(refused) == 1 and refused[0].startswith("[refused] dep (") and "deploymentName" in refused[0]
+    assert provider.check_plan([_deployment("blue")]) == []
+    workspace = {
+        "type": ML + "Workspace",
+        "name": "ws",
+        "inputs": {
+            "workspaceName": "ws-x",
+            "resourceGroupName": "rg-x",
+            "location": "westeurope",
+            "encryption": {
+                "status": "Enabled",
+                "keyVaultProperties": {
+                    "keyIdentifier": "https://kv.vault.azure.net/keys/k/0123",
+                    "keyVaultArmId": f"{RG}/providers/Microsoft.KeyVault/vaults/kv",
+                },
+                "identity": {"userAssignedIdentity": UAI},
+            },
+        },
+    }
+    capsys.readouterr()
+    assert provider.check_plan([workspace]) == []
+    assert "[note] ws (azure-native:machinelearningservices:Workspace) properties.encryption.identity" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_mlops_plan_passes_the_check_on_every_stack(stack, tmp_path_factory):
+    # What `mlops plan` runs after planning (infra/plan.py): any line here is exit 2.
+    from providers.azure import AzureProvider
+
+    assert AzureProvider().check_plan(resources(stack, tmp_path_factory)) == []
