@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import sys
+from typing import Any, ClassVar
 
 from providers.azure import catalog
 from providers.azure import translate as _translate  # the module: `providers.azure.translate` stays importable as one
@@ -30,6 +31,24 @@ class AzureProvider(Provider[AzureSettings]):
                 severity="note",
             )
         ]
+
+    def check_plan(self, resources: list[dict[str, Any]]) -> list[str]:
+        """Requests Azure would refuse (held against pulumi_azure_native, azure-ai-ml's entities and
+        documented rules, see vendor_rules.py): one line each, `mlops plan` exits 2. What differs
+        from azure-ai-ml on purpose (documented in docs/azure.md) is printed as a note."""
+        from providers.azure import vendor_rules
+
+        found = vendor_rules.check_plan(resources)
+        for line in self.plan_notes(resources, found):
+            print(f"mlops: {line}", file=sys.stderr)
+        return [str(v) for v in found if v.severity == "refused"]
+
+    def plan_notes(self, resources: list[dict[str, Any]], found: list[Any] | None = None) -> list[str]:
+        """The findings that are not refusals: what the kit sends differently from azure-ai-ml."""
+        from providers.azure import vendor_rules
+
+        found = vendor_rules.check_plan(resources) if found is None else found
+        return [str(v) for v in found if v.severity != "refused"]
 
     def translate(self, target: Target) -> AzureSettings:
         return _translate.translate(target)

@@ -1,11 +1,21 @@
-"""A Pulumi dynamic provider for what pulumi-azure-native cannot order: an online endpoint's traffic.
+"""Pulumi dynamic providers for what pulumi-azure-native cannot order or express.
 
-`OnlineEndpoint.properties.traffic` may only name deployments that already exist, but every
-`OnlineDeployment` depends on its endpoint. Setting traffic on the endpoint resource therefore
-points it at a deployment Pulumi has not created yet, on every version change. `EndpointTraffic`
-sets the traffic AFTER the deployment exists (it takes the deployment's name as an input, so it
-depends on it): GET the endpoint, PUT it back with the new `traffic`, wait for the ARM operation.
-Deleting it routes no traffic (Azure refuses to delete a deployment that still takes traffic).
+- `EndpointTraffic`: an online endpoint's traffic. `OnlineEndpoint.properties.traffic` may only
+  name deployments that already exist, but every `OnlineDeployment` depends on its endpoint, so
+  the traffic is set AFTER the deployment exists (this resource takes the deployment's name as an
+  input). It goes through azure-ai-ml's own client (`MLClient.online_endpoints`: GET the endpoint
+  entity, set `traffic`, `begin_create_or_update`), i.e. exactly the body and API version
+  Microsoft's client sends; `read` reads the live traffic back (`pulumi refresh` sees a manual
+  change and the next `pulumi up` restores the declared one). Deleting it routes no traffic
+  (Azure refuses to delete a deployment that still takes traffic).
+- `ArmPatch`: a second write to a resource Pulumi declares once, for settings Azure accepts only
+  after something else exists: the feature store's connection names (the connections are the
+  workspace's children), the workspace's image-build compute (a child too), the container
+  registry's switch to its system identity for the customer-managed key. It PATCHes the
+  resource and, on every `pulumi up`, compares the live values with the patch: when Pulumi's own
+  PUT of the resource (a tag change, say) dropped them, they are written again.
+- `ManagedNetworkProvision`: the POST that provisions a workspace's managed network, which Azure
+  requires before an online deployment or a serverless Spark job (monitor, materialization) runs.
 
 `arm_url` is normally https://management.azure.com; tests point it at a local fake ARM server
 (an `http://` URL is only ever a local fake, so it gets no real token).
@@ -13,20 +23,37 @@ Deleting it routes no traffic (Azure refuses to delete a deployment that still t
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 ARM_URL = "https://management.azure.com"
-API_VERSION = "2024-10-01"
+ML_API_VERSION = "2025-12-01"
+"""The API version pulumi_azure_native 3.29 uses for every machinelearningservices type (and
+azure-ai-ml 1.35's ARM client): one version for every write to one resource (vendor rules check it)."""
 OPERATION_TIMEOUT_S = 3600
-# The writable parts of an online endpoint; GET also returns read-only ones ARM would reject.
-_WRITABLE = ("authMode", "description", "properties", "publicNetworkAccess", "mirrorTraffic", "compute")
+
+_ENDPOINT_ID = re.compile(
+    r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/"
+    r"workspaces/([^/]+)/onlineEndpoints/([^/]+)$",
+    re.IGNORECASE,
+)
+
+
+class _LocalCredential:
+    """The token a local fake ARM server gets (never a real one)."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken("local-fake", 4102444800)
 
 
 def _token(arm_url: str) -> str:
@@ -57,70 +84,142 @@ def _fail(what: str, status: int, body: Any) -> Exception:
     return Exception(f"{what} failed with HTTP {status}: {message}")  # noqa: TRY002 - shown by Pulumi
 
 
-def endpoint_body(current: dict[str, Any], traffic: dict[str, int]) -> dict[str, Any]:
-    """The PUT body: the endpoint as it is, writable fields only, with `traffic` replaced."""
-    props = {k: v for k, v in (current.get("properties") or {}).items() if k in _WRITABLE}
-    body: dict[str, Any] = {"location": current["location"], "properties": {**props, "traffic": traffic}}
-    for key in ("kind", "tags", "sku"):
-        if current.get(key) is not None:
-            body[key] = current[key]
-    identity = current.get("identity")
-    if identity:
-        body["identity"] = {"type": identity["type"]}
-        if identity.get("userAssignedIdentities"):
-            body["identity"]["userAssignedIdentities"] = {k: {} for k in identity["userAssignedIdentities"]}
-    return body
+def _header(headers: dict[str, str], name: str) -> str | None:
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
+def _wait(what: str, headers: dict[str, str], token: str, poll_seconds: float) -> None:
+    """Follow an ARM long-running operation (Azure-AsyncOperation, else Location) to its end."""
+    operation = _header(headers, "Azure-AsyncOperation")
+    location = None if operation else _header(headers, "Location")
+    deadline = time.monotonic() + OPERATION_TIMEOUT_S
+    while operation or location:
+        status, headers, state = _request("GET", operation or location, token)
+        if operation:
+            if status != 200:
+                raise _fail(f"waiting for {what}", status, state)
+            if state.get("status") == "Succeeded":
+                return
+            if state.get("status") in ("Failed", "Canceled"):
+                raise _fail(what, status, state)
+        elif status != 202:
+            if status >= 400:
+                raise _fail(f"waiting for {what}", status, state)
+            return
+        if time.monotonic() > deadline:
+            raise Exception(f"{what} did not finish in {OPERATION_TIMEOUT_S}s")  # noqa: TRY002
+        time.sleep(float(_header(headers, "Retry-After") or poll_seconds))
+
+
+# ---------------------------------------------------------------------------------------------
+# EndpointTraffic: azure-ai-ml's entity and ARM client, at pulumi_azure_native's API version
+# ---------------------------------------------------------------------------------------------
+
+
+def _ml_client(endpoint_id: str, arm_url: str) -> tuple[Any, tuple[str, str, str]]:
+    """azure-ai-ml's ARM client (`MachineLearningServicesMgmtClient`, the one MLClient wraps) at
+    `ML_API_VERSION`, and (resource group, workspace, endpoint) of the endpoint."""
+    match = _ENDPOINT_ID.match(endpoint_id)
+    if not match:
+        raise ValueError(f"not an online endpoint ARM id: {endpoint_id!r}")
+    subscription, group, workspace, name = match.groups()
+    from azure.ai.ml._restclient.arm_ml_service import MachineLearningServicesMgmtClient
+
+    base = arm_url.rstrip("/")
+    if base == ARM_URL:
+        from azure.identity import DefaultAzureCredential
+
+        credential: Any = DefaultAzureCredential()
+    else:
+        credential = _LocalCredential()
+    client = MachineLearningServicesMgmtClient(
+        credential=credential,
+        subscription_id=subscription,
+        base_url=base + "/",
+        api_version=ML_API_VERSION,
+        credential_scopes=[base + "/.default"],
+    )
+    return client, (group, workspace, name)
+
+
+def as_traffic(traffic: Any) -> dict[str, int]:
+    """{deployment: percent} as integers (the REST model's type; Pulumi hands numbers over as
+    floats), without zero entries (azure-ai-ml strips them before it sends traffic)."""
+    return {str(k): int(v) for k, v in (traffic or {}).items() if int(v) != 0}
+
+
+def read_traffic(endpoint_id: str, arm_url: str = ARM_URL) -> dict[str, int] | None:
+    """The endpoint's live traffic, or None when the endpoint does not exist."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    client, (group, workspace, name) = _ml_client(endpoint_id, arm_url)
+    try:
+        rest = client.online_endpoints.get(group, workspace, name)
+    except ResourceNotFoundError:
+        return None
+    return as_traffic(rest.properties.traffic)
 
 
 def set_traffic(
-    endpoint_id: str,
-    traffic: dict[str, int],
-    arm_url: str = ARM_URL,
-    poll_seconds: float = 10.0,
-    missing_ok: bool = False,
+    endpoint_id: str, traffic: dict[str, Any], arm_url: str = ARM_URL, missing_ok: bool = False
 ) -> dict[str, int]:
-    """Route `traffic` ({deployment name: percent}) on the endpoint; returns what ARM reports."""
-    token = _token(arm_url)
-    url = f"{arm_url.rstrip('/')}{endpoint_id}?api-version={API_VERSION}"
-    status, _, current = _request("GET", url, token)
-    if status == 404 and missing_ok:
-        return {}
-    if status != 200:
-        raise _fail(f"reading endpoint {endpoint_id}", status, current)
-    status, headers, result = _request("PUT", url, token, endpoint_body(current, traffic))
-    if status not in (200, 201, 202):
-        raise _fail(f"setting traffic {traffic} on {endpoint_id}", status, result)
-    operation = headers.get("Azure-AsyncOperation") or headers.get("azure-asyncoperation")
-    deadline = time.monotonic() + OPERATION_TIMEOUT_S
-    while operation:
-        status, headers, state = _request("GET", operation, token)
-        if status != 200:
-            raise _fail(f"waiting for the traffic update of {endpoint_id}", status, state)
-        if state.get("status") == "Succeeded":
-            break
-        if state.get("status") in ("Failed", "Canceled"):
-            raise _fail(f"the traffic update of {endpoint_id}", status, state)
-        if time.monotonic() > deadline:
-            raise Exception(f"the traffic update of {endpoint_id} did not finish in {OPERATION_TIMEOUT_S}s")  # noqa: TRY002
-        time.sleep(float(headers.get("Retry-After") or poll_seconds))
-    return dict(traffic)
+    """Route `traffic` ({deployment name: percent}); returns the traffic Azure reports.
+
+    What `az ml online-endpoint update --traffic` does: GET the endpoint, load it into azure-ai-ml's
+    `OnlineEndpoint` entity, set `traffic`, PUT the entity's own REST body, wait for the operation.
+    """
+    from azure.core.exceptions import ResourceNotFoundError
+
+    client, (group, workspace, name) = _ml_client(endpoint_id, arm_url)
+    try:
+        rest = client.online_endpoints.get(group, workspace, name)
+    except ResourceNotFoundError:
+        if missing_ok:
+            return {}
+        raise
+    body = traffic_body(rest.as_dict(), traffic)
+    result = client.online_endpoints.begin_create_or_update(group, workspace, name, body).result()
+    return as_traffic(result.properties.traffic)
+
+
+def traffic_body(current: dict[str, Any], traffic: dict[str, Any]) -> dict[str, Any]:
+    """The PUT body for `traffic` on the endpoint ARM returned as `current`: azure-ai-ml's
+    `OnlineEndpoint` entity loaded from it, `traffic` set, and its own REST body written back."""
+    from azure.ai.ml._restclient.arm_ml_service.models import OnlineEndpoint as RestOnlineEndpoint
+    from azure.ai.ml.entities import OnlineEndpoint
+
+    endpoint = OnlineEndpoint._from_rest_object(RestOnlineEndpoint(current))
+    endpoint.traffic = as_traffic(traffic)
+    return endpoint._to_rest_online_endpoint(location=current["location"]).as_dict()
 
 
 class TrafficProvider(ResourceProvider):
     """inputs: endpoint_id (ARM id), traffic ({deployment: percent}), arm_url."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        set_traffic(props["endpoint_id"], props["traffic"], props.get("arm_url") or ARM_URL)
-        return CreateResult(id_=f"{props['endpoint_id']}/traffic", outs=props)
+        arm_url = props.get("arm_url") or ARM_URL
+        routed = set_traffic(props["endpoint_id"], props["traffic"], arm_url)
+        return CreateResult(id_=f"{props['endpoint_id']}/traffic", outs={**props, "traffic": routed})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        live = read_traffic(props["endpoint_id"], props.get("arm_url") or ARM_URL)
+        if live is None:
+            return ReadResult(None, {})
+        state = {**props, "traffic": live}
+        # The live traffic becomes the recorded input: the next `pulumi up` diffs it against the
+        # program's traffic and puts the declared one back.
+        return ReadResult(id_, state, state)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in ("endpoint_id", "traffic", "arm_url") if olds.get(k) != news.get(k)]
+        changed = [k for k in ("endpoint_id", "arm_url") if olds.get(k) != news.get(k)]
+        if as_traffic(olds.get("traffic")) != as_traffic(news.get("traffic")):
+            changed.append("traffic")
         replaces = [k for k in changed if k == "endpoint_id"]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        set_traffic(news["endpoint_id"], news["traffic"], news.get("arm_url") or ARM_URL)
-        return UpdateResult(outs=news)
+        routed = set_traffic(news["endpoint_id"], news["traffic"], news.get("arm_url") or ARM_URL)
+        return UpdateResult(outs={**news, "traffic": routed})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         # Route nothing, so the deployment (deleted after this) is no longer in use.
@@ -140,3 +239,186 @@ class EndpointTraffic(pulumi.dynamic.Resource):
     ) -> None:
         props = {"endpoint_id": endpoint_id, "traffic": traffic, "arm_url": arm_url}
         super().__init__(TrafficProvider(), name, props, opts)
+
+
+# ---------------------------------------------------------------------------------------------
+# ArmPatch and ManagedNetworkProvision: plain ARM requests
+# ---------------------------------------------------------------------------------------------
+
+
+def leaves(value: Any, path: str = "") -> dict[str, Any]:
+    """{"properties.a.b": leaf} for every leaf of a nested dict."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(leaves(item, f"{path}.{key}" if path else key))
+        return out
+    return {path: value}
+
+
+def at(document: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(document, dict):
+            return None
+        # ARM property names are case-insensitive.
+        document = next((v for k, v in document.items() if k.lower() == part.lower()), None)
+    return document
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.lower() == b.lower()  # ARM enum-like values and ids are case-insensitive
+    return a == b
+
+
+def observed(resource_id: str, api_version: str, paths: list[str], arm_url: str) -> dict[str, Any] | None:
+    """The live values at `paths` (None when the resource does not exist)."""
+    token = _token(arm_url)
+    status, _, current = _request("GET", f"{arm_url.rstrip('/')}{resource_id}?api-version={api_version}", token)
+    if status == 404:
+        return None
+    if status != 200:
+        raise _fail(f"reading {resource_id}", status, current)
+    return {path: at(current, path) for path in paths}
+
+
+def apply_patch(
+    resource_id: str, api_version: str, patch: dict[str, Any], arm_url: str = ARM_URL, poll_seconds: float = 10.0
+) -> dict[str, Any]:
+    """PATCH `patch` onto the resource, wait for ARM, and return the live values it set."""
+    token = _token(arm_url)
+    url = f"{arm_url.rstrip('/')}{resource_id}?api-version={api_version}"
+    status, headers, result = _request("PATCH", url, token, patch)
+    if status not in (200, 201, 202):
+        raise _fail(f"patching {resource_id}", status, result)
+    _wait(f"the update of {resource_id}", headers, token, poll_seconds)
+    return observed(resource_id, api_version, sorted(leaves(patch)), arm_url) or {}
+
+
+class ArmPatchProvider(ResourceProvider):
+    """inputs: resource_id, api_version, patch (a JSON merge-patch body), arm_url."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        live = apply_patch(props["resource_id"], props["api_version"], props["patch"], props.get("arm_url") or ARM_URL)
+        digest = hashlib.sha256(json.dumps(props["patch"], sort_keys=True).encode()).hexdigest()[:12]
+        return CreateResult(id_=f"{props['resource_id']}#patch-{digest}", outs={**props, "observed": live})
+
+    def _drifted(self, props: dict[str, Any]) -> bool:
+        wanted = leaves(props["patch"])
+        live = observed(props["resource_id"], props["api_version"], sorted(wanted), props.get("arm_url") or ARM_URL)
+        return live is not None and any(not _same(live[path], value) for path, value in wanted.items())
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        live = observed(
+            props["resource_id"], props["api_version"], sorted(leaves(props["patch"])), props.get("arm_url") or ARM_URL
+        )
+        if live is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, "observed": live})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in ("resource_id",) if olds.get(k) != news.get(k)]
+        changed = replaces + [k for k in ("api_version", "patch", "arm_url") if olds.get(k) != news.get(k)]
+        if not changed and self._drifted(news):
+            changed.append("patch")  # Pulumi's PUT of the resource dropped what this patch set
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        live = apply_patch(news["resource_id"], news["api_version"], news["patch"], news.get("arm_url") or ARM_URL)
+        return UpdateResult(outs={**news, "observed": live})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to undo: the setting stays on the resource (or went with it)."""
+
+
+class ArmPatch(pulumi.dynamic.Resource):
+    """PATCH `patch` onto the ARM resource `resource_id` once it (and what the patch names) exists."""
+
+    observed: pulumi.Output[dict]
+
+    def __init__(
+        self,
+        name: str,
+        resource_id: pulumi.Input[str],
+        api_version: str,
+        patch: pulumi.Input[dict],
+        arm_url: str = ARM_URL,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "resource_id": resource_id,
+            "api_version": api_version,
+            "patch": patch,
+            "arm_url": arm_url,
+            "observed": None,
+        }
+        super().__init__(ArmPatchProvider(), name, props, opts)
+
+
+def network_status(workspace_id: str, arm_url: str = ARM_URL) -> dict[str, Any] | None:
+    live = observed(workspace_id, ML_API_VERSION, ["properties.managedNetwork.status"], arm_url)
+    return None if live is None else (live["properties.managedNetwork.status"] or {})
+
+
+def provision_network(
+    workspace_id: str, include_spark: bool, arm_url: str = ARM_URL, poll_seconds: float = 10.0
+) -> dict[str, Any]:
+    """POST provisionManagedNetwork (`az ml workspace provision-network [--include-spark]`)."""
+    token = _token(arm_url)
+    url = f"{arm_url.rstrip('/')}{workspace_id}/provisionManagedNetwork?api-version={ML_API_VERSION}"
+    status, headers, result = _request("POST", url, token, {"includeSpark": include_spark})
+    if status not in (200, 202):
+        raise _fail(f"provisioning the managed network of {workspace_id}", status, result)
+    _wait(f"the managed network of {workspace_id}", headers, token, poll_seconds)
+    return network_status(workspace_id, arm_url) or {}
+
+
+def _provisioned(status: dict[str, Any] | None, include_spark: bool) -> bool:
+    return (
+        bool(status) and str(status.get("status")) == "Active" and (bool(status.get("sparkReady")) or not include_spark)
+    )
+
+
+class NetworkProvider(ResourceProvider):
+    """inputs: workspace_id, include_spark, arm_url."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        status = provision_network(props["workspace_id"], bool(props["include_spark"]), props.get("arm_url") or ARM_URL)
+        return CreateResult(id_=f"{props['workspace_id']}/managedNetwork", outs={**props, "status": status})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        status = network_status(props["workspace_id"], props.get("arm_url") or ARM_URL)
+        if status is None:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, "status": status})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        replaces = [k for k in ("workspace_id",) if olds.get(k) != news.get(k)]
+        changed = replaces + [k for k in ("include_spark", "arm_url") if olds.get(k) != news.get(k)]
+        if not changed:
+            live = network_status(news["workspace_id"], news.get("arm_url") or ARM_URL)
+            if live is not None and not _provisioned(live, bool(news["include_spark"])):
+                changed.append("include_spark")
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        status = provision_network(news["workspace_id"], bool(news["include_spark"]), news.get("arm_url") or ARM_URL)
+        return UpdateResult(outs={**news, "status": status})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """A provisioned managed network goes with its workspace."""
+
+
+class ManagedNetworkProvision(pulumi.dynamic.Resource):
+    status: pulumi.Output[dict]
+
+    def __init__(
+        self,
+        name: str,
+        workspace_id: pulumi.Input[str],
+        include_spark: bool,
+        arm_url: str = ARM_URL,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {"workspace_id": workspace_id, "include_spark": include_spark, "arm_url": arm_url, "status": None}
+        super().__init__(NetworkProvider(), name, props, opts)

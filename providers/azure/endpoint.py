@@ -19,7 +19,9 @@ from providers.azure.translate import AzureSettings
 from providers.base import NOT_SERVING, Capability, Deployment, serving_sentence
 
 CPU_METRIC = "CpuUtilizationPercentage"
-METRIC_NAMESPACE = "Microsoft.MachineLearningServices/onlineEndpoints/deployments"
+# A platform metric's namespace is the resource type that emits it (Microsoft Learn "Supported
+# metrics for Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments").
+METRIC_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
 
 
 def scale_in_threshold(target_cpu_percent: int) -> int:
@@ -64,7 +66,7 @@ def approved_model_id(result, model: str, version: int) -> str:
 
 @dataclass(frozen=True)
 class EndpointOut:
-    endpoint_name: str
+    endpoint_name: pulumi.Output[str]
     deployment_id: pulumi.Output[str] | None
     """The deployment serving the model: None when nothing is served."""
     deployment_name: str | None
@@ -89,10 +91,13 @@ class Endpoint(Capability):
         rg, ws = foundation.resource_group_name, foundation.workspace_name
         identity = ml.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[foundation.identity_id])
         version = deployment.model_version
-        self.deployment_name = f"v{version}" if version is not None else None
+        self.deployment_name = s.deployment_name
+        # Unique in the region (its scoring URI is <name>.<region>.inference.ml.azure.com): the
+        # name carries the stack's suffix.
+        endpoint_name = foundation.names.apply(lambda n: n.endpoint)
         self.endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
-            endpoint_name=s.endpoint_name,
+            endpoint_name=endpoint_name,
             workspace_name=ws,
             resource_group_name=rg,
             location=s.location,
@@ -100,6 +105,8 @@ class Endpoint(Capability):
             kind="Managed",
             properties=ml.OnlineEndpointPropertiesArgs(
                 auth_mode="AADToken",
+                # Private: reached through the workspace's private endpoint (Microsoft Learn "Network
+                # isolation with managed online endpoints"), see docs/azure.md.
                 public_network_access=s.public_network_access,
                 description=f"{s.prefix} real-time endpoint",
                 # No traffic here: it may only name a deployment that exists, and the deployment
@@ -109,7 +116,7 @@ class Endpoint(Capability):
             opts=self.child(ignore_changes=["properties.traffic"]),
         )
         if version is None or self.deployment_name is None:
-            self.out = EndpointOut(s.endpoint_name, None, None)
+            self.out = EndpointOut(endpoint_name, None, None)
             self.publish(endpoint=None, serving=NOT_SERVING)
             return
 
@@ -130,6 +137,7 @@ class Endpoint(Capability):
             resource_group_name=rg,
             location=s.location,
             kind="Managed",
+            # The starting instance count; afterwards the autoscale setting owns it.
             sku=ml.SkuArgs(name="Default", capacity=e.min_replicas),
             properties=ml.ManagedOnlineDeploymentArgs(
                 endpoint_compute_type="Managed",
@@ -143,6 +151,8 @@ class Endpoint(Capability):
                 # sku.capacity); TargetUtilization is for Kubernetes deployments. Autoscaling is the
                 # Azure Monitor autoscale setting below.
                 scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
+                # The deployment's container pulls the environment image and the model as the
+                # endpoint's identity (the runtime identity: AcrPull, Storage Blob Data reader/writer).
                 data_collector=ml.DataCollectorArgs(
                     collections={
                         kind: ml.CollectionArgs(data_collection_mode="Enabled", sampling_rate=sampling)
@@ -152,7 +162,11 @@ class Endpoint(Capability):
                 ),
             ),
             tags=s.tags,
-            opts=self.child(),
+            # `pulumi refresh` reads the count the autoscaler set; the next `up` must not reset it.
+            opts=self.child(
+                ignore_changes=["sku.capacity"],
+                depends_on=[foundation.network_ready, training.environment_version],
+            ),
         )
         bounds = monitor.ScaleCapacityArgs(
             minimum=str(e.min_replicas), maximum=str(e.max_replicas), default=str(e.min_replicas)
@@ -189,7 +203,7 @@ class Endpoint(Capability):
             traffic=self.deployment.name.apply(lambda deployment_name: {deployment_name: 100}),
             opts=self.child(depends_on=[self.deployment]),
         )
-        self.out = EndpointOut(s.endpoint_name, self.deployment.id, self.deployment_name)
+        self.out = EndpointOut(endpoint_name, self.deployment.id, self.deployment_name)
         self.publish(
             endpoint=self.endpoint.id,
             serving=registry.container_id.apply(lambda container: serving_sentence(version, container)),

@@ -1,11 +1,24 @@
-"""FeatureStore: an Azure ML managed feature store with one entity per key column and one
-feature set per feature group, materialized offline (ADLS Gen2) and, for `online: true`, to Redis."""
+"""FeatureStore: an Azure ML managed feature store built the way azure-ai-ml builds one.
+
+Every Azure ML body here is the azure-ai-ml entity's own `_to_rest_object()` (FeatureStore,
+WorkspaceConnection, FeatureStoreEntity, FeatureSet), plus what its operations add
+(`operations/_feature_set_operations.py`: `featuresetPropertiesVersion`, `featuresetProperties`).
+The order is the SDK's (`_arm_deployments/arm_templates/workspace_base.json`): the feature store
+is created without connection names, then its connections (the offline store's target is the data
+container's ARM id, the online store's the Redis cache's), then the names are set on it
+(`dynamic.ArmPatch`). A feature set's `FeatureSetSpec.yaml` (that exact case) is read from an
+`azureml://datastores/<store>/paths/<folder>` path on a datastore of the feature store.
+"""
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import yaml
@@ -13,16 +26,31 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import redis, storage
 
 from pipelines.package import CodeBundle
-from providers.azure.foundation import FoundationOut, grant
-from providers.azure.translate import AzureSettings
+from providers.azure import dynamic
+from providers.azure.foundation import (
+    FoundationOut,
+    datastore_properties,
+    grant,
+    private_endpoint,
+    private_endpoint_rules,
+)
+from providers.azure.translate import AzureSettings, Recurrence
 from providers.base import Capability, Deployment
 from providers.spec import FeatureGroup
+
+logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
+
+SPEC_FILE = "FeatureSetSpec.yaml"  # exact case: azure-ai-ml _utils/_feature_store_utils.py
+CODE_DATASTORE = "mlopscode"
+DATA_DATASTORE = "mlopsdata"
+MATERIALIZATION_INSTANCE = "standard_e4s_v3"
+DATA_ACCOUNT = "{data_account}"  # filled in with the data account's name (it carries the stack's suffix)
 
 
 @dataclass(frozen=True)
 class FeatureGroupOut:
     id: pulumi.Output[str]
-    offline_uri: str
+    offline_uri: pulumi.Output[str]
     """The group's source folder (abfss://...) that the feature step writes and training reads."""
 
 
@@ -32,14 +60,18 @@ class FeatureStoreOut:
     groups: Mapping[str, FeatureGroupOut]
 
 
-def featureset_spec(group: FeatureGroup, settings: AzureSettings) -> str:
-    """The FeaturesetSpec.yaml Azure ML reads from the feature set's specification folder."""
+def offline_uri(group: str, data_account: str) -> str:
+    return f"abfss://data@{data_account}.dfs.core.windows.net/features/{group}/"
+
+
+def featureset_spec(group: FeatureGroup, settings: AzureSettings, data_account: str = DATA_ACCOUNT) -> str:
+    """The FeatureSetSpec.yaml Azure ML reads from the feature set's specification folder."""
     types = settings.feature_types[group.name]
     return yaml.safe_dump(
         {
             "source": {
                 "type": "parquet",
-                "path": f"abfss://data@{settings.storage_account}.dfs.core.windows.net/features/{group.name}/",
+                "path": offline_uri(group.name, data_account),
                 "timestamp_column": {"name": group.event_time},
             },
             "features": [{"name": f.name, "type": types[f.name].lower()} for f in group.features],
@@ -50,10 +82,120 @@ def featureset_spec(group: FeatureGroup, settings: AzureSettings) -> str:
 
 
 def featureset_version(spec: str) -> str:
-    """A feature set version named by the hash of its spec: a changed schema (a column added,
-    removed or retyped, a new source or timestamp column) is a new version, and a published
-    version never changes under its readers."""
-    return CodeBundle("featureset", {"FeaturesetSpec.yaml": spec}).digest
+    """A feature set version named by the hash of its spec (as written, before the data account's
+    name is filled in): a changed schema (a column added, removed or retyped, a new source or
+    timestamp column) is a new version, and a published version never changes under its readers."""
+    return CodeBundle("featureset", {SPEC_FILE: spec}).digest
+
+
+def featureset_properties(spec_text: str) -> dict[str, str]:
+    """What azure-ai-ml's feature set operations add to every version it sends
+    (`featuresetPropertiesVersion`, `featuresetProperties` = the spec as the SDK reads it)."""
+    from azure.ai.ml.entities._feature_set.featureset_spec_metadata import FeaturesetSpecMetadata
+
+    spec = FeaturesetSpecMetadata._load(yaml.safe_load(spec_text), None)
+    return {"featuresetPropertiesVersion": "1", "featuresetProperties": json.dumps(spec._to_dict())}
+
+
+def connection_name(kind: str, store: str) -> str:
+    """`OfflineStoreConnectionName-<8 hex>` / `OnlineStoreConnectionName-<8 hex>`: the SDK's prefixes
+    (it reads the materialization identity back only from connections named so), a stable suffix."""
+    from azure.ai.ml.entities._feature_store._constants import (
+        OFFLINE_STORE_CONNECTION_NAME,
+        ONLINE_STORE_CONNECTION_NAME,
+    )
+
+    prefix = OFFLINE_STORE_CONNECTION_NAME if kind == "offline" else ONLINE_STORE_CONNECTION_NAME
+    return f"{prefix}-{hashlib.sha256(store.encode()).hexdigest()[:8]}"
+
+
+def store_settings() -> dict[str, Any]:
+    """`featureStoreSettings` as azure-ai-ml's FeatureStore entity writes it at creation (no names)."""
+    from azure.ai.ml.entities import FeatureStore
+
+    return FeatureStore(name="x")._to_rest_object().as_dict()["properties"]["featureStoreSettings"]
+
+
+def connection_properties(kind: str, target: str, client_id: str, resource_id: str) -> dict[str, Any]:
+    """A store connection's REST properties from azure-ai-ml's WorkspaceConnection entity."""
+    from azure.ai.ml.entities import ManagedIdentityConfiguration, WorkspaceConnection
+
+    entity = WorkspaceConnection(
+        name="x",
+        type="azure_data_lake_gen2" if kind == "offline" else "redis",
+        target=target,
+        credentials=ManagedIdentityConfiguration(client_id=client_id, resource_id=resource_id),
+    )
+    return entity._to_rest_object().as_dict()["properties"]
+
+
+def entity_properties(entity: str, tags: Mapping[str, str]) -> dict[str, Any]:
+    from azure.ai.ml.entities import DataColumn, DataColumnType, FeatureStoreEntity
+
+    body = FeatureStoreEntity(
+        name=entity,
+        version="1",
+        index_columns=[DataColumn(name=entity, type=DataColumnType.STRING)],
+        description=f"records keyed by {entity}",
+        tags=dict(tags),
+    )._to_rest_object()
+    return body.as_dict()["properties"]
+
+
+def featureset_properties_body(
+    group: FeatureGroup, version: str, recurrence: Recurrence, alert_email: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    """A feature set version's REST properties from azure-ai-ml's FeatureSet entity."""
+    from azure.ai.ml.entities import (
+        FeatureSet,
+        FeatureSetSpecification,
+        MaterializationComputeResource,
+        MaterializationSettings,
+        RecurrencePattern,
+        RecurrenceTrigger,
+    )
+    from azure.ai.ml.entities._notification.notification import Notification
+
+    pattern = (
+        RecurrencePattern(hours=list(recurrence.hours), minutes=list(recurrence.minutes), week_days=None)
+        if recurrence.hours or recurrence.minutes
+        else None
+    )
+    if pattern is not None and recurrence.week_days:
+        pattern.week_days = [d.lower() for d in recurrence.week_days]
+    trigger = RecurrenceTrigger(
+        frequency=recurrence.frequency.lower(),
+        interval=recurrence.interval,
+        schedule=pattern,
+        start_time=recurrence.start_time,
+        time_zone="UTC",
+    )
+    entity = FeatureSet(
+        name=group.name,
+        version=version,
+        entities=[f"azureml:{group.entity}:1"],
+        specification=FeatureSetSpecification(path=spec_path(group.name, version)),
+        materialization_settings=MaterializationSettings(
+            schedule=trigger,
+            offline_enabled=True,
+            online_enabled=group.online,
+            resource=MaterializationComputeResource(instance_type=MATERIALIZATION_INSTANCE),
+            notification=Notification(email_on=["JobFailed"], emails=[alert_email]),
+        ),
+        description=group.description or None,
+        tags=dict(tags),
+    )
+    props = entity._to_rest_object().as_dict()["properties"]
+    schedule = props["materializationSettings"]["schedule"]
+    # REST enums are case-insensitive; pulumi_azure_native's enums are capitalised.
+    schedule["frequency"] = schedule["frequency"].capitalize()
+    if "weekDays" in (schedule.get("schedule") or {}):
+        schedule["schedule"]["weekDays"] = [d.capitalize() for d in schedule["schedule"]["weekDays"]]
+    return props
+
+
+def spec_path(group: str, version: str) -> str:
+    return f"azureml://datastores/{CODE_DATASTORE}/paths/featuresets/{group}/{version}/"
 
 
 class FeatureStore(Capability):
@@ -73,60 +215,34 @@ class FeatureStore(Capability):
         rg = foundation.resource_group_name
         groups = p.feature_store.feature_groups
         any_online = any(g.online for g in groups)
-        offline_conn, online_conn = f"{s.prefix}-offline", f"{s.prefix}-online"
+        private = s.public_network_access == "Disabled"
+        names = foundation.names
 
-        self.store = ml.Workspace(
-            f"{name}-workspace",
-            workspace_name=s.feature_store,
-            resource_group_name=rg,
-            location=s.location,
-            kind="FeatureStore",
-            sku=ml.SkuArgs(name="Basic", tier="Basic"),
-            feature_store_settings=ml.FeatureStoreSettingsArgs(
-                compute_runtime=ml.ComputeRuntimeDtoArgs(spark_runtime_version="3.4"),
-                offline_store_connection_name=offline_conn,
-                online_store_connection_name=online_conn if any_online else None,
-            ),
-            **foundation.workspace_args,
-            tags=s.tags,
-            opts=self.protected(deployment, depends_on=[foundation.workspace]),
-        )
-        grant(
-            self,
-            name,
-            "featurestore",
-            "AzureML Data Scientist",
-            self.store.id,
-            principal_id=foundation.identity_principal_id,
-            subscription_id=foundation.subscription_id,
-            prefix=s.prefix,
-        )
-        identity = ml.WorkspaceConnectionManagedIdentityArgs(
-            client_id=foundation.identity_client_id, resource_id=foundation.identity_id
-        )
-        ml.WorkspaceConnection(
-            f"{name}-offline",
-            connection_name=offline_conn,
-            workspace_name=self.store.name,
-            resource_group_name=rg,
-            properties=ml.ManagedIdentityAuthTypeWorkspaceConnectionPropertiesArgs(
-                auth_type="ManagedIdentity",
-                category="ADLSGen2",
-                credentials=identity,
-                target=f"https://{s.storage_account}.dfs.core.windows.net/data",
-            ),
-            opts=self.child(),
-        )
+        def grant_to(role_name: str, role: str, scope: pulumi.Input[str], principal: pulumi.Input[str]) -> Any:
+            return grant(
+                self,
+                name,
+                role_name,
+                role,
+                scope,
+                principal_id=principal,
+                subscription_id=foundation.subscription_id,
+                prefix=s.prefix,
+            )
+
+        self.online = None
         if any_online:
-            # Entra ID auth only (no access keys), TLS 1.2, private unless asked. Azure Cache for
-            # Redis encrypts with platform keys: it takes no customer-managed key (documented gap).
+            # TLS 1.2 only, private unless asked. Access keys stay available: azure-ai-ml's feature
+            # store template grants the materialization identity Contributor on the cache (which
+            # lists keys), and materialization through Entra ID alone is not documented. Azure Cache
+            # for Redis takes no customer-managed key (documented gap).
             self.online = redis.Redis(
                 f"{name}-online",
-                name=f"{s.prefix}-online",
+                name=names.apply(lambda n: n.redis),
                 resource_group_name=rg,
                 location=s.location,
                 sku=redis.SkuArgs(name="Standard", family="C", capacity=1),
-                disable_access_key_authentication=True,
+                disable_access_key_authentication=False,
                 enable_non_ssl_port=False,
                 minimum_tls_version="1.2",
                 public_network_access=s.public_network_access,
@@ -144,44 +260,122 @@ class FeatureStore(Capability):
                 object_id_alias="mlops-identity",
                 opts=self.child(),
             )
-            ml.WorkspaceConnection(
-                f"{name}-online-connection",
-                connection_name=online_conn,
+            grant_to("online", "Contributor", self.online.id, foundation.identity_principal_id)
+            grant_to(
+                "online-pe",
+                "Azure AI Enterprise Network Connection Approver",
+                self.online.id,
+                foundation.workspace_identity_principal_id,
+            )
+
+        extra_rules = private_endpoint_rules({"redis": (self.online.id, "redisCache")}) if self.online else {}
+        settings = store_settings()
+        self.store = ml.Workspace(
+            f"{name}-workspace",
+            workspace_name=s.feature_store,
+            resource_group_name=rg,
+            location=s.location,
+            kind="FeatureStore",
+            feature_store_settings=settings,
+            **foundation.workspace_args(extra_rules),
+            tags=s.tags,
+            opts=self.protected(
+                deployment,
+                depends_on=[foundation.workspace],
+                ignore_changes=[
+                    "featureStoreSettings.offlineStoreConnectionName",
+                    "featureStoreSettings.onlineStoreConnectionName",
+                    "encryption.keyVaultProperties.keyIdentifier",
+                ],
+            ),
+        )
+        # azure-ai-ml's template: AzureML Data Scientist on the store for the materialization
+        # identity; the documented workspace-identity set: Contributor on the workspace.
+        grant_to("featurestore", "AzureML Data Scientist", self.store.id, foundation.identity_principal_id)
+        grant_to("featurestore-ws", "Contributor", self.store.id, foundation.workspace_identity_principal_id)
+        network = dynamic.ManagedNetworkProvision(
+            f"{name}-managed-network", workspace_id=self.store.id, include_spark=True, opts=self.child()
+        )
+        if private and foundation.subnet_id is not None:
+            private_endpoint(
+                self,
+                name,
+                "featurestore",
+                self.store.id,
+                "amlworkspace",
+                ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
+                foundation.subnet_id,
+                foundation.zone_ids,
+                s,
+            )
+
+        # Datastores of the feature store: the data account (feature sources, offline store) and
+        # the code account (feature set specs), both identity-based.
+        for store_name, kind, account, container in (
+            (DATA_DATASTORE, "adls", "data_account", "data"),
+            (CODE_DATASTORE, "blob", "code_account", "code"),
+        ):
+            ml.Datastore(
+                f"{name}-datastore-{store_name}",
+                name=store_name,
                 workspace_name=self.store.name,
                 resource_group_name=rg,
-                properties=ml.ManagedIdentityAuthTypeWorkspaceConnectionPropertiesArgs(
-                    auth_type="ManagedIdentity",
-                    category="Redis",
-                    credentials=identity,
-                    target=self.online.id,
+                properties=names.apply(
+                    lambda n, kind=kind, account=account, container=container: datastore_properties(
+                        kind, getattr(n, account), container
+                    )
                 ),
                 opts=self.child(),
             )
 
-        r = s.materialization
-        schedule = ml.RecurrenceTriggerArgs(
-            trigger_type="Recurrence",
-            frequency=r.frequency,
-            interval=r.interval,
-            time_zone="UTC",
-            schedule=ml.RecurrenceScheduleArgs(
-                hours=list(r.hours), minutes=list(r.minutes), week_days=list(r.week_days) or None
-            )
-            if (r.hours or r.minutes)
-            else None,
+        # Connections first, named after they exist.
+        connections = []
+        offline_name, online_name = (
+            connection_name("offline", s.feature_store),
+            connection_name("online", s.feature_store),
         )
+        targets = [("offline", offline_name, foundation.data_container_id)]
+        if self.online is not None:
+            targets.append(("online", online_name, self.online.id))
+        for kind, conn_name, target in targets:
+            connections.append(
+                ml.WorkspaceConnection(
+                    f"{name}-{kind}",
+                    connection_name=conn_name,
+                    workspace_name=self.store.name,
+                    resource_group_name=rg,
+                    properties=pulumi.Output.all(target, foundation.identity_client_id, foundation.identity_id).apply(
+                        lambda a, kind=kind: connection_properties(kind, a[0], a[1], a[2])
+                    ),
+                    opts=self.child(),
+                )
+            )
+        named = {
+            **copy.deepcopy(settings),
+            "offlineStoreConnectionName": offline_name,
+            **({"onlineStoreConnectionName": online_name} if self.online is not None else {}),
+        }
+        names_set = dynamic.ArmPatch(
+            f"{name}-connection-names",
+            resource_id=self.store.id,
+            api_version=dynamic.ML_API_VERSION,
+            patch={"properties": {"featureStoreSettings": named}},
+            opts=self.child(depends_on=connections),
+        )
+
         entities: dict[str, ml.FeaturestoreEntityVersion] = {}
         published: dict[str, dict[str, object]] = {}
         handed: dict[str, FeatureGroupOut] = {}
         for group in groups:
             if group.entity not in entities:
+                body = entity_properties(group.entity, s.tags)
                 container = ml.FeaturestoreEntityContainerEntity(
                     f"{name}-entity-{group.entity}",
                     name=group.entity,
                     workspace_name=self.store.name,
                     resource_group_name=rg,
                     properties=ml.FeaturestoreEntityContainerPropertiesArgs(
-                        description=f"records keyed by {group.entity}", tags=s.tags
+                        description=body["description"], tags=s.tags
                     ),
                     opts=self.protected(deployment),
                 )
@@ -191,26 +385,24 @@ class FeatureStore(Capability):
                     version="1",
                     workspace_name=self.store.name,
                     resource_group_name=rg,
-                    properties=ml.FeaturestoreEntityVersionPropertiesArgs(
-                        index_columns=[ml.IndexColumnArgs(column_name=group.entity, data_type="String")],
-                        tags=s.tags,
-                    ),
+                    properties=body,
                     opts=self.protected(deployment, depends_on=[container]),
                 )
-            spec = featureset_spec(group, s)
-            version = featureset_version(spec)
-            spec_folder = f"featuresets/{group.name}/{version}/"
+            template = featureset_spec(group, s)
+            version = featureset_version(template)
+            folder = f"featuresets/{group.name}/{version}/"
+            spec_text = names.apply(lambda n, group=group: featureset_spec(group, s, n.data_account))
             # One folder and one resource per version; retain_on_delete: when the spec changes,
             # Pulumi drops the old version from its state but leaves it (and its spec) in Azure,
             # so what was published keeps reading the spec it was published with.
             spec_blob = storage.Blob(
                 f"{name}-{group.name}-spec-{version}",
-                blob_name=spec_folder + "FeaturesetSpec.yaml",
+                blob_name=folder + SPEC_FILE,
                 container_name=foundation.code_container_name,
                 account_name=foundation.code_account_name,
                 resource_group_name=rg,
                 content_type="application/x-yaml",
-                source=pulumi.StringAsset(spec),
+                source=spec_text.apply(pulumi.StringAsset),
                 opts=self.child(retain_on_delete=True),
             )
             featureset = ml.FeaturesetContainerEntity(
@@ -221,36 +413,26 @@ class FeatureStore(Capability):
                 properties=ml.FeaturesetContainerPropertiesArgs(description=group.description or None, tags=s.tags),
                 opts=self.protected(deployment),
             )
+            body = featureset_properties_body(group, version, s.materialization, p.monitor.alert_email, s.tags)
             ml.FeaturesetVersion(
                 f"{name}-{group.name}-{version}",
                 name=group.name,
                 version=version,
                 workspace_name=self.store.name,
                 resource_group_name=rg,
-                properties=ml.FeaturesetVersionPropertiesArgs(
-                    description=group.description or None,
-                    entities=[f"azureml:{group.entity}:1"],
-                    specification=ml.FeaturesetSpecificationArgs(
-                        path=f"https://{s.code_account}.blob.core.windows.net/code/{spec_folder}"
-                    ),
-                    materialization_settings=ml.MaterializationSettingsArgs(
-                        store_type="OnlineAndOffline" if group.online else "Offline",
-                        schedule=schedule,
-                        resource=ml.MaterializationComputeResourceArgs(instance_type="standard_e4s_v3"),
-                        notification=ml.NotificationSettingArgs(email_on=["JobFailed"], emails=[p.monitor.alert_email]),
-                    ),
-                    # Read back by `mlops` tools and the contract tests; the spec blob is the source of truth.
-                    properties={
-                        "mlops.entity": group.entity,
-                        "mlops.event_time": group.event_time,
-                        "mlops.features": json.dumps([f.name for f in group.features]),
-                    },
-                    tags=s.tags,
+                properties=spec_text.apply(
+                    lambda text, body=body: {
+                        **body,
+                        "properties": {**body.get("properties", {}), **featureset_properties(text)},
+                    }
                 ),
                 # Versions are immutable; a superseded one is retained in Azure, not deleted.
-                opts=self.child(retain_on_delete=True, depends_on=[featureset, entities[group.entity], spec_blob]),
+                opts=self.child(
+                    retain_on_delete=True,
+                    depends_on=[featureset, entities[group.entity], spec_blob, names_set, network],
+                ),
             )
-            offline = f"abfss://data@{s.storage_account}.dfs.core.windows.net/features/{group.name}/"
+            offline = names.apply(lambda n, group=group: offline_uri(group.name, n.data_account))
             published[group.name] = {"id": featureset.id, "offline": offline, "online": group.online}
             handed[group.name] = FeatureGroupOut(featureset.id, offline)
         self.out = FeatureStoreOut(self.store.name, handed)

@@ -1,8 +1,14 @@
-"""Foundation: resource group, CMK in Key Vault, private storage, logs, registry, identity, workspace."""
+"""Foundation: resource group, customer-managed key, storage, registry, identities, the workspace,
+its managed network and, when private, the inbound private endpoints a client reaches it through.
+
+Every role is scoped to one resource. Each identity and its roles, with the source of each, is
+listed in docs/azure.md (Identities and their role assignments) and written out literally in
+tests/azure/test_identities.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,32 +19,38 @@ from pulumi_azure_native import (
     containerregistry,
     keyvault,
     managedidentity,
+    network,
     operationalinsights,
+    privatedns,
     resources,
     storage,
 )
 from pulumi_azure_native import machinelearningservices as ml
 
-from providers.azure.translate import AzureSettings
+from providers.azure import dynamic
+from providers.azure.translate import AzureSettings, GlobalNames, unique_suffix
 from providers.base import Capability, Deployment
 
-# Built-in role definition GUIDs (the same in every tenant). Only data-plane or narrow roles:
-# never Owner/Contributor, never at subscription scope.
+# Built-in role definition GUIDs (the same in every tenant), by name.
 ROLES = {
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Blob Data Reader": "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+    "Key Vault Administrator": "00482a5a-887f-4fb3-b363-3b7fe8e74483",
     "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
-    "Key Vault Secrets Officer": "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",
-    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
-    "AcrPush": "8311e382-0749-4cb8-b61a-304f252e45ec",
     "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+    "Azure AI Enterprise Network Connection Approver": "b556d68e-0be0-4f35-a333-ad7ee1ce17ea",
 }
-FORBIDDEN_ROLES = {
-    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",  # Owner
-    "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor
-    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",  # User Access Administrator
-}
+REGISTRY_API_VERSION = "2023-01-01-preview"
+"""What pulumi_azure_native 3.29 uses for containerregistry.Registry (the ArmPatch of the registry too)."""
+IMAGE_BUILD_COMPUTE = "imgbuild"
+VNET_CIDR = "10.250.0.0/24"
+# Inbound private endpoints (client side) and their private DNS zones: Microsoft Learn "Azure
+# Private Endpoint private DNS zone values" (Azure Machine Learning amlworkspace:
+# privatelink.api.azureml.ms and privatelink.notebooks.azure.net; Storage blob / dfs).
+WORKSPACE_ZONES = ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net")
+STORAGE_ZONES = {"blob": "privatelink.blob.core.windows.net", "dfs": "privatelink.dfs.core.windows.net"}
 
 
 def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
@@ -58,6 +70,7 @@ def grant(
     principal_id: pulumi.Input[str],
     subscription_id: pulumi.Input[str],
     prefix: str,
+    depends_on: list[pulumi.Resource] | None = None,
 ) -> authorization.RoleAssignment:
     """One role assignment to `principal_id`, scoped to one resource, parented to `owner`."""
     return authorization.RoleAssignment(
@@ -67,8 +80,36 @@ def grant(
         role_definition_id=role_definition_id(subscription_id, role),
         scope=scope,
         description=f"mlops {prefix}: {role}",
-        opts=pulumi.ResourceOptions(parent=owner),
+        opts=pulumi.ResourceOptions(parent=owner, depends_on=depends_on or []),
     )
+
+
+def private_endpoint_rules(targets: Mapping[str, tuple[pulumi.Input[str], str]]) -> dict[str, Any]:
+    """Managed-network outbound private endpoint rules, Spark enabled: `{rule: (resource id, sub-resource)}`
+    (Microsoft Learn "Workspace Managed Virtual Network Isolation": private endpoint rules; "Configure
+    for serverless Spark jobs": `spark_enabled: true`)."""
+    return {
+        rule: ml.PrivateEndpointOutboundRuleArgs(
+            type="PrivateEndpoint",
+            category="UserDefined",
+            destination=ml.PrivateEndpointDestinationArgs(
+                service_resource_id=resource_id, subresource_target=subresource, spark_enabled=True
+            ),
+        )
+        for rule, (resource_id, subresource) in targets.items()
+    }
+
+
+def datastore_properties(kind: str, account: str, container: str) -> dict[str, Any]:
+    """An identity-based datastore's REST body as azure-ai-ml writes it (its entity's `_to_rest_object()`)."""
+    from azure.ai.ml.entities import AzureBlobDatastore, AzureDataLakeGen2Datastore
+
+    entity = (
+        AzureDataLakeGen2Datastore(name="x", account_name=account, filesystem=container)
+        if kind == "adls"
+        else AzureBlobDatastore(name="x", account_name=account, container_name=container)
+    )
+    return entity._to_rest_object().as_dict()["properties"]
 
 
 @dataclass(frozen=True)
@@ -78,18 +119,33 @@ class FoundationOut:
     subscription_id: pulumi.Output[str]
     resource_group_name: pulumi.Output[str]
     resource_group_id: pulumi.Output[str]
+    names: pulumi.Output[GlobalNames]
+    """The globally unique names (their suffix comes from the subscription and resource group)."""
     identity_id: pulumi.Output[str]
     """The runtime identity: jobs, the scoring container, the monitor and materialization run as it."""
     identity_principal_id: pulumi.Output[str]
     identity_client_id: pulumi.Output[str]
+    workspace_identity_principal_id: pulumi.Output[str]
+    """The workspaces' own (primary) identity."""
     workspace: pulumi.Resource
     workspace_id: pulumi.Output[str]
     workspace_name: pulumi.Output[str]
-    workspace_args: Mapping[str, Any]
-    """What a feature store workspace shares with the workspace: identities, CMK, storage, network."""
+    workspace_args: Callable[[Mapping[str, Any]], dict[str, Any]]
+    """What a feature store workspace shares with the workspace, given its extra outbound rules."""
+    network_ready: pulumi.Resource
+    """The workspace's managed network, provisioned with Spark: deployments and Spark jobs wait for it."""
+    data_account_id: pulumi.Output[str]
+    data_container_id: pulumi.Output[str]
+    workspace_account_id: pulumi.Output[str]
+    code_account_id: pulumi.Output[str]
     code_account_name: pulumi.Output[str]
     code_container_name: pulumi.Output[str]
+    registry_id: pulumi.Output[str]
     log_analytics_id: pulumi.Output[str]
+    subnet_id: pulumi.Output[str] | None
+    """The subnet of the inbound private endpoints (None when `network.public_access`)."""
+    zone_ids: Mapping[str, pulumi.Output[str]]
+    """Private DNS zone name -> id (empty when `network.public_access`)."""
 
 
 class Foundation(Capability):
@@ -103,9 +159,14 @@ class Foundation(Capability):
         super().__init__(name, opts)
         s = deployment.settings
         self.settings = s
+        self.deployment = deployment
         private = s.public_network_access == "Disabled"
         tags = s.tags
         self.client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self.names = self.client.subscription_id.apply(lambda sub: s.names(unique_suffix(sub, s.resource_group)))
+
+        def named(attr: str) -> pulumi.Output[str]:
+            return self.names.apply(lambda n: getattr(n, attr))
 
         self.resource_group = resources.ResourceGroup(
             f"{name}-rg",
@@ -115,48 +176,27 @@ class Foundation(Capability):
             opts=self.protected(deployment),
         )
         rg = self.resource_group.name
-        self.identity = managedidentity.UserAssignedIdentity(
-            f"{name}-identity",
-            resource_name_=f"{s.prefix}-id",
-            resource_group_name=rg,
-            location=s.location,
-            tags=tags,
-            opts=self.child(),
-        )
-        # The workspace's own (primary) identity: the workspace writes its connection secrets into
-        # the Key Vault and pushes the environment images it builds into the registry. Those two
-        # write rights stay on this identity; the runtime identity above (jobs, deployment,
-        # monitor, feature store materialization) only reads secrets and pulls images.
-        self.workspace_identity = managedidentity.UserAssignedIdentity(
-            f"{name}-workspace-identity",
-            resource_name_=f"{s.prefix}-ws-id",
-            resource_group_name=rg,
-            location=s.location,
-            tags=tags,
-            opts=self.child(),
-        )
+        self.rg = rg
 
-        # Key Vault: RBAC only (no access policies), purge protection, soft delete.
-        self.vault = keyvault.Vault(
-            f"{name}-vault",
-            vault_name=s.key_vault,
-            resource_group_name=rg,
-            location=s.location,
-            tags=tags,
-            properties=keyvault.VaultPropertiesArgs(
-                tenant_id=self.client.tenant_id,
-                sku=keyvault.SkuArgs(family="A", name="premium"),
-                enable_rbac_authorization=True,
-                enable_purge_protection=True,
-                enable_soft_delete=True,
-                soft_delete_retention_in_days=90,
-                public_network_access=s.public_network_access,
-                network_acls=keyvault.NetworkRuleSetArgs(
-                    default_action="Deny" if private else "Allow", bypass="AzureServices"
-                ),
-            ),
-            opts=self.protected(deployment),
-        )
+        def identity(res: str, suffix: str) -> managedidentity.UserAssignedIdentity:
+            return managedidentity.UserAssignedIdentity(
+                f"{name}-{res}",
+                resource_name_=f"{s.prefix}-{suffix}",
+                resource_group_name=rg,
+                location=s.location,
+                tags=tags,
+                opts=self.child(),
+            )
+
+        # Runtime: pipeline jobs, the scoring container, the monitor's Spark, materialization.
+        self.identity = identity("identity", "id")
+        # The workspaces' primary identity: the workspace itself talks to its associated resources.
+        self.workspace_identity = identity("workspace-identity", "ws-id")
+        # Encryption only: storage, registry and workspace reach the customer-managed key as it.
+        self.cmk_identity = identity("cmk-identity", "cmk-id")
+
+        # Key Vault holding the customer-managed key, and nothing else: RBAC, purge protection.
+        self.vault = self._vault(f"{name}-vault", named("key_vault"), private, deployment)
         self.key = keyvault.Key(
             f"{name}-cmk",
             key_name=f"{s.prefix}-cmk",
@@ -166,8 +206,10 @@ class Foundation(Capability):
                 kty="RSA-HSM",
                 key_size=3072,
                 key_ops=["wrapKey", "unwrapKey"],
+                # A new version every year; versions never expire, so the workspace (which pins a
+                # version) keeps working after a rotation. Storage and the registry follow the key
+                # (versionless URI); see docs/azure.md for re-keying the workspace.
                 rotation_policy=keyvault.RotationPolicyArgs(
-                    attributes=keyvault.KeyRotationPolicyAttributesArgs(expiry_time="P2Y"),
                     lifetime_actions=[
                         keyvault.LifetimeActionArgs(
                             action=keyvault.ActionArgs(type="rotate"),
@@ -179,21 +221,20 @@ class Foundation(Capability):
             tags=tags,
             opts=self.protected(deployment),
         )
-        crypto = self.grant("crypto", "Key Vault Crypto Service Encryption User", self.vault.id)
-        secrets = self.grant("secrets", "Key Vault Secrets User", self.vault.id)
-        ws_secrets = self.grant(
-            "ws-secrets",
-            "Key Vault Secrets Officer",
+        crypto = self.grant(
+            "cmk-crypto",
+            "Key Vault Crypto Service Encryption User",
             self.vault.id,
-            principal_id=self.workspace_identity.principal_id,
+            principal_id=self.cmk_identity.principal_id,
         )
+        # The workspaces' own Key Vault (their connection secrets): the workspace identity's broad
+        # documented roles sit on this vault, never on the one holding the key.
+        self.workspace_vault = self._vault(f"{name}-workspace-vault", named("workspace_vault"), private, deployment)
 
-        # Data: no public blobs, no shared keys, TLS 1.2, CMK through the identity. HNS on: it is
-        # also the feature store's offline (ADLS Gen2) store.
-        self.storage = self._account(
-            f"{name}-storage", s.storage_account, deployment, shared_keys=False, hns=True, depends_on=[crypto]
-        )
-        self._blob_service(f"{name}-storage-blobs", self.storage, rg, versioning=False)
+        # Storage: data (ADLS Gen2: datastore and offline feature store), the workspaces' default
+        # storage (plain: a workspace refuses HNS there), step code (reachable by `pulumi up`).
+        self.storage = self._account(f"{name}-storage", named("data_account"), deployment, hns=True, deps=[crypto])
+        self._blob_service(f"{name}-storage-blobs", self.storage, versioning=False)
         self.data_container = storage.BlobContainer(
             f"{name}-data",
             container_name="data",
@@ -202,20 +243,24 @@ class Foundation(Capability):
             public_access="None",
             opts=self.protected(deployment),
         )
-        # Step code only. Pulumi's storage.Blob writes with the account key
-        # (pulumi/pulumi-azure-native#2015), so this account keeps shared keys; it holds no data.
-        # Reachable from the network because `pulumi up` uploads the code from the deployer's machine
-        # through the blob data plane; requests still need the key or Entra ID (no anonymous access).
+        self.workspace_storage = self._account(
+            f"{name}-workspace-storage", named("workspace_account"), deployment, hns=False, deps=[crypto]
+        )
+        self._blob_service(f"{name}-workspace-storage-blobs", self.workspace_storage, versioning=True)
+        # Pulumi's storage.Blob writes with the account key (pulumi/pulumi-azure-native#2015), so
+        # this account keeps shared keys; it holds no data. Reachable from the network because
+        # `pulumi up` uploads to it from the deployer's machine; requests still need the key or
+        # Entra ID (no anonymous access). Jobs reach it through a managed-network private endpoint.
         self.code_account = self._account(
             f"{name}-code",
-            s.code_account,
+            named("code_account"),
             deployment,
-            shared_keys=True,
             hns=False,
-            depends_on=[crypto],
+            deps=[crypto],
+            shared_keys=True,
             reachable_by_deployer=True,
         )
-        self._blob_service(f"{name}-code-blobs", self.code_account, rg, versioning=True)
+        self._blob_service(f"{name}-code-blobs", self.code_account, versioning=True)
         self.code_container = storage.BlobContainer(
             f"{name}-code-container",
             container_name="code",
@@ -223,15 +268,6 @@ class Foundation(Capability):
             resource_group_name=rg,
             public_access="None",
             opts=self.child(),
-        )
-        blob_data = self.grant("blob-data", "Storage Blob Data Contributor", self.storage.id)
-        blob_code = self.grant("blob-code", "Storage Blob Data Reader", self.code_account.id)
-        # The workspace's identity-based system datastores live on the data account.
-        ws_blob = self.grant(
-            "ws-blob-data",
-            "Storage Blob Data Contributor",
-            self.storage.id,
-            principal_id=self.workspace_identity.principal_id,
         )
 
         self.log_analytics = operationalinsights.Workspace(
@@ -244,6 +280,10 @@ class Foundation(Capability):
             tags=tags,
             opts=self.child(),
         )
+        # Deployments send telemetry with the instrumentation key from Azure ML's managed network,
+        # through the public ingestion endpoint (the managed network's required `AzureMonitor`
+        # rule): local auth and public ingestion stay on, or that telemetry is dropped. Queries
+        # stay private unless `network.public_access`.
         self.app_insights = applicationinsights.Component(
             f"{name}-appinsights",
             resource_name_=f"{s.prefix}-ai",
@@ -253,74 +293,162 @@ class Foundation(Capability):
             application_type="web",
             workspace_resource_id=self.log_analytics.id,
             ingestion_mode="LogAnalytics",
-            disable_local_auth=True,
-            # Private unless `network.public_access`: ingestion/query then need an Azure Monitor
-            # private link scope (not created by the kit, see docs/azure.md).
-            public_network_access_for_ingestion=s.public_network_access,
+            disable_local_auth=False,
+            public_network_access_for_ingestion="Enabled",
             public_network_access_for_query=s.public_network_access,
             tags=tags,
             opts=self.child(),
         )
-        # Premium is the tier that takes a customer-managed key and private access.
+
+        # Premium: the tier that takes a customer-managed key and private access. The key is set at
+        # creation through a user-assigned identity (the only way ACR takes a CMK); with the Key
+        # Vault behind its firewall, the registry then switches to its system identity, allowed
+        # past the firewall as a trusted service (Microsoft Learn "Encrypt registry using a
+        # customer-managed key", Advanced scenario: Key Vault firewall).
         self.registry = containerregistry.Registry(
             f"{name}-acr",
-            registry_name=s.container_registry,
+            registry_name=named("registry"),
             resource_group_name=rg,
             location=s.location,
             sku=containerregistry.SkuArgs(name="Premium"),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
             public_network_access=s.public_network_access,
+            network_rule_bypass_options="AzureServices",
             identity=containerregistry.IdentityPropertiesArgs(
                 # this API takes {identity id: {}}, not a list
-                type="UserAssigned",
-                user_assigned_identities=self.identity.id.apply(lambda i: {i: {}}),
+                type="SystemAssigned, UserAssigned",
+                user_assigned_identities=self.cmk_identity.id.apply(lambda i: {i: {}}),
             ),
             encryption=containerregistry.EncryptionPropertyArgs(
                 status="enabled",
                 key_vault_properties=containerregistry.KeyVaultPropertiesArgs(
-                    key_identifier=self.key.key_uri, identity=self.identity.client_id
+                    key_identifier=self.key.key_uri, identity=self.cmk_identity.client_id
                 ),
             ),
             tags=tags,
-            opts=self.protected(deployment, depends_on=[crypto]),
+            opts=self.protected(
+                deployment, depends_on=[crypto], ignore_changes=["encryption.keyVaultProperties.identity"]
+            ),
         )
-        # Jobs and the deployment only pull; the workspace (its own identity) builds and pushes
-        # the environment images.
-        acr = self.grant("acr", "AcrPull", self.registry.id)
-        ws_acr = self.grant("ws-acr", "AcrPush", self.registry.id, principal_id=self.workspace_identity.principal_id)
+        registry_crypto = self.grant(
+            "acr-crypto",
+            "Key Vault Crypto Service Encryption User",
+            self.vault.id,
+            principal_id=self.registry.identity.apply(lambda i: i.principal_id if i else None),
+        )
+        dynamic.ArmPatch(
+            f"{name}-acr-key-identity",
+            resource_id=self.registry.id,
+            api_version=REGISTRY_API_VERSION,
+            # "system" is the ACR service's word for its system-assigned identity (azure-cli
+            # `az acr encryption rotate-key --identity [system]`).
+            patch={"properties": {"encryption": {"keyVaultProperties": {"identity": "system"}}}},
+            opts=self.child(depends_on=[registry_crypto]),
+        )
 
+        grants = self._identity_grants()
+        self.network = self._inbound_network(name, deployment) if private else None
         self.workspace = ml.Workspace(
             f"{name}-workspace",
             workspace_name=s.workspace,
             resource_group_name=rg,
             location=s.location,
             kind="Default",
-            sku=ml.SkuArgs(name="Basic", tier="Basic"),
-            **self.workspace_args(deployment),
+            **self.workspace_args({}),
             tags=tags,
             # Holds the model registry, runs and their lineage: data-bearing.
             opts=self.protected(
                 deployment,
-                depends_on=[crypto, secrets, blob_data, blob_code, acr, ws_secrets, ws_blob, ws_acr],
+                depends_on=[crypto, *grants],
+                ignore_changes=["encryption.keyVaultProperties.keyIdentifier", "imageBuildCompute"],
             ),
         )
         self.grant("ml", "AzureML Data Scientist", self.workspace.id)
+        self.grant(
+            "ws-contributor", "Contributor", self.workspace.id, principal_id=self.workspace_identity.principal_id
+        )
+        self.datastore = ml.Datastore(
+            f"{name}-datastore",
+            name="mlopsdata",
+            workspace_name=self.workspace.name,
+            resource_group_name=rg,
+            properties=named("data_account").apply(lambda a: datastore_properties("adls", a, "data")),
+            opts=self.child(),
+        )
+        ready: list[pulumi.Resource] = []
+        if private:
+            # A private registry cannot build images itself: a compute cluster in the managed
+            # network builds them (Microsoft Learn "Workspace Managed Virtual Network Isolation",
+            # Configure image builds). Zero nodes when idle.
+            build = ml.Compute(
+                f"{name}-image-build",
+                compute_name=IMAGE_BUILD_COMPUTE,
+                workspace_name=self.workspace.name,
+                resource_group_name=rg,
+                location=s.location,
+                identity=ml.ManagedServiceIdentityArgs(
+                    type="UserAssigned", user_assigned_identities=[self.workspace_identity.id]
+                ),
+                properties=ml.AmlComputeArgs(
+                    compute_type="AmlCompute",
+                    disable_local_auth=True,
+                    properties=ml.AmlComputePropertiesArgs(
+                        vm_size=s.training_instance,
+                        vm_priority="Dedicated",
+                        enable_node_public_ip=False,
+                        remote_login_port_public_access="Disabled",
+                        scale_settings=ml.ScaleSettingsArgs(
+                            min_node_count=0, max_node_count=1, node_idle_time_before_scale_down="PT10M"
+                        ),
+                    ),
+                ),
+                tags=tags,
+                opts=self.child(),
+            )
+            ready.append(
+                dynamic.ArmPatch(
+                    f"{name}-image-build-compute",
+                    resource_id=self.workspace.id,
+                    api_version=dynamic.ML_API_VERSION,
+                    patch={"properties": {"imageBuildCompute": IMAGE_BUILD_COMPUTE}},
+                    opts=self.child(depends_on=[build]),
+                )
+            )
+        # Online deployments and serverless Spark need the managed network provisioned (with Spark).
+        self.network_ready = dynamic.ManagedNetworkProvision(
+            f"{name}-managed-network",
+            workspace_id=self.workspace.id,
+            include_spark=True,
+            opts=self.child(depends_on=ready),
+        )
+        if private:
+            self._private_endpoint(name, "workspace", self.workspace.id, "amlworkspace", WORKSPACE_ZONES)
 
         self.out = FoundationOut(
             subscription_id=self.client.subscription_id,
             resource_group_name=self.resource_group.name,
             resource_group_id=self.resource_group.id,
+            names=self.names,
             identity_id=self.identity.id,
             identity_principal_id=self.identity.principal_id,
             identity_client_id=self.identity.client_id,
+            workspace_identity_principal_id=self.workspace_identity.principal_id,
             workspace=self.workspace,
             workspace_id=self.workspace.id,
             workspace_name=self.workspace.name,
-            workspace_args=self.workspace_args(deployment),
+            workspace_args=self.workspace_args,
+            network_ready=self.network_ready,
+            data_account_id=self.storage.id,
+            data_container_id=self.data_container.id,
+            workspace_account_id=self.workspace_storage.id,
+            code_account_id=self.code_account.id,
             code_account_name=self.code_account.name,
             code_container_name=self.code_container.name,
+            registry_id=self.registry.id,
             log_analytics_id=self.log_analytics.id,
+            subnet_id=self.network[0] if self.network else None,
+            zone_ids=self.network[1] if self.network else {},
         )
         self.publish(
             storage_uri=pulumi.Output.concat("abfss://data@", self.storage.name, ".dfs.core.windows.net/"),
@@ -328,38 +456,45 @@ class Foundation(Capability):
             execution_identity=self.identity.id,
         )
 
-    def workspace_args(self, deployment: Deployment[AzureSettings]) -> dict[str, Any]:
-        """What the workspace and the feature store share: identity, CMK, storage, private network."""
-        s = deployment.settings
-        private = s.public_network_access == "Disabled"
-        return dict(
-            # Both attached: the workspace acts as its own identity; jobs, the deployment and the
-            # monitor run as the runtime identity.
-            identity=ml.ManagedServiceIdentityArgs(
-                type="UserAssigned",
-                user_assigned_identities=[self.workspace_identity.id, self.identity.id],
-            ),
-            primary_user_assigned_identity=self.workspace_identity.id,
-            storage_account=self.storage.id,
-            key_vault=self.vault.id,
-            application_insights=self.app_insights.id,
-            container_registry=self.registry.id,
-            encryption=ml.EncryptionPropertyArgs(
-                status="Enabled",
-                key_vault_properties=ml.KeyVaultPropertiesArgs(
-                    key_identifier=self.key.key_uri_with_version, key_vault_arm_id=self.vault.id
-                ),
-                identity=ml.IdentityForCmkArgs(user_assigned_identity=self.identity.id),
-            ),
-            hbi_workspace=True,
-            public_network_access=s.public_network_access,
-            system_datastores_auth_mode="identity",
-            managed_network=ml.ManagedNetworkSettingsArgs(
-                isolation_mode="AllowOnlyApprovedOutbound" if private else "AllowInternetOutbound"
-            ),
-            serverless_compute_settings=ml.ServerlessComputeSettingsArgs(serverless_compute_no_public_ip=private),
-            v1_legacy_mode=False,
-        )
+    # -- identities ---------------------------------------------------------------------------
+
+    def _identity_grants(self) -> list[authorization.RoleAssignment]:
+        """The roles the workspace needs before it is created (its identity's documented set on its
+        associated resources, the runtime identity's data access)."""
+        ws = self.workspace_identity.principal_id
+        grants = [
+            # Runtime identity: data in and out, step code and specs read, images pulled.
+            self.grant("blob-data", "Storage Blob Data Contributor", self.storage.id),
+            self.grant("blob-workspace", "Storage Blob Data Contributor", self.workspace_storage.id),
+            self.grant("blob-code", "Storage Blob Data Reader", self.code_account.id),
+            self.grant("acr", "AcrPull", self.registry.id),
+            # Workspace identity: the documented set for a user-assigned workspace identity
+            # (Microsoft Learn "Set up authentication between Azure Machine Learning and other
+            # services", User-assigned managed identity), each on its one resource.
+            self.grant("ws-storage", "Contributor", self.workspace_storage.id, principal_id=ws),
+            self.grant("ws-storage-data", "Storage Blob Data Contributor", self.workspace_storage.id, principal_id=ws),
+            self.grant("ws-vault", "Contributor", self.workspace_vault.id, principal_id=ws),
+            self.grant("ws-vault-data", "Key Vault Administrator", self.workspace_vault.id, principal_id=ws),
+            self.grant("ws-acr", "Contributor", self.registry.id, principal_id=ws),
+            self.grant("ws-appinsights", "Contributor", self.app_insights.id, principal_id=ws),
+            # The environment's build context lives on the code account (not documented: the kit's).
+            self.grant("ws-code", "Storage Blob Data Reader", self.code_account.id, principal_id=ws),
+        ]
+        # The managed network's private endpoints to these resources are approved by the
+        # workspace identity: "If you are using UAI workspace please make sure to add the Azure
+        # AI Enterprise Network Connection Approver role to your identity" (Microsoft Learn
+        # "Workspace Managed Virtual Network Isolation").
+        for role_name, target in (
+            ("pe-data", self.storage.id),
+            ("pe-workspace-storage", self.workspace_storage.id),
+            ("pe-code", self.code_account.id),
+            ("pe-vault", self.workspace_vault.id),
+            ("pe-acr", self.registry.id),
+        ):
+            grants.append(
+                self.grant(role_name, "Azure AI Enterprise Network Connection Approver", target, principal_id=ws)
+            )
+        return grants
 
     def grant(
         self,
@@ -382,15 +517,142 @@ class Foundation(Capability):
             prefix=self.settings.prefix,
         )
 
+    # -- the workspace --------------------------------------------------------------------------
+
+    def workspace_args(self, extra_rules: Mapping[str, Any]) -> dict[str, Any]:
+        """What the workspace and the feature store share: identities, CMK, storage, private network."""
+        s = self.settings
+        private = s.public_network_access == "Disabled"
+        rules = private_endpoint_rules(
+            {
+                "data-blob": (self.storage.id, "blob"),
+                "data-dfs": (self.storage.id, "dfs"),
+                "code-blob": (self.code_account.id, "blob"),
+            }
+        )
+        return dict(
+            # The workspace acts as its own identity; jobs, the deployment and the monitor run as
+            # the runtime identity; the CMK identity reaches the key.
+            identity=ml.ManagedServiceIdentityArgs(
+                type="UserAssigned",
+                user_assigned_identities=[self.workspace_identity.id, self.identity.id, self.cmk_identity.id],
+            ),
+            primary_user_assigned_identity=self.workspace_identity.id,
+            storage_account=self.workspace_storage.id,
+            key_vault=self.workspace_vault.id,
+            application_insights=self.app_insights.id,
+            container_registry=self.registry.id,
+            encryption=ml.EncryptionPropertyArgs(
+                status="Enabled",
+                key_vault_properties=ml.KeyVaultPropertiesArgs(
+                    key_identifier=self.key.key_uri_with_version, key_vault_arm_id=self.vault.id
+                ),
+                identity=ml.IdentityForCmkArgs(user_assigned_identity=self.cmk_identity.id),
+            ),
+            hbi_workspace=True,
+            public_network_access=s.public_network_access,
+            system_datastores_auth_mode="Identity",
+            managed_network=ml.ManagedNetworkSettingsArgs(
+                isolation_mode="AllowOnlyApprovedOutbound" if private else "AllowInternetOutbound",
+                outbound_rules={**rules, **extra_rules},
+            ),
+            serverless_compute_settings=ml.ServerlessComputeSettingsArgs(serverless_compute_no_public_ip=private),
+        )
+
+    # -- inbound private network ----------------------------------------------------------------
+
+    def _inbound_network(
+        self, name: str, deployment: Deployment[AzureSettings]
+    ) -> tuple[pulumi.Output[str], dict[str, pulumi.Output[str]]]:
+        """A virtual network for the clients of a private platform (people, CI), its private DNS
+        zones, and a private endpoint to the data account (raw data goes in through it)."""
+        s = self.settings
+        vnet = network.VirtualNetwork(
+            f"{name}-vnet",
+            virtual_network_name=f"{s.prefix}-vnet",
+            resource_group_name=self.rg,
+            location=s.location,
+            address_space=network.AddressSpaceArgs(address_prefixes=[VNET_CIDR]),
+            tags=s.tags,
+            opts=self.child(ignore_changes=["subnets"]),
+        )
+        subnet = network.Subnet(
+            f"{name}-endpoints-subnet",
+            subnet_name="private-endpoints",
+            virtual_network_name=vnet.name,
+            resource_group_name=self.rg,
+            address_prefix=VNET_CIDR,
+            private_endpoint_network_policies="Disabled",
+            opts=self.child(),
+        )
+        zones: dict[str, pulumi.Output[str]] = {}
+        for zone_name in (*WORKSPACE_ZONES, *STORAGE_ZONES.values()):
+            zone = privatedns.PrivateZone(
+                f"{name}-zone-{zone_name.split('.')[1]}",
+                private_zone_name=zone_name,
+                resource_group_name=self.rg,
+                location="global",
+                tags=s.tags,
+                opts=self.child(),
+            )
+            privatedns.VirtualNetworkLink(
+                f"{name}-zone-{zone_name.split('.')[1]}-link",
+                private_zone_name=zone.name,
+                virtual_network_link_name=f"{s.prefix}-vnet",
+                resource_group_name=self.rg,
+                location="global",
+                registration_enabled=False,
+                virtual_network=privatedns.SubResourceArgs(id=vnet.id),
+                tags=s.tags,
+                opts=self.child(),
+            )
+            zones[zone_name] = zone.id
+        self._subnet, self._zones = subnet.id, zones
+        for subresource, zone_name in STORAGE_ZONES.items():
+            self._private_endpoint(name, f"data-{subresource}", self.storage.id, subresource, (zone_name,))
+        return subnet.id, zones
+
+    def _private_endpoint(
+        self, name: str, what: str, target: pulumi.Input[str], group: str, zones: tuple[str, ...]
+    ) -> network.PrivateEndpoint:
+        return private_endpoint(self, name, what, target, group, zones, self._subnet, self._zones, self.settings)
+
+    # -- building blocks ----------------------------------------------------------------------------
+
+    def _vault(
+        self, res_name: str, vault_name: pulumi.Input[str], private: bool, deployment: Deployment[AzureSettings]
+    ) -> keyvault.Vault:
+        s = self.settings
+        return keyvault.Vault(
+            res_name,
+            vault_name=vault_name,
+            resource_group_name=self.rg,
+            location=s.location,
+            tags=s.tags,
+            properties=keyvault.VaultPropertiesArgs(
+                tenant_id=self.client.tenant_id,
+                sku=keyvault.SkuArgs(family="A", name="premium"),
+                enable_rbac_authorization=True,
+                enable_purge_protection=True,
+                enable_soft_delete=True,
+                soft_delete_retention_in_days=90,
+                public_network_access=s.public_network_access,
+                network_acls=keyvault.NetworkRuleSetArgs(
+                    default_action="Deny" if private else "Allow", bypass="AzureServices"
+                ),
+            ),
+            opts=self.protected(deployment),
+        )
+
     def _account(
         self,
         res_name: str,
-        account: str,
+        account: pulumi.Input[str],
         deployment: Deployment[AzureSettings],
         *,
-        shared_keys: bool,
         hns: bool,
-        depends_on: list,
+        deps: list[pulumi.Resource],
+        shared_keys: bool = False,
         reachable_by_deployer: bool = False,
     ) -> storage.StorageAccount:
         s = deployment.settings
@@ -398,7 +660,7 @@ class Foundation(Capability):
         return storage.StorageAccount(
             res_name,
             account_name=account,
-            resource_group_name=self.resource_group.name,
+            resource_group_name=self.rg,
             location=s.location,
             kind="StorageV2",
             sku=storage.SkuArgs(name="Standard_ZRS" if deployment.platform.environment == "prod" else "Standard_LRS"),
@@ -413,34 +675,75 @@ class Foundation(Capability):
             network_rule_set=storage.NetworkRuleSetArgs(
                 default_action="Deny" if private else "Allow", bypass="AzureServices"
             ),
-            identity=storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[self.identity.id]),
+            identity=storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[self.cmk_identity.id]),
             encryption=storage.EncryptionArgs(
                 key_source="Microsoft.Keyvault",
                 require_infrastructure_encryption=True,
+                # No key version: the account follows the key's rotation.
                 key_vault_properties=storage.KeyVaultPropertiesArgs(
                     key_name=self.key.name, key_vault_uri=self.vault.properties.vault_uri
                 ),
-                encryption_identity=storage.EncryptionIdentityArgs(encryption_user_assigned_identity=self.identity.id),
+                encryption_identity=storage.EncryptionIdentityArgs(
+                    encryption_user_assigned_identity=self.cmk_identity.id
+                ),
                 services=storage.EncryptionServicesArgs(
                     blob=storage.EncryptionServiceArgs(enabled=True, key_type="Account"),
                     file=storage.EncryptionServiceArgs(enabled=True, key_type="Account"),
                 ),
             ),
             tags=s.tags,
-            opts=self.protected(deployment, depends_on=depends_on),
+            opts=self.protected(deployment, depends_on=deps),
         )
 
-    def _blob_service(
-        self, res_name: str, account: storage.StorageAccount, rg: pulumi.Input[str], versioning: bool
-    ) -> storage.BlobServiceProperties:
+    def _blob_service(self, res_name: str, account: storage.StorageAccount, versioning: bool) -> None:
         # Blob versioning is not available on HNS accounts; soft delete is.
-        return storage.BlobServiceProperties(
+        storage.BlobServiceProperties(
             res_name,
             account_name=account.name,
-            resource_group_name=rg,
+            resource_group_name=self.rg,
             blob_services_name="default",
             is_versioning_enabled=versioning or None,
             delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=14),
             container_delete_retention_policy=storage.DeleteRetentionPolicyArgs(enabled=True, days=14),
             opts=self.child(),
         )
+
+
+def private_endpoint(
+    owner: Capability,
+    name: str,
+    what: str,
+    target: pulumi.Input[str],
+    group: str,
+    zones: tuple[str, ...],
+    subnet_id: pulumi.Input[str],
+    zone_ids: Mapping[str, pulumi.Input[str]],
+    s: AzureSettings,
+) -> network.PrivateEndpoint:
+    """An inbound private endpoint in the clients' subnet, registered in its private DNS zones."""
+    endpoint = network.PrivateEndpoint(
+        f"{name}-pe-{what}",
+        private_endpoint_name=f"{s.prefix}-pe-{what}",
+        resource_group_name=s.resource_group,
+        location=s.location,
+        subnet=network.SubnetArgs(id=subnet_id),
+        private_link_service_connections=[
+            network.PrivateLinkServiceConnectionArgs(
+                name=f"{s.prefix}-{what}", private_link_service_id=target, group_ids=[group]
+            )
+        ],
+        tags=s.tags,
+        opts=pulumi.ResourceOptions(parent=owner),
+    )
+    network.PrivateDnsZoneGroup(
+        f"{name}-pe-{what}-dns",
+        private_endpoint_name=endpoint.name,
+        private_dns_zone_group_name="default",
+        resource_group_name=s.resource_group,
+        private_dns_zone_configs=[
+            network.PrivateDnsZoneConfigArgs(name=zone.replace(".", "-"), private_dns_zone_id=zone_ids[zone])
+            for zone in zones
+        ],
+        opts=pulumi.ResourceOptions(parent=owner),
+    )
+    return endpoint

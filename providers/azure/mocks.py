@@ -58,19 +58,69 @@ _ARM: dict[str, tuple[str, str]] = {
     "azure-native:logic:Workflow": ("Microsoft.Logic/workflows", "workflowName"),
     "azure-native:cache:Redis": ("Microsoft.Cache/redis", "name"),
     "azure-native:redis:Redis": ("Microsoft.Cache/redis", "name"),
+    "azure-native:storage:BlobContainer": (
+        "Microsoft.Storage/storageAccounts/{accountName}/blobServices/default/containers",
+        "containerName",
+    ),
+    "azure-native:machinelearningservices:Compute": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/computes",
+        "computeName",
+    ),
+    "azure-native:machinelearningservices:Datastore": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/datastores",
+        "name",
+    ),
+    "azure-native:machinelearningservices:WorkspaceConnection": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/connections",
+        "connectionName",
+    ),
+    "azure-native:machinelearningservices:FeaturestoreEntityContainerEntity": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/featurestoreEntities",
+        "name",
+    ),
+    "azure-native:machinelearningservices:CodeVersion": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/codes/{name}/versions",
+        "version",
+    ),
+    "azure-native:machinelearningservices:EnvironmentVersion": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/environments/{name}/versions",
+        "version",
+    ),
+    "azure-native:machinelearningservices:ComponentVersion": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/components/{name}/versions",
+        "version",
+    ),
+    "azure-native:machinelearningservices:FeaturesetVersion": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/featuresets/{name}/versions",
+        "version",
+    ),
+    "azure-native:machinelearningservices:FeaturestoreEntityVersion": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/featurestoreEntities/{name}/versions",
+        "version",
+    ),
+    "azure-native:network:VirtualNetwork": ("Microsoft.Network/virtualNetworks", "virtualNetworkName"),
+    "azure-native:network:Subnet": ("Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets", "subnetName"),
+    "azure-native:network:PrivateEndpoint": ("Microsoft.Network/privateEndpoints", "privateEndpointName"),
+    "azure-native:privatedns:PrivateZone": ("Microsoft.Network/privateDnsZones", "privateZoneName"),
 }
+_PATH_KEYS = ("vaultName", "workspaceName", "endpointName", "accountName", "name", "virtualNetworkName")
 
 
 def _arm_id(typ: str, name: str, inputs: dict[str, Any]) -> str:
     if typ == "azure-native:authorization:RoleDefinition":
         role = inputs.get("roleDefinitionId")
         return f"{inputs.get('scope')}/providers/Microsoft.Authorization/roleDefinitions/{role}"
-    if typ == "pulumi-python:dynamic:Resource" and "endpoint_id" in inputs:
-        return f"{inputs['endpoint_id']}/traffic"  # EndpointTraffic's id
+    if typ == "pulumi-python:dynamic:Resource":
+        if "endpoint_id" in inputs:
+            return f"{inputs['endpoint_id']}/traffic"  # EndpointTraffic's id
+        if "workspace_id" in inputs:
+            return f"{inputs['workspace_id']}/managedNetwork"  # ManagedNetworkProvision's id
+        if "resource_id" in inputs:
+            return f"{inputs['resource_id']}#patch"  # ArmPatch's id
     if typ == "azure-native:resources:ResourceGroup":
         return f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{inputs.get('resourceGroupName', name)}"
     path, name_key = _ARM.get(typ, ("Microsoft.Mock/" + typ.rsplit(":", 1)[-1], "name"))
-    path = path.format(**{k: inputs.get(k, k) for k in ("vaultName", "workspaceName", "endpointName")})
+    path = path.format(**{k: inputs.get(k, k) for k in _PATH_KEYS})
     base = _RG.format(rg=inputs.get("resourceGroupName", "rg"))
     return f"{base}/providers/{path}/{inputs.get(name_key) or name}"
 
@@ -90,6 +140,14 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
     name_key = "resourceGroupName" if typ == "azure-native:resources:ResourceGroup" else _ARM.get(typ, ("", "name"))[1]
     extra: dict[str, Any] = {"id": resource_id, "name": inputs.get(name_key) or inputs.get("name") or name}
     identity = inputs.get("identity")
+    if isinstance(identity, dict) and "systemassigned" in str(identity.get("type", "")).replace(" ", "").lower():
+        # A system-assigned identity: ARM answers its principal (distinct per resource).
+        extra["identity"] = {
+            **identity,
+            "principalId": principal_id(resource_id.rsplit("/", 1)[-1] + "-system"),
+            "tenantId": TENANT,
+        }
+        identity = extra["identity"]
     if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
         # Inputs list the identity ids; ARM answers a map id -> {principalId, clientId}.
         extra["identity"] = {

@@ -70,16 +70,15 @@ class ModelMonitor(Capability):
                 action=ml.CreateMonitorActionArgs(
                     action_type="CreateMonitor",
                     monitor_definition=ml.MonitorDefinitionArgs(
+                        # What azure-ai-ml's ServerlessSparkCompute always sends
+                        # (entities/_monitoring/compute.py): an AmlToken identity, i.e. the
+                        # monitor's Spark job acts with the token of whoever created the schedule
+                        # (docs/azure.md: the deployer). The entity cannot express another.
                         compute_configuration=ml.MonitorServerlessSparkComputeArgs(
                             compute_type="ServerlessSpark",
                             instance_type=SPARK_INSTANCE,
                             runtime_version=SPARK_RUNTIME,
-                            compute_identity=ml.ManagedComputeIdentityArgs(
-                                compute_identity_type="ManagedIdentity",
-                                identity=ml.ManagedServiceIdentityArgs(
-                                    type="UserAssigned", user_assigned_identities=[foundation.identity_id]
-                                ),
-                            ),
+                            compute_identity=ml.AmlTokenComputeIdentityArgs(compute_identity_type="AmlToken"),
                         ),
                         monitoring_target=ml.MonitoringTargetArgs(
                             task_type="Classification",
@@ -99,7 +98,9 @@ class ModelMonitor(Capability):
                                 production_data=ml.RollingInputDataArgs(
                                     input_data_type="Rolling",
                                     job_input_type="uri_folder",
-                                    uri=collected_data_uri(s.endpoint_name, endpoint.deployment_name),
+                                    uri=endpoint.endpoint_name.apply(
+                                        lambda n: collected_data_uri(n, endpoint.deployment_name)
+                                    ),
                                     data_context="model_inputs",
                                     window_size="P1D",
                                     window_offset="P0D",
@@ -120,7 +121,7 @@ class ModelMonitor(Capability):
                 ),
                 tags=s.tags,
             ),
-            opts=self.child(),
+            opts=self.child(depends_on=[foundation.network_ready]),
         )
         self.out = MonitorOut(monitor_name, schedule.id)
         self.publish(monitor=schedule.id)

@@ -3,13 +3,15 @@
 One command component per step, each running exactly `PipelineDef.command(...)` with Azure ML's
 `${{inputs.x}}` / `${{outputs.y}}` placeholders as paths, then a `gate_register` component that
 applies the quality gate and registers the model with its approval tag. Nothing here touches the
-network: components reference the code and environment assets by name and version, and the
-registered components by an ARM id template filled in by the Pulumi program.
+network. References are in azure-ai-ml's wire format (what its resolvers send): a component's code
+and environment as `azureml:<workspace ARM id>/codes|environments/<name>/versions/<version>`, a
+pipeline node's component as `<workspace ARM id>/components/<name>/versions/<version>`, the job's
+identity as the runtime identity's client and resource id. The workspace and identity are not
+known offline: a parseable template id stands in and the Pulumi program fills it in (`fill`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -27,14 +29,21 @@ logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
 
 # The pipeline's own serving module (init()/run() for Azure ML, the same code every cloud serves).
 SCORE_SCRIPT_NAME = "serve.py"
-WORKSPACE_ID = "{workspace_id}"  # filled in by the program once the workspace id is known
+# Template ids the SDK parses like real ones; `fill` puts the real ones in.
+WORKSPACE_ID = (
+    "/subscriptions/00000000-0000-0000-0000-00000000cafe/resourceGroups/mlops-template-rg/providers/"
+    "Microsoft.MachineLearningServices/workspaces/mlops-template-ws"
+)
+IDENTITY_ID = (
+    "/subscriptions/00000000-0000-0000-0000-00000000cafe/resourceGroups/mlops-template-rg/providers/"
+    "Microsoft.ManagedIdentity/userAssignedIdentities/mlops-template-id"
+)
+IDENTITY_CLIENT_ID = "00000000-0000-0000-0000-0000000c1e17"
 
 # Runs in the pipeline's last job (a real file, linted and tested: job_scripts/gate_register.py).
-# Self-contained: azure-ai-ml and azure-identity come from the environment's conda file.
+# Self-contained: azure-ai-ml and azure-identity are in the environment (providers/azure/wheelhouse.py).
 # Exit 1 = gate failed (the pipeline run fails, nothing registered).
 GATE_SCRIPT = Path(__file__).resolve().parent / "job_scripts" / GATE_SCRIPT_NAME
-
-EXTRA_REQUIREMENTS = ("azure-ai-ml>=1.30,<2", "azure-identity>=1.15,<2")
 
 
 @dataclass
@@ -42,6 +51,15 @@ class BuiltPipeline:
     job: Any  # azure.ai.ml.entities.PipelineJob
     components: dict[str, Any] = field(default_factory=dict)  # component name -> CommandComponent
     node_components: dict[str, str] = field(default_factory=dict)  # node name -> component name
+
+
+def code_ref(name: str, version: str) -> str:
+    """A code asset as azure-ai-ml sends it in a component (`azureml:` + its ARM id)."""
+    return f"azureml:{WORKSPACE_ID}/codes/{name}/versions/{version}"
+
+
+def environment_ref(name: str, version: str) -> str:
+    return f"azureml:{WORKSPACE_ID}/environments/{name}/versions/{version}"
 
 
 def code_bundle(pipeline: PipelineDef) -> CodeBundle:
@@ -52,24 +70,6 @@ def code_bundle(pipeline: PipelineDef) -> CodeBundle:
 def digest(files: dict[str, bytes]) -> str:
     """A content hash of named blobs (the same scheme as a code bundle's)."""
     return CodeBundle("digest", {name: data.decode() for name, data in files.items()}).digest
-
-
-def conda_file(pipeline: PipelineDef) -> str:
-    reqs = [
-        line.strip()
-        for line in pipeline.requirements.read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    lines = [
-        "name: mlops-steps",
-        "channels: [conda-forge]",
-        "dependencies:",
-        "  - python=3.11",
-        "  - pip",
-        "  - pip:",
-    ]
-    lines += [f"    - {r}" for r in (*reqs, *EXTRA_REQUIREMENTS)]
-    return "\n".join(lines) + "\n"
 
 
 def component_name(prefix: str, step: str) -> str:
@@ -88,8 +88,9 @@ def build(
     approval: str,
     model_name: str,
     data_root: str,
+    tags: dict[str, str] | None = None,
 ) -> BuiltPipeline:
-    """The pipeline job. `code`/`environment` are `azureml:<name>:<version>` references;
+    """The pipeline job. `code`/`environment` are `code_ref`/`environment_ref` references;
     `data_root` an `azureml://datastores/...` folder (input data and the training split go there)."""
     from azure.ai.ml import Input, Output, command, dsl
     from azure.ai.ml.entities import JobResourceConfiguration, ManagedIdentityConfiguration
@@ -120,6 +121,7 @@ def build(
             code=code,
             environment=environment,
             is_deterministic=False,
+            tags=dict(tags or {}),
         ).component
         built.node_components[step.name] = cname
 
@@ -144,6 +146,7 @@ def build(
         code=code,
         environment=environment,
         is_deterministic=False,
+        tags=dict(tags or {}),
     ).component
     built.node_components[GATE_STEP] = gate_name
 
@@ -193,7 +196,9 @@ def build(
     )
     defaults = {p.name: p.default for p in pipeline_params}
     job = func(input_data=Input(type="uri_folder", path=f"{data_root}/{pipeline.name}/raw/"), **defaults)
-    job.identity = ManagedIdentityConfiguration()
+    # The runtime identity, named (Microsoft Learn "Model training on serverless compute":
+    # `identity=ManagedIdentityConfiguration(client_id=...)`), not whichever the workspace picks.
+    job.identity = ManagedIdentityConfiguration(client_id=IDENTITY_CLIENT_ID, resource_id=IDENTITY_ID)
     job.experiment_name = f"{prefix}-{pipeline.name}"
     job.display_name = f"{prefix}-{pipeline.name}"
     job.settings.default_compute = "serverless"
@@ -228,12 +233,12 @@ def job_yaml(built: BuiltPipeline) -> dict[str, Any]:
 
 def rest_job(built: BuiltPipeline, versions: dict[str, str]) -> dict[str, Any]:
     """The REST `properties` of the pipeline job, each node pointing at its registered component
-    `{workspace_id}/components/<name>/versions/<version>` (WORKSPACE_ID is a template field)."""
+    `<workspace id>/components/<name>/versions/<version>` (no `azureml:`: what the SDK sends)."""
     originals = {name: node._component for name, node in built.job.jobs.items()}
     try:
         for node_name, node in built.job.jobs.items():
             cname = built.node_components[node_name]
-            node._component = f"azureml:{WORKSPACE_ID}/components/{cname}/versions/{versions[cname]}"
+            node._component = f"{WORKSPACE_ID}/components/{cname}/versions/{versions[cname]}"
         rest = built.job._to_rest_object()
         return rest.as_dict()["properties"]
     finally:
@@ -241,14 +246,18 @@ def rest_job(built: BuiltPipeline, versions: dict[str, str]) -> dict[str, Any]:
             node._component = originals[node_name]
 
 
-def fill_workspace(value: Any, workspace_id: str) -> Any:
-    """Put the workspace ARM id into every component reference of a REST job."""
+def fill(value: Any, workspace_id: str, identity_id: str, identity_client_id: str) -> Any:
+    """Put the real workspace and identity ids where the templates stand (any JSON value)."""
     if isinstance(value, dict):
-        return {k: fill_workspace(v, workspace_id) for k, v in value.items()}
+        return {k: fill(v, workspace_id, identity_id, identity_client_id) for k, v in value.items()}
     if isinstance(value, list):
-        return [fill_workspace(v, workspace_id) for v in value]
+        return [fill(v, workspace_id, identity_id, identity_client_id) for v in value]
     if isinstance(value, str):
-        return value.replace(WORKSPACE_ID, workspace_id)
+        return (
+            value.replace(WORKSPACE_ID, workspace_id)
+            .replace(IDENTITY_ID, identity_id)
+            .replace(IDENTITY_CLIENT_ID, identity_client_id)
+        )
     return value
 
 
@@ -312,7 +321,3 @@ def check_bindings(job: dict[str, Any]) -> list[str]:
             if ref not in (declared_in if kind == "inputs" else declared_out):
                 problems.append(f"job {name}: command uses {kind}.{ref}, which its component does not declare")
     return problems
-
-
-def requirements_digest(pipeline: PipelineDef) -> str:
-    return hashlib.sha256(conda_file(pipeline).encode()).hexdigest()[:12]

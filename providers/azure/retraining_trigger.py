@@ -14,27 +14,42 @@ import uuid
 import pulumi
 from pulumi_azure_native import authorization, logic, managedidentity, monitor
 
+from providers.azure.dynamic import ML_API_VERSION
 from providers.azure.foundation import FoundationOut
 from providers.azure.model_monitor import MonitorOut
 from providers.azure.training_pipeline import TrainingOut
 from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment
 
-API_VERSION = "2025-12-01"
+API_VERSION = ML_API_VERSION
 # The window equals the evaluation frequency: consecutive windows tile time without overlap, so one
 # failed monitor run is counted by exactly one evaluation and fires (and retrains) once. With
 # autoMitigate off, an overlapping window (e.g. PT1H every PT15M) would fire up to 4 times.
 ALERT_EVERY = "PT15M"
-# What submitting the pipeline job needs, and nothing else (a custom role on the workspace).
+# What submitting a job needs, as documented, and nothing else (a custom role on the workspace):
+# Microsoft Learn "Manage access to Azure Machine Learning workspace", common scenarios,
+# "Submitting any type of run (V2)".
 SUBMITTER_ACTIONS = [
-    "Microsoft.MachineLearningServices/workspaces/read",
-    "Microsoft.MachineLearningServices/workspaces/jobs/read",
-    "Microsoft.MachineLearningServices/workspaces/jobs/write",
-    "Microsoft.MachineLearningServices/workspaces/components/read",
-    "Microsoft.MachineLearningServices/workspaces/components/versions/read",
-    "Microsoft.MachineLearningServices/workspaces/environments/versions/read",
-    "Microsoft.MachineLearningServices/workspaces/datastores/read",
+    "Microsoft.MachineLearningServices/workspaces/*/read",
+    "Microsoft.MachineLearningServices/workspaces/environments/write",
+    "Microsoft.MachineLearningServices/workspaces/jobs/*",
+    "Microsoft.MachineLearningServices/workspaces/metadata/artifacts/write",
+    "Microsoft.MachineLearningServices/workspaces/metadata/codes/*/write",
+    "Microsoft.MachineLearningServices/workspaces/environments/build/action",
+    "Microsoft.MachineLearningServices/workspaces/environments/readSecrets/action",
 ]
+
+
+def submitter_role_id(resource_group_id: str) -> str:
+    """The custom role's name (a GUID, unique in the tenant): from the resource group's ARM id,
+    which holds the subscription, so two stacks with one prefix in two subscriptions differ."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"mlops/{resource_group_id.lower()}/pipeline-submitter"))
+
+
+def submitter_role_name(prefix: str, resource_group_id: str) -> str:
+    """The custom role's display name, unique in the tenant as Azure requires (Microsoft Learn
+    "Azure custom roles": role names must be unique within a directory)."""
+    return f"mlops {prefix} pipeline submitter {submitter_role_id(resource_group_id)[:8]}"
 
 
 def drift_query(monitor_name: str) -> str:
@@ -115,8 +130,8 @@ class RetrainingTrigger(Capability):
             )
             role = authorization.RoleDefinition(
                 f"{name}-submitter-role",
-                role_definition_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mlops/{s.prefix}/pipeline-submitter")),
-                role_name=f"mlops {s.prefix} pipeline submitter",
+                role_definition_id=foundation.resource_group_id.apply(submitter_role_id),
+                role_name=foundation.resource_group_id.apply(lambda rg_id: submitter_role_name(s.prefix, rg_id)),
                 description="Submit the training pipeline job of one Azure ML workspace (mlops kit).",
                 scope=foundation.resource_group_id,
                 assignable_scopes=[foundation.resource_group_id],

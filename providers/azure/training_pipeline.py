@@ -1,10 +1,12 @@
-"""TrainingPipeline: step code as a code asset, an environment, one registered component per step,
-and an `ml.Schedule` that creates the pipeline job on `pipeline.schedule`."""
+"""TrainingPipeline: step code as a code asset, an environment built from a wheelhouse (no
+internet), one registered component per step, and an `ml.Schedule` that creates the pipeline job
+on `pipeline.schedule`."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -12,17 +14,19 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
 from providers.azure import pipeline_definition as pdef
+from providers.azure import wheelhouse
 from providers.azure.feature_store import FeatureStoreOut
 from providers.azure.foundation import FoundationOut
 from providers.azure.model_registry import RegistryOut
 from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment, asset
 
-BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
-DATA_ROOT = "azureml://datastores/workspaceblobstore/paths"
+DATA_ROOT = "azureml://datastores/mlopsdata/paths"
+"""The data account (ADLS Gen2), through the workspace's identity-based datastore `mlopsdata`."""
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def job_args(rest: dict[str, Any], workspace_id: pulumi.Input[str]) -> ml.PipelineJobArgs:
+def job_args(rest: dict[str, Any], fill: pulumi.Output[Any]) -> ml.PipelineJobArgs:
     """The REST pipeline job as Pulumi args (nodes stay free-form JSON, as the API takes them)."""
     inputs: dict[str, Any] = {}
     for key, value in rest.get("inputs", {}).items():
@@ -41,12 +45,34 @@ def job_args(rest: dict[str, Any], workspace_id: pulumi.Input[str]) -> ml.Pipeli
         display_name=rest.get("displayName"),
         description=rest.get("description"),
         experiment_name=rest.get("experimentName"),
-        identity=ml.ManagedIdentityArgs(identity_type="Managed"),
+        identity=fill.apply(
+            lambda f: ml.ManagedIdentityArgs(
+                identity_type="Managed",
+                client_id=f(rest["identity"])["clientId"],
+                resource_id=f(rest["identity"])["resourceId"],
+            )
+        ),
         inputs=inputs,
         outputs=outputs,
         settings={k: v for k, v in rest.get("settings", {}).items() if not k.startswith("_")},
-        jobs=pulumi.Output.from_input(workspace_id).apply(lambda wid: pdef.fill_workspace(rest["jobs"], wid)),
+        jobs=fill.apply(lambda f: f(rest["jobs"])),
     )
+
+
+def environment_properties(code_base: str, context: str, tags: dict[str, str], framework: str) -> dict[str, Any]:
+    """The environment version's REST properties from azure-ai-ml's Environment entity: a Docker
+    build context (a blob folder) instead of a conda file."""
+    from azure.ai.ml.entities import BuildContext, Environment
+
+    entity = Environment(
+        name="x",
+        version="1",
+        build=BuildContext(path=f"{code_base}{context}/", dockerfile_path="Dockerfile"),
+        os_type="Linux",
+        description=f"pipeline steps and serving ({framework} pinned), built from a wheelhouse",
+        tags=dict(tags),
+    )
+    return entity._to_rest_object().as_dict()["properties"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +82,7 @@ class TrainingOut:
     environment_id: pulumi.Output[str]
     job_body: pulumi.Output[dict[str, Any]]
     """The pipeline job as the REST API takes it (what the retraining workflow submits)."""
+    environment_version: pulumi.Resource
     training_data: str
     """Where the data the model is trained on lives (the drift baseline)."""
 
@@ -80,6 +107,7 @@ class TrainingPipeline(Capability):
 
         # Code asset: every file as a blob under a content-addressed folder, so a new version of
         # the code is a new folder and a new asset version (assets are immutable).
+        code_uri = foundation.names.apply(lambda n: f"https://{n.code_account}.blob.core.windows.net/code/")
         code = pdef.code_bundle(pipeline)
         self.code_version_name = code.digest
         folder = f"{pipeline.name}/{self.code_version_name}"
@@ -113,7 +141,7 @@ class TrainingPipeline(Capability):
             workspace_name=ws,
             resource_group_name=rg,
             properties=ml.CodeVersionPropertiesArgs(
-                code_uri=f"https://{s.code_account}.blob.core.windows.net/code/{folder}/", tags=s.tags
+                code_uri=code_uri.apply(lambda base: f"{base}{folder}/"), tags=s.tags
             ),
             opts=self.child(depends_on=blobs),
         )
@@ -125,37 +153,62 @@ class TrainingPipeline(Capability):
             properties=ml.EnvironmentContainerPropertiesArgs(tags=s.tags),
             opts=self.child(),
         )
-        self.env_version_name = pdef.requirements_digest(pipeline)
+        # The image every step runs in and the model is served from, built by Azure ML from a
+        # build context in the code account: Dockerfile, requirements (the framework pinned), and
+        # the wheelhouse `python -m providers.azure.wheelhouse <pipeline>` downloads beforehand.
+        self.env_version_name = wheelhouse.digest(pipeline)
+        context = f"env/{self.env_version_name}"
+        context_files: dict[str, pulumi.Asset] = {
+            "Dockerfile": pulumi.StringAsset(wheelhouse.dockerfile()),
+            "requirements.txt": pulumi.StringAsset(wheelhouse.requirements(pipeline)),
+            wheelhouse.ARCHIVE: pulumi.FileAsset(str(wheelhouse.archive_path(pipeline, PROJECT_ROOT))),
+        }
+        context_blobs = [
+            storage.Blob(
+                f"{name}-env-{fname.replace('.', '-').lower()}",
+                blob_name=f"{context}/{fname}",
+                container_name=foundation.code_container_name,
+                account_name=foundation.code_account_name,
+                resource_group_name=rg,
+                source=source,
+                opts=self.child(),
+            )
+            for fname, source in context_files.items()
+        ]
         self.environment = ml.EnvironmentVersion(
             f"{name}-env-version",
             name=env_container.name,
             version=self.env_version_name,
             workspace_name=ws,
             resource_group_name=rg,
-            properties=ml.EnvironmentVersionPropertiesArgs(
-                image=BASE_IMAGE, conda_file=pdef.conda_file(pipeline), os_type="Linux", tags=s.tags
+            properties=code_uri.apply(
+                lambda base: environment_properties(base, context, s.tags, pipeline.framework.name)
             ),
-            opts=self.child(),
+            opts=self.child(depends_on=context_blobs),
         )
 
         gate = p.pipeline.quality_gate
         built = pdef.build(
             pipeline,
             prefix=s.prefix,
-            code=f"azureml:{s.prefix}-steps:{self.code_version_name}",
-            environment=f"azureml:{s.prefix}-steps-env:{self.env_version_name}",
+            code=pdef.code_ref(f"{s.prefix}-steps", self.code_version_name),
+            environment=pdef.environment_ref(f"{s.prefix}-steps-env", self.env_version_name),
             instance_type=s.training_instance,
             gate_metric=gate.metric,
             gate_threshold=gate.threshold,
             approval=p.registry.approval,
             model_name=registry.model_name,
             data_root=DATA_ROOT,
+            tags=s.tags,
         )
         problems = pdef.check_bindings(pdef.job_yaml(built))
         if problems:  # a kit bug, not a config error: fail loudly before anything is declared
             raise RuntimeError("pipeline bindings are broken: " + "; ".join(problems))
         self.training_data = pdef.training_data_path(DATA_ROOT, pipeline)
 
+        fill = pulumi.Output.all(foundation.workspace_id, foundation.identity_id, foundation.identity_client_id).apply(
+            lambda ids: lambda value: pdef.fill(value, ids[0], ids[1], ids[2])
+        )
         versions: dict[str, str] = {}
         components = []
         for cname, component in built.components.items():
@@ -176,14 +229,17 @@ class TrainingPipeline(Capability):
                     version=versions[cname],
                     workspace_name=ws,
                     resource_group_name=rg,
-                    properties=ml.ComponentVersionPropertiesArgs(component_spec=spec, tags=s.tags),
+                    # Tags travel inside the spec, where azure-ai-ml's Component entity puts them.
+                    properties=ml.ComponentVersionPropertiesArgs(
+                        component_spec=fill.apply(lambda f, spec=spec: f(spec))
+                    ),
                     opts=self.child(depends_on=[container, self.code, self.environment]),
                 )
             )
 
         rest = pdef.rest_job(built, versions)
         self.job_rest = rest
-        self.job_body = foundation.workspace_id.apply(lambda wid: pdef.fill_workspace(rest, wid))
+        self.job_body = fill.apply(lambda f: f(rest))
         # The job definition as a file next to the code: `az ml job create -f` runs it by hand.
         definition = storage.Blob(
             f"{name}-definition",
@@ -192,7 +248,7 @@ class TrainingPipeline(Capability):
             account_name=foundation.code_account_name,
             resource_group_name=rg,
             content_type="application/json",
-            source=pulumi.StringAsset(json.dumps(pdef.job_yaml(built), indent=1, default=str)),
+            source=fill.apply(lambda f: pulumi.StringAsset(json.dumps(f(pdef.job_yaml(built)), indent=1, default=str))),
             opts=self.child(),
         )
         self.schedule = None
@@ -205,23 +261,22 @@ class TrainingPipeline(Capability):
                 properties=ml.SchedulePropertiesArgs(
                     display_name=f"{s.prefix} training",
                     trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=p.pipeline.schedule, time_zone="UTC"),
-                    action=ml.JobScheduleActionArgs(
-                        action_type="CreateJob", job_definition=job_args(rest, foundation.workspace_id)
-                    ),
+                    action=ml.JobScheduleActionArgs(action_type="CreateJob", job_definition=job_args(rest, fill)),
                     is_enabled=True,
                     tags=s.tags,
                 ),
-                opts=self.child(depends_on=components),
+                opts=self.child(depends_on=[*components, foundation.network_ready]),
             )
         self.out = TrainingOut(
             code_id=self.code.id,
             environment_id=self.environment.id,
             job_body=self.job_body,
             training_data=self.training_data,
+            environment_version=self.environment,
         )
         self.publish(
-            training_pipeline=definition.id.apply(
-                lambda _: f"https://{s.code_account}.blob.core.windows.net/code/{folder}/pipeline.json"
+            training_pipeline=pulumi.Output.all(definition.id, code_uri).apply(
+                lambda a: f"{a[1]}{folder}/pipeline.json"
             ),
             training_schedule=self.schedule.id if self.schedule else None,
         )

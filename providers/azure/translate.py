@@ -1,11 +1,14 @@
 """Portable platform values -> Azure values, and Azure's own naming rules.
 
 Every rule raises `SpecError(key, rule)` naming the stack key to change, before any resource is
-declared. Names are derived from `platform.prefix` (`<name>-<environment>`), so they are stable.
+declared. Names are derived from `platform.prefix` (`<name>-<environment>`); names Azure wants
+unique across Azure also carry a suffix hashed from the subscription and resource group
+(`unique_suffix`), known once the program runs, so they are stable for a stack.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -81,19 +84,35 @@ LOCATIONS = frozenset(
     ]
 )
 
-# Portable size -> VM size. Endpoint sizes are from the managed online endpoint SKU list;
-# training runs on serverless compute with the training size.
-ENDPOINT_SIZES = {
-    "small": "Standard_DS2_v2",
-    "medium": "Standard_DS3_v2",
-    "large": "Standard_DS4_v2",
-    "gpu": "Standard_NC4as_T4_v3",
-}
+
+@dataclass(frozen=True)
+class VmSize:
+    """A VM size and the figures the portable size promises (docs/azure.md cites each one)."""
+
+    name: str
+    vcpus: int
+    memory_gb: float
+    gpu: str | None = None
+
+
+# Portable size -> VM size (CONTEXT table: small 2 vCPU/8 GB, medium 4/16, large 8/32, gpu 4 vCPU,
+# >= 16 GB, one NVIDIA T4). Training runs on serverless compute, which takes the VM series Azure ML
+# compute supports (Microsoft Learn: "What are compute targets in Azure Machine Learning?",
+# supported VM series: DSv3, NCasT4_v3); serving takes the managed online endpoint SKU list
+# (Microsoft Learn: "Managed online endpoints SKU list": Standard_D2as_v4 .. D8as_v4,
+# Standard_NC4as_T4_v3). Figures: Microsoft Learn VM size pages "Dv3 and Dsv3-series",
+# "Dav4 and Dasv4-series", "NCasT4_v3-series".
 TRAINING_SIZES = {
-    "small": "Standard_DS3_v2",
-    "medium": "Standard_DS4_v2",
-    "large": "Standard_DS5_v2",
-    "gpu": "Standard_NC4as_T4_v3",
+    "small": VmSize("Standard_D2s_v3", 2, 8),
+    "medium": VmSize("Standard_D4s_v3", 4, 16),
+    "large": VmSize("Standard_D8s_v3", 8, 32),
+    "gpu": VmSize("Standard_NC4as_T4_v3", 4, 28, "1 x NVIDIA T4"),
+}
+ENDPOINT_SIZES = {
+    "small": VmSize("Standard_D2as_v4", 2, 8),
+    "medium": VmSize("Standard_D4as_v4", 4, 16),
+    "large": VmSize("Standard_D8as_v4", 8, 32),
+    "gpu": VmSize("Standard_NC4as_T4_v3", 4, 28, "1 x NVIDIA T4"),
 }
 # Regions where the T4 GPU size is offered to Azure ML (conservative: a region missing here
 # only means "not checked", and the rule names the key to change).
@@ -131,18 +150,85 @@ AZURE_FEATURE_TYPES = {
 _STORAGE_RE = re.compile(r"^[a-z0-9]{3,24}$")
 _VAULT_RE = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$")
 _ACR_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")
+_REDIS_RE = re.compile(r"^(?!.*--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_ENDPOINT_RE = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 _LOCATION_RE = re.compile(r"^[a-z][a-z0-9]+$")
+
+SUFFIX_LENGTH = 6
+PLACEHOLDER_SUFFIX = "0" * SUFFIX_LENGTH
+"""What translate checks name lengths with, before the subscription (and so the suffix) is known."""
+DEPLOYMENT_KEY = "mlops:platform.endpoint.model_version"
+
+
+def unique_suffix(subscription_id: str, resource_group: str) -> str:
+    """The stable suffix of every globally unique name: the first 6 hex digits of the SHA-256 of
+    the resource group's ARM id, lowercased (ARM ids are case-insensitive). The same stack always
+    gets the same suffix; another subscription or resource group (another team's `churn`/`dev`)
+    gets another, as ARM's `uniqueString(resourceGroup().id)` does for templates."""
+    rg_id = f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}".lower()
+    return hashlib.sha256(rg_id.encode()).hexdigest()[:SUFFIX_LENGTH]
+
+
+@dataclass(frozen=True)
+class GlobalNames:
+    """Names Azure requires to be unique across Azure (storage, Key Vault, registry, Redis) or
+    across a region (online endpoints: `<name>.<region>.inference.ml.azure.com`). Each ends in the
+    stack's suffix; a long prefix is cut so the name fits (the suffix keeps it unique, since the
+    resource group it hashes holds the whole prefix)."""
+
+    data_account: str
+    """ADLS Gen2 (HNS): the datastore the pipeline reads and writes, and the offline feature store."""
+    workspace_account: str
+    """Plain StorageV2: the workspaces' default storage (a workspace refuses HNS there)."""
+    code_account: str
+    """Step code, the environment's build context and feature-set specs: what `pulumi up` uploads."""
+    key_vault: str
+    """The customer-managed key (keys only)."""
+    workspace_vault: str
+    """The workspaces' own Key Vault (their connection secrets)."""
+    registry: str
+    redis: str
+    endpoint: str
+
+
+def global_names(prefix: str, suffix: str) -> GlobalNames:
+    alnum = _alnum(prefix)
+
+    def account(role: str) -> str:
+        return alnum[: 24 - len(role) - len(suffix)] + role + suffix
+
+    def vault(role: str) -> str:
+        head = prefix[: 24 - len(role) - len(suffix) - 2].rstrip("-")
+        return f"{head}-{role}-{suffix}"
+
+    return GlobalNames(
+        data_account=account("data"),
+        workspace_account=account("ws"),
+        code_account=account("code"),
+        key_vault=vault("kv"),
+        workspace_vault=vault("wkv"),
+        registry=alnum + "acr" + suffix,
+        redis=f"{prefix}-online-{suffix}",
+        endpoint=f"{prefix[: 32 - len(suffix) - 4].rstrip('-')}-ep-{suffix}",
+    )
 
 
 @dataclass(frozen=True)
 class Recurrence:
-    """A feature-store materialization schedule (Azure takes a recurrence, not a cron)."""
+    """A feature-store materialization schedule (Azure takes a recurrence, not a cron).
+
+    `hours`/`minutes`/`week_days` form the recurrence *pattern*, which Azure takes only for the
+    Day and Week frequencies; Minute and Hour recurrences fire every `interval` from `start_time`
+    (Microsoft Learn: "CLI (v2) schedule YAML schema", recurrence trigger)."""
 
     frequency: str  # Minute | Hour | Day | Week
     interval: int
     hours: tuple[int, ...] = ()
     minutes: tuple[int, ...] = ()
     week_days: tuple[str, ...] = ()
+    start_time: str | None = None
+    """`2020-01-01T00:MM:00`-style anchor of a Minute/Hour recurrence (UTC). A start time in the
+    past is documented: "the first job will run at the next calculated run time"."""
 
 
 @dataclass(frozen=True)
@@ -151,22 +237,28 @@ class AzureSettings:
     prefix: str
     tags: dict[str, str]
     resource_group: str
-    storage_account: str
-    """Data account: no shared keys, CMK, HNS (it is also the feature store's offline store)."""
-    code_account: str
-    """Step code only: the one account that keeps shared keys (Pulumi's Blob resource needs them)."""
-    key_vault: str
-    container_registry: str
     workspace: str
     feature_store: str
     model_name: str
-    endpoint_name: str
-    endpoint_instance: str
-    training_instance: str
+    deployment_name: str | None
+    """`model-v<version>` (3-32 characters, starting with a letter), or None when nothing is served."""
+    endpoint_size: VmSize
+    training_size: VmSize
     public_network_access: str
     materialization: Recurrence
     feature_types: dict[str, dict[str, str]]
     """group -> feature -> Azure FeatureDataType."""
+
+    @property
+    def endpoint_instance(self) -> str:
+        return self.endpoint_size.name
+
+    @property
+    def training_instance(self) -> str:
+        return self.training_size.name
+
+    def names(self, suffix: str) -> GlobalNames:
+        return global_names(self.prefix, suffix)
 
 
 def _alnum(text: str) -> str:
@@ -203,6 +295,31 @@ def check_registry(name: str, key: str = NAME_KEY) -> str:
     return name
 
 
+def check_names(names: GlobalNames, key: str = NAME_KEY) -> GlobalNames:
+    """Every global name against Azure's naming rules (Microsoft Learn: "Naming rules and
+    restrictions for Azure resources"; endpoint names: azure-ai-ml's EndpointConfigurations)."""
+    for account in (names.data_account, names.workspace_account, names.code_account):
+        check_storage_account(account, key)
+    check_key_vault(names.key_vault, key)
+    check_key_vault(names.workspace_vault, key)
+    check_registry(names.registry, key)
+    if not _REDIS_RE.match(names.redis):
+        raise SpecError(key, f"gives the Redis cache name {names.redis!r}; it must be 1-63 letters, digits, hyphens")
+    if not (3 <= len(names.endpoint) <= 32 and _ENDPOINT_RE.match(names.endpoint)):
+        raise SpecError(key, f"gives the online endpoint name {names.endpoint!r}; it must be 3-32 characters")
+    return names
+
+
+def deployment_name(version: int) -> str:
+    """The online deployment serving `version`: "begin with a letter, 3-32 characters, letters,
+    digits and single dashes" (azure-ai-ml EndpointConfigurations; Microsoft Learn "Manage and
+    increase quotas and limits for resources with Azure Machine Learning")."""
+    name = f"model-v{version}"
+    if not (len(name) <= 32 and _ENDPOINT_RE.match(name)):
+        raise SpecError(DEPLOYMENT_KEY, f"version {version} gives the deployment name {name!r}, over 32 characters")
+    return name
+
+
 def check_location(location: Any) -> str:
     if not isinstance(location, str) or not _LOCATION_RE.match(location):
         raise SpecError(
@@ -214,79 +331,104 @@ def check_location(location: Any) -> str:
     return location
 
 
+def check_schedule(cron: str | None, key: str) -> None:
+    """Azure ML schedule cron triggers ignore the day-of-month and month fields: "DAYS and MONTH
+    are not supported. If you pass a value, it will be ignored and treat as *" (Microsoft Learn:
+    "Schedule machine learning pipeline jobs"). A schedule restricting them would fire every day
+    on Azure: refused."""
+    if cron is None:
+        return
+    parsed = parse_cron(cron, key)
+    if not (parsed.day_of_month.every and parsed.month.every):
+        raise SpecError(
+            key,
+            f"{cron!r}: Azure ML schedules ignore the day-of-month and month fields (they would fire "
+            "every day); use '*' there (a day of the week is fine)",
+        )
+
+
+_START = "2020-01-01T{hour:02d}:{minute:02d}:00"
+
+
+def _cycle(field: Field, span: int) -> tuple[int, int] | None:
+    """(first, step) when the values are first, first+step, ... with step dividing `span` and
+    first < step: a fixed interval from `first` repeats exactly, across the field's wrap too."""
+    values = field.sorted()
+    if len(values) == 1:
+        return (values[0], span) if values[0] < span else None
+    step = values[1] - values[0]
+    if span % step or values[0] >= step or values != list(range(values[0], span, step)):
+        return None
+    return values[0], step
+
+
 def cron_to_recurrence(cron: str, key: str) -> Recurrence:
     """The cron shapes a materialization recurrence expresses exactly; anything else is a SpecError.
 
-    Read from the parsed values (providers/cron.py): every N minutes (N divides 60), at minute M
-    every N hours (N divides 24), at fixed hours and minutes every day, or on some week days.
+    Read from the parsed values (providers/cron.py). Every minute, every N minutes from minute M
+    (N divides 60) or at minute M every hour: a Minute/Hour recurrence anchored by `start_time`
+    (no pattern: Azure takes patterns only for Day/Week). Fixed hours (and minutes) every day: a
+    Day pattern. Fixed hours on some week days: a Week pattern.
     """
     parsed = parse_cron(cron, key)
     days = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
     minute, hour, dow = parsed.minute, parsed.hour, parsed.day_of_week
     if not (parsed.day_of_month.every and parsed.month.every):
         raise SpecError(key, f"{cron!r}: Azure materialization schedules cannot pick days of the month or months")
-    if hour.every and dow.every and (minute.every or _divides(minute, 60)):
-        return Recurrence("Minute", 1 if minute.every else minute.sorted()[1])
-    if minute.every or (len(minute.values) > 1 and (hour.every or _divides(hour, 24))):
-        raise SpecError(
-            key,
-            f"{cron!r}: an Azure recurrence takes */N minutes (N dividing 60), or fixed minutes with fixed hours; "
-            "use e.g. '*/15 * * * *' or '5 * * * *'",
-        )
-    minutes = tuple(minute.sorted())
     if dow.every and hour.every:
-        return Recurrence("Hour", 1, minutes=minutes)
-    if dow.every and _divides(hour, 24):
-        return Recurrence("Hour", hour.sorted()[1], minutes=minutes)
+        if minute.every:
+            return Recurrence("Minute", 1, start_time=_START.format(hour=0, minute=0))
+        cycle = _cycle(minute, 60)
+        if cycle is None:
+            raise SpecError(
+                key,
+                f"{cron!r}: every hour, an Azure recurrence fires at one minute or every N minutes "
+                "(N dividing 60); use e.g. '*/15 * * * *' or '5 * * * *'",
+            )
+        first, step = cycle
+        if step == 60:
+            return Recurrence("Hour", 1, start_time=_START.format(hour=0, minute=first))
+        return Recurrence("Minute", step, start_time=_START.format(hour=0, minute=first))
+    if minute.every:
+        raise SpecError(
+            key, f"{cron!r}: with fixed hours or week days an Azure recurrence needs fixed minutes, e.g. '0 3 * * *'"
+        )
     if hour.every:
         raise SpecError(key, f"{cron!r}: on chosen week days an Azure recurrence needs fixed hours")
-    hours = tuple(hour.sorted())
+    hours, minutes = tuple(hour.sorted()), tuple(minute.sorted())
     if dow.every:
         return Recurrence("Day", 1, hours=hours, minutes=minutes)
     return Recurrence("Week", 1, hours=hours, minutes=minutes, week_days=tuple(days[d] for d in sorted(dow.values)))
 
 
-def _divides(field: Field, span: int) -> bool:
-    """The field is 0, N, 2N, ... with N dividing `span` (so a fixed interval matches it exactly)."""
-    values = field.sorted()
-    if len(values) < 2 or values[0] != 0:
-        return False
-    step = values[1]
-    return span % step == 0 and values == list(range(0, span, step))
-
-
 def translate(target: Target) -> AzureSettings:
     p = target.platform
     location = check_location(target.region)
-    storage = check_storage_account(storage_account_name(p.prefix, "data"))
-    code = check_storage_account(storage_account_name(p.prefix, "code"))
-    vault = check_key_vault(f"{p.prefix}-kv")
-    acr = check_registry(storage_account_name(p.prefix, "acr"))
+    check_names(global_names(p.prefix, PLACEHOLDER_SUFFIX))
     for key, size in (("endpoint", p.endpoint.instance), ("pipeline", p.pipeline.instance)):
         if size == "gpu" and location not in GPU_LOCATIONS:
             raise SpecError(
                 f"mlops:platform.{key}.instance",
-                f"gpu ({ENDPOINT_SIZES['gpu']}) is not offered to Azure ML in {location}; "
+                f"gpu ({ENDPOINT_SIZES['gpu'].name}) is not offered to Azure ML in {location}; "
                 f"pick small|medium|large or a region among {', '.join(sorted(GPU_LOCATIONS))}",
             )
+    check_schedule(p.pipeline.schedule, "mlops:platform.pipeline.schedule")
+    check_schedule(p.monitor.schedule, "mlops:platform.monitor.schedule")
     recurrence = cron_to_recurrence(
         p.feature_store.online_sync_schedule, "mlops:platform.feature_store.online_sync_schedule"
     )
+    version = p.endpoint.model_version
     return AzureSettings(
         location=location,
         prefix=p.prefix,
         tags=dict(p.all_tags),
         resource_group=f"{p.prefix}-rg",
-        storage_account=storage,
-        code_account=code,
-        key_vault=vault,
-        container_registry=acr,
         workspace=f"{p.prefix}-ws",
         feature_store=f"{p.prefix}-fs",
         model_name=f"{p.prefix}-{p.pipeline.name}",
-        endpoint_name=f"{p.prefix}-ep",
-        endpoint_instance=ENDPOINT_SIZES[p.endpoint.instance],
-        training_instance=TRAINING_SIZES[p.pipeline.instance],
+        deployment_name=deployment_name(version) if version is not None else None,
+        endpoint_size=ENDPOINT_SIZES[p.endpoint.instance],
+        training_size=TRAINING_SIZES[p.pipeline.instance],
         public_network_access="Enabled" if p.network.public_access else "Disabled",
         materialization=recurrence,
         feature_types={

@@ -1,8 +1,15 @@
-"""A tiny fake Azure Resource Manager: Azure ML model versions (MLClient tests) and online
-endpoints with their deployments (the EndpointTraffic dynamic provider's tests)."""
+"""A tiny fake Azure Resource Manager for the real clients (azure-ai-ml's MLClient and the kit's
+dynamic providers): Azure ML model versions, a workspace, online endpoints with their
+deployments, and generic ARM resources that take PATCH (container registries, workspaces) and
+the managed-network provisioning action.
+
+Like Azure, it refuses traffic to a deployment that does not exist and answers writes with an
+asynchronous operation (`Azure-AsyncOperation`) that takes one poll to finish.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -13,7 +20,21 @@ WS = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningSe
 _VERSION = re.compile(rf"^{re.escape(WS)}/models/([^/]+)/versions/([^/?]+)$")
 _VERSIONS = re.compile(rf"^{re.escape(WS)}/models/([^/]+)/versions$")
 _ENDPOINT = re.compile(rf"^{re.escape(WS)}/onlineEndpoints/([^/]+)$")
+_DEPLOYMENTS = re.compile(rf"^{re.escape(WS)}/onlineEndpoints/([^/]+)/deployments$")
+_PROVISION = re.compile(r"^(/subscriptions/.+/workspaces/[^/]+)/provisionManagedNetwork$")
 _OPERATION = re.compile(r"^/operations/(\d+)$")
+RETRY_AFTER = "0.01"  # seconds; azure-core reads "0" as "use the default interval" (30 s)
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """JSON merge patch (RFC 7386), which is what ARM's PATCH does with a body."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
 
 
 class FakeArm:
@@ -22,7 +43,16 @@ class FakeArm:
         self.models: dict[tuple[str, str], dict[str, Any]] = {}
         self.endpoints: dict[str, dict[str, Any]] = {}
         self.deployments: dict[str, set[str]] = {}  # endpoint -> deployment names that exist
+        self.resources: dict[str, dict[str, Any]] = {}  # ARM id (lowercase) -> body, for PATCH/GET
         self.operations: list[int] = []  # polls left before each async operation succeeds
+        self.workspace = {
+            "id": WS,
+            "name": "ws",
+            "location": "westeurope",
+            "type": "Microsoft.MachineLearningServices/workspaces",
+            "properties": {"friendlyName": "ws", "managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"}},
+        }
+        self.resources[WS.lower()] = self.workspace
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -30,7 +60,7 @@ class FakeArm:
                 pass
 
             def _send(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
+                data = json.dumps(body).encode() if body is not None else b""
                 self.send_response(code)
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
@@ -38,6 +68,11 @@ class FakeArm:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _async(self, code: int, body: Any) -> None:
+                fake.operations.append(1)
+                operation = f"{fake.url}/operations/{len(fake.operations) - 1}"
+                self._send(code, body, {"Azure-AsyncOperation": operation, "Retry-After": RETRY_AFTER})
 
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -57,17 +92,33 @@ class FakeArm:
                     if key in fake.models:
                         return self._send(200, fake.models[key])
                     return self._send(404, {"error": {"code": "NotFound", "message": "no such model version"}})
+                if (m := _VERSIONS.match(path)) and method == "GET":
+                    values = [v for (n, _), v in fake.models.items() if n == m.group(1)]
+                    return self._send(200, {"value": values})
                 if m := _ENDPOINT.match(path):
                     return self._endpoint(method, m.group(1), path, body)
+                if (m := _DEPLOYMENTS.match(path)) and method == "GET":
+                    return self._send(200, {"value": fake.deployment_bodies(m.group(1))})
                 if (m := _OPERATION.match(path)) and method == "GET":
                     index = int(m.group(1))
                     if fake.operations[index] > 0:
                         fake.operations[index] -= 1
-                        return self._send(200, {"status": "InProgress"}, {"Retry-After": "0"})
+                        return self._send(200, {"status": "InProgress"}, {"Retry-After": RETRY_AFTER})
                     return self._send(200, {"status": "Succeeded"})
-                if (m := _VERSIONS.match(path)) and method == "GET":
-                    values = [v for (n, _), v in fake.models.items() if n == m.group(1)]
-                    return self._send(200, {"value": values})
+                if (m := _PROVISION.match(path)) and method == "POST":
+                    resource = fake.resources.get(m.group(1).lower())
+                    if resource is None:
+                        return self._send(404, {"error": {"code": "NotFound", "message": m.group(1)}})
+                    network = resource["properties"].setdefault("managedNetwork", {})
+                    network["status"] = {"status": "Active", "sparkReady": bool((body or {}).get("includeSpark"))}
+                    return self._async(202, None)
+                if path.lower() in fake.resources:
+                    resource = fake.resources[path.lower()]
+                    if method == "GET":
+                        return self._send(200, resource)
+                    if method == "PATCH":
+                        _merge(resource, body or {})
+                        return self._async(200, resource)
                 return self._send(404, {"error": {"code": "NotFound", "message": path}})
 
             def _endpoint(self, method: str, name: str, path: str, body: Any) -> None:
@@ -84,15 +135,16 @@ class FakeArm:
                         400,
                         {"error": {"code": "BadArgument", "message": f"Deployments {missing} do not exist"}},
                     )
+                if any(not isinstance(v, int) for v in traffic.values()):
+                    return self._send(400, {"error": {"code": "BadArgument", "message": f"traffic {traffic}"}})
                 fake.endpoints[name] = {
                     **body,
                     "id": path,
                     "name": name,
+                    "kind": fake.endpoints.get(name, {}).get("kind", "Managed"),
                     "properties": {**body["properties"], "provisioningState": "Succeeded"},
                 }
-                fake.operations.append(1)
-                operation = f"{fake.url}/operations/{len(fake.operations) - 1}"
-                return self._send(201, fake.endpoints[name], {"Azure-AsyncOperation": operation, "Retry-After": "0"})
+                return self._async(201, fake.endpoints[name])
 
             def do_GET(self) -> None:  # noqa: N802
                 self._handle("GET")
@@ -102,6 +154,9 @@ class FakeArm:
 
             def do_POST(self) -> None:  # noqa: N802
                 self._handle("POST")
+
+            def do_PATCH(self) -> None:  # noqa: N802
+                self._handle("PATCH")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -132,7 +187,10 @@ class FakeArm:
             "tags": {"mlops-platform": "churn"},
             "identity": {
                 "type": "UserAssigned",
-                "userAssignedIdentities": {"/subscriptions/sub/id": {"principalId": "p", "clientId": "c"}},
+                "userAssignedIdentities": {
+                    "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.ManagedIdentity/"
+                    "userAssignedIdentities/id": {"principalId": "p", "clientId": "c"}
+                },
             },
             "properties": {
                 "authMode": "AADToken",
@@ -144,6 +202,29 @@ class FakeArm:
         }
         self.deployments[name] = set(deployments or ())
         return endpoint_id
+
+    def deployment_bodies(self, endpoint: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": f"{WS}/onlineEndpoints/{endpoint}/deployments/{name}",
+                "name": name,
+                "location": "westeurope",
+                "kind": "Managed",
+                "sku": {"name": "Default", "capacity": 1},
+                "properties": {
+                    "endpointComputeType": "Managed",
+                    "instanceType": "Standard_D2as_v4",
+                    "scaleSettings": {"scaleType": "Default"},
+                    "provisioningState": "Succeeded",
+                },
+            }
+            for name in sorted(self.deployments.get(endpoint, ()))
+        ]
+
+    def add_resource(self, resource_id: str, body: dict[str, Any]) -> str:
+        """Any ARM resource that takes PATCH and GET (a registry, a feature store workspace)."""
+        self.resources[resource_id.lower()] = {"id": resource_id, **copy.deepcopy(body)}
+        return resource_id
 
     def __enter__(self) -> FakeArm:
         self.thread.start()

@@ -18,7 +18,7 @@ def arm(monkeypatch):
     # azure-core refuses bearer tokens over plain http; the fake has no TLS. Test-only relaxation.
     import azure.core.pipeline.policies._authentication as auth
 
-    monkeypatch.setattr(auth, "_enforce_https", lambda request: None)
+    monkeypatch.setattr(auth, "_enforce_https", lambda request: request.context.options.pop("enforce_https", None))
     with FakeArm() as fake:
         yield fake
 
@@ -78,3 +78,25 @@ def test_gate_blocks_registration(tmp_path, capsys):
     assert rc == 1  # the pipeline run fails; no client is even built
     assert "quality gate failed" in capsys.readouterr().err
     assert gate.gate(tmp_path, "roc_auc", 0.6)[0] is True
+
+
+@pytest.mark.parametrize(("metric", "registered"), [(0.75, True), (0.7499, False), (0.7501, True)])
+def test_the_gate_is_at_least_the_threshold_a_metric_exactly_at_it_registers(
+    arm, tmp_path, monkeypatch, metric, registered
+):
+    import azure.ai.ml
+    import azure.identity
+
+    gate = _gate_module()
+    client = ml_client(arm.url)
+    monkeypatch.setattr(azure.ai.ml, "MLClient", lambda *args, **kwargs: client)
+    monkeypatch.setattr(azure.identity, "ManagedIdentityCredential", lambda **kwargs: None)
+    for name, value in (("SUBSCRIPTION", "sub"), ("RESOURCEGROUP", "rg"), ("WORKSPACE_NAME", "ws")):
+        monkeypatch.setenv(f"AZUREML_ARM_{name}", value)
+    (tmp_path / "evaluation.json").write_text(f'{{"metrics": {{"roc_auc": {metric}}}}}')
+    argv = ["--metrics", str(tmp_path), "--model", MODEL_URI, "--metric", "roc_auc", "--threshold", "0.75"]
+    rc = gate.main([*argv, "--model_name", "churn-dev-churn", "--approval", "manual"])
+    puts = [path for method, path, _ in arm.requests if method == "PUT"]
+    assert (rc, len(puts)) == ((0, 1) if registered else (1, 0))
+    if registered:
+        assert puts[0].split("?")[0] == f"{WS}/models/churn-dev-churn/versions/1"

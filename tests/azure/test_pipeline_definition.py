@@ -20,15 +20,20 @@ def built():
     return pdef.build(
         PIPELINE,
         prefix="churn-dev",
-        code="azureml:churn-dev-steps:abc",
-        environment="azureml:churn-dev-steps-env:def",
-        instance_type="Standard_DS4_v2",
+        code=pdef.code_ref("churn-dev-steps", "abc"),
+        environment=pdef.environment_ref("churn-dev-steps-env", "def"),
+        instance_type="Standard_D4s_v3",
         gate_metric="roc_auc",
         gate_threshold=0.75,
         approval="manual",
         model_name="churn-dev-churn",
         data_root=ROOT,
+        tags={"mlops-platform": "churn"},
     )
+
+
+WID = "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w"
+UAI = "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
 
 
 def test_sdk_validates_the_job(built):
@@ -111,16 +116,17 @@ def test_own_check_catches_broken_bindings_the_sdk_misses(built, tmp_path, mutat
         assert load_job(path)._validate().passed
 
 
-def test_rest_job_points_at_registered_components(built):
+def test_rest_job_points_at_registered_components_in_the_sdks_wire_format(built):
     versions = {name: "v" + name[-3:] for name in built.components}
     rest = pdef.rest_job(built, versions)
-    wid = "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w"
-    filled = pdef.fill_workspace(rest, wid)
+    filled = pdef.fill(rest, WID, UAI, "client-1")
     for node, cname in built.node_components.items():
-        assert filled["jobs"][node]["componentId"] == f"azureml:{wid}/components/{cname}/versions/{versions[cname]}"
+        # azure-ai-ml sends a node's component as its ARM id, without `azureml:`
+        assert filled["jobs"][node]["componentId"] == f"{WID}/components/{cname}/versions/{versions[cname]}"
     assert filled["jobType"] == "Pipeline"
-    assert filled["identity"] == {"identityType": "Managed"}
+    assert filled["identity"] == {"identityType": "Managed", "clientId": "client-1", "resourceId": UAI}
     assert filled["inputs"]["input_data"]["uri"] == f"{ROOT}/churn/raw/"
+    assert "mlops-template" not in str(filled) and "0000000c1e17" not in str(filled)
     # the SDK's own component objects were restored after the REST rendering
     assert not isinstance(built.job.jobs["train"]._component, str)
 
@@ -132,4 +138,15 @@ def test_code_asset_is_content_addressed():
     changed = dict(files, **{"train.py": files["train.py"] + b"\n# changed\n"})
     assert pdef.digest(files) == code.digest
     assert pdef.digest(files) != pdef.digest(changed)
-    assert "azure-ai-ml" in pdef.conda_file(PIPELINE) and "scikit-learn" in pdef.conda_file(PIPELINE)
+
+
+def test_components_reference_code_and_environment_as_the_sdk_resolves_them(built):
+    from azure.ai.ml._utils._arm_id_utils import is_ARM_id_for_resource
+
+    for component in built.components.values():
+        spec = pdef.fill(pdef.component_spec(component), WID, UAI, "client-1")
+        assert spec["code"] == f"azureml:{WID}/codes/churn-dev-steps/versions/abc"
+        assert spec["environment"] == f"azureml:{WID}/environments/churn-dev-steps-env/versions/def"
+        assert is_ARM_id_for_resource(spec["code"].removeprefix("azureml:"), "codes")
+        assert is_ARM_id_for_resource(spec["environment"].removeprefix("azureml:"), "environments")
+        assert spec["tags"] == {"mlops-platform": "churn"}

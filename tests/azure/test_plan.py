@@ -1,7 +1,11 @@
-"""The Azure program under Pulumi mocks: the inputs that make the platform secure and correct."""
+"""The Azure program under Pulumi mocks: the inputs that make the platform secure and correct.
+
+Expected values are literal. The example stack's suffix is 9a37a1 (see test_translate.py).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,12 +13,15 @@ import yaml
 
 from infra.config import load_stack_file
 from infra.plan import plan
-from providers.azure.foundation import FORBIDDEN_ROLES, ROLES
 from providers.base import NOT_SERVING
 
 ROOT = Path(__file__).resolve().parents[2]
 ML = "azure-native:machinelearningservices:"
 DYNAMIC = "pulumi-python:dynamic:Resource"
+SUB = "/subscriptions/00000000-0000-0000-0000-000000000000"
+RG = f"{SUB}/resourceGroups/churn-dev-rg"
+WS = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/churn-dev-ws"
+FS = f"{RG}/providers/Microsoft.MachineLearningServices/workspaces/churn-dev-fs"
 
 
 @pytest.fixture(scope="module")
@@ -36,93 +43,237 @@ def _variant(tmp_path: Path, **platform_changes) -> object:
     return plan(load_stack_file(path))
 
 
-def test_storage_accounts_are_locked_down(planned):
-    accounts = {r.inputs["accountName"]: r for r in planned.by_type("azure-native:storage:StorageAccount")}
-    assert set(accounts) == {"churndevdata", "churndevcode"}
-    for account in accounts.values():
-        i = account.inputs
-        assert i["allowBlobPublicAccess"] is False
-        assert i["minimumTlsVersion"] == "TLS1_2"
-        assert i["enableHttpsTrafficOnly"] is True
-        assert i["encryption"]["keySource"] == "Microsoft.Keyvault"
-        assert i["encryption"]["keyVaultProperties"]["keyName"] == "churn-dev-cmk"
-        assert i["encryption"]["encryptionIdentity"]["encryptionUserAssignedIdentity"].endswith("/churn-dev-id")
-        assert account.protect
-    data, code = accounts["churndevdata"].inputs, accounts["churndevcode"].inputs
-    assert data["allowSharedKeyAccess"] is False
-    # The data account is private; the code account is reachable by the deployer's `pulumi up`,
-    # which uploads the step code through the blob data plane.
-    assert data["publicNetworkAccess"] == "Disabled" and data["networkRuleSet"]["defaultAction"] == "Deny"
-    assert code["publicNetworkAccess"] == "Enabled" and code["networkRuleSet"]["defaultAction"] == "Allow"
+def _dynamic(planned, key: str) -> list:
+    return [r for r in planned.by_type(DYNAMIC) if key in r.inputs]
+
+
+def test_three_storage_accounts_each_with_its_job(planned):
+    accounts = {r.inputs["accountName"]: r.inputs for r in planned.by_type("azure-native:storage:StorageAccount")}
+    assert set(accounts) == {"churndevdata9a37a1", "churndevws9a37a1", "churndevcode9a37a1"}
+    data, ws, code = accounts["churndevdata9a37a1"], accounts["churndevws9a37a1"], accounts["churndevcode9a37a1"]
+    # ADLS Gen2 for data and the offline store; a plain account for the workspaces (they refuse HNS).
+    assert data["isHnsEnabled"] is True and ws["isHnsEnabled"] is False and code["isHnsEnabled"] is False
+    assert data["allowSharedKeyAccess"] is False and ws["allowSharedKeyAccess"] is False
     # Pulumi's Blob resource writes with the account key: only the code account keeps it.
-    assert accounts["churndevcode"].inputs["allowSharedKeyAccess"] is True
+    assert code["allowSharedKeyAccess"] is True
+    for private in (data, ws):
+        assert private["publicNetworkAccess"] == "Disabled" and private["networkRuleSet"]["defaultAction"] == "Deny"
+    # The code account is reachable by the deployer's `pulumi up` (uploads through the data plane).
+    assert code["publicNetworkAccess"] == "Enabled" and code["networkRuleSet"]["defaultAction"] == "Allow"
+    for workspace in planned.by_type(ML + "Workspace"):
+        assert workspace.inputs["storageAccount"].endswith("/storageAccounts/churndevws9a37a1")
     assert all(c.inputs["publicAccess"] == "None" for c in planned.by_type("azure-native:storage:BlobContainer"))
 
 
-def test_key_vault_rbac_purge_protection_and_key(planned):
-    vault = planned.one("azure-native:keyvault:Vault")
-    props = vault.inputs["properties"]
-    assert props["enableRbacAuthorization"] is True
-    assert props["enablePurgeProtection"] is True
-    assert props["enableSoftDelete"] is True
-    assert props["publicNetworkAccess"] == "Disabled"
-    assert not props.get("accessPolicies")
+def test_key_vaults_rbac_purge_protection_and_a_key_that_does_not_expire(planned):
+    vaults = {r.inputs["vaultName"]: r for r in planned.by_type("azure-native:keyvault:Vault")}
+    assert set(vaults) == {"churn-dev-kv-9a37a1", "churn-dev-wkv-9a37a1"}
+    for vault in vaults.values():
+        props = vault.inputs["properties"]
+        assert props["enableRbacAuthorization"] is True and props["enablePurgeProtection"] is True
+        assert props["enableSoftDelete"] is True and props["softDeleteRetentionInDays"] == 90
+        assert props["publicNetworkAccess"] == "Disabled"
+        assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "AzureServices"}
+        assert not props.get("accessPolicies") and vault.protect
     key = planned.one("azure-native:keyvault:Key")
-    assert key.inputs["properties"]["kty"] == "RSA-HSM" and key.protect
+    assert key.inputs["vaultName"] == "churn-dev-kv-9a37a1" and key.protect
+    props = key.inputs["properties"]
+    assert (props["kty"], props["keySize"], props["keyOps"]) == ("RSA-HSM", 3072, ["wrapKey", "unwrapKey"])
+    # rotated yearly; no expiry, so the version a workspace pins keeps working after a rotation
+    assert props["rotationPolicy"] == {
+        "lifetimeActions": [{"action": {"type": "rotate"}, "trigger": {"timeAfterCreate": "P1Y"}}]
+    }
 
 
-def test_workspaces_private_cmk_and_identity(planned):
-    workspaces = {r.inputs["kind"]: r.inputs for r in planned.by_type(ML + "Workspace")}
+def test_the_key_vault_holding_the_key_is_not_the_workspaces(planned):
+    for ws in planned.by_type(ML + "Workspace"):
+        assert ws.inputs["keyVault"].endswith("/vaults/churn-dev-wkv-9a37a1")
+        assert ws.inputs["encryption"]["keyVaultProperties"]["keyVaultArmId"].endswith("/vaults/churn-dev-kv-9a37a1")
+
+
+def test_workspaces_private_cmk_and_identities(planned):
+    workspaces = {r.inputs["kind"]: r for r in planned.by_type(ML + "Workspace")}
     assert set(workspaces) == {"Default", "FeatureStore"}
     for ws in workspaces.values():
-        assert ws["publicNetworkAccess"] == "Disabled"
-        assert ws["encryption"]["status"] == "Enabled"
-        assert ws["encryption"]["keyVaultProperties"]["keyIdentifier"].startswith("https://churn-dev-kv.vault")
-        assert ws["identity"]["type"] == "UserAssigned"
-        assert ws["managedNetwork"]["isolationMode"] == "AllowOnlyApprovedOutbound"
-    acr = planned.one("azure-native:containerregistry:Registry").inputs
-    assert acr["adminUserEnabled"] is False and acr["publicNetworkAccess"] == "Disabled"
-    endpoint = planned.one(ML + "OnlineEndpoint").inputs
-    assert endpoint["properties"]["authMode"] == "AADToken"
-    assert endpoint["properties"]["publicNetworkAccess"] == "Disabled"
+        i = ws.inputs
+        assert i["publicNetworkAccess"] == "Disabled" and i["hbiWorkspace"] is True
+        assert i["systemDatastoresAuthMode"] == "Identity"
+        assert i["encryption"]["status"] == "Enabled"
+        assert i["encryption"]["keyVaultProperties"]["keyIdentifier"].startswith(
+            "https://churn-dev-kv-9a37a1.vault.azure.net/keys/churn-dev-cmk/"
+        )
+        assert i["encryption"]["identity"]["userAssignedIdentity"].endswith("/churn-dev-cmk-id")
+        assert [x.rsplit("/", 1)[-1] for x in i["identity"]["userAssignedIdentities"]] == [
+            "churn-dev-ws-id",
+            "churn-dev-id",
+            "churn-dev-cmk-id",
+        ]
+        assert i["primaryUserAssignedIdentity"].endswith("/churn-dev-ws-id")
+        assert "sku" not in i and "v1LegacyMode" not in i  # what azure-ai-ml sends: Azure's defaults
+        # the kit re-keys a workspace by hand (docs/azure.md), never on a refresh after a rotation
+        assert "encryption.keyVaultProperties.keyIdentifier" in ws.ignore_changes
+        assert ws.protect
 
 
-def test_roles_are_narrow_and_scoped(planned):
-    assignments = planned.by_type("azure-native:authorization:RoleAssignment")
-    assert assignments
-    custom = planned.one("azure-native:authorization:RoleDefinition").inputs
-    allowed = set(ROLES.values()) | {custom["roleDefinitionId"]}
-    for a in assignments:
-        role = a.inputs["roleDefinitionId"]
-        guid = role.rsplit("/", 1)[-1]
-        assert guid not in FORBIDDEN_ROLES
-        assert "/roleDefinitions/" in role and guid in allowed
-        # scoped to one resource, never the subscription or a resource group
-        assert "/providers/" in a.inputs["scope"], a.inputs["scope"]
-    by_role = {a.inputs["roleDefinitionId"].rsplit("/", 1)[-1]: a.inputs["scope"] for a in assignments}
-    assert by_role[ROLES["Storage Blob Data Contributor"]].endswith("/storageAccounts/churndevdata")
-    assert by_role[ROLES["Key Vault Crypto Service Encryption User"]].endswith("/vaults/churn-dev-kv")
-    actions = custom["permissions"][0]["actions"]
-    assert all(a.startswith("Microsoft.MachineLearningServices/workspaces/") for a in actions)
-    assert not any("*" in a or "delete" in a for a in actions)
+def test_the_managed_network_reaches_only_approved_destinations(planned):
+    for ws in planned.by_type(ML + "Workspace"):
+        network = ws.inputs["managedNetwork"]
+        assert network["isolationMode"] == "AllowOnlyApprovedOutbound"
+        rules = {
+            name: (
+                rule["type"],
+                rule["destination"]["serviceResourceId"].rsplit("/", 1)[-1],
+                rule["destination"]["subresourceTarget"],
+                rule["destination"]["sparkEnabled"],
+            )
+            for name, rule in network["outboundRules"].items()
+        }
+        expected = {
+            "data-blob": ("PrivateEndpoint", "churndevdata9a37a1", "blob", True),
+            "data-dfs": ("PrivateEndpoint", "churndevdata9a37a1", "dfs", True),
+            "code-blob": ("PrivateEndpoint", "churndevcode9a37a1", "blob", True),
+        }
+        if ws.inputs["kind"] == "FeatureStore":
+            expected["redis"] = ("PrivateEndpoint", "churn-dev-online-9a37a1", "redisCache", True)
+        assert rules == expected  # no FQDN rule: nothing reaches the internet (no Azure Firewall)
+        assert ws.inputs["serverlessComputeSettings"] == {"serverlessComputeNoPublicIP": True}
+    provisions = {
+        (r.inputs["workspace_id"], r.inputs["include_spark"], r.inputs["arm_url"])
+        for r in _dynamic(planned, "workspace_id")
+    }
+    assert provisions == {(WS, True, "https://management.azure.com"), (FS, True, "https://management.azure.com")}
+
+
+def test_a_private_registry_builds_images_on_a_compute_cluster(planned):
+    build = planned.one(ML + "Compute").inputs
+    assert build["computeName"] == "imgbuild"
+    props = build["properties"]
+    assert props["computeType"] == "AmlCompute" and props["disableLocalAuth"] is True
+    assert props["properties"]["scaleSettings"]["minNodeCount"] == 0
+    assert props["properties"]["enableNodePublicIp"] is False
+    patches = {r.inputs["resource_id"]: r.inputs["patch"] for r in _dynamic(planned, "resource_id")}
+    assert patches[WS] == {"properties": {"imageBuildCompute": "imgbuild"}}
+
+
+def test_registry_cmk_through_its_system_identity_past_the_vault_firewall(planned):
+    acr = planned.one("azure-native:containerregistry:Registry")
+    i = acr.inputs
+    assert i["sku"] == {"name": "Premium"} and i["adminUserEnabled"] is False and i["anonymousPullEnabled"] is False
+    assert i["publicNetworkAccess"] == "Disabled" and i["networkRuleBypassOptions"] == "AzureServices"
+    assert i["identity"]["type"] == "SystemAssigned, UserAssigned"
+    assert [x.rsplit("/", 1)[-1] for x in i["identity"]["userAssignedIdentities"]] == ["churn-dev-cmk-id"]
+    # versionless key: the registry follows the key's rotation
+    assert i["encryption"]["keyVaultProperties"]["keyIdentifier"] == (
+        "https://churn-dev-kv-9a37a1.vault.azure.net/keys/churn-dev-cmk"
+    )
+    assert "encryption.keyVaultProperties.identity" in acr.ignore_changes
+    patches = {r.inputs["resource_id"]: r.inputs for r in _dynamic(planned, "resource_id")}
+    registry = f"{RG}/providers/Microsoft.ContainerRegistry/registries/churndevacr9a37a1"
+    assert patches[registry]["patch"] == {"properties": {"encryption": {"keyVaultProperties": {"identity": "system"}}}}
+    assert patches[registry]["api_version"] == "2023-01-01-preview"
+
+
+def test_inbound_private_endpoints_and_their_dns(planned):
+    endpoints = {
+        r.inputs["privateEndpointName"]: (
+            r.inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"].rsplit("/", 1)[-1],
+            r.inputs["privateLinkServiceConnections"][0]["groupIds"],
+        )
+        for r in planned.by_type("azure-native:network:PrivateEndpoint")
+    }
+    assert endpoints == {
+        "churn-dev-pe-workspace": ("churn-dev-ws", ["amlworkspace"]),
+        "churn-dev-pe-featurestore": ("churn-dev-fs", ["amlworkspace"]),
+        "churn-dev-pe-data-blob": ("churndevdata9a37a1", ["blob"]),
+        "churn-dev-pe-data-dfs": ("churndevdata9a37a1", ["dfs"]),
+    }
+    zones = {r.inputs["privateZoneName"] for r in planned.by_type("azure-native:privatedns:PrivateZone")}
+    assert zones == {
+        "privatelink.api.azureml.ms",
+        "privatelink.notebooks.azure.net",
+        "privatelink.blob.core.windows.net",
+        "privatelink.dfs.core.windows.net",
+    }
+    links = planned.by_type("azure-native:privatedns:VirtualNetworkLink")
+    assert len(links) == 4 and all(link.inputs["registrationEnabled"] is False for link in links)
+    groups = {
+        r.inputs["privateEndpointName"]: sorted(c["name"] for c in r.inputs["privateDnsZoneConfigs"])
+        for r in planned.by_type("azure-native:network:PrivateDnsZoneGroup")
+    }
+    assert groups["churn-dev-pe-workspace"] == ["privatelink-api-azureml-ms", "privatelink-notebooks-azure-net"]
+    vnet = planned.one("azure-native:network:VirtualNetwork").inputs
+    assert vnet["addressSpace"] == {"addressPrefixes": ["10.250.0.0/24"]}
+
+
+def test_public_access_declares_no_private_network_nor_build_cluster(tmp_path):
+    public = _variant(tmp_path, **{"network.public_access": True})
+    for typ in (
+        "azure-native:network:VirtualNetwork",
+        "azure-native:network:PrivateEndpoint",
+        "azure-native:privatedns:PrivateZone",
+        ML + "Compute",
+    ):
+        assert public.by_type(typ) == [], typ
+    for ws in public.by_type(ML + "Workspace"):
+        assert ws.inputs["managedNetwork"]["isolationMode"] == "AllowInternetOutbound"
+        assert ws.inputs["publicNetworkAccess"] == "Enabled"
+
+
+def test_app_insights_accepts_the_deployments_telemetry(planned, tmp_path):
+    # Deployments send with the instrumentation key over the public ingestion endpoint (the
+    # managed network's AzureMonitor rule): with local auth off or ingestion private, it is dropped.
+    ai = planned.one("azure-native:applicationinsights:Component").inputs
+    assert ai["disableLocalAuth"] is False and ai["publicNetworkAccessForIngestion"] == "Enabled"
+    assert ai["publicNetworkAccessForQuery"] == "Disabled"
+    assert planned.one(ML + "OnlineDeployment").inputs["properties"]["appInsightsEnabled"] is True
+    public = _variant(tmp_path, **{"network.public_access": True})
+    assert public.one("azure-native:applicationinsights:Component").inputs["publicNetworkAccessForQuery"] == "Enabled"
 
 
 def test_deployment_scaling_and_data_collection(planned):
-    props = planned.one(ML + "OnlineDeployment").inputs["properties"]
-    assert props["instanceType"] == "Standard_DS2_v2"
-    # Managed deployments: Default scale settings, a fixed count = sku.capacity = min replicas...
+    deployment = planned.one(ML + "OnlineDeployment")
+    props = deployment.inputs["properties"]
+    assert deployment.inputs["deploymentName"] == "model-v1"
+    assert props["instanceType"] == "Standard_D2as_v4"
     assert props["scaleSettings"] == {"scaleType": "Default"}
-    assert planned.one(ML + "OnlineDeployment").inputs["sku"]["capacity"] == 1
+    assert deployment.inputs["sku"]["capacity"] == 1
+    assert "sku.capacity" in deployment.ignore_changes  # the autoscaler owns the count after creation
     collections = props["dataCollector"]["collections"]
     assert set(collections) == {"request", "response"}
     assert all(
         c["samplingRate"] == pytest.approx(0.2) and c["dataCollectionMode"] == "Enabled" for c in collections.values()
     )
     assert props["model"].endswith("/models/churn-dev-churn/versions/1")
-    assert planned.outputs["serving"] == (
-        "model version 1 of /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/churn-dev-rg/"
-        "providers/Microsoft.MachineLearningServices/workspaces/churn-dev-ws/models/churn-dev-churn"
-    )
+    assert props["environmentId"].endswith("/environments/churn-dev-steps-env/versions/" + _env_version(planned))
+    assert planned.outputs["serving"] == (f"model version 1 of {WS}/models/churn-dev-churn")
+    endpoint = planned.one(ML + "OnlineEndpoint").inputs
+    assert endpoint["endpointName"] == "churn-dev-ep-9a37a1"
+    assert endpoint["properties"]["authMode"] == "AADToken"
+    assert endpoint["properties"]["publicNetworkAccess"] == "Disabled"
+    assert [i.rsplit("/", 1)[-1] for i in endpoint["identity"]["userAssignedIdentities"]] == ["churn-dev-id"]
+
+
+def _env_version(planned) -> str:
+    return planned.one(ML + "EnvironmentVersion").inputs["version"]
+
+
+def test_the_environment_is_built_offline_from_a_wheelhouse_on_a_documented_inference_base(planned):
+    env = planned.one(ML + "EnvironmentVersion").inputs
+    version = env["version"]
+    base = f"https://churndevcode9a37a1.blob.core.windows.net/code/env/{version}/"
+    assert env["properties"]["build"] == {"contextUri": base, "dockerfilePath": "Dockerfile"}
+    assert "image" not in env["properties"] and "condaFile" not in env["properties"]
+    blobs = {b.inputs["blobName"]: b.inputs["source"] for b in planned.by_type("azure-native:storage:Blob")}
+    dockerfile = blobs[f"env/{version}/Dockerfile"]["text"]
+    assert dockerfile.splitlines()[0] == "FROM mcr.microsoft.com/azureml/minimal-py312-inference:latest"
+    assert "pip install --no-index" in dockerfile and "--find-links /tmp/mlops/wheels" in dockerfile
+    requirements = blobs[f"env/{version}/requirements.txt"]["text"].splitlines()
+    # the framework the model is trained with is the one it is served with, exactly
+    assert "scikit-learn==1.4.2" in requirements
+    assert {"azure-ai-ml==1.35.2", "azure-identity==1.27.0"} <= set(requirements)
+    assert all("==" in line for line in requirements)  # everything pinned: the wheelhouse is a lock
+    archive = blobs[f"env/{version}/wheelhouse.tar.gz"]
+    assert archive["asset"] == "FileAsset" and archive["path"] == f".mlops/wheelhouse/azure/churn-{version}.tar.gz"
 
 
 def test_schedules_and_drift_signal(planned):
@@ -132,25 +283,59 @@ def test_schedules_and_drift_signal(planned):
     job = training["action"]["jobDefinition"]
     assert training["action"]["actionType"] == "CreateJob" and job["jobType"] == "Pipeline"
     assert set(job["jobs"]) == {"validate", "features", "train", "evaluate", "gate_register"}
+    # the runtime identity, named (not whichever identity the workspace would pick)
+    assert job["identity"] == {
+        "identityType": "Managed",
+        "clientId": "66afa422-2a3e-5d87-9fa1-0a41bd27576f",
+        "resourceId": f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/churn-dev-id",
+    }
     components = {r.inputs["name"]: r.inputs["version"] for r in planned.by_type(ML + "ComponentVersion")}
     for node in job["jobs"].values():
         cid = node["componentId"]
         name, version = cid.split("/components/")[1].split("/versions/")
-        assert cid.startswith("azureml:/subscriptions/") and components[name] == version
+        # the SDK's wire format: an ARM id without `azureml:`
+        assert cid.startswith(f"{WS}/components/") and components[name] == version
+    for component in planned.by_type(ML + "ComponentVersion"):
+        spec = component.inputs["properties"]["componentSpec"]
+        assert spec["code"].startswith(f"azureml:{WS}/codes/churn-dev-steps/versions/")
+        assert spec["environment"].startswith(f"azureml:{WS}/environments/churn-dev-steps-env/versions/")
+        assert spec["tags"] == {"mlops-platform": "churn", "mlops-environment": "dev", "team": "ml-platform"}
+    assert job["inputs"]["input_data"]["uri"] == "azureml://datastores/mlopsdata/paths/churn/raw/"
     assert monitor["trigger"]["expression"] == "0 * * * *"
     assert monitor["isEnabled"] is True
     definition = monitor["action"]["monitorDefinition"]
+    assert definition["computeConfiguration"]["computeIdentity"] == {"computeIdentityType": "AmlToken"}
     signal = definition["signals"]["data-drift"]
     assert signal["signalType"] == "DataDrift"
     assert {(t["dataType"], t["metric"], t["threshold"]["value"]) for t in signal["metricThresholds"]} == {
         ("Numerical", "JensenShannonDistance", 0.2),
         ("Categorical", "JensenShannonDistance", 0.2),
     }
-    assert "/churn-dev-ep/v1/request/" in signal["productionData"]["uri"]
-    assert signal["referenceData"]["uri"].endswith("/churn/training/")
+    assert "/churn-dev-ep-9a37a1/model-v1/request/" in signal["productionData"]["uri"]
+    assert signal["referenceData"]["uri"] == "azureml://datastores/mlopsdata/paths/churn/training/"
     outputs = job["outputs"]["training_data"]
     assert outputs["uri"] == signal["referenceData"]["uri"]  # the pipeline writes what the monitor reads
-    assert definition["monitoringTarget"]["deploymentId"].endswith("/deployments/v1")
+    assert definition["monitoringTarget"]["deploymentId"].endswith("/deployments/model-v1")
+
+
+def test_the_workspace_reads_data_through_an_identity_based_adls_datastore(planned):
+    stores = {
+        (r.inputs["workspaceName"], r.inputs["name"]): r.inputs["properties"] for r in planned.by_type(ML + "Datastore")
+    }
+    assert set(stores) == {("churn-dev-ws", "mlopsdata"), ("churn-dev-fs", "mlopsdata"), ("churn-dev-fs", "mlopscode")}
+    data = stores[("churn-dev-ws", "mlopsdata")]
+    assert (data["datastoreType"], data["accountName"], data["filesystem"]) == (
+        "AzureDataLakeGen2",
+        "churndevdata9a37a1",
+        "data",
+    )
+    assert data["credentials"] == {"credentialsType": "None"}  # identity-based: the job's identity
+    code = stores[("churn-dev-fs", "mlopscode")]
+    assert (code["datastoreType"], code["accountName"], code["containerName"]) == (
+        "AzureBlob",
+        "churndevcode9a37a1",
+        "code",
+    )
 
 
 def test_retrain_wiring(planned):
@@ -162,35 +347,17 @@ def test_retrain_wiring(planned):
     assert "/triggers/drift_alert/" in receiver["callbackUrl"]
     action = workflow.inputs["definition"]["actions"]["submit_training"]["inputs"]
     assert action["method"] == "PUT"
-    assert action["uri"].startswith("https://management.azure.com/subscriptions/")
-    assert "/workspaces/churn-dev-ws/jobs/@{guid()}?api-version=2025-12-01" in action["uri"]
+    assert action["uri"] == f"https://management.azure.com{WS}/jobs/@{{guid()}}?api-version=2025-12-01"
     assert action["authentication"]["type"] == "ManagedServiceIdentity"
     assert action["authentication"]["identity"].endswith("/churn-dev-retrain-id")
     schedule_job = next(r for r in planned.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-training").inputs[
         "properties"
     ]["action"]["jobDefinition"]
     assert action["body"]["properties"]["jobs"] == schedule_job["jobs"]
-    rule = planned.one("azure-native:monitor:ScheduledQueryRule").inputs
-    assert rule["actions"]["actionGroups"][0].endswith("/actionGroups/churn-dev-drift")
-    assert 'ExperimentName == "churn-dev-monitor"' in rule["criteria"]["allOf"][0]["query"]
-    assert rule["actions"]["customProperties"]["drift_threshold"] == "0.2"
+    assert action["body"]["properties"]["identity"] == schedule_job["identity"]
     diag = planned.one("azure-native:monitor:DiagnosticSetting").inputs
     assert diag["logs"][0]["category"] == "AmlRunStatusChangedEvent"
     assert planned.outputs["retrain_target"].endswith("/workflows/churn-dev-retrain")
-
-
-def test_feature_store(planned):
-    version = planned.one(ML + "FeaturesetVersion")
-    mat = version.inputs["properties"]["materializationSettings"]
-    assert mat["storeType"] == "OnlineAndOffline"
-    assert mat["schedule"]["frequency"] == "Hour" and mat["schedule"]["schedule"]["minutes"] == [0]
-    # The container is protected; versions are immutable, named by their spec's hash and retained
-    # in Azure (retain_on_delete) when superseded, so they are not `protect`ed (that would block
-    # the new version's rollout).
-    assert planned.one(ML + "FeaturesetContainerEntity").protect and not version.protect
-    redis = planned.one("azure-native:redis:Redis").inputs
-    assert redis["disableAccessKeyAuthentication"] is True and redis["enableNonSslPort"] is False
-    assert planned.one(ML + "ModelContainer").protect
 
 
 def test_every_resource_is_tagged_where_it_can_be(planned):
@@ -209,7 +376,7 @@ def test_no_model_version_means_no_deployment(tmp_path):
     assert [r.inputs["name"] for r in result.by_type(ML + "Schedule")] == ["churn-dev-training"]
     assert result.outputs["monitor"] is None and result.outputs["drift_alarm"] == []
     assert result.by_type("azure-native:monitor:ScheduledQueryRule") == []
-    assert result.by_type(DYNAMIC) == []
+    assert _dynamic(result, "endpoint_id") == []
     assert result.by_type("azure-native:logic:Workflow") == []
     assert not result.one("azure-native:monitor:ActionGroup").inputs.get("logicAppReceivers")
     assert result.outputs["retrain_target"] is None
@@ -227,63 +394,35 @@ def test_unapproved_version_is_refused():
         approved_model_id(SimpleNamespace(id="x", properties=SimpleNamespace(tags={"approval": "pending"})), "m", 2)
 
 
-def test_data_bearing_resources_are_protected(planned):
-    protected = {r.type for r in planned.resources if r.protect}
-    assert {
-        ML + "Workspace",  # the model registry, runs and lineage live here
-        "azure-native:containerregistry:Registry",
-        "azure-native:storage:StorageAccount",
-        "azure-native:keyvault:Vault",
-        "azure-native:keyvault:Key",
-        ML + "ModelContainer",
-    } <= protected
-    assert all(r.protect for r in planned.by_type(ML + "Workspace"))
-
-
 def test_traffic_is_routed_after_the_deployment_exists(planned):
     endpoint = planned.one(ML + "OnlineEndpoint")
     assert "traffic" not in endpoint.inputs["properties"]
     assert "properties.traffic" in endpoint.ignore_changes
-    traffic = planned.one(DYNAMIC)
-    assert traffic.inputs["traffic"] == {"v1": 100}
-    assert traffic.inputs["endpoint_id"].endswith("/onlineEndpoints/churn-dev-ep")
+    (traffic,) = _dynamic(planned, "endpoint_id")
+    assert traffic.inputs["traffic"] == {"model-v1": 100}
+    assert traffic.inputs["endpoint_id"] == f"{WS}/onlineEndpoints/churn-dev-ep-9a37a1"
     assert traffic.inputs["arm_url"] == "https://management.azure.com"
-    component = planned.one("mlops:azure:Endpoint").urn
-    assert traffic.parent == component
+    assert traffic.parent == planned.one("mlops:azure:Endpoint").urn
 
 
 def test_outputs_follow_the_contract(planned):
     out = planned.outputs
-    assert out["encryption_key"].endswith("/providers/Microsoft.KeyVault/vaults/churn-dev-kv/keys/churn-dev-cmk")
-    assert out["execution_identity"].endswith("/userAssignedIdentities/churn-dev-id")
-    assert out["drift_alarm"] == [
-        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/churn-dev-rg/providers/"
-        "Microsoft.Insights/scheduledQueryRules/churn-dev-drift"
-    ]
-    assert out["monitor"].endswith("/schedules/churn-dev-monitor")
-    for group, value in out["feature_groups"].items():
-        assert set(value) == {"id", "offline", "online"}
-        assert value["id"].endswith(f"/featuresets/{group}")
-        assert value["offline"] == f"abfss://data@churndevdata.dfs.core.windows.net/features/{group}/"
-
-
-def test_docs_list_every_identity_and_role(planned):
-    from providers.azure.foundation import ROLES
-
-    docs = (ROOT / "docs" / "azure.md").read_text()
-    names = {v: k for k, v in ROLES.items()}
-    for identity in planned.by_type("azure-native:managedidentity:UserAssignedIdentity"):
-        suffix = identity.inputs["resourceName"].removeprefix("churn-dev")
-        assert f"`<prefix>{suffix}`" in docs, suffix
-    custom = planned.one("azure-native:authorization:RoleDefinition").inputs["roleDefinitionId"]
-    for assignment in planned.by_type("azure-native:authorization:RoleAssignment"):
-        guid = assignment.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
-        assert guid == custom or f"| {names[guid]} |" in docs, names.get(guid, guid)
-    assert "pipeline submitter" in docs
+    assert out["storage_uri"] == "abfss://data@churndevdata9a37a1.dfs.core.windows.net/"
+    assert out["encryption_key"] == f"{RG}/providers/Microsoft.KeyVault/vaults/churn-dev-kv-9a37a1/keys/churn-dev-cmk"
+    assert out["execution_identity"] == f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/churn-dev-id"
+    assert out["drift_alarm"] == [f"{RG}/providers/Microsoft.Insights/scheduledQueryRules/churn-dev-drift"]
+    assert out["monitor"] == f"{WS}/schedules/churn-dev-monitor"
+    assert out["feature_groups"] == {
+        "customer_profile": {
+            "id": f"{FS}/featuresets/customer_profile",
+            "offline": "abfss://data@churndevdata9a37a1.dfs.core.windows.net/features/customer_profile/",
+            "online": True,
+        }
+    }
 
 
 def test_deployment_autoscales_through_azure_monitor(planned):
-    deployment_id = planned.one(DYNAMIC).inputs["endpoint_id"] + "/deployments/v1"
+    deployment_id = f"{WS}/onlineEndpoints/churn-dev-ep-9a37a1/deployments/model-v1"
     setting = planned.one("azure-native:monitor:AutoscaleSetting").inputs
     assert setting["enabled"] is True
     assert setting["targetResourceUri"] == deployment_id
@@ -295,63 +434,16 @@ def test_deployment_autoscales_through_azure_monitor(planned):
         trigger = rule["metricTrigger"]
         assert trigger["metricName"] == "CpuUtilizationPercentage"
         assert trigger["metricResourceUri"] == deployment_id
-        assert trigger["metricNamespace"] == "Microsoft.MachineLearningServices/onlineEndpoints/deployments"
-        assert rule["scaleAction"]["type"] == "ChangeCount" and rule["scaleAction"]["value"] == "1"
+        assert trigger["metricNamespace"] == "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+        assert rule["scaleAction"] == {
+            "direction": rule["scaleAction"]["direction"],
+            "type": "ChangeCount",
+            "value": "1",
+            "cooldown": "PT5M",
+        }
     out, in_ = rules["Increase"]["metricTrigger"], rules["Decrease"]["metricTrigger"]
     assert (out["operator"], out["threshold"]) == ("GreaterThan", 70)
-    assert in_["operator"] == "LessThan" and 0 < in_["threshold"] < out["threshold"]
-
-
-def test_one_failed_monitor_run_fires_the_alert_once(planned):
-    rule = planned.one("azure-native:monitor:ScheduledQueryRule").inputs
-    assert rule["autoMitigate"] is False
-    # Non-overlapping windows: each failed run is in exactly one evaluation's window.
-    assert rule["windowSize"] == rule["evaluationFrequency"]
-    periods = rule["criteria"]["allOf"][0]["failingPeriods"]
-    assert periods == {"minFailingPeriodsToAlert": 1, "numberOfEvaluationPeriods": 1}
-
-
-def test_app_insights_follows_the_network_setting(planned, tmp_path):
-    ai = planned.one("azure-native:applicationinsights:Component").inputs
-    assert ai["publicNetworkAccessForIngestion"] == "Disabled"
-    assert ai["publicNetworkAccessForQuery"] == "Disabled"
-    assert ai["disableLocalAuth"] is True
-    public = _variant(tmp_path, **{"network.public_access": True})
-    ai = public.one("azure-native:applicationinsights:Component").inputs
-    assert ai["publicNetworkAccessForIngestion"] == "Enabled"
-    assert ai["publicNetworkAccessForQuery"] == "Enabled"
-
-
-def test_write_roles_are_on_the_workspace_identity_only(planned):
-    from providers.azure import mocks as offline
-
-    identities = {
-        r.inputs["resourceName"]: offline.principal_id(r.inputs["resourceName"])
-        for r in planned.by_type("azure-native:managedidentity:UserAssignedIdentity")
-    }
-    assert len(set(identities.values())) == len(identities)  # the fake tells identities apart
-    runtime, workspace = identities["churn-dev-id"], identities["churn-dev-ws-id"]
-    grants: dict[str, set[str]] = {}
-    for a in planned.by_type("azure-native:authorization:RoleAssignment"):
-        guid = a.inputs["roleDefinitionId"].rsplit("/", 1)[-1]
-        grants.setdefault(a.inputs["principalId"], set()).add(guid)
-    assert ROLES["Key Vault Secrets Officer"] not in grants[runtime]
-    assert ROLES["AcrPush"] not in grants[runtime]
-    assert {ROLES["Key Vault Secrets User"], ROLES["AcrPull"]} <= grants[runtime]
-    assert {ROLES["Storage Blob Data Contributor"], ROLES["Key Vault Crypto Service Encryption User"]} <= (
-        grants[runtime]
-    )
-    assert grants[workspace] == {
-        ROLES["Key Vault Secrets Officer"],
-        ROLES["AcrPush"],
-        ROLES["Storage Blob Data Contributor"],
-    }
-    for ws in planned.by_type(ML + "Workspace"):
-        assert ws.inputs["primaryUserAssignedIdentity"].endswith("/churn-dev-ws-id")
-        assert ws.inputs["encryption"]["identity"]["userAssignedIdentity"].endswith("/churn-dev-id")
-    # Jobs, the deployment and the monitor's Spark run as the runtime identity.
-    endpoint = planned.one(ML + "OnlineEndpoint").inputs
-    assert [i.rsplit("/", 1)[-1] for i in endpoint["identity"]["userAssignedIdentities"]] == ["churn-dev-id"]
+    assert (in_["operator"], in_["threshold"]) == ("LessThan", 35)
 
 
 def test_featureset_version_is_the_hash_of_its_spec(planned):
@@ -360,26 +452,25 @@ def test_featureset_version_is_the_hash_of_its_spec(planned):
     specs = {}
     for blob in planned.by_type("azure-native:storage:Blob"):
         name = blob.inputs["blobName"]
-        if name.endswith("/FeaturesetSpec.yaml"):
+        if name.endswith("/FeatureSetSpec.yaml"):
             specs[name.split("/")[1]] = (name, blob.inputs["source"]["text"])
     versions = planned.by_type(ML + "FeaturesetVersion")
     assert versions and {v.inputs["name"] for v in versions} == set(specs)
     for v in versions:
         blob_name, text = specs[v.inputs["name"]]
-        assert v.inputs["version"] == featureset_version(text)
-        assert blob_name == f"featuresets/{v.inputs['name']}/{v.inputs['version']}/FeaturesetSpec.yaml"
+        template = text.replace("churndevdata9a37a1", "{data_account}")
+        assert v.inputs["version"] == featureset_version(template)
+        assert blob_name == f"featuresets/{v.inputs['name']}/{v.inputs['version']}/FeatureSetSpec.yaml"
         path = v.inputs["properties"]["specification"]["path"]
-        assert path.endswith("/code/" + blob_name.removesuffix("FeaturesetSpec.yaml"))
+        assert path == f"azureml://datastores/mlopscode/paths/featuresets/{v.inputs['name']}/{v.inputs['version']}/"
         # a schema change (one column retyped) is a new version, not an edit of a published one
-        changed = text.replace("type: double", "type: string", 1).replace("type: long", "type: string", 1)
-        assert changed != text and featureset_version(changed) != v.inputs["version"]
+        changed = template.replace("type: double", "type: string", 1).replace("type: long", "type: string", 1)
+        assert changed != template and featureset_version(changed) != v.inputs["version"]
 
 
 def test_training_pipeline_output_is_the_job_file_next_to_the_code(planned):
-    import json
-
     uri = planned.outputs["training_pipeline"]
-    prefix = "https://churndevcode.blob.core.windows.net/code/"
+    prefix = "https://churndevcode9a37a1.blob.core.windows.net/code/"
     assert uri.startswith(prefix) and uri.endswith("/pipeline.json")
     (blob,) = [b for b in planned.by_type("azure-native:storage:Blob") if b.inputs["blobName"] == uri[len(prefix) :]]
     job_file = json.loads(blob.inputs["source"]["text"])
@@ -387,3 +478,4 @@ def test_training_pipeline_output_is_the_job_file_next_to_the_code(planned):
     scheduled = schedule.inputs["properties"]["action"]["jobDefinition"]["jobs"]
     # The file, the schedule's job and the Logic App's job are one pipeline: same steps.
     assert set(job_file["jobs"]) == set(scheduled)
+    assert WS in json.dumps(job_file) and "mlops-template" not in json.dumps(job_file)

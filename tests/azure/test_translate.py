@@ -33,22 +33,102 @@ def _resolve(**changes):
 def test_example_stack_translates():
     _, deployment = _resolve()
     s = deployment.settings
-    assert (s.storage_account, s.code_account, s.key_vault) == (
-        "churndevdata",
-        "churndevcode",
-        "churn-dev-kv",
-    )
-    assert s.endpoint_instance == "Standard_DS2_v2" and s.training_instance == "Standard_DS4_v2"
+    assert (s.resource_group, s.workspace, s.feature_store) == ("churn-dev-rg", "churn-dev-ws", "churn-dev-fs")
+    assert s.deployment_name == "model-v1"
+    assert s.endpoint_instance == "Standard_D2as_v4" and s.training_instance == "Standard_D4s_v3"
     assert s.public_network_access == "Disabled"
     assert s.feature_types["customer_profile"]["tenure_months"] == "Long"
-    assert s.materialization == t.Recurrence("Hour", 1, minutes=(0,))
+    assert s.materialization == t.Recurrence("Hour", 1, start_time="2020-01-01T00:00:00")
 
 
-def test_storage_account_name_too_long_names_the_platform_name():
+# The suffix of the example stack: sha256("/subscriptions/00000000-0000-0000-0000-000000000000/
+# resourcegroups/churn-dev-rg") starts 9a37a1 (computed once by hand, written here literally).
+def test_the_suffix_is_stable_per_stack_and_differs_across_subscriptions_and_groups():
+    sub = "00000000-0000-0000-0000-000000000000"
+    assert t.unique_suffix(sub, "churn-dev-rg") == "9a37a1"
+    assert t.unique_suffix(sub.upper(), "CHURN-DEV-RG") == "9a37a1"  # ARM ids are case-insensitive
+    assert t.unique_suffix("11111111-1111-1111-1111-111111111111", "churn-dev-rg") != "9a37a1"
+    assert t.unique_suffix(sub, "churn-prod-rg") != "9a37a1"
+
+
+def test_every_globally_unique_name_carries_the_suffix():
+    assert t.global_names("churn-dev", "9a37a1") == t.GlobalNames(
+        data_account="churndevdata9a37a1",
+        workspace_account="churndevws9a37a1",
+        code_account="churndevcode9a37a1",
+        key_vault="churn-dev-kv-9a37a1",
+        workspace_vault="churn-dev-wkv-9a37a1",
+        registry="churndevacr9a37a1",
+        redis="churn-dev-online-9a37a1",
+        endpoint="churn-dev-ep-9a37a1",
+    )
+
+
+# Every valid platform name, at the longest (20 characters) and with the longest environment:
+# each Azure name still follows Azure's rule (cut to fit; the suffix keeps it unique).
+@pytest.mark.parametrize("name", ["abc", "a" * 20, "a-b-c-d-e-f-g-h-i-jk", "customer-churn-model"])
+@pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
+def test_names_fit_azures_rules_for_every_valid_platform_name(name, environment):
+    names = t.global_names(f"{name}-{environment}", "f0f0f0")
+    assert t.check_names(names) == names
+    for account in (names.data_account, names.workspace_account, names.code_account):
+        assert 3 <= len(account) <= 24 and account.isalnum() and account.endswith("f0f0f0")
+    for vault in (names.key_vault, names.workspace_vault):
+        assert 3 <= len(vault) <= 24 and "--" not in vault and vault[0].isalpha() and vault.endswith("-f0f0f0")
+    assert 3 <= len(names.endpoint) <= 32 and names.endpoint.endswith("-f0f0f0")
+    _, deployment = _resolve(name=name, environment=environment)
+    assert deployment.settings.prefix == f"{name}-{environment}"
+
+
+@pytest.mark.parametrize(("version", "name"), [(1, "model-v1"), (3, "model-v3"), (10**24, "model-v" + "1" + "0" * 24)])
+def test_deployment_names_begin_with_a_letter_and_fit_32_characters(version, name):
+    assert t.deployment_name(version) == name
+
+
+def test_a_version_too_long_for_a_deployment_name_names_the_key():
     with pytest.raises(SpecError) as err:
-        _resolve(**{"name": "customerchurnmodel", "environment": "staging"})
-    assert err.value.key == "mlops:platform.name"
-    assert "storage account" in err.value.rule and "3-24 lowercase" in err.value.rule
+        t.deployment_name(10**25)
+    assert err.value.key == "mlops:platform.endpoint.model_version"
+
+
+# Portable sizes (CONTEXT: small 2 vCPU / 8 GB, medium 4/16, large 8/32, gpu 4 vCPU, >= 16 GB, one
+# T4), written out from Microsoft Learn: training = "What are compute targets in Azure Machine
+# Learning?" (supported series DSv3, NCasT4_v3) + "Dv3 and Dsv3-series"; serving = "Managed online
+# endpoints SKU list" + "Dav4 and Dasv4-series"; gpu = "NCasT4_v3-series".
+SIZES = {
+    "training": {
+        "small": ("Standard_D2s_v3", 2, 8, None),
+        "medium": ("Standard_D4s_v3", 4, 16, None),
+        "large": ("Standard_D8s_v3", 8, 32, None),
+        "gpu": ("Standard_NC4as_T4_v3", 4, 28, "1 x NVIDIA T4"),
+    },
+    "serving": {
+        "small": ("Standard_D2as_v4", 2, 8, None),
+        "medium": ("Standard_D4as_v4", 4, 16, None),
+        "large": ("Standard_D8as_v4", 8, 32, None),
+        "gpu": ("Standard_NC4as_T4_v3", 4, 28, "1 x NVIDIA T4"),
+    },
+}
+PORTABLE = {"small": (2, 8), "medium": (4, 16), "large": (8, 32)}
+
+
+@pytest.mark.parametrize("use", ["training", "serving"])
+def test_sizes_map_to_the_portable_table(use):
+    table = t.TRAINING_SIZES if use == "training" else t.ENDPOINT_SIZES
+    got = {size: (v.name, v.vcpus, v.memory_gb, v.gpu) for size, v in table.items()}
+    assert got == SIZES[use]
+    for size, (vcpus, memory) in PORTABLE.items():
+        _, cpus, mem, gpu = got[size]
+        assert cpus == vcpus and abs(mem - memory) <= memory * 0.10 and gpu is None
+    _, cpus, mem, gpu = got["gpu"]
+    assert cpus == 4 and mem >= 16 and gpu == "1 x NVIDIA T4"
+
+
+@pytest.mark.parametrize("size", ["small", "medium", "large", "gpu"])
+def test_each_size_reaches_the_deployment_and_the_jobs(size):
+    _, deployment = _resolve(**{"endpoint.instance": size, "pipeline.instance": size})
+    assert deployment.settings.endpoint_instance == SIZES["serving"][size][0]
+    assert deployment.settings.training_instance == SIZES["training"][size][0]
 
 
 @pytest.mark.parametrize("name", ["Bad_Name", "ab", "x" * 25])
@@ -98,27 +178,48 @@ def test_gpu_mapping_needs_a_gpu_region():
     assert deployment.settings.endpoint_instance == "Standard_NC4as_T4_v3"
 
 
+@pytest.mark.parametrize("key", ["pipeline.schedule", "monitor.schedule"])
+@pytest.mark.parametrize("cron", ["0 3 1 * *", "0 3 * 6 *", "0 3 1-15 * *"])
+def test_schedules_restricting_day_of_month_or_month_are_refused(key, cron):
+    # Azure ML cron triggers ignore those fields ("DAYS and MONTH are not supported ... treat as *"):
+    # the schedule would fire every day.
+    with pytest.raises(SpecError) as err:
+        _resolve(**{key: cron})
+    assert err.value.key == f"mlops:platform.{key}" and "ignore the day-of-month and month" in err.value.rule
+
+
+@pytest.mark.parametrize("cron", ["0 3 * * 1-5", "*/15 * * * *", "30 2 * * sun"])
+def test_day_of_week_schedules_are_kept(cron):
+    _resolve(**{"pipeline.schedule": cron, "monitor.schedule": cron})
+
+
 @pytest.mark.parametrize(
     ("cron", "expected"),
     [
-        ("*/15 * * * *", t.Recurrence("Minute", 15)),
-        ("5 */6 * * *", t.Recurrence("Hour", 6, minutes=(5,))),
+        ("*/15 * * * *", t.Recurrence("Minute", 15, start_time="2020-01-01T00:00:00")),
+        ("5,35 * * * *", t.Recurrence("Minute", 30, start_time="2020-01-01T00:05:00")),
+        ("* * * * *", t.Recurrence("Minute", 1, start_time="2020-01-01T00:00:00")),
+        ("7 * * * *", t.Recurrence("Hour", 1, start_time="2020-01-01T00:07:00")),
+        ("5 */6 * * *", t.Recurrence("Day", 1, hours=(0, 6, 12, 18), minutes=(5,))),
         ("30 2 * * *", t.Recurrence("Day", 1, hours=(2,), minutes=(30,))),
+        ("0,30 2,14 * * *", t.Recurrence("Day", 1, hours=(2, 14), minutes=(0, 30))),
         ("0 4 * * 1,3", t.Recurrence("Week", 1, hours=(4,), minutes=(0,), week_days=("Monday", "Wednesday"))),
         (
             "0 4 * * mon-wed",
             t.Recurrence("Week", 1, hours=(4,), minutes=(0,), week_days=("Monday", "Tuesday", "Wednesday")),
         ),
         ("0 4 * * 0-7", t.Recurrence("Day", 1, hours=(4,), minutes=(0,))),
-        ("0,30 * * * *", t.Recurrence("Minute", 30)),
-        ("0 */12 * * *", t.Recurrence("Hour", 12, minutes=(0,))),
+        ("0,30 * * * *", t.Recurrence("Minute", 30, start_time="2020-01-01T00:00:00")),
+        ("0 */12 * * *", t.Recurrence("Day", 1, hours=(0, 12), minutes=(0,))),
     ],
 )
 def test_online_sync_schedule_to_recurrence(cron, expected):
     assert t.cron_to_recurrence(cron, "k") == expected
 
 
-@pytest.mark.parametrize("cron", ["*/5,7 * * * *", "*/7 * * * *", "0 3 1 * *", "0 0 * 2 *", "5 * * * 1"])
+@pytest.mark.parametrize(
+    "cron", ["*/5,7 * * * *", "*/7 * * * *", "5,20 * * * *", "0 3 1 * *", "0 0 * 2 *", "5 * * * 1", "* 3 * * *"]
+)
 def test_schedules_a_recurrence_cannot_express_exit_2_naming_the_key(tmp_path, cron):
     import subprocess
     import sys

@@ -189,7 +189,7 @@ def test_an_explicit_model_version_is_kept(stacks, capsys):
 
 
 def test_target_cloud_rules_are_checked_while_keys_are_placeholders(stacks, capsys):
-    # Azure storage accounts allow 24 characters: this name does on AWS, not on Azure.
+    # Azure ML cron triggers ignore the day of month: this schedule is fine on AWS, not on Azure.
     code, _, err = new(
         capsys,
         stacks,
@@ -199,12 +199,10 @@ def test_target_cloud_rules_are_checked_while_keys_are_placeholders(stacks, caps
         "--from",
         "aws-dev",
         "--set",
-        "mlops:platform.name=customerchurnmodel",
-        "--set",
-        "mlops:platform.environment=staging",
+        "mlops:platform.pipeline.schedule=0 3 1 * *",
     )
     assert code == 2
-    assert err.startswith("mlops: invalid config: mlops:platform.name: gives the Azure storage account name")
+    assert err.startswith("mlops: invalid config: mlops:platform.pipeline.schedule: '0 3 1 * *': Azure ML schedules")
     assert err.count("\n") == 1
     assert not (stacks / "Pulumi.az-dev.yaml").exists()
     code, out, _ = new(capsys, stacks, "az-dev", "--cloud", "azure", "--from", "aws-dev")

@@ -17,13 +17,13 @@ def _schedule(plan, suffix: str) -> dict[str, Any] | None:
 
 
 def _feature_types(plan) -> dict[str, dict[str, str]]:
-    """group -> feature -> type, from the FeaturesetSpec.yaml Azure ML reads (uploaded as a blob)."""
+    """group -> feature -> type, from the FeatureSetSpec.yaml Azure ML reads (uploaded as a blob)."""
     import yaml
 
     out: dict[str, dict[str, str]] = {}
     for r in plan.by_type("azure-native:storage:Blob"):
         name = r.inputs.get("blobName", "")
-        if name.startswith("featuresets/") and name.endswith("/FeaturesetSpec.yaml"):
+        if name.startswith("featuresets/") and name.endswith("/FeatureSetSpec.yaml"):
             spec = yaml.safe_load(r.inputs["source"]["text"])
             out[name.split("/")[1]] = {f["name"]: f["type"] for f in spec["features"]}
     return out
@@ -34,11 +34,16 @@ def extract(plan) -> dict[str, Any]:
     for r in plan.by_type(ML + "FeaturesetVersion"):
         props = r.inputs["properties"]
         mat = props["materializationSettings"]
+        # The spec as azure-ai-ml reads it (what Azure ML stores with the version).
+        spec = json.loads(props["properties"]["featuresetProperties"])
+        (entity,) = props["entities"]
+        (index,) = spec["indexColumns"]
+        assert entity == f"azureml:{index['ColumnName']}:1", (entity, index)
         groups[r.inputs["name"]] = {
-            "entity": props["properties"]["mlops.entity"],
-            "event_time": props["properties"]["mlops.event_time"],
+            "entity": index["ColumnName"],
+            "event_time": spec["source"]["timestampColumn"]["name"],
             "online": mat["storeType"] == "OnlineAndOffline",
-            "features": json.loads(props["properties"]["mlops.features"]),
+            "features": [f["FeatureName"] for f in spec["features"]],
         }
 
     deployments = plan.by_type(ML + "OnlineDeployment")
