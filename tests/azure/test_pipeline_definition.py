@@ -88,7 +88,7 @@ def test_own_binding_check_passes(built):
             "names no job 'training'",
         ),
         (
-            lambda j: j["jobs"]["features"]["inputs"]["seed"].update(path="${{parent.inputs.sed}}"),
+            lambda j: j["jobs"]["training_data"]["inputs"]["seed"].update(path="${{parent.inputs.sed}}"),
             "names no pipeline input",
         ),
         (

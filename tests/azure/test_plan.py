@@ -282,7 +282,15 @@ def test_schedules_and_drift_signal(planned):
     assert training["trigger"] == {"triggerType": "Cron", "expression": "0 3 * * *", "timeZone": "UTC"}
     job = training["action"]["jobDefinition"]
     assert training["action"]["actionType"] == "CreateJob" and job["jobType"] == "Pipeline"
-    assert set(job["jobs"]) == {"validate", "features", "train", "evaluate", "gate_register"}
+    assert set(job["jobs"]) == {
+        "validate",
+        "features",
+        "store_features",
+        "training_data",
+        "train",
+        "evaluate",
+        "gate_register",
+    }
     # the runtime identity, named (not whichever identity the workspace would pick)
     assert job["identity"] == {
         "identityType": "Managed",

@@ -304,7 +304,18 @@ GROUPS = [
         "event_time": "event_time",
         "online": True,
         "description": "profile",
-        "features": [{"name": "tenure_months", "type": "int"}, {"name": "contract_type", "type": "string"}],
+        # the nine features the churn pipeline's data contract reads
+        "features": [
+            {"name": "tenure_months", "type": "int"},
+            {"name": "monthly_charges", "type": "float"},
+            {"name": "contract_type", "type": "string"},
+            {"name": "support_calls", "type": "int"},
+            {"name": "total_charges", "type": "float"},
+            {"name": "payment_method", "type": "string"},
+            {"name": "paperless_billing", "type": "bool"},
+            {"name": "avg_monthly_spend", "type": "float"},
+            {"name": "support_calls_per_year", "type": "float"},
+        ],
     },
     {
         "name": "usage_daily",
