@@ -297,8 +297,8 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def check_request(records: Sequence[Mapping[str, Any]], columns: Sequence[Any]) -> list[dict[str, Any]]:
     """Refuse records the model would refuse, before anything is sent: a missing or unknown column,
     or a value of the wrong type (the data contract's `request` columns, the rule the serving code
-    applies, `pipelines/kit/mlops_schema.py`). Returns the records as JSON-able values in column
-    order."""
+    applies, `pipelines/kit/mlops_schema.py`). Returns the records typed by the contract, as JSON values,
+    in column order."""
     import pandas as pd
 
     from pipelines.kit.mlops_schema import SchemaError, coerce
@@ -317,10 +317,17 @@ def check_request(records: Sequence[Mapping[str, Any]], columns: Sequence[Any]) 
             )
     frame = pd.DataFrame([[row[n] for n in names] for row in records], columns=names, dtype=object)
     try:
-        coerce(frame, [{"name": c.name, "type": c.type} for c in columns], where="--data")
+        typed = coerce(frame, [{"name": c.name, "type": c.type} for c in columns], where="--data")
     except SchemaError as exc:
         raise OperationError(str(exc)) from None
-    return [{n: row[n] for n in names} for row in records]
+    return [{n: _plain(row[n]) for n in names} for row in typed.to_dict(orient="records")]
+
+
+def _plain(value: Any) -> Any:
+    """A pandas/numpy scalar as the JSON value it is (a CSV's "12" becomes 12 for an int column)."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value.item() if hasattr(value, "item") else value
 
 
 # ---- promotion provenance ---------------------------------------------------------------------------
