@@ -77,6 +77,12 @@ def _where(resource: str, what: str) -> tuple[str, str]:
     return match["project"], match["region"]
 
 
+def same_model(a: str, b: str) -> bool:
+    """Two model names are one model whether they name the project by id or by number (Vertex AI
+    answers with the project number where the outputs hold the project id)."""
+    return a.split("/locations/", 1)[-1] == b.split("/locations/", 1)[-1]
+
+
 def client_kwargs(region: str) -> dict[str, Any]:
     from providers.gcp.dynamic import _client_kwargs
 
@@ -174,7 +180,7 @@ class GcpOperations(Operations):
         out: dict[int, int] = {}
         for deployed in got.deployed_models:
             base = deployed.model.split("@", 1)[0]
-            if base == self.model and deployed.model_version_id.isdigit() and deployed.id in shares:
+            if same_model(base, self.model) and deployed.model_version_id.isdigit() and deployed.id in shares:
                 number = int(deployed.model_version_id)
                 out[number] = out.get(number, 0) + shares[deployed.id]
         return out

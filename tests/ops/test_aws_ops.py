@@ -272,7 +272,9 @@ def test_promote_across_accounts(world, capsys):
 def test_promote_within_one_account_says_what_next(world, capsys, tmp_path):
     staging = AwsStack(DEV_ACCOUNT, "churn-staging", world.dev.session)
     staging.create_foundation()
-    text = PROD_STACK.replace("environment: prod", "environment: staging").replace("  aws:profile: prod", "  x:y: z")
+    text = PROD_STACK.replace("environment: prod", "environment: staging").replace(
+        "  aws:profile: prod          # the production account's credentials\n", ""
+    )
     (world.root / "Pulumi.aws-staging.yaml").write_text(text)
     outputs = write_outputs(tmp_path, "aws-staging", staging.outputs(serving=None, approval="auto"))
     args = ["model", "promote", "1", "--to", "aws-staging", "--to-outputs", str(outputs)]

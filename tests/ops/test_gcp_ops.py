@@ -70,7 +70,10 @@ def world(tmp_path, monkeypatch):
     fake.add_version(PROD_MODEL, {"approval": "approved"}, "roc_auc=0.8000", "2024-12-01T03:00:00Z")
     fake.endpoints[ENDPOINT] = {
         "name": ENDPOINT,
-        "deployedModels": [{"id": "4711", "model": MODEL, "modelVersionId": "1"}],
+        # Vertex AI names the project by number in what it answers
+        "deployedModels": [
+            {"id": "4711", "model": MODEL.replace("my-ml-project", "123456789012"), "modelVersionId": "1"}
+        ],
         "trafficSplit": {"4711": 100},
     }
     fake.schedules[SCHEDULE] = {
