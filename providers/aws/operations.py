@@ -11,8 +11,8 @@ What the stack outputs hold (`providers/base.py`) and how each command reads the
 - `endpoint`: the endpoint ARN. Served versions: each production variant's model names a model
   package; its share of traffic is the variant's weight.
 - `training_pipeline`: the SageMaker pipeline ARN; a person's run passes `trigger=manual`.
-- `monitor` + `drift_alarm`: the Model Monitor schedule and the CloudWatch alarms on its
-  `feature_baseline_drift_<feature>` metrics (namespace `aws/sagemaker/Endpoints/data-metrics`).
+- `drift_alarm`: the CloudWatch alarms on Model Monitor's `feature_baseline_drift_<feature>`
+  metrics; `mlops drift` reads those metrics as the alarms' own queries name them.
 
 Promotion to another stack's group: the artifacts (model archive, evaluation report) are copied
 into the target stack's bucket under its KMS key, and a new model package is created in the
@@ -47,7 +47,6 @@ from providers.operations import (
     Run,
     iso,
     metrics_of,
-    resource_name,
     traffic_shares,
 )
 
@@ -65,7 +64,6 @@ TRIGGER_PARAM = "trigger"
 """The pipeline parameter (providers/aws/pipeline_definition.py) the register step records."""
 TRIGGERS = {"manual": "person", "schedule": "schedule", "drift": "drift"}
 PERSON = "manual"
-DRIFT_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
 DRIFT_METRIC_PREFIX = "feature_baseline_drift_"
 DRIFT_LOOKBACK = timedelta(days=14)
 POLICY_SID = "MlopsPromoteTo"
@@ -103,30 +101,19 @@ def session_for(profile: str | None, region: str):
     return boto3.Session(profile_name=profile or None, region_name=region)
 
 
-def read_drift_result(cloudwatch: Any, endpoint: str, schedule: str) -> tuple[str | None, dict[str, float]]:
+def read_drift_result(cloudwatch: Any, alarms: list[dict[str, Any]]) -> tuple[str | None, dict[str, float]]:
     """The latest drift value per feature, and when it was published: today the Model Monitor
-    data-quality metrics `feature_baseline_drift_<feature>` (one per feature, dimensions Endpoint and
-    MonitoringSchedule). When the kit's own drift step publishes its result, read it here."""
-    dims = [{"Name": "Endpoint", "Value": endpoint}, {"Name": "MonitoringSchedule", "Value": schedule}]
-    names: list[str] = []
-    for page in cloudwatch.get_paginator("list_metrics").paginate(Namespace=DRIFT_NAMESPACE, Dimensions=dims):
-        names += [m["MetricName"] for m in page["Metrics"] if m["MetricName"].startswith(DRIFT_METRIC_PREFIX)]
-    names = sorted(set(names))
-    if not names:
+    data-quality metrics `feature_baseline_drift_<feature>`, read exactly as the stack's drift alarms
+    query them (namespace, dimensions, statistic from their metric queries: what was deployed, not a
+    copy of it). When the kit's own drift step publishes its result, read it here."""
+    stats = [q["MetricStat"] for a in alarms for q in a.get("Metrics") or [] if "MetricStat" in q]
+    stats = [s for s in stats if s["Metric"]["MetricName"].startswith(DRIFT_METRIC_PREFIX)]
+    if not stats:
         return None, {}
     now = datetime.now(UTC)
     queries = [
-        {
-            "Id": f"m{i}",
-            "Label": name,
-            "MetricStat": {
-                "Metric": {"Namespace": DRIFT_NAMESPACE, "MetricName": name, "Dimensions": dims},
-                "Period": 3600,
-                "Stat": "Maximum",
-            },
-            "ReturnData": True,
-        }
-        for i, name in enumerate(names)
+        {"Id": f"m{i}", "Label": s["Metric"]["MetricName"], "MetricStat": s, "ReturnData": True}
+        for i, s in enumerate(stats)
     ]
     values: dict[str, float] = {}
     latest: datetime | None = None
@@ -427,12 +414,11 @@ class AwsOperations(Operations):
 
     # -- drift
     def drift(self) -> DriftReport:
-        endpoint = self.outputs.endpoint()
-        schedule = resource_name(self.outputs.require("monitor", "the drift monitor"))
+        self.outputs.endpoint()
         cloudwatch = self.client("cloudwatch")
-        checked, values = read_drift_result(cloudwatch, Arn.parse(endpoint, "endpoint").name, schedule)
         alarms = [Arn.parse(a, "drift_alarm").resource.split(":", 1)[-1] for a in self.outputs.get("drift_alarm") or []]
         described = cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"] if alarms else []
+        checked, values = read_drift_result(cloudwatch, described)
         threshold = min((float(a["Threshold"]) for a in described if "Threshold" in a), default=None)
         states = {"ALARM": "alarm", "OK": "ok", "INSUFFICIENT_DATA": "insufficient data"}
         alerts = tuple(

@@ -19,7 +19,6 @@ REGION = "eu-west-1"
 DEV_ACCOUNT = "123456789012"
 PROD_ACCOUNT = "222222222222"
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
-FEATURES = ("monthly_charges", "support_calls", "tenure_months")
 
 
 def session(account: str) -> boto3.Session:
@@ -185,26 +184,30 @@ class AwsStack:
                 for f, v in values.items()
             ],
         )
+        # as providers/aws/retraining_trigger.py declares it: one query per feature, MAX over them
+        queries = [
+            {
+                "Id": f"m{i}",
+                "ReturnData": False,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "aws/sagemaker/Endpoints/data-metrics",
+                        "MetricName": f"feature_baseline_drift_{feature}",
+                        "Dimensions": dims,
+                    },
+                    "Period": 3600,
+                    "Stat": "Maximum",
+                },
+            }
+            for i, feature in enumerate(values)
+        ]
+        expression = f"MAX([{', '.join(q['Id'] for q in queries)}])"
         cw.put_metric_alarm(
             AlarmName=f"{self.prefix}-feature-drift",
             ComparisonOperator="GreaterThanThreshold",
             EvaluationPeriods=1,
             Threshold=0.2,
-            Metrics=[
-                {
-                    "Id": "m0",
-                    "MetricStat": {
-                        "Metric": {
-                            "Namespace": "aws/sagemaker/Endpoints/data-metrics",
-                            "MetricName": f"feature_baseline_drift_{FEATURES[0]}",
-                            "Dimensions": dims,
-                        },
-                        "Period": 3600,
-                        "Stat": "Maximum",
-                    },
-                    "ReturnData": True,
-                }
-            ],
+            Metrics=[*queries, {"Id": "drift", "Expression": expression, "Label": "largest", "ReturnData": True}],
         )
         cw.set_alarm_state(
             AlarmName=f"{self.prefix}-feature-drift",
