@@ -163,7 +163,10 @@ def _duration(seconds: float | None) -> str:
 
 
 def _runs_rows(runs: Sequence[Run]) -> list[list[Any]]:
-    return [[r.id, r.status, r.trigger, r.started, _duration(r.duration_s)] for r in runs]
+    """The last segment of each run's id (the full id is in --format json)."""
+    return [
+        [r.id.rstrip("/").rsplit("/", 1)[-1], r.status, r.trigger, r.started, _duration(r.duration_s)] for r in runs
+    ]
 
 
 # ---- mlops model ---------------------------------------------------------------------------------------
