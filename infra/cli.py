@@ -452,7 +452,7 @@ def _load_extensions() -> None:
     """Modules that add sub-commands (kept out of this file to keep it small)."""
     import importlib
 
-    for module in ("infra.diff_cli", "infra.stack_new", "infra.loop_cli"):
+    for module in ("infra.diff_cli", "infra.stack_new", "infra.loop_cli", "infra.ops_cli"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -20,6 +20,7 @@ from providers.errors import SpecError
 
 if TYPE_CHECKING:
     from providers.base import Provider
+    from providers.operations import Operations
 
 # cloud -> (package, provider class). The pip extra and everything else is in the catalog.
 _PROVIDERS: dict[str, tuple[str, str]] = {
@@ -142,3 +143,18 @@ def get(cloud: str, key: str = "mlops:cloud") -> Provider:
         )
     module = importlib.import_module(module_name)
     return getattr(module, class_name)()
+
+
+def operations(cloud: str, key: str = "mlops:cloud") -> type[Operations]:
+    """`cloud`'s day-two operations (`providers/<cloud>/operations.py`, its SDK only), imported when
+    asked for: reading an AWS stack never imports GCP or Azure code."""
+    _known(cloud, key)
+    missing = missing_modules(cloud)
+    if missing:
+        raise SpecError(
+            key,
+            f"{cloud} needs the '{extra(cloud)}' extra (missing: {', '.join(missing)}): "
+            f"pip install -e '.[{extra(cloud)}]' -c constraints.txt",
+        )
+    module = importlib.import_module(f"{_PROVIDERS[cloud][0]}.operations")
+    return module.OPERATIONS

@@ -154,13 +154,24 @@ def ml_changes(base: dict[str, Any], head: dict[str, Any]) -> list[MlChange]:
         return [MlChange("", text, None, None, True)]
     old, new = view(base), view(head)
     secrets = secret_paths(old) | secret_paths(new)
+    promoted = _promoted_from(new)
     out = []
     for path, a, b in walk_diff(old, new, by_name=True):
         if _under(path, secrets):
             out.append(MlChange(path, f"{path}: changed (secret)", SECRET_PLACEHOLDER, SECRET_PLACEHOLDER, True))
             continue
         text, known = _ml_text(path, a, b)
+        if path == "endpoint.model_version" and promoted and promoted[0] == b:
+            text += f" (promoted from {promoted[1]})"
         out.append(
             MlChange(path, text, None if a is MISSING else a, None if b is MISSING else b, known, _notable(path, a, b))
         )
     return out
+
+
+def _promoted_from(platform: dict[str, Any]) -> tuple[int, str] | None:
+    """(version, source stack) from the `tags.promoted_model` entry `mlops model promote` writes."""
+    from providers.operations import PROMOTED_TAG, parse_promotion_tag
+
+    tags = platform.get("tags")
+    return parse_promotion_tag(tags.get(PROMOTED_TAG)) if isinstance(tags, dict) else None

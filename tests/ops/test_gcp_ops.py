@@ -1,0 +1,282 @@
+"""Day-two commands on a GCP stack: the real google-cloud-aiplatform and google-cloud-logging clients
+against a local fake of the Vertex AI and Cloud Logging REST APIs (tests/ops/fake_gcp.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.cli import main
+from tests.ops.conftest import example, project, write_outputs
+from tests.ops.fake_gcp import FakeGcp
+
+DEV = "projects/my-ml-project/locations/europe-west4"
+PROD = "projects/my-ml-prod/locations/europe-west4"
+MODEL = f"{DEV}/models/churn-dev-churn"
+PROD_MODEL = f"{PROD}/models/churn-prod-churn"
+ENDPOINT = f"{DEV}/endpoints/1234567890"
+SCHEDULE = f"{DEV}/schedules/987"
+KEY = "projects/my-ml-prod/locations/europe-west4/keyRings/churn-prod/cryptoKeys/churn-prod"
+RECORD = {
+    "tenure_months": 12,
+    "monthly_charges": 70.5,
+    "total_charges": 846.0,
+    "support_calls": 2,
+    "contract_type": "monthly",
+    "payment_method": "card",
+    "paperless_billing": True,
+    "avg_monthly_spend": 70.5,
+    "support_calls_per_year": 2.0,
+}
+
+
+def outputs(project_id: str, prefix: str, *, serving: int | None, approval: str = "manual") -> dict:
+    where = f"projects/{project_id}/locations/europe-west4"
+    return {
+        "cloud": "gcp",
+        "region": "europe-west4",
+        "platform": prefix,
+        "storage_uri": f"gs://{project_id}-{prefix}-mlops",
+        "encryption_key": f"projects/{project_id}/locations/europe-west4/keyRings/{prefix}/cryptoKeys/{prefix}",
+        "execution_identity": f"{prefix}-ml@{project_id}.iam.gserviceaccount.com",
+        "feature_groups": {},
+        "model_registry": f"{where}/models/{prefix}-churn",
+        "approval": approval,
+        "training_pipeline": f"gs://{project_id}-{prefix}-mlops/pipelines/{prefix}-churn/pipeline.json",
+        "training_schedule": f"{where}/schedules/987",
+        "endpoint": f"{where}/endpoints/1234567890" if serving else None,
+        "serving": f"model version {serving} of {where}/models/{prefix}-churn" if serving else "nothing served",
+        "monitor": f"{where}/schedules/988" if serving else None,
+        "drift_alarm": [f"projects/{project_id}/alertPolicies/555"] if serving else [],
+        "alert_topic": f"projects/{project_id}/notificationChannels/777",
+        "retrain_target": f"{where}/workflows/{prefix}-retrain" if serving else None,
+    }
+
+
+PROD_STACK = (
+    example("gcp")
+    .replace("gcp:project: my-ml-project", "gcp:project: my-ml-prod  # production project")
+    .replace("    environment: dev\n", "    environment: prod\n    # every version is approved by a person\n")
+)
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    fake = FakeGcp()
+    fake.add_version(MODEL, {"approval": "approved", "managed-by": "mlops"}, "roc_auc=0.8100", "2025-01-01T03:00:00Z")
+    fake.add_version(MODEL, {"approval": "rejected", "managed-by": "mlops"}, "roc_auc=0.7900", "2025-01-02T03:00:00Z")
+    fake.add_version(MODEL, {"approval": "pending", "managed-by": "mlops"}, "roc_auc=0.8400", "2025-01-03T03:00:00Z")
+    fake.add_version(PROD_MODEL, {"approval": "approved"}, "roc_auc=0.8000", "2024-12-01T03:00:00Z")
+    fake.endpoints[ENDPOINT] = {
+        "name": ENDPOINT,
+        # Vertex AI names the project by number in what it answers
+        "deployedModels": [
+            {"id": "4711", "model": MODEL.replace("my-ml-project", "123456789012"), "modelVersionId": "1"}
+        ],
+        "trafficSplit": {"4711": 100},
+    }
+    fake.schedules[SCHEDULE] = {
+        "name": SCHEDULE,
+        "createPipelineJobRequest": {
+            "parent": DEV,
+            "pipelineJob": {
+                "displayName": "churn-dev-churn",
+                "labels": {"team": "ml-platform", "trigger": "schedule"},
+                "runtimeConfig": {"parameterValues": {"approval": "manual", "model_id": "churn-dev-churn"}},
+                "serviceAccount": "churn-dev-ml@my-ml-project.iam.gserviceaccount.com",
+            },
+        },
+    }
+    for job_id, trigger, state, created in (
+        ("sched-1", "schedule", "PIPELINE_STATE_SUCCEEDED", "2025-01-03T03:00:00Z"),
+        ("drift-1", "drift", "PIPELINE_STATE_FAILED", "2025-01-04T05:00:00Z"),
+    ):
+        fake.jobs[f"{DEV}/pipelineJobs/{job_id}"] = {
+            "name": f"{DEV}/pipelineJobs/{job_id}",
+            "displayName": "churn-dev-churn",
+            "labels": {"trigger": trigger},
+            "state": state,
+            "createTime": created,
+            "startTime": created,
+            "endTime": created.replace(":00:00Z", ":42:30Z"),
+        }
+    url = fake.start()
+    monkeypatch.setattr("providers.gcp.operations.API_ENDPOINT", url)
+    monkeypatch.setattr("providers.gcp.operations.LOGGING_ENDPOINT", url)
+    root = project(tmp_path, {"gcp-dev": example("gcp"), "gcp-prod": PROD_STACK})
+    monkeypatch.chdir(root)
+    files = {
+        "gcp-dev": write_outputs(root, "gcp-dev", outputs("my-ml-project", "churn-dev", serving=1)),
+        "gcp-prod": write_outputs(root, "gcp-prod", outputs("my-ml-prod", "churn-prod", serving=1)),
+    }
+    yield type("World", (), {"fake": fake, "files": files, "root": root})
+    fake.stop()
+
+
+def cli(world, *args: str, stack: str = "gcp-dev") -> int:
+    return main([*args, "--stack", stack, "--outputs", str(world.files[stack])])
+
+
+def one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    return lines[0]
+
+
+def test_model_list(world, capsys):
+    assert cli(world, "model", "list", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["registry"] == MODEL
+    rows = [(v["version"], v["status"], v["traffic"], v["metrics"], v["created"]) for v in doc["versions"]]
+    assert rows == [
+        (3, "pending", None, {"roc_auc": 0.84}, "2025-01-03T03:00:00+00:00"),
+        (2, "rejected", None, {"roc_auc": 0.79}, "2025-01-02T03:00:00+00:00"),
+        (1, "approved", 100, {"roc_auc": 0.81}, "2025-01-01T03:00:00+00:00"),
+    ]
+    assert {v["trigger"] for v in doc["versions"]} == {"unknown"}  # the model records no trigger on GCP
+
+
+def test_approve_and_reject(world, capsys):
+    assert cli(world, "model", "approve", "3") == 0
+    assert "version 3 approved (was pending)" in capsys.readouterr().out
+    assert world.fake.models[f"{MODEL}@3"]["labels"]["approval"] == "approved"
+    assert "approved" in world.fake.models[f"{MODEL}@3"]["versionAliases"]  # the gate's alias moved here
+    assert cli(world, "model", "reject", "3", "--reason", "bias on contract_type") == 0
+    assert "version 3 rejected (was approved)" in capsys.readouterr().out
+    state = world.fake.models[f"{MODEL}@3"]
+    assert state["labels"] == {"approval": "rejected", "managed-by": "mlops"}
+    assert "approved" not in state["versionAliases"]
+    assert state["versionDescription"] == "roc_auc=0.8400; rejected with mlops model reject: bias on contract_type"
+    assert cli(world, "model", "list", "--format", "json") == 0
+    listed = json.loads(capsys.readouterr().out)["versions"][0]
+    assert (listed["status"], listed["metrics"], listed["note"]) == (
+        "rejected",
+        {"roc_auc": 0.84},
+        "rejected with mlops model reject: bias on contract_type",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("model", "approve", "7"), f"mlops: stack gcp-dev: no version 7 in {MODEL} (versions: 1, 2, 3)"),
+        (
+            ("model", "promote", "2", "--to", "gcp-prod"),
+            "mlops: stack gcp-dev: version 2 is rejected, not approved; only an approved version is promoted "
+            "(mlops model approve 2 --stack gcp-dev)",
+        ),
+    ],
+)
+def test_bad_input(world, capsys, args, message):
+    extra = ["--to-outputs", str(world.files["gcp-prod"])] if "promote" in args else []
+    assert cli(world, *args, *extra) == 2
+    assert one_line_error(capsys) == message
+    assert (world.root / "Pulumi.gcp-prod.yaml").read_text() == PROD_STACK
+    assert [k for k in world.fake.models if k.startswith(PROD_MODEL)] == [f"{PROD_MODEL}@1"]
+
+
+def test_promote_to_another_project(world, capsys):
+    args = ["model", "promote", "1", "--to", "gcp-prod", "--to-outputs", str(world.files["gcp-prod"])]
+    assert cli(world, *args) == 0
+    out = capsys.readouterr().out
+    copy = world.fake.models[f"{PROD_MODEL}@2"]
+    assert copy["encryptionSpec"] == {"kmsKeyName": KEY}
+    assert copy["labels"] == {"approval": "pending", "managed-by": "mlops", "promoted-from": "gcp-dev"}
+    assert copy["versionDescription"] == f"roc_auc=0.8100; promoted from gcp-dev version 1 ({MODEL}@1)"
+    assert copy["versionAliases"] == []  # not approved in production until a person says so
+    copy_call = next(r for r in world.fake.requests if r[1].endswith("/models:copy"))
+    assert copy_call[1] == f"/v1/{PROD}/models:copy"
+    assert copy_call[3] == {
+        "sourceModel": f"{MODEL}@1",
+        "encryptionSpec": {"kmsKeyName": KEY},
+        "parentModel": PROD_MODEL,
+    }
+    expected = PROD_STACK.replace(
+        "    tags: {team: ml-platform}\n", "    tags: {team: ml-platform, promoted_model: v2-from-gcp-dev}\n"
+    ).replace(
+        "      model_version: 1\n",
+        f"      model_version: 2  # promoted from gcp-dev version 1 ({MODEL}@1) by mlops model promote\n",
+    )
+    assert (world.root / "Pulumi.gcp-prod.yaml").read_text() == expected
+    assert "mlops model approve 2 --stack gcp-prod" in out
+    assert out.splitlines()[-1].endswith("`mlops diff` shows: model version 1 -> 2 (promoted from gcp-dev)")
+
+
+def test_run_runs_and_wait(world, capsys, monkeypatch):
+    assert cli(world, "runs", "--format", "json") == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["id"].rsplit("/", 1)[-1], r["status"], r["trigger"], r["duration_s"]) for r in runs] == [
+        ("drift-1", "failed", "drift", 2550.0),
+        ("sched-1", "succeeded", "schedule", 2550.0),
+    ]
+
+    def finish(_seconds):
+        for job in world.fake.jobs.values():
+            if job["state"] == "PIPELINE_STATE_PENDING":
+                job.update(
+                    state="PIPELINE_STATE_SUCCEEDED", startTime=job["createTime"], endTime="2025-03-01T10:20:00Z"
+                )
+
+    monkeypatch.setattr("infra.ops_cli.time.sleep", finish)
+    assert cli(world, "run", "--wait", "--format", "json") == 0
+    run = json.loads(capsys.readouterr().out)["run"]
+    assert (run["status"], run["trigger"], run["duration_s"]) == ("succeeded", "person", 1200.0)
+    created = world.fake.jobs[run["id"]]
+    assert created["labels"] == {"team": "ml-platform", "trigger": "manual"}
+    assert created["runtimeConfig"] == {"parameterValues": {"approval": "manual", "model_id": "churn-dev-churn"}}
+
+
+def test_run_without_schedule(world, capsys, tmp_path):
+    no_schedule = {**outputs("my-ml-project", "churn-dev", serving=1), "training_schedule": None}
+    path = write_outputs(tmp_path, "x", no_schedule)
+    assert main(["run", "--stack", "gcp-dev", "--outputs", str(path)]) == 2
+    assert one_line_error(capsys).startswith("mlops: stack gcp-dev has no training schedule: on gcp `mlops run`")
+
+
+def test_invoke(world, capsys, tmp_path):
+    world.fake.predictions = [0.27]
+    data = tmp_path / "r.csv"
+    data.write_text(",".join(RECORD) + "\n" + ",".join(str(v).lower() for v in RECORD.values()) + "\n")
+    assert cli(world, "invoke", "--data", str(data), "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["output"] == {"predictions": [0.27], "deployed_model_id": "4711", "model_version_id": "1"}
+    sent = next(r for r in world.fake.requests if r[1].endswith(":predict"))
+    assert sent[1] == f"/v1/{ENDPOINT}:predict"
+    assert sent[3]["instances"] == [RECORD]  # the CSV's text, typed by the contract
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**RECORD, "paperless_billing": "maybe"}))
+    assert cli(world, "invoke", "--data", str(bad)) == 2
+    assert (
+        one_line_error(capsys) == "mlops: --data: column 'paperless_billing' must be true/false (or 1/0), got 'maybe'"
+    )
+
+
+def test_drift(world, capsys):
+    world.fake.log_entries.append(
+        {
+            "logName": "projects/my-ml-project/logs/mlops-drift",
+            "timestamp": "2025-01-04T04:00:00Z",
+            "jsonPayload": {
+                "mlops_platform": "churn-dev",
+                "max_drift": 0.34,
+                "feature": "monthly_charges",
+                "threshold": 0.2,
+                "drifted": True,
+                "distances": {"monthly_charges": 0.34, "tenure_months": 0.08},
+            },
+        }
+    )
+    assert cli(world, "drift", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["checked"] == "2025-01-04T04:00:00+00:00"
+    assert doc["features"] == [
+        {"feature": "monthly_charges", "value": 0.34, "drifted": True},
+        {"feature": "tenure_months", "value": 0.08, "drifted": False},
+    ]
+    assert [(a["id"], a["state"]) for a in doc["alerts"]] == [("projects/my-ml-project/alertPolicies/555", "unknown")]
+    assert doc["last_retraining"]["id"] == f"{DEV}/pipelineJobs/drift-1"
+    logged = next(r for r in world.fake.requests if r[1] == "/v2/entries:list")
+    assert logged[3]["resourceNames"] == ["projects/my-ml-project"]
