@@ -428,16 +428,7 @@ class _Server:
         self.model_dir, self.capture = model_dir, capture
 
     def __enter__(self) -> _Server:
-        code = str(self.model_dir / "code")
-        sys.path.insert(0, code)
-        try:
-            import importlib
-
-            for name in ("mlops_serve", "mlops_schema"):
-                sys.modules.pop(name, None)  # the version being served brings its own code
-            serve = importlib.import_module("mlops_serve")
-        finally:
-            sys.path.remove(code)
+        serve = _import_serving_code(self.model_dir / "code")
         self.server = serve.make_server(self.model_dir, capture=self.capture)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -448,6 +439,25 @@ class _Server:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
+
+
+def _import_serving_code(code: Path) -> Any:
+    """The model folder's own `mlops_serve` (with its `mlops_schema`), imported without leaving
+    them in `sys.modules`: the process's own kit modules (a step's, another model's) stay as they were."""
+    import importlib
+
+    names = ("mlops_serve", "mlops_schema")
+    saved = {name: sys.modules.pop(name, None) for name in names}
+    sys.path.insert(0, str(code))
+    try:
+        return importlib.import_module("mlops_serve")
+    finally:
+        sys.path.remove(str(code))
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
 
 
 def post(url: str, records: list[dict[str, Any]], timeout: float = 30.0) -> tuple[int, dict[str, Any]]:

@@ -172,6 +172,11 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
         "monthly_charges",
         "contract_type",
         "support_calls",
+        "total_charges",
+        "payment_method",
+        "paperless_billing",
+        "avg_monthly_spend",
+        "support_calls_per_year",
     ]
 
 
