@@ -144,6 +144,37 @@ class Pipeline(_Model):
         return value
 
 
+class RollbackOn(_Model):
+    """What makes a rollout go back to the version served before (either is enough)."""
+
+    error_rate: float | None = Field(default=0.05, gt=0.0, le=1.0)
+    """Share of invocations of the new version that fail (server errors), over a bake period."""
+    p99_latency_ms: int | None = Field(default=None, ge=1, le=600_000)
+    """99th percentile model latency of the new version, in milliseconds, over a bake period."""
+
+
+class Rollout(_Model):
+    """How a new `model_version` takes traffic from the one served before it.
+
+    all_at_once: the new version takes all traffic at once. canary: it takes `canary_percent` for
+    `bake_minutes`, then the rest. linear: it takes `step_percent` more every `bake_minutes`. During
+    a canary or linear rollout, a breach of `rollback_on` sends all traffic back to the old version.
+    """
+
+    strategy: Literal["all_at_once", "canary", "linear"] = "all_at_once"
+    canary_percent: int = Field(default=10, ge=1, le=50)
+    step_percent: int = Field(default=25, ge=5, le=50)
+    bake_minutes: int = Field(default=10, ge=1, le=1440)
+    rollback_on: RollbackOn = Field(default_factory=RollbackOn)
+
+
+class Shadow(_Model):
+    """A second version that receives a copy of live requests; its answers are not returned."""
+
+    model_version: int = Field(ge=1)
+    sample_percent: int = Field(default=100, ge=1, le=100)
+
+
 class Endpoint(_Model):
     model_version: int | None = Field(default=None, ge=1)
     """Registry version to serve; null = nothing is served yet (no model exists on a first deploy)."""
@@ -153,11 +184,19 @@ class Endpoint(_Model):
     target_cpu_percent: int = Field(default=70, ge=10, le=95)
     data_capture_percent: int = Field(default=20, ge=1, le=100)
     """Share of requests captured; at least 1, since the drift monitor reads nothing else."""
+    rollout: Rollout = Field(default_factory=Rollout)
+    shadow: Shadow | None = None
+    """Where the cloud supports shadow traffic (a provider refuses it where it does not)."""
 
     @model_validator(mode="after")
     def _bounds(self) -> Endpoint:
         if self.max_replicas < self.min_replicas:
             raise ValueError(f"max_replicas ({self.max_replicas}) must be >= min_replicas ({self.min_replicas})")
+        if self.shadow is not None:
+            if self.model_version is None:
+                raise ValueError("shadow needs a served model_version to shadow")
+            if self.shadow.model_version == self.model_version:
+                raise ValueError(f"shadow.model_version ({self.shadow.model_version}) is the version served")
         return self
 
 

@@ -190,3 +190,49 @@ def test_reserved_tags_cannot_be_overridden():
     with pytest.raises(SpecError, match="the mlops- prefix is the kit's own") as info:
         parse_platform(with_change("tags", {"mlops-environment": "prod"}))
     assert info.value.key == "mlops:platform.tags"
+
+
+# --- rollout and shadow -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "key", "rule"),
+    [
+        ({"rollout": {"canary_percent": 0}}, "endpoint.rollout.canary_percent", "greater than or equal to 1"),
+        ({"rollout": {"canary_percent": 51}}, "endpoint.rollout.canary_percent", "less than or equal to 50"),
+        ({"rollout": {"step_percent": 4}}, "endpoint.rollout.step_percent", "greater than or equal to 5"),
+        ({"rollout": {"bake_minutes": 1441}}, "endpoint.rollout.bake_minutes", "less than or equal to 1440"),
+        ({"rollout": {"strategy": "blue"}}, "endpoint.rollout.strategy", "'all_at_once', 'canary' or 'linear'"),
+        ({"rollout": {"rollback_on": {"error_rate": 0}}}, "endpoint.rollout.rollback_on.error_rate", "greater than 0"),
+        ({"shadow": {"model_version": 1}}, "endpoint", "is the version served"),
+        ({"model_version": None, "shadow": {"model_version": 2}}, "endpoint", "needs a served model_version"),
+        ({"shadow": {"model_version": 2, "sample_percent": 101}}, "endpoint.shadow.sample_percent", "less than"),
+    ],
+)
+def test_rollout_and_shadow_bounds(endpoint, key, rule):
+    raw = copy.deepcopy(BASE)
+    raw["endpoint"].update(endpoint)
+    with pytest.raises(SpecError) as info:
+        parse_platform(raw)
+    assert info.value.key == f"mlops:platform.{key}"
+    assert rule in info.value.rule
+
+
+def test_rollout_defaults_and_edges_accepted():
+    raw = copy.deepcopy(BASE)
+    raw["endpoint"].update(
+        rollout={"strategy": "canary", "canary_percent": 50, "step_percent": 5, "bake_minutes": 1},
+        shadow={"model_version": 2, "sample_percent": 1},
+    )
+    endpoint = parse_platform(raw).endpoint
+    assert (endpoint.rollout.strategy, endpoint.rollout.canary_percent, endpoint.shadow.sample_percent) == (
+        "canary",
+        50,
+        1,
+    )
+    default = parse_platform(copy.deepcopy(BASE)).endpoint.rollout
+    assert (default.strategy, default.rollback_on.error_rate, default.rollback_on.p99_latency_ms) == (
+        "all_at_once",
+        0.05,
+        None,
+    )
