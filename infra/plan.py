@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,8 +135,8 @@ class OfflineMocks(pulumi.runtime.Mocks):
         state.update(extra)
         return resource_id, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return self.fakes.fake_call(args.token, args.args)
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self.fakes.fake_call(args.token, args.args), []
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -173,7 +173,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def use_offline_mocks(cloud: str, stack: str, cloud_config: dict[str, Any] | None = None) -> _RecordingMonitor:
+def use_offline_mocks(cloud: str, stack: str, cloud_config: Mapping[str, Any] | None = None) -> _RecordingMonitor:
     """Point the Pulumi runtime at `cloud`'s offline mocks (for plans and `@pulumi.runtime.test`)."""
     fakes = importlib.import_module(f"providers.{cloud}.mocks")
     if cloud_config is not None and hasattr(fakes, "configure"):
