@@ -136,11 +136,15 @@ class Pipeline(_Model):
     @field_validator("name")
     @classmethod
     def _known_pipeline(cls, value: str) -> str:
-        import pipelines  # cloud-neutral, no SDK: cheap to import
+        import pipelines  # cloud-neutral, no SDK
 
         known = pipelines.available()
         if value not in known:
-            raise ValueError(f"unknown pipeline {value!r}; defined in pipelines/: {', '.join(known)}")
+            raise ValueError(f"unknown pipeline {value!r}; defined in pipelines/: {', '.join(known) or 'none'}")
+        try:
+            pipelines.get_pipeline(value)
+        except pipelines.BrokenPipelineError as exc:
+            raise ValueError(f"pipeline {value!r} is broken: {exc}") from None
         return value
 
 

@@ -134,8 +134,8 @@ def test_pipeline_run_local(tmp_path):
 
 
 def test_pipeline_run_unknown_name_and_bad_gate(capsys):
-    assert main(["pipeline", "run", "fraud", "--local"]) == 2
-    assert "unknown pipeline 'fraud'" in capsys.readouterr().err
+    assert main(["pipeline", "run", "nope", "--local"]) == 2
+    assert "unknown pipeline 'nope'" in capsys.readouterr().err
     assert main(["pipeline", "run", "churn", "--local", "--gate", "auc=0.7"]) == 2
     assert "--gate: must look like roc_auc:0.75 (or 'roc_auc>=0.75', quoted)" in capsys.readouterr().err
 

@@ -68,7 +68,7 @@ def test_minimal_description_gets_secure_defaults():
         ("tags", {"Team": "x"}, "mlops:platform.tags", "tag key 'Team'"),
         ("tags", {"team": "ML Platform"}, "mlops:platform.tags", "value"),
         ("surprise", 1, "mlops:platform.surprise", "unknown key"),
-        ("pipeline.name", "fraud", "mlops:platform.pipeline.name", "unknown pipeline 'fraud'"),
+        ("pipeline.name", "nope", "mlops:platform.pipeline.name", "unknown pipeline 'nope'"),
         ("pipeline.schedule", "0 3 * *", "mlops:platform.pipeline.schedule", "five-field cron"),
         ("pipeline.schedule", "61 3 * * *", "mlops:platform.pipeline.schedule", "minute 61 is out of range 0-59"),
         ("pipeline.instance", "huge", "mlops:platform.pipeline.instance", "'small', 'medium', 'large' or 'gpu'"),
