@@ -46,6 +46,11 @@ def test_validate_ok(capsys, monkeypatch):
         (lambda c: c["mlops:platform"]["endpoint"].update(instance="huge"), "mlops:platform.endpoint.instance"),
         (lambda c: c["mlops:platform"]["pipeline"].update(schedule="daily"), "mlops:platform.pipeline.schedule"),
         (lambda c: c.pop("aws:region"), "aws:region: is required when mlops:cloud is aws"),
+        (
+            lambda c: c["mlops:platform"]["pipeline"]["quality_gate"].update(metric="auc"),
+            "mlops:platform.pipeline.quality_gate.metric: 'auc' is not a metric pipeline 'churn' reports; "
+            "its metrics: roc_auc, accuracy, f1, precision, recall",
+        ),
     ],
 )
 def test_invalid_config_exits_2_with_one_line(tmp_path, capsys, mutate, message):
