@@ -584,7 +584,7 @@ def _doctor_args(parser: argparse.ArgumentParser) -> None:
     del parser  # no options
 
 
-LOCAL_MODULES = ("pandas", "sklearn", "pandera", "joblib", "numpy")
+LOCAL_MODULES = ("pandas", "sklearn", "pandera", "joblib", "numpy", "xgboost")
 
 
 def _doctor(args: argparse.Namespace) -> int:
