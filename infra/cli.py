@@ -456,8 +456,10 @@ def _columns(label: str, columns: Sequence[Any], prefix: str = "") -> list[str]:
     """`label prefix a (int), b (string), ...`, wrapped to the table width under an indent."""
     import textwrap
 
-    text = prefix + ", ".join(f"{c.name} ({c.type})" for c in columns)
-    return textwrap.wrap(text, TABLE_WIDTH, initial_indent=f"  {label:<10}", subsequent_indent=" " * 12)
+    glue = "\0"  # keeps a column and its type on one line
+    text = prefix + ", ".join(f"{c.name}{glue}({c.type})" for c in columns)
+    lines = textwrap.wrap(text, TABLE_WIDTH, initial_indent=f"  {label:<10}", subsequent_indent=" " * 12)
+    return [line.replace(glue, " ") for line in lines]
 
 
 def _pipeline_table(found: Sequence[Any]) -> str:
@@ -475,8 +477,8 @@ def _pipeline_table(found: Sequence[Any]) -> str:
         lines.append(f"  {p.description}")
         lines.append(f"  steps:    {' -> '.join(s.name for s in p.steps)}")
         lines.append(f"  keys:     entity {c.entity}, event time {c.event_time}, label {c.label.name} ({c.label.type})")
-        for read in c.reads:
-            lines += _columns("reads:", read.features, f"{read.group}: ")
+        for i, read in enumerate(c.reads):
+            lines += _columns("" if i else "reads:", read.features, f"{read.group}: ")
         lines += _columns("request:", c.request)
         lines.append(f"  metrics:  {', '.join(p.metrics)}")
         lines.append("")

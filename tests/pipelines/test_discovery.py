@@ -248,3 +248,48 @@ def test_a_name_in_two_roots_is_ambiguous(extra_root, tmp_path, monkeypatch):
     with pytest.raises(BrokenPipelineError) as info:
         get_pipeline("twice")
     assert "a second folder named 'twice'" in info.value.rule
+
+
+# --- mlops pipeline list -------------------------------------------------------------------------
+
+
+def test_pipeline_list_shows_steps_reads_request_and_framework(capsys):
+    assert main(["pipeline", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 120 for line in lines)
+    fraud = lines[lines.index("fraud  xgboost 1.7.6, classification  (pipelines/fraud)") :]
+    assert fraud[2] == "  steps:    validate -> features -> store_features -> training_data -> train -> evaluate"
+    assert fraud[3] == "  keys:     entity card_id, event time event_time, label is_fraud (int)"
+    text = "\n".join(fraud)
+    assert "  reads:    card_transaction: amount (float), merchant_category (string)" in text
+    assert "            card_activity: txn_count_24h (int)" in text
+    assert "  request:  amount (float), merchant_category (string)" in text
+    assert "  metrics:  roc_auc, average_precision, f1, precision, recall" in text
+    assert "churn  scikit-learn 1.4.2, classification  (pipelines/churn)" in lines
+
+
+def test_pipeline_list_as_json(capsys):
+    assert main(["pipeline", "list", "--format", "json"]) == 0
+    listed = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
+    assert {"churn", "fraud"} <= set(listed)
+    fraud = listed["fraud"]
+    assert fraud["framework"] == {"name": "xgboost", "version": "1.7.6"}
+    assert fraud["error"] is None and fraud["task"] == "classification"
+    assert [(s["name"], s["after"]) for s in fraud["steps"]] == [
+        ("validate", []),
+        ("features", ["validate"]),
+        ("store_features", ["features"]),
+        ("training_data", ["features", "store_features"]),
+        ("train", ["training_data"]),
+        ("evaluate", ["train", "training_data"]),
+    ]
+    assert [(r["group"], [f["name"] for f in r["features"]]) for r in fraud["reads"]] == [
+        ("card_transaction", ["amount", "merchant_category", "channel", "country", "foreign"]),
+        (
+            "card_activity",
+            ["txn_count_24h", "txn_count_7d", "amount_mean_7d", "amount_ratio_7d", "hours_since_last_txn"],
+        ),
+    ]
+    assert fraud["request"][0] == {"name": "amount", "type": "float"}
+    assert len(fraud["request"]) == 10
+    assert fraud["label"] == {"name": "is_fraud", "type": "int"}
