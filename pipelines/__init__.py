@@ -163,7 +163,9 @@ def _load(name: str, folder: Path) -> PipelineDef:
     for root in roots():
         other = root / name
         if other.is_dir() and other.resolve() != folder.resolve():
-            raise BrokenPipelineError(name, other, f"a second folder named {name!r}; {display(folder)} is used")
+            raise BrokenPipelineError(
+                name, other, f"a second folder named {name!r} (besides {display(folder)}): a pipeline name is unique"
+            )
     if not init.is_file():
         raise BrokenPipelineError(
             name, init, f"missing: a pipeline folder holds {INIT_FILE} exposing PIPELINE and {DATASET_FUNCTION}"

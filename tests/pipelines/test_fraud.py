@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -51,6 +52,11 @@ def code(tmp_path_factory) -> Path:
         mp.setenv("MLOPS_CONTRACT", str(directory / "mlops_contract.json"))
         mp.setenv("MLOPS_IO", json.dumps({"kind": "local", "root": str(store)}))
         yield directory
+    # The kit's modules imported by name from this bundle would read its contract next to them:
+    # forget them, so the next test module imports its own bundle's.
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(directory)):
+            del sys.modules[name]
 
 
 def _module(code: Path, script: str) -> ModuleType:
