@@ -30,7 +30,8 @@ NEW_NAME_RULE = (
     "a new pipeline's name is 3-20 lowercase letters and digits, starting with a letter (it names a Python "
     "package, which takes no '-', and cloud resources, which take no '_')"
 )
-SKIP = ("__pycache__",)
+SKIP = ("__pycache__", "build", "dist")
+"""Folders of a pipeline that are made from it (bytecode, the AWS wheelhouse, ...): never copied."""
 TEXT_SUFFIXES = (".py", ".txt", ".md", ".json", ".yaml", ".yml", ".csv", ".cfg", ".toml")
 
 # What to replace, per file of an example pipeline (both examples have this layout).
@@ -140,9 +141,8 @@ def plan(
     files: dict[Path, bytes] = {}
     for path in sorted(source_folder.rglob("*")):
         relative = path.relative_to(source_folder)
-        if not path.is_file() or any(part in SKIP or part.startswith(".") for part in relative.parts):
-            continue
-        if path.suffix == ".pyc":
+        skipped = any(part in SKIP or part.startswith(".") or part.endswith(".egg-info") for part in relative.parts)
+        if skipped or not path.is_file() or path.suffix == ".pyc":
             continue
         data = path.read_bytes()
         if path.suffix in TEXT_SUFFIXES:

@@ -209,3 +209,21 @@ def test_a_scaffolded_pipeline_validates_runs_and_plans_as_it_stands(source, pro
     assert "quality gate roc_auc >= 0.7: PASSED" in out
     assert (work / "data" / "raw" / "acme.csv").is_file()
     assert (work / "code" / "train.py").read_text().startswith("# Scaffolded from pipeline")
+
+
+def test_what_is_built_from_the_source_is_not_copied(project, capsys):
+    """A wheelhouse under build/, bytecode, hidden files: made from the pipeline, not part of it."""
+    source = project / "pipelines" / "mine"
+    shutil.copytree(ROOT / "pipelines" / "churn", source, ignore=shutil.ignore_patterns("__pycache__"))
+    init = source / "__init__.py"
+    init.write_text(
+        init.read_text()
+        .replace("pipelines.churn import", "pipelines.mine import")
+        .replace('name="churn",', 'name="mine",')
+    )
+    for junk in ("build/wheelhouse-cp312-0123456789ab/numpy.whl", "steps/__pycache__/train.cpython-311.pyc", ".env"):
+        (source / junk).parent.mkdir(parents=True, exist_ok=True)
+        (source / junk).write_bytes(b"not source")
+    assert main(["pipeline", "new", "acme", "--from", "mine"]) == 0
+    folder = project / "pipelines" / "acme"
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == FILES
