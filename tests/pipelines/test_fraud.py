@@ -412,7 +412,6 @@ def test_a_gate_on_a_metric_fraud_does_not_report_is_refused(tmp_path, capsys):
     )
 
 
-@pytest.mark.slow
 def test_the_whole_pipeline_runs_locally_as_the_clouds_run_it(tmp_path):
     from pipelines.local import run_local
 
