@@ -155,10 +155,12 @@ def generate(
     rank = frame.groupby("card").cumcount().to_numpy()
     frame["seconds"] = (frame["seconds"] - rank).groupby(frame["card"]).cummax() + rank
     frame = frame.sort_values(["seconds", "card"], kind="stable").reset_index(drop=True)
+    batch = f"{pd.Timestamp(epoch):%Y%m%d%H%M%S}-{seed}"
 
     out = pd.DataFrame(
         {
-            "transaction_id": [f"T{i:09d}" for i in range(len(frame))],
+            # Unique across batches too: a later batch (another start or seed) never repeats an id.
+            "transaction_id": [f"T{batch}-{i:07d}" for i in range(len(frame))],
             "card_id": card_ids[frame["card"]],
             "event_time": pd.Series(epoch + frame["seconds"].to_numpy().astype("timedelta64[s]"))
             .dt.strftime("%Y-%m-%dT%H:%M:%S")

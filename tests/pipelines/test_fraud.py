@@ -183,6 +183,16 @@ def test_validation_stops_bad_transactions_naming_the_column(code, change, colum
     assert any(check in chk for _, chk in problems), problems
 
 
+def test_a_later_batch_validates_together_with_the_earlier_ones(code, tmp_path):
+    """The loop's retraining reads every batch: a later batch (another seed and start, drifted)
+    repeats no transaction id and no (card, time) of an earlier one."""
+    validate = _module(code, "validate.py")
+    data.write(tmp_path, rows=600, seed=7, name="batch-1.csv")
+    data.write(tmp_path, rows=300, seed=108, start="2024-02-15", shift={"amount": 40.0}, name="batch-2.csv")
+    validated, report = validate.validate(validate.read_csvs(tmp_path), min_rows=100)
+    assert report["problems"] == [] and validated is not None and len(validated) == 900
+
+
 # --- point-in-time window features ---------------------------------------------------------------
 
 HANDMADE = pd.DataFrame(
