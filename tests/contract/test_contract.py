@@ -52,11 +52,20 @@ EXPECTED_KEYS = {
 }
 
 
+PICKLE_AFTER_PLAN: dict[str, bool] = {}
+"""Per example stack: whether planning it left pickle._Pickler as it was (see the last test)."""
+
+
 @pytest.fixture(scope="module", params=sorted(EXAMPLES))
 def planned(request):
     """(cloud, plan) of one example stack; `request.param` is the stack."""
+    import pickle
+
     cloud, _ = EXAMPLES[request.param]
-    return cloud, plan(load_stack_file(ROOT / f"Pulumi.{request.param}.yaml"))
+    before = (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict)
+    result = plan(load_stack_file(ROOT / f"Pulumi.{request.param}.yaml"))
+    PICKLE_AFTER_PLAN[request.param] = (pickle._Pickler._batch_setitems, pickle._Pickler.save_dict) == before
+    return cloud, result
 
 
 def test_every_cloud_in_the_contract_is_registered():
@@ -252,3 +261,10 @@ def test_the_other_choices_mean_the_same_on_every_cloud(stack, tmp_path):
     assert out["training_schedule"] is None
     assert out["retrain_target"] is None
     assert out["monitor"] is None and out["drift_alarm"] == []
+
+
+def test_planning_leaves_pickle_as_it_found_it(planned):
+    """Pulumi's dynamic providers patch pickle._Pickler on every serialisation; a plan undoes it, or
+    each plan in a process nests another wrapper until pickling a model recurses too deep."""
+    _, result = planned
+    assert PICKLE_AFTER_PLAN[result.stack] is True
