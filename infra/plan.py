@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -226,7 +227,15 @@ def plan(stack_file: StackFile, on_resource: Callable[[int, str], None] | None =
         exported = main()
         return pulumi.Output.all(*[capture(k, v) for k, v in exported.items()])
 
-    run()
+    # pulumi.dynamic.serialize_provider patches pickle._Pickler for every dynamic resource and never
+    # restores it: each plan in a process would nest more wrappers, until pickling anything (a model,
+    # in a long test session) recursed past Python's limit. Leave pickle as it was found.
+    pickler = pickle._Pickler
+    saved = (pickler._batch_setitems, pickler.save_dict)
+    try:
+        run()
+    finally:
+        pickler._batch_setitems, pickler.save_dict = saved
     resources = sorted(monitor.recorded, key=lambda r: r.urn)
     if check:
         violations = provider.check_plan([r.to_json() for r in resources])
