@@ -230,7 +230,7 @@ def plan(stack_file: StackFile, on_resource: Callable[[int, str], None] | None =
     # pulumi.dynamic.serialize_provider patches pickle._Pickler for every dynamic resource and never
     # restores it: each plan in a process would nest more wrappers, until pickling anything (a model,
     # in a long test session) recursed past Python's limit. Leave pickle as it was found.
-    pickler = pickle._Pickler
+    pickler: Any = pickle._Pickler  # private, untyped in typeshed
     saved = (pickler._batch_setitems, pickler.save_dict)
     try:
         run()
