@@ -72,7 +72,12 @@ class NotLanded(TimeoutError):
 
 # ---- configuration and clients ---------------------------------------------------------------
 def config() -> dict[str, Any]:
+    """`$MLOPS_IO`, or the JSON file it names (`{"kind": "aws", "file": PATH}`: what a step whose
+    configuration is longer than an environment value may hold gets)."""
     raw = json.loads(os.environ.get("MLOPS_IO") or "{}")
+    if raw.get("kind") == KIND and "file" in raw:
+        with open(raw["file"], encoding="utf-8") as handle:
+            raw = {**json.load(handle), "kind": KIND}
     if raw.get("kind") != KIND:
         raise RuntimeError(f"this is the AWS step I/O; $MLOPS_IO asks for {raw.get('kind')!r}")
     return raw

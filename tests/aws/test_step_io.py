@@ -82,7 +82,9 @@ class FeatureStore:
         self.client = boto3.client("sagemaker-featurestore-runtime", region_name=REGION)
         self.stubber = Stubber(self.client)
         self.calls: list[dict[str, Any]] = []
-        self.client.meta.events.register("before-parameter-build.sagemaker-featurestore-runtime.PutRecord", self._record)
+        self.client.meta.events.register(
+            "before-parameter-build.sagemaker-featurestore-runtime.PutRecord", self._record
+        )
         self.stubber.activate()
 
     def _record(self, params: dict[str, Any], **_: Any) -> None:
@@ -403,3 +405,10 @@ def test_the_step_io_imports_only_what_a_step_image_has():
         "mlops_schema",
         "mlops_serve",
     }
+
+
+def test_the_configuration_may_be_a_file_the_job_mounts(io_module, tmp_path, monkeypatch):
+    path = tmp_path / "mlops_io.json"
+    path.write_text(json.dumps({"kind": "aws", "region": "us-east-1", "receipts": "s3://b/r"}))
+    monkeypatch.setenv("MLOPS_IO", json.dumps({"kind": "aws", "file": str(path)}))
+    assert io_module.config() == {"kind": "aws", "region": "us-east-1", "receipts": "s3://b/r"}
