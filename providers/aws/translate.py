@@ -73,7 +73,8 @@ class FrameworkImage:
     version: str
     """The image version, e.g. ``1.4-2-py312`` (in both the training and the inference scope)."""
     python: str | None
-    """The image's Python (``3.12``) when its version says so (``-py312``); what a wheelhouse targets."""
+    """The image's Python (``3.12``) when its version says so (``-py312``), else from ``IMAGE_PYTHON``;
+    what a wheelhouse targets."""
     gpu: bool
     """The same image runs on GPU instances (the table lists ``gpu``, or no processors at all)."""
 
@@ -425,9 +426,17 @@ def framework_image(pipeline: PipelineDef, key: str) -> FrameworkImage:
     return FrameworkImage(
         table=name,
         version=version,
-        python=f"{m['py']}.{m['pyminor']}" if m["py"] else None,
+        python=f"{m['py']}.{m['pyminor']}" if m["py"] else IMAGE_PYTHON.get((name, version)),
         gpu=gpu,
     )
+
+
+IMAGE_PYTHON = {("xgboost", "1.7-1"): "3.9"}
+"""The Python of an image whose version in the SDK's table does not say it (``1.7-1``, not
+``-py312``): what the private wheelhouse is downloaded for. From the image's own build file,
+aws/sagemaker-xgboost-container ``docker/1.7-1/base/Dockerfile.cpu`` (``ARG PYTHON_VERSION=3.9``,
+its last state before the directory became ``1.7-1-1`` with Python 3.10 in commit ec28c4b,
+https://github.com/aws/sagemaker-xgboost-container/commit/ec28c4b97b187c95a4db5bff38acaaa87f8179d0)."""
 
 
 def repository_arn(image_uri: str) -> str:
