@@ -46,10 +46,12 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
+
+UTC = timezone.utc  # noqa: UP017 (datetime.UTC is Python 3.11+; the xgboost 1.7-1 image runs 3.9)
 
 KIND = "aws"
 OFFLINE_COLUMNS = ("api_invocation_time", "write_time", "is_deleted")
@@ -149,7 +151,7 @@ def records(frame: pd.DataFrame, columns: list[dict[str, str]]) -> list[list[dic
         out.append(
             [
                 {"FeatureName": c["name"], "ValueAsString": as_feature_value(v, c["type"])}
-                for c, v in zip(columns, row, strict=True)
+                for c, v in zip(columns, row)  # noqa: B905 (strict= is 3.10+)
                 if not pd.isna(v)
             ]
         )
@@ -173,7 +175,7 @@ def write_features(group: str, frame: pd.DataFrame) -> str:
         list(pool.map(put, batch))
     keys = [
         [str(e), as_feature_value(t, "timestamp")]
-        for e, t in zip(frame[columns[0]["name"]], frame[columns[1]["name"]], strict=True)
+        for e, t in zip(frame[columns[0]["name"]], frame[columns[1]["name"]])  # noqa: B905 (strict= is 3.10+)
     ]
     receipt = {"group": group, "feature_group": settings["name"], "started": started.isoformat(), "keys": keys}
     bucket, prefix = _split(config()["receipts"])
@@ -201,7 +203,7 @@ def _keys(frame: pd.DataFrame, entity: str, event_time: str) -> set[tuple[str, p
     if frame.empty:
         return set()
     times = pd.to_datetime(frame[event_time], utc=True, format="ISO8601")
-    return set(zip(frame[entity].astype(str), times, strict=True))
+    return set(zip(frame[entity].astype(str), times))  # noqa: B905 (strict= is 3.10+)
 
 
 def _receipts(group: str) -> list[tuple[str, dict[str, Any]]]:

@@ -412,3 +412,23 @@ def test_the_configuration_may_be_a_file_the_job_mounts(io_module, tmp_path, mon
     path.write_text(json.dumps({"kind": "aws", "region": "us-east-1", "receipts": "s3://b/r"}))
     monkeypatch.setenv("MLOPS_IO", json.dumps({"kind": "aws", "file": str(path)}))
     assert io_module.config() == {"kind": "aws", "region": "us-east-1", "receipts": "s3://b/r"}
+
+
+def test_what_aws_ships_into_a_step_image_runs_on_the_oldest_python_of_its_images():
+    """The AWS files a step container runs (the step I/O, the drift job's entry) hold to Python 3.9,
+    the xgboost 1.7-1 image's (fraud): vermin, the version detector, finds no newer API or syntax.
+    The kit's own files (pipelines/kit) are the kit's to hold."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from providers.aws import training_pipeline as tp
+
+    shipped = [tp.STEP_IO, *(p for p in tp.code_files(PIPELINE, private=True).values() if isinstance(p, Path))]
+    python_files = [str(p) for p in shipped if p.suffix == ".py"]
+    assert sorted(Path(p).name for p in python_files) == ["drift_step.py", "step_io.py"]
+    vermin = Path(sys.executable).with_name("vermin")
+    done = subprocess.run(
+        [str(vermin), "-t=3.9-", "--violations", "--no-tips", *python_files], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout
