@@ -131,6 +131,8 @@ SERVE_SCRIPT = "serve.py"
 SERVE_CODE_DIR = "/opt/ml/model/code"
 """Where the scikit-learn serving container finds code that ships inside model.tar.gz."""
 METRICS_PROPERTY_FILE = "metrics"
+MODEL_SHIPS_ENV = "MLOPS_MODEL_SHIPS"
+"""Training environment: distributions ``mlops_model.save`` copies into the model (comma-separated)."""
 
 MAX_RUNTIME_SECONDS = 3 * 3600
 VOLUME_GB = 30
@@ -187,6 +189,7 @@ def build_definition(
     volume_kms: bool = True,
     vpc: Mapping[str, list[str]] | None = None,
     baseline_source: str = BASELINE_SOURCE,
+    model_ships: tuple[str, ...] = (),
 ) -> str:
     """The SageMaker pipeline definition JSON for ``pipeline``; no network, no credentials.
 
@@ -197,6 +200,8 @@ def build_definition(
     endpoint's). ``image_table`` / ``image_version``: the sagemaker SDK's image for training and
     serving (``translate.framework_image``). ``volume_kms``: False for local-NVMe instance types.
     ``vpc``: ``{"Subnets": [...], "SecurityGroupIds": [...]}`` puts every job there, isolated.
+    ``model_ships``: distributions the serving image lacks (``FrameworkImage.ships``): the training
+    job's ``MODEL_SHIPS_ENV`` names them and ``mlops_model.save`` copies them into the model.
     """
     _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status, baseline_source)
     with _sdk_env(region), _lean_sdk():
@@ -219,6 +224,7 @@ def build_definition(
             gate_threshold=float(gate_threshold),
             code_prefix=code_prefix if code_prefix.endswith("/") else code_prefix + "/",
             baseline_source=baseline_source,
+            model_ships=tuple(model_ships),
         ).definition()
 
 
@@ -573,7 +579,10 @@ class _Builder:
                 s3_output_path=self._output_uri(step.name), kms_key_id=self.s["kms_key_arn"]
             ),
             input_data_config=channels,
-            environment={"PYTHONUNBUFFERED": "1"},
+            environment={
+                "PYTHONUNBUFFERED": "1",
+                **({MODEL_SHIPS_ENV: ",".join(self.s["model_ships"])} if self.s["model_ships"] else {}),
+            },
         )
         return _command_training_step_class()(
             name=step.name,

@@ -116,6 +116,7 @@ class TrainingPipeline(Capability):
                 gate_threshold=gate.threshold,
                 code_prefix=f"s3://{args['bucket']}/{code_key}",
                 vpc=args.get("vpc"),
+                model_ships=settings.image.ships,
             )
 
         self.pipeline = aws.sagemaker.Pipeline(
