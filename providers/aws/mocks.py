@@ -26,7 +26,8 @@ _ARNS = {
     "aws:sns/topic:Topic": ("sns", "name"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch:alarm", "name"),
     "aws:cloudwatch/eventRule:EventRule": ("events:rule", "name"),
-    "aws:scheduler/schedule:Schedule": ("scheduler:schedule/default", "name"),
+    "aws:scheduler/schedule:Schedule": ("scheduler:schedule", "name"),
+    "aws:scheduler/scheduleGroup:ScheduleGroup": ("scheduler:schedule-group", "name"),
     "aws:sqs/queue:Queue": ("sqs", "name"),
 }
 # EC2 ids have a shape of their own (`subnet-0123456789abcdef0`); SageMaker's VpcConfig checks it.
@@ -85,6 +86,8 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{physical}"
     elif kind == "alarm":
         arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}"
+    elif kind == "schedule":  # schedule/<group>/<name>
+        arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{inputs.get('groupName') or 'default'}/{physical}"
     else:
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}/{physical}"
     state["arn"] = arn

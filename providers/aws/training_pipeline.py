@@ -137,8 +137,14 @@ class TrainingPipeline(Capability):
         )
 
         region = deployment.region
+        # The schedule lives in the platform's own group: EventBridge Scheduler's confused-deputy
+        # condition can only name a schedule GROUP (starter_trust_policy).
+        group = settings.prefix
+        group_arn = foundation.account_id.apply(
+            lambda account: f"arn:aws:scheduler:{region}:{account}:schedule-group/{group}"
+        )
         schedule_arn = foundation.account_id.apply(
-            lambda account: f"arn:aws:scheduler:{region}:{account}:schedule/default/{settings.schedule_name}"
+            lambda account: f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{settings.schedule_name}"
         )
         rule_arn = foundation.account_id.apply(
             lambda account: f"arn:aws:events:{region}:{account}:rule/{settings.retrain_rule_name}"
@@ -184,7 +190,7 @@ class TrainingPipeline(Capability):
         self.starter_role = aws.iam.Role(
             f"{name}-starter",
             description=f"mlops {platform.prefix}: lets schedules and drift rules start the pipeline",
-            assume_role_policy=pulumi.Output.all(foundation.account_id, schedule_arn, rule_arn).apply(
+            assume_role_policy=pulumi.Output.all(foundation.account_id, group_arn, rule_arn).apply(
                 lambda a: starter_trust_policy(*a)
             ),
             tags=platform.all_tags,
@@ -208,10 +214,15 @@ class TrainingPipeline(Capability):
 
         self.schedule: aws.scheduler.Schedule | None = None
         if settings.training_schedule:
+            # CreateScheduleGroup takes Tags; CreateSchedule does not.
+            schedule_group = aws.scheduler.ScheduleGroup(
+                f"{name}-schedule-group", name=group, tags=platform.all_tags, opts=self.child()
+            )
             self.schedule = aws.scheduler.Schedule(
                 f"{name}-schedule",
                 # Named: the starter role's KMS condition names the schedule's ARN before it exists.
                 name=settings.schedule_name,
+                group_name=schedule_group.name,
                 description=f"{pipeline.name} training, {platform.pipeline.schedule} UTC",
                 schedule_expression=settings.training_schedule,
                 schedule_expression_timezone="UTC",
@@ -260,10 +271,13 @@ def object_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k.startswith("mlops-")}
 
 
-def starter_trust_policy(account: str, schedule_arn: str, rule_arn: str) -> str:
-    """The schedule and the drift rule may assume the starter role, each only for itself ("Set up the
+def starter_trust_policy(account: str, schedule_group_arn: str, rule_arn: str) -> str:
+    """The platform's schedule group and the drift rule may assume the starter role ("Set up the
     execution role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role;
-    "Cross-service confused deputy prevention", https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html)."""
+    "Cross-service confused deputy prevention", https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html).
+    EventBridge Scheduler's ``aws:SourceArn`` is the schedule GROUP's ARN, never a schedule's ("Confused
+    deputy prevention in EventBridge Scheduler",
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -275,7 +289,7 @@ def starter_trust_policy(account: str, schedule_arn: str, rule_arn: str) -> str:
                     "Action": "sts:AssumeRole",
                     "Condition": {
                         "StringEquals": {"aws:SourceAccount": account},
-                        "ArnEquals": {"aws:SourceArn": schedule_arn},
+                        "ArnEquals": {"aws:SourceArn": schedule_group_arn},
                     },
                 },
                 {

@@ -17,7 +17,8 @@ BUCKET = "arn:aws:s3:::churn-dev-foundation-data-mock"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/churn-dev-foundation-key-key-id"
 SM = "arn:aws:sagemaker:eu-west-1:123456789012"
 RULE = "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift"
-SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-training"
+SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev/churn-dev-training"
+SCHEDULE_GROUP = "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/churn-dev"
 QUEUE = "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"
 
 EXECUTION_TRUST = [
@@ -162,7 +163,10 @@ STARTER_TRUST = [
         "Effect": "Allow",
         "Principal": {"Service": "scheduler.amazonaws.com"},
         "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": SCHEDULE}},
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnEquals": {"aws:SourceArn": SCHEDULE_GROUP},
+        },
     },
     {
         "Sid": "DriftRule",
@@ -334,7 +338,7 @@ def test_grants_follow_the_platform_elsewhere(aws_plans):
     ]
     trust = docs[("churn-prediction-eu1-staging-training-pipeline-starter", "assumeRolePolicy")]
     assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in trust] == [
-        "arn:aws:scheduler:us-east-1:123456789012:schedule/default/churn-prediction-eu1-staging-training",
+        "arn:aws:scheduler:us-east-1:123456789012:schedule-group/churn-prediction-eu1-staging",
         "arn:aws:events:us-east-1:123456789012:rule/churn-prediction-eu1-staging-retrain-on-drift",
     ]
 

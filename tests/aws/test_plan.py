@@ -283,7 +283,9 @@ def test_tags_everywhere_they_are_taken(planned):
 def test_stack_outputs(planned):
     out = planned.outputs
     assert out["storage_uri"] == "s3://churn-dev-foundation-data-mock"
-    assert out["training_schedule"] == ("arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-training")
+    assert out["training_schedule"] == (
+        "arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev/churn-dev-training"
+    )
     assert out["serving"] == (
         "model version 1 of arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/churn-dev-models"
     )
