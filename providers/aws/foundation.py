@@ -46,9 +46,7 @@ class Foundation(Capability):
         self.key = aws.kms.Key(
             f"{name}-key",
             description=f"mlops {platform.prefix}: data, artifacts, features, captured requests",
-            policy=self.account_id.apply(
-                lambda account: key_policy(account, deployment.region, settings.retrain_rule_name)
-            ),
+            policy=self.account_id.apply(lambda account: key_policy(account, deployment.region)),
             enable_key_rotation=True,
             deletion_window_in_days=30,
             tags=tags,
@@ -173,12 +171,15 @@ def sagemaker_trust_policy(account: str, region: str) -> str:
     )
 
 
-def key_policy(account: str, region: str, retrain_rule: str) -> str:
+def key_policy(account: str, region: str) -> str:
     """The account administers the key (IAM decides who uses it); CloudWatch alarms may use it to
     publish to the KMS-encrypted alert topic, and the drift rule's EventBridge target to write a
     failed start to the KMS-encrypted dead-letter queue: service principals cannot use a key under
     the default key policy ("Using dead-letter queues to process undelivered events",
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html). EventBridge's use is
+    scoped to SQS in this region and this account (``kms:ViaService``, ``kms:CallerAccount``), not by
+    ``aws:SourceArn``, which no AWS page says EventBridge sends on the KMS calls SQS makes for it; the
+    queue policy names the rule (docs/aws.md, "Retries and dead letters")."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -205,7 +206,10 @@ def key_policy(account: str, region: str, retrain_rule: str) -> str:
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                     "Resource": "*",
                     "Condition": {
-                        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:{account}:rule/{retrain_rule}"}
+                        "StringEquals": {
+                            "kms:ViaService": f"sqs.{region}.amazonaws.com",
+                            "kms:CallerAccount": account,
+                        }
                     },
                 },
             ],

@@ -94,7 +94,7 @@ import logging
 import os
 import shlex
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pipelines.spec import OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
@@ -190,6 +190,9 @@ def build_definition(
     vpc: Mapping[str, list[str]] | None = None,
     baseline_source: str = BASELINE_SOURCE,
     model_ships: tuple[str, ...] = (),
+    processing_instance_type: str | None = None,
+    processing_volume_kms: bool | None = None,
+    supported_instance_types: Sequence[str] | None = None,
 ) -> str:
     """The SageMaker pipeline definition JSON for ``pipeline``; no network, no credentials.
 
@@ -202,6 +205,10 @@ def build_definition(
     ``vpc``: ``{"Subnets": [...], "SecurityGroupIds": [...]}`` puts every job there, isolated.
     ``model_ships``: distributions the serving image lacks (``FrameworkImage.ships``): the training
     job's ``MODEL_SHIPS_ENV`` names them and ``mlops_model.save`` copies them into the model.
+    ``processing_instance_type`` / ``processing_volume_kms``: the processing and baseline jobs' (default:
+    the training step's), ``translate.processing_instance``: a GPU for the train step only.
+    ``supported_instance_types``: what the package lists for real-time and batch inference (default:
+    ``[inference_instance_type]``), ``translate.serving_instances``.
     """
     _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status, baseline_source)
     with _sdk_env(region), _lean_sdk():
@@ -225,6 +232,9 @@ def build_definition(
             code_prefix=code_prefix if code_prefix.endswith("/") else code_prefix + "/",
             baseline_source=baseline_source,
             model_ships=tuple(model_ships),
+            processing_instance_type=processing_instance_type or instance_type,
+            processing_volume_kms=volume_kms if processing_volume_kms is None else processing_volume_kms,
+            supported_instance_types=list(supported_instance_types or [inference_instance_type]),
         ).definition()
 
 
@@ -414,6 +424,14 @@ class _Builder:
             instance_type=settings["instance_type"],
             image_scope="training",
         )
+        self.processing_image = image_uris.retrieve(
+            settings["image_table"],
+            region=settings["region"],
+            version=settings["image_version"],
+            py_version="py3",
+            instance_type=settings["processing_instance_type"],
+            image_scope="training",
+        )
         self.inference_image = image_uris.retrieve(
             settings["image_table"],
             region=settings["region"],
@@ -423,6 +441,7 @@ class _Builder:
             image_scope="inference",
         )
         self.volume_key = settings["kms_key_arn"] if settings["volume_kms"] else None
+        self.processing_volume_key = settings["kms_key_arn"] if settings["processing_volume_kms"] else None
         self.params: dict[str, Any] = {}
         self.steps: dict[str, Any] = {}  # step name -> SDK step
         self.sdk_steps: list[Any] = []
@@ -501,12 +520,12 @@ class _Builder:
 
         return Processor(
             role=self.s["role_arn"],
-            image_uri=self.image,
+            image_uri=self.processing_image,
             instance_count=1,
-            instance_type=self.s["instance_type"],
+            instance_type=self.s["processing_instance_type"],
             entrypoint=command,
             volume_size_in_gb=VOLUME_GB,
-            volume_kms_key=self.volume_key,
+            volume_kms_key=self.processing_volume_key,
             output_kms_key=self.s["kms_key_arn"],
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
             base_job_name=f"{self.p.name}-{step_name}".replace("_", "-"),
@@ -639,9 +658,9 @@ class _Builder:
         check_job = CheckJobConfig(
             role=s["role_arn"],
             instance_count=1,
-            instance_type=s["instance_type"],
+            instance_type=s["processing_instance_type"],
             volume_size_in_gb=VOLUME_GB,
-            volume_kms_key=self.volume_key,
+            volume_kms_key=self.processing_volume_key,
             output_kms_key=s["kms_key_arn"],
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
             base_job_name=f"{self.p.name}-baseline",
@@ -703,8 +722,8 @@ class _Builder:
                 model_package_group_name=s["model_package_group"],
                 content_types=["text/csv", "application/json"],
                 response_types=["application/json"],
-                inference_instances=[s["inference_instance_type"]],
-                transform_instances=[s["inference_instance_type"]],
+                inference_instances=s["supported_instance_types"],
+                transform_instances=s["supported_instance_types"],
                 approval_status=s["approval_status"],
                 model_metrics=ModelMetrics(
                     model_statistics=MetricsSource(content_type="application/json", s3_uri=report_uri)

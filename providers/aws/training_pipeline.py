@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from pipelines.package import bundle
+from providers.aws import translate as tr
 from providers.aws.feature_store import FeatureStoreOut
 from providers.aws.foundation import FoundationOut
 from providers.aws.model_registry import RegistryOut
@@ -95,6 +96,8 @@ class TrainingPipeline(Capability):
 
         vpc = foundation.network.vpc_config() if foundation.network else None
 
+        processing = tr.processing_instance(settings.training_instance)
+
         def definition(args: dict) -> str:
             from providers.aws.pipeline_definition import build_definition
 
@@ -117,6 +120,9 @@ class TrainingPipeline(Capability):
                 code_prefix=f"s3://{args['bucket']}/{code_key}",
                 vpc=args.get("vpc"),
                 model_ships=settings.image.ships,
+                processing_instance_type=processing,
+                processing_volume_kms=not tr.has_local_nvme(processing),
+                supported_instance_types=tr.serving_instances(settings.image),
             )
 
         self.pipeline = aws.sagemaker.Pipeline(

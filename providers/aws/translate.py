@@ -43,6 +43,22 @@ def has_local_nvme(instance_type: str) -> bool:
     return instance_type.split(".")[1] in LOCAL_NVME_FAMILIES
 
 
+def processing_instance(training_instance: str) -> str:
+    """The instance of the processing steps (and the Model Monitor baseline): the training instance,
+    or for a GPU size the CPU size of the same vCPUs and memory (gpu -> ml.m5.xlarge). Only the train
+    step uses a GPU; the Spark analyzer and pandas steps cannot."""
+    for instance, vcpus, memory, gpu in SIZES.values():
+        if instance == training_instance and gpu:
+            return next(t for t, v, m, g in SIZES.values() if (v, m, g) == (vcpus, memory, None))
+    return training_instance
+
+
+def serving_instances(image: FrameworkImage) -> tuple[str, ...]:
+    """Every size's instance the image can serve on, in the size table's order: what a registered
+    model package lists as supported, so a version stays deployable when ``endpoint.instance`` changes."""
+    return tuple(instance for instance, _, _, gpu in SIZES.values() if image.gpu or gpu is None)
+
+
 # The framework of a pipeline -> the sagemaker SDK's image table (image_uri_config/<table>.json).
 FRAMEWORK_IMAGE_TABLES = {"scikit-learn": "sklearn", "xgboost": "xgboost"}
 

@@ -224,7 +224,7 @@ KEY_POLICY = [
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
         "Resource": "*",
-        "Condition": {"ArnEquals": {"aws:SourceArn": RULE}},
+        "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}},
     },
 ]
 BUCKET_POLICY = [
@@ -352,3 +352,25 @@ def test_without_a_schedule_the_starter_role_cannot_decrypt_schedule_payloads(tm
     result = plan(load_stack_file(write(tmp_path, "aws-unscheduled", document)))
     assert documents(result)[("churn-dev-training-pipeline-starter-policy", "policy")] == STARTER_POLICY[:3]
     assert result.by_type("aws:scheduler/schedule:Schedule") == []
+
+
+# Service principal -> the condition keys a key-policy grant to it may rest on: keys KMS itself sets
+# on the request ("AWS KMS condition keys", https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html:
+# kms:ViaService, kms:CallerAccount) or that the service's own page says it sends (CloudWatch alarms ->
+# encrypted SNS: aws:SourceAccount). EventBridge is documented to send aws:SourceArn on sts:AssumeRole
+# and sqs:SendMessage, not on the KMS calls SQS makes for its SendMessage (audit finding 11).
+SERVICE_KEY_CONDITIONS = {
+    "cloudwatch.amazonaws.com": {"aws:SourceAccount"},
+    "events.amazonaws.com": {"kms:ViaService", "kms:CallerAccount"},
+}
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "aws-all-options", "aws-public"])
+def test_every_service_grant_of_the_key_rests_on_conditions_the_request_carries(aws_plans, stack):
+    (key,) = aws_plans[stack].by_type("aws:kms/key:Key")
+    for statement in json.loads(key.inputs["policy"])["Statement"]:
+        service = (statement.get("Principal") or {}).get("Service")
+        if service is None:
+            continue
+        keys = {k for operator in statement["Condition"].values() for k in operator}
+        assert keys == SERVICE_KEY_CONDITIONS[service], (statement["Sid"], keys)
