@@ -36,7 +36,10 @@ ACTIVITY = (
 # XGBoost 1.7.6: 1.7 is the one XGBoost minor both clouds with prebuilt XGBoost serving images
 # serve, so training and serving load the model with the same minor:
 # - SageMaker: the sagemaker SDK's image table `sagemaker/core/image_uri_config/xgboost.json`
-#   (sagemaker 3.27.0) lists inference versions 0.90-1 ... 1.5-1, 1.7-1, 3.0-5, 3.2-0: `1.7-1`;
+#   (sagemaker 3.27.0) lists inference versions 0.90-1 ... 1.5-1, 1.7-1, 3.0-5, 3.2-0: `1.7-1`. That
+#   image is Python 3.8 with scikit-learn 0.24.1, where these pins do not install, so SageMaker runs and
+#   serves this pipeline on its scikit-learn 1.4-2-py312 image with xgboost 1.7.6 shipped inside the
+#   model (docs/aws.md, "Framework images and their Python");
 # - Vertex AI: the aiplatform SDK's prebuilt prediction table
 #   `google/cloud/aiplatform/constants/prediction.py` (google-cloud-aiplatform 2.7.0),
 #   XGBOOST_CONTAINER_URIS, lists xgboost-cpu.0-82 ... 1-7, 2-0, 2-1: `xgboost-cpu.1-7`.

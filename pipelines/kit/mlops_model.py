@@ -7,12 +7,17 @@ serving container needs, on any cloud, with nothing to download:
 - ``request_schema.json``: the request columns and the task (what serving accepts);
 - ``runtime.json``: the framework and the version it was trained with (serving checks it);
 - ``code/``: the kit's serving code (``mlops_serve.py``, ``mlops_schema.py``) and ``serve.py``,
-  the entry module the clouds' serving containers import.
+  the entry module the clouds' serving containers import;
+- ``code/vendor/``: only when the environment names them (``MLOPS_MODEL_SHIPS=xgboost``), the
+  installed distributions the serving image lacks (SageMaker serves an XGBoost-in-scikit-learn
+  model from its scikit-learn image, behind network isolation); ``serve.py`` puts the folder on
+  ``sys.path`` first.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from importlib import metadata
 from pathlib import Path
@@ -27,9 +32,20 @@ RUNTIME_FILE = "runtime.json"
 CODE_DIR = "code"
 SERVING_FILES = ("mlops_serve.py", "mlops_schema.py")
 ENTRY_MODULE = "serve.py"
-_ENTRY = (
-    '"""Serving entry module: the kit\'s serving code (mlops_serve.py)."""\nfrom mlops_serve import *  # noqa: F403\n'
-)
+VENDOR_DIR = "vendor"
+SHIPS_ENV = "MLOPS_MODEL_SHIPS"
+# SAGEMAKER_SUBMIT_DIRECTORY: where SageMaker's serving container was told the code is (the model's
+# code/ folder), in case it imports an installed copy of this module rather than the folder's.
+_ENTRY = '''"""Serving entry module: the kit's serving code (mlops_serve.py)."""
+import os
+import sys
+
+for _root in (os.path.dirname(os.path.abspath(__file__)), os.environ.get("SAGEMAKER_SUBMIT_DIRECTORY", "")):
+    _vendor = os.path.join(_root, "vendor")
+    if _root and os.path.isdir(_vendor) and _vendor not in sys.path:
+        sys.path.insert(0, _vendor)
+from mlops_serve import *  # noqa: E402,F403
+'''
 FRAMEWORK_MODULES = {"scikit-learn": "scikit-learn", "xgboost": "xgboost"}
 
 
@@ -50,7 +66,20 @@ def save(model: Any, model_dir: str | Path, *, framework: str = "scikit-learn") 
     for name in SERVING_FILES:
         shutil.copyfile(here / name, code / name)
     (code / ENTRY_MODULE).write_text(_ENTRY, encoding="utf-8")
+    for name in filter(None, os.environ.get(SHIPS_ENV, "").split(",")):
+        _ship(name.strip(), code / VENDOR_DIR)
     return path
+
+
+def _ship(name: str, vendor: Path) -> None:
+    """Copy the installed distribution ``name`` (its files and metadata) into ``vendor``."""
+    dist = metadata.distribution(name)
+    for file in dist.files or ():
+        if file.parts[0] == ".." or "__pycache__" in file.parts:
+            continue  # console scripts outside site-packages; byte code
+        target = vendor / Path(*file.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(str(dist.locate_file(file))), target)
 
 
 def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:

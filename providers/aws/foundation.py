@@ -47,9 +47,7 @@ class Foundation(Capability):
             f"{name}-key",
             description=f"mlops {platform.prefix}: data, artifacts, features, captured requests",
             policy=self.account_id.apply(
-                lambda account: key_policy(
-                    account, deployment.region, settings.retrain_rule_name, settings.guard_function_name
-                )
+                lambda account: key_policy(account, deployment.region, settings.guard_function_name)
             ),
             enable_key_rotation=True,
             deletion_window_in_days=30,
@@ -179,7 +177,7 @@ def sagemaker_trust_policy(account: str, region: str) -> str:
     )
 
 
-def key_policy(account: str, region: str, retrain_rule: str, guard_function: str) -> str:
+def key_policy(account: str, region: str, guard_function: str) -> str:
     """The account administers the key (IAM decides who uses it); CloudWatch alarms may use it to
     publish to the KMS-encrypted alert topic, the drift rule's EventBridge target to write a failed
     start to the KMS-encrypted dead-letter queue ("Using dead-letter queues to process undelivered
@@ -187,7 +185,10 @@ def key_policy(account: str, region: str, retrain_rule: str, guard_function: str
     Logs to encrypt the retrain guard's log group, for that log group only ("Encrypt log data in
     CloudWatch Logs using AWS Key Management Service",
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html): service
-    principals cannot use a key under the default key policy."""
+    principals cannot use a key under the default key policy. EventBridge's use is scoped to SQS in
+    this region and this account (``kms:ViaService``, ``kms:CallerAccount``), not by
+    ``aws:SourceArn``, which no AWS page says EventBridge sends on the KMS calls SQS makes for it; the
+    queue policy names the rule (docs/aws.md, "Retries and dead letters")."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -214,7 +215,10 @@ def key_policy(account: str, region: str, retrain_rule: str, guard_function: str
                     "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
                     "Resource": "*",
                     "Condition": {
-                        "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:{account}:rule/{retrain_rule}"}
+                        "StringEquals": {
+                            "kms:ViaService": f"sqs.{region}.amazonaws.com",
+                            "kms:CallerAccount": account,
+                        }
                     },
                 },
                 {

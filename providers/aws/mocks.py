@@ -29,7 +29,8 @@ _ARNS = {
     "aws:cloudwatch/logGroup:LogGroup": ("logs:log-group", "name"),
     "aws:lambda/function:Function": ("lambda:function", "name"),
     "aws:cloudwatch/eventRule:EventRule": ("events:rule", "name"),
-    "aws:scheduler/schedule:Schedule": ("scheduler:schedule/default", "name"),
+    "aws:scheduler/schedule:Schedule": ("scheduler:schedule", "name"),
+    "aws:scheduler/scheduleGroup:ScheduleGroup": ("scheduler:schedule-group", "name"),
     "aws:sqs/queue:Queue": ("sqs", "name"),
 }
 # EC2 ids have a shape of their own (`subnet-0123456789abcdef0`); SageMaker's VpcConfig checks it.
@@ -89,6 +90,8 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
     elif kind in ("alarm", "function", "log-group"):
         # These services put a colon between the resource type and its name.
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}:{physical}"
+    elif kind == "schedule":  # schedule/<group>/<name>
+        arn = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{inputs.get('groupName') or 'default'}/{physical}"
     else:
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}/{physical}"
     state["arn"] = arn

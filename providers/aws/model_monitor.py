@@ -157,15 +157,21 @@ class ModelMonitor(Capability):
             tags=object_tags(platform.all_tags),
             opts=self.child(),
         )
+        # The drift schedule lives in its own group: EventBridge Scheduler's confused-deputy condition
+        # can only name a schedule GROUP (schedule_trust_policy).
+        group = settings.drift_schedule_group
+        group_arn = foundation.account_id.apply(
+            lambda account: f"arn:aws:scheduler:{deployment.region}:{account}:schedule-group/{group}"
+        )
         schedule_arn = foundation.account_id.apply(
             lambda account: (
-                f"arn:aws:scheduler:{deployment.region}:{account}:schedule/default/{settings.drift_schedule_name}"
+                f"arn:aws:scheduler:{deployment.region}:{account}:schedule/{group}/{settings.drift_schedule_name}"
             )
         )
         role = aws.iam.Role(
             f"{name}-drift-check",
             description=f"mlops {platform.prefix}: lets the drift schedule create the drift-check job",
-            assume_role_policy=pulumi.Output.all(foundation.account_id, schedule_arn).apply(
+            assume_role_policy=pulumi.Output.all(foundation.account_id, group_arn).apply(
                 lambda a: schedule_trust_policy(*a)
             ),
             tags=platform.all_tags,
@@ -226,10 +232,15 @@ class ModelMonitor(Capability):
                 sort_keys=True,
             )
         )
+        # CreateScheduleGroup takes Tags; CreateSchedule does not.
+        schedule_group = aws.scheduler.ScheduleGroup(
+            f"{name}-schedule-group", name=group, tags=platform.all_tags, opts=self.child()
+        )
         schedule = aws.scheduler.Schedule(
             f"{name}-schedule",
-            # Named: the drift-check role's trust and KMS condition name its ARN before it exists.
+            # Named: the drift-check role's KMS condition names its ARN before it exists.
             name=settings.drift_schedule_name,
+            group_name=schedule_group.name,
             description=f"drift check of {settings.endpoint_name}, {platform.monitor.schedule} UTC",
             schedule_expression=settings.monitor_schedule,
             schedule_expression_timezone="UTC",
@@ -460,9 +471,12 @@ def drift_job_request(
     }
 
 
-def schedule_trust_policy(account: str, schedule_arn: str) -> str:
-    """EventBridge Scheduler may assume the drift-check role for this schedule only ("Set up the
-    execution role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html)."""
+def schedule_trust_policy(account: str, schedule_group_arn: str) -> str:
+    """EventBridge Scheduler may assume the drift-check role for the drift schedule's group only ("Set
+    up the execution role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html);
+    its ``aws:SourceArn`` is the schedule GROUP's ARN, never a schedule's ("Confused deputy prevention
+    in EventBridge Scheduler",
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -474,7 +488,7 @@ def schedule_trust_policy(account: str, schedule_arn: str) -> str:
                     "Action": "sts:AssumeRole",
                     "Condition": {
                         "StringEquals": {"aws:SourceAccount": account},
-                        "ArnEquals": {"aws:SourceArn": schedule_arn},
+                        "ArnEquals": {"aws:SourceArn": schedule_group_arn},
                     },
                 }
             ],

@@ -103,7 +103,7 @@ import os
 import shlex
 import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +147,8 @@ SERVE_SCRIPT = "serve.py"
 SERVE_CODE_DIR = "/opt/ml/model/code"
 """Where the scikit-learn serving container finds code that ships inside model.tar.gz."""
 METRICS_PROPERTY_FILE = "metrics"
+MODEL_SHIPS_ENV = "MLOPS_MODEL_SHIPS"
+"""Training environment: distributions ``mlops_model.save`` copies into the model (comma-separated)."""
 
 MAX_RUNTIME_SECONDS = 3 * 3600
 VOLUME_GB = 30
@@ -204,6 +206,10 @@ def build_definition(
     vpc: Mapping[str, list[str]] | None = None,
     io_config: str | None = None,
     engine: str = "kit",
+    model_ships: tuple[str, ...] = (),
+    processing_instance_type: str | None = None,
+    processing_volume_kms: bool | None = None,
+    supported_instance_types: Sequence[str] | None = None,
 ) -> str:
     """The SageMaker pipeline definition JSON for ``pipeline``; no network, no credentials.
 
@@ -216,6 +222,12 @@ def build_definition(
     endpoint's). ``image_table`` / ``image_version``: the sagemaker SDK's image for training and
     serving (``translate.framework_image``). ``volume_kms``: False for local-NVMe instance types.
     ``vpc``: ``{"Subnets": [...], "SecurityGroupIds": [...]}`` puts every job there, isolated.
+    ``model_ships``: distributions the serving image lacks (``FrameworkImage.ships``): the training
+    job's ``MODEL_SHIPS_ENV`` names them and ``mlops_model.save`` copies them into the model.
+    ``processing_instance_type`` / ``processing_volume_kms``: the processing and baseline jobs' (default:
+    the training step's), ``translate.processing_instance``: a GPU for the train step only.
+    ``supported_instance_types``: what the package lists for real-time and batch inference (default:
+    ``[inference_instance_type]``), ``translate.serving_instances``.
     """
     _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status, io_config, engine)
     arguments = {k: v for k, v in locals().items() if k != "pipeline"}
@@ -244,6 +256,10 @@ def build_definition(
             code_prefix=code_prefix if code_prefix.endswith("/") else code_prefix + "/",
             io_config=io_config,
             engine=engine,
+            model_ships=tuple(model_ships),
+            processing_instance_type=processing_instance_type or instance_type,
+            processing_volume_kms=volume_kms if processing_volume_kms is None else processing_volume_kms,
+            supported_instance_types=list(supported_instance_types or [inference_instance_type]),
         ).definition()
     _cache_write(key, built)
     return built
@@ -492,6 +508,14 @@ class _Builder:
             instance_type=settings["instance_type"],
             image_scope="training",
         )
+        self.processing_image = image_uris.retrieve(
+            settings["image_table"],
+            region=settings["region"],
+            version=settings["image_version"],
+            py_version="py3",
+            instance_type=settings["processing_instance_type"],
+            image_scope="training",
+        )
         self.inference_image = image_uris.retrieve(
             settings["image_table"],
             region=settings["region"],
@@ -501,6 +525,7 @@ class _Builder:
             image_scope="inference",
         )
         self.volume_key = settings["kms_key_arn"] if settings["volume_kms"] else None
+        self.processing_volume_key = settings["kms_key_arn"] if settings["processing_volume_kms"] else None
         self.params: dict[str, Any] = {}
         self.steps: dict[str, Any] = {}  # step name -> SDK step
         self.sdk_steps: list[Any] = []
@@ -579,12 +604,12 @@ class _Builder:
 
         return Processor(
             role=self.s["role_arn"],
-            image_uri=self.image,
+            image_uri=self.processing_image,
             instance_count=1,
-            instance_type=self.s["instance_type"],
+            instance_type=self.s["processing_instance_type"],
             entrypoint=command,
             volume_size_in_gb=VOLUME_GB,
-            volume_kms_key=self.volume_key,
+            volume_kms_key=self.processing_volume_key,
             output_kms_key=self.s["kms_key_arn"],
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
             base_job_name=f"{self.p.name}-{step_name}".replace("_", "-"),
@@ -663,7 +688,10 @@ class _Builder:
                 s3_output_path=self._output_uri(step.name), kms_key_id=self.s["kms_key_arn"]
             ),
             input_data_config=channels,
-            environment={"PYTHONUNBUFFERED": "1"},
+            environment={
+                "PYTHONUNBUFFERED": "1",
+                **({MODEL_SHIPS_ENV: ",".join(self.s["model_ships"])} if self.s["model_ships"] else {}),
+            },
         )
         return _command_training_step_class()(
             name=step.name,
@@ -685,9 +713,9 @@ class _Builder:
         check_job = CheckJobConfig(
             role=s["role_arn"],
             instance_count=1,
-            instance_type=s["instance_type"],
+            instance_type=s["processing_instance_type"],
             volume_size_in_gb=VOLUME_GB,
-            volume_kms_key=self.volume_key,
+            volume_kms_key=self.processing_volume_key,
             output_kms_key=s["kms_key_arn"],
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
             base_job_name=f"{self.p.name}-baseline",
@@ -784,8 +812,8 @@ class _Builder:
                 model_package_group_name=s["model_package_group"],
                 content_types=["text/csv", "application/json"],
                 response_types=["application/json"],
-                inference_instances=[s["inference_instance_type"]],
-                transform_instances=[s["inference_instance_type"]],
+                inference_instances=s["supported_instance_types"],
+                transform_instances=s["supported_instance_types"],
                 approval_status=s["approval_status"],
                 model_metrics=ModelMetrics(
                     model_statistics=MetricsSource(content_type="application/json", s3_uri=report_uri)

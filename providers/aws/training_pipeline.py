@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from pipelines.package import bundle
+from providers.aws import translate as tr
 from providers.aws.feature_store import FeatureStoreOut
 from providers.aws.foundation import FoundationOut
 from providers.aws.model_registry import RegistryOut
@@ -162,6 +163,8 @@ class TrainingPipeline(Capability):
 
         vpc = foundation.network.vpc_config() if foundation.network else None
 
+        processing = tr.processing_instance(settings.training_instance)
+
         def definition(args: dict) -> str:
             from providers.aws.pipeline_definition import build_definition
 
@@ -185,6 +188,10 @@ class TrainingPipeline(Capability):
                 vpc=args.get("vpc"),
                 io_config=f"s3://{args['bucket']}/{args['io']}",
                 engine=settings.engine,
+                model_ships=settings.image.ships,
+                processing_instance_type=processing,
+                processing_volume_kms=not tr.has_local_nvme(processing),
+                supported_instance_types=tr.serving_instances(settings.image),
             )
 
         self.definition = pulumi.Output.all(
@@ -207,8 +214,14 @@ class TrainingPipeline(Capability):
         )
 
         region = deployment.region
+        # The schedule lives in the platform's own group: EventBridge Scheduler's confused-deputy
+        # condition can only name a schedule GROUP (starter_trust_policy).
+        group = settings.prefix
+        group_arn = foundation.account_id.apply(
+            lambda account: f"arn:aws:scheduler:{region}:{account}:schedule-group/{group}"
+        )
         schedule_arn = foundation.account_id.apply(
-            lambda account: f"arn:aws:scheduler:{region}:{account}:schedule/default/{settings.schedule_name}"
+            lambda account: f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{settings.schedule_name}"
         )
         rule_arn = foundation.account_id.apply(
             lambda account: f"arn:aws:events:{region}:{account}:rule/{settings.retrain_rule_name}"
@@ -254,7 +267,7 @@ class TrainingPipeline(Capability):
         self.starter_role = aws.iam.Role(
             f"{name}-starter",
             description=f"mlops {platform.prefix}: lets the training schedule start the pipeline",
-            assume_role_policy=pulumi.Output.all(foundation.account_id, schedule_arn).apply(
+            assume_role_policy=pulumi.Output.all(foundation.account_id, group_arn).apply(
                 lambda a: starter_trust_policy(*a)
             ),
             tags=platform.all_tags,
@@ -278,10 +291,15 @@ class TrainingPipeline(Capability):
 
         self.schedule: aws.scheduler.Schedule | None = None
         if settings.training_schedule:
+            # CreateScheduleGroup takes Tags; CreateSchedule does not.
+            schedule_group = aws.scheduler.ScheduleGroup(
+                f"{name}-schedule-group", name=group, tags=platform.all_tags, opts=self.child()
+            )
             self.schedule = aws.scheduler.Schedule(
                 f"{name}-schedule",
                 # Named: the starter role's KMS condition names the schedule's ARN before it exists.
                 name=settings.schedule_name,
+                group_name=schedule_group.name,
                 description=f"{pipeline.name} training, {platform.pipeline.schedule} UTC",
                 schedule_expression=settings.training_schedule,
                 schedule_expression_timezone="UTC",
@@ -338,9 +356,12 @@ def object_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k.startswith("mlops-")}
 
 
-def starter_trust_policy(account: str, schedule_arn: str) -> str:
-    """The training schedule may assume the starter role, for itself only ("Set up the execution
-    role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role).
+def starter_trust_policy(account: str, schedule_group_arn: str) -> str:
+    """The platform's schedule group may assume the starter role ("Set up the execution role",
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role).
+    EventBridge Scheduler's ``aws:SourceArn`` is the schedule GROUP's ARN, never a schedule's ("Confused
+    deputy prevention in EventBridge Scheduler",
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html).
     Drift starts the pipeline through the retrain guard Lambda, with its own role."""
     return json.dumps(
         {
@@ -353,7 +374,7 @@ def starter_trust_policy(account: str, schedule_arn: str) -> str:
                     "Action": "sts:AssumeRole",
                     "Condition": {
                         "StringEquals": {"aws:SourceAccount": account},
-                        "ArnEquals": {"aws:SourceArn": schedule_arn},
+                        "ArnEquals": {"aws:SourceArn": schedule_group_arn},
                     },
                 },
             ],

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.spec import PipelineDef
+from pipelines.spec import PipelineDef, requirement_pins
 from providers.base import Target
 from providers.cron import Field, compress
 from providers.cron import parse as parse_cron
@@ -44,8 +44,48 @@ def has_local_nvme(instance_type: str) -> bool:
     return instance_type.split(".")[1] in LOCAL_NVME_FAMILIES
 
 
+def processing_instance(training_instance: str) -> str:
+    """The instance of the processing steps (and the Model Monitor baseline): the training instance,
+    or for a GPU size the CPU size of the same vCPUs and memory (gpu -> ml.m5.xlarge). Only the train
+    step uses a GPU; the Spark analyzer and pandas steps cannot."""
+    for instance, vcpus, memory, gpu in SIZES.values():
+        if instance == training_instance and gpu:
+            return next(t for t, v, m, g in SIZES.values() if (v, m, g) == (vcpus, memory, None))
+    return training_instance
+
+
+def serving_instances(image: FrameworkImage) -> tuple[str, ...]:
+    """Every size's instance the image can serve on, in the size table's order: what a registered
+    model package lists as supported, so a version stays deployable when ``endpoint.instance`` changes."""
+    return tuple(instance for instance, _, _, gpu in SIZES.values() if image.gpu or gpu is None)
+
+
 # The framework of a pipeline -> the sagemaker SDK's image table (image_uri_config/<table>.json).
 FRAMEWORK_IMAGE_TABLES = {"scikit-learn": "sklearn", "xgboost": "xgboost"}
+
+# The Python of an image whose version in the SDK's table does not say it (``-py312`` does). Each
+# from the image's own Dockerfile (cited in docs/aws.md, "Framework images and their Python"):
+# aws/sagemaker-xgboost-container docker/1.7-1/final/Dockerfile.cpu, ``ARG PYTHON_VERSION=3.8``.
+# (Its base Dockerfile said 3.9 in its last state before the directory became ``1.7-1-1`` with 3.10,
+# commit ec28c4b: the sources disagree, so the older Python is assumed; no example pipeline uses it.)
+# An image of neither kind is never chosen: what its pins need could not be checked.
+IMAGE_PYTHON: dict[tuple[str, str], tuple[int, int]] = {
+    ("xgboost", "1.7-1"): (3, 8),
+}
+
+# Requires-Python of the pins the example pipelines use, as PyPI's metadata of each release states
+# it (``pip install --dry-run --report``, docs/aws.md): the oldest Python each installs on. A pin
+# missing here is not checked offline; the wheelhouse build (``pip download --python-version``)
+# checks every pin for real.
+REQUIRES_PYTHON: dict[tuple[str, str], tuple[int, int]] = {
+    ("joblib", "1.4.2"): (3, 8),
+    ("numpy", "1.26.4"): (3, 9),
+    ("pandas", "2.2.3"): (3, 9),
+    ("pandera", "0.20.4"): (3, 7),
+    ("scikit-learn", "1.4.2"): (3, 9),
+    ("scipy", "1.13.1"): (3, 9),
+    ("xgboost", "1.7.6"): (3, 8),
+}
 
 # SageMaker Feature Store knows three types; bool is stored as 0/1, timestamps as ISO-8601 text
 # (the format SageMaker requires for its event-time feature).
@@ -72,11 +112,13 @@ class FrameworkImage:
     """The SDK's image table (``sklearn``, ``xgboost``): ``image_uris.retrieve``'s framework."""
     version: str
     """The image version, e.g. ``1.4-2-py312`` (in both the training and the inference scope)."""
-    python: str | None
-    """The image's Python (``3.12``) when its version says so (``-py312``), else from ``IMAGE_PYTHON``;
-    what a wheelhouse targets."""
+    python: str
+    """The image's Python (``3.12``): from its version (``-py312``), else from ``IMAGE_PYTHON``."""
     gpu: bool
     """The same image runs on GPU instances (the table lists ``gpu``, or no processors at all)."""
+    ships: tuple[str, ...] = ()
+    """Distributions the model needs that the image lacks (the framework, when the model is served
+    from the scikit-learn image): the training step copies them into the model (``mlops_model.save``)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +178,7 @@ class AwsSettings:
     drift_window_hours: int = 1
     """The schedule's interval: each check compares the requests captured since the previous one."""
     drift_schedule_name: str = ""
+    drift_schedule_group: str = ""
     drift_namespace: str = ""
     """The CloudWatch namespace the kit's drift job publishes to and the alarms watch."""
     retrain_cooldown_hours: int = 24
@@ -342,6 +385,7 @@ def translate(target: Target) -> AwsSettings:
         engine=platform.monitor.engine,
         drift_window_hours=drift_window_hours(monitor_cron),
         drift_schedule_name=f"{prefix}-drift-check",
+        drift_schedule_group=f"{prefix}-drift",
         drift_namespace=f"mlops/{prefix}",
         retrain_cooldown_hours=platform.monitor.retrain_cooldown_hours,
         guard_function_name=f"{prefix}-retrain-guard",
@@ -392,13 +436,24 @@ _IMAGE_VERSION_RE = re.compile(r"^(?P<minor>\d+\.\d+)-(?P<build>\d+)(?:-py(?P<py
 
 
 def framework_image(pipeline: PipelineDef, key: str) -> FrameworkImage:
-    """The SageMaker image of the pipeline's framework (``PipelineDef.framework``) that both trains
-    and serves, for the same ``major.minor`` (a model saved by one version can fail to load in
-    another): the newest version in both scopes of the sagemaker SDK's table, or a SpecError."""
+    """The SageMaker image that both trains and serves the pipeline, from the sagemaker SDK's table.
+
+    A model that wraps scikit-learn (its requirements pin ``scikit-learn``, as fraud's Pipeline
+    around XGBClassifier does) is served from the scikit-learn image of that pin's ``major.minor``
+    (a pickle of one scikit-learn minor can fail to load in another), and a framework other than
+    scikit-learn ships inside the model (``FrameworkImage.ships``). Otherwise the framework's own
+    image of ``PipelineDef.framework``'s minor. The image's Python must install every pin
+    (``REQUIRES_PYTHON``), or a SpecError names the pin and its rule.
+    """
     fw = pipeline.framework
-    name = FRAMEWORK_IMAGE_TABLES.get(fw.name)
+    pins = requirement_pins(pipeline.requirements.read_text(encoding="utf-8"))
+    if fw.name != "scikit-learn" and "scikit-learn" in pins:
+        package, minor, ships = "scikit-learn", ".".join(pins["scikit-learn"].split(".")[:2]), (fw.name,)
+    else:
+        package, minor, ships = fw.name, fw.minor, ()
+    name = FRAMEWORK_IMAGE_TABLES.get(package)
     if name is None:
-        raise SpecError(key, f"pipeline {pipeline.name!r}: SageMaker has no prebuilt image table for {fw.name}")
+        raise SpecError(key, f"pipeline {pipeline.name!r}: SageMaker has no prebuilt image table for {package}")
     table = _sdk_table(name)
     training, inference = table["training"]["versions"], table["inference"]["versions"]
 
@@ -408,35 +463,41 @@ def framework_image(pipeline: PipelineDef, key: str) -> FrameworkImage:
         return int(m["build"]), int(m["pyminor"] or 0)
 
     both = [
-        v
-        for v in training
-        if v in inference and (m := _IMAGE_VERSION_RE.match(v)) is not None and m["minor"] == fw.minor
+        v for v in training if v in inference and (m := _IMAGE_VERSION_RE.match(v)) is not None and m["minor"] == minor
     ]
     if not both:
         raise SpecError(
             key,
-            f"pipeline {pipeline.name!r} uses {fw.name} {fw.version}: the sagemaker SDK's image table ({name}.json) "
-            f"has no image of {fw.minor} for both training and serving",
+            f"pipeline {pipeline.name!r} uses {package} {minor}: the sagemaker SDK's image table ({name}.json) "
+            f"has no image of {minor} for both training and serving",
         )
     version = max(both, key=rank)
-    m = _IMAGE_VERSION_RE.match(version)
-    assert m is not None
+    python = image_python(name, version)
+    if python is None:
+        raise SpecError(
+            key,
+            f"pipeline {pipeline.name!r}: the SageMaker {name} image {version} does not name its Python, and "
+            "translate.IMAGE_PYTHON has no entry for it (add one from the image's Dockerfile)",
+        )
+    for pin, pinned in sorted(pins.items()):
+        needs = REQUIRES_PYTHON.get((pin, pinned))
+        if needs is not None and python < needs:
+            raise SpecError(
+                key,
+                f"pipeline {pipeline.name!r} pins {pin}=={pinned}, which requires Python >={needs[0]}.{needs[1]} "
+                f"(its PyPI Requires-Python); the SageMaker {name} image {version} runs Python {python[0]}.{python[1]}",
+            )
     # A version with no processors listed is one image for every processor (image_uris._processor).
     gpu = all("gpu" in (scope[version].get("processors") or ["gpu"]) for scope in (training, inference))
-    return FrameworkImage(
-        table=name,
-        version=version,
-        python=f"{m['py']}.{m['pyminor']}" if m["py"] else IMAGE_PYTHON.get((name, version)),
-        gpu=gpu,
-    )
+    return FrameworkImage(table=name, version=version, python=f"{python[0]}.{python[1]}", gpu=gpu, ships=ships)
 
 
-IMAGE_PYTHON = {("xgboost", "1.7-1"): "3.9"}
-"""The Python of an image whose version in the SDK's table does not say it (``1.7-1``, not
-``-py312``): what the private wheelhouse is downloaded for. From the image's own build file,
-aws/sagemaker-xgboost-container ``docker/1.7-1/base/Dockerfile.cpu`` (``ARG PYTHON_VERSION=3.9``,
-its last state before the directory became ``1.7-1-1`` with Python 3.10 in commit ec28c4b,
-https://github.com/aws/sagemaker-xgboost-container/commit/ec28c4b97b187c95a4db5bff38acaaa87f8179d0)."""
+def image_python(table: str, version: str) -> tuple[int, int] | None:
+    """The Python of an image: its version's ``-pyNNN`` suffix, else ``IMAGE_PYTHON``, else None."""
+    m = _IMAGE_VERSION_RE.match(version)
+    if m is not None and m["py"]:
+        return int(m["py"]), int(m["pyminor"])
+    return IMAGE_PYTHON.get((table, version))
 
 
 def repository_arn(image_uri: str) -> str:

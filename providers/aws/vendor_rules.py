@@ -888,6 +888,9 @@ RESOURCES: dict[str, ResourceRule] = {
         not_sent={"namePrefix": _NAME_NOT_SENT},
         autoname="Name",
     ),
+    "aws:scheduler/scheduleGroup:ScheduleGroup": ResourceRule(
+        "scheduler", "CreateScheduleGroup", not_sent={"namePrefix": _NAME_NOT_SENT}, autoname="Name"
+    ),
     "aws:sqs/queue:Queue": ResourceRule(
         "sqs",
         "CreateQueue",

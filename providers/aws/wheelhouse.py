@@ -43,17 +43,12 @@ def directory(pipeline: PipelineDef, image: FrameworkImage) -> Path:
     for path in requirement_files(pipeline):
         sha.update(path.read_bytes())
     digest = sha.hexdigest()[:12]
-    python = (image.python or "unknown").replace(".", "")
+    python = image.python.replace(".", "")
     return pipeline.requirements.parent / "build" / f"wheelhouse-cp{python}-{digest}"
 
 
 def download_command(pipeline: PipelineDef, image: FrameworkImage, dest: Path) -> list[str]:
     """The ``pip download`` that fills ``dest`` with every wheel the requirements resolve to."""
-    if image.python is None:
-        raise ValueError(
-            f"the {image.table} image {image.version} does not name its Python version: "
-            "the wheelhouse cannot be built for it"
-        )
     platforms = [arg for platform in PLATFORMS for arg in ("--platform", platform)]
     return [
         sys.executable,

@@ -9,6 +9,7 @@ bucket `churn-dev-foundation-data-mock`, the key id `churn-dev-foundation-key-ke
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -17,9 +18,11 @@ BUCKET = "arn:aws:s3:::churn-dev-foundation-data-mock"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/churn-dev-foundation-key-key-id"
 SM = "arn:aws:sagemaker:eu-west-1:123456789012"
 RULE = "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift"
-SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-training"
+SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev/churn-dev-training"
+SCHEDULE_GROUP = "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/churn-dev"
 QUEUE = "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"
-DRIFT_SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-drift-check"
+DRIFT_SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev-drift/churn-dev-drift-check"
+DRIFT_SCHEDULE_GROUP = "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/churn-dev-drift"
 EXECUTION_ROLE = "arn:aws:iam::123456789012:role/churn-dev-foundation-sagemaker-mock"
 PIPELINE = f"{SM}:pipeline/churn-dev-churn"
 
@@ -169,7 +172,10 @@ STARTER_TRUST = [
         "Effect": "Allow",
         "Principal": {"Service": "scheduler.amazonaws.com"},
         "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": SCHEDULE}},
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnEquals": {"aws:SourceArn": SCHEDULE_GROUP},
+        },
     },
 ]
 STARTER_POLICY = [
@@ -220,7 +226,7 @@ KEY_POLICY = [
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
         "Resource": "*",
-        "Condition": {"ArnEquals": {"aws:SourceArn": RULE}},
+        "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}},
     },
     {
         "Sid": "CloudWatchLogsEncryptRetrainGuardLogs",
@@ -243,7 +249,10 @@ DRIFT_CHECK_TRUST = [
         "Effect": "Allow",
         "Principal": {"Service": "scheduler.amazonaws.com"},
         "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": DRIFT_SCHEDULE}},
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnEquals": {"aws:SourceArn": DRIFT_SCHEDULE_GROUP},
+        },
     }
 ]
 DRIFT_CHECK_POLICY = [
@@ -452,11 +461,11 @@ def test_grants_follow_the_platform_elsewhere(aws_plans):
     ]
     trust = docs[("churn-prediction-eu1-staging-training-pipeline-starter", "assumeRolePolicy")]
     assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in trust] == [
-        "arn:aws:scheduler:us-east-1:123456789012:schedule/default/churn-prediction-eu1-staging-training",
+        "arn:aws:scheduler:us-east-1:123456789012:schedule-group/churn-prediction-eu1-staging",
     ]
     drift = docs[("churn-prediction-eu1-staging-model-monitor-drift-check", "assumeRolePolicy")]
     assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in drift] == [
-        "arn:aws:scheduler:us-east-1:123456789012:schedule/default/churn-prediction-eu1-staging-drift-check",
+        "arn:aws:scheduler:us-east-1:123456789012:schedule-group/churn-prediction-eu1-staging-drift",
     ]
     endpoint = docs[("churn-prediction-eu1-staging-foundation-featurestore-runtime", "policy")]
     assert endpoint[0]["Resource"] == [
@@ -475,3 +484,29 @@ def test_without_a_schedule_the_starter_role_cannot_decrypt_schedule_payloads(tm
     assert documents(result)[("churn-dev-training-pipeline-starter-policy", "policy")] == STARTER_POLICY[:3]
     # The drift check's schedule remains: only the training schedule is gone.
     assert [r.inputs["name"] for r in result.by_type("aws:scheduler/schedule:Schedule")] == ["churn-dev-drift-check"]
+
+
+# Service principal -> the condition keys a key-policy grant to it may rest on: keys KMS itself sets
+# on the request ("AWS KMS condition keys", https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html:
+# kms:ViaService, kms:CallerAccount) or that the service's own page says it sends (CloudWatch alarms ->
+# encrypted SNS: aws:SourceAccount). EventBridge is documented to send aws:SourceArn on sts:AssumeRole
+# and sqs:SendMessage, not on the KMS calls SQS makes for its SendMessage (audit finding 11).
+SERVICE_KEY_CONDITIONS = {
+    "cloudwatch.amazonaws.com": {"aws:SourceAccount"},
+    "events.amazonaws.com": {"kms:ViaService", "kms:CallerAccount"},
+    # CloudWatch Logs sends its log group's ARN as encryption context ("Encrypt log data in CloudWatch
+    # Logs using AWS KMS", https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+    "logs.<region>.amazonaws.com": {"kms:EncryptionContext:aws:logs:arn"},
+}
+
+
+@pytest.mark.parametrize("stack", ["aws-dev", "aws-all-options", "aws-public"])
+def test_every_service_grant_of_the_key_rests_on_conditions_the_request_carries(aws_plans, stack):
+    (key,) = aws_plans[stack].by_type("aws:kms/key:Key")
+    for statement in json.loads(key.inputs["policy"])["Statement"]:
+        service = (statement.get("Principal") or {}).get("Service")
+        if service is None:
+            continue
+        keys = {k for operator in statement["Condition"].values() for k in operator}
+        principal = re.sub(r"^logs\.[a-z0-9-]+\.", "logs.<region>.", service)
+        assert keys == SERVICE_KEY_CONDITIONS[principal], (statement["Sid"], keys)

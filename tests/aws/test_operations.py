@@ -58,6 +58,7 @@ NOT_DATA_BEARING = {
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": "configuration",
     "aws:sagemaker/pipeline:Pipeline": "generated from pipelines/; run outputs are in the bucket",
     "aws:scheduler/schedule:Schedule": "configuration",
+    "aws:scheduler/scheduleGroup:ScheduleGroup": "holds the schedule; configuration",
     "aws:sns/topic:Topic": "delivers, stores nothing",
     "aws:sns/topicSubscription:TopicSubscription": "configuration (re-confirmed by e-mail when recreated)",
     "aws:sqs/queue:Queue": "failed pipeline starts only (kept 14 days); an empty queue is recreated",

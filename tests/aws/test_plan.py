@@ -446,12 +446,14 @@ def test_tags_everywhere_they_are_taken(planned):
 def test_stack_outputs(planned):
     out = planned.outputs
     assert out["storage_uri"] == "s3://churn-dev-foundation-data-mock"
-    assert out["training_schedule"] == ("arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-training")
+    assert out["training_schedule"] == (
+        "arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev/churn-dev-training"
+    )
     assert out["serving"] == (
         "model version 1 of arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/churn-dev-models"
     )
     assert out["endpoint"] == "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint-small"
-    assert out["monitor"] == "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-drift-check"
+    assert out["monitor"] == "arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev-drift/churn-dev-drift-check"
     assert out["drift_alarm"] == [
         "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift",
         "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-drift-check-silent",

@@ -32,6 +32,10 @@ ARGS = {
     "vpc": None,
     "io_config": "s3://churn-dev-data/config/0123456789ab/mlops_io.json",
     "engine": "kit",
+    "model_ships": (),
+    "processing_instance_type": None,
+    "processing_volume_kms": None,
+    "supported_instance_types": None,
 }
 """Every keyword of build_definition, with a value (the test below holds the list to the signature)."""
 
@@ -54,6 +58,10 @@ CHANGED = {
     "vpc": {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]},
     "io_config": "s3://churn-dev-data/config/ba9876543210/mlops_io.json",
     "engine": "builtin",
+    "model_ships": ("xgboost",),
+    "processing_instance_type": "ml.m5.2xlarge",
+    "processing_volume_kms": False,
+    "supported_instance_types": ["ml.m5.large", "ml.m5.xlarge"],
 }
 
 

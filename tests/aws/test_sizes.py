@@ -137,11 +137,19 @@ def test_gpu_exits_2_with_one_line(tmp_path, capsys):
     assert "mlops:platform.pipeline.instance" in err and "Traceback" not in err
 
 
-def test_the_images_come_from_the_sdk_table_for_the_framework():
+def _xgboost_only(tmp_path):
+    """An XGBoost pipeline that does not wrap scikit-learn, with pins Python 3.8 installs."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("xgboost==1.7.6\njoblib==1.4.2\n")
+    churn = get_pipeline("churn")
+    return dataclasses.replace(churn, framework=Framework("xgboost", "1.7.6"), requirements=requirements)
+
+
+def test_the_images_come_from_the_sdk_table_for_the_framework(tmp_path):
     churn = get_pipeline("churn")
     assert tr.framework_image(churn, "k") == tr.FrameworkImage("sklearn", "1.4-2-py312", "3.12", gpu=False)
-    xgb = dataclasses.replace(churn, framework=Framework("xgboost", "1.7.6"))
-    assert tr.framework_image(xgb, "k") == tr.FrameworkImage("xgboost", "1.7-1", "3.9", gpu=True)
+    xgb = _xgboost_only(tmp_path)
+    assert tr.framework_image(xgb, "k") == tr.FrameworkImage("xgboost", "1.7-1", "3.8", gpu=True)
     with pytest.raises(SpecError, match="no image of 1.3 for both training and serving"):
         tr.framework_image(dataclasses.replace(churn, framework=Framework("scikit-learn", "1.3.0")), "k")
 
@@ -156,19 +164,19 @@ def test_every_example_pipelines_image_names_its_python_so_the_private_wheelhous
     image = tr.framework_image(pipeline, "k")
     assert (image.table, image.version, image.python) == {
         "churn": ("sklearn", "1.4-2-py312", "3.12"),
-        "fraud": ("xgboost", "1.7-1", "3.9"),
+        "fraud": ("sklearn", "1.4-2-py312", "3.12"),
     }[name]
     command = wheelhouse.download_command(pipeline, image, wheelhouse.directory(pipeline, image))
     assert command[command.index("--python-version") + 1] == image.python
 
 
-def test_gpu_with_a_gpu_framework_drops_the_volume_key():
+def test_gpu_with_a_gpu_framework_drops_the_volume_key(tmp_path):
     from infra.config import parse_platform
 
     config = json.loads(json.dumps(STACK["config"]))
     config["mlops:platform"]["pipeline"]["instance"] = "gpu"
     config["mlops:platform"]["endpoint"]["instance"] = "gpu"
-    xgb = dataclasses.replace(get_pipeline("churn"), framework=Framework("xgboost", "1.7.6"))
+    xgb = _xgboost_only(tmp_path)
     target = Target("t", "aws", parse_platform(config["mlops:platform"]), xgb, {"region": "eu-west-1"}, "eu-west-1")
     s = tr.translate(target)
     assert (s.training_instance, s.endpoint_instance, s.endpoint_vcpus) == ("ml.g4dn.xlarge", "ml.g4dn.xlarge", 4)

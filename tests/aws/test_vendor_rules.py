@@ -234,6 +234,7 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
         "aws:sagemaker/pipeline:Pipeline",
         "aws:scheduler/schedule:Schedule",
+        "aws:scheduler/scheduleGroup:ScheduleGroup",
         "aws:sns/topic:Topic",
         "aws:sns/topicSubscription:TopicSubscription",
         "aws:sqs/queue:Queue",

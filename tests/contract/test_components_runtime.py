@@ -38,7 +38,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "model_registry": "arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/churn-dev-models",
         "approval": "manual",
         "training_pipeline": "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn",
-        "training_schedule": re.compile(r"^arn:aws:scheduler:eu-west-1:123456789012:schedule/default/"),
+        "training_schedule": re.compile(r"^arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev/"),
         "endpoint": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint-small",
         "serving": "model version 1 of arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/churn-dev-models",
         # the kit's drift check (the default engine): a Scheduler schedule creating the drift job
