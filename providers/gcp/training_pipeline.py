@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from pipelines.package import bundle
 from providers.base import Capability, Deployment, asset
 from providers.gcp import pipeline_definition
 from providers.gcp.feature_store import FeatureStoreOut
@@ -32,6 +31,8 @@ class TrainingOut:
     display_name: str
     image: pulumi.Output[str]
     """The step and serving image, by digest: Vertex AI's prebuilt image of the framework version."""
+    code_uri: pulumi.Output[str]
+    """`gs://<bucket>/code/<pipeline>/<digest>`: the code bundle (the drift job runs from it too)."""
 
 
 class TrainingPipeline(Capability):
@@ -55,7 +56,8 @@ class TrainingPipeline(Capability):
         bucket = foundation.bucket_name
 
         # Step code as objects under a content-hashed prefix: Vertex mounts them at /gcs/<bucket>/...
-        code = bundle(pdef)
+        # (the pipeline's files, the kit's with the GCP step I/O as mlops_io.py, the drift job)
+        code = pipeline_definition.code_bundle(pdef)
         code_prefix = code.prefix.rstrip("/")
         uploads: list[pulumi.Resource] = [
             gcp.storage.BucketObject(
@@ -84,6 +86,7 @@ class TrainingPipeline(Capability):
                     approval=registry.approval_mode,
                     step_limits=s.step_limits,
                     accelerator=s.step_accelerator,
+                    io_config=s.io_config,
                 )
             )
         )
@@ -109,6 +112,10 @@ class TrainingPipeline(Capability):
             "model_id": s.model_id,
             "serving_image": image,
             "kms_key": foundation.key_id,
+            # each registered version's drift baseline lands under <baseline_root>/v<version>/
+            "baseline_root": pulumi.Output.concat(
+                foundation.bucket_url, f"/{pipeline_definition.BASELINE_DIR}/", s.model_id
+            ),
         }
         uploads.append(template)
 
@@ -150,6 +157,7 @@ class TrainingPipeline(Capability):
             parameter_values=parameter_values,
             display_name=s.pipeline_display_name,
             image=image,
+            code_uri=pulumi.Output.from_input(parameter_values["code_uri"]),
         )
         self.publish(
             training_pipeline=pulumi.Output.concat(foundation.bucket_url, "/", template.name),

@@ -1367,7 +1367,10 @@ def approval_requests(props: Mapping[str, Any]) -> list[tuple[str, dict[str, Any
 
 
 _VIEW_RE = re.compile(
-    r"^SELECT \*(?:, `(?P<source>\w+)` AS (?P<alias>\w+))? FROM `(?P<table>[\w-]+\.\w+\.\w+)`$", re.IGNORECASE
+    r"^SELECT \*(?: EXCEPT \(mlops_rank\))?(?:, `(?P<source>\w+)` AS (?P<alias>\w+))? FROM "
+    r"(?:\(SELECT \*, ROW_NUMBER\(\) OVER \(PARTITION BY `\w+`, `\w+` ORDER BY `\w+` DESC\) AS mlops_rank FROM )?"
+    r"`(?P<table>[\w-]+\.\w+\.\w+)`(?:\) WHERE mlops_rank = 1)?$",
+    re.IGNORECASE,
 )
 
 

@@ -11,14 +11,14 @@ import yaml
 from infra.config import load_stack_file
 from infra.plan import plan
 from pipelines import get_pipeline
-from pipelines.package import bundle
 from providers.base import CAPABILITIES, NOT_SERVING
+from providers.gcp.pipeline_definition import code_bundle
 from tests.gcp.conftest import write_stack
 
 KEY = "projects/my-ml-project/locations/europe-west4/keyRings/churn-dev-mlops/cryptoKeys/churn-dev-cmek"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 # The step code's content hash (its algorithm is tested with literal values in tests/pipelines/test_package.py).
-CODE_DIGEST = bundle(get_pipeline("churn")).digest
+CODE_DIGEST = code_bundle(get_pipeline("churn")).digest
 
 
 def inputs(result, type_: str) -> list[dict]:
@@ -116,6 +116,8 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
         {"name": "paperless_billing", "type": "BOOLEAN", "mode": "NULLABLE"},
         {"name": "avg_monthly_spend", "type": "FLOAT", "mode": "NULLABLE"},
         {"name": "support_calls_per_year", "type": "FLOAT", "mode": "NULLABLE"},
+        # every write appends, stamped with its time: reads keep the last write per (entity, event time)
+        {"name": "mlops_written_at", "type": "TIMESTAMP", "mode": "NULLABLE"},
     ]
     group = one(gcp_plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup")
     # prefixed like the dataset: churn-dev and churn-staging share a project and region
@@ -123,15 +125,17 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
     assert gcp_plan.outputs["feature_groups"]["customer_profile"]["id"] == (
         "projects/my-ml-project/locations/europe-west4/featureGroups/churn_dev_customer_profile"
     )
-    # Vertex reads a view of the table that exposes the event time as feature_timestamp (the table
-    # is what the pipeline writes)
+    # Vertex reads a view of the table: the last write of each (entity, event time), exposing the
+    # event time as feature_timestamp (the table is what the pipeline writes)
     assert source == {
         **source,
         "tableId": "customer_profile_vertex_source",
         "datasetId": "churn_dev_features",
         "view": {
             "query": (
-                "SELECT *, `event_time` AS feature_timestamp FROM `my-ml-project.churn_dev_features.customer_profile`"
+                "SELECT * EXCEPT (mlops_rank), `event_time` AS feature_timestamp FROM (SELECT *, ROW_NUMBER() OVER "
+                "(PARTITION BY `customer_id`, `event_time` ORDER BY `mlops_written_at` DESC) AS mlops_rank FROM "
+                "`my-ml-project.churn_dev_features.customer_profile`) WHERE mlops_rank = 1"
             ),
             "useLegacySql": False,
         },
@@ -216,6 +220,8 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
         "location": "europe-west4",
         "model_id": "churn-dev-churn",
         "kms_key": KEY,  # uploaded model versions are encrypted with it
+        # where the register step copies each version's drift baseline (<root>/v<version>/)
+        "baseline_root": "gs://my-ml-project-churn-dev-mlops/baselines/churn-dev-churn",
     }
     # the prebuilt scikit-learn 1.4 image, by the digest `pulumi up` resolves (a fake one offline)
     assert re.fullmatch(r"europe-docker\.pkg\.dev/vertex-ai/prediction/sklearn-cpu\.1-4@sha256:[0-9a-f]{64}", image)
@@ -240,9 +246,20 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
         f"code/churn/{CODE_DIGEST}/mlops_serve.py",
         f"code/churn/{CODE_DIGEST}/mlops_store_features.py",
         f"code/churn/{CODE_DIGEST}/mlops_training_data.py",
+        # GCP's own: what the step I/O installs, the drift job's entry point
+        f"code/churn/{CODE_DIGEST}/mlops_io_requirements.txt",
+        f"code/churn/{CODE_DIGEST}/mlops_gcp_drift.py",
         "pipelines/churn-dev-churn/pipeline.json",
         "pipelines/churn-dev-drift/pipeline.json",
     } == objects
+    sources = {
+        i["name"].rsplit("/", 1)[-1]: i["source"].get("path")
+        for i in inputs(gcp_plan, "gcp:storage/bucketObject:BucketObject")
+        if "source" in i
+    }
+    # the kit steps run with the GCP step I/O, never the local one
+    assert sources["mlops_io.py"] == "providers/gcp/step_io.py"
+    assert sources["mlops_gcp_drift.py"] == "providers/gcp/drift_job.py"
 
 
 def test_endpoint_private_with_request_logging(gcp_plan):
@@ -288,11 +305,11 @@ def test_drift_monitor_schedule_and_threshold(gcp_plan):
     spec = json.loads(job["pipelineSpec"])
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert params["drift_threshold"]["defaultValue"] == pytest.approx(0.2)
-    assert params["window_hours"]["defaultValue"] == 1  # hourly schedule: the last hour of requests
-    assert (
-        job["runtimeConfig"]["parameterValues"]["requests_table"]
-        == "my-ml-project.churn_dev_serving_logs.request_response_logging"
-    )
+    assert params["min_samples"]["defaultValue"] == 100
+    assert params["window_seconds"]["defaultValue"] == 3600  # hourly schedule: the last hour of requests
+    (executor,) = spec["deploymentSpec"]["executors"].values()
+    io = json.loads({e["name"]: e["value"] for e in executor["container"]["env"]}["MLOPS_IO"])
+    assert io["capture"] == "my-ml-project.churn_dev_serving_logs.request_response_logging"
     metric = one(gcp_plan, "gcp:logging/metric:Metric")
     assert metric["filter"] == (
         'logName="projects/my-ml-project/logs/mlops-drift" AND '

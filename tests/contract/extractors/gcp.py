@@ -46,6 +46,16 @@ def _table(feature_group: Any) -> str:
     return feature_group.inputs["bigQuery"]["bigQuerySource"]["inputUri"].rsplit(".", 1)[1]
 
 
+def _registered(plan: Any, feature_group: Any) -> list[str]:
+    """The features Vertex AI registers in a feature group (AiFeatureGroupFeature), in order: the
+    columns of its table that are features (not the kit's write stamp `mlops_written_at`)."""
+    return [
+        r.inputs["name"]
+        for r in _by_type(plan, "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature")
+        if r.inputs["featureGroup"] == feature_group.inputs["name"]
+    ]
+
+
 def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
     tables = _tables(plan)
     online = {
@@ -58,11 +68,14 @@ def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
         schema = tables[_table(r)]
         entity = r.inputs["bigQuery"]["entityIdColumns"][0]
         event_time = next(c["name"] for c in schema if c["type"] == "TIMESTAMP" and c["mode"] == "REQUIRED")
+        registered = _registered(plan, r)
+        columns = [c["name"] for c in schema]
+        assert all(f in columns for f in registered), f"{registered} not all columns of {columns}"
         out[_portable_group(r)] = {
             "entity": entity,
             "event_time": event_time,
             "online": r.inputs["name"] in online,
-            "features": [c["name"] for c in schema if c["name"] not in (entity, event_time)],
+            "features": [c for c in columns if c in registered],
         }
     return out
 
