@@ -310,17 +310,35 @@ def test_drift_monitor_schedule_and_threshold(gcp_plan):
     (executor,) = spec["deploymentSpec"]["executors"].values()
     io = json.loads({e["name"]: e["value"] for e in executor["container"]["env"]}["MLOPS_IO"])
     assert io["capture"] == "my-ml-project.churn_dev_serving_logs.request_response_logging"
-    metric = one(gcp_plan, "gcp:logging/metric:Metric")
-    assert metric["filter"] == (
-        'logName="projects/my-ml-project/logs/mlops-drift" AND '
-        'jsonPayload.mlops_platform="churn-dev" AND jsonPayload.max_drift>0.2'
+    metrics = {m["name"]: m for m in inputs(gcp_plan, "gcp:logging/metric:Metric")}
+    assert metrics["churn-dev-drifted-features"]["filter"] == (
+        'logName="projects/my-ml-project/logs/mlops-drift" AND resource.type="global" AND '
+        'jsonPayload.mlops_platform="churn-dev" AND jsonPayload.kind="feature" AND jsonPayload.drifted=true AND '
+        '(jsonPayload.feature="tenure_months" OR jsonPayload.feature="monthly_charges" OR '
+        'jsonPayload.feature="total_charges" OR jsonPayload.feature="support_calls" OR '
+        'jsonPayload.feature="contract_type" OR jsonPayload.feature="payment_method" OR '
+        'jsonPayload.feature="paperless_billing" OR jsonPayload.feature="avg_monthly_spend" OR '
+        'jsonPayload.feature="support_calls_per_year")'
     )
+    assert metrics["churn-dev-drifted-features"]["labelExtractors"] == {"feature": "EXTRACT(jsonPayload.feature)"}
+    assert metrics["churn-dev-drift-checks"]["filter"] == (
+        'logName="projects/my-ml-project/logs/mlops-drift" AND resource.type="global" AND '
+        'jsonPayload.mlops_platform="churn-dev" AND jsonPayload.kind="check"'
+    )
+    for metric in metrics.values():  # the entries live in the CMEK log bucket only
+        assert metric["bucketName"] == "projects/my-ml-project/locations/europe-west4/buckets/churn-dev-mlops-logs"
+
+
+def policies(result) -> dict[str, dict]:
+    return {p["displayName"]: p for p in inputs(result, "gcp:monitoring/alertPolicy:AlertPolicy")}
 
 
 def test_alert_and_retrain_path(gcp_plan):
-    policy = one(gcp_plan, "gcp:monitoring/alertPolicy:AlertPolicy")
+    policy = policies(gcp_plan)["churn-dev feature drift over 0.2"]
     condition = policy["conditions"][0]["conditionThreshold"]
-    assert condition["filter"] == 'metric.type="logging.googleapis.com/user/churn-dev-drift-over-threshold"'
+    assert condition["filter"] == (
+        'metric.type="logging.googleapis.com/user/churn-dev-drifted-features" AND resource.type="global"'
+    )
     assert (condition["comparison"], condition["thresholdValue"]) == ("COMPARISON_GT", 0)
     channels = {c["type"]: c for c in inputs(gcp_plan, "gcp:monitoring/notificationChannel:NotificationChannel")}
     assert channels["email"]["labels"] == {"email_address": "ml-oncall@example.com"}
@@ -345,7 +363,8 @@ def test_alert_and_retrain_path(gcp_plan):
         "object": "pipelines%2Fchurn-dev-churn%2Fpipeline.json",
         "alt": "media",
     }
-    create = steps["create_pipeline_job"]["args"]
+    create = steps["create_pipeline_job"]["try"]["args"]
+    assert create["query"] == {"pipelineJobId": "${job_id}"}  # named after the incident
     assert create["url"] == (
         "https://europe-west4-aiplatform.googleapis.com/v1/projects/my-ml-project/locations/europe-west4/pipelineJobs"
     )
@@ -418,11 +437,10 @@ def test_served_without_retraining_alerts_by_email_only(tmp_path):
         config["mlops:platform"]["monitor"]["retrain_on_drift"] = False
 
     result = plan(load_stack_file(write_stack(tmp_path, "gcp-noretrain", change)))
-    policy = one(result, "gcp:monitoring/alertPolicy:AlertPolicy")
     email = result.one("gcp:monitoring/notificationChannel:NotificationChannel")
     assert email.inputs["type"] == "email"
-    assert policy["notificationChannels"] == [result.outputs["alert_topic"]]
-    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"]}
+    for policy in policies(result).values():
+        assert policy["notificationChannels"] == [result.outputs["alert_topic"]]
     for absent in (
         "gcp:pubsub/topic:Topic",
         "gcp:pubsub/topicIAMMember:TopicIAMMember",
@@ -436,8 +454,8 @@ def test_served_without_retraining_alerts_by_email_only(tmp_path):
 
 def test_one_incident_starts_one_retraining(gcp_plan):
     """Notify only when the incident opens, and the workflow also ignores anything but `open`."""
-    policy = one(gcp_plan, "gcp:monitoring/alertPolicy:AlertPolicy")
-    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"]}
+    policy = policies(gcp_plan)["churn-dev feature drift over 0.2"]
+    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"], "autoClose": "7200s"}
 
     workflow = yaml.safe_load(one(gcp_plan, "gcp:workflows/workflow:Workflow")["sourceContents"])["main"]
     assert workflow["params"] == ["event"]
@@ -447,6 +465,7 @@ def test_one_incident_starts_one_retraining(gcp_plan):
     assert steps["read_incident"]["assign"] == [
         {"notification": "${json.decode(base64.decode(event.data.message.data))}"},
         {"state": '${map.get(notification, ["incident", "state"])}'},
+        {"incident": '${default(map.get(notification, ["incident", "incident_id"]), "none")}'},
     ]
     assert steps["only_when_opened"]["switch"] == [{"condition": '${state != "open"}', "next": "ignored"}]
     assert "return" in steps["ignored"]
