@@ -58,16 +58,8 @@ class ModelMonitor(Capability):
             self.publish(monitor=None)
             return
 
-        spec = pipeline_definition.spec_json(
-            pipeline_definition.compile_spec(
-                pipeline_definition.build_drift_pipeline(
-                    display,
-                    monitor.drift_threshold,
-                    monitor.min_samples,
-                    s.drift_window_seconds,
-                    io_config=s.io_config,
-                )
-            )
+        spec = pipeline_definition.drift_spec_json(
+            display, monitor.drift_threshold, monitor.min_samples, s.drift_window_seconds, io_config=s.io_config
         )
         # The same image, by digest, as the training steps and the served model.
         spec_text = training.image.apply(lambda digest: pipeline_definition.with_image(spec, digest))

@@ -475,3 +475,55 @@ def compile_spec(pipeline_func: Any) -> dict[str, Any]:
 
 def spec_json(spec: dict[str, Any]) -> str:
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+# ---- plan-time cache (issue 14): a compiled spec is rebuilt only when something it depends on changed
+
+CACHE_DISTRIBUTIONS = ("kfp", "kfp-pipeline-spec", "google-cloud-aiplatform", "protobuf", "PyYAML")
+"""The installed packages whose version changes a compiled spec (the builder, its protos, its YAML)."""
+
+
+def _cache_sources() -> tuple[Path, ...]:
+    """The kit code a compiled spec depends on: this provider's modules and `pipelines/` (the
+    PipelineDef, the kit steps' names, the step prologue's bundle layout)."""
+    return (HERE, HERE.parents[1] / "pipelines")
+
+
+def training_spec_json(pipeline: PipelineDef, **options: Any) -> str:
+    """`spec_json(compile_spec(build_training_pipeline(pipeline, **options)))`, from the
+    content-addressed cache (providers/cache.py) when the pipeline, the options, the SDK versions
+    and the kit's code are unchanged; kfp builds it on a miss."""
+    from providers import cache
+
+    inputs = {"pipeline": repr(pipeline), "options": options}
+    return cache.cached_text(
+        "gcp-training-spec",
+        inputs,
+        lambda: spec_json(compile_spec(build_training_pipeline(pipeline, **options))),
+        distributions=CACHE_DISTRIBUTIONS,
+        sources=_cache_sources(),
+    )
+
+
+def drift_spec_json(
+    display_name: str, drift_threshold: float, min_samples: int, window_seconds: int, **options: Any
+) -> str:
+    """The compiled drift job spec, cached like `training_spec_json`."""
+    from providers import cache
+
+    inputs = {
+        "display_name": display_name,
+        "drift_threshold": drift_threshold,
+        "min_samples": min_samples,
+        "window_seconds": window_seconds,
+        "options": options,
+    }
+    return cache.cached_text(
+        "gcp-drift-spec",
+        inputs,
+        lambda: spec_json(
+            compile_spec(build_drift_pipeline(display_name, drift_threshold, min_samples, window_seconds, **options))
+        ),
+        distributions=CACHE_DISTRIBUTIONS,
+        sources=_cache_sources(),
+    )

@@ -76,19 +76,15 @@ class TrainingPipeline(Capability):
         image = gcp.artifactregistry.get_docker_image_output(
             **s.image_lookup, opts=pulumi.InvokeOutputOptions(depends_on=foundation.apis)
         ).self_link
-        spec = pipeline_definition.spec_json(
-            pipeline_definition.compile_spec(
-                pipeline_definition.build_training_pipeline(
-                    pdef,
-                    display_name=s.pipeline_display_name,
-                    gate_metric=gate.metric,
-                    gate_threshold=gate.threshold,
-                    approval=registry.approval_mode,
-                    step_limits=s.step_limits,
-                    accelerator=s.step_accelerator,
-                    io_config=s.io_config,
-                )
-            )
+        spec = pipeline_definition.training_spec_json(
+            pdef,
+            display_name=s.pipeline_display_name,
+            gate_metric=gate.metric,
+            gate_threshold=gate.threshold,
+            approval=registry.approval_mode,
+            step_limits=s.step_limits,
+            accelerator=s.step_accelerator,
+            io_config=s.io_config,
         )
         spec_text = image.apply(lambda digest: pipeline_definition.with_image(spec, digest))
         template = gcp.storage.BucketObject(
