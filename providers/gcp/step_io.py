@@ -102,7 +102,7 @@ def _json_value(value: Any) -> Any:
     """A frame value as BigQuery's JSON load takes it (timestamps as RFC 3339 in UTC)."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    if isinstance(value, pd.Timestamp | datetime):
+    if isinstance(value, (pd.Timestamp, datetime)):
         stamp = pd.Timestamp(value)
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
         return stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
