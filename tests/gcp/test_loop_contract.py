@@ -40,8 +40,8 @@ FRAUD = [
 ]
 # stack -> (request columns, drift window hours from monitor.schedule, serving image prefix)
 EXPECTED = {
-    "gcp-dev": (CHURN, 1.0, "europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-4@sha256:"),
-    "gcp-fraud": (FRAUD, 6.0, "europe-docker.pkg.dev/vertex-ai/prediction/xgboost-cpu.1-7@sha256:"),
+    "gcp-dev": (CHURN, 1, "europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-4@sha256:"),
+    "gcp-fraud": (FRAUD, 6, "europe-docker.pkg.dev/vertex-ai/prediction/xgboost-cpu.1-7@sha256:"),
 }
 
 
@@ -57,14 +57,14 @@ def test_one_request_schema_from_serving_to_the_alarm(planned):
     for key in ("served_columns", "captured_columns", "baseline_columns", "drift_metric_columns", "alarm_columns"):
         assert got[key] == columns, key
     assert got["drift_statistic"] == "kit"
-    assert got["drift_window_hours"] == window
-    assert got["retrain_cooldown_hours"] == 24.0
+    assert (got["drift_window_hours"], type(got["drift_window_hours"])) == (window, int)
+    assert (got["retrain_cooldown_hours"], type(got["retrain_cooldown_hours"])) == (24, int)
     assert got["rollout"] == {
         "strategy": "all_at_once",
         "canary_percent": None,
         "step_percent": None,
-        "bake_minutes": None,
-        "rollback": None,
+        "bake_minutes": 0,
+        "rollback": {},
     }
 
 

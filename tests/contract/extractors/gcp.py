@@ -189,9 +189,15 @@ def _baseline_wired(plan: Any) -> bool | None:
     return False
 
 
-def _cooldown_hours(source: str) -> float | None:
+def _hours(seconds: float) -> int | float:
+    """Seconds as hours: an int when whole (as the AWS extractor reports them)."""
+    hours = float(seconds) / 3600
+    return int(hours) if hours.is_integer() else hours
+
+
+def _cooldown_hours(source: str) -> int | float | None:
     found = re.search(r"sys\.now\(\) - (\d+)", source)
-    return int(found.group(1)) / 3600 if found else None
+    return _hours(int(found.group(1))) if found else None
 
 
 def extract_loop(plan: Any) -> dict[str, Any]:
@@ -229,7 +235,7 @@ def extract_loop(plan: Any) -> dict[str, Any]:
         "alarm_columns": alarm_columns,
         "drift_statistic": statistic,
         "drift_window_hours": (
-            drift_spec["root"]["inputDefinitions"]["parameters"]["window_seconds"]["defaultValue"] / 3600
+            _hours(drift_spec["root"]["inputDefinitions"]["parameters"]["window_seconds"]["defaultValue"])
             if drift_spec
             else None
         ),
@@ -240,8 +246,8 @@ def extract_loop(plan: Any) -> dict[str, Any]:
                 "strategy": "all_at_once",
                 "canary_percent": None,
                 "step_percent": None,
-                "bake_minutes": None,
-                "rollback": None,
+                "bake_minutes": 0,
+                "rollback": {},
             }
             if deployed
             else None
