@@ -104,7 +104,7 @@ def _media_type(value: str | None, default: str) -> str:
 
 
 def _text(body: bytes | bytearray | str) -> str:
-    return body.decode("utf-8") if isinstance(body, bytes | bytearray) else str(body)
+    return body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body)
 
 
 def parse_csv(loaded: Mapping[str, Any], text: str) -> pd.DataFrame:

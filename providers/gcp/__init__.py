@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from providers.base import ComponentClasses, Provider, Target
+from providers.base import ComponentClasses, Limitation, Provider, Target
 from providers.gcp import catalog
 from providers.gcp import translate as _translate  # the module: `providers.gcp.translate` stays importable as one
 from providers.gcp.translate import GcpSettings
+from providers.spec import Platform
 
 
 class GcpProvider(Provider[GcpSettings]):
@@ -15,6 +16,45 @@ class GcpProvider(Provider[GcpSettings]):
     config_keys: ClassVar = catalog.CONFIG_KEYS
     optional_config_keys: ClassVar = catalog.OPTIONAL_CONFIG_KEYS
     region_key: ClassVar[str] = catalog.REGION_KEY
+
+    def limitations(self, platform: Platform) -> list[Limitation]:
+        """What GCP refuses (exit 2, before anything is declared):
+
+        - `monitor.engine: builtin`: Vertex AI Model Monitoring has no pulumi-gcp resource and its
+          statistics (L-infinity for categorical, Jensen-Shannon for numerical features) are not the
+          kit's; the kit's drift job is the monitor on GCP.
+        - `endpoint.shadow`: a Vertex AI endpoint splits traffic (`Endpoint.traffic_split`, a share
+          per deployed model: every request goes to ONE model) and has no field that copies requests
+          to a second model (google.cloud.aiplatform_v1 Endpoint / DeployedModel).
+        - `endpoint.rollout.strategy` other than all_at_once: the stepped traffic split is not built
+          on GCP yet; refusing beats silently serving the new version all at once."""
+        key = "mlops:platform"
+        found: list[Limitation] = []
+        if platform.monitor.engine == "builtin":
+            found.append(
+                Limitation(
+                    f"{key}.monitor.engine",
+                    "'builtin' is not available on GCP: pulumi-gcp declares no Vertex AI Model Monitoring job, "
+                    "and its statistics are not the kit's; use 'kit' (the kit's drift job, the default)",
+                )
+            )
+        if platform.endpoint.shadow is not None:
+            found.append(
+                Limitation(
+                    f"{key}.endpoint.shadow",
+                    "Vertex AI endpoints cannot mirror traffic: Endpoint.traffic_split sends each request to one "
+                    "deployed model (google.cloud.aiplatform_v1 has no shadow/mirror field); remove endpoint.shadow",
+                )
+            )
+        if platform.endpoint.rollout.strategy != "all_at_once":
+            found.append(
+                Limitation(
+                    f"{key}.endpoint.rollout.strategy",
+                    f"{platform.endpoint.rollout.strategy!r} is not implemented on GCP yet (the stepped traffic "
+                    "split with rollback is not built): use 'all_at_once'",
+                )
+            )
+        return found
 
     def translate(self, target: Target) -> GcpSettings:
         return _translate.translate(target)

@@ -16,9 +16,7 @@ from providers.gcp.dynamic import DeployedModel
 from providers.gcp.foundation import FoundationOut
 from providers.gcp.model_registry import RegistryOut
 from providers.gcp.training_pipeline import TrainingOut
-from providers.gcp.translate import GcpSettings
-
-REQUEST_LOG_TABLE = "request_response_logging"
+from providers.gcp.translate import REQUEST_LOG_TABLE, GcpSettings
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,23 @@ import pulumi_gcp as gcp
 
 from providers.base import Capability, Deployment
 from providers.gcp.foundation import FoundationOut
-from providers.gcp.translate import FEATURE_TIMESTAMP, GcpSettings
+from providers.gcp.translate import FEATURE_TIMESTAMP, WRITTEN_AT, GcpSettings
 
 ONLINE_NODES = (1, 3)
 ONLINE_CPU_TARGET = 70
 
 
-def source_query(project: str, dataset: str, table: str, event_time: str) -> str:
-    """The view a feature group reads: every column of the table, plus the event time as
-    `feature_timestamp` (Feature Store v2's time-series column) unless it already has that name."""
-    if event_time == FEATURE_TIMESTAMP:
-        return f"SELECT * FROM `{project}.{dataset}.{table}`"
-    return f"SELECT *, `{event_time}` AS {FEATURE_TIMESTAMP} FROM `{project}.{dataset}.{table}`"
+def source_query(project: str, dataset: str, table: str, entity: str, event_time: str) -> str:
+    """The view a feature group reads: the LAST write of every (entity, event time) of the table
+    (every write appends, stamped in `mlops_written_at`; the kit's training read keeps the same
+    rows: providers/gcp/step_io.py), plus the event time as `feature_timestamp` (Feature Store v2's
+    time-series column) unless it already has that name."""
+    alias = "" if event_time == FEATURE_TIMESTAMP else f", `{event_time}` AS {FEATURE_TIMESTAMP}"
+    return (
+        f"SELECT * EXCEPT (mlops_rank){alias} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY `{entity}`, "
+        f"`{event_time}` ORDER BY `{WRITTEN_AT}` DESC) AS mlops_rank FROM `{project}.{dataset}.{table}`) "
+        "WHERE mlops_rank = 1"
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,8 @@ class FeatureStore(Capability):
                 table_id=s.source_views[group.name],
                 description=f"feature group {group.name} as Vertex AI Feature Store reads it",
                 view=gcp.bigquery.TableViewArgs(
-                    query=source_query(s.project, s.dataset_id, group.name, group.event_time), use_legacy_sql=False
+                    query=source_query(s.project, s.dataset_id, group.name, group.entity, group.event_time),
+                    use_legacy_sql=False,
                 ),
                 deletion_protection=deployment.platform.protect_data,
                 labels=s.labels,

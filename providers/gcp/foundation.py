@@ -62,9 +62,14 @@ VERTEX_PIPELINE_PERMISSIONS = (
 endpoints.* (deploy, undeploy and mutate are done by `pulumi up`'s own identity through the
 dynamic provider; the deployed model runs as Vertex AI's own identity), *.delete, customJobs.*
 (Vertex Pipelines launches the task containers itself)."""
-# What drift starts: the retraining workflow creates one pipeline job (run as the pipeline
+# What drift starts: the retraining workflow lists the drift-started pipeline jobs (one in flight,
+# or one within the cooldown, starts nothing), then creates one pipeline job (run as the pipeline
 # identity, which it may act as on that service account only).
-VERTEX_RETRAIN_PERMISSIONS = ("aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get")
+VERTEX_RETRAIN_PERMISSIONS = (
+    "aiplatform.pipelineJobs.create",
+    "aiplatform.pipelineJobs.get",
+    "aiplatform.pipelineJobs.list",
+)
 # Predefined roles the pipeline identity holds on the project: job-level, not data-level; data
 # access is granted per resource (bucket here, datasets in FeatureStore / Endpoint).
 PROJECT_ROLES = (

@@ -1,19 +1,20 @@
-"""Drift monitoring as a scheduled Vertex AI pipeline: pulumi-gcp has no model-monitoring resource.
+"""Drift monitoring: the kit's drift step as a scheduled Vertex AI pipeline (`monitor.engine: kit`).
 
-A small compiled KFP pipeline reads the requests the endpoint logged to BigQuery since the last
-run, compares every feature with the training data, and writes the largest distance as a log entry
-(`logs/mlops-drift`); RetrainingTrigger's log-based metric and alert policy act on it.
+pulumi-gcp has no resource for Vertex AI Model Monitoring (and `monitor.engine: builtin` is refused
+on GCP, see `GcpProvider.limitations`), so a one-task compiled KFP pipeline runs the kit's own drift
+statistic (`mlops_drift.py`, the code every cloud runs) with the GCP step I/O, on
+`monitor.schedule`: it reads the requests the endpoint logged to BigQuery in the window (the
+schedule's interval), skips a window under `monitor.min_samples`, compares each request column with
+the baseline of the version served, and writes the result as log entries (`logs/mlops-drift`,
+resource `global`); RetrainingTrigger's log-based metrics and alert policies act on them.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pulumi
 import pulumi_gcp as gcp
-from croniter import croniter
 
 from providers.base import Capability, Deployment
 from providers.gcp import pipeline_definition
@@ -21,13 +22,6 @@ from providers.gcp.endpoint import EndpointOut
 from providers.gcp.foundation import FoundationOut
 from providers.gcp.training_pipeline import TrainingOut
 from providers.gcp.translate import DRIFT_LOG, GcpSettings
-
-
-def window_hours(cron: str) -> int:
-    """Hours between two runs of `cron` (at least 1): each run looks at the requests since the last."""
-    it = croniter(cron, datetime(2025, 1, 6, tzinfo=UTC))
-    first, second = it.get_next(datetime), it.get_next(datetime)
-    return max(1, math.ceil((second - first).total_seconds() / 3600))
 
 
 @dataclass(frozen=True)
@@ -64,12 +58,8 @@ class ModelMonitor(Capability):
             self.publish(monitor=None)
             return
 
-        spec = pipeline_definition.spec_json(
-            pipeline_definition.compile_spec(
-                pipeline_definition.build_drift_pipeline(
-                    display, monitor.drift_threshold, window_hours(s.monitor_schedule)
-                )
-            )
+        spec = pipeline_definition.drift_spec_json(
+            display, monitor.drift_threshold, monitor.min_samples, s.drift_window_seconds, io_config=s.io_config
         )
         # The same image, by digest, as the training steps and the served model.
         spec_text = training.image.apply(lambda digest: pipeline_definition.with_image(spec, digest))
@@ -98,13 +88,13 @@ class ModelMonitor(Capability):
                     runtime_config=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobRuntimeConfigArgs(
                         gcs_output_directory=pulumi.Output.concat(foundation.bucket_url, "/pipeline-root/", display),
                         parameter_values={
-                            "project": s.project,
-                            "requests_table": endpoint.requests_table,
-                            # The data the training pipeline reads (its `input_data`).
-                            "baseline_uri": pulumi.Output.concat(
-                                foundation.bucket_url, f"/data/{deployment.pipeline.name}/"
+                            "code_uri": training.code_uri,
+                            # the baseline of the version served (the register step wrote it)
+                            "baseline_uri": foundation.bucket_name.apply(
+                                lambda bucket: pipeline_definition.baseline_uri(
+                                    bucket, s.model_id, deployment.model_version or 0
+                                )
                             ),
-                            "platform": s.prefix,
                         },
                     ),
                     service_account=foundation.account_email,
@@ -114,7 +104,7 @@ class ModelMonitor(Capability):
                     labels={**s.labels, "trigger": "monitor"},
                 ),
             ),
-            opts=self.child(depends_on=[template, endpoint.endpoint]),
+            opts=self.child(depends_on=[template, endpoint.endpoint, *training.uploads]),
         )
         self.out = MonitorOut(schedule, log_name)
         self.publish(monitor=schedule.id)  # projects/.../locations/.../schedules/<id>

@@ -13,7 +13,7 @@ What the stack outputs hold (`providers/base.py`) and how each command reads the
   created from (the compiled spec and its deploy-time parameters); a person's run is the same
   request with the label `trigger=manual`. Runs are the pipeline jobs of the training pipeline's
   display name (the folder of `training_pipeline`), their label `trigger` says who started them.
-- drift: the drift pipeline's log entries (`logs/mlops-drift`, `jsonPayload.distances`).
+- drift: the kit drift job's run entry (`logs/mlops-drift`, `jsonPayload.kind="check"`, its `features`).
 
 Promotion to another stack's model: ModelService.CopyModel into the target's location, as a new
 version of the target model (or a new model with the target's id), encrypted with the target's
@@ -90,12 +90,15 @@ def client_kwargs(region: str) -> dict[str, Any]:
 
 
 def read_drift_result(logging_client: Any, project: str, platform: str) -> dict[str, Any] | None:
-    """The latest drift result: today the drift pipeline's log entry (`logs/mlops-drift`, a JSON
-    payload with `distances`, `threshold`, `max_drift`). When the kit's own drift step publishes
-    its result, read it here."""
+    """The latest drift result: the run entry (`jsonPayload.kind="check"`) the kit's drift job
+    publishes in `logs/mlops-drift` (providers/gcp/step_io.py `drift_entries`): its status (ok |
+    skipped), threshold, `features` ({request column: value}), request counts and window."""
     from google.cloud import logging as cloud_logging
 
-    log_filter = f'logName="projects/{project}/logs/{DRIFT_LOG}" AND jsonPayload.mlops_platform="{platform}"'
+    log_filter = (
+        f'logName="projects/{project}/logs/{DRIFT_LOG}" AND jsonPayload.mlops_platform="{platform}" '
+        'AND jsonPayload.kind="check"'
+    )
     for entry in logging_client.list_entries(
         resource_names=[f"projects/{project}"], filter_=log_filter, order_by=cloud_logging.DESCENDING, max_results=1
     ):
@@ -331,10 +334,11 @@ class GcpOperations(Operations):
         platform = str(self.outputs.get("platform") or "")
         result = read_drift_result(client, self.project, platform)
         threshold = float(result["threshold"]) if result and result.get("threshold") is not None else None
-        distances = dict((result or {}).get("distances") or {})
+        values = dict((result or {}).get("features") or {})
+        # the kit's rule (pipelines/kit/mlops_drift.py): a column drifts when its value is ABOVE the threshold
         features = tuple(
             FeatureDrift(name, float(value), None if threshold is None else float(value) > threshold)
-            for name, value in sorted(distances.items())
+            for name, value in sorted(values.items())
         )
         alerts = tuple(
             AlertState(
@@ -348,6 +352,8 @@ class GcpOperations(Operations):
         notes = ["alert state: Cloud Monitoring exposes no incident API; see the policy's incidents in the console"]
         if result is None:
             notes.append(f"no drift result logged yet (logs/{DRIFT_LOG} of project {self.project})")
+        elif result.get("status") == "skipped":
+            notes.append(f"the latest window was not judged: {result.get('reason') or 'too few requests'}")
         return DriftReport(
             checked=(result or {}).get("_timestamp"),
             threshold=threshold,

@@ -23,7 +23,8 @@ from typing import Any
 
 import yaml
 
-from pipelines.spec import OutputRef, ParamRef, PipelineDef, parse_source
+from pipelines.package import CodeBundle, bundle
+from pipelines.spec import KIT_PREFIX, OutputRef, ParamRef, PipelineDef, parse_source
 
 STEP_IMAGE = "mlops-kit.invalid/step-image:resolved-at-deploy"
 """Stands for the step image while compiling: `with_image` swaps in the digest `pulumi up` resolved
@@ -34,23 +35,55 @@ REGISTER_TASK = "register-model"
 GATE_FAILED_TASK = "quality-gate-missed"
 # What the lightweight components install on the step image, pinned exactly (constraints.txt).
 AIPLATFORM_PACKAGE = "google-cloud-aiplatform==2.7.0"
-BIGQUERY_PACKAGE = "google-cloud-bigquery==3.47.0"
-LOGGING_PACKAGE = "google-cloud-logging==3.17.0"
+
+# The GCP files of the code bundle, next to the pipeline's and the kit's: the step I/O module (as
+# `mlops_io.py`), what it needs installed, and the drift job's entry point.
+HERE = Path(__file__).resolve().parent
+STEP_IO = HERE / "step_io.py"
+DRIFT_JOB = HERE / "drift_job.py"
+IO_REQUIREMENTS = "mlops_io_requirements.txt"
+DRIFT_SCRIPT = "mlops_gcp_drift.py"
 
 # Runs before every step: `$1` is the code location (gs://... or a local dir), the rest is the
-# step's argv from PipelineDef.command. gs:// arguments become their Cloud Storage FUSE paths.
+# step's argv from PipelineDef.command. gs:// arguments become their Cloud Storage FUSE paths. A
+# kit step (the one that has `$MLOPS_IO`) also installs what the GCP step I/O needs.
 STEP_PROLOGUE = r"""set -eu
 gcs() { printf '%s' "$1" | sed 's#^gs://#/gcs/#'; }
 code=$(gcs "$1"); shift
 python -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/requirements.txt"
+if [ -n "${MLOPS_IO:-}" ]; then
+  python -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/mlops_io_requirements.txt"
+fi
 cd "$code"
 for arg do shift; set -- "$@" "$(gcs "$arg")"; done
 exec "$@"
 """
+MLOPS_IO = "MLOPS_IO"
+BASELINE_DIR = "baselines"
+"""`gs://<bucket>/baselines/<model id>/v<version>/`: each registered version's drift baseline."""
+
+
+def code_bundle(pipeline: PipelineDef) -> CodeBundle:
+    """The step code Vertex runs: the pipeline's files, the kit's with the GCP step I/O as
+    `mlops_io.py`, the I/O's pinned requirements, and the drift job's entry point."""
+    from providers.gcp.step_io import REQUIREMENTS
+
+    extra: dict[str, Path | str] = {IO_REQUIREMENTS: "\n".join(REQUIREMENTS) + "\n", DRIFT_SCRIPT: DRIFT_JOB}
+    return bundle(pipeline, extra, io_module=STEP_IO)
+
+
+def baseline_uri(bucket: str, model_id: str, version: int | str) -> str:
+    """Where the register step copies a version's drift baseline (the drift job reads it)."""
+    return f"gs://{bucket}/{BASELINE_DIR}/{model_id}/v{version}/"
+
+
+def is_kit_step(script: str) -> bool:
+    return script.startswith(KIT_PREFIX)
+
 
 # Parameters the schedule / retraining workflow fill with deploy-time values. The approval mode is
 # not one of them: it is compiled into the register task, so a run started by hand cannot change it.
-RUNTIME_PARAMS = ("code_uri", "project", "location", "model_id", "serving_image", "kms_key")
+RUNTIME_PARAMS = ("code_uri", "project", "location", "model_id", "serving_image", "kms_key", "baseline_root")
 _PARAM_TYPES = {"string": (str, "String"), "int": (int, "Integer"), "float": (float, "Float")}
 
 
@@ -146,6 +179,8 @@ def _register_component(image: str = STEP_IMAGE):
     @dsl.component(base_image=image, packages_to_install=[AIPLATFORM_PACKAGE])
     def register_model(
         model: dsl.Input[dsl.Artifact],
+        baseline: dsl.Input[dsl.Artifact],
+        baseline_root: str,
         project: str,
         location: str,
         model_id: str,
@@ -165,8 +200,14 @@ def _register_component(image: str = STEP_IMAGE):
         changes approval state. "manual": label approval=pending, until a reviewer approves it with
         their own identity (`python -m providers.gcp.dynamic approve`); this identity cannot update
         models, so it can neither approve nor revoke an existing version.
+
+        Then the training set's drift baseline (the request columns of the training rows) is copied
+        to `<baseline_root>/v<version>/`: the drift job of the version served compares live
+        requests with exactly the data that version was trained on.
         """
         import json
+        import os
+        import shutil
 
         from google.api_core import exceptions
         from google.api_core.client_options import ClientOptions
@@ -203,6 +244,14 @@ def _register_component(image: str = STEP_IMAGE):
         except exceptions.NotFound:
             request = v1.UploadModelRequest(parent=parent, model=body, model_id=model_id)
         result = client.upload_model(request=request).result()
+        # gs:// -> the Cloud Storage FUSE mount Vertex AI Pipelines gives every task
+        target = baseline_root.rstrip("/").replace("gs://", "/gcs/", 1) + f"/v{result.model_version_id}"
+        source = baseline.path
+        for root, _dirs, files in os.walk(source):
+            for file_name in sorted(files):
+                relative = os.path.relpath(os.path.join(root, file_name), source)
+                os.makedirs(os.path.dirname(os.path.join(target, relative)), exist_ok=True)
+                shutil.copyfile(os.path.join(root, file_name), os.path.join(target, relative))
         return f"{name}@{result.model_version_id}"
 
     return register_model
@@ -218,10 +267,12 @@ def build_training_pipeline(
     step_limits: tuple[str, str] = ("4", "16G"),
     accelerator: tuple[str, int] | None = None,
     image: str = STEP_IMAGE,
+    io_config: dict[str, Any] | None = None,
 ):
     """The KFP pipeline function (not yet compiled); `compile_spec` compiles it.
 
-    `approval` ("manual" | "auto") is compiled into the register task as a constant."""
+    `approval` ("manual" | "auto") is compiled into the register task as a constant. `io_config`
+    is the kit steps' `$MLOPS_IO` (GcpSettings.io_config), compiled onto each of them."""
     from kfp import components, dsl
 
     if gate_metric not in pipeline.metrics:
@@ -233,6 +284,8 @@ def build_training_pipeline(
     }
     read_metric, register_model = _read_metric_component(image), _register_component(image)
     gate_failed = _gate_failed_component(image)
+    baseline_step, baseline_output = _baseline_source(pipeline)
+    io_env = json.dumps(io_config, sort_keys=True, separators=(",", ":")) if io_config else ""
     from providers.gcp import vertex_server
 
     serving_spec = json.dumps(vertex_server.container_spec(), sort_keys=True)
@@ -257,6 +310,8 @@ def build_training_pipeline(
             if accelerator and step.kind == "training":
                 task.set_accelerator_type(accelerator[0]).set_accelerator_limit(accelerator[1])
             task.set_caching_options(False)
+            if io_env and is_kit_step(step.script):
+                task.set_env_variable(MLOPS_IO, io_env)
             tasks[step.name] = task
         gate = read_metric(
             metrics=tasks[pipeline.metrics_step].outputs[pipeline.metrics_output],
@@ -267,6 +322,8 @@ def build_training_pipeline(
         with dsl.If(gate.output >= gate_threshold, name="quality-gate"):
             register_model(
                 model=tasks[pipeline.model_step].outputs[pipeline.model_output],
+                baseline=tasks[baseline_step].outputs[baseline_output],
+                baseline_root=kw["baseline_root"],
                 project=kw["project"],
                 location=kw["location"],
                 model_id=kw["model_id"],
@@ -301,139 +358,107 @@ def build_training_pipeline(
     return dsl.pipeline(name=display_name, description=pipeline.description)(body)
 
 
-def _drift_components(image: str = STEP_IMAGE):
-    from kfp import dsl
+def _baseline_source(pipeline: PipelineDef) -> tuple[str, str]:
+    """The step output holding the drift baseline: the kit's training-data step's `baseline`."""
+    from pipelines.kit import DATASET_STEP
 
-    @dsl.component(base_image=image, packages_to_install=[BIGQUERY_PACKAGE])
-    def export_requests(project: str, table: str, hours: int, out: dsl.Output[dsl.Dataset]) -> str:
-        """Instances logged by the endpoint in the last `hours`, as CSV; returns the CSV's URI."""
-        import csv
-        import json
-        import os
-
-        from google.cloud import bigquery
-
-        query = (
-            f"SELECT request_payload FROM `{table}` "
-            f"WHERE logging_time > TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL {int(hours)} HOUR)"
-        )
-        rows: list[dict] = []
-        for row in bigquery.Client(project=project).query(query).result():
-            payloads = row["request_payload"]
-            for payload in payloads if isinstance(payloads, list) else [payloads]:
-                body = json.loads(payload)
-                instances = body.get("instances", [body]) if isinstance(body, dict) else body
-                rows.extend(i for i in instances if isinstance(i, dict))
-        os.makedirs(out.path, exist_ok=True)
-        columns = sorted({k for r in rows for k in r})
-        with open(os.path.join(out.path, "requests.csv"), "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-        return out.uri
-
-    @dsl.component(base_image=image, packages_to_install=[LOGGING_PACKAGE])
-    def drift_check(requests_uri: str, baseline_uri: str, threshold: float, platform: str, project: str) -> float:
-        """Largest per-feature distance between baseline and live data; logged for the alert.
-
-        Numeric feature: the L-infinity distance between the two empirical CDFs (the two-sample
-        Kolmogorov-Smirnov statistic). Other features: the L-infinity distance between the category
-        frequency vectors. Both lie in [0, 1], like SageMaker Model Monitor's baseline drift check.
-        """
-        import bisect
-        import csv
-        import glob
-        import json
-        import os
-
-        def rows(uri: str) -> list[dict]:
-            """Every row of every *.csv under `uri` (one header, checked to be the same in each)."""
-            path = uri.replace("gs://", "/gcs/", 1) if uri.startswith("gs://") else uri
-            files = sorted(glob.glob(os.path.join(path, "*.csv"))) if os.path.isdir(path) else [path]
-            if not files:
-                raise FileNotFoundError(f"no *.csv in {uri}")
-            out: list[dict] = []
-            header = None
-            for name in files:
-                with open(name, newline="", encoding="utf-8") as handle:
-                    reader = csv.DictReader(handle)
-                    if header is not None and reader.fieldnames != header:
-                        raise ValueError(f"{name} has columns {reader.fieldnames}, the others {header}")
-                    header = reader.fieldnames
-                    out.extend(reader)
-            return out
-
-        def numbers(values: list[str]) -> list[float] | None:
-            try:
-                return sorted(float(v) for v in values if v != "")
-            except ValueError:
-                return None
-
-        def ks(a: list[float], b: list[float]) -> float:
-            if not a or not b:
-                return 0.0
-            return max(abs(bisect.bisect_right(a, x) / len(a) - bisect.bisect_right(b, x) / len(b)) for x in a + b)
-
-        def linf(a: list[str], b: list[str]) -> float:
-            if not a or not b:
-                return 0.0
-            cats = set(a) | set(b)
-            return max(abs(a.count(c) / len(a) - b.count(c) / len(b)) for c in cats)
-
-        base, live = rows(baseline_uri), rows(requests_uri)
-        distances: dict[str, float] = {}
-        if base and live:
-            for column in sorted(set(base[0]) & set(live[0])):
-                a, b = [r[column] for r in base], [r[column] for r in live]
-                na, nb = numbers(a), numbers(b)
-                distances[column] = ks(na, nb) if na is not None and nb is not None else linf(a, b)
-        worst = max(distances, key=distances.get) if distances else ""
-        score = distances.get(worst, 0.0)
-        entry = {
-            "mlops_platform": platform,
-            "max_drift": score,
-            "feature": worst,
-            "threshold": threshold,
-            "drifted": score > threshold,
-            "distances": distances,
-        }
-        print(json.dumps(entry))
-        if project:  # empty in local tests: nothing to alert on
-            from google.cloud import logging as cloud_logging
-
-            cloud_logging.Client(project=project).logger("mlops-drift").log_struct(entry)
-        return score
-
-    return export_requests, drift_check
+    for step in pipeline.steps:
+        if step.name == DATASET_STEP and "baseline" in step.outputs:
+            return step.name, "baseline"
+    raise ValueError(
+        f"pipeline {pipeline.name!r} has no {DATASET_STEP!r} step with a baseline output "
+        "(pipelines.kit.training_data): the drift job would have nothing to compare with"
+    )
 
 
-def build_drift_pipeline(display_name: str, drift_threshold: float, window_hours: int = 24, image: str = STEP_IMAGE):
-    """export request logs -> drift_check; the drift statistic is logged for the alert policy.
+DRIFT_TASK = "drift"
 
-    The threshold and the window are compiled in as parameter defaults (known at plan time).
-    """
-    from kfp import dsl
 
-    export_requests, drift_check = _drift_components(image)
+def drift_component_yaml(image: str = STEP_IMAGE) -> str:
+    """The drift job's one container: the step prologue, then the kit's drift statistic
+    (`mlops_drift.py`, through `mlops_gcp_drift.py`, which only sets the window) over the requests
+    the endpoint logged in the window ending at the run's scheduled time, with the GCP step I/O."""
+    spec = {
+        "name": "mlops-drift",
+        "description": "The kit's drift statistic over the window's logged requests; published for the alerts.",
+        "inputs": [
+            {"name": "code_uri", "type": "String"},
+            {"name": "baseline_uri", "type": "String"},
+            {"name": "drift_threshold", "type": "Float"},
+            {"name": "min_samples", "type": "Integer"},
+            {"name": "window_seconds", "type": "Integer"},
+            {"name": "scheduled", "type": "String"},
+            {"name": "created", "type": "String"},
+        ],
+        "outputs": [{"name": "drift"}],
+        "implementation": {
+            "container": {
+                "image": image,
+                "command": ["sh", "-c", STEP_PROLOGUE, "mlops-step"],
+                "args": [
+                    {"inputValue": "code_uri"},
+                    "python",
+                    DRIFT_SCRIPT,
+                    "--baseline",
+                    {"inputValue": "baseline_uri"},
+                    "--out",
+                    {"outputPath": "drift"},
+                    "--threshold",
+                    {"inputValue": "drift_threshold"},
+                    "--min_samples",
+                    {"inputValue": "min_samples"},
+                    "--window_seconds",
+                    {"inputValue": "window_seconds"},
+                    "--scheduled",
+                    {"inputValue": "scheduled"},
+                    "--created",
+                    {"inputValue": "created"},
+                ],
+            }
+        },
+    }
+    return yaml.safe_dump(spec, sort_keys=False)
+
+
+def build_drift_pipeline(
+    display_name: str,
+    drift_threshold: float,
+    min_samples: int,
+    window_seconds: int,
+    *,
+    io_config: dict[str, Any] | None = None,
+    image: str = STEP_IMAGE,
+):
+    """The drift job: one task running the kit's drift step on the served version's baseline.
+
+    The threshold, the minimum sample size and the window (the schedule's interval) are compiled in
+    as parameter defaults (known at plan time); the code and the baseline are deploy-time values."""
+    from kfp import components, dsl
+
+    drift_op = components.load_component_from_text(drift_component_yaml(image))
+    io_env = json.dumps(io_config, sort_keys=True, separators=(",", ":")) if io_config else ""
 
     @dsl.pipeline(name=display_name, description="Drift of logged requests against the training data.")
     def drift(
-        project: str,
-        requests_table: str,
+        code_uri: str,
         baseline_uri: str,
-        platform: str,
         drift_threshold: float = float(drift_threshold),
-        window_hours: int = int(window_hours),
+        min_samples: int = int(min_samples),
+        window_seconds: int = int(window_seconds),
     ) -> None:
-        exported = export_requests(project=project, table=requests_table, hours=window_hours)
-        exported.set_caching_options(False).set_display_name("export-requests")
-        drift_check(
-            requests_uri=exported.outputs["Output"],
+        task = drift_op(
+            code_uri=code_uri,
             baseline_uri=baseline_uri,
-            threshold=drift_threshold,
-            platform=platform,
-            project=project,
-        ).set_caching_options(False).set_display_name("drift-check")
+            drift_threshold=drift_threshold,
+            min_samples=min_samples,
+            window_seconds=window_seconds,
+            scheduled=dsl.PIPELINE_JOB_SCHEDULE_TIME_UTC_PLACEHOLDER,
+            created=dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER,
+        )
+        task.set_caching_options(False).set_display_name(DRIFT_TASK)
+        task.set_cpu_limit("2").set_memory_limit("8G")
+        if io_env:
+            task.set_env_variable(MLOPS_IO, io_env)
 
     return drift
 
@@ -450,3 +475,55 @@ def compile_spec(pipeline_func: Any) -> dict[str, Any]:
 
 def spec_json(spec: dict[str, Any]) -> str:
     return json.dumps(spec, sort_keys=True, separators=(",", ":"))
+
+
+# ---- plan-time cache (issue 14): a compiled spec is rebuilt only when something it depends on changed
+
+CACHE_DISTRIBUTIONS = ("kfp", "kfp-pipeline-spec", "google-cloud-aiplatform", "protobuf", "PyYAML")
+"""The installed packages whose version changes a compiled spec (the builder, its protos, its YAML)."""
+
+
+def _cache_sources() -> tuple[Path, ...]:
+    """The kit code a compiled spec depends on: this provider's modules and `pipelines/` (the
+    PipelineDef, the kit steps' names, the step prologue's bundle layout)."""
+    return (HERE, HERE.parents[1] / "pipelines")
+
+
+def training_spec_json(pipeline: PipelineDef, **options: Any) -> str:
+    """`spec_json(compile_spec(build_training_pipeline(pipeline, **options)))`, from the
+    content-addressed cache (providers/cache.py) when the pipeline, the options, the SDK versions
+    and the kit's code are unchanged; kfp builds it on a miss."""
+    from providers import cache
+
+    inputs = {"pipeline": repr(pipeline), "options": options}
+    return cache.cached_text(
+        "gcp-training-spec",
+        inputs,
+        lambda: spec_json(compile_spec(build_training_pipeline(pipeline, **options))),
+        distributions=CACHE_DISTRIBUTIONS,
+        sources=_cache_sources(),
+    )
+
+
+def drift_spec_json(
+    display_name: str, drift_threshold: float, min_samples: int, window_seconds: int, **options: Any
+) -> str:
+    """The compiled drift job spec, cached like `training_spec_json`."""
+    from providers import cache
+
+    inputs = {
+        "display_name": display_name,
+        "drift_threshold": drift_threshold,
+        "min_samples": min_samples,
+        "window_seconds": window_seconds,
+        "options": options,
+    }
+    return cache.cached_text(
+        "gcp-drift-spec",
+        inputs,
+        lambda: spec_json(
+            compile_spec(build_drift_pipeline(display_name, drift_threshold, min_samples, window_seconds, **options))
+        ),
+        distributions=CACHE_DISTRIBUTIONS,
+        sources=_cache_sources(),
+    )

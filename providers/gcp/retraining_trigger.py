@@ -1,17 +1,28 @@
 """Drift over the threshold -> alert by e-mail and, with retrain_on_drift, run the training pipeline.
 
-drift log entry (ModelMonitor) -> logging.Metric counting entries over the threshold ->
-monitoring.AlertPolicy -> e-mail channel (+ Pub/Sub channel -> pubsub.Topic -> eventarc.Trigger ->
-workflows.Workflow that creates a Vertex pipeline job from the compiled template in the bucket).
+The drift job (ModelMonitor) writes, per run, one log entry per request column and one for the run,
+under the fixed monitored resource `global` (providers/gcp/step_io.py). Here:
 
-The Pub/Sub half exists only when retraining is wired (a model is served and retrain_on_drift).
-One drift incident starts one job: the policy notifies only when an incident opens
-(`notification_prompts=["OPENED"]`; by default Cloud Monitoring also notifies when it closes), and
-the workflow itself ignores any notification whose incident state is not `open`.
+- log-based metric `<prefix>-drifted-features`: counts the columns a run found drifted (label
+  `feature`), for exactly the request columns; log-based metric `<prefix>-drift-checks`: counts runs
+  (label `status`: ok | skipped), whatever their verdict;
+- alert policy "drift": the drifted-feature count summed over a window (`ALIGN_SUM`) and ACROSS every
+  series (`REDUCE_SUM`, no `group_by_fields`): one series whoever wrote the entries, so one drift
+  episode is one incident; missing data (no drifted column any more) counts as not met
+  (`EVALUATION_MISSING_DATA_INACTIVE`) and `auto_close` closes a stale incident, so the policy re-arms
+  for the next episode; it notifies when an incident opens only;
+- alert policy "drift check missing": no run for twice the window (capped at Cloud Monitoring's
+  maximum) -> e-mail: a drift check that stops running does not look healthy;
+- the Pub/Sub half (only with retrain_on_drift and a served model): a channel -> topic -> Eventarc
+  trigger -> a workflow that starts ONE training run per episode: it ignores anything but an opening
+  incident, starts nothing while a drift-started run (label trigger=drift) is in flight or within
+  `monitor.retrain_cooldown_hours` of the last one's creation, and names the run after the incident
+  (a redelivered notification finds the run already there).
 """
 
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import pulumi
@@ -29,6 +40,52 @@ PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
 NOTIFY_ON = ["OPENED"]
 # Pub/Sub notification payload (schema 1.2): {"incident": {"state": "open" | "closed", ...}, ...}
 OPEN_STATE = "open"
+# A drift-started run in one of these states is in flight (proto PipelineState).
+IN_FLIGHT = [
+    "PIPELINE_STATE_QUEUED",
+    "PIPELINE_STATE_PENDING",
+    "PIPELINE_STATE_RUNNING",
+    "PIPELINE_STATE_CANCELLING",
+    "PIPELINE_STATE_PAUSED",
+]
+DRIFT_LABEL = ("trigger", "drift")
+MAX_ALIGNMENT_S = 24 * 3600
+"""The longest alignment period the kit asks for (Cloud Monitoring's own maximum: not verified)."""
+MAX_ABSENCE_S = 88_200
+"""24.5 hours: "The maximum configurable duration window is ... 24.5 hours if you use the Cloud
+Monitoring API" ("Types of alerting policies", https://cloud.google.com/monitoring/alerts/types-of-conditions)."""
+MIN_AUTO_CLOSE_S = 1800
+
+
+def alert_timing(window_s: int) -> dict[str, int]:
+    """The seconds of each alert setting for a drift window of `window_s`.
+
+    alignment: the drifted-feature count is summed over two windows, so the runs of one continuing
+    episode (one window apart, give or take the start delay) keep one incident open; it closes about
+    two windows after the last drifted run. absence: no run for two windows is a missing check."""
+    alignment = min(2 * window_s, MAX_ALIGNMENT_S)
+    return {
+        "alignment": alignment,
+        "auto_close": max(MIN_AUTO_CLOSE_S, alignment),
+        "absence": min(2 * window_s, MAX_ABSENCE_S) // 60 * 60,
+    }
+
+
+def drifted_features_filter(log_name: str, platform: str, columns: list[str]) -> str:
+    """The entries of drifted request columns (the kit's verdict: value above the threshold)."""
+    any_column = " OR ".join(f'jsonPayload.feature="{c}"' for c in columns)
+    return (
+        f'logName="{log_name}" AND resource.type="global" AND jsonPayload.mlops_platform="{platform}" '
+        f'AND jsonPayload.kind="feature" AND jsonPayload.drifted=true AND ({any_column})'
+    )
+
+
+def drift_checks_filter(log_name: str, platform: str) -> str:
+    """Every drift run's own entry, judged or skipped."""
+    return (
+        f'logName="{log_name}" AND resource.type="global" AND jsonPayload.mlops_platform="{platform}" '
+        'AND jsonPayload.kind="check"'
+    )
 
 
 def workflow_source(
@@ -43,9 +100,12 @@ def workflow_source(
     display_name: str,
     parameter_values: dict[str, str],
     labels: dict[str, str],
+    cooldown_hours: int,
 ) -> str:
-    """Workflows YAML: read the compiled pipeline spec, create a pipeline job from it."""
-    url = f"https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/{region}/pipelineJobs"
+    """Workflows YAML: on an opening incident, unless a drift-started run is in flight or within the
+    cooldown, read the compiled pipeline spec and create one pipeline job from it."""
+    jobs = f"https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/{region}/pipelineJobs"
+    key, value = DRIFT_LABEL
     steps = [
         {
             # Eventarc delivers the Pub/Sub message as a CloudEvent; the notification is base64 JSON.
@@ -53,12 +113,45 @@ def workflow_source(
                 "assign": [
                     {"notification": "${json.decode(base64.decode(event.data.message.data))}"},
                     {"state": '${map.get(notification, ["incident", "state"])}'},
+                    {"incident": '${default(map.get(notification, ["incident", "incident_id"]), "none")}'},
                 ]
             }
         },
         {
             # Only an incident that opens starts a job (never its closing, nor a test message).
             "only_when_opened": {"switch": [{"condition": f'${{state != "{OPEN_STATE}"}}', "next": "ignored"}]}
+        },
+        {
+            # The latest drift-started run of this pipeline (ListPipelineJobs: filter on display_name
+            # and labels, newest first).
+            "last_drift_run": {
+                "call": "http.get",
+                "args": {
+                    "url": jobs,
+                    "auth": {"type": "OAuth2"},
+                    "query": {
+                        "filter": f'display_name="{display_name}" AND labels.{key}="{value}"',
+                        "orderBy": "create_time desc",
+                        "pageSize": 1,
+                    },
+                },
+                "result": "runs",
+            }
+        },
+        {"read_runs": {"assign": [{"last": '${default(map.get(runs.body, "pipelineJobs"), [])}'}]}},
+        {"any_run": {"switch": [{"condition": "${len(last) == 0}", "next": "read_template"}]}},
+        {
+            "guard": {
+                "switch": [
+                    {"condition": f"${{last[0].state in {json.dumps(IN_FLIGHT)}}}", "next": "in_flight"},
+                    {
+                        "condition": (
+                            f"${{time.parse(last[0].createTime) > sys.now() - {int(cooldown_hours) * 3600}}}"
+                        ),
+                        "next": "cooling_down",
+                    },
+                ]
+            }
         },
         {
             "read_template": {
@@ -72,25 +165,69 @@ def workflow_source(
             }
         },
         {
+            # One run per incident: its id is derived from the incident, so a notification delivered
+            # twice finds it (ALREADY_EXISTS) instead of starting a second one.
+            "name_run": {
+                "assign": [
+                    {
+                        "job_id": (
+                            f'${{text.substring("{display_name}-drift-" + '
+                            'text.replace_all_regex(text.to_lower(incident), "[^a-z0-9-]", "-"), 0, 127)}'
+                        )
+                    }
+                ]
+            }
+        },
+        {
             "create_pipeline_job": {
-                "call": "http.post",
-                "args": {
-                    "url": url,
-                    "auth": {"type": "OAuth2"},
-                    "body": {
-                        "displayName": display_name,
-                        "pipelineSpec": "${spec}",
-                        "serviceAccount": service_account,
-                        "encryptionSpec": {"kmsKeyName": kms_key},
-                        "labels": {**labels, "trigger": "drift"},
-                        "runtimeConfig": {"gcsOutputDirectory": root, "parameterValues": parameter_values},
+                "try": {
+                    "call": "http.post",
+                    "args": {
+                        "url": jobs,
+                        "auth": {"type": "OAuth2"},
+                        "query": {"pipelineJobId": "${job_id}"},
+                        "body": {
+                            "displayName": display_name,
+                            "pipelineSpec": "${spec}",
+                            "serviceAccount": service_account,
+                            "encryptionSpec": {"kmsKeyName": kms_key},
+                            "labels": {**labels, key: value},
+                            "runtimeConfig": {"gcsOutputDirectory": root, "parameterValues": parameter_values},
+                        },
                     },
+                    "result": "job",
                 },
-                "result": "job",
+                "except": {
+                    "as": "error",
+                    "steps": [
+                        {
+                            # an HttpError carries the status code ("Catch errors",
+                            # https://cloud.google.com/workflows/docs/reference/syntax/catching-errors)
+                            "known": {
+                                "switch": [
+                                    {
+                                        "condition": "${error.code == 409}",
+                                        "return": '${"not started: run " + job_id + " exists for this incident"}',
+                                    }
+                                ]
+                            }
+                        },
+                        {"unknown": {"raise": "${error}"}},
+                    ],
+                },
             }
         },
         {"done": {"return": "${job.body.name}"}},
         {"ignored": {"return": '${"ignored: incident state " + default(state, "missing")}'}},
+        {"in_flight": {"return": '${"not started: drift-started run " + last[0].name + " is " + last[0].state}'}},
+        {
+            "cooling_down": {
+                "return": (
+                    f'${{"not started: drift-started run " + last[0].name + " was created at " + '
+                    f'last[0].createTime + ", within the cooldown of {int(cooldown_hours)} h"}}'
+                )
+            }
+        },
     ]
     return yaml.safe_dump({"main": {"params": ["event"], "steps": steps}}, sort_keys=False)
 
@@ -124,7 +261,9 @@ class RetrainingTrigger(Capability):
 
         self.topic: gcp.pubsub.Topic | None = None
         self.metric: gcp.logging.Metric | None = None
+        self.checks_metric: gcp.logging.Metric | None = None
         self.alert: gcp.monitoring.AlertPolicy | None = None
+        self.missing: gcp.monitoring.AlertPolicy | None = None
         self.workflow: gcp.workflows.Workflow | None = None
         if monitor.schedule is None:
             # Nothing served, so no drift check runs: no drift metric to alert on and nothing for
@@ -136,21 +275,54 @@ class RetrainingTrigger(Capability):
         if mon.retrain_on_drift:
             channels.append(self._pubsub_channel(name, deployment, foundation))
 
-        # Counts drift checks whose largest per-feature distance is over the threshold.
-        metric_name = f"{s.prefix}-drift-over-threshold"
+        columns = list(deployment.pipeline.contract.request_names)
+        timing = alert_timing(s.drift_window_seconds)
+        # The drift job's entries live in the platform's CMEK log bucket only (excluded from
+        # _Default): both metrics are scoped to that bucket.
         self.metric = gcp.logging.Metric(
             f"{name}-drift-metric",
             project=s.project,
-            name=metric_name,
-            description=f"drift checks of {s.prefix} over drift_threshold {mon.drift_threshold}",
-            filter=(
-                f'logName="{monitor.log_name}" AND jsonPayload.mlops_platform="{s.prefix}" '
-                f"AND jsonPayload.max_drift>{mon.drift_threshold}"
+            name=f"{s.prefix}-drifted-features",
+            description=f"request columns of {s.prefix} a drift check found above drift_threshold",
+            filter=drifted_features_filter(monitor.log_name, s.prefix, columns),
+            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                metric_kind="DELTA",
+                value_type="INT64",
+                unit="1",
+                labels=[
+                    gcp.logging.MetricMetricDescriptorLabelArgs(
+                        key="feature", value_type="STRING", description="the request column"
+                    )
+                ],
             ),
-            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(metric_kind="DELTA", value_type="INT64", unit="1"),
-            # The entries live in the platform's CMEK log bucket only (excluded from _Default).
+            label_extractors={"feature": "EXTRACT(jsonPayload.feature)"},
             bucket_name=foundation.log_bucket,
             opts=self.child(),
+        )
+        self.checks_metric = gcp.logging.Metric(
+            f"{name}-drift-checks-metric",
+            project=s.project,
+            name=f"{s.prefix}-drift-checks",
+            description=f"drift checks of {s.prefix} that ran (judged or skipped for too few requests)",
+            filter=drift_checks_filter(monitor.log_name, s.prefix),
+            metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
+                metric_kind="DELTA",
+                value_type="INT64",
+                unit="1",
+                labels=[
+                    gcp.logging.MetricMetricDescriptorLabelArgs(
+                        key="status", value_type="STRING", description="ok, or skipped (too few requests)"
+                    )
+                ],
+            ),
+            label_extractors={"status": "EXTRACT(jsonPayload.status)"},
+            bucket_name=foundation.log_bucket,
+            opts=self.child(),
+        )
+        one_series = gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
+            alignment_period=f"{timing['alignment']}s",
+            per_series_aligner="ALIGN_SUM",
+            cross_series_reducer="REDUCE_SUM",  # no group_by_fields: every series summed into one
         )
         self.alert = gcp.monitoring.AlertPolicy(
             f"{name}-drift-alarm",
@@ -159,27 +331,64 @@ class RetrainingTrigger(Capability):
             combiner="OR",
             conditions=[
                 gcp.monitoring.AlertPolicyConditionArgs(
-                    display_name="drift check over threshold",
+                    display_name="request columns drifted",
                     condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
-                        filter=self.metric.name.apply(lambda m: f'metric.type="logging.googleapis.com/user/{m}"'),
+                        filter=self.metric.name.apply(
+                            lambda m: f'metric.type="logging.googleapis.com/user/{m}" AND resource.type="global"'
+                        ),
                         comparison="COMPARISON_GT",
                         threshold_value=0,
                         duration="0s",
-                        aggregations=[
-                            gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
-                                alignment_period="300s", per_series_aligner="ALIGN_SUM"
-                            )
-                        ],
+                        aggregations=[one_series],
+                        trigger=gcp.monitoring.AlertPolicyConditionConditionThresholdTriggerArgs(count=1),
+                        evaluation_missing_data="EVALUATION_MISSING_DATA_INACTIVE",
                     ),
                 )
             ],
             notification_channels=channels,
             # Default is OPENED and CLOSED: the close notification would start a second job.
-            alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(notification_prompts=NOTIFY_ON),
+            alert_strategy=gcp.monitoring.AlertPolicyAlertStrategyArgs(
+                notification_prompts=NOTIFY_ON, auto_close=f"{timing['auto_close']}s"
+            ),
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
                 content=(
-                    f"A drift check of {s.prefix} found a feature whose distance to the training data "
-                    f"is over {mon.drift_threshold}. See log {monitor.log_name}."
+                    f"A drift check of {s.prefix} found request columns whose distance to the training data "
+                    f"is over {mon.drift_threshold}. See log {monitor.log_name} (jsonPayload.kind=feature)."
+                ),
+                mime_type="text/markdown",
+            ),
+            user_labels=s.labels,
+            opts=self.child(),
+        )
+        self.missing = gcp.monitoring.AlertPolicy(
+            f"{name}-drift-check-missing",
+            project=s.project,
+            display_name=f"{s.prefix} drift check not running",
+            combiner="OR",
+            conditions=[
+                gcp.monitoring.AlertPolicyConditionArgs(
+                    display_name="no drift check ran",
+                    condition_absent=gcp.monitoring.AlertPolicyConditionConditionAbsentArgs(
+                        filter=self.checks_metric.name.apply(
+                            lambda m: f'metric.type="logging.googleapis.com/user/{m}" AND resource.type="global"'
+                        ),
+                        duration=f"{timing['absence']}s",
+                        aggregations=[
+                            gcp.monitoring.AlertPolicyConditionConditionAbsentAggregationArgs(
+                                alignment_period=f"{min(timing['alignment'], MAX_ALIGNMENT_S)}s",
+                                per_series_aligner="ALIGN_SUM",
+                                cross_series_reducer="REDUCE_SUM",
+                            )
+                        ],
+                        trigger=gcp.monitoring.AlertPolicyConditionConditionAbsentTriggerArgs(count=1),
+                    ),
+                )
+            ],
+            notification_channels=[email.name],  # a person looks: a missing check never retrains
+            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
+                content=(
+                    f"No drift check of {s.prefix} has run for {timing['absence'] // 60} minutes: see the "
+                    f"{s.prefix}-drift schedule's pipeline runs in Vertex AI Pipelines."
                 ),
                 mime_type="text/markdown",
             ),
@@ -191,6 +400,7 @@ class RetrainingTrigger(Capability):
             self.workflow = self._retrain_path(name, deployment, foundation, training)
 
         self.publish(
+            # the policy that fires on drift (the missing-check policy fires on no drift check at all)
             drift_alarm=[self.alert.name],  # projects/<project>/alertPolicies/<id>
             alert_topic=email.name,  # projects/<project>/notificationChannels/<id>
             retrain_target=self.workflow.id if self.workflow is not None else None,
@@ -326,6 +536,7 @@ class RetrainingTrigger(Capability):
                 display_name=s.pipeline_display_name,
                 parameter_values=v["params"],
                 labels=s.labels,
+                cooldown_hours=deployment.platform.monitor.retrain_cooldown_hours,
             )
         )
         workflow = gcp.workflows.Workflow(

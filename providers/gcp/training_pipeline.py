@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from pipelines.package import bundle
 from providers.base import Capability, Deployment, asset
 from providers.gcp import pipeline_definition
 from providers.gcp.feature_store import FeatureStoreOut
@@ -32,6 +31,8 @@ class TrainingOut:
     display_name: str
     image: pulumi.Output[str]
     """The step and serving image, by digest: Vertex AI's prebuilt image of the framework version."""
+    code_uri: pulumi.Output[str]
+    """`gs://<bucket>/code/<pipeline>/<digest>`: the code bundle (the drift job runs from it too)."""
 
 
 class TrainingPipeline(Capability):
@@ -55,7 +56,8 @@ class TrainingPipeline(Capability):
         bucket = foundation.bucket_name
 
         # Step code as objects under a content-hashed prefix: Vertex mounts them at /gcs/<bucket>/...
-        code = bundle(pdef)
+        # (the pipeline's files, the kit's with the GCP step I/O as mlops_io.py, the drift job)
+        code = pipeline_definition.code_bundle(pdef)
         code_prefix = code.prefix.rstrip("/")
         uploads: list[pulumi.Resource] = [
             gcp.storage.BucketObject(
@@ -74,18 +76,15 @@ class TrainingPipeline(Capability):
         image = gcp.artifactregistry.get_docker_image_output(
             **s.image_lookup, opts=pulumi.InvokeOutputOptions(depends_on=foundation.apis)
         ).self_link
-        spec = pipeline_definition.spec_json(
-            pipeline_definition.compile_spec(
-                pipeline_definition.build_training_pipeline(
-                    pdef,
-                    display_name=s.pipeline_display_name,
-                    gate_metric=gate.metric,
-                    gate_threshold=gate.threshold,
-                    approval=registry.approval_mode,
-                    step_limits=s.step_limits,
-                    accelerator=s.step_accelerator,
-                )
-            )
+        spec = pipeline_definition.training_spec_json(
+            pdef,
+            display_name=s.pipeline_display_name,
+            gate_metric=gate.metric,
+            gate_threshold=gate.threshold,
+            approval=registry.approval_mode,
+            step_limits=s.step_limits,
+            accelerator=s.step_accelerator,
+            io_config=s.io_config,
         )
         spec_text = image.apply(lambda digest: pipeline_definition.with_image(spec, digest))
         template = gcp.storage.BucketObject(
@@ -109,6 +108,10 @@ class TrainingPipeline(Capability):
             "model_id": s.model_id,
             "serving_image": image,
             "kms_key": foundation.key_id,
+            # each registered version's drift baseline lands under <baseline_root>/v<version>/
+            "baseline_root": pulumi.Output.concat(
+                foundation.bucket_url, f"/{pipeline_definition.BASELINE_DIR}/", s.model_id
+            ),
         }
         uploads.append(template)
 
@@ -150,6 +153,7 @@ class TrainingPipeline(Capability):
             parameter_values=parameter_values,
             display_name=s.pipeline_display_name,
             image=image,
+            code_uri=pulumi.Output.from_input(parameter_values["code_uri"]),
         )
         self.publish(
             training_pipeline=pulumi.Output.concat(foundation.bucket_url, "/", template.name),

@@ -73,6 +73,14 @@ _TIMESTAMP_NAME_TAKEN = (
     f"{FEATURE_TIMESTAMP!r} is the column Vertex AI Feature Store reads the event time from (the kit exposes "
     "event_time under that name): name this column otherwise, or name the event_time column feature_timestamp"
 )
+# Every write appends its rows to the group's table stamped with the write time in this column; a
+# read (training, and the view Feature Store syncs from) keeps the last write of each (entity, event
+# time). Not a feature: Vertex AI registers only the declared features of a group.
+WRITTEN_AT = "mlops_written_at"
+_WRITTEN_AT_TAKEN = f"{WRITTEN_AT!r} is the column the kit stamps each feature-store write with: rename this column"
+# Where the endpoint's request-response logging writes (the drift job reads it): a table of the
+# platform's request-log dataset.
+REQUEST_LOG_TABLE = "request_response_logging"
 # The log the drift check writes its result to (`projects/<p>/logs/mlops-drift`); routed, with the
 # platform's entries only, to the platform's CMEK log bucket.
 DRIFT_LOG = "mlops-drift"
@@ -126,11 +134,16 @@ class GcpSettings:
     pipeline_display_name: str
     training_schedule: str | None
     monitor_schedule: str
+    drift_window_seconds: int
+    """The drift job's window: `monitor.schedule`'s interval (its longest, if irregular)."""
+    drift_window_regular: bool
     sampling_rate: float
     serving_image: str
     """Vertex AI's prebuilt prediction image of the pipeline's framework minor (a `:latest` tag)."""
     image_lookup: dict[str, str]
     """artifactregistry.getDockerImage arguments resolving `serving_image` to its digest."""
+    io_config: dict[str, object]
+    """`$MLOPS_IO` of the kit steps (providers/gcp/step_io.py): tables per group, capture table, log."""
     log_bucket_id: str
     """The CMEK Cloud Logging bucket the platform's drift-check log entries are routed to."""
     drift_log_filter: str
@@ -206,6 +219,24 @@ def vertex_regions() -> frozenset[str]:
                 c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)
             )
     raise SpecError("mlops:cloud", f"google-cloud-aiplatform changed: no SUPPORTED_REGIONS in {source}")
+
+
+WINDOW_SAMPLE_FIRES = 400
+"""How many fires of `monitor.schedule` are looked at to find its interval (16 days of an hourly one)."""
+
+
+def schedule_window(cron: str) -> tuple[int, bool]:
+    """(seconds, regular): the drift window of a schedule = its interval; a schedule whose fires
+    are not evenly spaced (`0 3 * * 1-5`) gets its LONGEST interval, so no logged request is left
+    out of every window (the windows after a shorter interval overlap the one before)."""
+    from datetime import UTC, datetime
+
+    from croniter import croniter
+
+    fires = croniter(cron, datetime(2025, 1, 6, tzinfo=UTC))
+    times = [fires.get_next(float) for _ in range(WINDOW_SAMPLE_FIRES)]
+    gaps = {round(b - a) for a, b in zip(times, times[1:], strict=False)}
+    return max(gaps), len(gaps) == 1
 
 
 def endpoint_id(prefix: str) -> str:
@@ -295,7 +326,14 @@ def translate(target: Target) -> GcpSettings:
             {"name": group.entity, "type": "STRING", "mode": "REQUIRED"},
             {"name": group.event_time, "type": "TIMESTAMP", "mode": "REQUIRED"},
             *({"name": f.name, "type": BQ_TYPES[f.type], "mode": "NULLABLE"} for f in group.features),
+            {"name": WRITTEN_AT, "type": "TIMESTAMP", "mode": "NULLABLE"},
         ]
+        for column, ckey in ((group.entity, f"{gkey}.entity"), (group.event_time, f"{gkey}.event_time")):
+            if column == WRITTEN_AT:
+                raise SpecError(ckey, _WRITTEN_AT_TAKEN)
+        for j, feature in enumerate(group.features):
+            if feature.name == WRITTEN_AT:
+                raise SpecError(f"{gkey}.features[{j}].name", _WRITTEN_AT_TAKEN)
         if group.event_time != FEATURE_TIMESTAMP:
             # The view adds `feature_timestamp`: no other column of the group may have that name.
             if group.entity == FEATURE_TIMESTAMP:
@@ -324,6 +362,29 @@ def translate(target: Target) -> GcpSettings:
     schedule = platform.pipeline.schedule
     training, serving = SIZES[platform.pipeline.instance], SIZES[platform.endpoint.instance]
     image = serving_image(region, target.pipeline.framework)
+    monitor_cron = parse_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule").unix()
+    window, regular = schedule_window(monitor_cron)
+    dataset, logs_dataset = f"{ident}_features", f"{ident}_serving_logs"
+    groups = {g.name: g for g in platform.feature_store.feature_groups}
+    io_config: dict[str, object] = {
+        "kind": "gcp",
+        "project": project,
+        "location": region,
+        "platform": prefix,
+        "features": {
+            read.group: {
+                "table": f"{project}.{dataset}.{read.group}",
+                "schema": schemas[read.group],
+                "entity": groups[read.group].entity,
+                "event_time": groups[read.group].event_time,
+            }
+            for read in target.pipeline.contract.reads
+            if read.group in groups
+        },
+        "written_at": WRITTEN_AT,
+        "capture": f"{project}.{logs_dataset}.{REQUEST_LOG_TABLE}",
+        "drift_log": DRIFT_LOG,
+    }
     return GcpSettings(
         project=project,
         region=region,
@@ -332,8 +393,8 @@ def translate(target: Target) -> GcpSettings:
         bucket_name=bucket,
         service_account_id=check_service_account_id(f"{prefix}-ml", f"{KEY}.name"),
         workflow_account_id=check_service_account_id(f"{prefix}-retrain", f"{KEY}.name"),
-        dataset_id=f"{ident}_features",
-        logs_dataset_id=f"{ident}_serving_logs",
+        dataset_id=dataset,
+        logs_dataset_id=logs_dataset,
         online_store_name=store,
         feature_views=views,
         feature_group_ids=group_ids,
@@ -349,10 +410,13 @@ def translate(target: Target) -> GcpSettings:
         endpoint_id=endpoint_id(prefix),
         pipeline_display_name=f"{prefix}-{platform.pipeline.name}",
         training_schedule=parse_cron(schedule, f"{KEY}.pipeline.schedule").unix() if schedule else None,
-        monitor_schedule=parse_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule").unix(),
+        monitor_schedule=monitor_cron,
+        drift_window_seconds=window,
+        drift_window_regular=regular,
         sampling_rate=platform.endpoint.data_capture_percent / 100,
         serving_image=image,
         image_lookup=image_lookup(image),
+        io_config=io_config,
         log_bucket_id=f"{prefix}-mlops-logs",
         drift_log_filter=f'logName="projects/{project}/logs/{DRIFT_LOG}" AND jsonPayload.mlops_platform="{prefix}"',
         private=not platform.network.public_access,

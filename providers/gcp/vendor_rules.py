@@ -1367,7 +1367,10 @@ def approval_requests(props: Mapping[str, Any]) -> list[tuple[str, dict[str, Any
 
 
 _VIEW_RE = re.compile(
-    r"^SELECT \*(?:, `(?P<source>\w+)` AS (?P<alias>\w+))? FROM `(?P<table>[\w-]+\.\w+\.\w+)`$", re.IGNORECASE
+    r"^SELECT \*(?: EXCEPT \(mlops_rank\))?(?:, `(?P<source>\w+)` AS (?P<alias>\w+))? FROM "
+    r"(?:\(SELECT \*, ROW_NUMBER\(\) OVER \(PARTITION BY `\w+`, `\w+` ORDER BY `\w+` DESC\) AS mlops_rank FROM )?"
+    r"`(?P<table>[\w-]+\.\w+\.\w+)`(?:\) WHERE mlops_rank = 1)?$",
+    re.IGNORECASE,
 )
 
 
@@ -1538,15 +1541,24 @@ def _pipeline_jobs(resources: list[Mapping[str, Any]]) -> list[tuple[str, str, d
 
 
 def _workflow_steps(source: Any) -> Iterable[dict[str, Any]]:
+    """Every step of a workflow, nested blocks (`steps`), `try` bodies and `except` blocks included."""
     if isinstance(source, dict):
         for value in source.values():
             if isinstance(value, dict) and "steps" in value:
                 for step in value["steps"]:
                     for body in step.values():
                         if isinstance(body, dict):
-                            yield body
-                            if "steps" in body:  # a nested block of steps
-                                yield from _workflow_steps({"block": body})
+                            yield from _step_bodies(body)
+
+
+def _step_bodies(body: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    yield body
+    if "steps" in body:  # a nested block of steps
+        yield from _workflow_steps({"block": body})
+    if isinstance(body.get("try"), dict):
+        yield from _step_bodies(body["try"])
+    if isinstance(body.get("except"), dict) and "steps" in body["except"]:
+        yield from _workflow_steps({"block": body["except"]})
 
 
 def _serving_rules(resources: list[Mapping[str, Any]], root: Path) -> list[Violation]:

@@ -10,11 +10,13 @@ accepted but unfinished (`hang_deploys`), which is what an interrupted `pulumi u
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 OPS = "type.googleapis.com/google.cloud.aiplatform.v1."
 
@@ -47,6 +49,10 @@ class FakeVertex:
     endpoint does not list it yet (a DeployModel with the same id is ALREADY_EXISTS meanwhile), until
     `finish_deploys()`. What the next `pulumi up` finds after an interrupted one."""
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pipeline_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """'projects/../pipelineJobs/<id>' -> PipelineJob JSON (CreatePipelineJob / ListPipelineJobs)."""
+    now: float = 1_736_132_400.0
+    """The fake's clock (epoch seconds): what it stamps `createTime` with."""
 
     def start(self) -> str:
         fake = self
@@ -63,7 +69,8 @@ class FakeVertex:
                 path = unquote(parts.path)
                 fake.requests.append(Request(method, path, parts.query, body))
                 with fake.lock:
-                    status, answer = fake.answer(method, path.removeprefix("/v1/").removeprefix("/ui/"), body)
+                    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+                    status, answer = fake.answer(method, path.removeprefix("/v1/").removeprefix("/ui/"), body, query)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -201,7 +208,62 @@ class FakeVertex:
         response = {"@type": OPS + "UndeployModelResponse"}
         return 200, self._operation(f"{name}/operations/undeploy-{deployed_id}", response)
 
-    def answer(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    # --- pipeline jobs ----------------------------------------------------------------------------
+
+    def _stamp(self) -> str:
+        return datetime.fromtimestamp(self.now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def _create_job(self, parent: str, body: dict[str, Any], query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        job_id = query.get("pipelineJobId") or f"job-{len(self.pipeline_jobs) + 1}"
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,127}", job_id):
+            return _error(400, "INVALID_ARGUMENT", f"pipelineJobId {job_id!r} breaks /[a-z][0-9]-/ (< 128)")
+        name = f"{parent}/pipelineJobs/{job_id}"
+        if name in self.pipeline_jobs:
+            return _error(409, "ALREADY_EXISTS", f"PipelineJob {name} already exists")
+        job = {**body, "name": name, "state": "PIPELINE_STATE_PENDING", "createTime": self._stamp()}
+        self.pipeline_jobs[name] = job
+        return 200, job
+
+    def _list_jobs(self, parent: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """ListPipelineJobs with the filter subset the kit sends: `field="value"` terms joined by AND
+        (display_name, state, labels.<key>), ordered by create_time desc."""
+        terms = [t.strip() for t in query.get("filter", "").split(" AND ") if t.strip()]
+        wanted = []
+        for term in terms:
+            match = re.fullmatch(r'(display_name|state|labels\.[a-z0-9_-]+)\s*=\s*"([^"]*)"', term)
+            if match is None:
+                return _error(400, "INVALID_ARGUMENT", f"the fake cannot filter by {term!r}")
+            wanted.append((match[1], match[2]))
+
+        def value(job: dict[str, Any], key: str) -> Any:
+            if key.startswith("labels."):
+                return (job.get("labels") or {}).get(key.removeprefix("labels."))
+            return job.get({"display_name": "displayName"}.get(key, key))
+
+        found = [
+            j
+            for n, j in self.pipeline_jobs.items()
+            if n.startswith(f"{parent}/") and all(value(j, k) == v for k, v in wanted)
+        ]
+        if query.get("orderBy", "create_time desc") != "create_time desc":
+            return _error(
+                400, "INVALID_ARGUMENT", f"the fake orders by create_time desc only, not {query['orderBy']!r}"
+            )
+        found.sort(key=lambda j: j["createTime"], reverse=True)
+        size = int(query.get("pageSize") or 0)
+        found = found[:size] if size else found
+        return 200, ({"pipelineJobs": found} if found else {})
+
+    def answer(
+        self, method: str, path: str, body: dict[str, Any], query: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        query = query or {}
+        if path.endswith("/pipelineJobs"):
+            parent = path.removesuffix("/pipelineJobs")
+            return self._create_job(parent, body, query) if method == "POST" else self._list_jobs(parent, query)
+        if "/pipelineJobs/" in path and method == "GET":
+            job = self.pipeline_jobs.get(path)
+            return (200, job) if job else _error(404, "NOT_FOUND", f"{path} not found")
         name, _, verb = path.partition(":")
         if "/operations/" in name:
             op = self.operations.get(name)

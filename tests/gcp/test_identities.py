@@ -45,7 +45,8 @@ PIPELINE_PERMISSIONS = (
     "aiplatform.operations.list",  # waiting on UploadModel's operation
     "aiplatform.pipelineJobs.get",  # the driver reads its own job
 )
-RETRAIN_PERMISSIONS = ("aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get")
+# the retraining workflow lists the drift-started runs (in flight? within the cooldown?), then creates one
+RETRAIN_PERMISSIONS = ("aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get", "aiplatform.pipelineJobs.list")
 
 # (identity, role, scope) for the example stack (Pulumi.gcp-dev.yaml: a served model, retraining on).
 GCP_DEV_GRANTS = {

@@ -193,10 +193,19 @@ def vertex():
 KMS_KEY = "projects/p/locations/europe-west4/keyRings/churn-dev-mlops/cryptoKeys/churn-dev-cmek"
 
 
-def _register(vertex, approval: str, value: float = 0.8) -> str:
+BASELINE_ROWS = "tenure_months,contract_type\n3,one_year\n"
+
+
+def _register(vertex, approval: str, value: float = 0.8, root: Path | None = None) -> str:
     register = pd._register_component()
+    baseline = root / "run" / "training_data" / "baseline" if root else Path("/nonexistent")
+    if root:
+        baseline.mkdir(parents=True, exist_ok=True)
+        (baseline / "baseline.csv").write_text(BASELINE_ROWS)
     return register.python_func(
         model=_Artifact("gs://bucket/pipeline-root/run/train/model"),
+        baseline=_Artifact(str(baseline)),
+        baseline_root=str(root / "baselines" / "churn-dev-churn") if root else "/nonexistent",
         project="p",
         location="europe-west4",
         model_id="churn-dev-churn",
@@ -210,10 +219,12 @@ def _register(vertex, approval: str, value: float = 0.8) -> str:
     )
 
 
-def test_register_step_creates_then_versions_the_model(vertex):
+def test_register_step_creates_then_versions_the_model(vertex, tmp_path):
     """The register step's code, run here against the fake Vertex API with the real client."""
     model = "projects/p/locations/europe-west4/models/churn-dev-churn"
-    assert _register(vertex, "manual") == f"{model}@1"
+    assert _register(vertex, "manual", root=tmp_path) == f"{model}@1"
+    # the version's drift baseline: what the drift job of this version compares requests with
+    assert (tmp_path / "baselines" / "churn-dev-churn" / "v1" / "baseline.csv").read_text() == BASELINE_ROWS
     first = next(r for r in vertex.requests if r.path.endswith("models:upload"))
     assert first.body["modelId"] == "churn-dev-churn" and "parentModel" not in first.body
     assert first.body["model"]["artifactUri"] == "gs://bucket/pipeline-root/run/train/model"
@@ -234,15 +245,16 @@ def test_register_step_creates_then_versions_the_model(vertex):
     ]
 
     vertex.requests.clear()
-    assert _register(vertex, "manual") == f"{model}@2"
+    assert _register(vertex, "manual", root=tmp_path) == f"{model}@2"
+    assert (tmp_path / "baselines" / "churn-dev-churn" / "v2" / "baseline.csv").is_file()
     second = next(r for r in vertex.requests if r.path.endswith("models:upload"))
     assert second.body["parentModel"] == model and "modelId" not in second.body
 
 
-def test_register_step_auto_registers_approved_without_touching_other_versions(vertex):
+def test_register_step_auto_registers_approved_without_touching_other_versions(vertex, tmp_path):
     model = "projects/p/locations/europe-west4/models/churn-dev-churn"
-    _register(vertex, "auto")
-    _register(vertex, "auto")
+    _register(vertex, "auto", root=tmp_path)
+    _register(vertex, "auto", root=tmp_path)
     assert vertex.models[f"{model}@1"]["labels"]["approval"] == "approved"
     assert vertex.models[f"{model}@2"]["labels"]["approval"] == "approved"
     assert [r.method for r in vertex.requests if r.method not in ("GET", "POST")] == []  # no PATCH
@@ -321,17 +333,86 @@ def test_gate_metric_must_be_produced():
 # --- drift pipeline -------------------------------------------------------------------------------
 
 
-def test_drift_pipeline_compiles_with_threshold_and_window():
-    spec = pd.compile_spec(pd.build_drift_pipeline("churn-dev-drift", 0.2, 1))
+def test_drift_pipeline_runs_the_kits_drift_step_from_the_code_bundle():
+    spec = pd.compile_spec(pd.build_drift_pipeline("churn-dev-drift", 0.2, 150, 21600, io_config={"kind": "gcp"}))
     params = spec["root"]["inputDefinitions"]["parameters"]
-    assert params["drift_threshold"]["defaultValue"] == 0.2
-    assert params["window_hours"]["defaultValue"] == 1
-    tasks = spec["root"]["dag"]["tasks"]
-    assert tasks["drift-check"]["dependentTasks"] == ["export-requests"]
-    assert tasks["drift-check"]["inputs"]["parameters"]["requests_uri"]["taskOutputParameter"] == {
-        "outputParameterKey": "Output",
-        "producerTask": "export-requests",
+    assert {k: v.get("defaultValue") for k, v in params.items()} == {
+        "code_uri": None,
+        "baseline_uri": None,
+        "drift_threshold": 0.2,
+        "min_samples": 150,
+        "window_seconds": 21600,
     }
+    (executor,) = spec["deploymentSpec"]["executors"].values()
+    container = executor["container"]
+    assert container["command"] == ["sh", "-c", pd.STEP_PROLOGUE, "mlops-step"]
+    assert container["args"] == [
+        "{{$.inputs.parameters['code_uri']}}",
+        "python",
+        "mlops_gcp_drift.py",
+        "--baseline",
+        "{{$.inputs.parameters['baseline_uri']}}",
+        "--out",
+        "{{$.outputs.artifacts['drift'].path}}",
+        "--threshold",
+        "{{$.inputs.parameters['drift_threshold']}}",
+        "--min_samples",
+        "{{$.inputs.parameters['min_samples']}}",
+        "--window_seconds",
+        "{{$.inputs.parameters['window_seconds']}}",
+        "--scheduled",
+        "{{$.inputs.parameters['scheduled']}}",
+        "--created",
+        "{{$.inputs.parameters['created']}}",
+    ]
+    assert container["env"] == [{"name": "MLOPS_IO", "value": '{"kind":"gcp"}'}]
+    (task,) = spec["root"]["dag"]["tasks"].values()
+    assert task["cachingOptions"] == {}  # never a cached drift result
+    assert task["inputs"]["parameters"]["scheduled"] == {
+        "runtimeValue": {"constant": "{{$.pipeline_job_schedule_time_utc}}"}
+    }
+    assert task["inputs"]["parameters"]["created"] == {
+        "runtimeValue": {"constant": "{{$.pipeline_job_create_time_utc}}"}
+    }
+
+
+def test_the_drift_window_ends_at_the_scheduled_time():
+    from providers.gcp import drift_job
+
+    assert [t.isoformat() for t in drift_job.window("2025-01-06T03:00:00Z", "2025-01-06T03:02:41Z", 3600)] == [
+        "2025-01-06T02:00:00+00:00",
+        "2025-01-06T03:00:00+00:00",
+    ]
+    # a run started by hand has no schedule time: its window ends when it was created
+    for unfilled in ("", "{{$.pipeline_job_schedule_time_utc}}"):
+        assert [t.isoformat() for t in drift_job.window(unfilled, "2025-01-06T03:02:41Z", 900)] == [
+            "2025-01-06T02:47:41+00:00",
+            "2025-01-06T03:02:41+00:00",
+        ]
+    assert drift_job.whole("100.0") == 100  # how Vertex may render an integer parameter
+    with pytest.raises(ValueError):
+        drift_job.window("2025-01-06T03:00:00Z", "", 0)
+
+
+def test_the_kit_steps_get_the_gcp_step_io_and_the_other_steps_do_not():
+    io = {"kind": "gcp", "project": "p"}
+    spec = pd.compile_spec(
+        pd.build_training_pipeline(
+            PIPELINE, display_name="churn-dev-churn", gate_metric="roc_auc", gate_threshold=0.75, io_config=io
+        )
+    )
+    envs = {
+        name.removeprefix("exec-"): {e["name"]: e["value"] for e in executor["container"].get("env", [])}
+        for name, executor in spec["deploymentSpec"]["executors"].items()
+    }
+    with_io = {name for name, env in envs.items() if "MLOPS_IO" in env}
+    assert with_io == {"churn-store-features", "churn-training-data"}
+    assert {json.dumps(envs[n]["MLOPS_IO"]) for n in with_io} == {json.dumps('{"kind":"gcp","project":"p"}')}
+    code = pd.code_bundle(PIPELINE)
+    assert code.content("mlops_io_requirements.txt").decode() == (
+        "google-cloud-bigquery==3.47.0\ngoogle-cloud-logging==3.17.0\n"
+    )
+    assert code.content("mlops_io.py") == Path(pd.STEP_IO).read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -340,61 +421,6 @@ def local_kfp(tmp_path_factory):
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path_factory.mktemp("kfp-root")))
     yield
-
-
-def _csv(path: Path, rows: list[dict]) -> Path:
-    import csv
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def test_drift_check_runs_locally_under_kfp(local_kfp, tmp_path, capfd):
-    _, drift_check = pd._drift_components()
-    base = [{"tenure_months": i % 50, "contract_type": "one_year" if i % 2 else "two_year"} for i in range(200)]
-    same = [dict(r) for r in base]
-    shifted = [{"tenure_months": 100 + i % 50, "contract_type": "one_year"} for i in range(200)]
-    baseline = _csv(tmp_path / "base" / "data.csv", base)
-    unchanged = drift_check(
-        requests_uri=str(_csv(tmp_path / "same.csv", same)),
-        baseline_uri=str(baseline.parent),
-        threshold=0.2,
-        platform="churn-dev",
-        project="",
-    )
-    assert unchanged.output == pytest.approx(0.0)
-    drifted = drift_check(
-        requests_uri=str(_csv(tmp_path / "shift.csv", shifted)),
-        baseline_uri=str(baseline.parent),
-        threshold=0.2,
-        platform="churn-dev",
-        project="",
-    )
-    assert drifted.output == pytest.approx(1.0)  # disjoint tenure ranges: KS distance 1
-    logged = [json.loads(line) for line in capfd.readouterr().out.splitlines() if '"mlops_platform"' in line]
-    assert logged[-1]["drifted"] is True and logged[-1]["feature"] == "tenure_months"
-    assert logged[-1]["distances"]["contract_type"] == pytest.approx(0.5)
-
-
-def test_drift_check_reads_every_baseline_file(local_kfp, tmp_path):
-    """The training data may be many CSV files: the baseline is all of them, not the first."""
-    _, drift_check = pd._drift_components()
-    old = [{"tenure_months": i % 10} for i in range(100)]
-    new = [{"tenure_months": 50 + i % 10} for i in range(100)]
-    _csv(tmp_path / "base" / "a.csv", old)
-    _csv(tmp_path / "base" / "b.csv", new)
-    live = str(_csv(tmp_path / "live.csv", new))
-    # half the baseline is the live distribution: KS distance 0.5 (reading only a.csv gives 1.0)
-    assert drift_check(
-        requests_uri=live, baseline_uri=str(tmp_path / "base"), threshold=0.2, platform="p", project=""
-    ).output == pytest.approx(0.5)
-    _csv(tmp_path / "base" / "c.csv", [{"other": 1}])
-    with pytest.raises(RuntimeError):  # a file with other columns is refused, not silently mixed in
-        drift_check(requests_uri=live, baseline_uri=str(tmp_path / "base"), threshold=0.2, platform="p", project="")
 
 
 def test_read_metric_runs_locally_under_kfp(local_kfp, tmp_path):

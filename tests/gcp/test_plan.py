@@ -11,14 +11,14 @@ import yaml
 from infra.config import load_stack_file
 from infra.plan import plan
 from pipelines import get_pipeline
-from pipelines.package import bundle
 from providers.base import CAPABILITIES, NOT_SERVING
+from providers.gcp.pipeline_definition import code_bundle
 from tests.gcp.conftest import write_stack
 
 KEY = "projects/my-ml-project/locations/europe-west4/keyRings/churn-dev-mlops/cryptoKeys/churn-dev-cmek"
 DYNAMIC = "pulumi-python:dynamic:Resource"
 # The step code's content hash (its algorithm is tested with literal values in tests/pipelines/test_package.py).
-CODE_DIGEST = bundle(get_pipeline("churn")).digest
+CODE_DIGEST = code_bundle(get_pipeline("churn")).digest
 
 
 def inputs(result, type_: str) -> list[dict]:
@@ -116,6 +116,8 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
         {"name": "paperless_billing", "type": "BOOLEAN", "mode": "NULLABLE"},
         {"name": "avg_monthly_spend", "type": "FLOAT", "mode": "NULLABLE"},
         {"name": "support_calls_per_year", "type": "FLOAT", "mode": "NULLABLE"},
+        # every write appends, stamped with its time: reads keep the last write per (entity, event time)
+        {"name": "mlops_written_at", "type": "TIMESTAMP", "mode": "NULLABLE"},
     ]
     group = one(gcp_plan, "gcp:vertex/aiFeatureGroup:AiFeatureGroup")
     # prefixed like the dataset: churn-dev and churn-staging share a project and region
@@ -123,15 +125,17 @@ def test_feature_store_v2_schema_and_views(gcp_plan):
     assert gcp_plan.outputs["feature_groups"]["customer_profile"]["id"] == (
         "projects/my-ml-project/locations/europe-west4/featureGroups/churn_dev_customer_profile"
     )
-    # Vertex reads a view of the table that exposes the event time as feature_timestamp (the table
-    # is what the pipeline writes)
+    # Vertex reads a view of the table: the last write of each (entity, event time), exposing the
+    # event time as feature_timestamp (the table is what the pipeline writes)
     assert source == {
         **source,
         "tableId": "customer_profile_vertex_source",
         "datasetId": "churn_dev_features",
         "view": {
             "query": (
-                "SELECT *, `event_time` AS feature_timestamp FROM `my-ml-project.churn_dev_features.customer_profile`"
+                "SELECT * EXCEPT (mlops_rank), `event_time` AS feature_timestamp FROM (SELECT *, ROW_NUMBER() OVER "
+                "(PARTITION BY `customer_id`, `event_time` ORDER BY `mlops_written_at` DESC) AS mlops_rank FROM "
+                "`my-ml-project.churn_dev_features.customer_profile`) WHERE mlops_rank = 1"
             ),
             "useLegacySql": False,
         },
@@ -216,6 +220,8 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
         "location": "europe-west4",
         "model_id": "churn-dev-churn",
         "kms_key": KEY,  # uploaded model versions are encrypted with it
+        # where the register step copies each version's drift baseline (<root>/v<version>/)
+        "baseline_root": "gs://my-ml-project-churn-dev-mlops/baselines/churn-dev-churn",
     }
     # the prebuilt scikit-learn 1.4 image, by the digest `pulumi up` resolves (a fake one offline)
     assert re.fullmatch(r"europe-docker\.pkg\.dev/vertex-ai/prediction/sklearn-cpu\.1-4@sha256:[0-9a-f]{64}", image)
@@ -240,9 +246,20 @@ def test_training_schedule_runs_the_compiled_pipeline(gcp_plan):
         f"code/churn/{CODE_DIGEST}/mlops_serve.py",
         f"code/churn/{CODE_DIGEST}/mlops_store_features.py",
         f"code/churn/{CODE_DIGEST}/mlops_training_data.py",
+        # GCP's own: what the step I/O installs, the drift job's entry point
+        f"code/churn/{CODE_DIGEST}/mlops_io_requirements.txt",
+        f"code/churn/{CODE_DIGEST}/mlops_gcp_drift.py",
         "pipelines/churn-dev-churn/pipeline.json",
         "pipelines/churn-dev-drift/pipeline.json",
     } == objects
+    sources = {
+        i["name"].rsplit("/", 1)[-1]: i["source"].get("path")
+        for i in inputs(gcp_plan, "gcp:storage/bucketObject:BucketObject")
+        if "source" in i
+    }
+    # the kit steps run with the GCP step I/O, never the local one
+    assert sources["mlops_io.py"] == "providers/gcp/step_io.py"
+    assert sources["mlops_gcp_drift.py"] == "providers/gcp/drift_job.py"
 
 
 def test_endpoint_private_with_request_logging(gcp_plan):
@@ -288,22 +305,40 @@ def test_drift_monitor_schedule_and_threshold(gcp_plan):
     spec = json.loads(job["pipelineSpec"])
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert params["drift_threshold"]["defaultValue"] == pytest.approx(0.2)
-    assert params["window_hours"]["defaultValue"] == 1  # hourly schedule: the last hour of requests
-    assert (
-        job["runtimeConfig"]["parameterValues"]["requests_table"]
-        == "my-ml-project.churn_dev_serving_logs.request_response_logging"
+    assert params["min_samples"]["defaultValue"] == 100
+    assert params["window_seconds"]["defaultValue"] == 3600  # hourly schedule: the last hour of requests
+    (executor,) = spec["deploymentSpec"]["executors"].values()
+    io = json.loads({e["name"]: e["value"] for e in executor["container"]["env"]}["MLOPS_IO"])
+    assert io["capture"] == "my-ml-project.churn_dev_serving_logs.request_response_logging"
+    metrics = {m["name"]: m for m in inputs(gcp_plan, "gcp:logging/metric:Metric")}
+    assert metrics["churn-dev-drifted-features"]["filter"] == (
+        'logName="projects/my-ml-project/logs/mlops-drift" AND resource.type="global" AND '
+        'jsonPayload.mlops_platform="churn-dev" AND jsonPayload.kind="feature" AND jsonPayload.drifted=true AND '
+        '(jsonPayload.feature="tenure_months" OR jsonPayload.feature="monthly_charges" OR '
+        'jsonPayload.feature="total_charges" OR jsonPayload.feature="support_calls" OR '
+        'jsonPayload.feature="contract_type" OR jsonPayload.feature="payment_method" OR '
+        'jsonPayload.feature="paperless_billing" OR jsonPayload.feature="avg_monthly_spend" OR '
+        'jsonPayload.feature="support_calls_per_year")'
     )
-    metric = one(gcp_plan, "gcp:logging/metric:Metric")
-    assert metric["filter"] == (
-        'logName="projects/my-ml-project/logs/mlops-drift" AND '
-        'jsonPayload.mlops_platform="churn-dev" AND jsonPayload.max_drift>0.2'
+    assert metrics["churn-dev-drifted-features"]["labelExtractors"] == {"feature": "EXTRACT(jsonPayload.feature)"}
+    assert metrics["churn-dev-drift-checks"]["filter"] == (
+        'logName="projects/my-ml-project/logs/mlops-drift" AND resource.type="global" AND '
+        'jsonPayload.mlops_platform="churn-dev" AND jsonPayload.kind="check"'
     )
+    for metric in metrics.values():  # the entries live in the CMEK log bucket only
+        assert metric["bucketName"] == "projects/my-ml-project/locations/europe-west4/buckets/churn-dev-mlops-logs"
+
+
+def policies(result) -> dict[str, dict]:
+    return {p["displayName"]: p for p in inputs(result, "gcp:monitoring/alertPolicy:AlertPolicy")}
 
 
 def test_alert_and_retrain_path(gcp_plan):
-    policy = one(gcp_plan, "gcp:monitoring/alertPolicy:AlertPolicy")
+    policy = policies(gcp_plan)["churn-dev feature drift over 0.2"]
     condition = policy["conditions"][0]["conditionThreshold"]
-    assert condition["filter"] == 'metric.type="logging.googleapis.com/user/churn-dev-drift-over-threshold"'
+    assert condition["filter"] == (
+        'metric.type="logging.googleapis.com/user/churn-dev-drifted-features" AND resource.type="global"'
+    )
     assert (condition["comparison"], condition["thresholdValue"]) == ("COMPARISON_GT", 0)
     channels = {c["type"]: c for c in inputs(gcp_plan, "gcp:monitoring/notificationChannel:NotificationChannel")}
     assert channels["email"]["labels"] == {"email_address": "ml-oncall@example.com"}
@@ -328,7 +363,8 @@ def test_alert_and_retrain_path(gcp_plan):
         "object": "pipelines%2Fchurn-dev-churn%2Fpipeline.json",
         "alt": "media",
     }
-    create = steps["create_pipeline_job"]["args"]
+    create = steps["create_pipeline_job"]["try"]["args"]
+    assert create["query"] == {"pipelineJobId": "${job_id}"}  # named after the incident
     assert create["url"] == (
         "https://europe-west4-aiplatform.googleapis.com/v1/projects/my-ml-project/locations/europe-west4/pipelineJobs"
     )
@@ -401,11 +437,10 @@ def test_served_without_retraining_alerts_by_email_only(tmp_path):
         config["mlops:platform"]["monitor"]["retrain_on_drift"] = False
 
     result = plan(load_stack_file(write_stack(tmp_path, "gcp-noretrain", change)))
-    policy = one(result, "gcp:monitoring/alertPolicy:AlertPolicy")
     email = result.one("gcp:monitoring/notificationChannel:NotificationChannel")
     assert email.inputs["type"] == "email"
-    assert policy["notificationChannels"] == [result.outputs["alert_topic"]]
-    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"]}
+    for policy in policies(result).values():
+        assert policy["notificationChannels"] == [result.outputs["alert_topic"]]
     for absent in (
         "gcp:pubsub/topic:Topic",
         "gcp:pubsub/topicIAMMember:TopicIAMMember",
@@ -419,8 +454,8 @@ def test_served_without_retraining_alerts_by_email_only(tmp_path):
 
 def test_one_incident_starts_one_retraining(gcp_plan):
     """Notify only when the incident opens, and the workflow also ignores anything but `open`."""
-    policy = one(gcp_plan, "gcp:monitoring/alertPolicy:AlertPolicy")
-    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"]}
+    policy = policies(gcp_plan)["churn-dev feature drift over 0.2"]
+    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"], "autoClose": "7200s"}
 
     workflow = yaml.safe_load(one(gcp_plan, "gcp:workflows/workflow:Workflow")["sourceContents"])["main"]
     assert workflow["params"] == ["event"]
@@ -430,6 +465,7 @@ def test_one_incident_starts_one_retraining(gcp_plan):
     assert steps["read_incident"]["assign"] == [
         {"notification": "${json.decode(base64.decode(event.data.message.data))}"},
         {"state": '${map.get(notification, ["incident", "state"])}'},
+        {"incident": '${default(map.get(notification, ["incident", "incident_id"]), "none")}'},
     ]
     assert steps["only_when_opened"]["switch"] == [{"condition": '${state != "open"}', "next": "ignored"}]
     assert "return" in steps["ignored"]

@@ -153,20 +153,45 @@ def _one(resources: list[dict], typ: str) -> dict:
 
 def test_operational_settings_of_the_example_stack(tmp_path_factory):
     resources = plan_of("gcp-dev", tmp_path_factory)
-    policy = _one(resources, "gcp:monitoring/alertPolicy:AlertPolicy")
-    assert policy["combiner"] == "OR"
-    # notify when an incident opens only. No autoClose and no evaluationMissingData: issue 9 item 7
-    # (re-arming) waits for the one-loop contract; this pins what is declared today.
-    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"]}
-    condition = policy["conditions"][0]["conditionThreshold"]
+    policies = {
+        p["inputs"]["displayName"]: p["inputs"] for p in resources if p["type"].endswith("alertPolicy:AlertPolicy")
+    }
+    drift = policies["churn-dev feature drift over 0.2"]
+    assert drift["combiner"] == "OR"
+    # issue 9 item 7: notify when an incident opens only; an incident of an active policy closes
+    # after 2 h without data (autoClose), and missing data is "not drifting": the policy re-arms
+    assert drift["alertStrategy"] == {"notificationPrompts": ["OPENED"], "autoClose": "7200s"}
+    (condition,) = [c["conditionThreshold"] for c in drift["conditions"]]
     assert {k: v for k, v in condition.items() if k != "filter"} == {
         "comparison": "COMPARISON_GT",
         "thresholdValue": 0,
         "duration": "0s",
-        "aggregations": [{"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_SUM"}],
+        # issue 9 item 5: every series (column, resource) summed into ONE: one episode, one incident;
+        # over two windows (hourly checks), so the checks of one episode keep it open
+        "aggregations": [
+            {"alignmentPeriod": "7200s", "perSeriesAligner": "ALIGN_SUM", "crossSeriesReducer": "REDUCE_SUM"}
+        ],
+        "trigger": {"count": 1},
+        "evaluationMissingData": "EVALUATION_MISSING_DATA_INACTIVE",
     }
-    metric = _one(resources, "gcp:logging/metric:Metric")
-    assert metric["bucketName"] == "projects/my-ml-project/locations/europe-west4/buckets/churn-dev-mlops-logs"
+    # a drift check that stops running alerts a person (e-mail only: never retrains)
+    missing = policies["churn-dev drift check not running"]
+    (absent,) = [c["conditionAbsent"] for c in missing["conditions"]]
+    assert {k: v for k, v in absent.items() if k != "filter"} == {
+        "duration": "7200s",  # two hourly windows without any drift check (judged or skipped)
+        "aggregations": [
+            {"alignmentPeriod": "7200s", "perSeriesAligner": "ALIGN_SUM", "crossSeriesReducer": "REDUCE_SUM"}
+        ],
+        "trigger": {"count": 1},
+    }
+    assert (
+        absent["filter"]
+        == 'metric.type="logging.googleapis.com/user/churn-dev-drift-checks" AND resource.type="global"'
+    )
+    emails = [r["inputs"] for r in resources if r["type"].endswith("notificationChannel:NotificationChannel")]
+    assert len(missing["notificationChannels"]) == 1 and len(emails) == 2  # e-mail, not the Pub/Sub channel
+    for metric in [r["inputs"] for r in resources if r["type"] == "gcp:logging/metric:Metric"]:
+        assert metric["bucketName"] == "projects/my-ml-project/locations/europe-west4/buckets/churn-dev-mlops-logs"
     drift_filter = 'logName="projects/my-ml-project/logs/mlops-drift" AND jsonPayload.mlops_platform="churn-dev"'
     assert _one(resources, "gcp:logging/projectSink:ProjectSink")["filter"] == drift_filter
     assert _one(resources, "gcp:logging/projectExclusion:ProjectExclusion")["filter"] == drift_filter
@@ -185,7 +210,9 @@ def test_operational_settings_of_the_example_stack(tmp_path_factory):
     workflow = _one(resources, "gcp:workflows/workflow:Workflow")
     assert workflow["callLogLevel"] == "LOG_ERRORS_ONLY"
     steps = yaml.safe_load(workflow["sourceContents"])["main"]["steps"]
-    assert not [s for s in steps for body in s.values() if "try" in body or "retry" in body]  # no retries
+    # no retries (a retried create would start a second run); the one `try` catches ALREADY_EXISTS only
+    assert not [s for s in steps for body in s.values() if "retry" in body]
+    assert [name for s in steps for name, body in s.items() if "try" in body] == ["create_pipeline_job"]
     trigger = _one(resources, "gcp:eventarc/trigger:Trigger")
     assert set(trigger) == {
         "project", "location", "name", "matchingCriterias", "transport", "destination", "serviceAccount", "labels"

@@ -280,6 +280,7 @@ def test_pipeline_parameters_are_held_to_the_compiled_spec_as_the_aiplatform_sdk
         "model_id": "churn-dev-churn",
         "serving_image": SKLEARN_15,
         "kms_key": KEY,
+        "baseline_root": "gs://b/baselines/churn-dev-churn",
     }
     job = {"pipelineSpec": compiled_training_spec, "runtimeConfig": {"gcsOutputDirectory": "gs://b/root"}}
     job["runtimeConfig"]["parameterValues"] = values
@@ -581,16 +582,25 @@ DIGEST_15 = SKLEARN_15.replace(":latest", "@sha256:" + "5" * 64)
 
 
 @pytest.mark.parametrize("approval", ["manual", "auto"])
-def test_every_request_the_register_step_sends_is_valid(vertex, approval):
+def test_every_request_the_register_step_sends_is_valid(vertex, approval, tmp_path):
     from providers.gcp import pipeline_definition as pd
     from providers.gcp import vertex_server
 
     class Model:
         uri = path = "gs://my-ml-project-churn-dev-mlops/pipeline-root/churn-dev-churn/run/train/model"
 
+    class Baseline:
+        path = str(tmp_path / "baseline")
+
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "baseline" / "baseline.csv").write_text("tenure_months\n3\n")
+    baselines = tmp_path / "baselines"
+
     for _ in range(2):  # creates the model, then a second version
         pd._register_component().python_func(
             model=Model(),
+            baseline=Baseline(),
+            baseline_root=str(baselines),
             project="my-ml-project",
             location="europe-west4",
             model_id="churn-dev-churn",

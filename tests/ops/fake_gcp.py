@@ -184,12 +184,12 @@ class FakeGcp:
 
     def _entries(self, body: dict[str, Any]) -> dict[str, Any]:
         log = re.search(r'logName="([^"]+)"', body.get("filter", ""))
-        platform = re.search(r'jsonPayload\.mlops_platform="([^"]+)"', body.get("filter", ""))
+        # every `jsonPayload.<field>="<value>"` clause of the filter (ANDed), as Cloud Logging reads it
+        fields = re.findall(r'jsonPayload\.(\w+)="([^"]+)"', body.get("filter", ""))
         entries = [
             e
             for e in self.log_entries
-            if (not log or e["logName"] == log.group(1))
-            and (not platform or e["jsonPayload"].get("mlops_platform") == platform.group(1))
+            if (not log or e["logName"] == log.group(1)) and all(str(e["jsonPayload"].get(k)) == v for k, v in fields)
         ]
         entries.sort(key=lambda e: e["timestamp"], reverse=body.get("orderBy") == "timestamp desc")
         return {"entries": entries[: int(body.get("pageSize") or 1000)]}

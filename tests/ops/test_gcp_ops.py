@@ -254,21 +254,35 @@ def test_invoke(world, capsys, tmp_path):
     )
 
 
+# What the kit's drift step returns for one judged window (pipelines/kit/mlops_drift.py `compare`).
+DRIFT_RESULT = {
+    "statistic": "ks for numbers and timestamps, linf for strings and booleans",
+    "threshold": 0.2,
+    "min_samples": 100,
+    "n_baseline": 500,
+    "n_current": 240,
+    "features": {
+        "monthly_charges": {"statistic": "ks", "value": 0.34, "drifted": True},
+        "tenure_months": {"statistic": "ks", "value": 0.08, "drifted": False},
+    },
+    "status": "ok",
+    "max": 0.34,
+    "drifted": True,
+    "window": {"since": "2025-01-04T03:00:00+00:00", "until": "2025-01-04T04:00:00+00:00"},
+}
+
+
 def test_drift(world, capsys):
-    world.fake.log_entries.append(
-        {
-            "logName": "projects/my-ml-project/logs/mlops-drift",
-            "timestamp": "2025-01-04T04:00:00Z",
-            "jsonPayload": {
-                "mlops_platform": "churn-dev",
-                "max_drift": 0.34,
-                "feature": "monthly_charges",
-                "threshold": 0.2,
-                "drifted": True,
-                "distances": {"monthly_charges": 0.34, "tenure_months": 0.08},
-            },
-        }
-    )
+    from providers.gcp.step_io import drift_entries
+
+    for payload in drift_entries(DRIFT_RESULT, "churn-dev"):
+        world.fake.log_entries.append(
+            {
+                "logName": "projects/my-ml-project/logs/mlops-drift",
+                "timestamp": "2025-01-04T04:00:00Z",
+                "jsonPayload": payload,
+            }
+        )
     assert cli(world, "drift", "--format", "json") == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["checked"] == "2025-01-04T04:00:00+00:00"
@@ -280,3 +294,30 @@ def test_drift(world, capsys):
     assert doc["last_retraining"]["id"] == f"{DEV}/pipelineJobs/drift-1"
     logged = next(r for r in world.fake.requests if r[1] == "/v2/entries:list")
     assert logged[3]["resourceNames"] == ["projects/my-ml-project"]
+
+
+def test_drift_of_a_skipped_window_says_so(world, capsys):
+    from providers.gcp.step_io import drift_entries
+
+    skipped = {
+        **DRIFT_RESULT,
+        "n_current": 12,
+        "features": {},
+        "status": "skipped",
+        "reason": "12 requests < min_samples 100",
+        "max": None,
+        "drifted": False,
+    }
+    for payload in drift_entries(skipped, "churn-dev"):
+        world.fake.log_entries.append(
+            {
+                "logName": "projects/my-ml-project/logs/mlops-drift",
+                "timestamp": "2025-01-04T05:00:00Z",
+                "jsonPayload": payload,
+            }
+        )
+    assert cli(world, "drift", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["checked"] == "2025-01-04T05:00:00+00:00"
+    assert doc["features"] == []
+    assert "the latest window was not judged: 12 requests < min_samples 100" in doc["notes"]

@@ -26,7 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 IMAGE_PYTHON_FLOOR = (3, 9)
 
 # Files a cloud ships next to (or instead of) the bundle: its step I/O, job scripts, serving shim.
-CLOUD_SHIPPED = ("providers/*/step_io.py", "providers/*/job_scripts/*.py", "providers/gcp/vertex_server.py")
+CLOUD_SHIPPED = (
+    "providers/*/step_io.py",
+    "providers/*/job_scripts/*.py",
+    "providers/gcp/vertex_server.py",
+    "providers/gcp/drift_job.py",  # shipped as mlops_gcp_drift.py in the GCP bundle
+)
 
 
 def _needs(source: str) -> tuple[int, int] | None:
@@ -61,6 +66,20 @@ def _evaluated_union_annotations(source: str) -> list[int]:
     )
 
 
+def _runtime_unions(source: str) -> list[int]:
+    """Lines where `isinstance` / `issubclass` get an `X | Y` type (evaluated at run time: a
+    TypeError before Python 3.10), which vermin does not flag either."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in ("isinstance", "issubclass")
+        and len(node.args) == 2
+        and any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.BitOr) for n in ast.walk(node.args[1]))
+    )
+
+
 def _shipped() -> dict[str, str]:
     files: dict[str, str] = {}
     for name in available():
@@ -88,6 +107,19 @@ def test_runs_on_the_oldest_image_python(name):
     needs = _needs(SHIPPED[name])
     assert needs is not None and needs <= IMAGE_PYTHON_FLOOR, f"{name} needs Python {needs}"
     assert _evaluated_union_annotations(SHIPPED[name]) == [], f"{name}: `X | Y` annotations need Python 3.10"
+    assert _runtime_unions(SHIPPED[name]) == [], f"{name}: isinstance(x, X | Y) needs Python 3.10"
+
+
+@pytest.mark.parametrize(
+    "source, lines",
+    [
+        ("ok = isinstance(1, int | str)\n", [1]),
+        ("ok = issubclass(bool, (int, str | None))\n", [1]),
+        ("ok = isinstance(1, (int, str))\nflags = 1 | 2\n", []),
+    ],
+)
+def test_union_types_evaluated_at_run_time_are_found(source, lines):
+    assert _runtime_unions(source) == lines
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,16 @@ def _table(feature_group: Any) -> str:
     return feature_group.inputs["bigQuery"]["bigQuerySource"]["inputUri"].rsplit(".", 1)[1]
 
 
+def _registered(plan: Any, feature_group: Any) -> list[str]:
+    """The features Vertex AI registers in a feature group (AiFeatureGroupFeature), in order: the
+    columns of its table that are features (not the kit's write stamp `mlops_written_at`)."""
+    return [
+        r.inputs["name"]
+        for r in _by_type(plan, "gcp:vertex/aiFeatureGroupFeature:AiFeatureGroupFeature")
+        if r.inputs["featureGroup"] == feature_group.inputs["name"]
+    ]
+
+
 def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
     tables = _tables(plan)
     online = {
@@ -58,11 +68,14 @@ def _feature_groups(plan: Any) -> dict[str, dict[str, Any]]:
         schema = tables[_table(r)]
         entity = r.inputs["bigQuery"]["entityIdColumns"][0]
         event_time = next(c["name"] for c in schema if c["type"] == "TIMESTAMP" and c["mode"] == "REQUIRED")
+        registered = _registered(plan, r)
+        columns = [c["name"] for c in schema]
+        assert all(f in columns for f in registered), f"{registered} not all columns of {columns}"
         out[_portable_group(r)] = {
             "entity": entity,
             "event_time": event_time,
             "online": r.inputs["name"] in online,
-            "features": [c["name"] for c in schema if c["name"] not in (entity, event_time)],
+            "features": [c for c in columns if c in registered],
         }
     return out
 
@@ -137,4 +150,106 @@ def extract(plan: Any) -> dict[str, Any]:
         ),
         "alert_email": email["labels"]["email_address"],
         "served_version": int(deployed["version"]) if deployed else None,
+    }
+
+
+# --- the one loop (LOOP-WAVE item 5): every key read from the declared resources -------------------
+
+
+def _bundle_contract(plan: Any, code_uri: str) -> dict[str, Any] | None:
+    """The data contract shipped in the code bundle at `code_uri` (its uploaded mlops_contract.json)."""
+    bucket, _, prefix = code_uri.removeprefix("gs://").partition("/")
+    for r in _by_type(plan, "gcp:storage/bucketObject:BucketObject"):
+        if r.inputs.get("bucket") == bucket and r.inputs["name"] == f"{prefix}/mlops_contract.json":
+            return json.loads(r.inputs["source"]["text"])
+    return None
+
+
+def _columns_in(filter_: str) -> list[str]:
+    return re.findall(r'jsonPayload\.feature="([^"]+)"', filter_)
+
+
+def _training_spec(plan: Any) -> dict[str, Any] | None:
+    schedule = _schedule(plan, "schedule")
+    if schedule is None:
+        return None
+    return json.loads(schedule["createPipelineJobRequest"]["pipelineJob"]["pipelineSpec"])
+
+
+def _baseline_wired(plan: Any) -> bool | None:
+    """The register task copies the kit training-data step's `baseline` output (None: no schedule)."""
+    spec = _training_spec(plan)
+    if spec is None:
+        return None
+    for component in [spec["root"], *spec["components"].values()]:
+        for name, task in (component.get("dag") or {}).get("tasks", {}).items():
+            if name == "register-model":
+                channel = task["inputs"]["artifacts"]["baseline"]["componentInputArtifact"]
+                return channel.endswith("-training-data-baseline")
+    return False
+
+
+def _hours(seconds: float) -> int | float:
+    """Seconds as hours: an int when whole (as the AWS extractor reports them)."""
+    hours = float(seconds) / 3600
+    return int(hours) if hours.is_integer() else hours
+
+
+def _cooldown_hours(source: str) -> int | float | None:
+    found = re.search(r"sys\.now\(\) - (\d+)", source)
+    return _hours(int(found.group(1))) if found else None
+
+
+def extract_loop(plan: Any) -> dict[str, Any]:
+    """The loop's keys (served, captured, baseline, drift metric and alarm columns; the statistic,
+    window and cooldown; the rollout). None where the plan declares nothing for it (nothing served)."""
+    monitor = _schedule(plan, "monitor")
+    job = monitor["createPipelineJobRequest"]["pipelineJob"] if monitor else None
+    code_uri = job["runtimeConfig"]["parameterValues"]["code_uri"] if job else None
+    contract = _bundle_contract(plan, code_uri) if code_uri else None
+    request = [c["name"] for c in contract["request"]] if contract else None
+    drift_spec = json.loads(job["pipelineSpec"]) if job else None
+    executor = next(iter(drift_spec["deploymentSpec"]["executors"].values()))["container"] if drift_spec else None
+    # the kit's statistic: the drift job's entry point runs mlops_drift.py (providers/gcp/drift_job.py)
+    statistic = "kit" if executor and "mlops_gcp_drift.py" in executor["args"] else None
+    metrics = {r.inputs["name"]: r.inputs for r in _by_type(plan, "gcp:logging/metric:Metric")}
+    drifted = next((m for m in metrics.values() if 'jsonPayload.kind="feature"' in m["filter"]), None)
+    metric_columns = _columns_in(drifted["filter"]) if drifted else None
+    alarm_columns = None
+    for policy in _by_type(plan, "gcp:monitoring/alertPolicy:AlertPolicy"):
+        for condition in policy.inputs["conditions"]:
+            threshold = condition.get("conditionThreshold")
+            if threshold and drifted and f'/user/{drifted["name"]}"' in threshold["filter"]:
+                alarm_columns = metric_columns
+    workflows = _by_type(plan, "gcp:workflows/workflow:Workflow")
+    deployed = next((r.inputs for r in _by_type(plan, DYNAMIC) if "cpu_target" in r.inputs), None)
+    return {
+        # what the kit's serving container accepts: the request schema the model is saved with, from
+        # the contract in the bundle the steps (and so training's mlops_model.save) run from
+        "served_columns": request,
+        # what the drift job decodes from the request-response log (step_io.read_captured)
+        "captured_columns": request,
+        # what the training-data step writes as `baseline/`, copied by the register step
+        "baseline_columns": request if _baseline_wired(plan) in (True, None) and request else None,
+        "drift_metric_columns": metric_columns,
+        "alarm_columns": alarm_columns,
+        "drift_statistic": statistic,
+        "drift_window_hours": (
+            _hours(drift_spec["root"]["inputDefinitions"]["parameters"]["window_seconds"]["defaultValue"])
+            if drift_spec
+            else None
+        ),
+        "retrain_cooldown_hours": _cooldown_hours(workflows[0].inputs["sourceContents"]) if workflows else None,
+        # GCP serves one version at 100% (canary / linear are refused by GcpProvider.limitations)
+        "rollout": (
+            {
+                "strategy": "all_at_once",
+                "canary_percent": None,
+                "step_percent": None,
+                "bake_minutes": 0,
+                "rollback": {},
+            }
+            if deployed
+            else None
+        ),
     }

@@ -1,0 +1,247 @@
+"""A small interpreter of Google Cloud Workflows YAML: runs the kit's compiled retraining workflow.
+
+It covers the subset the kit writes and refuses anything else (an unknown step kind, call or
+function raises `Unsupported`, so a workflow the harness cannot read never "passes"):
+- steps: `assign`, `switch` (`condition` with `next` / `return` / `raise`), `call` (+ `args`,
+  `result`), `try` / `except` (`as`, `steps`), `return`, `raise`, `next`;
+- calls: `http.get`, `http.post` (a real HTTP request, the googleapis.com host mapped to a local
+  fake; a status >= 400 raises an `HttpError` map with `code`, as Workflows does: "Catch errors",
+  https://cloud.google.com/workflows/docs/reference/syntax/catching-errors),
+  `googleapis.storage.v1.objects.get` (from a dict of objects);
+- expressions `${...}`: Workflows' operators (`and`, `or`, `not`, `in`, `==`, `+`, ...), map
+  fields by `.`, indexes by `[ ]`, and the functions `json.decode`, `base64.decode`, `map.get`,
+  `default`, `len`, `time.parse`, `sys.now`, `text.substring`, `text.replace_all_regex`,
+  `text.to_lower` (Workflows standard library reference, https://cloud.google.com/workflows/docs/reference/stdlib/overview).
+"""
+
+from __future__ import annotations
+
+import base64 as _base64
+import json as _json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+
+class Unsupported(Exception):
+    """Something the harness does not implement: the test must not pass silently."""
+
+
+class WorkflowError(Exception):
+    """A `raise` (or an unhandled error map) ended the execution."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+class _Map(dict):
+    """A Workflows map: fields by `.`; a missing field is a KeyError, as in Workflows."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise WorkflowError({"tags": ["KeyError"], "message": f"key not found: {name}"}) from None
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _Map({k: _wrap(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _Namespace:
+    def __init__(self, **functions: Callable[..., Any]) -> None:
+        self._functions = functions
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_") or name not in self._functions:
+            raise Unsupported(f"Workflows function {name!r} is not in the harness")
+        return self._functions[name]
+
+
+def _map_get(value: Any, keys: Any) -> Any:
+    for key in keys if isinstance(keys, list) else [keys]:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _parse_time(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _substring(text: str, start: int, end: int) -> str:
+    return text[start : min(end, len(text))]
+
+
+class Harness:
+    def __init__(
+        self,
+        source: str,
+        *,
+        hosts: dict[str, str],
+        objects: dict[tuple[str, str], Any],
+        now: Callable[[], float],
+    ) -> None:
+        import yaml
+
+        self.workflow = yaml.safe_load(source)["main"]
+        self.hosts = hosts
+        """https host -> base URL of the local fake that answers for it."""
+        self.objects = objects
+        self.now = now
+        self.calls: list[tuple[str, str, Any]] = []
+        self.names: dict[str, Any] = {
+            "true": True,
+            "false": False,
+            "null": None,
+            "json": _Namespace(decode=lambda v: _wrap(_json.loads(v))),
+            "base64": _Namespace(decode=lambda v: _base64.b64decode(v)),
+            "map": _Namespace(get=_map_get),
+            "time": _Namespace(parse=_parse_time),
+            "sys": _Namespace(now=lambda: self.now()),
+            "text": _Namespace(
+                substring=_substring,
+                replace_all_regex=lambda s, pattern, repl: re.sub(pattern, repl, s),
+                to_lower=lambda s: s.lower(),
+            ),
+            "default": lambda value, fallback: fallback if value is None else value,
+            "len": len,
+        }
+
+    # -- expressions
+    def evaluate(self, value: Any, scope: dict[str, Any]) -> Any:
+        if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+            expression = value[2:-1]
+            if re.search(r"(?<![=!<>])=(?!=)|\blambda\b|__", expression):
+                raise Unsupported(f"not a Workflows expression the harness reads: {expression!r}")
+            try:
+                return eval(expression, {"__builtins__": {}}, {**self.names, **scope})  # noqa: S307 - test harness
+            except NameError as exc:
+                raise Unsupported(f"{expression!r}: {exc}") from None
+        if isinstance(value, dict):
+            return _Map({k: self.evaluate(v, scope) for k, v in value.items()})
+        if isinstance(value, list):
+            return [self.evaluate(v, scope) for v in value]
+        return value
+
+    # -- calls
+    def _http(self, method: str, args: dict[str, Any]) -> Any:
+        url = urllib.parse.urlsplit(args["url"])
+        if url.scheme != "https" or url.netloc not in self.hosts:
+            raise Unsupported(f"no fake answers for {args['url']}")
+        if (args.get("auth") or {}).get("type") != "OAuth2":
+            raise Unsupported("a Google API call without auth: OAuth2")
+        query = urllib.parse.urlencode({k: str(v) for k, v in (args.get("query") or {}).items()})
+        target = f"{self.hosts[url.netloc]}{url.path}" + (f"?{query}" if query else "")
+        data = _json.dumps(_plain(args["body"])).encode() if "body" in args else None
+        request = urllib.request.Request(target, data=data, method=method, headers={"Content-Type": "application/json"})
+        self.calls.append((method, args["url"], _plain(args.get("query")), _plain(args.get("body"))))
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return _wrap({"code": response.status, "body": _json.loads(response.read() or b"{}")})
+        except urllib.error.HTTPError as exc:
+            body = _json.loads(exc.read() or b"{}")
+            raise WorkflowError(
+                _wrap({"tags": ["HttpError"], "code": exc.code, "message": f"HTTP {exc.code}", "body": body})
+            ) from None
+
+    def _call(self, name: str, args: dict[str, Any]) -> Any:
+        if name == "http.get":
+            return self._http("GET", args)
+        if name == "http.post":
+            return self._http("POST", args)
+        if name == "googleapis.storage.v1.objects.get":
+            if args.get("alt") != "media":
+                raise Unsupported("objects.get without alt: media")
+            key = (args["bucket"], urllib.parse.unquote(args["object"]))
+            if key not in self.objects:
+                raise WorkflowError(_wrap({"tags": ["HttpError"], "code": 404, "message": f"{key} not found"}))
+            self.calls.append(("GET", f"gs://{key[0]}/{key[1]}", None, None))
+            return _wrap(self.objects[key])
+        raise Unsupported(f"call {name!r} is not in the harness")
+
+    # -- steps
+    def run(self, event: dict[str, Any]) -> Any:
+        scope: dict[str, Any] = {self.workflow["params"][0]: _wrap(event)}
+        done, value = self._steps(self.workflow["steps"], scope)
+        return value
+
+    def _steps(self, steps: list[dict[str, Any]], scope: dict[str, Any]) -> tuple[bool, Any]:
+        """Run a block; (True, value) when a `return` ended the execution."""
+        names = [next(iter(step)) for step in steps]
+        index = 0
+        while index < len(steps):
+            name = names[index]
+            body = steps[index][name]
+            jump, finished, value = self._step(body, scope)
+            if finished:
+                return True, value
+            if jump == "end":
+                return True, None
+            if jump is not None:
+                if jump not in names:
+                    raise Unsupported(f"step {name!r} jumps to {jump!r}, not a step of its block")
+                index = names.index(jump)
+                continue
+            index += 1
+        return False, None
+
+    def _step(self, body: dict[str, Any], scope: dict[str, Any]) -> tuple[str | None, bool, Any]:
+        known = {"assign", "switch", "call", "args", "result", "try", "except", "return", "raise", "next", "steps"}
+        unknown = set(body) - known
+        if unknown:
+            raise Unsupported(f"step keys {sorted(unknown)}")
+        if "try" in body:
+            try:
+                jump, finished, value = self._step(body["try"], scope)
+            except WorkflowError as exc:
+                handler = body.get("except")
+                if handler is None:
+                    raise
+                inner = {**scope, handler["as"]: exc.value}
+                finished, value = self._steps(handler.get("steps", []), inner)
+                return None, finished, value
+            return jump if jump else body.get("next"), finished, value
+        if "assign" in body:
+            for item in body["assign"]:
+                ((var, expr),) = item.items()
+                scope[var] = self.evaluate(expr, scope)
+        if "call" in body:
+            result = self._call(body["call"], self.evaluate(body.get("args", {}), scope))
+            if "result" in body:
+                scope[body["result"]] = result
+        if "steps" in body:
+            finished, value = self._steps(body["steps"], scope)
+            if finished:
+                return None, True, value
+        if "switch" in body:
+            for case in body["switch"]:
+                if self.evaluate(case["condition"], scope) is True:
+                    if "return" in case:
+                        return None, True, self.evaluate(case["return"], scope)
+                    if "raise" in case:
+                        raise WorkflowError(self.evaluate(case["raise"], scope))
+                    return case.get("next"), False, None
+        if "return" in body:
+            return None, True, self.evaluate(body["return"], scope)
+        if "raise" in body:
+            raise WorkflowError(self.evaluate(body["raise"], scope))
+        return body.get("next"), False, None
