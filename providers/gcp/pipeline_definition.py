@@ -37,12 +37,16 @@ AIPLATFORM_PACKAGE = "google-cloud-aiplatform==2.7.0"
 BIGQUERY_PACKAGE = "google-cloud-bigquery==3.47.0"
 LOGGING_PACKAGE = "google-cloud-logging==3.17.0"
 
+# The interpreter every step container calls: the prebuilt images are not documented to ship a bare
+# `python` (only `python3` is relied on, as KFP's own launcher and vertex_server.container_spec() do).
+PYTHON = "python3"
+
 # Runs before every step: `$1` is the code location (gs://... or a local dir), the rest is the
 # step's argv from PipelineDef.command. gs:// arguments become their Cloud Storage FUSE paths.
 STEP_PROLOGUE = r"""set -eu
 gcs() { printf '%s' "$1" | sed 's#^gs://#/gcs/#'; }
 code=$(gcs "$1"); shift
-python -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/requirements.txt"
+python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/requirements.txt"
 cd "$code"
 for arg do shift; set -- "$@" "$(gcs "$arg")"; done
 exec "$@"
@@ -52,6 +56,11 @@ exec "$@"
 # not one of them: it is compiled into the register task, so a run started by hand cannot change it.
 RUNTIME_PARAMS = ("code_uri", "project", "location", "model_id", "serving_image", "kms_key")
 _PARAM_TYPES = {"string": (str, "String"), "int": (int, "Integer"), "float": (float, "Float")}
+
+
+def container_argv(argv: list[str]) -> list[str]:
+    """`PipelineDef.command`'s argv as the step image runs it: its interpreter is `python3`."""
+    return [PYTHON, *argv[1:]] if argv and argv[0] == "python" else list(argv)
 
 
 def step_argv(pipeline: PipelineDef, step_name: str) -> list[Any]:
@@ -66,7 +75,7 @@ def step_argv(pipeline: PipelineDef, step_name: str) -> list[Any]:
     # Sentinels for the pipeline params this step uses, swapped for placeholders below.
     used = {ref.name: arg for arg, src in step.params.items() if isinstance(ref := parse_source(src), ParamRef)}
     sentinels = {pname: f"\x00{arg}\x00" for pname, arg in used.items()}
-    argv = pipeline.command(step_name, {k: f"\x01{k}\x01" for k in paths}, sentinels)
+    argv = container_argv(pipeline.command(step_name, {k: f"\x01{k}\x01" for k in paths}, sentinels))
     out: list[Any] = []
     for token in argv:
         if token.startswith("\x01"):
