@@ -163,8 +163,10 @@ class Foundation(Capability):
         pubsub_agent = gcp.projects.ServiceIdentity(
             f"{name}-pubsub-agent", project=s.project, service="pubsub.googleapis.com", opts=after_apis
         )
-        storage_agent = gcp.storage.get_project_service_account_output(project=s.project)
-        bigquery_agent = gcp.bigquery.get_default_service_account_output(project=s.project)
+        # Look-ups run at preview too: on a fresh project they wait for their API like resources do.
+        after_apis_invoke = pulumi.InvokeOutputOptions(depends_on=self.apis)
+        storage_agent = gcp.storage.get_project_service_account_output(project=s.project, opts=after_apis_invoke)
+        bigquery_agent = gcp.bigquery.get_default_service_account_output(project=s.project, opts=after_apis_invoke)
         agents = {
             "vertex": vertex_agent.member,
             "pubsub": pubsub_agent.member,
@@ -260,7 +262,9 @@ class Foundation(Capability):
         encrypter/decrypter on the key before the bucket is created with it, and the key must be
         in the bucket's location."""
         s = deployment.settings
-        logging_agent = gcp.logging.get_project_cmek_settings_output(project=s.project)
+        logging_agent = gcp.logging.get_project_cmek_settings_output(
+            project=s.project, opts=pulumi.InvokeOutputOptions(depends_on=self.apis)
+        )
         grant = gcp.kms.CryptoKeyIAMMember(
             f"{name}-key-logging",
             crypto_key_id=self.key.id,
@@ -293,6 +297,6 @@ class Foundation(Capability):
             name=f"{s.prefix}-mlops-drift",
             description=f"mlops {s.prefix}: drift-check results are kept in {s.log_bucket_id} only",
             filter=s.drift_log_filter,
-            opts=self.child(),
+            opts=self.child(depends_on=self.apis),
         )
         return bucket
