@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from providers.base import Capability, Deployment
+from providers.gcp.dynamic import MetadataStore
 from providers.gcp.translate import LOG_RETENTION_DAYS, GcpSettings
 
 APIS = (
@@ -199,6 +200,14 @@ class Foundation(Capability):
         )
 
         self.log_bucket = self._log_bucket(name, deployment)
+
+        # Vertex ML Metadata (every pipeline task's artifacts and executions) under the key, after
+        # Vertex AI's agent may use it; adopted as it is when the region already has one (dynamic.py).
+        self.metadata_store = MetadataStore(
+            f"{name}-metadata-store",
+            {"project": s.project, "region": s.region, "kms_key": self.key.id},
+            opts=self.child(depends_on=self.key_grants),
+        )
 
         self.account = gcp.serviceaccount.Account(
             f"{name}-identity",

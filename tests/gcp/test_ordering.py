@@ -193,3 +193,16 @@ def test_the_api_wait_check_sees_a_missing_dependency():
     )
     with pytest.raises(AssertionError, match="which Google API"):
         _api_of("gcp:dns/managedZone:ManagedZone", {})
+
+
+def test_the_metadata_store_waits_for_vertex_ais_key_grant(monkeypatch):
+    """Vertex AI's agent encrypts the store with the key: CreateMetadataStore only after that grant."""
+    result, deps = _planned_with_dependencies(STACK, monkeypatch)
+    (store,) = [r for r in result.resources if r.type == "pulumi-python:dynamic:Resource" and "kms_key" in r.inputs]
+    grants = {
+        r.name
+        for r in result.resources
+        if r.type == "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember" and "gcp-sa-aiplatform" in str(r.inputs["member"])
+    }
+    assert grants == {"churn-dev-foundation-key-vertex"}
+    assert grants <= _closure(store.name, deps)

@@ -360,7 +360,10 @@ def minimal_plan(tmp_path_factory):
 
 
 def test_nothing_served_without_a_model_version(minimal_plan):
-    assert minimal_plan.by_type(DYNAMIC) == []
+    # no approval check, no deployment: the only dynamic resource is the ML Metadata store
+    assert [sorted(r.inputs) for r in minimal_plan.by_type(DYNAMIC)] == [
+        ["__provider", "kms_key", "project", "region"]
+    ]
     assert minimal_plan.outputs["endpoint"] is None
     assert minimal_plan.outputs["serving"] == NOT_SERVING
     endpoint = one(minimal_plan, "gcp:vertex/aiEndpoint:AiEndpoint")
