@@ -5,7 +5,9 @@ serving container needs, on any cloud, with nothing to download:
 - ``model.joblib``: the fitted estimator; it takes a frame of the request columns as they come
   (typed by the contract, in its order) and does its own preprocessing;
 - ``request_schema.json``: the request columns and the task (what serving accepts);
-- ``runtime.json``: the framework and the version it was trained with (serving checks it);
+- ``runtime.json``: the framework and its version, and ``packages``: every installed distribution
+  the pickle imports (scikit-learn, numpy, xgboost, ...) with the version it was pickled with;
+  ``mlops_serve.load`` refuses to load it under any other version;
 - ``code/``: the kit's serving code (``mlops_serve.py``, ``mlops_schema.py``) and ``serve.py``,
   the entry module the clouds' serving containers import;
 - ``code/vendor/``: only when the environment names them (``MLOPS_MODEL_SHIPS=xgboost``), the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from importlib import metadata
 from pathlib import Path
@@ -58,7 +61,9 @@ def save(model: Any, model_dir: str | Path, *, framework: str = "scikit-learn") 
     joblib.dump(model, path)
     schema = {"request": contract["request"], "task": contract["task"], "label": contract["label"]}
     (root / SCHEMA_FILE).write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
-    runtime = {"framework": framework, "version": metadata.version(FRAMEWORK_MODULES[framework])}
+    version = metadata.version(FRAMEWORK_MODULES[framework])
+    packages = {**pickled_packages(model), FRAMEWORK_MODULES[framework]: version}
+    runtime = {"framework": framework, "version": version, "packages": dict(sorted(packages.items()))}
     (root / RUNTIME_FILE).write_text(json.dumps(runtime, indent=2) + "\n", encoding="utf-8")
     code = root / CODE_DIR
     code.mkdir(exist_ok=True)
@@ -82,8 +87,57 @@ def _ship(name: str, vendor: Path) -> None:
         shutil.copyfile(Path(str(dist.locate_file(file))), target)
 
 
+class _Sink:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def pickled_modules(obj: Any) -> set[str]:
+    """The top-level modules a pickle of `obj` imports when loaded (classes, functions, instances)."""
+    modules: set[str] = set()
+
+    class Recorder(pickle.Pickler):
+        def reducer_override(self, value: Any) -> Any:
+            owner = value if isinstance(value, type) or callable(value) else type(value)
+            module = getattr(owner, "__module__", None)
+            if isinstance(module, str) and module:
+                modules.add(module.split(".")[0])
+            return NotImplemented
+
+    Recorder(_Sink(), protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return modules
+
+
+def _top_levels(dist: metadata.Distribution) -> set[str]:
+    listed = (dist.read_text("top_level.txt") or "").split()
+    if listed:
+        return set(listed)
+    tops = set()
+    for file in dist.files or ():
+        head = file.parts[0] if file.parts else ""
+        if head and head != ".." and not head.endswith((".dist-info", ".egg-info", ".data")):
+            tops.add(head[:-3] if head.endswith(".py") else head)
+    return tops
+
+
+def pickled_packages(obj: Any) -> dict[str, str]:
+    """Every installed distribution whose modules a pickle of `obj` imports, with its version. The
+    standard library and modules of no distribution (the step's own) are not listed. Python 3.9 has
+    no `metadata.packages_distributions`: the distributions' top-level names are read the same way."""
+    wanted = pickled_modules(obj)
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and _top_levels(dist) & wanted:
+            found[name] = dist.version
+    return found
+
+
 def load(model_dir: str | Path) -> tuple[Any, dict[str, Any]]:
-    """(estimator, request schema) from a folder written by `save`."""
+    """(estimator, request schema) from a folder written by `save`; refuses other package versions."""
+    from mlops_serve import check_runtime
+
     root = Path(model_dir)
+    check_runtime(root)
     schema = json.loads((root / SCHEMA_FILE).read_text(encoding="utf-8"))
     return joblib.load(root / MODEL_FILE), schema

@@ -33,6 +33,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from mlops_schema import SchemaError, coerce
 
 MODEL_FILE = "model.joblib"
 SCHEMA_FILE = "request_schema.json"
+RUNTIME_FILE = "runtime.json"
 CSV, JSON = "text/csv", "application/json"
 
 
@@ -49,6 +51,40 @@ class ServingError(ValueError):
     """A request the model cannot score; the message says what to send instead (HTTP 400)."""
 
     status = 400
+
+
+class RuntimeMismatch(RuntimeError):
+    """The serving environment's packages are not the ones the model was pickled with."""
+
+
+def check_runtime(model_dir: str | os.PathLike[str]) -> None:
+    """Refuse a model whose pickle would load under other package versions than it was trained with.
+
+    ``runtime.json`` (written by ``mlops_model.save``) lists every distribution the pickle imports
+    with its version; each must be installed here at exactly that version. A pickle is only
+    supported by the version that wrote it (scikit-learn "Model persistence"): a patch or numpy
+    difference can load and then score wrong, or fail on the first request while /health answers."""
+    path = Path(model_dir) / RUNTIME_FILE
+    if not path.is_file():
+        raise RuntimeMismatch(f"{path}: missing; save the model with mlops_model.save (it records the versions)")
+    runtime = json.loads(path.read_text(encoding="utf-8"))
+    wanted = dict(runtime.get("packages") or {})
+    if not wanted:  # a folder saved before the packages were recorded: the framework at least
+        frameworks = {"scikit-learn": "scikit-learn", "xgboost": "xgboost"}
+        wanted = {frameworks.get(runtime.get("framework"), str(runtime.get("framework"))): runtime.get("version")}
+    problems = []
+    for name, version in sorted(wanted.items()):
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            installed = "not installed"
+        if installed != version:
+            problems.append(f"{name} {version} (this environment: {installed})")
+    if problems:
+        raise RuntimeMismatch(
+            f"{path}: the model was pickled with {'; '.join(problems)}; serve it where exactly these "
+            "versions are installed (pin them in the pipeline's requirements.txt to the serving image's)"
+        )
 
 
 # ---- the cloud-neutral core ------------------------------------------------------------------
@@ -61,6 +97,7 @@ def load(model_dir: str | os.PathLike[str]) -> dict[str, Any]:
         if len(found) != 1:
             raise FileNotFoundError(f"no {MODEL_FILE} in {root} (nor in exactly one subfolder)")
         path = found[0]
+    check_runtime(path.parent)
     schema = json.loads((path.parent / SCHEMA_FILE).read_text(encoding="utf-8"))
     return {"model": joblib.load(path), "schema": schema}
 

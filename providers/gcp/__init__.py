@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any, ClassVar
 
 from providers.base import ComponentClasses, Limitation, Provider, Target
@@ -9,6 +10,23 @@ from providers.gcp import catalog
 from providers.gcp import translate as _translate  # the module: `providers.gcp.translate` stays importable as one
 from providers.gcp.translate import GcpSettings
 from providers.spec import Platform
+
+LOG_EXCLUSIONS_PER_PROJECT = 10
+"""Cloud Logging: "You can have up to 10 exclusions in a resource" (ConfigServiceV2Client.create_exclusion
+of the installed google-cloud-logging; tests/gcp/test_plan.py reads it there)."""
+EXCLUSION = "gcp:logging/projectExclusion:ProjectExclusion"
+
+
+def plan_notes(resources: list[dict[str, Any]]) -> list[str]:
+    """What the plan cannot check offline but a first `pulumi up` may hit, one line each."""
+    return [
+        f"note: {r['name']} adds the exclusion {r['inputs'].get('name')} to the project's _Default sink; Cloud "
+        f"Logging allows at most {LOG_EXCLUSIONS_PER_PROJECT} exclusions per project, so `pulumi up` fails if "
+        f"{r['inputs'].get('project')} already has {LOG_EXCLUSIONS_PER_PROJECT} "
+        "(Logging API projects.exclusions.list counts them)"
+        for r in resources
+        if r["type"] == EXCLUSION
+    ]
 
 
 class GcpProvider(Provider[GcpSettings]):
@@ -67,6 +85,8 @@ class GcpProvider(Provider[GcpSettings]):
         is a defect of the kit, which tests/gcp/test_vendor_rules.py keeps at zero."""
         from providers.gcp import vendor_rules
 
+        for line in plan_notes(resources):
+            print(f"mlops: {line}", file=sys.stderr)
         return [str(v) for v in vendor_rules.check_plan(resources) if v.kind == "vendor"]
 
     def components(self) -> ComponentClasses:

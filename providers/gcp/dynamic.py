@@ -20,6 +20,7 @@ is only ever a local fake, so it gets anonymous credentials).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 import zlib
@@ -380,6 +381,95 @@ class DeployedModel(pulumi.dynamic.Resource):
     def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         outs = {"deployed_model_id": None, "model_version_name": None, "service_attachment": None}
         super().__init__(DeployedModelProvider(), name, {**outs, **props}, opts)
+
+
+# --- Vertex ML Metadata store -------------------------------------------------------------------
+
+METADATA_STORE_ID = "default"
+"""The store every Vertex AI Pipelines task records its artifacts and executions in (one per project
+and region; a PipelineJob cannot name another)."""
+
+
+def metadata_service(region: str, api_endpoint: str | None = None):
+    from google.cloud import aiplatform_v1
+
+    return aiplatform_v1.MetadataServiceClient(**_client_kwargs(region, api_endpoint))
+
+
+class MetadataStoreProvider(ResourceProvider):
+    """inputs: project, region, kms_key, api_endpoint.
+
+    Creates the region's `default` ML Metadata store under the platform's key when it does not exist
+    yet (proto `MetadataStore.encryption_spec`: "If set, this Metadata Store and all sub-resources of
+    this Metadata Store are secured using this key"). A store that exists (a pipeline ran in the region
+    before, or another stack of the project created it) is adopted as it is: the v1 API has no
+    UpdateMetadataStore, so its key cannot change; the outputs `kms_key_name` / `under_platform_key`
+    say which key holds it. Never deleted: every stack and pipeline of the project and region share it."""
+
+    def _name(self, props: dict[str, Any]) -> str:
+        return f"projects/{props['project']}/locations/{props['region']}/metadataStores/{METADATA_STORE_ID}"
+
+    def _state(self, client: Any, props: dict[str, Any]) -> dict[str, Any] | None:
+        from google.api_core import exceptions
+
+        try:
+            store = client.get_metadata_store(name=self._name(props))
+        except exceptions.NotFound:
+            return None
+        key = store.encryption_spec.kms_key_name
+        return {
+            **props,
+            "store_name": self._name(props),
+            "kms_key_name": key,
+            "under_platform_key": key == props["kms_key"],
+        }
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        from google.api_core import exceptions
+        from google.cloud import aiplatform_v1
+
+        client = metadata_service(props["region"], props.get("api_endpoint"))
+        state = self._state(client, props)
+        if state is None:
+            store = aiplatform_v1.MetadataStore(
+                description="Vertex AI Pipelines lineage, under the mlops platform's key",
+                encryption_spec=aiplatform_v1.EncryptionSpec(kms_key_name=props["kms_key"]),
+            )
+            with contextlib.suppress(exceptions.AlreadyExists):  # a pipeline run created it meanwhile: adopt it
+                client.create_metadata_store(
+                    parent=self._name(props).rsplit("/metadataStores/", 1)[0],
+                    metadata_store=store,
+                    metadata_store_id=METADATA_STORE_ID,
+                ).result(timeout=OPERATION_TIMEOUT_S)
+            state = self._state(client, props)
+        if state is None:
+            raise Exception(f"{self._name(props)} was created but cannot be read back")  # noqa: TRY002
+        return CreateResult(id_=state["store_name"], outs=state)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in ("project", "region", "kms_key") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=[k for k in changed if k != "kms_key"])
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        state = self._state(metadata_service(news["region"], news.get("api_endpoint")), news)
+        return UpdateResult(outs=state or news)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        state = self._state(metadata_service(props["region"], props.get("api_endpoint")), props)
+        return ReadResult(id_, state) if state is not None else ReadResult("", {})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Left in place: shared by every pipeline of the project and region (and its lineage)."""
+
+
+class MetadataStore(pulumi.dynamic.Resource):
+    store_name: pulumi.Output[str]
+    kms_key_name: pulumi.Output[str]
+    under_platform_key: pulumi.Output[bool]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        outs = {"store_name": None, "kms_key_name": None, "under_platform_key": None}
+        super().__init__(MetadataStoreProvider(), name, {**outs, **props}, opts)
 
 
 # --- the documented approval command ------------------------------------------------------------

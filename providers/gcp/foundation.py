@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from providers.base import Capability, Deployment
+from providers.gcp.dynamic import MetadataStore
 from providers.gcp.translate import LOG_RETENTION_DAYS, GcpSettings
 
 APIS = (
@@ -168,8 +169,10 @@ class Foundation(Capability):
         pubsub_agent = gcp.projects.ServiceIdentity(
             f"{name}-pubsub-agent", project=s.project, service="pubsub.googleapis.com", opts=after_apis
         )
-        storage_agent = gcp.storage.get_project_service_account_output(project=s.project)
-        bigquery_agent = gcp.bigquery.get_default_service_account_output(project=s.project)
+        # Look-ups run at preview too: on a fresh project they wait for their API like resources do.
+        after_apis_invoke = pulumi.InvokeOutputOptions(depends_on=self.apis)
+        storage_agent = gcp.storage.get_project_service_account_output(project=s.project, opts=after_apis_invoke)
+        bigquery_agent = gcp.bigquery.get_default_service_account_output(project=s.project, opts=after_apis_invoke)
         agents = {
             "vertex": vertex_agent.member,
             "pubsub": pubsub_agent.member,
@@ -202,6 +205,14 @@ class Foundation(Capability):
         )
 
         self.log_bucket = self._log_bucket(name, deployment)
+
+        # Vertex ML Metadata (every pipeline task's artifacts and executions) under the key, after
+        # Vertex AI's agent may use it; adopted as it is when the region already has one (dynamic.py).
+        self.metadata_store = MetadataStore(
+            f"{name}-metadata-store",
+            {"project": s.project, "region": s.region, "kms_key": self.key.id},
+            opts=self.child(depends_on=self.key_grants),
+        )
 
         self.account = gcp.serviceaccount.Account(
             f"{name}-identity",
@@ -265,7 +276,9 @@ class Foundation(Capability):
         encrypter/decrypter on the key before the bucket is created with it, and the key must be
         in the bucket's location."""
         s = deployment.settings
-        logging_agent = gcp.logging.get_project_cmek_settings_output(project=s.project)
+        logging_agent = gcp.logging.get_project_cmek_settings_output(
+            project=s.project, opts=pulumi.InvokeOutputOptions(depends_on=self.apis)
+        )
         grant = gcp.kms.CryptoKeyIAMMember(
             f"{name}-key-logging",
             crypto_key_id=self.key.id,
@@ -298,6 +311,6 @@ class Foundation(Capability):
             name=f"{s.prefix}-mlops-drift",
             description=f"mlops {s.prefix}: drift-check results are kept in {s.log_bucket_id} only",
             filter=s.drift_log_filter,
-            opts=self.child(),
+            opts=self.child(depends_on=self.apis),
         )
         return bucket

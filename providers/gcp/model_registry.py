@@ -61,7 +61,7 @@ class ModelRegistry(Capability):
                     "version": str(version),
                     "mode": approval_mode,
                 },
-                opts=self.child(),
+                opts=self.child(depends_on=foundation.apis),  # it reads the Vertex AI API, at preview too
             )
 
         self.out = RegistryOut(s.model_id, registered, approval_mode, approval)

@@ -44,15 +44,19 @@ DRIFT_JOB = HERE / "drift_job.py"
 IO_REQUIREMENTS = "mlops_io_requirements.txt"
 DRIFT_SCRIPT = "mlops_gcp_drift.py"
 
+# The interpreter every step container calls: the prebuilt images are not documented to ship a bare
+# `python` (only `python3` is relied on, as KFP's own launcher and vertex_server.container_spec() do).
+PYTHON = "python3"
+
 # Runs before every step: `$1` is the code location (gs://... or a local dir), the rest is the
 # step's argv from PipelineDef.command. gs:// arguments become their Cloud Storage FUSE paths. A
 # kit step (the one that has `$MLOPS_IO`) also installs what the GCP step I/O needs.
 STEP_PROLOGUE = r"""set -eu
 gcs() { printf '%s' "$1" | sed 's#^gs://#/gcs/#'; }
 code=$(gcs "$1"); shift
-python -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/requirements.txt"
+python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/requirements.txt"
 if [ -n "${MLOPS_IO:-}" ]; then
-  python -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/mlops_io_requirements.txt"
+  python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check -r "$code/mlops_io_requirements.txt"
 fi
 cd "$code"
 for arg do shift; set -- "$@" "$(gcs "$arg")"; done
@@ -87,6 +91,11 @@ RUNTIME_PARAMS = ("code_uri", "project", "location", "model_id", "serving_image"
 _PARAM_TYPES = {"string": (str, "String"), "int": (int, "Integer"), "float": (float, "Float")}
 
 
+def container_argv(argv: list[str]) -> list[str]:
+    """`PipelineDef.command`'s argv as the step image runs it: its interpreter is `python3`."""
+    return [PYTHON, *argv[1:]] if argv and argv[0] == "python" else list(argv)
+
+
 def step_argv(pipeline: PipelineDef, step_name: str) -> list[Any]:
     """The step's argv with KFP placeholders in place of paths and parameter values."""
     step = pipeline.step(step_name)
@@ -99,7 +108,7 @@ def step_argv(pipeline: PipelineDef, step_name: str) -> list[Any]:
     # Sentinels for the pipeline params this step uses, swapped for placeholders below.
     used = {ref.name: arg for arg, src in step.params.items() if isinstance(ref := parse_source(src), ParamRef)}
     sentinels = {pname: f"\x00{arg}\x00" for pname, arg in used.items()}
-    argv = pipeline.command(step_name, {k: f"\x01{k}\x01" for k in paths}, sentinels)
+    argv = container_argv(pipeline.command(step_name, {k: f"\x01{k}\x01" for k in paths}, sentinels))
     out: list[Any] = []
     for token in argv:
         if token.startswith("\x01"):
@@ -397,7 +406,7 @@ def drift_component_yaml(image: str = STEP_IMAGE) -> str:
                 "command": ["sh", "-c", STEP_PROLOGUE, "mlops-step"],
                 "args": [
                     {"inputValue": "code_uri"},
-                    "python",
+                    PYTHON,
                     DRIFT_SCRIPT,
                     "--baseline",
                     {"inputValue": "baseline_uri"},

@@ -256,7 +256,7 @@ class RetrainingTrigger(Capability):
             display_name=f"{s.prefix} drift alerts",
             labels={"email_address": mon.alert_email},
             user_labels=s.labels,
-            opts=self.child(),
+            opts=self.child(depends_on=foundation.apis),
         )
 
         self.topic: gcp.pubsub.Topic | None = None
@@ -454,10 +454,15 @@ class RetrainingTrigger(Capability):
             project=s.project,
             account_id=s.workflow_account_id,
             display_name=f"mlops {s.prefix}: starts retraining on drift",
-            opts=self.child(),
+            opts=self.child(depends_on=foundation.apis),
         )
         retrain_role = vertex_role(
-            f"{name}-vertex-role", s.project, s.prefix, "retrain", VERTEX_RETRAIN_PERMISSIONS, self.child()
+            f"{name}-vertex-role",
+            s.project,
+            s.prefix,
+            "retrain",
+            VERTEX_RETRAIN_PERMISSIONS,
+            self.child(depends_on=foundation.apis),
         )
         grants = [
             # create pipeline jobs (custom role: nothing else in Vertex AI)
@@ -508,7 +513,7 @@ class RetrainingTrigger(Capability):
             f"{name}-workflows-agent",
             project=s.project,
             service="workflows.googleapis.com",
-            opts=self.child(),
+            opts=self.child(depends_on=foundation.apis),
         )
         key_grant = gcp.kms.CryptoKeyIAMMember(
             f"{name}-key-workflows",

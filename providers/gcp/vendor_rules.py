@@ -484,6 +484,7 @@ _CMEK_RESOURCES = {
     "google.cloud.aiplatform.v1.Model",
     "google.cloud.aiplatform.v1.PipelineJob",
     "google.cloud.aiplatform.v1.FeatureOnlineStore",
+    "google.cloud.aiplatform.v1.MetadataStore",
 }
 """Vertex resources the kit creates whose proto takes `encryption_spec`: each must carry the key."""
 
@@ -1320,6 +1321,11 @@ def vertex_requests(resource: Mapping[str, Any]) -> list[tuple[str, dict[str, An
         return [("DeployModelRequest", deploy_model_request(inputs))]
     if typ == DYNAMIC and "mode" in inputs:
         return approval_requests(inputs)
+    if typ == DYNAMIC and "kms_key" in inputs:  # dynamic.MetadataStore: CreateMetadataStore when absent
+        store = {"encryptionSpec": {"kmsKeyName": inputs.get("kms_key")}}
+        return [
+            ("CreateMetadataStoreRequest", {"parent": parent, "metadataStoreId": "default", "metadataStore": store})
+        ]
     return []
 
 

@@ -53,6 +53,8 @@ class FakeVertex:
     """'projects/../pipelineJobs/<id>' -> PipelineJob JSON (CreatePipelineJob / ListPipelineJobs)."""
     now: float = 1_736_132_400.0
     """The fake's clock (epoch seconds): what it stamps `createTime` with."""
+    metadata_stores: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """'projects/../metadataStores/<id>' -> the MetadataStore (CreateMetadataStore, GetMetadataStore)."""
 
     def start(self) -> str:
         fake = self
@@ -285,6 +287,19 @@ class FakeVertex:
             elif method == "PATCH":
                 state["labels"] = body.get("labels", {})
             return 200, self._model(name)
+        if name.endswith("/metadataStores") and method == "POST":
+            from urllib.parse import parse_qs
+
+            store_id = parse_qs(self.requests[-1].query).get("metadataStoreId", ["default"])[0]
+            full = f"{name}/{store_id}"
+            if full in self.metadata_stores:
+                return _error(409, "ALREADY_EXISTS", f"{full} already exists")
+            self.metadata_stores[full] = {"name": full, **body}
+            response = {"@type": OPS + "MetadataStore", **self.metadata_stores[full]}
+            return 200, self._operation(f"{full}/operations/create", response)
+        if "/metadataStores/" in name and method == "GET":
+            store = self.metadata_stores.get(name)
+            return (200, store) if store is not None else _error(404, "NOT_FOUND", f"{name} not found")
         if "/endpoints/" in name:
             state = self.endpoint(name)
             if state is None:

@@ -372,3 +372,38 @@ def test_adopting_an_interrupted_deployment_applies_the_scaling_asked_for(vertex
     result = provider.create(deploy_props(vertex, max_replicas=6.0))  # scaling is not part of the id
     assert len(_deploys(vertex)) == 1
     assert provider.read(result.id, result.outs).outs["max_replicas"] == 6
+
+
+# --- Vertex ML Metadata store (audit finding 7) -----------------------------------------------------
+
+KEY = f"projects/{PROJECT}/locations/{REGION}/keyRings/churn-dev-mlops/cryptoKeys/churn-dev-cmek"
+STORE = f"projects/{PROJECT}/locations/{REGION}/metadataStores/default"
+
+
+def store_props(vertex: FakeVertex, key: str = KEY) -> dict:
+    return {"project": PROJECT, "region": REGION, "kms_key": key, "api_endpoint": vertex.url}
+
+
+def test_the_metadata_store_is_created_under_the_platforms_key(vertex):
+    result = dynamic.MetadataStoreProvider().create(store_props(vertex))
+    assert result.id == STORE
+    (create,) = [r for r in vertex.requests if r.method == "POST"]
+    assert create.path == f"/v1/projects/{PROJECT}/locations/{REGION}/metadataStores"
+    assert "metadataStoreId=default" in create.query
+    assert create.body["encryptionSpec"] == {"kmsKeyName": KEY}
+    assert result.outs["kms_key_name"] == KEY and result.outs["under_platform_key"] is True
+    assert dynamic.MetadataStoreProvider().read(STORE, store_props(vertex)).outs["kms_key_name"] == KEY
+
+
+def test_an_existing_metadata_store_is_adopted_never_recreated_nor_deleted(vertex):
+    vertex.metadata_stores[STORE] = {"name": STORE}  # created by an earlier pipeline run: Google's key
+    provider = dynamic.MetadataStoreProvider()
+    result = provider.create(store_props(vertex))
+    assert [r.method for r in vertex.requests] == ["GET"]  # read, not created
+    assert result.outs["kms_key_name"] == "" and result.outs["under_platform_key"] is False
+    vertex.requests.clear()
+    provider.delete(STORE, result.outs)
+    assert vertex.requests == [] and STORE in vertex.metadata_stores
+    assert provider.read(STORE, store_props(vertex)).id == STORE
+    del vertex.metadata_stores[STORE]
+    assert provider.read(STORE, store_props(vertex)).id == ""  # gone: refresh says so

@@ -4,6 +4,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,6 +135,8 @@ def test_containers_run_the_pipeline_def_command_lines(compiled):
         paths = {n: f"<{n}>" for n in names}
         params = {p.name: f"<param {p.name}>" for p in PIPELINE.params}
         expected = PIPELINE.command(step.name, paths, params)
+        assert expected[0] == "python"
+        expected = ["python3", *expected[1:]]  # the interpreter the step image has
         resolved = [
             _placeholder(
                 t,
@@ -152,6 +155,55 @@ def test_containers_run_the_pipeline_def_command_lines(compiled):
             if source.startswith("param:"):
                 expected = [f"<{name}>" if t == f"<param {source[6:]}>" else t for t in expected]
         assert resolved == ["<code>", *expected]
+
+
+# A command word `python` at the start of a shell script line or after ; & | ( then do else exec.
+_BARE_PYTHON_IN_SHELL = re.compile(r"(?:^|[;&|(]|\bthen\b|\bdo\b|\belse\b|\bexec\b)\s*python(?=\s|$)", re.M)
+
+
+def _bare_python_calls(spec: dict) -> list[str]:
+    """Every place a compiled executor would start a bare `python` (not `python3`)."""
+    found = []
+    for name, executor in spec["deploymentSpec"]["executors"].items():
+        container = executor["container"]
+        argv = [t for t in [*container.get("command", []), *container.get("args", [])] if isinstance(t, str)]
+        for i, token in enumerate(argv):
+            if token == "python" or token.startswith("python "):
+                found.append(f"{name}: argv[{i}] = {token!r}")
+            is_script = i >= 2 and argv[i - 2] in ("sh", "bash", "/bin/sh") and argv[i - 1] in ("-c", "-ec", "-euc")
+            if is_script and _BARE_PYTHON_IN_SHELL.search(token):
+                found.append(f"{name}: shell script calls python: {_BARE_PYTHON_IN_SHELL.search(token).group(0)!r}")
+    return found
+
+
+@pytest.mark.parametrize("pipeline_name", ["churn", "fraud", "drift"])
+def test_no_container_starts_a_bare_python(pipeline_name):
+    """The prebuilt images are only relied on for `python3`: no command, argument list or shell
+    script line of any compiled executor (steps, lightweight components, drift) calls `python`."""
+    if pipeline_name == "drift":
+        spec = pd.compile_spec(pd.build_drift_pipeline("churn-dev-drift", 0.2, 1))
+    else:
+        pdef = get_pipeline(pipeline_name)
+        spec = pd.compile_spec(
+            pd.build_training_pipeline(pdef, display_name="x", gate_metric=pdef.metrics[0], gate_threshold=0.5)
+        )
+    assert _bare_python_calls(spec) == []
+    steps = [e["container"] for n, e in spec["deploymentSpec"]["executors"].items() if "mlops-step" in str(e)]
+    assert all(c["args"][1] == "python3" for c in steps)
+
+
+def test_the_bare_python_check_sees_every_form():
+    """The check itself: each way a bare `python` can hide in an executor is reported."""
+
+    def spec(command, args=()):
+        return {"deploymentSpec": {"executors": {"exec-x": {"container": {"command": command, "args": list(args)}}}}}
+
+    assert _bare_python_calls(spec(["python", "train.py"])) != []
+    assert _bare_python_calls(spec(["sh", "-c", 'set -eu\nexec "$@"', "x"], ["gs://c", "python", "t.py"])) != []
+    assert _bare_python_calls(spec(["sh", "-c", "set -eu\npython -m pip install -r r.txt\n"])) != []
+    assert _bare_python_calls(spec(["sh", "-ec", "cd x && python t.py"])) != []
+    assert _bare_python_calls(spec(["sh", "-c", "set -eu\npython3 -m pip install 'a; python_version<\"3.9\"'\n"])) == []
+    assert _bare_python_calls(spec(["python3", "-c", "print('python is fine in a program')"])) == []
 
 
 @pytest.mark.parametrize("approval", ["manual", "auto"])
@@ -281,7 +333,7 @@ def test_step_commands_run_locally_with_the_prologue(tmp_path):
             paths[name] = str(data) if source.startswith("param:") else str(produced[a][b])
         outputs = {n: tmp_path / step.name / n for n in step.outputs}
         paths.update({n: str(p) for n, p in outputs.items()})
-        argv = PIPELINE.command(step.name, paths, {})
+        argv = pd.container_argv(PIPELINE.command(step.name, paths, {}))
         proc = subprocess.run(
             ["sh", "-c", pd.STEP_PROLOGUE, "mlops-step", str(code), *argv],
             env=env,

@@ -396,7 +396,8 @@ def minimal_plan(tmp_path_factory):
 
 
 def test_nothing_served_without_a_model_version(minimal_plan):
-    assert minimal_plan.by_type(DYNAMIC) == []
+    # no approval check, no deployment: the only dynamic resource is the ML Metadata store
+    assert [sorted(r.inputs) for r in minimal_plan.by_type(DYNAMIC)] == [["__provider", "kms_key", "project", "region"]]
     assert minimal_plan.outputs["endpoint"] is None
     assert minimal_plan.outputs["serving"] == NOT_SERVING
     endpoint = one(minimal_plan, "gcp:vertex/aiEndpoint:AiEndpoint")
@@ -471,3 +472,23 @@ def test_one_incident_starts_one_retraining(gcp_plan):
     assert "return" in steps["ignored"]
     # `done` returns before `ignored`: a job-creating run never falls through to it
     assert names.index("done") < names.index("ignored") and "return" in steps["done"]
+
+
+def test_mlops_plan_notes_the_per_project_exclusion_limit(gcp_plan, capsys):
+    """Audit finding 9: each platform adds one _Default-sink exclusion; Cloud Logging caps a project at
+    10 (read from the installed client, the vendor's own text). `mlops plan` says so, without refusing."""
+    from google.cloud.logging_v2.services.config_service_v2 import ConfigServiceV2Client
+
+    from providers.gcp import GcpProvider
+
+    assert "You can have up to 10 exclusions in a resource." in " ".join(
+        ConfigServiceV2Client.create_exclusion.__doc__.split()
+    )
+    resources = gcp_plan.to_json()["resources"]
+    GcpProvider().check_plan(resources)
+    notes = [line for line in capsys.readouterr().err.splitlines() if "exclusion" in line]
+    assert notes == [
+        "mlops: note: churn-dev-foundation-log-exclusion adds the exclusion churn-dev-mlops-drift to the "
+        "project's _Default sink; Cloud Logging allows at most 10 exclusions per project, so `pulumi up` fails "
+        "if my-ml-project already has 10 (Logging API projects.exclusions.list counts them)"
+    ]

@@ -135,6 +135,11 @@ def test_every_store_and_job_is_under_the_platforms_key(stack, tmp_path_factory)
         assert typ in ENCRYPTED or typ in NOT_ENCRYPTED, f"{r['name']}: {typ} is not classified here"
         if typ in ENCRYPTED:
             assert _at(r["inputs"], ENCRYPTED[typ]) == key, r["name"]
+    # Vertex ML Metadata (every pipeline task's lineage): the region's `default` store, created under
+    # the key (dynamic.MetadataStore; proto MetadataStore.encryption_spec)
+    (store,) = [r for r in resources if r["type"] == "pulumi-python:dynamic:Resource" and "kms_key" in r["inputs"]]
+    assert store["inputs"]["kms_key"] == key
+    assert (store["inputs"]["project"], store["inputs"]["region"]) == ("my-ml-project", "europe-west4")
     # every pipeline job (schedules and the retraining workflow's) is created under the key, and the
     # training job uploads its model versions under it (UploadModel's encryptionSpec)
     jobs = vr._pipeline_jobs(resources)

@@ -108,3 +108,23 @@ def test_a_request_off_the_schema_is_a_400_naming_the_column(server, records):
     assert status == 400 and "support_calls" in doc["error"]
     status, doc = _post(server + "/predict", {"instances": [{**records[0], "customer_id": "c-1"}]})
     assert status == 400 and "customer_id" in doc["error"]
+
+
+def test_the_container_refuses_a_model_pickled_with_other_package_versions(model_dir, tmp_path):
+    """Run as Vertex runs it: a model whose runtime.json records a numpy other than the image's makes
+    the container exit with the reason before it answers /health (the DeployModel operation fails
+    with that line in the container log) instead of serving a model its pickle does not fit."""
+    import shutil
+
+    copy = shutil.copytree(model_dir, tmp_path / "model")
+    runtime = json.loads((copy / "runtime.json").read_text())
+    assert "numpy" in runtime["packages"]
+    runtime["packages"]["numpy"] = "0.0.1"
+    (copy / "runtime.json").write_text(json.dumps(runtime))
+    spec = vertex_server.container_spec()
+    env = {**os.environ, "AIP_STORAGE_URI": str(copy), "AIP_HTTP_PORT": str(_free_port())}
+    proc = subprocess.run(
+        [sys.executable, *spec["command"][1:]], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode != 0
+    assert "RuntimeMismatch" in proc.stderr and "numpy 0.0.1 (this environment: " in proc.stderr

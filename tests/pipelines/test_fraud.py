@@ -312,7 +312,10 @@ def _write(frame: pd.DataFrame, directory: Path) -> Path:
 
 def test_the_model_folder_is_xgboost_with_the_request_schema(model_dir):
     runtime = json.loads((model_dir / "runtime.json").read_text())
-    assert runtime == {"framework": "xgboost", "version": "1.7.6"}
+    assert (runtime["framework"], runtime["version"]) == ("xgboost", "1.7.6")
+    # an sklearn pipeline around XGBoost: serving needs all three at the trained versions
+    assert {"xgboost", "scikit-learn", "numpy"} <= set(runtime["packages"])
+    assert runtime["packages"]["xgboost"] == "1.7.6"
     schema = json.loads((model_dir / "request_schema.json").read_text())
     assert [c["name"] for c in schema["request"]] == REQUEST
     assert [c["type"] for c in schema["request"]] == [
