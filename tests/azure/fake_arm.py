@@ -19,6 +19,7 @@ from typing import Any
 WS = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
 _VERSION = re.compile(rf"^{re.escape(WS)}/models/([^/]+)/versions/([^/?]+)$")
 _VERSIONS = re.compile(rf"^{re.escape(WS)}/models/([^/]+)/versions$")
+_CONTAINER = re.compile(rf"^{re.escape(WS)}/models/([^/]+)$")
 _ENDPOINT = re.compile(rf"^{re.escape(WS)}/onlineEndpoints/([^/]+)$")
 _DEPLOYMENTS = re.compile(rf"^{re.escape(WS)}/onlineEndpoints/([^/]+)/deployments$")
 _PROVISION = re.compile(r"^(/subscriptions/.+/workspaces/[^/]+)/provisionManagedNetwork$")
@@ -45,6 +46,9 @@ class FakeArm:
         self.deployments: dict[str, set[str]] = {}  # endpoint -> deployment names that exist
         self.resources: dict[str, dict[str, Any]] = {}  # ARM id (lowercase) -> body, for PATCH/GET
         self.operations: list[int] = []  # polls left before each async operation succeeds
+        # model -> N: until its next write, a reader of the model (its container's nextVersion, or a
+        # listing of its versions) sees the registry as it was before version N was written.
+        self.stale_next_version: dict[str, int] = {}
         self.workspace = {
             "id": WS,
             "name": "ws",
@@ -82,6 +86,13 @@ class FakeArm:
                 if m := _VERSION.match(path):
                     key = (m.group(1), m.group(2))
                     if method == "PUT":
+                        fake.stale_next_version.pop(key[0], None)  # the writer's view ends with its write
+                        existing = fake.models.get(key)
+                        if existing and existing["properties"].get("modelUri") != body["properties"].get("modelUri"):
+                            # Azure ML versions are immutable (azure-ai-ml _artifacts/_constants.py)
+                            return self._send(
+                                400, {"error": {"code": "UserError", "message": "Asset paths cannot be updated."}}
+                            )
                         fake.models[key] = {
                             "id": path,
                             "name": key[1],
@@ -92,8 +103,29 @@ class FakeArm:
                     if key in fake.models:
                         return self._send(200, fake.models[key])
                     return self._send(404, {"error": {"code": "NotFound", "message": "no such model version"}})
+                if (m := _CONTAINER.match(path)) and method == "GET":
+                    numbers = [int(v) for (n, v) in fake.models if n == m.group(1) and v.isdigit()]
+                    if not numbers:
+                        return self._send(404, {"error": {"code": "NotFound", "message": "no such model"}})
+                    stale = fake.stale_next_version.get(m.group(1))
+                    return self._send(
+                        200,
+                        {
+                            "id": path,
+                            "name": m.group(1),
+                            "properties": {
+                                "nextVersion": str(stale or max(numbers) + 1),
+                                "latestVersion": str(max(numbers)),
+                            },
+                        },
+                    )
                 if (m := _VERSIONS.match(path)) and method == "GET":
-                    values = [v for (n, _), v in fake.models.items() if n == m.group(1)]
+                    hidden = fake.stale_next_version.get(m.group(1))  # a listing taken before a write
+                    values = [
+                        v
+                        for (n, number), v in fake.models.items()
+                        if n == m.group(1) and not (hidden and number.isdigit() and int(number) >= hidden)
+                    ]
                     return self._send(200, {"value": values})
                 if m := _ENDPOINT.match(path):
                     return self._endpoint(method, m.group(1), path, body)
