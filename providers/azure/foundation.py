@@ -41,6 +41,7 @@ ROLES = {
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
     "Azure AI Enterprise Network Connection Approver": "b556d68e-0be0-4f35-a333-ad7ee1ce17ea",
+    "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
 REGISTRY_API_VERSION = "2023-01-01-preview"
 """What pulumi_azure_native 3.29 uses for containerregistry.Registry (the ArmPatch of the registry too)."""

@@ -84,7 +84,12 @@ class TrainingOut:
     """The pipeline job as the REST API takes it (what the retraining workflow submits)."""
     environment_version: pulumi.Resource
     training_data: str
-    """Where the data the model is trained on lives (the drift baseline)."""
+    """Where the pipeline writes the training split."""
+    code_ref: str
+    """The code asset as a component references it (`pipeline_definition.code_ref`)."""
+    environment_ref: str
+    fill: pulumi.Output[Any]
+    """`value -> value` with the template ids and stand-in names replaced by the real ones."""
 
 
 class TrainingPipeline(Capability):
@@ -188,11 +193,13 @@ class TrainingPipeline(Capability):
         )
 
         gate = p.pipeline.quality_gate
+        code_ref = pdef.code_ref(f"{s.prefix}-steps", self.code_version_name)
+        environment_ref = pdef.environment_ref(f"{s.prefix}-steps-env", self.env_version_name)
         built = pdef.build(
             pipeline,
             prefix=s.prefix,
-            code=pdef.code_ref(f"{s.prefix}-steps", self.code_version_name),
-            environment=pdef.environment_ref(f"{s.prefix}-steps-env", self.env_version_name),
+            code=code_ref,
+            environment=environment_ref,
             instance_type=s.training_instance,
             gate_metric=gate.metric,
             gate_threshold=gate.threshold,
@@ -206,8 +213,10 @@ class TrainingPipeline(Capability):
             raise RuntimeError("pipeline bindings are broken: " + "; ".join(problems))
         self.training_data = pdef.training_data_path(DATA_ROOT, pipeline)
 
-        fill = pulumi.Output.all(foundation.workspace_id, foundation.identity_id, foundation.identity_client_id).apply(
-            lambda ids: lambda value: pdef.fill(value, ids[0], ids[1], ids[2])
+        fill = pulumi.Output.all(
+            foundation.workspace_id, foundation.identity_id, foundation.identity_client_id, foundation.names
+        ).apply(
+            lambda ids: lambda value: pdef.fill(value, ids[0], ids[1], ids[2], {pdef.DATA_ACCOUNT: ids[3].data_account})
         )
         versions: dict[str, str] = {}
         components = []
@@ -273,6 +282,9 @@ class TrainingPipeline(Capability):
             job_body=self.job_body,
             training_data=self.training_data,
             environment_version=self.environment,
+            code_ref=code_ref,
+            environment_ref=environment_ref,
+            fill=fill,
         )
         self.publish(
             training_pipeline=pulumi.Output.all(definition.id, code_uri).apply(
