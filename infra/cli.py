@@ -233,23 +233,43 @@ MAX_SEED = 2**32 - 1  # numpy's seed range
 
 
 def _pipeline_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("run",))
-    parser.add_argument("name", help="a pipeline defined in pipelines/")
-    parser.add_argument("--local", action="store_true", required=True, help="run every step on this machine")
-    parser.add_argument(
+    actions = parser.add_subparsers(dest="pipeline_action", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="run every step of a pipeline on this machine, on generated data")
+    run.add_argument("name", help="a pipeline defined in pipelines/")
+    run.add_argument("--local", action="store_true", required=True, help="run every step on this machine")
+    run.add_argument(
         "--rows", type=int, default=2000, help=f"rows of generated data, 100 to {MAX_ROWS:,} (default 2000)"
     )
-    parser.add_argument("--seed", type=int, default=7, help=f"seed of the generated data, 0 to {MAX_SEED}")
-    parser.add_argument(
+    run.add_argument("--seed", type=int, default=7, help=f"seed of the generated data, 0 to {MAX_SEED}")
+    run.add_argument(
         "--workdir", type=Path, help="where step outputs go, kept (default: a temporary dir, removed after the run)"
     )
-    parser.add_argument(
+    run.add_argument(
         "--gate",
         metavar="METRIC:THRESHOLD",
         help="quality gate, e.g. roc_auc:0.75 (or 'roc_auc>=0.75', quoted: an unquoted >= is a shell "
         "redirection); default roc_auc:0.75, or the gate of --stack",
     )
-    _stack_args(parser, required=False)  # --stack / --config-file: that stack's platform gives the gate
+    _stack_args(run, required=False)  # --stack / --config-file: that stack's platform gives the gate
+    new = actions.add_parser(
+        "new",
+        help="scaffold pipelines/NAME/ from a working pipeline, with an example stack per cloud",
+        description="Copy a working pipeline into pipelines/NAME/, renamed, each file saying what to replace, "
+        "and write Pulumi.<cloud>-NAME.yaml per cloud with the feature groups of its data contract. As it "
+        "stands it validates, runs locally and plans on every cloud.",
+    )
+    new.add_argument("name", help="the new pipeline's name: 3-20 lowercase letters and digits")
+    new.add_argument(
+        "--from", dest="source", default="churn", metavar="PIPELINE", help="the pipeline to copy (default churn)"
+    )
+    new.add_argument("--dry-run", action="store_true", help="list what would be written; write nothing")
+    listing = actions.add_parser(
+        "list",
+        help="every pipeline: steps, feature groups and features read, request schema, framework",
+        description="Every folder of pipelines/: its steps, the feature groups and features it reads, its "
+        "request schema and framework; a broken one with its one-line error (then exit status 2).",
+    )
+    listing.add_argument("--format", choices=("table", "json"), default="table")
 
 
 def _parse_gate(text: str) -> tuple[str, float]:
@@ -304,13 +324,20 @@ def _register_line(deployment: Any, model_path: Path, kept: bool) -> str:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
+    if args.pipeline_action == "list":
+        return _pipeline_list(args)
+    if args.pipeline_action == "new":
+        return _pipeline_new(args)
+    return _pipeline_run(args)
+
+
+def _pipeline_run(args: argparse.Namespace) -> int:
     import shutil
 
     import pipelines
     from pipelines.local import StepFailedError, check_gate, run_local
 
-    if args.name not in pipelines.available():
-        raise SpecError("pipeline", f"unknown pipeline {args.name!r}; defined: {', '.join(pipelines.available())}")
+    pipeline = pipelines.get_pipeline(args.name)  # unknown or broken: one line, exit 2
     if not 100 <= args.rows <= MAX_ROWS:
         raise SpecError("--rows", f"must be between 100 and {MAX_ROWS:,}, got {args.rows}")
     if not 0 <= args.seed <= MAX_SEED:
@@ -323,7 +350,7 @@ def _pipeline(args: argparse.Namespace) -> int:
     else:
         gate = _parse_gate(args.gate or "roc_auc:0.75")
     try:
-        check_gate(pipelines.get_pipeline(args.name), gate)
+        check_gate(pipeline, gate)
     except ValueError as exc:
         raise SpecError("--gate", str(exc)) from None
     if args.workdir is not None and args.workdir.exists() and not args.workdir.is_dir():
@@ -385,7 +412,171 @@ def _run_pipeline(
     return EXIT_OK
 
 
-command("pipeline", "run a cloud-neutral pipeline's step code locally")((_pipeline_args, _pipeline))
+def _pipeline_list(args: argparse.Namespace) -> int:
+    import pipelines
+
+    found = pipelines.discover()
+    if args.format == "json":
+        print(json.dumps([_pipeline_json(f) for f in found], indent=2))
+    else:
+        sys.stdout.write(_pipeline_table(found))
+    broken = [f for f in found if f.error is not None]
+    for f in broken:
+        print(f"mlops: pipeline {f.name!r} is broken: {f.error}", file=sys.stderr)
+    return EXIT_INVALID if broken else EXIT_OK
+
+
+def _pipeline_json(found: Any) -> dict[str, Any]:
+    import pipelines
+
+    out: dict[str, Any] = {"name": found.name, "folder": pipelines.display(found.folder)}
+    if found.error is not None:
+        return {**out, "error": str(found.error)}
+    p = found.pipeline
+    contract = p.contract.to_json()
+    return {
+        **out,
+        "description": p.description,
+        "framework": {"name": p.framework.name, "version": p.framework.version},
+        "task": contract["task"],
+        "steps": [
+            {"name": s.name, "kind": s.kind, "script": s.script, "after": list(s.upstream_steps())} for s in p.steps
+        ],
+        "entity": contract["entity"],
+        "event_time": contract["event_time"],
+        "label": contract["label"],
+        "reads": contract["reads"],
+        "request": contract["request"],
+        "metrics": list(p.metrics),
+        "error": None,
+    }
+
+
+def _columns(label: str, columns: Sequence[Any], prefix: str = "") -> list[str]:
+    """`label prefix a (int), b (string), ...`, wrapped to the table width under an indent."""
+    import textwrap
+
+    glue = "\0"  # keeps a column and its type on one line
+    text = prefix + ", ".join(f"{c.name}{glue}({c.type})" for c in columns)
+    lines = textwrap.wrap(text, TABLE_WIDTH, initial_indent=f"  {label:<10}", subsequent_indent=" " * 12)
+    return [line.replace(glue, " ") for line in lines]
+
+
+def _pipeline_table(found: Sequence[Any]) -> str:
+    import pipelines
+
+    if not found:
+        return "no pipeline folders in pipelines/\n"
+    lines: list[str] = []
+    for f in found:
+        if f.error is not None:
+            lines += [f"{f.name}  BROKEN: {f.error}", ""]
+            continue
+        p, c = f.pipeline, f.pipeline.contract
+        lines.append(f"{p.name}  {p.framework.name} {p.framework.version}, {c.task}  ({pipelines.display(f.folder)})")
+        lines.append(f"  {p.description}")
+        lines.append(f"  steps:    {' -> '.join(s.name for s in p.steps)}")
+        lines.append(f"  keys:     entity {c.entity}, event time {c.event_time}, label {c.label.name} ({c.label.type})")
+        for i, read in enumerate(c.reads):
+            lines += _columns("" if i else "reads:", read.features, f"{read.group}: ")
+        lines += _columns("request:", c.request)
+        lines.append(f"  metrics:  {', '.join(p.metrics)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _pipeline_new(args: argparse.Namespace) -> int:
+    import pipelines
+    from infra.config import project_root, stack_dir
+    from pipelines import scaffold
+    from providers import registry
+
+    try:
+        source = pipelines.get_pipeline(args.source)
+    except pipelines.UnknownPipelineError:
+        raise SpecError(
+            "--from", f"unknown pipeline {args.source!r}; pipelines/ holds: {', '.join(pipelines.available())}"
+        ) from None
+    except pipelines.BrokenPipelineError as exc:
+        raise SpecError("--from", f"pipeline {args.source!r} is broken: {exc}") from None
+    scaffold.check_name(args.name, pipelines.kit_names(), pipelines.available())
+    target_root = pipelines.roots()[0]
+    stacks = stack_dir(project_root(target_root.parent))
+    defaults = {cloud: _scaffold_defaults(cloud, source, stacks) for cloud in registry.implemented()}
+    plan = scaffold.plan(args.name, source, pipelines.folders()[args.source], target_root, stacks, defaults)
+    if args.dry_run:
+        print(f"pipeline {args.name}: would scaffold from {args.source} (dry run: nothing written)")
+        for path in plan.files:
+            print(f"  would write {_shown(path)}")
+        return EXIT_OK
+    written = plan.write()
+    try:
+        _check_scaffold(plan)
+    except BaseException:
+        plan.remove(written)
+        raise
+    print(f"pipeline {args.name}: scaffolded from {args.source}")
+    for path in written:
+        print(f"  wrote {_shown(path)}")
+    print("next: replace what the REPLACE comment at the top of each file names, then check each step with")
+    print(f"  mlops pipeline run {args.name} --local")
+    for stack in plan.stacks:
+        print(f"  mlops validate --stack {stack} && mlops plan --stack {stack}")
+    return EXIT_OK
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _scaffold_defaults(cloud: str, source: Any, stacks: Path) -> Any:
+    """Provider keys and gate of a new stack on `cloud`: from a stack of `source` on that cloud, else
+    from any stack on it, else the cloud catalog's stand-ins and the gate roc_auc >= 0.75."""
+    from infra.config import load_stack_file, stack_files
+    from pipelines.scaffold import StackDefaults
+    from providers import registry
+
+    required, optional = registry.config_keys(cloud)
+    candidates: list[tuple[int, str, dict[str, Any]]] = []
+    for name, path in stack_files(stacks).items():
+        try:
+            config = load_stack_file(path, name).config
+        except SpecError:
+            continue
+        platform = config.get("mlops:platform")
+        if config.get("mlops:cloud") != cloud or not isinstance(platform, dict):
+            continue
+        if not all(isinstance(config.get(key), str) for key in required):
+            continue
+        same = isinstance(platform.get("pipeline"), dict) and platform["pipeline"].get("name") == source.name
+        candidates.append((0 if same else 1, name, config))
+    gate = ("roc_auc" if "roc_auc" in source.metrics else source.metrics[0], 0.75)
+    if not candidates:
+        return StackDefaults(registry.example_config(cloud), gate)
+    rank, name, config = min(candidates, key=lambda c: (c[0], c[1]))
+    keys = {key: config[key] for key in (*required, *optional) if isinstance(config.get(key), str | int | bool)}
+    stack_gate = config["mlops:platform"]["pipeline"].get("quality_gate")
+    if rank == 0 and isinstance(stack_gate, dict) and stack_gate.get("metric") in source.metrics:
+        gate = (stack_gate["metric"], float(stack_gate.get("threshold", gate[1])))
+    return StackDefaults(keys, gate, name)
+
+
+def _check_scaffold(plan: Any) -> None:
+    """The new pipeline loads and validates, and each new stack passes its cloud's rules."""
+    import pipelines
+    from infra.config import load_stack_file, resolve_file
+
+    pipelines.get_pipeline(plan.name)
+    for stack, path in plan.stacks.items():
+        resolve_file(load_stack_file(path, stack))
+
+
+command("pipeline", "pipelines: `run` one locally, `new` scaffolds one, `list` shows them all")(
+    (_pipeline_args, _pipeline)
+)
 
 
 # --- doctor -----------------------------------------------------------------------------------
@@ -395,7 +586,7 @@ def _doctor_args(parser: argparse.ArgumentParser) -> None:
     del parser  # no options
 
 
-LOCAL_MODULES = ("pandas", "sklearn", "pandera", "joblib", "numpy")
+LOCAL_MODULES = ("pandas", "sklearn", "pandera", "joblib", "numpy", "xgboost")
 
 
 def _doctor(args: argparse.Namespace) -> int:

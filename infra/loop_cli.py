@@ -89,10 +89,10 @@ def _options(args: argparse.Namespace):  # -> LoopOptions
     else:
         values["gate"] = _parse_gate(args.gate or "roc_auc:0.7")
     pipeline = pipelines.get_pipeline(args.name)
-    if values["gate"][0] not in pipeline.metrics:  # type: ignore[index]
-        raise SpecError(
-            "--gate", f"unknown metric {values['gate'][0]!r}; {args.name} has {', '.join(pipeline.metrics)}"
-        )  # type: ignore[index]
+    gate = values["gate"]
+    assert isinstance(gate, tuple)
+    if gate[0] not in pipeline.metrics:
+        raise SpecError("--gate", f"unknown metric {gate[0]!r}; {args.name} has {', '.join(pipeline.metrics)}")
     if args.corrupt is not None and not args.corrupt.isidentifier():
         raise SpecError("--corrupt", f"must be a column name, got {args.corrupt!r}")
     if args.workdir is not None and args.workdir.exists() and not args.workdir.is_dir():

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable
+import pickle
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,8 +136,8 @@ class OfflineMocks(pulumi.runtime.Mocks):
         state.update(extra)
         return resource_id, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        return self.fakes.fake_call(args.token, args.args)
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self.fakes.fake_call(args.token, args.args), []
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -173,7 +174,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def use_offline_mocks(cloud: str, stack: str, cloud_config: dict[str, Any] | None = None) -> _RecordingMonitor:
+def use_offline_mocks(cloud: str, stack: str, cloud_config: Mapping[str, Any] | None = None) -> _RecordingMonitor:
     """Point the Pulumi runtime at `cloud`'s offline mocks (for plans and `@pulumi.runtime.test`)."""
     fakes = importlib.import_module(f"providers.{cloud}.mocks")
     if cloud_config is not None and hasattr(fakes, "configure"):
@@ -226,7 +227,15 @@ def plan(stack_file: StackFile, on_resource: Callable[[int, str], None] | None =
         exported = main()
         return pulumi.Output.all(*[capture(k, v) for k, v in exported.items()])
 
-    run()
+    # pulumi.dynamic.serialize_provider patches pickle._Pickler for every dynamic resource and never
+    # restores it: each plan in a process would nest more wrappers, until pickling anything (a model,
+    # in a long test session) recursed past Python's limit. Leave pickle as it was found.
+    pickler: Any = pickle._Pickler  # private, untyped in typeshed
+    saved = (pickler._batch_setitems, pickler.save_dict)
+    try:
+        run()
+    finally:
+        pickler._batch_setitems, pickler.save_dict = saved
     resources = sorted(monitor.recorded, key=lambda r: r.urn)
     if check:
         violations = provider.check_plan([r.to_json() for r in resources])

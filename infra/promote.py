@@ -58,7 +58,7 @@ def round_trip(text: str, where: str) -> tuple[Any, Any]:
 
 def _platform(doc: Any, where: str) -> Any:
     config = doc.get("config") if hasattr(doc, "get") else None
-    if not hasattr(config, "get"):
+    if config is None or not hasattr(config, "get"):
         raise OperationError(f"{where}: no `config` mapping")
     for key in PLATFORM_KEYS:
         if hasattr(config.get(key), "get"):

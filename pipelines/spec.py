@@ -219,11 +219,11 @@ class DataContract:
         features = self.features()
         out += _duplicates("request column", [c.name for c in self.request])
         for column in self.request:
-            read = features.get(column.name)
-            if read is None:
+            feature = features.get(column.name)
+            if feature is None:
                 out.append(f"request column {column.name!r} is not a feature the pipeline reads")
-            elif read.type != column.type:
-                out.append(f"request column {column.name!r} is {column.type}, the feature it is is {read.type}")
+            elif feature.type != column.type:
+                out.append(f"request column {column.name!r} is {column.type}, the feature it is is {feature.type}")
         if self.task not in ("classification", "regression"):
             out.append(f"contract task {self.task!r} must be classification or regression")
         return out

@@ -120,7 +120,9 @@ class Registry(_Model):
 
 
 class QualityGate(_Model):
-    metric: Literal["roc_auc", "accuracy", "f1", "precision", "recall"] = "roc_auc"
+    metric: Identifier = "roc_auc"
+    """One of the metrics the pipeline's evaluation step reports (`PipelineDef.metrics`); checked
+    against the pipeline by `check_data_contract`, where the platform meets its pipeline."""
     threshold: float = Field(ge=0.0, le=1.0)
     """The evaluated metric must be >= threshold for the model to be registered."""
 
@@ -136,11 +138,15 @@ class Pipeline(_Model):
     @field_validator("name")
     @classmethod
     def _known_pipeline(cls, value: str) -> str:
-        import pipelines  # cloud-neutral, no SDK: cheap to import
+        import pipelines  # cloud-neutral, no SDK
 
         known = pipelines.available()
         if value not in known:
-            raise ValueError(f"unknown pipeline {value!r}; defined in pipelines/: {', '.join(known)}")
+            raise ValueError(f"unknown pipeline {value!r}; defined in pipelines/: {', '.join(known) or 'none'}")
+        try:
+            pipelines.get_pipeline(value)
+        except pipelines.BrokenPipelineError as exc:
+            raise ValueError(f"pipeline {value!r} is broken: {exc}") from None
         return value
 
 
@@ -321,12 +327,20 @@ def parse_cloud(raw: Any, key: str = "mlops:cloud") -> str:
 
 
 def check_data_contract(platform: Platform, pipeline: PipelineDef, key: str = "mlops:platform") -> None:
-    """The platform's feature store holds what the pipeline reads, typed the same way.
+    """The platform's feature store holds what the pipeline reads, typed the same way, and its
+    quality gate judges a metric the pipeline reports.
 
     Every feature group the pipeline's data contract reads exists in `feature_store.feature_groups`
     with the same entity and event-time columns, and every feature it reads is declared there with
-    the same portable type. The first mismatch is a SpecError naming the key to change.
+    the same portable type; `pipeline.quality_gate.metric` is one of the pipeline's `metrics`. The
+    first mismatch is a SpecError naming the key to change.
     """
+    gate = platform.pipeline.quality_gate.metric
+    if gate not in pipeline.metrics:
+        raise SpecError(
+            f"{key}.pipeline.quality_gate.metric",
+            f"{gate!r} is not a metric pipeline {pipeline.name!r} reports; its metrics: {', '.join(pipeline.metrics)}",
+        )
     contract = pipeline.contract
     groups = {g.name: (i, g) for i, g in enumerate(platform.feature_store.feature_groups)}
     for read in contract.reads:

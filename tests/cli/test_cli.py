@@ -46,6 +46,11 @@ def test_validate_ok(capsys, monkeypatch):
         (lambda c: c["mlops:platform"]["endpoint"].update(instance="huge"), "mlops:platform.endpoint.instance"),
         (lambda c: c["mlops:platform"]["pipeline"].update(schedule="daily"), "mlops:platform.pipeline.schedule"),
         (lambda c: c.pop("aws:region"), "aws:region: is required when mlops:cloud is aws"),
+        (
+            lambda c: c["mlops:platform"]["pipeline"]["quality_gate"].update(metric="auc"),
+            "mlops:platform.pipeline.quality_gate.metric: 'auc' is not a metric pipeline 'churn' reports; "
+            "its metrics: roc_auc, accuracy, f1, precision, recall",
+        ),
     ],
 )
 def test_invalid_config_exits_2_with_one_line(tmp_path, capsys, mutate, message):
@@ -134,8 +139,8 @@ def test_pipeline_run_local(tmp_path):
 
 
 def test_pipeline_run_unknown_name_and_bad_gate(capsys):
-    assert main(["pipeline", "run", "fraud", "--local"]) == 2
-    assert "unknown pipeline 'fraud'" in capsys.readouterr().err
+    assert main(["pipeline", "run", "nope", "--local"]) == 2
+    assert "unknown pipeline 'nope'" in capsys.readouterr().err
     assert main(["pipeline", "run", "churn", "--local", "--gate", "auc=0.7"]) == 2
     assert "--gate: must look like roc_auc:0.75 (or 'roc_auc>=0.75', quoted)" in capsys.readouterr().err
 

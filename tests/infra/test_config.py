@@ -189,7 +189,7 @@ def test_a_missing_stack_lists_the_existing_ones(monkeypatch, capsys):
     assert main(["validate", "--stack", "nope"]) == 2
     err = capsys.readouterr().err
     assert "--stack: no stack file Pulumi.nope.yaml in" in err
-    assert "(stacks there: aws-dev, azure-dev, gcp-dev)" in err
+    assert "(stacks there: aws-dev, aws-fraud, azure-dev, azure-fraud, gcp-dev, gcp-fraud)" in err
 
 
 def test_stack_config_dir_is_honoured(tmp_path, monkeypatch):

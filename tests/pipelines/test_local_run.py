@@ -87,7 +87,7 @@ def test_unknown_gate_metric_fails_before_running(tmp_path):
 
 def test_unknown_pipeline(tmp_path):
     with pytest.raises(UnknownPipelineError, match="churn"):
-        run_local("fraud", tmp_path)
+        run_local("nope", tmp_path)
 
 
 def test_failing_step_raises_step_failed_error(tmp_path):

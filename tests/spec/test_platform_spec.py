@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from providers.spec import CLOUDS, Platform, SpecError, parse_cloud, parse_platform
+from pipelines import get_pipeline
+from providers.spec import CLOUDS, Platform, SpecError, check_data_contract, parse_cloud, parse_platform
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = yaml.safe_load((ROOT / "Pulumi.aws-dev.yaml").read_text())["config"]["mlops:platform"]
@@ -68,11 +69,11 @@ def test_minimal_description_gets_secure_defaults():
         ("tags", {"Team": "x"}, "mlops:platform.tags", "tag key 'Team'"),
         ("tags", {"team": "ML Platform"}, "mlops:platform.tags", "value"),
         ("surprise", 1, "mlops:platform.surprise", "unknown key"),
-        ("pipeline.name", "fraud", "mlops:platform.pipeline.name", "unknown pipeline 'fraud'"),
+        ("pipeline.name", "nope", "mlops:platform.pipeline.name", "unknown pipeline 'nope'"),
         ("pipeline.schedule", "0 3 * *", "mlops:platform.pipeline.schedule", "five-field cron"),
         ("pipeline.schedule", "61 3 * * *", "mlops:platform.pipeline.schedule", "minute 61 is out of range 0-59"),
         ("pipeline.instance", "huge", "mlops:platform.pipeline.instance", "'small', 'medium', 'large' or 'gpu'"),
-        ("pipeline.quality_gate.metric", "auc", "mlops:platform.pipeline.quality_gate.metric", "roc_auc"),
+        ("pipeline.quality_gate.metric", "ROC-AUC", "mlops:platform.pipeline.quality_gate.metric", "lowercase letters"),
         (
             "pipeline.quality_gate.threshold",
             1.5,
@@ -235,4 +236,25 @@ def test_rollout_defaults_and_edges_accepted():
         "all_at_once",
         0.05,
         None,
+    )
+
+
+# --- the quality gate judges a metric the pipeline reports ----------------------------------------
+
+
+@pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "f1", "precision", "recall"])
+def test_any_metric_the_pipeline_reports_is_a_gate(metric):
+    platform = parse_platform(with_change("pipeline.quality_gate.metric", metric))
+    check_data_contract(platform, get_pipeline("churn"))  # no error
+    assert platform.pipeline.quality_gate.metric == metric
+
+
+def test_a_gate_on_a_metric_the_pipeline_does_not_report_names_the_key_and_the_metrics():
+    # "auc" is a well-formed metric name: the platform parses; the pipeline refuses it
+    platform = parse_platform(with_change("pipeline.quality_gate.metric", "auc"))
+    with pytest.raises(SpecError) as info:
+        check_data_contract(platform, get_pipeline("churn"))
+    assert info.value.key == "mlops:platform.pipeline.quality_gate.metric"
+    assert info.value.rule == (
+        "'auc' is not a metric pipeline 'churn' reports; its metrics: roc_auc, accuracy, f1, precision, recall"
     )

@@ -19,7 +19,7 @@ import pandas as pd
 try:  # pandera >= 0.24 moved the pandas API to pandera.pandas
     import pandera.pandas as pa
 except ImportError:  # pragma: no cover - older pandera
-    import pandera as pa
+    import pandera as pa  # type: ignore[no-redef]
 from pandera.errors import SchemaError, SchemaErrors
 
 CONTRACT_TYPES = ["month_to_month", "one_year", "two_year"]

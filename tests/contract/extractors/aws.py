@@ -8,12 +8,21 @@ from typing import Any
 _FROM_SAGEMAKER_STATUS = {"PendingManualApproval": "manual", "Approved": "auto"}
 
 
+_FIELD_MAX = (59, 23, 31, 12)  # minute, hour, day of month, month
+
+
 def from_eventbridge_cron(expression: str) -> str:
-    """`cron(0 3 ? * * *)` -> `0 3 * * *` (the inverse of the kit's translation, for these tests)."""
+    """`cron(0 3 ? * * *)` -> `0 3 * * *` (the inverse of the kit's translation, for these tests).
+
+    EventBridge's increment `a/n` (a, a+n, ... to the field's end) is unix `a-MAX/n`."""
     fields = expression.removeprefix("cron(").removesuffix(")").split()[:5]
     fields = ["*" if f == "?" else f for f in fields]
+    for i, field in enumerate(fields[:4]):
+        start, slash, step = field.partition("/")
+        if slash and start != "*":
+            fields[i] = f"{start}-{_FIELD_MAX[i]}/{step}"
     if fields[4] != "*":
-        fields[4] = ",".join(str(int(d) - 1) for d in fields[4].split(","))
+        fields[4] = ",".join("-".join(str(int(d) - 1) for d in item.split("-")) for item in fields[4].split(","))
     return " ".join(fields)
 
 

@@ -1,0 +1,130 @@
+"""Mutation testing: how many planted defects the tests catch, module by module.
+
+    python scripts/mutation.py [--only NAME ...] [--list] [--keep DIR]
+
+For each target below, a copy of the project gets mutmut (https://github.com/boxed/mutmut) pointed
+at one module and the tests that exercise it; mutmut changes one thing at a time (an operator, a
+constant, a comparison, a returned value) and runs those tests. A mutant the tests fail on is
+*killed*; one they pass is a *survivor*: a defect of that shape would reach users unnoticed, or
+the mutation changes nothing that matters (an equivalent mutant). The script prints each target's
+score and its survivors (`mutmut show` gives the diff of each), and a total.
+
+Too slow for every CI run (minutes per module on two cores): `.github/workflows/mutation.yml`
+runs it weekly; run it yourself after changing a module's tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED = ("infra", "providers", "pipelines", "tests", "pyproject.toml", "Pulumi.yaml")
+
+# name -> (module to mutate, the tests that should catch a defect in it). The kit's step scripts
+# (pipelines/kit/mlops_*.py) are not here: they run as top-level modules of a code bundle, which
+# mutmut's per-test bookkeeping does not follow; their own tests hold literal expectations.
+TARGETS: dict[str, tuple[str, list[str]]] = {
+    "spec": ("providers/spec.py", ["tests/spec", "tests/providers/test_contract_check.py"]),
+    "cron": ("providers/cron.py", ["tests/providers/test_cron.py", "tests/spec"]),
+    "config": ("infra/config.py", ["tests/infra/test_config.py"]),
+    "diff-ml": ("infra/diff/ml.py", ["tests/diff"]),
+    "diff-resources": ("infra/diff/resources.py", ["tests/diff"]),
+    "base": ("providers/base.py", ["tests/contract/test_components_runtime.py", "tests/providers"]),
+    "aws-translate": ("providers/aws/translate.py", ["tests/aws/test_translate.py", "tests/aws/test_sizes.py"]),
+    "gcp-translate": ("providers/gcp/translate.py", ["tests/gcp/test_translate.py"]),
+    "azure-translate": ("providers/azure/translate.py", ["tests/azure/test_translate.py"]),
+}
+
+
+def _config(module: str, tests: list[str]) -> str:
+    existing = [t for t in tests if (ROOT / t).exists()]
+    return (
+        "\n[tool.mutmut]\n"
+        f"source_paths = [{json.dumps(module)}]\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(existing)}\n"
+        f"also_copy = {json.dumps(_also_copy())}\n"
+    )
+
+
+def _also_copy() -> list[str]:
+    return [p for p in COPIED if p != "tests"] + [p.name for p in ROOT.glob("Pulumi.*.yaml")]
+
+
+def run_target(name: str, keep: Path | None) -> dict[str, object]:
+    module, tests = TARGETS[name]
+    work = Path(tempfile.mkdtemp(prefix=f"mutation-{name}-")) if keep is None else keep / name
+    work.mkdir(parents=True, exist_ok=True)
+    for item in (*COPIED, *(p.name for p in ROOT.glob("Pulumi.*.yaml"))):
+        source = ROOT / item
+        target = work / item
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.is_file():
+            shutil.copyfile(source, target)
+    with (work / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(_config(module, tests))
+    mutmut = [sys.executable, "-m", "mutmut"]
+    started = time.monotonic()
+    subprocess.run([*mutmut, "run"], cwd=work, capture_output=True, text=True, check=False)
+    listing = subprocess.run([*mutmut, "results", "--all", "true"], cwd=work, capture_output=True, text=True).stdout
+    statuses: dict[str, list[str]] = {}
+    for line in listing.splitlines():
+        found = re.match(r"^\s*(\S+):\s*(\w[\w ]*)$", line)
+        if found:
+            statuses.setdefault(found[2].strip(), []).append(found[1])
+    killed = len(statuses.get("killed", []))
+    survived = statuses.get("survived", [])
+    total = sum(len(v) for v in statuses.values())
+    if keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "target": name,
+        "module": module,
+        "mutants": total,
+        "killed": killed,
+        "survived": survived,
+        "other": {k: len(v) for k, v in statuses.items() if k not in ("killed", "survived")},
+        "seconds": round(time.monotonic() - started),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(TARGETS), help="targets to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the targets and their tests")
+    parser.add_argument("--keep", type=Path, help="keep each target's copy (with its mutants) under this dir")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if args.list:
+        for name, (module, tests) in TARGETS.items():
+            print(f"{name:<16} {module:<40} {' '.join(tests)}")
+        return
+    results = []
+    for name in args.only or list(TARGETS):
+        result = run_target(name, args.keep)
+        results.append(result)
+        score = result["killed"] / result["mutants"] if result["mutants"] else 0.0
+        print(
+            f"{name:<16} {result['killed']:>4}/{result['mutants']:<4} killed ({score:.0%}), "
+            f"{len(result['survived'])} survived, {result['other']} in {result['seconds']} s",
+            flush=True,
+        )
+        for mutant in result["survived"]:
+            print(f"    survived: {mutant}")
+    killed = sum(r["killed"] for r in results)
+    total = sum(r["mutants"] for r in results)
+    print(f"total: {killed}/{total} killed ({killed / total:.0%})" if total else "no mutants")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
