@@ -39,12 +39,13 @@ import os
 import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+UTC = timezone.utc  # datetime.UTC is Python 3.11+; the image may run 3.9
 KIND = "azure"
 CAPTURE_TYPE = "azureml.inference.model_inputs"
 LOGS_API_VERSION = "2023-01-01"

@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
+
+UTC = timezone.utc  # datetime.UTC is Python 3.11+; the image may run 3.9
 
 MAX_LOOKBACK = timedelta(days=8)
 
