@@ -79,8 +79,13 @@ def test_the_kit_engine_on_churn():
     }
 
 
-def test_the_kit_engine_on_fraud():
-    got = extract_loop(plan(load_stack_file(ROOT / "Pulumi.azure-fraud.yaml")))
+@pytest.fixture(scope="module")
+def fraud():
+    return plan(load_stack_file(ROOT / "Pulumi.azure-fraud.yaml"))
+
+
+def test_the_kit_engine_on_fraud(fraud):
+    got = extract_loop(fraud)
     assert {
         k: got[k] for k in ("served_columns", "captured_columns", "baseline_columns", "alarm_columns")
     } == dict.fromkeys(("served_columns", "captured_columns", "baseline_columns", "alarm_columns"), FRAUD_REQUEST)
@@ -121,3 +126,45 @@ def test_the_builtin_engine_a_linear_rollout_and_a_shorter_cooldown(tmp_path):
 def test_nothing_served_declares_no_loop(tmp_path):
     got = _variant(tmp_path, "azure-dev", **{"endpoint.model_version": None})
     assert {k: got[k] for k in LOOP_KEYS} == dict.fromkeys(LOOP_KEYS)
+
+
+def test_xgboost_1_7_6_is_served_by_the_environment_pinned_to_it(fraud):
+    """Framework("xgboost", "1.7.6"): Azure ML serves from the kit's environment (a documented
+    inference base with the pipeline's requirements installed from a wheelhouse), so the pin in that
+    environment is the framework the model is loaded with, the one it was trained with."""
+    ml = "azure-native:machinelearningservices:"
+    (env,) = fraud.by_type(ml + "EnvironmentVersion")
+    version = env.inputs["version"]
+    blobs = {b.inputs["blobName"]: b.inputs["source"] for b in fraud.by_type("azure-native:storage:Blob")}
+    requirements = blobs[f"env/{version}/requirements.txt"]["text"].splitlines()
+    assert "xgboost==1.7.6" in requirements and "scikit-learn==1.4.2" in requirements
+    assert not any(line.startswith("xgboost") and line != "xgboost==1.7.6" for line in requirements)
+    (deployment,) = fraud.by_type(ml + "OnlineDeployment")
+    assert deployment.inputs["properties"]["environmentId"].endswith(
+        f"/environments/fraud-dev-steps-env/versions/{version}"
+    )
+    dockerfile = blobs[f"env/{version}/Dockerfile"]["text"]
+    assert dockerfile.startswith("FROM mcr.microsoft.com/azureml/minimal-py312-inference:latest\n")
+    # every step of the training job runs in the same environment
+    (training,) = [s for s in fraud.by_type(ml + "Schedule") if s.inputs["name"] == "fraud-dev-training"]
+    components = [c for c in fraud.by_type(ml + "ComponentVersion") if not c.inputs["name"].endswith("_drift")]
+    assert components and all(
+        c.inputs["properties"]["componentSpec"]["environment"].endswith(
+            f"/environments/fraud-dev-steps-env/versions/{version}"
+        )
+        for c in components
+    )
+    assert training.inputs["properties"]["action"]["jobDefinition"]["jobType"] == "Pipeline"
+
+
+def test_a_requirements_file_that_does_not_pin_the_framework_is_refused(tmp_path):
+    from dataclasses import replace
+
+    from pipelines import get_pipeline
+    from providers.azure import wheelhouse
+
+    fraud = get_pipeline("fraud")
+    loose = tmp_path / "requirements.txt"
+    loose.write_text(fraud.requirements.read_text().replace("xgboost==1.7.6", "xgboost>=1.7"))
+    with pytest.raises(ValueError, match=r"must pin xgboost==1.7.6 \(PipelineDef.framework\)"):
+        wheelhouse.requirements(replace(fraud, requirements=loose))
