@@ -14,6 +14,7 @@ from providers.azure.dynamic import EndpointTraffic
 from providers.azure.foundation import FoundationOut, datastore_properties
 from providers.azure.model_registry import APPROVAL_TAG, APPROVED, RegistryOut
 from providers.azure.pipeline_definition import SCORE_SCRIPT_NAME
+from providers.azure.sdk_cache import sdk_built
 from providers.azure.training_pipeline import TrainingOut
 from providers.azure.translate import AzureSettings, deployment_name
 from providers.base import NOT_SERVING, Capability, Deployment, serving_sentence
@@ -75,6 +76,7 @@ def capture_prefix(endpoint: str, deployment: str) -> str:
     return f"modelDataCollector/{endpoint}/{deployment}/{COLLECTION}/"
 
 
+@sdk_built("capture-data")
 def capture_data_properties(endpoint: str, deployment: str, tags: dict[str, str]) -> dict:
     """The data asset the collection is registered as, as azure-ai-ml registers it
     (operations/_online_deployment_operations.py `_register_collection_data_assets`: a `uri_folder`

@@ -28,6 +28,7 @@ from pulumi_azure_native import (
 from pulumi_azure_native import machinelearningservices as ml
 
 from providers.azure import dynamic
+from providers.azure.sdk_cache import sdk_built
 from providers.azure.translate import AzureSettings, GlobalNames, unique_suffix
 from providers.base import Capability, Deployment
 
@@ -101,6 +102,7 @@ def private_endpoint_rules(targets: Mapping[str, tuple[pulumi.Input[str], str]])
     }
 
 
+@sdk_built("datastore-properties")
 def datastore_properties(kind: str, account: str, container: str) -> dict[str, Any]:
     """An identity-based datastore's REST body as azure-ai-ml writes it (its entity's `_to_rest_object()`)."""
     from azure.ai.ml.entities import AzureBlobDatastore, AzureDataLakeGen2Datastore

@@ -18,7 +18,6 @@ succeeds; the retraining trigger listens for that tag (Event Grid).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -211,7 +210,7 @@ class ModelMonitor(Capability):
             prefix=s.prefix,
         )
 
-        built = pdef.build_drift(
+        compiled = pdef.compile_drift(
             prefix=s.prefix,
             code=training.code_ref,
             environment=training.environment_ref,
@@ -225,9 +224,8 @@ class ModelMonitor(Capability):
             data_root=DATA_ROOT,
             tags=s.tags,
         )
-        ((cname, component),) = built.components.items()
-        spec = pdef.component_spec(component)
-        version = pdef.digest({"spec": json.dumps(spec, sort_keys=True).encode()})
+        ((cname, spec),) = compiled["specs"].items()
+        version = compiled["versions"][cname]
         ingestion = dce.logs_ingestion.apply(lambda li: (li.endpoint if li else None) or "")
         names = pulumi.Output.all(
             training.fill, endpoint.endpoint_name, ingestion, rule.immutable_id, foundation.names
@@ -261,7 +259,7 @@ class ModelMonitor(Capability):
             properties=ml.ComponentVersionPropertiesArgs(component_spec=names.apply(lambda f: f(spec))),
             opts=self.child(depends_on=[container, training.environment_version]),
         )
-        rest = pdef.rest_job(built, {cname: version})
+        rest = compiled["rest"]
         return ml.Schedule(
             f"{name}-schedule",
             name=monitor_name,

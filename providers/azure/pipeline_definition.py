@@ -371,6 +371,41 @@ def rest_job(built: BuiltPipeline, versions: dict[str, str]) -> dict[str, Any]:
             node._component = originals[node_name]
 
 
+def compile_training(pipeline: PipelineDef, **kwargs: Any) -> dict[str, Any]:
+    """`build`'s pipeline job as the program declares it, JSON only: per component its spec and
+    version (the spec's digest), the REST job pointing at those versions, the job's YAML form and
+    the binding problems. Cached by everything it depends on (providers/azure/sdk_cache.py)."""
+    from providers.azure.sdk_cache import cached_json, jsonable
+
+    def compiled() -> dict[str, Any]:
+        built = build(pipeline, **kwargs)
+        return _compiled(built, json.loads(json.dumps(job_yaml(built), default=str)))
+
+    return cached_json("training-job", {"pipeline": jsonable(pipeline), **kwargs}, compiled)
+
+
+def compile_drift(**kwargs: Any) -> dict[str, Any]:
+    """`build_drift`'s one-node job, JSON only (as `compile_training`)."""
+    from providers.azure.sdk_cache import cached_json
+
+    def compiled() -> dict[str, Any]:
+        return _compiled(build_drift(**kwargs), None)
+
+    return cached_json("drift-job", kwargs, compiled)
+
+
+def _compiled(built: BuiltPipeline, yaml_form: dict[str, Any] | None) -> dict[str, Any]:
+    specs = {name: component_spec(component) for name, component in built.components.items()}
+    versions = {name: digest({"spec": json.dumps(spec, sort_keys=True).encode()}) for name, spec in specs.items()}
+    return {
+        "specs": specs,
+        "versions": versions,
+        "rest": rest_job(built, versions),
+        "yaml": yaml_form,
+        "problems": check_bindings(yaml_form) if yaml_form is not None else [],
+    }
+
+
 def fill(
     value: Any, workspace_id: str, identity_id: str, identity_client_id: str, names: dict[str, str] | None = None
 ) -> Any:
