@@ -12,6 +12,49 @@ from providers.base import ComponentClasses, Limitation, Provider, Target
 from providers.spec import Platform
 
 
+def _monitor_limitations(platform: Platform) -> list[Limitation]:
+    """What Azure cannot do with the monitor and rollout settings (plain cron arithmetic: no SDK)."""
+    from datetime import timedelta
+
+    from providers.cron import parse
+
+    m, e = platform.monitor, platform.endpoint
+    key = "mlops:platform.monitor.schedule"
+    parsed = parse(m.schedule, key)
+    dows = sorted({d % 7 for d in parsed.day_of_week.sorted()})
+    week = sorted(d * 1440 + h * 60 + mi for d in dows for h in parsed.hour.sorted() for mi in parsed.minute.sorted())
+    gaps = {b - a for a, b in zip(week, [*week[1:], week[0] + 7 * 1440], strict=True)}
+    every = timedelta(minutes=gaps.pop()) if len(gaps) == 1 else None
+    found: list[Limitation] = []
+    if m.engine == "builtin" and every is None:
+        found.append(
+            Limitation(
+                key,
+                f"{m.schedule!r} fires at uneven intervals; Azure ML's monitor reads a fixed window (its "
+                "lookback), so each request would be judged zero or several times: use a fixed interval "
+                "(e.g. '0 * * * *') or monitor.engine: kit",
+            )
+        )
+    if m.engine == "kit" and every is not None and every > timedelta(days=1):
+        found.append(
+            Limitation(
+                key,
+                "a drift check that stops running is not alerted on: Azure log alerts look back two days at "
+                "most, less than two intervals of this schedule",
+                severity="note",
+            )
+        )
+    if e.shadow is not None and e.shadow.sample_percent > 50:
+        found.append(
+            Limitation(
+                "mlops:platform.endpoint.shadow.sample_percent",
+                f"is {e.shadow.sample_percent}; an online endpoint mirrors at most 50% of its traffic (azure-ai-ml "
+                "REST model OnlineEndpointProperties.mirror_traffic: 'values need to sum to utmost 50')",
+            )
+        )
+    return found
+
+
 class AzureProvider(Provider[AzureSettings]):
     cloud = "azure"
     config_keys: ClassVar = catalog.CONFIG_KEYS
@@ -19,18 +62,20 @@ class AzureProvider(Provider[AzureSettings]):
     region_key: ClassVar[str] = catalog.REGION_KEY
 
     def limitations(self, platform: Platform) -> list[Limitation]:
+        found: list[Limitation] = []
         groups = platform.feature_store.feature_groups
         online = [i for i, g in enumerate(groups) if g.online]
-        if not online:
-            return []
-        return [
-            Limitation(
-                f"mlops:platform.feature_store.feature_groups[{online[0]}].online",
-                "the online store (Azure Cache for Redis) is encrypted with a platform-managed key: "
-                "Azure Cache for Redis takes no customer-managed key",
-                severity="note",
+        if online:
+            found.append(
+                Limitation(
+                    f"mlops:platform.feature_store.feature_groups[{online[0]}].online",
+                    "the online store (Azure Cache for Redis) is encrypted with a platform-managed key: "
+                    "Azure Cache for Redis takes no customer-managed key",
+                    severity="note",
+                )
             )
-        ]
+        found += _monitor_limitations(platform)
+        return found
 
     def check_plan(self, resources: list[dict[str, Any]]) -> list[str]:
         """Requests Azure would refuse (held against pulumi_azure_native, azure-ai-ml's entities and

@@ -1,12 +1,15 @@
 """Pulumi dynamic providers for what pulumi-azure-native cannot order or express.
 
-- `EndpointTraffic`: an online endpoint's traffic. `OnlineEndpoint.properties.traffic` may only
-  name deployments that already exist, but every `OnlineDeployment` depends on its endpoint, so
-  the traffic is set AFTER the deployment exists (this resource takes the deployment's name as an
-  input). It goes through azure-ai-ml's own client (`MLClient.online_endpoints`: GET the endpoint
-  entity, set `traffic`, `begin_create_or_update`), i.e. exactly the body and API version
-  Microsoft's client sends; `read` reads the live traffic back (`pulumi refresh` sees a manual
-  change and the next `pulumi up` restores the declared one). Deleting it routes no traffic
+- `EndpointTraffic`: an online endpoint's traffic, moved to a new deployment by `endpoint.rollout`
+  (canary / linear steps, each baked and checked against the new deployment's error rate and p99
+  latency, reverted on a breach: `roll_out`), and the shadow's mirrored share.
+  `OnlineEndpoint.properties.traffic` may only name deployments that already exist, but every
+  `OnlineDeployment` depends on its endpoint, so the traffic is set AFTER the deployment exists
+  (this resource takes the deployment's name as an input). It goes through azure-ai-ml's own
+  client (`MLClient.online_endpoints`: GET the endpoint entity, set `traffic`,
+  `begin_create_or_update`), i.e. exactly the body and API version Microsoft's client sends;
+  `read` reads the live traffic back (`pulumi refresh` sees a manual change and the next `pulumi
+  up` restores the declared one). Deleting it routes no traffic
   (Azure refuses to delete a deployment that still takes traffic).
 - `ArmPatch`: a second write to a resource Pulumi declares once, for settings Azure accepts only
   after something else exists: the feature store's connection names (the connections are the
@@ -161,7 +164,11 @@ def read_traffic(endpoint_id: str, arm_url: str = ARM_URL) -> dict[str, int] | N
 
 
 def set_traffic(
-    endpoint_id: str, traffic: dict[str, Any], arm_url: str = ARM_URL, missing_ok: bool = False
+    endpoint_id: str,
+    traffic: dict[str, Any],
+    arm_url: str = ARM_URL,
+    missing_ok: bool = False,
+    mirror: dict[str, Any] | None = None,
 ) -> dict[str, int]:
     """Route `traffic` ({deployment name: percent}); returns the traffic Azure reports.
 
@@ -177,28 +184,163 @@ def set_traffic(
         if missing_ok:
             return {}
         raise
-    body = traffic_body(rest.as_dict(), traffic)
+    body = traffic_body(rest.as_dict(), traffic, mirror)
     result = client.online_endpoints.begin_create_or_update(group, workspace, name, body).result()
     return as_traffic(result.properties.traffic)
 
 
-def traffic_body(current: dict[str, Any], traffic: dict[str, Any]) -> dict[str, Any]:
-    """The PUT body for `traffic` on the endpoint ARM returned as `current`: azure-ai-ml's
-    `OnlineEndpoint` entity loaded from it, `traffic` set, and its own REST body written back."""
+def traffic_body(
+    current: dict[str, Any], traffic: dict[str, Any], mirror: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The PUT body for `traffic` (and `mirror`: the shadow's share of copied requests) on the
+    endpoint ARM returned as `current`: azure-ai-ml's `OnlineEndpoint` entity loaded from it, the
+    shares set, and its own REST body written back."""
     from azure.ai.ml._restclient.arm_ml_service.models import OnlineEndpoint as RestOnlineEndpoint
     from azure.ai.ml.entities import OnlineEndpoint
 
     endpoint = OnlineEndpoint._from_rest_object(RestOnlineEndpoint(current))
     endpoint.traffic = as_traffic(traffic)
+    if mirror is not None:
+        endpoint.mirror_traffic = as_traffic(mirror)
     return endpoint._to_rest_online_endpoint(location=current["location"]).as_dict()
 
 
+# ---------------------------------------------------------------------------------------------
+# Safe rollout: the split shifts in steps, watching the new deployment's errors and latency
+# ---------------------------------------------------------------------------------------------
+
+METRICS_API_VERSION = "2023-10-01"
+"""Azure Monitor Metrics - List (REST)."""
+# Endpoint-level platform metrics with a `deployment` dimension (Microsoft Learn "Supported metrics
+# for Microsoft.MachineLearningServices/workspaces/onlineEndpoints"): RequestsPerMinute (dimensions
+# deployment, statusCode, statusCodeClass, modelStatusCode), RequestLatency_P99 (milliseconds).
+REQUESTS_METRIC = "RequestsPerMinute"
+LATENCY_METRIC = "RequestLatency_P99"
+
+
+class RolloutReverted(Exception):  # noqa: N818 - what `pulumi up` shows
+    """A canary or linear step breached `rollback_on`: all traffic went back to the old deployment."""
+
+
+def steps(rollout: dict[str, Any]) -> list[int]:
+    """The new deployment's share at each step, ending at 100."""
+    strategy = rollout.get("strategy", "all_at_once")
+    if strategy == "canary":
+        return [int(rollout["canary_percent"]), 100]
+    if strategy == "linear":
+        step = int(rollout["step_percent"])
+        return [*range(step, 100, step), 100]
+    return [100]
+
+
+def _series_values(body: dict[str, Any], metric: str) -> list[tuple[dict[str, str], list[float]]]:
+    out = []
+    for value in body.get("value") or []:
+        if str((value.get("name") or {}).get("value", "")).lower() != metric.lower():
+            continue
+        for series in value.get("timeseries") or []:
+            dims = {str(d["name"]["value"]).lower(): str(d["value"]) for d in series.get("metadatavalues") or []}
+            points = [float(p["average"]) for p in series.get("data") or [] if p.get("average") is not None]
+            out.append((dims, points))
+    return out
+
+
+def deployment_health(
+    endpoint_id: str, deployment: str, start: str, end: str, arm_url: str = ARM_URL
+) -> dict[str, float | None]:
+    """The new deployment over [start, end]: requests, server errors (5xx), error rate, p99 latency.
+    Each a sum/max over one-minute points of the endpoint's metrics filtered by `deployment`."""
+    token = _token(arm_url)
+    base = f"{arm_url.rstrip('/')}{endpoint_id}/providers/Microsoft.Insights/metrics"
+    common = f"api-version={METRICS_API_VERSION}&timespan={start}/{end}&interval=PT1M&aggregation=Average"
+    requests_url = (
+        f"{base}?{common}&metricnames={REQUESTS_METRIC}&$filter=deployment eq '{deployment}' and statusCodeClass eq '*'"
+    ).replace(" ", "%20")
+    status, _, body = _request("GET", requests_url, token)
+    if status != 200:
+        raise _fail(f"reading {REQUESTS_METRIC} of {deployment}", status, body)
+    total = errors = 0.0
+    for dims, points in _series_values(body, REQUESTS_METRIC):
+        total += sum(points)
+        if dims.get("statuscodeclass", "").startswith("5"):
+            errors += sum(points)
+    latency_url = (f"{base}?{common}&metricnames={LATENCY_METRIC}&$filter=deployment eq '{deployment}'").replace(
+        " ", "%20"
+    )
+    status, _, body = _request("GET", latency_url, token)
+    if status != 200:
+        raise _fail(f"reading {LATENCY_METRIC} of {deployment}", status, body)
+    latencies = [p for _, points in _series_values(body, LATENCY_METRIC) for p in points]
+    return {
+        "requests": total,
+        "errors": errors,
+        "error_rate": errors / total if total else None,
+        "p99_latency_ms": max(latencies) if latencies else None,
+    }
+
+
+def breach(health: dict[str, float | None], rollback: dict[str, Any]) -> str | None:
+    """Why the step is rolled back, or None. A bake without a request judges nothing (and passes)."""
+    rate, limit = health.get("error_rate"), rollback.get("error_rate")
+    if limit is not None and rate is not None and rate > float(limit):
+        return f"error rate {rate:.3f} > {float(limit)}"
+    latency, cap = health.get("p99_latency_ms"), rollback.get("p99_latency_ms")
+    if cap is not None and latency is not None and latency > float(cap):
+        return f"p99 latency {latency:.0f} ms > {int(cap)} ms"
+    return None
+
+
+def served_from(live: dict[str, int] | None, new: str) -> str | None:
+    """The deployment that serves before the rollout: the one with the largest share, not `new`."""
+    others = {k: v for k, v in (live or {}).items() if k != new and v > 0}
+    return max(sorted(others), key=lambda k: others[k]) if others else None
+
+
+def roll_out(
+    endpoint_id: str,
+    target: dict[str, Any],
+    rollout: dict[str, Any] | None,
+    arm_url: str = ARM_URL,
+    mirror: dict[str, Any] | None = None,
+    sleep: Any = None,
+    now: Any = None,
+) -> dict[str, int]:
+    """Move the endpoint to `target` ({new deployment: 100}) by `rollout`'s steps: each step but the
+    last bakes `bake_minutes`, then the new deployment's metrics over the bake are held against
+    `rollback_on`; a breach sends all traffic back to the old deployment and raises."""
+    from datetime import UTC, datetime
+
+    clock = now or (lambda: datetime.now(UTC))
+    wait = sleep or time.sleep  # looked up at call time (a test may replace time.sleep)
+    wanted = as_traffic(target)
+    new = max(sorted(wanted), key=lambda k: wanted[k]) if wanted else None
+    old = served_from(read_traffic(endpoint_id, arm_url), new) if new else None
+    plan = steps(rollout or {})
+    if new is None or old is None or plan == [100]:
+        return set_traffic(endpoint_id, wanted, arm_url, mirror=mirror)
+    for share in plan[:-1]:
+        set_traffic(endpoint_id, {old: 100 - share, new: share}, arm_url, mirror=mirror)
+        start = clock()
+        wait(60 * int(rollout["bake_minutes"]))  # type: ignore[index]
+        end = clock()
+        health = deployment_health(endpoint_id, new, start.isoformat(), end.isoformat(), arm_url)
+        why = breach(health, (rollout or {}).get("rollback_on") or {})
+        if why:
+            set_traffic(endpoint_id, {old: 100}, arm_url, mirror=mirror)
+            raise RolloutReverted(
+                f"rollout of {new} reverted at {share}%: {why} over {int(rollout['bake_minutes'])} min "  # type: ignore[index]
+                f"({int(health['requests'] or 0)} requests); all traffic is back on {old}"
+            )
+    return set_traffic(endpoint_id, wanted, arm_url, mirror=mirror)
+
+
 class TrafficProvider(ResourceProvider):
-    """inputs: endpoint_id (ARM id), traffic ({deployment: percent}), arm_url."""
+    """inputs: endpoint_id (ARM id), traffic ({deployment: percent}), rollout (endpoint.rollout),
+    mirror ({shadow deployment: percent}), arm_url."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         arm_url = props.get("arm_url") or ARM_URL
-        routed = set_traffic(props["endpoint_id"], props["traffic"], arm_url)
+        routed = roll_out(props["endpoint_id"], props["traffic"], props.get("rollout"), arm_url, props.get("mirror"))
         return CreateResult(id_=f"{props['endpoint_id']}/traffic", outs={**props, "traffic": routed})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -211,14 +353,16 @@ class TrafficProvider(ResourceProvider):
         return ReadResult(id_, state, state)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in ("endpoint_id", "arm_url") if olds.get(k) != news.get(k)]
-        if as_traffic(olds.get("traffic")) != as_traffic(news.get("traffic")):
-            changed.append("traffic")
+        changed = [k for k in ("endpoint_id", "arm_url", "rollout") if olds.get(k) != news.get(k)]
+        for key in ("traffic", "mirror"):
+            if as_traffic(olds.get(key)) != as_traffic(news.get(key)):
+                changed.append(key)
         replaces = [k for k in changed if k == "endpoint_id"]
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        routed = set_traffic(news["endpoint_id"], news["traffic"], news.get("arm_url") or ARM_URL)
+        arm_url = news.get("arm_url") or ARM_URL
+        routed = roll_out(news["endpoint_id"], news["traffic"], news.get("rollout"), arm_url, news.get("mirror"))
         return UpdateResult(outs={**news, "traffic": routed})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -235,9 +379,17 @@ class EndpointTraffic(pulumi.dynamic.Resource):
         endpoint_id: pulumi.Input[str],
         traffic: pulumi.Input[dict],
         arm_url: str = ARM_URL,
+        rollout: dict[str, Any] | None = None,
+        mirror: pulumi.Input[dict] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        props = {"endpoint_id": endpoint_id, "traffic": traffic, "arm_url": arm_url}
+        props = {
+            "endpoint_id": endpoint_id,
+            "traffic": traffic,
+            "arm_url": arm_url,
+            "rollout": rollout or {"strategy": "all_at_once"},
+            "mirror": mirror or {},
+        }
         super().__init__(TrafficProvider(), name, props, opts)
 
 

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from pulumi_azure_native import monitor
+from pulumi_azure_native import monitor, storage
 
 from providers.azure.dynamic import EndpointTraffic
-from providers.azure.foundation import FoundationOut
+from providers.azure.foundation import FoundationOut, datastore_properties
 from providers.azure.model_registry import APPROVAL_TAG, APPROVED, RegistryOut
 from providers.azure.pipeline_definition import SCORE_SCRIPT_NAME
+from providers.azure.sdk_cache import sdk_built
 from providers.azure.training_pipeline import TrainingOut
-from providers.azure.translate import AzureSettings
+from providers.azure.translate import AzureSettings, deployment_name
 from providers.base import NOT_SERVING, Capability, Deployment, serving_sentence
 
 CPU_METRIC = "CpuUtilizationPercentage"
@@ -64,12 +65,39 @@ def approved_model_id(result, model: str, version: int) -> str:
     return result.id if hasattr(result, "id") else result["id"]
 
 
+CAPTURE_CONTAINER = "capture"
+CAPTURE_DATASTORE = "mlopscapture"
+COLLECTION = "model_inputs"
+
+
+def capture_prefix(endpoint: str, deployment: str) -> str:
+    """Where the collector writes `model_inputs` in the capture container (the data asset's path;
+    the collector appends `{yyyy}/{MM}/{dd}/{HH}/{instance}.jsonl`)."""
+    return f"modelDataCollector/{endpoint}/{deployment}/{COLLECTION}/"
+
+
+@sdk_built("capture-data")
+def capture_data_properties(endpoint: str, deployment: str, tags: dict[str, str]) -> dict:
+    """The data asset the collection is registered as, as azure-ai-ml registers it
+    (operations/_online_deployment_operations.py `_register_collection_data_assets`: a `uri_folder`
+    Data entity at the collection's path), from azure-ai-ml's own Data entity."""
+    from azure.ai.ml.entities import Data
+
+    path = f"azureml://datastores/{CAPTURE_DATASTORE}/paths/{capture_prefix(endpoint, deployment).rstrip('/')}"
+    entity = Data(name="x", version="1", path=path, type="uri_folder", tags=dict(tags))
+    return entity._to_rest_object().as_dict()["properties"]
+
+
 @dataclass(frozen=True)
 class EndpointOut:
     endpoint_name: pulumi.Output[str]
     deployment_id: pulumi.Output[str] | None
     """The deployment serving the model: None when nothing is served."""
     deployment_name: str | None
+    capture_data: str | None = None
+    """The collected `model_inputs` as a data asset reference (`azureml:<name>:<version>`)."""
+    model_tags: pulumi.Output[dict] | None = None
+    """The served version's registry tags (its baseline, its metrics)."""
 
 
 class Endpoint(Capability):
@@ -129,6 +157,49 @@ class Endpoint(Capability):
         )
         model_id = found.apply(lambda r: approved_model_id(r, registry.model_name, version))
         sampling = e.data_capture_percent / 100
+        # Captured requests: the collector's `model_inputs` in a container of the workspace's storage,
+        # through an identity-based blob datastore, registered as a data asset (Microsoft Learn
+        # "Collect production data ...", Collect data to a custom Blob Storage container: the
+        # endpoint identity, the runtime identity, holds Storage Blob Data Contributor on it).
+        workspace_account = foundation.names.apply(lambda n: n.workspace_account)
+        capture = storage.BlobContainer(
+            f"{name}-capture",
+            container_name=CAPTURE_CONTAINER,
+            account_name=workspace_account,
+            resource_group_name=rg,
+            public_access="None",
+            opts=self.protected(deployment),
+        )
+        datastore = ml.Datastore(
+            f"{name}-capture-datastore",
+            name=CAPTURE_DATASTORE,
+            workspace_name=ws,
+            resource_group_name=rg,
+            properties=workspace_account.apply(lambda a: datastore_properties("blob", a, CAPTURE_CONTAINER)),
+            opts=self.child(depends_on=[capture]),
+        )
+        data_name = f"{s.prefix}-{self.deployment_name}-{COLLECTION}"
+        data_container = ml.DataContainer(
+            f"{name}-capture-data",
+            name=data_name,
+            workspace_name=ws,
+            resource_group_name=rg,
+            properties=ml.DataContainerPropertiesArgs(
+                data_type="uri_folder", description="captured requests", tags=s.tags
+            ),
+            opts=self.child(),
+        )
+        data_version = ml.DataVersion(
+            f"{name}-capture-data-v1",
+            name=data_name,
+            version="1",
+            workspace_name=ws,
+            resource_group_name=rg,
+            properties=endpoint_name.apply(
+                lambda n: capture_data_properties(n, self.deployment_name, s.tags)  # type: ignore[arg-type]
+            ),
+            opts=self.child(depends_on=[data_container, datastore]),
+        )
         self.deployment = ml.OnlineDeployment(
             f"{name}-deployment",
             deployment_name=self.deployment_name,
@@ -153,10 +224,14 @@ class Endpoint(Capability):
                 scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
                 # The deployment's container pulls the environment image and the model as the
                 # endpoint's identity (the runtime identity: AcrPull, Storage Blob Data reader/writer).
+                # Only `model_inputs`, which the scoring script logs with Azure ML's collector: the
+                # request columns, typed. No payload logging (`request`/`response`: raw bodies,
+                # not tabular; Microsoft Learn "Collect production data ...").
                 data_collector=ml.DataCollectorArgs(
                     collections={
-                        kind: ml.CollectionArgs(data_collection_mode="Enabled", sampling_rate=sampling)
-                        for kind in ("request", "response")
+                        COLLECTION: ml.CollectionArgs(
+                            data_collection_mode="Enabled", sampling_rate=sampling, data_id=data_version.id
+                        )
                     },
                     rolling_rate="Hour",
                 ),
@@ -196,14 +271,76 @@ class Endpoint(Capability):
             tags=s.tags,
             opts=self.child(),
         )
-        # Takes the deployment's name from the deployment itself: it runs after it exists.
+        # Shadow: a second deployment of another approved version that gets a copy of
+        # `sample_percent` of the live requests (the endpoint's `mirror_traffic`); its answers are
+        # never returned (Microsoft Learn "Perform safe rollout of new deployments for real-time
+        # inference", Test the deployment with mirrored traffic). Not collected, not autoscaled.
+        mirror: pulumi.Input[dict] = {}
+        waits: list[pulumi.Resource] = [self.deployment]
+        if e.shadow is not None:
+            shadow_version = e.shadow.model_version
+            shadow_model = ml.get_model_version_output(
+                name=registry.model_name,
+                version=str(shadow_version),
+                resource_group_name=rg,
+                workspace_name=ws,
+                opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[registry.container]),
+            ).apply(lambda r: approved_model_id(r, registry.model_name, shadow_version))
+            self.shadow = ml.OnlineDeployment(
+                f"{name}-shadow",
+                deployment_name=deployment_name(shadow_version),
+                endpoint_name=self.endpoint.name,
+                workspace_name=ws,
+                resource_group_name=rg,
+                location=s.location,
+                kind="Managed",
+                sku=ml.SkuArgs(name="Default", capacity=1),
+                properties=ml.ManagedOnlineDeploymentArgs(
+                    endpoint_compute_type="Managed",
+                    instance_type=s.endpoint_instance,
+                    model=shadow_model,
+                    code_configuration=ml.CodeConfigurationArgs(
+                        code_id=training.code_id, scoring_script=SCORE_SCRIPT_NAME
+                    ),
+                    environment_id=training.environment_id,
+                    app_insights_enabled=True,
+                    egress_public_network_access=s.public_network_access,
+                    scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
+                ),
+                tags=s.tags,
+                opts=self.child(depends_on=[foundation.network_ready, training.environment_version]),
+            )
+            mirror = self.shadow.name.apply(lambda n: {n: e.shadow.sample_percent})  # type: ignore[union-attr]
+            waits.append(self.shadow)
+        # Takes the deployment's name from the deployment itself: it runs after it exists. A new
+        # version takes the traffic by `endpoint.rollout` (steps, bake, revert on a breach).
+        rollout = e.rollout
         self.traffic = EndpointTraffic(
             f"{name}-traffic",
             endpoint_id=self.endpoint.id,
             traffic=self.deployment.name.apply(lambda deployment_name: {deployment_name: 100}),
-            opts=self.child(depends_on=[self.deployment]),
+            rollout={
+                "strategy": rollout.strategy,
+                "canary_percent": rollout.canary_percent,
+                "step_percent": rollout.step_percent,
+                "bake_minutes": rollout.bake_minutes,
+                "rollback_on": {
+                    "error_rate": rollout.rollback_on.error_rate,
+                    "p99_latency_ms": rollout.rollback_on.p99_latency_ms,
+                },
+            },
+            mirror=mirror,
+            opts=self.child(depends_on=waits),
         )
-        self.out = EndpointOut(endpoint_name, self.deployment.id, self.deployment_name)
+        self.out = EndpointOut(
+            endpoint_name,
+            self.deployment.id,
+            self.deployment_name,
+            capture_data=f"azureml:{data_name}:1",
+            model_tags=found.apply(
+                lambda r: dict((r.properties.tags if hasattr(r, "properties") else r["properties"].get("tags")) or {})
+            ),
+        )
         self.publish(
             endpoint=self.endpoint.id,
             serving=registry.container_id.apply(lambda container: serving_sentence(version, container)),

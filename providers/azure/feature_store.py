@@ -17,7 +17,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pulumi
@@ -34,6 +34,7 @@ from providers.azure.foundation import (
     private_endpoint,
     private_endpoint_rules,
 )
+from providers.azure.sdk_cache import cached_json, sdk_built
 from providers.azure.translate import AzureSettings, Recurrence
 from providers.base import Capability, Deployment
 from providers.spec import FeatureGroup
@@ -88,6 +89,7 @@ def featureset_version(spec: str) -> str:
     return CodeBundle("featureset", {SPEC_FILE: spec}).digest
 
 
+@sdk_built("featureset-properties")
 def featureset_properties(spec_text: str) -> dict[str, str]:
     """What azure-ai-ml's feature set operations add to every version it sends
     (`featuresetPropertiesVersion`, `featuresetProperties` = the spec as the SDK reads it)."""
@@ -97,6 +99,7 @@ def featureset_properties(spec_text: str) -> dict[str, str]:
     return {"featuresetPropertiesVersion": "1", "featuresetProperties": json.dumps(spec._to_dict())}
 
 
+@sdk_built("connection-name")
 def connection_name(kind: str, store: str) -> str:
     """`OfflineStoreConnectionName-<8 hex>` / `OnlineStoreConnectionName-<8 hex>`: the SDK's prefixes
     (it reads the materialization identity back only from connections named so), a stable suffix."""
@@ -109,6 +112,7 @@ def connection_name(kind: str, store: str) -> str:
     return f"{prefix}-{hashlib.sha256(store.encode()).hexdigest()[:8]}"
 
 
+@sdk_built("store-settings")
 def store_settings() -> dict[str, Any]:
     """`featureStoreSettings` as azure-ai-ml's FeatureStore entity writes it at creation (no names)."""
     from azure.ai.ml.entities import FeatureStore
@@ -116,6 +120,7 @@ def store_settings() -> dict[str, Any]:
     return FeatureStore(name="x")._to_rest_object().as_dict()["properties"]["featureStoreSettings"]
 
 
+@sdk_built("connection-properties")
 def connection_properties(kind: str, target: str, client_id: str, resource_id: str) -> dict[str, Any]:
     """A store connection's REST properties from azure-ai-ml's WorkspaceConnection entity."""
     from azure.ai.ml.entities import ManagedIdentityConfiguration, WorkspaceConnection
@@ -129,6 +134,7 @@ def connection_properties(kind: str, target: str, client_id: str, resource_id: s
     return entity._to_rest_object().as_dict()["properties"]
 
 
+@sdk_built("entity-properties")
 def entity_properties(entity: str, tags: Mapping[str, str]) -> dict[str, Any]:
     from azure.ai.ml.entities import DataColumn, DataColumnType, FeatureStoreEntity
 
@@ -143,6 +149,22 @@ def entity_properties(entity: str, tags: Mapping[str, str]) -> dict[str, Any]:
 
 
 def featureset_properties_body(
+    group: FeatureGroup, version: str, recurrence: Recurrence, alert_email: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    """`_featureset_properties_body`, cached by the group's and the recurrence's fields."""
+    inputs = {
+        "group": group.model_dump(mode="json"),
+        "version": version,
+        "recurrence": asdict(recurrence),
+        "alert_email": alert_email,
+        "tags": dict(tags),
+    }
+    return cached_json(
+        "featureset-body", inputs, lambda: _featureset_properties_body(group, version, recurrence, alert_email, tags)
+    )
+
+
+def _featureset_properties_body(
     group: FeatureGroup, version: str, recurrence: Recurrence, alert_email: str, tags: Mapping[str, str]
 ) -> dict[str, Any]:
     """A feature set version's REST properties from azure-ai-ml's FeatureSet entity."""

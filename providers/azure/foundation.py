@@ -28,6 +28,7 @@ from pulumi_azure_native import (
 from pulumi_azure_native import machinelearningservices as ml
 
 from providers.azure import dynamic
+from providers.azure.sdk_cache import sdk_built
 from providers.azure.translate import AzureSettings, GlobalNames, unique_suffix
 from providers.base import Capability, Deployment
 
@@ -41,6 +42,7 @@ ROLES = {
     "AcrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
     "Azure AI Enterprise Network Connection Approver": "b556d68e-0be0-4f35-a333-ad7ee1ce17ea",
+    "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
 REGISTRY_API_VERSION = "2023-01-01-preview"
 """What pulumi_azure_native 3.29 uses for containerregistry.Registry (the ArmPatch of the registry too)."""
@@ -100,6 +102,7 @@ def private_endpoint_rules(targets: Mapping[str, tuple[pulumi.Input[str], str]])
     }
 
 
+@sdk_built("datastore-properties")
 def datastore_properties(kind: str, account: str, container: str) -> dict[str, Any]:
     """An identity-based datastore's REST body as azure-ai-ml writes it (its entity's `_to_rest_object()`)."""
     from azure.ai.ml.entities import AzureBlobDatastore, AzureDataLakeGen2Datastore

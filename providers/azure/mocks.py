@@ -98,12 +98,46 @@ _ARM: dict[str, tuple[str, str]] = {
         "Microsoft.MachineLearningServices/workspaces/{workspaceName}/featurestoreEntities/{name}/versions",
         "version",
     ),
+    "azure-native:machinelearningservices:DataContainer": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/data",
+        "name",
+    ),
+    "azure-native:machinelearningservices:DataVersion": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/data/{name}/versions",
+        "version",
+    ),
+    "azure-native:machinelearningservices:ComponentContainer": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/components",
+        "name",
+    ),
+    "azure-native:monitor:DataCollectionEndpoint": (
+        "Microsoft.Insights/dataCollectionEndpoints",
+        "dataCollectionEndpointName",
+    ),
+    "azure-native:monitor:DataCollectionRule": ("Microsoft.Insights/dataCollectionRules", "dataCollectionRuleName"),
+    "azure-native:operationalinsights:Table": (
+        "Microsoft.OperationalInsights/workspaces/{workspaceName}/tables",
+        "tableName",
+    ),
+    "azure-native:eventgrid:SystemTopic": ("Microsoft.EventGrid/systemTopics", "systemTopicName"),
+    "azure-native:eventgrid:SystemTopicEventSubscription": (
+        "Microsoft.EventGrid/systemTopics/{systemTopicName}/eventSubscriptions",
+        "eventSubscriptionName",
+    ),
     "azure-native:network:VirtualNetwork": ("Microsoft.Network/virtualNetworks", "virtualNetworkName"),
     "azure-native:network:Subnet": ("Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets", "subnetName"),
     "azure-native:network:PrivateEndpoint": ("Microsoft.Network/privateEndpoints", "privateEndpointName"),
     "azure-native:privatedns:PrivateZone": ("Microsoft.Network/privateDnsZones", "privateZoneName"),
 }
-_PATH_KEYS = ("vaultName", "workspaceName", "endpointName", "accountName", "name", "virtualNetworkName")
+_PATH_KEYS = (
+    "vaultName",
+    "workspaceName",
+    "endpointName",
+    "accountName",
+    "name",
+    "virtualNetworkName",
+    "systemTopicName",
+)
 
 
 def _arm_id(typ: str, name: str, inputs: dict[str, Any]) -> str:
@@ -185,6 +219,13 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
             "scoringUri": f"https://{inputs.get('endpointName')}.{inputs.get('location', 'region')}"
             ".inference.ml.azure.com/score",
         }
+    elif typ == "azure-native:monitor:DataCollectionEndpoint":
+        dce = inputs.get("dataCollectionEndpointName", name)
+        extra["logsIngestion"] = {
+            "endpoint": f"https://{dce}-0000.{inputs.get('location', 'region')}-1.ingest.monitor.azure.com"
+        }
+    elif typ == "azure-native:monitor:DataCollectionRule":
+        extra["immutableId"] = "dcr-" + uuid.uuid5(uuid.NAMESPACE_URL, resource_id).hex
     elif typ == "azure-native:redis:Redis":
         extra["hostName"] = f"{inputs.get('name', name)}.redis.cache.windows.net"
     return extra, resource_id

@@ -12,10 +12,13 @@ What the stack outputs hold (`providers/base.py`) and how each command reads the
   once (ScheduleOperations.trigger) and tags the job `trigger=manual` (JobOperations.update); runs
   are the jobs of the training experiment (named like the model); a job the schedule created is
   `schedule`, a job tagged `trigger` says so.
-- `monitor`: the monitoring schedule; its runs are the drift checks (a run that ends `Failed` is how
-  Azure ML reports a signal over its threshold: the rule the drift alert counts).
-- `drift_alarm`: the scheduled query rule; its fired alerts come from Azure Monitor's Alerts
-  Management API (read with azure-core, the MLClient's credential).
+- `monitor`: the drift check's schedule. `monitor.engine: kit`: its runs publish one row per request
+  column into the Log Analytics table `MlopsDrift_CL`; `mlops drift` reads the newest check's rows
+  back (Log Analytics query API, on the workspace the drift alert is scoped to). `builtin`: Azure
+  ML's monitoring schedule, whose runs are listed (its per-feature distances are not readable).
+- `drift_alarm`: kit: the log search alerts (drift, drift check missing); their fired alerts come
+  from Azure Monitor's Alerts Management API (read with azure-core, the MLClient's credential).
+  builtin: the Event Grid subscription of the breach tag.
 
 Promotion to another workspace: a new version of the target's model whose path is the source
 version's files (the source datastore's https URL: azure-ai-ml rewrites any `azureml://` datastore
@@ -38,6 +41,7 @@ from providers.operations import (
     UNKNOWN,
     AlertState,
     DriftReport,
+    FeatureDrift,
     ModelVersion,
     OperationError,
     Operations,
@@ -112,10 +116,62 @@ def client_for(subscription: str, resource_group: str, workspace: str) -> Any:
     return MLClient(DefaultAzureCredential(), subscription, resource_group, workspace)
 
 
-def read_drift_result(ml: Any, monitor: str) -> Any | None:
-    """The latest drift check: today the newest run of the monitoring schedule (Azure ML keeps the
-    per-feature distances in the run's signal outputs, which azure-ai-ml does not read). When the
-    kit's own drift step publishes its result, read it here."""
+LOGS_URL = "https://api.loganalytics.azure.com"
+LOGS_SCOPE = "https://api.loganalytics.io/.default"
+RULES_API = "2023-03-15-preview"
+"""Log search alert rules (Scheduled Query Rules - Get) and the Log Analytics query API
+(Microsoft Learn "Query Azure Monitor Logs via the API": resource-centric `POST /v1{resource id}/query`,
+token audience https://api.loganalytics.io)."""
+DRIFT_TABLE = "MlopsDrift_CL"
+"""The kit engine's table (providers/azure/model_monitor.py): one row per request column per check."""
+
+
+def drift_result_query(monitor: str) -> str:
+    """The rows of the newest drift check of `monitor` (one publish stamps them all alike)."""
+    return (
+        f'let last = toscalar({DRIFT_TABLE} | where Monitor == "{monitor}" | summarize max(TimeGenerated));\n'
+        f'{DRIFT_TABLE}\n| where Monitor == "{monitor}" and TimeGenerated == last\n'
+        "| project TimeGenerated, Feature, Statistic, Value, Threshold, Drifted, Status, Samples, "
+        "WindowStart, WindowEnd"
+    )
+
+
+def read_drift_result(send: Any, logs_workspace: str, monitor: str) -> dict[str, Any] | None:
+    """The kit's newest drift check of `monitor`, read back from the Log Analytics table the drift
+    job publishes to (`send(method, url, json) -> dict`, bearer-authenticated by the caller):
+    `{"checked", "window", "threshold", "status", "samples", "features": [(column, value, drifted)]}`,
+    or None when no check has written a row."""
+    answer = send("POST", f"{LOGS_URL}/v1{logs_workspace}/query", {"query": drift_result_query(monitor)})
+    tables = answer.get("tables") or []
+    if not tables:
+        return None
+    names = [c["name"] for c in tables[0].get("columns") or []]
+    rows = [dict(zip(names, row, strict=True)) for row in tables[0].get("rows") or []]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: str(r.get("Feature")))
+    first = rows[0]
+    skipped = any(str(r.get("Status")) != "ok" for r in rows)
+    return {
+        "checked": iso(first.get("TimeGenerated")),
+        "window": (iso(first.get("WindowStart")), iso(first.get("WindowEnd"))),
+        "threshold": float(first["Threshold"]) if first.get("Threshold") is not None else None,
+        "status": "skipped" if skipped else "ok",
+        "samples": int(first["Samples"]) if first.get("Samples") is not None else None,
+        "features": [
+            (
+                str(r["Feature"]),
+                None if skipped or r.get("Value") is None else float(r["Value"]),
+                None if skipped or r.get("Drifted") is None else bool(r["Drifted"]),
+            )
+            for r in rows
+        ],
+    }
+
+
+def latest_monitor_run(ml: Any, monitor: str) -> Any | None:
+    """`monitor.engine: builtin`: the newest run of Azure ML's monitoring schedule (Azure ML keeps the
+    per-feature distances in the run's signal outputs, which azure-ai-ml does not read)."""
     runs = [j for j in ml.jobs.list(scheduled_job_name=monitor)]
     runs.sort(key=lambda j: _created(j) or "", reverse=True)
     return runs[0] if runs else None
@@ -311,30 +367,77 @@ class AzureOperations(Operations):
     def drift(self) -> DriftReport:
         self.outputs.endpoint()
         monitor = self._schedule("monitor", "monitor")
-        latest = read_drift_result(self.ml, monitor) if monitor else None
-        notes = [
-            "per-feature distances: Azure ML keeps them in the monitor run's signal output, which azure-ai-ml "
-            "does not read; a monitor run that ends Failed means a feature is over the threshold"
-        ]
-        if latest is None:
-            notes.append(f"no drift check has run yet (monitoring schedule {monitor})")
-        else:
-            state = str(getattr(latest.status, "value", latest.status))
-            notes.append(f"latest drift check {latest.name}: {state}")
-        alerts = tuple(self._alert(str(rule)) for rule in self.outputs.get("drift_alarm") or [])
-        last = next((r for r in self.runs(limit=50) if r.trigger == "drift"), None)
-        if last is None:
+        alarms = [str(rule) for rule in self.outputs.get("drift_alarm") or []]
+        logs = self._drift_table_workspace(alarms)
+        notes: list[str] = []
+        checked: str | None = None
+        threshold: float | None = None
+        features: tuple[FeatureDrift, ...] = ()
+        if logs is not None and monitor:  # monitor.engine: kit
+            result = read_drift_result(self._send, logs, monitor)
+            if result is None:
+                notes.append(f"no drift check has written a result yet (table {DRIFT_TABLE}, monitor {monitor})")
+            else:
+                checked, threshold = result["checked"], result["threshold"]
+                features = tuple(FeatureDrift(f, v, d) for f, v, d in result["features"])
+                start, end = result["window"]
+                if result["status"] == "skipped":
+                    notes.append(
+                        f"latest drift check: window {start} to {end} skipped, {result['samples']} requests "
+                        "(under monitor.min_samples): no verdict"
+                    )
+                else:
+                    notes.append(f"latest drift check: window {start} to {end}, {result['samples']} requests")
+        else:  # monitor.engine: builtin (or nothing served)
+            latest = latest_monitor_run(self.ml, monitor) if monitor else None
             notes.append(
-                "drift-started training jobs carry no trigger tag on azure: see `mlops runs` (trigger unknown)"
+                "per-feature distances: Azure ML keeps them in the monitor run's signal output, which azure-ai-ml "
+                "does not read; a breach tags the run azureml_modelmonitor_threshold_breached"
             )
+            if latest is None:
+                notes.append(f"no drift check has run yet (monitoring schedule {monitor})")
+            else:
+                state = str(getattr(latest.status, "value", latest.status))
+                notes.append(f"latest drift check {latest.name}: {state}")
+                checked = _created(latest)
+        alerts = tuple(self._alert(rule) for rule in alarms if "/scheduledqueryrules/" in rule.lower())
+        last = next((r for r in self.runs(limit=50) if r.trigger == "drift"), None)
         return DriftReport(
-            checked=_created(latest) if latest is not None else None,
-            threshold=None,
-            features=(),
+            checked=checked,
+            threshold=threshold,
+            features=features,
             alerts=alerts,
             last_retraining=last,
             notes=tuple(notes),
         )
+
+    def _client(self, audience: str) -> Any:
+        from azure.core import PipelineClient
+        from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+
+        credential = self.ml._credential  # noqa: SLF001 - the same identity as every other call
+        return PipelineClient(base_url=ARM_URL, policies=[BearerTokenCredentialPolicy(credential, audience)])
+
+    def _send(self, method: str, url: str, body: Any = None) -> dict[str, Any]:
+        from azure.core.rest import HttpRequest
+
+        audience = LOGS_SCOPE if url.startswith(LOGS_URL) else ARM_URL.rstrip("/") + "/.default"
+        response = self._client(audience).send_request(HttpRequest(method, url, json=body))
+        response.raise_for_status()
+        return dict(response.json())
+
+    def _drift_table_workspace(self, alarms: list[str]) -> str | None:
+        """The Log Analytics workspace the kit's drift alert reads (its scope), when the stack's drift
+        alarm is a log search alert over the kit's table; None for Azure ML's own monitor."""
+        for rule in alarms:
+            if "/scheduledqueryrules/" not in rule.lower():
+                continue
+            found = self._send("GET", f"{ARM_URL.rstrip('/')}{rule}?api-version={RULES_API}")
+            props = found.get("properties") or {}
+            queries = [str(c.get("query") or "") for c in (props.get("criteria") or {}).get("allOf") or []]
+            if any(q.split("|", 1)[0].strip() == DRIFT_TABLE for q in queries) and props.get("scopes"):
+                return str(props["scopes"][0])
+        return None
 
     def _alert(self, rule: str) -> AlertState:
         """The rule's alerts of the last 30 days (Alerts Management: Alerts - Get All)."""

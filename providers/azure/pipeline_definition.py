@@ -12,6 +12,7 @@ known offline: a parseable template id stands in and the Pulumi program fills it
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ GATE_SCRIPT_NAME = "gate_register.py"
 # experimental class"): noise in a plan or a `pulumi up` log, not something the user can act on.
 logging.getLogger("azure.ai.ml._utils._experimental").setLevel(logging.ERROR)
 
-# The pipeline's own serving module (init()/run() for Azure ML, the same code every cloud serves).
-SCORE_SCRIPT_NAME = "serve.py"
+# The scoring script: the kit's serving code (the same on every cloud) plus Azure ML's data
+# collector of the request columns (job_scripts/mlops_azure_score.py).
+SCORE_SCRIPT_NAME = "mlops_azure_score.py"
 # Template ids the SDK parses like real ones; `fill` puts the real ones in.
 WORKSPACE_ID = (
     "/subscriptions/00000000-0000-0000-0000-00000000cafe/resourceGroups/mlops-template-rg/providers/"
@@ -39,11 +41,24 @@ IDENTITY_ID = (
     "Microsoft.ManagedIdentity/userAssignedIdentities/mlops-template-id"
 )
 IDENTITY_CLIENT_ID = "00000000-0000-0000-0000-0000000c1e17"
+# Stand-ins for names known only once the program runs (they carry the stack's suffix), inside the
+# step I/O configuration (`$MLOPS_IO`): `fill` puts the real ones in, like the ids above.
+DATA_ACCOUNT = "mlopstemplatedata"
+CAPTURE_ACCOUNT = "mlopstemplatecapture"
+ENDPOINT = "mlops-template-endpoint"
+DCE_ENDPOINT = "https://mlops-template-dce.ingest.monitor.azure.com"
+DCR_ID = "dcr-00000000000000000000000000000000"
+IO_STEPS = ("mlops_store_features.py", "mlops_training_data.py")
+"""The kit steps that reach a store through `mlops_io` (and the gate, which writes the baseline)."""
 
 # Runs in the pipeline's last job (a real file, linted and tested: job_scripts/gate_register.py).
 # Self-contained: azure-ai-ml and azure-identity are in the environment (providers/azure/wheelhouse.py).
 # Exit 1 = gate failed (the pipeline run fails, nothing registered).
 GATE_SCRIPT = Path(__file__).resolve().parent / "job_scripts" / GATE_SCRIPT_NAME
+SCORE_SCRIPT = Path(__file__).resolve().parent / "job_scripts" / "mlops_azure_score.py"
+DRIFT_SCRIPT = Path(__file__).resolve().parent / "job_scripts" / "mlops_azure_drift.py"
+STEP_IO = Path(__file__).resolve().parent / "step_io.py"
+DRIFT_STEP = "drift"
 
 
 @dataclass
@@ -63,8 +78,35 @@ def environment_ref(name: str, version: str) -> str:
 
 
 def code_bundle(pipeline: PipelineDef) -> CodeBundle:
-    """The code asset: the pipeline's files (step scripts, scoring script, requirements) and the gate."""
-    return bundle(pipeline, {GATE_SCRIPT_NAME: GATE_SCRIPT})
+    """The code asset: the pipeline's files (step scripts, requirements), the kit's (with the Azure
+    step I/O as `mlops_io.py`), the gate, the scoring script and the drift wrapper."""
+    extra = {GATE_SCRIPT_NAME: GATE_SCRIPT, SCORE_SCRIPT.name: SCORE_SCRIPT, DRIFT_SCRIPT.name: DRIFT_SCRIPT}
+    return bundle(pipeline, extra, io_module=STEP_IO)
+
+
+def io_config(*, features: bool = True, capture_prefix: str | None = None, drift_monitor: str | None = None) -> str:
+    """`$MLOPS_IO` for the Azure step I/O (providers/azure/step_io.py), with the stand-in names."""
+    config: dict[str, Any] = {"kind": "azure", "client_id": IDENTITY_CLIENT_ID}
+    if features:
+        config["features"] = {
+            "account_url": f"https://{DATA_ACCOUNT}.blob.core.windows.net",
+            "container": "data",
+            "prefix": "features/",
+        }
+    if capture_prefix is not None:
+        config["capture"] = {
+            "account_url": f"https://{CAPTURE_ACCOUNT}.blob.core.windows.net",
+            "container": "capture",
+            "prefix": capture_prefix,
+        }
+    if drift_monitor is not None:
+        config["drift"] = {
+            "endpoint": DCE_ENDPOINT,
+            "rule": DCR_ID,
+            "stream": "Custom-MlopsDrift_CL",
+            "monitor": drift_monitor,
+        }
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
 
 
 def digest(files: dict[str, bytes]) -> str:
@@ -132,10 +174,11 @@ def build(
         command=(
             f"python {GATE_SCRIPT_NAME} --metrics ${{{{inputs.metrics}}}} --model ${{{{inputs.model}}}} "
             "--metric ${{inputs.metric}} --threshold ${{inputs.threshold}} "
-            "--model_name ${{inputs.model_name}} --approval ${{inputs.approval}}"
+            "--model_name ${{inputs.model_name}} --approval ${{inputs.approval}} --baseline ${{inputs.baseline}}"
         ),
         inputs={
             "metrics": Input(type="uri_folder"),
+            "baseline": Input(type="uri_folder"),
             # direct: the script gets the azureml:// URI and registers it without copying the files
             "model": Input(type="uri_folder", mode="direct"),
             "metric": Input(type="string"),
@@ -169,17 +212,22 @@ def build(
                     args[ref.name] = kwargs[ref.name]
             node = comp(**args)
             node.name = step.name
+            if step.script in IO_STEPS:
+                # The step reaches the feature store through `mlops_io` (step_io.py), configured so.
+                node.environment_variables = {"MLOPS_IO": io_config()}
             node.resources = JobResourceConfiguration(instance_type=instance_type, instance_count=1)
             produced[step.name] = node
         gate = built.components[gate_name](
             metrics=produced[pipeline.metrics_step].outputs[pipeline.metrics_output],
             model=produced[pipeline.model_step].outputs[pipeline.model_output],
+            baseline=produced[BASELINE[0]].outputs[BASELINE[1]],
             metric=gate_metric,
             threshold=gate_threshold,
             model_name=model_name,
             approval=approval,
         )
         gate.name = GATE_STEP
+        gate.environment_variables = {"MLOPS_IO": io_config()}  # it writes the version's baseline
         gate.resources = JobResourceConfiguration(instance_type=instance_type, instance_count=1)
         train_split = _training_split(pipeline)
         return {"training_data": produced[train_split[0]].outputs[train_split[1]]}
@@ -209,8 +257,85 @@ def build(
     return built
 
 
+def build_drift(
+    *,
+    prefix: str,
+    code: str,
+    environment: str,
+    instance_type: str,
+    baseline: str,
+    threshold: float,
+    min_samples: int,
+    schedule: dict[str, list[int]],
+    capture_prefix: str,
+    monitor: str,
+    data_root: str,
+    tags: dict[str, str] | None = None,
+) -> BuiltPipeline:
+    """The kit's drift check as a one-node pipeline job for the monitor's schedule: the window ends at
+    the schedule's trigger time (`${{creation_context.trigger_time}}`, which Azure ML resolves only in
+    a pipeline job's string inputs) and starts at the schedule's previous fire time."""
+    from azure.ai.ml import Input, Output, command, dsl
+    from azure.ai.ml.entities import JobResourceConfiguration, ManagedIdentityConfiguration
+
+    built = BuiltPipeline(job=None)
+    cname = component_name(prefix, DRIFT_STEP)
+    built.components[cname] = command(
+        name=cname,
+        display_name="drift check",
+        description="The kit's drift statistic over the requests captured in the last schedule interval.",
+        command=(
+            f"python {DRIFT_SCRIPT.name} --baseline ${{{{inputs.baseline}}}} --out ${{{{outputs.result}}}} "
+            f"--threshold {threshold} --min_samples {min_samples} --trigger_time '${{{{inputs.trigger_time}}}}' "
+            f"--schedule '{json.dumps(schedule, separators=(',', ':'))}'"
+        ),
+        inputs={"baseline": Input(type="uri_folder"), "trigger_time": Input(type="string")},
+        outputs={"result": Output(type="uri_folder")},
+        code=code,
+        environment=environment,
+        environment_variables={
+            "MLOPS_IO": io_config(features=False, capture_prefix=capture_prefix, drift_monitor=monitor)
+        },
+        is_deterministic=False,
+        tags=dict(tags or {}),
+    ).component
+    built.node_components[DRIFT_STEP] = cname
+
+    def drift(trigger_time):  # noqa: ANN001, ANN202 - the SDK reads real annotations, none here
+        node = built.components[cname](baseline=Input(type="uri_folder", path=baseline), trigger_time=trigger_time)
+        node.name = DRIFT_STEP
+        node.environment_variables = {
+            "MLOPS_IO": io_config(features=False, capture_prefix=capture_prefix, drift_monitor=monitor)
+        }
+        node.resources = JobResourceConfiguration(instance_type=instance_type, instance_count=1)
+        return {"result": node.outputs.result}
+
+    func = dsl.pipeline(name=f"{prefix}-drift", description="drift check", default_compute="serverless")(drift)
+    job = func(trigger_time="${{creation_context.trigger_time}}")
+    job.identity = ManagedIdentityConfiguration(client_id=IDENTITY_CLIENT_ID, resource_id=IDENTITY_ID)
+    job.experiment_name = monitor
+    job.display_name = monitor
+    job.settings.default_compute = "serverless"
+    job.tags = {**dict(tags or {}), "mlops-role": "drift-check"}
+    # One folder per run (`${{name}}`: the job's name, Microsoft Learn "Schedule machine learning
+    # pipeline jobs", supported expressions): drift.json of every check is kept.
+    job.outputs.result.path = f"{data_root}/drift/{monitor}/${{{{name}}}}/"
+    job.outputs.result.mode = "rw_mount"
+    built.job = job
+    return built
+
+
 def training_data_path(data_root: str, pipeline: PipelineDef) -> str:
     return f"{data_root}/{pipeline.name}/training/"
+
+
+BASELINE = ("training_data", "baseline")
+"""The kit's training_data step writes the drift baseline (the request columns of the training rows)."""
+
+
+def baseline_path(data_root: str, model_name: str, version: int | str) -> str:
+    """Where the gate step leaves a registered version's baseline (`mlops_io.write_baseline`)."""
+    return f"{data_root}/baselines/{model_name}/{version}/"
 
 
 def _training_split(pipeline: PipelineDef) -> tuple[str, str]:
@@ -246,18 +371,71 @@ def rest_job(built: BuiltPipeline, versions: dict[str, str]) -> dict[str, Any]:
             node._component = originals[node_name]
 
 
-def fill(value: Any, workspace_id: str, identity_id: str, identity_client_id: str) -> Any:
-    """Put the real workspace and identity ids where the templates stand (any JSON value)."""
+def compile_training(pipeline: PipelineDef, **kwargs: Any) -> dict[str, Any]:
+    """`build`'s pipeline job as the program declares it, JSON only: per component its spec and
+    version (the spec's digest), the REST job pointing at those versions, the job's YAML form and
+    the binding problems. Cached by everything it depends on (providers/azure/sdk_cache.py)."""
+    from providers.azure.sdk_cache import cached_json, jsonable
+
+    def compiled() -> dict[str, Any]:
+        built = build(pipeline, **kwargs)
+        return _compiled(built, json.loads(json.dumps(job_yaml(built), default=str)))
+
+    return cached_json("training-job", {"pipeline": jsonable(pipeline), **kwargs}, compiled)
+
+
+def compile_drift(**kwargs: Any) -> dict[str, Any]:
+    """`build_drift`'s one-node job, JSON only (as `compile_training`)."""
+    from providers.azure.sdk_cache import cached_json
+
+    def compiled() -> dict[str, Any]:
+        return _compiled(build_drift(**kwargs), None)
+
+    return cached_json("drift-job", kwargs, compiled)
+
+
+def _compiled(built: BuiltPipeline, yaml_form: dict[str, Any] | None) -> dict[str, Any]:
+    specs = {name: component_spec(component) for name, component in built.components.items()}
+    versions = {name: digest({"spec": json.dumps(spec, sort_keys=True).encode()}) for name, spec in specs.items()}
+    return {
+        "specs": specs,
+        "versions": versions,
+        "rest": rest_job(built, versions),
+        "yaml": yaml_form,
+        "problems": check_bindings(yaml_form) if yaml_form is not None else [],
+    }
+
+
+def fill(
+    value: Any, workspace_id: str, identity_id: str, identity_client_id: str, names: dict[str, str] | None = None
+) -> Any:
+    """Put the real workspace and identity ids (and `names`: stand-in -> real, e.g. `DATA_ACCOUNT`)
+    where the templates stand (any JSON value)."""
     if isinstance(value, dict):
-        return {k: fill(v, workspace_id, identity_id, identity_client_id) for k, v in value.items()}
+        return {k: fill(v, workspace_id, identity_id, identity_client_id, names) for k, v in value.items()}
     if isinstance(value, list):
-        return [fill(v, workspace_id, identity_id, identity_client_id) for v in value]
+        return [fill(v, workspace_id, identity_id, identity_client_id, names) for v in value]
     if isinstance(value, str):
-        return (
+        out = (
             value.replace(WORKSPACE_ID, workspace_id)
             .replace(IDENTITY_ID, identity_id)
             .replace(IDENTITY_CLIENT_ID, identity_client_id)
         )
+        for stand_in, real in (names or {}).items():
+            out = out.replace(stand_in, real)
+        return out
+    return value
+
+
+def fill_names(value: Any, names: dict[str, str]) -> Any:
+    """Replace stand-in names (`DATA_ACCOUNT`, `CAPTURE_ACCOUNT`, ...) in any JSON value."""
+    if isinstance(value, dict):
+        return {k: fill_names(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill_names(v, names) for v in value]
+    if isinstance(value, str):
+        for stand_in, real in names.items():
+            value = value.replace(stand_in, real)
     return value
 
 

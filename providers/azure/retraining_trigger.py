@@ -1,34 +1,65 @@
-"""RetrainingTrigger: drift runs of the monitor -> log alert -> action group (e-mail and, with
-`retrain_on_drift`, a Logic App that submits the training pipeline job through ARM).
+"""RetrainingTrigger: drift -> alert -> action group (e-mail and, with `retrain_on_drift`, a Logic
+App that submits the training pipeline job through ARM), one retraining per drift episode.
 
-The monitor itself only e-mails. Its runs are logged to Log Analytics (diagnostic setting,
-`AmlRunStatusChangedEvent`); a run of the monitor that ends `Failed` is how Azure ML reports a
-signal over its threshold, and the scheduled query rule fires on it.
+What fires, per `monitor.engine`:
+- kit: a log search alert over the drift check's own table (`MlopsDrift_CL`, written by the drift
+  job through the Logs Ingestion API): a row of this monitor with `Status == "ok"` and
+  `Value > drift_threshold` (the kit's statistic drifts when ABOVE the threshold). Every column the
+  query names is a column the table declares (vendor_rules.check_log_queries). A second alert
+  fires when no drift check wrote a row for two schedule intervals: a check that stops running
+  (or keeps failing) alerts instead of looking healthy. It only e-mails.
+- builtin: Azure ML's monitor does not fail its run on a breach: its threshold component tags the
+  run `azureml_modelmonitor_threshold_breached` and the run succeeds (Azure/azureml-assets,
+  model_monitor_evaluate_metrics_threshold). The workspace's Event Grid system topic delivers
+  `RunStatusChanged` events whose `data.RunTags.azureml_modelmonitor_threshold_breached` contains
+  "has failed due to one or more features violating metric thresholds" (Microsoft Learn "Monitor
+  the performance of models deployed to production", Set up alerts with Event Grid) to the Logic
+  App, which answers Event Grid's validation handshake itself (Microsoft Learn "Webhook event
+  delivery": a plain HTTP endpoint returns the `validationCode`).
+
+The Logic App applies `pipelines/loop.py:RetrainGuard`, in ARM: one run at a time (trigger
+concurrency 1, so two alerts cannot both see "nothing in flight"), it lists the workspace's jobs
+carrying a `trigger` tag, and submits a new run, tagged `trigger: drift`, only when no drift-started
+run is in flight and none started within `monitor.retrain_cooldown_hours`.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
+from datetime import timedelta
+from typing import Any
 
 import pulumi
-from pulumi_azure_native import authorization, logic, managedidentity, monitor
+from pulumi_azure_native import authorization, eventgrid, logic, managedidentity, monitor
 
 from providers.azure.dynamic import ML_API_VERSION
 from providers.azure.foundation import FoundationOut
-from providers.azure.model_monitor import MonitorOut
+from providers.azure.model_monitor import DRIFT_TABLE, MonitorOut, interval
 from providers.azure.training_pipeline import TrainingOut
 from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment
 
 API_VERSION = ML_API_VERSION
-# The window equals the evaluation frequency: consecutive windows tile time without overlap, so one
-# failed monitor run is counted by exactly one evaluation and fires (and retrains) once. With
-# autoMitigate off, an overlapping window (e.g. PT1H every PT15M) would fire up to 4 times.
+# The drift alert's window equals its evaluation frequency: consecutive windows tile time, so one
+# drift row is counted by exactly one evaluation (autoMitigate off: each evaluation stands alone).
 ALERT_EVERY = "PT15M"
+MISSING_EVERY = "PT1H"
+# Log search alert windows (Microsoft Learn "Create or edit a log search alert rule": the query's
+# time range is at most two days).
+_WINDOWS = ("PT1H", "PT2H", "PT3H", "PT4H", "PT6H", "PT12H", "P1D", "P2D")
+TRIGGER_TAG = "trigger"
+DRIFT = "drift"
+TERMINAL = ("Completed", "Failed", "Canceled", "NotResponding")
+"""Azure ML job statuses that end a run (azure-ai-ml `JobStatus`); any other is in flight."""
+BREACH_TAG = "azureml_modelmonitor_threshold_breached"
+BREACH_MESSAGE = "has failed due to one or more features violating metric thresholds"
+RUN_STATUS_CHANGED = "Microsoft.MachineLearningServices.RunStatusChanged"
+VALIDATION_EVENT = "Microsoft.EventGrid.SubscriptionValidationEvent"
 # What submitting a job needs, as documented, and nothing else (a custom role on the workspace):
 # Microsoft Learn "Manage access to Azure Machine Learning workspace", common scenarios,
-# "Submitting any type of run (V2)".
+# "Submitting any type of run (V2)". `jobs/*` includes reading jobs (the guard's listing).
 SUBMITTER_ACTIONS = [
     "Microsoft.MachineLearningServices/workspaces/*/read",
     "Microsoft.MachineLearningServices/workspaces/environments/write",
@@ -52,38 +83,161 @@ def submitter_role_name(prefix: str, resource_group_id: str) -> str:
     return f"mlops {prefix} pipeline submitter {submitter_role_id(resource_group_id)[:8]}"
 
 
-def drift_query(monitor_name: str) -> str:
+def drift_query(monitor_name: str, threshold: float) -> str:
+    """Rows of one drift check over the threshold (the kit's statistic drifts when ABOVE it)."""
     return (
-        "AmlRunStatusChangedEvent\n"
-        f'| where ExperimentName == "{monitor_name}"\n'
-        '| where Status == "Failed"\n'
-        "| project TimeGenerated, RunId, ExperimentName, Status"
+        f"{DRIFT_TABLE}\n"
+        f'| where Monitor == "{monitor_name}" and Status == "ok" and Value > {threshold}\n'
+        "| project TimeGenerated, Feature, Value, Threshold, WindowEnd"
     )
 
 
-def workflow_definition(job_url: str, job_body: dict, identity_id: str) -> dict:
-    """Logic App: an HTTP request trigger (called by the action group) and one ARM PUT of a new job."""
+def missing_query(monitor_name: str) -> str:
+    """Every row a drift check of this monitor wrote (a skipped window writes rows too)."""
+    return f'{DRIFT_TABLE}\n| where Monitor == "{monitor_name}"\n| project TimeGenerated, Status'
+
+
+def missing_window(every: timedelta | None) -> str | None:
+    """The missing-check alert's window: the smallest allowed one holding two schedule intervals
+    (one late run is not an alert, two missed are); None when two intervals exceed two days."""
+    if every is None:
+        return "P2D"
+    need = 2 * every
+    for window in _WINDOWS:
+        if _duration(window) >= need:
+            return window
+    return None
+
+
+def _duration(text: str) -> timedelta:
+    if text.startswith("PT"):
+        return timedelta(hours=int(text[2:-1])) if text.endswith("H") else timedelta(minutes=int(text[2:-1]))
+    return timedelta(days=int(text[1:-1]))
+
+
+def _arm_auth(identity_id: str) -> dict[str, str]:
+    return {"type": "ManagedServiceIdentity", "identity": identity_id, "audience": "https://management.azure.com/"}
+
+
+def workflow_definition(
+    jobs_url: str, job_body: dict[str, Any], identity_id: str, cooldown_hours: int, event_grid: bool = False
+) -> dict[str, Any]:
+    """The Logic App (Workflow Definition Language): the trigger an alert (or an Event Grid event)
+    calls, the RetrainGuard over the workspace's jobs, one ARM PUT of a new job tagged
+    `trigger: drift`. tests/azure/logic_interpreter.py runs this definition against the fake ARM."""
+    body = copy.deepcopy(job_body)
+    body["tags"] = {**(body.get("tags") or {}), TRIGGER_TAG: DRIFT}
+    guard: dict[str, Any] = {
+        "list_runs": {
+            "type": "Http",
+            "runAfter": {},
+            "inputs": {
+                "method": "GET",
+                # `tag`: "Jobs returned will have this tag key" (REST "Jobs - List").
+                "uri": f"{jobs_url}?api-version={API_VERSION}&tag={TRIGGER_TAG}&listViewType=ActiveOnly",
+                "authentication": _arm_auth(identity_id),
+            },
+            # Follows `nextLink` (Microsoft Learn "Handle large messages ... pagination" in Logic Apps).
+            "runtimeConfiguration": {"paginationPolicy": {"minimumItemCount": 5000}},
+        },
+        "drift_runs": {
+            "type": "Query",
+            "runAfter": {"list_runs": ["Succeeded"]},
+            "inputs": {
+                "from": "@coalesce(body('list_runs')?['value'], json('[]'))",
+                "where": f"@equals(item()?['properties']?['tags']?['{TRIGGER_TAG}'], '{DRIFT}')",
+            },
+        },
+        "in_flight": {
+            "type": "Query",
+            "runAfter": {"drift_runs": ["Succeeded"]},
+            "inputs": {
+                "from": "@body('drift_runs')",
+                "where": "@not(contains(createArray("
+                + ", ".join(f"'{s}'" for s in TERMINAL)
+                + "), item()?['properties']?['status']))",
+            },
+        },
+        "in_cooldown": {
+            "type": "Query",
+            "runAfter": {"drift_runs": ["Succeeded"]},
+            "inputs": {
+                "from": "@body('drift_runs')",
+                "where": "@greater(ticks(item()?['systemData']?['createdAt']), "
+                f"ticks(addHours(utcNow(), -{int(cooldown_hours)})))",
+            },
+        },
+        "decide": {
+            "type": "If",
+            "runAfter": {"in_flight": ["Succeeded"], "in_cooldown": ["Succeeded"]},
+            "expression": {
+                "and": [
+                    {"equals": ["@length(body('in_flight'))", 0]},
+                    {"equals": ["@length(body('in_cooldown'))", 0]},
+                ]
+            },
+            "actions": {
+                "submit_training": {
+                    "type": "Http",
+                    "runAfter": {},
+                    "inputs": {
+                        "method": "PUT",
+                        "uri": jobs_url + "/@{guid()}?api-version=" + API_VERSION,
+                        "body": {"properties": body},
+                        "authentication": _arm_auth(identity_id),
+                    },
+                }
+            },
+            "else": {
+                "actions": {
+                    "not_started": {
+                        "type": "Compose",
+                        "runAfter": {},
+                        "inputs": "@if(greater(length(body('in_flight')), 0), "
+                        "'a drift-started retraining is in flight', "
+                        "'within the cooldown of the last drift-started retraining')",
+                    }
+                }
+            },
+        },
+    }
+    if event_grid:
+        actions: dict[str, Any] = {
+            "subscription_validation": {
+                "type": "If",
+                "runAfter": {},
+                "expression": {"and": [{"equals": ["@first(triggerBody())?['eventType']", VALIDATION_EVENT]}]},
+                "actions": {
+                    "validation_response": {
+                        "type": "Response",
+                        "kind": "Http",
+                        "runAfter": {},
+                        "inputs": {
+                            "statusCode": 200,
+                            "body": {"validationResponse": "@first(triggerBody())?['data']?['validationCode']"},
+                        },
+                    }
+                },
+                "else": {"actions": guard},
+            }
+        }
+    else:
+        actions = guard
     return {
         "$schema": "https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/"
         "workflowdefinition.json#",
         "contentVersion": "1.0.0.0",
-        "triggers": {"drift_alert": {"type": "Request", "kind": "Http", "inputs": {"schema": {}}}},
-        "actions": {
-            "submit_training": {
-                "type": "Http",
-                "runAfter": {},
-                "inputs": {
-                    "method": "PUT",
-                    "uri": job_url + "/@{guid()}?api-version=" + API_VERSION,
-                    "body": {"properties": job_body},
-                    "authentication": {
-                        "type": "ManagedServiceIdentity",
-                        "identity": identity_id,
-                        "audience": "https://management.azure.com/",
-                    },
-                },
+        "triggers": {
+            "drift_alert": {
+                "type": "Request",
+                "kind": "Http",
+                "inputs": {"schema": {}},
+                # One run at a time: the guard's read and the submission never interleave
+                # (Microsoft Learn "Change trigger concurrency" in Azure Logic Apps).
+                "runtimeConfiguration": {"concurrency": {"runs": 1}},
             }
         },
+        "actions": actions,
         "outputs": {},
     }
 
@@ -104,7 +258,9 @@ class RetrainingTrigger(Capability):
         super().__init__(name, opts)
         s, m = deployment.settings, deployment.platform.monitor
         rg = foundation.resource_group_name
+        builtin = model_monitor.engine == "builtin"
 
+        # The workspace's run history in Log Analytics (why a drift check or a retraining failed).
         monitor.DiagnosticSetting(
             f"{name}-run-logs",
             name=f"{s.prefix}-runs",
@@ -119,6 +275,7 @@ class RetrainingTrigger(Capability):
         self.workflow = None
         self.alert = None
         logic_receivers = []
+        callback = None
         if m.retrain_on_drift and watching:
             submitter = managedidentity.UserAssignedIdentity(
                 f"{name}-identity",
@@ -149,7 +306,7 @@ class RetrainingTrigger(Capability):
             )
             jobs_url = pulumi.Output.concat("https://management.azure.com", foundation.workspace_id, "/jobs")
             definition = pulumi.Output.all(jobs_url, training.job_body, submitter.id).apply(
-                lambda a: workflow_definition(a[0], a[1], a[2])
+                lambda a: workflow_definition(a[0], a[1], a[2], m.retrain_cooldown_hours, event_grid=builtin)
             )
             self.workflow = logic.Workflow(
                 f"{name}-workflow",
@@ -168,15 +325,19 @@ class RetrainingTrigger(Capability):
                 trigger_name="drift_alert",
                 opts=pulumi.InvokeOutputOptions(parent=self),
             )
-            logic_receivers.append(
-                monitor.LogicAppReceiverArgs(
-                    name="retrain",
-                    resource_id=self.workflow.id,
-                    callback_url=callback.value,
-                    use_common_alert_schema=True,
+            if not builtin:
+                logic_receivers.append(
+                    monitor.LogicAppReceiverArgs(
+                        name="retrain",
+                        resource_id=self.workflow.id,
+                        callback_url=callback.value,
+                        use_common_alert_schema=True,
+                    )
                 )
-            )
 
+        email = monitor.MicrosoftCommonEmailReceiverArgs(
+            name="alert-email", email_address=m.alert_email, use_common_alert_schema=True
+        )
         self.action_group = monitor.ActionGroup(
             f"{name}-actions",
             action_group_name=f"{s.prefix}-drift",
@@ -184,11 +345,7 @@ class RetrainingTrigger(Capability):
             location="global",
             group_short_name="mlopsdrift",
             enabled=True,
-            email_receivers=[
-                monitor.MicrosoftCommonEmailReceiverArgs(
-                    name="alert-email", email_address=m.alert_email, use_common_alert_schema=True
-                )
-            ],
+            email_receivers=[email],
             logic_app_receivers=logic_receivers or None,
             tags=s.tags,
             opts=self.child(),
@@ -196,6 +353,27 @@ class RetrainingTrigger(Capability):
         if not watching:
             self.publish(drift_alarm=[], alert_topic=self.action_group.id, retrain_target=None)
             return
+        if builtin:
+            alarms = self._event_grid(name, deployment, foundation, model_monitor, callback)
+        else:
+            alarms = self._log_alerts(name, deployment, foundation, model_monitor)
+        self.publish(
+            drift_alarm=alarms,
+            alert_topic=self.action_group.id,
+            retrain_target=self.workflow.id if self.workflow else None,
+        )
+
+    # -- kit engine: log search alerts over the drift check's table ------------------------------
+
+    def _log_alerts(
+        self,
+        name: str,
+        deployment: Deployment[AzureSettings],
+        foundation: FoundationOut,
+        model_monitor: MonitorOut,
+    ) -> list[pulumi.Output[str]]:
+        s, m = deployment.settings, deployment.platform.monitor
+        rg = foundation.resource_group_name
         self.alert = monitor.ScheduledQueryRule(
             f"{name}-drift-alert",
             rule_name=f"{s.prefix}-drift",
@@ -204,8 +382,8 @@ class RetrainingTrigger(Capability):
             kind="LogAlert",
             display_name=f"{s.prefix} data drift over {m.drift_threshold}",
             description=(
-                f"Monitor {model_monitor.name} found a feature whose Jensen-Shannon distance to the "
-                f"training data exceeds {m.drift_threshold}."
+                f"A drift check of {model_monitor.name} found a request column whose distance to the training "
+                f"data (Kolmogorov-Smirnov D for numbers, L-infinity for categories) is above {m.drift_threshold}."
             ),
             severity=2,
             enabled=True,
@@ -216,7 +394,7 @@ class RetrainingTrigger(Capability):
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(
                 all_of=[
                     monitor.ConditionArgs(
-                        query=drift_query(model_monitor.name),
+                        query=drift_query(model_monitor.name, m.drift_threshold),
                         time_aggregation="Count",
                         operator="GreaterThan",
                         threshold=0,
@@ -237,8 +415,101 @@ class RetrainingTrigger(Capability):
             tags=s.tags,
             opts=self.child(),
         )
-        self.publish(
-            drift_alarm=[self.alert.id],
-            alert_topic=self.action_group.id,
-            retrain_target=self.workflow.id if self.workflow else None,
+        alarms = [self.alert.id]
+        window = missing_window(interval(m.schedule))
+        if window is not None:
+            checks = monitor.ActionGroup(
+                f"{name}-check-actions",
+                action_group_name=f"{s.prefix}-checks",
+                resource_group_name=rg,
+                location="global",
+                group_short_name="mlopscheck",
+                enabled=True,
+                email_receivers=[
+                    monitor.MicrosoftCommonEmailReceiverArgs(
+                        name="alert-email", email_address=m.alert_email, use_common_alert_schema=True
+                    )
+                ],
+                tags=s.tags,
+                opts=self.child(),
+            )
+            self.missing = monitor.ScheduledQueryRule(
+                f"{name}-missing-check",
+                rule_name=f"{s.prefix}-drift-check-missing",
+                resource_group_name=rg,
+                location=s.location,
+                kind="LogAlert",
+                display_name=f"{s.prefix} drift check not running",
+                description=(
+                    f"No drift check of {model_monitor.name} wrote a result in {window}: the check stopped "
+                    "or keeps failing, so drift would go unseen."
+                ),
+                severity=2,
+                enabled=True,
+                auto_mitigate=True,
+                scopes=[foundation.log_analytics_id],
+                evaluation_frequency=MISSING_EVERY,
+                window_size=window,
+                criteria=monitor.ScheduledQueryRuleCriteriaArgs(
+                    all_of=[
+                        monitor.ConditionArgs(
+                            query=missing_query(model_monitor.name),
+                            time_aggregation="Count",
+                            operator="LessThan",
+                            threshold=1,
+                            failing_periods=monitor.ConditionFailingPeriodsArgs(
+                                min_failing_periods_to_alert=1, number_of_evaluation_periods=1
+                            ),
+                        )
+                    ]
+                ),
+                actions=monitor.ActionsArgs(action_groups=[checks.id]),
+                tags=s.tags,
+                opts=self.child(),
+            )
+            alarms.append(self.missing.id)
+        return alarms
+
+    # -- builtin engine: the tag Azure ML's monitor sets, through Event Grid ---------------------
+
+    def _event_grid(
+        self,
+        name: str,
+        deployment: Deployment[AzureSettings],
+        foundation: FoundationOut,
+        model_monitor: MonitorOut,
+        callback: Any,
+    ) -> list[pulumi.Output[str]]:
+        s = deployment.settings
+        topic = eventgrid.SystemTopic(
+            f"{name}-events",
+            system_topic_name=f"{s.prefix}-ml-events",
+            resource_group_name=foundation.resource_group_name,
+            location=s.location,
+            source=foundation.workspace_id,
+            topic_type="Microsoft.MachineLearningServices.Workspaces",
+            tags=s.tags,
+            opts=self.child(),
         )
+        if callback is None:  # retrain_on_drift off: the monitor's own e-mail is the alert
+            return []
+        subscription = eventgrid.SystemTopicEventSubscription(
+            f"{name}-breach",
+            event_subscription_name=f"{s.prefix}-drift-breach",
+            system_topic_name=topic.name,
+            resource_group_name=foundation.resource_group_name,
+            event_delivery_schema="EventGridSchema",
+            destination=eventgrid.WebHookEventSubscriptionDestinationArgs(
+                endpoint_type="WebHook", endpoint_url=callback.value, max_events_per_batch=1
+            ),
+            filter=eventgrid.EventSubscriptionFilterArgs(
+                included_event_types=[RUN_STATUS_CHANGED],
+                advanced_filters=[
+                    eventgrid.StringContainsAdvancedFilterArgs(
+                        operator_type="StringContains", key=f"data.RunTags.{BREACH_TAG}", values=[BREACH_MESSAGE]
+                    ),
+                ],
+            ),
+            opts=self.child(),
+        )
+        return [subscription.id]

@@ -18,6 +18,7 @@ from providers.azure import wheelhouse
 from providers.azure.feature_store import FeatureStoreOut
 from providers.azure.foundation import FoundationOut
 from providers.azure.model_registry import RegistryOut
+from providers.azure.sdk_cache import sdk_built
 from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment, asset
 
@@ -59,6 +60,7 @@ def job_args(rest: dict[str, Any], fill: pulumi.Output[Any]) -> ml.PipelineJobAr
     )
 
 
+@sdk_built("environment-properties")
 def environment_properties(code_base: str, context: str, tags: dict[str, str], framework: str) -> dict[str, Any]:
     """The environment version's REST properties from azure-ai-ml's Environment entity: a Docker
     build context (a blob folder) instead of a conda file."""
@@ -84,7 +86,12 @@ class TrainingOut:
     """The pipeline job as the REST API takes it (what the retraining workflow submits)."""
     environment_version: pulumi.Resource
     training_data: str
-    """Where the data the model is trained on lives (the drift baseline)."""
+    """Where the pipeline writes the training split."""
+    code_ref: str
+    """The code asset as a component references it (`pipeline_definition.code_ref`)."""
+    environment_ref: str
+    fill: pulumi.Output[Any]
+    """`value -> value` with the template ids and stand-in names replaced by the real ones."""
 
 
 class TrainingPipeline(Capability):
@@ -188,11 +195,13 @@ class TrainingPipeline(Capability):
         )
 
         gate = p.pipeline.quality_gate
-        built = pdef.build(
+        code_ref = pdef.code_ref(f"{s.prefix}-steps", self.code_version_name)
+        environment_ref = pdef.environment_ref(f"{s.prefix}-steps-env", self.env_version_name)
+        compiled = pdef.compile_training(
             pipeline,
             prefix=s.prefix,
-            code=pdef.code_ref(f"{s.prefix}-steps", self.code_version_name),
-            environment=pdef.environment_ref(f"{s.prefix}-steps-env", self.env_version_name),
+            code=code_ref,
+            environment=environment_ref,
             instance_type=s.training_instance,
             gate_metric=gate.metric,
             gate_threshold=gate.threshold,
@@ -201,19 +210,19 @@ class TrainingPipeline(Capability):
             data_root=DATA_ROOT,
             tags=s.tags,
         )
-        problems = pdef.check_bindings(pdef.job_yaml(built))
+        problems = compiled["problems"]
         if problems:  # a kit bug, not a config error: fail loudly before anything is declared
             raise RuntimeError("pipeline bindings are broken: " + "; ".join(problems))
         self.training_data = pdef.training_data_path(DATA_ROOT, pipeline)
 
-        fill = pulumi.Output.all(foundation.workspace_id, foundation.identity_id, foundation.identity_client_id).apply(
-            lambda ids: lambda value: pdef.fill(value, ids[0], ids[1], ids[2])
+        fill = pulumi.Output.all(
+            foundation.workspace_id, foundation.identity_id, foundation.identity_client_id, foundation.names
+        ).apply(
+            lambda ids: lambda value: pdef.fill(value, ids[0], ids[1], ids[2], {pdef.DATA_ACCOUNT: ids[3].data_account})
         )
-        versions: dict[str, str] = {}
+        versions: dict[str, str] = compiled["versions"]
         components = []
-        for cname, component in built.components.items():
-            spec = pdef.component_spec(component)
-            versions[cname] = pdef.digest({"spec": json.dumps(spec, sort_keys=True).encode()})
+        for cname, spec in compiled["specs"].items():
             container = ml.ComponentContainer(
                 f"{name}-{cname}",
                 name=cname,
@@ -237,7 +246,7 @@ class TrainingPipeline(Capability):
                 )
             )
 
-        rest = pdef.rest_job(built, versions)
+        rest = compiled["rest"]
         self.job_rest = rest
         self.job_body = fill.apply(lambda f: f(rest))
         # The job definition as a file next to the code: `az ml job create -f` runs it by hand.
@@ -248,7 +257,7 @@ class TrainingPipeline(Capability):
             account_name=foundation.code_account_name,
             resource_group_name=rg,
             content_type="application/json",
-            source=fill.apply(lambda f: pulumi.StringAsset(json.dumps(f(pdef.job_yaml(built)), indent=1, default=str))),
+            source=fill.apply(lambda f: pulumi.StringAsset(json.dumps(f(compiled["yaml"]), indent=1, default=str))),
             opts=self.child(),
         )
         self.schedule = None
@@ -273,6 +282,9 @@ class TrainingPipeline(Capability):
             job_body=self.job_body,
             training_data=self.training_data,
             environment_version=self.environment,
+            code_ref=code_ref,
+            environment_ref=environment_ref,
+            fill=fill,
         )
         self.publish(
             training_pipeline=pulumi.Output.all(definition.id, code_uri).apply(

@@ -203,6 +203,17 @@ _ENUM_COLLISIONS: dict[tuple[str, tuple[str, ...]], tuple[set[str], str]] = {
     ),
 }
 
+# Known-value enums the REST API documents as open to one more documented shape: (path, enum) ->
+# (pattern, source). A value matching the pattern is accepted; any other must be a known value.
+_OPEN_ENUMS: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {
+    ("dataFlows[].streams[]", ("KnownDataFlowStreams",)): (
+        r"^Custom-[A-Za-z0-9_]+$",
+        "a custom stream declared in streamDeclarations, named Custom-<name> (Microsoft Learn 'Structure of a "
+        "data collection rule in Azure Monitor' <https://learn.microsoft.com/en-us/azure/azure-monitor/"
+        "essentials/data-collection-rule-structure>)",
+    ),
+}
+
 
 def path_key(path: str) -> str:
     """`criteria.allOf[0].operator` -> `criteria.allOf[].operator` (list indices dropped)."""
@@ -253,6 +264,9 @@ def _walk_pulumi(value: Any, tp: Any, path: str, report, defaults_seen: set[str]
             allowed, where = collision
             if value not in allowed:
                 report(path, f"{value!r} is not one of {sorted(allowed)} ({where})")
+            return
+        opened = _OPEN_ENUMS.get((path_key(path), tuple(e.__qualname__ for e in enums)))
+        if opened is not None and re.match(opened[0], value):
             return
         if value not in allowed:
             names = ", ".join(e.__name__ for e in enums)
@@ -1542,6 +1556,116 @@ def check_traffic_resource(resource: dict, resources: list[dict], subscription: 
     return found
 
 
+# ---- log search alerts: every column a query names exists in the table it reads ----
+
+LOG_TABLES_PAGE = (
+    "Azure Monitor Logs reference: AmlRunStatusChangedEvent",
+    "https://learn.microsoft.com/en-us/azure/azure-monitor/reference/tables/amlrunstatuschangedevent",
+)
+# Built-in tables' columns, as Microsoft documents them (a custom table's come from the plan).
+BUILT_IN_TABLES: dict[str, tuple[str, ...]] = {
+    "AmlRunStatusChangedEvent": (
+        "TimeGenerated",
+        "RunId",
+        "ParentRunId",
+        "RootRunId",
+        "Status",
+        "Message",
+        "Level",
+        "OperationName",
+        "OperationVersion",
+        "ResultType",
+        "ResultSignature",
+        "ResultDescription",
+        "CorrelationId",
+        "DurationMs",
+        "Identity",
+        "CallerIpAddress",
+        "Location",
+        "_ResourceId",
+        "_SubscriptionId",
+        "SourceSystem",
+        "Type",
+    ),
+}
+_KQL_WORDS = {
+    "where", "project", "extend", "summarize", "by", "and", "or", "not", "in", "has", "contains", "between",
+    "count", "take", "limit", "top", "sort", "order", "asc", "desc", "distinct", "true", "false", "let",
+    "bin", "ago", "now", "datetime", "timespan", "isnull", "isnotnull", "isempty", "isnotempty", "tostring",
+    "toreal", "todouble", "toint", "tolong", "tobool", "max", "min", "avg", "sum", "dcount", "arg_max",
+    "arg_min", "startswith", "endswith", "matches", "regex", "on", "kind", "join", "union", "h", "m", "d", "s",
+}  # fmt: skip
+_KQL_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+_KQL_NAME = re.compile(r"(?<![\w.])([A-Za-z_][A-Za-z0-9_]*)(?![\w])")
+
+
+def kql_columns(query: str) -> tuple[str, set[str]]:
+    """(table, columns named) of a simple KQL query: `Table | where ... | project ...`. Names a
+    stage defines (`extend X = ...`, `summarize X = ...`, `project X = ...`) are not columns read."""
+    text = _KQL_STRING.sub('""', query)
+    table, _, rest = text.partition("|")
+    defined = set(re.findall(r"(?:extend|summarize|project|,)\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)", rest))
+    names: set[str] = set()
+    for match in _KQL_NAME.finditer(rest):
+        name = match.group(1)
+        after = rest[match.end() :].lstrip()
+        if name.lower() in _KQL_WORDS or after.startswith("(") or re.fullmatch(r"\d+[a-z]*", name):
+            continue
+        names.add(name)
+    return table.strip(), names - defined
+
+
+def declared_tables(resources: list[dict]) -> dict[str, tuple[str, ...]]:
+    tables = dict(BUILT_IN_TABLES)
+    for r in resources:
+        if r["type"] == "azure-native:operationalinsights:Table":
+            columns = ((r["inputs"].get("schema") or {}).get("columns")) or []
+            tables[str(r["inputs"].get("tableName"))] = tuple(str(c.get("name")) for c in columns)
+    return tables
+
+
+def check_log_queries(resources: list[dict]) -> list[Violation]:
+    """A log search alert whose query names a column its table does not have never matches a row:
+    the alert is silently dead (issue 10 item 9: `ExperimentName` on AmlRunStatusChangedEvent)."""
+    tables = declared_tables(resources)
+    found = []
+    for r in resources:
+        if r["type"] != "azure-native:monitor:ScheduledQueryRule":
+            continue
+        for i, condition in enumerate(((r["inputs"].get("criteria") or {}).get("allOf")) or []):
+            query = str(condition.get("query") or "")
+            table, names = kql_columns(query)
+            where = f"criteria.allOf[{i}].query"
+            if table not in tables:
+                found.append(
+                    Violation(
+                        r["name"],
+                        r["type"],
+                        where,
+                        f"reads {table!r}, a table neither documented here nor declared by the plan",
+                        _cite(LOG_TABLES_PAGE),
+                    )  # fmt: skip
+                )
+                continue
+            missing = sorted(names - set(tables[table]))
+            if missing:
+                source = (
+                    _cite(LOG_TABLES_PAGE)
+                    if table in BUILT_IN_TABLES
+                    else f"the plan's azure-native:operationalinsights:Table {table} schema"
+                )
+                found.append(
+                    Violation(
+                        r["name"],
+                        r["type"],
+                        where,
+                        f"names {missing}, not columns of {table} ({', '.join(tables[table])}): it matches no row",
+                        source,
+                    )
+                )
+    return found
+
+
 # ---- role assignments ----
 
 
@@ -1660,5 +1784,6 @@ def _check_plan(resources: list[dict]) -> list[Violation]:
         found += check_arm_patch(resource)
     found += check_feature_store(resources)
     found += check_custom_roles(resources)
+    found += check_log_queries(resources)
     found += check_dependencies(resources)
     return sorted(set(found))

@@ -35,9 +35,21 @@ BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-py312-inference:latest"
 PYTHON_VERSION = "3.12"
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
 ARCHIVE = "wheelhouse.tar.gz"
-# The gate step registers the model with azure-ai-ml as the runtime identity: the versions this
-# kit is tested with (constraints.txt).
-EXTRA_REQUIREMENTS = ("azure-ai-ml==1.35.2", "azure-identity==1.27.0")
+# What the kit's Azure code in the image imports, pinned: the gate step registers the model with
+# azure-ai-ml as the runtime identity; the step I/O (step_io.py, shipped as mlops_io.py) reads and
+# writes the stores with azure-storage-blob and parquet (pyarrow: the feature sets read parquet);
+# the scoring script logs the request columns with Azure ML's collector (azureml-ai-monitoring,
+# Microsoft Learn "Collect production data from models deployed for real-time inferencing").
+# azure-ai-ml, azure-identity and azure-storage-blob: the versions this kit is tested with
+# (constraints.txt); pyarrow 17.0.0: a release with CPython 3.12 manylinux wheels for numpy 1.26 and
+# pandas 2.2 (the churn pins) [not downloaded here: no wheelhouse is built offline].
+EXTRA_REQUIREMENTS = (
+    "azure-ai-ml==1.35.2",
+    "azure-identity==1.27.0",
+    "azure-storage-blob==12.31.1",
+    "pyarrow==17.0.0",
+    "azureml-ai-monitoring==1.0.0",
+)
 
 
 def requirements(pipeline: PipelineDef) -> str:

@@ -13,16 +13,23 @@ import copy
 import json
 import re
 import threading
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 WS = "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
 _VERSION = re.compile(rf"^{re.escape(WS)}/models/([^/]+)/versions/([^/?]+)$")
 _VERSIONS = re.compile(rf"^{re.escape(WS)}/models/([^/]+)/versions$")
+_CONTAINER = re.compile(rf"^{re.escape(WS)}/models/([^/]+)$")
 _ENDPOINT = re.compile(rf"^{re.escape(WS)}/onlineEndpoints/([^/]+)$")
 _DEPLOYMENTS = re.compile(rf"^{re.escape(WS)}/onlineEndpoints/([^/]+)/deployments$")
 _PROVISION = re.compile(r"^(/subscriptions/.+/workspaces/[^/]+)/provisionManagedNetwork$")
 _OPERATION = re.compile(r"^/operations/(\d+)$")
+_METRICS = re.compile(rf"^{re.escape(WS)}/onlineEndpoints/([^/]+)/providers/Microsoft\.Insights/metrics$")
+_JOBS = re.compile(rf"^{re.escape(WS)}/jobs$")
+_JOB = re.compile(rf"^{re.escape(WS)}/jobs/([^/]+)$")
+JOBS_PAGE = 2  # small pages: a listing must follow nextLink
 RETRY_AFTER = "0.01"  # seconds; azure-core reads "0" as "use the default interval" (30 s)
 
 
@@ -45,6 +52,9 @@ class FakeArm:
         self.deployments: dict[str, set[str]] = {}  # endpoint -> deployment names that exist
         self.resources: dict[str, dict[str, Any]] = {}  # ARM id (lowercase) -> body, for PATCH/GET
         self.operations: list[int] = []  # polls left before each async operation succeeds
+        # model -> N: until its next write, a reader of the model (its container's nextVersion, or a
+        # listing of its versions) sees the registry as it was before version N was written.
+        self.stale_next_version: dict[str, int] = {}
         self.workspace = {
             "id": WS,
             "name": "ws",
@@ -53,6 +63,11 @@ class FakeArm:
             "properties": {"friendlyName": "ws", "managedNetwork": {"isolationMode": "AllowOnlyApprovedOutbound"}},
         }
         self.resources[WS.lower()] = self.workspace
+        self.jobs: dict[str, dict[str, Any]] = {}
+        # deployment -> {"requests": {status code class: count per minute}, "p99": ms}: what Azure
+        # Monitor answers for the endpoint's metrics filtered by that deployment.
+        self.metrics: dict[str, dict[str, Any]] = {}
+        self.now = lambda: datetime.now(UTC)  # what stamps a new job's systemData.createdAt
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -82,6 +97,13 @@ class FakeArm:
                 if m := _VERSION.match(path):
                     key = (m.group(1), m.group(2))
                     if method == "PUT":
+                        fake.stale_next_version.pop(key[0], None)  # the writer's view ends with its write
+                        existing = fake.models.get(key)
+                        if existing and existing["properties"].get("modelUri") != body["properties"].get("modelUri"):
+                            # Azure ML versions are immutable (azure-ai-ml _artifacts/_constants.py)
+                            return self._send(
+                                400, {"error": {"code": "UserError", "message": "Asset paths cannot be updated."}}
+                            )
                         fake.models[key] = {
                             "id": path,
                             "name": key[1],
@@ -92,9 +114,47 @@ class FakeArm:
                     if key in fake.models:
                         return self._send(200, fake.models[key])
                     return self._send(404, {"error": {"code": "NotFound", "message": "no such model version"}})
+                if (m := _CONTAINER.match(path)) and method == "GET":
+                    numbers = [int(v) for (n, v) in fake.models if n == m.group(1) and v.isdigit()]
+                    if not numbers:
+                        return self._send(404, {"error": {"code": "NotFound", "message": "no such model"}})
+                    stale = fake.stale_next_version.get(m.group(1))
+                    return self._send(
+                        200,
+                        {
+                            "id": path,
+                            "name": m.group(1),
+                            "properties": {
+                                "nextVersion": str(stale or max(numbers) + 1),
+                                "latestVersion": str(max(numbers)),
+                            },
+                        },
+                    )
                 if (m := _VERSIONS.match(path)) and method == "GET":
-                    values = [v for (n, _), v in fake.models.items() if n == m.group(1)]
+                    hidden = fake.stale_next_version.get(m.group(1))  # a listing taken before a write
+                    values = [
+                        v
+                        for (n, number), v in fake.models.items()
+                        if n == m.group(1) and not (hidden and number.isdigit() and int(number) >= hidden)
+                    ]
                     return self._send(200, {"value": values})
+                if (m := _METRICS.match(path)) and method == "GET":
+                    return self._metrics()
+                if _JOBS.match(path) and method == "GET":
+                    return self._list_jobs()
+                if m := _JOB.match(path):
+                    if method == "PUT":
+                        fake.jobs[m.group(1)] = {
+                            "id": path,
+                            "name": m.group(1),
+                            "type": "Microsoft.MachineLearningServices/workspaces/jobs",
+                            "properties": {**body["properties"], "status": "Running"},
+                            "systemData": {"createdAt": fake.now().isoformat()},
+                        }
+                        return self._send(201, fake.jobs[m.group(1)])
+                    if m.group(1) in fake.jobs:
+                        return self._send(200, fake.jobs[m.group(1)])
+                    return self._send(404, {"error": {"code": "NotFound", "message": path}})
                 if m := _ENDPOINT.match(path):
                     return self._endpoint(method, m.group(1), path, body)
                 if (m := _DEPLOYMENTS.match(path)) and method == "GET":
@@ -121,6 +181,46 @@ class FakeArm:
                         return self._async(200, resource)
                 return self._send(404, {"error": {"code": "NotFound", "message": path}})
 
+            def _metrics(self) -> None:
+                query = parse_qs(self.path.split("?", 1)[1])
+                metric = query["metricnames"][0]
+                found = re.search(r"deployment eq '([^']+)'", query.get("$filter", [""])[0])
+                data = fake.metrics.get(found.group(1) if found else "", {})
+                if metric == "RequestsPerMinute":
+                    series = [
+                        {
+                            "metadatavalues": [{"name": {"value": "statusCodeClass"}, "value": cls}],
+                            "data": [{"timeStamp": "2024-01-01T00:00:00Z", "average": float(count)}],
+                        }
+                        for cls, count in sorted((data.get("requests") or {}).items())
+                    ]
+                else:
+                    series = (
+                        [
+                            {
+                                "metadatavalues": [],
+                                "data": [{"timeStamp": "2024-01-01T00:00:00Z", "average": data["p99"]}],
+                            }
+                        ]
+                        if "p99" in data
+                        else []
+                    )
+                return self._send(200, {"value": [{"name": {"value": metric}, "unit": "Count", "timeseries": series}]})
+
+            def _list_jobs(self) -> None:
+                query = parse_qs(self.path.split("?", 1)[1]) if "?" in self.path else {}
+                tag = (query.get("tag") or [None])[0]  # "Jobs returned will have this tag key"
+                names = sorted(
+                    n for n, j in fake.jobs.items() if tag is None or tag in (j["properties"].get("tags") or {})
+                )
+                skip = int((query.get("$skip") or ["0"])[0])
+                page = [fake.jobs[n] for n in names[skip : skip + JOBS_PAGE]]
+                body: dict[str, Any] = {"value": page}
+                if skip + JOBS_PAGE < len(names):
+                    rest = {k: v[0] for k, v in query.items() if k != "$skip"}
+                    body["nextLink"] = f"{fake.url}{WS}/jobs?{urlencode({**rest, '$skip': skip + JOBS_PAGE})}"
+                return self._send(200, body)
+
             def _endpoint(self, method: str, name: str, path: str, body: Any) -> None:
                 if method == "GET":
                     if name in fake.endpoints:
@@ -137,6 +237,10 @@ class FakeArm:
                     )
                 if any(not isinstance(v, int) for v in traffic.values()):
                     return self._send(400, {"error": {"code": "BadArgument", "message": f"traffic {traffic}"}})
+                mirror = body["properties"].get("mirrorTraffic") or {}
+                if set(mirror) - fake.deployments.get(name, set()) or sum(mirror.values()) > 50:
+                    # "Traffic values need to sum to utmost 50" (azure-ai-ml REST model)
+                    return self._send(400, {"error": {"code": "BadArgument", "message": f"mirror {mirror}"}})
                 fake.endpoints[name] = {
                     **body,
                     "id": path,

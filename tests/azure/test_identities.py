@@ -28,6 +28,7 @@ ROLE_NAMES = {
     "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
     "f6c7c914-8db3-469d-8ca1-694a8f32e121": "AzureML Data Scientist",
     "b556d68e-0be0-4f35-a333-ad7ee1ce17ea": "Azure AI Enterprise Network Connection Approver",
+    "3913510d-42f4-4e42-8a64-420c390055eb": "Monitoring Metrics Publisher",
     # The retraining submitter's custom role: uuid5 over the resource group's ARM id.
     "49368b8e-8145-5660-a564-57271c5543d6": "custom: mlops churn-dev pipeline submitter 49368b8e",
 }
@@ -42,6 +43,7 @@ FEATURE_STORE = "Microsoft.MachineLearningServices/workspaces/churn-dev-fs"
 APP_INSIGHTS = "Microsoft.Insights/components/churn-dev-ai"
 REDIS = "Microsoft.Cache/redis/churn-dev-online-9a37a1"
 APPROVER = "Azure AI Enterprise Network Connection Approver"
+DRIFT_RULE = "Microsoft.Insights/dataCollectionRules/churn-dev-drift"
 
 RUNTIME = {
     # jobs, the scoring container, the monitor, materialization: data in and out, code read, pull
@@ -75,6 +77,9 @@ ENCRYPTION = {
     ("churn-dev-cmk-id", "Key Vault Crypto Service Encryption User", CMK_VAULT),
     ("churndevacr9a37a1 (system)", "Key Vault Crypto Service Encryption User", CMK_VAULT),
 }
+# The kit's drift check sends its rows to one data collection rule (Microsoft Learn "Logs Ingestion
+# API in Azure Monitor": Monitoring Metrics Publisher on the DCR); only when a version is served.
+DRIFT = {("churn-dev-id", "Monitoring Metrics Publisher", DRIFT_RULE)}
 ONLINE_STORE = {
     # azure-ai-ml's feature store template grants the materialization identity Contributor on Redis
     ("churn-dev-id", "Contributor", REDIS),
@@ -83,12 +88,20 @@ ONLINE_STORE = {
 RETRAIN = {("churn-dev-retrain-id", "custom: mlops churn-dev pipeline submitter 49368b8e", WORKSPACE)}
 
 STACKS = {
-    "azure-dev": ({}, RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | ONLINE_STORE | RETRAIN),
+    "azure-dev": ({}, RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | ONLINE_STORE | RETRAIN | DRIFT),
     "offline-only-public": (
         {"feature_store.feature_groups[0].online": False, "network.public_access": True},
-        RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | RETRAIN,
+        RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | RETRAIN | DRIFT,
     ),
-    "no-retrain": ({"monitor.retrain_on_drift": False}, RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | ONLINE_STORE),
+    "no-retrain": (
+        {"monitor.retrain_on_drift": False},
+        RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | ONLINE_STORE | DRIFT,
+    ),
+    # Azure ML's own monitor: no drift table, nothing published by the kit.
+    "builtin-monitor": (
+        {"monitor.engine": "builtin"},
+        RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | ONLINE_STORE | RETRAIN,
+    ),
     "nothing-served": (
         {"endpoint.model_version": None},
         RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | ONLINE_STORE,

@@ -47,13 +47,33 @@ def test_register_step_tags_next_version(arm, approval, tag):
     gate = _gate_module()
     arm.add_model("churn-dev-churn", "1", {"approval": "approved"}, MODEL_URI)
     arm.add_model("churn-dev-churn", "2", {"approval": "pending"}, MODEL_URI)
-    model = gate.register(ml_client(arm.url), "churn-dev-churn", MODEL_URI, {"roc_auc": 0.83}, approval, "run-7")
+    model = gate.register(
+        ml_client(arm.url), "churn-dev-churn", MODEL_URI, {"roc_auc": 0.83}, approval, "run-7", "drift"
+    )
     assert model.version == "3"
     method, path, body = next(r for r in arm.requests if r[0] == "PUT")
     assert path.split("?")[0] == f"{WS}/models/churn-dev-churn/versions/3"
-    assert body["properties"]["tags"] == {"approval": tag, "roc_auc": "0.8300", "run": "run-7"}
+    assert body["properties"]["tags"] == {"approval": tag, "roc_auc": "0.8300", "run": "run-7", "trigger": "drift"}
+    # The number is the container's nextVersion (a server read), not a listing of versions.
+    assert ("GET", f"{WS}/models/churn-dev-churn") in [(m, p.split("?")[0]) for m, p, _ in arm.requests]
     assert body["properties"]["modelType"] == "custom_model"
     assert body["properties"]["modelUri"] == MODEL_URI
+
+
+def test_two_registrations_at_once_get_two_versions(arm):
+    """B read nextVersion 3 before A registered 3: Azure refuses B's PUT on the existing version 3
+    (versions are immutable), B asks again and registers 4. Nothing is overwritten."""
+    gate = _gate_module()
+    arm.add_model("churn-dev-churn", "2", {"approval": "approved"}, MODEL_URI)
+    client = ml_client(arm.url)
+    a = gate.register(client, "churn-dev-churn", MODEL_URI + "a/", {"roc_auc": 0.8}, "manual", "run-a")
+    arm.stale_next_version["churn-dev-churn"] = 3  # B's read happened before A's write
+    b = gate.register(client, "churn-dev-churn", MODEL_URI + "b/", {"roc_auc": 0.9}, "manual", "run-b")
+    assert (a.version, b.version) == ("3", "4")
+    assert arm.models[("churn-dev-churn", "3")]["properties"]["modelUri"] == MODEL_URI + "a/"
+    assert arm.models[("churn-dev-churn", "4")]["properties"]["modelUri"] == MODEL_URI + "b/"
+    puts = [p.split("?")[0].rsplit("/", 1)[-1] for m, p, _ in arm.requests if m == "PUT"]
+    assert puts == ["3", "3", "4"]
 
 
 def test_gate_blocks_registration(tmp_path, capsys):

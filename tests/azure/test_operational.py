@@ -177,13 +177,51 @@ def test_every_size_autoscales_on_the_declared_target(size, tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 
+def _rules(result) -> dict:
+    return {r.inputs["ruleName"]: r.inputs for r in result.by_type("azure-native:monitor:ScheduledQueryRule")}
+
+
 def test_the_alert_evaluates_non_overlapping_windows_without_auto_mitigation(planned):
-    rule = planned.one("azure-native:monitor:ScheduledQueryRule").inputs
+    rule = _rules(planned)["churn-dev-drift"]
     assert (rule["evaluationFrequency"], rule["windowSize"]) == ("PT15M", "PT15M")
     assert rule["autoMitigate"] is False and rule["enabled"] is True and rule["severity"] == 2
     (condition,) = rule["criteria"]["allOf"]
     assert condition["failingPeriods"] == {"minFailingPeriodsToAlert": 1, "numberOfEvaluationPeriods": 1}
     assert (condition["operator"], condition["threshold"], condition["timeAggregation"]) == ("GreaterThan", 0, "Count")
+    assert condition["query"] == (
+        "MlopsDrift_CL\n"
+        '| where Monitor == "churn-dev-monitor" and Status == "ok" and Value > 0.2\n'
+        "| project TimeGenerated, Feature, Value, Threshold, WindowEnd"
+    )
+
+
+# monitor.schedule -> the missing-check alert's window: two intervals, rounded up to a window Azure
+# log alerts take; none past two days (a note says so).
+MISSING_WINDOWS = {"0 * * * *": "PT2H", "*/15 * * * *": "PT1H", "0 */2 * * *": "PT4H", "0 3 * * *": "P2D"}
+
+
+@pytest.mark.parametrize(("schedule", "window"), MISSING_WINDOWS.items())
+def test_a_drift_check_that_stops_running_alerts(schedule, window, tmp_path):
+    rule = _rules(_plan(tmp_path, **{"monitor.schedule": schedule}))["churn-dev-drift-check-missing"]
+    assert (rule["evaluationFrequency"], rule["windowSize"]) == ("PT1H", window)
+    (condition,) = rule["criteria"]["allOf"]
+    assert (condition["operator"], condition["threshold"], condition["timeAggregation"]) == ("LessThan", 1, "Count")
+    assert (
+        condition["query"] == 'MlopsDrift_CL\n| where Monitor == "churn-dev-monitor"\n| project TimeGenerated, Status'
+    )
+
+
+def test_a_weekly_check_is_not_watched_for_absence_and_says_so(tmp_path):
+    from providers.azure import AzureProvider
+    from providers.spec import parse_platform
+
+    result = _plan(tmp_path, **{"monitor.schedule": "0 3 * * 1"})
+    assert set(_rules(result)) == {"churn-dev-drift"}
+    platform = parse_platform(
+        {**BASE["mlops:platform"], "monitor": {**BASE["mlops:platform"]["monitor"], "schedule": "0 3 * * 1"}}
+    )
+    notes = [x for x in AzureProvider().limitations(platform) if x.key == "mlops:platform.monitor.schedule"]
+    assert [n.severity for n in notes] == ["note"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -210,8 +248,11 @@ def test_the_knobs_at_their_upper_bounds_reach_azure(tmp_path):
     for collection in deployment["properties"]["dataCollector"]["collections"].values():
         assert collection["samplingRate"] == 1.0
     monitor = next(r for r in result.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-monitor")
-    thresholds = monitor.inputs["properties"]["action"]["monitorDefinition"]["signals"]["data-drift"]
-    assert {t["threshold"]["value"] for t in thresholds["metricThresholds"]} == {1.0}
+    drift = monitor.inputs["properties"]["action"]["jobDefinition"]["jobs"]["drift"]
+    (component,) = [r for r in result.by_type(ML + "ComponentVersion") if r.inputs["name"] == "churn_dev_drift"]
+    assert "--threshold 1.0 --min_samples 100 " in component.inputs["properties"]["componentSpec"]["command"]
+    assert drift["componentId"].endswith("/components/churn_dev_drift/versions/" + component.inputs["version"])
+    assert "Value > 1.0\n" in _rules(result)["churn-dev-drift"]["criteria"]["allOf"][0]["query"]
     training = next(r for r in result.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-training")
     gate = training.inputs["properties"]["action"]["jobDefinition"]["jobs"]["gate_register"]["inputs"]
     # (azure-ai-ml writes a pipeline node's inputs with snake_case keys: its own node wire format)

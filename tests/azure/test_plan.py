@@ -238,11 +238,28 @@ def test_deployment_scaling_and_data_collection(planned):
     assert props["scaleSettings"] == {"scaleType": "Default"}
     assert deployment.inputs["sku"]["capacity"] == 1
     assert "sku.capacity" in deployment.ignore_changes  # the autoscaler owns the count after creation
-    collections = props["dataCollector"]["collections"]
-    assert set(collections) == {"request", "response"}
-    assert all(
-        c["samplingRate"] == pytest.approx(0.2) and c["dataCollectionMode"] == "Enabled" for c in collections.values()
+    # Only the request columns the scoring script logs with Azure ML's collector (no payload logging).
+    assert props["dataCollector"] == {
+        "collections": {
+            "model_inputs": {
+                "dataCollectionMode": "Enabled",
+                "samplingRate": 0.2,
+                "dataId": f"{WS}/data/churn-dev-model-v1-model_inputs/versions/1",
+            }
+        },
+        "rollingRate": "Hour",
+    }
+    assert props["codeConfiguration"]["scoringScript"] == "mlops_azure_score.py"
+    (data,) = planned.by_type(ML + "DataVersion")
+    assert (data.inputs["name"], data.inputs["version"]) == ("churn-dev-model-v1-model_inputs", "1")
+    assert data.inputs["properties"]["dataType"] == "uri_folder"
+    assert data.inputs["properties"]["dataUri"] == (
+        "azureml://datastores/mlopscapture/paths/modelDataCollector/churn-dev-ep-9a37a1/model-v1/model_inputs"
     )
+    capture = next(
+        c for c in planned.by_type("azure-native:storage:BlobContainer") if c.inputs["containerName"] == "capture"
+    )
+    assert capture.inputs["accountName"] == "churndevws9a37a1" and capture.protect  # captured requests: data
     assert props["model"].endswith("/models/churn-dev-churn/versions/1")
     assert props["environmentId"].endswith("/environments/churn-dev-steps-env/versions/" + _env_version(planned))
     assert planned.outputs["serving"] == (f"model version 1 of {WS}/models/churn-dev-churn")
@@ -270,15 +287,21 @@ def test_the_environment_is_built_offline_from_a_wheelhouse_on_a_documented_infe
     requirements = blobs[f"env/{version}/requirements.txt"]["text"].splitlines()
     # the framework the model is trained with is the one it is served with, exactly
     assert "scikit-learn==1.4.2" in requirements
-    assert {"azure-ai-ml==1.35.2", "azure-identity==1.27.0"} <= set(requirements)
+    assert {
+        "azure-ai-ml==1.35.2",
+        "azure-identity==1.27.0",
+        "azure-storage-blob==12.31.1",
+        "pyarrow==17.0.0",
+        "azureml-ai-monitoring==1.0.0",
+    } <= set(requirements)
     assert all("==" in line for line in requirements)  # everything pinned: the wheelhouse is a lock
     archive = blobs[f"env/{version}/wheelhouse.tar.gz"]
     assert archive["asset"] == "FileAsset" and archive["path"] == f".mlops/wheelhouse/azure/churn-{version}.tar.gz"
 
 
-def test_schedules_and_drift_signal(planned):
+def test_the_training_schedule_and_its_job(planned):
     schedules = {r.inputs["name"]: r.inputs["properties"] for r in planned.by_type(ML + "Schedule")}
-    training, monitor = schedules["churn-dev-training"], schedules["churn-dev-monitor"]
+    training = schedules["churn-dev-training"]
     assert training["trigger"] == {"triggerType": "Cron", "expression": "0 3 * * *", "timeZone": "UTC"}
     job = training["action"]["jobDefinition"]
     assert training["action"]["actionType"] == "CreateJob" and job["jobType"] == "Pipeline"
@@ -309,28 +332,173 @@ def test_schedules_and_drift_signal(planned):
         assert spec["environment"].startswith(f"azureml:{WS}/environments/churn-dev-steps-env/versions/")
         assert spec["tags"] == {"mlops-platform": "churn", "mlops-environment": "dev", "team": "ml-platform"}
     assert job["inputs"]["input_data"]["uri"] == "azureml://datastores/mlopsdata/paths/churn/raw/"
-    assert monitor["trigger"]["expression"] == "0 * * * *"
-    assert monitor["isEnabled"] is True
-    definition = monitor["action"]["monitorDefinition"]
+    io = json.loads(job["jobs"]["store_features"]["environment_variables"]["MLOPS_IO"])
+    assert io == {
+        "kind": "azure",
+        "client_id": "66afa422-2a3e-5d87-9fa1-0a41bd27576f",
+        "features": {
+            "account_url": "https://churndevdata9a37a1.blob.core.windows.net",
+            "container": "data",
+            "prefix": "features/",
+        },
+    }
+    # The steps that reach the feature store (and the gate, which writes the baseline) and no other.
+    assert {n for n, j in job["jobs"].items() if "environment_variables" in j} == {
+        "store_features",
+        "training_data",
+        "gate_register",
+    }
+    assert job["jobs"]["gate_register"]["inputs"]["baseline"] == {
+        "job_input_type": "literal",
+        "value": "${{parent.jobs.training_data.outputs.baseline}}",
+    }
+
+
+def test_the_kit_drift_check_runs_on_the_monitor_schedule(planned):
+    schedules = {r.inputs["name"]: r.inputs["properties"] for r in planned.by_type(ML + "Schedule")}
+    monitor = schedules["churn-dev-monitor"]
+    assert monitor["trigger"] == {"triggerType": "Cron", "expression": "0 * * * *", "timeZone": "UTC"}
+    assert monitor["isEnabled"] is True and monitor["action"]["actionType"] == "CreateJob"
+    job = monitor["action"]["jobDefinition"]
+    assert job["jobType"] == "Pipeline" and list(job["jobs"]) == ["drift"]
+    # The window ends at the trigger time (Azure ML resolves it in a pipeline's string inputs).
+    assert job["inputs"]["trigger_time"] == {"jobInputType": "literal", "value": "${{creation_context.trigger_time}}"}
+    node = job["jobs"]["drift"]
+    assert node["inputs"]["baseline"] == {
+        "job_input_type": "uri_folder",
+        "uri": "azureml://datastores/mlopsdata/paths/baselines/churn-dev-churn/1/",
+    }
+    assert json.loads(node["environment_variables"]["MLOPS_IO"]) == {
+        "kind": "azure",
+        "client_id": "66afa422-2a3e-5d87-9fa1-0a41bd27576f",
+        "capture": {
+            "account_url": "https://churndevws9a37a1.blob.core.windows.net",
+            "container": "capture",
+            "prefix": "modelDataCollector/churn-dev-ep-9a37a1/model-v1/model_inputs/",
+        },
+        "drift": {
+            "endpoint": "https://churn-dev-dce-0000.westeurope-1.ingest.monitor.azure.com",
+            "rule": "dcr-c02c7925e51256708acc690f84a0147a",
+            "stream": "Custom-MlopsDrift_CL",
+            "monitor": "churn-dev-monitor",
+        },
+    }
+    assert job["outputs"]["result"]["uri"] == "azureml://datastores/mlopsdata/paths/drift/churn-dev-monitor/${{name}}/"
+    (component,) = [r for r in planned.by_type(ML + "ComponentVersion") if r.inputs["name"] == "churn_dev_drift"]
+    assert component.inputs["properties"]["componentSpec"]["command"] == (
+        "python mlops_azure_drift.py --baseline ${{inputs.baseline}} --out ${{outputs.result}} --threshold 0.2 "
+        "--min_samples 100 --trigger_time '${{inputs.trigger_time}}' --schedule "
+        '\'{"minute":[0],"hour":[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23],"dow":[0,1,2,3,4,5,6]}\''
+    )
+    # What the drift check publishes and the alerts read: the table's columns, the rule's stream.
+    table = planned.one("azure-native:operationalinsights:Table").inputs
+    assert (table["tableName"], table["workspaceName"]) == ("MlopsDrift_CL", "churn-dev-logs")
+    assert [(c["name"], c["type"]) for c in table["schema"]["columns"]] == [
+        ("TimeGenerated", "dateTime"),
+        ("Monitor", "string"),
+        ("Feature", "string"),
+        ("Statistic", "string"),
+        ("Value", "real"),
+        ("Threshold", "real"),
+        ("Drifted", "boolean"),
+        ("Status", "string"),
+        ("Samples", "int"),
+        ("WindowStart", "dateTime"),
+        ("WindowEnd", "dateTime"),
+    ]
+    rule = planned.one("azure-native:monitor:DataCollectionRule").inputs
+    assert rule["dataFlows"] == [
+        {
+            "streams": ["Custom-MlopsDrift_CL"],
+            "destinations": ["drift"],
+            "transformKql": "source",
+            "outputStream": "Custom-MlopsDrift_CL",
+        }
+    ]
+    declared = rule["streamDeclarations"]["Custom-MlopsDrift_CL"]["columns"]
+    assert [c["name"] for c in declared] == [c["name"] for c in table["schema"]["columns"]]
+
+
+def test_the_builtin_engine_compares_the_same_request_columns(tmp_path):
+    result = _variant(tmp_path, **{"monitor.engine": "builtin"})
+    monitor = next(r for r in result.by_type(ML + "Schedule") if r.inputs["name"] == "churn-dev-monitor")
+    definition = monitor.inputs["properties"]["action"]["monitorDefinition"]
     assert definition["computeConfiguration"]["computeIdentity"] == {"computeIdentityType": "AmlToken"}
+    assert definition["monitoringTarget"]["deploymentId"].endswith("/deployments/model-v1")
     signal = definition["signals"]["data-drift"]
-    assert signal["signalType"] == "DataDrift"
     assert {(t["dataType"], t["metric"], t["threshold"]["value"]) for t in signal["metricThresholds"]} == {
         ("Numerical", "JensenShannonDistance", 0.2),
         ("Categorical", "JensenShannonDistance", 0.2),
     }
-    assert "/churn-dev-ep-9a37a1/model-v1/request/" in signal["productionData"]["uri"]
-    assert signal["referenceData"]["uri"] == "azureml://datastores/mlopsdata/paths/churn/training/"
-    outputs = job["outputs"]["training_data"]
-    assert outputs["uri"] == signal["referenceData"]["uri"]  # the pipeline writes what the monitor reads
-    assert definition["monitoringTarget"]["deploymentId"].endswith("/deployments/model-v1")
+    assert signal["productionData"] == {
+        "inputDataType": "Rolling",
+        "jobInputType": "uri_folder",
+        "uri": "azureml:churn-dev-model-v1-model_inputs:1",
+        "dataContext": "model_inputs",
+        "windowSize": "PT1H",  # the schedule's interval: each request judged once
+        "windowOffset": "P0D",
+    }
+    assert signal["referenceData"] == {
+        "inputDataType": "Fixed",
+        "jobInputType": "mltable",
+        "uri": "azureml://datastores/mlopsdata/paths/baselines/churn-dev-churn/1/",
+        "dataContext": "training",
+    }
+    assert signal["features"] == {
+        "filterType": "FeatureSubset",
+        "features": [
+            "tenure_months",
+            "monthly_charges",
+            "total_charges",
+            "support_calls",
+            "contract_type",
+            "payment_method",
+            "paperless_billing",
+            "avg_monthly_spend",
+            "support_calls_per_year",
+        ],
+    }
+    # No log alert on its runs: a breach does not fail them. Event Grid carries the breach tag.
+    assert result.by_type("azure-native:monitor:ScheduledQueryRule") == []
+    (subscription,) = result.by_type("azure-native:eventgrid:SystemTopicEventSubscription")
+    assert subscription.inputs["filter"] == {
+        "isSubjectCaseSensitive": False,  # pulumi_azure_native's default
+        "includedEventTypes": ["Microsoft.MachineLearningServices.RunStatusChanged"],
+        "advancedFilters": [
+            {
+                "operatorType": "StringContains",
+                "key": "data.RunTags.azureml_modelmonitor_threshold_breached",
+                "values": ["has failed due to one or more features violating metric thresholds"],
+            }
+        ],
+    }
+    assert "/triggers/drift_alert/" in subscription.inputs["destination"]["endpointUrl"]
+    topic = result.one("azure-native:eventgrid:SystemTopic").inputs
+    assert topic["topicType"] == "Microsoft.MachineLearningServices.Workspaces"
+    assert topic["source"] == WS
+    workflow = result.one("azure-native:logic:Workflow").inputs["definition"]
+    assert list(workflow["actions"]) == ["subscription_validation"]  # Event Grid's handshake first
+    assert result.outputs["drift_alarm"] == [
+        f"{RG}/providers/Microsoft.EventGrid/systemTopics/churn-dev-ml-events/eventSubscriptions/churn-dev-drift-breach"
+    ]
 
 
 def test_the_workspace_reads_data_through_an_identity_based_adls_datastore(planned):
     stores = {
         (r.inputs["workspaceName"], r.inputs["name"]): r.inputs["properties"] for r in planned.by_type(ML + "Datastore")
     }
-    assert set(stores) == {("churn-dev-ws", "mlopsdata"), ("churn-dev-fs", "mlopsdata"), ("churn-dev-fs", "mlopscode")}
+    assert set(stores) == {
+        ("churn-dev-ws", "mlopsdata"),
+        ("churn-dev-ws", "mlopscapture"),
+        ("churn-dev-fs", "mlopsdata"),
+        ("churn-dev-fs", "mlopscode"),
+    }
+    capture = stores[("churn-dev-ws", "mlopscapture")]
+    assert (capture["datastoreType"], capture["accountName"], capture["containerName"]) == (
+        "AzureBlob",
+        "churndevws9a37a1",
+        "capture",
+    )
     data = stores[("churn-dev-ws", "mlopsdata")]
     assert (data["datastoreType"], data["accountName"], data["filesystem"]) == (
         "AzureDataLakeGen2",
@@ -347,13 +515,18 @@ def test_the_workspace_reads_data_through_an_identity_based_adls_datastore(plann
 
 
 def test_retrain_wiring(planned):
-    group = planned.one("azure-native:monitor:ActionGroup").inputs
+    groups = {g.inputs["actionGroupName"]: g.inputs for g in planned.by_type("azure-native:monitor:ActionGroup")}
+    group = groups["churn-dev-drift"]
     assert group["emailReceivers"][0]["emailAddress"] == "ml-oncall@example.com"
+    # A missing drift check e-mails and never retrains.
+    assert groups["churn-dev-checks"]["emailReceivers"][0]["emailAddress"] == "ml-oncall@example.com"
+    assert "logicAppReceivers" not in groups["churn-dev-checks"]
     workflow = planned.one("azure-native:logic:Workflow")
     receiver = group["logicAppReceivers"][0]
     assert receiver["resourceId"].endswith("/workflows/churn-dev-retrain")
     assert "/triggers/drift_alert/" in receiver["callbackUrl"]
-    action = workflow.inputs["definition"]["actions"]["submit_training"]["inputs"]
+    decide = workflow.inputs["definition"]["actions"]["decide"]
+    action = decide["actions"]["submit_training"]["inputs"]
     assert action["method"] == "PUT"
     assert action["uri"] == f"https://management.azure.com{WS}/jobs/@{{guid()}}?api-version=2025-12-01"
     assert action["authentication"]["type"] == "ManagedServiceIdentity"
@@ -363,6 +536,7 @@ def test_retrain_wiring(planned):
     ]["action"]["jobDefinition"]
     assert action["body"]["properties"]["jobs"] == schedule_job["jobs"]
     assert action["body"]["properties"]["identity"] == schedule_job["identity"]
+    assert action["body"]["properties"]["tags"]["trigger"] == "drift"
     diag = planned.one("azure-native:monitor:DiagnosticSetting").inputs
     assert diag["logs"][0]["category"] == "AmlRunStatusChangedEvent"
     assert planned.outputs["retrain_target"].endswith("/workflows/churn-dev-retrain")
@@ -418,7 +592,10 @@ def test_outputs_follow_the_contract(planned):
     assert out["storage_uri"] == "abfss://data@churndevdata9a37a1.dfs.core.windows.net/"
     assert out["encryption_key"] == f"{RG}/providers/Microsoft.KeyVault/vaults/churn-dev-kv-9a37a1/keys/churn-dev-cmk"
     assert out["execution_identity"] == f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/churn-dev-id"
-    assert out["drift_alarm"] == [f"{RG}/providers/Microsoft.Insights/scheduledQueryRules/churn-dev-drift"]
+    assert out["drift_alarm"] == [
+        f"{RG}/providers/Microsoft.Insights/scheduledQueryRules/churn-dev-drift",
+        f"{RG}/providers/Microsoft.Insights/scheduledQueryRules/churn-dev-drift-check-missing",
+    ]
     assert out["monitor"] == f"{WS}/schedules/churn-dev-monitor"
     assert out["feature_groups"] == {
         "customer_profile": {

@@ -269,7 +269,15 @@ def test_the_scheduled_query_rule_operator_is_held_to_its_documented_values():
                 "resourceGroupName": "rg-x",
                 "scopes": [f"{RG}/providers/Microsoft.OperationalInsights/workspaces/l"],
                 "criteria": {
-                    "allOf": [{"query": "T", "timeAggregation": "Count", "operator": operator, "threshold": 0}]
+                    "allOf": [
+                        {
+                            # a documented table and column: only the operator is under test here
+                            "query": 'AmlRunStatusChangedEvent | where Status == "Failed"',
+                            "timeAggregation": "Count",
+                            "operator": operator,
+                            "threshold": 0,
+                        }
+                    ]
                 },
             },
         }
@@ -348,6 +356,8 @@ STACKS = {
         "network.public_access": True,
         "monitor.retrain_on_drift": False,
     },
+    # Azure ML's own monitor: its body round-trips through azure-ai-ml's MonitorSchedule too.
+    "builtin-monitor": {"monitor.engine": "builtin"},
 }
 _PLANS: dict[str, list[dict]] = {}
 
@@ -543,6 +553,7 @@ BUILT_IN_ROLES = {
         "Azure AI Enterprise Network Connection Approver",
         f"{_ROLES_PAGE}/ai-machine-learning#azure-ai-enterprise-network-connection-approver",
     ),
+    "3913510d-42f4-4e42-8a64-420c390055eb": ("Monitoring Metrics Publisher", f"{_ROLES_PAGE}/monitor"),
 }
 NEVER = {
     "8e3af657-a8ff-443c-a75c-2fe8c4bcb635": "Owner",
@@ -655,3 +666,52 @@ def test_mlops_plan_passes_the_check_on_every_stack(stack, tmp_path_factory):
     from providers.azure import AzureProvider
 
     assert AzureProvider().check_plan(resources(stack, tmp_path_factory)) == []
+
+
+# ---- log search alerts name only columns of the table they read (issue 10 item 9) ----
+
+# The drift alert main shipped before the loop wave: AmlRunStatusChangedEvent has no ExperimentName
+# (Microsoft Learn table reference), so the alert never matched a row.
+DEAD_QUERY = (
+    "AmlRunStatusChangedEvent\n"
+    '| where ExperimentName == "churn-dev-monitor"\n'
+    '| where Status == "Failed"\n'
+    "| project TimeGenerated, RunId, ExperimentName, Status"
+)
+
+
+def _rule(query: str) -> dict:
+    return {
+        "type": "azure-native:monitor:ScheduledQueryRule",
+        "name": "churn-dev-retraining-trigger-drift-alert",
+        "inputs": {"criteria": {"allOf": [{"query": query}]}},
+    }
+
+
+def test_a_log_alert_naming_a_column_its_table_lacks_is_refused():
+    (found,) = vr.check_log_queries([_rule(DEAD_QUERY)])
+    assert (found.field, found.severity) == ("criteria.allOf[0].query", "refused")
+    assert found.rule.startswith("names ['ExperimentName'], not columns of AmlRunStatusChangedEvent")
+
+
+def test_a_custom_tables_columns_come_from_the_plan():
+    table = {
+        "type": "azure-native:operationalinsights:Table",
+        "name": "t",
+        "inputs": {"tableName": "MlopsDrift_CL", "schema": {"columns": [{"name": "Monitor"}, {"name": "Value"}]}},
+    }
+    assert vr.check_log_queries([table, _rule('MlopsDrift_CL\n| where Monitor == "m" and Value > 0.2')]) == []
+    (found,) = vr.check_log_queries([table, _rule('MlopsDrift_CL\n| where Feature == "x"')])
+    assert "names ['Feature']" in found.rule
+    (unknown,) = vr.check_log_queries([_rule("NoSuchTable_CL | where A == 1")])
+    assert "reads 'NoSuchTable_CL'" in unknown.rule
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_every_log_alert_of_every_stack_reads_columns_that_exist(stack, tmp_path_factory):
+    res = resources(stack, tmp_path_factory)
+    assert vr.check_log_queries(res) == []
+    rules = sorted(r["inputs"]["ruleName"] for r in res if r["type"] == "azure-native:monitor:ScheduledQueryRule")
+    # The kit engine: the drift alert and the missing-check alert; the builtin engine: Event Grid.
+    expected = [] if stack == "builtin-monitor" else ["churn-dev-drift", "churn-dev-drift-check-missing"]
+    assert rules == expected

@@ -18,7 +18,13 @@ PIPELINE = pipelines.get_pipeline("churn")
 def test_requirements_pin_the_framework_the_model_is_served_with_and_everything_else():
     lines = wheelhouse.requirements(PIPELINE).splitlines()
     assert "scikit-learn==1.4.2" in lines  # PipelineDef.framework, exactly
-    assert lines[-2:] == ["azure-ai-ml==1.35.2", "azure-identity==1.27.0"]
+    assert lines[-5:] == [
+        "azure-ai-ml==1.35.2",
+        "azure-identity==1.27.0",
+        "azure-storage-blob==12.31.1",
+        "pyarrow==17.0.0",
+        "azureml-ai-monitoring==1.0.0",
+    ]
     assert all("==" in line for line in lines)
 
 

@@ -96,7 +96,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "endpoint": AZ_WS + "churn-dev-ws/onlineEndpoints/churn-dev-ep-9a37a1",
         "serving": "model version 1 of " + AZ_WS + "churn-dev-ws/models/churn-dev-churn",
         "monitor": AZ_WS + "churn-dev-ws/schedules/churn-dev-monitor",
-        "drift_alarm": [AZ + "Microsoft.Insights/scheduledQueryRules/churn-dev-drift"],
+        # the drift alert and the alert on a drift check that stopped writing results
+        "drift_alarm": [
+            AZ + "Microsoft.Insights/scheduledQueryRules/churn-dev-drift",
+            AZ + "Microsoft.Insights/scheduledQueryRules/churn-dev-drift-check-missing",
+        ],
         "alert_topic": AZ + "Microsoft.Insights/actionGroups/churn-dev-drift",
         "retrain_target": AZ + "Microsoft.Logic/workflows/churn-dev-retrain",
     },

@@ -40,6 +40,10 @@ class FakeAzure:
         self.scheduled: dict[tuple[str, str], set[str]] = {}
         """(workspace id, schedule) -> names of the jobs it created"""
         self.alerts: list[dict[str, Any]] = []
+        self.rules: dict[str, dict[str, Any]] = {}
+        """log search alert rule id (lower case) -> its resource (Scheduled Query Rules - Get)"""
+        self.logs: dict[str, list[dict[str, Any]]] = {}
+        """Log Analytics workspace id (lower case) -> rows of MlopsDrift_CL"""
         self.scores: list[Any] = []
         self.answer_score: Any = [0.5]
         fake = self
@@ -171,6 +175,23 @@ class FakeAzure:
             "systemData": {"createdAt": times[0], "lastModifiedAt": times[1]},
         }
 
+    def _query(self, workspace: str, body: Any) -> tuple[int, Any]:
+        """The Log Analytics query API for the one query the kit sends (the newest check of a
+        monitor): the rows of that monitor with the largest TimeGenerated, in its projection."""
+        query = str((body or {}).get("query", ""))
+        monitor = re.search(r'Monitor == "([^"]+)"', query)
+        projected = re.search(r"\| project (.+)$", query.strip())
+        if workspace.lower() not in self.logs or not monitor or not projected:
+            return 400, {"error": {"code": "BadArgumentError", "message": f"cannot answer {query!r}"}}
+        names = [n.strip() for n in projected.group(1).split(",")]
+        rows = [r for r in self.logs[workspace.lower()] if r["Monitor"] == monitor.group(1)]
+        last = max((r["TimeGenerated"] for r in rows), default=None)
+        rows = [r for r in rows if r["TimeGenerated"] == last]
+        columns = [{"name": n, "type": "string"} for n in names]
+        return 200, {
+            "tables": [{"name": "PrimaryResult", "columns": columns, "rows": [[r.get(n) for n in names] for r in rows]}]
+        }
+
     # -- answers
     def answer(self, method: str, path: str, query: dict[str, str], body: Any, headers: dict[str, str]):
         if path == "/discovery":  # the workspace's discovery document: every data-plane service is here
@@ -180,6 +201,11 @@ class FakeAzure:
         if path.startswith("/score/"):
             self.scores.append({"body": body, "headers": headers})
             return 200, self.answer_score
+        if path.startswith("/v1/") and path.endswith("/query") and method == "POST":
+            return self._query(path.removeprefix("/v1").removesuffix("/query"), body)
+        if "/providers/microsoft.insights/scheduledqueryrules/" in path.lower() and method == "GET":
+            rule = self.rules.get(path.lower())
+            return (200, rule) if rule else (404, {"error": {"code": "ResourceNotFound", "message": path}})
         if _ALERTS.match(path):
             rule = query.get("alertRule", "").lower()
             return 200, {"value": [a["alert"] for a in self.alerts if a["rule"].lower() == rule]}

@@ -66,6 +66,7 @@ def world(tmp_path, monkeypatch):
     with FakeAzure() as fake:
         monkeypatch.setattr("providers.azure.operations.client_for", lambda s, r, w: ml_client(fake.url, s, r, w))
         monkeypatch.setattr("providers.azure.operations.ARM_URL", fake.url)
+        monkeypatch.setattr("providers.azure.operations.LOGS_URL", fake.url)
         for version, tags, created in (
             ("1", {"approval": "approved", "roc_auc": "0.8100", "accuracy": "0.7700", "run": "gate1"}, "2025-01-01"),
             ("2", {"approval": "rejected", "roc_auc": "0.7900", "rejected-reason": "leaks"}, "2025-01-02"),
@@ -227,7 +228,15 @@ def test_invoke(world, capsys, tmp_path):
     assert len(world.fake.scores) == 1
 
 
-def test_drift(world, capsys):
+def test_drift_of_azure_mls_own_monitor(world, capsys):
+    # monitor.engine: builtin: the run history of the monitoring schedule
+    world.fake.rules[RULE.lower()] = {
+        "id": RULE,
+        "properties": {
+            "scopes": [LOGS],
+            "criteria": {"allOf": [{"query": 'AmlRunStatusChangedEvent | where Status == "x"'}]},
+        },
+    }
     world.fake.add_job(
         DEV_WS, "monitor-1", "churn-dev-monitor", "Completed", {}, ("2025-01-04T01:00:00Z", "2025-01-04T01:05:00Z")
     )
@@ -260,3 +269,81 @@ def test_drift(world, capsys):
     assert "latest drift check monitor-2: Failed" in doc["notes"]
     alerts_call = next(r for r in world.fake.requests if "AlertsManagement" in r[1])
     assert "alertRule=" in alerts_call[1] and "api-version=2019-05-05-preview" in alerts_call[1]
+
+
+LOGS = (
+    "/subscriptions/sub-dev/resourceGroups/churn-dev-rg/providers/Microsoft.OperationalInsights/workspaces/"
+    "churn-dev-logs"
+)
+KIT_QUERY = (
+    "MlopsDrift_CL\n"
+    '| where Monitor == "churn-dev-monitor" and Status == "ok" and Value > 0.2\n'
+    "| project TimeGenerated, Feature, Value, Threshold, WindowEnd"
+)
+
+
+def _drift_row(at: str, feature: str, value: float | None, status: str = "ok", samples: int = 340) -> dict:
+    return {
+        "TimeGenerated": at,
+        "Monitor": "churn-dev-monitor",
+        "Feature": feature,
+        "Statistic": "ks" if feature != "contract_type" else "linf",
+        "Value": value,
+        "Threshold": 0.2,
+        "Drifted": None if value is None else value > 0.2,
+        "Status": status,
+        "Samples": samples,
+        "WindowStart": at[:11] + "04:00:00Z",
+        "WindowEnd": at[:11] + "05:00:00Z",
+    }
+
+
+def test_drift_reads_the_kits_newest_check_from_its_table(world, capsys):
+    world.fake.rules[RULE.lower()] = {
+        "id": RULE,
+        "properties": {"scopes": [LOGS], "criteria": {"allOf": [{"query": KIT_QUERY}]}},
+    }
+    world.fake.logs[LOGS.lower()] = [
+        _drift_row("2025-01-04T04:00:30Z", "tenure_months", 0.9),  # an older check
+        _drift_row("2025-01-04T05:00:30Z", "tenure_months", 0.31),
+        _drift_row("2025-01-04T05:00:30Z", "contract_type", 0.05),
+        {**_drift_row("2025-01-04T05:00:30Z", "x", 0.5), "Monitor": "another-monitor"},
+    ]
+    assert cli(world, "drift", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["checked"] == "2025-01-04T05:00:30+00:00"
+    assert doc["threshold"] == 0.2
+    assert doc["features"] == [
+        {"feature": "contract_type", "value": 0.05, "drifted": False},
+        {"feature": "tenure_months", "value": 0.31, "drifted": True},
+    ]
+    assert (
+        "latest drift check: window 2025-01-04T04:00:00+00:00 to 2025-01-04T05:00:00+00:00, 340 requests"
+        in (doc["notes"])
+    )
+    (query,) = [b for m, p, b in world.fake.requests if m == "POST" and p.endswith("/query")]
+    assert query["query"].startswith('let last = toscalar(MlopsDrift_CL | where Monitor == "churn-dev-monitor"')
+
+
+def test_a_skipped_window_has_no_verdict(world, capsys):
+    world.fake.rules[RULE.lower()] = {
+        "id": RULE,
+        "properties": {"scopes": [LOGS], "criteria": {"allOf": [{"query": KIT_QUERY}]}},
+    }
+    world.fake.logs[LOGS.lower()] = [_drift_row("2025-01-04T05:00:30Z", "tenure_months", None, "skipped", 12)]
+    assert cli(world, "drift", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["features"] == [{"feature": "tenure_months", "value": None, "drifted": None}]
+    assert any("skipped, 12 requests (under monitor.min_samples): no verdict" in n for n in doc["notes"])
+
+
+def test_no_check_yet(world, capsys):
+    world.fake.rules[RULE.lower()] = {
+        "id": RULE,
+        "properties": {"scopes": [LOGS], "criteria": {"allOf": [{"query": KIT_QUERY}]}},
+    }
+    world.fake.logs[LOGS.lower()] = []
+    assert cli(world, "drift", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["checked"] is None and doc["features"] == []
+    assert "no drift check has written a result yet (table MlopsDrift_CL, monitor churn-dev-monitor)" in doc["notes"]

@@ -55,7 +55,9 @@ def extract(plan) -> dict[str, Any]:
         replicas = (int(profile["capacity"]["minimum"]), int(profile["capacity"]["maximum"]))
         (scale_out,) = [r for r in profile["rules"] if r["scaleAction"]["direction"] == "Increase"]
         cpu = int(scale_out["metricTrigger"]["threshold"])
-        capture = round(props["dataCollector"]["collections"]["request"]["samplingRate"] * 100)
+        # The collector's one collection: the request columns the scoring script logs (model_inputs).
+        (collection,) = props["dataCollector"]["collections"].values()
+        capture = round(collection["samplingRate"] * 100)
         served = int(re.search(r"/versions/(\d+)$", props["model"]).group(1))
 
     training = _schedule(plan, "-training")
@@ -65,13 +67,19 @@ def extract(plan) -> dict[str, Any]:
         gate = (gate_inputs["metric"]["value"], float(gate_inputs["threshold"]["value"]))
     monitor = _schedule(plan, "-monitor")  # none when nothing is served
     drift = None
-    if monitor:
+    if monitor and "monitorDefinition" in monitor["action"]:  # monitor.engine: builtin
         signal = monitor["action"]["monitorDefinition"]["signals"]["data-drift"]
         thresholds = {t["threshold"]["value"] for t in signal["metricThresholds"]}
         assert len(thresholds) == 1, thresholds
         drift = thresholds.pop()
+    elif monitor:  # monitor.engine: kit: the drift check's own --threshold, which the alert repeats
+        drift = float(_drift_args(plan)["threshold"])
 
-    action_group = plan.one("azure-native:monitor:ActionGroup").inputs
+    (action_group,) = [
+        a.inputs
+        for a in plan.by_type("azure-native:monitor:ActionGroup")
+        if a.inputs["actionGroupName"].endswith("-drift")
+    ]
     workflows = plan.by_type("azure-native:logic:Workflow")
     registry = plan.one(ML + "ModelContainer").inputs
     return {
@@ -89,3 +97,134 @@ def extract(plan) -> dict[str, Any]:
         "alert_email": action_group["emailReceivers"][0]["emailAddress"],
         "served_version": served,
     }
+
+
+# ---- the one loop (LOOP-WAVE item 5): what serving, capture, baseline, drift and alarms use ----
+
+LOOP_KEYS = {
+    "served_columns",  # [request column names] the scoring script accepts (its request schema)
+    "captured_columns",  # what the data collector logs
+    "baseline_columns",  # the drift baseline's columns
+    "drift_metric_columns",  # one drift metric per column
+    "alarm_columns",  # the columns an alert fires on
+    "drift_statistic",  # "kit" or the builtin monitor's metric name
+    "drift_window_hours",
+    "retrain_cooldown_hours",
+    "rollout",  # {strategy, canary_percent, step_percent, bake_minutes, rollback}
+}
+
+
+def _code_contract(plan, code_id: str) -> dict[str, Any]:
+    """The data contract (mlops_contract.json) in the code asset version `code_id` names."""
+    version = code_id.rstrip("/").rsplit("/", 1)[-1]
+    (blob,) = [
+        r.inputs
+        for r in plan.by_type("azure-native:storage:Blob")
+        if r.inputs.get("blobName", "").endswith(f"/{version}/mlops_contract.json")
+    ]
+    return json.loads(blob["source"]["text"])
+
+
+def _drift_component(plan) -> dict[str, Any] | None:
+    found = [r.inputs for r in plan.by_type(ML + "ComponentVersion") if r.inputs["name"].endswith("_drift")]
+    return found[0]["properties"]["componentSpec"] if found else None
+
+
+def _drift_args(plan) -> dict[str, str]:
+    """The drift check's command-line options (`--threshold 0.2 --schedule '{...}'`)."""
+    import shlex
+
+    spec = _drift_component(plan)
+    words = shlex.split(spec["command"]) if spec else []
+    return {w[2:]: words[i + 1] for i, w in enumerate(words) if w.startswith("--") and i + 1 < len(words)}
+
+
+def _iso_hours(text: str) -> float:
+    m = re.fullmatch(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?", text)
+    assert m, text
+    days, hours, minutes = (int(g or 0) for g in m.groups())
+    return days * 24 + hours + minutes / 60
+
+
+def _window_hours(schedule: dict[str, list[int]]) -> float | tuple[float, ...]:
+    """The drift wrapper's window: from the schedule's previous fire time to this one (hours); an
+    irregular schedule has several (returned as a tuple)."""
+    week = sorted(d * 1440 + h * 60 + m for d in schedule["dow"] for h in schedule["hour"] for m in schedule["minute"])
+    gaps = {(b - a) / 60 for a, b in zip(week, [*week[1:], week[0] + 7 * 1440], strict=True)}
+    return gaps.pop() if len(gaps) == 1 else tuple(sorted(gaps))
+
+
+def _alarm_columns(query: str, published: list[str]) -> list[str]:
+    """The columns a drift alert fires on: every published one unless its query narrows `Feature`."""
+    narrowed = re.search(r"Feature\s+in\s*\(([^)]*)\)", query)
+    if narrowed:
+        names = re.findall(r'"([^"]+)"', narrowed.group(1))
+        return [c for c in published if c in names]
+    single = re.findall(r'Feature\s*==\s*"([^"]+)"', query)
+    return [c for c in published if c in single] if single else list(published)
+
+
+def _cooldown_hours(definition: dict[str, Any]) -> float | None:
+    """The Logic App's cooldown: `addHours(utcNow(), -N)` in the query of recent drift runs."""
+    text = json.dumps(definition)
+    found = re.findall(r"addHours\(utcNow\(\), -(\d+(?:\.\d+)?)\)", text)
+    return float(found[0]) if found else None
+
+
+def extract_loop(plan) -> dict[str, Any]:
+    """The loop's keys, each read from the declared resources. None where nothing declares it (no
+    version served: no deployment, no drift check, no alert)."""
+    out: dict[str, Any] = dict.fromkeys(LOOP_KEYS)
+    deployments = [d.inputs for d in plan.by_type(ML + "OnlineDeployment") if "dataCollector" in d.inputs["properties"]]
+    served: list[str] | None = None
+    if deployments:
+        props = deployments[0]["properties"]
+        code = props["codeConfiguration"]
+        served = [c["name"] for c in _code_contract(plan, code["codeId"])["request"]]
+        out["served_columns"] = served
+        # The scoring script logs the decoded request columns, exactly those, as `model_inputs`;
+        # a `request`/`response` collection would be the raw payload (no columns).
+        collections = props["dataCollector"]["collections"]
+        tabular = code["scoringScript"] == "mlops_azure_score.py" and set(collections) == {"model_inputs"}
+        out["captured_columns"] = served if tabular else None
+    monitor = _schedule(plan, "-monitor")
+    if monitor and "monitorDefinition" in monitor["action"]:  # Azure ML's own monitor
+        signal = monitor["action"]["monitorDefinition"]["signals"]["data-drift"]
+        (metric,) = {t["metric"] for t in signal["metricThresholds"]}
+        columns = list(signal["features"]["features"]) if signal["features"]["filterType"] == "FeatureSubset" else None
+        out["drift_statistic"] = metric
+        out["drift_metric_columns"] = columns
+        out["alarm_columns"] = columns  # the breach tag covers every monitored column
+        out["baseline_columns"] = columns  # the signal compares these columns of the reference
+        out["drift_window_hours"] = _iso_hours(signal["productionData"]["windowSize"])
+    elif monitor:  # the kit's drift check
+        spec = _drift_component(plan)
+        contract = _code_contract(plan, spec["code"].removeprefix("azureml:"))
+        published = [c["name"] for c in contract["request"]]  # mlops_drift: one row per request column
+        out["drift_statistic"] = "kit" if spec["command"].startswith("python mlops_azure_drift.py ") else None
+        out["baseline_columns"] = published  # training_data's baseline/: the request columns
+        out["drift_metric_columns"] = published
+        out["drift_window_hours"] = _window_hours(json.loads(_drift_args(plan)["schedule"]))
+        rules = [
+            r.inputs
+            for r in plan.by_type("azure-native:monitor:ScheduledQueryRule")
+            if r.inputs["ruleName"].endswith("-drift")
+        ]
+        if rules:
+            query = rules[0]["criteria"]["allOf"][0]["query"]
+            out["alarm_columns"] = _alarm_columns(query, published)
+    workflows = plan.by_type("azure-native:logic:Workflow")
+    if workflows:
+        out["retrain_cooldown_hours"] = _cooldown_hours(workflows[0].inputs["definition"])
+    traffic = [r.inputs for r in plan.by_type("pulumi-python:dynamic:Resource") if "rollout" in r.inputs]
+    if traffic:
+        rollout = traffic[0]["rollout"]
+        rollback = rollout.get("rollback_on") or {}
+        out["rollout"] = {
+            "strategy": rollout["strategy"],
+            "canary_percent": int(rollout["canary_percent"]),
+            "step_percent": int(rollout["step_percent"]),
+            "bake_minutes": int(rollout["bake_minutes"]),
+            "rollback": {"error_rate": rollback.get("error_rate"), "p99_latency_ms": rollback.get("p99_latency_ms")},
+        }
+    return out
