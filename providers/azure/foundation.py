@@ -8,7 +8,7 @@ tests/azure/test_identities.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,10 @@ ROLES = {
 }
 REGISTRY_API_VERSION = "2023-01-01-preview"
 """What pulumi_azure_native 3.29 uses for containerregistry.Registry (the ArmPatch of the registry too)."""
+KEYVAULT_API_VERSION = "2024-11-01"
+"""What pulumi_azure_native 3.29 uses for keyvault.Vault (the ArmPatch that locks the CMK vault too)."""
+VAULT_LOCK = {"properties": {"networkAcls": {"defaultAction": "Deny"}, "publicNetworkAccess": "Disabled"}}
+"""The CMK vault's firewall, set once every resource that takes the key at creation exists."""
 IMAGE_BUILD_COMPUTE = "imgbuild"
 VNET_CIDR = "10.250.0.0/24"
 # Inbound private endpoints (client side) and their private DNS zones: Microsoft Learn "Azure
@@ -146,6 +150,9 @@ class FoundationOut:
     """The subnet of the inbound private endpoints (None when `network.public_access`)."""
     zone_ids: Mapping[str, pulumi.Output[str]]
     """Private DNS zone name -> id (empty when `network.public_access`)."""
+    lock_key_vault: Callable[[Sequence[pulumi.Resource]], pulumi.Resource | None]
+    """Close the CMK vault's firewall once these (the last workspaces) and the foundation's own key
+    users exist; called once, by the component that creates the last workspace (None when public)."""
 
 
 class Foundation(Capability):
@@ -196,7 +203,10 @@ class Foundation(Capability):
         self.cmk_identity = identity("cmk-identity", "cmk-id")
 
         # Key Vault holding the customer-managed key, and nothing else: RBAC, purge protection.
-        self.vault = self._vault(f"{name}-vault", named("key_vault"), private, deployment)
+        # Created open and locked (`lock_key_vault`) once every resource that takes the key at
+        # creation exists: a registry's CMK is set at creation through a user-assigned identity,
+        # which does not pass a Key Vault firewall (see docs/azure.md, Customer-managed key).
+        self.vault = self._vault(f"{name}-vault", named("key_vault"), private, deployment, lock_later=private)
         self.key = keyvault.Key(
             f"{name}-cmk",
             key_name=f"{s.prefix}-cmk",
@@ -337,7 +347,7 @@ class Foundation(Capability):
             self.vault.id,
             principal_id=self.registry.identity.apply(lambda i: i.principal_id if i else None),
         )
-        dynamic.ArmPatch(
+        self.acr_key_identity = dynamic.ArmPatch(
             f"{name}-acr-key-identity",
             resource_id=self.registry.id,
             api_version=REGISTRY_API_VERSION,
@@ -449,11 +459,34 @@ class Foundation(Capability):
             log_analytics_id=self.log_analytics.id,
             subnet_id=self.network[0] if self.network else None,
             zone_ids=self.network[1] if self.network else {},
+            lock_key_vault=self.lock_key_vault,
         )
         self.publish(
             storage_uri=pulumi.Output.concat("abfss://data@", self.storage.name, ".dfs.core.windows.net/"),
             encryption_key=self.key.id,
             execution_identity=self.identity.id,
+        )
+
+    def lock_key_vault(self, after: Sequence[pulumi.Resource]) -> pulumi.Resource | None:
+        """Close the CMK vault's firewall (private stacks) after the registry switched to its system
+        identity and the storage accounts and workspaces (the foundation's and `after`) exist."""
+        if self.settings.public_network_access != "Disabled":
+            return None
+        return dynamic.ArmPatch(
+            f"{self._name}-vault-lock",
+            resource_id=self.vault.id,
+            api_version=KEYVAULT_API_VERSION,
+            patch=VAULT_LOCK,
+            opts=self.child(
+                depends_on=[
+                    self.acr_key_identity,
+                    self.storage,
+                    self.workspace_storage,
+                    self.code_account,
+                    self.workspace,
+                    *after,
+                ]
+            ),
         )
 
     # -- identities ---------------------------------------------------------------------------
@@ -620,9 +653,16 @@ class Foundation(Capability):
     # -- building blocks ----------------------------------------------------------------------------
 
     def _vault(
-        self, res_name: str, vault_name: pulumi.Input[str], private: bool, deployment: Deployment[AzureSettings]
+        self,
+        res_name: str,
+        vault_name: pulumi.Input[str],
+        private: bool,
+        deployment: Deployment[AzureSettings],
+        lock_later: bool = False,
     ) -> keyvault.Vault:
+        """A Key Vault; with `lock_later` created open, its firewall left to `lock_key_vault`."""
         s = self.settings
+        closed = private and not lock_later
         return keyvault.Vault(
             res_name,
             vault_name=vault_name,
@@ -636,12 +676,17 @@ class Foundation(Capability):
                 enable_purge_protection=True,
                 enable_soft_delete=True,
                 soft_delete_retention_in_days=90,
-                public_network_access=s.public_network_access,
+                public_network_access="Disabled" if closed else "Enabled",
                 network_acls=keyvault.NetworkRuleSetArgs(
-                    default_action="Deny" if private else "Allow", bypass="AzureServices"
+                    default_action="Deny" if closed else "Allow", bypass="AzureServices"
                 ),
             ),
-            opts=self.protected(deployment),
+            opts=self.protected(
+                deployment,
+                ignore_changes=["properties.publicNetworkAccess", "properties.networkAcls.defaultAction"]
+                if lock_later
+                else None,
+            ),
         )
 
     def _account(

@@ -1321,6 +1321,28 @@ ACR_CMK_PAGE = (
     "Encrypt registry using a customer-managed key",
     "https://learn.microsoft.com/en-us/azure/container-registry/container-registry-customer-managed-keys",
 )
+ACR_CMK_FIREWALL_ISSUE = (
+    "MicrosoftDocs/azure-docs#61064 'Creation will fail when using CMK from keyvault with firewall enabled'",
+    "https://github.com/MicrosoftDocs/azure-docs/issues/61064",
+)
+
+
+def _locks(vault: dict, resources: list[dict]) -> bool:
+    """Whether the vault ends up behind its firewall: at creation or through an ArmPatch of it."""
+
+    def closed(props: dict) -> bool:
+        return (props.get("networkAcls") or {}).get("defaultAction") == "Deny" or props.get(
+            "publicNetworkAccess"
+        ) == "Disabled"
+
+    name = str(vault["inputs"].get("vaultName", "")).lower()
+    patched = any(
+        _dynamic_kind(r) == "patch"
+        and str(r["inputs"].get("resource_id", "")).lower().endswith(f"/microsoft.keyvault/vaults/{name}")
+        and closed((r["inputs"].get("patch") or {}).get("properties") or {})
+        for r in resources
+    )
+    return patched or closed(vault["inputs"].get("properties") or {})
 
 
 def _by_arm_name(resources: list[dict], type_token: str, key: str) -> dict[str, dict]:
@@ -1372,10 +1394,25 @@ def check_dependencies(resources: list[dict]) -> list[Violation]:
         if str(encryption.get("status", "")).lower() != "enabled" or vault is None:
             continue
         props = vault["inputs"].get("properties") or {}
-        locked = (props.get("networkAcls") or {}).get("defaultAction") == "Deny" or props.get(
+        if (props.get("networkAcls") or {}).get("defaultAction") == "Deny" or props.get(
             "publicNetworkAccess"
-        ) == "Disabled"
-        if not locked:
+        ) == "Disabled":
+            # The registry takes its key at creation through its user-assigned identity, which the
+            # firewall refuses ("Client address is not authorized and caller is not a trusted
+            # service", azure-docs#61015): create the vault open, lock it after the switch.
+            found.append(
+                Violation(
+                    vault["name"],
+                    vault["type"],
+                    "properties.networkAcls.defaultAction",
+                    f"the vault holding the registry {reg['inputs'].get('registryName')!r}'s key is firewalled at "
+                    "creation; a registry's CMK is set at creation through a user-assigned identity, which does "
+                    "not pass the firewall: create the vault open and lock it once the registry uses its "
+                    "system identity",
+                    f"{_cite(ACR_CMK_PAGE)}; GitHub {ACR_CMK_FIREWALL_ISSUE[0]} <{ACR_CMK_FIREWALL_ISSUE[1]}>",
+                )
+            )
+        if not _locks(vault, resources):
             continue
         identity_type = str((reg["inputs"].get("identity") or {}).get("type", ""))
         if "systemassigned" not in identity_type.replace(" ", "").lower():
@@ -1410,6 +1447,7 @@ _PULUMI_TYPE_OF = {
     "microsoft.machinelearningservices/workspaces": ML + "Workspace",
     "microsoft.machinelearningservices/workspaces/onlineendpoints": ML + "OnlineEndpoint",
     "microsoft.containerregistry/registries": "azure-native:containerregistry:Registry",
+    "microsoft.keyvault/vaults": "azure-native:keyvault:Vault",
 }
 
 
@@ -1486,6 +1524,16 @@ def check_arm_patch(resource: dict) -> list[Violation]:
 
         flat = {k: v for k, v in patch.items() if k != "properties"} | dict(patch.get("properties") or {})
         _walk_pulumi(flat, args, "", report, set())
+    elif arm_type == "microsoft.keyvault/vaults":
+        cls = _resource_class("azure-native:keyvault:Vault")
+        args = _args_class(cls)
+        source = f"pulumi_azure_native {cls.__module__}.{args.__name__}"
+        problems = []
+
+        def report(path: str, message: str) -> None:
+            problems.append((path, message))
+
+        _walk_pulumi(patch, args, "", report, set())
     else:
         return []
     return [Violation(resource["name"], resource["type"], f"patch.{p}", m, source) for p, m in problems]

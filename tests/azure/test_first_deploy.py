@@ -1,0 +1,177 @@
+"""What a first `pulumi up` of the example Azure stack needs, held against the plan: registered
+resource providers, the CMK vault's firewall closed only after everything took the key, the client
+VNet's reach to every private storage account, the code on a workspace datastore.
+
+Expected values are literal (the example stack's suffix is 9a37a1, see test_translate.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from infra.config import load_stack_file
+from infra.plan import plan
+from providers import registry
+
+ROOT = Path(__file__).resolve().parents[2]
+DYNAMIC = "pulumi-python:dynamic:Resource"
+VAULT_ID = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/churn-dev-rg/providers/"
+    "Microsoft.KeyVault/vaults/churn-dev-kv-9a37a1"
+)
+
+# pulumi_azure_native module -> the resource provider namespace its resources are created in.
+MODULE_NAMESPACE = {
+    "resources": "Microsoft.Resources",
+    "authorization": "Microsoft.Authorization",
+    "storage": "Microsoft.Storage",
+    "keyvault": "Microsoft.KeyVault",
+    "containerregistry": "Microsoft.ContainerRegistry",
+    "managedidentity": "Microsoft.ManagedIdentity",
+    "machinelearningservices": "Microsoft.MachineLearningServices",
+    "applicationinsights": "Microsoft.Insights",
+    "monitor": "Microsoft.Insights",
+    "operationalinsights": "Microsoft.OperationalInsights",
+    "network": "Microsoft.Network",
+    "privatedns": "Microsoft.Network",
+    "redis": "Microsoft.Cache",
+    "logic": "Microsoft.Logic",
+}
+# Registered in every subscription ("Azure resource providers and types": registered by default).
+ALWAYS_REGISTERED = {"Microsoft.Resources", "Microsoft.Authorization"}
+
+
+@pytest.fixture(scope="module")
+def planned():
+    return plan(load_stack_file(ROOT / "Pulumi.azure-dev.yaml"))
+
+
+def _needed_namespaces(planned) -> set[str]:
+    needed = set()
+    for r in planned.resources:
+        if not r.type.startswith("azure-native:"):
+            continue
+        module = r.type.split(":")[1]
+        assert module in MODULE_NAMESPACE, f"{r.type}: which resource provider creates it? add it here"
+        needed.add(MODULE_NAMESPACE[module])
+        if r.type == "azure-native:machinelearningservices:Workspace":
+            if (r.inputs.get("encryption") or {}).get("status") == "Enabled":
+                # "Use customer-managed keys with Azure Machine Learning", Prerequisites: Azure ML
+                # creates Cosmos DB and Search in the subscription for a CMK workspace.
+                needed |= {"Microsoft.DocumentDB", "Microsoft.Search"}
+            if r.inputs.get("managedNetwork"):
+                needed.add("Microsoft.Network")  # "Workspace Managed Virtual Network Isolation"
+    return needed - ALWAYS_REGISTERED
+
+
+# --- finding 3: resource providers ------------------------------------------------------------
+
+
+def test_every_resource_provider_the_plan_needs_is_listed_printed_and_documented(planned, capsys):
+    needed = _needed_namespaces(planned)
+    assert {"Microsoft.DocumentDB", "Microsoft.Search", "Microsoft.Network"} <= needed
+    listed = set(registry.catalog("azure").RESOURCE_PROVIDERS)
+    assert needed <= listed, f"not in the first-deploy list: {sorted(needed - listed)}"
+    hints = registry.first_deploy_hints("azure")
+    for namespace in needed:
+        assert f"az provider register --namespace {namespace}" in hints
+    from infra.cli import main
+
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "az provider register --namespace Microsoft.DocumentDB" in out
+    assert "az provider register --namespace Microsoft.Search" in out
+    docs = (ROOT / "docs" / "azure.md").read_text()
+    row = next(line for line in docs.splitlines() if line.startswith("| 3 | Resource providers registered"))
+    for namespace in needed:
+        assert namespace.removeprefix("Microsoft.") in row, namespace
+    assert "how-to-setup-customer-managed-keys" in row
+
+
+# --- finding 2: the CMK vault, open at creation, locked after ----------------------------------
+
+
+def _closure(planned, urn: str) -> set[str]:
+    by_urn = {r.urn: r for r in planned.resources}
+    seen: set[str] = set()
+    todo = list(by_urn[urn].dependencies)
+    while todo:
+        dep = todo.pop()
+        if dep in seen or dep not in by_urn:
+            continue
+        seen.add(dep)
+        todo.extend(by_urn[dep].dependencies)
+    return seen
+
+
+def test_the_cmk_vault_is_created_open_and_locked_after_everything_took_its_key(planned):
+    vault = next(
+        r for r in planned.by_type("azure-native:keyvault:Vault") if r.inputs["vaultName"].endswith("-kv-9a37a1")
+    )
+    props = vault.inputs["properties"]
+    assert props["publicNetworkAccess"] == "Enabled"
+    assert props["networkAcls"] == {"defaultAction": "Allow", "bypass": "AzureServices"}
+    assert set(vault.ignore_changes) == {"properties.publicNetworkAccess", "properties.networkAcls.defaultAction"}
+    locks = [r for r in planned.by_type(DYNAMIC) if r.inputs.get("resource_id") == VAULT_ID]
+    assert len(locks) == 1
+    lock = locks[0]
+    assert lock.inputs["patch"] == {
+        "properties": {"networkAcls": {"defaultAction": "Deny"}, "publicNetworkAccess": "Disabled"}
+    }
+    assert lock.inputs["api_version"] == "2024-11-01"  # pulumi_azure_native 3.29 keyvault.Vault
+    before = _closure(planned, lock.urn)
+    # Every resource that names the key or its vault in its inputs takes the key at creation
+    # (encryption blocks); all of them exist before the firewall closes.
+    users = {
+        r.urn
+        for r in planned.resources
+        if r.type not in ("azure-native:keyvault:Vault", "azure-native:keyvault:Key", DYNAMIC)
+        and r.type != "azure-native:authorization:RoleAssignment"
+        and ("churn-dev-kv-9a37a1" in json.dumps(r.inputs))
+    }
+    names = {r.urn: r.name for r in planned.resources}
+    assert sorted(names[u] for u in users) == [
+        "churn-dev-feature-store-workspace",
+        "churn-dev-foundation-acr",
+        "churn-dev-foundation-code",
+        "churn-dev-foundation-storage",
+        "churn-dev-foundation-workspace",
+        "churn-dev-foundation-workspace-storage",
+    ]
+    assert users <= before, sorted(names[u] for u in users - before)
+    # ... and the registry already reaches the key as its system identity (a trusted service).
+    switch = next(
+        r for r in planned.by_type(DYNAMIC) if str(r.inputs.get("resource_id", "")).endswith("/churndevacr9a37a1")
+    )
+    assert switch.urn in before
+
+
+def _as_dicts(planned) -> list[dict]:
+    return [{"type": r.type, "name": r.name, "inputs": json.loads(json.dumps(r.inputs))} for r in planned.resources]
+
+
+def test_mlops_plan_refuses_a_cmk_vault_firewalled_at_creation_and_a_lock_patch_it_cannot_send(planned):
+    from providers.azure import vendor_rules
+
+    resources = _as_dicts(planned)
+    assert vendor_rules.check_dependencies(resources) == []
+    vault = next(
+        r
+        for r in resources
+        if r["type"] == "azure-native:keyvault:Vault" and r["inputs"]["vaultName"] == "churn-dev-kv-9a37a1"
+    )
+    vault["inputs"]["properties"]["networkAcls"]["defaultAction"] = "Deny"
+    found = vendor_rules.check_dependencies(resources)
+    assert [(v.resource, v.field) for v in found] == [
+        ("churn-dev-foundation-vault", "properties.networkAcls.defaultAction")
+    ]
+    assert "61064" in found[0].source
+    lock = next(r for r in resources if r["inputs"].get("resource_id") == VAULT_ID)
+    assert vendor_rules.check_arm_patch(lock) == [] and vendor_rules.check_dynamic_api_version(lock) == []
+    lock["inputs"]["patch"] = {"properties": {"networkAcls": {"defaultActon": "Deny"}}}
+    assert [v.field for v in vendor_rules.check_arm_patch(lock)] == ["patch.properties.networkAcls.defaultActon"]
+    lock["inputs"]["api_version"] = "2023-07-01"
+    assert [v.field for v in vendor_rules.check_dynamic_api_version(lock)] == ["api-version"]
