@@ -55,6 +55,12 @@ VNET_CIDR = "10.250.0.0/24"
 # privatelink.api.azureml.ms and privatelink.notebooks.azure.net; Storage blob / dfs).
 WORKSPACE_ZONES = ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net")
 STORAGE_ZONES = {"blob": "privatelink.blob.core.windows.net", "dfs": "privatelink.dfs.core.windows.net"}
+FILE_ZONE = "privatelink.file.core.windows.net"
+# The workspace's default storage, as clients and Studio reach it: blob (workspaceblobstore: job
+# outputs, logs, models) and file (workspacefilestore) (Microsoft Learn "Use Azure Machine
+# Learning studio in an Azure virtual network": the studio reads "Azure Storage Account (blob &
+# file)"; the storage private endpoint must be in the workspace private endpoint's VNet).
+WORKSPACE_STORAGE_ZONES = {"blob": STORAGE_ZONES["blob"], "file": FILE_ZONE}
 
 
 def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
@@ -386,6 +392,16 @@ class Foundation(Capability):
             properties=named("data_account").apply(lambda a: datastore_properties("adls", a, "data")),
             opts=self.child(),
         )
+        # The code asset and the environment's build context live on the code account: a datastore
+        # of the workspace there, as azure-ai-ml's own uploads always land on one.
+        ml.Datastore(
+            f"{name}-code-datastore",
+            name="mlopscode",
+            workspace_name=self.workspace.name,
+            resource_group_name=rg,
+            properties=named("code_account").apply(lambda a: datastore_properties("blob", a, "code")),
+            opts=self.child(),
+        )
         ready: list[pulumi.Resource] = []
         if private:
             # A private registry cannot build images itself: a compute cluster in the managed
@@ -598,7 +614,8 @@ class Foundation(Capability):
         self, name: str, deployment: Deployment[AzureSettings]
     ) -> tuple[pulumi.Output[str], dict[str, pulumi.Output[str]]]:
         """A virtual network for the clients of a private platform (people, CI), its private DNS
-        zones, and a private endpoint to the data account (raw data goes in through it)."""
+        zones, and private endpoints to the data account (raw data goes in through it) and to the
+        workspace's default storage (job outputs, logs and models, read by Studio and the SDK)."""
         s = self.settings
         vnet = network.VirtualNetwork(
             f"{name}-vnet",
@@ -619,7 +636,7 @@ class Foundation(Capability):
             opts=self.child(),
         )
         zones: dict[str, pulumi.Output[str]] = {}
-        for zone_name in (*WORKSPACE_ZONES, *STORAGE_ZONES.values()):
+        for zone_name in (*WORKSPACE_ZONES, *STORAGE_ZONES.values(), FILE_ZONE):
             zone = privatedns.PrivateZone(
                 f"{name}-zone-{zone_name.split('.')[1]}",
                 private_zone_name=zone_name,
@@ -643,6 +660,8 @@ class Foundation(Capability):
         self._subnet, self._zones = subnet.id, zones
         for subresource, zone_name in STORAGE_ZONES.items():
             self._private_endpoint(name, f"data-{subresource}", self.storage.id, subresource, (zone_name,))
+        for subresource, zone_name in WORKSPACE_STORAGE_ZONES.items():
+            self._private_endpoint(name, f"ws-{subresource}", self.workspace_storage.id, subresource, (zone_name,))
         return subnet.id, zones
 
     def _private_endpoint(

@@ -8,6 +8,7 @@ Expected values are literal (the example stack's suffix is 9a37a1, see test_tran
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,81 @@ def test_mlops_plan_refuses_a_cmk_vault_firewalled_at_creation_and_a_lock_patch_
     assert [v.field for v in vendor_rules.check_arm_patch(lock)] == ["patch.properties.networkAcls.defaultActon"]
     lock["inputs"]["api_version"] = "2023-07-01"
     assert [v.field for v in vendor_rules.check_dynamic_api_version(lock)] == ["api-version"]
+
+
+# --- finding 4: every private storage account a client uses has a private endpoint --------------
+
+# storage account -> the sub-resources people, CI, Studio and the SDK use on it (from the client VNet)
+CLIENT_SUBRESOURCES = {
+    "churndevdata9a37a1": {"blob", "dfs"},  # raw data in, features, the offline store (ADLS)
+    "churndevws9a37a1": {"blob", "file"},  # workspaceblobstore (outputs, logs, models), workspacefilestore
+    "churndevcode9a37a1": {"blob"},  # step code, specs, build context (pulumi up uploads)
+}
+ZONE_OF = {
+    "blob": "privatelink.blob.core.windows.net",
+    "dfs": "privatelink.dfs.core.windows.net",
+    "file": "privatelink.file.core.windows.net",
+}
+
+
+def test_every_private_storage_account_clients_use_has_a_private_endpoint_per_sub_resource(planned):
+    endpoints = {
+        (
+            r.inputs["privateLinkServiceConnections"][0]["privateLinkServiceId"].rsplit("/", 1)[-1],
+            group,
+        ): r.inputs["privateEndpointName"]
+        for r in planned.by_type("azure-native:network:PrivateEndpoint")
+        for group in r.inputs["privateLinkServiceConnections"][0]["groupIds"]
+    }
+    dns = {
+        r.inputs["privateEndpointName"]: {c["name"] for c in r.inputs["privateDnsZoneConfigs"]}
+        for r in planned.by_type("azure-native:network:PrivateDnsZoneGroup")
+    }
+    zones = {r.inputs["privateZoneName"] for r in planned.by_type("azure-native:privatedns:PrivateZone")}
+    private = [
+        r.inputs["accountName"]
+        for r in planned.by_type("azure-native:storage:StorageAccount")
+        if r.inputs["publicNetworkAccess"] == "Disabled"
+    ]
+    assert private, "the example stack is private"
+    for account in private:
+        assert account in CLIENT_SUBRESOURCES, f"{account}: which sub-resources do clients use? add it here"
+        for group in sorted(CLIENT_SUBRESOURCES[account]):
+            assert (account, group) in endpoints, f"no private endpoint to {account} ({group})"
+            zone = ZONE_OF[group]
+            assert zone in zones and zone.replace(".", "-") in dns[endpoints[account, group]], (account, group)
+
+
+# --- finding 5: every storage location an Azure ML asset names is on a datastore of its workspace ---
+
+# Created by Azure ML with every workspace ("Create datastores": workspaceblobstore, workspacefilestore, ...).
+SYSTEM_DATASTORES = {"workspaceblobstore", "workspacefilestore", "workspaceartifactstore", "workspaceworkingdirectory"}
+_BLOB = re.compile(r"https://([a-z0-9]+)\.(?:blob|dfs)\.core\.windows\.net/([a-z0-9-]+)")
+_ABFSS = re.compile(r"abfss://([a-z0-9-]+)@([a-z0-9]+)\.dfs\.core\.windows\.net")
+_AZUREML = re.compile(r"azureml://datastores/([A-Za-z0-9_]+)/")
+
+
+def test_every_storage_location_an_asset_names_is_on_a_datastore_of_its_workspace(planned):
+    stores: dict[str, dict[str, tuple[str, str]]] = {}
+    for r in planned.by_type("azure-native:machinelearningservices:Datastore"):
+        props = r.inputs["properties"]
+        container = props.get("containerName") or props.get("filesystem")
+        stores.setdefault(r.inputs["workspaceName"], {})[r.inputs["name"]] = (props["accountName"], container)
+    checked = 0
+    for r in planned.resources:
+        workspace = r.inputs.get("workspaceName")
+        if not r.type.startswith("azure-native:machinelearningservices:") or not isinstance(workspace, str):
+            continue
+        text = json.dumps(r.inputs)
+        on = set(stores.get(workspace, {}).values())
+        for account, container in _BLOB.findall(text):
+            assert (account, container) in on, f"{r.name}: {account}/{container} is on no datastore of {workspace}"
+            checked += 1
+        for container, account in _ABFSS.findall(text):
+            assert (account, container) in on, f"{r.name}: {account}/{container} is on no datastore of {workspace}"
+            checked += 1
+        for store in _AZUREML.findall(text):
+            assert store in SYSTEM_DATASTORES | set(stores.get(workspace, {})), f"{r.name}: no datastore {store}"
+            checked += 1
+    assert checked >= 6
+    assert stores["churn-dev-ws"]["mlopscode"] == ("churndevcode9a37a1", "code")

@@ -188,6 +188,8 @@ def test_inbound_private_endpoints_and_their_dns(planned):
         "churn-dev-pe-featurestore": ("churn-dev-fs", ["amlworkspace"]),
         "churn-dev-pe-data-blob": ("churndevdata9a37a1", ["blob"]),
         "churn-dev-pe-data-dfs": ("churndevdata9a37a1", ["dfs"]),
+        "churn-dev-pe-ws-blob": ("churndevws9a37a1", ["blob"]),
+        "churn-dev-pe-ws-file": ("churndevws9a37a1", ["file"]),
     }
     zones = {r.inputs["privateZoneName"] for r in planned.by_type("azure-native:privatedns:PrivateZone")}
     assert zones == {
@@ -195,9 +197,10 @@ def test_inbound_private_endpoints_and_their_dns(planned):
         "privatelink.notebooks.azure.net",
         "privatelink.blob.core.windows.net",
         "privatelink.dfs.core.windows.net",
+        "privatelink.file.core.windows.net",
     }
     links = planned.by_type("azure-native:privatedns:VirtualNetworkLink")
-    assert len(links) == 4 and all(link.inputs["registrationEnabled"] is False for link in links)
+    assert len(links) == 5 and all(link.inputs["registrationEnabled"] is False for link in links)
     groups = {
         r.inputs["privateEndpointName"]: sorted(c["name"] for c in r.inputs["privateDnsZoneConfigs"])
         for r in planned.by_type("azure-native:network:PrivateDnsZoneGroup")
@@ -332,7 +335,12 @@ def test_the_workspace_reads_data_through_an_identity_based_adls_datastore(plann
     stores = {
         (r.inputs["workspaceName"], r.inputs["name"]): r.inputs["properties"] for r in planned.by_type(ML + "Datastore")
     }
-    assert set(stores) == {("churn-dev-ws", "mlopsdata"), ("churn-dev-fs", "mlopsdata"), ("churn-dev-fs", "mlopscode")}
+    assert set(stores) == {
+        ("churn-dev-ws", "mlopsdata"),
+        ("churn-dev-ws", "mlopscode"),
+        ("churn-dev-fs", "mlopsdata"),
+        ("churn-dev-fs", "mlopscode"),
+    }
     data = stores[("churn-dev-ws", "mlopsdata")]
     assert (data["datastoreType"], data["accountName"], data["filesystem"]) == (
         "AzureDataLakeGen2",
@@ -340,12 +348,13 @@ def test_the_workspace_reads_data_through_an_identity_based_adls_datastore(plann
         "data",
     )
     assert data["credentials"] == {"credentialsType": "None"}  # identity-based: the job's identity
-    code = stores[("churn-dev-fs", "mlopscode")]
-    assert (code["datastoreType"], code["accountName"], code["containerName"]) == (
-        "AzureBlob",
-        "churndevcode9a37a1",
-        "code",
-    )
+    for workspace in ("churn-dev-ws", "churn-dev-fs"):
+        code = stores[(workspace, "mlopscode")]
+        assert (code["datastoreType"], code["accountName"], code["containerName"]) == (
+            "AzureBlob",
+            "churndevcode9a37a1",
+            "code",
+        )
 
 
 def test_retrain_wiring(planned):
