@@ -1321,6 +1321,10 @@ ACR_CMK_PAGE = (
     "Encrypt registry using a customer-managed key",
     "https://learn.microsoft.com/en-us/azure/container-registry/container-registry-customer-managed-keys",
 )
+SECURE_TRAFFIC_PAGE = (
+    "Network traffic flow when using a secured workspace",
+    "https://learn.microsoft.com/en-us/azure/machine-learning/concept-secure-network-traffic-flow",
+)
 ACR_CMK_FIREWALL_ISSUE = (
     "MicrosoftDocs/azure-docs#61064 'Creation will fail when using CMK from keyvault with firewall enabled'",
     "https://github.com/MicrosoftDocs/azure-docs/issues/61064",
@@ -1379,6 +1383,31 @@ def check_dependencies(resources: list[dict]) -> list[Violation]:
                     f"{', '.join(problems)}; a workspace's default storage account takes neither (keep an "
                     "ADLS Gen2 account as a datastore / offline store and give the workspace a plain one)",
                     _cite(WORKSPACE_PAGE),
+                )
+            )
+    # "Unlike the legacy approach, the egress_public_network_access flag for the deployment no longer
+    # applies when you use a workspace managed virtual network with your deployment. Instead,
+    # outbound communication will be controlled by the rules set for the workspace's managed virtual
+    # network." (Network traffic flow when using a secured workspace). "Enabled" is the API's default,
+    # which pulumi_azure_native's ManagedOnlineDeploymentArgs sends when the field is left out;
+    # "Disabled" is the legacy isolation (a private endpoint per deployment).
+    managed = {
+        str(r["inputs"].get("workspaceName"))
+        for r in resources
+        if r["type"] == ML + "Workspace" and (r["inputs"].get("managedNetwork") or {}).get("isolationMode")
+    }
+    for dep in (r for r in resources if r["type"] == ML + "OnlineDeployment"):
+        flag = (dep["inputs"].get("properties") or {}).get("egressPublicNetworkAccess")
+        if str(flag or "Enabled").lower() != "enabled" and str(dep["inputs"].get("workspaceName")) in managed:
+            found.append(
+                Violation(
+                    dep["name"],
+                    dep["type"],
+                    "properties.egressPublicNetworkAccess",
+                    f"{flag!r}; the workspace {dep['inputs'].get('workspaceName')!r} has a managed network, which "
+                    "governs the deployment's outbound traffic: the legacy isolation flag no longer applies there, "
+                    "leave it out",
+                    _cite(SECURE_TRAFFIC_PAGE),
                 )
             )
     # "Advanced scenario: Key Vault firewall. If your Azure key vault is deployed in a virtual network

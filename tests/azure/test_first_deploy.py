@@ -254,3 +254,33 @@ def test_every_storage_location_an_asset_names_is_on_a_datastore_of_its_workspac
             checked += 1
     assert checked >= 6
     assert stores["churn-dev-ws"]["mlopscode"] == ("churndevcode9a37a1", "code")
+
+
+# --- finding 6: no legacy egress flag on a deployment in a managed-network workspace -------------
+
+
+def test_no_deployment_in_a_managed_network_workspace_sets_the_legacy_egress_flag(planned):
+    from providers.azure import vendor_rules
+
+    managed = {
+        r.inputs["workspaceName"]
+        for r in planned.by_type("azure-native:machinelearningservices:Workspace")
+        if r.inputs.get("managedNetwork")
+    }
+    deployments = planned.by_type("azure-native:machinelearningservices:OnlineDeployment")
+    assert deployments and managed == {"churn-dev-ws", "churn-dev-fs"}
+    # Left out, pulumi_azure_native sends the API's default "Enabled" (its Args fill it in): the
+    # legacy isolation ("Disabled", a private endpoint per deployment) is never asked for.
+    from pulumi_azure_native import machinelearningservices as ml
+
+    assert ml.ManagedOnlineDeploymentArgs(endpoint_compute_type="Managed").egress_public_network_access == "Enabled"
+    for dep in deployments:
+        assert dep.inputs["workspaceName"] in managed
+        assert dep.inputs["properties"].get("egressPublicNetworkAccess", "Enabled") == "Enabled", dep.name
+    # The REST model takes "Disabled" (tests/azure/test_vendor_rules.py), so this rule keeps it out:
+    resources = _as_dicts(planned)
+    dep = next(r for r in resources if r["type"] == "azure-native:machinelearningservices:OnlineDeployment")
+    dep["inputs"]["properties"]["egressPublicNetworkAccess"] = "Disabled"
+    assert [(v.resource, v.field) for v in vendor_rules.check_dependencies(resources)] == [
+        ("churn-dev-endpoint-deployment", "properties.egressPublicNetworkAccess")
+    ]
