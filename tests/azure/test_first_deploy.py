@@ -2,7 +2,7 @@
 resource providers, the CMK vault's firewall closed only after everything took the key, the client
 VNet's reach to every private storage account, the code on a workspace datastore.
 
-Expected values are literal (the example stack's suffix is 9a37a1, see test_translate.py).
+Expected values are literal (the example stack's suffix is 9a37a12b27, see test_translate.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DYNAMIC = "pulumi-python:dynamic:Resource"
 VAULT_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/churn-dev-rg/providers/"
-    "Microsoft.KeyVault/vaults/churn-dev-kv-9a37a1"
+    "Microsoft.KeyVault/vaults/churn-dev-kv-9a37a12b27"
 )
 
 # pulumi_azure_native module -> the resource provider namespace its resources are created in.
@@ -110,7 +110,7 @@ def _closure(planned, urn: str) -> set[str]:
 
 def test_the_cmk_vault_is_created_open_and_locked_after_everything_took_its_key(planned):
     vault = next(
-        r for r in planned.by_type("azure-native:keyvault:Vault") if r.inputs["vaultName"].endswith("-kv-9a37a1")
+        r for r in planned.by_type("azure-native:keyvault:Vault") if r.inputs["vaultName"].endswith("-kv-9a37a12b27")
     )
     props = vault.inputs["properties"]
     assert props["publicNetworkAccess"] == "Enabled"
@@ -131,7 +131,7 @@ def test_the_cmk_vault_is_created_open_and_locked_after_everything_took_its_key(
         for r in planned.resources
         if r.type not in ("azure-native:keyvault:Vault", "azure-native:keyvault:Key", DYNAMIC)
         and r.type != "azure-native:authorization:RoleAssignment"
-        and ("churn-dev-kv-9a37a1" in json.dumps(r.inputs))
+        and ("churn-dev-kv-9a37a12b27" in json.dumps(r.inputs))
     }
     names = {r.urn: r.name for r in planned.resources}
     assert sorted(names[u] for u in users) == [
@@ -145,7 +145,7 @@ def test_the_cmk_vault_is_created_open_and_locked_after_everything_took_its_key(
     assert users <= before, sorted(names[u] for u in users - before)
     # ... and the registry already reaches the key as its system identity (a trusted service).
     switch = next(
-        r for r in planned.by_type(DYNAMIC) if str(r.inputs.get("resource_id", "")).endswith("/churndevacr9a37a1")
+        r for r in planned.by_type(DYNAMIC) if str(r.inputs.get("resource_id", "")).endswith("/churndevacr9a37a12b27")
     )
     assert switch.urn in before
 
@@ -162,7 +162,7 @@ def test_mlops_plan_refuses_a_cmk_vault_firewalled_at_creation_and_a_lock_patch_
     vault = next(
         r
         for r in resources
-        if r["type"] == "azure-native:keyvault:Vault" and r["inputs"]["vaultName"] == "churn-dev-kv-9a37a1"
+        if r["type"] == "azure-native:keyvault:Vault" and r["inputs"]["vaultName"] == "churn-dev-kv-9a37a12b27"
     )
     vault["inputs"]["properties"]["networkAcls"]["defaultAction"] = "Deny"
     found = vendor_rules.check_dependencies(resources)
@@ -182,9 +182,9 @@ def test_mlops_plan_refuses_a_cmk_vault_firewalled_at_creation_and_a_lock_patch_
 
 # storage account -> the sub-resources people, CI, Studio and the SDK use on it (from the client VNet)
 CLIENT_SUBRESOURCES = {
-    "churndevdata9a37a1": {"blob", "dfs"},  # raw data in, features, the offline store (ADLS)
-    "churndevws9a37a1": {"blob", "file"},  # workspaceblobstore (outputs, logs, models), workspacefilestore
-    "churndevcode9a37a1": {"blob"},  # step code, specs, build context (pulumi up uploads)
+    "churndevdata9a37a12b27": {"blob", "dfs"},  # raw data in, features, the offline store (ADLS)
+    "churndevws9a37a12b27": {"blob", "file"},  # workspaceblobstore (outputs, logs, models), workspacefilestore
+    "churndevcode9a37a12b27": {"blob"},  # step code, specs, build context (pulumi up uploads)
 }
 ZONE_OF = {
     "blob": "privatelink.blob.core.windows.net",
@@ -253,7 +253,7 @@ def test_every_storage_location_an_asset_names_is_on_a_datastore_of_its_workspac
             assert store in SYSTEM_DATASTORES | set(stores.get(workspace, {})), f"{r.name}: no datastore {store}"
             checked += 1
     assert checked >= 6
-    assert stores["churn-dev-ws"]["mlopscode"] == ("churndevcode9a37a1", "code")
+    assert stores["churn-dev-ws"]["mlopscode"] == ("churndevcode9a37a12b27", "code")
 
 
 # --- finding 6: no legacy egress flag on a deployment in a managed-network workspace -------------
