@@ -613,6 +613,11 @@ def _doctor(args: argparse.Namespace) -> int:
             print(f"{'':<10} before the first deploy (once per subscription):")
             for hint in hints:
                 print(f"{'':<12}{hint}")
+        hints = registry.redeploy_hints(cloud)
+        if hints:
+            print(f"{'':<10} after `pulumi destroy`:")
+            for hint in hints:
+                print(f"{'':<12}{hint}")
     local_missing = [m for m in LOCAL_MODULES if importlib.util.find_spec(m) is None]
     local = (
         "installed"

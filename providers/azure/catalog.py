@@ -84,3 +84,10 @@ RESOURCE_PROVIDERS: dict[str, str] = {
 (pulumi-azure-native has no registration resource). `mlops doctor` prints the commands."""
 
 FIRST_DEPLOY_HINTS: tuple[str, ...] = tuple(f"az provider register --namespace {ns}" for ns in RESOURCE_PROVIDERS)
+
+REDEPLOY_HINTS: tuple[str, ...] = (
+    "Key Vaults keep their names 90 days after `pulumi destroy` (soft delete, purge protection);",
+    "a stack brought up again within 90 days fails on them. List them with",
+    'az keyvault list-deleted --query "[].name" -o tsv  (then docs/azure.md, Re-deploying after destroy)',
+)
+"""What `mlops doctor` prints about deploying a destroyed stack again."""

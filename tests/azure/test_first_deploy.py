@@ -284,3 +284,24 @@ def test_no_deployment_in_a_managed_network_workspace_sets_the_legacy_egress_fla
     assert [(v.resource, v.field) for v in vendor_rules.check_dependencies(resources)] == [
         ("churn-dev-endpoint-deployment", "properties.egressPublicNetworkAccess")
     ]
+
+
+# --- finding 7: names a destroyed stack leaves reserved are checked by doctor and documented ------
+
+
+def test_every_vault_that_keeps_its_name_after_destroy_is_announced_by_doctor_and_documented(planned, capsys):
+    keeping = [
+        r.inputs["vaultName"]
+        for r in planned.by_type("azure-native:keyvault:Vault")
+        if r.inputs["properties"].get("enableSoftDelete") and r.inputs["properties"].get("enablePurgeProtection")
+    ]
+    assert sorted(keeping) == ["churn-dev-kv-9a37a12b27", "churn-dev-wkv-9a37a12b27"]
+    from infra.cli import main
+
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert 'az keyvault list-deleted --query "[].name" -o tsv' in out
+    docs = (ROOT / "docs" / "azure.md").read_text()
+    section = docs.split("## Re-deploying after destroy", 1)[1].split("\n## ", 1)[0]
+    for pattern in ("`<prefix>-kv-<sfx>`", "`<prefix>-wkv-<sfx>`", "az keyvault recover", "soft-delete-overview"):
+        assert pattern in section
