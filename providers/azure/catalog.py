@@ -75,6 +75,7 @@ RESOURCE_PROVIDERS: dict[str, str] = {
     "Microsoft.Cache": "Redis (online feature store)",
     "Microsoft.ManagedIdentity": "user-assigned identities",
     "Microsoft.Network": "managed network, private endpoints, private DNS zones, client VNet",
+    "Microsoft.EventGrid": "the Event Grid system topic of the retraining trigger (loop wave)",
     # A workspace with a customer-managed key: Azure ML creates Cosmos DB and Search in the
     # subscription (Microsoft Learn "Use customer-managed keys with Azure Machine Learning").
     "Microsoft.DocumentDB": "Cosmos DB that Azure ML creates for a CMK workspace's metadata",

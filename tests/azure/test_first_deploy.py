@@ -40,6 +40,7 @@ MODULE_NAMESPACE = {
     "privatedns": "Microsoft.Network",
     "redis": "Microsoft.Cache",
     "logic": "Microsoft.Logic",
+    "eventgrid": "Microsoft.EventGrid",
 }
 # Registered in every subscription ("Azure resource providers and types": registered by default).
 ALWAYS_REGISTERED = {"Microsoft.Resources", "Microsoft.Authorization"}
@@ -305,3 +306,19 @@ def test_every_vault_that_keeps_its_name_after_destroy_is_announced_by_doctor_an
     section = docs.split("## Re-deploying after destroy", 1)[1].split("\n## ", 1)[0]
     for pattern in ("`<prefix>-kv-<sfx>`", "`<prefix>-wkv-<sfx>`", "az keyvault recover", "soft-delete-overview"):
         assert pattern in section
+
+
+# --- finding 10: on a private stack, an account open to keys or the internet is a documented exception ---
+
+
+def test_on_a_private_stack_only_the_documented_code_account_keeps_keys_or_public_access(planned):
+    open_accounts = {
+        r.inputs["accountName"]
+        for r in planned.by_type("azure-native:storage:StorageAccount")
+        if r.inputs["allowSharedKeyAccess"] is not False or r.inputs["publicNetworkAccess"] != "Disabled"
+    }
+    assert open_accounts == {"churndevcode9a37a12b27"}
+    docs = (ROOT / "docs" / "azure.md").read_text()
+    gap = docs.split("- **Shared keys and public network access on the code account**", 1)[1].split("\n- **", 1)[0]
+    for reason in ("pulumi/pulumi-azure-native#2015", "allow_shared_key_access=False", "publicNetworkAccess: Disabled"):
+        assert reason in gap
