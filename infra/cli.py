@@ -608,6 +608,16 @@ def _doctor(args: argparse.Namespace) -> int:
             "installed" if not missing else f"not installed (missing {', '.join(missing)}): pip install -e '.[{extra}]'"
         )
         print(f"{cloud:<10} {state}")
+        hints = registry.first_deploy_hints(cloud)
+        if hints:
+            print(f"{'':<10} before the first deploy (once per subscription):")
+            for hint in hints:
+                print(f"{'':<12}{hint}")
+        hints = registry.redeploy_hints(cloud)
+        if hints:
+            print(f"{'':<10} after `pulumi destroy`:")
+            for hint in hints:
+                print(f"{'':<12}{hint}")
     local_missing = [m for m in LOCAL_MODULES if importlib.util.find_spec(m) is None]
     local = (
         "installed"

@@ -81,6 +81,8 @@ class PlannedResource:
     custom: bool
     protect: bool
     ignore_changes: list[str] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+    """URNs this resource waits for (`depends_on` and the resources its inputs come from); not in the JSON."""
 
     def to_json(self) -> dict[str, Any]:
         extra = {"ignore_changes": self.ignore_changes} if self.ignore_changes else {}
@@ -167,6 +169,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 custom=bool(request.custom),
                 protect=bool(request.protect),
                 ignore_changes=list(request.ignoreChanges),
+                dependencies=list(request.dependencies),
             )
         )
         if self.on_resource is not None:

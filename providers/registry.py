@@ -120,6 +120,16 @@ def data_bearing() -> dict[str, str]:
     return {t: what for cloud in _PROVIDERS for t, what in catalog(cloud).DATA_BEARING.items()}
 
 
+def first_deploy_hints(cloud: str) -> tuple[str, ...]:
+    """One-off commands `cloud` needs before its first deploy (e.g. resource provider registration)."""
+    return tuple(getattr(catalog(cloud), "FIRST_DEPLOY_HINTS", ()))
+
+
+def redeploy_hints(cloud: str) -> tuple[str, ...]:
+    """What `cloud` keeps after a destroy that a new deploy of the same stack runs into."""
+    return tuple(getattr(catalog(cloud), "REDEPLOY_HINTS", ()))
+
+
 def replace_on_change() -> dict[str, tuple[str, ...]]:
     """Pulumi type -> top-level inputs whose change replaces the resource, over every cloud."""
     return {t: keys for cloud in _PROVIDERS for t, keys in catalog(cloud).REPLACE_ON_CHANGE.items()}

@@ -62,3 +62,33 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
         "resourceGroupName",
     ),
 }
+
+RESOURCE_PROVIDERS: dict[str, str] = {
+    # namespace -> why a first deploy needs it registered in the subscription (source in docs/azure.md)
+    "Microsoft.MachineLearningServices": "workspaces, feature store, endpoints, jobs",
+    "Microsoft.Storage": "storage accounts",
+    "Microsoft.KeyVault": "Key Vaults and the customer-managed key",
+    "Microsoft.ContainerRegistry": "the container registry",
+    "Microsoft.Insights": "Application Insights, autoscale, diagnostic settings, alerts, action group",
+    "Microsoft.OperationalInsights": "Log Analytics",
+    "Microsoft.Logic": "the retraining Logic App",
+    "Microsoft.Cache": "Redis (online feature store)",
+    "Microsoft.ManagedIdentity": "user-assigned identities",
+    "Microsoft.Network": "managed network, private endpoints, private DNS zones, client VNet",
+    "Microsoft.EventGrid": "the Event Grid system topic of the retraining trigger (loop wave)",
+    # A workspace with a customer-managed key: Azure ML creates Cosmos DB and Search in the
+    # subscription (Microsoft Learn "Use customer-managed keys with Azure Machine Learning").
+    "Microsoft.DocumentDB": "Cosmos DB that Azure ML creates for a CMK workspace's metadata",
+    "Microsoft.Search": "Azure AI Search that Azure ML creates for a CMK workspace's metadata",
+}
+"""Resource providers to register once per subscription before the first `pulumi up`
+(pulumi-azure-native has no registration resource). `mlops doctor` prints the commands."""
+
+FIRST_DEPLOY_HINTS: tuple[str, ...] = tuple(f"az provider register --namespace {ns}" for ns in RESOURCE_PROVIDERS)
+
+REDEPLOY_HINTS: tuple[str, ...] = (
+    "Key Vaults keep their names 90 days after `pulumi destroy` (soft delete, purge protection);",
+    "a stack brought up again within 90 days fails on them. List them with",
+    'az keyvault list-deleted --query "[].name" -o tsv  (then docs/azure.md, Re-deploying after destroy)',
+)
+"""What `mlops doctor` prints about deploying a destroyed stack again."""

@@ -217,7 +217,9 @@ class Endpoint(Capability):
                 code_configuration=ml.CodeConfigurationArgs(code_id=training.code_id, scoring_script=SCORE_SCRIPT_NAME),
                 environment_id=training.environment_id,
                 app_insights_enabled=True,
-                egress_public_network_access=s.public_network_access,
+                # No egressPublicNetworkAccess: the workspace has a managed network, which governs
+                # the deployment's outbound traffic; the flag "no longer applies" there (Microsoft
+                # Learn "Network traffic flow when using a secured workspace").
                 # Managed deployments take Default scale settings (a fixed instance count =
                 # sku.capacity); TargetUtilization is for Kubernetes deployments. Autoscaling is the
                 # Azure Monitor autoscale setting below.

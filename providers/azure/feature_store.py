@@ -315,6 +315,8 @@ class FeatureStore(Capability):
         # identity; the documented workspace-identity set: Contributor on the workspace.
         grant_to("featurestore", "AzureML Data Scientist", self.store.id, foundation.identity_principal_id)
         grant_to("featurestore-ws", "Contributor", self.store.id, foundation.workspace_identity_principal_id)
+        # The last workspace that takes the customer-managed key at creation exists: lock its vault.
+        foundation.lock_key_vault([self.store])
         network = dynamic.ManagedNetworkProvision(
             f"{name}-managed-network", workspace_id=self.store.id, include_spark=True, opts=self.child()
         )

@@ -8,7 +8,7 @@ tests/azure/test_identities.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,10 @@ ROLES = {
 }
 REGISTRY_API_VERSION = "2023-01-01-preview"
 """What pulumi_azure_native 3.29 uses for containerregistry.Registry (the ArmPatch of the registry too)."""
+KEYVAULT_API_VERSION = "2024-11-01"
+"""What pulumi_azure_native 3.29 uses for keyvault.Vault (the ArmPatch that locks the CMK vault too)."""
+VAULT_LOCK = {"properties": {"networkAcls": {"defaultAction": "Deny"}, "publicNetworkAccess": "Disabled"}}
+"""The CMK vault's firewall, set once every resource that takes the key at creation exists."""
 IMAGE_BUILD_COMPUTE = "imgbuild"
 VNET_CIDR = "10.250.0.0/24"
 # Inbound private endpoints (client side) and their private DNS zones: Microsoft Learn "Azure
@@ -53,6 +57,12 @@ VNET_CIDR = "10.250.0.0/24"
 # privatelink.api.azureml.ms and privatelink.notebooks.azure.net; Storage blob / dfs).
 WORKSPACE_ZONES = ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net")
 STORAGE_ZONES = {"blob": "privatelink.blob.core.windows.net", "dfs": "privatelink.dfs.core.windows.net"}
+FILE_ZONE = "privatelink.file.core.windows.net"
+# The workspace's default storage, as clients and Studio reach it: blob (workspaceblobstore: job
+# outputs, logs, models) and file (workspacefilestore) (Microsoft Learn "Use Azure Machine
+# Learning studio in an Azure virtual network": the studio reads "Azure Storage Account (blob &
+# file)"; the storage private endpoint must be in the workspace private endpoint's VNet).
+WORKSPACE_STORAGE_ZONES = {"blob": STORAGE_ZONES["blob"], "file": FILE_ZONE}
 
 
 def role_definition_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
@@ -149,6 +159,9 @@ class FoundationOut:
     """The subnet of the inbound private endpoints (None when `network.public_access`)."""
     zone_ids: Mapping[str, pulumi.Output[str]]
     """Private DNS zone name -> id (empty when `network.public_access`)."""
+    lock_key_vault: Callable[[Sequence[pulumi.Resource]], pulumi.Resource | None]
+    """Close the CMK vault's firewall once these (the last workspaces) and the foundation's own key
+    users exist; called once, by the component that creates the last workspace (None when public)."""
 
 
 class Foundation(Capability):
@@ -199,7 +212,10 @@ class Foundation(Capability):
         self.cmk_identity = identity("cmk-identity", "cmk-id")
 
         # Key Vault holding the customer-managed key, and nothing else: RBAC, purge protection.
-        self.vault = self._vault(f"{name}-vault", named("key_vault"), private, deployment)
+        # Created open and locked (`lock_key_vault`) once every resource that takes the key at
+        # creation exists: a registry's CMK is set at creation through a user-assigned identity,
+        # which does not pass a Key Vault firewall (see docs/azure.md, Customer-managed key).
+        self.vault = self._vault(f"{name}-vault", named("key_vault"), private, deployment, lock_later=private)
         self.key = keyvault.Key(
             f"{name}-cmk",
             key_name=f"{s.prefix}-cmk",
@@ -340,7 +356,7 @@ class Foundation(Capability):
             self.vault.id,
             principal_id=self.registry.identity.apply(lambda i: i.principal_id if i else None),
         )
-        dynamic.ArmPatch(
+        self.acr_key_identity = dynamic.ArmPatch(
             f"{name}-acr-key-identity",
             resource_id=self.registry.id,
             api_version=REGISTRY_API_VERSION,
@@ -377,6 +393,16 @@ class Foundation(Capability):
             workspace_name=self.workspace.name,
             resource_group_name=rg,
             properties=named("data_account").apply(lambda a: datastore_properties("adls", a, "data")),
+            opts=self.child(),
+        )
+        # The code asset and the environment's build context live on the code account: a datastore
+        # of the workspace there, as azure-ai-ml's own uploads always land on one.
+        ml.Datastore(
+            f"{name}-code-datastore",
+            name="mlopscode",
+            workspace_name=self.workspace.name,
+            resource_group_name=rg,
+            properties=named("code_account").apply(lambda a: datastore_properties("blob", a, "code")),
             opts=self.child(),
         )
         ready: list[pulumi.Resource] = []
@@ -452,11 +478,34 @@ class Foundation(Capability):
             log_analytics_id=self.log_analytics.id,
             subnet_id=self.network[0] if self.network else None,
             zone_ids=self.network[1] if self.network else {},
+            lock_key_vault=self.lock_key_vault,
         )
         self.publish(
             storage_uri=pulumi.Output.concat("abfss://data@", self.storage.name, ".dfs.core.windows.net/"),
             encryption_key=self.key.id,
             execution_identity=self.identity.id,
+        )
+
+    def lock_key_vault(self, after: Sequence[pulumi.Resource]) -> pulumi.Resource | None:
+        """Close the CMK vault's firewall (private stacks) after the registry switched to its system
+        identity and the storage accounts and workspaces (the foundation's and `after`) exist."""
+        if self.settings.public_network_access != "Disabled":
+            return None
+        return dynamic.ArmPatch(
+            f"{self._name}-vault-lock",
+            resource_id=self.vault.id,
+            api_version=KEYVAULT_API_VERSION,
+            patch=VAULT_LOCK,
+            opts=self.child(
+                depends_on=[
+                    self.acr_key_identity,
+                    self.storage,
+                    self.workspace_storage,
+                    self.code_account,
+                    self.workspace,
+                    *after,
+                ]
+            ),
         )
 
     # -- identities ---------------------------------------------------------------------------
@@ -568,7 +617,8 @@ class Foundation(Capability):
         self, name: str, deployment: Deployment[AzureSettings]
     ) -> tuple[pulumi.Output[str], dict[str, pulumi.Output[str]]]:
         """A virtual network for the clients of a private platform (people, CI), its private DNS
-        zones, and a private endpoint to the data account (raw data goes in through it)."""
+        zones, and private endpoints to the data account (raw data goes in through it) and to the
+        workspace's default storage (job outputs, logs and models, read by Studio and the SDK)."""
         s = self.settings
         vnet = network.VirtualNetwork(
             f"{name}-vnet",
@@ -589,7 +639,7 @@ class Foundation(Capability):
             opts=self.child(),
         )
         zones: dict[str, pulumi.Output[str]] = {}
-        for zone_name in (*WORKSPACE_ZONES, *STORAGE_ZONES.values()):
+        for zone_name in (*WORKSPACE_ZONES, *STORAGE_ZONES.values(), FILE_ZONE):
             zone = privatedns.PrivateZone(
                 f"{name}-zone-{zone_name.split('.')[1]}",
                 private_zone_name=zone_name,
@@ -613,6 +663,8 @@ class Foundation(Capability):
         self._subnet, self._zones = subnet.id, zones
         for subresource, zone_name in STORAGE_ZONES.items():
             self._private_endpoint(name, f"data-{subresource}", self.storage.id, subresource, (zone_name,))
+        for subresource, zone_name in WORKSPACE_STORAGE_ZONES.items():
+            self._private_endpoint(name, f"ws-{subresource}", self.workspace_storage.id, subresource, (zone_name,))
         return subnet.id, zones
 
     def _private_endpoint(
@@ -623,9 +675,16 @@ class Foundation(Capability):
     # -- building blocks ----------------------------------------------------------------------------
 
     def _vault(
-        self, res_name: str, vault_name: pulumi.Input[str], private: bool, deployment: Deployment[AzureSettings]
+        self,
+        res_name: str,
+        vault_name: pulumi.Input[str],
+        private: bool,
+        deployment: Deployment[AzureSettings],
+        lock_later: bool = False,
     ) -> keyvault.Vault:
+        """A Key Vault; with `lock_later` created open, its firewall left to `lock_key_vault`."""
         s = self.settings
+        closed = private and not lock_later
         return keyvault.Vault(
             res_name,
             vault_name=vault_name,
@@ -639,12 +698,17 @@ class Foundation(Capability):
                 enable_purge_protection=True,
                 enable_soft_delete=True,
                 soft_delete_retention_in_days=90,
-                public_network_access=s.public_network_access,
+                public_network_access="Disabled" if closed else "Enabled",
                 network_acls=keyvault.NetworkRuleSetArgs(
-                    default_action="Deny" if private else "Allow", bypass="AzureServices"
+                    default_action="Deny" if closed else "Allow", bypass="AzureServices"
                 ),
             ),
-            opts=self.protected(deployment),
+            opts=self.protected(
+                deployment,
+                ignore_changes=["properties.publicNetworkAccess", "properties.networkAcls.defaultAction"]
+                if lock_later
+                else None,
+            ),
         )
 
     def _account(

@@ -154,14 +154,17 @@ _REDIS_RE = re.compile(r"^(?!.*--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$
 _ENDPOINT_RE = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 _LOCATION_RE = re.compile(r"^[a-z][a-z0-9]+$")
 
-SUFFIX_LENGTH = 6
+SUFFIX_LENGTH = 10
+"""40 bits: two stacks of the same name (another team's `churn`/`dev` in a same-named group) collide
+with odds of about 1 in 10^12 (6 hex digits were 1 in 16.7 million). Every name still fits its
+rule: a Key Vault (24 characters) keeps 9 characters of the prefix, a storage account 10 to 12."""
 PLACEHOLDER_SUFFIX = "0" * SUFFIX_LENGTH
 """What translate checks name lengths with, before the subscription (and so the suffix) is known."""
 DEPLOYMENT_KEY = "mlops:platform.endpoint.model_version"
 
 
 def unique_suffix(subscription_id: str, resource_group: str) -> str:
-    """The stable suffix of every globally unique name: the first 6 hex digits of the SHA-256 of
+    """The stable suffix of every globally unique name: the first 10 hex digits of the SHA-256 of
     the resource group's ARM id, lowercased (ARM ids are case-insensitive). The same stack always
     gets the same suffix; another subscription or resource group (another team's `churn`/`dev`)
     gets another, as ARM's `uniqueString(resourceGroup().id)` does for templates."""

@@ -1335,6 +1335,32 @@ ACR_CMK_PAGE = (
     "Encrypt registry using a customer-managed key",
     "https://learn.microsoft.com/en-us/azure/container-registry/container-registry-customer-managed-keys",
 )
+SECURE_TRAFFIC_PAGE = (
+    "Network traffic flow when using a secured workspace",
+    "https://learn.microsoft.com/en-us/azure/machine-learning/concept-secure-network-traffic-flow",
+)
+ACR_CMK_FIREWALL_ISSUE = (
+    "MicrosoftDocs/azure-docs#61064 'Creation will fail when using CMK from keyvault with firewall enabled'",
+    "https://github.com/MicrosoftDocs/azure-docs/issues/61064",
+)
+
+
+def _locks(vault: dict, resources: list[dict]) -> bool:
+    """Whether the vault ends up behind its firewall: at creation or through an ArmPatch of it."""
+
+    def closed(props: dict) -> bool:
+        return (props.get("networkAcls") or {}).get("defaultAction") == "Deny" or props.get(
+            "publicNetworkAccess"
+        ) == "Disabled"
+
+    name = str(vault["inputs"].get("vaultName", "")).lower()
+    patched = any(
+        _dynamic_kind(r) == "patch"
+        and str(r["inputs"].get("resource_id", "")).lower().endswith(f"/microsoft.keyvault/vaults/{name}")
+        and closed((r["inputs"].get("patch") or {}).get("properties") or {})
+        for r in resources
+    )
+    return patched or closed(vault["inputs"].get("properties") or {})
 
 
 def _by_arm_name(resources: list[dict], type_token: str, key: str) -> dict[str, dict]:
@@ -1373,6 +1399,31 @@ def check_dependencies(resources: list[dict]) -> list[Violation]:
                     _cite(WORKSPACE_PAGE),
                 )
             )
+    # "Unlike the legacy approach, the egress_public_network_access flag for the deployment no longer
+    # applies when you use a workspace managed virtual network with your deployment. Instead,
+    # outbound communication will be controlled by the rules set for the workspace's managed virtual
+    # network." (Network traffic flow when using a secured workspace). "Enabled" is the API's default,
+    # which pulumi_azure_native's ManagedOnlineDeploymentArgs sends when the field is left out;
+    # "Disabled" is the legacy isolation (a private endpoint per deployment).
+    managed = {
+        str(r["inputs"].get("workspaceName"))
+        for r in resources
+        if r["type"] == ML + "Workspace" and (r["inputs"].get("managedNetwork") or {}).get("isolationMode")
+    }
+    for dep in (r for r in resources if r["type"] == ML + "OnlineDeployment"):
+        flag = (dep["inputs"].get("properties") or {}).get("egressPublicNetworkAccess")
+        if str(flag or "Enabled").lower() != "enabled" and str(dep["inputs"].get("workspaceName")) in managed:
+            found.append(
+                Violation(
+                    dep["name"],
+                    dep["type"],
+                    "properties.egressPublicNetworkAccess",
+                    f"{flag!r}; the workspace {dep['inputs'].get('workspaceName')!r} has a managed network, which "
+                    "governs the deployment's outbound traffic: the legacy isolation flag no longer applies there, "
+                    "leave it out",
+                    _cite(SECURE_TRAFFIC_PAGE),
+                )
+            )
     # "Advanced scenario: Key Vault firewall. If your Azure key vault is deployed in a virtual network
     # with a Key Vault firewall ... 1. Configure registry encryption to use the registry's
     # system-assigned identity 2. Enable the registry to bypass the Key Vault firewall"
@@ -1386,10 +1437,25 @@ def check_dependencies(resources: list[dict]) -> list[Violation]:
         if str(encryption.get("status", "")).lower() != "enabled" or vault is None:
             continue
         props = vault["inputs"].get("properties") or {}
-        locked = (props.get("networkAcls") or {}).get("defaultAction") == "Deny" or props.get(
+        if (props.get("networkAcls") or {}).get("defaultAction") == "Deny" or props.get(
             "publicNetworkAccess"
-        ) == "Disabled"
-        if not locked:
+        ) == "Disabled":
+            # The registry takes its key at creation through its user-assigned identity, which the
+            # firewall refuses ("Client address is not authorized and caller is not a trusted
+            # service", azure-docs#61015): create the vault open, lock it after the switch.
+            found.append(
+                Violation(
+                    vault["name"],
+                    vault["type"],
+                    "properties.networkAcls.defaultAction",
+                    f"the vault holding the registry {reg['inputs'].get('registryName')!r}'s key is firewalled at "
+                    "creation; a registry's CMK is set at creation through a user-assigned identity, which does "
+                    "not pass the firewall: create the vault open and lock it once the registry uses its "
+                    "system identity",
+                    f"{_cite(ACR_CMK_PAGE)}; GitHub {ACR_CMK_FIREWALL_ISSUE[0]} <{ACR_CMK_FIREWALL_ISSUE[1]}>",
+                )
+            )
+        if not _locks(vault, resources):
             continue
         identity_type = str((reg["inputs"].get("identity") or {}).get("type", ""))
         if "systemassigned" not in identity_type.replace(" ", "").lower():
@@ -1424,6 +1490,7 @@ _PULUMI_TYPE_OF = {
     "microsoft.machinelearningservices/workspaces": ML + "Workspace",
     "microsoft.machinelearningservices/workspaces/onlineendpoints": ML + "OnlineEndpoint",
     "microsoft.containerregistry/registries": "azure-native:containerregistry:Registry",
+    "microsoft.keyvault/vaults": "azure-native:keyvault:Vault",
 }
 
 
@@ -1500,6 +1567,16 @@ def check_arm_patch(resource: dict) -> list[Violation]:
 
         flat = {k: v for k, v in patch.items() if k != "properties"} | dict(patch.get("properties") or {})
         _walk_pulumi(flat, args, "", report, set())
+    elif arm_type == "microsoft.keyvault/vaults":
+        cls = _resource_class("azure-native:keyvault:Vault")
+        args = _args_class(cls)
+        source = f"pulumi_azure_native {cls.__module__}.{args.__name__}"
+        problems = []
+
+        def report(path: str, message: str) -> None:
+            problems.append((path, message))
+
+        _walk_pulumi(patch, args, "", report, set())
     else:
         return []
     return [Violation(resource["name"], resource["type"], f"patch.{p}", m, source) for p, m in problems]

@@ -3,7 +3,7 @@ until a person updates this table (and docs/azure.md, which lists the same with 
 
 Rows are (identity, role, scope), the scope being the ARM id after `/providers/`. Role names are
 resolved from the literal GUID table below (Microsoft Learn "Azure built-in roles"), never from
-the code under test. The example stack's suffix is 9a37a1 (tests/azure/test_translate.py).
+the code under test. The example stack's suffix is 9a37a12b27 (tests/azure/test_translate.py).
 """
 
 from __future__ import annotations
@@ -32,16 +32,16 @@ ROLE_NAMES = {
     # The retraining submitter's custom role: uuid5 over the resource group's ARM id.
     "49368b8e-8145-5660-a564-57271c5543d6": "custom: mlops churn-dev pipeline submitter 49368b8e",
 }
-DATA = "Microsoft.Storage/storageAccounts/churndevdata9a37a1"
-WS_STORAGE = "Microsoft.Storage/storageAccounts/churndevws9a37a1"
-CODE = "Microsoft.Storage/storageAccounts/churndevcode9a37a1"
-CMK_VAULT = "Microsoft.KeyVault/vaults/churn-dev-kv-9a37a1"
-WS_VAULT = "Microsoft.KeyVault/vaults/churn-dev-wkv-9a37a1"
-ACR = "Microsoft.ContainerRegistry/registries/churndevacr9a37a1"
+DATA = "Microsoft.Storage/storageAccounts/churndevdata9a37a12b27"
+WS_STORAGE = "Microsoft.Storage/storageAccounts/churndevws9a37a12b27"
+CODE = "Microsoft.Storage/storageAccounts/churndevcode9a37a12b27"
+CMK_VAULT = "Microsoft.KeyVault/vaults/churn-dev-kv-9a37a12b27"
+WS_VAULT = "Microsoft.KeyVault/vaults/churn-dev-wkv-9a37a12b27"
+ACR = "Microsoft.ContainerRegistry/registries/churndevacr9a37a12b27"
 WORKSPACE = "Microsoft.MachineLearningServices/workspaces/churn-dev-ws"
 FEATURE_STORE = "Microsoft.MachineLearningServices/workspaces/churn-dev-fs"
 APP_INSIGHTS = "Microsoft.Insights/components/churn-dev-ai"
-REDIS = "Microsoft.Cache/redis/churn-dev-online-9a37a1"
+REDIS = "Microsoft.Cache/redis/churn-dev-online-9a37a12b27"
 APPROVER = "Azure AI Enterprise Network Connection Approver"
 DRIFT_RULE = "Microsoft.Insights/dataCollectionRules/churn-dev-drift"
 
@@ -75,7 +75,7 @@ WORKSPACE_IDENTITY = {
 }
 ENCRYPTION = {
     ("churn-dev-cmk-id", "Key Vault Crypto Service Encryption User", CMK_VAULT),
-    ("churndevacr9a37a1 (system)", "Key Vault Crypto Service Encryption User", CMK_VAULT),
+    ("churndevacr9a37a12b27 (system)", "Key Vault Crypto Service Encryption User", CMK_VAULT),
 }
 # The kit's drift check sends its rows to one data collection rule (Microsoft Learn "Logs Ingestion
 # API in Azure Monitor": Monitoring Metrics Publisher on the DCR); only when a version is served.

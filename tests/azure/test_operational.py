@@ -80,8 +80,8 @@ def test_every_data_bearing_resource_is_protected(planned):
 def test_the_resource_group_and_both_key_vaults_are_protected(planned):
     assert planned.one("azure-native:resources:ResourceGroup").protect
     assert {r.inputs["vaultName"] for r in planned.by_type("azure-native:keyvault:Vault") if r.protect} == {
-        "churn-dev-kv-9a37a1",
-        "churn-dev-wkv-9a37a1",
+        "churn-dev-kv-9a37a12b27",
+        "churn-dev-wkv-9a37a12b27",
     }
 
 
@@ -104,7 +104,7 @@ def test_every_storage_account_is_encrypted_with_the_customer_managed_key(planne
         assert encryption["requireInfrastructureEncryption"] is True
         assert encryption["keyVaultProperties"] == {
             "keyName": "churn-dev-cmk",
-            "keyVaultUri": "https://churn-dev-kv-9a37a1.vault.azure.net/",
+            "keyVaultUri": "https://churn-dev-kv-9a37a12b27.vault.azure.net/",
         }
         assert encryption["encryptionIdentity"]["encryptionUserAssignedIdentity"].endswith("/churn-dev-cmk-id")
         assert encryption["services"] == {

@@ -1,6 +1,6 @@
 """The Azure program under Pulumi mocks: the inputs that make the platform secure and correct.
 
-Expected values are literal. The example stack's suffix is 9a37a1 (see test_translate.py).
+Expected values are literal. The example stack's suffix is 9a37a12b27 (see test_translate.py).
 """
 
 from __future__ import annotations
@@ -49,8 +49,12 @@ def _dynamic(planned, key: str) -> list:
 
 def test_three_storage_accounts_each_with_its_job(planned):
     accounts = {r.inputs["accountName"]: r.inputs for r in planned.by_type("azure-native:storage:StorageAccount")}
-    assert set(accounts) == {"churndevdata9a37a1", "churndevws9a37a1", "churndevcode9a37a1"}
-    data, ws, code = accounts["churndevdata9a37a1"], accounts["churndevws9a37a1"], accounts["churndevcode9a37a1"]
+    assert set(accounts) == {"churndevdata9a37a12b27", "churndevws9a37a12b27", "churndevcode9a37a12b27"}
+    data, ws, code = (
+        accounts["churndevdata9a37a12b27"],
+        accounts["churndevws9a37a12b27"],
+        accounts["churndevcode9a37a12b27"],
+    )
     # ADLS Gen2 for data and the offline store; a plain account for the workspaces (they refuse HNS).
     assert data["isHnsEnabled"] is True and ws["isHnsEnabled"] is False and code["isHnsEnabled"] is False
     assert data["allowSharedKeyAccess"] is False and ws["allowSharedKeyAccess"] is False
@@ -61,22 +65,24 @@ def test_three_storage_accounts_each_with_its_job(planned):
     # The code account is reachable by the deployer's `pulumi up` (uploads through the data plane).
     assert code["publicNetworkAccess"] == "Enabled" and code["networkRuleSet"]["defaultAction"] == "Allow"
     for workspace in planned.by_type(ML + "Workspace"):
-        assert workspace.inputs["storageAccount"].endswith("/storageAccounts/churndevws9a37a1")
+        assert workspace.inputs["storageAccount"].endswith("/storageAccounts/churndevws9a37a12b27")
     assert all(c.inputs["publicAccess"] == "None" for c in planned.by_type("azure-native:storage:BlobContainer"))
 
 
 def test_key_vaults_rbac_purge_protection_and_a_key_that_does_not_expire(planned):
     vaults = {r.inputs["vaultName"]: r for r in planned.by_type("azure-native:keyvault:Vault")}
-    assert set(vaults) == {"churn-dev-kv-9a37a1", "churn-dev-wkv-9a37a1"}
+    assert set(vaults) == {"churn-dev-kv-9a37a12b27", "churn-dev-wkv-9a37a12b27"}
     for vault in vaults.values():
         props = vault.inputs["properties"]
         assert props["enableRbacAuthorization"] is True and props["enablePurgeProtection"] is True
         assert props["enableSoftDelete"] is True and props["softDeleteRetentionInDays"] == 90
-        assert props["publicNetworkAccess"] == "Disabled"
-        assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "AzureServices"}
         assert not props.get("accessPolicies") and vault.protect
+    # The CMK vault is created open and locked afterwards (tests/azure/test_first_deploy.py).
+    props = vaults["churn-dev-wkv-9a37a12b27"].inputs["properties"]
+    assert props["publicNetworkAccess"] == "Disabled"
+    assert props["networkAcls"] == {"defaultAction": "Deny", "bypass": "AzureServices"}
     key = planned.one("azure-native:keyvault:Key")
-    assert key.inputs["vaultName"] == "churn-dev-kv-9a37a1" and key.protect
+    assert key.inputs["vaultName"] == "churn-dev-kv-9a37a12b27" and key.protect
     props = key.inputs["properties"]
     assert (props["kty"], props["keySize"], props["keyOps"]) == ("RSA-HSM", 3072, ["wrapKey", "unwrapKey"])
     # rotated yearly; no expiry, so the version a workspace pins keeps working after a rotation
@@ -87,8 +93,10 @@ def test_key_vaults_rbac_purge_protection_and_a_key_that_does_not_expire(planned
 
 def test_the_key_vault_holding_the_key_is_not_the_workspaces(planned):
     for ws in planned.by_type(ML + "Workspace"):
-        assert ws.inputs["keyVault"].endswith("/vaults/churn-dev-wkv-9a37a1")
-        assert ws.inputs["encryption"]["keyVaultProperties"]["keyVaultArmId"].endswith("/vaults/churn-dev-kv-9a37a1")
+        assert ws.inputs["keyVault"].endswith("/vaults/churn-dev-wkv-9a37a12b27")
+        assert ws.inputs["encryption"]["keyVaultProperties"]["keyVaultArmId"].endswith(
+            "/vaults/churn-dev-kv-9a37a12b27"
+        )
 
 
 def test_workspaces_private_cmk_and_identities(planned):
@@ -100,7 +108,7 @@ def test_workspaces_private_cmk_and_identities(planned):
         assert i["systemDatastoresAuthMode"] == "Identity"
         assert i["encryption"]["status"] == "Enabled"
         assert i["encryption"]["keyVaultProperties"]["keyIdentifier"].startswith(
-            "https://churn-dev-kv-9a37a1.vault.azure.net/keys/churn-dev-cmk/"
+            "https://churn-dev-kv-9a37a12b27.vault.azure.net/keys/churn-dev-cmk/"
         )
         assert i["encryption"]["identity"]["userAssignedIdentity"].endswith("/churn-dev-cmk-id")
         assert [x.rsplit("/", 1)[-1] for x in i["identity"]["userAssignedIdentities"]] == [
@@ -129,12 +137,12 @@ def test_the_managed_network_reaches_only_approved_destinations(planned):
             for name, rule in network["outboundRules"].items()
         }
         expected = {
-            "data-blob": ("PrivateEndpoint", "churndevdata9a37a1", "blob", True),
-            "data-dfs": ("PrivateEndpoint", "churndevdata9a37a1", "dfs", True),
-            "code-blob": ("PrivateEndpoint", "churndevcode9a37a1", "blob", True),
+            "data-blob": ("PrivateEndpoint", "churndevdata9a37a12b27", "blob", True),
+            "data-dfs": ("PrivateEndpoint", "churndevdata9a37a12b27", "dfs", True),
+            "code-blob": ("PrivateEndpoint", "churndevcode9a37a12b27", "blob", True),
         }
         if ws.inputs["kind"] == "FeatureStore":
-            expected["redis"] = ("PrivateEndpoint", "churn-dev-online-9a37a1", "redisCache", True)
+            expected["redis"] = ("PrivateEndpoint", "churn-dev-online-9a37a12b27", "redisCache", True)
         assert rules == expected  # no FQDN rule: nothing reaches the internet (no Azure Firewall)
         assert ws.inputs["serverlessComputeSettings"] == {"serverlessComputeNoPublicIP": True}
     provisions = {
@@ -164,11 +172,11 @@ def test_registry_cmk_through_its_system_identity_past_the_vault_firewall(planne
     assert [x.rsplit("/", 1)[-1] for x in i["identity"]["userAssignedIdentities"]] == ["churn-dev-cmk-id"]
     # versionless key: the registry follows the key's rotation
     assert i["encryption"]["keyVaultProperties"]["keyIdentifier"] == (
-        "https://churn-dev-kv-9a37a1.vault.azure.net/keys/churn-dev-cmk"
+        "https://churn-dev-kv-9a37a12b27.vault.azure.net/keys/churn-dev-cmk"
     )
     assert "encryption.keyVaultProperties.identity" in acr.ignore_changes
     patches = {r.inputs["resource_id"]: r.inputs for r in _dynamic(planned, "resource_id")}
-    registry = f"{RG}/providers/Microsoft.ContainerRegistry/registries/churndevacr9a37a1"
+    registry = f"{RG}/providers/Microsoft.ContainerRegistry/registries/churndevacr9a37a12b27"
     assert patches[registry]["patch"] == {"properties": {"encryption": {"keyVaultProperties": {"identity": "system"}}}}
     assert patches[registry]["api_version"] == "2023-01-01-preview"
 
@@ -184,8 +192,10 @@ def test_inbound_private_endpoints_and_their_dns(planned):
     assert endpoints == {
         "churn-dev-pe-workspace": ("churn-dev-ws", ["amlworkspace"]),
         "churn-dev-pe-featurestore": ("churn-dev-fs", ["amlworkspace"]),
-        "churn-dev-pe-data-blob": ("churndevdata9a37a1", ["blob"]),
-        "churn-dev-pe-data-dfs": ("churndevdata9a37a1", ["dfs"]),
+        "churn-dev-pe-data-blob": ("churndevdata9a37a12b27", ["blob"]),
+        "churn-dev-pe-data-dfs": ("churndevdata9a37a12b27", ["dfs"]),
+        "churn-dev-pe-ws-blob": ("churndevws9a37a12b27", ["blob"]),
+        "churn-dev-pe-ws-file": ("churndevws9a37a12b27", ["file"]),
     }
     zones = {r.inputs["privateZoneName"] for r in planned.by_type("azure-native:privatedns:PrivateZone")}
     assert zones == {
@@ -193,9 +203,10 @@ def test_inbound_private_endpoints_and_their_dns(planned):
         "privatelink.notebooks.azure.net",
         "privatelink.blob.core.windows.net",
         "privatelink.dfs.core.windows.net",
+        "privatelink.file.core.windows.net",
     }
     links = planned.by_type("azure-native:privatedns:VirtualNetworkLink")
-    assert len(links) == 4 and all(link.inputs["registrationEnabled"] is False for link in links)
+    assert len(links) == 5 and all(link.inputs["registrationEnabled"] is False for link in links)
     groups = {
         r.inputs["privateEndpointName"]: sorted(c["name"] for c in r.inputs["privateDnsZoneConfigs"])
         for r in planned.by_type("azure-native:network:PrivateDnsZoneGroup")
@@ -254,17 +265,17 @@ def test_deployment_scaling_and_data_collection(planned):
     assert (data.inputs["name"], data.inputs["version"]) == ("churn-dev-model-v1-model_inputs", "1")
     assert data.inputs["properties"]["dataType"] == "uri_folder"
     assert data.inputs["properties"]["dataUri"] == (
-        "azureml://datastores/mlopscapture/paths/modelDataCollector/churn-dev-ep-9a37a1/model-v1/model_inputs"
+        "azureml://datastores/mlopscapture/paths/modelDataCollector/churn-dev-ep-9a37a12b27/model-v1/model_inputs"
     )
     capture = next(
         c for c in planned.by_type("azure-native:storage:BlobContainer") if c.inputs["containerName"] == "capture"
     )
-    assert capture.inputs["accountName"] == "churndevws9a37a1" and capture.protect  # captured requests: data
+    assert capture.inputs["accountName"] == "churndevws9a37a12b27" and capture.protect  # captured requests: data
     assert props["model"].endswith("/models/churn-dev-churn/versions/1")
     assert props["environmentId"].endswith("/environments/churn-dev-steps-env/versions/" + _env_version(planned))
     assert planned.outputs["serving"] == (f"model version 1 of {WS}/models/churn-dev-churn")
     endpoint = planned.one(ML + "OnlineEndpoint").inputs
-    assert endpoint["endpointName"] == "churn-dev-ep-9a37a1"
+    assert endpoint["endpointName"] == "churn-dev-ep-9a37a12b27"
     assert endpoint["properties"]["authMode"] == "AADToken"
     assert endpoint["properties"]["publicNetworkAccess"] == "Disabled"
     assert [i.rsplit("/", 1)[-1] for i in endpoint["identity"]["userAssignedIdentities"]] == ["churn-dev-id"]
@@ -277,7 +288,7 @@ def _env_version(planned) -> str:
 def test_the_environment_is_built_offline_from_a_wheelhouse_on_a_documented_inference_base(planned):
     env = planned.one(ML + "EnvironmentVersion").inputs
     version = env["version"]
-    base = f"https://churndevcode9a37a1.blob.core.windows.net/code/env/{version}/"
+    base = f"https://churndevcode9a37a12b27.blob.core.windows.net/code/env/{version}/"
     assert env["properties"]["build"] == {"contextUri": base, "dockerfilePath": "Dockerfile"}
     assert "image" not in env["properties"] and "condaFile" not in env["properties"]
     blobs = {b.inputs["blobName"]: b.inputs["source"] for b in planned.by_type("azure-native:storage:Blob")}
@@ -337,7 +348,7 @@ def test_the_training_schedule_and_its_job(planned):
         "kind": "azure",
         "client_id": "66afa422-2a3e-5d87-9fa1-0a41bd27576f",
         "features": {
-            "account_url": "https://churndevdata9a37a1.blob.core.windows.net",
+            "account_url": "https://churndevdata9a37a12b27.blob.core.windows.net",
             "container": "data",
             "prefix": "features/",
         },
@@ -372,9 +383,9 @@ def test_the_kit_drift_check_runs_on_the_monitor_schedule(planned):
         "kind": "azure",
         "client_id": "66afa422-2a3e-5d87-9fa1-0a41bd27576f",
         "capture": {
-            "account_url": "https://churndevws9a37a1.blob.core.windows.net",
+            "account_url": "https://churndevws9a37a12b27.blob.core.windows.net",
             "container": "capture",
-            "prefix": "modelDataCollector/churn-dev-ep-9a37a1/model-v1/model_inputs/",
+            "prefix": "modelDataCollector/churn-dev-ep-9a37a12b27/model-v1/model_inputs/",
         },
         "drift": {
             "endpoint": "https://churn-dev-dce-0000.westeurope-1.ingest.monitor.azure.com",
@@ -490,28 +501,30 @@ def test_the_workspace_reads_data_through_an_identity_based_adls_datastore(plann
     assert set(stores) == {
         ("churn-dev-ws", "mlopsdata"),
         ("churn-dev-ws", "mlopscapture"),
+        ("churn-dev-ws", "mlopscode"),
         ("churn-dev-fs", "mlopsdata"),
         ("churn-dev-fs", "mlopscode"),
     }
     capture = stores[("churn-dev-ws", "mlopscapture")]
     assert (capture["datastoreType"], capture["accountName"], capture["containerName"]) == (
         "AzureBlob",
-        "churndevws9a37a1",
+        "churndevws9a37a12b27",
         "capture",
     )
     data = stores[("churn-dev-ws", "mlopsdata")]
     assert (data["datastoreType"], data["accountName"], data["filesystem"]) == (
         "AzureDataLakeGen2",
-        "churndevdata9a37a1",
+        "churndevdata9a37a12b27",
         "data",
     )
     assert data["credentials"] == {"credentialsType": "None"}  # identity-based: the job's identity
-    code = stores[("churn-dev-fs", "mlopscode")]
-    assert (code["datastoreType"], code["accountName"], code["containerName"]) == (
-        "AzureBlob",
-        "churndevcode9a37a1",
-        "code",
-    )
+    for workspace in ("churn-dev-ws", "churn-dev-fs"):
+        code = stores[(workspace, "mlopscode")]
+        assert (code["datastoreType"], code["accountName"], code["containerName"]) == (
+            "AzureBlob",
+            "churndevcode9a37a12b27",
+            "code",
+        )
 
 
 def test_retrain_wiring(planned):
@@ -582,15 +595,17 @@ def test_traffic_is_routed_after_the_deployment_exists(planned):
     assert "properties.traffic" in endpoint.ignore_changes
     (traffic,) = _dynamic(planned, "endpoint_id")
     assert traffic.inputs["traffic"] == {"model-v1": 100}
-    assert traffic.inputs["endpoint_id"] == f"{WS}/onlineEndpoints/churn-dev-ep-9a37a1"
+    assert traffic.inputs["endpoint_id"] == f"{WS}/onlineEndpoints/churn-dev-ep-9a37a12b27"
     assert traffic.inputs["arm_url"] == "https://management.azure.com"
     assert traffic.parent == planned.one("mlops:azure:Endpoint").urn
 
 
 def test_outputs_follow_the_contract(planned):
     out = planned.outputs
-    assert out["storage_uri"] == "abfss://data@churndevdata9a37a1.dfs.core.windows.net/"
-    assert out["encryption_key"] == f"{RG}/providers/Microsoft.KeyVault/vaults/churn-dev-kv-9a37a1/keys/churn-dev-cmk"
+    assert out["storage_uri"] == "abfss://data@churndevdata9a37a12b27.dfs.core.windows.net/"
+    assert (
+        out["encryption_key"] == f"{RG}/providers/Microsoft.KeyVault/vaults/churn-dev-kv-9a37a12b27/keys/churn-dev-cmk"
+    )
     assert out["execution_identity"] == f"{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/churn-dev-id"
     assert out["drift_alarm"] == [
         f"{RG}/providers/Microsoft.Insights/scheduledQueryRules/churn-dev-drift",
@@ -600,14 +615,14 @@ def test_outputs_follow_the_contract(planned):
     assert out["feature_groups"] == {
         "customer_profile": {
             "id": f"{FS}/featuresets/customer_profile",
-            "offline": "abfss://data@churndevdata9a37a1.dfs.core.windows.net/features/customer_profile/",
+            "offline": "abfss://data@churndevdata9a37a12b27.dfs.core.windows.net/features/customer_profile/",
             "online": True,
         }
     }
 
 
 def test_deployment_autoscales_through_azure_monitor(planned):
-    deployment_id = f"{WS}/onlineEndpoints/churn-dev-ep-9a37a1/deployments/model-v1"
+    deployment_id = f"{WS}/onlineEndpoints/churn-dev-ep-9a37a12b27/deployments/model-v1"
     setting = planned.one("azure-native:monitor:AutoscaleSetting").inputs
     assert setting["enabled"] is True
     assert setting["targetResourceUri"] == deployment_id
@@ -643,7 +658,7 @@ def test_featureset_version_is_the_hash_of_its_spec(planned):
     assert versions and {v.inputs["name"] for v in versions} == set(specs)
     for v in versions:
         blob_name, text = specs[v.inputs["name"]]
-        template = text.replace("churndevdata9a37a1", "{data_account}")
+        template = text.replace("churndevdata9a37a12b27", "{data_account}")
         assert v.inputs["version"] == featureset_version(template)
         assert blob_name == f"featuresets/{v.inputs['name']}/{v.inputs['version']}/FeatureSetSpec.yaml"
         path = v.inputs["properties"]["specification"]["path"]
@@ -655,7 +670,7 @@ def test_featureset_version_is_the_hash_of_its_spec(planned):
 
 def test_training_pipeline_output_is_the_job_file_next_to_the_code(planned):
     uri = planned.outputs["training_pipeline"]
-    prefix = "https://churndevcode9a37a1.blob.core.windows.net/code/"
+    prefix = "https://churndevcode9a37a12b27.blob.core.windows.net/code/"
     assert uri.startswith(prefix) and uri.endswith("/pipeline.json")
     (blob,) = [b for b in planned.by_type("azure-native:storage:Blob") if b.inputs["blobName"] == uri[len(prefix) :]]
     job_file = json.loads(blob.inputs["source"]["text"])

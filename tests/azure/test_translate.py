@@ -42,25 +42,25 @@ def test_example_stack_translates():
 
 
 # The suffix of the example stack: sha256("/subscriptions/00000000-0000-0000-0000-000000000000/
-# resourcegroups/churn-dev-rg") starts 9a37a1 (computed once by hand, written here literally).
+# resourcegroups/churn-dev-rg") starts 9a37a12b27 (computed once by hand, written here literally).
 def test_the_suffix_is_stable_per_stack_and_differs_across_subscriptions_and_groups():
     sub = "00000000-0000-0000-0000-000000000000"
-    assert t.unique_suffix(sub, "churn-dev-rg") == "9a37a1"
-    assert t.unique_suffix(sub.upper(), "CHURN-DEV-RG") == "9a37a1"  # ARM ids are case-insensitive
-    assert t.unique_suffix("11111111-1111-1111-1111-111111111111", "churn-dev-rg") != "9a37a1"
-    assert t.unique_suffix(sub, "churn-prod-rg") != "9a37a1"
+    assert t.unique_suffix(sub, "churn-dev-rg") == "9a37a12b27"
+    assert t.unique_suffix(sub.upper(), "CHURN-DEV-RG") == "9a37a12b27"  # ARM ids are case-insensitive
+    assert t.unique_suffix("11111111-1111-1111-1111-111111111111", "churn-dev-rg") != "9a37a12b27"
+    assert t.unique_suffix(sub, "churn-prod-rg") != "9a37a12b27"
 
 
 def test_every_globally_unique_name_carries_the_suffix():
-    assert t.global_names("churn-dev", "9a37a1") == t.GlobalNames(
-        data_account="churndevdata9a37a1",
-        workspace_account="churndevws9a37a1",
-        code_account="churndevcode9a37a1",
-        key_vault="churn-dev-kv-9a37a1",
-        workspace_vault="churn-dev-wkv-9a37a1",
-        registry="churndevacr9a37a1",
-        redis="churn-dev-online-9a37a1",
-        endpoint="churn-dev-ep-9a37a1",
+    assert t.global_names("churn-dev", "9a37a12b27") == t.GlobalNames(
+        data_account="churndevdata9a37a12b27",
+        workspace_account="churndevws9a37a12b27",
+        code_account="churndevcode9a37a12b27",
+        key_vault="churn-dev-kv-9a37a12b27",
+        workspace_vault="churn-dev-wkv-9a37a12b27",
+        registry="churndevacr9a37a12b27",
+        redis="churn-dev-online-9a37a12b27",
+        endpoint="churn-dev-ep-9a37a12b27",
     )
 
 
@@ -69,13 +69,13 @@ def test_every_globally_unique_name_carries_the_suffix():
 @pytest.mark.parametrize("name", ["abc", "a" * 20, "a-b-c-d-e-f-g-h-i-jk", "customer-churn-model"])
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 def test_names_fit_azures_rules_for_every_valid_platform_name(name, environment):
-    names = t.global_names(f"{name}-{environment}", "f0f0f0")
+    names = t.global_names(f"{name}-{environment}", "f0f0f0f0f0")
     assert t.check_names(names) == names
     for account in (names.data_account, names.workspace_account, names.code_account):
-        assert 3 <= len(account) <= 24 and account.isalnum() and account.endswith("f0f0f0")
+        assert 3 <= len(account) <= 24 and account.isalnum() and account.endswith("f0f0f0f0f0")
     for vault in (names.key_vault, names.workspace_vault):
-        assert 3 <= len(vault) <= 24 and "--" not in vault and vault[0].isalpha() and vault.endswith("-f0f0f0")
-    assert 3 <= len(names.endpoint) <= 32 and names.endpoint.endswith("-f0f0f0")
+        assert 3 <= len(vault) <= 24 and "--" not in vault and vault[0].isalpha() and vault.endswith("-f0f0f0f0f0")
+    assert 3 <= len(names.endpoint) <= 32 and names.endpoint.endswith("-f0f0f0f0f0")
     _, deployment = _resolve(name=name, environment=environment)
     assert deployment.settings.prefix == f"{name}-{environment}"
 

@@ -76,24 +76,24 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "retrain_target": "projects/my-ml-project/locations/europe-west4/workflows/churn-dev-retrain",
     },
     "azure": {
-        # 9a37a1: the stack's suffix (sha256 of the resource group's ARM id, see tests/azure)
-        "storage_uri": "abfss://data@churndevdata9a37a1.dfs.core.windows.net/",
-        "encryption_key": AZ + "Microsoft.KeyVault/vaults/churn-dev-kv-9a37a1/keys/churn-dev-cmk",
+        # 9a37a12b27: the stack's suffix (sha256 of the resource group's ARM id, see tests/azure)
+        "storage_uri": "abfss://data@churndevdata9a37a12b27.dfs.core.windows.net/",
+        "encryption_key": AZ + "Microsoft.KeyVault/vaults/churn-dev-kv-9a37a12b27/keys/churn-dev-cmk",
         "execution_identity": AZ + "Microsoft.ManagedIdentity/userAssignedIdentities/churn-dev-id",
         "feature_groups": {
             "customer_profile": {
                 "id": AZ_WS + "churn-dev-fs/featuresets/customer_profile",
-                "offline": "abfss://data@churndevdata9a37a1.dfs.core.windows.net/features/customer_profile/",
+                "offline": "abfss://data@churndevdata9a37a12b27.dfs.core.windows.net/features/customer_profile/",
                 "online": True,
             }
         },
         "model_registry": AZ_WS + "churn-dev-ws/models/churn-dev-churn",
         "approval": "manual",
         "training_pipeline": re.compile(
-            r"^https://churndevcode9a37a1\.blob\.core\.windows\.net/code/churn/[0-9a-f]{12}/"
+            r"^https://churndevcode9a37a12b27\.blob\.core\.windows\.net/code/churn/[0-9a-f]{12}/"
         ),
         "training_schedule": AZ_WS + "churn-dev-ws/schedules/churn-dev-training",
-        "endpoint": AZ_WS + "churn-dev-ws/onlineEndpoints/churn-dev-ep-9a37a1",
+        "endpoint": AZ_WS + "churn-dev-ws/onlineEndpoints/churn-dev-ep-9a37a12b27",
         "serving": "model version 1 of " + AZ_WS + "churn-dev-ws/models/churn-dev-churn",
         "monitor": AZ_WS + "churn-dev-ws/schedules/churn-dev-monitor",
         # the drift alert and the alert on a drift check that stopped writing results
