@@ -96,12 +96,10 @@ Limits: with a public network, pip needs outbound network from the jobs.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import shlex
-import sys
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -109,6 +107,7 @@ from typing import Any
 
 from pipelines.kit import DATASET_STEP
 from pipelines.spec import OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
+from providers import cache
 
 RUN_SCRIPT = "run.sh"
 """The container bootstrap in the step-code bundle (``run_script``)."""
@@ -231,87 +230,43 @@ def build_definition(
     """
     _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status, io_config, engine)
     arguments = {k: v for k, v in locals().items() if k != "pipeline"}
-    key = cache_key(pipeline, arguments)
-    cached = _cache_read(key)
-    if cached is not None:
-        return cached
-    with _sdk_env(region), _lean_sdk():
-        built = _Builder(
-            pipeline,
-            region=region,
-            role_arn=role_arn,
-            bucket=bucket,
-            kms_key_arn=kms_key_arn,
-            instance_type=instance_type,
-            inference_instance_type=inference_instance_type,
-            image_table=image_table,
-            image_version=image_version,
-            volume_kms=volume_kms,
-            vpc=dict(vpc) if vpc else None,
-            pipeline_name=pipeline_name,
-            model_package_group=model_package_group,
-            approval_status=approval_status,
-            gate_metric=gate_metric,
-            gate_threshold=float(gate_threshold),
-            code_prefix=code_prefix if code_prefix.endswith("/") else code_prefix + "/",
-            io_config=io_config,
-            engine=engine,
-            model_ships=tuple(model_ships),
-            processing_instance_type=processing_instance_type or instance_type,
-            processing_volume_kms=volume_kms if processing_volume_kms is None else processing_volume_kms,
-            supported_instance_types=list(supported_instance_types or [inference_instance_type]),
-        ).definition()
-    _cache_write(key, built)
-    return built
 
+    def build() -> str:
+        with _sdk_env(region), _lean_sdk():
+            return _Builder(
+                pipeline,
+                region=region,
+                role_arn=role_arn,
+                bucket=bucket,
+                kms_key_arn=kms_key_arn,
+                instance_type=instance_type,
+                inference_instance_type=inference_instance_type,
+                image_table=image_table,
+                image_version=image_version,
+                volume_kms=volume_kms,
+                vpc=dict(vpc) if vpc else None,
+                pipeline_name=pipeline_name,
+                model_package_group=model_package_group,
+                approval_status=approval_status,
+                gate_metric=gate_metric,
+                gate_threshold=float(gate_threshold),
+                code_prefix=code_prefix if code_prefix.endswith("/") else code_prefix + "/",
+                io_config=io_config,
+                engine=engine,
+                model_ships=tuple(model_ships),
+                processing_instance_type=processing_instance_type or instance_type,
+                processing_volume_kms=volume_kms if processing_volume_kms is None else processing_volume_kms,
+                supported_instance_types=list(supported_instance_types or [inference_instance_type]),
+            ).definition()
 
-# ---- the plan-time cache ----------------------------------------------------------------------
-CACHE_ENV = "MLOPS_CACHE_DIR"
-"""Where built definitions are kept: ``$MLOPS_CACHE_DIR``, else ``.mlops/cache/`` in the working
-directory (the project root for ``mlops`` and Pulumi)."""
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.cwd() / ".mlops" / "cache")
-
-
-def cache_key(pipeline: PipelineDef, arguments: Mapping[str, Any]) -> str:
-    """Everything the definition depends on: every argument of ``build_definition``, the pipeline's
-    description and the files of its steps and requirements, this module's own source, and the
-    versions of the sagemaker SDK and of Python (the SDK builds the JSON; a new SDK rebuilds it)."""
-    from importlib.metadata import version
-
-    digest = hashlib.sha256()
-    digest.update(json.dumps(arguments, sort_keys=True, default=str).encode())
-    digest.update(repr(pipeline).encode())
-    files = sorted(p for p in pipeline.steps_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    for path in [*files, pipeline.requirements, Path(__file__)]:
-        digest.update(str(path.name).encode() + b"\0" + path.read_bytes())
-    digest.update(f"sagemaker={version('sagemaker')};python={sys.version_info[:2]}".encode())
-    return digest.hexdigest()
-
-
-def _cache_path(key: str) -> Path:
-    return cache_dir() / f"aws-pipeline-definition-{key}.json"
-
-
-def _cache_read(key: str) -> str | None:
-    try:
-        return _cache_path(key).read_text(encoding="utf-8")
-    except OSError:
-        return None
-
-
-def _cache_write(key: str, definition: str) -> None:
-    """Atomic (a rename), and best effort: a read-only directory only costs the next build."""
-    path = _cache_path(key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(definition, encoding="utf-8")
-        partial.replace(path)
-    except OSError:
-        return
+    return cache.cached_text(
+        "aws-pipeline-definition",
+        {**arguments, "pipeline": repr(pipeline)},
+        build,
+        distributions=["sagemaker"],
+        # the pipeline's folder (steps, requirements) and this builder's own folder
+        sources=[pipeline.requirements.parent, Path(__file__).resolve().parent],
+    )
 
 
 def run_script(pipeline: PipelineDef, *, wheelhouse: bool) -> str:

@@ -4,14 +4,16 @@ changes it (every argument, the pipeline's files, the SDK's version, the builder
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-import shutil
+from pathlib import Path
 
 import pytest
 
 from pipelines import get_pipeline
+from providers import cache
 from providers.aws import pipeline_definition as pd
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ARGS = {
     "region": "eu-west-1",
@@ -68,7 +70,8 @@ CHANGED = {
 @pytest.fixture
 def builds(monkeypatch, tmp_path):
     """Count the SDK builds (the cache's misses); the cache lives in a fresh directory."""
-    monkeypatch.setenv(pd.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLOPS_NO_CACHE", raising=False)
     calls: list[dict] = []
     real = pd._Builder.definition
 
@@ -103,24 +106,35 @@ def test_any_changed_argument_rebuilds(builds, name):
     assert len(builds) == 2  # the original is still a hit
 
 
-def test_the_pipelines_files_the_sdk_version_and_the_builder_are_in_the_key(builds, monkeypatch, tmp_path):
+def test_the_pipelines_files_the_sdk_version_and_the_builder_are_in_the_key(builds, monkeypatch):
+    """The shared cache (providers/cache.py) is told the sagemaker distribution and the two folders
+    the definition depends on: a changed file in either, or another SDK version, rebuilds."""
     churn = get_pipeline("churn")
-    key = pd.cache_key(churn, ARGS)
-    steps = tmp_path / "steps"
-    shutil.copytree(churn.steps_dir, steps)
-    copy = dataclasses.replace(churn, steps_dir=steps)
-    assert pd.cache_key(copy, ARGS) != key  # another place is another pipeline (its repr)
-    before = pd.cache_key(copy, ARGS)
-    (steps / "train.py").write_text((steps / "train.py").read_text() + "\n# changed\n")
-    assert pd.cache_key(copy, ARGS) != before
-    monkeypatch.setattr("importlib.metadata.version", lambda name: "999.0" if name == "sagemaker" else "0")
-    assert pd.cache_key(churn, ARGS) != key
+    seen: list[tuple[list[str], list[Path]]] = []
+    real_key = cache.key
+
+    def recording(kind, inputs, distributions, sources):
+        seen.append((sorted(distributions), sorted(Path(s) for s in sources)))
+        return real_key(kind, inputs, distributions, sources)
+
+    monkeypatch.setattr(cache, "key", recording)
+    pd.build_definition(churn, **ARGS)
+    assert seen[-1] == (["sagemaker"], sorted([ROOT / "pipelines/churn", ROOT / "providers/aws"]))
+    real_digest = cache.source_digest
+    monkeypatch.setattr(
+        cache, "source_digest", lambda f: "edited" if Path(f) == ROOT / "pipelines/churn" else real_digest(f)
+    )
+    pd.build_definition(churn, **ARGS)
+    assert len(builds) == 2
+    monkeypatch.setattr(cache, "_version", lambda d: "999.0")
+    pd.build_definition(churn, **ARGS)
+    assert len(builds) == 3
 
 
 def test_a_cache_that_cannot_be_written_only_costs_the_next_build(builds, monkeypatch, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    monkeypatch.setenv(pd.CACHE_ENV, str(blocker / "cache"))
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(blocker / "cache"))
     churn = get_pipeline("churn")
     assert pd.build_definition(churn, **ARGS) == pd.build_definition(churn, **ARGS)
     assert len(builds) == 2

@@ -182,8 +182,9 @@ def test_the_shadow_gets_a_copy_of_its_share_of_requests(aws_plans):
 
 def test_the_vendor_check_catches_a_rollout_outside_botocores_ranges(aws_plans):
     """The plan check reads DeploymentConfig's ranges from botocore: a bake over an hour is refused."""
-    resource = next(
-        r.to_json() for r in aws_plans["aws-all-options"].resources if r.type == "aws:sagemaker/endpoint:Endpoint"
+    # a copy: the plans are shared by the whole session
+    resource = copy.deepcopy(
+        next(r.to_json() for r in aws_plans["aws-all-options"].resources if r.type == "aws:sagemaker/endpoint:Endpoint")
     )
     assert vr.check_plan([resource]) == []
     routing = resource["inputs"]["deploymentConfig"]["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
