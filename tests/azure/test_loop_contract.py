@@ -39,12 +39,13 @@ FRAUD_REQUEST = [
     "amount_ratio_7d",
     "hours_since_last_txn",
 ]
+# all at once: nothing bakes, nothing is watched (the knobs of the other strategies take no effect)
 DEFAULT_ROLLOUT = {
     "strategy": "all_at_once",
-    "canary_percent": 10,
-    "step_percent": 25,
-    "bake_minutes": 10,
-    "rollback": {"error_rate": 0.05, "p99_latency_ms": None},
+    "canary_percent": None,
+    "step_percent": None,
+    "bake_minutes": 0,
+    "rollback": {},
 }
 
 
@@ -73,8 +74,8 @@ def test_the_kit_engine_on_churn():
         "drift_metric_columns": CHURN_REQUEST,
         "alarm_columns": CHURN_REQUEST,
         "drift_statistic": "kit",
-        "drift_window_hours": 1.0,  # monitor.schedule "0 * * * *"
-        "retrain_cooldown_hours": 24.0,
+        "drift_window_hours": 1,  # monitor.schedule "0 * * * *"
+        "retrain_cooldown_hours": 24,
         "rollout": DEFAULT_ROLLOUT,
     }
 
@@ -89,7 +90,7 @@ def test_the_kit_engine_on_fraud(fraud):
     assert {
         k: got[k] for k in ("served_columns", "captured_columns", "baseline_columns", "alarm_columns")
     } == dict.fromkeys(("served_columns", "captured_columns", "baseline_columns", "alarm_columns"), FRAUD_REQUEST)
-    assert (got["drift_statistic"], got["drift_window_hours"]) == ("kit", 6.0)  # "0 */6 * * *"
+    assert (got["drift_statistic"], got["drift_window_hours"]) == ("kit", 6)  # "0 */6 * * *"
 
 
 def test_the_builtin_engine_a_linear_rollout_and_a_shorter_cooldown(tmp_path):
@@ -111,12 +112,12 @@ def test_the_builtin_engine_a_linear_rollout_and_a_shorter_cooldown(tmp_path):
     assert got["drift_statistic"] == "JensenShannonDistance"
     assert got["drift_metric_columns"] == CHURN_REQUEST and got["baseline_columns"] == CHURN_REQUEST
     assert got["alarm_columns"] == CHURN_REQUEST and got["captured_columns"] == CHURN_REQUEST
-    assert got["drift_window_hours"] == 4.0
+    assert got["drift_window_hours"] == 4
     assert got["drift_threshold"] == pytest.approx(0.2)
-    assert got["retrain_cooldown_hours"] == 6.0
+    assert got["retrain_cooldown_hours"] == 6
     assert got["rollout"] == {
         "strategy": "linear",
-        "canary_percent": 10,
+        "canary_percent": None,
         "step_percent": 20,
         "bake_minutes": 15,
         "rollback": {"error_rate": 0.02, "p99_latency_ms": 400},

@@ -171,6 +171,26 @@ def _cooldown_hours(definition: dict[str, Any]) -> float | None:
     return float(found[0]) if found else None
 
 
+def _whole(value: float | None) -> float | int | None:
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
+def _rollout(rollout: dict[str, Any]) -> dict[str, Any]:
+    """What the traffic resource does (providers/azure/dynamic.py roll_out): only the knobs of its
+    strategy take effect; all at once neither bakes nor rolls back."""
+    strategy = rollout["strategy"]
+    if strategy == "all_at_once":
+        return {"strategy": strategy, "canary_percent": None, "step_percent": None, "bake_minutes": 0, "rollback": {}}
+    rollback = {k: v for k, v in (rollout.get("rollback_on") or {}).items() if v is not None}
+    return {
+        "strategy": strategy,
+        "canary_percent": int(rollout["canary_percent"]) if strategy == "canary" else None,
+        "step_percent": int(rollout["step_percent"]) if strategy == "linear" else None,
+        "bake_minutes": int(rollout["bake_minutes"]),
+        "rollback": rollback,
+    }
+
+
 def extract_loop(plan) -> dict[str, Any]:
     """The loop's keys, each read from the declared resources. None where nothing declares it (no
     version served: no deployment, no drift check, no alert)."""
@@ -196,7 +216,7 @@ def extract_loop(plan) -> dict[str, Any]:
         out["drift_metric_columns"] = columns
         out["alarm_columns"] = columns  # the breach tag covers every monitored column
         out["baseline_columns"] = columns  # the signal compares these columns of the reference
-        out["drift_window_hours"] = _iso_hours(signal["productionData"]["windowSize"])
+        out["drift_window_hours"] = _whole(_iso_hours(signal["productionData"]["windowSize"]))
     elif monitor:  # the kit's drift check
         spec = _drift_component(plan)
         contract = _code_contract(plan, spec["code"].removeprefix("azureml:"))
@@ -204,7 +224,8 @@ def extract_loop(plan) -> dict[str, Any]:
         out["drift_statistic"] = "kit" if spec["command"].startswith("python mlops_azure_drift.py ") else None
         out["baseline_columns"] = published  # training_data's baseline/: the request columns
         out["drift_metric_columns"] = published
-        out["drift_window_hours"] = _window_hours(json.loads(_drift_args(plan)["schedule"]))
+        window = _window_hours(json.loads(_drift_args(plan)["schedule"]))
+        out["drift_window_hours"] = _whole(window) if not isinstance(window, tuple) else window
         rules = [
             r.inputs
             for r in plan.by_type("azure-native:monitor:ScheduledQueryRule")
@@ -215,16 +236,8 @@ def extract_loop(plan) -> dict[str, Any]:
             out["alarm_columns"] = _alarm_columns(query, published)
     workflows = plan.by_type("azure-native:logic:Workflow")
     if workflows:
-        out["retrain_cooldown_hours"] = _cooldown_hours(workflows[0].inputs["definition"])
+        out["retrain_cooldown_hours"] = _whole(_cooldown_hours(workflows[0].inputs["definition"]))
     traffic = [r.inputs for r in plan.by_type("pulumi-python:dynamic:Resource") if "rollout" in r.inputs]
     if traffic:
-        rollout = traffic[0]["rollout"]
-        rollback = rollout.get("rollback_on") or {}
-        out["rollout"] = {
-            "strategy": rollout["strategy"],
-            "canary_percent": int(rollout["canary_percent"]),
-            "step_percent": int(rollout["step_percent"]),
-            "bake_minutes": int(rollout["bake_minutes"]),
-            "rollback": {"error_rate": rollback.get("error_rate"), "p99_latency_ms": rollback.get("p99_latency_ms")},
-        }
+        out["rollout"] = _rollout(traffic[0]["rollout"])
     return out
