@@ -221,7 +221,7 @@ def run_tests(work: Path, tests: tuple[str, ...]) -> tuple[bool, str]:
     )
     if done.returncode == 0:
         return True, ""
-    found = re.search(r"^(?:FAILED|ERROR) (\S+)", done.stdout, re.MULTILINE)
+    found = re.search(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", done.stdout, re.MULTILINE)
     if found:
         return False, found[1]
     tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [f"exit {done.returncode}"]
