@@ -26,6 +26,7 @@ def _changed(change) -> dict:
 
 def _rename_group(groups):
     groups[0]["name"] = "customers"
+    groups.append({**copy.deepcopy(groups[0]), "name": "orders", "online": False})
 
 
 def _no_groups(groups):
@@ -61,7 +62,7 @@ def _retype_feature(groups):
             _rename_group,
             "mlops:platform.feature_store.feature_groups",
             "pipeline 'churn' reads feature group 'customer_profile', which the platform does not declare "
-            "(declared: customers)",
+            "(declared: customers, orders)",
         ),
         (
             _no_groups,
