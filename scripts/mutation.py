@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED = ("infra", "providers", "pipelines", "tests", "pyproject.toml", "Pulumi.yaml")
+COPIED = ("infra", "providers", "pipelines", "tests", ".github", "pyproject.toml", "Pulumi.yaml")
 
 # name -> (module to mutate, the tests that should catch a defect in it). The kit's step scripts
 # (pipelines/kit/mlops_*.py) are not here: they run as top-level modules of a code bundle, which
