@@ -58,6 +58,7 @@ package = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_nati
 # The modules the typed classes of these resources live in (what a hand-written program imports).
 for token in {r["type"] for r in plan["resources"] if r["custom"] and not r["type"].startswith("pulumi")}:
     module = token.split(":")[1].split("/")[0]
+    module = {"lambda": "lambda_"}.get(module, module)  # a Python keyword: pulumi_aws.lambda_
     importlib.import_module(f"{package}.{module}" if module != "index" else package)
 from infra.plan import _RecordingMonitor, OfflineMocks
 fakes = importlib.import_module(f"providers.{plan['cloud']}.mocks")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     result["window"] = {
         "since": args.since.isoformat() if args.since else None,
-        "until": (args.until or datetime.now(UTC)).isoformat(),
+        "until": (args.until or datetime.now(timezone.utc)).isoformat(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / RESULT_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -31,7 +31,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,8 @@ def parse_csv(loaded: Mapping[str, Any], text: str) -> pd.DataFrame:
     for i, row in enumerate(rows):
         if len(row) != len(names):
             raise ServingError(f"csv line {i + 1} has {len(row)} values; expected {len(names)}: {','.join(names)}")
-    return to_frame(loaded, (dict(zip(names, (c.strip() for c in row), strict=True)) for row in rows))
+    # Lengths are checked above; zip(strict=) would need Python 3.10 (see docs/testing.md: image Python).
+    return to_frame(loaded, (dict(zip(names, (c.strip() for c in row))) for row in rows))  # noqa: B905
 
 
 def records_of(text: str) -> list[Any]:
@@ -207,7 +208,7 @@ class Capture:
         for name in out.columns:
             if pd.api.types.is_datetime64_any_dtype(out[name]):
                 out[name] = out[name].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-        entry = {"time": datetime.now(UTC).isoformat(), "request": json.loads(out.to_json(orient="records"))}
+        entry = {"time": datetime.now(timezone.utc).isoformat(), "request": json.loads(out.to_json(orient="records"))}
         with self.lock, self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry) + "\n")
 

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 from providers.aws import catalog
 from providers.aws import translate as _translate  # the module: `providers.aws.translate` stays importable as one
 from providers.aws.translate import AwsSettings
-from providers.base import ComponentClasses, Provider, Target
+from providers.base import ComponentClasses, Limitation, Provider, Target
+from providers.spec import Platform
 
 
 class AwsProvider(Provider[AwsSettings]):
@@ -23,6 +24,18 @@ class AwsProvider(Provider[AwsSettings]):
         from providers.aws import vendor_rules
 
         return [str(v) for v in vendor_rules.check_plan(resources, placeholders=[SECRET_PLACEHOLDER])]
+
+    def limitations(self, platform: Platform) -> list[Limitation]:
+        if platform.monitor.engine == "builtin":
+            return [
+                Limitation(
+                    "mlops:platform.monitor.engine",
+                    "builtin is SageMaker Model Monitor, which is no longer open to new AWS customers (its "
+                    "monitoring schedule fails to create on an account without it); the default, kit, needs none",
+                    "note",
+                )
+            ]
+        return []
 
     def translate(self, target: Target) -> AwsSettings:
         return _translate.translate(target)

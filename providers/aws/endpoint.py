@@ -14,10 +14,16 @@ import pulumi_aws as aws
 from providers.aws.foundation import FoundationOut
 from providers.aws.model_registry import RegistryOut, version_arn
 from providers.aws.training_pipeline import TrainingOut
-from providers.aws.translate import AwsSettings
+from providers.aws.translate import INVOCATION_NAMESPACE, AwsSettings, rollback_alarms
 from providers.base import NOT_SERVING, Capability, Deployment, serving_sentence
 
 VARIANT = "primary"
+"""The production variant: a blue/green update keeps its name ("Exclusions", deployment guardrails,
+https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-exclusions.html)."""
+SHADOW_VARIANT = "shadow"
+CAPTURE_CONTENT_TYPES = {"csv": ["text/csv"], "json": ["application/json"]}
+"""Captured as text, not base64: "If no headers are specified SageMaker AI will by default base64
+encode when capturing the data" (API reference, DataCaptureConfig.CaptureContentTypeHeader)."""
 
 
 @dataclass(frozen=True)
@@ -52,20 +58,37 @@ class Endpoint(Capability):
             return
 
         # SageMaker refuses to create a model from a version that is not Approved: the gate holds.
-        model = aws.sagemaker.Model(
-            f"{name}-model",
-            execution_role_arn=foundation.role_arn,
-            primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
-                model_package_name=version_arn(registry.group_arn, version),
-            ),
-            enable_network_isolation=True,
-            vpc_config=aws.sagemaker.ModelVpcConfigArgs(
-                subnets=foundation.network.subnet_ids, security_group_ids=foundation.network.security_group_ids
+        def served_model(suffix: str, number: int) -> aws.sagemaker.Model:
+            return aws.sagemaker.Model(
+                f"{name}-{suffix}",
+                execution_role_arn=foundation.role_arn,
+                primary_container=aws.sagemaker.ModelPrimaryContainerArgs(
+                    model_package_name=version_arn(registry.group_arn, number),
+                ),
+                enable_network_isolation=True,
+                vpc_config=aws.sagemaker.ModelVpcConfigArgs(
+                    subnets=foundation.network.subnet_ids, security_group_ids=foundation.network.security_group_ids
+                )
+                if foundation.network
+                else None,
+                tags={**platform.all_tags, "mlops-model-version": str(number)},
+                opts=self.child(),
             )
-            if foundation.network
-            else None,
-            tags={**platform.all_tags, "mlops-model-version": str(version)},
-            opts=self.child(),
+
+        model = served_model("model", version)
+        shadow = (
+            [
+                aws.sagemaker.EndpointConfigurationShadowProductionVariantArgs(
+                    variant_name=SHADOW_VARIANT,
+                    model_name=served_model("shadow-model", settings.shadow_version).name,
+                    instance_type=settings.endpoint_instance,
+                    initial_instance_count=1,
+                    # A copy of this share of the production variant's requests (its weight is 1.0).
+                    initial_variant_weight=settings.shadow_weight,
+                )
+            ]
+            if settings.shadow_version is not None
+            else None
         )
         # Auto-named on purpose: an Endpoint only picks up a new configuration under a new name.
         config = aws.sagemaker.EndpointConfiguration(
@@ -78,17 +101,25 @@ class Endpoint(Capability):
                     model_name=model.name,
                     instance_type=settings.endpoint_instance,
                     initial_instance_count=spec.min_replicas,
+                    initial_variant_weight=1.0,
                 )
             ],
+            shadow_production_variants=shadow,
             data_capture_config=aws.sagemaker.EndpointConfigurationDataCaptureConfigArgs(
                 enable_capture=spec.data_capture_percent > 0,
                 initial_sampling_percentage=spec.data_capture_percent,
                 destination_s3_uri=capture_uri,
                 kms_key_id=foundation.key_arn,
+                # The requests only: what the drift check compares with the baseline (the request
+                # columns of the training data); Model Monitor compares captured records with its
+                # baseline column by column ("Create a Baseline", model-monitor-create-baseline.html).
                 capture_options=[
                     aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Input"),
-                    aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureOptionArgs(capture_mode="Output"),
                 ],
+                capture_content_type_header=aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureContentTypeHeaderArgs(
+                    csv_content_types=CAPTURE_CONTENT_TYPES["csv"],
+                    json_content_types=CAPTURE_CONTENT_TYPES["json"],
+                ),
             ),
             tags=platform.all_tags,
             opts=self.child(),
@@ -102,6 +133,7 @@ class Endpoint(Capability):
             f"{name}-endpoint",
             name=settings.endpoint_name,
             endpoint_config_name=config.name,
+            deployment_config=self._guardrails(name, deployment),
             tags=platform.all_tags,
             opts=self.child(),
         )
@@ -146,7 +178,72 @@ class Endpoint(Capability):
             opts=self.child(),
         )
         self.out = EndpointOut(endpoint.name, capture_uri)
+        extra = (
+            f"; shadow: version {settings.shadow_version} gets a copy of {platform.endpoint.shadow.sample_percent}% "
+            "of requests (its answers are not returned)"
+            if platform.endpoint.shadow
+            else ""
+        )
         self.publish(
             endpoint=endpoint.arn,
-            serving=registry.group_arn.apply(lambda group: serving_sentence(version, group)),
+            serving=registry.group_arn.apply(lambda group: serving_sentence(version, group) + extra),
+        )
+
+    def _guardrails(
+        self, name: str, deployment: Deployment[AwsSettings]
+    ) -> aws.sagemaker.EndpointDeploymentConfigArgs | None:
+        """Canary or linear: SageMaker's blue/green update shifts traffic in steps, bakes
+        `bake_minutes` after each, and rolls all traffic back when one of the kit's alarms trips
+        ("Auto-Rollback Configuration and Monitoring",
+        https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+        The alarms exist before the endpoint (its name is known), so they can guard its first update."""
+        settings = deployment.settings
+        rollout = settings.rollout
+        if rollout is None:
+            return None
+        alarms = rollback_alarms(settings)
+        for alarm in alarms:
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{alarm['suffix']}",
+                name=alarm["name"],
+                alarm_description=alarm["description"],
+                namespace=INVOCATION_NAMESPACE,
+                metric_name=alarm["metric"],
+                dimensions={"EndpointName": settings.endpoint_name, "VariantName": VARIANT},
+                period=rollout.wait_seconds,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                threshold=alarm["threshold"],
+                comparison_operator="GreaterThanThreshold",
+                # No invocations is no evidence against the new version.
+                treat_missing_data="notBreaching",
+                tags=deployment.platform.all_tags,
+                opts=self.child(),
+                **alarm["statistic"],
+            )
+        size = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs
+        step = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs
+        return aws.sagemaker.EndpointDeploymentConfigArgs(
+            blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+                traffic_routing_configuration=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs(
+                    type=rollout.traffic,
+                    wait_interval_in_seconds=rollout.wait_seconds,
+                    canary_size=size(type="CAPACITY_PERCENT", value=rollout.step_percent)
+                    if rollout.traffic == "CANARY"
+                    else None,
+                    linear_step_size=step(type="CAPACITY_PERCENT", value=rollout.step_percent)
+                    if rollout.traffic == "LINEAR"
+                    else None,
+                ),
+                maximum_execution_timeout_in_seconds=rollout.maximum_seconds,
+                termination_wait_in_seconds=0,
+            ),
+            auto_rollback_configuration=aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
+                alarms=[
+                    aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=a["name"])
+                    for a in alarms
+                ]
+            )
+            if alarms
+            else None,
         )

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from providers.aws.network import NetworkOut, private_network
-from providers.aws.translate import AwsSettings
+from providers.aws.translate import AwsSettings, rollback_alarms
 from providers.base import Capability, Deployment
 
 
@@ -47,7 +47,9 @@ class Foundation(Capability):
             f"{name}-key",
             description=f"mlops {platform.prefix}: data, artifacts, features, captured requests",
             policy=self.account_id.apply(
-                lambda account: key_policy(account, deployment.region, settings.retrain_rule_name)
+                lambda account: key_policy(
+                    account, deployment.region, settings.retrain_rule_name, settings.guard_function_name
+                )
             ),
             enable_key_rotation=True,
             deletion_window_in_days=30,
@@ -131,6 +133,10 @@ class Foundation(Capability):
                 bucket_arn=self.bucket.arn,
                 tags=tags,
                 child=self.child(),
+                feature_groups=tuple(settings.feature_group_names.values()),
+                metrics_namespace=settings.drift_namespace
+                if settings.engine == "kit" and deployment.serves_model
+                else None,
             )
             if settings.private_network
             else None
@@ -173,12 +179,15 @@ def sagemaker_trust_policy(account: str, region: str) -> str:
     )
 
 
-def key_policy(account: str, region: str, retrain_rule: str) -> str:
+def key_policy(account: str, region: str, retrain_rule: str, guard_function: str) -> str:
     """The account administers the key (IAM decides who uses it); CloudWatch alarms may use it to
-    publish to the KMS-encrypted alert topic, and the drift rule's EventBridge target to write a
-    failed start to the KMS-encrypted dead-letter queue: service principals cannot use a key under
-    the default key policy ("Using dead-letter queues to process undelivered events",
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html)."""
+    publish to the KMS-encrypted alert topic, the drift rule's EventBridge target to write a failed
+    start to the KMS-encrypted dead-letter queue ("Using dead-letter queues to process undelivered
+    events", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html), and CloudWatch
+    Logs to encrypt the retrain guard's log group, for that log group only ("Encrypt log data in
+    CloudWatch Logs using AWS Key Management Service",
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html): service
+    principals cannot use a key under the default key policy."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -208,6 +217,26 @@ def key_policy(account: str, region: str, retrain_rule: str) -> str:
                         "ArnEquals": {"aws:SourceArn": f"arn:aws:events:{region}:{account}:rule/{retrain_rule}"}
                     },
                 },
+                {
+                    "Sid": "CloudWatchLogsEncryptRetrainGuardLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                    "Action": [
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:Describe*",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnEquals": {
+                            "kms:EncryptionContext:aws:logs:arn": (
+                                f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{guard_function}"
+                            )
+                        }
+                    },
+                },
             ],
         }
     )
@@ -229,6 +258,17 @@ def _tls_only_policy(bucket_arn: str) -> str:
             ],
         }
     )
+
+
+def metrics_statement(settings: AwsSettings) -> dict:
+    """PutMetricData takes no resource (Service Authorization Reference, CloudWatch), only the
+    `cloudwatch:namespace` condition key: with the kit's drift job, its namespace only. Model
+    Monitor publishes its own metrics (builtin), in a namespace AWS's pages do not agree on
+    (model_monitor.BUILTIN_NAMESPACE), so there the grant stays unconditioned."""
+    statement: dict = {"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"}
+    if settings.engine == "kit":
+        statement["Condition"] = {"StringEquals": {"cloudwatch:namespace": settings.drift_namespace}}
+    return statement
 
 
 def execution_policy(
@@ -367,13 +407,25 @@ def execution_policy(
                         f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/*:log-stream:*",
                     ],
                 },
-                {
-                    # PutMetricData takes no resource (Service Authorization Reference, CloudWatch).
-                    "Sid": "Metrics",
-                    "Effect": "Allow",
-                    "Action": "cloudwatch:PutMetricData",
-                    "Resource": "*",
-                },
+                metrics_statement(settings),
+                *(
+                    [
+                        {
+                            # SageMaker reads the rollback alarms as the execution role during a
+                            # guarded update ("Auto-Rollback Configuration and Monitoring",
+                            # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+                            "Sid": "RollbackAlarms",
+                            "Effect": "Allow",
+                            "Action": "cloudwatch:DescribeAlarms",
+                            "Resource": [
+                                f"arn:aws:cloudwatch:{region}:{account}:alarm:{a['name']}"
+                                for a in rollback_alarms(settings)
+                            ],
+                        }
+                    ]
+                    if rollback_alarms(settings)
+                    else []
+                ),
                 *(
                     [
                         {

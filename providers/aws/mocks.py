@@ -25,6 +25,9 @@ _ARNS = {
     "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ("sagemaker:monitoring-schedule", "name"),
     "aws:sns/topic:Topic": ("sns", "name"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("cloudwatch:alarm", "name"),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": ("cloudwatch:alarm", "alarmName"),
+    "aws:cloudwatch/logGroup:LogGroup": ("logs:log-group", "name"),
+    "aws:lambda/function:Function": ("lambda:function", "name"),
     "aws:cloudwatch/eventRule:EventRule": ("events:rule", "name"),
     "aws:scheduler/schedule:Schedule": ("scheduler:schedule/default", "name"),
     "aws:sqs/queue:Queue": ("sqs", "name"),
@@ -83,8 +86,9 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
         arn = f"arn:aws:iam::{ACCOUNT}:{kind}/{physical}"
     elif svc in ("sns", "sqs"):
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{physical}"
-    elif kind == "alarm":
-        arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{physical}"
+    elif kind in ("alarm", "function", "log-group"):
+        # These services put a colon between the resource type and its name.
+        arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}:{physical}"
     else:
         arn = f"arn:aws:{svc}:{REGION}:{ACCOUNT}:{kind}/{physical}"
     state["arn"] = arn

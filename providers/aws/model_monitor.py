@@ -1,13 +1,25 @@
-"""SageMaker Model Monitor: a data-quality job on the captured requests, on a schedule.
+"""The drift check of the served version, on `monitor.schedule`, over its captured requests.
 
-Each run compares the captured requests with the baseline the training pipeline writes to
-`s3://<bucket>/monitoring/baseline/` and publishes `feature_baseline_drift_<feature>` to
-CloudWatch (namespace `aws/sagemaker/Endpoints/data-metrics`): the per-feature distribution
-distance that `monitor.drift_threshold` is compared with.
+`monitor.engine: kit` (the default): the kit's own drift step (`mlops_drift.py`, the same statistic
+on every cloud) as a SageMaker processing job that EventBridge Scheduler creates at each scheduled
+time (a universal target, `aws-sdk:sagemaker:createProcessingJob`: no pipeline to build, and the
+job is told the time it was scheduled for, so its window is exact). It reads the captured requests
+of the window and the served version's baseline (`monitoring/baselines/<version>/`, published by
+the training pipeline) and publishes one CloudWatch metric per request column
+(`mlops/<prefix>` `feature_drift`, dimensions `Endpoint` and `Feature`) and a heartbeat
+(`drift_checks`) on every run. It calls CloudWatch, so it is not network-isolated: in the private
+subnets, it reaches CloudWatch and S3 through the VPC endpoints (`network.py`).
+
+`monitor.engine: builtin`: SageMaker Model Monitor's data-quality job (closed to new AWS customers)
+with the served version's `statistics.json` / `constraints.json` as its baseline; it publishes
+`feature_baseline_drift_<column>` itself, in `aws/sagemaker/Endpoints/data-metrics` with the
+dimensions `Endpoint` and `MonitoringSchedule` (see `BUILTIN_NAMESPACE`).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -15,26 +27,79 @@ import pulumi_aws as aws
 
 from providers.aws.endpoint import EndpointOut
 from providers.aws.foundation import FoundationOut
-from providers.aws.training_pipeline import TrainingOut
+from providers.aws.training_pipeline import (
+    DRIFT_SCRIPT,
+    RETRY_ATTEMPTS,
+    RETRY_MAX_AGE_SECONDS,
+    TrainingOut,
+    config_key,
+    object_tags,
+)
 from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
 
-METRIC_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+BUILTIN_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+"""Where Model Monitor's data-quality job publishes. AWS's pages disagree: "CloudWatch Metrics"
+(model-monitor-interpreting-cloudwatch.html) names `/aws/sagemaker/Endpoints/data-metric` with
+`EndpointName`/`ScheduleName`; "CloudWatch Metrics for Bring Your Own Containers" names
+`/aws/sagemaker/Endpoint/data-metrics` with `Endpoint`/`MonitoringSchedule`; AWS's own sample
+(aws-samples/amazon-sagemaker-drift-detection, deployment_pipeline/infra/sagemaker_stack.py) alarms
+on this one with `Endpoint`/`MonitoringSchedule`, and so do the integrations that stream the
+metrics (New Relic's SageMaker integration). Chosen for that; and the builtin's heartbeat alarm
+treats missing data as breaching, so a namespace no metric arrives in alerts on day one instead
+of looking healthy (docs/aws.md, "Drift")."""
+BUILTIN_PREFIX = "feature_baseline_drift_"
 MONITOR_INSTANCE = "ml.m5.large"
+UNIVERSAL_TARGET = "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
+"""EventBridge Scheduler's universal target for CreateProcessingJob ("Using universal targets",
+https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html)."""
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+EXECUTION_ID = "<aws.scheduler.execution-id>"
+"""Scheduler's context attributes, replaced in the payload at each invocation ("Adding context
+attributes in EventBridge Scheduler", https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html)."""
+CODE_DIR = "/opt/ml/processing/code"
+BASELINE_DIR = "/opt/ml/processing/input/baseline"
+DRIFT_DIR = "/opt/ml/processing/output/drift"
+JOB_MAX_SECONDS = 3600
+# What the drift job publishes (step_io.py, which runs in the job and cannot import this module,
+# spells the same names; tests/aws/test_drift_wiring.py holds the alarms against what it publishes).
+DRIFT_METRIC, HEARTBEAT_METRIC = "feature_drift", "drift_checks"
+ENDPOINT_DIMENSION, FEATURE_DIMENSION = "Endpoint", "Feature"
 
 
-def monitored_features(deployment: Deployment[AwsSettings]) -> tuple[str, ...]:
-    """The model's inputs are the feature groups' features (entity and event time excluded)."""
-    return tuple(f.name for g in deployment.platform.feature_store.feature_groups for f in g.features)
+@dataclass(frozen=True)
+class Metric:
+    """One CloudWatch metric an alarm watches."""
+
+    namespace: str
+    name: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    stat: str
 
 
 @dataclass(frozen=True)
 class MonitorOut:
-    """What the drift alarms watch: None/empty when nothing is monitored."""
+    """What the drift alarms watch; empty when nothing is monitored."""
 
-    schedule_name: pulumi.Output[str] | None
-    endpoint_name: pulumi.Output[str] | None
+    engine: str
     columns: tuple[str, ...]
+    """The request columns (the data contract's), in request order."""
+    drift: tuple[Metric, ...]
+    """One metric per request column, in the same order."""
+    heartbeat: Metric | None
+    """A metric every check publishes: missing data means the check did not run."""
+    window_seconds: int
+
+
+def request_columns(deployment: Deployment[AwsSettings]) -> tuple[str, ...]:
+    """The request schema: what serving accepts, capture records, the baseline holds, the check compares."""
+    return deployment.pipeline.contract.request_names
+
+
+def baseline_uri(bucket: pulumi.Input[str], version: int) -> pulumi.Output[str]:
+    from providers.aws.pipeline_definition import BASELINES_PREFIX
+
+    return pulumi.Output.concat("s3://", bucket, f"/{BASELINES_PREFIX}/{version}")
 
 
 class ModelMonitor(Capability):
@@ -52,13 +117,158 @@ class ModelMonitor(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        platform, settings = deployment.platform, deployment.settings
-        if endpoint.endpoint_name is None:
-            self.out = MonitorOut(None, None, ())
+        settings = deployment.settings
+        window = settings.drift_window_hours * 3600
+        if endpoint.endpoint_name is None or deployment.model_version is None:
+            self.out = MonitorOut(settings.engine, (), (), None, window)
             self.publish(monitor=None)  # nothing is served, so there is nothing to monitor yet
             return
+        if settings.engine == "builtin":
+            self.out, arn = self._model_monitor(name, deployment, foundation, endpoint)
+        else:
+            self.out, arn = self._kit(name, deployment, foundation, endpoint, training)
+        self.publish(monitor=arn)
+
+    # ---- the kit's drift job -------------------------------------------------------------------
+    def _kit(
+        self,
+        name: str,
+        deployment: Deployment[AwsSettings],
+        foundation: FoundationOut,
+        endpoint: EndpointOut,
+        training: TrainingOut,
+    ) -> tuple[MonitorOut, pulumi.Output[str]]:
+        from providers.aws.pipeline_definition import IO_DIR, IO_INPUT, io_environment
+
+        platform, settings = deployment.platform, deployment.settings
+        version = deployment.model_version
+        assert version is not None and endpoint.endpoint_name is not None
+        content = pulumi.Output.all(endpoint.capture_uri, endpoint.endpoint_name).apply(
+            lambda a: drift_io_config(deployment.region, a[0], a[1], settings.drift_namespace)
+        )
+        config = aws.s3.BucketObjectv2(
+            f"{name}-io-config",
+            bucket=foundation.bucket_name,
+            key=content.apply(config_key),
+            content=content,
+            content_type="application/json",
+            server_side_encryption="aws:kms",
+            kms_key_id=foundation.key_arn,
+            tags=object_tags(platform.all_tags),
+            opts=self.child(),
+        )
+        schedule_arn = foundation.account_id.apply(
+            lambda account: (
+                f"arn:aws:scheduler:{deployment.region}:{account}:schedule/default/{settings.drift_schedule_name}"
+            )
+        )
+        role = aws.iam.Role(
+            f"{name}-drift-check",
+            description=f"mlops {platform.prefix}: lets the drift schedule create the drift-check job",
+            assume_role_policy=pulumi.Output.all(foundation.account_id, schedule_arn).apply(
+                lambda a: schedule_trust_policy(*a)
+            ),
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-drift-check-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                account=foundation.account_id,
+                execution=foundation.role_arn,
+                key=foundation.key_arn,
+                queue=training.dead_letter_arn,
+                schedule=schedule_arn,
+            ).apply(
+                lambda a: drift_check_policy(
+                    deployment.region,
+                    a["account"],
+                    settings.prefix,
+                    a["execution"],
+                    a["key"],
+                    a["queue"],
+                    a["schedule"],
+                )
+            ),
+            opts=self.child(),
+        )
+        vpc = foundation.network.vpc_config() if foundation.network else None
+        request = pulumi.Output.all(
+            role=foundation.role_arn,
+            key=foundation.key_arn,
+            image=training.image_uri,
+            code=training.code_uri,
+            baseline=baseline_uri(foundation.bucket_name, version),
+            config=pulumi.Output.concat("s3://", foundation.bucket_name, "/", config.key),
+            bucket=foundation.bucket_name,
+            **({"vpc": vpc} if vpc is not None else {}),
+        ).apply(
+            lambda a: json.dumps(
+                drift_job_request(
+                    prefix=settings.prefix,
+                    role_arn=a["role"],
+                    key_arn=a["key"],
+                    image_uri=a["image"],
+                    code_uri=a["code"],
+                    baseline_uri=a["baseline"],
+                    config_uri=a["config"],
+                    io_env=io_environment(),
+                    io_dir=IO_DIR,
+                    io_input=IO_INPUT,
+                    output_uri=f"s3://{a['bucket']}/monitoring/drift/{SCHEDULED_TIME}",
+                    threshold=platform.monitor.drift_threshold,
+                    min_samples=platform.monitor.min_samples,
+                    window_hours=settings.drift_window_hours,
+                    vpc=a.get("vpc"),
+                    tags=platform.all_tags,
+                ),
+                sort_keys=True,
+            )
+        )
+        schedule = aws.scheduler.Schedule(
+            f"{name}-schedule",
+            # Named: the drift-check role's trust and KMS condition name its ARN before it exists.
+            name=settings.drift_schedule_name,
+            description=f"drift check of {settings.endpoint_name}, {platform.monitor.schedule} UTC",
+            schedule_expression=settings.monitor_schedule,
+            schedule_expression_timezone="UTC",
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            kms_key_arn=foundation.key_arn,
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=UNIVERSAL_TARGET,
+                role_arn=role.arn,
+                input=request,
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS
+                ),
+                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=training.dead_letter_arn),
+            ),
+            opts=self.child(depends_on=[config]),
+        )
+        where = {ENDPOINT_DIMENSION: endpoint.endpoint_name}
+        columns = request_columns(deployment)
+        out = MonitorOut(
+            engine="kit",
+            columns=columns,
+            drift=tuple(
+                Metric(settings.drift_namespace, DRIFT_METRIC, {**where, FEATURE_DIMENSION: c}, "Maximum")
+                for c in columns
+            ),
+            heartbeat=Metric(settings.drift_namespace, HEARTBEAT_METRIC, where, "Sum"),
+            window_seconds=settings.drift_window_hours * 3600,
+        )
+        return out, schedule.arn
+
+    # ---- SageMaker Model Monitor -----------------------------------------------------------------
+    def _model_monitor(
+        self, name: str, deployment: Deployment[AwsSettings], foundation: FoundationOut, endpoint: EndpointOut
+    ) -> tuple[MonitorOut, pulumi.Output[str]]:
+        platform, settings = deployment.platform, deployment.settings
+        version = deployment.model_version
+        assert version is not None and endpoint.endpoint_name is not None
         bucket = foundation.bucket_name
-        baseline = pulumi.Output.concat("s3://", bucket, "/monitoring/baseline")
+        baseline = baseline_uri(bucket, version)
         job = aws.sagemaker.DataQualityJobDefinition(
             f"{name}-data-quality",
             role_arn=foundation.role_arn,
@@ -109,7 +319,7 @@ class ModelMonitor(Capability):
                 else None,
             ),
             stopping_condition=aws.sagemaker.DataQualityJobDefinitionStoppingConditionArgs(
-                max_runtime_in_seconds=3600,
+                max_runtime_in_seconds=JOB_MAX_SECONDS,
             ),
             tags=platform.all_tags,
             opts=self.child(),
@@ -127,5 +337,192 @@ class ModelMonitor(Capability):
             tags=platform.all_tags,
             opts=self.child(),
         )
-        self.out = MonitorOut(schedule.name, endpoint.endpoint_name, monitored_features(deployment))
-        self.publish(monitor=schedule.arn)
+        where = {"Endpoint": endpoint.endpoint_name, "MonitoringSchedule": schedule.name}
+        columns = request_columns(deployment)
+        drift = tuple(Metric(BUILTIN_NAMESPACE, f"{BUILTIN_PREFIX}{c}", where, "Maximum") for c in columns)
+        out = MonitorOut(
+            engine="builtin",
+            columns=columns,
+            drift=drift,
+            # Every run publishes each column's drift: the first one doubles as the heartbeat.
+            heartbeat=Metric(BUILTIN_NAMESPACE, f"{BUILTIN_PREFIX}{columns[0]}", where, "SampleCount"),
+            window_seconds=settings.drift_window_hours * 3600,
+        )
+        return out, schedule.arn
+
+
+def drift_io_config(region: str, capture_uri: str, endpoint: str, namespace: str) -> str:
+    """``mlops_io.json`` of the drift job (see step_io.py): the served variant's captured requests,
+    and where the drift metrics go."""
+    from providers.aws.endpoint import VARIANT
+
+    return json.dumps(
+        {
+            "kind": "aws",
+            "region": region,
+            "capture": f"{capture_uri.rstrip('/')}/{endpoint}/{VARIANT}",
+            "metrics": {"namespace": namespace, "endpoint": endpoint},
+        },
+        sort_keys=True,
+    )
+
+
+def _s3_input(name: str, uri: str, local: str) -> dict[str, object]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": "FullyReplicated",
+        },
+    }
+
+
+def drift_job_request(
+    *,
+    prefix: str,
+    role_arn: str,
+    key_arn: str,
+    image_uri: str,
+    code_uri: str,
+    baseline_uri: str,
+    config_uri: str,
+    io_env: str,
+    io_dir: str,
+    io_input: str,
+    output_uri: str,
+    threshold: float,
+    min_samples: int,
+    window_hours: int,
+    vpc: Mapping[str, list[str]] | None,
+    tags: Mapping[str, str],
+) -> dict[str, object]:
+    """The CreateProcessingJob request the drift schedule sends (scheduled time and execution id
+    filled in by Scheduler): `run.sh` installs the step requirements, then `aws_drift.py` runs the
+    kit's drift step over the window ending at the scheduled time."""
+    from providers.aws.pipeline_definition import RUN_SCRIPT
+
+    return {
+        "ProcessingJobName": f"{prefix}-drift-{EXECUTION_ID}",
+        "RoleArn": role_arn,
+        "AppSpecification": {
+            "ImageUri": image_uri,
+            "ContainerEntrypoint": ["/bin/bash", f"{CODE_DIR}/{RUN_SCRIPT}", "python", DRIFT_SCRIPT],
+            "ContainerArguments": [
+                "--baseline",
+                BASELINE_DIR,
+                "--out",
+                DRIFT_DIR,
+                "--threshold",
+                str(threshold),
+                "--min_samples",
+                str(min_samples),
+                "--until",
+                SCHEDULED_TIME,
+                "--window_hours",
+                str(window_hours),
+            ],
+        },
+        "ProcessingInputs": [
+            _s3_input("code", code_uri, CODE_DIR),
+            _s3_input("baseline", baseline_uri, BASELINE_DIR),
+            _s3_input(io_input, config_uri, io_dir),
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "drift",
+                    "S3Output": {"S3Uri": output_uri, "LocalPath": DRIFT_DIR, "S3UploadMode": "EndOfJob"},
+                }
+            ],
+            "KmsKeyId": key_arn,
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": MONITOR_INSTANCE,
+                "VolumeSizeInGB": 20,
+                "VolumeKmsKeyId": key_arn,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": JOB_MAX_SECONDS},
+        "Environment": {"MLOPS_IO": io_env, "PYTHONUNBUFFERED": "1"},
+        # Not isolated: the job publishes to CloudWatch (an isolated container "can't make any outbound
+        # network calls, even to other AWS services", mkt-algo-model-internet-free.html).
+        "NetworkConfig": {
+            "EnableInterContainerTrafficEncryption": True,
+            "EnableNetworkIsolation": False,
+            **({"VpcConfig": dict(vpc)} if vpc else {}),
+        },
+        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+    }
+
+
+def schedule_trust_policy(account: str, schedule_arn: str) -> str:
+    """EventBridge Scheduler may assume the drift-check role for this schedule only ("Set up the
+    execution role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DriftSchedule",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "scheduler.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnEquals": {"aws:SourceArn": schedule_arn},
+                    },
+                }
+            ],
+        }
+    )
+
+
+def drift_check_policy(
+    region: str, account: str, prefix: str, execution_role: str, key_arn: str, queue_arn: str, schedule_arn: str
+) -> str:
+    """Create (and tag) this platform's drift-check jobs as the execution role; read the schedule's
+    KMS-encrypted payload; write a failed start to the dead-letter queue."""
+    jobs = f"arn:aws:sagemaker:{region}:{account}:processing-job/{prefix}-drift-*"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "CreateDriftCheckJob",
+                    "Effect": "Allow",
+                    "Action": ["sagemaker:CreateProcessingJob", "sagemaker:AddTags"],
+                    "Resource": jobs,
+                },
+                {
+                    "Sid": "PassExecutionRole",
+                    "Effect": "Allow",
+                    "Action": "iam:PassRole",
+                    "Resource": execution_role,
+                    "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+                },
+                {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
+                {
+                    "Sid": "EncryptDeadLetters",
+                    "Effect": "Allow",
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": key_arn,
+                    "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+                },
+                {
+                    "Sid": "DecryptSchedulePayload",
+                    "Effect": "Allow",
+                    "Action": "kms:Decrypt",
+                    "Resource": key_arn,
+                    "Condition": {
+                        "ArnEquals": {"kms:EncryptionContext:aws:scheduler:schedule:arn": schedule_arn},
+                        "StringEquals": {"kms:ViaService": f"scheduler.{region}.amazonaws.com"},
+                    },
+                },
+            ],
+        }
+    )

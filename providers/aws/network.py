@@ -15,13 +15,24 @@ Declared by the Foundation (``private_network``). What it holds and why each par
   invocation path", "Give SageMaker AI Access to Resources in your Amazon VPC",
   https://docs.aws.amazon.com/sagemaker/latest/dg/infrastructure-give-access.html), its policy
   limited to invoking this platform's endpoints;
+* an interface endpoint for ``sagemaker.featurestore-runtime``: the kit's ``store_features`` step
+  writes the feature groups with ``PutRecord`` from inside the VPC; its policy allows PutRecord on
+  this platform's feature groups only;
+* with the kit's drift check (``monitor.engine: kit``) and a served model, an interface endpoint for
+  ``monitoring`` (CloudWatch): the drift job publishes its metrics from inside the VPC; its policy
+  allows PutMetricData in the platform's drift namespace only;
 * two security groups without any rule from outside the VPC: ``workloads`` (jobs, model, monitor:
-  no ingress, egress HTTPS to S3's prefix list only) and ``endpoints`` (the interface endpoint:
-  HTTPS in from the VPC's own range, no egress).
+  no ingress, egress HTTPS to S3's prefix list and to the interface endpoints only) and
+  ``endpoints`` (the interface endpoints: HTTPS in from the VPC's own range, no egress).
 
-No other interface endpoint: every job of a private platform runs network-isolated (its container
-makes no call at all, to AWS or elsewhere), SageMaker pulls images from ECR and ships logs and
-metrics itself, and EventBridge Scheduler / EventBridge start the pipeline from outside the VPC.
+No other interface endpoint: every other job of a private platform runs network-isolated (its
+container makes no call at all, to AWS or elsewhere), SageMaker pulls images from ECR and ships
+logs itself, and EventBridge Scheduler / EventBridge start jobs and pipelines from outside the VPC.
+The two steps that call AWS (``store_features``, ``training_data``) and the drift job run without
+isolation, in the private subnets, reaching AWS only through these endpoints ("Connect to
+SageMaker AI Within your VPC", https://docs.aws.amazon.com/sagemaker/latest/dg/interface-vpc-endpoint.html;
+"Use CloudWatch with interface VPC endpoints",
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-interface-VPC.html).
 """
 
 from __future__ import annotations
@@ -63,6 +74,8 @@ def private_network(
     bucket_arn: pulumi.Output[str],
     tags: dict[str, str],
     child: pulumi.ResourceOptions,
+    feature_groups: tuple[str, ...] = (),
+    metrics_namespace: str | None = None,
 ) -> NetworkOut:
     """Declare the private network (see the module docstring); ``child`` parents every resource."""
 
@@ -142,6 +155,40 @@ def private_network(
         tags=tags,
         opts=child,
     )
+    aws.vpc.SecurityGroupEgressRule(
+        f"{name}-workloads-to-endpoints",
+        security_group_id=workloads.id,
+        description="HTTPS to the interface endpoints (Feature Store, CloudWatch)",
+        ip_protocol="tcp",
+        from_port=HTTPS,
+        to_port=HTTPS,
+        referenced_security_group_id=endpoints.id,
+        tags=tags,
+        opts=child,
+    )
+
+    def interface(suffix: str, service: str, policy: pulumi.Input[str]) -> aws.ec2.VpcEndpoint:
+        return aws.ec2.VpcEndpoint(
+            f"{name}-{suffix}",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{region}.{service}",
+            vpc_endpoint_type="Interface",
+            subnet_ids=[s.id for s in subnets],
+            security_group_ids=[endpoints.id],
+            private_dns_enabled=True,
+            policy=policy,
+            tags=named(suffix),
+            opts=child,
+        )
+
+    if feature_groups:
+        interface(
+            "featurestore-runtime",
+            "sagemaker.featurestore-runtime",
+            account_id.apply(lambda account: _featurestore_endpoint_policy(region, account, feature_groups)),
+        )
+    if metrics_namespace:
+        interface("monitoring", "monitoring", _monitoring_endpoint_policy(metrics_namespace))
     aws.ec2.VpcEndpoint(
         f"{name}-sagemaker-runtime",
         vpc_id=vpc.id,
@@ -181,6 +228,44 @@ def _s3_endpoint_policy(bucket_arn: str) -> str:
                         "s3:AbortMultipartUpload",
                     ],
                     "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                }
+            ],
+        }
+    )
+
+
+def _featurestore_endpoint_policy(region: str, account: str, groups: tuple[str, ...]) -> str:
+    """Through the Feature Store endpoint, only PutRecord on this platform's feature groups."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "WritePlatformFeatureGroups",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "sagemaker:PutRecord",
+                    "Resource": [f"arn:aws:sagemaker:{region}:{account}:feature-group/{g.lower()}" for g in groups],
+                }
+            ],
+        }
+    )
+
+
+def _monitoring_endpoint_policy(namespace: str) -> str:
+    """Through the CloudWatch endpoint, only PutMetricData in the platform's drift namespace
+    (`cloudwatch:namespace`, the one condition key PutMetricData takes)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PublishDriftMetrics",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "cloudwatch:PutMetricData",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
                 }
             ],
         }

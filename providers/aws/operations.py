@@ -65,6 +65,8 @@ TRIGGER_PARAM = "trigger"
 TRIGGERS = {"manual": "person", "schedule": "schedule", "drift": "drift"}
 PERSON = "manual"
 DRIFT_METRIC_PREFIX = "feature_baseline_drift_"
+KIT_DRIFT_METRIC, KIT_FEATURE_DIMENSION = "feature_drift", "Feature"
+"""What the kit's drift job publishes (step_io.py spells them; tests/ops hold the two together)."""
 DRIFT_LOOKBACK = timedelta(days=14)
 POLICY_SID = "MlopsPromoteTo"
 POLICY_ACTIONS = [
@@ -101,18 +103,39 @@ def session_for(profile: str | None, region: str):
     return boto3.Session(profile_name=profile or None, region_name=region)
 
 
+def drift_column(metric: dict[str, Any]) -> str | None:
+    """The request column a drift metric is about: the kit's drift job publishes `feature_drift` with
+    a `Feature` dimension (providers/aws/step_io.py); Model Monitor (builtin) names it in the metric,
+    `feature_baseline_drift_<column>`. None for any other metric (the silent-check heartbeat)."""
+    name = metric["MetricName"]
+    if name == KIT_DRIFT_METRIC:
+        return next((d["Value"] for d in metric.get("Dimensions") or [] if d["Name"] == KIT_FEATURE_DIMENSION), None)
+    if name.startswith(DRIFT_METRIC_PREFIX):
+        return name.removeprefix(DRIFT_METRIC_PREFIX)
+    return None
+
+
+def drift_alarms(alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alarms over per-column drift metrics (not the silent-check alarm)."""
+    return [
+        a
+        for a in alarms
+        if any("MetricStat" in q and drift_column(q["MetricStat"]["Metric"]) for q in a.get("Metrics") or [])
+    ]
+
+
 def read_drift_result(cloudwatch: Any, alarms: list[dict[str, Any]]) -> tuple[str | None, dict[str, float]]:
-    """The latest drift value per feature, and when it was published: today the Model Monitor
-    data-quality metrics `feature_baseline_drift_<feature>`, read exactly as the stack's drift alarms
-    query them (namespace, dimensions, statistic from their metric queries: what was deployed, not a
-    copy of it). When the kit's own drift step publishes its result, read it here."""
-    stats = [q["MetricStat"] for a in alarms for q in a.get("Metrics") or [] if "MetricStat" in q]
-    stats = [s for s in stats if s["Metric"]["MetricName"].startswith(DRIFT_METRIC_PREFIX)]
+    """The latest drift value per request column, and when it was published: the kit's drift job's
+    `feature_drift` per column (the default engine) or Model Monitor's `feature_baseline_drift_<column>`
+    (builtin), read exactly as the stack's drift alarms query them (namespace, dimensions, statistic
+    from their metric queries: what was deployed, not a copy of it)."""
+    stats = [q["MetricStat"] for a in drift_alarms(alarms) for q in a.get("Metrics") or [] if "MetricStat" in q]
+    stats = [s for s in stats if drift_column(s["Metric"])]
     if not stats:
         return None, {}
     now = datetime.now(UTC)
     queries = [
-        {"Id": f"m{i}", "Label": s["Metric"]["MetricName"], "MetricStat": s, "ReturnData": True}
+        {"Id": f"m{i}", "Label": drift_column(s["Metric"]), "MetricStat": s, "ReturnData": True}
         for i, s in enumerate(stats)
     ]
     values: dict[str, float] = {}
@@ -126,8 +149,7 @@ def read_drift_result(cloudwatch: Any, alarms: list[dict[str, Any]]) -> tuple[st
         )
         for result in answer["MetricDataResults"]:
             if result.get("Values"):
-                feature = result["Label"].removeprefix(DRIFT_METRIC_PREFIX)
-                values[feature] = float(result["Values"][0])
+                values[result["Label"]] = float(result["Values"][0])
                 stamp = result["Timestamps"][0]
                 latest = stamp if latest is None or stamp > latest else latest
     return iso(latest), values
@@ -419,7 +441,7 @@ class AwsOperations(Operations):
         alarms = [Arn.parse(a, "drift_alarm").resource.split(":", 1)[-1] for a in self.outputs.get("drift_alarm") or []]
         described = cloudwatch.describe_alarms(AlarmNames=alarms)["MetricAlarms"] if alarms else []
         checked, values = read_drift_result(cloudwatch, described)
-        threshold = min((float(a["Threshold"]) for a in described if "Threshold" in a), default=None)
+        threshold = min((float(a["Threshold"]) for a in drift_alarms(described) if "Threshold" in a), default=None)
         states = {"ALARM": "alarm", "OK": "ok", "INSUFFICIENT_DATA": "insufficient data"}
         alerts = tuple(
             AlertState(
@@ -434,7 +456,7 @@ class AwsOperations(Operations):
             FeatureDrift(name, value, None if threshold is None else value > threshold)
             for name, value in sorted(values.items())
         )
-        notes = [] if values else ["no drift metric published yet (Model Monitor publishes after its first run)"]
+        notes = [] if values else ["no drift result published yet (the drift check publishes after its first window)"]
         return DriftReport(checked, threshold, features, alerts, self.last_drift_run(), tuple(notes))
 
     # -- errors

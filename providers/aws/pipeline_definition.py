@@ -41,13 +41,21 @@ then ``exec``s ``python <script> <args...>``. With ``wheelhouse=True`` (private 
 pip installs from ``wheelhouse.zip`` next to the step code with ``--no-index``: the
 jobs run network-isolated; otherwise from PyPI (needs outbound network).
 
-Model Monitor baseline, after ``baseline_source`` (``validate.validated``), in parallel
-with the rest: ``baseline_inputs`` (a ``ProcessingStep`` running ``python serve.py inputs``)
-keeps the columns an endpoint request carries, with their header, and ``data_baseline``
-(``QualityCheckStep`` + ``DataQualityCheckConfig``, ``skip_check=True``,
-``register_new_baseline=True``) runs the Model Monitor analyzer on them and writes
-``statistics.json`` / ``constraints.json`` to ``s3://<bucket>/monitoring/baseline`` (what
-``model_monitor.py`` reads), KMS on volume and output, no network. Every run overwrites it.
+The kit's steps (``mlops_*.py``) that read or write the feature store (``store_features``,
+``training_data``) get ``$MLOPS_IO`` pointing at the step I/O configuration (``io_config``: an
+``s3://`` JSON object mounted at ``/opt/ml/processing/input/mlops_io``; its values are too long for
+a ``ProcessingEnvironmentValue``, 256 characters in botocore's model) and run with the network
+(not isolated; in the private subnets when private): ``PutRecord`` needs featurestore-runtime.
+
+The drift baseline is ``training_data``'s ``baseline`` output (the request columns of the training
+rows). After registration, ``publish_baseline`` (if-branch, after ``register_model``) copies it to
+``s3://<bucket>/monitoring/baselines/<model package version>/`` (``ModelPackageVersion`` of the
+register step's properties, DescribeModelPackage's output), where the drift check of the endpoint
+serving that version reads it: the baseline is the served version's own training data, not the
+latest run's. With ``engine="builtin"``, ``data_baseline`` (``QualityCheckStep``, skip check,
+register new baseline; the Model Monitor analyzer, KMS, no network) describes the same CSV and
+``publish_baseline`` copies its ``statistics.json`` / ``constraints.json`` next to it (what the
+Model Monitor job definition reads).
 
 After the steps: a ``ConditionStep`` ``JsonGet(metrics.<gate_metric>) >= threshold``
 whose if-branch is a ``ModelStep`` from ``ModelBuilder.register()`` (model package in
@@ -66,8 +74,9 @@ KMS: processing volume and output keys, training volume and output keys are all
 ``kms_key_arn`` (no volume key where ``volume_kms`` is False: local-NVMe instance
 types, whose storage the hardware encrypts, refuse one). Role: ``role_arn`` for every
 job and the model. Network (``_apply_network``): every job encrypts inter-container
-traffic; with ``vpc`` every job is network-isolated and in the VPC's subnets; without,
-the baseline job alone is isolated (the steps pip-install from PyPI). Experiments are
+traffic; with ``vpc`` every job is in the VPC's subnets and network-isolated, but the kit's
+feature-store steps; without, the baseline and publish jobs alone are isolated (the steps
+pip-install from PyPI). Experiments are
 off (``PipelineExperimentConfig: null``): the execution role has no Experiments rights.
 
 Offline build, and what it takes (all restored when the build returns): environment
@@ -81,22 +90,24 @@ would GET from S3 in a background thread). ``_lean_sdk`` skips two slow SDK inte
 that do not affect the JSON. Measured: import + first build about 3 s, later builds
 about 0.8 s.
 
-Limits: with a public network, pip needs outbound network from the jobs. The baseline
-describes the latest run's data, whether or not that run's model passes the gate or is
-the one being served.
+Limits: with a public network, pip needs outbound network from the jobs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
 import shlex
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+from pipelines.kit import DATASET_STEP
 from pipelines.spec import OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
 
 RUN_SCRIPT = "run.sh"
@@ -119,13 +130,18 @@ MODEL_ARCHIVE = "model.tar.gz"
 GATE_STEP = "quality_gate"
 REGISTER_STEP = "register_model"
 FAIL_STEP = "gate_failed"
-BASELINE_INPUTS_STEP = "baseline_inputs"
 BASELINE_STEP = "data_baseline"
-BASELINE_INPUTS_OUTPUT = "inputs"
-BASELINE_SOURCE = "validate.validated"
-"""Step output the Model Monitor baseline is computed from (the validated raw data)."""
-BASELINE_PREFIX = "monitoring/baseline"
-"""Where the baseline lands in the bucket: model_monitor.py reads statistics/constraints.json here."""
+PUBLISH_STEP = "publish_baseline"
+BASELINE_OUTPUT = "baseline"
+BASELINES_PREFIX = "monitoring/baselines"
+"""`s3://<bucket>/monitoring/baselines/<version>/`: the drift baseline of each registered version."""
+IO_INPUT = "mlops_io"
+IO_DIR = f"/opt/ml/processing/input/{IO_INPUT}"
+IO_FILE = "mlops_io.json"
+IO_STEPS = ("store_features", "training_data")
+"""The kit steps that reach the feature store through ``mlops_io``: they need ``$MLOPS_IO`` and a network."""
+STEP_REQUIREMENTS = "mlops_io_requirements.txt"
+"""What the AWS ``mlops_io.py`` needs, pinned (``providers/aws/step_requirements.txt``), installed by run.sh."""
 SERVE_SCRIPT = "serve.py"
 """Inference script in the steps dir; train.py copies it to ``code/`` inside the model archive."""
 SERVE_CODE_DIR = "/opt/ml/model/code"
@@ -156,10 +172,10 @@ export PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_
 {install}
 exec "$py" "$@"
 """
-_PYPI_INSTALL = '"$py" -m pip install --quiet -r {requirements}'
+_PYPI_INSTALL = '"$py" -m pip install --quiet {requirements}'
 _WHEELHOUSE_INSTALL = """wheels="$(mktemp -d)"
 "$py" -m zipfile -e {wheelhouse} "$wheels"
-"$py" -m pip install --quiet --no-index --find-links "$wheels" -r {requirements}"""
+"$py" -m pip install --quiet --no-index --find-links "$wheels" {requirements}"""
 
 
 def parameter_names(pipeline: PipelineDef) -> list[str]:
@@ -186,21 +202,29 @@ def build_definition(
     code_prefix: str,
     volume_kms: bool = True,
     vpc: Mapping[str, list[str]] | None = None,
-    baseline_source: str = BASELINE_SOURCE,
+    io_config: str | None = None,
+    engine: str = "kit",
 ) -> str:
     """The SageMaker pipeline definition JSON for ``pipeline``; no network, no credentials.
 
     ``code_prefix`` (``s3://.../``) must already hold every step script (``serve.py``
     included) and ``requirements.txt`` as flat objects: the SDK uploads nothing.
-    ``baseline_source`` (``<step>.<output>``) is the data the Model Monitor baseline describes.
+    ``io_config``: the ``s3://`` URI of the step I/O configuration (``mlops_io.json``) the kit's
+    feature-store steps read. ``engine``: ``kit`` (the kit's drift check) or ``builtin`` (Model
+    Monitor, which also needs ``data_baseline``'s statistics and constraints).
     ``inference_instance_type``: what the registered package lists for real-time inference (the
     endpoint's). ``image_table`` / ``image_version``: the sagemaker SDK's image for training and
     serving (``translate.framework_image``). ``volume_kms``: False for local-NVMe instance types.
     ``vpc``: ``{"Subnets": [...], "SecurityGroupIds": [...]}`` puts every job there, isolated.
     """
-    _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status, baseline_source)
+    _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status, io_config, engine)
+    arguments = {k: v for k, v in locals().items() if k != "pipeline"}
+    key = cache_key(pipeline, arguments)
+    cached = _cache_read(key)
+    if cached is not None:
+        return cached
     with _sdk_env(region), _lean_sdk():
-        return _Builder(
+        built = _Builder(
             pipeline,
             region=region,
             role_arn=role_arn,
@@ -218,17 +242,70 @@ def build_definition(
             gate_metric=gate_metric,
             gate_threshold=float(gate_threshold),
             code_prefix=code_prefix if code_prefix.endswith("/") else code_prefix + "/",
-            baseline_source=baseline_source,
+            io_config=io_config,
+            engine=engine,
         ).definition()
+    _cache_write(key, built)
+    return built
+
+
+# ---- the plan-time cache ----------------------------------------------------------------------
+CACHE_ENV = "MLOPS_CACHE_DIR"
+"""Where built definitions are kept: ``$MLOPS_CACHE_DIR``, else ``.mlops/cache/`` in the working
+directory (the project root for ``mlops`` and Pulumi)."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.cwd() / ".mlops" / "cache")
+
+
+def cache_key(pipeline: PipelineDef, arguments: Mapping[str, Any]) -> str:
+    """Everything the definition depends on: every argument of ``build_definition``, the pipeline's
+    description and the files of its steps and requirements, this module's own source, and the
+    versions of the sagemaker SDK and of Python (the SDK builds the JSON; a new SDK rebuilds it)."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps(arguments, sort_keys=True, default=str).encode())
+    digest.update(repr(pipeline).encode())
+    files = sorted(p for p in pipeline.steps_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in [*files, pipeline.requirements, Path(__file__)]:
+        digest.update(str(path.name).encode() + b"\0" + path.read_bytes())
+    digest.update(f"sagemaker={version('sagemaker')};python={sys.version_info[:2]}".encode())
+    return digest.hexdigest()
+
+
+def _cache_path(key: str) -> Path:
+    return cache_dir() / f"aws-pipeline-definition-{key}.json"
+
+
+def _cache_read(key: str) -> str | None:
+    try:
+        return _cache_path(key).read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _cache_write(key: str, definition: str) -> None:
+    """Atomic (a rename), and best effort: a read-only directory only costs the next build."""
+    path = _cache_path(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(definition, encoding="utf-8")
+        partial.replace(path)
+    except OSError:
+        return
 
 
 def run_script(pipeline: PipelineDef, *, wheelhouse: bool) -> str:
     """``run.sh``: what every container runs before ``exec python <script> ...`` (ships in the bundle).
 
-    ``wheelhouse``: install the requirements from ``wheelhouse.zip`` next to it with ``--no-index``
-    (no network needed) instead of from PyPI.
+    Installs the pipeline's requirements and the step I/O's (``mlops_io_requirements.txt``).
+    ``wheelhouse``: from ``wheelhouse.zip`` next to it with ``--no-index`` (no network needed)
+    instead of from PyPI.
     """
-    requirements = shlex.quote(pipeline.requirements.name)
+    requirements = " ".join(f"-r {shlex.quote(name)}" for name in (pipeline.requirements.name, STEP_REQUIREMENTS))
     install = (
         _WHEELHOUSE_INSTALL.format(wheelhouse=WHEELHOUSE, requirements=requirements)
         if wheelhouse
@@ -249,7 +326,8 @@ def _check_inputs(
     code_prefix: str,
     gate_metric: str,
     approval_status: str,
-    baseline_source: str,
+    io_config: str | None,
+    engine: str,
 ) -> None:
     pipeline.validate()
     if bucket.startswith("s3://") or "/" in bucket:
@@ -263,7 +341,7 @@ def _check_inputs(
         )
     if approval_status not in ("PendingManualApproval", "Approved"):
         raise ValueError(f"approval_status must be PendingManualApproval or Approved, not {approval_status!r}")
-    reserved = {GATE_STEP, REGISTER_STEP, FAIL_STEP, BASELINE_INPUTS_STEP, BASELINE_STEP}
+    reserved = {GATE_STEP, REGISTER_STEP, FAIL_STEP, BASELINE_STEP, PUBLISH_STEP}
     taken = {s.name for s in pipeline.steps} & reserved
     if taken:
         raise ValueError(f"step names reserved by the SageMaker pipeline: {', '.join(sorted(taken))}")
@@ -273,11 +351,17 @@ def _check_inputs(
         raise ValueError(
             f"{pipeline.steps_dir} has no {SERVE_SCRIPT}: the registered model runs it as its inference code"
         )
-    ref = parse_source(baseline_source)
-    if not isinstance(ref, OutputRef) or ref.step not in {s.name for s in pipeline.steps}:
-        raise ValueError(f"baseline_source must be <step>.<output> of this pipeline, not {baseline_source!r}")
-    if pipeline.step(ref.step).kind == "training" or ref.output not in pipeline.step(ref.step).outputs:
-        raise ValueError(f"baseline_source {baseline_source!r} is not an output of a processing step")
+    if engine not in ("kit", "builtin"):
+        raise ValueError(f"engine must be kit or builtin, not {engine!r}")
+    names = {s.name for s in pipeline.steps}
+    if DATASET_STEP not in names or BASELINE_OUTPUT not in pipeline.step(DATASET_STEP).outputs:
+        raise ValueError(f"pipeline {pipeline.name!r} has no {DATASET_STEP}.{BASELINE_OUTPUT}: the drift baseline")
+    if io_config is not None and not io_config.startswith("s3://"):
+        raise ValueError(f"io_config must be an s3:// URI, not {io_config!r}")
+    if io_config is None and names & set(IO_STEPS):
+        raise ValueError(
+            f"steps {', '.join(sorted(names & set(IO_STEPS)))} need io_config (the step I/O configuration)"
+        )
     for step in pipeline.steps:
         if step.kind == "training" and CODE_CHANNEL in step.inputs:
             raise ValueError(f"step {step.name!r}: input name {CODE_CHANNEL!r} is reserved for the step code")
@@ -490,7 +574,7 @@ class _Builder:
         return entrypoint(code_dir, archives, argv), [self._arg(a) for a in argv[2:]]
 
     # ---- steps ------------------------------------------------------------------
-    def _processor(self, step_name: str, command: list[str]) -> Any:
+    def _processor(self, step_name: str, command: list[str], env: Mapping[str, str] | None = None) -> Any:
         from sagemaker.core.processing import Processor
 
         return Processor(
@@ -505,7 +589,7 @@ class _Builder:
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
             base_job_name=f"{self.p.name}-{step_name}".replace("_", "-"),
             sagemaker_session=self.session,
-            env={"PYTHONUNBUFFERED": "1"},
+            env={"PYTHONUNBUFFERED": "1", **(env or {})},
         )
 
     def _processing_step(self, step: StepDef) -> Any:
@@ -518,8 +602,14 @@ class _Builder:
 
         inputs = [_s3_input(name, self._source_uri(step, name), paths[name]) for name in step.inputs]
         inputs.append(_s3_input(CODE_CHANNEL, self.s["code_prefix"], PROCESSING_CODE))
+        env: dict[str, str] = {}
+        if step.name in IO_STEPS:
+            # The step I/O's configuration is a file: its values (offline store URIs) are too long for
+            # an environment value (ProcessingEnvironmentValue: 256 characters).
+            inputs.append(_s3_input(IO_INPUT, self.s["io_config"], IO_DIR))
+            env["MLOPS_IO"] = io_environment()
         outputs = [_s3_output(name, self._output_uri(step.name, name), paths[name]) for name in step.outputs]
-        processor = self._processor(step.name, command)
+        processor = self._processor(step.name, command, env)
         property_files = []
         if step.name == self.p.metrics_step:
             self.metrics_file = PropertyFile(
@@ -583,50 +673,15 @@ class _Builder:
             container_arguments=arguments,
         )
 
-    def _baseline_steps(self) -> list[Any]:
-        """Model Monitor's data-quality baseline of the request columns, written to BASELINE_PREFIX.
-
-        ``baseline_inputs`` keeps only the columns an endpoint request carries (``python serve.py
-        inputs``: no ids, no event time, no label; the analyzer has no option to leave columns
-        out), then a ``QualityCheckStep`` runs the Model Monitor analyzer on them
-        (``skip_check``: nothing to compare with; ``register_new_baseline``: its result is the
-        new baseline) and uploads ``statistics.json`` and ``constraints.json``.
-        """
+    def _data_baseline(self) -> Any:
+        """Model Monitor's data-quality statistics and constraints of training_data's baseline (the
+        request columns of the training rows, with a header): ``engine="builtin"`` only. ``skip_check``:
+        nothing to compare with; ``register_new_baseline``: its result is the new baseline."""
         from sagemaker.core.model_monitor.dataset_format import DatasetFormat
         from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
         from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
-        from sagemaker.mlops.workflow.steps import ProcessingStep
 
         s = self.s
-        source = parse_source(s["baseline_source"])
-        assert isinstance(source, OutputRef)  # checked by _check_inputs
-        producer, output = source.step, source.output
-        data_path = f"{PROCESSING_INPUT}/data"
-        out_path = f"{PROCESSING_OUTPUT}/{BASELINE_INPUTS_OUTPUT}"
-        argv = ["python", SERVE_SCRIPT, "inputs", "--data", data_path, "--out", out_path]
-        processor = self._processor(BASELINE_INPUTS_STEP, entrypoint(PROCESSING_CODE, [], argv))
-        inputs_step = ProcessingStep(
-            name=BASELINE_INPUTS_STEP,
-            step_args=processor.run(
-                inputs=[
-                    _s3_input(
-                        "data",
-                        self.steps[producer].properties.ProcessingOutputConfig.Outputs[output].S3Output.S3Uri,
-                        data_path,
-                    ),
-                    _s3_input(CODE_CHANNEL, s["code_prefix"], PROCESSING_CODE),
-                ],
-                outputs=[
-                    _s3_output(
-                        BASELINE_INPUTS_OUTPUT,
-                        self._output_uri(BASELINE_INPUTS_STEP, BASELINE_INPUTS_OUTPUT),
-                        out_path,
-                    )
-                ],
-                arguments=argv[2:],
-            ),
-            description=f"The request columns of {s['baseline_source']} (serve.py inputs), with a header.",
-        )
         check_job = CheckJobConfig(
             role=s["role_arn"],
             instance_count=1,
@@ -638,21 +693,56 @@ class _Builder:
             base_job_name=f"{self.p.name}-baseline",
             sagemaker_session=self.session,
         )
-        baseline = QualityCheckStep(
+        return QualityCheckStep(
             name=BASELINE_STEP,
             quality_check_config=DataQualityCheckConfig(
-                baseline_dataset=inputs_step.properties.ProcessingOutputConfig.Outputs[
-                    BASELINE_INPUTS_OUTPUT
-                ].S3Output.S3Uri,
+                baseline_dataset=self._baseline_uri(),
                 dataset_format=DatasetFormat.csv(header=True),
-                output_s3_uri=f"s3://{s['bucket']}/{BASELINE_PREFIX}",
+                output_s3_uri=self._output_uri(BASELINE_STEP),
             ),
             check_job_config=check_job,
             skip_check=True,
             register_new_baseline=True,
-            description=f"Model Monitor data-quality baseline -> s3://{s['bucket']}/{BASELINE_PREFIX}/.",
+            description=f"Model Monitor data-quality statistics of {DATASET_STEP}.{BASELINE_OUTPUT}.",
         )
-        return [inputs_step, baseline]
+
+    def _baseline_uri(self) -> Any:
+        return self.steps[DATASET_STEP].properties.ProcessingOutputConfig.Outputs[BASELINE_OUTPUT].S3Output.S3Uri
+
+    def _publish_baseline(self, register: Any) -> Any:
+        """Copy the baseline (and, for Model Monitor, its statistics and constraints) to
+        ``monitoring/baselines/<registered version>/``, where the drift check of an endpoint
+        serving that version reads it. A copy with ``cp``: no code, no network."""
+        from sagemaker.core.workflow.functions import Join
+        from sagemaker.mlops.workflow.steps import ProcessingStep
+
+        s = self.s
+        version = register.properties.ModelPackageVersion
+        out_path = f"{PROCESSING_OUTPUT}/{BASELINE_OUTPUT}"
+        inputs = [_s3_input(BASELINE_OUTPUT, self._baseline_uri(), f"{PROCESSING_INPUT}/{BASELINE_OUTPUT}")]
+        if s["engine"] == "builtin":
+            inputs.append(
+                _s3_input(BASELINE_STEP, self._output_uri(BASELINE_STEP), f"{PROCESSING_INPUT}/{BASELINE_STEP}")
+            )
+        command = ["cp", "-R", *(f"{i.s3_input.local_path}/." for i in inputs), f"{out_path}/"]
+        processor = self._processor(PUBLISH_STEP, command)
+        step = ProcessingStep(
+            name=PUBLISH_STEP,
+            step_args=processor.run(
+                inputs=inputs,
+                outputs=[
+                    _s3_output(
+                        BASELINE_OUTPUT,
+                        Join(on="/", values=[f"s3://{s['bucket']}/{BASELINES_PREFIX}", version]),
+                        out_path,
+                    )
+                ],
+            ),
+            description=f"The drift baseline of the registered version -> s3://{s['bucket']}/{BASELINES_PREFIX}/<version>/.",
+        )
+        if s["engine"] == "builtin":
+            step.add_depends_on([BASELINE_STEP])
+        return step
 
     def _gate(self) -> Any:
         from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
@@ -725,7 +815,7 @@ class _Builder:
         return ConditionStep(
             name=GATE_STEP,
             conditions=[ConditionGreaterThanOrEqualTo(left=metric_value, right=s["gate_threshold"])],
-            if_steps=[register],
+            if_steps=[register, self._publish_baseline(register)],
             else_steps=[fail],
             description=f"Register only if {s['gate_metric']} >= {s['gate_threshold']}.",
         )
@@ -738,9 +828,8 @@ class _Builder:
             sdk = self._training_step(step) if step.kind == "training" else self._processing_step(step)
             self.steps[step.name] = sdk
             self.sdk_steps.append(sdk)
-            baseline = parse_source(self.s["baseline_source"])
-            if isinstance(baseline, OutputRef) and step.name == baseline.step:
-                self.sdk_steps.extend(self._baseline_steps())
+            if step.name == DATASET_STEP and self.s["engine"] == "builtin":
+                self.sdk_steps.append(self._data_baseline())
         self.sdk_steps.append(self._gate())
         definition = Pipeline(
             name=self.s["pipeline_name"],
@@ -755,18 +844,26 @@ class _Builder:
         return json.dumps(_apply_network(json.loads(definition), self.s["vpc"]))
 
 
+def io_environment() -> str:
+    """``$MLOPS_IO`` of a feature-store step: where its configuration file is mounted."""
+    return json.dumps({"kind": "aws", "file": f"{IO_DIR}/{IO_FILE}"}, separators=(",", ":"))
+
+
 def _apply_network(definition: dict[str, Any], vpc: Mapping[str, list[str]] | None) -> dict[str, Any]:
     """Every job of the definition (inside Condition branches too) encrypts inter-container traffic;
-    with ``vpc``, every job is also network-isolated in its subnets; without, the baseline job alone
-    is isolated (the other steps pip-install from PyPI). Set on the requests the pipeline service
-    sends (CreateProcessingJob ``NetworkConfig``, CreateTrainingJob top-level members), after the
-    SDK built them: its QualityCheck request cannot serialise a NetworkConfig object."""
+    with ``vpc``, every job is in its subnets and network-isolated but the feature-store steps
+    (``IO_STEPS``: featurestore-runtime and S3 through the VPC endpoints); without, the baseline and
+    publish jobs alone are isolated (the other steps pip-install from PyPI). Set on the requests the
+    pipeline service sends (CreateProcessingJob ``NetworkConfig``, CreateTrainingJob top-level
+    members), after the SDK built them: its QualityCheck request cannot serialise a NetworkConfig."""
 
     def walk(steps: list[dict[str, Any]]) -> None:
         for step in steps:
             args = step.get("Arguments") or {}
             kind = step.get("Type")
-            isolated = vpc is not None or kind == "QualityCheck"
+            isolated = step.get("Name") not in IO_STEPS and (
+                vpc is not None or kind == "QualityCheck" or step.get("Name") == PUBLISH_STEP
+            )
             if kind in ("Processing", "QualityCheck"):
                 args["NetworkConfig"] = {
                     "EnableInterContainerTrafficEncryption": True,

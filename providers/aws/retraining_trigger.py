@@ -1,24 +1,56 @@
-"""Drift over the threshold -> CloudWatch alarm -> e-mail, and -> EventBridge -> training pipeline."""
+"""Drift over the threshold -> CloudWatch alarm -> e-mail, and -> EventBridge -> the retrain guard ->
+the training pipeline, at most once per drift episode.
+
+- Drift alarms: the largest drift of the request columns (metric math `MAX` over at most 10
+  metrics per alarm, "Create a CloudWatch alarm based on a metric math expression",
+  https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create-alarm-on-metric-math-expression.html),
+  above `monitor.drift_threshold`, over one window. Missing data is not breaching: a window under
+  `min_samples` publishes no verdict. With more than 10 columns the alarms are combined by a
+  composite alarm, so one episode is one alarm state change.
+- The silent-check alarm: a metric every check publishes (the kit's `drift_checks`, or the builtin's
+  first column) missing for two windows in a row is breaching ("Configuring how CloudWatch alarms
+  treat missing data", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsData.html#alarms-and-missing-data):
+  a drift check that stopped running alerts instead of looking healthy.
+- Retraining: the drift alarm entering ALARM -> EventBridge rule -> the retrain guard Lambda
+  (`retrain_guard.py`), which starts the pipeline with `trigger=drift` unless a drift-started run is
+  in flight or one started within `monitor.retrain_cooldown_hours`.
+"""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
 from providers.aws.foundation import FoundationOut
-from providers.aws.model_monitor import METRIC_NAMESPACE, MonitorOut
+from providers.aws.model_monitor import Metric, MonitorOut
 from providers.aws.training_pipeline import RETRY_ATTEMPTS, RETRY_MAX_AGE_SECONDS, TrainingOut
 from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
 
-# A CloudWatch metric-math alarm may reference at most 10 metrics.
-_MAX_METRICS = 10
+MAX_METRICS = 10
+"""A CloudWatch metric-math alarm may reference at most 10 metrics (the page above)."""
+SILENT_WINDOWS = 2
+"""Windows without a check before the silent-check alarm fires (one late check is not an outage)."""
+GUARD_SOURCE = Path(__file__).resolve().parent / "retrain_guard.py"
+GUARD_RUNTIME = "python3.12"
+LOG_RETENTION_DAYS = 30
 
 
-def chunks(items: list[str], size: int = _MAX_METRICS) -> list[list[str]]:
+def chunks(items: list, size: int = MAX_METRICS) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def metric_stat(metric: Metric, period: int) -> aws.cloudwatch.MetricAlarmMetricQueryMetricArgs:
+    return aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+        namespace=metric.namespace,
+        metric_name=metric.name,
+        dimensions=dict(metric.dimensions),
+        period=period,
+        stat=metric.stat,
+    )
 
 
 class RetrainingTrigger(Capability):
@@ -51,26 +83,20 @@ class RetrainingTrigger(Capability):
             endpoint=spec.alert_email,
             opts=self.child(),
         )
-        self.alarms: list[aws.cloudwatch.MetricAlarm] = []
-        if monitor.schedule_name is None or not monitor.columns:
-            # Nothing served or no feature declared: no drift metric exists to alarm on.
+        if not monitor.drift:
+            # Nothing served: no drift metric exists to alarm on.
             self.publish(drift_alarm=[], alert_topic=self.topic.arn, retrain_target=None)
             return
 
-        for index, features in enumerate(chunks(list(monitor.columns))):
+        groups = chunks(list(zip(monitor.columns, monitor.drift, strict=True)))
+        combined = len(groups) > 1
+        self.alarms: list[aws.cloudwatch.MetricAlarm] = []
+        for index, group in enumerate(groups):
             queries = [
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                    id=f"m{i}",
-                    return_data=False,
-                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                        namespace=METRIC_NAMESPACE,
-                        metric_name=f"feature_baseline_drift_{feature}",
-                        dimensions={"Endpoint": monitor.endpoint_name, "MonitoringSchedule": monitor.schedule_name},
-                        period=3600,
-                        stat="Maximum",
-                    ),
+                    id=f"m{i}", return_data=False, metric=metric_stat(metric, monitor.window_seconds)
                 )
-                for i, feature in enumerate(features)
+                for i, (_, metric) in enumerate(group)
             ]
             queries.append(
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
@@ -81,68 +107,224 @@ class RetrainingTrigger(Capability):
                 )
             )
             suffix = "" if index == 0 else f"-{index + 1}"
+            columns = ", ".join(column for column, _ in group)
             self.alarms.append(
                 aws.cloudwatch.MetricAlarm(
                     f"{name}-drift{suffix}",
                     name=f"{platform.prefix}-feature-drift{suffix}",
-                    alarm_description=(
-                        f"Largest feature_baseline_drift over {', '.join(features)} above {spec.drift_threshold}"
-                    ),
+                    alarm_description=f"Largest drift of {columns} above {spec.drift_threshold} ({monitor.engine})",
                     comparison_operator="GreaterThanThreshold",
                     threshold=spec.drift_threshold,
                     evaluation_periods=1,
                     datapoints_to_alarm=1,
                     metric_queries=queries,
+                    # A window under min_samples publishes no verdict; a check that stopped running
+                    # is the silent-check alarm's to say.
                     treat_missing_data="notBreaching",
-                    alarm_actions=[self.topic.arn],
+                    alarm_actions=[] if combined else [self.topic.arn],
                     tags=platform.all_tags,
                     opts=self.child(),
                 )
             )
-
-        retrain_target = None
-        if spec.retrain_on_drift:
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-retrain",
-                # Named: the key policy, the starter role's trust and the dead-letter queue policy name
-                # its ARN before it exists.
-                name=deployment.settings.retrain_rule_name,
-                description=f"Start {training.pipeline_name} when a drift alarm fires",
-                event_pattern=pulumi.Output.all(*[a.arn for a in self.alarms]).apply(
-                    lambda arns: json.dumps(
-                        {
-                            "source": ["aws.cloudwatch"],
-                            "detail-type": ["CloudWatch Alarm State Change"],
-                            "resources": list(arns),
-                            "detail": {"state": {"value": ["ALARM"]}},
-                        }
-                    )
+        episode: aws.cloudwatch.MetricAlarm | aws.cloudwatch.CompositeAlarm = self.alarms[0]
+        if combined:
+            episode = aws.cloudwatch.CompositeAlarm(
+                f"{name}-drift-any",
+                alarm_name=f"{platform.prefix}-feature-drift-any",
+                alarm_description="Any request column's drift above the threshold",
+                alarm_rule=pulumi.Output.all(*[a.name for a in self.alarms]).apply(
+                    lambda names: " OR ".join(f'ALARM("{n}")' for n in names)
                 ),
-                state="ENABLED",
+                alarm_actions=[self.topic.arn],
                 tags=platform.all_tags,
                 opts=self.child(),
             )
-            aws.cloudwatch.EventTarget(
-                f"{name}-retrain-pipeline",
-                rule=rule.name,
-                arn=training.pipeline_arn,
-                role_arn=training.starter_role_arn,
-                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-                    maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS
-                ),
-                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=training.dead_letter_arn),
-                sagemaker_pipeline_target=aws.cloudwatch.EventTargetSagemakerPipelineTargetArgs(
-                    pipeline_parameter_lists=[
-                        aws.cloudwatch.EventTargetSagemakerPipelineTargetPipelineParameterListArgs(
-                            name="trigger", value="drift"
-                        )
-                    ]
-                ),
-                opts=self.child(),
-            )
-            retrain_target = training.pipeline_arn
+        silent = self._silent_check(name, deployment, monitor)
+
+        retrain_target = None
+        if spec.retrain_on_drift:
+            retrain_target = self._retrain(name, deployment, foundation, training, episode)
+        alarms = [*self.alarms, *([episode] if combined else []), silent]
         self.publish(
-            drift_alarm=[alarm.arn for alarm in self.alarms],
+            drift_alarm=[a.arn for a in alarms],
             alert_topic=self.topic.arn,
             retrain_target=retrain_target,
         )
+
+    def _silent_check(self, name: str, deployment: Deployment[AwsSettings], monitor: MonitorOut):
+        assert monitor.heartbeat is not None
+        platform = deployment.platform
+        heartbeat = monitor.heartbeat
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-drift-check-silent",
+            name=f"{platform.prefix}-drift-check-silent",
+            alarm_description=(
+                f"No drift check of {platform.prefix} published for {SILENT_WINDOWS} windows "
+                f"({heartbeat.namespace} {heartbeat.name}): the check is not running"
+            ),
+            namespace=heartbeat.namespace,
+            metric_name=heartbeat.name,
+            dimensions=dict(heartbeat.dimensions),
+            statistic=heartbeat.stat,
+            period=monitor.window_seconds,
+            evaluation_periods=SILENT_WINDOWS,
+            datapoints_to_alarm=SILENT_WINDOWS,
+            threshold=1,
+            comparison_operator="LessThanThreshold",
+            treat_missing_data="breaching",
+            alarm_actions=[self.topic.arn],
+            ok_actions=[self.topic.arn],
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+
+    def _retrain(
+        self,
+        name: str,
+        deployment: Deployment[AwsSettings],
+        foundation: FoundationOut,
+        training: TrainingOut,
+        episode: pulumi.Resource,
+    ) -> pulumi.Output[str]:
+        platform, settings = deployment.platform, deployment.settings
+        region = deployment.region
+        function_name = settings.guard_function_name
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-guard-logs",
+            # The function writes to /aws/lambda/<function name> ("Sending Lambda function logs to
+            # CloudWatch Logs", https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html).
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=LOG_RETENTION_DAYS,
+            kms_key_id=foundation.key_arn,
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        role = aws.iam.Role(
+            f"{name}-guard",
+            description=f"mlops {platform.prefix}: the retrain guard starts the pipeline once per drift episode",
+            assume_role_policy=foundation.account_id.apply(
+                lambda account: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        aws.iam.RolePolicy(
+            f"{name}-guard-policy",
+            role=role.id,
+            policy=pulumi.Output.all(
+                pipeline=training.pipeline_arn,
+                logs=log_group.arn,
+                queue=training.dead_letter_arn,
+                key=foundation.key_arn,
+            ).apply(lambda a: guard_policy(a["pipeline"], a["logs"], a["queue"], a["key"], region)),
+            opts=self.child(),
+        )
+        function = aws.lambda_.Function(
+            f"{name}-guard-function",
+            name=function_name,
+            description=f"Start {training.pipeline_name} on drift, at most once per episode",
+            role=role.arn,
+            runtime=GUARD_RUNTIME,
+            handler="retrain_guard.handler",
+            code=pulumi.AssetArchive({GUARD_SOURCE.name: pulumi.FileAsset(str(GUARD_SOURCE))}),
+            timeout=60,
+            memory_size=128,
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={
+                    "PIPELINE_NAME": training.pipeline_name,
+                    "COOLDOWN_HOURS": str(settings.retrain_cooldown_hours),
+                }
+            ),
+            # An event the function failed on twice (Lambda's own retries of an asynchronous call).
+            dead_letter_config=aws.lambda_.FunctionDeadLetterConfigArgs(target_arn=training.dead_letter_arn),
+            tags=platform.all_tags,
+            opts=self.child(depends_on=[log_group]),
+        )
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-retrain",
+            # Named: the key policy and the dead-letter queue policy name its ARN before it exists.
+            name=settings.retrain_rule_name,
+            description=f"Ask the retrain guard to start {training.pipeline_name} when drift alarms",
+            event_pattern=episode.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "source": ["aws.cloudwatch"],
+                        "detail-type": ["CloudWatch Alarm State Change"],
+                        "resources": [arn],
+                        "detail": {"state": {"value": ["ALARM"]}},
+                    }
+                )
+            ),
+            state="ENABLED",
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        aws.lambda_.Permission(
+            f"{name}-guard-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=self.child(),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-retrain-guard",
+            rule=rule.name,
+            arn=function.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS
+            ),
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=training.dead_letter_arn),
+            opts=self.child(),
+        )
+        return function.arn
+
+
+def guard_policy(pipeline_arn: str, log_group_arn: str, queue_arn: str, key_arn: str, region: str) -> str:
+    """Read this pipeline's executions and their parameters, start it, write its own log, and put
+    an event it failed on in the dead-letter queue."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadAndStartPipeline",
+                    "Effect": "Allow",
+                    "Action": ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
+                    "Resource": pipeline_arn,
+                },
+                {
+                    "Sid": "ReadExecutionParameters",
+                    "Effect": "Allow",
+                    "Action": "sagemaker:ListPipelineParametersForExecution",
+                    "Resource": f"{pipeline_arn}/execution/*",
+                },
+                {
+                    "Sid": "OwnLog",
+                    "Effect": "Allow",
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": f"{log_group_arn.removesuffix(':*')}:*",
+                },
+                {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn},
+                {
+                    "Sid": "EncryptDeadLetters",
+                    "Effect": "Allow",
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": key_arn,
+                    "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
+                },
+            ],
+        }
+    )

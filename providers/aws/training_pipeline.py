@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -24,14 +26,54 @@ RETRY_MAX_AGE_SECONDS = 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS's maximum (MessageRetentionPeriod)
 
 
+HERE = Path(__file__).resolve().parent
+STEP_IO = HERE / "step_io.py"
+"""The AWS step I/O, shipped as the bundle's ``mlops_io.py``."""
+STEP_REQUIREMENTS_FILE = HERE / "step_requirements.txt"
+DRIFT_SCRIPT = "aws_drift.py"
+"""The drift job's entry (``drift_step.py``): the window from the schedule's time, then ``mlops_drift``."""
+RECEIPTS_PREFIX = "feature-store-receipts"
+
+
 @dataclass(frozen=True)
 class TrainingOut:
     pipeline_arn: pulumi.Output[str]
     pipeline_name: str
     starter_role_arn: pulumi.Output[str]
-    """The role schedules and drift rules start the pipeline with."""
+    """The role the training schedule starts the pipeline with."""
     dead_letter_arn: pulumi.Output[str]
     """The KMS-encrypted SQS queue where a start that failed every retry lands."""
+    code_uri: pulumi.Output[str]
+    """``s3://<bucket>/code/<pipeline>/<digest>/``: the step code every job (the drift job too) runs."""
+    image_uri: pulumi.Output[str]
+    """The framework image the pipeline's processing steps run on (the SDK's answer, from the definition)."""
+
+
+def code_files(pipeline, private: bool) -> dict[str, Path | str]:  # noqa: ANN001
+    """What AWS adds to the pipeline's code bundle: run.sh, the step I/O's requirements, the drift entry."""
+    from providers.aws.pipeline_definition import RUN_SCRIPT, STEP_REQUIREMENTS, run_script
+
+    return {
+        RUN_SCRIPT: run_script(pipeline, wheelhouse=private),
+        STEP_REQUIREMENTS: STEP_REQUIREMENTS_FILE,
+        DRIFT_SCRIPT: HERE / "drift_step.py",
+    }
+
+
+def io_config(region: str, bucket: str, groups: dict[str, dict[str, object]]) -> str:
+    """``mlops_io.json`` of the training pipeline's feature-store steps (see step_io.py)."""
+    return json.dumps(
+        {"kind": "aws", "region": region, "groups": groups, "receipts": f"s3://{bucket}/{RECEIPTS_PREFIX}"},
+        sort_keys=True,
+    )
+
+
+def config_key(content: str) -> str:
+    """``config/<sha256[:12]>/mlops_io.json``: a changed configuration is a new object, so a run
+    never reads one it did not start with."""
+    from providers.aws.pipeline_definition import IO_FILE
+
+    return f"config/{hashlib.sha256(content.encode()).hexdigest()[:12]}/{IO_FILE}"
 
 
 class TrainingPipeline(Capability):
@@ -51,10 +93,10 @@ class TrainingPipeline(Capability):
         super().__init__(name, opts)
         platform, settings, pipeline = deployment.platform, deployment.settings, deployment.pipeline
         from providers.aws import wheelhouse
-        from providers.aws.pipeline_definition import RUN_SCRIPT, WHEELHOUSE, run_script
+        from providers.aws.pipeline_definition import WHEELHOUSE
 
         private = foundation.network is not None
-        code = bundle(pipeline, extra={RUN_SCRIPT: run_script(pipeline, wheelhouse=private)})
+        code = bundle(pipeline, extra=code_files(pipeline, private), io_module=STEP_IO)
         code_key = code.prefix
         uploads = [
             aws.s3.BucketObjectv2(
@@ -93,6 +135,31 @@ class TrainingPipeline(Capability):
             )
         gate = platform.pipeline.quality_gate
 
+        # The feature-store steps' configuration: the groups' offline prefixes are known only once
+        # SageMaker created them, and are too long for an environment value (see pipeline_definition).
+        online = {g.name: g.online for g in platform.feature_store.feature_groups}
+        groups = {
+            group: out.offline_uri.apply(
+                lambda uri, out=out, group=group: {"name": out.name, "online": online[group], "offline": uri}
+            )
+            for group, out in features.groups.items()
+        }
+        config_content = pulumi.Output.all(foundation.bucket_name, pulumi.Output.all(**groups)).apply(
+            lambda a: io_config(deployment.region, a[0], dict(a[1]))
+        )
+        config_object = aws.s3.BucketObjectv2(
+            f"{name}-io-config",
+            bucket=foundation.bucket_name,
+            key=config_content.apply(config_key),
+            content=config_content,
+            content_type="application/json",
+            server_side_encryption="aws:kms",
+            kms_key_id=foundation.key_arn,
+            tags=object_tags(platform.all_tags),
+            opts=self.child(),
+        )
+        uploads.append(config_object)
+
         vpc = foundation.network.vpc_config() if foundation.network else None
 
         def definition(args: dict) -> str:
@@ -116,21 +183,25 @@ class TrainingPipeline(Capability):
                 gate_threshold=gate.threshold,
                 code_prefix=f"s3://{args['bucket']}/{code_key}",
                 vpc=args.get("vpc"),
+                io_config=f"s3://{args['bucket']}/{args['io']}",
+                engine=settings.engine,
             )
 
+        self.definition = pulumi.Output.all(
+            role=foundation.role_arn,
+            bucket=foundation.bucket_name,
+            key=foundation.key_arn,
+            group=registry.group_name,
+            io=config_object.key,
+            **({"vpc": vpc} if vpc is not None else {}),
+        ).apply(definition)
         self.pipeline = aws.sagemaker.Pipeline(
             f"{name}-pipeline",
             pipeline_name=settings.pipeline_name,
             pipeline_display_name=settings.pipeline_name,
             pipeline_description=pipeline.description,
             role_arn=foundation.role_arn,
-            pipeline_definition=pulumi.Output.all(
-                role=foundation.role_arn,
-                bucket=foundation.bucket_name,
-                key=foundation.key_arn,
-                group=registry.group_name,
-                **({"vpc": vpc} if vpc is not None else {}),
-            ).apply(definition),
+            pipeline_definition=self.definition,
             tags=platform.all_tags,
             opts=self.child(depends_on=uploads),
         )
@@ -178,12 +249,12 @@ class TrainingPipeline(Capability):
             opts=self.child(),
         )
 
-        # EventBridge Scheduler and EventBridge rules start the pipeline through this role, each only
-        # for this platform's schedule / rule (confused-deputy conditions).
+        # EventBridge Scheduler starts the pipeline through this role, for this platform's schedule
+        # only (confused-deputy conditions).
         self.starter_role = aws.iam.Role(
             f"{name}-starter",
-            description=f"mlops {platform.prefix}: lets schedules and drift rules start the pipeline",
-            assume_role_policy=pulumi.Output.all(foundation.account_id, schedule_arn, rule_arn).apply(
+            description=f"mlops {platform.prefix}: lets the training schedule start the pipeline",
+            assume_role_policy=pulumi.Output.all(foundation.account_id, schedule_arn).apply(
                 lambda a: starter_trust_policy(*a)
             ),
             tags=platform.all_tags,
@@ -239,11 +310,19 @@ class TrainingPipeline(Capability):
             pipeline_name=settings.pipeline_name,
             starter_role_arn=self.starter_role.arn,
             dead_letter_arn=self.dead_letter.arn,
+            code_uri=pulumi.Output.concat("s3://", foundation.bucket_name, f"/{code_key}"),
+            image_uri=self.definition.apply(processing_image),
         )
         self.publish(
             training_pipeline=self.pipeline.arn,
             training_schedule=self.schedule.arn if self.schedule else None,
         )
+
+
+def processing_image(definition: str) -> str:
+    """The image of the definition's first processing step: the framework image the SDK resolved."""
+    steps = json.loads(definition)["Steps"]
+    return next(s["Arguments"]["AppSpecification"]["ImageUri"] for s in steps if s["Type"] == "Processing")
 
 
 S3_OBJECT_TAGS_MAX = 10
@@ -259,10 +338,10 @@ def object_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k.startswith("mlops-")}
 
 
-def starter_trust_policy(account: str, schedule_arn: str, rule_arn: str) -> str:
-    """The schedule and the drift rule may assume the starter role, each only for itself ("Set up the
-    execution role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role;
-    "Cross-service confused deputy prevention", https://docs.aws.amazon.com/eventbridge/latest/userguide/cross-service-confused-deputy-prevention.html)."""
+def starter_trust_policy(account: str, schedule_arn: str) -> str:
+    """The training schedule may assume the starter role, for itself only ("Set up the execution
+    role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role).
+    Drift starts the pipeline through the retrain guard Lambda, with its own role."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -275,16 +354,6 @@ def starter_trust_policy(account: str, schedule_arn: str, rule_arn: str) -> str:
                     "Condition": {
                         "StringEquals": {"aws:SourceAccount": account},
                         "ArnEquals": {"aws:SourceArn": schedule_arn},
-                    },
-                },
-                {
-                    "Sid": "DriftRule",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "events.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account},
-                        "ArnEquals": {"aws:SourceArn": rule_arn},
                     },
                 },
             ],

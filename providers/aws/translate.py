@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pipelines.spec import PipelineDef
 from providers.base import Target
@@ -72,9 +73,30 @@ class FrameworkImage:
     version: str
     """The image version, e.g. ``1.4-2-py312`` (in both the training and the inference scope)."""
     python: str | None
-    """The image's Python (``3.12``) when its version says so (``-py312``); what a wheelhouse targets."""
+    """The image's Python (``3.12``) when its version says so (``-py312``), else from ``IMAGE_PYTHON``;
+    what a wheelhouse targets."""
     gpu: bool
     """The same image runs on GPU instances (the table lists ``gpu``, or no processors at all)."""
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    """SageMaker deployment guardrails (CreateEndpoint/UpdateEndpoint ``DeploymentConfig``) for a
+    canary or linear rollout: a blue/green update that shifts traffic in steps and rolls back when
+    one of the kit's alarms trips ("Deployment guardrails for updating models in production",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails.html)."""
+
+    traffic: str
+    """``CANARY`` or ``LINEAR`` (botocore's TrafficRoutingConfigType)."""
+    step_percent: int
+    """The canary's or each linear step's share (``CapacitySize`` of type ``CAPACITY_PERCENT``)."""
+    wait_seconds: int
+    """``WaitIntervalInSeconds`` (the bake between steps; botocore allows 0-3600)."""
+    maximum_seconds: int
+    """``MaximumExecutionTimeoutInSeconds`` (600-28800): longer than every wait of the rollout."""
+    error_rate: float | None
+    p99_latency_us: int | None
+    """``ModelLatency`` is in microseconds ("Amazon SageMaker AI metrics in Amazon CloudWatch")."""
 
 
 @dataclass(frozen=True)
@@ -104,9 +126,26 @@ class AwsSettings:
     endpoint_name: str
     """``<prefix>-endpoint-<size>``: a new size is a new endpoint (see endpoint.py)."""
     monitor_schedule: str
+    """The drift check's cron for EventBridge Scheduler (kit) or Model Monitor (builtin): the same
+    string, since only the forms Model Monitor documents are accepted (a fixed interval)."""
     monitor_image: str
     image_repositories: tuple[str, ...]
     """ECR repository ARNs of the images the execution role pulls (the framework's, the analyzer's)."""
+    engine: str = "kit"
+    """``kit``: the kit's drift job; ``builtin``: SageMaker Model Monitor (DataQuality)."""
+    drift_window_hours: int = 1
+    """The schedule's interval: each check compares the requests captured since the previous one."""
+    drift_schedule_name: str = ""
+    drift_namespace: str = ""
+    """The CloudWatch namespace the kit's drift job publishes to and the alarms watch."""
+    retrain_cooldown_hours: int = 24
+    guard_function_name: str = ""
+    """The Lambda that starts at most one drift retraining per episode (retrain_guard.py)."""
+    rollout: RolloutSettings | None = None
+    """None: ``all_at_once`` (SageMaker's default blue/green update, no bake, no rollback)."""
+    shadow_version: int | None = None
+    shadow_weight: float | None = None
+    """The shadow variant's ``InitialVariantWeight`` next to the production variant's 1.0."""
 
 
 def to_eventbridge_cron(cron: str, key: str) -> str:
@@ -138,12 +177,14 @@ def _aws_field(field: Field) -> str:
 def to_monitor_cron(cron: str, key: str) -> str:
     """SageMaker Model Monitor documents only `cron(0 * ? * * *)`, `cron(0 H ? * * *)` and
     `cron(0 H/N ? * * *)` (hourly, daily at H, every N hours from H; the API reference's
-    ScheduleConfig): anything else is refused."""
+    ScheduleConfig): anything else is refused. The kit's drift job keeps the same forms: each check
+    compares the window since the previous one, so the interval must be fixed."""
     parsed = parse_cron(cron, key)
     refuse = SpecError(
         key,
-        f"{cron!r}: SageMaker Model Monitor runs on the hour, hourly, every N hours (N dividing 24) or daily: "
-        "use '0 * * * *', '0 */N * * *' or '0 H * * *'",
+        f"{cron!r}: on AWS the drift check runs on the hour at a fixed interval (its window), hourly, every N "
+        "hours (N dividing 24) or daily, as SageMaker Model Monitor's ScheduleConfig documents: use "
+        "'0 * * * *', '0 */N * * *' or '0 H * * *'",
     )
     if parsed.minute.values != {0} or not all(f.every for f in parsed.fields[2:]):
         raise refuse
@@ -158,6 +199,68 @@ def to_monitor_cron(cron: str, key: str) -> str:
     if 24 % step or start >= step or hours != list(range(start, 24, step)):
         raise refuse
     return f"cron(0 {start}/{step} ? * * *)"
+
+
+def drift_window_hours(monitor_cron: str) -> int:
+    """The interval of a schedule `to_monitor_cron` accepted: 1 (hourly), N (`H/N`) or 24 (daily)."""
+    hours = monitor_cron.removeprefix("cron(").split()[1]
+    if hours == "*":
+        return 1
+    if "/" in hours:
+        return int(hours.split("/")[1])
+    return 24
+
+
+# Deployment guardrails' limits (botocore's sagemaker model: WaitIntervalInSeconds 0-3600,
+# MaximumExecutionTimeoutInSeconds 600-28800; LinearStepSize "must be 10-50% of the variant's total
+# instance count", CanarySize "less than or equal to 50%").
+WAIT_MAX_SECONDS = 3600
+EXECUTION_MAX_SECONDS = 28800
+EXECUTION_MIN_SECONDS = 600
+LINEAR_STEP_MIN_PERCENT = 10
+PROVISIONING_SECONDS = 1800
+"""Room in the execution timeout for SageMaker to bring up the new fleet before the first step."""
+
+
+def rollout_settings(platform: Any) -> RolloutSettings | None:
+    rollout = platform.endpoint.rollout
+    key = f"{KEY}.endpoint.rollout"
+    if rollout.strategy == "all_at_once":
+        return None
+    wait = rollout.bake_minutes * 60
+    if wait > WAIT_MAX_SECONDS:
+        raise SpecError(
+            f"{key}.bake_minutes",
+            f"is {rollout.bake_minutes}; SageMaker bakes at most {WAIT_MAX_SECONDS // 60} minutes between traffic "
+            "steps (TrafficRoutingConfig WaitIntervalInSeconds, 0-3600)",
+        )
+    if rollout.strategy == "linear":
+        if rollout.step_percent < LINEAR_STEP_MIN_PERCENT:
+            raise SpecError(
+                f"{key}.step_percent",
+                f"is {rollout.step_percent}; a SageMaker linear step is 10-50% of the variant's capacity "
+                "(TrafficRoutingConfig LinearStepSize)",
+            )
+        steps, percent, traffic = -(-100 // rollout.step_percent), rollout.step_percent, "LINEAR"
+    else:
+        steps, percent, traffic = 2, rollout.canary_percent, "CANARY"
+    needed = steps * wait + PROVISIONING_SECONDS
+    if needed > EXECUTION_MAX_SECONDS:
+        raise SpecError(
+            f"{key}.bake_minutes",
+            f"{steps} steps of {rollout.bake_minutes} minutes take longer than a SageMaker deployment may run "
+            f"({EXECUTION_MAX_SECONDS // 3600} hours, BlueGreenUpdatePolicy MaximumExecutionTimeoutInSeconds): "
+            "bake less or take larger steps",
+        )
+    rollback = rollout.rollback_on
+    return RolloutSettings(
+        traffic=traffic,
+        step_percent=percent,
+        wait_seconds=wait,
+        maximum_seconds=max(EXECUTION_MIN_SECONDS, needed),
+        error_rate=rollback.error_rate,
+        p99_latency_us=rollback.p99_latency_ms * 1000 if rollback.p99_latency_ms is not None else None,
+    )
 
 
 def _check(pattern: re.Pattern[str], value: str, key: str, what: str) -> str:
@@ -202,6 +305,10 @@ def translate(target: Target) -> AwsSettings:
                 f"sagemaker SDK's image table ({image.table}.json, version {image.version}) has no GPU image for it; "
                 "use small, medium or large",
             )
+    # The drift check runs on a fixed interval (its window), as Model Monitor documents its schedules;
+    # the kit's drift job uses the same expression with EventBridge Scheduler, which accepts it.
+    monitor_cron = to_monitor_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule")
+    shadow = platform.endpoint.shadow
     training_type, _, _, _ = SIZES[platform.pipeline.instance]
     endpoint_type, endpoint_vcpus, _, _ = SIZES[platform.endpoint.instance]
     schedule = platform.pipeline.schedule
@@ -226,11 +333,21 @@ def translate(target: Target) -> AwsSettings:
             _SAGEMAKER_NAME_RE, f"{prefix}-endpoint-{platform.endpoint.instance}", f"{KEY}.name", "endpoint name"
         ),
         monitor_image=model_monitor_image(region),
+        # The analyzer image only where Model Monitor runs (the builtin engine's baseline and monitor).
         image_repositories=(
             framework_repository_arn(image, region),
-            repository_arn(model_monitor_image(region)),
+            *([repository_arn(model_monitor_image(region))] if platform.monitor.engine == "builtin" else []),
         ),
-        monitor_schedule=to_monitor_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule"),
+        monitor_schedule=monitor_cron,
+        engine=platform.monitor.engine,
+        drift_window_hours=drift_window_hours(monitor_cron),
+        drift_schedule_name=f"{prefix}-drift-check",
+        drift_namespace=f"mlops/{prefix}",
+        retrain_cooldown_hours=platform.monitor.retrain_cooldown_hours,
+        guard_function_name=f"{prefix}-retrain-guard",
+        rollout=rollout_settings(platform),
+        shadow_version=shadow.model_version if shadow else None,
+        shadow_weight=shadow.sample_percent / 100 if shadow else None,
     )
 
 
@@ -309,9 +426,17 @@ def framework_image(pipeline: PipelineDef, key: str) -> FrameworkImage:
     return FrameworkImage(
         table=name,
         version=version,
-        python=f"{m['py']}.{m['pyminor']}" if m["py"] else None,
+        python=f"{m['py']}.{m['pyminor']}" if m["py"] else IMAGE_PYTHON.get((name, version)),
         gpu=gpu,
     )
+
+
+IMAGE_PYTHON = {("xgboost", "1.7-1"): "3.9"}
+"""The Python of an image whose version in the SDK's table does not say it (``1.7-1``, not
+``-py312``): what the private wheelhouse is downloaded for. From the image's own build file,
+aws/sagemaker-xgboost-container ``docker/1.7-1/base/Dockerfile.cpu`` (``ARG PYTHON_VERSION=3.9``,
+its last state before the directory became ``1.7-1-1`` with Python 3.10 in commit ec28c4b,
+https://github.com/aws/sagemaker-xgboost-container/commit/ec28c4b97b187c95a4db5bff38acaaa87f8179d0)."""
 
 
 def repository_arn(image_uri: str) -> str:
@@ -345,3 +470,41 @@ def model_monitor_image(region: str) -> str:
         raise SpecError("aws:region", f"SageMaker Model Monitor is not offered in {region}")
     domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"{account}.dkr.ecr.{region}.{domain}/{version['repository']}:latest"
+
+
+INVOCATION_NAMESPACE = "AWS/SageMaker"
+"""Endpoint invocation metrics (`Invocation5XXErrors`, `ModelLatency` in microseconds), dimensions
+`EndpointName` and `VariantName` ("Amazon SageMaker AI metrics in Amazon CloudWatch",
+https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html)."""
+
+
+def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
+    """The alarms a rollout rolls back on: the average of `Invocation5XXErrors` (1 per failed
+    invocation, 0 otherwise: the share that failed) over a bake, and the p99 of `ModelLatency`."""
+    rollout = settings.rollout
+    if rollout is None:
+        return []
+    alarms = []
+    if rollout.error_rate is not None:
+        alarms.append(
+            {
+                "suffix": "error-rate",
+                "name": f"{settings.prefix}-rollout-error-rate",
+                "description": f"Share of failed invocations of {settings.endpoint_name} above {rollout.error_rate}",
+                "metric": "Invocation5XXErrors",
+                "statistic": {"statistic": "Average"},
+                "threshold": rollout.error_rate,
+            }
+        )
+    if rollout.p99_latency_us is not None:
+        alarms.append(
+            {
+                "suffix": "p99-latency",
+                "name": f"{settings.prefix}-rollout-p99-latency",
+                "description": f"p99 model latency of {settings.endpoint_name} above {rollout.p99_latency_us} us",
+                "metric": "ModelLatency",
+                "statistic": {"extended_statistic": "p99"},
+                "threshold": float(rollout.p99_latency_us),
+            }
+        )
+    return alarms

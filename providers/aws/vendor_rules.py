@@ -948,6 +948,37 @@ RESOURCES: dict[str, ResourceRule] = {
         not_sent={"autoAccept": "Pulumi-only: accept a cross-account endpoint connection"},
         reshape=_ec2_tags("vpc-endpoint"),
     ),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": ResourceRule("cloudwatch", "PutCompositeAlarm"),
+    "aws:cloudwatch/logGroup:LogGroup": ResourceRule(
+        "logs",
+        "CreateLogGroup",
+        renames={"name": "logGroupName"},
+        routed={"retentionInDays": ("PutRetentionPolicy", "retentionInDays")},
+        not_sent={
+            "namePrefix": _NAME_NOT_SENT,
+            "skipDestroy": "Pulumi-only: keep the log group when the resource is deleted",
+        },
+        autoname="logGroupName",
+        supplied={"PutRetentionPolicy": ("logGroupName",)},
+    ),
+    "aws:lambda/function:Function": ResourceRule(
+        "lambda",
+        "CreateFunction",
+        renames={"name": "FunctionName"},
+        not_sent={
+            "sourceCodeHash": "Pulumi-only: triggers an update when the code's hash changes",
+            "skipDestroy": "Pulumi-only: keep the function when the resource is deleted",
+            "replaceSecurityGroupsOnDestroy": "Pulumi-only: what to do with the VPC security groups on delete",
+        },
+        autoname="FunctionName",
+    ),
+    "aws:lambda/permission:Permission": ResourceRule(
+        "lambda",
+        "AddPermission",
+        renames={"function": "FunctionName"},
+        not_sent={"statementIdPrefix": _NAME_NOT_SENT},
+        autoname="StatementId",
+    ),
     "aws:sns/topic:Topic": ResourceRule(
         "sns",
         "CreateTopic",
@@ -1334,6 +1365,31 @@ def check_iam_actions(resources: Iterable[Mapping[str, Any]]) -> list[Violation]
 # --------------------------------------------------------------------------------------------
 
 
+UNIVERSAL_TARGET_PREFIX = "arn:aws:scheduler:::aws-sdk:"
+SCHEDULER_CONTEXT = {
+    "<aws.scheduler.schedule-arn>": "arn:aws:scheduler:us-east-1:123456789012:schedule/default/a-schedule",
+    "<aws.scheduler.scheduled-time>": "2022-03-22T18:59:43Z",
+    "<aws.scheduler.execution-id>": "d32c5kddcf5bb8c3",
+    "<aws.scheduler.attempt-number>": "1",
+}
+"""Scheduler's context attributes and the example values its guide gives for each ("Adding context
+attributes in EventBridge Scheduler", https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html):
+replaced in a universal target's payload at every invocation, so checked with values of their shape."""
+
+
+def universal_target_request(resource: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
+    """(service, operation, request) a schedule with a universal target (``aws-sdk:<service>:<action>``)
+    sends at each invocation: its ``Input`` JSON, context attributes filled in; None for other targets."""
+    target = ((resource.get("inputs") or {}).get("target")) or {}
+    arn, payload = target.get("arn"), target.get("input")
+    if not isinstance(arn, str) or not arn.startswith(UNIVERSAL_TARGET_PREFIX) or not isinstance(payload, str):
+        return None
+    service, _, action = arn.removeprefix(UNIVERSAL_TARGET_PREFIX).partition(":")
+    for attribute, example in SCHEDULER_CONTEXT.items():
+        payload = payload.replace(attribute, example)
+    return service, action[0].upper() + action[1:], json.loads(payload)
+
+
 def check_plan(resources: list[Mapping[str, Any]], *, placeholders: Iterable[str] = ()) -> list[Violation]:
     """Every vendor rule the plan's AWS resources break: requests, pipeline steps, IAM actions.
 
@@ -1350,6 +1406,10 @@ def check_plan(resources: list[Mapping[str, Any]], *, placeholders: Iterable[str
         label = f"{r['type']} {r['name']}"
         for service, operation, params, supplied in resource_requests(r, placeholders):
             violations += check_request(service, operation, params, supplied=supplied, resource=label)
+        universal = universal_target_request(r) if r["type"] == "aws:scheduler/schedule:Schedule" else None
+        if universal is not None:
+            service, operation, params = universal
+            violations += check_request(service, operation, params, resource=f"{label} target.input")
         if r["type"] == "aws:sagemaker/pipeline:Pipeline":
             definition = (r.get("inputs") or {}).get("pipelineDefinition")
             if isinstance(definition, str) and not _is_unknowable(definition, placeholders):

@@ -3,7 +3,8 @@
 With ``network.public_access: false`` every SageMaker job runs network-isolated, so ``run.sh``
 cannot pip-install from PyPI: it installs ``requirements.txt`` with ``--no-index`` from
 ``wheelhouse.zip``, which Pulumi uploads next to the step code from the directory this module
-builds. The kit never downloads at plan or ``pulumi preview`` time (a preview must have no side
+builds (the pipeline's requirements and the AWS step I/O's, ``step_requirements.txt``). The kit
+never downloads at plan or ``pulumi preview`` time (a preview must have no side
 effects and the offline plan no network): the user builds it once per requirements file,
 
     python -m providers.aws.wheelhouse churn
@@ -28,9 +29,20 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 """Linux x86_64 wheels the image's glibc runs (the sklearn 1.4-2-py312 image is Ubuntu 24.04)."""
 
 
+STEP_REQUIREMENTS = Path(__file__).resolve().parent / "step_requirements.txt"
+"""The AWS step I/O's own requirements (boto3, pyarrow), installed next to the pipeline's."""
+
+
+def requirement_files(pipeline: PipelineDef) -> list[Path]:
+    return [pipeline.requirements, STEP_REQUIREMENTS]
+
+
 def directory(pipeline: PipelineDef, image: FrameworkImage) -> Path:
-    """``<requirements dir>/build/wheelhouse-cp312-<requirements sha256[:12]>``."""
-    digest = hashlib.sha256(pipeline.requirements.read_bytes()).hexdigest()[:12]
+    """``<requirements dir>/build/wheelhouse-cp312-<sha256[:12] of the requirements files>``."""
+    sha = hashlib.sha256()
+    for path in requirement_files(pipeline):
+        sha.update(path.read_bytes())
+    digest = sha.hexdigest()[:12]
     python = (image.python or "unknown").replace(".", "")
     return pipeline.requirements.parent / "build" / f"wheelhouse-cp{python}-{digest}"
 
@@ -48,8 +60,7 @@ def download_command(pipeline: PipelineDef, image: FrameworkImage, dest: Path) -
         "-m",
         "pip",
         "download",
-        "--requirement",
-        str(pipeline.requirements),
+        *(arg for path in requirement_files(pipeline) for arg in ("--requirement", str(path))),
         "--only-binary=:all:",
         *platforms,
         "--implementation",

@@ -12,9 +12,10 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.aws-dev.yaml").read_text())
 
 # Every option switched on: a schedule with a day-of-week range, a served version, two feature
-# groups (online and offline-only, every feature type, more than 10 features so the drift alarm
-# splits), automatic approval, retraining on drift, the private network (the default, written out),
-# more user tags than an S3 object takes, the longest name and environment the spec allows.
+# groups (online and offline-only, every feature type), automatic approval, retraining on drift
+# with a cooldown, a linear rollout with both rollback alarms, a shadow version, the private network
+# (the default, written out), more user tags than an S3 object takes, the longest name and
+# environment the spec allows.
 ALL_OPTIONS: dict[str, Any] = {
     "config": {
         "mlops:cloud": "aws",
@@ -79,11 +80,20 @@ ALL_OPTIONS: dict[str, Any] = {
                 "max_replicas": 10,
                 "target_cpu_percent": 60,
                 "data_capture_percent": 100,
+                "rollout": {
+                    "strategy": "linear",
+                    "step_percent": 25,
+                    "bake_minutes": 15,
+                    "rollback_on": {"error_rate": 0.02, "p99_latency_ms": 400},
+                },
+                "shadow": {"model_version": 4, "sample_percent": 50},
             },
             "monitor": {
                 "schedule": "0 */6 * * *",
                 "drift_threshold": 0.3,
+                "min_samples": 200,
                 "retrain_on_drift": True,
+                "retrain_cooldown_hours": 12,
                 "alert_email": "ml-oncall@example.com",
             },
         },
@@ -104,8 +114,14 @@ def with_changes(document: dict[str, Any], **platform: Any) -> dict[str, Any]:
 
 
 PUBLIC = with_changes(EXAMPLE, network={"public_access": True})
+# SageMaker Model Monitor instead of the kit's drift job, with a canary rollout on the error rate.
+BUILTIN = with_changes(
+    EXAMPLE,
+    monitor={"engine": "builtin"},
+    endpoint={"rollout": {"strategy": "canary", "canary_percent": 20, "bake_minutes": 5}},
+)
 
-DOCUMENTS = {"aws-dev": EXAMPLE, "aws-all-options": ALL_OPTIONS, "aws-public": PUBLIC}
+DOCUMENTS = {"aws-dev": EXAMPLE, "aws-all-options": ALL_OPTIONS, "aws-public": PUBLIC, "aws-builtin": BUILTIN}
 STACKS = list(DOCUMENTS)
 
 

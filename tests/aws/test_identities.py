@@ -19,6 +19,9 @@ SM = "arn:aws:sagemaker:eu-west-1:123456789012"
 RULE = "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift"
 SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-training"
 QUEUE = "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"
+DRIFT_SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-drift-check"
+EXECUTION_ROLE = "arn:aws:iam::123456789012:role/churn-dev-foundation-sagemaker-mock"
+PIPELINE = f"{SM}:pipeline/churn-dev-churn"
 
 EXECUTION_TRUST = [
     {
@@ -130,10 +133,8 @@ def execution_policy(private: bool) -> list[dict]:
             "Sid": "Images",
             "Effect": "Allow",
             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            "Resource": [
-                "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn",
-                "arn:aws:ecr:eu-west-1:468650794304:repository/sagemaker-model-monitor-analyzer",
-            ],
+            # The kit's drift check runs on the framework image: no Model Monitor analyzer to pull.
+            "Resource": ["arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn"],
         },
         {
             "Sid": "Logs",
@@ -144,7 +145,13 @@ def execution_policy(private: bool) -> list[dict]:
                 "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/*:log-stream:*",
             ],
         },
-        {"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
+        {
+            "Sid": "Metrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": "mlops/churn-dev"}},
+        },
         *([ENI] if private else []),
         {
             "Sid": "PassOwnRoleToSageMaker",
@@ -163,13 +170,6 @@ STARTER_TRUST = [
         "Principal": {"Service": "scheduler.amazonaws.com"},
         "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": SCHEDULE}},
-    },
-    {
-        "Sid": "DriftRule",
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": RULE}},
     },
 ]
 STARTER_POLICY = [
@@ -222,6 +222,117 @@ KEY_POLICY = [
         "Resource": "*",
         "Condition": {"ArnEquals": {"aws:SourceArn": RULE}},
     },
+    {
+        "Sid": "CloudWatchLogsEncryptRetrainGuardLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logs.eu-west-1.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {
+            "ArnEquals": {
+                "kms:EncryptionContext:aws:logs:arn": (
+                    "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/churn-dev-retrain-guard"
+                )
+            }
+        },
+    },
+]
+DRIFT_CHECK_TRUST = [
+    {
+        "Sid": "DriftSchedule",
+        "Effect": "Allow",
+        "Principal": {"Service": "scheduler.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": DRIFT_SCHEDULE}},
+    }
+]
+DRIFT_CHECK_POLICY = [
+    {
+        "Sid": "CreateDriftCheckJob",
+        "Effect": "Allow",
+        "Action": ["sagemaker:CreateProcessingJob", "sagemaker:AddTags"],
+        "Resource": f"{SM}:processing-job/churn-dev-drift-*",
+    },
+    {
+        "Sid": "PassExecutionRole",
+        "Effect": "Allow",
+        "Action": "iam:PassRole",
+        "Resource": EXECUTION_ROLE,
+        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    },
+    {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": QUEUE},
+    {
+        "Sid": "EncryptDeadLetters",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
+    },
+    {
+        "Sid": "DecryptSchedulePayload",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": KEY,
+        "Condition": {
+            "ArnEquals": {"kms:EncryptionContext:aws:scheduler:schedule:arn": DRIFT_SCHEDULE},
+            "StringEquals": {"kms:ViaService": "scheduler.eu-west-1.amazonaws.com"},
+        },
+    },
+]
+GUARD_TRUST = [
+    {
+        "Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    }
+]
+GUARD_POLICY = [
+    {
+        "Sid": "ReadAndStartPipeline",
+        "Effect": "Allow",
+        "Action": ["sagemaker:ListPipelineExecutions", "sagemaker:StartPipelineExecution"],
+        "Resource": PIPELINE,
+    },
+    {
+        "Sid": "ReadExecutionParameters",
+        "Effect": "Allow",
+        "Action": "sagemaker:ListPipelineParametersForExecution",
+        "Resource": f"{PIPELINE}/execution/*",
+    },
+    {
+        "Sid": "OwnLog",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/churn-dev-retrain-guard:*",
+    },
+    {"Sid": "DeadLetters", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": QUEUE},
+    {
+        "Sid": "EncryptDeadLetters",
+        "Effect": "Allow",
+        "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+        "Resource": KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
+    },
+]
+FEATURESTORE_ENDPOINT_POLICY = [
+    {
+        "Sid": "WritePlatformFeatureGroups",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "sagemaker:PutRecord",
+        "Resource": [f"{SM}:feature-group/churn-dev-customer_profile"],
+    }
+]
+MONITORING_ENDPOINT_POLICY = [
+    {
+        "Sid": "PublishDriftMetrics",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "mlops/churn-dev"}},
+    }
 ]
 BUCKET_POLICY = [
     {
@@ -291,10 +402,16 @@ def test_every_policy_document_is_exactly_this(aws_plans, stack, private):
         ("churn-dev-foundation-key", "policy"): KEY_POLICY,
         ("churn-dev-foundation-data-tls-only", "policy"): BUCKET_POLICY,
         ("churn-dev-training-pipeline-start-failures-policy", "policy"): QUEUE_POLICY,
+        ("churn-dev-model-monitor-drift-check", "assumeRolePolicy"): DRIFT_CHECK_TRUST,
+        ("churn-dev-model-monitor-drift-check-policy", "policy"): DRIFT_CHECK_POLICY,
+        ("churn-dev-retraining-trigger-guard", "assumeRolePolicy"): GUARD_TRUST,
+        ("churn-dev-retraining-trigger-guard-policy", "policy"): GUARD_POLICY,
     }
     if private:
         expected[("churn-dev-foundation-s3", "policy")] = S3_ENDPOINT_POLICY
         expected[("churn-dev-foundation-sagemaker-runtime", "policy")] = RUNTIME_ENDPOINT_POLICY
+        expected[("churn-dev-foundation-featurestore-runtime", "policy")] = FEATURESTORE_ENDPOINT_POLICY
+        expected[("churn-dev-foundation-monitoring", "policy")] = MONITORING_ENDPOINT_POLICY
     assert documents(aws_plans[stack]) == expected
 
 
@@ -302,6 +419,8 @@ def test_the_roles_carry_no_other_grant(aws_plans):
     plan = aws_plans["aws-dev"]
     assert sorted(r.name for r in plan.by_type("aws:iam/role:Role")) == [
         "churn-dev-foundation-sagemaker",
+        "churn-dev-model-monitor-drift-check",
+        "churn-dev-retraining-trigger-guard",
         "churn-dev-training-pipeline-starter",
     ]
     for role in plan.by_type("aws:iam/role:Role"):
@@ -330,12 +449,19 @@ def test_grants_follow_the_platform_elsewhere(aws_plans):
     ]
     assert policy["Images"]["Resource"] == [
         "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn",
-        "arn:aws:ecr:us-east-1:156813124566:repository/sagemaker-model-monitor-analyzer",
     ]
     trust = docs[("churn-prediction-eu1-staging-training-pipeline-starter", "assumeRolePolicy")]
     assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in trust] == [
         "arn:aws:scheduler:us-east-1:123456789012:schedule/default/churn-prediction-eu1-staging-training",
-        "arn:aws:events:us-east-1:123456789012:rule/churn-prediction-eu1-staging-retrain-on-drift",
+    ]
+    drift = docs[("churn-prediction-eu1-staging-model-monitor-drift-check", "assumeRolePolicy")]
+    assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in drift] == [
+        "arn:aws:scheduler:us-east-1:123456789012:schedule/default/churn-prediction-eu1-staging-drift-check",
+    ]
+    endpoint = docs[("churn-prediction-eu1-staging-foundation-featurestore-runtime", "policy")]
+    assert endpoint[0]["Resource"] == [
+        f"{sm}:feature-group/churn-prediction-eu1-staging-customer_profile",
+        f"{sm}:feature-group/churn-prediction-eu1-staging-usage_history",
     ]
 
 
@@ -347,4 +473,5 @@ def test_without_a_schedule_the_starter_role_cannot_decrypt_schedule_payloads(tm
     document = with_changes(EXAMPLE, pipeline={"schedule": None})
     result = plan(load_stack_file(write(tmp_path, "aws-unscheduled", document)))
     assert documents(result)[("churn-dev-training-pipeline-starter-policy", "policy")] == STARTER_POLICY[:3]
-    assert result.by_type("aws:scheduler/schedule:Schedule") == []
+    # The drift check's schedule remains: only the training schedule is gone.
+    assert [r.inputs["name"] for r in result.by_type("aws:scheduler/schedule:Schedule")] == ["churn-dev-drift-check"]

@@ -46,6 +46,7 @@ def definition() -> str:
         gate_metric="roc_auc",
         gate_threshold=0.8,
         code_prefix=f"s3://{BUCKET}/code/churn/0123456789ab/",
+        io_config=f"s3://{BUCKET}/config/0123456789ab/mlops_io.json",
     )
 
 
@@ -94,6 +95,8 @@ def _concrete(node, params: dict[str, object]):
             return params[ref.removeprefix("Parameters.")]
         if ref == "Execution.PipelineExecutionId":
             return EXECUTION_ID
+        if ref == f"Steps.{pd.REGISTER_STEP}.ModelPackageVersion":  # the registered version's number
+            return 1
         if ref.startswith("Steps."):  # an upstream output location
             step = ref.split(".")[1]
             return f"s3://{BUCKET}/runs/churn/{EXECUTION_ID}/{step}/output"
@@ -160,21 +163,12 @@ def test_job_step_arguments_are_valid_create_job_requests(aws, definition):
         job = sm.describe_processing_job(ProcessingJobName=f"churn-{name}-{EXECUTION_ID}")
         assert job["ProcessingOutputConfig"]["KmsKeyId"] == request["ProcessingOutputConfig"]["KmsKeyId"]
         assert job["AppSpecification"]["ContainerArguments"][1].startswith("/opt/ml/processing/input/")
-    request = _concrete(steps[pd.BASELINE_INPUTS_STEP]["Arguments"], params)
-    sm.create_processing_job(ProcessingJobName=f"churn-baseline-inputs-{EXECUTION_ID}", **request)
-    job = sm.describe_processing_job(ProcessingJobName=f"churn-baseline-inputs-{EXECUTION_ID}")
-    assert job["AppSpecification"]["ContainerEntrypoint"] == [
-        "/bin/bash",
-        "/opt/ml/processing/code/run.sh",
-        "python",
-        pd.SERVE_SCRIPT,
-    ]
-    request = _concrete(steps[pd.BASELINE_STEP]["Arguments"], params)
-    sm.create_processing_job(ProcessingJobName=f"churn-data-baseline-{EXECUTION_ID}", **request)
-    job = sm.describe_processing_job(ProcessingJobName=f"churn-data-baseline-{EXECUTION_ID}")
+    for name in ("store_features", "training_data", "publish_baseline"):
+        request = _concrete(steps[name]["Arguments"], params)
+        sm.create_processing_job(ProcessingJobName=f"churn-{name.replace('_', '-')}-{EXECUTION_ID}", **request)
+    job = sm.describe_processing_job(ProcessingJobName=f"churn-publish-baseline-{EXECUTION_ID}")
     (output,) = job["ProcessingOutputConfig"]["Outputs"]
-    assert output["S3Output"]["S3Uri"] == f"s3://{BUCKET}/{pd.BASELINE_PREFIX}"
-    assert "model-monitor-analyzer" in job["AppSpecification"]["ImageUri"]
+    assert output["S3Output"]["S3Uri"] == f"s3://{BUCKET}/monitoring/baselines/1"
     request = _concrete(steps["train"]["Arguments"], params)
     sm.create_training_job(TrainingJobName=f"churn-train-{EXECUTION_ID}", **request)
     job = sm.describe_training_job(TrainingJobName=f"churn-train-{EXECUTION_ID}")
@@ -232,6 +226,7 @@ def test_upsert_updates_the_definition_in_place(aws, definition):
         gate_metric="roc_auc",
         gate_threshold=0.9,
         code_prefix=f"s3://{BUCKET}/code/churn/0123456789ab/",
+        io_config=f"s3://{BUCKET}/config/0123456789ab/mlops_io.json",
     )
     assert (
         sm.update_pipeline(PipelineName=PIPELINE_NAME, PipelineDefinition=stricter, RoleArn=aws["role_arn"])[

@@ -139,15 +139,26 @@ def test_feature_group_registry_endpoint_and_monitor_in_moto(planned, aws):
     capture = sm.describe_endpoint_config(EndpointConfigName="churn-dev-config")["DataCaptureConfig"]
     assert capture["InitialSamplingPercentage"] == 20
 
-    job = pascal(planned.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs)
-    job.pop("Tags")
-    cluster = job["JobResources"]["ClusterConfig"]
-    cluster["VolumeSizeInGB"] = cluster.pop("VolumeSizeInGb")  # the API's spelling
-    outputs = job["DataQualityJobOutputConfig"]
-    outputs["MonitoringOutputs"] = [outputs["MonitoringOutputs"]]  # a list in the API, one block in Pulumi
-    sm.create_data_quality_job_definition(JobDefinitionName="churn-dev-data-quality", **job)
-    got = sm.describe_data_quality_job_definition(JobDefinitionName="churn-dev-data-quality")
-    assert got["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "churn-dev-endpoint-small"
+    # The kit's drift check: the CreateProcessingJob request its schedule sends, as Scheduler fills it in.
+    schedule = next(
+        r.inputs
+        for r in planned.by_type("aws:scheduler/schedule:Schedule")
+        if r.inputs["name"] == "churn-dev-drift-check"
+    )
+    job = json.loads(
+        schedule["target"]["input"]
+        .replace("<aws.scheduler.execution-id>", "d32c5kddcf5bb8c3")
+        .replace("<aws.scheduler.scheduled-time>", "2022-03-22T18:00:00Z")
+    )
+    job["RoleArn"] = role
+    sm.create_processing_job(**job)
+    got = sm.describe_processing_job(ProcessingJobName="churn-dev-drift-d32c5kddcf5bb8c3")
+    assert got["AppSpecification"]["ContainerArguments"][-4:] == [
+        "--until",
+        "2022-03-22T18:00:00Z",
+        "--window_hours",
+        "1",
+    ]
 
     scaling = aws("application-autoscaling")
     target = pascal(planned.one("aws:appautoscaling/target:Target").inputs)
@@ -158,31 +169,42 @@ def test_feature_group_registry_endpoint_and_monitor_in_moto(planned, aws):
     assert (registered["MinCapacity"], registered["MaxCapacity"]) == (1, 4)
 
 
+def _alarm_request(inputs: dict) -> dict:
+    alarm = pascal(inputs)
+    alarm.pop("Tags")
+    if "OkActions" in alarm:
+        alarm["OKActions"] = alarm.pop("OkActions")  # CloudWatch's spelling
+    alarm["AlarmName"] = alarm.pop("Name")
+    if "MetricQueries" in alarm:
+        alarm["Metrics"] = alarm.pop("MetricQueries")
+        for query in alarm["Metrics"]:
+            if "Metric" in query:
+                metric = query.pop("Metric")
+                query["MetricStat"] = {
+                    "Metric": {
+                        "Namespace": metric["Namespace"],
+                        "MetricName": metric["MetricName"],
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in metric["Dimensions"].items()],
+                    },
+                    "Period": metric["Period"],
+                    "Stat": metric["Stat"],
+                }
+    else:
+        alarm["Dimensions"] = [{"Name": k, "Value": v} for k, v in alarm["Dimensions"].items()]
+    return alarm
+
+
 def test_alert_and_retrain_wiring_in_moto(planned, aws):
     sns, cw, events = aws("sns"), aws("cloudwatch"), aws("events")
     topic = sns.create_topic(Name="churn-dev-retraining-trigger-alerts-mock")["TopicArn"]
     sub = planned.one("aws:sns/topicSubscription:TopicSubscription").inputs
     sns.subscribe(TopicArn=topic, Protocol=sub["protocol"], Endpoint=sub["endpoint"])
-    alarm = pascal(planned.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs)
-    alarm.pop("Tags")
-    alarm["AlarmName"] = alarm.pop("Name")
-    alarm["Metrics"] = alarm.pop("MetricQueries")
-    for query in alarm["Metrics"]:
-        if "Metric" in query:
-            metric = query["Metric"]
-            query["MetricStat"] = {
-                "Metric": {
-                    "Namespace": metric["Namespace"],
-                    "MetricName": metric["MetricName"],
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in metric["Dimensions"].items()],
-                },
-                "Period": metric["Period"],
-                "Stat": metric["Stat"],
-            }
-            del query["Metric"]
-    cw.put_metric_alarm(**alarm)
+    for alarm in planned.by_type("aws:cloudwatch/metricAlarm:MetricAlarm"):
+        cw.put_metric_alarm(**_alarm_request(alarm.inputs))
     stored = cw.describe_alarms(AlarmNames=["churn-dev-feature-drift"])["MetricAlarms"][0]
     assert stored["Threshold"] == 0.2 and stored["AlarmActions"] == [topic]
+    silent = cw.describe_alarms(AlarmNames=["churn-dev-drift-check-silent"])["MetricAlarms"][0]
+    assert silent["TreatMissingData"] == "breaching" and silent["AlarmActions"] == [topic]
 
     rule = planned.one("aws:cloudwatch/eventRule:EventRule").inputs
     events.put_rule(Name="churn-dev-retrain", EventPattern=rule["eventPattern"], State=rule["state"])
@@ -191,16 +213,29 @@ def test_alert_and_retrain_wiring_in_moto(planned, aws):
         Rule="churn-dev-retrain",
         Targets=[
             {
-                "Id": "pipeline",
+                "Id": "guard",
                 "Arn": target["arn"],
-                "RoleArn": target["roleArn"],
-                "SageMakerPipelineParameters": {
-                    "PipelineParameterList": pascal(target["sagemakerPipelineTarget"]["pipelineParameterLists"])
-                },
+                "RetryPolicy": pascal(target["retryPolicy"]),
+                "DeadLetterConfig": pascal(target["deadLetterConfig"]),
             }
         ],
     )
     listed = events.list_targets_by_rule(Rule="churn-dev-retrain")["Targets"][0]
-    assert listed["Arn"].endswith(":pipeline/churn-dev-churn")
-    assert listed["SageMakerPipelineParameters"]["PipelineParameterList"] == [{"Name": "trigger", "Value": "drift"}]
+    assert listed["Arn"].endswith(":function:churn-dev-retrain-guard")
     assert os.environ["AWS_DEFAULT_REGION"] == REGION
+
+
+def test_the_builtin_monitor_in_moto(aws_plans, aws):
+    sm = aws("sagemaker")
+    job = pascal(aws_plans["aws-builtin"].one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs)
+    job.pop("Tags")
+    cluster = job["JobResources"]["ClusterConfig"]
+    cluster["VolumeSizeInGB"] = cluster.pop("VolumeSizeInGb")  # the API's spelling
+    outputs = job["DataQualityJobOutputConfig"]
+    outputs["MonitoringOutputs"] = [outputs["MonitoringOutputs"]]  # a list in the API, one block in Pulumi
+    sm.create_data_quality_job_definition(JobDefinitionName="churn-dev-data-quality", **job)
+    got = sm.describe_data_quality_job_definition(JobDefinitionName="churn-dev-data-quality")
+    assert got["DataQualityJobInput"]["EndpointInput"]["EndpointName"] == "churn-dev-endpoint-small"
+    assert got["DataQualityBaselineConfig"]["StatisticsResource"]["S3Uri"].endswith(
+        "/monitoring/baselines/1/statistics.json"
+    )

@@ -29,9 +29,9 @@ NETWORK_TYPES = {
     "aws:ec2/routeTable:RouteTable": 1,
     "aws:ec2/routeTableAssociation:RouteTableAssociation": 2,
     "aws:ec2/securityGroup:SecurityGroup": 2,
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 1,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": 2,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 1,
-    "aws:ec2/vpcEndpoint:VpcEndpoint": 2,
+    "aws:ec2/vpcEndpoint:VpcEndpoint": 4,
 }
 
 
@@ -73,32 +73,44 @@ def test_security_groups_take_nothing_from_outside(aws_plans):
             r.inputs["ipProtocol"],
             r.inputs["fromPort"],
             r.inputs["toPort"],
-            r.inputs.get("cidrIpv4") or ("prefix list" if r.inputs.get("prefixListId", "").startswith("pl-") else None),
+            r.inputs.get("cidrIpv4")
+            or ("prefix list" if r.inputs.get("prefixListId", "").startswith("pl-") else None)
+            or ("endpoints group" if r.inputs.get("referencedSecurityGroupId", "").startswith("sg-") else None),
         )
         for r in plan.resources
         if r.type.startswith("aws:vpc/securityGroup")
     )
     assert rules == [
+        ("SecurityGroupEgressRule", "churn-dev-foundation-workloads-to-endpoints", "tcp", 443, 443, "endpoints group"),
         ("SecurityGroupEgressRule", "churn-dev-foundation-workloads-to-s3", "tcp", 443, 443, "prefix list"),
         ("SecurityGroupIngressRule", "churn-dev-foundation-endpoints-from-vpc", "tcp", 443, 443, "10.64.0.0/16"),
     ]
+    to_endpoints = next(r for r in plan.resources if r.name == "churn-dev-foundation-workloads-to-endpoints")
+    endpoints_group = next(
+        r for r in plan.by_type("aws:ec2/securityGroup:SecurityGroup") if r.name.endswith("endpoints")
+    )
+    assert to_endpoints.inputs["referencedSecurityGroupId"] == _id(plan, endpoints_group)
     for group in plan.by_type("aws:ec2/securityGroup:SecurityGroup"):
         assert "ingress" not in group.inputs and "egress" not in group.inputs  # no inline rules
 
 
-def test_the_endpoints_are_s3_and_sagemaker_runtime_only_and_limited_to_the_platform(aws_plans):
+def test_the_endpoints_are_the_ones_something_in_the_vpc_calls_and_limited_to_the_platform(aws_plans):
     plan = aws_plans["aws-dev"]
     endpoints = {r.inputs["serviceName"]: r.inputs for r in plan.by_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
     assert {k: v["vpcEndpointType"] for k, v in endpoints.items()} == {
         "com.amazonaws.eu-west-1.s3": "Gateway",
-        "com.amazonaws.eu-west-1.sagemaker.runtime": "Interface",
+        "com.amazonaws.eu-west-1.sagemaker.runtime": "Interface",  # callers invoking the endpoint
+        "com.amazonaws.eu-west-1.sagemaker.featurestore-runtime": "Interface",  # store_features' PutRecord
+        "com.amazonaws.eu-west-1.monitoring": "Interface",  # the drift job's PutMetricData
     }
     s3 = json.loads(endpoints["com.amazonaws.eu-west-1.s3"]["policy"])["Statement"]
     assert [st["Resource"] for st in s3] == [
         ["arn:aws:s3:::churn-dev-foundation-data-mock", "arn:aws:s3:::churn-dev-foundation-data-mock/*"]
     ]
+    for service in ("sagemaker.runtime", "sagemaker.featurestore-runtime", "monitoring"):
+        endpoint = endpoints[f"com.amazonaws.eu-west-1.{service}"]
+        assert endpoint["privateDnsEnabled"] is True and len(endpoint["subnetIds"]) == 2, service
     runtime = endpoints["com.amazonaws.eu-west-1.sagemaker.runtime"]
-    assert runtime["privateDnsEnabled"] is True and len(runtime["subnetIds"]) == 2
     assert json.loads(runtime["policy"])["Statement"] == [
         {
             "Sid": "InvokePlatformEndpoints",
@@ -108,6 +120,25 @@ def test_the_endpoints_are_s3_and_sagemaker_runtime_only_and_limited_to_the_plat
             "Resource": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint-*",
         }
     ]
+
+
+def test_no_monitoring_endpoint_without_the_kits_drift_job(tmp_path):
+    """Model Monitor publishes its metrics itself, and nothing is monitored when nothing is served."""
+    from infra.config import load_stack_file
+    from infra.plan import plan
+    from tests.aws.stacks import EXAMPLE, with_changes, write
+
+    for stack, changes in (
+        ("aws-builtin", {"monitor": {"engine": "builtin"}}),
+        ("aws-unserved", {"endpoint": {"model_version": None}}),
+    ):
+        result = plan(load_stack_file(write(tmp_path, stack, with_changes(EXAMPLE, **changes))))
+        services = sorted(r.inputs["serviceName"] for r in result.by_type("aws:ec2/vpcEndpoint:VpcEndpoint"))
+        assert services == [
+            "com.amazonaws.eu-west-1.s3",
+            "com.amazonaws.eu-west-1.sagemaker.featurestore-runtime",
+            "com.amazonaws.eu-west-1.sagemaker.runtime",
+        ], stack
 
 
 def _subnets_and_group(plan) -> dict:
@@ -125,9 +156,13 @@ def _id(plan, resource) -> str:
 
 
 def _jobs(plan) -> dict[str, dict]:
+    """Every job of the pipeline definition, inside Condition branches too."""
     definition = json.loads(plan.one("aws:sagemaker/pipeline:Pipeline").inputs["pipelineDefinition"])
-    steps = {s["Name"]: s for s in definition["Steps"]}
-    return {n: s for n, s in steps.items() if s["Type"] in ("Processing", "QualityCheck", "Training")}
+    steps = list(definition["Steps"])
+    for step in definition["Steps"]:
+        if step["Type"] == "Condition":
+            steps += step["Arguments"].get("IfSteps", []) + step["Arguments"].get("ElseSteps", [])
+    return {s["Name"]: s for s in steps if s["Type"] in ("Processing", "QualityCheck", "Training")}
 
 
 def _network_of(step: dict) -> dict:
@@ -140,16 +175,19 @@ def _network_of(step: dict) -> dict:
     return {k: net.get(k) for k in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption", "VpcConfig")}
 
 
+FEATURE_STORE_STEPS = ("store_features", "training_data")
+"""The kit's steps that call Feature Store and S3: in the private subnets, not isolated."""
+
+
 @pytest.mark.parametrize("stack", ["aws-dev", "aws-all-options"])
-def test_every_job_model_and_monitor_runs_isolated_in_the_private_subnets(aws_plans, stack):
+def test_every_job_and_the_model_run_in_the_private_subnets_isolated_but_the_feature_store_steps(aws_plans, stack):
     plan = aws_plans[stack]
     vpc = _subnets_and_group(plan)
     jobs = _jobs(plan)
     assert sorted(jobs) == [
-        "baseline_inputs",
-        "data_baseline",
         "evaluate",
         "features",
+        "publish_baseline",
         "store_features",
         "train",
         "training_data",
@@ -158,16 +196,46 @@ def test_every_job_model_and_monitor_runs_isolated_in_the_private_subnets(aws_pl
     for name, step in jobs.items():
         net = _network_of(step)
         assert net == {
-            "EnableNetworkIsolation": True,
+            "EnableNetworkIsolation": name not in FEATURE_STORE_STEPS,
             "EnableInterContainerTrafficEncryption": True,
             "VpcConfig": {"Subnets": sorted(net["VpcConfig"]["Subnets"]), "SecurityGroupIds": vpc["SecurityGroupIds"]},
         }, name
         assert sorted(net["VpcConfig"]["Subnets"]) == vpc["Subnets"], name
-    model = plan.one("aws:sagemaker/model:Model").inputs
-    assert model["enableNetworkIsolation"] is True
-    assert sorted(model["vpcConfig"]["subnets"]) == vpc["Subnets"]
-    assert model["vpcConfig"]["securityGroupIds"] == vpc["SecurityGroupIds"]
-    monitor = plan.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs["networkConfig"]
+    models = plan.by_type("aws:sagemaker/model:Model")
+    assert len(models) == {"aws-dev": 1, "aws-all-options": 2}[stack]  # all-options: the shadow's too
+    for model in (m.inputs for m in models):
+        assert model["enableNetworkIsolation"] is True
+        assert sorted(model["vpcConfig"]["subnets"]) == vpc["Subnets"]
+        assert model["vpcConfig"]["securityGroupIds"] == vpc["SecurityGroupIds"]
+    job = json.loads(
+        next(
+            r.inputs["target"]["input"]
+            for r in plan.by_type("aws:scheduler/schedule:Schedule")
+            if r.inputs["name"].endswith("-drift-check")
+        )
+    )
+    # The drift job publishes to CloudWatch: not isolated, in the private subnets (monitoring endpoint).
+    assert job["NetworkConfig"] == {
+        "EnableInterContainerTrafficEncryption": True,
+        "EnableNetworkIsolation": False,
+        "VpcConfig": {
+            "Subnets": sorted(job["NetworkConfig"]["VpcConfig"]["Subnets"]),
+            "SecurityGroupIds": vpc["SecurityGroupIds"],
+        },
+    }
+    assert sorted(job["NetworkConfig"]["VpcConfig"]["Subnets"]) == vpc["Subnets"]
+
+
+def test_the_builtin_monitor_runs_isolated_in_the_private_subnets(tmp_path):
+    from infra.config import load_stack_file
+    from infra.plan import plan
+    from tests.aws.stacks import EXAMPLE, with_changes, write
+
+    result = plan(load_stack_file(write(tmp_path, "aws-builtin", with_changes(EXAMPLE, monitor={"engine": "builtin"}))))
+    vpc = _subnets_and_group(result)
+    jobs = _jobs(result)
+    assert _network_of(jobs["data_baseline"])["EnableNetworkIsolation"] is True
+    monitor = result.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs["networkConfig"]
     assert monitor["enableNetworkIsolation"] is True and monitor["enableInterContainerTrafficEncryption"] is True
     assert sorted(monitor["vpcConfig"]["subnets"]) == vpc["Subnets"]
     assert monitor["vpcConfig"]["securityGroupIds"] == vpc["SecurityGroupIds"]
@@ -182,8 +250,7 @@ def test_public_jobs_keep_todays_network(aws_plans):
         "training_data": False,
         "train": False,
         "evaluate": False,
-        "baseline_inputs": False,
-        "data_baseline": True,  # the analyzer needs no network in either mode
+        "publish_baseline": True,  # a copy: needs no network in either mode
     }
     for name, step in _jobs(plan).items():
         assert _network_of(step) == {
@@ -192,10 +259,14 @@ def test_public_jobs_keep_todays_network(aws_plans):
             "VpcConfig": None,
         }, name
     assert "vpcConfig" not in plan.one("aws:sagemaker/model:Model").inputs
-    assert (
-        "vpcConfig"
-        not in plan.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs["networkConfig"]
+    job = json.loads(
+        next(
+            r.inputs["target"]["input"]
+            for r in plan.by_type("aws:scheduler/schedule:Schedule")
+            if r.inputs["name"].endswith("-drift-check")
+        )
     )
+    assert job["NetworkConfig"] == {"EnableInterContainerTrafficEncryption": True, "EnableNetworkIsolation": False}
 
 
 def _bundle(plan) -> dict[str, dict]:
@@ -207,7 +278,8 @@ def test_private_steps_install_from_the_wheelhouse_next_to_the_step_code(aws_pla
     wheels = private["wheelhouse.zip"]
     assert wheels["source"]["asset"] == "FileArchive"
     assert wheels["source"]["path"].startswith("pipelines/churn/build/wheelhouse-cp312-")
-    assert {o["key"].rsplit("/", 1)[0] for o in private.values()} == {wheels["key"].rsplit("/", 1)[0]}
+    code = {o["key"].rsplit("/", 1)[0] for name, o in private.items() if name != "mlops_io.json"}
+    assert code == {wheels["key"].rsplit("/", 1)[0]}
     assert "--no-index --find-links" in private["run.sh"]["source"]["text"]
     assert "wheelhouse.zip" not in public and "--no-index" not in public["run.sh"]["source"]["text"]
 
@@ -228,7 +300,7 @@ def test_mlops_diff_between_public_and_private_shows_the_network(aws_plans):
     updated = {c.type for c in diff.resources if c.op in ("update", "replace")}
     assert {
         "aws:sagemaker/pipeline:Pipeline",
-        "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition",
+        "aws:scheduler/schedule:Schedule",  # the drift job's request names the subnets
         "aws:iam/rolePolicy:RolePolicy",
     } <= updated
 
@@ -249,6 +321,8 @@ def test_the_wheelhouse_is_built_for_the_image_the_steps_run_on():
         "download",
         "--requirement",
         str(churn.requirements),
+        "--requirement",
+        str(ROOT / "providers/aws/step_requirements.txt"),
         "--only-binary=:all:",
         "--platform",
         "manylinux2014_x86_64",
@@ -297,10 +371,14 @@ def test_run_sh_installs_from_the_wheelhouse_with_no_index(tmp_path):
     churn = get_pipeline("churn")
     (code / "run.sh").write_text(pd.run_script(churn, wheelhouse=True))
     (code / churn.requirements.name).write_text("kit-offline-probe==0.1\n")
-    (code / "probe.py").write_text("import sys, kit_offline_probe\nprint(kit_offline_probe.VALUE, sys.argv[1:])\n")
+    (code / pd.STEP_REQUIREMENTS).write_text("kit-offline-io==0.2\n")
+    (code / "probe.py").write_text(
+        "import sys, kit_offline_io, kit_offline_probe\nprint(kit_offline_probe.VALUE, sys.argv[1:])\n"
+    )
     built = tmp_path / "wheels"
     built.mkdir()
     _wheel(built, "kit_offline_probe", "0.1")
+    _wheel(built, "kit_offline_io", "0.2")
     with zipfile.ZipFile(code / pd.WHEELHOUSE, "w") as archive:  # what Pulumi's FileArchive uploads
         for wheel in built.iterdir():
             archive.write(wheel, wheel.name)

@@ -32,6 +32,7 @@ NOT_DATA_BEARING = {
     "aws:appautoscaling/target:Target": "configuration",
     "aws:cloudwatch/eventRule:EventRule": "configuration",
     "aws:cloudwatch/eventTarget:EventTarget": "configuration",
+    "aws:cloudwatch/logGroup:LogGroup": "the retrain guard's log (30 days): why an alert did or did not retrain",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "configuration; metric history stays in CloudWatch",
     "aws:ec2/routeTable:RouteTable": "network configuration",
     "aws:ec2/routeTableAssociation:RouteTableAssociation": "network configuration",
@@ -42,7 +43,9 @@ NOT_DATA_BEARING = {
     "aws:iam/role:Role": "identity",
     "aws:iam/rolePolicy:RolePolicy": "identity",
     "aws:kms/alias:Alias": "a name for the key",
-    "aws:s3/bucketObjectv2:BucketObjectv2": "the step code and wheelhouse, uploaded again from the repository",
+    "aws:lambda/function:Function": "the retrain guard's code, from the repository",
+    "aws:lambda/permission:Permission": "configuration",
+    "aws:s3/bucketObjectv2:BucketObjectv2": "the step code, wheelhouse and step I/O configuration, uploaded again",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "bucket configuration",
     "aws:s3/bucketPolicy:BucketPolicy": "bucket configuration",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "bucket configuration",
@@ -77,8 +80,9 @@ def test_every_data_bearing_resource_is_protected_and_nothing_else(aws_plans, st
 
 
 def test_every_alarm_treats_missing_data_this_way(aws_plans):
-    # Literal, so a change is deliberate: issue 8 item 2 (the drift alarm on the request columns,
-    # missing data visible) waits for the one-loop contract and will change this table.
+    # Literal, so a change is deliberate. A window under min_samples publishes no drift (no verdict:
+    # not breaching); a drift check that stopped running is missing heartbeats (breaching); no
+    # invocations during a rollout is no evidence against the new version (not breaching).
     alarms = {
         stack: sorted(
             (a.inputs["name"], a.inputs["treatMissingData"])
@@ -87,11 +91,18 @@ def test_every_alarm_treats_missing_data_this_way(aws_plans):
         for stack in STACKS
     }
     assert alarms == {
-        "aws-dev": [("churn-dev-feature-drift", "notBreaching")],
-        "aws-public": [("churn-dev-feature-drift", "notBreaching")],
+        "aws-dev": [("churn-dev-drift-check-silent", "breaching"), ("churn-dev-feature-drift", "notBreaching")],
+        "aws-public": [("churn-dev-drift-check-silent", "breaching"), ("churn-dev-feature-drift", "notBreaching")],
         "aws-all-options": [
+            ("churn-prediction-eu1-staging-drift-check-silent", "breaching"),
             ("churn-prediction-eu1-staging-feature-drift", "notBreaching"),
-            ("churn-prediction-eu1-staging-feature-drift-2", "notBreaching"),
+            ("churn-prediction-eu1-staging-rollout-error-rate", "notBreaching"),
+            ("churn-prediction-eu1-staging-rollout-p99-latency", "notBreaching"),
+        ],
+        "aws-builtin": [
+            ("churn-dev-drift-check-silent", "breaching"),
+            ("churn-dev-feature-drift", "notBreaching"),
+            ("churn-dev-rollout-error-rate", "notBreaching"),
         ],
     }
 
@@ -113,6 +124,13 @@ def test_everything_that_stores_or_moves_data_is_encrypted_with_the_platform_key
         return plan.one(type_).inputs
 
     sse = one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")["rules"][0]
+    drift_job = json.loads(
+        next(
+            s.inputs["target"]["input"]
+            for s in plan.by_type("aws:scheduler/schedule:Schedule")
+            if s.inputs["name"] == "churn-dev-drift-check"
+        )
+    )
     found = {
         "bucket": (sse["applyServerSideEncryptionByDefault"], sse["bucketKeyEnabled"]),
         "objects": {
@@ -127,17 +145,14 @@ def test_everything_that_stores_or_moves_data_is_encrypted_with_the_platform_key
             one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")["kmsKeyArn"],
             one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")["dataCaptureConfig"]["kmsKeyId"],
         ),
-        "monitor": (
-            one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition")["dataQualityJobOutputConfig"][
-                "kmsKeyId"
-            ],
-            one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition")["jobResources"]["clusterConfig"][
-                "volumeKmsKeyId"
-            ],
+        "drift check": (
+            drift_job["ProcessingOutputConfig"]["KmsKeyId"],
+            drift_job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"],
         ),
         "alert topic": one("aws:sns/topic:Topic")["kmsMasterKeyId"],
         "dead letters": one("aws:sqs/queue:Queue")["kmsMasterKeyId"],
-        "schedule": one("aws:scheduler/schedule:Schedule")["kmsKeyArn"],
+        "schedules": {s.inputs["kmsKeyArn"] for s in plan.by_type("aws:scheduler/schedule:Schedule")},
+        "guard log": one("aws:cloudwatch/logGroup:LogGroup")["kmsKeyId"],
     }
     for name, step in _steps(plan).items():
         args = step["Arguments"]
@@ -153,13 +168,13 @@ def test_everything_that_stores_or_moves_data_is_encrypted_with_the_platform_key
         "objects": {("aws:kms", KEY)},
         "feature store": (KEY, KEY),
         "endpoint": (KEY, KEY),
-        "monitor": (KEY, KEY),
+        "drift check": (KEY, KEY),
         "alert topic": "churn-dev-foundation-key-key-id",  # SNS takes the key id
         "dead letters": KEY,
-        "schedule": KEY,
+        "schedules": {KEY},
+        "guard log": KEY,
         "validate": (KEY, KEY),
-        "baseline_inputs": (KEY, KEY),
-        "data_baseline": (KEY, KEY),
+        "publish_baseline": (KEY, KEY),
         "features": (KEY, KEY),
         "store_features": (KEY, KEY),
         "training_data": (KEY, KEY),
@@ -192,7 +207,8 @@ def test_every_start_is_retried_then_dead_lettered(aws_plans, stack):
     arn_suffix = f":{queue.inputs['name']}"
     targets = [s.inputs["target"] for s in plan.by_type("aws:scheduler/schedule:Schedule")]
     targets += [t.inputs for t in plan.by_type("aws:cloudwatch/eventTarget:EventTarget")]
-    assert len(targets) == 2
+    # the training schedule, the drift check's schedule (kit engine), the drift rule's guard
+    assert len(targets) == {"aws-builtin": 2}.get(stack, 3)
     for target in targets:
         assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
         assert target["deadLetterConfig"]["arn"].endswith(arn_suffix)
@@ -242,7 +258,9 @@ def test_every_knob_at_its_bound_plans_within_aws_rules(tmp_path, bounds, expect
     target = result.one("aws:appautoscaling/target:Target").inputs
     policy = result.one("aws:appautoscaling/policy:Policy").inputs["targetTrackingScalingPolicyConfiguration"]
     config = result.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
-    alarm = result.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs
+    alarm = next(
+        a.inputs for a in result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["name"].endswith("drift")
+    )
     definition = json.loads(result.one("aws:sagemaker/pipeline:Pipeline").inputs["pipelineDefinition"])
     gate = next(s for s in definition["Steps"] if s["Type"] == "Condition")["Arguments"]["Conditions"][0]
     assert (

@@ -41,6 +41,7 @@ ARGS = dict(
     gate_metric="roc_auc",
     gate_threshold=0.8,
     code_prefix=CODE_PREFIX,
+    io_config=f"s3://{BUCKET}/config/0123456789ab/mlops_io.json",
 )
 PROCESSING_PATHS = {
     "validate": {
@@ -159,10 +160,9 @@ def test_build_made_no_network_call_and_restored_the_environment(built):
 
 
 def test_steps_in_order_with_their_types(definition, steps):
+    # The kit's drift check needs no Model Monitor: no QualityCheck step (engine kit, the default).
     assert [(s["Name"], s["Type"]) for s in definition["Steps"]] == [
         ("validate", "Processing"),
-        (pd.BASELINE_INPUTS_STEP, "Processing"),
-        (pd.BASELINE_STEP, "QualityCheck"),
         ("features", "Processing"),
         ("store_features", "Processing"),
         ("training_data", "Processing"),
@@ -171,7 +171,10 @@ def test_steps_in_order_with_their_types(definition, steps):
         (pd.GATE_STEP, "Condition"),
     ]
     gate = steps[pd.GATE_STEP]["Arguments"]
-    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [(pd.REGISTER_STEP, "RegisterModel")]
+    assert [(s["Name"], s["Type"]) for s in gate["IfSteps"]] == [
+        (pd.REGISTER_STEP, "RegisterModel"),
+        ("publish_baseline", "Processing"),
+    ]
     assert [(s["Name"], s["Type"]) for s in gate["ElseSteps"]] == [(pd.FAIL_STEP, "Fail")]
 
 
@@ -232,7 +235,7 @@ def test_inputs_are_wired_to_the_producing_step(steps):
     }
     for name, inputs in zip(names, (validate, features, store, dataset, evaluate), strict=True):
         for input_name, s3 in inputs.items():
-            if input_name != pd.CODE_CHANNEL:
+            if input_name not in (pd.CODE_CHANNEL, pd.IO_INPUT):
                 assert s3["LocalPath"] == PROCESSING_PATHS[name][input_name]
     channels = {c["ChannelName"]: c for c in steps["train"]["Arguments"]["InputDataConfig"]}
     assert channels["train"]["DataSource"]["S3DataSource"]["S3Uri"] == {
@@ -375,54 +378,85 @@ def test_registered_container_runs_serve_py_from_the_model_archive(steps):
     assert spec["SupportedContentTypes"] == ["text/csv", "application/json"]
 
 
-def test_baseline_inputs_step_reads_validated_data_and_runs_serve_py(definition, steps):
-    args = steps[pd.BASELINE_INPUTS_STEP]["Arguments"]
-    inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
-    assert inputs["data"]["S3Uri"] == {
-        "Get": "Steps.validate.ProcessingOutputConfig.Outputs['validated'].S3Output.S3Uri"
+def test_the_feature_store_steps_get_the_step_io_and_the_others_do_not(steps):
+    for name in ("store_features", "training_data"):
+        args = steps[name]["Arguments"]
+        assert args["Environment"] == {
+            "PYTHONUNBUFFERED": "1",
+            "MLOPS_IO": '{"kind":"aws","file":"/opt/ml/processing/input/mlops_io/mlops_io.json"}',
+        }, name
+        inputs = {i["InputName"]: i["S3Input"] for i in args["ProcessingInputs"]}
+        assert inputs["mlops_io"]["S3Uri"] == f"s3://{BUCKET}/config/0123456789ab/mlops_io.json"
+        assert inputs["mlops_io"]["LocalPath"] == "/opt/ml/processing/input/mlops_io"
+    for name in ("validate", "features", "evaluate"):
+        assert "MLOPS_IO" not in steps[name]["Arguments"]["Environment"], name
+
+
+def test_publish_baseline_copies_the_training_baseline_to_the_registered_versions_prefix(steps):
+    step = steps["publish_baseline"]
+    args = step["Arguments"]
+    (source,) = args["ProcessingInputs"]
+    assert source["S3Input"]["S3Uri"] == {
+        "Get": "Steps.training_data.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
     }
-    assert inputs[pd.CODE_CHANNEL]["S3Uri"] == CODE_PREFIX
-    assert _argv(steps[pd.BASELINE_INPUTS_STEP], _defaults(definition)) == [
-        "python",
-        "serve.py",
-        "inputs",
-        "--data",
-        "/opt/ml/processing/input/data",
-        "--out",
-        "/opt/ml/processing/output/inputs",
+    assert args["AppSpecification"]["ContainerEntrypoint"] == [
+        "cp",
+        "-R",
+        "/opt/ml/processing/input/baseline/.",
+        "/opt/ml/processing/output/baseline/",
     ]
     (output,) = args["ProcessingOutputConfig"]["Outputs"]
-    assert output["OutputName"] == pd.BASELINE_INPUTS_OUTPUT
+    assert output["S3Output"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [f"s3://{BUCKET}/monitoring/baselines", {"Get": "Steps.register_model.ModelPackageVersion"}],
+        }
+    }
     assert args["ProcessingOutputConfig"]["KmsKeyId"] == KMS
-    assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS
+    assert args["NetworkConfig"] == {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True}
 
 
-def test_data_baseline_step_writes_where_model_monitor_reads(steps):
-    step = steps[pd.BASELINE_STEP]
+@pytest.fixture(scope="module")
+def builtin_steps() -> dict[str, dict]:
+    definition = json.loads(_offline_build(engine="builtin")[0])
+    top = {s["Name"]: s for s in definition["Steps"]}
+    gate = top[pd.GATE_STEP]["Arguments"]
+    return {**top, **{s["Name"]: s for s in gate["IfSteps"]}}
+
+
+def test_builtin_describes_the_training_baseline_with_model_monitors_analyzer(builtin_steps):
+    step = builtin_steps[pd.BASELINE_STEP]
     assert (step["CheckType"], step["SkipCheck"], step["RegisterNewBaseline"]) == ("DATA_QUALITY", True, True)
     args = step["Arguments"]
-    # After validate (through baseline_inputs), independent of features/train/evaluate.
     (dataset,) = args["ProcessingInputs"]
+    # The request columns of the training rows (training_data's baseline), not the raw data.
     assert dataset["S3Input"]["S3Uri"] == {
-        "Get": f"Steps.{pd.BASELINE_INPUTS_STEP}.ProcessingOutputConfig.Outputs['inputs'].S3Output.S3Uri"
+        "Get": "Steps.training_data.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"
     }
-    refs = {r.split(".")[1] for r in _refs(step)}
-    assert refs == {pd.BASELINE_INPUTS_STEP}
-    assert {r.split(".")[1] for r in _refs(steps[pd.BASELINE_INPUTS_STEP])} == {"validate"}
+    assert {r.split(".")[1] for r in _refs(step)} == {"training_data"}
     (output,) = args["ProcessingOutputConfig"]["Outputs"]
-    assert output["S3Output"]["S3Uri"] == f"s3://{BUCKET}/monitoring/baseline"
-    assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output"
+    assert output["S3Output"]["S3Uri"] == {
+        "Std:Join": {
+            "On": "/",
+            "Values": [f"s3://{BUCKET}/runs/churn", {"Get": "Execution.PipelineExecutionId"}, "data_baseline"],
+        }
+    }
     assert args["ProcessingOutputConfig"]["KmsKeyId"] == KMS
     assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == KMS
-    assert args["RoleArn"] == ROLE
     assert args["NetworkConfig"] == {"EnableNetworkIsolation": True, "EnableInterContainerTrafficEncryption": True}
     assert args["AppSpecification"]["ImageUri"].endswith(
         ".dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer"
     )
-    env = args["Environment"]
-    assert json.loads(env["dataset_format"])["csv"]["header"] is True
-    assert env["dataset_source"] == dataset["S3Input"]["LocalPath"]
-    assert env["output_path"] == "/opt/ml/processing/output"
+    assert json.loads(args["Environment"]["dataset_format"])["csv"]["header"] is True
+    publish = builtin_steps["publish_baseline"]
+    assert publish["DependsOn"] == [pd.BASELINE_STEP]
+    assert publish["Arguments"]["AppSpecification"]["ContainerEntrypoint"] == [
+        "cp",
+        "-R",
+        "/opt/ml/processing/input/baseline/.",
+        "/opt/ml/processing/input/data_baseline/.",
+        "/opt/ml/processing/output/baseline/",
+    ]
 
 
 def _refs(node) -> set[str]:
@@ -468,9 +502,9 @@ def test_build_is_deterministic_and_follows_the_arguments(built):
         ({"code_prefix": "/tmp/code"}, "code_prefix must be an s3:// URI"),
         ({"bucket": "s3://bucket"}, "bucket must be a bucket name"),
         ({"approval_status": "Rejected"}, "approval_status must be"),
-        ({"baseline_source": "features.nope"}, "is not an output of a processing step"),
-        ({"baseline_source": "train.model"}, "is not an output of a processing step"),
-        ({"baseline_source": "param:input_data"}, "baseline_source must be <step>.<output>"),
+        ({"engine": "evidently"}, "engine must be kit or builtin"),
+        ({"io_config": None}, "steps store_features, training_data need io_config"),
+        ({"io_config": "/tmp/mlops_io.json"}, "io_config must be an s3:// URI"),
     ],
 )
 def test_bad_arguments_are_rejected_before_the_sdk_runs(overrides, message):
@@ -491,6 +525,7 @@ def test_run_sh_runs_the_same_argv_in_the_code_dir(tmp_path: Path):
     for d in (code_dir, model_dir, bin_dir):
         d.mkdir(parents=True)
     (code_dir / "requirements.txt").write_text("pandas\n")
+    (code_dir / pd.STEP_REQUIREMENTS).write_text("boto3\n")
     (code_dir / "run.sh").write_text(pd.run_script(PIPELINE, wheelhouse=False))
     (tmp_path / "model.joblib").write_bytes(b"model")
     with tarfile.open(model_dir / "model.tar.gz", "w:gz") as tar:
@@ -508,5 +543,5 @@ def test_run_sh_runs_the_same_argv_in_the_code_dir(tmp_path: Path):
 
     assert (model_dir / "model.joblib").read_bytes() == b"model"
     pip_call, script_call = log.read_text().splitlines()
-    assert pip_call == f"{code_dir}|1|-m pip install --quiet -r requirements.txt"
+    assert pip_call == f"{code_dir}|1|-m pip install --quiet -r requirements.txt -r mlops_io_requirements.txt"
     assert script_call == f"{code_dir}|1|{' '.join(argv[1:])}"

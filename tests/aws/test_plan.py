@@ -158,7 +158,12 @@ def test_endpoint_serves_the_registry_version_with_data_capture(planned):
     assert capture["enableCapture"] is True
     assert capture["initialSamplingPercentage"] == 20
     assert capture["destinationS3Uri"] == "s3://churn-dev-foundation-data-mock/data-capture"
-    assert {o["captureMode"] for o in capture["captureOptions"]} == {"Input", "Output"}
+    # The requests only, as text: what the drift check compares with the baseline (issue 8 item 8).
+    assert capture["captureOptions"] == [{"captureMode": "Input"}]
+    assert capture["captureContentTypeHeader"] == {
+        "csvContentTypes": ["text/csv"],
+        "jsonContentTypes": ["application/json"],
+    }
     variant = config["productionVariants"][0]
     assert variant["instanceType"] == "ml.m5.large" and variant["initialInstanceCount"] == 1
 
@@ -190,8 +195,12 @@ def test_no_model_version_serves_nothing_and_still_plans(tmp_path):
     assert result.by_type("aws:sagemaker/pipeline:Pipeline")  # training still there to make a model
 
 
+def _schedule(plan, name: str) -> dict:
+    return next(r.inputs for r in plan.by_type("aws:scheduler/schedule:Schedule") if r.inputs["name"] == name)
+
+
 def test_training_schedule(planned):
-    schedule = planned.one("aws:scheduler/schedule:Schedule").inputs
+    schedule = _schedule(planned, "churn-dev-training")
     assert schedule["scheduleExpression"] == "cron(0 3 * * ? *)"
     assert schedule["scheduleExpressionTimezone"] == "UTC"
     assert schedule["target"]["arn"] == "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn"
@@ -209,36 +218,149 @@ def test_training_schedule(planned):
     assert queue["messageRetentionSeconds"] == 1209600
 
 
-def test_monitor_runs_data_quality_on_captured_requests(planned):
-    job = planned.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs
+REQUEST = (
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "support_calls",
+    "contract_type",
+    "payment_method",
+    "paperless_billing",
+    "avg_monthly_spend",
+    "support_calls_per_year",
+)
+"""churn's request schema (its data contract), in request order."""
+
+
+def test_the_kit_drift_check_is_a_processing_job_the_scheduler_creates(planned):
+    schedule = _schedule(planned, "churn-dev-drift-check")
+    assert schedule["scheduleExpression"] == "cron(0 * ? * * *)"
+    assert schedule["scheduleExpressionTimezone"] == "UTC"
+    target = schedule["target"]
+    assert target["arn"] == "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
+    assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
+    job = json.loads(target["input"])
+    assert job["ProcessingJobName"] == "churn-dev-drift-<aws.scheduler.execution-id>"
+    assert job["AppSpecification"]["ContainerEntrypoint"] == [
+        "/bin/bash",
+        "/opt/ml/processing/code/run.sh",
+        "python",
+        "aws_drift.py",
+    ]
+    assert job["AppSpecification"]["ContainerArguments"] == [
+        "--baseline",
+        "/opt/ml/processing/input/baseline",
+        "--out",
+        "/opt/ml/processing/output/drift",
+        "--threshold",
+        "0.2",
+        "--min_samples",
+        "100",
+        "--until",
+        "<aws.scheduler.scheduled-time>",
+        "--window_hours",
+        "1",
+    ]
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in job["ProcessingInputs"]}
+    code = next(
+        r.inputs["key"] for r in planned.by_type("aws:s3/bucketObjectv2:BucketObjectv2") if r.name.endswith("run-sh")
+    ).removesuffix("run.sh")
+    config = next(
+        r.inputs["key"]
+        for r in planned.by_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        if r.name == "churn-dev-model-monitor-io-config"
+    )
+    assert inputs == {
+        "code": f"s3://churn-dev-foundation-data-mock/{code}",
+        # the served version's (1) own baseline, published by the pipeline that registered it
+        "baseline": "s3://churn-dev-foundation-data-mock/monitoring/baselines/1",
+        "mlops_io": f"s3://churn-dev-foundation-data-mock/{config}",
+    }
+    assert job["Environment"]["MLOPS_IO"] == ('{"kind":"aws","file":"/opt/ml/processing/input/mlops_io/mlops_io.json"}')
+    assert job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == (
+        "s3://churn-dev-foundation-data-mock/monitoring/drift/<aws.scheduler.scheduled-time>"
+    )
+    assert job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:eu-west-1:")
+    assert job["ProcessingOutputConfig"]["KmsKeyId"].startswith("arn:aws:kms:eu-west-1:")
+    assert job["RoleArn"] == "arn:aws:iam::123456789012:role/churn-dev-foundation-sagemaker-mock"
+    assert job["AppSpecification"]["ImageUri"] == (
+        "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-py312-cpu-py3"
+    )
+
+
+def test_the_drift_job_reads_the_served_variants_capture_and_publishes_where_the_alarms_watch(planned):
+    config = next(
+        r.inputs
+        for r in planned.by_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        if r.name == "churn-dev-model-monitor-io-config"
+    )
+    assert json.loads(config["content"]) == {
+        "kind": "aws",
+        "region": "eu-west-1",
+        "capture": "s3://churn-dev-foundation-data-mock/data-capture/churn-dev-endpoint-small/primary",
+        "metrics": {"namespace": "mlops/churn-dev", "endpoint": "churn-dev-endpoint-small"},
+    }
+
+
+def test_no_model_monitor_by_default(planned):
+    assert planned.by_type("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition") == []
+    assert planned.by_type("aws:sagemaker/monitoringSchedule:MonitoringSchedule") == []
+
+
+def _builtin(tmp_path):
+    return plan(stack_with(tmp_path, lambda c: c["mlops:platform"]["monitor"].update(engine="builtin")))
+
+
+def test_builtin_runs_model_monitor_on_the_served_versions_baseline(tmp_path):
+    result = _builtin(tmp_path)
+    job = result.one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs
     assert job["dataQualityJobInput"]["endpointInput"]["endpointName"] == "churn-dev-endpoint-small"
     assert job["dataQualityAppSpecification"]["environment"] == {"publish_cloudwatch_metrics": "Enabled"}
+    baseline = job["dataQualityBaselineConfig"]
+    assert baseline["statisticsResource"]["s3Uri"] == (
+        "s3://churn-dev-foundation-data-mock/monitoring/baselines/1/statistics.json"
+    )
+    assert baseline["constraintsResource"]["s3Uri"] == (
+        "s3://churn-dev-foundation-data-mock/monitoring/baselines/1/constraints.json"
+    )
     assert job["dataQualityJobOutputConfig"]["kmsKeyId"].startswith("arn:aws:kms:")
     assert job["jobResources"]["clusterConfig"]["volumeKmsKeyId"].startswith("arn:aws:kms:")
     assert job["networkConfig"]["enableInterContainerTrafficEncryption"] is True
-    schedule = planned.one("aws:sagemaker/monitoringSchedule:MonitoringSchedule").inputs
+    schedule = result.one("aws:sagemaker/monitoringSchedule:MonitoringSchedule").inputs
     assert schedule["monitoringScheduleConfig"]["scheduleConfig"]["scheduleExpression"] == "cron(0 * ? * * *)"
     assert schedule["monitoringScheduleConfig"]["monitoringType"] == "DataQuality"
+    assert [r.inputs["name"] for r in result.by_type("aws:scheduler/schedule:Schedule")] == ["churn-dev-training"]
+    assert result.outputs["monitor"] == (
+        "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/churn-dev-data-quality"
+    )
 
 
-def test_drift_alarm_threshold_over_every_feature(planned):
-    alarm = planned.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs
+def _queries(alarm: dict) -> list[tuple[str, str, dict, str, int]]:
+    return [
+        (
+            q["metric"]["namespace"],
+            q["metric"]["metricName"],
+            q["metric"]["dimensions"],
+            q["metric"]["stat"],
+            q["metric"]["period"],
+        )
+        for q in alarm["metricQueries"]
+        if "metric" in q
+    ]
+
+
+def _alarm(plan, name: str) -> dict:
+    return next(r.inputs for r in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm") if r.inputs["name"] == name)
+
+
+def test_the_drift_alarm_watches_exactly_the_request_columns_the_kit_publishes(planned):
+    alarm = _alarm(planned, "churn-dev-feature-drift")
     assert alarm["threshold"] == 0.2
     assert alarm["comparisonOperator"] == "GreaterThanThreshold"
-    metrics = [q["metric"]["metricName"] for q in alarm["metricQueries"] if "metric" in q]
-    assert metrics == [
-        f"feature_baseline_drift_{f}"
-        for f in (
-            "tenure_months",
-            "monthly_charges",
-            "contract_type",
-            "support_calls",
-            "total_charges",
-            "payment_method",
-            "paperless_billing",
-            "avg_monthly_spend",
-            "support_calls_per_year",
-        )
+    assert alarm["treatMissingData"] == "notBreaching"
+    assert _queries(alarm) == [
+        ("mlops/churn-dev", "feature_drift", {"Endpoint": "churn-dev-endpoint-small", "Feature": c}, "Maximum", 3600)
+        for c in REQUEST
     ]
     expression = next(q for q in alarm["metricQueries"] if q.get("returnData"))
     assert expression["expression"] == "MAX([m0, m1, m2, m3, m4, m5, m6, m7, m8])"
@@ -249,19 +371,60 @@ def test_drift_alarm_threshold_over_every_feature(planned):
     assert (sub["protocol"], sub["endpoint"]) == ("email", "ml-oncall@example.com")
 
 
-def test_drift_alarm_starts_the_training_pipeline(planned):
+def test_a_drift_check_that_stops_running_alerts(planned):
+    alarm = _alarm(planned, "churn-dev-drift-check-silent")
+    assert (alarm["namespace"], alarm["metricName"], alarm["dimensions"], alarm["statistic"]) == (
+        "mlops/churn-dev",
+        "drift_checks",
+        {"Endpoint": "churn-dev-endpoint-small"},
+        "Sum",
+    )
+    assert (alarm["period"], alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (3600, 2, 2)
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("LessThanThreshold", 1)
+    assert alarm["treatMissingData"] == "breaching"
+
+
+def test_builtin_alarms_watch_model_monitors_metrics_and_its_silence(tmp_path):
+    result = _builtin(tmp_path)
+    where = {"Endpoint": "churn-dev-endpoint-small", "MonitoringSchedule": "churn-dev-data-quality"}
+    assert _queries(_alarm(result, "churn-dev-feature-drift")) == [
+        ("aws/sagemaker/Endpoints/data-metrics", f"feature_baseline_drift_{c}", where, "Maximum", 3600) for c in REQUEST
+    ]
+    silent = _alarm(result, "churn-dev-drift-check-silent")
+    assert (silent["namespace"], silent["metricName"], silent["statistic"], silent["treatMissingData"]) == (
+        "aws/sagemaker/Endpoints/data-metrics",
+        "feature_baseline_drift_tenure_months",
+        "SampleCount",
+        "breaching",
+    )
+
+
+def test_drift_alarm_asks_the_retrain_guard(planned):
     rule = planned.one("aws:cloudwatch/eventRule:EventRule").inputs
     pattern = json.loads(rule["eventPattern"])
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
     assert pattern["resources"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
     assert pattern["detail"] == {"state": {"value": ["ALARM"]}}
     target = planned.one("aws:cloudwatch/eventTarget:EventTarget").inputs
-    assert target["arn"] == "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn"
-    assert target["sagemakerPipelineTarget"]["pipelineParameterLists"] == [{"name": "trigger", "value": "drift"}]
+    assert target["arn"] == "arn:aws:lambda:eu-west-1:123456789012:function:churn-dev-retrain-guard"
+    assert "roleArn" not in target  # a Lambda target: EventBridge invokes it under its resource policy
     assert rule["name"] == "churn-dev-retrain-on-drift"
     # A failed start is retried three times within an hour, then kept in the encrypted queue.
     assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
     assert target["deadLetterConfig"] == {"arn": "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"}
+    permission = planned.one("aws:lambda/permission:Permission").inputs
+    assert (permission["action"], permission["principal"], permission["sourceArn"]) == (
+        "lambda:InvokeFunction",
+        "events.amazonaws.com",
+        "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift",
+    )
+    function = planned.one("aws:lambda/function:Function").inputs
+    assert function["environment"]["variables"] == {"PIPELINE_NAME": "churn-dev-churn", "COOLDOWN_HOURS": "24"}
+    assert (function["runtime"], function["handler"]) == ("python3.12", "retrain_guard.handler")
+    assert function["deadLetterConfig"] == {"targetArn": "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"}
+    logs = planned.one("aws:cloudwatch/logGroup:LogGroup").inputs
+    assert (logs["name"], logs["retentionInDays"]) == ("/aws/lambda/churn-dev-retrain-guard", 30)
+    assert logs["kmsKeyId"].startswith("arn:aws:kms:eu-west-1:")
 
 
 def test_retrain_off_keeps_the_alert_but_no_pipeline_target(tmp_path):
@@ -288,8 +451,12 @@ def test_stack_outputs(planned):
         "model version 1 of arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/churn-dev-models"
     )
     assert out["endpoint"] == "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint-small"
-    assert out["monitor"] == "arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/churn-dev-data-quality"
-    assert out["drift_alarm"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
+    assert out["monitor"] == "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-drift-check"
+    assert out["drift_alarm"] == [
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift",
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-drift-check-silent",
+    ]
+    assert out["retrain_target"] == "arn:aws:lambda:eu-west-1:123456789012:function:churn-dev-retrain-guard"
     assert out["feature_groups"] == {
         "customer_profile": {
             "id": "arn:aws:sagemaker:eu-west-1:123456789012:feature-group/churn-dev-customer_profile",
@@ -301,21 +468,58 @@ def test_stack_outputs(planned):
 
 
 def test_stack_in_another_region_gets_that_regions_monitor_image(tmp_path):
-    stack = stack_with(tmp_path, lambda c: c.update({"aws:region": "us-east-1"}))
-    job = plan(stack).one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs
+    def mutate(config):
+        config.update({"aws:region": "us-east-1"})
+        config["mlops:platform"]["monitor"]["engine"] = "builtin"
+
+    job = (
+        plan(stack_with(tmp_path, mutate)).one("aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition").inputs
+    )
     assert job["dataQualityAppSpecification"]["imageUri"].startswith("156813124566.dkr.ecr.us-east-1.")
 
 
-def test_more_than_ten_features_split_the_alarm(tmp_path):
+def test_the_alarms_follow_the_request_schema_not_the_feature_groups(tmp_path):
+    """Features a group declares but the pipeline's requests do not carry are not alarmed: nothing
+    publishes a drift for them (issue 8 item 2)."""
+
     def mutate(config):
         group = config["mlops:platform"]["feature_store"]["feature_groups"][0]
         group["features"] += [{"name": f"f{i}", "type": "float"} for i in range(3)]  # 9 read + 3 = 12
 
     result = plan(stack_with(tmp_path, mutate))
-    alarms = result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert sorted(len([q for q in a.inputs["metricQueries"] if "metric" in q]) for a in alarms) == [2, 10]
+    queries = _queries(_alarm(result, "churn-dev-feature-drift"))
+    assert [q[2]["Feature"] for q in queries] == list(REQUEST)
+
+
+def test_more_than_ten_request_columns_split_the_alarm_under_one_composite(monkeypatch, tmp_path):
+    import dataclasses
+
+    import pipelines
+    from pipelines.spec import Column, FeatureRead
+
+    churn = pipelines.get_pipeline("churn")
+    extra = tuple(Column(f"f{i}", "float") for i in range(3))
+    contract = dataclasses.replace(
+        churn.contract,
+        reads=(FeatureRead("customer_profile", churn.contract.reads[0].features + extra),),
+        request=churn.contract.request + extra,
+    )
+    wide = dataclasses.replace(churn, contract=contract)
+    monkeypatch.setattr(pipelines, "get_pipeline", lambda name: wide)
+
+    def mutate(config):
+        group = config["mlops:platform"]["feature_store"]["feature_groups"][0]
+        group["features"] += [{"name": f"f{i}", "type": "float"} for i in range(3)]
+
+    result = plan(stack_with(tmp_path, mutate))
+    first, second = _alarm(result, "churn-dev-feature-drift"), _alarm(result, "churn-dev-feature-drift-2")
+    assert [q[2]["Feature"] for q in _queries(first) + _queries(second)] == [*REQUEST, "f0", "f1", "f2"]
+    assert len(_queries(first)) == 10
+    assert first["alarmActions"] == [] and second["alarmActions"] == []  # the composite notifies once
+    composite = result.one("aws:cloudwatch/compositeAlarm:CompositeAlarm").inputs
+    assert composite["alarmRule"] == 'ALARM("churn-dev-feature-drift") OR ALARM("churn-dev-feature-drift-2")'
     rule = json.loads(result.one("aws:cloudwatch/eventRule:EventRule").inputs["eventPattern"])
-    assert len(rule["resources"]) == 2
+    assert rule["resources"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift-any"]
 
 
 def test_the_bootstrap_ships_in_the_step_code_bundle(planned):
@@ -326,5 +530,6 @@ def test_the_bootstrap_ships_in_the_step_code_bundle(planned):
     assert run["source"]["text"].startswith("#!/bin/bash\n")
     assert run["key"].startswith("code/churn/") and run["serverSideEncryption"] == "aws:kms"
     assert {"run.sh", "requirements.txt", "train.py", "serve.py"} <= set(objects)
-    prefixes = {o["key"].rsplit("/", 1)[0] for o in objects.values()}
-    assert len(prefixes) == 1  # one content-addressed prefix
+    code = {o["key"].rsplit("/", 1)[0] for name, o in objects.items() if name != "mlops_io.json"}
+    assert len(code) == 1  # one content-addressed prefix
+    assert {"mlops_io.py", "mlops_io_requirements.txt", "aws_drift.py", "mlops_drift.py"} <= set(objects)

@@ -18,7 +18,7 @@ import yaml
 
 from infra.config import SpecError, load_stack_file
 from infra.plan import plan
-from pipelines import get_pipeline
+from pipelines import available, get_pipeline
 from pipelines.spec import Framework
 from providers.aws import translate as tr
 from providers.aws import vendor_rules as vr
@@ -141,9 +141,25 @@ def test_the_images_come_from_the_sdk_table_for_the_framework():
     churn = get_pipeline("churn")
     assert tr.framework_image(churn, "k") == tr.FrameworkImage("sklearn", "1.4-2-py312", "3.12", gpu=False)
     xgb = dataclasses.replace(churn, framework=Framework("xgboost", "1.7.6"))
-    assert tr.framework_image(xgb, "k") == tr.FrameworkImage("xgboost", "1.7-1", None, gpu=True)
+    assert tr.framework_image(xgb, "k") == tr.FrameworkImage("xgboost", "1.7-1", "3.9", gpu=True)
     with pytest.raises(SpecError, match="no image of 1.3 for both training and serving"):
         tr.framework_image(dataclasses.replace(churn, framework=Framework("scikit-learn", "1.3.0")), "k")
+
+
+@pytest.mark.parametrize("name", available())
+def test_every_example_pipelines_image_names_its_python_so_the_private_wheelhouse_builds(name):
+    """A private platform (the default) installs the step requirements from a wheelhouse built for
+    the image's Python: an image whose Python is unknown cannot run any step of its pipeline."""
+    from providers.aws import wheelhouse
+
+    pipeline = get_pipeline(name)
+    image = tr.framework_image(pipeline, "k")
+    assert (image.table, image.version, image.python) == {
+        "churn": ("sklearn", "1.4-2-py312", "3.12"),
+        "fraud": ("xgboost", "1.7-1", "3.9"),
+    }[name]
+    command = wheelhouse.download_command(pipeline, image, wheelhouse.directory(pipeline, image))
+    assert command[command.index("--python-version") + 1] == image.python
 
 
 def test_gpu_with_a_gpu_framework_drops_the_volume_key():

@@ -31,6 +31,7 @@ UNTAGGABLE = {
     "aws:sns/topicSubscription:TopicSubscription",  # Subscribe
     "aws:sqs/queuePolicy:QueuePolicy",  # SetQueueAttributes
     "aws:ec2/routeTableAssociation:RouteTableAssociation",  # AssociateRouteTable
+    "aws:lambda/permission:Permission",  # AddPermission (a statement of the function's resource policy)
 }
 
 

@@ -204,6 +204,7 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:appautoscaling/target:Target",
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:cloudwatch/logGroup:LogGroup",
         "aws:cloudwatch/metricAlarm:MetricAlarm",
         "aws:ec2/routeTable:RouteTable",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -215,6 +216,8 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:iam/rolePolicy:RolePolicy",
         "aws:kms/alias:Alias",
         "aws:kms/key:Key",
+        "aws:lambda/function:Function",
+        "aws:lambda/permission:Permission",
         "aws:s3/bucket:Bucket",
         "aws:s3/bucketObjectv2:BucketObjectv2",
         "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
@@ -243,14 +246,18 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
 def test_the_all_options_stack_declares_every_optional_resource(plans):
     types = [r["type"] for r in plans["aws-all-options"]]
     assert types.count("aws:sagemaker/featureGroup:FeatureGroup") == 2
-    assert types.count("aws:cloudwatch/metricAlarm:MetricAlarm") == 2  # 12 features: two alarms
+    # the drift alarm, the silent-check alarm, and the rollout's error-rate and p99 alarms
+    assert types.count("aws:cloudwatch/metricAlarm:MetricAlarm") == 4
+    assert types.count("aws:sagemaker/model:Model") == 2  # the served version and its shadow
+    assert types.count("aws:scheduler/schedule:Schedule") == 2  # training and the drift check
     for optional in (
-        "aws:scheduler/schedule:Schedule",
         "aws:sagemaker/endpoint:Endpoint",
-        "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
         "aws:cloudwatch/eventTarget:EventTarget",
+        "aws:lambda/function:Function",
     ):
         assert optional in types
+    builtin = [r["type"] for r in plans["aws-builtin"]]
+    assert "aws:sagemaker/monitoringSchedule:MonitoringSchedule" in builtin
 
 
 def test_every_input_of_every_plan_maps_to_a_request(plans):
@@ -355,7 +362,11 @@ def test_unknowns_secrets_and_assets_are_not_checked(plans):
     config = _one(plans, "aws:sagemaker/endpointConfiguration:EndpointConfiguration")
     config["inputs"]["kmsKeyArn"] = UNKNOWN
     config["inputs"]["productionVariants"][0]["modelName"] = SECRET_PLACEHOLDER
-    obj = _one(plans, "aws:s3/bucketObjectv2:BucketObjectv2")
+    obj = next(
+        copy.deepcopy(r)
+        for r in plans["aws-dev"]
+        if r["type"] == "aws:s3/bucketObjectv2:BucketObjectv2" and "source" in r["inputs"]
+    )
     assert obj["inputs"]["source"]["asset"] == "FileAsset"
     assert vr.check_plan([config, obj], placeholders=[SECRET_PLACEHOLDER]) == []
     # the same placeholder where it is not declared one is checked like any value
@@ -532,6 +543,13 @@ def test_wildcard_actions_only_where_listed(plans):
         ("aws:s3/bucketPolicy:BucketPolicy", "DenyInsecureTransport", "s3:*"),
         ("aws:iam/rolePolicy:RolePolicy", "Key", "kms:ReEncrypt*"),
         ("aws:iam/rolePolicy:RolePolicy", "Key", "kms:GenerateDataKey*"),
+        # CloudWatch Logs encrypting the retrain guard's log group (the form of AWS's own example,
+        # "Encrypt log data in CloudWatch Logs using AWS KMS"), for that log group only
+        ("aws:kms/key:Key", "CloudWatchLogsEncryptRetrainGuardLogs", "kms:Encrypt*"),
+        ("aws:kms/key:Key", "CloudWatchLogsEncryptRetrainGuardLogs", "kms:Decrypt*"),
+        ("aws:kms/key:Key", "CloudWatchLogsEncryptRetrainGuardLogs", "kms:ReEncrypt*"),
+        ("aws:kms/key:Key", "CloudWatchLogsEncryptRetrainGuardLogs", "kms:GenerateDataKey*"),
+        ("aws:kms/key:Key", "CloudWatchLogsEncryptRetrainGuardLogs", "kms:Describe*"),
     }
 
 

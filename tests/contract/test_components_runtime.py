@@ -41,10 +41,16 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "training_schedule": re.compile(r"^arn:aws:scheduler:eu-west-1:123456789012:schedule/default/"),
         "endpoint": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint-small",
         "serving": "model version 1 of arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/churn-dev-models",
-        "monitor": re.compile(r"^arn:aws:sagemaker:eu-west-1:123456789012:monitoring-schedule/"),
-        "drift_alarm": [re.compile(r"^arn:aws:cloudwatch:eu-west-1:123456789012:alarm:")],
+        # the kit's drift check (the default engine): a Scheduler schedule creating the drift job
+        "monitor": "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-drift-check",
+        # the drift alarm and the silent-check alarm (a drift check that stopped running)
+        "drift_alarm": [
+            "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift",
+            "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-drift-check-silent",
+        ],
         "alert_topic": re.compile(r"^arn:aws:sns:eu-west-1:123456789012:"),
-        "retrain_target": "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/churn-dev-churn",
+        # drift starts the pipeline through the retrain guard (one retraining per episode)
+        "retrain_target": "arn:aws:lambda:eu-west-1:123456789012:function:churn-dev-retrain-guard",
     },
     "gcp": {
         "storage_uri": "gs://my-ml-project-churn-dev-mlops",

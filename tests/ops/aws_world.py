@@ -215,6 +215,65 @@ class AwsStack:
             StateReason="Threshold Crossed: 1 datapoint",
         )
 
+    def publish_kit_drift(self, result: dict[str, Any], alarm_state: str) -> list[str]:
+        """What the kit's drift job (monitor.engine: kit) leaves: its datums, built by the AWS step
+        I/O's own `metric_data`, and the drift and silent-check alarms as retraining_trigger.py
+        declares them. Returns the alarms' ARNs (the stack's `drift_alarm` output)."""
+        import importlib.util
+        from pathlib import Path
+
+        spec = importlib.util.spec_from_file_location(
+            "aws_step_io_for_ops", Path(__file__).resolve().parents[2] / "providers/aws/step_io.py"
+        )
+        assert spec is not None and spec.loader is not None
+        step_io = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(step_io)
+        cw = self.client("cloudwatch")
+        namespace, endpoint = f"mlops/{self.prefix}", f"{self.prefix}-endpoint"
+        stamp = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+        cw.put_metric_data(Namespace=namespace, MetricData=step_io.metric_data(result, endpoint, stamp))
+        queries = [
+            {
+                "Id": f"m{i}",
+                "ReturnData": False,
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": namespace,
+                        "MetricName": "feature_drift",
+                        "Dimensions": [{"Name": "Endpoint", "Value": endpoint}, {"Name": "Feature", "Value": c}],
+                    },
+                    "Period": 3600,
+                    "Stat": "Maximum",
+                },
+            }
+            for i, c in enumerate(result["features"])
+        ]
+        expression = f"MAX([{', '.join(q['Id'] for q in queries)}])"
+        cw.put_metric_alarm(
+            AlarmName=f"{self.prefix}-feature-drift",
+            ComparisonOperator="GreaterThanThreshold",
+            EvaluationPeriods=1,
+            Threshold=0.2,
+            Metrics=[*queries, {"Id": "drift", "Expression": expression, "Label": "largest", "ReturnData": True}],
+        )
+        cw.set_alarm_state(AlarmName=f"{self.prefix}-feature-drift", StateValue=alarm_state, StateReason="replayed")
+        cw.put_metric_alarm(
+            AlarmName=f"{self.prefix}-drift-check-silent",
+            Namespace=namespace,
+            MetricName="drift_checks",
+            Dimensions=[{"Name": "Endpoint", "Value": endpoint}],
+            Statistic="Sum",
+            Period=3600,
+            EvaluationPeriods=2,
+            Threshold=1,
+            ComparisonOperator="LessThanThreshold",
+            TreatMissingData="breaching",
+        )
+        return [
+            f"arn:aws:cloudwatch:{REGION}:{self.account}:alarm:{self.prefix}-feature-drift",
+            f"arn:aws:cloudwatch:{REGION}:{self.account}:alarm:{self.prefix}-drift-check-silent",
+        ]
+
     def outputs(self, serving: int | None, approval: str = "manual") -> dict[str, Any]:
         """What `pulumi stack output --json` prints for this stack (providers/base.py keys)."""
         return {

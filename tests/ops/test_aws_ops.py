@@ -409,3 +409,31 @@ def test_drift(world, capsys):
     assert cli(world, "drift") == 0
     text = capsys.readouterr().out
     assert "monthly_charges  0.310     DRIFT" in text
+
+
+def test_drift_of_the_kit_engine_reads_what_the_drift_job_publishes(world, capsys, tmp_path):
+    """monitor.engine: kit (the default): `mlops drift` reads the kit's per-column `feature_drift`
+    (published here by the AWS step I/O's own code) through the alarms the stack declares; the
+    silent-check alarm's threshold (1 heartbeat) is not the drift threshold."""
+    result = {
+        "status": "ok",
+        "n_current": 250,
+        "features": {
+            "monthly_charges": {"value": 0.31, "drifted": True},
+            "support_calls": {"value": 0.05, "drifted": False},
+        },
+    }
+    alarms = world.dev.publish_kit_drift(result, "ALARM")
+    kit = write_outputs(tmp_path, "kit", {**world.dev.outputs(serving=1), "drift_alarm": alarms})
+    assert main(["drift", "--format", "json", "--stack", "aws-dev", "--outputs", str(kit)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["threshold"] == 0.2
+    assert doc["features"] == [
+        {"feature": "monthly_charges", "value": 0.31, "drifted": True},
+        {"feature": "support_calls", "value": 0.05, "drifted": False},
+    ]
+    assert sorted(a["id"].rsplit(":", 1)[1] for a in doc["alerts"]) == [
+        "churn-dev-drift-check-silent",
+        "churn-dev-feature-drift",
+    ]
+    assert doc["notes"] == []

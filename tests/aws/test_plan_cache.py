@@ -1,0 +1,118 @@
+"""The plan-time cache of SageMaker pipeline definitions (issue 14): a definition whose inputs have
+not changed is read from `.mlops/cache/` instead of rebuilt by the sagemaker SDK; any input that
+changes it (every argument, the pipeline's files, the SDK's version, the builder's code) is a miss."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import shutil
+
+import pytest
+
+from pipelines import get_pipeline
+from providers.aws import pipeline_definition as pd
+
+ARGS = {
+    "region": "eu-west-1",
+    "role_arn": "arn:aws:iam::123456789012:role/churn-dev-sagemaker",
+    "bucket": "churn-dev-data",
+    "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+    "instance_type": "ml.m5.xlarge",
+    "inference_instance_type": "ml.m5.large",
+    "image_table": "sklearn",
+    "image_version": "1.4-2-py312",
+    "pipeline_name": "churn-dev-churn",
+    "model_package_group": "churn-dev-models",
+    "approval_status": "PendingManualApproval",
+    "gate_metric": "roc_auc",
+    "gate_threshold": 0.8,
+    "code_prefix": "s3://churn-dev-data/code/churn/0123456789ab/",
+    "volume_kms": True,
+    "vpc": None,
+    "io_config": "s3://churn-dev-data/config/0123456789ab/mlops_io.json",
+    "engine": "kit",
+}
+"""Every keyword of build_definition, with a value (the test below holds the list to the signature)."""
+
+CHANGED = {
+    "region": "us-east-1",
+    "role_arn": "arn:aws:iam::123456789012:role/other",
+    "bucket": "other-data",
+    "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/99999999-2222-3333-4444-555555555555",
+    "instance_type": "ml.m5.2xlarge",
+    "inference_instance_type": "ml.m5.xlarge",
+    "image_table": "xgboost",  # with 1.7-1: a table and a version go together
+    "image_version": "1.2-1",
+    "pipeline_name": "churn-prod-churn",
+    "model_package_group": "churn-prod-models",
+    "approval_status": "Approved",
+    "gate_metric": "accuracy",
+    "gate_threshold": 0.9,
+    "code_prefix": "s3://churn-dev-data/code/churn/ba9876543210/",
+    "volume_kms": False,
+    "vpc": {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]},
+    "io_config": "s3://churn-dev-data/config/ba9876543210/mlops_io.json",
+    "engine": "builtin",
+}
+
+
+@pytest.fixture
+def builds(monkeypatch, tmp_path):
+    """Count the SDK builds (the cache's misses); the cache lives in a fresh directory."""
+    monkeypatch.setenv(pd.CACHE_ENV, str(tmp_path / "cache"))
+    calls: list[dict] = []
+    real = pd._Builder.definition
+
+    def counted(self):
+        calls.append(dict(self.s))
+        return real(self)
+
+    monkeypatch.setattr(pd._Builder, "definition", counted)
+    return calls
+
+
+def test_every_argument_is_in_the_key():
+    keywords = [p for p in inspect.signature(pd.build_definition).parameters if p != "pipeline"]
+    assert sorted(keywords) == sorted(ARGS) == sorted(CHANGED)
+
+
+def test_the_same_inputs_are_built_once(builds):
+    churn = get_pipeline("churn")
+    first = pd.build_definition(churn, **ARGS)
+    again = pd.build_definition(churn, **ARGS)
+    assert again == first and len(builds) == 1
+
+
+@pytest.mark.parametrize("name", sorted(CHANGED))
+def test_any_changed_argument_rebuilds(builds, name):
+    churn = get_pipeline("churn")
+    pd.build_definition(churn, **ARGS)
+    overrides = {name: CHANGED[name], **({"image_version": "1.7-1"} if name == "image_table" else {})}
+    pd.build_definition(churn, **{**ARGS, **overrides})
+    assert len(builds) == 2, name
+    pd.build_definition(churn, **ARGS)
+    assert len(builds) == 2  # the original is still a hit
+
+
+def test_the_pipelines_files_the_sdk_version_and_the_builder_are_in_the_key(builds, monkeypatch, tmp_path):
+    churn = get_pipeline("churn")
+    key = pd.cache_key(churn, ARGS)
+    steps = tmp_path / "steps"
+    shutil.copytree(churn.steps_dir, steps)
+    copy = dataclasses.replace(churn, steps_dir=steps)
+    assert pd.cache_key(copy, ARGS) != key  # another place is another pipeline (its repr)
+    before = pd.cache_key(copy, ARGS)
+    (steps / "train.py").write_text((steps / "train.py").read_text() + "\n# changed\n")
+    assert pd.cache_key(copy, ARGS) != before
+    monkeypatch.setattr("importlib.metadata.version", lambda name: "999.0" if name == "sagemaker" else "0")
+    assert pd.cache_key(churn, ARGS) != key
+
+
+def test_a_cache_that_cannot_be_written_only_costs_the_next_build(builds, monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv(pd.CACHE_ENV, str(blocker / "cache"))
+    churn = get_pipeline("churn")
+    assert pd.build_definition(churn, **ARGS) == pd.build_definition(churn, **ARGS)
+    assert len(builds) == 2

@@ -1,0 +1,104 @@
+"""The plan-time cache serves a text only while everything it was built from is unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from providers import cache
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLOPS_NO_CACHE", raising=False)
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def source(tmp_path, monkeypatch):
+    """A provider-like folder of kit code inside the project root (keys name sources relative to it)."""
+    folder = tmp_path / "kit_src"
+    folder.mkdir()
+    (folder / "builder.py").write_text("VERSION = 1\n")
+    monkeypatch.setattr(cache, "ROOT", tmp_path)
+    return folder
+
+
+class Builder:
+    def __init__(self, text: str = "built") -> None:
+        self.calls = 0
+        self.text = text
+
+    def __call__(self) -> str:
+        self.calls += 1
+        return f"{self.text}-{self.calls}"
+
+
+def test_a_second_build_with_the_same_inputs_is_served_from_the_cache(store, source):
+    build = Builder()
+    first = cache.cached_text("definition", {"a": 1}, build, distributions=["pytest"], sources=[source])
+    second = cache.cached_text("definition", {"a": 1}, build, distributions=["pytest"], sources=[source])
+    assert (first, second, build.calls) == ("built-1", "built-1", 1)
+    assert len(list((store / "definition").glob("*.json"))) == 1
+
+
+def test_a_changed_input_is_a_miss(store, source):
+    build = Builder()
+    cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source])
+    assert cache.cached_text("definition", {"a": 2}, build, distributions=[], sources=[source]) == "built-2"
+
+
+def test_an_edited_source_file_is_a_miss(store, source):
+    build = Builder()
+    cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source])
+    (source / "builder.py").write_text("VERSION = 2  # edited\n")
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source]) == "built-2"
+
+
+def test_another_sdk_version_is_a_miss(store, source, monkeypatch):
+    build = Builder()
+    cache.cached_text("definition", {"a": 1}, build, distributions=["pytest"], sources=[source])
+    monkeypatch.setattr(cache, "_version", lambda distribution: "999.0")
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=["pytest"], sources=[source]) == "built-2"
+
+
+def test_a_torn_entry_is_rebuilt_and_replaced(store, source):
+    build = Builder()
+    cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source])
+    (entry,) = (store / "definition").glob("*.json")
+    entry.write_text('{"key": "trunc')
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source]) == "built-2"
+    assert json.loads(entry.read_text())["text"] == "built-2"
+
+
+def test_an_entry_under_another_key_is_never_served(store, source):
+    build = Builder()
+    cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source])
+    (entry,) = (store / "definition").glob("*.json")
+    entry.write_text(json.dumps({"key": "0" * 64, "text": "someone else's"}))
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source]) == "built-2"
+
+
+def test_mlops_no_cache_builds_every_time(store, source, monkeypatch):
+    monkeypatch.setenv("MLOPS_NO_CACHE", "1")
+    build = Builder()
+    cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source])
+    cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source])
+    assert build.calls == 2
+    assert not store.exists()
+
+
+def test_an_unwritable_cache_still_builds(source, monkeypatch, tmp_path):
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("MLOPS_CACHE_DIR", str(blocker))
+    assert cache.cached_text("definition", {"a": 1}, Builder(), distributions=[], sources=[source]) == "built-1"
+
+
+def test_the_default_cache_is_git_ignored():
+    assert ".mlops/" in (ROOT / ".gitignore").read_text().split()
