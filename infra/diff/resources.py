@@ -15,19 +15,30 @@ from providers import registry
 _OPS_ORDER = {"delete": 0, "replace": 1, "update": 2, "create": 3}
 
 
+def _bigquery_mode(column: dict[str, Any]) -> str:
+    return str(column.get("mode") or "NULLABLE").upper()
+
+
 def _bigquery_schema_replaces(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """BigQuery changes a table's schema in place only by adding columns (or relaxing REQUIRED to
-    NULLABLE); the provider replaces the table, and drops its rows, for anything else."""
+    """BigQuery changes a table's schema in place only by adding NULLABLE or REPEATED columns, or
+    relaxing REQUIRED to NULLABLE; the provider replaces the table, and drops its rows, for anything
+    else: a column dropped, its type changed, any other change of mode, a REQUIRED column added
+    (terraform-provider-google, which pulumi-gcp wraps: `resourceBigQueryTableSchemaIsChangeable`
+    and `bigQueryTableModeIsForceNew` in resource_bigquery_table.go; BigQuery "Modifying table
+    schemas", https://cloud.google.com/bigquery/docs/managing-table-schemas)."""
     try:
         before = {c["name"]: c for c in json.loads(old.get("schema") or "[]")}
         after = {c["name"]: c for c in json.loads(new.get("schema") or "[]")}
     except (TypeError, ValueError):
         return []
+    if any(_bigquery_mode(c) == "REQUIRED" for name, c in after.items() if name not in before):
+        return ["schema"]
     for name, column in before.items():
         kept = after.get(name)
         if kept is None or kept.get("type") != column.get("type"):
             return ["schema"]
-        if kept.get("mode", "NULLABLE") == "REQUIRED" and column.get("mode", "NULLABLE") != "REQUIRED":
+        was, now = _bigquery_mode(column), _bigquery_mode(kept)
+        if was != now and (was, now) != ("REQUIRED", "NULLABLE"):
             return ["schema"]
     return []
 
