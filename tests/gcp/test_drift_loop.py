@@ -139,7 +139,7 @@ def test_the_drift_job_is_the_kits_drift_step_on_the_schedules_window(gcp_plan):
     spec = json.loads(job["pipelineSpec"])
     (executor,) = spec["deploymentSpec"]["executors"].values()
     args = executor["container"]["args"]
-    assert args[1:3] == ["python", "mlops_gcp_drift.py"]
+    assert args[1:3] == ["python3", "mlops_gcp_drift.py"]
     params = spec["root"]["inputDefinitions"]["parameters"]
     assert params["drift_threshold"]["defaultValue"] == pytest.approx(0.2)
     assert params["min_samples"]["defaultValue"] == 100

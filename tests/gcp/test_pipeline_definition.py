@@ -181,7 +181,7 @@ def test_no_container_starts_a_bare_python(pipeline_name):
     """The prebuilt images are only relied on for `python3`: no command, argument list or shell
     script line of any compiled executor (steps, lightweight components, drift) calls `python`."""
     if pipeline_name == "drift":
-        spec = pd.compile_spec(pd.build_drift_pipeline("churn-dev-drift", 0.2, 1))
+        spec = pd.compile_spec(pd.build_drift_pipeline("churn-dev-drift", 0.2, 1, 3600))
     else:
         pdef = get_pipeline(pipeline_name)
         spec = pd.compile_spec(
@@ -400,7 +400,7 @@ def test_drift_pipeline_runs_the_kits_drift_step_from_the_code_bundle():
     assert container["command"] == ["sh", "-c", pd.STEP_PROLOGUE, "mlops-step"]
     assert container["args"] == [
         "{{$.inputs.parameters['code_uri']}}",
-        "python",
+        "python3",
         "mlops_gcp_drift.py",
         "--baseline",
         "{{$.inputs.parameters['baseline_uri']}}",

@@ -41,7 +41,18 @@ def store(tmp_path, monkeypatch) -> Path:
 def step(code_dir):
     """Import a bundle module by file name: step('train') -> train.py as the container sees it."""
 
+    stems = {p.stem for p in code_dir.glob("*.py")}
+
     def load(name: str) -> ModuleType:
+        # Another test may have imported a module of the same name from elsewhere (the kit's own
+        # folder, another bundle): the container only ever sees this bundle's files.
+        if sys.path[0] != str(code_dir):
+            sys.path.remove(str(code_dir))
+            sys.path.insert(0, str(code_dir))
+        for stem in stems:
+            module = sys.modules.get(stem)
+            if module is not None and Path(getattr(module, "__file__", None) or "").parent != code_dir:
+                del sys.modules[stem]
         return importlib.import_module(name)
 
     return load

@@ -32,7 +32,7 @@ def _lost_the_race(error):
     from azure.ai.ml.exceptions import AssetPathException
     from azure.core.exceptions import HttpResponseError, ResourceExistsError
 
-    if isinstance(error, AssetPathException | ResourceExistsError):
+    if isinstance(error, (AssetPathException, ResourceExistsError)):
         return True
     return isinstance(error, HttpResponseError) and (
         error.status_code == 409 or CONFLICT in str(error.message or error).lower()

@@ -57,7 +57,7 @@ def run(raw: str | bytes) -> Any:
     if "loaded" not in _STATE:
         raise RuntimeError("init() was not called")
     loaded = _STATE["loaded"]
-    text = raw.decode("utf-8") if isinstance(raw, bytes | bytearray) else str(raw)
+    text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else str(raw)
     try:
         frame = mlops_serve.to_frame(loaded, mlops_serve.records_of(text))
     except mlops_serve.ServingError as exc:
