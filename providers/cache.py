@@ -65,6 +65,13 @@ def source_digest(folder: Path) -> str:
     return _tree_digest(str(folder), stamps)
 
 
+def _where(folder: Path) -> str:
+    """A source folder's name in the key: relative to the project (the same in every checkout), or
+    absolute for a folder outside it (a pipeline kept elsewhere)."""
+    resolved = folder.resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
+
+
 def key(kind: str, inputs: Any, distributions: Iterable[str], sources: Iterable[Path]) -> str:
     """The entry's name: everything the built text depends on, hashed."""
     material = {
@@ -72,7 +79,7 @@ def key(kind: str, inputs: Any, distributions: Iterable[str], sources: Iterable[
         "kind": kind,
         "inputs": inputs,
         "versions": {d: _version(d) for d in sorted(distributions)},
-        "sources": {str(Path(s).resolve().relative_to(ROOT)): source_digest(Path(s)) for s in sorted(sources)},
+        "sources": {_where(Path(s)): source_digest(Path(s)) for s in sorted(sources)},
     }
     text = json.dumps(material, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -102,3 +102,13 @@ def test_an_unwritable_cache_still_builds(source, monkeypatch, tmp_path):
 
 def test_the_default_cache_is_git_ignored():
     assert ".mlops/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_a_source_folder_outside_the_project_is_keyed_by_its_absolute_path(store, source, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("elsewhere")
+    (outside / "steps.py").write_text("x = 1\n")
+    build = Builder()
+    cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source, outside])
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source, outside]) == "built-1"
+    (outside / "steps.py").write_text("x = 2\n")
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source, outside]) == "built-2"
