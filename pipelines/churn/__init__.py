@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipelines.churn import data
 from pipelines.kit import store_features, training_data
 from pipelines.spec import Column, DataContract, FeatureRead, Framework, ParamDef, PipelineDef, StepDef
 
@@ -110,10 +109,13 @@ def write_dataset(
     *,
     start: str | None = None,
     shift: Mapping[str, float] | None = None,
-    name: str = data.FILE_NAME,
+    name: str | None = None,
 ) -> Path:
     """Write a batch of synthetic raw data where the ``input_data`` param points."""
-    return data.write(out_dir, rows=rows, seed=seed, start=start, shift=shift, name=name)
+    # Imported here: data.py needs pandas and numpy, which planning a stack never does.
+    from pipelines.churn import data
+
+    return data.write(out_dir, rows=rows, seed=seed, start=start, shift=shift, name=name or data.FILE_NAME)
 
 
 __all__ = ["PIPELINE", "write_dataset"]
