@@ -170,6 +170,7 @@ def _load(name: str, folder: Path) -> PipelineDef:
         raise BrokenPipelineError(
             name, init, f"missing: a pipeline folder holds {INIT_FILE} exposing PIPELINE and {DATASET_FUNCTION}"
         )
+    _compile_all(name, folder)
     module = _import(name, folder)
     pipeline = getattr(module, "PIPELINE", None)
     if pipeline is None:
@@ -193,6 +194,18 @@ def _load(name: str, folder: Path) -> PipelineDef:
     except ValueError as exc:
         raise BrokenPipelineError(name, init, str(exc)) from None
     return pipeline
+
+
+def _compile_all(name: str, folder: Path) -> None:
+    """Every Python file of the folder parses: a helper imported only when it is needed (the sample
+    data generator) or a step script only a container runs is checked here, not on first use."""
+    for path in sorted(folder.rglob("*.py")):
+        if "__pycache__" in path.parts or any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        try:
+            compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise BrokenPipelineError(name, path, f"line {exc.lineno}: syntax error: {exc.msg}") from None
 
 
 def _import(name: str, folder: Path) -> Any:

@@ -56,7 +56,7 @@ def test_plan_output_into_missing_directories(tmp_path, aws_plan_json):
     proc = run_cli("plan", "--stack", "aws-dev", "--format", "json", "-o", str(target))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(target.read_text()) == aws_plan_json  # also: the same plan from any directory
-    assert f"wrote {target} (65 resources)" in proc.stderr
+    assert f"wrote {target} (81 resources)" in proc.stderr
 
 
 def test_diff_output_to_a_directory(tmp_path, capsys, aws_plan_json):
@@ -106,10 +106,10 @@ def test_plan_table_is_a_tree_that_fits_120_columns():
     assert " +   pulumi:pulumi:Stack" in proc.stdout
     assert " +   ├─ mlops:azure:Foundation" in proc.stdout
     assert "│  ├─ azure-native:keyvault:Vault" in proc.stdout  # short type names, under their component
-    assert "Resources:" in lines and "    + 139 to create" in lines
+    assert "Resources:" in lines and "    + 161 to create" in lines
     # Progress went to stderr while planning, not into the table.
     assert "mlops plan: azure-dev: loading the program" in proc.stderr
-    assert "138 resources declared in" in proc.stderr
+    assert "160 resources declared in" in proc.stderr
 
 
 # --- pipeline run -----------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "endpoint": "arn:aws:sagemaker:eu-west-1:123456789012:endpoint/churn-dev-endpoint-small",
         "serving": "model version 1 of arn:aws:sagemaker:eu-west-1:123456789012:model-package-group/churn-dev-models",
         # the kit's drift check (the default engine): a Scheduler schedule creating the drift job
-        "monitor": "arn:aws:scheduler:eu-west-1:123456789012:schedule/default/churn-dev-drift-check",
+        "monitor": "arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev-drift/churn-dev-drift-check",
         # the drift alarm and the silent-check alarm (a drift check that stopped running)
         "drift_alarm": [
             "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift",

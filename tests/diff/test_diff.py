@@ -190,7 +190,9 @@ def test_json_format_has_the_same_content(plans, write, capsys):
     assert code == 0  # dangerous, but --fail-on-danger not given
     assert data["summary"] == {
         "create": 1,
-        "update": 1,  # the execution role's policy names the feature groups exactly
+        # What names the feature groups exactly: the execution role's policy, the Feature Store VPC
+        # endpoint's policy, the step I/O configuration and the pipeline (which reads that object).
+        "update": 4,
         "replace": 0,
         "delete": 1,
         "dangerous": 1,
@@ -198,7 +200,12 @@ def test_json_format_has_the_same_content(plans, write, capsys):
         "notable": 0,
     }
     assert data["dangerous"][0]["op"] == "delete"
-    assert [r["type"] for r in data["resources"] if r["op"] == "update"] == ["aws:iam/rolePolicy:RolePolicy"]
+    assert sorted(r["type"] for r in data["resources"] if r["op"] == "update") == [
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:s3/bucketObjectv2:BucketObjectv2",
+        "aws:sagemaker/pipeline:Pipeline",
+    ]
     assert {m["path"] for m in data["ml_changes"]} == {
         "feature_store.feature_groups[account_flags]",
         "feature_store.feature_groups[account_flags_v2]",
