@@ -51,6 +51,30 @@ def test_injected_drift_retrains_exactly_once_and_registers_a_new_version(tmp_pa
 
 
 @pytest.mark.slow
+def test_the_fraud_pipeline_loops_the_same_way(tmp_path):
+    """The second example (XGBoost, two feature groups, window features): no drift, no retraining;
+    shifted amounts drift `amount` and the window features built from it, and start one retraining.
+
+    Traffic is as large as the training batch: the window features (7-day counts and means per card)
+    are computed over the batch at hand, and a 300-request batch gives them less history than the
+    training data had, which KS reads as drift of `amount_mean_7d` (0.21 on 300 requests, 0.09 on
+    1500). Serving-time window features from the online store's history would remove that skew."""
+    quiet = run_loop(LoopOptions("fraud", tmp_path / "quiet", rows=1500, requests=1500), **QUIET)
+    assert [(v.version, v.trigger) for v in quiet.versions] == [(1, "initial")]
+    assert quiet.drift_checks[0]["drifted"] is False and quiet.retrainings == []
+
+    options = LoopOptions("fraud", tmp_path / "drift", rows=1500, requests=1500, drift={"amount": 200.0})
+    result = run_loop(options, **QUIET)
+    assert [(v.version, v.trigger) for v in result.versions] == [(1, "initial"), (2, "drift")]
+    first = result.drift_checks[0]
+    drifted = sorted(name for name, column in first["features"].items() if column["drifted"])
+    assert "amount" in drifted and set(drifted) <= {"amount", "amount_mean_7d", "amount_ratio_7d"}
+    assert first["features"]["merchant_category"]["drifted"] is False
+    assert [r["started"] for r in result.retrainings] == [True, False]  # one episode, one retraining
+    assert result.traffic == [{"sent": 1500, "scored": 1500, "refused": 0}] * 2
+
+
+@pytest.mark.slow
 def test_bad_raw_data_stops_at_validation_and_nothing_downstream_runs(tmp_path, capsys):
     code = cli.main(
         ["loop", "churn", "--local", "--rows", "600", "--corrupt", "tenure_months", "--workdir", str(tmp_path)]
