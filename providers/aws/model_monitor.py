@@ -34,6 +34,7 @@ from providers.aws.training_pipeline import (
     TrainingOut,
     config_key,
     object_tags,
+    scheduler_trust_policy,
 )
 from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
@@ -472,28 +473,8 @@ def drift_job_request(
 
 
 def schedule_trust_policy(account: str, schedule_group_arn: str) -> str:
-    """EventBridge Scheduler may assume the drift-check role for the drift schedule's group only ("Set
-    up the execution role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html);
-    its ``aws:SourceArn`` is the schedule GROUP's ARN, never a schedule's ("Confused deputy prevention
-    in EventBridge Scheduler",
-    https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DriftSchedule",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "scheduler.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account},
-                        "ArnEquals": {"aws:SourceArn": schedule_group_arn},
-                    },
-                }
-            ],
-        }
-    )
+    """EventBridge Scheduler may assume the drift-check role for the drift schedule's group only."""
+    return scheduler_trust_policy(account, schedule_group_arn, "DriftSchedule")
 
 
 def drift_check_policy(

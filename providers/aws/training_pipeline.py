@@ -356,19 +356,18 @@ def object_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k.startswith("mlops-")}
 
 
-def starter_trust_policy(account: str, schedule_group_arn: str) -> str:
-    """The platform's schedule group may assume the starter role ("Set up the execution role",
-    https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role).
-    EventBridge Scheduler's ``aws:SourceArn`` is the schedule GROUP's ARN, never a schedule's ("Confused
-    deputy prevention in EventBridge Scheduler",
-    https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html).
-    Drift starts the pipeline through the retrain guard Lambda, with its own role."""
+def scheduler_trust_policy(account: str, schedule_group_arn: str, sid: str) -> str:
+    """EventBridge Scheduler may assume the role for the schedules of one group only ("Set up the
+    execution role", https://docs.aws.amazon.com/scheduler/latest/UserGuide/setting-up.html#setting-up-execution-role).
+    Its ``aws:SourceArn`` is the schedule GROUP's ARN, never a schedule's ("Confused deputy prevention
+    in EventBridge Scheduler",
+    https://docs.aws.amazon.com/scheduler/latest/UserGuide/cross-service-confused-deputy-prevention.html)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
             "Statement": [
                 {
-                    "Sid": "TrainingSchedule",
+                    "Sid": sid,
                     "Effect": "Allow",
                     "Principal": {"Service": "scheduler.amazonaws.com"},
                     "Action": "sts:AssumeRole",
@@ -380,6 +379,12 @@ def starter_trust_policy(account: str, schedule_group_arn: str) -> str:
             ],
         }
     )
+
+
+def starter_trust_policy(account: str, schedule_group_arn: str) -> str:
+    """The training schedule's group may assume the starter role. Drift starts the pipeline through
+    the retrain guard Lambda, with its own role."""
+    return scheduler_trust_policy(account, schedule_group_arn, "TrainingSchedule")
 
 
 def starter_policy(pipeline_arn: str, key_arn: str, queue_arn: str, schedule_arn: str | None, region: str) -> str:
