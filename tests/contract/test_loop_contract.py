@@ -59,6 +59,16 @@ def test_one_request_schema_from_serving_to_the_alarm(looped):
         assert sorted(got[key]) == sorted(request), f"{stack}: {key}"
 
 
+def test_the_groups_the_pipeline_reads_are_written_by_its_feature_step_and_read_by_training(looped):
+    """The feature store is in the loop: the kit's store_features step writes, and its training_data
+    step reads back, exactly the feature groups the pipeline's data contract reads, each one a
+    feature group (AWS), BigQuery table (GCP) or feature set (Azure) the plan declares."""
+    stack, result, _ = looped
+    reads = sorted(read.group for read in get_pipeline(result.platform["pipeline"]["name"]).contract.reads)
+    got = importlib.import_module(f"tests.contract.extractors.{result.cloud}").feature_io(result)
+    assert got == {"written": reads, "read": reads}, stack
+
+
 def test_drift_window_cooldown_and_statistic_are_the_descriptions(looped):
     stack, result, got = looped
     monitor = load_stack_file(ROOT / f"Pulumi.{stack}.yaml").config["mlops:platform"]["monitor"]

@@ -278,3 +278,28 @@ def _walk(value: Any):
     elif isinstance(value, list):
         for v in value:
             yield from _walk(v)
+
+
+def feature_io(plan: Any) -> dict[str, list[str]]:
+    """The feature groups the kit's feature-store steps write (`store_features`) and read back
+    (`training_data`): the groups of the step I/O configuration object each step is given, that
+    name a feature group the plan declares."""
+    declared = {r.inputs["featureGroupName"] for r in plan.by_type("aws:sagemaker/featureGroup:FeatureGroup")}
+    configs = {
+        r.inputs["key"]: json.loads(r.inputs["content"])
+        for r in plan.by_type("aws:s3/bucketObjectv2:BucketObjectv2")
+        if r.inputs["key"].endswith("mlops_io.json")
+    }
+    steps = {
+        s["Name"]: s
+        for s in json.loads(plan.one("aws:sagemaker/pipeline:Pipeline").inputs["pipelineDefinition"])["Steps"]
+    }
+
+    def groups(step: str) -> list[str]:
+        (uri,) = [
+            i["S3Input"]["S3Uri"] for i in steps[step]["Arguments"]["ProcessingInputs"] if i["InputName"] == "mlops_io"
+        ]
+        config = configs[uri.split("/", 3)[3]]
+        return sorted(g for g, where in config.get("groups", {}).items() if where["name"] in declared)
+
+    return {"written": groups("store_features"), "read": groups("training_data")}

@@ -241,3 +241,25 @@ def extract_loop(plan) -> dict[str, Any]:
     if traffic:
         out["rollout"] = _rollout(traffic[0]["rollout"])
     return out
+
+
+def feature_io(plan) -> dict[str, list[str]]:
+    """The feature groups the kit's feature-store steps write (`store_features`) and read back
+    (`training_data`): the feature sets whose declared source folder is where `$MLOPS_IO` of each
+    node puts a group (`<container>@<account>/<prefix><group>/`)."""
+    from urllib.parse import urlparse
+
+    schedule = _schedule(plan, "-training")
+    jobs = schedule["action"]["jobDefinition"]["jobs"] if schedule else {}
+    sources = {
+        v.inputs["name"]: json.loads(v.inputs["properties"]["properties"]["featuresetProperties"])["source"]["path"]
+        for v in plan.by_type(ML + "FeaturesetVersion")
+    }
+
+    def groups(node: str) -> list[str]:
+        where = json.loads(jobs[node]["environment_variables"]["MLOPS_IO"])["features"]
+        account = (urlparse(where["account_url"]).hostname or "").split(".")[0]
+        folder = f"abfss://{where['container']}@{account}.dfs.core.windows.net/{where['prefix']}"
+        return sorted(g for g, path in sources.items() if path == f"{folder}{g}/")
+
+    return {"written": groups("store_features"), "read": groups("training_data")}

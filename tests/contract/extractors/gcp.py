@@ -253,3 +253,19 @@ def extract_loop(plan: Any) -> dict[str, Any]:
             else None
         ),
     }
+
+
+def feature_io(plan: Any) -> dict[str, list[str]]:
+    """The feature groups the kit's feature-store steps write (`store-features`) and read back
+    (`training-data`): the `$MLOPS_IO` compiled onto each task, whose tables the plan declares."""
+    spec = _training_spec(plan)
+    assert spec is not None, "no training schedule: the compiled spec is read from it"
+    tables = {f"{t.inputs['datasetId']}.{t.inputs['tableId']}" for t in _by_type(plan, "gcp:bigquery/table:Table")}
+
+    def groups(task: str) -> list[str]:
+        (executor,) = [e for name, e in spec["deploymentSpec"]["executors"].items() if name.endswith(task)]
+        env = {e["name"]: e["value"] for e in executor["container"].get("env", [])}
+        features = json.loads(env["MLOPS_IO"])["features"]
+        return sorted(g for g, where in features.items() if ".".join(where["table"].split(".")[-2:]) in tables)
+
+    return {"written": groups("-store-features"), "read": groups("-training-data")}
