@@ -429,7 +429,16 @@ def roll_out(
         start = clock()
         wait(60 * bake)
         end = clock()
-        found = health(new, start, end)
+        try:
+            found = health(new, start, end)
+        except Exception as error:
+            # Unread health is no verdict to go on with: the traffic goes back as on a breach.
+            set_split(client, endpoint, previous)
+            raise RolloutReverted(
+                f"rollout of deployed model {new} reverted at {share}%: its health over the bake could not be "
+                f"read ({str(error).splitlines()[0]}); the previous traffic split {dict(sorted(previous.items()))} "
+                f"is back and {new} is undeployed"
+            ) from error
         why = breach(found, rollout.get("rollback_on") or {})
         if why:
             set_split(client, endpoint, previous)

@@ -58,6 +58,8 @@ class FakeVertex:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     """Cloud Monitoring's answer per deployed model id: {"predictions": n, "errors": n, "p99": ms}
     (`GET /v3/projects/P/timeSeries`, the one series each aggregated query returns)."""
+    monitoring_denied: bool = False
+    """timeSeries.list answers 403 PERMISSION_DENIED (an identity without roles/monitoring.viewer)."""
 
     def start(self) -> str:
         fake = self
@@ -238,6 +240,10 @@ class FakeVertex:
         the filter's metric.type and metric.labels.deployed_model_id pick the answer in `metrics`."""
         if method != "GET" or not path.endswith("/timeSeries"):
             return _error(404, "NOT_FOUND", f"unknown path /v3/{path}")
+        if self.monitoring_denied:
+            return _error(
+                403, "PERMISSION_DENIED", "Permission monitoring.timeSeries.list denied (or it may not exist)."
+            )
         found = dict(re.findall(r'([\w.]+)="([^"]*)"', query.get("filter", "")))
         answer = self.metrics.get(found.get("metric.labels.deployed_model_id", ""))
         kind = found.get("metric.type", "").rsplit("/", 1)[-1]

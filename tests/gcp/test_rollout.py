@@ -204,6 +204,24 @@ def test_a_p99_latency_breach_in_a_linear_rollout_reverts_at_that_step(vertex, w
     assert waits.slept == [600]
 
 
+def test_unreadable_health_reverts_like_a_breach(vertex, waits):
+    """No verdict is no licence to go on: a Monitoring error gives the previous split back too."""
+    serving_v1(vertex)
+    new = deployed_model_id(props(vertex, "2", CANARY))
+    vertex.monitoring_denied = True
+    with pytest.raises(RolloutReverted) as reverted:
+        DeployedModelProvider().create(props(vertex, "2", CANARY))
+    assert str(reverted.value) == (
+        f"rollout of deployed model {new} reverted at 10%: its health over the bake could not be read (reading "
+        f"aiplatform.googleapis.com/prediction/online/prediction_count of deployed model {new} from Cloud "
+        'Monitoring: HTTP 403 {"error": {"code": 403, "message": "Permission monitoring.timeSeries.list denied (or '
+        'it may not exist).", "status": "PERMISSION_DENIED"}}); '
+        f"the previous traffic split {{'{OLD_ID}': 100}} is back and {new} is undeployed"
+    )
+    assert splits(vertex) == [{"0": 0, OLD_ID: 100}, {OLD_ID: 90, new: 10}, {OLD_ID: 100}]
+    assert [d["id"] for d in vertex.endpoints[ENDPOINT]["deployedModels"]] == [OLD_ID]
+
+
 def test_a_bake_without_predictions_judges_nothing_and_goes_on(vertex, waits):
     serving_v1(vertex)
     new = deployed_model_id(props(vertex, "2", CANARY))
