@@ -44,8 +44,9 @@ class GcpProvider(Provider[GcpSettings]):
         - `endpoint.shadow`: a Vertex AI endpoint splits traffic (`Endpoint.traffic_split`, a share
           per deployed model: every request goes to ONE model) and has no field that copies requests
           to a second model (google.cloud.aiplatform_v1 Endpoint / DeployedModel).
-        - `endpoint.rollout.strategy` other than all_at_once: the stepped traffic split is not built
-          on GCP yet; refusing beats silently serving the new version all at once."""
+
+        `endpoint.rollout` canary / linear is honoured: `dynamic.DeployedModel` shifts the endpoint's
+        `traffic_split` in steps and reverts on a breach of `rollback_on`."""
         key = "mlops:platform"
         found: list[Limitation] = []
         if platform.monitor.engine == "builtin":
@@ -62,14 +63,6 @@ class GcpProvider(Provider[GcpSettings]):
                     f"{key}.endpoint.shadow",
                     "Vertex AI endpoints cannot mirror traffic: Endpoint.traffic_split sends each request to one "
                     "deployed model (google.cloud.aiplatform_v1 has no shadow/mirror field); remove endpoint.shadow",
-                )
-            )
-        if platform.endpoint.rollout.strategy != "all_at_once":
-            found.append(
-                Limitation(
-                    f"{key}.endpoint.rollout.strategy",
-                    f"{platform.endpoint.rollout.strategy!r} is not implemented on GCP yet (the stepped traffic "
-                    "split with rollback is not built): use 'all_at_once'",
                 )
             )
         return found

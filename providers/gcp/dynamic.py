@@ -11,6 +11,10 @@
   DeployedModel id is derived from what identifies the deployment, so a create interrupted after
   Vertex accepted it finds and adopts that deployment instead of deploying (and billing) a second
   one; `read` reports what is live (`pulumi refresh`), `delete` of what is already gone succeeds.
+  With `endpoint.rollout` canary or linear it is deployed with 0 % of the traffic and then takes
+  it in steps (`roll_out`): each step bakes, the new deployed model's error rate and p99 latency
+  are read from Cloud Monitoring, and a breach of `rollback_on` gives the previous split back,
+  undeploys the new model and fails the update (`RolloutReverted`).
 
 Both call the real google-cloud-aiplatform v1 clients over REST. `api_endpoint` is normally
 `<region>-aiplatform.googleapis.com`; tests point it at a local fake server (an `http://` endpoint
@@ -257,9 +261,200 @@ def _scaling(deployed: Any) -> dict[str, Any]:
     }
 
 
+# --- safe rollout: the traffic split shifts in steps, watching the new deployed model -------------
+
+MONITORING_URL = "https://monitoring.googleapis.com"
+"""Cloud Monitoring API v3, `projects.timeSeries.list` (GET /v3/projects/{project}/timeSeries)."""
+# Vertex AI's built-in metrics of the monitored resource `aiplatform.googleapis.com/Endpoint`, each
+# labelled by `deployed_model_id` (Google Cloud metrics, "aiplatform" section; docs/gcp.md cites them).
+PREDICTION_METRIC = "aiplatform.googleapis.com/prediction/online/prediction_count"
+ERROR_METRIC = "aiplatform.googleapis.com/prediction/online/error_count"
+LATENCY_METRIC = "aiplatform.googleapis.com/prediction/online/prediction_latencies"
+
+
+class RolloutReverted(Exception):  # noqa: N818 - what `pulumi up` shows
+    """A canary or linear step breached `rollback_on`: the previous split is back."""
+
+
+def steps(rollout: dict[str, Any]) -> list[int]:
+    """The new deployed model's share at each step, ending at 100."""
+    strategy = rollout.get("strategy", "all_at_once")
+    if strategy == "canary":
+        return [int(rollout["canary_percent"]), 100]
+    if strategy == "linear":
+        step = int(rollout["step_percent"])
+        return [*range(step, 100, step), 100]
+    return [100]
+
+
+def breach(health: dict[str, float | None], rollback: dict[str, Any]) -> str | None:
+    """Why the step is rolled back, or None. A bake without a prediction judges nothing (and passes)."""
+    rate, limit = health.get("error_rate"), rollback.get("error_rate")
+    if limit is not None and rate is not None and rate > float(limit):
+        return f"error rate {rate:.3f} > {float(limit)}"
+    latency, cap = health.get("p99_latency_ms"), rollback.get("p99_latency_ms")
+    if cap is not None and latency is not None and latency > float(cap):
+        return f"p99 latency {latency:.0f} ms > {int(cap)} ms"
+    return None
+
+
+def _session(monitoring_url: str) -> Any:
+    """An authorised HTTP session for Cloud Monitoring (a local `http://` fake gets none)."""
+    import requests
+
+    if monitoring_url.startswith("http://"):
+        return requests.Session()
+    import google.auth
+    from google.auth.transport.requests import AuthorizedSession
+
+    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/monitoring.read"])
+    return AuthorizedSession(credentials)
+
+
+def _point_values(body: dict[str, Any]) -> list[float]:
+    values = []
+    for series in body.get("timeSeries") or []:
+        for point in series.get("points") or []:
+            value = point.get("value") or {}
+            if "int64Value" in value:
+                values.append(float(value["int64Value"]))
+            elif "doubleValue" in value:
+                values.append(float(value["doubleValue"]))
+    return values
+
+
+def deployed_model_health(
+    project: str,
+    endpoint: str,
+    deployed_id: str,
+    start: Any,
+    end: Any,
+    monitoring_url: str = MONITORING_URL,
+) -> dict[str, float | None]:
+    """The deployed model over [start, end]: predictions, errors, error rate, p99 latency (ms).
+
+    Counts: each DELTA series summed over the whole bake (ALIGN_SUM, one alignment period) and
+    across series (REDUCE_SUM). Latency: the distribution's 99th percentile over the bake
+    (ALIGN_PERCENTILE_99), the largest of the model's series."""
+    endpoint_id = endpoint.rsplit("/", 1)[-1]
+    seconds = max(60, int((end - start).total_seconds()))
+    session = _session(monitoring_url)
+    url = f"{monitoring_url.rstrip('/')}/v3/projects/{project}/timeSeries"
+
+    def series(metric: str, aligner: str, reducer: str) -> list[float]:
+        query = {
+            "filter": (
+                f'metric.type="{metric}" AND resource.type="aiplatform.googleapis.com/Endpoint" AND '
+                f'resource.labels.endpoint_id="{endpoint_id}" AND metric.labels.deployed_model_id="{deployed_id}"'
+            ),
+            "interval.startTime": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "interval.endTime": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aggregation.alignmentPeriod": f"{seconds}s",
+            "aggregation.perSeriesAligner": aligner,
+            "aggregation.crossSeriesReducer": reducer,
+            "view": "FULL",
+        }
+        answer = session.get(url, params=query, timeout=120)
+        if answer.status_code != 200:
+            raise Exception(  # noqa: TRY002 - the message Pulumi shows the operator
+                f"reading {metric} of deployed model {deployed_id} from Cloud Monitoring: "
+                f"HTTP {answer.status_code} {answer.text[:300]}"
+            )
+        return _point_values(answer.json())
+
+    predictions = sum(series(PREDICTION_METRIC, "ALIGN_SUM", "REDUCE_SUM"))
+    errors = sum(series(ERROR_METRIC, "ALIGN_SUM", "REDUCE_SUM"))
+    latencies = series(LATENCY_METRIC, "ALIGN_PERCENTILE_99", "REDUCE_NONE")
+    return {
+        "predictions": predictions,
+        "errors": errors,
+        "error_rate": errors / predictions if predictions else None,
+        "p99_latency_ms": max(latencies) if latencies else None,
+    }
+
+
+def traffic_split(client: Any, endpoint: str) -> dict[str, int]:
+    """The endpoint's live split, deployed models without a share left out ({} for no endpoint)."""
+    from google.api_core import exceptions
+
+    try:
+        found = client.get_endpoint(name=endpoint)
+    except exceptions.NotFound:
+        return {}
+    return {k: int(v) for k, v in found.traffic_split.items() if int(v) > 0}
+
+
+def set_split(client: Any, endpoint: str, split: dict[str, int]) -> None:
+    """UpdateEndpoint with only `traffic_split` in the mask: the split is replaced as a whole."""
+    from google.cloud import aiplatform_v1 as v1
+    from google.protobuf import field_mask_pb2
+
+    client.update_endpoint(
+        endpoint=v1.Endpoint(name=endpoint, traffic_split={k: int(v) for k, v in split.items()}),
+        update_mask=field_mask_pb2.FieldMask(paths=["traffic_split"]),
+    )
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def roll_out(
+    client: Any,
+    endpoint: str,
+    new: str,
+    rollout: dict[str, Any] | None,
+    before: dict[str, int],
+    health: Any,
+    sleep: Any = None,
+    now: Any = None,
+) -> dict[str, int]:
+    """Move the endpoint's traffic to the deployed model `new` by `rollout`'s steps. `before` is the
+    split before the rollout (without `new`); each step but the last bakes `bake_minutes`, then
+    `health(new, start, end)` is held against `rollback_on`; a breach puts `before` back and raises."""
+    wait = sleep or time.sleep  # looked up at call time (a test may replace time.sleep)
+    clock = now or _now
+    rollout = rollout or {}
+    plan = steps(rollout)
+    old = max(sorted(before), key=lambda k: before[k]) if before else None
+    if old is None or plan == [100]:
+        set_split(client, endpoint, {new: 100})
+        return {new: 100}
+    previous = before if sum(before.values()) == 100 else {old: 100}
+    bake = int(rollout["bake_minutes"])
+    for share in plan[:-1]:
+        set_split(client, endpoint, {old: 100 - share, new: share})
+        start = clock()
+        wait(60 * bake)
+        end = clock()
+        try:
+            found = health(new, start, end)
+        except Exception as error:
+            # Unread health is no verdict to go on with: the traffic goes back as on a breach.
+            set_split(client, endpoint, previous)
+            raise RolloutReverted(
+                f"rollout of deployed model {new} reverted at {share}%: its health over the bake could not be "
+                f"read ({str(error).splitlines()[0]}); the previous traffic split {dict(sorted(previous.items()))} "
+                f"is back and {new} is undeployed"
+            ) from error
+        why = breach(found, rollout.get("rollback_on") or {})
+        if why:
+            set_split(client, endpoint, previous)
+            raise RolloutReverted(
+                f"rollout of deployed model {new} reverted at {share}%: {why} over {bake} min "
+                f"({int(found.get('predictions') or 0)} predictions); the previous traffic split "
+                f"{dict(sorted(previous.items()))} is back and {new} is undeployed"
+            )
+    set_split(client, endpoint, {new: 100})
+    return {new: 100}
+
+
 class DeployedModelProvider(ResourceProvider):
     """inputs: project, region, endpoint (full resource path), model_id, version, machine_type, accelerator_type,
-    accelerator_count, min_replicas, max_replicas, cpu_target, display_name, api_endpoint.
+    accelerator_count, min_replicas, max_replicas, cpu_target, display_name, api_endpoint, rollout
+    (endpoint.rollout: strategy, canary_percent, step_percent, bake_minutes, rollback_on), monitoring_url.
 
     No service account: the serving container then runs as Vertex AI's own identity, which "doesn't
     have access to the resource project" (proto DeployedModel.service_account) and can read the
@@ -283,6 +478,8 @@ class DeployedModelProvider(ResourceProvider):
         endpoint = _endpoint_name(props)
         deployed_id = deployed_model_id(props)
         live = _live(client, endpoint, deployed_id)
+        stepped = steps(props.get("rollout") or {}) != [100]
+        before = {k: v for k, v in traffic_split(client, endpoint).items() if k != deployed_id} if stepped else {}
         if live is None:
             version = f"{model_name(props['project'], props['region'], props['model_id'])}@{props['version']}"
             deployed = v1.DeployedModel(
@@ -291,9 +488,11 @@ class DeployedModelProvider(ResourceProvider):
                 display_name=props["display_name"],
                 dedicated_resources=_dedicated_resources(props),
             )
+            # "0" is the model being deployed: all at once, it takes all traffic and the previous one
+            # none; in a canary or linear rollout it starts with none and the previous split stays.
+            split = {"0": 0, **before} if before else {"0": 100}
             try:
-                # "0" is the model being deployed: it takes all traffic, the previous one (if any) none.
-                operation = client.deploy_model(endpoint=endpoint, deployed_model=deployed, traffic_split={"0": 100})
+                operation = client.deploy_model(endpoint=endpoint, deployed_model=deployed, traffic_split=split)
                 operation.result(timeout=OPERATION_TIMEOUT_S)
             except exceptions.Conflict:  # ALREADY_EXISTS (HTTP 409 over REST)
                 pass  # an interrupted create's deployment with this id is still under way: wait for it below
@@ -301,8 +500,27 @@ class DeployedModelProvider(ResourceProvider):
         elif {k: _scaling(live[1])[k] for k in _SCALING_KEYS} != self._wanted(props):
             # adopting what an interrupted create deployed: bring its scaling to what is asked
             self._mutate(client, endpoint, deployed_id, props)
+        if before:
+            self._roll_out(client, endpoint, deployed_id, props, before)
         outs = self._outs(props, live[0], deployed_id)
         return CreateResult(id_=f"{endpoint}/deployedModels/{deployed_id}", outs=outs)
+
+    def _roll_out(
+        self, client: Any, endpoint: str, deployed_id: str, props: dict[str, Any], before: dict[str, int]
+    ) -> None:
+        """The new model (at 0 %) takes the traffic by `endpoint.rollout`; on a breach the previous
+        split is back (inside `roll_out`) and the new model is undeployed, so the failed update leaves
+        the endpoint as it found it and nothing outside Pulumi's state."""
+        monitoring_url = props.get("monitoring_url") or MONITORING_URL
+
+        def health(new: str, start: Any, end: Any) -> dict[str, float | None]:
+            return deployed_model_health(props["project"], endpoint, new, start, end, monitoring_url)
+
+        try:
+            roll_out(client, endpoint, deployed_id, props.get("rollout"), before, health)
+        except RolloutReverted:
+            client.undeploy_model(endpoint=endpoint, deployed_model_id=deployed_id).result(timeout=OPERATION_TIMEOUT_S)
+            raise
 
     @staticmethod
     def _wanted(props: dict[str, Any]) -> dict[str, Any]:

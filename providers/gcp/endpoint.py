@@ -1,7 +1,8 @@
 """A private, CMEK-encrypted Vertex AI endpoint logging sampled requests to BigQuery.
 
 Deploying a model version to it has no Pulumi resource (`deployed_models` is output only): the
-dynamic resource `dynamic.DeployedModel` does it, after the registry's approval gate.
+dynamic resource `dynamic.DeployedModel` does it, after the registry's approval gate, moving the
+traffic to it by `endpoint.rollout` (all at once, or canary / linear steps reverted on a breach).
 """
 
 from __future__ import annotations
@@ -124,6 +125,17 @@ class Endpoint(Capability):
                 "max_replicas": ep.max_replicas,
                 "cpu_target": ep.target_cpu_percent,
                 "display_name": f"{registry.model_id}-v{version}",
+                # How the version takes the traffic from the one served before (steps, bake, revert).
+                "rollout": {
+                    "strategy": ep.rollout.strategy,
+                    "canary_percent": ep.rollout.canary_percent,
+                    "step_percent": ep.rollout.step_percent,
+                    "bake_minutes": ep.rollout.bake_minutes,
+                    "rollback_on": {
+                        "error_rate": ep.rollout.rollback_on.error_rate,
+                        "p99_latency_ms": ep.rollout.rollback_on.p99_latency_ms,
+                    },
+                },
             },
             opts=self.child(depends_on=[endpoint, *([registry.approval] if registry.approval else [])]),
         )

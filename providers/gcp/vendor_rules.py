@@ -684,6 +684,16 @@ def _traffic(split: Mapping[str, Any] | None, label: str, path: str, source: str
     return []
 
 
+def _rule_update_endpoint(body: _Body, label: str) -> list[Violation]:
+    """The stepped rollout's UpdateEndpoint: the new split adds up to 100 (proto Endpoint.traffic_split)."""
+    return _traffic(
+        _get(body.f("endpoint") or {}, "traffic_split"),
+        label,
+        "endpoint.trafficSplit",
+        _doc_source("google.cloud.aiplatform.v1.Endpoint", "traffic_split"),
+    )
+
+
 def _rule_deploy_model(body: _Body, label: str) -> list[Violation]:
     deployed = body.f("deployed_model") or {}
     out = _dedicated(_get(deployed, "dedicated_resources") or {}, label, "deployedModel.dedicatedResources")
@@ -839,6 +849,7 @@ _REQUEST_RULES = {
     "CreateEndpointRequest": _rule_create_endpoint,
     "UploadModelRequest": _rule_upload_model,
     "DeployModelRequest": _rule_deploy_model,
+    "UpdateEndpointRequest": _rule_update_endpoint,
     "MutateDeployedModelRequest": _rule_mutate,
     "MergeVersionAliasesRequest": _rule_merge_aliases,
     "CreatePipelineJobRequest": _rule_create_pipeline_job,

@@ -55,6 +55,11 @@ class FakeVertex:
     """The fake's clock (epoch seconds): what it stamps `createTime` with."""
     metadata_stores: dict[str, dict[str, Any]] = field(default_factory=dict)
     """'projects/../metadataStores/<id>' -> the MetadataStore (CreateMetadataStore, GetMetadataStore)."""
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Cloud Monitoring's answer per deployed model id: {"predictions": n, "errors": n, "p99": ms}
+    (`GET /v3/projects/P/timeSeries`, the one series each aggregated query returns)."""
+    monitoring_denied: bool = False
+    """timeSeries.list answers 403 PERMISSION_DENIED (an identity without roles/monitoring.viewer)."""
 
     def start(self) -> str:
         fake = self
@@ -72,7 +77,11 @@ class FakeVertex:
                 fake.requests.append(Request(method, path, parts.query, body))
                 with fake.lock:
                     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                    status, answer = fake.answer(method, path.removeprefix("/v1/").removeprefix("/ui/"), body, query)
+                    if path.startswith("/v3/"):
+                        status, answer = fake.monitoring(method, path.removeprefix("/v3/"), query)
+                    else:
+                        path = path.removeprefix("/v1/").removeprefix("/ui/")
+                        status, answer = fake.answer(method, path, body, query)
                 data = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -210,6 +219,53 @@ class FakeVertex:
         response = {"@type": OPS + "UndeployModelResponse"}
         return 200, self._operation(f"{name}/operations/undeploy-{deployed_id}", response)
 
+    def _update(self, name: str, state: dict[str, Any], body: dict[str, Any], query: dict[str, str]):
+        """UpdateEndpoint: only `trafficSplit` (the kit's only update). As the API documents it
+        (proto Endpoint.traffic_split): ids of deployed models, percentages adding up to 100 (or empty)."""
+        if query.get("updateMask") != "trafficSplit":
+            return _error(400, "INVALID_ARGUMENT", f"the fake updates trafficSplit only, not {query.get('updateMask')}")
+        split = {k: int(v) for k, v in (body.get("trafficSplit") or {}).items()}
+        known = {d["id"] for d in state["deployedModels"]}
+        if set(split) - known:
+            return _error(400, "INVALID_ARGUMENT", f"trafficSplit names unknown deployed models {set(split) - known}")
+        if split and sum(split.values()) != 100:
+            return _error(400, "INVALID_ARGUMENT", f"trafficSplit adds up to {sum(split.values())}, not 100")
+        state["trafficSplit"] = split
+        return 200, {"name": name, **{k: v for k, v in state.items() if k != "pending"}}
+
+    # --- Cloud Monitoring ---------------------------------------------------------------------------
+
+    def monitoring(self, method: str, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """projects.timeSeries.list with an aggregation that leaves one series (or none) per query:
+        the filter's metric.type and metric.labels.deployed_model_id pick the answer in `metrics`."""
+        if method != "GET" or not path.endswith("/timeSeries"):
+            return _error(404, "NOT_FOUND", f"unknown path /v3/{path}")
+        if self.monitoring_denied:
+            return _error(
+                403, "PERMISSION_DENIED", "Permission monitoring.timeSeries.list denied (or it may not exist)."
+            )
+        found = dict(re.findall(r'([\w.]+)="([^"]*)"', query.get("filter", "")))
+        answer = self.metrics.get(found.get("metric.labels.deployed_model_id", ""))
+        kind = found.get("metric.type", "").rsplit("/", 1)[-1]
+        if answer is None or kind not in ("prediction_count", "error_count", "prediction_latencies"):
+            return 200, {}
+        interval = {"startTime": query.get("interval.startTime"), "endTime": query.get("interval.endTime")}
+        if kind == "prediction_latencies":
+            if "p99" not in answer:
+                return 200, {}
+            value, value_type = {"doubleValue": float(answer["p99"])}, "DOUBLE"
+        else:
+            count = answer.get({"prediction_count": "predictions", "error_count": "errors"}[kind], 0)
+            value, value_type = {"int64Value": str(int(count))}, "INT64"
+        series = {
+            "metric": {"type": found["metric.type"]},
+            "resource": {"type": found.get("resource.type", "")},
+            "metricKind": "DELTA" if value_type == "INT64" else "GAUGE",
+            "valueType": value_type,
+            "points": [{"interval": interval, "value": value}],
+        }
+        return 200, {"timeSeries": [series]}
+
     # --- pipeline jobs ----------------------------------------------------------------------------
 
     def _stamp(self) -> str:
@@ -306,6 +362,8 @@ class FakeVertex:
                 return _error(404, "NOT_FOUND", f"{name} not found")
             if method == "GET" and not verb:
                 return 200, {"name": name, **{k: v for k, v in state.items() if k != "pending"}}
+            if method == "PATCH" and not verb:
+                return self._update(name, state, body, query)
             handler = {
                 "deployModel": self._deploy,
                 "mutateDeployedModel": self._mutate,

@@ -22,16 +22,6 @@ VARIANTS = {
         {"model_version": 2, "sample_percent": 10},
         "mlops:platform.endpoint.shadow",
     ),
-    "endpoint.rollout=canary": (
-        ("endpoint", "rollout"),
-        {"strategy": "canary", "canary_percent": 10, "bake_minutes": 10},
-        "mlops:platform.endpoint.rollout.strategy",
-    ),
-    "endpoint.rollout=linear": (
-        ("endpoint", "rollout"),
-        {"strategy": "linear", "step_percent": 25, "bake_minutes": 10},
-        "mlops:platform.endpoint.rollout.strategy",
-    ),
 }
 
 
@@ -79,3 +69,22 @@ def test_the_default_knobs_are_accepted():
     from providers.spec import parse_platform
 
     assert GcpProvider().limitations(parse_platform(BASE["config"]["mlops:platform"])) == []
+
+
+@pytest.mark.parametrize(
+    "rollout",
+    [
+        {"strategy": "all_at_once"},
+        {"strategy": "canary", "canary_percent": 10, "bake_minutes": 10},
+        {"strategy": "linear", "step_percent": 25, "bake_minutes": 10, "rollback_on": {"p99_latency_ms": 500}},
+    ],
+)
+def test_every_rollout_strategy_is_honoured_not_refused(rollout):
+    """The class: each portable `endpoint.rollout.strategy` is built on GCP (providers/gcp/dynamic.py
+    roll_out, tests/gcp/test_rollout.py), so none may be refused."""
+    from providers.gcp import GcpProvider
+    from providers.spec import parse_platform
+
+    platform = copy.deepcopy(BASE["config"]["mlops:platform"])
+    platform["endpoint"]["rollout"] = rollout
+    assert GcpProvider().limitations(parse_platform(platform)) == []

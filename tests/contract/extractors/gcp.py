@@ -240,18 +240,24 @@ def extract_loop(plan: Any) -> dict[str, Any]:
             else None
         ),
         "retrain_cooldown_hours": _cooldown_hours(workflows[0].inputs["sourceContents"]) if workflows else None,
-        # GCP serves one version at 100% (canary / linear are refused by GcpProvider.limitations)
-        "rollout": (
-            {
-                "strategy": "all_at_once",
-                "canary_percent": None,
-                "step_percent": None,
-                "bake_minutes": 0,
-                "rollback": {},
-            }
-            if deployed
-            else None
-        ),
+        # how the deployed model takes the traffic (providers/gcp/dynamic.py roll_out)
+        "rollout": _rollout(deployed.get("rollout") or {"strategy": "all_at_once"}) if deployed else None,
+    }
+
+
+def _rollout(rollout: dict[str, Any]) -> dict[str, Any]:
+    """What the deployed model's rollout does: only the knobs of its strategy take effect; all at
+    once neither bakes nor rolls back."""
+    strategy = rollout["strategy"]
+    if strategy == "all_at_once":
+        return {"strategy": strategy, "canary_percent": None, "step_percent": None, "bake_minutes": 0, "rollback": {}}
+    rollback = {k: v for k, v in (rollout.get("rollback_on") or {}).items() if v is not None}
+    return {
+        "strategy": strategy,
+        "canary_percent": int(rollout["canary_percent"]) if strategy == "canary" else None,
+        "step_percent": int(rollout["step_percent"]) if strategy == "linear" else None,
+        "bake_minutes": int(rollout["bake_minutes"]),
+        "rollback": rollback,
     }
 
 
