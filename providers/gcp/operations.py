@@ -89,10 +89,20 @@ def client_kwargs(region: str) -> dict[str, Any]:
     return _client_kwargs(region, API_ENDPOINT)
 
 
-def read_drift_result(logging_client: Any, project: str, platform: str) -> dict[str, Any] | None:
+def drift_log_view(project: str, region: str, platform: str) -> str:
+    """Where the drift entries are read: the `_AllLogs` view of the platform's CMEK log bucket
+    (foundation `_log_bucket`, `GcpSettings.log_bucket_id`). The sink routes them there and the
+    exclusion keeps them out of `_Default`, so `projects/<p>` would not find them: a user-defined
+    bucket is read through one of its views (logging_v2 `ListLogEntriesRequest.resource_names`:
+    "projects/[PROJECT_ID]/locations/[LOCATION_ID]/buckets/[BUCKET_ID]/views/[VIEW_ID]")."""
+    return f"projects/{project}/locations/{region}/buckets/{platform}-mlops-logs/views/_AllLogs"
+
+
+def read_drift_result(logging_client: Any, project: str, platform: str, view: str) -> dict[str, Any] | None:
     """The latest drift result: the run entry (`jsonPayload.kind="check"`) the kit's drift job
-    publishes in `logs/mlops-drift` (providers/gcp/step_io.py `drift_entries`): its status (ok |
-    skipped), threshold, `features` ({request column: value}), request counts and window."""
+    publishes in `logs/mlops-drift` (providers/gcp/step_io.py `drift_entries`), read from `view`
+    (`drift_log_view`): its status (ok | skipped), threshold, `features` ({request column: value}),
+    request counts and window."""
     from google.cloud import logging as cloud_logging
 
     log_filter = (
@@ -100,7 +110,7 @@ def read_drift_result(logging_client: Any, project: str, platform: str) -> dict[
         'AND jsonPayload.kind="check"'
     )
     for entry in logging_client.list_entries(
-        resource_names=[f"projects/{project}"], filter_=log_filter, order_by=cloud_logging.DESCENDING, max_results=1
+        resource_names=[view], filter_=log_filter, order_by=cloud_logging.DESCENDING, max_results=1
     ):
         payload = dict(entry.payload or {})
         payload["_timestamp"] = iso(entry.timestamp)
@@ -332,7 +342,7 @@ class GcpOperations(Operations):
             kwargs.update(client_options={"api_endpoint": LOGGING_ENDPOINT}, credentials=AnonymousCredentials())
         client = cloud_logging.Client(**kwargs)
         platform = str(self.outputs.get("platform") or "")
-        result = read_drift_result(client, self.project, platform)
+        result = read_drift_result(client, self.project, platform, drift_log_view(self.project, self.region, platform))
         threshold = float(result["threshold"]) if result and result.get("threshold") is not None else None
         values = dict((result or {}).get("features") or {})
         # the kit's rule (pipelines/kit/mlops_drift.py): a column drifts when its value is ABOVE the threshold

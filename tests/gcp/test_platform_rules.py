@@ -339,3 +339,19 @@ def test_the_gate_threshold_at_its_edges_is_compiled_as_given(tmp_path):
         )
         metric = "inputs.parameter_values['pipelinechannel--read-metric-Output']"
         assert conditions == [f"!({metric} >= {threshold})", f"{metric} >= {threshold}"]
+
+
+def test_mlops_drift_reads_the_log_bucket_the_plan_routes_drift_entries_to(gcp_plan):
+    """Day two reads where the loop writes: the view `mlops drift` lists entries from is a view of
+    the declared CMEK log bucket the sink routes drift entries to (not `projects/<p>`, whose
+    `_Default` bucket the exclusion keeps them out of)."""
+    from providers.gcp.operations import drift_log_view
+
+    (bucket,) = [
+        r.inputs for r in gcp_plan.resources if r.type == "gcp:logging/projectBucketConfig:ProjectBucketConfig"
+    ]
+    (sink,) = [r.inputs for r in gcp_plan.resources if r.type == "gcp:logging/projectSink:ProjectSink"]
+    view = drift_log_view("my-ml-project", gcp_plan.outputs["region"], gcp_plan.outputs["platform"])
+    declared = f"projects/{bucket['project']}/locations/{bucket['location']}/buckets/{bucket['bucketId']}"
+    assert view == f"{declared}/views/_AllLogs"
+    assert sink["destination"] == f"logging.googleapis.com/{declared}"

@@ -293,7 +293,10 @@ def test_drift(world, capsys):
     assert [(a["id"], a["state"]) for a in doc["alerts"]] == [("projects/my-ml-project/alertPolicies/555", "unknown")]
     assert doc["last_retraining"]["id"] == f"{DEV}/pipelineJobs/drift-1"
     logged = next(r for r in world.fake.requests if r[1] == "/v2/entries:list")
-    assert logged[3]["resourceNames"] == ["projects/my-ml-project"]
+    # the platform's CMEK log bucket, through its view: the entries are excluded from _Default
+    assert logged[3]["resourceNames"] == [
+        "projects/my-ml-project/locations/europe-west4/buckets/churn-dev-mlops-logs/views/_AllLogs"
+    ]
 
 
 def test_drift_of_a_skipped_window_says_so(world, capsys):
