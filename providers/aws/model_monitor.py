@@ -206,7 +206,9 @@ class ModelMonitor(Capability):
             key=foundation.key_arn,
             image=training.image_uri,
             code=training.code_uri,
-            baseline=baseline_uri(foundation.bucket_name, version),
+            # A folder, with its `/`: an S3Prefix input takes every key with that prefix (botocore
+            # S3DataType), and `baselines/1` would also take versions 10-19, 100...
+            baseline=pulumi.Output.concat(baseline_uri(foundation.bucket_name, version), "/"),
             config=pulumi.Output.concat("s3://", foundation.bucket_name, "/", config.key),
             bucket=foundation.bucket_name,
             **({"vpc": vpc} if vpc is not None else {}),

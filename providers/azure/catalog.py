@@ -28,6 +28,7 @@ DATA_BEARING: dict[str, str] = {
     "azure-native:machinelearningservices:FeaturesetVersion": "feature set version",
     "azure-native:machinelearningservices:FeaturestoreEntityContainerEntity": "feature store entity",
     "azure-native:machinelearningservices:FeaturestoreEntityVersion": "feature store entity version",
+    "azure-native:operationalinsights:Table": "drift-check history (Log Analytics table)",
 }
 
 REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {

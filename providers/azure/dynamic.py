@@ -31,6 +31,7 @@ import json
 import re
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -252,7 +253,9 @@ def deployment_health(
     Each a sum/max over one-minute points of the endpoint's metrics filtered by `deployment`."""
     token = _token(arm_url)
     base = f"{arm_url.rstrip('/')}{endpoint_id}/providers/Microsoft.Insights/metrics"
-    common = f"api-version={METRICS_API_VERSION}&timespan={start}/{end}&interval=PT1M&aggregation=Average"
+    # An ISO time's `+00:00` would read as a space in a query string: the timespan is percent-encoded.
+    timespan = urllib.parse.quote(f"{start}/{end}", safe="")
+    common = f"api-version={METRICS_API_VERSION}&timespan={timespan}&interval=PT1M&aggregation=Average"
     requests_url = (
         f"{base}?{common}&metricnames={REQUESTS_METRIC}&$filter=deployment eq '{deployment}' and statusCodeClass eq '*'"
     ).replace(" ", "%20")
@@ -323,7 +326,14 @@ def roll_out(
         start = clock()
         wait(60 * int(rollout["bake_minutes"]))  # type: ignore[index]
         end = clock()
-        health = deployment_health(endpoint_id, new, start.isoformat(), end.isoformat(), arm_url)
+        try:
+            health = deployment_health(endpoint_id, new, start.isoformat(), end.isoformat(), arm_url)
+        except Exception as exc:  # health unknown: never leave traffic on an unwatched version
+            set_traffic(endpoint_id, {old: 100}, arm_url, mirror=mirror)
+            raise RolloutReverted(
+                f"rollout of {new} reverted at {share}%: its health could not be read ({exc}); "
+                f"all traffic is back on {old}"
+            ) from None
         why = breach(health, (rollout or {}).get("rollback_on") or {})
         if why:
             set_traffic(endpoint_id, {old: 100}, arm_url, mirror=mirror)

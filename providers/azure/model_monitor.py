@@ -101,6 +101,8 @@ class MonitorOut:
     """The builtin monitor's signal name (builtin engine)."""
     columns: tuple[str, ...] = field(default_factory=tuple)
     """The request columns the drift check compares."""
+    table_resource: pulumi.Resource | None = None
+    """The declared table (kit engine): alert rules querying it wait for it."""
 
 
 class ModelMonitor(Capability):
@@ -132,7 +134,9 @@ class ModelMonitor(Capability):
             self.out = MonitorOut(monitor_name, schedule.id, "builtin", signal="data-drift", columns=columns)
         else:
             schedule = self._kit(name, deployment, foundation, endpoint, training, baseline, monitor_name)
-            self.out = MonitorOut(monitor_name, schedule.id, "kit", table=DRIFT_TABLE, columns=columns)
+            self.out = MonitorOut(
+                monitor_name, schedule.id, "kit", table=DRIFT_TABLE, columns=columns, table_resource=self.drift_table
+            )
         self.publish(monitor=schedule.id)
 
     # -- the kit's drift step ------------------------------------------------------------------
@@ -163,7 +167,8 @@ class ModelMonitor(Capability):
         table = operationalinsights.Table(
             f"{name}-table",
             table_name=DRIFT_TABLE,
-            workspace_name=f"{s.prefix}-logs",  # the Foundation's Log Analytics workspace
+            # The Foundation's Log Analytics workspace, by name, through its id: the table waits for it.
+            workspace_name=foundation.log_analytics_id.apply(lambda _: f"{s.prefix}-logs"),
             resource_group_name=rg,
             retention_in_days=90,
             schema=operationalinsights.SchemaArgs(
@@ -171,8 +176,9 @@ class ModelMonitor(Capability):
                 description="The kit's drift checks: one row per request column per check (mlops kit).",
                 columns=[operationalinsights.ColumnArgs(name=c, type=_TABLE_TYPES.get(t, t)) for c, t in DRIFT_COLUMNS],
             ),
-            opts=self.child(),
+            opts=self.protected(deployment),  # the drift history (catalog.DATA_BEARING)
         )
+        self.drift_table = table
         rule = monitor.DataCollectionRule(
             f"{name}-dcr",
             data_collection_rule_name=f"{s.prefix}-drift",

@@ -218,7 +218,15 @@ def workflow_definition(
                         },
                     }
                 },
-                "else": {"actions": guard},
+                # A breach event is answered at once (202), in parallel with the guard: Event Grid
+                # retries a delivery that gets no success reply, up to 30 times over 24 h ("Event Grid
+                # message delivery and retry", https://learn.microsoft.com/en-us/azure/event-grid/delivery-and-retry).
+                "else": {
+                    "actions": {
+                        "accepted": {"type": "Response", "kind": "Http", "runAfter": {}, "inputs": {"statusCode": 202}},
+                        **guard,
+                    }
+                },
             }
         }
     else:
@@ -413,7 +421,8 @@ class RetrainingTrigger(Capability):
                 },
             ),
             tags=s.tags,
-            opts=self.child(),
+            # Azure validates the query against the table when the rule is created.
+            opts=self.child(depends_on=[r for r in [model_monitor.table_resource] if r is not None]),
         )
         alarms = [self.alert.id]
         window = missing_window(interval(m.schedule))
@@ -465,7 +474,7 @@ class RetrainingTrigger(Capability):
                 ),
                 actions=monitor.ActionsArgs(action_groups=[checks.id]),
                 tags=s.tags,
-                opts=self.child(),
+                opts=self.child(depends_on=[r for r in [model_monitor.table_resource] if r is not None]),
             )
             alarms.append(self.missing.id)
         return alarms

@@ -273,9 +273,14 @@ def test_the_kit_drift_check_is_a_processing_job_the_scheduler_creates(planned):
     assert inputs == {
         "code": f"s3://churn-dev-foundation-data-mock/{code}",
         # the served version's (1) own baseline, published by the pipeline that registered it
-        "baseline": "s3://churn-dev-foundation-data-mock/monitoring/baselines/1",
+        "baseline": "s3://churn-dev-foundation-data-mock/monitoring/baselines/1/",
         "mlops_io": f"s3://churn-dev-foundation-data-mock/{config}",
     }
+    # The class: an S3Prefix input takes every key starting with its URI (botocore S3DataType), so a
+    # folder must end in `/` or `baselines/1` also reads versions 10-19, 100... (audit2-aws finding 1).
+    for name, uri in inputs.items():
+        last = uri.rstrip("/").rsplit("/", 1)[-1]
+        assert "." in last or uri.endswith("/"), f"{name}: {uri} is a folder without its trailing /"
     assert job["Environment"]["MLOPS_IO"] == ('{"kind":"aws","file":"/opt/ml/processing/input/mlops_io/mlops_io.json"}')
     assert job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == (
         "s3://churn-dev-foundation-data-mock/monitoring/drift/<aws.scheduler.scheduled-time>"

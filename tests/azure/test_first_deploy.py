@@ -322,3 +322,26 @@ def test_on_a_private_stack_only_the_documented_code_account_keeps_keys_or_publi
     gap = docs.split("- **Shared keys and public network access on the code account**", 1)[1].split("\n- **", 1)[0]
     for reason in ("pulumi/pulumi-azure-native#2015", "allow_shared_key_access=False", "publicNetworkAccess: Disabled"):
         assert reason in gap
+
+
+# --- the loop's Log Analytics table: created after its workspace, before the rules that query it -----
+
+
+def test_the_drift_table_waits_for_its_workspace_and_the_rules_over_it_wait_for_the_table(planned):
+    """A table names its workspace by name only, and Azure validates a log search rule's query
+    against the table when the rule is created: both orders must be in the dependency graph
+    (audit2-azure findings 1 and 2)."""
+    (workspace,) = [r for r in planned.resources if r.type == "azure-native:operationalinsights:Workspace"]
+    tables = [r for r in planned.resources if r.type == "azure-native:operationalinsights:Table"]
+    assert [t.inputs["tableName"] for t in tables] == ["MlopsDrift_CL"]
+    for table in tables:
+        assert workspace.urn in _closure(planned, table.urn), table.name
+        assert table.protect is True  # the drift history is data (catalog.DATA_BEARING)
+        rules = [
+            r
+            for r in planned.resources
+            if r.type == "azure-native:monitor:ScheduledQueryRule" and table.inputs["tableName"] in json.dumps(r.inputs)
+        ]
+        assert len(rules) == 2  # the drift alert and the missing-check alert
+        for rule in rules:
+            assert table.urn in _closure(planned, rule.urn), rule.name

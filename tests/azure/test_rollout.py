@@ -4,6 +4,7 @@ with the real clients (azure-ai-ml's for the traffic, ARM's metrics REST) agains
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -85,7 +86,9 @@ def test_a_healthy_canary_takes_its_share_bakes_then_takes_all(arm):
     reads = [p for m, p, _ in arm.requests if m == "GET" and "/providers/Microsoft.Insights/metrics" in p]
     assert len(reads) == 2
     assert "metricnames=RequestsPerMinute" in reads[0] and "deployment%20eq%20'model-v2'" in reads[0]
-    assert "timespan=2024-03-05T18:00:00+00:00/2024-03-05T18:10:00+00:00" in reads[0]
+    # What Azure Monitor decodes from the query string is the bake (an unencoded `+` would be a space).
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(reads[0]).query)
+    assert query["timespan"] == ["2024-03-05T18:00:00+00:00/2024-03-05T18:10:00+00:00"]
     assert "metricnames=RequestLatency_P99" in reads[1]
 
 
@@ -101,6 +104,25 @@ def test_an_error_rate_breach_sends_all_traffic_back(arm):
     )
     assert _served(arm, "churn-dev-ep") == [{"model-v1": 90, "model-v2": 10}, {"model-v1": 100}]
     assert arm.endpoints["churn-dev-ep"]["properties"]["traffic"] == {"model-v1": 100}
+
+
+def test_health_that_cannot_be_read_sends_all_traffic_back(arm, monkeypatch):
+    """A rollout never leaves traffic on a version whose health nobody could read."""
+    import providers.azure.dynamic as dynamic
+
+    def unreadable(*args, **kwargs):
+        raise RuntimeError("Azure Monitor answered 400")
+
+    monkeypatch.setattr(dynamic, "deployment_health", unreadable)
+    endpoint_id = _endpoint(arm)
+    waits = Waits()
+    with pytest.raises(RolloutReverted) as reverted:
+        roll_out(endpoint_id, {"model-v2": 100}, CANARY, arm.url, sleep=waits.sleep, now=waits.now)
+    assert str(reverted.value) == (
+        "rollout of model-v2 reverted at 10%: its health could not be read (Azure Monitor answered 400); "
+        "all traffic is back on model-v1"
+    )
+    assert _served(arm, "churn-dev-ep") == [{"model-v1": 90, "model-v2": 10}, {"model-v1": 100}]
 
 
 def test_a_latency_breach_in_a_linear_rollout_reverts_at_that_step(arm):
