@@ -62,6 +62,7 @@ REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
         "workspaceName",
         "resourceGroupName",
     ),
+    "azure-native:operationalinsights:Table": ("tableName", "workspaceName", "resourceGroupName"),
 }
 
 RESOURCE_PROVIDERS: dict[str, str] = {
