@@ -32,8 +32,7 @@ from providers.aws.training_pipeline import (
     RETRY_ATTEMPTS,
     RETRY_MAX_AGE_SECONDS,
     TrainingOut,
-    config_key,
-    object_tags,
+    io_config_object,
     scheduler_trust_policy,
 )
 from providers.aws.translate import AwsSettings
@@ -147,17 +146,7 @@ class ModelMonitor(Capability):
         content = pulumi.Output.all(endpoint.capture_uri, endpoint.endpoint_name).apply(
             lambda a: drift_io_config(deployment.region, a[0], a[1], settings.drift_namespace)
         )
-        config = aws.s3.BucketObjectv2(
-            f"{name}-io-config",
-            bucket=foundation.bucket_name,
-            key=content.apply(config_key),
-            content=content,
-            content_type="application/json",
-            server_side_encryption="aws:kms",
-            kms_key_id=foundation.key_arn,
-            tags=object_tags(platform.all_tags),
-            opts=self.child(),
-        )
+        config = io_config_object(f"{name}-io-config", foundation, content, platform.all_tags, self.child())
         # The drift schedule lives in its own group: EventBridge Scheduler's confused-deputy condition
         # can only name a schedule GROUP (schedule_trust_policy).
         group = settings.drift_schedule_group

@@ -148,16 +148,8 @@ class TrainingPipeline(Capability):
         config_content = pulumi.Output.all(foundation.bucket_name, pulumi.Output.all(**groups)).apply(
             lambda a: io_config(deployment.region, a[0], dict(a[1]))
         )
-        config_object = aws.s3.BucketObjectv2(
-            f"{name}-io-config",
-            bucket=foundation.bucket_name,
-            key=config_content.apply(config_key),
-            content=config_content,
-            content_type="application/json",
-            server_side_encryption="aws:kms",
-            kms_key_id=foundation.key_arn,
-            tags=object_tags(platform.all_tags),
-            opts=self.child(),
+        config_object = io_config_object(
+            f"{name}-io-config", foundation, config_content, platform.all_tags, self.child()
         )
         uploads.append(config_object)
 
@@ -347,6 +339,28 @@ S3_OBJECT_TAGS_MAX = 10
 """S3 takes at most 10 tags per object ("Categorizing your storage using tags",
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html); botocore's PutObject
 `Tagging` is a plain string, so no model says so."""
+
+
+def io_config_object(
+    name: str,
+    foundation: FoundationOut,
+    content: pulumi.Output[str],
+    tags: dict[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.s3.BucketObjectv2:
+    """A step I/O configuration (`mlops_io.json`) in the platform's bucket under the platform's key,
+    at a content-addressed key (`config_key`): the training pipeline's and the drift job's."""
+    return aws.s3.BucketObjectv2(
+        name,
+        bucket=foundation.bucket_name,
+        key=content.apply(config_key),
+        content=content,
+        content_type="application/json",
+        server_side_encryption="aws:kms",
+        kms_key_id=foundation.key_arn,
+        tags=object_tags(tags),
+        opts=opts,
+    )
 
 
 def object_tags(tags: dict[str, str]) -> dict[str, str]:
