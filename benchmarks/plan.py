@@ -55,11 +55,14 @@ import pulumi
 from pulumi.runtime import settings
 plan = json.loads(open(sys.argv[1]).read())
 package = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}[plan["cloud"]]
-# The modules the typed classes of these resources live in (what a hand-written program imports).
+# The typed classes of these resources (what a hand-written program imports). Reading the class
+# off its module matters: the Pulumi SDKs register each module as a `pulumi._utils._LazyModule`,
+# so `import_module` alone returns a stub and loads none of the classes a real program uses.
 for token in {r["type"] for r in plan["resources"] if r["custom"] and not r["type"].startswith("pulumi")}:
-    module = token.split(":")[1].split("/")[0]
+    _, path, cls = token.split(":")
+    module = path.split("/")[0]
     module = {"lambda": "lambda_"}.get(module, module)  # a Python keyword: pulumi_aws.lambda_
-    importlib.import_module(f"{package}.{module}" if module != "index" else package)
+    getattr(importlib.import_module(f"{package}.{module}" if module != "index" else package), cls)
 from infra.plan import _RecordingMonitor, OfflineMocks
 fakes = importlib.import_module(f"providers.{plan['cloud']}.mocks")
 monitor = _RecordingMonitor(OfflineMocks(fakes))

@@ -19,7 +19,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,9 @@ def enabled() -> bool:
     return os.environ.get("MLOPS_NO_CACHE", "").strip().lower() not in ("1", "true", "yes")
 
 
+@cache
 def _version(distribution: str) -> str:
+    """An installed distribution's version (read once per process: nothing installs mid-plan)."""
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
