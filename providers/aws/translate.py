@@ -554,7 +554,10 @@ def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
             {
                 "suffix": "error-rate",
                 "name": f"{settings.prefix}-rollout-error-rate",
-                "description": f"Share of failed invocations of {settings.endpoint_name} above {rollout.error_rate}",
+                "description": (
+                    f"Share of failed invocations of {settings.endpoint_name}'s new fleet (the endpoint "
+                    f"configuration a rollout deploys) above {rollout.error_rate}"
+                ),
                 "metric": "Invocation5XXErrors",
                 "statistic": {"statistic": "Average"},
                 "threshold": rollout.error_rate,
@@ -565,7 +568,10 @@ def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
             {
                 "suffix": "p99-latency",
                 "name": f"{settings.prefix}-rollout-p99-latency",
-                "description": f"p99 model latency of {settings.endpoint_name} above {rollout.p99_latency_us} us",
+                "description": (
+                    f"p99 model latency of {settings.endpoint_name}'s new fleet (the endpoint "
+                    f"configuration a rollout deploys) above {rollout.p99_latency_us} us"
+                ),
                 "metric": "ModelLatency",
                 "statistic": {"extended_statistic": "p99"},
                 "threshold": float(rollout.p99_latency_us),
