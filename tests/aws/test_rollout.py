@@ -217,3 +217,25 @@ def test_the_vendor_check_catches_a_rollout_outside_botocores_ranges(aws_plans):
     routing["waitIntervalInSeconds"] = 3601
     found = [str(v) for v in vr.check_plan([resource])]
     assert len(found) == 1 and "WaitIntervalInSeconds" in found[0], found
+
+
+def test_a_rollout_with_nothing_to_roll_back_on_is_said_in_one_line():
+    """Audit 2 finding 5: without an alarm SageMaker's auto-rollback "does not work" (deployment
+    guardrails' "Auto-Rollback Configuration and Monitoring"): the bake guards nothing."""
+    from providers.aws import AwsProvider
+    from providers.spec import parse_platform
+
+    def limitations(rollout):
+        config = copy.deepcopy(CONFIG)
+        config["mlops:platform"]["endpoint"]["rollout"] = rollout
+        return AwsProvider().limitations(parse_platform(config["mlops:platform"]))
+
+    none = {"error_rate": None, "p99_latency_ms": None}
+    (found,) = limitations({"strategy": "canary", "rollback_on": none})
+    assert (found.key, found.severity) == ("mlops:platform.endpoint.rollout.rollback_on", "note")
+    assert "nothing can roll it back" in found.message
+    assert [x.key for x in limitations({"strategy": "linear", "step_percent": 25, "rollback_on": none})] == [
+        "mlops:platform.endpoint.rollout.rollback_on"
+    ]
+    assert limitations({"strategy": "all_at_once", "rollback_on": none}) == []
+    assert limitations({"strategy": "canary", "rollback_on": {"error_rate": None, "p99_latency_ms": 300}}) == []
