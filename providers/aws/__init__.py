@@ -26,16 +26,32 @@ class AwsProvider(Provider[AwsSettings]):
         return [str(v) for v in vendor_rules.check_plan(resources, placeholders=[SECRET_PLACEHOLDER])]
 
     def limitations(self, platform: Platform) -> list[Limitation]:
+        found = []
         if platform.monitor.engine == "builtin":
-            return [
+            found.append(
                 Limitation(
                     "mlops:platform.monitor.engine",
                     "builtin is SageMaker Model Monitor, which is no longer open to new AWS customers (its "
                     "monitoring schedule fails to create on an account without it); the default, kit, needs none",
                     "note",
                 )
-            ]
-        return []
+            )
+        rollout = platform.endpoint.rollout
+        rollback = rollout.rollback_on
+        if rollout.strategy != "all_at_once" and rollback.error_rate is None and rollback.p99_latency_ms is None:
+            # "If you do not have any CloudWatch alarms set up to monitor your endpoint, then the
+            # auto-rollback functionality does not work during your deployment" ("Auto-Rollback
+            # Configuration and Monitoring", deployment-guardrails-configuration.html).
+            found.append(
+                Limitation(
+                    "mlops:platform.endpoint.rollout.rollback_on",
+                    f"is empty: a {rollout.strategy} rollout shifts traffic in steps and bakes, but nothing "
+                    "can roll it back (SageMaker's auto-rollback needs at least one alarm); set error_rate "
+                    "or p99_latency_ms",
+                    "note",
+                )
+            )
+        return found
 
     def translate(self, target: Target) -> AwsSettings:
         return _translate.translate(target)

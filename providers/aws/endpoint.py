@@ -133,7 +133,7 @@ class Endpoint(Capability):
             f"{name}-endpoint",
             name=settings.endpoint_name,
             endpoint_config_name=config.name,
-            deployment_config=self._guardrails(name, deployment),
+            deployment_config=self._guardrails(name, deployment, config),
             tags=platform.all_tags,
             opts=self.child(),
         )
@@ -190,26 +190,36 @@ class Endpoint(Capability):
         )
 
     def _guardrails(
-        self, name: str, deployment: Deployment[AwsSettings]
+        self, name: str, deployment: Deployment[AwsSettings], config: aws.sagemaker.EndpointConfiguration
     ) -> aws.sagemaker.EndpointDeploymentConfigArgs | None:
         """Canary or linear: SageMaker's blue/green update shifts traffic in steps, bakes
         `bake_minutes` after each, and rolls all traffic back when one of the kit's alarms trips
         ("Auto-Rollback Configuration and Monitoring",
         https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
-        The alarms exist before the endpoint (its name is known), so they can guard its first update."""
+
+        The alarms watch the NEW fleet only: during a blue/green update both fleets keep the variant's
+        name, and SageMaker publishes the new fleet's metrics with the extra dimension
+        `EndpointConfigName` = the new configuration's name (the same page, "Monitor model latency on
+        the new fleet"). Each alarm names the configuration this update deploys, so it is updated to
+        the new configuration before the endpoint (which names the alarms' outputs, so it waits for
+        them); the old fleet's errors neither dilute the new version's error rate nor roll it back."""
         settings = deployment.settings
         rollout = settings.rollout
         if rollout is None:
             return None
-        alarms = rollback_alarms(settings)
-        for alarm in alarms:
-            aws.cloudwatch.MetricAlarm(
+        alarms = []
+        for alarm in rollback_alarms(settings):
+            resource = aws.cloudwatch.MetricAlarm(
                 f"{name}-{alarm['suffix']}",
                 name=alarm["name"],
                 alarm_description=alarm["description"],
                 namespace=INVOCATION_NAMESPACE,
                 metric_name=alarm["metric"],
-                dimensions={"EndpointName": settings.endpoint_name, "VariantName": VARIANT},
+                dimensions={
+                    "EndpointName": settings.endpoint_name,
+                    "VariantName": VARIANT,
+                    "EndpointConfigName": config.name,
+                },
                 period=rollout.wait_seconds,
                 evaluation_periods=1,
                 datapoints_to_alarm=1,
@@ -221,6 +231,7 @@ class Endpoint(Capability):
                 opts=self.child(),
                 **alarm["statistic"],
             )
+            alarms.append(resource)
         size = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs
         step = aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs
         return aws.sagemaker.EndpointDeploymentConfigArgs(
@@ -240,7 +251,7 @@ class Endpoint(Capability):
             ),
             auto_rollback_configuration=aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
                 alarms=[
-                    aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=a["name"])
+                    aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(alarm_name=a.name)
                     for a in alarms
                 ]
             )

@@ -9,11 +9,19 @@ and the kit's EventBridge target before it pass; `mlops run` passes `manual`, th
 `schedule`). Executions are read with ListPipelineExecutions (newest first) and
 ListPipelineParametersForExecution.
 
-EventBridge delivers an event at least once: the start's `ClientRequestToken` is derived from the
-event id, so a redelivered event cannot start a second run ("An idempotent operation completes no
-more than once", botocore's StartPipelineExecution `ClientRequestToken`).
+Two rules invoke it. The drift alarm entering ALARM (an alarm state-change event), and a scheduled
+rule on the drift check's own schedule: a state change happens once per episode, so a retraining
+refused within the cooldown (or while one runs) would never be asked for again while drift persists
+and the alarm stays in ALARM. On a scheduled event the function reads the alarm's current state
+(CloudWatch DescribeAlarms) and decides only when it is ALARM, which is what `RetrainGuard` does on
+every drifting check of the laptop loop.
 
-Environment: `PIPELINE_NAME`, `COOLDOWN_HOURS`.
+EventBridge delivers an event at least once: the start's `ClientRequestToken` is derived from the
+event id and its display name from the event time, so a redelivered event is the identical request
+and cannot start a second run ("An idempotent operation completes no more than once", botocore's
+StartPipelineExecution `ClientRequestToken`).
+
+Environment: `PIPELINE_NAME`, `COOLDOWN_HOURS`, `ALARM_NAME` (the drift episode's alarm).
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ TRIGGER_PARAM = "trigger"
 DRIFT = "drift"
 IN_FLIGHT = frozenset({"Executing", "Stopping"})
 """PipelineExecutionStatus values of a run that has not ended (botocore's enum)."""
+SCHEDULED = "Scheduled Event"
+"""The `detail-type` of an event a scheduled EventBridge rule sends ("Creating a rule that runs on a
+schedule", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html)."""
 LOOKBACK = timedelta(days=30)
 """How far back an in-flight run is looked for: longer than any run of the kit's pipeline."""
 
@@ -86,20 +97,59 @@ def request_token(event: dict[str, Any]) -> str:
     return f"mlops-drift-{event.get('id') or uuid.uuid4()}"
 
 
-def handler(event: dict[str, Any], context: Any = None, *, sm: Any = None, now: datetime | None = None) -> dict:
+def event_time(event: dict[str, Any], now: datetime) -> datetime:
+    """The event's own time (EventBridge's `time`, ISO-8601 with `Z`): the same on every redelivery."""
+    try:
+        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return now
+
+
+def display_name(event: dict[str, Any], now: datetime) -> str:
+    """`PipelineExecutionDisplayName` from the event time, so a retried event sends the same request."""
+    return f"drift-{event_time(event, now):%Y%m%dT%H%M%S}"
+
+
+def alarm_state(cw: Any, alarm: str) -> str | None:
+    """The alarm's current StateValue (a metric alarm, or the composite one above 10 columns)."""
+    answer = cw.describe_alarms(AlarmNames=[alarm], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
+    for found in [*(answer.get("MetricAlarms") or []), *(answer.get("CompositeAlarms") or [])]:
+        if found.get("AlarmName") == alarm:
+            return str(found["StateValue"])
+    return None
+
+
+def handler(
+    event: dict[str, Any],
+    context: Any = None,
+    *,
+    sm: Any = None,
+    cw: Any = None,
+    now: datetime | None = None,
+) -> dict:
     import boto3
 
-    sm = sm or boto3.client("sagemaker")
     now = now or datetime.now(UTC)
     pipeline = os.environ["PIPELINE_NAME"]
     cooldown = timedelta(hours=float(os.environ.get("COOLDOWN_HOURS", "24")))
+    alarm = (event.get("detail") or {}).get("alarmName") or os.environ.get("ALARM_NAME")
+    result: dict[str, Any] = {"alarm": alarm}
+    if event.get("detail-type") == SCHEDULED:
+        # The re-ask on the drift check's schedule: only while the episode's alarm is in ALARM.
+        state = alarm_state(cw or boto3.client("cloudwatch"), os.environ["ALARM_NAME"])
+        if state != "ALARM":
+            result.update(started=False, why=f"the drift alarm is {state or 'missing'}: nothing to retrain")
+            print(json.dumps(result))
+            return result
+    sm = sm or boto3.client("sagemaker")
     allowed, why = decide(sm, pipeline, now, cooldown)
-    result: dict[str, Any] = {"started": allowed, "why": why, "alarm": (event.get("detail") or {}).get("alarmName")}
+    result.update(started=allowed, why=why)
     if allowed:
+        asked = "still in ALARM at the drift check" if event.get("detail-type") == SCHEDULED else "entered ALARM"
         started = sm.start_pipeline_execution(
             PipelineName=pipeline,
-            PipelineExecutionDisplayName=f"drift-{now:%Y%m%dT%H%M%S}",
-            PipelineExecutionDescription=f"started by drift ({result['alarm']})",
+            PipelineExecutionDisplayName=display_name(event, now),
+            PipelineExecutionDescription=f"started by drift ({alarm} {asked})",
             PipelineParameters=[{"Name": TRIGGER_PARAM, "Value": DRIFT}],
             ClientRequestToken=request_token(event),
         )

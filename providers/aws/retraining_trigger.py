@@ -13,7 +13,10 @@ the training pipeline, at most once per drift episode.
   a drift check that stopped running alerts instead of looking healthy.
 - Retraining: the drift alarm entering ALARM -> EventBridge rule -> the retrain guard Lambda
   (`retrain_guard.py`), which starts the pipeline with `trigger=drift` unless a drift-started run is
-  in flight or one started within `monitor.retrain_cooldown_hours`.
+  in flight or one started within `monitor.retrain_cooldown_hours`. A second, scheduled rule asks the
+  guard again at every drift check (`monitor.schedule`); the guard then reads the alarm's state and
+  decides only while it is ALARM: a retraining refused within the cooldown is started once the
+  cooldown has passed if the drift persists (a state change happens once per episode).
 """
 
 from __future__ import annotations
@@ -143,7 +146,7 @@ class RetrainingTrigger(Capability):
 
         retrain_target = None
         if spec.retrain_on_drift:
-            retrain_target = self._retrain(name, deployment, foundation, training, episode)
+            retrain_target = self._retrain(name, deployment, foundation, training, monitor, episode)
         alarms = [*self.alarms, *([episode] if combined else []), silent]
         self.publish(
             drift_alarm=[a.arn for a in alarms],
@@ -184,11 +187,14 @@ class RetrainingTrigger(Capability):
         deployment: Deployment[AwsSettings],
         foundation: FoundationOut,
         training: TrainingOut,
-        episode: pulumi.Resource,
+        monitor: MonitorOut,
+        episode: aws.cloudwatch.MetricAlarm | aws.cloudwatch.CompositeAlarm,
     ) -> pulumi.Output[str]:
         platform, settings = deployment.platform, deployment.settings
         region = deployment.region
         function_name = settings.guard_function_name
+        composite = isinstance(episode, aws.cloudwatch.CompositeAlarm)
+        alarm_name = episode.alarm_name if composite else episode.name
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-guard-logs",
             # The function writes to /aws/lambda/<function name> ("Sending Lambda function logs to
@@ -228,7 +234,12 @@ class RetrainingTrigger(Capability):
                 logs=log_group.arn,
                 queue=training.dead_letter_arn,
                 key=foundation.key_arn,
-            ).apply(lambda a: guard_policy(a["pipeline"], a["logs"], a["queue"], a["key"], region)),
+                alarm=episode.arn,
+            ).apply(
+                lambda a: guard_policy(
+                    a["pipeline"], a["logs"], a["queue"], a["key"], region, None if composite else a["alarm"]
+                )
+            ),
             opts=self.child(),
         )
         function = aws.lambda_.Function(
@@ -245,6 +256,7 @@ class RetrainingTrigger(Capability):
                 variables={
                     "PIPELINE_NAME": training.pipeline_name,
                     "COOLDOWN_HOURS": str(settings.retrain_cooldown_hours),
+                    "ALARM_NAME": alarm_name,
                 }
             ),
             # An event the function failed on twice (Lambda's own retries of an asynchronous call).
@@ -271,30 +283,49 @@ class RetrainingTrigger(Capability):
             tags=platform.all_tags,
             opts=self.child(),
         )
-        aws.lambda_.Permission(
-            f"{name}-guard-invoke",
-            action="lambda:InvokeFunction",
-            function=function.name,
-            principal="events.amazonaws.com",
-            source_arn=rule.arn,
+        # Every drift check asks again while the alarm stays in ALARM (a state change is once per
+        # episode): the same schedule as the check, as a scheduled rule ("Creating a rule that runs on
+        # a schedule", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html).
+        recheck = aws.cloudwatch.EventRule(
+            f"{name}-retrain-recheck",
+            # Named: the dead-letter queue policy names its ARN before it exists.
+            name=settings.recheck_rule_name,
+            description="Ask the retrain guard again at every drift check while the drift alarm is in ALARM",
+            schedule_expression=settings.monitor_schedule,
+            state="ENABLED",
+            tags=platform.all_tags,
             opts=self.child(),
         )
-        aws.cloudwatch.EventTarget(
-            f"{name}-retrain-guard",
-            rule=rule.name,
-            arn=function.arn,
-            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-                maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS
-            ),
-            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=training.dead_letter_arn),
-            opts=self.child(),
-        )
+        for suffix, asking in (("", rule), ("-recheck", recheck)):
+            aws.lambda_.Permission(
+                f"{name}-guard-invoke{suffix}",
+                action="lambda:InvokeFunction",
+                function=function.name,
+                principal="events.amazonaws.com",
+                source_arn=asking.arn,
+                opts=self.child(),
+            )
+            aws.cloudwatch.EventTarget(
+                f"{name}-retrain-guard{suffix}",
+                rule=asking.name,
+                arn=function.arn,
+                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                    maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS
+                ),
+                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=training.dead_letter_arn),
+                opts=self.child(),
+            )
         return function.arn
 
 
-def guard_policy(pipeline_arn: str, log_group_arn: str, queue_arn: str, key_arn: str, region: str) -> str:
-    """Read this pipeline's executions and their parameters, start it, write its own log, and put
-    an event it failed on in the dead-letter queue."""
+def guard_policy(
+    pipeline_arn: str, log_group_arn: str, queue_arn: str, key_arn: str, region: str, alarm_arn: str | None
+) -> str:
+    """Read this pipeline's executions and their parameters, start it, read the drift alarm's state,
+    write its own log, and put an event it failed on in the dead-letter queue.
+
+    `alarm_arn` None: the episode is a composite alarm, which DescribeAlarms returns only to a
+    `cloudwatch:DescribeAlarms` grant "scoped to *" (botocore's DescribeAlarms documentation)."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -310,6 +341,12 @@ def guard_policy(pipeline_arn: str, log_group_arn: str, queue_arn: str, key_arn:
                     "Effect": "Allow",
                     "Action": "sagemaker:ListPipelineParametersForExecution",
                     "Resource": f"{pipeline_arn}/execution/*",
+                },
+                {
+                    "Sid": "ReadDriftAlarmState",
+                    "Effect": "Allow",
+                    "Action": "cloudwatch:DescribeAlarms",
+                    "Resource": alarm_arn or "*",
                 },
                 {
                     "Sid": "OwnLog",

@@ -23,16 +23,20 @@ pandas, pyarrow, and the kit's own `mlops_schema` / `mlops_serve` next to it. Co
   (entity, event time) pair was written more than once, the last write wins (the latest
   `api_invocation_time`, then `write_time`: the columns Feature Store adds to every offline
   record); a last write that is a deletion (`is_deleted`) removes the pair.
-- `read_captured(since, until)`: the endpoint's data-capture files of the hours in the window
-  (`<capture>/yyyy/mm/dd/hh/*.jsonl`, "Capture data from real-time endpoint",
-  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html), each
-  line's `captureData.endpointInput` decoded (CSV, JSON or BASE64) by the kit's serving code into
+- `read_captured(since, until)`: the endpoint's data-capture files of the hours in the window, and of
+  the hour before it and the hour its end falls in (`<capture>/yyyy/mm/dd/hh/*.jsonl`,
+  "Capture data from real-time endpoint",
+  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html, which
+  does not say whether `hh` is the records' hour or the file's: capture buffers before it writes),
+  each line's `captureData.endpointInput` decoded (CSV, JSON or BASE64) by the kit's serving code into
   the request columns; records serving would refuse are left out; the window is the line's
-  `eventMetadata.inferenceTime` in [since, until).
+  `eventMetadata.inferenceTime` in [since, until). A line that cannot be read at all (not JSON, a
+  body that is not UTF-8, no `inferenceTime`) is skipped and counted, never the end of the check.
 - `publish_drift(result)`: `cloudwatch:PutMetricData` in the namespace the alarms watch:
-  `drift_checks` = 1 and `captured_requests` for every check (the heartbeat: a check that stops
-  running is missing data, which the heartbeat alarm treats as breaching), and `feature_drift` per
-  request column (dimension `Feature`) when the window was judged (not when it was skipped).
+  `drift_checks` = 1, `captured_requests` and `unreadable_requests` for every check (the heartbeat:
+  a check that stops running is missing data, which the heartbeat alarm treats as breaching), and
+  `feature_drift` per request column (dimension `Feature`) when the window was judged (not when it
+  was skipped).
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ PUT_WORKERS = 8
 METRIC_BATCH = 1000
 """PutMetricData takes at most 1,000 metrics per call (CloudWatch API Reference, PutMetricData)."""
 DRIFT_METRIC, HEARTBEAT_METRIC, REQUESTS_METRIC = "feature_drift", "drift_checks", "captured_requests"
+UNREADABLE_METRIC = "unreadable_requests"
+_unreadable = [0]
+"""Capture lines the last `read_captured` could not read (published with the check's metrics)."""
 ENDPOINT_DIMENSION, FEATURE_DIMENSION = "Endpoint", "Feature"
 
 
@@ -279,8 +286,11 @@ def read_features(group: str) -> pd.DataFrame:
 
 # ---- data capture ------------------------------------------------------------------------------
 def _hours(since: datetime, until: datetime) -> Iterable[datetime]:
-    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    while hour < until:
+    """The capture folders a window reads: the hour before `since` to the hour `until` falls in. A
+    record may sit in the folder of the hour its file was written; the `inferenceTime` filter keeps
+    the extra folders' other records out."""
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    while hour <= until:
         yield hour
         hour += timedelta(hours=1)
 
@@ -316,7 +326,7 @@ def read_captured(since: datetime | None = None, until: datetime | None = None) 
     bucket, _ = _split(base)
     until = until or datetime.now(UTC)
     prefixes = [base] if since is None else [f"{base}/{h:%Y/%m/%d/%H}" for h in _hours(since, until)]
-    frames, refused = [], 0
+    frames, refused, unreadable = [], 0, 0
     for prefix in prefixes:
         for key in _objects(s3, prefix, ".jsonl"):
             text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
@@ -328,10 +338,17 @@ def read_captured(since: datetime | None = None, until: datetime | None = None) 
                 except ServingError:
                     refused += 1
                     continue
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    # not JSON, base64 that is not UTF-8 text, no eventMetadata/inferenceTime...
+                    unreadable += 1
+                    continue
                 if (since is None or at >= since) and at < until:
                     frames.append(frame)
     if refused:
         print(f"mlops_io: {refused} captured request(s) off the request schema left out", file=sys.stderr)
+    if unreadable:
+        print(f"mlops_io: {unreadable} capture line(s) that could not be read skipped", file=sys.stderr)
+    _unreadable[0] = unreadable
     names = [c["name"] for c in request]
     if not frames:
         return pd.DataFrame({name: pd.Series(dtype=object) for name in names})
@@ -349,6 +366,13 @@ def metric_data(result: dict[str, Any], endpoint: str, at: datetime) -> list[dic
             "Dimensions": where,
             "Timestamp": at,
             "Value": float(result.get("n_current") or 0),
+            "Unit": "Count",
+        },
+        {
+            "MetricName": UNREADABLE_METRIC,
+            "Dimensions": where,
+            "Timestamp": at,
+            "Value": float(_unreadable[0]),
             "Unit": "Count",
         },
     ]

@@ -165,6 +165,8 @@ class AwsSettings:
     """Explicit: the schedule's ARN is in the starter role's KMS condition before it exists."""
     retrain_rule_name: str
     """Explicit: the rule's ARN is in the key policy and the dead-letter queue policy."""
+    recheck_rule_name: str
+    """The scheduled rule that asks the retrain guard again at every drift check (same reason)."""
     endpoint_name: str
     """``<prefix>-endpoint-<size>``: a new size is a new endpoint (see endpoint.py)."""
     monitor_schedule: str
@@ -372,6 +374,7 @@ def translate(target: Target) -> AwsSettings:
         training_schedule=to_eventbridge_cron(schedule, f"{KEY}.pipeline.schedule") if schedule else None,
         schedule_name=f"{prefix}-training",
         retrain_rule_name=f"{prefix}-retrain-on-drift",
+        recheck_rule_name=f"{prefix}-retrain-recheck",
         endpoint_name=_check(
             _SAGEMAKER_NAME_RE, f"{prefix}-endpoint-{platform.endpoint.instance}", f"{KEY}.name", "endpoint name"
         ),
@@ -551,7 +554,10 @@ def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
             {
                 "suffix": "error-rate",
                 "name": f"{settings.prefix}-rollout-error-rate",
-                "description": f"Share of failed invocations of {settings.endpoint_name} above {rollout.error_rate}",
+                "description": (
+                    f"Share of failed invocations of {settings.endpoint_name}'s new fleet (the endpoint "
+                    f"configuration a rollout deploys) above {rollout.error_rate}"
+                ),
                 "metric": "Invocation5XXErrors",
                 "statistic": {"statistic": "Average"},
                 "threshold": rollout.error_rate,
@@ -562,7 +568,10 @@ def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
             {
                 "suffix": "p99-latency",
                 "name": f"{settings.prefix}-rollout-p99-latency",
-                "description": f"p99 model latency of {settings.endpoint_name} above {rollout.p99_latency_us} us",
+                "description": (
+                    f"p99 model latency of {settings.endpoint_name}'s new fleet (the endpoint "
+                    f"configuration a rollout deploys) above {rollout.p99_latency_us} us"
+                ),
                 "metric": "ModelLatency",
                 "statistic": {"extended_statistic": "p99"},
                 "threshold": float(rollout.p99_latency_us),

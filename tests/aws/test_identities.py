@@ -18,6 +18,7 @@ BUCKET = "arn:aws:s3:::churn-dev-foundation-data-mock"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/churn-dev-foundation-key-key-id"
 SM = "arn:aws:sagemaker:eu-west-1:123456789012"
 RULE = "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift"
+RECHECK_RULE = "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-recheck"
 SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev/churn-dev-training"
 SCHEDULE_GROUP = "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/churn-dev"
 QUEUE = "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"
@@ -310,6 +311,13 @@ GUARD_POLICY = [
         "Resource": f"{PIPELINE}/execution/*",
     },
     {
+        # The scheduled re-ask reads the drift alarm's state; this alarm only.
+        "Sid": "ReadDriftAlarmState",
+        "Effect": "Allow",
+        "Action": "cloudwatch:DescribeAlarms",
+        "Resource": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift",
+    },
+    {
         "Sid": "OwnLog",
         "Effect": "Allow",
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -360,7 +368,7 @@ QUEUE_POLICY = [
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sqs:SendMessage",
         "Resource": QUEUE,
-        "Condition": {"ArnEquals": {"aws:SourceArn": RULE}},
+        "Condition": {"ArnEquals": {"aws:SourceArn": [RULE, RECHECK_RULE]}},
     }
 ]
 S3_ENDPOINT_POLICY = [

@@ -206,22 +206,33 @@ def test_alert_and_retrain_wiring_in_moto(planned, aws):
     silent = cw.describe_alarms(AlarmNames=["churn-dev-drift-check-silent"])["MetricAlarms"][0]
     assert silent["TreatMissingData"] == "breaching" and silent["AlarmActions"] == [topic]
 
-    rule = planned.one("aws:cloudwatch/eventRule:EventRule").inputs
-    events.put_rule(Name="churn-dev-retrain", EventPattern=rule["eventPattern"], State=rule["state"])
-    target = planned.one("aws:cloudwatch/eventTarget:EventTarget").inputs
-    events.put_targets(
-        Rule="churn-dev-retrain",
-        Targets=[
-            {
-                "Id": "guard",
-                "Arn": target["arn"],
-                "RetryPolicy": pascal(target["retryPolicy"]),
-                "DeadLetterConfig": pascal(target["deadLetterConfig"]),
-            }
-        ],
-    )
-    listed = events.list_targets_by_rule(Rule="churn-dev-retrain")["Targets"][0]
-    assert listed["Arn"].endswith(":function:churn-dev-retrain-guard")
+    targets = {t.inputs["rule"]: t.inputs for t in planned.by_type("aws:cloudwatch/eventTarget:EventTarget")}
+    for rule in planned.by_type("aws:cloudwatch/eventRule:EventRule"):
+        inputs = rule.inputs
+        # A pattern rule (the alarm's state change) or a scheduled one (the re-ask at every drift
+        # check): moto validates the schedule expression as EventBridge's cron/rate grammar.
+        if "eventPattern" in inputs:
+            when = {"EventPattern": inputs["eventPattern"]}
+        else:
+            when = {"ScheduleExpression": inputs["scheduleExpression"]}
+        events.put_rule(Name=inputs["name"], State=inputs["state"], **when)
+        target = targets[inputs["name"]]
+        events.put_targets(
+            Rule=inputs["name"],
+            Targets=[
+                {
+                    "Id": "guard",
+                    "Arn": target["arn"],
+                    "RetryPolicy": pascal(target["retryPolicy"]),
+                    "DeadLetterConfig": pascal(target["deadLetterConfig"]),
+                }
+            ],
+        )
+        listed = events.list_targets_by_rule(Rule=inputs["name"])["Targets"][0]
+        assert listed["Arn"].endswith(":function:churn-dev-retrain-guard")
+    stored = {r["Name"]: r for r in events.list_rules()["Rules"]}
+    assert stored["churn-dev-retrain-recheck"]["ScheduleExpression"] == "cron(0 * ? * * *)"
+    assert "EventPattern" in stored["churn-dev-retrain-on-drift"]
     assert os.environ["AWS_DEFAULT_REGION"] == REGION
 
 

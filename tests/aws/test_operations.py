@@ -208,8 +208,9 @@ def test_every_start_is_retried_then_dead_lettered(aws_plans, stack):
     arn_suffix = f":{queue.inputs['name']}"
     targets = [s.inputs["target"] for s in plan.by_type("aws:scheduler/schedule:Schedule")]
     targets += [t.inputs for t in plan.by_type("aws:cloudwatch/eventTarget:EventTarget")]
-    # the training schedule, the drift check's schedule (kit engine), the drift rule's guard
-    assert len(targets) == {"aws-builtin": 2}.get(stack, 3)
+    # the training schedule, the drift check's schedule (kit engine), the drift rule's guard and the
+    # scheduled re-ask's guard
+    assert len(targets) == {"aws-builtin": 3}.get(stack, 4)
     for target in targets:
         assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
         assert target["deadLetterConfig"]["arn"].endswith(arn_suffix)

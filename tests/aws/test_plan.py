@@ -404,27 +404,50 @@ def test_builtin_alarms_watch_model_monitors_metrics_and_its_silence(tmp_path):
     )
 
 
+def _rules(plan) -> dict[str, dict]:
+    return {r.inputs["name"]: r.inputs for r in plan.by_type("aws:cloudwatch/eventRule:EventRule")}
+
+
 def test_drift_alarm_asks_the_retrain_guard(planned):
-    rule = planned.one("aws:cloudwatch/eventRule:EventRule").inputs
+    rules = _rules(planned)
+    assert sorted(rules) == ["churn-dev-retrain-on-drift", "churn-dev-retrain-recheck"]
+    rule = rules["churn-dev-retrain-on-drift"]
     pattern = json.loads(rule["eventPattern"])
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
     assert pattern["resources"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
     assert pattern["detail"] == {"state": {"value": ["ALARM"]}}
-    target = planned.one("aws:cloudwatch/eventTarget:EventTarget").inputs
-    assert target["arn"] == "arn:aws:lambda:eu-west-1:123456789012:function:churn-dev-retrain-guard"
-    assert "roleArn" not in target  # a Lambda target: EventBridge invokes it under its resource policy
-    assert rule["name"] == "churn-dev-retrain-on-drift"
-    # A failed start is retried three times within an hour, then kept in the encrypted queue.
-    assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
-    assert target["deadLetterConfig"] == {"arn": "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"}
-    permission = planned.one("aws:lambda/permission:Permission").inputs
-    assert (permission["action"], permission["principal"], permission["sourceArn"]) == (
-        "lambda:InvokeFunction",
-        "events.amazonaws.com",
-        "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift",
-    )
+    # Asked again at every drift check (the monitor's schedule), while the alarm stays in ALARM.
+    recheck = rules["churn-dev-retrain-recheck"]
+    assert "eventPattern" not in recheck and recheck["scheduleExpression"] == "cron(0 * ? * * *)"
+    targets = {t.inputs["rule"]: t.inputs for t in planned.by_type("aws:cloudwatch/eventTarget:EventTarget")}
+    assert sorted(targets) == sorted(rules)
+    for target in targets.values():
+        assert target["arn"] == "arn:aws:lambda:eu-west-1:123456789012:function:churn-dev-retrain-guard"
+        assert "roleArn" not in target  # a Lambda target: EventBridge invokes it under its resource policy
+        # A failed start is retried three times within an hour, then kept in the encrypted queue.
+        assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
+        assert target["deadLetterConfig"] == {"arn": "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"}
+    permissions = [p.inputs for p in planned.by_type("aws:lambda/permission:Permission")]
+    assert sorted((p["action"], p["principal"], p["function"], p["sourceArn"]) for p in permissions) == [
+        (
+            "lambda:InvokeFunction",
+            "events.amazonaws.com",
+            "churn-dev-retrain-guard",
+            "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift",
+        ),
+        (
+            "lambda:InvokeFunction",
+            "events.amazonaws.com",
+            "churn-dev-retrain-guard",
+            "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-recheck",
+        ),
+    ]
     function = planned.one("aws:lambda/function:Function").inputs
-    assert function["environment"]["variables"] == {"PIPELINE_NAME": "churn-dev-churn", "COOLDOWN_HOURS": "24"}
+    assert function["environment"]["variables"] == {
+        "PIPELINE_NAME": "churn-dev-churn",
+        "COOLDOWN_HOURS": "24",
+        "ALARM_NAME": "churn-dev-feature-drift",
+    }
     assert (function["runtime"], function["handler"]) == ("python3.12", "retrain_guard.handler")
     assert function["deadLetterConfig"] == {"targetArn": "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"}
     logs = planned.one("aws:cloudwatch/logGroup:LogGroup").inputs
@@ -525,8 +548,16 @@ def test_more_than_ten_request_columns_split_the_alarm_under_one_composite(monke
     assert first["alarmActions"] == [] and second["alarmActions"] == []  # the composite notifies once
     composite = result.one("aws:cloudwatch/compositeAlarm:CompositeAlarm").inputs
     assert composite["alarmRule"] == 'ALARM("churn-dev-feature-drift") OR ALARM("churn-dev-feature-drift-2")'
-    rule = json.loads(result.one("aws:cloudwatch/eventRule:EventRule").inputs["eventPattern"])
+    rule = json.loads(_rules(result)["churn-dev-retrain-on-drift"]["eventPattern"])
     assert rule["resources"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift-any"]
+    # The guard's scheduled ask reads the composite's state: DescribeAlarms returns a composite alarm
+    # only to a grant "scoped to *" (botocore's DescribeAlarms documentation).
+    function = result.one("aws:lambda/function:Function").inputs
+    assert function["environment"]["variables"]["ALARM_NAME"] == "churn-dev-feature-drift-any"
+    (guard,) = [r for r in result.by_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-guard-policy")]
+    policy = json.loads(guard.inputs["policy"])
+    (read,) = [s for s in policy["Statement"] if s["Sid"] == "ReadDriftAlarmState"]
+    assert (read["Action"], read["Resource"]) == ("cloudwatch:DescribeAlarms", "*")
 
 
 def test_the_bootstrap_ships_in_the_step_code_bundle(planned):

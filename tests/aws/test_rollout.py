@@ -126,7 +126,14 @@ def test_the_linear_rollout_is_a_guarded_blue_green_update(aws_plans):
         },
     }
     alarms = {a.inputs["name"]: a.inputs for a in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
-    where = {"EndpointName": "churn-prediction-eu1-staging-endpoint-medium", "VariantName": "primary"}
+    # The new fleet only (audit 2 finding 3): SageMaker publishes the new fleet's metrics with the new
+    # endpoint configuration's name as an extra dimension ("Auto-Rollback Configuration and
+    # Monitoring", "Monitor model latency on the new fleet"); without it both fleets' invocations mix.
+    where = {
+        "EndpointName": "churn-prediction-eu1-staging-endpoint-medium",
+        "VariantName": "primary",
+        "EndpointConfigName": "churn-prediction-eu1-staging-endpoint-config-mock",
+    }
     error = alarms["churn-prediction-eu1-staging-rollout-error-rate"]
     assert (error["namespace"], error["metricName"], error["statistic"], error["threshold"]) == (
         "AWS/SageMaker",
@@ -143,6 +150,25 @@ def test_the_linear_rollout_is_a_guarded_blue_green_update(aws_plans):
     for alarm in (error, latency):
         assert alarm["dimensions"] == where and alarm["period"] == 900
         assert alarm["comparisonOperator"] == "GreaterThanThreshold"
+
+
+@pytest.mark.parametrize("stack", ["aws-all-options", "aws-builtin"])
+def test_the_rollback_alarms_watch_the_configuration_the_endpoint_deploys(aws_plans, stack):
+    """Class test: every alarm the endpoint rolls back on names the endpoint's own (new) configuration,
+    is updated after that configuration exists, and before the endpoint update starts."""
+    plan = aws_plans[stack]
+    endpoint = plan.one("aws:sagemaker/endpoint:Endpoint")
+    config = plan.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    assert endpoint.inputs["endpointConfigName"] == config.inputs.get("name", f"{config.name}-mock")
+    names = [a["alarmName"] for a in endpoint.inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]]
+    assert names
+    alarms = {r.inputs["name"]: r for r in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    for name in names:
+        alarm = alarms[name]
+        assert alarm.inputs["dimensions"]["EndpointConfigName"] == endpoint.inputs["endpointConfigName"], name
+        assert config.urn in alarm.dependencies, name
+        assert alarm.urn in endpoint.dependencies, name
+        assert alarm.inputs["treatMissingData"] == "notBreaching", name
 
 
 def test_the_execution_role_may_read_exactly_the_rollback_alarms(aws_plans):
@@ -191,3 +217,25 @@ def test_the_vendor_check_catches_a_rollout_outside_botocores_ranges(aws_plans):
     routing["waitIntervalInSeconds"] = 3601
     found = [str(v) for v in vr.check_plan([resource])]
     assert len(found) == 1 and "WaitIntervalInSeconds" in found[0], found
+
+
+def test_a_rollout_with_nothing_to_roll_back_on_is_said_in_one_line():
+    """Audit 2 finding 5: without an alarm SageMaker's auto-rollback "does not work" (deployment
+    guardrails' "Auto-Rollback Configuration and Monitoring"): the bake guards nothing."""
+    from providers.aws import AwsProvider
+    from providers.spec import parse_platform
+
+    def limitations(rollout):
+        config = copy.deepcopy(CONFIG)
+        config["mlops:platform"]["endpoint"]["rollout"] = rollout
+        return AwsProvider().limitations(parse_platform(config["mlops:platform"]))
+
+    none = {"error_rate": None, "p99_latency_ms": None}
+    (found,) = limitations({"strategy": "canary", "rollback_on": none})
+    assert (found.key, found.severity) == ("mlops:platform.endpoint.rollout.rollback_on", "note")
+    assert "nothing can roll it back" in found.message
+    assert [x.key for x in limitations({"strategy": "linear", "step_percent": 25, "rollback_on": none})] == [
+        "mlops:platform.endpoint.rollout.rollback_on"
+    ]
+    assert limitations({"strategy": "all_at_once", "rollback_on": none}) == []
+    assert limitations({"strategy": "canary", "rollback_on": {"error_rate": None, "p99_latency_ms": 300}}) == []

@@ -319,6 +319,56 @@ def test_captured_requests_decode_into_exactly_the_request_columns(aws, io_modul
     assert frame["paperless_billing"].tolist() == [True] * 4
 
 
+def test_an_unreadable_capture_line_is_skipped_and_counted_not_the_end_of_the_check(aws, io_module):
+    """Audit 2 finding 7: one line that is not JSON, a BASE64 body that is not UTF-8 text (a client's
+    binary body under an undeclared content type), or a line without `inferenceTime` used to abort
+    the whole drift check (no metric; only the silent-check alarm, two windows later)."""
+    good = _capture_line("2024-05-01T10:05:00Z", "text/csv", CSV_ROW, "CSV")
+    no_time = json.loads(good)
+    del no_time["eventMetadata"]["inferenceTime"]
+    lines = [
+        good,
+        '{"captureData": {"endpointInput": ',  # cut off mid-line
+        _capture_line(
+            "2024-05-01T10:06:00Z", "application/octet-stream", base64.b64encode(b"\xff\xfe\x00").decode(), "BASE64"
+        ),
+        json.dumps(no_time),
+        _capture_line("2024-05-01T10:07:00Z", "text/csv", "not base64 at all!", "BASE64"),
+        _capture_line("2024-05-01T10:08:00Z", "text/csv", CSV_ROW, "CSV"),
+    ]
+    key = "data-capture/churn-dev-endpoint-small/primary/2024/05/01/10/12-34-56-789-0abc.jsonl"
+    aws["s3"].put_object(Bucket=BUCKET, Key=key, Body="\n".join(lines).encode())
+    frame = io_module.read_captured(datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 11, tzinfo=UTC))
+    assert len(frame) == 2 and frame["tenure_months"].tolist() == [12, 12]
+    io_module.publish_drift({"status": "skipped", "n_current": 2, "features": {}})
+    endpoint = [{"Name": "Endpoint", "Value": "churn-dev-endpoint-small"}]
+    assert _published(aws["cloudwatch"], "unreadable_requests", endpoint) == [4.0]
+
+
+def test_records_filed_under_the_next_or_previous_hour_still_count_in_their_window(aws, io_module):
+    """Audit 2 finding 8: capture buffers before it writes, and AWS does not say whether the folder's
+    hour is the records' or the file's; the window reads its neighbours' folders too, and the
+    `inferenceTime` filter keeps their other records out."""
+    folder = "data-capture/churn-dev-endpoint-small/primary/2024/05/01"
+    files = {
+        # written in the next hour, holding the last records of the window
+        f"{folder}/11/00-00-30-000-0abc.jsonl": [
+            _capture_line("2024-05-01T10:59:58Z", "text/csv", CSV_ROW, "CSV"),
+            _capture_line("2024-05-01T11:00:10Z", "text/csv", CSV_ROW, "CSV"),  # the next window's
+        ],
+        # filed under the hour before, holding the window's first record
+        f"{folder}/09/59-59-59-000-0abc.jsonl": [
+            _capture_line("2024-05-01T09:59:59Z", "text/csv", CSV_ROW, "CSV"),  # the previous window's
+            _capture_line("2024-05-01T10:00:00Z", "text/csv", CSV_ROW, "CSV"),
+        ],
+        f"{folder}/10/30-00-00-000-0abc.jsonl": [_capture_line("2024-05-01T10:30:00Z", "text/csv", CSV_ROW, "CSV")],
+    }
+    for key, lines in files.items():
+        aws["s3"].put_object(Bucket=BUCKET, Key=key, Body="\n".join(lines).encode())
+    frame = io_module.read_captured(datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 11, tzinfo=UTC))
+    assert len(frame) == 3
+
+
 def test_an_empty_window_is_an_empty_frame_of_the_request_columns(aws, io_module):
     frame = io_module.read_captured(datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 11, tzinfo=UTC))
     assert list(frame.columns) == REQUEST and frame.empty
@@ -351,7 +401,7 @@ def test_a_judged_window_publishes_a_metric_per_request_column_and_the_heartbeat
             name: {"statistic": "ks", "value": 0.1 + i / 100, "drifted": False} for i, name in enumerate(REQUEST)
         },
     }
-    assert io_module.publish_drift(result) == f"cloudwatch:{NAMESPACE} (11 metrics)"
+    assert io_module.publish_drift(result) == f"cloudwatch:{NAMESPACE} (12 metrics)"
     endpoint = [{"Name": "Endpoint", "Value": "churn-dev-endpoint-small"}]
     assert _published(aws["cloudwatch"], "drift_checks", endpoint) == [1.0]
     assert _published(aws["cloudwatch"], "captured_requests", endpoint) == [250.0]
