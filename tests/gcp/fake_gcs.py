@@ -10,7 +10,8 @@ credentials). It answers:
 - `GET /storage/v1/b/B/o/N` (metadata) and `GET /[download/]storage/v1/b/B/o/N?alt=media` (bytes).
 
 An unknown bucket is 404. `read_only` makes every write 403 (an identity without
-storage.objects.create). Every request is recorded.
+storage.objects.create); `create_only` makes every list and read 403 (an identity holding
+roles/storage.objectCreator and nothing else). Every request is recorded.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class FakeGcs:
 
         self.lock = threading.Lock()
         self.read_only = False
+        self.create_only = False
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
         return f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -113,6 +115,8 @@ class FakeGcs:
             objects[name] = data
             self.generation += 1
             return 200, self._resource(bucket, name)
+        if method == "GET" and self.create_only:
+            return self._error(403, "PERMISSION_DENIED", "storage.objects.list / storage.objects.get denied")
         if method == "GET" and rest == "o":
             prefix = query.get("prefix", "")
             items = [self._resource(bucket, n) for n in sorted(objects) if n.startswith(prefix)]
