@@ -117,6 +117,10 @@ class FeatureStore(_Model):
 class Registry(_Model):
     approval: Literal["manual", "auto"] = "manual"
     """manual: a new model version waits for a person to approve it; auto: approved on registration."""
+    approvers: list[str] = Field(default_factory=list)
+    """Who may approve versions, in the cloud's principal syntax; the kit grants them exactly what
+    approving needs. GCP: IAM members (`group:reviewers@example.com`, `user:`, `serviceAccount:`,
+    `domain:`), validated by providers/gcp/translate.py. Empty: the project's admins grant it."""
 
 
 class QualityGate(_Model):

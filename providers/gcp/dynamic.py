@@ -1,9 +1,12 @@
 """Pulumi dynamic providers for the two Vertex AI objects pulumi-gcp cannot declare.
 
-- `ApprovedVersionCheck`: the approval gate of Vertex Model Registry, as a check. A version is
-  approved when it carries the label approval=approved: set at registration by the pipeline when
-  `registry.approval` is auto (compiled into it), or by a reviewer with their own identity
-  (`python -m providers.gcp.dynamic approve ...`, which also moves the alias `approved`). The check
+- `ApprovedVersionCheck`: the approval gate of Vertex Model Registry, as a check. With
+  `registry.approval: manual` a version is approved when its newest approval record in the
+  platform's approvals bucket says so (written by a reviewer with their own identity:
+  `python -m providers.gcp.dynamic approve ...` or `mlops model approve`, which also set the label
+  approval=approved and move the alias `approved`); the label alone is not enough, because the
+  pipeline identity, which uploads versions, could upload one already labelled. With `auto` the
+  label the pipeline sets at registration is enough, unless a newer record revokes it. The check
   only reads: an unapproved, revoked or unknown version fails `pulumi up` before anything is
   deployed, and neither a deploy nor a destroy ever approves or revokes anything.
 - `DeployedModel`: a registry version deployed to a `vertex.AiEndpoint` with replica bounds and a
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import time
 import zlib
@@ -69,6 +73,116 @@ def model_name(project: str, region: str, model_id: str) -> str:
 
 
 # --- approval -----------------------------------------------------------------------------------
+#
+# Two things say whether a version may be deployed:
+# - its label approval=approved|pending|revoked|rejected, which people see in the console and which
+#   the register step sets at upload (approved in auto mode, pending in manual mode);
+# - an approval RECORD: an object in the platform's approvals bucket, written by the approval command
+#   (`python -m providers.gcp.dynamic approve|revoke`, `mlops model approve|reject`) with the
+#   approver's own credentials. The pipeline identity (which uploads versions, and could upload one
+#   already labelled approved: UploadModelRequest.model carries `labels` and `version_aliases`) and
+#   the served model's identity hold no role on that bucket, so they cannot write a record.
+# In manual mode a version is approved only when its newest record says "approved" (and is about this
+# very version: same artifact uri and creation time) and its label agrees; the label alone is not an
+# approval. In auto mode the pipeline approving at registration is the configured behaviour: the label
+# suffices, unless a newer record revokes it.
+
+RECORD_KIND = "mlops-approval"
+
+
+def approvals_bucket(project: str, prefix: str) -> str:
+    """The approvals bucket of platform `prefix` (GcpSettings.approvals_bucket; day two derives it
+    from the stack outputs `platform` and the model's project). Never longer than the kit's main
+    bucket `<project>-<prefix>-mlops`, so every valid stack has a valid one."""
+    return f"{project}-{prefix}-gate"
+
+
+def storage_client(project: str, storage_endpoint: str | None = None):
+    from google.cloud import storage
+
+    if storage_endpoint:  # only ever a local fake (tests)
+        from google.auth.credentials import AnonymousCredentials
+
+        return storage.Client(
+            project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": storage_endpoint}
+        )
+    return storage.Client(project=project)
+
+
+def _stamp(value: Any) -> str:
+    return value.rfc3339() if value and hasattr(value, "rfc3339") else (str(value) if value else "")
+
+
+def _whoami(client: Any) -> str:
+    """Who the approving credentials say they are (informative: what authorises a record is the
+    bucket's IAM; Cloud Storage's Data Access audit logs say who wrote it)."""
+    credentials = getattr(client, "_credentials", None)
+    for attribute in ("service_account_email", "account", "signer_email"):
+        value = getattr(credentials, attribute, None)
+        if isinstance(value, str) and value and value != "default":
+            return value
+    return "unknown (the credentials do not name their principal)"
+
+
+class ApprovalRecords:
+    """The approval records of one platform: `gs://<bucket>/<model>/versions/<n>/<time>-<decision>.json`.
+
+    Append-only: each decision is a new object, created with `ifGenerationMatch=0` (create, never
+    overwrite), so an approver needs only `storage.objects.create` (roles/storage.objectCreator,
+    which can neither overwrite nor delete), and the newest object of a version is its state."""
+
+    def __init__(self, bucket: str, project: str, storage_endpoint: str | None = None) -> None:
+        self.bucket, self.project, self.storage_endpoint = bucket, project, storage_endpoint
+
+    @property
+    def client(self) -> Any:
+        if not hasattr(self, "_client"):
+            self._client = storage_client(self.project, self.storage_endpoint)
+        return self._client
+
+    @staticmethod
+    def prefix(version_name: str) -> str:
+        base, _, version = version_name.partition("@")
+        return f"{base}/versions/{version}/"
+
+    def write(self, version_name: str, decision: str, model: Any, reason: str = "") -> dict[str, Any]:
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        base, _, version = version_name.partition("@")
+        record = {
+            "kind": RECORD_KIND,
+            "model": base,
+            "version": version,
+            "decision": decision,
+            "by": _whoami(self.client),
+            "at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "artifact_uri": model.artifact_uri,
+            "version_create_time": _stamp(model.version_create_time),
+            "reason": reason,
+        }
+        name = f"{self.prefix(version_name)}{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{decision}.json"
+        self.client.bucket(self.bucket).blob(name).upload_from_string(
+            json.dumps(record, sort_keys=True), content_type="application/json", if_generation_match=0
+        )
+        return {**record, "object": f"gs://{self.bucket}/{name}"}
+
+    def latest(self, version_name: str) -> dict[str, Any] | None:
+        """The version's newest record (object names sort by time), or None."""
+        from google.api_core import exceptions
+
+        try:
+            names = [b.name for b in self.client.list_blobs(self.bucket, prefix=self.prefix(version_name))]
+        except exceptions.NotFound as error:
+            raise RuntimeError(
+                f"the approvals bucket gs://{self.bucket} does not exist (the ModelRegistry's, created by `pulumi up`)"
+            ) from error
+        names = [n for n in names if n.endswith(".json")]
+        if not names:
+            return None
+        newest = max(names)
+        record = json.loads(self.client.bucket(self.bucket).blob(newest).download_as_bytes())
+        return {**record, "object": f"gs://{self.bucket}/{newest}"}
 
 
 def approval_of(client: Any, name: str) -> str:
@@ -76,8 +190,39 @@ def approval_of(client: Any, name: str) -> str:
     return str(client.get_model(name=name).labels.get(APPROVAL_LABEL, ""))
 
 
-def is_approved(client: Any, name: str) -> bool:
-    return approval_of(client, name) == "approved"
+def approval_state(client: Any, records: ApprovalRecords, name: str, mode: str) -> tuple[bool, str]:
+    """(approved, why) for version `name` (`<model>@<n>`) under `registry.approval` `mode`.
+    GetModel's NotFound propagates (the version does not exist)."""
+    model = client.get_model(name=name)
+    label = str(model.labels.get(APPROVAL_LABEL, ""))
+    record = records.latest(name)
+    where = f"gs://{records.bucket}/{records.prefix(name)}"
+    if record is not None and record.get("decision") != "approved":
+        return False, f"its newest approval record ({record['object']}) says {record.get('decision')!r}"
+    if label != "approved":
+        return False, f"approval={label or 'none'}"
+    if mode == "auto" and record is None:
+        return True, "approved at registration (registry.approval: auto)"
+    if record is None:
+        return False, (
+            f"it carries the label approval=approved but there is no approval record under {where}: with "
+            "registry.approval manual the label alone is not an approval (whoever can upload a model can set it)"
+        )
+    live = {"artifact_uri": model.artifact_uri, "version_create_time": _stamp(model.version_create_time)}
+    stale = [k for k, v in live.items() if str(record.get(k, "")) != v]
+    if stale or record.get("kind") != RECORD_KIND:
+        return False, (
+            f"its approval record {record['object']} is about another upload ({', '.join(stale) or 'kind'} differ): "
+            "approve this version again"
+        )
+    return True, f"approved by {record.get('by')} at {record.get('at')} ({record['object']})"
+
+
+def is_approved(client: Any, name: str, records: ApprovalRecords | None = None, mode: str = "manual") -> bool:
+    """Approved for deployment: by the label only when no records are given (auto mode's rule)."""
+    if records is None:
+        return approval_of(client, name) == "approved"
+    return approval_state(client, records, name, mode)[0]
 
 
 def _label(client: Any, name: str, value: str) -> None:
@@ -91,16 +236,23 @@ def _label(client: Any, name: str, value: str) -> None:
     )
 
 
-def set_approval(client: Any, name: str, approved: bool) -> None:
-    """A reviewer approves (or revokes) one version, with their own identity: label
-    approval=approved|revoked, and the alias `approved`. Only the approval command calls this;
-    no Pulumi resource and no pipeline identity does.
+def set_approval(
+    client: Any, name: str, approved: bool, records: ApprovalRecords | None = None, reason: str = ""
+) -> dict[str, Any] | None:
+    """A reviewer approves (or revokes) one version, with their own identity: first the approval
+    record (what the deploy gate trusts in manual mode; a revocation takes effect with it), then the
+    label approval=approved|revoked and the alias `approved`, for people to see. Only the approval
+    commands call this; no Pulumi resource and no pipeline identity does.
 
     An alias names one version of a model at a time, so approving moves `approved` to this version
     (it then marks the latest approval); the label keeps every approved version deployable.
+    Returns the record written (None without `records`).
     """
     from google.api_core import exceptions
 
+    written = None
+    if records is not None:
+        written = records.write(name, "approved" if approved else "revoked", client.get_model(name=name), reason)
     base = name.split("@", 1)[0]
     if approved:
         try:
@@ -113,38 +265,53 @@ def set_approval(client: Any, name: str, approved: bool) -> None:
     elif APPROVED_ALIAS in client.get_model(name=name).version_aliases:
         client.merge_version_aliases(name=name, version_aliases=[f"-{APPROVED_ALIAS}"])
     _label(client, name, "approved" if approved else "revoked")
+    return written
 
 
 class ApprovalCheckProvider(ResourceProvider):
-    """inputs: project, region, model_id, version, mode ("manual" | "auto"), api_endpoint.
+    """inputs: project, region, model_id, version, mode ("manual" | "auto"), approvals_bucket,
+    api_endpoint, storage_endpoint.
 
-    Reads the version's approval and refuses an unapproved one; never writes to the registry."""
+    Reads the version's approval (its label and its newest approval record) and refuses an
+    unapproved one; never writes to the registry or the bucket."""
 
     def _version_name(self, props: dict[str, Any]) -> str:
         return f"{model_name(props['project'], props['region'], props['model_id'])}@{props['version']}"
 
+    def _records(self, props: dict[str, Any]) -> ApprovalRecords | None:
+        bucket = props.get("approvals_bucket")
+        return ApprovalRecords(bucket, props["project"], props.get("storage_endpoint")) if bucket else None
+
+    def _state(self, props: dict[str, Any]) -> tuple[bool, str]:
+        client = model_service(props["region"], props.get("api_endpoint"))
+        name = self._version_name(props)
+        records = self._records(props)
+        if records is None:  # a check declared before the approvals bucket existed: the label's rule
+            state = approval_of(client, name)
+            return state == "approved", f"approval={state or 'none'}"
+        return approval_state(client, records, name, props["mode"])
+
     def _check(self, props: dict[str, Any]) -> dict[str, Any]:
         from google.api_core import exceptions
 
-        client = model_service(props["region"], props.get("api_endpoint"))
         name = self._version_name(props)
         try:
-            state = approval_of(client, name)
+            approved, why = self._state(props)
         except exceptions.NotFound:
             raise Exception(  # noqa: B904, TRY002 - the message Pulumi shows the operator
                 f"model version {name} does not exist: the training pipeline registers versions when "
                 "they pass the quality gate; set endpoint.model_version to a registered version"
             )
-        if state == "approved":
+        if approved:
             return {**props, "version_name": name, "approved": True}
         how = (
             "registry.approval is auto: the pipeline approves a version when it registers it, and this one was "
-            f"registered or since marked {state or 'without approval'}"
+            "registered or since marked otherwise"
             if props["mode"] == "auto"
-            else "registry.approval is manual"
+            else "registry.approval is manual: a person approves each version"
         )
         raise Exception(  # noqa: TRY002 - the message Pulumi shows the operator
-            f"model version {name} is not approved (approval={state or 'none'}; {how}). Deploying never approves: a "
+            f"model version {name} is not approved ({why}; {how}). Deploying never approves: a "
             f"reviewer approves it with: python -m providers.gcp.dynamic approve --project {props['project']} "
             f"--region {props['region']} --model {props['model_id']} --version {props['version']}"
         )
@@ -154,9 +321,9 @@ class ApprovalCheckProvider(ResourceProvider):
         return CreateResult(id_=outs["version_name"], outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("project", "region", "model_id", "version", "mode")
+        keys = ("project", "region", "model_id", "version", "mode", "approvals_bucket")
         changed = [k for k in keys if olds.get(k) != news.get(k)]
-        replaces = [k for k in changed if k != "mode"]
+        replaces = [k for k in changed if k not in ("mode", "approvals_bucket")]
         # A refresh that found the version unapproved (revoked) makes the next `up` check again, and fail.
         stale = olds.get("approved") is not True
         return DiffResult(changes=bool(changed) or stale, replaces=replaces, delete_before_replace=False)
@@ -165,12 +332,12 @@ class ApprovalCheckProvider(ResourceProvider):
         return UpdateResult(outs=self._check(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """`pulumi refresh`: the version's approval as it is now (a revoked version reads False)."""
+        """`pulumi refresh`: the version's approval as it is now (revoked, or in manual mode without
+        an approval record, reads False)."""
         from google.api_core import exceptions
 
-        client = model_service(props["region"], props.get("api_endpoint"))
         try:
-            approved = is_approved(client, self._version_name(props))
+            approved, _why = self._state(props)
         except exceptions.NotFound:
             return ReadResult("", {})  # the version is gone
         return ReadResult(id_, {**props, "approved": approved})
@@ -696,20 +863,31 @@ class MetadataStore(pulumi.dynamic.Resource):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m providers.gcp.dynamic",
-        description="Approve (or revoke) a Vertex Model Registry version for deployment.",
+        description="Approve (or revoke) a Vertex Model Registry version for deployment: writes an approval "
+        "record to the platform's approvals bucket, then sets the version's label and alias.",
     )
     parser.add_argument("action", choices=("approve", "revoke", "status"))
     parser.add_argument("--project", required=True)
     parser.add_argument("--region", required=True)
+    parser.add_argument("--platform", required=True, help="the stack output `platform`, e.g. churn-dev")
     parser.add_argument("--model", required=True, help="model id, e.g. churn-dev-churn")
     parser.add_argument("--version", required=True, type=int)
+    parser.add_argument("--mode", choices=("manual", "auto"), default="manual", help="registry.approval (status)")
+    parser.add_argument("--reason", default="", help="kept in the record")
     parser.add_argument("--api-endpoint", help=argparse.SUPPRESS)
+    parser.add_argument("--storage-endpoint", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     client = model_service(args.region, args.api_endpoint)
+    records = ApprovalRecords(approvals_bucket(args.project, args.platform), args.project, args.storage_endpoint)
     name = f"{model_name(args.project, args.region, args.model)}@{args.version}"
-    if args.action != "status":
-        set_approval(client, name, approved=args.action == "approve")
-    print(f"{name}: {'approved' if is_approved(client, name) else 'not approved'}")
+    if args.action == "status":  # reads the bucket: storage.objects.list/get, which approvers do not hold
+        approved, why = approval_state(client, records, name, args.mode)
+        print(f"{name}: {'approved' if approved else 'not approved'} ({why})")
+        return 0
+    # An approver holds storage.objects.create only: print the record written, never read it back.
+    written = set_approval(client, name, approved=args.action == "approve", records=records, reason=args.reason)
+    assert written is not None
+    print(f"{name}: {written['decision']} by {written['by']} at {written['at']}, recorded in {written['object']}")
     return 0
 
 

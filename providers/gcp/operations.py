@@ -5,8 +5,11 @@ What the stack outputs hold (`providers/base.py`) and how each command reads the
 
 - `model_registry`: `projects/<p>/locations/<r>/models/<id>`. A version is `<model>@<n>`
   (ModelService.ListModelVersions); its status is the label `approval` the register step sets
-  (`pending` | `approved`; `rejected` set here), the deploy-time gate of `providers/gcp/dynamic.py`;
-  the gate metric is the `version_description` the register step writes (`roc_auc=0.8123`).
+  (`pending` | `approved`; `rejected` set here); the gate metric is the `version_description` the
+  register step writes (`roc_auc=0.8123`). Approving and rejecting first write an approval record to
+  the platform's approvals bucket (`<project>-<platform>-gate`, providers/gcp/dynamic.py), which is
+  what the deploy-time gate trusts with `registry.approval: manual`; a promotion from a manual
+  registry requires that record too.
 - `endpoint`: `projects/<p>/locations/<r>/endpoints/<id>`; served versions are its deployed models
   (`model` + `model_version_id`) and their share is the endpoint's `traffic_split`.
 - `training_schedule`: the Vertex AI schedule whose `create_pipeline_job_request` is what a run is
@@ -34,6 +37,7 @@ from providers.operations import (
     DriftReport,
     FeatureDrift,
     ModelVersion,
+    NotApproved,
     OperationError,
     Operations,
     Prediction,
@@ -49,6 +53,8 @@ API_ENDPOINT: str | None = None
 """Vertex AI API endpoint override (None: `<region>-aiplatform.googleapis.com`); tests set a fake."""
 LOGGING_ENDPOINT: str | None = None
 """Cloud Logging API endpoint override (None: the default); tests set a fake."""
+STORAGE_ENDPOINT: str | None = None
+"""Cloud Storage API endpoint override (None: the default); tests set a fake."""
 OPERATION_TIMEOUT_S = 1800
 APPROVAL_LABEL = "approval"
 PROMOTED_LABEL = "promoted-from"
@@ -198,14 +204,38 @@ class GcpOperations(Operations):
                 out[number] = out.get(number, 0) + shares[deployed.id]
         return out
 
+    @property
+    def records(self) -> Any:
+        """The platform's approval records (providers/gcp/dynamic.py ApprovalRecords)."""
+        from providers.gcp.dynamic import ApprovalRecords, approvals_bucket
+
+        platform = str(self.outputs.require("platform", "the platform prefix (the approvals bucket's name)"))
+        return ApprovalRecords(approvals_bucket(self.project, platform), self.project, STORAGE_ENDPOINT)
+
+    def require_approved(self, number: int) -> ModelVersion:
+        """Approved by its label, and, in a manual registry, by an approval record: a version the
+        uploader labelled approved itself is not promoted (it could become approved elsewhere)."""
+        from providers.gcp.dynamic import approval_state
+
+        found = super().require_approved(number)
+        approved, why = approval_state(self._client("model"), self.records, found.id, self.approval)
+        if not approved:
+            raise NotApproved(
+                f"stack {self.stack}: version {number} is not approved by the approval gate ({why}); "
+                f"only an approved version is promoted (mlops model approve {number} --stack {self.stack})"
+            )
+        return found
+
     def set_status(self, number: int, status: str, reason: str = "") -> ModelVersion:
         from providers.gcp.dynamic import set_approval
 
         found = self.version(number)
         client = self._client("model")
         if status == "approved":
-            set_approval(client, found.id, approved=True)
+            set_approval(client, found.id, approved=True, records=self.records, reason=reason)
         else:
+            # the record first (the gate trusts it), then what people see
+            self.records.write(found.id, "rejected", client.get_model(name=found.id), reason)
             got = client.get_model(name=found.id)
             if "approved" in got.version_aliases:
                 client.merge_version_aliases(name=found.id, version_aliases=["-approved"])
@@ -255,7 +285,8 @@ class GcpOperations(Operations):
         if status == "approved":
             from providers.gcp.dynamic import set_approval
 
-            set_approval(client, copied, approved=True)
+            # named by the target's project id (Vertex may answer with its number)
+            set_approval(client, f"{target.model}@{result.model_version_id}", approved=True, records=target.records)
         steps.append(f"labelled it approval={status} in {target.model}")
         return Promotion(source.id, copied, int(result.model_version_id), True, status, tuple(steps))
 

@@ -474,8 +474,12 @@ class RetrainingTrigger(Capability):
                 opts=self.child(),
             ),
             # run the workflow it is the trigger of. Bound on the project: pulumi_gcp (10.x) has no
-            # IAM resource for a single workflow (pulumi_gcp.workflows holds only Workflow), so it
-            # cannot be scoped to the workflow. No eventarc.eventReceiver: "You don't need to grant
+            # IAM resource for a single workflow (pulumi_gcp.workflows holds only Workflow;
+            # terraform-provider-google issue 13125), and an IAM condition on resource.name would not
+            # scope it: workflows.googleapis.com is not among the services that "recognize resource
+            # attributes" ("Resource attributes for IAM Conditions",
+            # https://cloud.google.com/iam/docs/conditions-resource-attributes; docs/gcp.md).
+            # No eventarc.eventReceiver: "You don't need to grant
             # the role if you are routing direct events from Cloud Pub/Sub" ("Roles and permissions
             # for Workflows targets", https://cloud.google.com/eventarc/standard/docs/workflows/roles-permissions).
             gcp.projects.IAMMember(

@@ -108,6 +108,10 @@ class GcpSettings:
     prefix: str
     labels: dict[str, str]
     bucket_name: str
+    approvals_bucket: str
+    """The approval records' bucket (`dynamic.approvals_bucket`): only approvers may write to it."""
+    approvers: tuple[str, ...]
+    """`registry.approvers`: IAM members granted objectCreator on the approvals bucket (and the approver role)."""
     service_account_id: str
     workflow_account_id: str
     dataset_id: str
@@ -168,6 +172,41 @@ def check_service_account_id(value: str, key: str) -> str:
             "(shorten the platform name or environment)",
         )
     return check_name(_SA_ID_RE, value, key, "service account id")
+
+
+# IAM principal identifiers a role can be granted to ("Principal identifiers",
+# https://cloud.google.com/iam/docs/principal-identifiers): a Google account, group or service account
+# by e-mail, a Cloud Identity / Workspace domain, a workforce or workload identity federation principal.
+_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+_MEMBER_RE = re.compile(
+    rf"^(?:(?:user|group|serviceAccount):{_EMAIL}"
+    r"|domain:[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}"
+    r"|principal(?:Set)?://iam\.googleapis\.com/\S+)$"
+)
+
+
+def check_approvers(members: list[str], kit_accounts: tuple[str, ...], key: str) -> tuple[str, ...]:
+    """`registry.approvers`: IAM members, each once; never public, never an identity the kit runs
+    pipelines or retraining as (an approver must be someone other than the uploader)."""
+    seen: set[str] = set()
+    for i, member in enumerate(members):
+        where = f"{key}[{i}]"
+        if member in ("allUsers", "allAuthenticatedUsers"):
+            raise SpecError(where, f"{member!r} would let anyone approve; name users, groups or service accounts")
+        if not _MEMBER_RE.match(member):
+            raise SpecError(
+                where,
+                f"{member!r} is not an IAM principal: user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:DOMAIN "
+                "or principal://iam.googleapis.com/... (https://cloud.google.com/iam/docs/principal-identifiers)",
+            )
+        if member in kit_accounts:
+            raise SpecError(
+                where, f"{member} is an identity the kit runs pipelines as; an approver must be someone else"
+            )
+        if member in seen:
+            raise SpecError(where, f"{member} is listed twice")
+        seen.add(member)
+    return tuple(members)
 
 
 def check_online_store_name(value: str, key: str) -> str:
@@ -359,6 +398,12 @@ def translate(target: Target) -> GcpSettings:
     bucket = f"{project}-{prefix}-mlops"
     if not _BUCKET_RE.match(bucket):
         raise SpecError(f"{KEY}.name", f"bucket name {bucket!r} breaks the Cloud Storage rule {_BUCKET_RE.pattern}")
+    account_ids = (f"{prefix}-ml", f"{prefix}-retrain")
+    approvers = check_approvers(
+        list(platform.registry.approvers),
+        tuple(f"serviceAccount:{a}@{project}.iam.gserviceaccount.com" for a in account_ids),
+        f"{KEY}.registry.approvers",
+    )
     schedule = platform.pipeline.schedule
     training, serving = SIZES[platform.pipeline.instance], SIZES[platform.endpoint.instance]
     image = serving_image(region, target.pipeline.framework)
@@ -391,6 +436,8 @@ def translate(target: Target) -> GcpSettings:
         prefix=prefix,
         labels=dict(platform.all_tags),
         bucket_name=bucket,
+        approvals_bucket=f"{project}-{prefix}-gate",
+        approvers=approvers,
         service_account_id=check_service_account_id(f"{prefix}-ml", f"{KEY}.name"),
         workflow_account_id=check_service_account_id(f"{prefix}-retrain", f"{KEY}.name"),
         dataset_id=dataset,

@@ -36,7 +36,8 @@ def _error(code: int, status: str, message: str) -> tuple[int, dict[str, Any]]:
 @dataclass
 class FakeVertex:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """'projects/../models/<id>@<version>' -> {"versionAliases": [...], "labels": {...}}"""
+    """'projects/../models/<id>@<version>' -> {"versionAliases": [...], "labels": {...}, and, for an
+    uploaded version, "artifactUri" and "versionCreateTime" (the fake's clock at upload)}"""
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     """'projects/../endpoints/<id>' -> {"deployedModels": [...], "trafficSplit": {...},
     "privateServiceConnectConfig": {...}} (an endpoint is created on first use unless `strict`)"""
@@ -127,6 +128,8 @@ class FakeVertex:
             "versionAliases": list(model.get("versionAliases", [])),
             "labels": dict(model.get("labels", {})),
             "uploaded": model,
+            "artifactUri": model.get("artifactUri", ""),
+            "versionCreateTime": self._stamp(),
         }
         return {
             "name": f"{base}/operations/up{version}",
@@ -142,6 +145,7 @@ class FakeVertex:
             "versionId": version,
             "versionAliases": state["versionAliases"],
             "labels": state["labels"],
+            **{k: state[k] for k in ("artifactUri", "versionCreateTime") if state.get(k)},
         }
 
     # --- endpoints --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ create, read (`pulumi refresh`), update, delete, and a create interrupted after 
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -15,10 +16,12 @@ from providers.gcp.dynamic import (
     deployed_model_id,
     main,
 )
+from tests.gcp.fake_gcs import FakeGcs
 from tests.gcp.fake_vertex import FakeVertex
 
 PROJECT, REGION = "my-ml-project", "europe-west4"
 MODEL = f"projects/{PROJECT}/locations/{REGION}/models/churn-dev-churn"
+APPROVALS = "my-ml-project-churn-dev-gate"  # written here, not read from the code
 ENDPOINT = f"projects/{PROJECT}/locations/{REGION}/endpoints/1966262384"
 ATTACHMENT = f"projects/tenant-p/regions/{REGION}/serviceAttachments/sa-1966262384"
 
@@ -32,8 +35,16 @@ def vertex():
     fake.stop()
 
 
-def approval_props(vertex: FakeVertex, mode: str, version: str = "1") -> dict:
-    return {
+@pytest.fixture()
+def gcs():
+    fake = FakeGcs(buckets={APPROVALS: {}})
+    fake.url = fake.start()
+    yield fake
+    fake.stop()
+
+
+def approval_props(vertex: FakeVertex, mode: str, version: str = "1", gcs: FakeGcs | None = None) -> dict:
+    props = {
         "project": PROJECT,
         "region": REGION,
         "model_id": "churn-dev-churn",
@@ -41,6 +52,9 @@ def approval_props(vertex: FakeVertex, mode: str, version: str = "1") -> dict:
         "mode": mode,
         "api_endpoint": vertex.url,
     }
+    if gcs is not None:
+        props |= {"approvals_bucket": APPROVALS, "storage_endpoint": gcs.url}
+    return props
 
 
 def deploy_props(vertex: FakeVertex, **overrides) -> dict:
@@ -66,104 +80,238 @@ def calls(vertex: FakeVertex) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in vertex.requests]
 
 
-def approve_argv(version: str, vertex: FakeVertex, action: str = "approve") -> list[str]:
+def approve_argv(version: str, vertex: FakeVertex, gcs: FakeGcs, action: str = "approve") -> list[str]:
     return [
         action,
-        *("--project", PROJECT, "--region", REGION, "--model", "churn-dev-churn", "--version", version),
-        *("--api-endpoint", vertex.url),
+        *("--project", PROJECT, "--region", REGION, "--platform", "churn-dev", "--model", "churn-dev-churn"),
+        *("--version", version, "--api-endpoint", vertex.url, "--storage-endpoint", gcs.url),
     ]
+
+
+def records(gcs: FakeGcs) -> dict[str, dict]:
+    return {name: json.loads(data) for name, data in gcs.buckets[APPROVALS].items()}
+
+
+def object_calls(gcs: FakeGcs) -> list[tuple[str, str]]:
+    """The requests on objects (the client also looks the bucket itself up, in the background)."""
+    return [(r.method, r.path) for r in gcs.requests if "/o" in r.path.split(APPROVALS, 1)[-1]]
 
 
 # --- the approval check: reads, never writes ------------------------------------------------------
 
+ARTIFACTS = "gs://my-ml-project-churn-dev-mlops/runs/1/model"
+
+
+def upload(vertex: FakeVertex, labels: dict, aliases: tuple[str, ...] = (), artifact: str = ARTIFACTS) -> str:
+    """What any code running as the pipeline identity can do (it holds aiplatform.models.upload):
+    UploadModel with the real client, choosing the new version's labels and aliases."""
+    from google.cloud import aiplatform_v1 as v1
+
+    client = dynamic.model_service(REGION, vertex.url)
+    body = v1.Model(display_name="churn-dev-churn", artifact_uri=artifact, labels=labels, version_aliases=list(aliases))
+    parent = f"projects/{PROJECT}/locations/{REGION}"
+    if any(k.startswith(f"{MODEL}@") for k in vertex.models):
+        request = v1.UploadModelRequest(parent=parent, model=body, parent_model=MODEL)
+    else:
+        request = v1.UploadModelRequest(parent=parent, model=body, model_id="churn-dev-churn")
+    result = client.upload_model(request=request).result()
+    return f"{MODEL}@{result.model_version_id}"
+
+
+def test_a_version_uploaded_already_labelled_approved_is_not_approved_in_manual_mode(vertex, gcs):
+    """The forgery: the uploader registers a version with label approval=approved and alias
+    `approved` (UploadModelRequest.model.labels / version_aliases). Without an approval record,
+    which only approvers can write, manual mode refuses it, at `up` and at `refresh`."""
+    name = upload(vertex, {"approval": "approved"}, ("approved",))
+    assert vertex.models[name]["labels"] == {"approval": "approved"}  # the upload carried them
+    assert vertex.models[name]["versionAliases"] == ["approved"]
+    provider = ApprovalCheckProvider()
+    with pytest.raises(Exception, match=r"label alone is not an approval.*providers.gcp.dynamic approve") as refused:
+        provider.create(approval_props(vertex, "manual", gcs=gcs))
+    assert f"no approval record under gs://{APPROVALS}/{MODEL}/versions/1/" in str(refused.value)
+    assert provider.read(name, approval_props(vertex, "manual", gcs=gcs)).outs["approved"] is False
+    # in auto mode the pipeline approving at registration is the configured behaviour
+    assert provider.create(approval_props(vertex, "auto", gcs=gcs)).outs["approved"] is True
+
 
 @pytest.mark.parametrize("mode", ["manual", "auto"])
 @pytest.mark.parametrize("state", ["pending", "revoked", None])
-def test_an_unapproved_version_is_refused_and_left_as_it_is(vertex, mode, state):
+def test_an_unapproved_version_is_refused_and_left_as_it_is(vertex, gcs, mode, state):
     vertex.models[f"{MODEL}@1"] = {"versionAliases": [], "labels": {"approval": state} if state else {}}
     provider = ApprovalCheckProvider()
     with pytest.raises(Exception, match=r"is not approved .*Deploying never approves.* providers.gcp.dynamic approve"):
-        provider.create(approval_props(vertex, mode))
+        provider.create(approval_props(vertex, mode, gcs=gcs))
     assert calls(vertex) == [("GET", f"/v1/{MODEL}@1")]
     assert vertex.models[f"{MODEL}@1"]["labels"] == ({"approval": state} if state else {})
+    assert records(gcs) == {}
 
 
 @pytest.mark.parametrize("mode", ["manual", "auto"])
-def test_the_check_never_changes_the_registry(vertex, mode):
+def test_the_check_never_changes_the_registry_nor_the_records(vertex, gcs, mode):
     """Issue 9 item 11, the class: every operation of the check, in either mode, only reads."""
-    vertex.models[f"{MODEL}@1"] = {"versionAliases": ["approved"], "labels": {"approval": "approved"}}
-    vertex.models[f"{MODEL}@2"] = {"versionAliases": [], "labels": {"approval": "approved"}}
+    upload(vertex, {"approval": "pending"})
+    upload(vertex, {"approval": "pending"})
+    assert main(approve_argv("1", vertex, gcs)) == 0
+    assert main(approve_argv("2", vertex, gcs)) == 0
+    before = (json.dumps(vertex.models, sort_keys=True), records(gcs))
+    vertex.requests.clear()
+    gcs.requests.clear()
     provider = ApprovalCheckProvider()
-    created = provider.create(approval_props(vertex, mode))
+    created = provider.create(approval_props(vertex, mode, gcs=gcs))
     assert created.id == f"{MODEL}@1" and created.outs["approved"] is True
-    provider.diff(created.id, created.outs, approval_props(vertex, mode, "2"))
-    provider.update(created.id, created.outs, approval_props(vertex, mode, "2"))
+    provider.diff(created.id, created.outs, approval_props(vertex, mode, "2", gcs))
+    provider.update(created.id, created.outs, approval_props(vertex, mode, "2", gcs))
     provider.read(created.id, created.outs)
     provider.delete(created.id, created.outs)
     assert {method for method, _ in calls(vertex)} == {"GET"}
-    assert vertex.models[f"{MODEL}@1"] == {"versionAliases": ["approved"], "labels": {"approval": "approved"}}
+    assert {method for method, _ in object_calls(gcs)} == {"GET"}
+    assert (json.dumps(vertex.models, sort_keys=True), records(gcs)) == before
 
 
-def test_a_person_approves_with_the_command_then_the_check_passes(vertex):
-    vertex.models[f"{MODEL}@1"] = {"versionAliases": [], "labels": {"approval": "pending"}}
-    assert main(approve_argv("1", vertex)) == 0
+def test_a_person_approves_with_the_command_then_the_check_passes(vertex, gcs):
+    name = upload(vertex, {"approval": "pending"})
+    vertex.requests.clear()
+    assert main(approve_argv("1", vertex, gcs)) == 0
+    # the record first (create only: never overwrites), then the label and alias people see
+    (written,) = [r for r in gcs.requests if r.method == "POST"]
+    assert written.path == f"/upload/storage/v1/b/{APPROVALS}/o" and written.query["ifGenerationMatch"] == "0"
     assert calls(vertex) == [
+        ("GET", f"/v1/{MODEL}@1"),  # what the record is about
         ("GET", f"/v1/{MODEL}@approved"),  # nobody holds the alias yet (404)
         ("POST", f"/v1/{MODEL}@1:mergeVersionAliases"),
         ("GET", f"/v1/{MODEL}@1"),
         ("PATCH", f"/v1/{MODEL}@1"),
-        ("GET", f"/v1/{MODEL}@1"),  # the status the command prints
     ]
-    assert vertex.requests[1].body == {"versionAliases": ["approved"]}
-    assert "updateMask=labels" in vertex.requests[3].query
-    assert vertex.requests[3].body["labels"] == {"approval": "approved"}
-    result = ApprovalCheckProvider().create(approval_props(vertex, "manual"))
+    assert vertex.requests[2].body == {"versionAliases": ["approved"]}
+    assert "updateMask=labels" in vertex.requests[4].query
+    assert vertex.requests[4].body["labels"] == {"approval": "approved"}
+    ((key, record),) = records(gcs).items()
+    assert key.startswith(f"{MODEL}/versions/1/") and key.endswith("-approved.json")
+    assert {k: record[k] for k in ("kind", "model", "version", "decision", "artifact_uri")} == {
+        "kind": "mlops-approval",
+        "model": MODEL,
+        "version": "1",
+        "decision": "approved",
+        "artifact_uri": ARTIFACTS,
+    }
+    assert record["version_create_time"] == vertex.models[name]["versionCreateTime"]
+    result = ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
     assert (result.id, result.outs["approved"]) == (f"{MODEL}@1", True)
 
 
-def test_approving_a_new_version_moves_the_alias(vertex):
-    vertex.models[f"{MODEL}@1"] = {"versionAliases": ["default", "approved"], "labels": {"approval": "approved"}}
-    vertex.models[f"{MODEL}@2"] = {"versionAliases": [], "labels": {"approval": "pending"}}
-    assert main(approve_argv("2", vertex)) == 0
+def test_an_approver_needs_only_to_create_objects(vertex, gcs, capsys):
+    """roles/storage.objectCreator: no list, no read, no overwrite. The command never reads the bucket."""
+    upload(vertex, {"approval": "pending"})
+    gcs.create_only = True
+    assert main(approve_argv("1", vertex, gcs)) == 0
+    assert "approved by unknown (the credentials do not name their principal) at" in capsys.readouterr().out
+    assert [m for m, _ in object_calls(gcs)] == ["POST"]
+    gcs.create_only = False
+    assert ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs)).outs["approved"] is True
+
+
+def test_approving_a_new_version_moves_the_alias(vertex, gcs):
+    upload(vertex, {"approval": "pending"})
+    upload(vertex, {"approval": "pending"})
+    assert main(approve_argv("1", vertex, gcs)) == 0
+    vertex.requests.clear()
+    assert main(approve_argv("2", vertex, gcs)) == 0
     merges = [(r.path, r.body) for r in vertex.requests if r.path.endswith(":mergeVersionAliases")]
     assert merges == [
         (f"/v1/{MODEL}@1:mergeVersionAliases", {"versionAliases": ["-approved"]}),
         (f"/v1/{MODEL}@2:mergeVersionAliases", {"versionAliases": ["approved"]}),
     ]
-    assert vertex.models[f"{MODEL}@1"]["versionAliases"] == ["default"]
+    assert vertex.models[f"{MODEL}@1"]["versionAliases"] == []
     # version 1 stays approved (deployable); the alias marks the latest approval
     assert vertex.models[f"{MODEL}@1"]["labels"]["approval"] == "approved"
-    assert vertex.models[f"{MODEL}@2"] == {"versionAliases": ["approved"], "labels": {"approval": "approved"}}
+    for version in ("1", "2"):
+        assert ApprovalCheckProvider().create(approval_props(vertex, "manual", version, gcs)).outs["approved"]
 
 
-def test_refresh_sees_a_revoked_approval_and_the_next_up_fails(vertex):
-    vertex.models[f"{MODEL}@1"] = {"versionAliases": [], "labels": {"approval": "approved"}}
+@pytest.mark.parametrize("mode", ["manual", "auto"])
+def test_refresh_sees_a_revoked_approval_and_the_next_up_fails(vertex, gcs, mode):
+    upload(vertex, {"approval": "approved" if mode == "auto" else "pending"})
+    if mode == "manual":
+        assert main(approve_argv("1", vertex, gcs)) == 0
     provider = ApprovalCheckProvider()
-    created = provider.create(approval_props(vertex, "manual"))
-    assert main(approve_argv("1", vertex, "revoke")) == 0  # a person revokes it out of band
+    created = provider.create(approval_props(vertex, mode, gcs=gcs))
+    assert main(approve_argv("1", vertex, gcs, "revoke")) == 0  # a person revokes it out of band
+    assert vertex.models[f"{MODEL}@1"]["labels"]["approval"] == "revoked"
     refreshed = provider.read(created.id, created.outs)
     assert (refreshed.id, refreshed.outs["approved"]) == (created.id, False)
-    assert provider.diff(created.id, refreshed.outs, approval_props(vertex, "manual")).changes
-    with pytest.raises(Exception, match=r"not approved \(approval=revoked"):
-        provider.update(created.id, refreshed.outs, approval_props(vertex, "manual"))
+    assert provider.diff(created.id, refreshed.outs, approval_props(vertex, mode, gcs=gcs)).changes
+    with pytest.raises(Exception, match=r"not approved \(its newest approval record .*-revoked.json\) says 'revoked'"):
+        provider.update(created.id, refreshed.outs, approval_props(vertex, mode, gcs=gcs))
+    # Relabelling it by hand (anyone with models.update) does not undo the revocation: the record rules.
+    vertex.models[f"{MODEL}@1"]["labels"]["approval"] = "approved"
+    assert provider.read(created.id, created.outs).outs["approved"] is False
+    # Records are append-only: approving again is a newer record.
+    assert main(approve_argv("1", vertex, gcs)) == 0
+    assert len(records(gcs)) == (3 if mode == "manual" else 2)
+    assert provider.update(created.id, refreshed.outs, approval_props(vertex, mode, gcs=gcs)).outs["approved"]
 
 
-def test_a_missing_version_is_a_clear_error_and_reads_as_gone(vertex):
+def test_a_record_about_another_upload_approves_nothing(vertex, gcs):
+    """The model is deleted and created again: its version 1 is another upload. The old record
+    names the old artifact and creation time, so it does not approve the new version 1."""
+    upload(vertex, {"approval": "pending"})
+    assert main(approve_argv("1", vertex, gcs)) == 0
+    vertex.models.clear()
+    vertex.now += 86_400
+    upload(vertex, {"approval": "approved"}, artifact="gs://elsewhere/model")
+    with pytest.raises(Exception, match=r"is about another upload \(artifact_uri, version_create_time differ\)"):
+        ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
+
+
+def test_a_missing_approvals_bucket_is_named(vertex, gcs):
+    upload(vertex, {"approval": "approved"})
+    del gcs.buckets[APPROVALS]
+    with pytest.raises(RuntimeError, match=f"the approvals bucket gs://{APPROVALS} does not exist"):
+        ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
+
+
+def test_status_reads_the_record(vertex, gcs, capsys):
+    upload(vertex, {"approval": "approved"}, ("approved",))
+    assert main([*approve_argv("1", vertex, gcs, "status")]) == 0
+    assert "not approved (it carries the label approval=approved but there is no approval record" in (
+        capsys.readouterr().out
+    )
+    assert main(approve_argv("1", vertex, gcs)) == 0
+    capsys.readouterr()
+    assert main([*approve_argv("1", vertex, gcs, "status")]) == 0
+    assert f"{MODEL}@1: approved (approved by " in capsys.readouterr().out
+
+
+def test_a_missing_version_is_a_clear_error_and_reads_as_gone(vertex, gcs):
     with pytest.raises(Exception, match="does not exist: the training pipeline registers versions"):
-        ApprovalCheckProvider().create(approval_props(vertex, "auto", "9"))
+        ApprovalCheckProvider().create(approval_props(vertex, "auto", "9", gcs))
     assert calls(vertex) == [("GET", f"/v1/{MODEL}@9")]
-    gone = ApprovalCheckProvider().read(f"{MODEL}@9", approval_props(vertex, "auto", "9"))
+    gone = ApprovalCheckProvider().read(f"{MODEL}@9", approval_props(vertex, "auto", "9", gcs))
     assert (gone.id, gone.outs) == ("", {})
 
 
-def test_approval_diff_replaces_on_a_new_version_and_updates_on_mode(vertex):
+def test_approval_diff_replaces_on_a_new_version_and_updates_on_mode(vertex, gcs):
     provider = ApprovalCheckProvider()
-    old = approval_props(vertex, "manual", "1") | {"approved": True}
-    new_version = provider.diff("x", old, approval_props(vertex, "manual", "2"))
+    old = approval_props(vertex, "manual", "1", gcs) | {"approved": True}
+    new_version = provider.diff("x", old, approval_props(vertex, "manual", "2", gcs))
     assert new_version.changes and new_version.replaces == ["version"]
-    mode = provider.diff("x", old, approval_props(vertex, "auto", "1"))
+    mode = provider.diff("x", old, approval_props(vertex, "auto", "1", gcs))
     assert mode.changes and not mode.replaces
-    assert not provider.diff("x", old, approval_props(vertex, "manual", "1")).changes
+    assert not provider.diff("x", old, approval_props(vertex, "manual", "1", gcs)).changes
+
+
+def test_a_check_declared_before_the_approvals_bucket_is_checked_again_in_place(vertex, gcs):
+    """Upgrading a stack: the check's state has no approvals_bucket; the next `up` updates it (same
+    URN, nothing replaced) and so applies the record rule to the version already served."""
+    upload(vertex, {"approval": "approved"})  # approved by label, before approval records existed
+    provider = ApprovalCheckProvider()
+    old = provider.create(approval_props(vertex, "manual")).outs  # the label's rule, as before
+    diff = provider.diff("x", old, approval_props(vertex, "manual", gcs=gcs))
+    assert diff.changes and diff.replaces == []
+    with pytest.raises(Exception, match="no approval record"):
+        provider.update("x", old, approval_props(vertex, "manual", gcs=gcs))
+    assert main(approve_argv("1", vertex, gcs)) == 0  # a reviewer records the approval
+    assert provider.update("x", old, approval_props(vertex, "manual", gcs=gcs)).outs["approved"] is True
 
 
 # --- deployed model -----------------------------------------------------------------------------

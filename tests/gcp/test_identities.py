@@ -19,6 +19,7 @@ from tests.gcp.conftest import write_stack
 PROJECT = "my-ml-project"
 KEY = f"projects/{PROJECT}/locations/europe-west4/keyRings/churn-dev-mlops/cryptoKeys/churn-dev-cmek"
 BUCKET = "my-ml-project-churn-dev-mlops"
+APPROVALS = "my-ml-project-churn-dev-gate"  # the approval records: only approvers may write there
 ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
 
 PIPELINE_PERMISSIONS = (
@@ -87,6 +88,17 @@ MINIMAL_GRANTS = {
     if g[0] not in ("churn-dev-retrain", "agent gcp-sa-workflows", "agent gcp-sa-monitoring-notification")
 }
 CUSTOM_ROLES = {"churn_dev_mlops_pipeline": PIPELINE_PERMISSIONS, "churn_dev_mlops_retrain": RETRAIN_PERMISSIONS}
+# what the approval command calls as the approver: GetModel / ListModelVersions, UpdateModel (labels),
+# MergeVersionAliases (aiplatform.models.update)
+APPROVER_PERMISSIONS = ("aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update")
+# With registry.approvers: exactly these grants are added, and nothing else changes.
+APPROVERS = ("group:ml-reviewers@example.com", "user:ana@example.com")
+APPROVER_GRANTS = {
+    ("group:ml-reviewers", "roles/storage.objectCreator", f"bucket {APPROVALS}"),
+    ("group:ml-reviewers", "custom:churn_dev_mlops_approver", f"project {PROJECT}"),
+    ("user:ana", "roles/storage.objectCreator", f"bucket {APPROVALS}"),
+    ("user:ana", "custom:churn_dev_mlops_approver", f"project {PROJECT}"),
+}
 
 SCOPES = {
     "gcp:projects/iAMMember:IAMMember": ("project", "project"),
@@ -167,10 +179,35 @@ def test_the_served_model_runs_as_vertex_ais_own_identity(gcp_plan):
     assert "service_account" not in deployed.inputs
 
 
-def test_no_identity_can_approve_a_model_version(gcp_plan):
+def test_only_approvers_may_write_approval_records(tmp_path):
+    """The approval gate cannot be forged by the identity that uploads versions: the pipeline
+    identity (`churn-dev-ml`, which holds aiplatform.models.upload), the retraining identity and the
+    served model's identity (Vertex AI's own: no account of the kit) have NO binding on the
+    approvals bucket; the approvers have exactly roles/storage.objectCreator there (create objects:
+    no overwrite, no delete, no read), plus the approver role on the project."""
+
+    def change(config):
+        config["mlops:platform"]["registry"]["approvers"] = list(APPROVERS)
+
+    result = plan(load_stack_file(write_stack(tmp_path, "gcp-approvers", change)))
+    found = grants(result)
+    on_approvals = {g for g in found if g[2].startswith(f"bucket {APPROVALS}")}
+    assert on_approvals == {
+        ("group:ml-reviewers", "roles/storage.objectCreator", f"bucket {APPROVALS}"),
+        ("user:ana", "roles/storage.objectCreator", f"bucket {APPROVALS}"),
+    }
+    assert found == GCP_DEV_GRANTS | APPROVER_GRANTS
+    assert custom_roles(result) == CUSTOM_ROLES | {"churn_dev_mlops_approver": APPROVER_PERMISSIONS}
+    # no project-wide storage role either, for anyone (it would reach the approvals bucket)
+    assert not {g for g in found if g[1].startswith("roles/storage.") and g[2].startswith("project ")}
+
+
+def test_no_identity_of_the_kit_can_approve_a_model_version(gcp_plan):
     """Issue 9 item 10: approving (UpdateModel labels, MergeVersionAliases) needs aiplatform.models.update;
-    no identity the kit creates holds it, so approval is a reviewer's, with their own identity."""
+    no identity the kit creates holds it, so approval is a reviewer's, with their own identity. And
+    nobody has a binding on the approvals bucket unless registry.approvers names them."""
     for role, permissions in custom_roles(gcp_plan).items():
         assert "aiplatform.models.update" not in permissions, role
     predefined = {what for _, what, _ in grants(gcp_plan) if what.startswith("roles/")}
     assert not predefined & {"roles/aiplatform.user", "roles/aiplatform.admin", "roles/owner", "roles/editor"}
+    assert not [g for g in grants(gcp_plan) if g[2].startswith(f"bucket {APPROVALS}")]

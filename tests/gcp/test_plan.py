@@ -57,7 +57,8 @@ def test_apis_enabled_and_left_enabled(gcp_plan):
 def test_cmek_everywhere(gcp_plan):
     key = one(gcp_plan, "gcp:kms/cryptoKey:CryptoKey")
     assert key["rotationPeriod"] == "7776000s"
-    assert one(gcp_plan, "gcp:storage/bucket:Bucket")["encryption"] == {"defaultKmsKeyName": KEY}
+    buckets = inputs(gcp_plan, "gcp:storage/bucket:Bucket")
+    assert len(buckets) == 2 and all(b["encryption"] == {"defaultKmsKeyName": KEY} for b in buckets)
     for dataset in inputs(gcp_plan, "gcp:bigquery/dataset:Dataset"):
         assert dataset["defaultEncryptionConfiguration"] == {"kmsKeyName": KEY}
     for table in inputs(gcp_plan, "gcp:bigquery/table:Table"):
@@ -89,13 +90,21 @@ def test_service_agents_may_use_the_key(gcp_plan):
         assert agent in members
 
 
-def test_private_bucket(gcp_plan):
-    bucket = one(gcp_plan, "gcp:storage/bucket:Bucket")
-    assert bucket["publicAccessPrevention"] == "enforced"
-    assert bucket["uniformBucketLevelAccess"] is True
-    assert bucket["versioning"] == {"enabled": True}
-    assert bucket["forceDestroy"] is False
-    assert bucket["name"] == "my-ml-project-churn-dev-mlops"
+def test_private_buckets(gcp_plan):
+    """The kit's bucket and the approvals bucket (approval records): private, versioned, kept."""
+    buckets = {r.name: r for r in gcp_plan.by_type("gcp:storage/bucket:Bucket")}
+    assert {name: r.inputs["name"] for name, r in buckets.items()} == {
+        "churn-dev-foundation-bucket": "my-ml-project-churn-dev-mlops",
+        "churn-dev-model-registry-approvals": "my-ml-project-churn-dev-gate",
+    }
+    for bucket in buckets.values():
+        assert bucket.inputs["publicAccessPrevention"] == "enforced"
+        assert bucket.inputs["uniformBucketLevelAccess"] is True
+        assert bucket.inputs["versioning"] == {"enabled": True}
+        assert bucket.inputs["forceDestroy"] is False
+        assert bucket.inputs["encryption"] == {"defaultKmsKeyName": KEY}
+        assert bucket.inputs["location"] == "europe-west4"
+        assert bucket.protect is True
 
 
 # Every grant, custom-role permission and scope: tests/gcp/test_identities.py (literal tables).

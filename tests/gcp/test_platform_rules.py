@@ -31,7 +31,7 @@ KEYS = {
 
 # What holds data on GCP (written here; providers/gcp/catalog.py must say the same).
 DATA_BEARING = {
-    "gcp:storage/bucket:Bucket": "training data, artifacts, code, models",
+    "gcp:storage/bucket:Bucket": "training data, artifacts, code, models; approval records",
     "gcp:kms/keyRing:KeyRing": "cannot be deleted in GCP at all",
     "gcp:kms/cryptoKey:CryptoKey": "destroying it makes everything encrypted with it unreadable",
     "gcp:bigquery/dataset:Dataset": "offline features, logged requests",
@@ -68,7 +68,8 @@ def test_protect_data_false_protects_nothing(tmp_path):
     result = plan(load_stack_file(write_stack(tmp_path, "gcp-unprotected", change)))
     assert [r.name for r in result.resources if r.protect] == []
     assert all(r.inputs["deletionProtection"] is False for r in result.by_type("gcp:bigquery/table:Table"))
-    assert result.one("gcp:storage/bucket:Bucket").inputs["forceDestroy"] is False  # never deletes objects
+    buckets = result.by_type("gcp:storage/bucket:Bucket")  # the kit's and the approvals bucket
+    assert len(buckets) == 2 and all(b.inputs["forceDestroy"] is False for b in buckets)  # never deletes objects
 
 
 # --- 5. encryption of every store and job ----------------------------------------------------------
@@ -207,7 +208,8 @@ def test_operational_settings_of_the_example_stack(tmp_path_factory):
         "churn-dev-mlops-logs",
     )
     assert _one(resources, "gcp:kms/cryptoKey:CryptoKey")["rotationPeriod"] == "7776000s"  # 90 days
-    assert _one(resources, "gcp:storage/bucket:Bucket")["versioning"] == {"enabled": True}
+    buckets = [r["inputs"] for r in resources if r["type"] == "gcp:storage/bucket:Bucket"]
+    assert len(buckets) == 2 and all(b["versioning"] == {"enabled": True} for b in buckets)
     schedules = [r["inputs"] for r in resources if r["type"] == "gcp:colab/schedule:Schedule"]
     assert [(s["maxConcurrentRunCount"], s["allowQueueing"]) for s in schedules] == [("1", False)] * 2
     store = _one(resources, "gcp:vertex/aiFeatureOnlineStore:AiFeatureOnlineStore")

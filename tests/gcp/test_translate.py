@@ -267,3 +267,60 @@ def test_a_group_named_like_another_groups_view_is_refused():
     with pytest.raises(SpecError) as err:
         _resolve(clash)
     assert err.value.key == "mlops:platform.feature_store.feature_groups[1].name"
+
+
+# --- registry.approvers: who may write approval records --------------------------------------------
+
+
+def _approvers(members):
+    return lambda config: _platform(config)["registry"].__setitem__("approvers", members)
+
+
+def test_approvers_and_the_approvals_bucket():
+    members = ["group:ml-reviewers@example.com", "user:ana@example.com", "domain:example.com"]
+    _, deployment = _resolve(_approvers(members))
+    s = deployment.settings
+    assert s.approvers == tuple(members)
+    assert s.approvals_bucket == "my-ml-project-churn-dev-gate"
+    from providers.gcp.dynamic import approvals_bucket  # day two derives the same name
+
+    assert approvals_bucket("my-ml-project", "churn-dev") == s.approvals_bucket
+    assert _resolve()[1].settings.approvers == ()  # none by default
+
+
+@pytest.mark.parametrize(
+    ("member", "rule"),
+    [
+        ("ml-reviewers@example.com", "is not an IAM principal"),
+        ("group:ml-reviewers", "is not an IAM principal"),
+        ("Group:ml-reviewers@example.com", "is not an IAM principal"),
+        ("user: ana@example.com", "is not an IAM principal"),
+        ("allUsers", "would let anyone approve"),
+        ("allAuthenticatedUsers", "would let anyone approve"),
+        ("serviceAccount:churn-dev-ml@my-ml-project.iam.gserviceaccount.com", "runs pipelines as"),
+        ("serviceAccount:churn-dev-retrain@my-ml-project.iam.gserviceaccount.com", "runs pipelines as"),
+    ],
+)
+def test_a_malformed_or_forbidden_approver_is_refused(member, rule):
+    with pytest.raises(SpecError, match=rule) as err:
+        _resolve(_approvers(["user:ana@example.com", member]))
+    assert err.value.key == "mlops:platform.registry.approvers[1]"
+
+
+def test_an_approver_listed_twice_is_refused():
+    with pytest.raises(SpecError, match="listed twice") as err:
+        _resolve(_approvers(["user:ana@example.com", "user:ana@example.com"]))
+    assert err.value.key == "mlops:platform.registry.approvers[1]"
+
+
+def test_cli_refuses_a_malformed_approver_with_exit_2(tmp_path):
+    path = write_stack(tmp_path, "gcp-bad-approver", _approvers(["reviewers@example.com"]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "validate", "--config-file", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "mlops:platform.registry.approvers[0]" in proc.stderr and "Traceback" not in proc.stderr

@@ -560,8 +560,13 @@ def test_every_request_the_dynamic_providers_send_is_valid(vertex, tmp_path_fact
     deploy.pop("__provider", None), approve.pop("__provider", None)
     model = f"{P}/models/{approve['model_id']}@{approve['version']}".replace("my-ml-project", approve["project"])
     vertex.models[model] = {"versionAliases": [], "labels": {"approval": "pending"}}
+    from tests.gcp.fake_gcs import FakeGcs
+
+    gcs = FakeGcs(buckets={approve["approvals_bucket"]: {}})  # where the approval records go
+    approve["storage_endpoint"] = gcs.start()
     command = ["--project", approve["project"], "--region", approve["region"], "--model", approve["model_id"]]
-    command += ["--version", approve["version"], "--api-endpoint", vertex.url]
+    command += ["--platform", "churn-prod", "--version", approve["version"], "--api-endpoint", vertex.url]
+    command += ["--storage-endpoint", gcs.url]
 
     main(["approve", *command])
     check = ApprovalCheckProvider().create(approve)
@@ -572,6 +577,8 @@ def test_every_request_the_dynamic_providers_send_is_valid(vertex, tmp_path_fact
     provider.delete(created.id, created.outs)
     ApprovalCheckProvider().delete(check.id, check.outs)
     main(["revoke", *command])
+    gcs.stop()
+    assert len(gcs.buckets[approve["approvals_bucket"]]) == 2  # the approval and the revocation
 
     sent = {r.path.rsplit(":", 1)[-1] for r in vertex.requests if r.method == "POST"}
     assert {"deployModel", "mutateDeployedModel", "undeployModel", "mergeVersionAliases"} <= sent

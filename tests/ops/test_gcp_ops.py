@@ -8,6 +8,7 @@ import json
 import pytest
 
 from infra.cli import main
+from tests.gcp.fake_gcs import FakeGcs
 from tests.ops.conftest import example, project, write_outputs
 from tests.ops.fake_gcp import FakeGcp
 
@@ -18,6 +19,7 @@ PROD_MODEL = f"{PROD}/models/churn-prod-churn"
 ENDPOINT = f"{DEV}/endpoints/1234567890"
 SCHEDULE = f"{DEV}/schedules/987"
 KEY = "projects/my-ml-prod/locations/europe-west4/keyRings/churn-prod/cryptoKeys/churn-prod"
+DEV_APPROVALS, PROD_APPROVALS = "my-ml-project-churn-dev-gate", "my-ml-prod-churn-prod-gate"
 RECORD = {
     "tenure_months": 12,
     "monthly_charges": 70.5,
@@ -104,14 +106,37 @@ def world(tmp_path, monkeypatch):
     url = fake.start()
     monkeypatch.setattr("providers.gcp.operations.API_ENDPOINT", url)
     monkeypatch.setattr("providers.gcp.operations.LOGGING_ENDPOINT", url)
+    gcs = FakeGcs(buckets={DEV_APPROVALS: {}, PROD_APPROVALS: {}})
+    monkeypatch.setattr("providers.gcp.operations.STORAGE_ENDPOINT", gcs.start())
+    # the versions labelled approved were approved by a person: their approval records exist
+    from providers.gcp.dynamic import ApprovalRecords, model_service
+
+    client = model_service("europe-west4", url)
+    for bucket, project_id, version in (
+        (DEV_APPROVALS, "my-ml-project", f"{MODEL}@1"),
+        (PROD_APPROVALS, "my-ml-prod", f"{PROD_MODEL}@1"),
+    ):
+        ApprovalRecords(bucket, project_id, gcs.url).write(version, "approved", client.get_model(name=version))
+    gcs.requests.clear()
     root = project(tmp_path, {"gcp-dev": example("gcp"), "gcp-prod": PROD_STACK})
     monkeypatch.chdir(root)
     files = {
         "gcp-dev": write_outputs(root, "gcp-dev", outputs("my-ml-project", "churn-dev", serving=1)),
         "gcp-prod": write_outputs(root, "gcp-prod", outputs("my-ml-prod", "churn-prod", serving=1)),
     }
-    yield type("World", (), {"fake": fake, "files": files, "root": root})
+    yield type("World", (), {"fake": fake, "gcs": gcs, "files": files, "root": root})
     fake.stop()
+    gcs.stop()
+
+
+def decisions(world, bucket: str, version: str) -> list[str]:
+    """The decisions recorded for `version`, oldest first."""
+    prefix = f"{version.replace('@', '/versions/')}/"
+    return [
+        json.loads(data)["decision"]
+        for name, data in sorted(world.gcs.buckets[bucket].items())
+        if name.startswith(prefix)
+    ]
 
 
 def cli(world, *args: str, stack: str = "gcp-dev") -> int:
@@ -141,10 +166,12 @@ def test_model_list(world, capsys):
 def test_approve_and_reject(world, capsys):
     assert cli(world, "model", "approve", "3") == 0
     assert "version 3 approved (was pending)" in capsys.readouterr().out
+    assert decisions(world, DEV_APPROVALS, f"{MODEL}@3") == ["approved"]  # what the deploy gate trusts
     assert world.fake.models[f"{MODEL}@3"]["labels"]["approval"] == "approved"
     assert "approved" in world.fake.models[f"{MODEL}@3"]["versionAliases"]  # the gate's alias moved here
     assert cli(world, "model", "reject", "3", "--reason", "bias on contract_type") == 0
     assert "version 3 rejected (was approved)" in capsys.readouterr().out
+    assert decisions(world, DEV_APPROVALS, f"{MODEL}@3") == ["approved", "rejected"]
     state = world.fake.models[f"{MODEL}@3"]
     assert state["labels"] == {"approval": "rejected", "managed-by": "mlops"}
     assert "approved" not in state["versionAliases"]
@@ -202,6 +229,23 @@ def test_promote_to_another_project(world, capsys):
     assert (world.root / "Pulumi.gcp-prod.yaml").read_text() == expected
     assert "mlops model approve 2 --stack gcp-prod" in out
     assert out.splitlines()[-1].endswith("`mlops diff` shows: model version 1 -> 2 (promoted from gcp-dev)")
+
+
+def test_a_version_labelled_approved_without_a_record_is_not_promoted(world, capsys):
+    """A version the uploader labelled approved itself (no approval record; the registry is
+    manual) is not promoted: in a target with registry.approval auto it would become approved."""
+    world.fake.add_version(
+        MODEL, {"approval": "approved", "managed-by": "mlops"}, "roc_auc=0.9", "2025-01-05T03:00:00Z"
+    )
+    args = ["model", "promote", "4", "--to", "gcp-prod", "--to-outputs", str(world.files["gcp-prod"])]
+    assert cli(world, *args) == 2
+    assert one_line_error(capsys) == (
+        "mlops: stack gcp-dev: version 4 is not approved by the approval gate (it carries the label "
+        f"approval=approved but there is no approval record under gs://{DEV_APPROVALS}/{MODEL}/versions/4/: with "
+        "registry.approval manual the label alone is not an approval (whoever can upload a model can set it)); "
+        "only an approved version is promoted (mlops model approve 4 --stack gcp-dev)"
+    )
+    assert [k for k in world.fake.models if k.startswith(PROD_MODEL)] == [f"{PROD_MODEL}@1"]
 
 
 def test_run_runs_and_wait(world, capsys, monkeypatch):
