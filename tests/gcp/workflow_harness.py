@@ -12,7 +12,7 @@ function raises `Unsupported`, so a workflow the harness cannot read never "pass
   whoever runs it, which advances the clock: `run(sleep=...)` or a `Simulation`);
 - expressions `${...}`: Workflows' operators (`and`, `or`, `not`, `in`, `==`, `+`, ...), map
   fields by `.`, indexes by `[ ]`, and the functions `json.decode`, `base64.decode`, `map.get`,
-  `default`, `len`, `int`, `string`, `list.concat`, `time.parse`, `time.format`, `sys.now`,
+  `default`, `len`, `int`, `string`, `time.parse`, `time.format`, `sys.now`,
   `text.substring`, `text.replace_all_regex`, `text.to_lower` (Workflows standard library reference,
   https://cloud.google.com/workflows/docs/reference/stdlib/overview).
 """
@@ -144,7 +144,6 @@ class Harness:
             "base64": _Namespace(decode=lambda v: _base64.b64decode(v)),
             "map": _Namespace(get=_map_get),
             "time": _Namespace(parse=_parse_time, format=_format_time),
-            "list": _Namespace(concat=lambda items, value: [*items, value]),
             "sys": _Namespace(now=lambda: self.now()),
             "text": _Namespace(
                 substring=_substring,
