@@ -43,6 +43,10 @@ from providers.gcp.translate import GcpSettings
 
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
 # Cloud Monitoring notifies on these incident events; only an opening incident starts retraining.
+# No reminders (notification_channel_strategy.renotify_interval): documented only as "The frequency
+# at which to send reminder notifications for open incidents" (AlertPolicy.AlertStrategy.
+# NotificationChannelStrategy, https://cloud.google.com/python/docs/reference/monitoring/latest/google.cloud.monitoring_v3.types.AlertPolicy.AlertStrategy.NotificationChannelStrategy),
+# with no documented Pub/Sub payload or interval range: the workflow keeps the episode's rule itself.
 NOTIFY_ON = ["OPENED"]
 # Pub/Sub notification payload (schema 1.2): {"incident": {"state": "open" | "closed", ...}, ...}
 OPEN_STATE = "open"
