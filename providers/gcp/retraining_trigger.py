@@ -14,10 +14,16 @@ under the fixed monitored resource `global` (providers/gcp/step_io.py). Here:
 - alert policy "drift check missing": no run for twice the window (capped at Cloud Monitoring's
   maximum) -> e-mail: a drift check that stops running does not look healthy;
 - the Pub/Sub half (only with retrain_on_drift and a served model): a channel -> topic -> Eventarc
-  trigger -> a workflow that starts ONE training run per episode: it ignores anything but an opening
-  incident, starts nothing while a drift-started run (label trigger=drift) is in flight or within
-  `monitor.retrain_cooldown_hours` of the last one's creation, and names the run after the incident
-  (a redelivered notification finds the run already there).
+  trigger -> a workflow that keeps the retraining rule for the incident's episode: it ignores
+  anything but an opening incident; it starts a run unless a drift-started run (label trigger=drift)
+  is in flight or was created within `monitor.retrain_cooldown_hours`; when refused, and after each
+  run it starts, it sleeps (`sys.sleep`) until the guard may allow a run, then asks Cloud Monitoring
+  whether the episode goes on (the drifted-feature count over the policy's own alignment period,
+  `timeSeries.list`): if not, it ends; if so, it applies the guard again. The policy notifies once
+  per incident, so drift that persists past the cooldown gets its retraining from this loop, not from
+  a second notification. A run is named after the incident (the first) or after the run before it
+  (the next ones), and carries the incident as a label: a notification delivered again, or two
+  executions deciding at once, find the run already there (409) and start nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ from providers.gcp.translate import GcpSettings
 
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
 # Cloud Monitoring notifies on these incident events; only an opening incident starts retraining.
+# No reminders (notification_channel_strategy.renotify_interval): documented only as "The frequency
+# at which to send reminder notifications for open incidents" (AlertPolicy.AlertStrategy.
+# NotificationChannelStrategy, https://cloud.google.com/python/docs/reference/monitoring/latest/google.cloud.monitoring_v3.types.AlertPolicy.AlertStrategy.NotificationChannelStrategy),
+# with no documented Pub/Sub payload or interval range: the workflow keeps the episode's rule itself.
 NOTIFY_ON = ["OPENED"]
 # Pub/Sub notification payload (schema 1.2): {"incident": {"state": "open" | "closed", ...}, ...}
 OPEN_STATE = "open"
@@ -49,6 +59,14 @@ IN_FLIGHT = [
     "PIPELINE_STATE_PAUSED",
 ]
 DRIFT_LABEL = ("trigger", "drift")
+INCIDENT_LABEL = "incident"
+RETRAIN_MONITORING_PERMISSIONS = ("monitoring.timeSeries.list",)
+"""The workflow reads the drifted-feature metric (is the episode still going on?): the one permission
+of roles/monitoring.viewer that projects.timeSeries.list needs, in the retrain custom role instead
+of that whole role (alert policies, channels, dashboards...)."""
+MAX_SLEEP_S = 31_536_000
+"""sys.sleep "suspends execution for the given number of seconds to a maximum of 31536000 (one year)"
+("Wait using polling", https://cloud.google.com/workflows/docs/sleeping)."""
 MAX_ALIGNMENT_S = 24 * 3600
 """The longest alignment period the kit asks for (Cloud Monitoring's own maximum: not verified)."""
 MAX_ABSENCE_S = 88_200
@@ -101,10 +119,24 @@ def workflow_source(
     parameter_values: dict[str, str],
     labels: dict[str, str],
     cooldown_hours: int,
+    window_seconds: int,
+    drift_metric: str,
+    episode_seconds: int,
 ) -> str:
-    """Workflows YAML: on an opening incident, unless a drift-started run is in flight or within the
-    cooldown, read the compiled pipeline spec and create one pipeline job from it."""
+    """Workflows YAML: on an opening incident, keep the retraining rule for its episode.
+
+    Start a run unless a drift-started run is in flight or within the cooldown; when refused, and
+    after each run started, sleep until the guard may allow one (the end of the cooldown; one drift
+    window while a run is in flight), then end if the episode is over (no drifted request column in
+    the last `episode_seconds`, the alert policy's own alignment period: what keeps its incident open)
+    or apply the guard again. Drift that persists past the cooldown gets its run from this loop: the
+    policy notifies once per incident."""
+    cooldown_s = int(cooldown_hours) * 3600
+    for what, seconds in (("cooldown", cooldown_s), ("drift window", window_seconds)):
+        if not 0 <= seconds <= MAX_SLEEP_S:
+            raise ValueError(f"{what} of {seconds} s: the workflow cannot sleep that long (sys.sleep: {MAX_SLEEP_S} s)")
     jobs = f"https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/{region}/pipelineJobs"
+    series = f"https://monitoring.googleapis.com/v3/projects/{project}/timeSeries"
     key, value = DRIFT_LABEL
     steps = [
         {
@@ -114,6 +146,15 @@ def workflow_source(
                     {"notification": "${json.decode(base64.decode(event.data.message.data))}"},
                     {"state": '${map.get(notification, ["incident", "state"])}'},
                     {"incident": '${default(map.get(notification, ["incident", "incident_id"]), "none")}'},
+                    # the incident as a Vertex AI label value: lowercase letters, digits, _ and -, <= 63
+                    {
+                        "incident_label": (
+                            "${text.substring(text.replace_all_regex(text.to_lower(incident), "
+                            '"[^a-z0-9_-]", "-"), 0, 63)}'
+                        )
+                    },
+                    {"slept": False},
+                    {"started": 0},
                 ]
             }
         },
@@ -139,17 +180,58 @@ def workflow_source(
             }
         },
         {"read_runs": {"assign": [{"last": '${default(map.get(runs.body, "pipelineJobs"), [])}'}]}},
-        {"any_run": {"switch": [{"condition": "${len(last) == 0}", "next": "read_template"}]}},
+        {"any_run": {"switch": [{"condition": "${len(last) == 0}", "next": "name_first_run"}]}},
+        {
+            # The notification as it arrived (before any sleep) when the latest run was started for
+            # this very incident: Pub/Sub delivered it again. The execution that started the run
+            # keeps the episode's rule; this one starts nothing.
+            "delivered_again": {
+                "switch": [
+                    {
+                        "condition": (
+                            f'${{not(slept) and map.get(last[0], ["labels", "{INCIDENT_LABEL}"]) == incident_label}}'
+                        ),
+                        "return": '${"not started: run " + last[0].name + " was started for incident " + incident}',
+                    }
+                ]
+            }
+        },
         {
             "guard": {
                 "switch": [
-                    {"condition": f"${{last[0].state in {json.dumps(IN_FLIGHT)}}}", "next": "in_flight"},
+                    {"condition": f"${{last[0].state in {json.dumps(IN_FLIGHT)}}}", "next": "wait_in_flight"},
                     {
-                        "condition": (
-                            f"${{time.parse(last[0].createTime) > sys.now() - {int(cooldown_hours) * 3600}}}"
-                        ),
-                        "next": "cooling_down",
+                        "condition": f"${{time.parse(last[0].createTime) > sys.now() - {cooldown_s}}}",
+                        "next": "wait_cooldown",
                     },
+                ]
+            }
+        },
+        {
+            # A later run of the episode is named after the run before it: executions that decide
+            # after the same run (the one keeping the episode, a late redelivery) pick one id.
+            "name_next_run": {
+                "assign": [
+                    {
+                        "job_id": (
+                            f'${{text.substring("{display_name}-drift-after-" + '
+                            'text.replace_all_regex(text.to_lower(last[0].createTime), "[^a-z0-9-]", "-"), 0, 127)}'
+                        )
+                    }
+                ],
+                "next": "read_template",
+            }
+        },
+        {
+            # The episode's first run is named after the incident.
+            "name_first_run": {
+                "assign": [
+                    {
+                        "job_id": (
+                            f'${{text.substring("{display_name}-drift-" + '
+                            'text.replace_all_regex(text.to_lower(incident), "[^a-z0-9-]", "-"), 0, 127)}'
+                        )
+                    }
                 ]
             }
         },
@@ -165,20 +247,7 @@ def workflow_source(
             }
         },
         {
-            # One run per incident: its id is derived from the incident, so a notification delivered
-            # twice finds it (ALREADY_EXISTS) instead of starting a second one.
-            "name_run": {
-                "assign": [
-                    {
-                        "job_id": (
-                            f'${{text.substring("{display_name}-drift-" + '
-                            'text.replace_all_regex(text.to_lower(incident), "[^a-z0-9-]", "-"), 0, 127)}'
-                        )
-                    }
-                ]
-            }
-        },
-        {
+            # A run id already taken (ALREADY_EXISTS) means another delivery or execution started it.
             "create_pipeline_job": {
                 "try": {
                     "call": "http.post",
@@ -191,7 +260,7 @@ def workflow_source(
                             "pipelineSpec": "${spec}",
                             "serviceAccount": service_account,
                             "encryptionSpec": {"kmsKeyName": kms_key},
-                            "labels": {**labels, key: value},
+                            "labels": {**labels, key: value, INCIDENT_LABEL: "${incident_label}"},
                             "runtimeConfig": {"gcsOutputDirectory": root, "parameterValues": parameter_values},
                         },
                     },
@@ -207,7 +276,7 @@ def workflow_source(
                                 "switch": [
                                     {
                                         "condition": "${error.code == 409}",
-                                        "return": '${"not started: run " + job_id + " exists for this incident"}',
+                                        "return": '${"not started: run " + job_id + " exists"}',
                                     }
                                 ]
                             }
@@ -217,17 +286,60 @@ def workflow_source(
                 },
             }
         },
-        {"done": {"return": "${job.body.name}"}},
-        {"ignored": {"return": '${"ignored: incident state " + default(state, "missing")}'}},
-        {"in_flight": {"return": '${"not started: drift-started run " + last[0].name + " is " + last[0].state}'}},
+        # keep the episode's rule: wait while the new run is in flight, then as the guard says
+        {"started_one": {"assign": [{"started": "${started + 1}"}], "next": "wait_in_flight"}},
+        {"wait_in_flight": {"assign": [{"wait": int(window_seconds)}], "next": "sleep"}},
+        # until the cooldown of the last run has passed (one second past it: the guard's `>` is strict)
         {
-            "cooling_down": {
+            "wait_cooldown": {
+                "assign": [{"wait": f"${{int(time.parse(last[0].createTime) + {cooldown_s} - sys.now()) + 1}}"}]
+            }
+        },
+        {"sleep": {"call": "sys.sleep", "args": {"seconds": "${wait}"}}},
+        {"woke": {"assign": [{"slept": True}, {"until": "${sys.now()}"}]}},
+        {
+            # Does the episode go on? The drifted-feature count summed over the alert policy's own
+            # alignment period and across every series: what keeps its incident open ("Method:
+            # projects.timeSeries.list", https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.timeSeries/list).
+            "episode_goes_on": {
+                "call": "http.get",
+                "args": {
+                    "url": series,
+                    "auth": {"type": "OAuth2"},
+                    "query": {
+                        "filter": (
+                            f'metric.type="logging.googleapis.com/user/{drift_metric}" AND resource.type="global"'
+                        ),
+                        "interval.startTime": f"${{time.format(until - {int(episode_seconds)})}}",
+                        "interval.endTime": "${time.format(until)}",
+                        "aggregation.alignmentPeriod": f"{int(episode_seconds)}s",
+                        "aggregation.perSeriesAligner": "ALIGN_SUM",
+                        "aggregation.crossSeriesReducer": "REDUCE_SUM",
+                    },
+                },
+                "result": "drift",
+            }
+        },
+        {"read_drift": {"assign": [{"drifted": '${default(map.get(drift.body, "timeSeries"), [])}'}]}},
+        {
+            # points come newest first; an INT64 value is a decimal string in JSON
+            "episode_over": {
+                "switch": [
+                    {"condition": "${len(drifted) == 0}", "next": "over"},
+                    {"condition": "${int(drifted[0].points[0].value.int64Value) == 0}", "next": "over"},
+                ],
+                "next": "last_drift_run",
+            }
+        },
+        {
+            "over": {
                 "return": (
-                    f'${{"not started: drift-started run " + last[0].name + " was created at " + '
-                    f'last[0].createTime + ", within the cooldown of {int(cooldown_hours)} h"}}'
+                    f'${{"episode over: no drifted request column in the last {int(episode_seconds)} s; '
+                    'runs started: " + string(started)}'
                 )
             }
         },
+        {"ignored": {"return": '${"ignored: incident state " + default(state, "missing")}'}},
     ]
     return yaml.safe_dump({"main": {"params": ["event"], "steps": steps}}, sort_keys=False)
 
@@ -397,7 +509,7 @@ class RetrainingTrigger(Capability):
         )
 
         if mon.retrain_on_drift:
-            self.workflow = self._retrain_path(name, deployment, foundation, training)
+            self.workflow = self._retrain_path(name, deployment, foundation, training, self.metric, timing)
 
         self.publish(
             # the policy that fires on drift (the missing-check policy fires on no drift check at all)
@@ -446,7 +558,13 @@ class RetrainingTrigger(Capability):
         return to_topic.name
 
     def _retrain_path(
-        self, name: str, deployment: Deployment[GcpSettings], foundation: FoundationOut, training: TrainingOut
+        self,
+        name: str,
+        deployment: Deployment[GcpSettings],
+        foundation: FoundationOut,
+        training: TrainingOut,
+        metric: gcp.logging.Metric,
+        timing: dict[str, int],
     ) -> gcp.workflows.Workflow:
         s = deployment.settings
         account = gcp.serviceaccount.Account(
@@ -461,11 +579,11 @@ class RetrainingTrigger(Capability):
             s.project,
             s.prefix,
             "retrain",
-            VERTEX_RETRAIN_PERMISSIONS,
+            (*VERTEX_RETRAIN_PERMISSIONS, *RETRAIN_MONITORING_PERMISSIONS),
             self.child(depends_on=foundation.apis),
         )
         grants = [
-            # create pipeline jobs (custom role: nothing else in Vertex AI)
+            # create pipeline jobs (custom role: nothing else in Vertex AI) and read the drift metric
             gcp.projects.IAMMember(
                 f"{name}-identity-vertex",
                 project=s.project,
@@ -533,6 +651,7 @@ class RetrainingTrigger(Capability):
             service_account=training.service_account,
             kms_key=training.kms_key,
             params=pulumi.Output.from_input(training.parameter_values),
+            metric=metric.name,
         ).apply(
             lambda v: workflow_source(
                 project=s.project,
@@ -546,6 +665,9 @@ class RetrainingTrigger(Capability):
                 parameter_values=v["params"],
                 labels=s.labels,
                 cooldown_hours=deployment.platform.monitor.retrain_cooldown_hours,
+                window_seconds=s.drift_window_seconds,
+                drift_metric=v["metric"],
+                episode_seconds=timing["alignment"],
             )
         )
         workflow = gcp.workflows.Workflow(

@@ -61,6 +61,9 @@ class FakeVertex:
     (`GET /v3/projects/P/timeSeries`, the one series each aggregated query returns)."""
     monitoring_denied: bool = False
     """timeSeries.list answers 403 PERMISSION_DENIED (an identity without roles/monitoring.viewer)."""
+    counters: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    """Points (end time, value) of a DELTA counter per metric.type, every series of it together: what
+    timeSeries.list sums with ALIGN_SUM and REDUCE_SUM (the retraining workflow's drift query)."""
 
     def start(self) -> str:
         fake = self
@@ -249,6 +252,8 @@ class FakeVertex:
                 403, "PERMISSION_DENIED", "Permission monitoring.timeSeries.list denied (or it may not exist)."
             )
         found = dict(re.findall(r'([\w.]+)="([^"]*)"', query.get("filter", "")))
+        if found.get("metric.type") in self.counters:
+            return self._sum_counter(found, query)
         answer = self.metrics.get(found.get("metric.labels.deployed_model_id", ""))
         kind = found.get("metric.type", "").rsplit("/", 1)[-1]
         if answer is None or kind not in ("prediction_count", "error_count", "prediction_latencies"):
@@ -270,6 +275,42 @@ class FakeVertex:
         }
         return 200, {"timeSeries": [series]}
 
+    def _sum_counter(self, found: dict[str, str], query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """One aligned point of a counter summed over the whole interval and across every series; the
+        query must ask exactly that (alignment period = the interval, ALIGN_SUM, REDUCE_SUM, no
+        grouping), else INVALID_ARGUMENT."""
+        try:
+            start = datetime.fromisoformat(query["interval.startTime"].replace("Z", "+00:00")).timestamp()
+            end = datetime.fromisoformat(query["interval.endTime"].replace("Z", "+00:00")).timestamp()
+        except (KeyError, ValueError) as exc:
+            return _error(400, "INVALID_ARGUMENT", f"interval: {exc}")
+        asked = {k: query.get(k) for k in ("aggregation.perSeriesAligner", "aggregation.crossSeriesReducer")}
+        period = query.get("aggregation.alignmentPeriod", "")
+        if asked != {"aggregation.perSeriesAligner": "ALIGN_SUM", "aggregation.crossSeriesReducer": "REDUCE_SUM"}:
+            return _error(400, "INVALID_ARGUMENT", f"the fake sums counters only, not {asked}")
+        if "aggregation.groupByFields" in query or period != f"{round(end - start)}s":
+            return _error(
+                400, "INVALID_ARGUMENT", f"the fake answers one aligned point, not {period} over {end - start}s"
+            )
+        if set(found) != {"metric.type", "resource.type"}:
+            return _error(400, "INVALID_ARGUMENT", f"the fake filters on metric.type and resource.type only: {found}")
+        total = sum(v for t, v in self.counters[found["metric.type"]] if start < t <= end)
+        if not total:
+            return 200, {}  # a counter with no point in the interval: no series at all
+        series = {
+            "metric": {"type": found["metric.type"]},
+            "resource": {"type": found["resource.type"]},
+            "metricKind": "DELTA",
+            "valueType": "INT64",
+            "points": [
+                {
+                    "interval": {"startTime": query["interval.startTime"], "endTime": query["interval.endTime"]},
+                    "value": {"int64Value": str(int(total))},
+                }
+            ],
+        }
+        return 200, {"timeSeries": [series]}
+
     # --- pipeline jobs ----------------------------------------------------------------------------
 
     def _stamp(self) -> str:
@@ -279,6 +320,9 @@ class FakeVertex:
         job_id = query.get("pipelineJobId") or f"job-{len(self.pipeline_jobs) + 1}"
         if not re.fullmatch(r"[a-z][a-z0-9-]{0,127}", job_id):
             return _error(400, "INVALID_ARGUMENT", f"pipelineJobId {job_id!r} breaks /[a-z][0-9]-/ (< 128)")
+        for key, value in (body.get("labels") or {}).items():  # proto PipelineJob.labels
+            if not (re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", key) and re.fullmatch(r"[a-z0-9_-]{0,63}", str(value))):
+                return _error(400, "INVALID_ARGUMENT", f"label {key}={value!r}: lowercase letters, digits, _ and -")
         name = f"{parent}/pipelineJobs/{job_id}"
         if name in self.pipeline_jobs:
             return _error(409, "ALREADY_EXISTS", f"PipelineJob {name} already exists")

@@ -28,7 +28,7 @@ from tests.gcp.fake_google import FakeGoogle
 from tests.gcp.fake_vertex import FakeVertex
 from tests.gcp.monitoring_model import incidents, metric_points
 from tests.gcp.test_step_io import CAPTURE, CAPTURE_SCHEMA
-from tests.gcp.workflow_harness import Harness
+from tests.gcp.workflow_harness import Harness, Simulation
 
 PIPELINE = get_pipeline("churn")
 REQUEST = list(PIPELINE.contract.request_names)
@@ -259,31 +259,39 @@ def test_one_drift_episode_opens_one_incident_starts_one_retraining_and_re_arms(
         timedelta(hours=35, minutes=4),
     ]
 
-    # each opening notifies the workflow: one retraining, none within the cooldown, one after it
+    # each opening notifies the workflow: one retraining, none within the cooldown, one after it. The
+    # workflow's drift query is answered from the same metric points the policy evaluated.
     (workflow,) = by_type(gcp_plan, "gcp:workflows/workflow:Workflow")
     vertex = FakeVertex()
     url = vertex.start()
     try:
-        clock = {"now": 0.0}
-        run = Harness(
+        vertex.counters[f"logging.googleapis.com/user/{metric['name']}"] = [(p.time, p.value) for p in points]
+        harness = Harness(
             workflow["sourceContents"],
-            hosts={"europe-west4-aiplatform.googleapis.com": url},
+            hosts={"europe-west4-aiplatform.googleapis.com": url, "monitoring.googleapis.com": url},
             objects={("my-ml-project-churn-dev-mlops", "pipelines/churn-dev-churn/pipeline.json"): {"spec": 1}},
-            now=lambda: clock["now"],
-        ).run
-        answers = []
-        for number, at in enumerate(opened):
-            clock["now"] = vertex.now = at.timestamp()
-            answers.append(run(notification("open", f"ep-{number}")))
+            now=lambda: vertex.now,
+        )
+        sim = Simulation(harness, start=T0.timestamp(), set_clock=lambda t: setattr(vertex, "now", t))
+
+        def runs_end() -> None:  # each run is done an hour after it starts
             for job in vertex.pipeline_jobs.values():
-                job["state"] = "PIPELINE_STATE_SUCCEEDED"  # each run is done before the next episode
-        assert [a.rsplit("/", 1)[-1] if a.startswith("projects/") else a.split(" was ")[0] for a in answers] == [
-            "churn-dev-churn-drift-ep-0",
-            "not started: drift-started run "
-            "projects/my-ml-project/locations/europe-west4/pipelineJobs/churn-dev-churn-drift-ep-0",
-            "churn-dev-churn-drift-ep-2",
+                if datetime.fromisoformat(job["createTime"]).timestamp() + 3600 <= vertex.now:
+                    job["state"] = "PIPELINE_STATE_SUCCEEDED"
+
+        for minute in range(0, 60 * 60):
+            sim.at((T0 + timedelta(minutes=minute)).timestamp(), runs_end)
+        for number, at in enumerate(opened):
+            sim.deliver(at.timestamp(), notification("open", f"ep-{number}"))
+        results = sim.run((T0 + 60 * HOUR).timestamp())
+        created = sorted((j["createTime"], j["name"].rsplit("/", 1)[-1]) for j in vertex.pipeline_jobs.values())
+        assert created == [
+            ("2025-01-06T04:04:00.000000Z", "churn-dev-churn-drift-ep-0"),  # the first episode's incident
+            # the second episode (14:04) was within the cooldown and over before it ended: nothing
+            ("2025-01-07T12:04:00.000000Z", "churn-dev-churn-drift-after-2025-01-06t04-04-00-000000z"),
         ]
-        assert len(vertex.pipeline_jobs) == 2
+        assert sorted(r.rsplit(": ", 1)[-1] for _, _, r in results) == ["0", "1", "1"]  # runs each started
+        assert sim.asleep == 0
     finally:
         vertex.stop()
 

@@ -46,8 +46,14 @@ PIPELINE_PERMISSIONS = (
     "aiplatform.operations.list",  # waiting on UploadModel's operation
     "aiplatform.pipelineJobs.get",  # the driver reads its own job
 )
-# the retraining workflow lists the drift-started runs (in flight? within the cooldown?), then creates one
-RETRAIN_PERMISSIONS = ("aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get", "aiplatform.pipelineJobs.list")
+# the retraining workflow lists the drift-started runs (in flight? within the cooldown?), then creates one;
+# after a sleep it reads the drifted-feature metric (does the episode go on?)
+RETRAIN_PERMISSIONS = (
+    "aiplatform.pipelineJobs.create",
+    "aiplatform.pipelineJobs.get",
+    "aiplatform.pipelineJobs.list",
+    "monitoring.timeSeries.list",
+)
 
 # (identity, role, scope) for the example stack (Pulumi.gcp-dev.yaml: a served model, retraining on).
 GCP_DEV_GRANTS = {

@@ -476,11 +476,20 @@ def test_one_incident_starts_one_retraining(gcp_plan):
         {"notification": "${json.decode(base64.decode(event.data.message.data))}"},
         {"state": '${map.get(notification, ["incident", "state"])}'},
         {"incident": '${default(map.get(notification, ["incident", "incident_id"]), "none")}'},
+        {
+            "incident_label": (
+                '${text.substring(text.replace_all_regex(text.to_lower(incident), "[^a-z0-9_-]", "-"), 0, 63)}'
+            )
+        },
+        {"slept": False},
+        {"started": 0},
     ]
     assert steps["only_when_opened"]["switch"] == [{"condition": '${state != "open"}', "next": "ignored"}]
     assert "return" in steps["ignored"]
-    # `done` returns before `ignored`: a job-creating run never falls through to it
-    assert names.index("done") < names.index("ignored") and "return" in steps["done"]
+    # a job-creating run goes on watching the episode, and `over` returns before `ignored`: it never
+    # falls through to it
+    assert steps["started_one"]["next"] == "wait_in_flight"
+    assert names.index("over") < names.index("ignored") and "return" in steps["over"]
 
 
 def test_mlops_plan_notes_the_per_project_exclusion_limit(gcp_plan, capsys):

@@ -666,7 +666,8 @@ def test_a_framework_without_a_prebuilt_image_is_refused_naming_the_pipeline():
 IAM_PERMISSIONS_SOURCE = (
     "Vertex AI access control, roles/aiplatform.user permissions "
     "(https://cloud.google.com/vertex-ai/docs/general/access-control); cross-checked against the IAM API dump "
-    "gcp/roles/aiplatform.user.json of https://github.com/iann0036/iam-dataset"
+    "gcp/roles/aiplatform.user.json of https://github.com/iann0036/iam-dataset; monitoring.timeSeries.list: "
+    "gcp/roles/monitoring.viewer.json of the same dump"
 )
 IAM_PERMISSIONS = {
     "aiplatform.artifacts.create",
@@ -719,6 +720,7 @@ IAM_PERMISSIONS = {
     "aiplatform.schedules.get",
     "aiplatform.schedules.list",
     "aiplatform.schedules.update",
+    "monitoring.timeSeries.list",
 }
 IAM_ROLES_SOURCE = (
     "IAM roles and permissions index, one page per service: https://cloud.google.com/iam/docs/roles-permissions/"

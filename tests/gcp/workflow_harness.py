@@ -7,23 +7,27 @@ function raises `Unsupported`, so a workflow the harness cannot read never "pass
 - calls: `http.get`, `http.post` (a real HTTP request, the googleapis.com host mapped to a local
   fake; a status >= 400 raises an `HttpError` map with `code`, as Workflows does: "Catch errors",
   https://cloud.google.com/workflows/docs/reference/syntax/catching-errors),
-  `googleapis.storage.v1.objects.get` (from a dict of objects);
+  `googleapis.storage.v1.objects.get` (from a dict of objects), `sys.sleep` (0 to 31536000 seconds,
+  "Wait using polling", https://cloud.google.com/workflows/docs/sleeping: the execution yields to
+  whoever runs it, which advances the clock: `run(sleep=...)` or a `Simulation`);
 - expressions `${...}`: Workflows' operators (`and`, `or`, `not`, `in`, `==`, `+`, ...), map
   fields by `.`, indexes by `[ ]`, and the functions `json.decode`, `base64.decode`, `map.get`,
-  `default`, `len`, `time.parse`, `sys.now`, `text.substring`, `text.replace_all_regex`,
-  `text.to_lower` (Workflows standard library reference, https://cloud.google.com/workflows/docs/reference/stdlib/overview).
+  `default`, `len`, `int`, `string`, `time.parse`, `time.format`, `sys.now`,
+  `text.substring`, `text.replace_all_regex`, `text.to_lower` (Workflows standard library reference,
+  https://cloud.google.com/workflows/docs/reference/stdlib/overview).
 """
 
 from __future__ import annotations
 
 import base64 as _base64
+import heapq
 import json as _json
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Generator
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -91,6 +95,30 @@ def _substring(text: str, start: int, end: int) -> str:
     return text[start : min(end, len(text))]
 
 
+def _format_time(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise WorkflowError({"tags": ["TypeError"], "message": f"int() of {value!r}"})
+    return int(value)
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, int | float):
+        raise WorkflowError({"tags": ["TypeError"], "message": f"string() of {value!r}"})
+    return str(value)
+
+
+MAX_SLEEP_S = 31_536_000
+
+Execution = Generator[float, None, Any]
+"""A running execution: yields the seconds of each `sys.sleep`, returns the workflow's result."""
+
+
 class Harness:
     def __init__(
         self,
@@ -115,7 +143,7 @@ class Harness:
             "json": _Namespace(decode=lambda v: _wrap(_json.loads(v))),
             "base64": _Namespace(decode=lambda v: _base64.b64decode(v)),
             "map": _Namespace(get=_map_get),
-            "time": _Namespace(parse=_parse_time),
+            "time": _Namespace(parse=_parse_time, format=_format_time),
             "sys": _Namespace(now=lambda: self.now()),
             "text": _Namespace(
                 substring=_substring,
@@ -124,6 +152,8 @@ class Harness:
             ),
             "default": lambda value, fallback: fallback if value is None else value,
             "len": len,
+            "int": _int,
+            "string": _string,
         }
 
     # -- expressions
@@ -163,7 +193,14 @@ class Harness:
                 _wrap({"tags": ["HttpError"], "code": exc.code, "message": f"HTTP {exc.code}", "body": body})
             ) from None
 
-    def _call(self, name: str, args: dict[str, Any]) -> Any:
+    def _call(self, name: str, args: dict[str, Any]) -> Generator[float, None, Any]:
+        if name == "sys.sleep":
+            seconds = args.get("seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= MAX_SLEEP_S:
+                raise Unsupported(f"sys.sleep of {seconds!r}: not 0..{MAX_SLEEP_S} seconds")
+            self.calls.append(("SLEEP", str(seconds), None, None))
+            yield seconds
+            return None
         if name == "http.get":
             return self._http("GET", args)
         if name == "http.post":
@@ -179,19 +216,32 @@ class Harness:
         raise Unsupported(f"call {name!r} is not in the harness")
 
     # -- steps
-    def run(self, event: dict[str, Any]) -> Any:
+    def execute(self, event: dict[str, Any]) -> Execution:
+        """One execution, as a generator: it yields at each `sys.sleep`."""
         scope: dict[str, Any] = {self.workflow["params"][0]: _wrap(event)}
-        done, value = self._steps(self.workflow["steps"], scope)
+        done, value = yield from self._steps(self.workflow["steps"], scope)
         return value
 
-    def _steps(self, steps: list[dict[str, Any]], scope: dict[str, Any]) -> tuple[bool, Any]:
+    def run(self, event: dict[str, Any], sleep: Callable[[float], None] | None = None) -> Any:
+        """Run one execution to its end; `sleep(seconds)` advances the clock at each `sys.sleep`."""
+        execution = self.execute(event)
+        try:
+            while True:
+                seconds = next(execution)
+                if sleep is None:
+                    raise Unsupported("the workflow sleeps: run it with sleep= or in a Simulation")
+                sleep(seconds)
+        except StopIteration as stop:
+            return stop.value
+
+    def _steps(self, steps: list[dict[str, Any]], scope: dict[str, Any]) -> Generator[float, None, tuple[bool, Any]]:
         """Run a block; (True, value) when a `return` ended the execution."""
         names = [next(iter(step)) for step in steps]
         index = 0
         while index < len(steps):
             name = names[index]
             body = steps[index][name]
-            jump, finished, value = self._step(body, scope)
+            jump, finished, value = yield from self._step(body, scope)
             if finished:
                 return True, value
             if jump == "end":
@@ -204,20 +254,22 @@ class Harness:
             index += 1
         return False, None
 
-    def _step(self, body: dict[str, Any], scope: dict[str, Any]) -> tuple[str | None, bool, Any]:
+    def _step(
+        self, body: dict[str, Any], scope: dict[str, Any]
+    ) -> Generator[float, None, tuple[str | None, bool, Any]]:
         known = {"assign", "switch", "call", "args", "result", "try", "except", "return", "raise", "next", "steps"}
         unknown = set(body) - known
         if unknown:
             raise Unsupported(f"step keys {sorted(unknown)}")
         if "try" in body:
             try:
-                jump, finished, value = self._step(body["try"], scope)
+                jump, finished, value = yield from self._step(body["try"], scope)
             except WorkflowError as exc:
                 handler = body.get("except")
                 if handler is None:
                     raise
                 inner = {**scope, handler["as"]: exc.value}
-                finished, value = self._steps(handler.get("steps", []), inner)
+                finished, value = yield from self._steps(handler.get("steps", []), inner)
                 return None, finished, value
             return jump if jump else body.get("next"), finished, value
         if "assign" in body:
@@ -225,11 +277,11 @@ class Harness:
                 ((var, expr),) = item.items()
                 scope[var] = self.evaluate(expr, scope)
         if "call" in body:
-            result = self._call(body["call"], self.evaluate(body.get("args", {}), scope))
+            result = yield from self._call(body["call"], self.evaluate(body.get("args", {}), scope))
             if "result" in body:
                 scope[body["result"]] = result
         if "steps" in body:
-            finished, value = self._steps(body["steps"], scope)
+            finished, value = yield from self._steps(body["steps"], scope)
             if finished:
                 return None, True, value
         if "switch" in body:
@@ -245,3 +297,57 @@ class Harness:
         if "raise" in body:
             raise WorkflowError(self.evaluate(body["raise"], scope))
         return body.get("next"), False, None
+
+
+class Simulation:
+    """Executions of one workflow and changes to the world, interleaved on one clock.
+
+    `deliver(when, event)` starts an execution at `when` (what Eventarc does for each delivery of a
+    Pub/Sub message); `at(when, change)` calls `change()` then (a run ends, drift data arrives); a
+    sleeping execution wakes when its `sys.sleep` is over. The steps between two sleeps run at one
+    instant (an execution takes seconds, a drift window an hour)."""
+
+    def __init__(self, harness: Harness, *, start: float, set_clock: Callable[[float], None]) -> None:
+        self.harness = harness
+        self.now = start
+        self.set_clock = set_clock
+        self._queue: list[tuple[float, int, str, Any]] = []
+        self._order = 0
+        self.results: list[tuple[float, float, Any]] = []
+        """(delivered at, ended at, result) of each execution, in the order they ended."""
+        set_clock(start)
+
+    def _push(self, when: float, kind: str, item: Any) -> None:
+        heapq.heappush(self._queue, (when, self._order, kind, item))
+        self._order += 1
+
+    def deliver(self, when: float, event: dict[str, Any]) -> None:
+        self._push(when, "deliver", event)
+
+    def at(self, when: float, change: Callable[[], None]) -> None:
+        self._push(when, "change", change)
+
+    def run(self, until: float) -> list[tuple[float, float, Any]]:
+        """Everything due up to `until`; executions still asleep then stay asleep."""
+        while self._queue and self._queue[0][0] <= until:
+            when, _, kind, item = heapq.heappop(self._queue)
+            self.now = when
+            self.set_clock(when)
+            if kind == "change":
+                item()
+                continue
+            delivered, execution = (when, self.harness.execute(item)) if kind == "deliver" else item
+            try:
+                seconds = next(execution)
+            except StopIteration as stop:
+                self.results.append((delivered, when, stop.value))
+                continue
+            self._push(when + seconds, "wake", (delivered, execution))
+        self.now = until
+        self.set_clock(until)
+        return self.results
+
+    @property
+    def asleep(self) -> int:
+        """Executions still sleeping."""
+        return sum(1 for _, _, kind, _ in self._queue if kind == "wake")
