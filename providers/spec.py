@@ -120,7 +120,8 @@ class Registry(_Model):
     approvers: list[str] = Field(default_factory=list)
     """Who may approve versions, in the cloud's principal syntax; the kit grants them exactly what
     approving needs. GCP: IAM members (`group:reviewers@example.com`, `user:`, `serviceAccount:`,
-    `domain:`), validated by providers/gcp/translate.py. Empty: the project's admins grant it."""
+    `domain:`), validated by providers/gcp/translate.py. AWS: IAM role, user or group ARNs of the
+    stack's account, given the approver policy (providers/aws/approval.py). Empty: the admins grant it."""
 
 
 class QualityGate(_Model):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from providers.aws import approval
 from providers.aws.network import NetworkOut, private_network
 from providers.aws.translate import AwsSettings, rollback_alarms
 from providers.base import Capability, Deployment
@@ -342,19 +343,11 @@ def execution_policy(
                     ],
                     "Resource": [f"{sm}:processing-job/*", f"{sm}:training-job/*"],
                 },
-                {
-                    # No sagemaker:ListModelPackages: nothing the role runs lists packages (the
-                    # register step creates one), and a List action's resource scoping is the
-                    # Service Authorization Reference's to say, not ours to guess.
-                    "Sid": "Registry",
-                    "Effect": "Allow",
-                    "Action": [
-                        "sagemaker:CreateModelPackage",
-                        "sagemaker:DescribeModelPackage",
-                        "sagemaker:DescribeModelPackageGroup",
-                    ],
-                    "Resource": [f"{sm}:model-package-group/{group}", f"{sm}:model-package/{group}/*"],
-                },
+                # The approval gate (providers/aws/approval.py): register only with the configured
+                # status (sagemaker:ModelApprovalStatus, Service Authorization Reference for SageMaker,
+                # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html),
+                # never update a version.
+                *approval.registration_statements(sm, group, settings.registration_status),
                 *(
                     [
                         {

@@ -12,6 +12,7 @@ _ARNS = {
     "aws:kms/key:Key": ("kms:key", None),
     "aws:s3/bucket:Bucket": ("s3", "bucket"),
     "aws:iam/role:Role": ("iam:role", "name"),
+    "aws:iam/policy:Policy": ("iam:policy", "name"),
     "aws:sagemaker/featureGroup:FeatureGroup": ("sagemaker:feature-group", "featureGroupName"),
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ("sagemaker:model-package-group", "modelPackageGroupName"),
     "aws:sagemaker/pipeline:Pipeline": ("sagemaker:pipeline", "pipelineName"),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from providers.aws import approval
 from providers.aws.endpoint import EndpointOut
 from providers.aws.foundation import FoundationOut
 from providers.aws.training_pipeline import (
@@ -509,6 +510,7 @@ def drift_check_policy(
                         "StringEquals": {"kms:ViaService": f"scheduler.{region}.amazonaws.com"},
                     },
                 },
+                approval.NO_REGISTRY_STATEMENT,
             ],
         }
     )

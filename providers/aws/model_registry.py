@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from providers.aws import approval
 from providers.aws.foundation import FoundationOut
 from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
-
-# What the pipeline's register step sets on a new version, per `registry.approval`.
-APPROVAL_STATUS = {"manual": "PendingManualApproval", "auto": "Approved"}
 
 
 @dataclass(frozen=True)
@@ -52,9 +51,57 @@ class ModelRegistry(Capability):
             tags=platform.all_tags,
             opts=self.protected(deployment),
         )
+        settings = deployment.settings
+        # Who may approve (providers/aws/approval.py): a customer managed policy, attached to the
+        # `registry.approvers` of this account, or by admins (e.g. from a permission set) without them.
+        policy = aws.iam.Policy(
+            f"{name}-approver",
+            name=settings.approver_policy_name,
+            description=f"mlops {platform.prefix}: approve or reject versions of {settings.model_package_group}",
+            policy=pulumi.Output.all(
+                account=foundation.account_id, bucket=foundation.bucket_arn, key=foundation.key_arn
+            ).apply(
+                lambda a: json.dumps(
+                    approval.approver_policy(
+                        f"arn:aws:sagemaker:{deployment.region}:{a['account']}",
+                        settings.model_package_group,
+                        platform.prefix,
+                        a["bucket"],
+                        a["key"],
+                        deployment.region,
+                        settings.evaluation_reports,
+                    )
+                )
+            ),
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        for i, arn in enumerate(settings.approvers):
+            kind = approval.principal(arn)[1]
+            # The account is known at deploy time only: attaching by name in another account would
+            # grant a same-named principal there, so a mismatch stops `pulumi up`.
+            who = foundation.account_id.apply(lambda account, arn=arn, i=i: _same_account(arn, account, i))
+            opts = self.child()
+            if kind == "role":
+                aws.iam.RolePolicyAttachment(f"{name}-approver-{i}", role=who, policy_arn=policy.arn, opts=opts)
+            elif kind == "user":
+                aws.iam.UserPolicyAttachment(f"{name}-approver-{i}", user=who, policy_arn=policy.arn, opts=opts)
+            else:
+                aws.iam.GroupPolicyAttachment(f"{name}-approver-{i}", group=who, policy_arn=policy.arn, opts=opts)
         self.out = RegistryOut(
             group_name=self.group.model_package_group_name,
             group_arn=self.group.arn,
-            approval_status=APPROVAL_STATUS[platform.registry.approval],
+            approval_status=settings.registration_status,
         )
         self.publish(model_registry=self.group.arn, approval=platform.registry.approval)
+
+
+def _same_account(arn: str, account: str, i: int) -> str:
+    """The approver's name to attach the policy to, if it is in the deploying account."""
+    theirs, _, principal_name = approval.principal(arn)
+    if theirs != account:
+        raise ValueError(
+            f"mlops:platform.registry.approvers[{i}]: {arn} is in account {theirs}, the stack deploys to "
+            f"{account}; the approver policy can only be attached in {account}"
+        )
+    return principal_name

@@ -27,6 +27,7 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 
+from providers.aws import approval
 from providers.aws.foundation import FoundationOut
 from providers.aws.model_monitor import Metric, MonitorOut
 from providers.aws.training_pipeline import RETRY_ATTEMPTS, RETRY_MAX_AGE_SECONDS, TrainingOut
@@ -362,6 +363,7 @@ def guard_policy(
                     "Resource": key_arn,
                     "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
                 },
+                approval.NO_REGISTRY_STATEMENT,
             ],
         }
     )

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_aws as aws
 
 from pipelines.package import bundle
+from providers.aws import approval
 from providers.aws import translate as tr
 from providers.aws.feature_store import FeatureStoreOut
 from providers.aws.foundation import FoundationOut
@@ -425,6 +426,7 @@ def starter_policy(pipeline_arn: str, key_arn: str, queue_arn: str, schedule_arn
             "Resource": key_arn,
             "Condition": {"StringEquals": {"kms:ViaService": f"sqs.{region}.amazonaws.com"}},
         },
+        approval.NO_REGISTRY_STATEMENT,
     ]
     if schedule_arn is not None:
         statements.append(

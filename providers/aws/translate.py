@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.spec import PipelineDef, requirement_pins
+from providers.aws import approval
 from providers.base import Target
 from providers.cron import Field, compress
 from providers.cron import parse as parse_cron
@@ -190,6 +191,13 @@ class AwsSettings:
     """None: ``all_at_once`` (SageMaker's default blue/green update, no bake, no rollback)."""
     shadow_version: int | None = None
     shadow_weight: float | None = None
+    registration_status: str = "PendingManualApproval"
+    """The one `ModelApprovalStatus` the execution role may register a version with (approval.py)."""
+    approvers: tuple[str, ...] = ()
+    """`registry.approvers`: IAM role/user/group ARNs the approver policy is attached to."""
+    approver_policy_name: str = ""
+    evaluation_reports: str = ""
+    """Object key pattern of the evaluation reports the register step attaches to each version."""
     """The shadow variant's ``InitialVariantWeight`` next to the production variant's 1.0."""
 
 
@@ -395,6 +403,10 @@ def translate(target: Target) -> AwsSettings:
         rollout=rollout_settings(platform),
         shadow_version=shadow.model_version if shadow else None,
         shadow_weight=shadow.sample_percent / 100 if shadow else None,
+        registration_status=approval.REGISTRATION_STATUS[platform.registry.approval],
+        approvers=approval.check_approvers(platform.registry.approvers, prefix, f"{KEY}.registry.approvers"),
+        approver_policy_name=approval.policy_name(prefix),
+        evaluation_reports=f"runs/{target.pipeline.name}/*/{target.pipeline.metrics_file}",
     )
 
 

@@ -816,6 +816,22 @@ RESOURCES: dict[str, ResourceRule] = {
         not_sent={"namePrefix": _NAME_NOT_SENT},
         autoname="PolicyName",
     ),
+    "aws:iam/policy:Policy": ResourceRule(
+        "iam",
+        "CreatePolicy",
+        renames={"name": "PolicyName", "policy": "PolicyDocument"},
+        not_sent={"namePrefix": _NAME_NOT_SENT},
+        autoname="PolicyName",
+    ),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ResourceRule(
+        "iam", "AttachRolePolicy", renames={"role": "RoleName"}
+    ),
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": ResourceRule(
+        "iam", "AttachUserPolicy", renames={"user": "UserName"}
+    ),
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": ResourceRule(
+        "iam", "AttachGroupPolicy", renames={"group": "GroupName"}
+    ),
     "aws:sagemaker/featureGroup:FeatureGroup": ResourceRule("sagemaker", "CreateFeatureGroup"),
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ResourceRule("sagemaker", "CreateModelPackageGroup"),
     "aws:sagemaker/pipeline:Pipeline": ResourceRule("sagemaker", "CreatePipeline"),

@@ -100,16 +100,29 @@ def execution_policy(private: bool) -> list[dict]:
             ],
             "Resource": [f"{SM}:processing-job/*", f"{SM}:training-job/*"],
         },
+        # The approval gate (issue 9 item 10's class, on AWS): the role every step, the served model
+        # and the drift job run as registers only PendingManualApproval versions and never updates one.
+        {
+            "Sid": "RegisterAsConfigured",
+            "Effect": "Allow",
+            "Action": "sagemaker:CreateModelPackage",
+            "Resource": [f"{SM}:model-package-group/churn-dev-models", f"{SM}:model-package/churn-dev-models/*"],
+            "Condition": {"StringEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
+        },
         {
             "Sid": "Registry",
             "Effect": "Allow",
-            "Action": [
-                "sagemaker:CreateModelPackage",
-                "sagemaker:DescribeModelPackage",
-                "sagemaker:DescribeModelPackageGroup",
-            ],
+            "Action": ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup"],
             "Resource": [f"{SM}:model-package-group/churn-dev-models", f"{SM}:model-package/churn-dev-models/*"],
         },
+        {
+            "Sid": "NeverRegisterOtherwise",
+            "Effect": "Deny",
+            "Action": "sagemaker:CreateModelPackage",
+            "Resource": "*",
+            "Condition": {"StringNotEquals": {"sagemaker:ModelApprovalStatus": "PendingManualApproval"}},
+        },
+        {"Sid": "NeverApprove", "Effect": "Deny", "Action": "sagemaker:UpdateModelPackage", "Resource": "*"},
         {
             "Sid": "Features",
             "Effect": "Allow",
@@ -167,6 +180,12 @@ def execution_policy(private: bool) -> list[dict]:
     ]
 
 
+NEVER_THE_REGISTRY = {
+    "Sid": "NeverTheRegistry",
+    "Effect": "Deny",
+    "Action": ["sagemaker:CreateModelPackage", "sagemaker:UpdateModelPackage"],
+    "Resource": "*",
+}
 STARTER_TRUST = [
     {
         "Sid": "TrainingSchedule",
@@ -194,6 +213,7 @@ STARTER_POLICY = [
         "Resource": KEY,
         "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
     },
+    NEVER_THE_REGISTRY,
     {
         "Sid": "DecryptSchedulePayload",
         "Effect": "Allow",
@@ -288,6 +308,7 @@ DRIFT_CHECK_POLICY = [
             "StringEquals": {"kms:ViaService": "scheduler.eu-west-1.amazonaws.com"},
         },
     },
+    NEVER_THE_REGISTRY,
 ]
 GUARD_TRUST = [
     {
@@ -330,6 +351,43 @@ GUARD_POLICY = [
         "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
         "Resource": KEY,
         "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
+    },
+    NEVER_THE_REGISTRY,
+]
+APPROVER_POLICY = [
+    {
+        "Sid": "ApproveThisRegistry",
+        "Effect": "Allow",
+        "Action": [
+            "sagemaker:UpdateModelPackage",
+            "sagemaker:DescribeModelPackage",
+            "sagemaker:DescribeModelPackageGroup",
+        ],
+        "Resource": [f"{SM}:model-package-group/churn-dev-models", f"{SM}:model-package/churn-dev-models/*"],
+    },
+    {"Sid": "ListVersions", "Effect": "Allow", "Action": "sagemaker:ListModelPackages", "Resource": "*"},
+    {
+        "Sid": "ReadEvaluationReports",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": f"{BUCKET}/runs/churn/*/evaluation.json",
+    },
+    {
+        "Sid": "DecryptEvaluationReports",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
+    },
+    {
+        "Sid": "SeeWhatIsServed",
+        "Effect": "Allow",
+        "Action": ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeModel"],
+        "Resource": [
+            f"{SM}:endpoint/churn-dev-endpoint-*",
+            f"{SM}:endpoint-config/churn-dev-endpoint-*",
+            f"{SM}:model/churn-dev-endpoint-*",
+        ],
     },
 ]
 FEATURESTORE_ENDPOINT_POLICY = [
@@ -423,6 +481,7 @@ def test_every_policy_document_is_exactly_this(aws_plans, stack, private):
         ("churn-dev-model-monitor-drift-check-policy", "policy"): DRIFT_CHECK_POLICY,
         ("churn-dev-retraining-trigger-guard", "assumeRolePolicy"): GUARD_TRUST,
         ("churn-dev-retraining-trigger-guard-policy", "policy"): GUARD_POLICY,
+        ("churn-dev-model-registry-approver", "policy"): APPROVER_POLICY,
     }
     if private:
         expected[("churn-dev-foundation-s3", "policy")] = S3_ENDPOINT_POLICY
@@ -442,10 +501,13 @@ def test_the_roles_carry_no_other_grant(aws_plans):
     ]
     for role in plan.by_type("aws:iam/role:Role"):
         assert "managedPolicyArns" not in role.inputs and "inlinePolicies" not in role.inputs
+    # One managed policy, attached to nobody unless `registry.approvers` names someone.
+    assert [p.inputs["name"] for p in plan.by_type("aws:iam/policy:Policy")] == ["mlops-churn-dev-model-approver"]
     for absent in (
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+        "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
         "aws:iam/policyAttachment:PolicyAttachment",
-        "aws:iam/policy:Policy",
         "aws:iam/user:User",
     ):
         assert plan.by_type(absent) == []
@@ -467,6 +529,19 @@ def test_grants_follow_the_platform_elsewhere(aws_plans):
     assert policy["Images"]["Resource"] == [
         "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-scikit-learn",
     ]
+    # registry.approval: auto there: the pipeline registers Approved versions, and nothing else.
+    assert policy["RegisterAsConfigured"]["Condition"] == {
+        "StringEquals": {"sagemaker:ModelApprovalStatus": "Approved"}
+    }
+    assert policy["NeverRegisterOtherwise"]["Condition"] == {
+        "StringNotEquals": {"sagemaker:ModelApprovalStatus": "Approved"}
+    }
+    assert policy["NeverApprove"] == {
+        "Sid": "NeverApprove",
+        "Effect": "Deny",
+        "Action": "sagemaker:UpdateModelPackage",
+        "Resource": "*",
+    }
     trust = docs[("churn-prediction-eu1-staging-training-pipeline-starter", "assumeRolePolicy")]
     assert [s["Condition"]["ArnEquals"]["aws:SourceArn"] for s in trust] == [
         "arn:aws:scheduler:us-east-1:123456789012:schedule-group/churn-prediction-eu1-staging",
@@ -489,7 +564,7 @@ def test_without_a_schedule_the_starter_role_cannot_decrypt_schedule_payloads(tm
 
     document = with_changes(EXAMPLE, pipeline={"schedule": None})
     result = plan(load_stack_file(write(tmp_path, "aws-unscheduled", document)))
-    assert documents(result)[("churn-dev-training-pipeline-starter-policy", "policy")] == STARTER_POLICY[:3]
+    assert documents(result)[("churn-dev-training-pipeline-starter-policy", "policy")] == STARTER_POLICY[:4]
     # The drift check's schedule remains: only the training schedule is gone.
     assert [r.inputs["name"] for r in result.by_type("aws:scheduler/schedule:Schedule")] == ["churn-dev-drift-check"]
 

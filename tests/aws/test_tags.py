@@ -25,6 +25,9 @@ UNTAGGABLE = {
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketPolicy:BucketPolicy",
     "aws:iam/rolePolicy:RolePolicy",  # PutRolePolicy
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",  # AttachRolePolicy
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",  # AttachUserPolicy
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",  # AttachGroupPolicy
     "aws:appautoscaling/policy:Policy",  # PutScalingPolicy
     "aws:scheduler/schedule:Schedule",  # CreateSchedule: only schedule groups are taggable
     "aws:cloudwatch/eventTarget:EventTarget",  # PutTargets

@@ -212,6 +212,7 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:ec2/subnet:Subnet",
         "aws:ec2/vpc:Vpc",
         "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:iam/policy:Policy",
         "aws:iam/role:Role",
         "aws:iam/rolePolicy:RolePolicy",
         "aws:kms/alias:Alias",
@@ -559,6 +560,7 @@ def test_every_policy_document_of_the_plan_is_found(plans):
     assert documents == {
         ("aws:iam/role:Role", "assumeRolePolicy"),
         ("aws:iam/rolePolicy:RolePolicy", "policy"),
+        ("aws:iam/policy:Policy", "policy"),
         ("aws:kms/key:Key", "policy"),
         ("aws:s3/bucketPolicy:BucketPolicy", "policy"),
         ("aws:sqs/queuePolicy:QueuePolicy", "policy"),
