@@ -914,12 +914,16 @@ def main(argv: list[str] | None = None) -> int:
     client = model_service(args.region, args.api_endpoint)
     records = ApprovalRecords(approvals_bucket(args.project, args.platform), args.project, args.storage_endpoint)
     name = f"{model_name(args.project, args.region, args.model)}@{args.version}"
-    if args.action == "status":  # reads the bucket: storage.objects.list/get, which approvers do not hold
-        approved, why = approval_state(client, records, name, args.mode)
-        print(f"{name}: {'approved' if approved else 'not approved'} ({why})")
-        return 0
-    # An approver holds storage.objects.create only: print the record written, never read it back.
-    written = set_approval(client, name, approved=args.action == "approve", records=records, reason=args.reason)
+    try:
+        if args.action == "status":  # reads the bucket: storage.objects.list/get, which approvers do not hold
+            approved, why = approval_state(client, records, name, args.mode)
+            print(f"{name}: {'approved' if approved else 'not approved'} ({why})")
+            return 0
+        # An approver holds storage.objects.create only: print the record written, never read it back.
+        written = set_approval(client, name, approved=args.action == "approve", records=records, reason=args.reason)
+    except ApprovalsBucketMissing as missing:
+        print(f"{parser.prog}: {missing}", file=sys.stderr)
+        return 2
     assert written is not None
     print(f"{name}: {written['decision']} by {written['by']} at {written['at']}, recorded in {written['object']}")
     return 0

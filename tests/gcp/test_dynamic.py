@@ -331,11 +331,21 @@ def test_an_unreadable_newest_record_approves_nothing(vertex, gcs):
         ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
 
 
-def test_a_missing_approvals_bucket_is_named(vertex, gcs):
+def test_a_missing_approvals_bucket_is_named(vertex, gcs, capsys):
+    """Before the `pulumi up` that creates it: the check names it, and the approval command says so in
+    one line with exit 2 (no traceback), changing nothing in the registry."""
     upload(vertex, {"approval": "approved"})
     del gcs.buckets[APPROVALS]
     with pytest.raises(RuntimeError, match=f"the approvals bucket gs://{APPROVALS} does not exist"):
         ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
+    before = json.dumps(vertex.models, sort_keys=True)
+    for action in ("approve", "revoke", "status"):
+        assert main(approve_argv("1", vertex, gcs, action)) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"python -m providers.gcp.dynamic: the approvals bucket gs://{APPROVALS} does not exist: it is the "
+            "ModelRegistry's, created by `pulumi up` (run `pulumi up` once with this revision of the kit, then approve)"
+        ]
+    assert json.dumps(vertex.models, sort_keys=True) == before
 
 
 def test_status_reads_the_record(vertex, gcs, capsys):
