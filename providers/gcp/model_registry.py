@@ -40,7 +40,8 @@ class RegistryOut:
     approval: pulumi.Resource | None
     """The gate the served version passed (None when nothing is served)."""
     approvals_bucket: str
-    """The bucket holding the approval records (only approvers write to it)."""
+    """The bucket holding the approval records (approvers write to it; so can project owners/editors
+    through Cloud Storage's default bindings, see docs/gcp.md)."""
 
 
 # What the approval command calls as the approver (providers/gcp/dynamic.py set_approval, and
