@@ -124,12 +124,35 @@ def _whoami(client: Any) -> str:
     return "unknown (the credentials do not name their principal)"
 
 
+class ApprovalsBucketMissing(RuntimeError):
+    """The platform's approvals bucket does not exist (yet): one line naming it and what to do."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__(
+            f"the approvals bucket gs://{bucket} does not exist: it is the ModelRegistry's, created by `pulumi up` "
+            "(run `pulumi up` once with this revision of the kit, then approve)"
+        )
+
+
+def _now() -> Any:
+    """The approver's clock: only in the record's name and `at`, for people; never what orders records."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
 class ApprovalRecords:
     """The approval records of one platform: `gs://<bucket>/<model>/versions/<n>/<time>-<decision>.json`.
 
     Append-only: each decision is a new object, created with `ifGenerationMatch=0` (create, never
     overwrite), so an approver needs only `storage.objects.create` (roles/storage.objectCreator,
-    which can neither overwrite nor delete), and the newest object of a version is its state."""
+    which can neither overwrite nor delete).
+
+    Which record is the newest is decided by what Cloud Storage assigns, never by the approver's
+    clock in the name (objectCreator can create any name, and clocks drift): each object generation's
+    `timeCreated` (then its `generation`), listed with `versions=True` so that a record deleted or
+    overwritten by someone holding storage.objects.delete (project owners/editors, see docs/gcp.md)
+    still counts as the noncurrent version the bucket's versioning keeps."""
 
     def __init__(self, bucket: str, project: str, storage_endpoint: str | None = None) -> None:
         self.bucket, self.project, self.storage_endpoint = bucket, project, storage_endpoint
@@ -146,9 +169,9 @@ class ApprovalRecords:
         return f"{base}/versions/{version}/"
 
     def write(self, version_name: str, decision: str, model: Any, reason: str = "") -> dict[str, Any]:
-        from datetime import UTC, datetime
+        from google.api_core import exceptions
 
-        now = datetime.now(UTC)
+        now = _now()
         base, _, version = version_name.partition("@")
         record = {
             "kind": RECORD_KIND,
@@ -162,27 +185,38 @@ class ApprovalRecords:
             "reason": reason,
         }
         name = f"{self.prefix(version_name)}{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{decision}.json"
-        self.client.bucket(self.bucket).blob(name).upload_from_string(
-            json.dumps(record, sort_keys=True), content_type="application/json", if_generation_match=0
-        )
+        try:
+            self.client.bucket(self.bucket).blob(name).upload_from_string(
+                json.dumps(record, sort_keys=True), content_type="application/json", if_generation_match=0
+            )
+        except exceptions.NotFound as error:
+            raise ApprovalsBucketMissing(self.bucket) from error
         return {**record, "object": f"gs://{self.bucket}/{name}"}
 
     def latest(self, version_name: str) -> dict[str, Any] | None:
-        """The version's newest record (object names sort by time), or None."""
+        """The version's newest record by the server's clock (every generation, deleted or not), or None.
+        A newest record that is not a readable JSON object reads as decision "unreadable" (approves nothing)."""
         from google.api_core import exceptions
 
         try:
-            names = [b.name for b in self.client.list_blobs(self.bucket, prefix=self.prefix(version_name))]
+            blobs = [
+                b
+                for b in self.client.list_blobs(self.bucket, prefix=self.prefix(version_name), versions=True)
+                if b.name.endswith(".json")
+            ]
         except exceptions.NotFound as error:
-            raise RuntimeError(
-                f"the approvals bucket gs://{self.bucket} does not exist (the ModelRegistry's, created by `pulumi up`)"
-            ) from error
-        names = [n for n in names if n.endswith(".json")]
-        if not names:
+            raise ApprovalsBucketMissing(self.bucket) from error
+        if not blobs:
             return None
-        newest = max(names)
-        record = json.loads(self.client.bucket(self.bucket).blob(newest).download_as_bytes())
-        return {**record, "object": f"gs://{self.bucket}/{newest}"}
+        newest = max(blobs, key=lambda b: (b.time_created, b.generation or 0))
+        where = f"gs://{self.bucket}/{newest.name}#{newest.generation}"
+        try:
+            record = json.loads(newest.download_as_bytes())
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            return {"decision": "unreadable", "object": where}
+        return {**record, "object": where}
 
 
 def approval_of(client: Any, name: str) -> str:
@@ -880,12 +914,16 @@ def main(argv: list[str] | None = None) -> int:
     client = model_service(args.region, args.api_endpoint)
     records = ApprovalRecords(approvals_bucket(args.project, args.platform), args.project, args.storage_endpoint)
     name = f"{model_name(args.project, args.region, args.model)}@{args.version}"
-    if args.action == "status":  # reads the bucket: storage.objects.list/get, which approvers do not hold
-        approved, why = approval_state(client, records, name, args.mode)
-        print(f"{name}: {'approved' if approved else 'not approved'} ({why})")
-        return 0
-    # An approver holds storage.objects.create only: print the record written, never read it back.
-    written = set_approval(client, name, approved=args.action == "approve", records=records, reason=args.reason)
+    try:
+        if args.action == "status":  # reads the bucket: storage.objects.list/get, which approvers do not hold
+            approved, why = approval_state(client, records, name, args.mode)
+            print(f"{name}: {'approved' if approved else 'not approved'} ({why})")
+            return 0
+        # An approver holds storage.objects.create only: print the record written, never read it back.
+        written = set_approval(client, name, approved=args.action == "approve", records=records, reason=args.reason)
+    except ApprovalsBucketMissing as missing:
+        print(f"{parser.prog}: {missing}", file=sys.stderr)
+        return 2
     assert written is not None
     print(f"{name}: {written['decision']} by {written['by']} at {written['at']}, recorded in {written['object']}")
     return 0

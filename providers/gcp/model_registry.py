@@ -40,7 +40,8 @@ class RegistryOut:
     approval: pulumi.Resource | None
     """The gate the served version passed (None when nothing is served)."""
     approvals_bucket: str
-    """The bucket holding the approval records (only approvers write to it)."""
+    """The bucket holding the approval records (approvers write to it; so can project owners/editors
+    through Cloud Storage's default bindings, see docs/gcp.md)."""
 
 
 # What the approval command calls as the approver (providers/gcp/dynamic.py set_approval, and
@@ -82,27 +83,31 @@ class ModelRegistry(Capability):
             labels=s.labels,
             opts=self.protected(deployment, depends_on=[*foundation.key_ready, *foundation.apis]),
         )
-        if s.approvers:
-            role = vertex_role(
-                f"{name}-approver-role",
-                s.project,
-                s.prefix,
-                "approver",
-                APPROVER_PERMISSIONS,
-                self.child(depends_on=foundation.apis),
-            )
-            for member in s.approvers:
-                tag = f"{zlib.crc32(member.encode()):08x}"  # stable whatever the list's order
+        # The approver role is created whether or not `registry.approvers` names anyone (a role grants
+        # nothing by itself): without approvers, project admins grant it and objectCreator themselves.
+        role = vertex_role(
+            f"{name}-approver-role",
+            s.project,
+            s.prefix,
+            "approver",
+            APPROVER_PERMISSIONS,
+            self.child(depends_on=foundation.apis),
+        )
+        approver_grants: list[pulumi.Resource] = []
+        for member in s.approvers:
+            tag = f"{zlib.crc32(member.encode()):08x}"  # stable whatever the list's order
+            approver_grants += [
                 gcp.storage.BucketIAMMember(
                     f"{name}-approver-{tag}",
                     bucket=self.approvals.name,
                     role=APPROVER_BUCKET_ROLE,
                     member=member,
                     opts=self.child(),
-                )
+                ),
                 gcp.projects.IAMMember(
                     f"{name}-approver-{tag}-vertex", project=s.project, role=role.name, member=member, opts=self.child()
-                )
+                ),
+            ]
 
         approval = None
         version = deployment.model_version
@@ -117,8 +122,9 @@ class ModelRegistry(Capability):
                     "mode": approval_mode,
                     "approvals_bucket": self.approvals.name,
                 },
-                # it reads the Vertex AI API (at preview too) and the approvals bucket
-                opts=self.child(depends_on=[*foundation.apis, self.approvals]),
+                # it reads the Vertex AI API (at preview too) and the approvals bucket; after the approvers'
+                # grants, so a failing check (no record yet) never leaves an approver unable to approve
+                opts=self.child(depends_on=[*foundation.apis, self.approvals, *approver_grants]),
             )
 
         self.out = RegistryOut(s.model_id, registered, approval_mode, approval, s.approvals_bucket)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -43,6 +44,7 @@ from providers.operations import (
     Prediction,
     Promotion,
     Run,
+    UnknownVersion,
     Unsupported,
     iso,
     stack_slug,
@@ -81,6 +83,10 @@ def _where(resource: str, what: str) -> tuple[str, str]:
     if match is None:
         raise OperationError(f"{what} {resource!r} is not a projects/<p>/locations/<r>/... resource name")
     return match["project"], match["region"]
+
+
+def _joined(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def same_model(a: str, b: str) -> bool:
@@ -162,15 +168,68 @@ class GcpOperations(Operations):
 
     # -- the registry
     def versions(self) -> list[ModelVersion]:
+        """Every version as its label says (`mlops model list`); `version(n)` gives the gate's verdict."""
+        return self._listed(self._served())
+
+    def _listed(self, served: dict[int, int]) -> list[ModelVersion]:
         from google.api_core import exceptions
 
-        served = self._served()
         try:
             models = list(self._client("model").list_model_versions(name=self.model))
         except exceptions.NotFound:
             return []  # the first run that passes the gate creates the model
         found = [self._version(m, served) for m in models]
         return sorted(found, key=lambda v: v.version, reverse=True)
+
+    def _labelled(self, number: int) -> ModelVersion:
+        """Version `number` as its label says. Its traffic is unknown (None, said in the note) when
+        the caller may not read the endpoint: an approver holds no aiplatform.endpoints.get, and
+        approving needs no traffic."""
+        from google.api_core import exceptions
+
+        unknown = ""
+        try:
+            served = self._served()
+        except exceptions.Forbidden:
+            served = {}
+            unknown = "traffic unknown (these credentials cannot read the endpoint: aiplatform.endpoints.get)"
+        every = self._listed(served)
+        for found in every:
+            if found.version == number:
+                return replace(found, note=_joined(found.note, unknown)) if unknown else found
+        numbers = sorted(v.version for v in every)
+        known = f"versions: {', '.join(map(str, numbers))}" if numbers else "no version registered yet"
+        raise UnknownVersion(f"stack {self.stack}: no version {number} in {self.registry_id} ({known})")
+
+    def version(self, number: int) -> ModelVersion:
+        """Version `number`, its status as the deploy-time gate sees it: a version labelled approved
+        that the gate does not approve (manual registry and no approval record for this very upload,
+        or a newer revocation) is `pending`, with the gate's reason in the note; when the records
+        cannot be read with these credentials (an approver holds roles/storage.objectCreator, which
+        cannot list), its status is `unknown`. So `mlops model approve` writes a record whenever the
+        gate does not already approve this upload, and skips only when it does."""
+        from google.api_core import exceptions
+
+        from providers.gcp.dynamic import approval_state
+
+        found = self._labelled(number)
+        if found.status != "approved":
+            return found
+        try:
+            approved, why = approval_state(self._client("model"), self.records, found.id, self.approval)
+        except exceptions.Forbidden:
+            return replace(
+                found,
+                status=UNKNOWN,
+                note=_joined(
+                    found.note,
+                    f"labelled approved; whether an approval record approves it is unknown: these credentials "
+                    f"cannot list gs://{self.records.bucket}",
+                ),
+            )
+        if approved:
+            return found
+        return replace(found, status="pending", note=_joined(found.note, f"labelled approved, not by the gate: {why}"))
 
     def _version(self, model: Any, served: dict[int, int]) -> ModelVersion:
         number = int(model.version_id)
@@ -204,7 +263,7 @@ class GcpOperations(Operations):
                 out[number] = out.get(number, 0) + shares[deployed.id]
         return out
 
-    @property
+    @cached_property
     def records(self) -> Any:
         """The platform's approval records (providers/gcp/dynamic.py ApprovalRecords)."""
         from providers.gcp.dynamic import ApprovalRecords, approvals_bucket
@@ -217,7 +276,12 @@ class GcpOperations(Operations):
         uploader labelled approved itself is not promoted (it could become approved elsewhere)."""
         from providers.gcp.dynamic import approval_state
 
-        found = super().require_approved(number)
+        found = self._labelled(number)
+        if found.status != "approved":
+            raise NotApproved(
+                f"stack {self.stack}: version {number} is {found.status}, not approved; only an approved version "
+                f"is promoted (mlops model approve {number} --stack {self.stack})"
+            )
         approved, why = approval_state(self._client("model"), self.records, found.id, self.approval)
         if not approved:
             raise NotApproved(
@@ -229,7 +293,7 @@ class GcpOperations(Operations):
     def set_status(self, number: int, status: str, reason: str = "") -> ModelVersion:
         from providers.gcp.dynamic import set_approval
 
-        found = self.version(number)
+        found = self._labelled(number)
         client = self._client("model")
         if status == "approved":
             set_approval(client, found.id, approved=True, records=self.records, reason=reason)
@@ -241,7 +305,8 @@ class GcpOperations(Operations):
                 client.merge_version_aliases(name=found.id, version_aliases=["-approved"])
             text = f"rejected with mlops model reject: {reason}" if reason else "rejected with mlops model reject"
             self._update(found.id, {APPROVAL_LABEL: "rejected"}, text)
-        return self.version(number)
+        # as labelled now: the record was just written (an approver could not read it back)
+        return self._labelled(number)
 
     def _update(self, name: str, labels: dict[str, str], note: str = "") -> None:
         from google.cloud import aiplatform_v1 as v1

@@ -36,7 +36,13 @@ import pulumi_gcp as gcp
 import yaml
 
 from providers.base import Capability, Deployment
-from providers.gcp.foundation import ENCRYPTER, VERTEX_RETRAIN_PERMISSIONS, FoundationOut, vertex_role
+from providers.gcp.foundation import (
+    ENCRYPTER,
+    VERTEX_RETRAIN_PERMISSIONS,
+    FoundationOut,
+    custom_role_id,
+    vertex_role,
+)
 from providers.gcp.model_monitor import MonitorOut
 from providers.gcp.training_pipeline import TrainingOut
 from providers.gcp.translate import GcpSettings
@@ -64,6 +70,9 @@ RETRAIN_MONITORING_PERMISSIONS = ("monitoring.timeSeries.list",)
 """The workflow reads the drifted-feature metric (is the episode still going on?): the one permission
 of roles/monitoring.viewer that projects.timeSeries.list needs, in the retrain custom role instead
 of that whole role (alert policies, channels, dashboards...)."""
+WORKFLOW_INVOKER_PERMISSIONS = ("workflows.executions.create",)
+"""What the Eventarc trigger's identity needs to start the retraining workflow: "Trigger a workflow
+execution" ("Workflows roles and permissions", https://cloud.google.com/workflows/docs/access-control)."""
 MAX_SLEEP_S = 31_536_000
 """sys.sleep "suspends execution for the given number of seconds to a maximum of 31536000 (one year)"
 ("Wait using polling", https://cloud.google.com/workflows/docs/sleeping)."""
@@ -591,19 +600,30 @@ class RetrainingTrigger(Capability):
                 member=account.member,
                 opts=self.child(),
             ),
-            # run the workflow it is the trigger of. Bound on the project: pulumi_gcp (10.x) has no
-            # IAM resource for a single workflow (pulumi_gcp.workflows holds only Workflow;
-            # terraform-provider-google issue 13125), and an IAM condition on resource.name would not
-            # scope it: workflows.googleapis.com is not among the services that "recognize resource
-            # attributes" ("Resource attributes for IAM Conditions",
-            # https://cloud.google.com/iam/docs/conditions-resource-attributes; docs/gcp.md).
+            # run the workflow it is the trigger of: a custom role with `workflows.executions.create`
+            # ("Trigger a workflow execution", "Workflows roles and permissions",
+            # https://cloud.google.com/workflows/docs/access-control) and nothing else, instead of
+            # roles/workflows.invoker (which adds executions.cancel/get/list, callbacks.list/send,
+            # stepEntries.get/list). Bound on the project: pulumi_gcp (10.x) has no IAM resource for a
+            # single workflow (pulumi_gcp.workflows holds only Workflow; terraform-provider-google issue
+            # 13125), and the Workflows roles' "Lowest-level resources where you can grant this role" is
+            # Project (https://cloud.google.com/iam/docs/roles-permissions/workflows; docs/gcp.md).
             # No eventarc.eventReceiver: "You don't need to grant
             # the role if you are routing direct events from Cloud Pub/Sub" ("Roles and permissions
             # for Workflows targets", https://cloud.google.com/eventarc/standard/docs/workflows/roles-permissions).
             gcp.projects.IAMMember(
                 f"{name}-identity-workflows-invoker",
                 project=s.project,
-                role="roles/workflows.invoker",
+                role=gcp.projects.IAMCustomRole(
+                    f"{name}-invoker-role",
+                    project=s.project,
+                    role_id=custom_role_id(s.prefix, "invoker"),
+                    title=f"mlops {s.prefix}: invoker",
+                    description=f"Start workflow executions (the mlops {s.prefix} retraining workflow)",
+                    permissions=list(WORKFLOW_INVOKER_PERMISSIONS),
+                    stage="GA",
+                    opts=self.child(depends_on=foundation.apis),
+                ).name,
                 member=account.member,
                 opts=self.child(),
             ),

@@ -200,13 +200,22 @@ def test_a_person_approves_with_the_command_then_the_check_passes(vertex, gcs):
 
 
 def test_an_approver_needs_only_to_create_objects(vertex, gcs, capsys):
-    """roles/storage.objectCreator: no list, no read, no overwrite. The command never reads the bucket."""
+    """roles/storage.objectCreator: no list, no read, no overwrite, no bucket metadata. The command
+    never reads the bucket; the client's own background look-up of the bucket (google-cloud-storage
+    `BucketMetadataCache`) is refused with 403, which the client tolerates."""
     upload(vertex, {"approval": "pending"})
-    gcs.create_only = True
+    gcs.permissions = {"storage.objects.create"}  # roles/storage.objectCreator, written literally
     assert main(approve_argv("1", vertex, gcs)) == 0
     assert "approved by unknown (the credentials do not name their principal) at" in capsys.readouterr().out
     assert [m for m, _ in object_calls(gcs)] == ["POST"]
-    gcs.create_only = False
+    for _ in range(200):  # the look-up runs on a background thread
+        if any(r.path == f"/storage/v1/b/{APPROVALS}" for r in gcs.requests):
+            break
+        threading.Event().wait(0.01)
+    looked_up = [(r.method, r.status) for r in gcs.requests if r.path == f"/storage/v1/b/{APPROVALS}"]
+    assert looked_up == [("GET", 403)]
+    assert main(approve_argv("1", vertex, gcs)) == 0  # and the next write still goes through
+    gcs.permissions = None
     assert ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs)).outs["approved"] is True
 
 
@@ -240,7 +249,9 @@ def test_refresh_sees_a_revoked_approval_and_the_next_up_fails(vertex, gcs, mode
     refreshed = provider.read(created.id, created.outs)
     assert (refreshed.id, refreshed.outs["approved"]) == (created.id, False)
     assert provider.diff(created.id, refreshed.outs, approval_props(vertex, mode, gcs=gcs)).changes
-    with pytest.raises(Exception, match=r"not approved \(its newest approval record .*-revoked.json\) says 'revoked'"):
+    with pytest.raises(
+        Exception, match=r"not approved \(its newest approval record .*-revoked.json#\d+\) says 'revoked'"
+    ):
         provider.update(created.id, refreshed.outs, approval_props(vertex, mode, gcs=gcs))
     # Relabelling it by hand (anyone with models.update) does not undo the revocation: the record rules.
     vertex.models[f"{MODEL}@1"]["labels"]["approval"] = "approved"
@@ -263,11 +274,78 @@ def test_a_record_about_another_upload_approves_nothing(vertex, gcs):
         ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
 
 
-def test_a_missing_approvals_bucket_is_named(vertex, gcs):
+@pytest.mark.parametrize("a_clock", ["20990101T000000.000000Z", "99991231T235959.999999Z"])
+def test_the_newest_record_is_the_servers_not_the_approvers_clock(vertex, gcs, a_clock):
+    """Approver A's clock is ahead (a laptop set wrong, or a name forward-dated on purpose: objectCreator
+    may create any name): A approves, then B revokes, then A labels the version approved again (models.update).
+    The revocation is newer by the time Cloud Storage stamps each object with, whatever the names say
+    (A's sorts last), so the version stays revoked."""
+    name = upload(vertex, {"approval": "pending"})
+    a_record = {
+        "kind": "mlops-approval",
+        "model": MODEL,
+        "version": "1",
+        "decision": "approved",
+        "by": "a@example.com",
+        "at": a_clock,
+        "artifact_uri": ARTIFACTS,
+        "version_create_time": vertex.models[name]["versionCreateTime"],
+        "reason": "",
+    }
+    storage_client = dynamic.storage_client(PROJECT, gcs.url)  # approver A, create-only as the command does
+    storage_client.bucket(APPROVALS).blob(f"{MODEL}/versions/1/{a_clock}-approved.json").upload_from_string(
+        json.dumps(a_record), content_type="application/json", if_generation_match=0
+    )
+    assert main(approve_argv("1", vertex, gcs, "revoke")) == 0  # approver B, later in real time
+    vertex.models[name]["labels"]["approval"] = "approved"  # A relabels it
+    names = sorted(records(gcs))
+    assert [n.rsplit("-", 1)[-1] for n in names] == ["revoked.json", "approved.json"]  # by name, A's is last
+    with pytest.raises(Exception, match=r"newest approval record .*-revoked.json#\d+\) says 'revoked'"):
+        ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
+
+
+def test_a_deleted_revocation_still_revokes(vertex, gcs):
+    """Whoever holds storage.objects.delete on the bucket (project owners and editors through the
+    bucket's default bindings) deletes the revocation: the bucket is versioned, the deleted record
+    stays as a noncurrent generation, and the records are listed with every generation."""
+    from google.cloud import storage
+
+    upload(vertex, {"approval": "pending"})
+    assert main(approve_argv("1", vertex, gcs)) == 0
+    assert main(approve_argv("1", vertex, gcs, "revoke")) == 0
+    (revocation,) = [n for n in records(gcs) if n.endswith("-revoked.json")]
+    storage_client = dynamic.storage_client(PROJECT, gcs.url)
+    storage_client.bucket(APPROVALS).blob(revocation).delete()  # an editor, with the real client
+    assert isinstance(storage_client, storage.Client) and revocation not in records(gcs)
+    vertex.models[f"{MODEL}@1"]["labels"]["approval"] = "approved"  # and relabels it (models.update)
+    with pytest.raises(Exception, match=r"-revoked.json#\d+\) says 'revoked'"):
+        ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
+
+
+def test_an_unreadable_newest_record_approves_nothing(vertex, gcs):
+    upload(vertex, {"approval": "pending"})
+    assert main(approve_argv("1", vertex, gcs)) == 0
+    client = dynamic.storage_client(PROJECT, gcs.url)
+    client.bucket(APPROVALS).blob(f"{MODEL}/versions/1/x-approved.json").upload_from_string(b"[not json")
+    with pytest.raises(Exception, match=r"x-approved.json#\d+\) says 'unreadable'"):
+        ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
+
+
+def test_a_missing_approvals_bucket_is_named(vertex, gcs, capsys):
+    """Before the `pulumi up` that creates it: the check names it, and the approval command says so in
+    one line with exit 2 (no traceback), changing nothing in the registry."""
     upload(vertex, {"approval": "approved"})
     del gcs.buckets[APPROVALS]
     with pytest.raises(RuntimeError, match=f"the approvals bucket gs://{APPROVALS} does not exist"):
         ApprovalCheckProvider().create(approval_props(vertex, "manual", gcs=gcs))
+    before = json.dumps(vertex.models, sort_keys=True)
+    for action in ("approve", "revoke", "status"):
+        assert main(approve_argv("1", vertex, gcs, action)) == 2
+        assert capsys.readouterr().err.splitlines() == [
+            f"python -m providers.gcp.dynamic: the approvals bucket gs://{APPROVALS} does not exist: it is the "
+            "ModelRegistry's, created by `pulumi up` (run `pulumi up` once with this revision of the kit, then approve)"
+        ]
+    assert json.dumps(vertex.models, sort_keys=True) == before
 
 
 def test_status_reads_the_record(vertex, gcs, capsys):

@@ -66,7 +66,8 @@ GCP_DEV_GRANTS = {
     ("churn-dev-ml", "roles/bigquery.dataViewer", "dataset churn_dev_serving_logs"),
     # the retraining workflow's identity: starts one pipeline job as the pipeline identity
     ("churn-dev-retrain", "custom:churn_dev_mlops_retrain", f"project {PROJECT}"),
-    ("churn-dev-retrain", "roles/workflows.invoker", f"project {PROJECT}"),
+    # start the retraining workflow: workflows.executions.create only, not roles/workflows.invoker
+    ("churn-dev-retrain", "custom:churn_dev_mlops_invoker", f"project {PROJECT}"),
     (
         "churn-dev-retrain",
         "roles/storage.objectViewer",
@@ -93,10 +94,16 @@ MINIMAL_GRANTS = {
     for g in GCP_DEV_GRANTS
     if g[0] not in ("churn-dev-retrain", "agent gcp-sa-workflows", "agent gcp-sa-monitoring-notification")
 }
-CUSTOM_ROLES = {"churn_dev_mlops_pipeline": PIPELINE_PERMISSIONS, "churn_dev_mlops_retrain": RETRAIN_PERMISSIONS}
 # what the approval command calls as the approver: GetModel / ListModelVersions, UpdateModel (labels),
-# MergeVersionAliases (aiplatform.models.update)
+# MergeVersionAliases (aiplatform.models.update). The role exists in every stack (it grants nothing by
+# itself: without registry.approvers, project admins grant it).
 APPROVER_PERMISSIONS = ("aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update")
+CUSTOM_ROLES = {
+    "churn_dev_mlops_pipeline": PIPELINE_PERMISSIONS,
+    "churn_dev_mlops_retrain": RETRAIN_PERMISSIONS,
+    "churn_dev_mlops_invoker": ("workflows.executions.create",),
+    "churn_dev_mlops_approver": APPROVER_PERMISSIONS,
+}
 # With registry.approvers: exactly these grants are added, and nothing else changes.
 APPROVERS = ("group:ml-reviewers@example.com", "user:ana@example.com")
 APPROVER_GRANTS = {
@@ -173,7 +180,10 @@ def test_every_grant_with_nothing_served_and_no_retraining(tmp_path):
 
     result = plan(load_stack_file(write_stack(tmp_path, "gcp-min", change)))
     assert grants(result) == MINIMAL_GRANTS
-    assert custom_roles(result) == {"churn_dev_mlops_pipeline": PIPELINE_PERMISSIONS}
+    assert custom_roles(result) == {
+        "churn_dev_mlops_pipeline": PIPELINE_PERMISSIONS,
+        "churn_dev_mlops_approver": APPROVER_PERMISSIONS,
+    }
 
 
 def test_the_served_model_runs_as_vertex_ais_own_identity(gcp_plan):
@@ -203,7 +213,7 @@ def test_only_approvers_may_write_approval_records(tmp_path):
         ("user:ana", "roles/storage.objectCreator", f"bucket {APPROVALS}"),
     }
     assert found == GCP_DEV_GRANTS | APPROVER_GRANTS
-    assert custom_roles(result) == CUSTOM_ROLES | {"churn_dev_mlops_approver": APPROVER_PERMISSIONS}
+    assert custom_roles(result) == CUSTOM_ROLES
     # no project-wide storage role either, for anyone (it would reach the approvals bucket)
     assert not {g for g in found if g[1].startswith("roles/storage.") and g[2].startswith("project ")}
 
@@ -212,8 +222,9 @@ def test_no_identity_of_the_kit_can_approve_a_model_version(gcp_plan):
     """Issue 9 item 10: approving (UpdateModel labels, MergeVersionAliases) needs aiplatform.models.update;
     no identity the kit creates holds it, so approval is a reviewer's, with their own identity. And
     nobody has a binding on the approvals bucket unless registry.approvers names them."""
+    granted = {what for _, what, _ in grants(gcp_plan)}
     for role, permissions in custom_roles(gcp_plan).items():
-        assert "aiplatform.models.update" not in permissions, role
+        assert "aiplatform.models.update" not in permissions or f"custom:{role}" not in granted, role
     predefined = {what for _, what, _ in grants(gcp_plan) if what.startswith("roles/")}
     assert not predefined & {"roles/aiplatform.user", "roles/aiplatform.admin", "roles/owner", "roles/editor"}
     assert not [g for g in grants(gcp_plan) if g[2].startswith(f"bucket {APPROVALS}")]

@@ -206,3 +206,22 @@ def test_the_metadata_store_waits_for_vertex_ais_key_grant(monkeypatch):
     }
     assert grants == {"churn-dev-foundation-key-vertex"}
     assert grants <= _closure(store.name, deps)
+
+
+def test_the_approval_check_waits_for_the_approvers_grants(tmp_path, monkeypatch):
+    """Upgrading (or a first deploy with a served version): the check fails until a record exists,
+    and Pulumi then starts nothing new. It waits for every approver's grants, so a failed `up` never
+    leaves the approvers without the rights to write that record."""
+
+    def change(config):
+        config["mlops:platform"]["registry"]["approvers"] = ["group:ml-reviewers@example.com", "user:ana@example.com"]
+
+    result, deps = _planned_with_dependencies(write_stack(tmp_path, "gcp-approvers", change), monkeypatch)
+    (check,) = [r.name for r in result.resources if r.name.startswith("churn-dev-model-registry-approval-v")]
+    grants = {
+        r.name
+        for r in result.resources
+        if r.name.startswith("churn-dev-model-registry-approver-") and not r.name.endswith("-role")
+    }
+    assert len(grants) == 4  # per approver: objectCreator on the bucket, the approver role on the project
+    assert grants <= deps[check]

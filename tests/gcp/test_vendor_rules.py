@@ -667,7 +667,8 @@ IAM_PERMISSIONS_SOURCE = (
     "Vertex AI access control, roles/aiplatform.user permissions "
     "(https://cloud.google.com/vertex-ai/docs/general/access-control); cross-checked against the IAM API dump "
     "gcp/roles/aiplatform.user.json of https://github.com/iann0036/iam-dataset; monitoring.timeSeries.list: "
-    "gcp/roles/monitoring.viewer.json of the same dump"
+    "gcp/roles/monitoring.viewer.json of the same dump; workflows.executions.create: \"Workflows roles and "
+    "permissions\" (https://cloud.google.com/workflows/docs/access-control, \"Trigger a workflow execution\")"
 )
 IAM_PERMISSIONS = {
     "aiplatform.artifacts.create",
@@ -721,6 +722,7 @@ IAM_PERMISSIONS = {
     "aiplatform.schedules.list",
     "aiplatform.schedules.update",
     "monitoring.timeSeries.list",
+    "workflows.executions.create",
 }
 IAM_ROLES_SOURCE = (
     "IAM roles and permissions index, one page per service: https://cloud.google.com/iam/docs/roles-permissions/"
@@ -738,7 +740,6 @@ IAM_ROLES = {
     "roles/pubsub.publisher",
     "roles/storage.objectAdmin",
     "roles/storage.objectViewer",
-    "roles/workflows.invoker",
 }
 
 

@@ -124,7 +124,7 @@ def world(tmp_path, monkeypatch):
         "gcp-dev": write_outputs(root, "gcp-dev", outputs("my-ml-project", "churn-dev", serving=1)),
         "gcp-prod": write_outputs(root, "gcp-prod", outputs("my-ml-prod", "churn-prod", serving=1)),
     }
-    yield type("World", (), {"fake": fake, "gcs": gcs, "files": files, "root": root})
+    yield type("World", (), {"fake": fake, "fake_url": url, "gcs": gcs, "files": files, "root": root})
     fake.stop()
     gcs.stop()
 
@@ -229,6 +229,87 @@ def test_promote_to_another_project(world, capsys):
     assert (world.root / "Pulumi.gcp-prod.yaml").read_text() == expected
     assert "mlops model approve 2 --stack gcp-prod" in out
     assert out.splitlines()[-1].endswith("`mlops diff` shows: model version 1 -> 2 (promoted from gcp-dev)")
+
+
+def test_approve_writes_a_record_whenever_the_gate_does_not_approve_this_upload(world, capsys):
+    """The class: `mlops model approve N` leaves the deploy gate passing, whatever the label says
+    beforehand. Version 4 was uploaded already labelled approved (or approved before records existed):
+    approving writes its record. Version 1 has its record: approving again writes nothing."""
+    from providers.gcp.dynamic import ApprovalRecords, approval_state, model_service
+
+    world.fake.add_version(
+        MODEL, {"approval": "approved", "managed-by": "mlops"}, "roc_auc=0.9", "2025-01-05T03:00:00Z"
+    )
+    assert cli(world, "model", "approve", "4") == 0
+    assert "version 4 approved (was pending)" in capsys.readouterr().out
+    assert decisions(world, DEV_APPROVALS, f"{MODEL}@4") == ["approved"]
+    client = model_service("europe-west4", world.fake_url)
+    gate = approval_state(
+        client, ApprovalRecords(DEV_APPROVALS, "my-ml-project", world.gcs.url), f"{MODEL}@4", "manual"
+    )
+    assert gate[0] is True, gate
+    assert cli(world, "model", "approve", "1") == 0
+    assert "version 1 already approved" in capsys.readouterr().out
+    assert decisions(world, DEV_APPROVALS, f"{MODEL}@1") == ["approved"]  # the fixture's, nothing added
+
+
+# What the kit grants `registry.approvers` (providers/gcp/model_registry.py), written literally: the
+# custom role on the project, roles/storage.objectCreator on the approvals bucket.
+APPROVER_VERTEX = {"aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update"}
+APPROVER_STORAGE = {"storage.objects.create"}
+
+
+def vertex_permission(method: str, path: str) -> str:
+    """The IAM permission each Vertex AI call the fake answers needs (REST reference, "IAM Permissions")."""
+    name, _, verb = path.removeprefix("/v1/").partition(":")
+    if "/models/" in name:
+        if verb == "listVersions":
+            return "aiplatform.models.list"
+        if verb == "mergeVersionAliases" or method == "PATCH":
+            return "aiplatform.models.update"
+        return "aiplatform.models.get" if method == "GET" and not verb else f"unmapped {method} {path}"
+    if "/endpoints/" in name and method == "GET" and not verb:
+        return "aiplatform.endpoints.get"
+    return f"unmapped {method} {path}"
+
+
+@pytest.fixture
+def as_approver(world, monkeypatch):
+    """The fakes refuse every call the approver's grants do not allow (403 PERMISSION_DENIED)."""
+    answer = world.fake.answer
+
+    def guarded(method: str, path: str, query: dict, body):
+        permission = vertex_permission(method, path)
+        if permission not in APPROVER_VERTEX:
+            return 403, {
+                "error": {"code": 403, "message": f"Permission '{permission}' denied", "status": "PERMISSION_DENIED"}
+            }
+        return answer(method, path, query, body)
+
+    monkeypatch.setattr(world.fake, "answer", guarded)
+    world.gcs.permissions = set(APPROVER_STORAGE)
+    return world
+
+
+def test_an_approver_with_exactly_the_kits_grants_approves_and_rejects(as_approver, capsys):
+    world = as_approver
+    world.fake.add_version(
+        MODEL, {"approval": "approved", "managed-by": "mlops"}, "roc_auc=0.9", "2025-01-05T03:00:00Z"
+    )
+    assert cli(world, "model", "approve", "3") == 0
+    assert "version 3 approved (was pending)" in capsys.readouterr().out
+    assert cli(world, "model", "reject", "3", "--reason", "bias") == 0
+    # labelled approved by the approval just made, but the approver cannot read the record back
+    assert "version 3 rejected (was unknown)" in capsys.readouterr().out
+    # labelled approved, records unreadable to an approver: the gate's verdict is unknown, so a record is written
+    assert cli(world, "model", "approve", "4", "--format", "json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["before"], doc["version"]["status"]) == ("unknown", "approved")
+    world.gcs.permissions = None
+    assert decisions(world, DEV_APPROVALS, f"{MODEL}@3") == ["approved", "rejected"]
+    assert decisions(world, DEV_APPROVALS, f"{MODEL}@4") == ["approved"]
+    refused = {(r[0], r[1]) for r in world.fake.requests if "/endpoints/" in r[1]}
+    assert refused == {("GET", f"/v1/{ENDPOINT}")}  # asked, refused, tolerated: traffic is unknown
 
 
 def test_a_version_labelled_approved_without_a_record_is_not_promoted(world, capsys):
