@@ -39,7 +39,7 @@ from providers.base import Capability, Deployment
 from providers.gcp.foundation import ENCRYPTER, VERTEX_RETRAIN_PERMISSIONS, FoundationOut, vertex_role
 from providers.gcp.model_monitor import MonitorOut
 from providers.gcp.training_pipeline import TrainingOut
-from providers.gcp.translate import GcpSettings
+from providers.gcp.translate import MAX_SLEEP_S, GcpSettings
 
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
 # Cloud Monitoring notifies on these incident events; only an opening incident starts retraining.
@@ -64,9 +64,6 @@ RETRAIN_MONITORING_PERMISSIONS = ("monitoring.timeSeries.list",)
 """The workflow reads the drifted-feature metric (is the episode still going on?): the one permission
 of roles/monitoring.viewer that projects.timeSeries.list needs, in the retrain custom role instead
 of that whole role (alert policies, channels, dashboards...)."""
-MAX_SLEEP_S = 31_536_000
-"""sys.sleep "suspends execution for the given number of seconds to a maximum of 31536000 (one year)"
-("Wait using polling", https://cloud.google.com/workflows/docs/sleeping)."""
 MAX_ALIGNMENT_S = 24 * 3600
 """The longest alignment period the kit asks for (Cloud Monitoring's own maximum: not verified)."""
 MAX_ABSENCE_S = 88_200
