@@ -14,16 +14,18 @@ under the fixed monitored resource `global` (providers/gcp/step_io.py). Here:
 - alert policy "drift check missing": no run for twice the window (capped at Cloud Monitoring's
   maximum) -> e-mail: a drift check that stops running does not look healthy;
 - the Pub/Sub half (only with retrain_on_drift and a served model): a channel -> topic -> Eventarc
-  trigger -> a workflow that keeps the retraining rule for the incident's episode: it ignores
-  anything but an opening incident; it starts a run unless a drift-started run (label trigger=drift)
-  is in flight or was created within `monitor.retrain_cooldown_hours`; when refused, and after each
-  run it starts, it sleeps (`sys.sleep`) until the guard may allow a run, then asks Cloud Monitoring
-  whether the episode goes on (the drifted-feature count over the policy's own alignment period,
-  `timeSeries.list`): if not, it ends; if so, it applies the guard again. The policy notifies once
-  per incident, so drift that persists past the cooldown gets its retraining from this loop, not from
-  a second notification. A run is named after the incident (the first) or after the run before it
-  (the next ones), and carries the incident as a label: a notification delivered again, or two
-  executions deciding at once, find the run already there (409) and start nothing.
+  trigger -> a workflow that keeps the retraining rule for the incident's episode, one short
+  execution at a time: it ignores anything but an opening incident; it starts a run unless a
+  drift-started run (label trigger=drift) is in flight or was created within
+  `monitor.retrain_cooldown_hours`; then it sleeps (`sys.sleep`) until the guard may allow a run and
+  hands over to a new execution of the workflow's latest revision (`executions.create`), which asks
+  Cloud Monitoring whether the episode goes on (the drifted-feature count over the policy's own
+  alignment period plus the logs-based metrics' 10-minute lag, `timeSeries.list`): if not, it ends;
+  if so, it applies the guard again. The policy notifies once per incident, so drift that persists
+  past the cooldown gets its retraining from this chain, not from a second notification. A run is
+  named after the drift window of the decision (the first) or after the run before it (the next
+  ones), and carries the incident as a label: a notification delivered again, or two executions
+  deciding at once, find the run already there (409 ALREADY_EXISTS) and start nothing.
 """
 
 from __future__ import annotations
