@@ -14,16 +14,18 @@ under the fixed monitored resource `global` (providers/gcp/step_io.py). Here:
 - alert policy "drift check missing": no run for twice the window (capped at Cloud Monitoring's
   maximum) -> e-mail: a drift check that stops running does not look healthy;
 - the Pub/Sub half (only with retrain_on_drift and a served model): a channel -> topic -> Eventarc
-  trigger -> a workflow that keeps the retraining rule for the incident's episode: it ignores
-  anything but an opening incident; it starts a run unless a drift-started run (label trigger=drift)
-  is in flight or was created within `monitor.retrain_cooldown_hours`; when refused, and after each
-  run it starts, it sleeps (`sys.sleep`) until the guard may allow a run, then asks Cloud Monitoring
-  whether the episode goes on (the drifted-feature count over the policy's own alignment period,
-  `timeSeries.list`): if not, it ends; if so, it applies the guard again. The policy notifies once
-  per incident, so drift that persists past the cooldown gets its retraining from this loop, not from
-  a second notification. A run is named after the incident (the first) or after the run before it
-  (the next ones), and carries the incident as a label: a notification delivered again, or two
-  executions deciding at once, find the run already there (409) and start nothing.
+  trigger -> a workflow that keeps the retraining rule for the incident's episode, one short
+  execution at a time: it ignores anything but an opening incident; it starts a run unless a
+  drift-started run (label trigger=drift) is in flight or was created within
+  `monitor.retrain_cooldown_hours`; then it sleeps (`sys.sleep`) until the guard may allow a run and
+  hands over to a new execution of the workflow's latest revision (`executions.create`), which asks
+  Cloud Monitoring whether the episode goes on (the drifted-feature count over the policy's own
+  alignment period plus the logs-based metrics' 10-minute lag, `timeSeries.list`): if not, it ends;
+  if so, it applies the guard again. The policy notifies once per incident, so drift that persists
+  past the cooldown gets its retraining from this chain, not from a second notification. A run is
+  named after the drift window of the decision (the first) or after the run before it (the next
+  ones), and carries the incident as a label: a notification delivered again, or two executions
+  deciding at once, find the run already there (409 ALREADY_EXISTS) and start nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from providers.gcp.foundation import (
 )
 from providers.gcp.model_monitor import MonitorOut
 from providers.gcp.training_pipeline import TrainingOut
-from providers.gcp.translate import GcpSettings
+from providers.gcp.translate import MAX_SLEEP_S, GcpSettings
 
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
 # Cloud Monitoring notifies on these incident events; only an opening incident starts retraining.
@@ -73,9 +75,6 @@ of that whole role (alert policies, channels, dashboards...)."""
 WORKFLOW_INVOKER_PERMISSIONS = ("workflows.executions.create",)
 """What the Eventarc trigger's identity needs to start the retraining workflow: "Trigger a workflow
 execution" ("Workflows roles and permissions", https://cloud.google.com/workflows/docs/access-control)."""
-MAX_SLEEP_S = 31_536_000
-"""sys.sleep "suspends execution for the given number of seconds to a maximum of 31536000 (one year)"
-("Wait using polling", https://cloud.google.com/workflows/docs/sleeping)."""
 MAX_ALIGNMENT_S = 24 * 3600
 """The longest alignment period the kit asks for (Cloud Monitoring's own maximum: not verified)."""
 MAX_ABSENCE_S = 88_200
@@ -115,10 +114,53 @@ def drift_checks_filter(log_name: str, platform: str) -> str:
     )
 
 
+RUN_ID_MAX = 127
+"""CreatePipelineJobRequest.pipeline_job_id "should be less than 128 characters, and valid characters
+are /[a-z][0-9]-/" (proto comment, google.cloud.aiplatform_v1); the SDK checks the same id against
+`^[a-z][-a-z0-9]{0,127}$` (google/cloud/aiplatform/constants/pipeline.py): a letter first."""
+TIMESTAMP_MAX = 30
+"""The longest RFC 3339 UTC timestamp the APIs return: "up to nine fractional digits"
+("2014-10-02T15:01:23.045123456Z", google.protobuf.Timestamp in JSON)."""
+NEXT_RUN = "-drift-after-"
+FIRST_RUN = "-drift-first-"
+METRIC_LAG_S = 600
+"""Logs-based metrics lag: "it may take up to 10 minutes to update the logs-based metrics in Cloud
+Monitoring" ("Troubleshooting logs-based metrics",
+https://cloud.google.com/logging/docs/logs-based-metrics/troubleshooting): the episode query looks back
+this much further than the policy's alignment period, so a drift check not counted yet is not read
+as "the episode is over"."""
+EXECUTIONS_API = "https://workflowexecutions.googleapis.com/v1"
+MAX_ARGUMENT_BYTES = 32 * 1024
+"""Execution.argument: "Input parameters of the execution represented as a JSON string. The size limit
+is 32KB." (REST Resource: projects.locations.workflows.executions,
+https://cloud.google.com/workflows/docs/reference/executions/rest/v1/projects.locations.workflows.executions)."""
+MAX_INCIDENT_CHARS = 256
+"""The incident id carried from one execution to the next is cut to this (ids look like `0.abc...`):
+the hand-over argument stays far below MAX_ARGUMENT_BYTES whatever a notification holds."""
+
+
+def run_id_stem(display_name: str) -> str:
+    """The pipeline's part of a drift run's id: the display name with every character outside
+    [a-z0-9-] made `-`, cut (with a hash of the whole name, so two long names stay apart) so that the
+    stem, the longer suffix and a 30-character timestamp fit RUN_ID_MAX."""
+    import hashlib
+    import re
+
+    stem = re.sub(r"[^a-z0-9-]", "-", display_name.lower())
+    if not stem[:1].isalpha() or not stem[:1].isascii():
+        stem = f"p{stem}"
+    room = RUN_ID_MAX - max(len(NEXT_RUN), len(FIRST_RUN)) - TIMESTAMP_MAX
+    if len(stem) > room:
+        digest = hashlib.sha256(display_name.encode()).hexdigest()[:8]
+        stem = f"{stem[: room - len(digest) - 1]}-{digest}"
+    return stem
+
+
 def workflow_source(
     *,
     project: str,
     region: str,
+    workflow: str,
     bucket: str,
     template: str,
     root: str,
@@ -132,34 +174,53 @@ def workflow_source(
     drift_metric: str,
     episode_seconds: int,
 ) -> str:
-    """Workflows YAML: on an opening incident, keep the retraining rule for its episode.
+    """Workflows YAML: on an opening incident, keep the retraining rule for its episode, one short
+    execution at a time.
 
-    Start a run unless a drift-started run is in flight or within the cooldown; when refused, and
-    after each run started, sleep until the guard may allow one (the end of the cooldown; one drift
-    window while a run is in flight), then end if the episode is over (no drifted request column in
-    the last `episode_seconds`, the alert policy's own alignment period: what keeps its incident open)
-    or apply the guard again. Drift that persists past the cooldown gets its run from this loop: the
-    policy notifies once per incident."""
+    An execution decides once: it starts a run unless a drift-started run is in flight or within the
+    cooldown; then it sleeps until the guard may allow one (the end of the cooldown; one drift window
+    while a run is in flight) and hands over: it creates a new execution of this workflow, which runs
+    its LATEST revision ("Creates a new execution using the latest revision of the given workflow",
+    Method: projects.locations.workflows.executions.create,
+    https://cloud.google.com/workflows/docs/reference/executions/rest/v1/projects.locations.workflows.executions/create),
+    passing the incident and the runs started so far as its argument, and ends. So a sleeping
+    execution never starts a run with the step code, image digest, cooldown or window of an older
+    deploy, and no execution lives longer than one sleep or takes more than a few dozen steps. The
+    new execution first asks Cloud Monitoring whether the episode goes on (the drifted-feature count
+    over the alert policy's own alignment period, plus METRIC_LAG_S) and ends if not; else it applies
+    the guard again. Drift that persists past the cooldown gets its run from this chain: the policy
+    notifies once per incident.
+
+    `workflow` is this workflow's own id: the identity needs workflows.executions.create on it, which
+    it already holds to be Eventarc's target."""
     cooldown_s = int(cooldown_hours) * 3600
     for what, seconds in (("cooldown", cooldown_s), ("drift window", window_seconds)):
-        if not 0 <= seconds <= MAX_SLEEP_S:
+        if not 0 <= seconds <= MAX_SLEEP_S:  # translate refuses such a window; the cooldown is <= 720 h
             raise ValueError(f"{what} of {seconds} s: the workflow cannot sleep that long (sys.sleep: {MAX_SLEEP_S} s)")
     jobs = f"https://{region}-aiplatform.googleapis.com/v1/projects/{project}/locations/{region}/pipelineJobs"
     series = f"https://monitoring.googleapis.com/v3/projects/{project}/timeSeries"
+    executions = f"{EXECUTIONS_API}/projects/{project}/locations/{region}/workflows/{workflow}/executions"
+    lookback = int(episode_seconds) + METRIC_LAG_S
+    stem = run_id_stem(display_name)
     key, value = DRIFT_LABEL
+    # Transient errors of the idempotent reads (429, 502, 503, 504, connection and timeout errors) are
+    # retried, 5 times with backoff ("http.default_retry",
+    # https://cloud.google.com/workflows/docs/reference/stdlib/http/default_retry); any other error
+    # fails the execution, visibly (a FAILED execution in Workflows).
+    retried = "${http.default_retry}"
     steps = [
+        # An execution started by the one before it (after its sleep) carries `handover`; Eventarc
+        # delivers the Pub/Sub message as a CloudEvent (the notification is base64 JSON).
+        {"read_event": {"switch": [{"condition": '${map.get(event, "handover") != null}', "next": "resume"}]}},
         {
-            # Eventarc delivers the Pub/Sub message as a CloudEvent; the notification is base64 JSON.
             "read_incident": {
                 "assign": [
                     {"notification": "${json.decode(base64.decode(event.data.message.data))}"},
                     {"state": '${map.get(notification, ["incident", "state"])}'},
-                    {"incident": '${default(map.get(notification, ["incident", "incident_id"]), "none")}'},
-                    # the incident as a Vertex AI label value: lowercase letters, digits, _ and -, <= 63
                     {
-                        "incident_label": (
-                            "${text.substring(text.replace_all_regex(text.to_lower(incident), "
-                            '"[^a-z0-9_-]", "-"), 0, 63)}'
+                        "incident": (
+                            '${text.substring(default(map.get(notification, ["incident", "incident_id"]), "none"), '
+                            f"0, {MAX_INCIDENT_CHARS})}}"
                         )
                     },
                     {"slept": False},
@@ -169,31 +230,98 @@ def workflow_source(
         },
         {
             # Only an incident that opens starts a job (never its closing, nor a test message).
-            "only_when_opened": {"switch": [{"condition": f'${{state != "{OPEN_STATE}"}}', "next": "ignored"}]}
+            "only_when_opened": {
+                "switch": [{"condition": f'${{state != "{OPEN_STATE}"}}', "next": "ignored"}],
+                "next": "label_incident",
+            }
+        },
+        {
+            "resume": {
+                "assign": [
+                    {"incident": "${event.handover.incident}"},
+                    {"started": "${event.handover.started}"},
+                    {"slept": True},
+                    {"until": "${sys.now()}"},
+                ]
+            }
+        },
+        {
+            # Does the episode go on? The drifted-feature count summed across every series over the
+            # alert policy's own alignment period (what keeps its incident open), looking back
+            # METRIC_LAG_S further for checks not counted yet ("Method: projects.timeSeries.list",
+            # https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.timeSeries/list).
+            "episode_goes_on": {
+                "try": {
+                    "call": "http.get",
+                    "args": {
+                        "url": series,
+                        "auth": {"type": "OAuth2"},
+                        "query": {
+                            "filter": (
+                                f'metric.type="logging.googleapis.com/user/{drift_metric}" AND resource.type="global"'
+                            ),
+                            "interval.startTime": f"${{time.format(until - {lookback})}}",
+                            "interval.endTime": "${time.format(until)}",
+                            "aggregation.alignmentPeriod": f"{lookback}s",
+                            "aggregation.perSeriesAligner": "ALIGN_SUM",
+                            "aggregation.crossSeriesReducer": "REDUCE_SUM",
+                        },
+                    },
+                    "result": "drift",
+                },
+                "retry": retried,
+            }
+        },
+        {"read_drift": {"assign": [{"drifted": '${default(map.get(drift.body, "timeSeries"), [])}'}]}},
+        {
+            # points come newest first; an INT64 value is a decimal string in JSON
+            "episode_over": {
+                "switch": [
+                    {"condition": "${len(drifted) == 0}", "next": "over"},
+                    {"condition": "${int(drifted[0].points[0].value.int64Value) == 0}", "next": "over"},
+                ],
+                "next": "label_incident",
+            }
+        },
+        {
+            # the incident as a Vertex AI label value: lowercase letters, digits, _ and -, <= 63
+            "label_incident": {
+                "assign": [
+                    {
+                        "incident_label": (
+                            "${text.substring(text.replace_all_regex(text.to_lower(incident), "
+                            '"[^a-z0-9_-]", "-"), 0, 63)}'
+                        )
+                    },
+                ]
+            }
         },
         {
             # The latest drift-started run of this pipeline (ListPipelineJobs: filter on display_name
             # and labels, newest first).
             "last_drift_run": {
-                "call": "http.get",
-                "args": {
-                    "url": jobs,
-                    "auth": {"type": "OAuth2"},
-                    "query": {
-                        "filter": f'display_name="{display_name}" AND labels.{key}="{value}"',
-                        "orderBy": "create_time desc",
-                        "pageSize": 1,
+                "try": {
+                    "call": "http.get",
+                    "args": {
+                        "url": jobs,
+                        "auth": {"type": "OAuth2"},
+                        "query": {
+                            "filter": f'display_name="{display_name}" AND labels.{key}="{value}"',
+                            "orderBy": "create_time desc",
+                            "pageSize": 1,
+                        },
                     },
+                    "result": "runs",
                 },
-                "result": "runs",
+                "retry": retried,
             }
         },
         {"read_runs": {"assign": [{"last": '${default(map.get(runs.body, "pipelineJobs"), [])}'}]}},
         {"any_run": {"switch": [{"condition": "${len(last) == 0}", "next": "name_first_run"}]}},
         {
-            # The notification as it arrived (before any sleep) when the latest run was started for
-            # this very incident: Pub/Sub delivered it again. The execution that started the run
-            # keeps the episode's rule; this one starts nothing.
+            # The notification as it arrived (not handed over) when the latest run was started for
+            # this very incident: Pub/Sub delivered it again. The chain that started the run keeps
+            # the episode's rule; this one starts nothing.
             "delivered_again": {
                 "switch": [
                     {
@@ -218,13 +346,13 @@ def workflow_source(
         },
         {
             # A later run of the episode is named after the run before it: executions that decide
-            # after the same run (the one keeping the episode, a late redelivery) pick one id.
+            # after the same run (the chain keeping the episode, a late redelivery) pick one id.
             "name_next_run": {
                 "assign": [
                     {
                         "job_id": (
-                            f'${{text.substring("{display_name}-drift-after-" + '
-                            'text.replace_all_regex(text.to_lower(last[0].createTime), "[^a-z0-9-]", "-"), 0, 127)}'
+                            f'${{"{stem}{NEXT_RUN}" + '
+                            'text.replace_all_regex(text.to_lower(last[0].createTime), "[^a-z0-9-]", "-")}'
                         )
                     }
                 ],
@@ -232,13 +360,15 @@ def workflow_source(
             }
         },
         {
-            # The episode's first run is named after the incident.
+            # With no drift-started run yet, the run is named after the drift window the decision
+            # falls in: two incidents deciding at the same time pick one id.
             "name_first_run": {
                 "assign": [
                     {
                         "job_id": (
-                            f'${{text.substring("{display_name}-drift-" + '
-                            'text.replace_all_regex(text.to_lower(incident), "[^a-z0-9-]", "-"), 0, 127)}'
+                            f'${{"{stem}{FIRST_RUN}" + text.replace_all_regex(text.to_lower('
+                            f"time.format(int(sys.now()) // {int(window_seconds)} * {int(window_seconds)})), "
+                            '"[^a-z0-9-]", "-")}'
                         )
                     }
                 ]
@@ -279,12 +409,17 @@ def workflow_source(
                     "as": "error",
                     "steps": [
                         {
-                            # an HttpError carries the status code ("Catch errors",
-                            # https://cloud.google.com/workflows/docs/reference/syntax/catching-errors)
+                            # An HttpError carries the status code and the response body ("Catch
+                            # errors", https://cloud.google.com/workflows/docs/reference/syntax/catching-errors);
+                            # 409 is also ABORTED's HTTP mapping (google/rpc/code.proto): only the
+                            # body's status ALREADY_EXISTS means the run is there.
                             "known": {
                                 "switch": [
                                     {
-                                        "condition": "${error.code == 409}",
+                                        "condition": (
+                                            '${error.code == 409 and map.get(error, ["body", "error", "status"]) '
+                                            '== "ALREADY_EXISTS"}'
+                                        ),
                                         "return": '${"not started: run " + job_id + " exists"}',
                                     }
                                 ]
@@ -305,45 +440,36 @@ def workflow_source(
             }
         },
         {"sleep": {"call": "sys.sleep", "args": {"seconds": "${wait}"}}},
-        {"woke": {"assign": [{"slept": True}, {"until": "${sys.now()}"}]}},
         {
-            # Does the episode go on? The drifted-feature count summed over the alert policy's own
-            # alignment period and across every series: what keeps its incident open ("Method:
-            # projects.timeSeries.list", https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.timeSeries/list).
-            "episode_goes_on": {
-                "call": "http.get",
-                "args": {
-                    "url": series,
-                    "auth": {"type": "OAuth2"},
-                    "query": {
-                        "filter": (
-                            f'metric.type="logging.googleapis.com/user/{drift_metric}" AND resource.type="global"'
-                        ),
-                        "interval.startTime": f"${{time.format(until - {int(episode_seconds)})}}",
-                        "interval.endTime": "${time.format(until)}",
-                        "aggregation.alignmentPeriod": f"{int(episode_seconds)}s",
-                        "aggregation.perSeriesAligner": "ALIGN_SUM",
-                        "aggregation.crossSeriesReducer": "REDUCE_SUM",
+            # Hand over to a new execution of the latest revision, and end. 429 and 503 (and a failed
+            # connection) mean the request was not processed: retried ("http.default_retry_non_idempotent",
+            # https://cloud.google.com/workflows/docs/reference/stdlib/http/default_retry_non_idempotent).
+            "hand_over": {
+                "try": {
+                    "call": "http.post",
+                    "args": {
+                        "url": executions,
+                        "auth": {"type": "OAuth2"},
+                        "body": {
+                            "argument": (
+                                '${json.encode_to_string({"handover": {"incident": incident, "started": started}})}'
+                            )
+                        },
                     },
+                    "result": "next_execution",
                 },
-                "result": "drift",
+                "retry": "${http.default_retry_non_idempotent}",
             }
         },
-        {"read_drift": {"assign": [{"drifted": '${default(map.get(drift.body, "timeSeries"), [])}'}]}},
         {
-            # points come newest first; an INT64 value is a decimal string in JSON
-            "episode_over": {
-                "switch": [
-                    {"condition": "${len(drifted) == 0}", "next": "over"},
-                    {"condition": "${int(drifted[0].points[0].value.int64Value) == 0}", "next": "over"},
-                ],
-                "next": "last_drift_run",
+            "handed_over": {
+                "return": '${"slept " + string(wait) + " s, handed over to " + next_execution.body.name}',
             }
         },
         {
             "over": {
                 "return": (
-                    f'${{"episode over: no drifted request column in the last {int(episode_seconds)} s; '
+                    f'${{"episode over: no drifted request column in the last {lookback} s; '
                     'runs started: " + string(started)}'
                 )
             }
@@ -681,6 +807,7 @@ class RetrainingTrigger(Capability):
                 root=v["root"],
                 service_account=v["service_account"],
                 kms_key=v["kms_key"],
+                workflow=f"{s.prefix}-retrain",
                 display_name=s.pipeline_display_name,
                 parameter_values=v["params"],
                 labels=s.labels,
@@ -694,7 +821,7 @@ class RetrainingTrigger(Capability):
             f"{name}-workflow",
             project=s.project,
             region=s.region,
-            name=f"{s.prefix}-retrain",
+            name=f"{s.prefix}-retrain",  # workflow_source's `workflow`: it hands over to itself
             description=f"mlops {s.prefix}: start the training pipeline on drift",
             service_account=account.id,
             source_contents=source,

@@ -264,6 +264,12 @@ WINDOW_SAMPLE_FIRES = 400
 """How many fires of `monitor.schedule` are looked at to find its interval (16 days of an hourly one)."""
 
 
+MAX_SLEEP_S = 31_536_000
+"""sys.sleep "suspends execution for the given number of seconds to a maximum of 31536000 (one year)"
+("Wait using polling", https://cloud.google.com/workflows/docs/sleeping): the retraining workflow
+sleeps one drift window while a run is in flight, so a longer window could never be kept."""
+
+
 def schedule_window(cron: str) -> tuple[int, bool]:
     """(seconds, regular): the drift window of a schedule = its interval; a schedule whose fires
     are not evenly spaced (`0 3 * * 1-5`) gets its LONGEST interval, so no logged request is left
@@ -409,6 +415,13 @@ def translate(target: Target) -> GcpSettings:
     image = serving_image(region, target.pipeline.framework)
     monitor_cron = parse_cron(platform.monitor.schedule, f"{KEY}.monitor.schedule").unix()
     window, regular = schedule_window(monitor_cron)
+    if platform.monitor.retrain_on_drift and window > MAX_SLEEP_S:
+        raise SpecError(
+            f"{KEY}.monitor.schedule",
+            f"{platform.monitor.schedule!r} leaves up to {window} s between drift checks; with retrain_on_drift the "
+            f"retraining workflow sleeps one window and Workflows' sys.sleep allows at most {MAX_SLEEP_S} s "
+            "(one year): run the drift check at least once a year",
+        )
     dataset, logs_dataset = f"{ident}_features", f"{ident}_serving_logs"
     groups = {g.name: g for g in platform.feature_store.feature_groups}
     io_config: dict[str, object] = {

@@ -64,6 +64,12 @@ class FakeVertex:
     counters: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     """Points (end time, value) of a DELTA counter per metric.type, every series of it together: what
     timeSeries.list sums with ALIGN_SUM and REDUCE_SUM (the retraining workflow's drift query)."""
+    counter_lag: float = 0.0
+    """Seconds before a counter point is visible to timeSeries.list: logs-based metrics "may take up to
+    10 minutes to update" (https://cloud.google.com/logging/docs/logs-based-metrics/troubleshooting)."""
+    faults: list[tuple[str, str, int, str]] = field(default_factory=list)
+    """(method, path fragment, HTTP code, status): the next request that matches gets that error,
+    once (a 503 UNAVAILABLE, an ABORTED 409...)."""
 
     def start(self) -> str:
         fake = self
@@ -81,7 +87,11 @@ class FakeVertex:
                 fake.requests.append(Request(method, path, parts.query, body))
                 with fake.lock:
                     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                    if path.startswith("/v3/"):
+                    fault = next((f for f in fake.faults if f[0] == method and f[1] in path), None)
+                    if fault is not None:
+                        fake.faults.remove(fault)
+                        status, answer = _error(fault[2], fault[3], f"injected {fault[3]}")
+                    elif path.startswith("/v3/"):
                         status, answer = fake.monitoring(method, path.removeprefix("/v3/"), query)
                     else:
                         path = path.removeprefix("/v1/").removeprefix("/ui/")
@@ -294,7 +304,8 @@ class FakeVertex:
             )
         if set(found) != {"metric.type", "resource.type"}:
             return _error(400, "INVALID_ARGUMENT", f"the fake filters on metric.type and resource.type only: {found}")
-        total = sum(v for t, v in self.counters[found["metric.type"]] if start < t <= end)
+        visible = self.now - self.counter_lag
+        total = sum(v for t, v in self.counters[found["metric.type"]] if start < t <= end and t <= visible)
         if not total:
             return 200, {}  # a counter with no point in the interval: no series at all
         series = {

@@ -271,6 +271,7 @@ def test_one_drift_episode_opens_one_incident_starts_one_retraining_and_re_arms(
             hosts={"europe-west4-aiplatform.googleapis.com": url, "monitoring.googleapis.com": url},
             objects={("my-ml-project-churn-dev-mlops", "pipelines/churn-dev-churn/pipeline.json"): {"spec": 1}},
             now=lambda: vertex.now,
+            name="projects/my-ml-project/locations/europe-west4/workflows/churn-dev-retrain",
         )
         sim = Simulation(harness, start=T0.timestamp(), set_clock=lambda t: setattr(vertex, "now", t))
 
@@ -286,7 +287,8 @@ def test_one_drift_episode_opens_one_incident_starts_one_retraining_and_re_arms(
         results = sim.run((T0 + 60 * HOUR).timestamp())
         created = sorted((j["createTime"], j["name"].rsplit("/", 1)[-1]) for j in vertex.pipeline_jobs.values())
         assert created == [
-            ("2025-01-06T04:04:00.000000Z", "churn-dev-churn-drift-ep-0"),  # the first episode's incident
+            # the first episode's run, named after the drift window it was decided in
+            ("2025-01-06T04:04:00.000000Z", "churn-dev-churn-drift-first-2025-01-06t04-00-00-000000z"),
             # the second episode (14:04) was within the cooldown and over before it ended: nothing
             ("2025-01-07T12:04:00.000000Z", "churn-dev-churn-drift-after-2025-01-06t04-04-00-000000z"),
         ]

@@ -475,14 +475,16 @@ def test_one_incident_starts_one_retraining(gcp_plan):
     assert steps["read_incident"]["assign"] == [
         {"notification": "${json.decode(base64.decode(event.data.message.data))}"},
         {"state": '${map.get(notification, ["incident", "state"])}'},
-        {"incident": '${default(map.get(notification, ["incident", "incident_id"]), "none")}'},
+        {"incident": '${text.substring(default(map.get(notification, ["incident", "incident_id"]), "none"), 0, 256)}'},
+        {"slept": False},
+        {"started": 0},
+    ]
+    assert steps["label_incident"]["assign"] == [
         {
             "incident_label": (
                 '${text.substring(text.replace_all_regex(text.to_lower(incident), "[^a-z0-9_-]", "-"), 0, 63)}'
             )
         },
-        {"slept": False},
-        {"started": 0},
     ]
     assert steps["only_when_opened"]["switch"] == [{"condition": '${state != "open"}', "next": "ignored"}]
     assert "return" in steps["ignored"]

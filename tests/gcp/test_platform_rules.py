@@ -217,9 +217,16 @@ def test_operational_settings_of_the_example_stack(tmp_path_factory):
     workflow = _one(resources, "gcp:workflows/workflow:Workflow")
     assert workflow["callLogLevel"] == "LOG_ERRORS_ONLY"
     steps = yaml.safe_load(workflow["sourceContents"])["main"]["steps"]
-    # no retries (a retried create would start a second run); the one `try` catches ALREADY_EXISTS only
-    assert not [s for s in steps for body in s.values() if "retry" in body]
-    assert [name for s in steps for name, body in s.items() if "try" in body] == ["create_pipeline_job"]
+    # the reads retry transient errors (http.default_retry), the hand-over to the next execution the
+    # errors of a request not processed (default_retry_non_idempotent); the run's create is not retried
+    # (its `except` takes ALREADY_EXISTS only)
+    retries = {name: body["retry"] for s in steps for name, body in s.items() if "retry" in body}
+    assert retries == {
+        "episode_goes_on": "${http.default_retry}",
+        "last_drift_run": "${http.default_retry}",
+        "hand_over": "${http.default_retry_non_idempotent}",
+    }
+    assert [name for s in steps for name, body in s.items() if "except" in body] == ["create_pipeline_job"]
     trigger = _one(resources, "gcp:eventarc/trigger:Trigger")
     assert set(trigger) == {
         "project", "location", "name", "matchingCriterias", "transport", "destination", "serviceAccount", "labels"

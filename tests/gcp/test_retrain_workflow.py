@@ -5,7 +5,8 @@ The retraining workflow the plan declares (its Workflows YAML, as `pulumi up` wo
 by a small interpreter (tests/gcp/workflow_harness.py) whose HTTP calls go to the fake Vertex AI
 server (ListPipelineJobs / CreatePipelineJob, and Cloud Monitoring's timeSeries.list of the
 drifted-feature counter), replaying the notifications of drift episodes on one clock
-(`Simulation`: deliveries, sleeping executions, runs ending, drift checks publishing).
+(`Simulation`: deliveries, sleeping executions, the executions each hands over to, new revisions
+deployed, runs ending, drift checks publishing).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import pytest
 import yaml
 
-from providers.gcp.retraining_trigger import workflow_source
+from providers.gcp.retraining_trigger import run_id_stem, workflow_source
 from tests.gcp.fake_vertex import FakeVertex
 from tests.gcp.workflow_harness import Harness, Simulation, Unsupported, WorkflowError, _parse_time
 
@@ -27,6 +28,7 @@ BUCKET = "my-ml-project-churn-dev-mlops"
 TEMPLATE = "pipelines/churn-dev-churn/pipeline.json"
 SPEC = {"pipelineInfo": {"name": "churn-dev-churn"}, "root": {"dag": {"tasks": {}}}}
 DRIFTED = "logging.googleapis.com/user/churn-dev-drifted-features"
+WORKFLOW = "projects/my-ml-project/locations/europe-west4/workflows/churn-dev-retrain"
 T0 = 1_736_132_400.0  # 2025-01-06T03:00:00Z
 HOUR = 3600.0
 MINUTE = 60.0
@@ -54,11 +56,34 @@ def harness(source: str, vertex: FakeVertex) -> Harness:
         hosts={HOST: vertex.url, MONITORING: vertex.url},
         objects={(BUCKET, TEMPLATE): SPEC},
         now=lambda: vertex.now,
+        name=WORKFLOW,
     )
 
 
 def simulation(source: str, vertex: FakeVertex) -> Simulation:
     return Simulation(harness(source, vertex), start=T0, set_clock=lambda t: setattr(vertex, "now", t))
+
+
+def source_with(**changes) -> str:
+    """The workflow as workflow_source compiles it for the example stack, with `changes`."""
+    args = {
+        "project": "my-ml-project",
+        "region": "europe-west4",
+        "workflow": "churn-dev-retrain",
+        "bucket": BUCKET,
+        "template": TEMPLATE,
+        "root": f"gs://{BUCKET}/pipeline-root/churn-dev-churn",
+        "service_account": "churn-dev-ml@my-ml-project.iam.gserviceaccount.com",
+        "kms_key": "projects/my-ml-project/locations/europe-west4/keyRings/k/cryptoKeys/c",
+        "display_name": "churn-dev-churn",
+        "parameter_values": {"code_uri": "gs://b/code/churn/aaa"},
+        "labels": {"mlops-platform": "churn"},
+        "cooldown_hours": 24,
+        "window_seconds": 3600,
+        "drift_metric": "churn-dev-drifted-features",
+        "episode_seconds": 7200,
+    }
+    return workflow_source(**{**args, **changes})
 
 
 def drift_checks(vertex: FakeVertex, first_hour: int, last_hour: int, columns: int = 3) -> None:
@@ -97,8 +122,8 @@ def created(vertex: FakeVertex) -> list[tuple[str, str]]:
 
 
 def test_one_drift_episode_starts_exactly_one_retraining(planned_source, vertex):
-    """Drift for three hourly checks: one run, named after the incident; the notification delivered
-    again, and another incident opening while the run is in flight, start nothing."""
+    """Drift for three hourly checks: one run, named after the drift window it was decided in; the
+    notification delivered again, and another incident opening while the run is in flight, start nothing."""
     sim = simulation(planned_source, vertex)
     drift_checks(vertex, 0, 2)
     runs_end_after(sim, vertex, 2, T0 + 12 * HOUR)
@@ -107,7 +132,7 @@ def test_one_drift_episode_starts_exactly_one_retraining(planned_source, vertex)
     sim.deliver(T0 + 1 * HOUR, notification("open", "0.def"))  # while the run is in flight
     sim.deliver(T0 + 6 * HOUR, notification("closed", "0.def"))
     sim.run(T0 + 12 * HOUR)
-    first = f"{PARENT}/pipelineJobs/churn-dev-churn-drift-0-abc-1"
+    first = f"{PARENT}/pipelineJobs/churn-dev-churn-drift-first-2025-01-06t03-00-00-000000z"
     assert jobs(vertex) == [first]
     job = vertex.pipeline_jobs[first]
     assert job["labels"] == {
@@ -120,10 +145,10 @@ def test_one_drift_episode_starts_exactly_one_retraining(planned_source, vertex)
     assert job["pipelineSpec"] == SPEC
     assert job["serviceAccount"] == "churn-dev-ml@my-ml-project.iam.gserviceaccount.com"
 
-    # the run ended at 02:05, so both remaining executions sleep to the end of its cooldown (03:05:01
-    # the next day), find no drifted column in the two windows before, and end
+    # the run ended at 02:05, so both remaining chains sleep to the end of its cooldown (03:05:01
+    # the next day), find no drifted column in the two windows (and 10 minutes) before, and end
     results = sim.run(T0 + 30 * HOUR)
-    over = "episode over: no drifted request column in the last 7200 s; runs started: "
+    over = "episode over: no drifted request column in the last 7800 s; runs started: "
     assert [(d - T0, e - T0, r) for d, e, r in results] == [
         (6 * MINUTE, 6 * MINUTE, f"not started: run {first} was started for incident 0.Abc_1"),
         (6 * HOUR, 6 * HOUR, "ignored: incident state closed"),
@@ -179,9 +204,12 @@ def test_drift_that_persists_through_the_cooldown_gets_one_retraining_per_cooldo
     # third run's cooldown (to 01:00:03 on 01-09), find no drifted column in the two windows before,
     # and end: the one that started both runs, and the second delivery, which started none
     ended = [(d - T0, e - T0, r) for d, e, r in sim.results if d != T0 + 23 * HOUR]
-    over = "episode over: no drifted request column in the last 7200 s; runs started: "
+    over = "episode over: no drifted request column in the last 7800 s; runs started: "
     assert ended == [(5 * MINUTE, 70 * HOUR + 3, over + "2"), (9 * MINUTE, 70 * HOUR + 3, over + "0")]
     assert sim.asleep == 0
+    # three days of episode, yet no execution slept more than once: each handed over after its sleep
+    assert max(e["sleeps"] for e in sim.executions) == 1
+    assert len(sim.handed_over) >= 10
 
 
 def test_only_this_pipelines_drift_runs_count(planned_source, vertex):
@@ -203,7 +231,7 @@ def test_only_this_pipelines_drift_runs_count(planned_source, vertex):
     sim = simulation(planned_source, vertex)
     sim.deliver(T0, notification("open", "7"))
     sim.run(T0 + 2 * HOUR)
-    assert f"{PARENT}/pipelineJobs/churn-dev-churn-drift-7" in vertex.pipeline_jobs
+    assert f"{PARENT}/pipelineJobs/churn-dev-churn-drift-first-2025-01-06t03-00-00-000000z" in vertex.pipeline_jobs
 
 
 def test_the_guard_lists_drift_runs_with_a_filter_the_api_documents(planned_source, vertex):
@@ -229,11 +257,13 @@ def test_the_episode_goes_on_while_the_policys_condition_is_met(planned_source, 
     run.run(notification("open", "1"), sleep=lambda s: setattr(vertex, "now", vertex.now + s))
     assert [c[1] for c in run.calls if c[0] == "SLEEP"] == ["3600"]  # the run is in flight: one window
     (query,) = [c[2] for c in run.calls if c[1].startswith(f"https://{MONITORING}/")]
+    # the condition's alignment period (7200 s) and 600 s more: logs-based metrics "may take up to 10
+    # minutes to update" ("Troubleshooting logs-based metrics"), so the newest check may not be counted
     assert query == {
         "filter": f'metric.type="{DRIFTED}" AND resource.type="global"',
-        "interval.startTime": "2025-01-06T02:00:00.000000Z",
+        "interval.startTime": "2025-01-06T01:50:00.000000Z",
         "interval.endTime": "2025-01-06T04:00:00.000000Z",
-        "aggregation.alignmentPeriod": "7200s",
+        "aggregation.alignmentPeriod": "7800s",
         "aggregation.perSeriesAligner": "ALIGN_SUM",
         "aggregation.crossSeriesReducer": "REDUCE_SUM",
     }
@@ -245,22 +275,7 @@ def test_the_episode_goes_on_while_the_policys_condition_is_met(planned_source, 
 def test_a_redelivered_notification_after_the_run_finds_the_run(vertex):
     """With no cooldown, the same incident delivered after its run ended still starts nothing: the
     latest run carries the incident's label; another incident with drift going on starts one."""
-    source = workflow_source(
-        project="my-ml-project",
-        region="europe-west4",
-        bucket=BUCKET,
-        template=TEMPLATE,
-        root=f"gs://{BUCKET}/pipeline-root/churn-dev-churn",
-        service_account="churn-dev-ml@my-ml-project.iam.gserviceaccount.com",
-        kms_key="projects/my-ml-project/locations/europe-west4/keyRings/k/cryptoKeys/c",
-        display_name="churn-dev-churn",
-        parameter_values={"code_uri": "gs://b/code"},
-        labels={"mlops-platform": "churn"},
-        cooldown_hours=0,
-        window_seconds=3600,
-        drift_metric="churn-dev-drifted-features",
-        episode_seconds=7200,
-    )
+    source = source_with(cooldown_hours=0)
     sim = simulation(source, vertex)
     drift_checks(vertex, 0, 0)
     sim.deliver(T0 + 5 * MINUTE, notification("open", "42"))
@@ -275,7 +290,7 @@ def test_a_redelivered_notification_after_the_run_finds_the_run(vertex):
     sim.deliver(T0 + 40 * MINUTE, notification("open", "43"))
     sim.run(T0 + 41 * MINUTE)
     assert [j for j, _ in created(vertex)] == [
-        "churn-dev-churn-drift-42",
+        "churn-dev-churn-drift-first-2025-01-06t03-00-00-000000z",
         "churn-dev-churn-drift-after-2025-01-06t03-05-00-000000z",
     ]
 
@@ -284,6 +299,7 @@ def test_a_cooldown_or_window_the_workflow_cannot_sleep_is_refused():
     """sys.sleep takes at most 31536000 s (one year): a longer wait could never be kept."""
     common = {
         "project": "p",
+        "workflow": "w",
         "region": "europe-west4",
         "bucket": BUCKET,
         "template": TEMPLATE,
@@ -328,3 +344,195 @@ def test_the_harness_refuses_what_it_does_not_implement(vertex):
     )
     with pytest.raises(Unsupported):
         harness(source, vertex).run({})
+
+
+# --- audit 3 of the persistent-drift workflow ---------------------------------------------------------
+
+
+def test_a_run_started_after_a_deploy_uses_that_deploys_values(vertex):
+    """Finding 1: an execution sleeping through a cooldown must not start a run with the step code of
+    the deploy it began on (the old code prefix is deleted when new code ships). After its sleep it
+    hands over to a new execution, which runs the workflow's latest revision."""
+    sim = simulation(source_with(parameter_values={"code_uri": "gs://b/code/churn/aaa"}), vertex)
+    earlier = f"{PARENT}/pipelineJobs/churn-dev-churn-drift-first-2025-01-06t01-00-00-000000z"
+    vertex.pipeline_jobs[earlier] = {
+        "name": earlier,
+        "displayName": "churn-dev-churn",
+        "labels": {"trigger": "drift", "incident": "0-old"},
+        "state": "PIPELINE_STATE_SUCCEEDED",
+        "createTime": "2025-01-06T01:00:00.000000Z",  # its cooldown ends at T0 + 22 h
+    }
+    drift_checks(vertex, 0, 30)
+    sim.deliver(T0 + 5 * MINUTE, notification("open", "0.persist"))
+    sim.run(T0 + HOUR)
+    assert sim.asleep == 1  # waiting for the cooldown
+    sim.deploy(source_with(parameter_values={"code_uri": "gs://b/code/churn/bbb"}))  # new step code
+    sim.run(T0 + 23 * HOUR)
+    (second,) = [j for j in vertex.pipeline_jobs.values() if j["name"] != earlier]
+    assert second["runtimeConfig"]["parameterValues"] == {"code_uri": "gs://b/code/churn/bbb"}
+
+
+def test_no_execution_lives_past_one_sleep(vertex):
+    """Finding 2: Workflows bounds one execution's duration and steps; the episode's rule is kept by a
+    chain of executions, each of which sleeps once and hands over. A run stuck in flight for 10 days
+    with a one-minute window: every execution takes a few dozen steps and ends within one window."""
+    sim = simulation(source_with(window_seconds=60, episode_seconds=120), vertex)
+    vertex.counters[DRIFTED] = [(T0 + m * MINUTE + 30, 2) for m in range(0, 10 * 24 * 60 + 10)]
+    sim.deliver(T0 + 5 * MINUTE, notification("open", "0.stuck"))
+    sim.run(T0 + 6 * HOUR)  # the run never leaves PENDING
+    assert len(vertex.pipeline_jobs) == 1
+    executions = sim.executions
+    assert len(executions) == 6 * 60 - 5 + 1  # one per minute: the delivery, then one per window
+    assert max(e["sleeps"] for e in executions) <= 1
+    assert max(e["steps"] for e in executions) <= 30
+    assert max(e["ended"] - e["started"] for e in executions if e["ended"]) <= 60
+    assert sim.asleep == 1
+
+
+def test_a_drift_check_not_counted_yet_does_not_end_the_episode(vertex):
+    """Finding 3: a 5-minute window, drift going on, and the metric 10 minutes behind (the documented
+    worst case): the query looks back 10 minutes further than the condition's alignment, so it still
+    sees drift, and the episode's next run comes when the cooldown ends."""
+    sim = simulation(source_with(window_seconds=300, episode_seconds=600, cooldown_hours=1), vertex)
+    vertex.counter_lag = 600
+    vertex.counters[DRIFTED] = [(T0 + m * 5 * MINUTE, 1) for m in range(-6, 40)]  # every check drifts
+    runs_end_after(sim, vertex, 0.25, T0 + 3 * HOUR)
+    sim.deliver(T0 + MINUTE, notification("open", "0.fast"))
+    sim.run(T0 + 90 * MINUTE)
+    assert [r for _, _, r in sim.results] == []  # the chain goes on
+    assert [t for _, t in created(vertex)] == ["2025-01-06T03:01:00.000000Z", "2025-01-06T04:01:01.000000Z"]
+
+
+def test_a_transient_error_of_a_read_is_retried(vertex):
+    """Finding 6: 503 on the run listing and on the drift query are retried (http.default_retry)."""
+    drift_checks(vertex, 0, 3)
+    vertex.faults += [("GET", "/pipelineJobs", 503, "UNAVAILABLE"), ("GET", "/timeSeries", 503, "UNAVAILABLE")]
+    vertex.faults += [("GET", "/pipelineJobs", 429, "RESOURCE_EXHAUSTED")]
+    run = harness(source_with(), vertex)
+    clock = []
+
+    def advance(seconds: float) -> None:
+        clock.append(seconds)
+        vertex.now += seconds
+
+    assert run.run(notification("open", "1"), sleep=advance).startswith("episode over")
+    assert [c[1:3] for c in run.calls if c[0] == "RETRY"] == [
+        ("http.default_retry", 503),
+        ("http.default_retry", 429),
+        ("http.default_retry", 503),
+    ]
+    assert len(vertex.pipeline_jobs) == 1 and vertex.faults == []
+
+
+def test_an_unexpected_error_of_a_read_still_fails_the_execution(vertex):
+    vertex.faults.append(("GET", "/pipelineJobs", 500, "INTERNAL"))
+    with pytest.raises(WorkflowError) as raised:
+        harness(source_with(), vertex).run(notification("open", "1"))
+    assert raised.value.value["code"] == 500
+    vertex.monitoring_denied = True  # after the sleep: the drift query answers 403
+    with pytest.raises(WorkflowError) as raised:
+        harness(source_with(), vertex).run(
+            notification("open", "1"), sleep=lambda s: setattr(vertex, "now", vertex.now + s)
+        )
+    assert raised.value.value["code"] == 403
+    assert len(vertex.pipeline_jobs) == 1
+
+
+def test_a_conflict_other_than_already_exists_fails_the_execution(vertex):
+    """Finding 7: HTTP 409 is also ABORTED's mapping (google/rpc/code.proto): only ALREADY_EXISTS means
+    the run is there; an aborted create fails the execution instead of returning "exists"."""
+    vertex.faults.append(("POST", "/pipelineJobs", 409, "ABORTED"))
+    with pytest.raises(WorkflowError) as raised:
+        harness(source_with(), vertex).run(notification("open", "1"))
+    assert raised.value.value["body"]["error"]["status"] == "ABORTED"
+    assert jobs(vertex) == []
+
+
+def test_two_incidents_deciding_at_once_start_one_run(vertex):
+    """Finding 5: no drift-started run yet, two incidents delivered at the same instant: the first run
+    is named after the drift window the decision falls in, so the second gets ALREADY_EXISTS."""
+    sim = simulation(source_with(), vertex)
+    sim.harness.interleave = True  # both list (no run yet) before either creates
+    drift_checks(vertex, 0, 0)
+    sim.deliver(T0 + 5 * MINUTE, notification("open", "0.aaa"))
+    sim.deliver(T0 + 5 * MINUTE, notification("open", "0.bbb"))
+    sim.run(T0 + 6 * MINUTE)
+    assert jobs(vertex) == [f"{PARENT}/pipelineJobs/churn-dev-churn-drift-first-2025-01-06t03-00-00-000000z"]
+    assert [r for _, _, r in sim.results] == [
+        "not started: run churn-dev-churn-drift-first-2025-01-06t03-00-00-000000z exists"
+    ]
+
+
+PIPELINE_JOB_ID = r"^[a-z][-a-z0-9]{0,126}$"
+"""CreatePipelineJobRequest.pipeline_job_id: "less than 128 characters, and valid characters are
+/[a-z][0-9]-/" (aiplatform_v1 proto comment); a letter first (the SDK's _VALID_NAME_PATTERN)."""
+
+
+@pytest.mark.parametrize(
+    "display_name",
+    ["churn-dev-churn_v2", "churn-dev-" + "a" * 117, "churn-dev-" + "a" * 116 + "_b", "churn-dev-" + "x" * 300],
+)
+def test_run_ids_meet_the_pipeline_job_id_rule_and_keep_their_suffix(vertex, display_name):
+    """Finding 8: a pipeline name may hold `_` and be long; each run id the workflow builds (the first,
+    and one after a run whose createTime has nine fractional digits) meets the rule, and two runs never
+    share an id because the display name was cut."""
+    import re
+
+    from providers.gcp.vendor_rules import _check_id
+
+    source = source_with(display_name=display_name, cooldown_hours=0)
+    sim = simulation(source, vertex)
+    drift_checks(vertex, 0, 3)
+    sim.deliver(T0, notification("open", "1"))
+    sim.run(T0 + 1)
+    (first,) = vertex.pipeline_jobs.values()
+    first["state"] = "PIPELINE_STATE_SUCCEEDED"
+    first["createTime"] = "2025-01-06T03:00:00.123456789Z"
+    sim.deliver(T0 + 2, notification("open", "2"))
+    sim.run(T0 + 3)
+    ids = [j["name"].rsplit("/", 1)[-1] for j in vertex.pipeline_jobs.values()]
+    assert len(ids) == 2
+    for job_id in ids:
+        assert re.match(PIPELINE_JOB_ID, job_id), job_id
+        assert _check_id(job_id, "CreatePipelineJobRequest", "pipeline_job_id", "r", "p", strictly_less=True) == []
+    assert ids[0].endswith("-drift-first-2025-01-06t03-00-00-000000z")
+    assert ids[1].endswith("-drift-after-2025-01-06t03-00-00-123456789z")
+
+
+def test_long_display_names_that_differ_at_the_end_keep_apart():
+    a, b = "churn-dev-" + "x" * 200 + "a", "churn-dev-" + "x" * 200 + "b"
+    assert run_id_stem(a) != run_id_stem(b)
+    assert len(run_id_stem(a)) == 127 - 13 - 30  # room for -drift-after- and a 30-character timestamp
+    assert run_id_stem("churn-dev-churn_v2") == "churn-dev-churn-v2"
+
+
+def test_the_hand_over_argument_stays_under_32_kb(vertex):
+    """Execution.argument: "The size limit is 32KB": an incident id of any length is cut."""
+    drift_checks(vertex, 0, 3)
+    run = harness(source_with(), vertex)
+    run.run(notification("open", "0." + "z" * 100_000), sleep=lambda s: setattr(vertex, "now", vertex.now + s))
+    post = next(c for c in run.calls if c[1].startswith("https://workflowexecutions.googleapis.com/"))
+    assert post[1] == f"https://workflowexecutions.googleapis.com/v1/{WORKFLOW}/executions"
+    assert len(post[3]["argument"].encode()) < 1024
+    assert json.loads(post[3]["argument"]) == {"handover": {"incident": "0." + "z" * 254, "started": 1}}
+
+
+def test_the_workflow_identity_may_create_executions_of_its_workflow(gcp_plan):
+    """The hand-over calls executions.create on this workflow: its identity needs
+    workflows.executions.create there (roles/workflows.invoker holds it: "Workflows Invoker", IAM
+    basic and predefined roles reference; or a custom role listing it)."""
+    from tests.gcp.test_identities import custom_roles, grants
+
+    predefined = {"roles/workflows.invoker": {"workflows.executions.create"}}
+    held = set()
+    for who, role, scope in grants(gcp_plan):
+        if who == "churn-dev-retrain" and scope == "project my-ml-project":
+            held |= predefined.get(role, set(custom_roles(gcp_plan).get(role.removeprefix("custom:"), ())))
+    assert "workflows.executions.create" in held
+    (workflow,) = [r.inputs for r in gcp_plan.resources if r.type == "gcp:workflows/workflow:Workflow"]
+    assert workflow["name"] == "churn-dev-retrain"
+    steps = {k: v for step in yaml.safe_load(workflow["sourceContents"])["main"]["steps"] for k, v in step.items()}
+    assert (
+        steps["hand_over"]["try"]["args"]["url"]
+        == f"https://workflowexecutions.googleapis.com/v1/{WORKFLOW}/executions"
+    )

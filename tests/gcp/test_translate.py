@@ -324,3 +324,35 @@ def test_cli_refuses_a_malformed_approver_with_exit_2(tmp_path):
     )
     assert proc.returncode == 2
     assert "mlops:platform.registry.approvers[0]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_a_drift_window_the_retraining_workflow_cannot_sleep_exits_2(tmp_path, command):
+    """A drift check once a year (its longest interval is 366 days: 31622400 s) with retrain_on_drift:
+    Workflows' sys.sleep takes at most 31536000 s. Both commands refuse it in one line, exit 2."""
+
+    def yearly(config):
+        config["mlops:platform"]["monitor"]["schedule"] = "0 0 1 1 *"
+        config["mlops:platform"]["monitor"]["retrain_on_drift"] = True
+
+    path = write_stack(tmp_path, "gcp-yearly", yearly)
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.cli", command, "--config-file", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if "monitor.schedule" in x]
+    assert "31622400" in line and "31536000" in line
+
+
+def test_a_yearly_drift_check_without_retraining_is_accepted():
+    def yearly(config):
+        config["mlops:platform"]["monitor"]["schedule"] = "0 0 1 1 *"
+        config["mlops:platform"]["monitor"]["retrain_on_drift"] = False
+
+    _, deployment = _resolve(yearly)
+    assert deployment.settings.drift_window_seconds == 31_622_400
