@@ -165,8 +165,6 @@ class AwsSettings:
     """Explicit: the schedule's ARN is in the starter role's KMS condition before it exists."""
     retrain_rule_name: str
     """Explicit: the rule's ARN is in the key policy and the dead-letter queue policy."""
-    recheck_rule_name: str
-    """The scheduled rule that asks the retrain guard again at every drift check (same reason)."""
     endpoint_name: str
     """``<prefix>-endpoint-<size>``: a new size is a new endpoint (see endpoint.py)."""
     monitor_schedule: str
@@ -374,7 +372,6 @@ def translate(target: Target) -> AwsSettings:
         training_schedule=to_eventbridge_cron(schedule, f"{KEY}.pipeline.schedule") if schedule else None,
         schedule_name=f"{prefix}-training",
         retrain_rule_name=f"{prefix}-retrain-on-drift",
-        recheck_rule_name=f"{prefix}-retrain-recheck",
         endpoint_name=_check(
             _SAGEMAKER_NAME_RE, f"{prefix}-endpoint-{platform.endpoint.instance}", f"{KEY}.name", "endpoint name"
         ),
