@@ -541,7 +541,17 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html)."""
 
 def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
     """The alarms a rollout rolls back on: the average of `Invocation5XXErrors` (1 per failed
-    invocation, 0 otherwise: the share that failed) over a bake, and the p99 of `ModelLatency`."""
+    invocation, 0 otherwise: the share that failed) over a bake, and the p99 of `ModelLatency`.
+
+    `fleet` "new": the alarm adds the dimension `EndpointConfigName` = the configuration a rollout
+    deploys, which isolates the new fleet. AWS documents that dimension for `ModelLatency` ("Auto-Rollback
+    Configuration and Monitoring", example "Monitor model latency on new fleet":
+    https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html); for
+    `Invocation5XXErrors` the page's example ("Monitor invocation errors on both old and new fleets")
+    uses `EndpointName` + `VariantName` only, so the new-fleet error alarm is an assumption: were
+    the metric not published with that dimension, the alarm would see only missing data and stay OK.
+    `fleet` "all": the same error rate over the whole variant (both fleets, the page's own example),
+    a second rollback alarm, so the error-rate rollback degrades to a diluted signal, never to none."""
     rollout = settings.rollout
     if rollout is None:
         return []
@@ -558,6 +568,21 @@ def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
                 "metric": "Invocation5XXErrors",
                 "statistic": {"statistic": "Average"},
                 "threshold": rollout.error_rate,
+                "fleet": "new",
+            }
+        )
+        alarms.append(
+            {
+                "suffix": "error-rate-all",
+                "name": f"{settings.prefix}-rollout-error-rate-all",
+                "description": (
+                    f"Share of failed invocations of {settings.endpoint_name}'s variant (old and new fleet "
+                    f"together) above {rollout.error_rate}"
+                ),
+                "metric": "Invocation5XXErrors",
+                "statistic": {"statistic": "Average"},
+                "threshold": rollout.error_rate,
+                "fleet": "all",
             }
         )
     if rollout.p99_latency_us is not None:
@@ -572,6 +597,7 @@ def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
                 "metric": "ModelLatency",
                 "statistic": {"extended_statistic": "p99"},
                 "threshold": float(rollout.p99_latency_us),
+                "fleet": "new",
             }
         )
     return alarms
