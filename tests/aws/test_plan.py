@@ -509,7 +509,6 @@ def test_stack_outputs(planned):
     assert out["drift_alarm"] == [
         "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift",
         "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-drift-check-silent",
-        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-capture-unreadable",
     ]
     assert out["retrain_target"] == "arn:aws:lambda:eu-west-1:123456789012:function:churn-dev-retrain-guard"
     assert out["feature_groups"] == {
