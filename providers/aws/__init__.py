@@ -36,6 +36,16 @@ class AwsProvider(Provider[AwsSettings]):
                     "note",
                 )
             )
+            if platform.monitor.retrain_on_drift:
+                found.append(
+                    Limitation(
+                        "mlops:platform.monitor.engine",
+                        "builtin: retraining is asked when the drift alarm enters ALARM, not at every drifting "
+                        "check; drift that outlasts retrain_cooldown_hours is retrained again only once the "
+                        "alarm has left ALARM (the kit engine asks at every check)",
+                        "note",
+                    )
+                )
         rollout = platform.endpoint.rollout
         rollback = rollout.rollback_on
         if rollout.strategy != "all_at_once" and rollback.error_rate is None and rollback.p99_latency_ms is None:

@@ -202,7 +202,9 @@ class Endpoint(Capability):
         `EndpointConfigName` = the new configuration's name (the same page, "Monitor model latency on
         the new fleet"). Each alarm names the configuration this update deploys, so it is updated to
         the new configuration before the endpoint (which names the alarms' outputs, so it waits for
-        them); the old fleet's errors neither dilute the new version's error rate nor roll it back."""
+        them); the old fleet's errors neither dilute the new version's error rate nor roll it back.
+        That dimension is documented for ModelLatency only; the error rate is also watched over the
+        whole variant (both fleets), a second alarm (translate.rollback_alarms)."""
         settings = deployment.settings
         rollout = settings.rollout
         if rollout is None:
@@ -218,7 +220,7 @@ class Endpoint(Capability):
                 dimensions={
                     "EndpointName": settings.endpoint_name,
                     "VariantName": VARIANT,
-                    "EndpointConfigName": config.name,
+                    **({"EndpointConfigName": config.name} if alarm["fleet"] == "new" else {}),
                 },
                 period=rollout.wait_seconds,
                 evaluation_periods=1,

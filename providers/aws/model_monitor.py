@@ -65,6 +65,10 @@ JOB_MAX_SECONDS = 3600
 # What the drift job publishes (step_io.py, which runs in the job and cannot import this module,
 # spells the same names; tests/aws/test_drift_wiring.py holds the alarms against what it publishes).
 DRIFT_METRIC, HEARTBEAT_METRIC = "feature_drift", "drift_checks"
+REQUESTS_METRIC, UNREADABLE_METRIC = "captured_requests", "unreadable_requests"
+DRIFT_OUTPUTS = "monitoring/drift"
+"""Where each drift job's output folder (`<job name>/drift.json`) lands in the platform bucket: the
+retrain guard reads a check's verdict there, by the job's name (retrain_guard.py)."""
 ENDPOINT_DIMENSION, FEATURE_DIMENSION = "Endpoint", "Feature"
 
 
@@ -90,6 +94,13 @@ class MonitorOut:
     heartbeat: Metric | None
     """A metric every check publishes: missing data means the check did not run."""
     window_seconds: int
+    capture: tuple[Metric, Metric] | None = None
+    """The kit's (unreadable capture lines, captured requests) of each check; None for builtin."""
+
+
+def drift_job_prefix(prefix: str) -> str:
+    """What every drift-check job's name starts with (then Scheduler's execution id)."""
+    return f"{prefix}-drift-"
 
 
 def request_columns(deployment: Deployment[AwsSettings]) -> tuple[str, ...]:
@@ -215,7 +226,9 @@ class ModelMonitor(Capability):
                     io_env=io_environment(),
                     io_dir=IO_DIR,
                     io_input=IO_INPUT,
-                    output_uri=f"s3://{a['bucket']}/monitoring/drift/{SCHEDULED_TIME}",
+                    # Named by the job, so the retrain guard finds the verdict of the job whose
+                    # completion it is told about (the window is in drift.json).
+                    output_uri=f"s3://{a['bucket']}/{DRIFT_OUTPUTS}/{drift_job_prefix(settings.prefix)}{EXECUTION_ID}",
                     threshold=platform.monitor.drift_threshold,
                     min_samples=platform.monitor.min_samples,
                     window_hours=settings.drift_window_hours,
@@ -261,6 +274,10 @@ class ModelMonitor(Capability):
             ),
             heartbeat=Metric(settings.drift_namespace, HEARTBEAT_METRIC, where, "Sum"),
             window_seconds=settings.drift_window_hours * 3600,
+            capture=(
+                Metric(settings.drift_namespace, UNREADABLE_METRIC, where, "Sum"),
+                Metric(settings.drift_namespace, REQUESTS_METRIC, where, "Sum"),
+            ),
         )
         return out, schedule.arn
 
@@ -409,7 +426,7 @@ def drift_job_request(
     from providers.aws.pipeline_definition import RUN_SCRIPT
 
     return {
-        "ProcessingJobName": f"{prefix}-drift-{EXECUTION_ID}",
+        "ProcessingJobName": f"{drift_job_prefix(prefix)}{EXECUTION_ID}",
         "RoleArn": role_arn,
         "AppSpecification": {
             "ImageUri": image_uri,

@@ -1,31 +1,45 @@
-"""One retraining per drift episode: the Lambda between the drift alarm's EventBridge rule and the
-training pipeline (Python 3.12 runtime, boto3 only).
+"""One retraining per drift episode: the Lambda between a finished drift check and the training
+pipeline (Python 3.12 runtime, boto3 only).
 
-EventBridge starts a target for every matching event and cannot ask whether a run is in flight, so
-this function applies the rule of `pipelines/loop.py:RetrainGuard` before it starts anything:
-no second drift-started run while one is in flight, none within `COOLDOWN_HOURS` of the last one.
-A run counts as drift-started when its `trigger` pipeline parameter is `drift` (what this function
-and the kit's EventBridge target before it pass; `mlops run` passes `manual`, the schedule
-`schedule`). Executions are read with ListPipelineExecutions (newest first) and
-ListPipelineParametersForExecution.
+It applies the rule of `pipelines/loop.py:RetrainGuard` on EVERY drifting check, after that check's
+verdict exists: no second drift-started run while one is in flight, none within `COOLDOWN_HOURS` of
+the last one. A run counts as drift-started when its `trigger` pipeline parameter is `drift` (what
+this function passes; `mlops run` passes `manual`, the schedule `schedule`). Executions are read with
+ListPipelineExecutions (newest first) and ListPipelineParametersForExecution.
 
-Two rules invoke it. The drift alarm entering ALARM (an alarm state-change event), and a scheduled
-rule on the drift check's own schedule: a state change happens once per episode, so a retraining
-refused within the cooldown (or while one runs) would never be asked for again while drift persists
-and the alarm stays in ALARM. On a scheduled event the function reads the alarm's current state
-(CloudWatch DescribeAlarms) and decides only when it is ALARM, which is what `RetrainGuard` does on
-every drifting check of the laptop loop.
+What asks it (`monitor.engine: kit`): SageMaker's "SageMaker Processing Job State Change" event of
+one of this stack's drift-check jobs (`<prefix>-drift-<Scheduler execution id>`, created by
+EventBridge Scheduler, `model_monitor.py`) reaching `Completed` ("Events that Amazon SageMaker AI
+sends to Amazon EventBridge",
+https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html). The
+function then reads the verdict THAT job wrote (`drift.json`, uploaded at the end of the job to
+`<VERDICTS>/<job name>/`) and decides only when the window was judged (`status: ok`) and a column
+drifted. So every check asks once, with its own verdict, whatever the alarm's state; an OK or
+skipped window starts nothing. The cooldown is counted between drift CHECKS (the window end the
+verdict names, which is the check's scheduled time; the run it started carries it in its display
+name `drift-<window end>`): persistent drift is retrained at the first check at least
+`COOLDOWN_HOURS` after the check that started the last retraining, whatever the minutes each job
+took.
 
-EventBridge delivers an event at least once: the start's `ClientRequestToken` is derived from the
-event id and its display name from the event time, so a redelivered event is the identical request
-and cannot start a second run ("An idempotent operation completes no more than once", botocore's
-StartPipelineExecution `ClientRequestToken`).
+`monitor.engine: builtin` (Model Monitor names its own jobs, and its verdict is not the kit's): the
+drift alarm entering ALARM asks instead ("CloudWatch Alarm State Change"); drift that outlasts the
+cooldown is not asked about again until the alarm leaves ALARM and enters it again (a `note` of
+`mlops validate`).
 
-Environment: `PIPELINE_NAME`, `COOLDOWN_HOURS`, `ALARM_NAME` (the drift episode's alarm).
+SageMaker "may send multiple events to EventBridge for each state change" (the page above) and
+EventBridge delivers at least once: the start's `ClientRequestToken` is derived from the drift
+job's name (one job, one token, whatever the event id) and its display name from the verdict's
+window, so a duplicate is the identical request and cannot start a second run ("An idempotent
+operation completes no more than once", botocore's StartPipelineExecution `ClientRequestToken`);
+the duplicate is also within the cooldown of the run the first one started.
+
+Environment: `PIPELINE_NAME`, `COOLDOWN_HOURS`; kit: `VERDICTS` (`s3://<bucket>/monitoring/drift`),
+`JOB_PREFIX` (`<prefix>-drift-`); builtin: `ALARM_NAME`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -37,9 +51,15 @@ TRIGGER_PARAM = "trigger"
 DRIFT = "drift"
 IN_FLIGHT = frozenset({"Executing", "Stopping"})
 """PipelineExecutionStatus values of a run that has not ended (botocore's enum)."""
-SCHEDULED = "Scheduled Event"
-"""The `detail-type` of an event a scheduled EventBridge rule sends ("Creating a rule that runs on a
-schedule", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html)."""
+JOB_EVENT = "SageMaker Processing Job State Change"
+ALARM_EVENT = "CloudWatch Alarm State Change"
+COMPLETED = "Completed"
+"""ProcessingJobStatus of a job that ended well (botocore's enum: InProgress, Completed, Failed,
+Stopping, Stopped)."""
+VERDICT_FILE = "drift.json"
+"""What the kit's drift step writes (`pipelines/kit/mlops_drift.py`, RESULT_FILE)."""
+DISPLAY_PREFIX = "drift-"
+DISPLAY_FORMAT = "%Y%m%dT%H%M%S"
 LOOKBACK = timedelta(days=30)
 """How far back an in-flight run is looked for: longer than any run of the kit's pipeline."""
 
@@ -75,48 +95,92 @@ def trigger(sm: Any, execution_arn: str) -> str | None:
             return None
 
 
-def decide(sm: Any, pipeline: str, now: datetime, cooldown: timedelta) -> tuple[bool, str]:
-    """(start?, why): the RetrainGuard rule over the pipeline's own execution history."""
-    for execution in _executions(sm, pipeline, now - max(LOOKBACK, cooldown)):
-        started = execution["StartTime"]
-        if started.tzinfo is None:
-            started = started.replace(tzinfo=UTC)
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def asked_at(execution: dict[str, Any]) -> datetime:
+    """When the drift check that started a drift run was scheduled: its display name
+    `drift-<window end>`; its start time for a run named otherwise."""
+    name = str(execution.get("PipelineExecutionDisplayName") or "")
+    if name.startswith(DISPLAY_PREFIX):
+        try:
+            return datetime.strptime(name[len(DISPLAY_PREFIX) :], DISPLAY_FORMAT).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return _utc(execution["StartTime"])
+
+
+def decide(sm: Any, pipeline: str, at: datetime, cooldown: timedelta) -> tuple[bool, str]:
+    """(start?, why): the RetrainGuard rule over the pipeline's own execution history, for the drift
+    check scheduled at `at`."""
+    for execution in _executions(sm, pipeline, at - max(LOOKBACK, cooldown)):
         running = execution.get("PipelineExecutionStatus") in IN_FLIGHT
-        recent = now - started < cooldown
+        last = asked_at(execution)
+        recent = at - last < cooldown
         if not (running or recent) or trigger(sm, execution["PipelineExecutionArn"]) != DRIFT:
             continue
         if running:
             return False, f"a drift-started retraining is in flight ({execution['PipelineExecutionArn']})"
-        until = (started + cooldown).isoformat(timespec="seconds")
+        until = (last + cooldown).isoformat(timespec="seconds")
         return False, f"within the cooldown of the last drift-started retraining (until {until})"
     return True, "drift above the threshold"
 
 
-def request_token(event: dict[str, Any]) -> str:
-    """StartPipelineExecution's idempotency token (32-128 characters) from the EventBridge event id."""
-    return f"mlops-drift-{event.get('id') or uuid.uuid4()}"
+def request_token(event: dict[str, Any], job: str | None = None) -> str:
+    """StartPipelineExecution's idempotency token (32-128 characters: always 52 here): from the drift
+    job's name (one job, one start, whatever the event id), else from the EventBridge event id."""
+    source = job or str(event.get("id") or uuid.uuid4())
+    return f"mlops-drift-{hashlib.sha256(source.encode()).hexdigest()[:40]}"
 
 
 def event_time(event: dict[str, Any], now: datetime) -> datetime:
     """The event's own time (EventBridge's `time`, ISO-8601 with `Z`): the same on every redelivery."""
     try:
-        return datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+        return _utc(datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00")))
     except (KeyError, ValueError):
         return now
 
 
-def display_name(event: dict[str, Any], now: datetime) -> str:
-    """`PipelineExecutionDisplayName` from the event time, so a retried event sends the same request."""
-    return f"drift-{event_time(event, now):%Y%m%dT%H%M%S}"
+def display_name(at: datetime) -> str:
+    """`PipelineExecutionDisplayName` `drift-<check time>`: the same request for every duplicate,
+    and what `asked_at` reads back."""
+    return f"{DISPLAY_PREFIX}{_utc(at):{DISPLAY_FORMAT}}"
 
 
-def alarm_state(cw: Any, alarm: str) -> str | None:
-    """The alarm's current StateValue (a metric alarm, or the composite one above 10 columns)."""
-    answer = cw.describe_alarms(AlarmNames=[alarm], AlarmTypes=["MetricAlarm", "CompositeAlarm"])
-    for found in [*(answer.get("MetricAlarms") or []), *(answer.get("CompositeAlarms") or [])]:
-        if found.get("AlarmName") == alarm:
-            return str(found["StateValue"])
-    return None
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key.strip("/")
+
+
+def read_verdict(s3: Any, verdicts: str, job: str) -> dict[str, Any] | None:
+    """The drift result the job wrote, or None when there is none under this stack's verdicts."""
+    bucket, prefix = _split(verdicts)
+    key = f"{prefix}/{job}/{VERDICT_FILE}" if prefix else f"{job}/{VERDICT_FILE}"
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:
+        return None
+    return json.loads(body)
+
+
+def drifting(result: dict[str, Any]) -> tuple[bool, str]:
+    """Whether a drift result is a drifting verdict (`mlops_drift.compare`'s fields)."""
+    status = result.get("status")
+    if status != "ok":
+        return False, f"the check's window was {status or 'not judged'} ({result.get('reason', 'no verdict')})"
+    drifted = sorted(name for name, f in (result.get("features") or {}).items() if f.get("drifted"))
+    if not drifted:
+        return False, f"no drift: largest {result.get('max')} <= threshold {result.get('threshold')}"
+    return True, f"drift above {result.get('threshold')} in {', '.join(drifted)}"
+
+
+def check_time(result: dict[str, Any], event: dict[str, Any], now: datetime) -> datetime:
+    """The check's scheduled time: the end of the window its verdict names."""
+    try:
+        return _utc(datetime.fromisoformat(str(result["window"]["until"]).replace("Z", "+00:00")))
+    except (KeyError, TypeError, ValueError):
+        return event_time(event, now)
 
 
 def handler(
@@ -124,7 +188,7 @@ def handler(
     context: Any = None,
     *,
     sm: Any = None,
-    cw: Any = None,
+    s3: Any = None,
     now: datetime | None = None,
 ) -> dict:
     import boto3
@@ -132,27 +196,47 @@ def handler(
     now = now or datetime.now(UTC)
     pipeline = os.environ["PIPELINE_NAME"]
     cooldown = timedelta(hours=float(os.environ.get("COOLDOWN_HOURS", "24")))
-    alarm = (event.get("detail") or {}).get("alarmName") or os.environ.get("ALARM_NAME")
-    result: dict[str, Any] = {"alarm": alarm}
-    if event.get("detail-type") == SCHEDULED:
-        # The re-ask on the drift check's schedule: only while the episode's alarm is in ALARM.
-        state = alarm_state(cw or boto3.client("cloudwatch"), os.environ["ALARM_NAME"])
-        if state != "ALARM":
-            result.update(started=False, why=f"the drift alarm is {state or 'missing'}: nothing to retrain")
+    detail = event.get("detail") or {}
+    result: dict[str, Any] = {}
+    job: str | None = None
+    if event.get("detail-type") == JOB_EVENT:
+        job = str(detail.get("ProcessingJobName") or "")
+        result["check"] = job
+        status = detail.get("ProcessingJobStatus")
+        if status != COMPLETED or not job.startswith(os.environ["JOB_PREFIX"]):
+            result.update(started=False, why=f"not a completed drift check of this stack ({job}: {status})")
             print(json.dumps(result))
             return result
+        verdict = read_verdict(s3 or boto3.client("s3"), os.environ["VERDICTS"], job)
+        if verdict is None:
+            result.update(started=False, why=f"no verdict under {os.environ['VERDICTS']}/{job}")
+            print(json.dumps(result))
+            return result
+        drifted, why = drifting(verdict)
+        at = check_time(verdict, event, now)
+        result["window_end"] = at.isoformat()
+        if not drifted:
+            result.update(started=False, why=why)
+            print(json.dumps(result))
+            return result
+        asked = f"drift check {job}: {why}"
+    else:
+        # builtin: the drift alarm entered ALARM.
+        alarm = detail.get("alarmName") or os.environ.get("ALARM_NAME")
+        result["alarm"] = alarm
+        at = event_time(event, now)
+        asked = f"{alarm} entered ALARM"
     sm = sm or boto3.client("sagemaker")
-    allowed, why = decide(sm, pipeline, now, cooldown)
+    allowed, why = decide(sm, pipeline, at, cooldown)
     result.update(started=allowed, why=why)
     if allowed:
-        asked = "still in ALARM at the drift check" if event.get("detail-type") == SCHEDULED else "entered ALARM"
         started = sm.start_pipeline_execution(
             PipelineName=pipeline,
-            PipelineExecutionDisplayName=display_name(event, now),
-            PipelineExecutionDescription=f"started by drift ({alarm} {asked})",
+            PipelineExecutionDisplayName=display_name(at),
+            PipelineExecutionDescription=f"started by drift ({asked})"[:3072],
             PipelineParameters=[{"Name": TRIGGER_PARAM, "Value": DRIFT}],
-            ClientRequestToken=request_token(event),
+            ClientRequestToken=request_token(event, job),
         )
         result["execution"] = started["PipelineExecutionArn"]
-    print(json.dumps(result))  # the function's log: why a drift alert did or did not start a run
+    print(json.dumps(result))  # the function's log: why a drift check did or did not start a run
     return result

@@ -1,22 +1,27 @@
-"""Drift over the threshold -> CloudWatch alarm -> e-mail, and -> EventBridge -> the retrain guard ->
-the training pipeline, at most once per drift episode.
+"""Drift over the threshold -> CloudWatch alarm -> e-mail; every drifting drift check -> the retrain
+guard -> the training pipeline, at most once per drift episode.
 
 - Drift alarms: the largest drift of the request columns (metric math `MAX` over at most 10
   metrics per alarm, "Create a CloudWatch alarm based on a metric math expression",
   https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create-alarm-on-metric-math-expression.html),
   above `monitor.drift_threshold`, over one window. Missing data is not breaching: a window under
   `min_samples` publishes no verdict. With more than 10 columns the alarms are combined by a
-  composite alarm, so one episode is one alarm state change.
+  composite alarm. They e-mail; they do not start anything.
 - The silent-check alarm: a metric every check publishes (the kit's `drift_checks`, or the builtin's
   first column) missing for two windows in a row is breaching ("Configuring how CloudWatch alarms
   treat missing data", https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsData.html#alarms-and-missing-data):
-  a drift check that stopped running alerts instead of looking healthy.
-- Retraining: the drift alarm entering ALARM -> EventBridge rule -> the retrain guard Lambda
-  (`retrain_guard.py`), which starts the pipeline with `trigger=drift` unless a drift-started run is
-  in flight or one started within `monitor.retrain_cooldown_hours`. A second, scheduled rule asks the
-  guard again at every drift check (`monitor.schedule`); the guard then reads the alarm's state and
-  decides only while it is ALARM: a retraining refused within the cooldown is started once the
-  cooldown has passed if the drift persists (a state change happens once per episode).
+  a drift check that stopped running, or whose job fails before it publishes, alerts instead of
+  looking healthy.
+- The unreadable-capture alarm (kit): more than half of a window's capture lines unreadable
+  (`unreadable_requests / (unreadable_requests + captured_requests)`), so a capture stream the
+  check cannot decode alerts instead of looking like a window without traffic.
+- Retraining (kit): every drift-check job reaching `Completed` ("SageMaker Processing Job State
+  Change", "Events that Amazon SageMaker AI sends to Amazon EventBridge",
+  https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html) ->
+  EventBridge rule -> the retrain guard Lambda (`retrain_guard.py`), which reads that job's own
+  verdict and, when it drifted, starts the pipeline with `trigger=drift` unless a drift-started run
+  is in flight or one was started by a check within `monitor.retrain_cooldown_hours`. builtin: the
+  drift alarm entering ALARM asks the guard.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import pulumi_aws as aws
 
 from providers.aws import approval
 from providers.aws.foundation import FoundationOut
-from providers.aws.model_monitor import Metric, MonitorOut
+from providers.aws.model_monitor import DRIFT_OUTPUTS, Metric, MonitorOut, drift_job_prefix
+from providers.aws.retrain_guard import ALARM_EVENT, COMPLETED, JOB_EVENT, VERDICT_FILE
 from providers.aws.training_pipeline import RETRY_ATTEMPTS, RETRY_MAX_AGE_SECONDS, TrainingOut
 from providers.aws.translate import AwsSettings
 from providers.base import Capability, Deployment
@@ -37,6 +43,8 @@ from providers.base import Capability, Deployment
 MAX_METRICS = 10
 """A CloudWatch metric-math alarm may reference at most 10 metrics (the page above)."""
 SILENT_WINDOWS = 2
+UNREADABLE_SHARE = 0.5
+"""Share of a window's capture lines the check could not read above which it alerts."""
 """Windows without a check before the silent-check alarm fires (one late check is not an outage)."""
 GUARD_SOURCE = Path(__file__).resolve().parent / "retrain_guard.py"
 GUARD_RUNTIME = "python3.12"
@@ -144,10 +152,13 @@ class RetrainingTrigger(Capability):
                 opts=self.child(),
             )
         silent = self._silent_check(name, deployment, monitor)
+        self._unreadable_capture(name, deployment, monitor)
 
         retrain_target = None
         if spec.retrain_on_drift:
             retrain_target = self._retrain(name, deployment, foundation, training, monitor, episode)
+        # The drift alarms and the silent check (the contract's `drift_alarm`); the unreadable-capture
+        # alarm e-mails the same topic but is not a drift alarm.
         alarms = [*self.alarms, *([episode] if combined else []), silent]
         self.publish(
             drift_alarm=[a.arn for a in alarms],
@@ -182,6 +193,48 @@ class RetrainingTrigger(Capability):
             opts=self.child(),
         )
 
+    def _unreadable_capture(
+        self, name: str, deployment: Deployment[AwsSettings], monitor: MonitorOut
+    ) -> list[aws.cloudwatch.MetricAlarm]:
+        """More than half of a window's capture lines unreadable: the check reads (almost) nothing of
+        what was served, and a window it skips for want of requests would otherwise say nothing."""
+        if monitor.capture is None:
+            return []
+        platform = deployment.platform
+        unreadable, captured = monitor.capture
+        return [
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-capture-unreadable",
+                name=f"{platform.prefix}-capture-unreadable",
+                alarm_description=(
+                    f"More than {UNREADABLE_SHARE:.0%} of the capture lines of a drift check of {platform.prefix} "
+                    f"could not be read ({unreadable.namespace} {unreadable.name} / ({unreadable.name} + "
+                    f"{captured.name})): the drift check does not see the traffic"
+                ),
+                comparison_operator="GreaterThanThreshold",
+                threshold=UNREADABLE_SHARE,
+                evaluation_periods=1,
+                datapoints_to_alarm=1,
+                metric_queries=[
+                    aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                        id="u", return_data=False, metric=metric_stat(unreadable, monitor.window_seconds)
+                    ),
+                    aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                        id="c", return_data=False, metric=metric_stat(captured, monitor.window_seconds)
+                    ),
+                    aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                        id="share", expression="u / (u + c)", label="unreadable share", return_data=True
+                    ),
+                ],
+                # A check that did not run is the silent-check alarm's; a window with no capture at
+                # all (0 / 0) has no value and is no evidence of unreadable capture.
+                treat_missing_data="notBreaching",
+                alarm_actions=[self.topic.arn],
+                tags=platform.all_tags,
+                opts=self.child(),
+            )
+        ]
+
     def _retrain(
         self,
         name: str,
@@ -194,8 +247,8 @@ class RetrainingTrigger(Capability):
         platform, settings = deployment.platform, deployment.settings
         region = deployment.region
         function_name = settings.guard_function_name
-        composite = isinstance(episode, aws.cloudwatch.CompositeAlarm)
-        alarm_name = episode.alarm_name if composite else episode.name
+        kit = monitor.engine == "kit"
+        jobs = drift_job_prefix(settings.prefix)
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-guard-logs",
             # The function writes to /aws/lambda/<function name> ("Sending Lambda function logs to
@@ -235,13 +288,28 @@ class RetrainingTrigger(Capability):
                 logs=log_group.arn,
                 queue=training.dead_letter_arn,
                 key=foundation.key_arn,
-                alarm=episode.arn,
+                bucket=foundation.bucket_name,
             ).apply(
                 lambda a: guard_policy(
-                    a["pipeline"], a["logs"], a["queue"], a["key"], region, None if composite else a["alarm"]
+                    a["pipeline"],
+                    a["logs"],
+                    a["queue"],
+                    a["key"],
+                    region,
+                    f"arn:aws:s3:::{a['bucket']}/{DRIFT_OUTPUTS}/{jobs}*/{VERDICT_FILE}" if kit else None,
                 )
             ),
             opts=self.child(),
+        )
+        asking = (
+            {
+                "VERDICTS": pulumi.Output.concat("s3://", foundation.bucket_name, f"/{DRIFT_OUTPUTS}"),
+                "JOB_PREFIX": jobs,
+            }
+            if kit
+            else {
+                "ALARM_NAME": episode.alarm_name if isinstance(episode, aws.cloudwatch.CompositeAlarm) else episode.name
+            }
         )
         function = aws.lambda_.Function(
             f"{name}-guard-function",
@@ -257,7 +325,7 @@ class RetrainingTrigger(Capability):
                 variables={
                     "PIPELINE_NAME": training.pipeline_name,
                     "COOLDOWN_HOURS": str(settings.retrain_cooldown_hours),
-                    "ALARM_NAME": alarm_name,
+                    **asking,
                 }
             ),
             # An event the function failed on twice (Lambda's own retries of an asynchronous call).
@@ -265,68 +333,83 @@ class RetrainingTrigger(Capability):
             tags=platform.all_tags,
             opts=self.child(depends_on=[log_group]),
         )
-        rule = aws.cloudwatch.EventRule(
-            f"{name}-retrain",
-            # Named: the key policy and the dead-letter queue policy name its ARN before it exists.
-            name=settings.retrain_rule_name,
-            description=f"Ask the retrain guard to start {training.pipeline_name} when drift alarms",
-            event_pattern=episode.arn.apply(
+        if kit:
+            # Every drift check's job that completed: its verdict exists (uploaded at the end of the
+            # job), and the guard reads it. A name prefix and an exact status are event-pattern
+            # filters ("Creating event patterns", content filtering:
+            # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
+            pattern: pulumi.Input[str] = json.dumps(
+                {
+                    "source": ["aws.sagemaker"],
+                    "detail-type": [JOB_EVENT],
+                    "detail": {"ProcessingJobName": [{"prefix": jobs}], "ProcessingJobStatus": [COMPLETED]},
+                }
+            )
+            what = "when a drift check completes"
+        else:
+            pattern = episode.arn.apply(
                 lambda arn: json.dumps(
                     {
                         "source": ["aws.cloudwatch"],
-                        "detail-type": ["CloudWatch Alarm State Change"],
+                        "detail-type": [ALARM_EVENT],
                         "resources": [arn],
                         "detail": {"state": {"value": ["ALARM"]}},
                     }
                 )
+            )
+            what = "when drift alarms"
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-retrain",
+            # Named: the key policy and the dead-letter queue policy name its ARN before it exists.
+            name=settings.retrain_rule_name,
+            description=f"Ask the retrain guard to start {training.pipeline_name} {what}",
+            event_pattern=pattern,
+            state="ENABLED",
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        aws.lambda_.Permission(
+            f"{name}-guard-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=self.child(),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-retrain-guard",
+            rule=rule.name,
+            arn=function.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS
             ),
-            state="ENABLED",
-            tags=platform.all_tags,
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=training.dead_letter_arn),
             opts=self.child(),
         )
-        # Every drift check asks again while the alarm stays in ALARM (a state change is once per
-        # episode): the same schedule as the check, as a scheduled rule ("Creating a rule that runs on
-        # a schedule", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html).
-        recheck = aws.cloudwatch.EventRule(
-            f"{name}-retrain-recheck",
-            # Named: the dead-letter queue policy names its ARN before it exists.
-            name=settings.recheck_rule_name,
-            description="Ask the retrain guard again at every drift check while the drift alarm is in ALARM",
-            schedule_expression=settings.monitor_schedule,
-            state="ENABLED",
-            tags=platform.all_tags,
-            opts=self.child(),
-        )
-        for suffix, asking in (("", rule), ("-recheck", recheck)):
-            aws.lambda_.Permission(
-                f"{name}-guard-invoke{suffix}",
-                action="lambda:InvokeFunction",
-                function=function.name,
-                principal="events.amazonaws.com",
-                source_arn=asking.arn,
-                opts=self.child(),
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-retrain-guard{suffix}",
-                rule=asking.name,
-                arn=function.arn,
-                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-                    maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=RETRY_MAX_AGE_SECONDS
-                ),
-                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=training.dead_letter_arn),
-                opts=self.child(),
-            )
         return function.arn
 
 
 def guard_policy(
-    pipeline_arn: str, log_group_arn: str, queue_arn: str, key_arn: str, region: str, alarm_arn: str | None
+    pipeline_arn: str, log_group_arn: str, queue_arn: str, key_arn: str, region: str, verdicts: str | None
 ) -> str:
-    """Read this pipeline's executions and their parameters, start it, read the drift alarm's state,
-    write its own log, and put an event it failed on in the dead-letter queue.
-
-    `alarm_arn` None: the episode is a composite alarm, which DescribeAlarms returns only to a
-    `cloudwatch:DescribeAlarms` grant "scoped to *" (botocore's DescribeAlarms documentation)."""
+    """Read this pipeline's executions and their parameters, start it, read the drift checks'
+    verdicts (`verdicts`: the kit's `drift.json` objects; None with the builtin engine), write its
+    own log, and put an event it failed on in the dead-letter queue."""
+    read_verdicts = (
+        [
+            {"Sid": "ReadDriftVerdicts", "Effect": "Allow", "Action": "s3:GetObject", "Resource": verdicts},
+            {
+                # The bucket encrypts with the platform key (SSE-KMS): reading an object decrypts it.
+                "Sid": "DecryptDriftVerdicts",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            },
+        ]
+        if verdicts
+        else []
+    )
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -343,12 +426,7 @@ def guard_policy(
                     "Action": "sagemaker:ListPipelineParametersForExecution",
                     "Resource": f"{pipeline_arn}/execution/*",
                 },
-                {
-                    "Sid": "ReadDriftAlarmState",
-                    "Effect": "Allow",
-                    "Action": "cloudwatch:DescribeAlarms",
-                    "Resource": alarm_arn or "*",
-                },
+                *read_verdicts,
                 {
                     "Sid": "OwnLog",
                     "Effect": "Allow",

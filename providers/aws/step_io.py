@@ -30,8 +30,9 @@ pandas, pyarrow, and the kit's own `mlops_schema` / `mlops_serve` next to it. Co
   does not say whether `hh` is the records' hour or the file's: capture buffers before it writes),
   each line's `captureData.endpointInput` decoded (CSV, JSON or BASE64) by the kit's serving code into
   the request columns; records serving would refuse are left out; the window is the line's
-  `eventMetadata.inferenceTime` in [since, until). A line that cannot be read at all (not JSON, a
-  body that is not UTF-8, no `inferenceTime`) is skipped and counted, never the end of the check.
+  `eventMetadata.inferenceTime` in [since, until). Each line is read on its own; one that cannot be
+  read (not UTF-8, not JSON, a body that is not UTF-8 text, no `inferenceTime`) is skipped and
+  counted for the window it belongs to, never the end of the check.
 - `publish_drift(result)`: `cloudwatch:PutMetricData` in the namespace the alarms watch:
   `drift_checks` = 1, `captured_requests` and `unreadable_requests` for every check (the heartbeat:
   a check that stops running is missing data, which the heartbeat alarm treats as breaching), and
@@ -304,19 +305,34 @@ def capture_body(endpoint_input: dict[str, Any]) -> tuple[str, str]:
     return str(endpoint_input.get("observedContentType") or "application/json"), data
 
 
+def inference_time(entry: dict[str, Any]) -> datetime:
+    """A data-capture record's `eventMetadata.inferenceTime` (`...Z`, optionally with milliseconds)."""
+    return datetime.fromisoformat(entry["eventMetadata"]["inferenceTime"].replace("Z", "+00:00"))
+
+
 def decode_capture_line(line: str, loaded: dict[str, Any]) -> tuple[datetime, pd.DataFrame]:
     """(inference time, request rows) of one data-capture JSON line; `ServingError` when serving
     would have refused the request."""
     from mlops_serve import decode
 
     entry = json.loads(line)
-    at = datetime.fromisoformat(entry["eventMetadata"]["inferenceTime"].replace("Z", "+00:00"))
     content_type, text = capture_body(entry["captureData"]["endpointInput"])
-    return at, decode(loaded, text, content_type)
+    return inference_time(entry), decode(loaded, text, content_type)
+
+
+UNREADABLE = (ValueError, KeyError)
+"""What a capture line the check cannot read raises: not JSON (`json.JSONDecodeError`), not UTF-8
+(`UnicodeDecodeError`), bad base64 (`binascii.Error`), a bad time (all `ValueError`), a missing
+field (`KeyError`). Anything else (a `TypeError` from the kit's own code) fails the check loudly."""
 
 
 def read_captured(since: datetime | None = None, until: datetime | None = None) -> pd.DataFrame:
-    from mlops_serve import ServingError
+    """The window's captured requests (module docstring). Each line is read on its own: its bytes
+    decoded, its time parsed, and only a line inside the window has its body decoded; a line that
+    cannot be read is counted (in `unreadable_requests`) when it belongs to this window: its time is
+    inside it, or it has none and sits in one of the window's own hour folders (the neighbouring
+    folders are read by the neighbouring windows too, which count their own)."""
+    from mlops_serve import ServingError, decode
 
     contract = _contract()
     request = contract["request"]
@@ -325,25 +341,31 @@ def read_captured(since: datetime | None = None, until: datetime | None = None) 
     s3 = client("s3")
     bucket, _ = _split(base)
     until = until or datetime.now(UTC)
-    prefixes = [base] if since is None else [f"{base}/{h:%Y/%m/%d/%H}" for h in _hours(since, until)]
+    if since is None:
+        prefixes = [(base, True)]
+    else:
+        prefixes = [(f"{base}/{h:%Y/%m/%d/%H}", since <= h < until) for h in _hours(since, until)]
     frames, refused, unreadable = [], 0, 0
-    for prefix in prefixes:
+    for prefix, own in prefixes:
         for key in _objects(s3, prefix, ".jsonl"):
-            text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
-            for line in text.splitlines():
-                if not line.strip():
+            for raw in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines():
+                if not raw.strip():
                     continue
                 try:
-                    at, frame = decode_capture_line(line, loaded)
+                    entry = json.loads(raw.decode("utf-8"))
+                    at = inference_time(entry)
+                except UNREADABLE:
+                    unreadable += own
+                    continue
+                if (since is not None and at < since) or at >= until:
+                    continue
+                try:
+                    content_type, text = capture_body(entry["captureData"]["endpointInput"])
+                    frames.append(decode(loaded, text, content_type))
                 except ServingError:
                     refused += 1
-                    continue
-                except (ValueError, KeyError, TypeError, AttributeError):
-                    # not JSON, base64 that is not UTF-8 text, no eventMetadata/inferenceTime...
+                except UNREADABLE:
                     unreadable += 1
-                    continue
-                if (since is None or at >= since) and at < until:
-                    frames.append(frame)
     if refused:
         print(f"mlops_io: {refused} captured request(s) off the request schema left out", file=sys.stderr)
     if unreadable:

@@ -216,11 +216,8 @@ class TrainingPipeline(Capability):
         schedule_arn = foundation.account_id.apply(
             lambda account: f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{settings.schedule_name}"
         )
-        rule_arns = foundation.account_id.apply(
-            lambda account: [
-                f"arn:aws:events:{region}:{account}:rule/{rule}"
-                for rule in (settings.retrain_rule_name, settings.recheck_rule_name)
-            ]
+        rule_arn = foundation.account_id.apply(
+            lambda account: f"arn:aws:events:{region}:{account}:rule/{settings.retrain_rule_name}"
         )
         starts_on_schedule = settings.training_schedule is not None
 
@@ -234,11 +231,11 @@ class TrainingPipeline(Capability):
             tags=platform.all_tags,
             opts=self.child(),
         )
-        # The drift rules' targets write as EventBridge itself (the schedule writes as the starter role).
+        # The drift rule's target writes as EventBridge itself (the schedule writes as the starter role).
         aws.sqs.QueuePolicy(
             f"{name}-start-failures-policy",
             queue_url=self.dead_letter.url,
-            policy=pulumi.Output.all(queue=self.dead_letter.arn, rules=rule_arns).apply(
+            policy=pulumi.Output.all(queue=self.dead_letter.arn, rule=rule_arn).apply(
                 lambda a: json.dumps(
                     {
                         "Version": "2012-10-17",
@@ -249,7 +246,7 @@ class TrainingPipeline(Capability):
                                 "Principal": {"Service": "events.amazonaws.com"},
                                 "Action": "sqs:SendMessage",
                                 "Resource": a["queue"],
-                                "Condition": {"ArnEquals": {"aws:SourceArn": a["rules"]}},
+                                "Condition": {"ArnEquals": {"aws:SourceArn": a["rule"]}},
                             }
                         ],
                     }

@@ -166,8 +166,6 @@ class AwsSettings:
     """Explicit: the schedule's ARN is in the starter role's KMS condition before it exists."""
     retrain_rule_name: str
     """Explicit: the rule's ARN is in the key policy and the dead-letter queue policy."""
-    recheck_rule_name: str
-    """The scheduled rule that asks the retrain guard again at every drift check (same reason)."""
     endpoint_name: str
     """``<prefix>-endpoint-<size>``: a new size is a new endpoint (see endpoint.py)."""
     monitor_schedule: str
@@ -382,7 +380,6 @@ def translate(target: Target) -> AwsSettings:
         training_schedule=to_eventbridge_cron(schedule, f"{KEY}.pipeline.schedule") if schedule else None,
         schedule_name=f"{prefix}-training",
         retrain_rule_name=f"{prefix}-retrain-on-drift",
-        recheck_rule_name=f"{prefix}-retrain-recheck",
         endpoint_name=_check(
             _SAGEMAKER_NAME_RE, f"{prefix}-endpoint-{platform.endpoint.instance}", f"{KEY}.name", "endpoint name"
         ),
@@ -556,7 +553,17 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html)."""
 
 def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
     """The alarms a rollout rolls back on: the average of `Invocation5XXErrors` (1 per failed
-    invocation, 0 otherwise: the share that failed) over a bake, and the p99 of `ModelLatency`."""
+    invocation, 0 otherwise: the share that failed) over a bake, and the p99 of `ModelLatency`.
+
+    `fleet` "new": the alarm adds the dimension `EndpointConfigName` = the configuration a rollout
+    deploys, which isolates the new fleet. AWS documents that dimension for `ModelLatency` ("Auto-Rollback
+    Configuration and Monitoring", example "Monitor model latency on new fleet":
+    https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html); for
+    `Invocation5XXErrors` the page's example ("Monitor invocation errors on both old and new fleets")
+    uses `EndpointName` + `VariantName` only, so the new-fleet error alarm is an assumption: were
+    the metric not published with that dimension, the alarm would see only missing data and stay OK.
+    `fleet` "all": the same error rate over the whole variant (both fleets, the page's own example),
+    a second rollback alarm, so the error-rate rollback degrades to a diluted signal, never to none."""
     rollout = settings.rollout
     if rollout is None:
         return []
@@ -573,6 +580,21 @@ def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
                 "metric": "Invocation5XXErrors",
                 "statistic": {"statistic": "Average"},
                 "threshold": rollout.error_rate,
+                "fleet": "new",
+            }
+        )
+        alarms.append(
+            {
+                "suffix": "error-rate-all",
+                "name": f"{settings.prefix}-rollout-error-rate-all",
+                "description": (
+                    f"Share of failed invocations of {settings.endpoint_name}'s variant (old and new fleet "
+                    f"together) above {rollout.error_rate}"
+                ),
+                "metric": "Invocation5XXErrors",
+                "statistic": {"statistic": "Average"},
+                "threshold": rollout.error_rate,
+                "fleet": "all",
             }
         )
     if rollout.p99_latency_us is not None:
@@ -587,6 +609,7 @@ def rollback_alarms(settings: AwsSettings) -> list[dict[str, Any]]:
                 "metric": "ModelLatency",
                 "statistic": {"extended_statistic": "p99"},
                 "threshold": float(rollout.p99_latency_us),
+                "fleet": "new",
             }
         )
     return alarms

@@ -1,19 +1,21 @@
 """One drift episode replayed against the AWS wiring the plan declares (issue 11 item 5).
 
-The drift alarm's state change goes through the EventBridge rule the plan declares (moto routes
-it, or not, by the rule's pattern), then to the retrain guard (`providers/aws/retrain_guard.py`, the Lambda's code,
-configured with the environment the plan gives the function) calling SageMaker in moto, on a pipeline
-created from the plan's own definition. Every scheduled rule the plan points at the guard fires at
-each drift check (moto stores scheduled rules but does not run them: the replay sends the event
-EventBridge sends). Expected: exactly one retraining per episode; a second alert while it runs or
-within `monitor.retrain_cooldown_hours` starts none; drift that persists past the cooldown starts one
-more (as `pipelines/loop.py:RetrainGuard` does on every drifting check); runs started by hand or by
-the schedule never block one.
+Each drift check is a processing job; its verdict (`drift.json`) lands in the platform bucket under
+the job's name, then SageMaker's "SageMaker Processing Job State Change" event goes through the
+EventBridge rule the plan declares (moto routes it, or not, by the rule's pattern) to the retrain
+guard (`providers/aws/retrain_guard.py`, the Lambda's code, configured with the environment the plan
+gives the function), which reads the verdict from moto's S3 and calls SageMaker in moto, on a
+pipeline created from the plan's own definition. Expected, as `pipelines/loop.py:RetrainGuard` on
+every drifting check: exactly one retraining per episode; none while it runs or within
+`monitor.retrain_cooldown_hours`; drift that persists past the cooldown retrained at the FIRST
+drifting check after it, whatever minutes each job took; an OK or skipped check starts nothing; a
+duplicate completion event starts nothing; runs started by hand or by the schedule never block one.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -27,24 +29,25 @@ from moto.sagemaker.models import sagemaker_backends
 from providers.aws import retrain_guard
 
 REGION = "eu-west-1"
-VERDICT_DELAY = timedelta(minutes=10)
-"""A drift check's verdict lands this long after its scheduled time (the processing job's run)."""
+T0 = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+"""The first replayed check's scheduled time (every check of the kit is on the hour)."""
 
 
-def scheduled_event(rule_arn: str, at: datetime, event_id: str) -> dict:
-    """The event a scheduled rule sends its target ("Creating a rule that runs on a schedule",
-    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html; the shape of
-    aws/aws-lambda-rust-runtime's `example-cloudwatch-scheduled-event` fixture)."""
+def job_event(job: str, status: str, event_id: str, at: datetime) -> dict:
+    """A processing job's state-change event, as EventBridge delivers it ("Events that Amazon
+    SageMaker AI sends to Amazon EventBridge",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html: the
+    detail is the job's description, `ProcessingJobName`, `ProcessingJobStatus`, ...)."""
     return {
         "version": "0",
         "id": event_id,
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
+        "detail-type": "SageMaker Processing Job State Change",
+        "source": "aws.sagemaker",
         "account": "123456789012",
         "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": REGION,
-        "resources": [rule_arn],
-        "detail": {},
+        "resources": [f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/{job}"],
+        "detail": {"ProcessingJobName": job, "ProcessingJobStatus": status},
     }
 
 
@@ -68,20 +71,45 @@ def alarm_event(alarm_arn: str, state: str, event_id: str) -> dict:
     }
 
 
+def verdict(kind: str, until: datetime) -> dict:
+    """A drift.json as `mlops_drift.compare` writes it: drifting, ok (no drift) or skipped."""
+    window = {"since": (until - timedelta(hours=1)).isoformat(), "until": until.isoformat()}
+    if kind == "skipped":
+        return {
+            "status": "skipped",
+            "reason": "12 requests < min_samples 100",
+            "drifted": False,
+            "max": None,
+            "features": {},
+            "threshold": 0.2,
+            "window": window,
+        }
+    value = 0.45 if kind == "drift" else 0.05
+    return {
+        "status": "ok",
+        "threshold": 0.2,
+        "max": value,
+        "drifted": value > 0.2,
+        "features": {"monthly_charges": {"statistic": "ks", "value": value, "drifted": value > 0.2}},
+        "window": window,
+    }
+
+
 class Wiring:
     """The rule, the guard and the pipeline of one planned stack, in moto."""
 
     def __init__(self, plan, monkeypatch) -> None:
-        rules = [r.inputs for r in plan.by_type("aws:cloudwatch/eventRule:EventRule")]
-        (rule,) = [r for r in rules if "eventPattern" in r]
+        (rule,) = [r.inputs for r in plan.by_type("aws:cloudwatch/eventRule:EventRule")]
         self.pattern = rule["eventPattern"]
-        self.alarm_arn = json.loads(self.pattern)["resources"][0]
         function = plan.one("aws:lambda/function:Function").inputs
-        for key, value in function["environment"]["variables"].items():
+        variables = function["environment"]["variables"]
+        for key, value in variables.items():
             monkeypatch.setenv(key, value)
-        self.pipeline = function["environment"]["variables"]["PIPELINE_NAME"]
+        self.variables = variables
+        self.pipeline = variables["PIPELINE_NAME"]
         self.events = boto3.client("events", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
+        self.s3 = boto3.client("s3", region_name=REGION)
         # The rule as planned; its target stands in for the guard Lambda (moto runs Lambdas in Docker):
         # a queue that receives what the rule routes, which the test hands to the guard's handler.
         self.events.put_rule(Name=rule["name"], EventPattern=self.pattern, State=rule["state"])
@@ -94,63 +122,45 @@ class Wiring:
             PipelineDefinition=plan.one("aws:sagemaker/pipeline:Pipeline").inputs["pipelineDefinition"],
             RoleArn="arn:aws:iam::123456789012:role/churn-dev-foundation-sagemaker-mock",
         )
-        self.t0 = datetime.now(UTC)
+        if "VERDICTS" in variables:
+            self.bucket = variables["VERDICTS"].removeprefix("s3://").split("/", 1)[0]
+            self.s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        else:
+            self.alarm_arn = json.loads(self.pattern)["resources"][0]
+        self.t0 = T0
         self.delivered = 0
-        # The scheduled rules whose target is the guard and whose invocation its resource policy allows.
-        guard = f"arn:aws:lambda:{REGION}:123456789012:function:{function['name']}"
-        targets = plan.by_type("aws:cloudwatch/eventTarget:EventTarget")
-        targeted = {t.inputs["rule"] for t in targets if t.inputs["arn"] == guard}
-        allowed = {p.inputs["sourceArn"] for p in plan.by_type("aws:lambda/permission:Permission")}
-        self.scheduled: list[str] = []
-        for r in rules:
-            arn = f"arn:aws:events:{REGION}:123456789012:rule/{r['name']}"
-            if "scheduleExpression" in r and r["name"] in targeted and arn in allowed:
-                self.events.put_rule(Name=r["name"], ScheduleExpression=r["scheduleExpression"], State=r["state"])
-                self.scheduled.append(arn)
-        # The episode's alarm, in moto's CloudWatch, where the guard reads its state.
-        self.cw = boto3.client("cloudwatch", region_name=REGION)
-        self.alarm = self.alarm_arn.rsplit(":", 1)[1]
-        self.cw.put_metric_alarm(
-            AlarmName=self.alarm,
-            Namespace="mlops/replay",
-            MetricName="feature_drift",
-            Statistic="Maximum",
-            Period=3600,
-            EvaluationPeriods=1,
-            Threshold=0.2,
-            ComparisonOperator="GreaterThanThreshold",
+
+    # ---- the kit: one drift check = one job, its verdict, its completion event ---------------------
+    def job_name(self, at: timedelta) -> str:
+        """`<prefix>-drift-<Scheduler execution id>` (a fresh id per scheduled invocation)."""
+        return f"{self.variables['JOB_PREFIX']}{uuid.uuid5(uuid.NAMESPACE_URL, str(at)).hex[:16]}"
+
+    def check(self, at: timedelta, kind: str, *, took: timedelta = timedelta(minutes=10)) -> dict | None:
+        """The drift check scheduled at `t0 + at`: its job writes `kind`'s verdict and completes
+        `took` later; the completion event goes through the planned rule to the guard."""
+        job = self.job_name(at)
+        prefix = self.variables["VERDICTS"].removeprefix(f"s3://{self.bucket}/")
+        self.s3.put_object(
+            Bucket=self.bucket, Key=f"{prefix}/{job}/drift.json", Body=json.dumps(verdict(kind, self.t0 + at)).encode()
         )
-        self.state = "OK"
-        self.cw.set_alarm_state(AlarmName=self.alarm, StateValue="OK", StateReason="replay")
+        return self.complete(job, after=at + took)
 
-    def check(self, at: timedelta, drifting: bool) -> list[dict]:
-        """One drift check at `t0 + at`: the scheduled rules fire at its time (the alarm still as the
-        previous check left it), then its verdict sets the alarm, and a change to ALARM is an event."""
-        answers = []
-        for rule_arn in self.scheduled:
-            self.delivered += 1
-            event = scheduled_event(rule_arn, self.t0 + at, str(uuid.uuid4()))  # EventBridge ids are UUIDs
-            answers.append(self._stamped(retrain_guard.handler(event, sm=self.sm, now=self.t0 + at), at))
-        state = "ALARM" if drifting else "OK"
-        if state != self.state:
-            self.cw.set_alarm_state(AlarmName=self.alarm, StateValue=state, StateReason="replay")
-            self.state = state
-            answer = self.alert(state, after=at + VERDICT_DELAY)
-            answers += [self._stamped(answer, at + VERDICT_DELAY)] if answer is not None else []
-        return answers
+    def complete(self, job: str, *, after: timedelta, status: str = "Completed", event_id: str | None = None):
+        """Deliver one job state-change event; the guard's answer, or None if the rule did not match."""
+        self.delivered += 1
+        event = job_event(job, status, event_id or str(uuid.uuid4()), self.t0 + after)
+        answer = self._route(event, after)
+        return self._stamped(answer, after) if answer is not None else None
 
-    def _stamped(self, answer: dict, at: timedelta) -> dict:
-        """moto stamps a run with the wall clock; the replay's clock is `t0 + at`."""
-        if answer.get("execution"):
-            pipeline = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].pipelines[self.pipeline]
-            execution = pipeline.pipeline_executions[answer["execution"]]
-            execution.start_time = execution.creation_time = (self.t0 + at).replace(tzinfo=None)
-        return answer
-
+    # ---- builtin: the alarm's state change ---------------------------------------------------------
     def alert(self, state: str = "ALARM", *, after: timedelta = timedelta(0)) -> dict | None:
-        """Deliver one alarm state change; the guard's answer, or None if the rule did not match."""
         self.delivered += 1
         event = alarm_event(self.alarm_arn, state, f"event-{self.delivered}")
+        event["time"] = (self.t0 + after).strftime("%Y-%m-%dT%H:%M:%SZ")
+        answer = self._route(event, after)
+        return self._stamped(answer, after) if answer is not None else None
+
+    def _route(self, event: dict, after: timedelta) -> dict | None:
         sent = self.events.put_events(
             Entries=[
                 {
@@ -158,6 +168,7 @@ class Wiring:
                     "DetailType": event["detail-type"],
                     "Resources": event["resources"],
                     "Detail": json.dumps(event["detail"]),
+                    "Time": self.t0 + after,
                 }
             ]
         )
@@ -168,8 +179,17 @@ class Wiring:
         (message,) = messages
         self.sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=message["ReceiptHandle"])
         routed = json.loads(message["Body"])
-        assert routed["resources"] == [self.alarm_arn] and routed["detail"]["state"]["value"] == state
-        return retrain_guard.handler(routed, sm=self.sm, now=self.t0 + after)
+        assert routed["detail"] == event["detail"]
+        routed["id"] = event["id"]  # moto gives every put its own id; EventBridge keeps the sender's
+        return retrain_guard.handler(routed, sm=self.sm, s3=self.s3, now=self.t0 + after)
+
+    def _stamped(self, answer: dict, at: timedelta) -> dict:
+        """moto stamps a run with the wall clock; the replay's clock is `t0 + at`."""
+        if answer.get("execution"):
+            pipeline = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].pipelines[self.pipeline]
+            execution = pipeline.pipeline_executions[answer["execution"]]
+            execution.start_time = execution.creation_time = (self.t0 + at).replace(tzinfo=None)
+        return answer
 
     def runs(self, trigger: str | None = None) -> list[str]:
         arns = [
@@ -196,34 +216,135 @@ def wiring(aws_plans, monkeypatch):
         yield lambda stack: Wiring(aws_plans[stack], monkeypatch)
 
 
+HOUR = timedelta(hours=1)
+
+
 def test_one_drift_episode_starts_exactly_one_retraining(wiring):
-    w = wiring("aws-dev")  # retrain_cooldown_hours: 24 (the default)
-    first = w.alert()
+    w = wiring("aws-dev")  # an hourly check, retrain_cooldown_hours: 24 (the default)
+    first = w.check(0 * HOUR, "drift")
     assert first is not None and first["started"] is True
     (run,) = w.runs()
     assert w.runs("drift") == [run] and first["execution"] == run
     w.set_status(run, "Executing")
-
-    # The same episode alerts again (EventBridge redelivers, or the alarm flaps OK -> ALARM).
-    again = w.alert(after=timedelta(minutes=5))
-    assert again is not None and again["started"] is False and "in flight" in again["why"]
-    assert w.alert("OK", after=timedelta(minutes=6)) is None  # back to OK: the rule does not match
+    again = w.check(1 * HOUR, "drift")
+    assert again["started"] is False and "in flight" in again["why"]
     w.set_status(run, "Succeeded")
-    within = w.alert(after=timedelta(hours=23, minutes=59))
-    assert within is not None and within["started"] is False and "cooldown" in within["why"]
+    within = w.check(23 * HOUR, "drift")
+    assert within["started"] is False and "cooldown" in within["why"]
     assert w.runs() == [run]
 
-    # A new episode after the cooldown retrains once more.
-    later = w.alert(after=timedelta(hours=24, minutes=1))
-    assert later is not None and later["started"] is True
+
+@pytest.mark.parametrize("seed", range(5))
+def test_drift_that_persists_is_retrained_at_the_first_drifting_check_after_the_cooldown(wiring, seed):
+    """Audit 3 finding 1: the re-ask read the previous check's verdict, so persistent drift was
+    retrained a window late (25 h for a 24 h cooldown), or at a coin flip on seconds of jitter. Every
+    check's job takes its own time here (1 to 59 minutes); the second retraining must be started by
+    the check scheduled exactly 24 h after the one that started the first, on every seed."""
+    rng = random.Random(seed)
+    w = wiring("aws-dev")
+
+    def took() -> timedelta:
+        return timedelta(minutes=rng.randint(1, 59), seconds=rng.randint(0, 59))
+
+    assert w.check(0 * HOUR, "drift", took=took())["started"] is True
+    (run,) = w.runs("drift")
+    w.set_status(run, "Executing")
+    assert "in flight" in w.check(1 * HOUR, "drift", took=took())["why"]
+    w.set_status(run, "Succeeded")
+    for k in range(2, 24):
+        answer = w.check(k * HOUR, "drift", took=took())
+        assert answer["started"] is False and "cooldown" in answer["why"], (k, answer)
+    assert w.runs() == [run]
+    second = w.check(24 * HOUR, "drift", took=took())
+    assert second["started"] is True, second
+    assert len(w.runs("drift")) == 2
+    names = sorted(
+        e["PipelineExecutionDisplayName"]
+        for e in w.sm.list_pipeline_executions(PipelineName=w.pipeline)["PipelineExecutionSummaries"]
+    )
+    assert names == ["drift-20261202T000000", "drift-20261203T000000"]  # the two checks' scheduled times
+    w.set_status(second["execution"], "Succeeded")
+    # The drift ends: OK and skipped checks start nothing, even long past the cooldown.
+    for k, kind in ((49, "ok"), (50, "skipped"), (80, "ok")):
+        answer = w.check(k * HOUR, kind, took=took())
+        assert answer["started"] is False, (k, answer)
     assert len(w.runs("drift")) == 2
 
 
+def test_a_check_whose_own_verdict_is_ok_or_skipped_starts_nothing(wiring):
+    """Audit 3 finding 1(c): the start is decided on the check's own verdict, never on the previous
+    window's (the alarm's state at the check's scheduled time)."""
+    w = wiring("aws-dev")
+    for k, kind in enumerate(("ok", "skipped", "ok")):
+        answer = w.check(k * HOUR, kind)
+        assert answer is not None and answer["started"] is False, answer
+    assert "skipped" in w.check(3 * HOUR, "skipped")["why"]
+    assert "no drift" in w.check(4 * HOUR, "ok")["why"]
+    assert w.runs() == []
+    assert w.check(5 * HOUR, "drift")["started"] is True
+
+
+def test_a_duplicate_completion_event_starts_nothing(wiring, monkeypatch):
+    """SageMaker "may send multiple events to EventBridge for each state change", and EventBridge
+    delivers at least once: the same job's completion, under the same or another event id, is one
+    start request; even with no cooldown at all and the first run already over."""
+    w = wiring("aws-dev")
+    job = w.job_name(0 * HOUR)
+    first = w.check(0 * HOUR, "drift")
+    assert first["started"] is True
+    assert w.complete(job, after=timedelta(minutes=11))["started"] is False  # another event id
+    assert len(w.runs()) == 1
+    # The token is what makes it safe: with `retrain_cooldown_hours: 0` and the first run finished,
+    # the guard would start again, under the same ClientRequestToken and the same parameters.
+    monkeypatch.setenv("COOLDOWN_HOURS", "0")
+    calls = []
+
+    class Recorder:
+        def __getattr__(self, name):
+            if name == "start_pipeline_execution":
+                return lambda **kw: calls.append(kw) or {"PipelineExecutionArn": f"arn:replay:{len(calls)}"}
+            return getattr(w.sm, name)
+
+    for event_id in ("6a7e8feb-b491-4cf7-a9f1-bf3703467718", "0b5d0e8e-6f2d-4ef4-9a8a-63cc3f0e2a11"):
+        event = json.loads(json.dumps({**w_event(job, event_id)}))
+        retrain_guard.handler(event, sm=Recorder(), s3=w.s3, now=w.t0 + timedelta(minutes=12))
+    assert len(calls) == 2 and calls[0] == calls[1]
+    assert calls[0]["PipelineExecutionDisplayName"] == "drift-20261202T000000"
+    shape = w.sm.meta.service_model.operation_model("StartPipelineExecution").input_shape
+    token, name = shape.members["ClientRequestToken"], shape.members["PipelineExecutionDisplayName"]
+    assert token.metadata["min"] <= len(calls[0]["ClientRequestToken"]) <= token.metadata["max"]  # botocore's rule
+    assert re.fullmatch(name.metadata["pattern"], calls[0]["PipelineExecutionDisplayName"])
+
+
+def w_event(job: str, event_id: str) -> dict:
+    return job_event(job, "Completed", event_id, T0 + timedelta(minutes=10))
+
+
+def test_only_this_stacks_completed_drift_checks_reach_the_guard(wiring):
+    w = wiring("aws-dev")
+    job = w.job_name(0 * HOUR)
+    for status in ("InProgress", "Failed", "Stopping", "Stopped"):
+        assert w.complete(job, after=timedelta(minutes=5), status=status) is None, status
+    # another stack's drift job, and this stack's training jobs, are not routed
+    assert w.complete("fraud-dev-drift-0123456789abcdef", after=timedelta(minutes=5)) is None
+    assert w.complete("pipelines-abc-train-xyz", after=timedelta(minutes=5)) is None
+    assert w.runs() == []
+
+
+def test_a_completed_job_without_a_verdict_here_starts_nothing(wiring):
+    """A job named like this stack's (another platform's prefix may start with it) whose verdict is
+    not in this stack's bucket: nothing to judge."""
+    w = wiring("aws-dev")
+    answer = w.complete("churn-dev-drift-x-dev-drift-0123456789abcdef", after=timedelta(minutes=5))
+    assert answer is not None and answer["started"] is False and "no verdict" in answer["why"]
+    assert w.runs() == []
+
+
 def test_the_cooldown_is_the_stacks(wiring):
-    w = wiring("aws-all-options")  # retrain_cooldown_hours: 12
-    assert w.alert()["started"] is True
-    assert w.alert(after=timedelta(hours=11, minutes=59))["started"] is False
-    assert w.alert(after=timedelta(hours=12, minutes=1))["started"] is True
+    w = wiring("aws-all-options")  # retrain_cooldown_hours: 12, a check every 6 hours
+    assert w.check(0 * HOUR, "drift")["started"] is True
+    assert w.check(6 * HOUR, "drift")["started"] is False
+    assert w.check(12 * HOUR, "drift", took=timedelta(minutes=1))["started"] is True
     assert len(w.runs("drift")) == 2
 
 
@@ -234,86 +355,24 @@ def test_runs_started_by_hand_or_schedule_do_not_block_a_drift_retraining(wiring
             PipelineName=w.pipeline, PipelineParameters=[{"Name": "trigger", "Value": trigger}]
         )["PipelineExecutionArn"]
         w.set_status(arn, "Executing")
-    result = w.alert()
+    result = w.check(0 * HOUR, "drift")
     assert result["started"] is True
     assert len(w.runs()) == 3 and len(w.runs("drift")) == 1
 
 
-def test_the_guard_starts_the_pipeline_with_the_drift_trigger_and_an_idempotency_token(wiring):
+def test_the_guard_starts_the_pipeline_with_the_drift_trigger(wiring):
     w = wiring("aws-dev")
-    w.alert()
+    w.check(0 * HOUR, "drift")
     (run,) = w.runs()
     params = w.sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=run)["PipelineParameters"]
     assert params == [{"Name": "trigger", "Value": "drift"}]
-    token = retrain_guard.request_token({"id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718"})
-    assert token == "mlops-drift-6a7e8feb-b491-4cf7-a9f1-bf3703467718"
-    shape = w.sm.meta.service_model.operation_model("StartPipelineExecution").input_shape.members["ClientRequestToken"]
-    assert shape.metadata["min"] <= len(token) <= shape.metadata["max"]  # botocore's rule, not our copy
 
 
-def test_drift_that_persists_past_the_cooldown_is_retrained_once(wiring):
-    """Audit 2 finding 2: the alarm enters ALARM once and stays there; the retraining refused within
-    the cooldown must start once the cooldown has passed, and only once."""
-    w = wiring("aws-dev")  # an hourly drift check, retrain_cooldown_hours: 24 (the default)
-    hour = timedelta(hours=1)
-    (first,) = [a for a in w.check(0 * hour, drifting=True) if a["started"]]
-    (run,) = w.runs("drift")
-    w.set_status(run, "Executing")
-    asked = w.check(1 * hour, drifting=True)
-    assert asked and all(not a["started"] and "in flight" in a["why"] for a in asked)
-    w.set_status(run, "Succeeded")
-    # The alarm never leaves ALARM: no state change, and every check within the cooldown starts nothing.
-    for k in range(2, 25):
-        asked = w.check(k * hour, drifting=True)
-        assert asked, f"check {k}: nothing asked the guard while the alarm is in ALARM"
-        assert all(not a["started"] and "cooldown" in a["why"] for a in asked), (k, asked)
-    assert w.runs() == [run]
-    # 24 h 50 min after the first retraining: the drift is still there, so one more.
-    started = [a for a in w.check(25 * hour, drifting=True) if a["started"]]
-    assert len(started) == 1 and len(w.runs("drift")) == 2
-    second = started[0]["execution"]
-    w.set_status(second, "Executing")
-    assert not any(a["started"] for a in w.check(26 * hour, drifting=True))
-    w.set_status(second, "Succeeded")
-    # The drift ends: the alarm goes OK, and nothing asks or starts again, even past the cooldown.
-    for k in (27, 28, 60):
-        asked = w.check(k * hour, drifting=False)
-        assert not any(a["started"] for a in asked), (k, asked)
+def test_the_builtin_engine_asks_on_the_alarm_entering_alarm(wiring):
+    w = wiring("aws-builtin")
+    assert w.alert("OK") is None  # the rule matches ALARM only
+    first = w.alert(after=timedelta(minutes=10))
+    assert first is not None and first["started"] is True
+    assert w.alert(after=timedelta(hours=23))["started"] is False
+    assert w.alert(after=timedelta(hours=24, minutes=11))["started"] is True
     assert len(w.runs("drift")) == 2
-
-
-def test_the_scheduled_ask_reads_the_alarm_and_starts_nothing_when_it_is_ok(wiring):
-    w = wiring("aws-dev")
-    asked = w.check(timedelta(0), drifting=False)
-    assert [a["started"] for a in asked] == [False] * len(w.scheduled) and len(w.scheduled) == 1
-    assert asked[0]["why"] == "the drift alarm is OK: nothing to retrain"
-    assert w.runs() == []
-
-
-def test_a_redelivered_event_is_the_identical_start_request(wiring):
-    """Audit 2 finding 9: Lambda retries an event whose first attempt started the run but timed out
-    before the run was listed; the retry must send the same parameters under the same idempotency
-    token, so the display name comes from the event's time, not the clock."""
-    w = wiring("aws-dev")
-    event = alarm_event(w.alarm_arn, "ALARM", "6a7e8feb-b491-4cf7-a9f1-bf3703467718")
-    event["time"] = "2026-12-02T03:00:00Z"
-    calls = []
-
-    class NotListedYet:
-        """SageMaker as the retry sees it: the first start happened, the run is not listed yet."""
-
-        def __getattr__(self, name):
-            if name == "list_pipeline_executions":
-                return lambda **kw: {"PipelineExecutionSummaries": []}
-            if name == "start_pipeline_execution":
-                return lambda **kw: calls.append(kw) or {"PipelineExecutionArn": f"arn:replay:{len(calls)}"}
-            return getattr(w.sm, name)
-
-    retrain_guard.handler(event, sm=NotListedYet(), now=w.t0)
-    retrain_guard.handler(event, sm=NotListedYet(), now=w.t0 + timedelta(minutes=7))
-    assert len(calls) == 2 and calls[0] == calls[1]
-    assert calls[0]["PipelineExecutionDisplayName"] == "drift-20261202T030000"
-    assert calls[0]["ClientRequestToken"] == "mlops-drift-6a7e8feb-b491-4cf7-a9f1-bf3703467718"
-    shape = w.sm.meta.service_model.operation_model("StartPipelineExecution").input_shape
-    name = shape.members["PipelineExecutionDisplayName"]
-    assert re.fullmatch(name.metadata["pattern"], calls[0]["PipelineExecutionDisplayName"])  # botocore's rule

@@ -18,7 +18,6 @@ BUCKET = "arn:aws:s3:::churn-dev-foundation-data-mock"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/churn-dev-foundation-key-key-id"
 SM = "arn:aws:sagemaker:eu-west-1:123456789012"
 RULE = "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift"
-RECHECK_RULE = "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-recheck"
 SCHEDULE = "arn:aws:scheduler:eu-west-1:123456789012:schedule/churn-dev/churn-dev-training"
 SCHEDULE_GROUP = "arn:aws:scheduler:eu-west-1:123456789012:schedule-group/churn-dev"
 QUEUE = "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"
@@ -332,11 +331,18 @@ GUARD_POLICY = [
         "Resource": f"{PIPELINE}/execution/*",
     },
     {
-        # The scheduled re-ask reads the drift alarm's state; this alarm only.
-        "Sid": "ReadDriftAlarmState",
+        # The verdict (drift.json) of this stack's drift-check jobs, nothing else in the bucket.
+        "Sid": "ReadDriftVerdicts",
         "Effect": "Allow",
-        "Action": "cloudwatch:DescribeAlarms",
-        "Resource": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift",
+        "Action": "s3:GetObject",
+        "Resource": f"{BUCKET}/monitoring/drift/churn-dev-drift-*/drift.json",
+    },
+    {
+        "Sid": "DecryptDriftVerdicts",
+        "Effect": "Allow",
+        "Action": "kms:Decrypt",
+        "Resource": KEY,
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}},
     },
     {
         "Sid": "OwnLog",
@@ -426,7 +432,7 @@ QUEUE_POLICY = [
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sqs:SendMessage",
         "Resource": QUEUE,
-        "Condition": {"ArnEquals": {"aws:SourceArn": [RULE, RECHECK_RULE]}},
+        "Condition": {"ArnEquals": {"aws:SourceArn": RULE}},
     }
 ]
 S3_ENDPOINT_POLICY = [

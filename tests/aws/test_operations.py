@@ -96,18 +96,29 @@ def test_every_alarm_treats_missing_data_this_way(aws_plans):
         for stack in STACKS
     }
     assert alarms == {
-        "aws-dev": [("churn-dev-drift-check-silent", "breaching"), ("churn-dev-feature-drift", "notBreaching")],
-        "aws-public": [("churn-dev-drift-check-silent", "breaching"), ("churn-dev-feature-drift", "notBreaching")],
+        "aws-dev": [
+            ("churn-dev-capture-unreadable", "notBreaching"),
+            ("churn-dev-drift-check-silent", "breaching"),
+            ("churn-dev-feature-drift", "notBreaching"),
+        ],
+        "aws-public": [
+            ("churn-dev-capture-unreadable", "notBreaching"),
+            ("churn-dev-drift-check-silent", "breaching"),
+            ("churn-dev-feature-drift", "notBreaching"),
+        ],
         "aws-all-options": [
+            ("churn-prediction-eu1-staging-capture-unreadable", "notBreaching"),
             ("churn-prediction-eu1-staging-drift-check-silent", "breaching"),
             ("churn-prediction-eu1-staging-feature-drift", "notBreaching"),
             ("churn-prediction-eu1-staging-rollout-error-rate", "notBreaching"),
+            ("churn-prediction-eu1-staging-rollout-error-rate-all", "notBreaching"),
             ("churn-prediction-eu1-staging-rollout-p99-latency", "notBreaching"),
         ],
         "aws-builtin": [
             ("churn-dev-drift-check-silent", "breaching"),
             ("churn-dev-feature-drift", "notBreaching"),
             ("churn-dev-rollout-error-rate", "notBreaching"),
+            ("churn-dev-rollout-error-rate-all", "notBreaching"),
         ],
     }
 
@@ -212,9 +223,8 @@ def test_every_start_is_retried_then_dead_lettered(aws_plans, stack):
     arn_suffix = f":{queue.inputs['name']}"
     targets = [s.inputs["target"] for s in plan.by_type("aws:scheduler/schedule:Schedule")]
     targets += [t.inputs for t in plan.by_type("aws:cloudwatch/eventTarget:EventTarget")]
-    # the training schedule, the drift check's schedule (kit engine), the drift rule's guard and the
-    # scheduled re-ask's guard
-    assert len(targets) == {"aws-builtin": 3}.get(stack, 4)
+    # the training schedule, the drift check's schedule (kit engine), the drift rule's guard
+    assert len(targets) == {"aws-builtin": 2}.get(stack, 3)
     for target in targets:
         assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 3600}
         assert target["deadLetterConfig"]["arn"].endswith(arn_suffix)

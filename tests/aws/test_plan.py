@@ -283,7 +283,7 @@ def test_the_kit_drift_check_is_a_processing_job_the_scheduler_creates(planned):
         assert "." in last or uri.endswith("/"), f"{name}: {uri} is a folder without its trailing /"
     assert job["Environment"]["MLOPS_IO"] == ('{"kind":"aws","file":"/opt/ml/processing/input/mlops_io/mlops_io.json"}')
     assert job["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == (
-        "s3://churn-dev-foundation-data-mock/monitoring/drift/<aws.scheduler.scheduled-time>"
+        "s3://churn-dev-foundation-data-mock/monitoring/drift/churn-dev-drift-<aws.scheduler.execution-id>"
     )
     assert job["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"].startswith("arn:aws:kms:eu-west-1:")
     assert job["ProcessingOutputConfig"]["KmsKeyId"].startswith("arn:aws:kms:eu-west-1:")
@@ -408,17 +408,18 @@ def _rules(plan) -> dict[str, dict]:
     return {r.inputs["name"]: r.inputs for r in plan.by_type("aws:cloudwatch/eventRule:EventRule")}
 
 
-def test_drift_alarm_asks_the_retrain_guard(planned):
+def test_every_completed_drift_check_asks_the_retrain_guard(planned):
+    """Audit 3 findings 1, 6, 8: one ask per drift check, after its verdict exists (the job's
+    completion), not a scheduled re-ask of the alarm's state nor the alarm's state change."""
     rules = _rules(planned)
-    assert sorted(rules) == ["churn-dev-retrain-on-drift", "churn-dev-retrain-recheck"]
+    assert sorted(rules) == ["churn-dev-retrain-on-drift"]
     rule = rules["churn-dev-retrain-on-drift"]
-    pattern = json.loads(rule["eventPattern"])
-    assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
-    assert pattern["resources"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"]
-    assert pattern["detail"] == {"state": {"value": ["ALARM"]}}
-    # Asked again at every drift check (the monitor's schedule), while the alarm stays in ALARM.
-    recheck = rules["churn-dev-retrain-recheck"]
-    assert "eventPattern" not in recheck and recheck["scheduleExpression"] == "cron(0 * ? * * *)"
+    assert "scheduleExpression" not in rule
+    assert json.loads(rule["eventPattern"]) == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Processing Job State Change"],
+        "detail": {"ProcessingJobName": [{"prefix": "churn-dev-drift-"}], "ProcessingJobStatus": ["Completed"]},
+    }
     targets = {t.inputs["rule"]: t.inputs for t in planned.by_type("aws:cloudwatch/eventTarget:EventTarget")}
     assert sorted(targets) == sorted(rules)
     for target in targets.values():
@@ -435,24 +436,47 @@ def test_drift_alarm_asks_the_retrain_guard(planned):
             "churn-dev-retrain-guard",
             "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-on-drift",
         ),
-        (
-            "lambda:InvokeFunction",
-            "events.amazonaws.com",
-            "churn-dev-retrain-guard",
-            "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-retrain-recheck",
-        ),
     ]
+    # The drift job writes its verdict under a folder named by the job, where the guard reads it.
+    (schedule,) = [
+        s.inputs
+        for s in planned.by_type("aws:scheduler/schedule:Schedule")
+        if s.inputs["name"] == "churn-dev-drift-check"
+    ]
+    request = json.loads(schedule["target"]["input"])
+    assert request["ProcessingJobName"] == "churn-dev-drift-<aws.scheduler.execution-id>"
+    assert request["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] == (
+        "s3://churn-dev-foundation-data-mock/monitoring/drift/churn-dev-drift-<aws.scheduler.execution-id>"
+    )
     function = planned.one("aws:lambda/function:Function").inputs
     assert function["environment"]["variables"] == {
         "PIPELINE_NAME": "churn-dev-churn",
         "COOLDOWN_HOURS": "24",
-        "ALARM_NAME": "churn-dev-feature-drift",
+        "VERDICTS": "s3://churn-dev-foundation-data-mock/monitoring/drift",
+        "JOB_PREFIX": "churn-dev-drift-",
     }
     assert (function["runtime"], function["handler"]) == ("python3.12", "retrain_guard.handler")
     assert function["deadLetterConfig"] == {"targetArn": "arn:aws:sqs:eu-west-1:123456789012:churn-dev-start-failures"}
     logs = planned.one("aws:cloudwatch/logGroup:LogGroup").inputs
     assert (logs["name"], logs["retentionInDays"]) == ("/aws/lambda/churn-dev-retrain-guard", 30)
     assert logs["kmsKeyId"].startswith("arn:aws:kms:eu-west-1:")
+
+
+def test_the_builtin_monitor_asks_the_guard_when_its_alarm_enters_alarm(aws_plans):
+    planned = aws_plans["aws-builtin"]
+    (rule,) = _rules(planned).values()
+    assert json.loads(rule["eventPattern"]) == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+        "resources": ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift"],
+        "detail": {"state": {"value": ["ALARM"]}},
+    }
+    function = planned.one("aws:lambda/function:Function").inputs
+    assert function["environment"]["variables"] == {
+        "PIPELINE_NAME": "churn-dev-churn",
+        "COOLDOWN_HOURS": "24",
+        "ALARM_NAME": "churn-dev-feature-drift",
+    }
 
 
 def test_retrain_off_keeps_the_alert_but_no_pipeline_target(tmp_path):
@@ -548,16 +572,14 @@ def test_more_than_ten_request_columns_split_the_alarm_under_one_composite(monke
     assert first["alarmActions"] == [] and second["alarmActions"] == []  # the composite notifies once
     composite = result.one("aws:cloudwatch/compositeAlarm:CompositeAlarm").inputs
     assert composite["alarmRule"] == 'ALARM("churn-dev-feature-drift") OR ALARM("churn-dev-feature-drift-2")'
-    rule = json.loads(_rules(result)["churn-dev-retrain-on-drift"]["eventPattern"])
-    assert rule["resources"] == ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-feature-drift-any"]
-    # The guard's scheduled ask reads the composite's state: DescribeAlarms returns a composite alarm
-    # only to a grant "scoped to *" (botocore's DescribeAlarms documentation).
+    # The composite only e-mails: the retrain guard is asked by every completed drift check, whatever
+    # the alarms' state, and reads no alarm (no DescribeAlarms, no '*' grant: audit 3 findings 2, 7).
+    assert composite["alarmActions"] == ["arn:aws:sns:eu-west-1:123456789012:churn-dev-retraining-trigger-alerts-mock"]
     function = result.one("aws:lambda/function:Function").inputs
-    assert function["environment"]["variables"]["ALARM_NAME"] == "churn-dev-feature-drift-any"
+    assert "ALARM_NAME" not in function["environment"]["variables"]
     (guard,) = [r for r in result.by_type("aws:iam/rolePolicy:RolePolicy") if r.name.endswith("-guard-policy")]
     policy = json.loads(guard.inputs["policy"])
-    (read,) = [s for s in policy["Statement"] if s["Sid"] == "ReadDriftAlarmState"]
-    assert (read["Action"], read["Resource"]) == ("cloudwatch:DescribeAlarms", "*")
+    assert [s["Resource"] for s in policy["Statement"] if s["Resource"] == "*"] == []
 
 
 def test_the_bootstrap_ships_in_the_step_code_bundle(planned):
@@ -571,3 +593,25 @@ def test_the_bootstrap_ships_in_the_step_code_bundle(planned):
     code = {o["key"].rsplit("/", 1)[0] for name, o in objects.items() if name != "mlops_io.json"}
     assert len(code) == 1  # one content-addressed prefix
     assert {"mlops_io.py", "mlops_io_requirements.txt", "aws_drift.py", "mlops_drift.py"} <= set(objects)
+
+
+def test_a_capture_the_check_cannot_read_alerts(planned):
+    """Audit 3 finding 4: more than half of a window's capture lines unreadable alerts; a window with
+    no capture at all (0 / 0, no value) or a check that did not run (the silent-check alarm's) does not."""
+    alarm = _alarm(planned, "churn-dev-capture-unreadable")
+    where = {"Endpoint": "churn-dev-endpoint-small"}
+    assert _queries(alarm) == [
+        ("mlops/churn-dev", "unreadable_requests", where, "Sum", 3600),
+        ("mlops/churn-dev", "captured_requests", where, "Sum", 3600),
+    ]
+    (share,) = [q for q in alarm["metricQueries"] if q.get("returnData")]
+    assert share["expression"] == "u / (u + c)"
+    assert [q["id"] for q in alarm["metricQueries"]] == ["u", "c", "share"]
+    assert (alarm["comparisonOperator"], alarm["threshold"], alarm["evaluationPeriods"]) == (
+        "GreaterThanThreshold",
+        0.5,
+        1,
+    )
+    assert alarm["treatMissingData"] == "notBreaching"
+    topic = planned.one("aws:sns/topic:Topic")
+    assert alarm["alarmActions"] == [f"arn:aws:sns:eu-west-1:123456789012:{topic.name}-mock"]

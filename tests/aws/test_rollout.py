@@ -121,6 +121,7 @@ def test_the_linear_rollout_is_a_guarded_blue_green_update(aws_plans):
         "autoRollbackConfiguration": {
             "alarms": [
                 {"alarmName": "churn-prediction-eu1-staging-rollout-error-rate"},
+                {"alarmName": "churn-prediction-eu1-staging-rollout-error-rate-all"},
                 {"alarmName": "churn-prediction-eu1-staging-rollout-p99-latency"},
             ]
         },
@@ -150,12 +151,34 @@ def test_the_linear_rollout_is_a_guarded_blue_green_update(aws_plans):
     for alarm in (error, latency):
         assert alarm["dimensions"] == where and alarm["period"] == 900
         assert alarm["comparisonOperator"] == "GreaterThanThreshold"
+    # Audit 3 finding 3: AWS documents `EndpointConfigName` for ModelLatency only; the error rate is
+    # also watched over the whole variant (AWS's own example, "Monitor invocation errors on both old
+    # and new fleets"), so an error metric without that dimension degrades to a diluted rollback,
+    # never to none.
+    whole = alarms["churn-prediction-eu1-staging-rollout-error-rate-all"]
+    assert whole["dimensions"] == {
+        "EndpointName": "churn-prediction-eu1-staging-endpoint-medium",
+        "VariantName": "primary",
+    }
+    assert (whole["namespace"], whole["metricName"], whole["statistic"], whole["threshold"]) == (
+        "AWS/SageMaker",
+        "Invocation5XXErrors",
+        "Average",
+        0.02,
+    )
+    assert (whole["period"], whole["comparisonOperator"], whole["treatMissingData"]) == (
+        900,
+        "GreaterThanThreshold",
+        "notBreaching",
+    )
 
 
 @pytest.mark.parametrize("stack", ["aws-all-options", "aws-builtin"])
 def test_the_rollback_alarms_watch_the_configuration_the_endpoint_deploys(aws_plans, stack):
-    """Class test: every alarm the endpoint rolls back on names the endpoint's own (new) configuration,
-    is updated after that configuration exists, and before the endpoint update starts."""
+    """Class test: every alarm the endpoint rolls back on is updated after the endpoint's (new)
+    configuration exists, and before the endpoint update starts; every one but the whole-variant
+    error rate names that configuration; an error-rate alarm on the new fleet always comes with its
+    whole-variant twin (audit 3 finding 3)."""
     plan = aws_plans[stack]
     endpoint = plan.one("aws:sagemaker/endpoint:Endpoint")
     config = plan.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
@@ -165,8 +188,13 @@ def test_the_rollback_alarms_watch_the_configuration_the_endpoint_deploys(aws_pl
     alarms = {r.inputs["name"]: r for r in plan.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     for name in names:
         alarm = alarms[name]
-        assert alarm.inputs["dimensions"]["EndpointConfigName"] == endpoint.inputs["endpointConfigName"], name
-        assert config.urn in alarm.dependencies, name
+        if name.endswith("-rollout-error-rate-all"):
+            assert "EndpointConfigName" not in alarm.inputs["dimensions"], name
+        else:
+            assert alarm.inputs["dimensions"]["EndpointConfigName"] == endpoint.inputs["endpointConfigName"], name
+            assert config.urn in alarm.dependencies, name
+        if alarm.inputs["metricName"] == "Invocation5XXErrors":
+            assert {name.removesuffix("-all"), name.removesuffix("-all") + "-all"} <= set(names), name
         assert alarm.urn in endpoint.dependencies, name
         assert alarm.inputs["treatMissingData"] == "notBreaching", name
 
@@ -175,9 +203,13 @@ def test_the_execution_role_may_read_exactly_the_rollback_alarms(aws_plans):
     for stack, expected in {
         "aws-all-options": [
             "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prediction-eu1-staging-rollout-error-rate",
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prediction-eu1-staging-rollout-error-rate-all",
             "arn:aws:cloudwatch:us-east-1:123456789012:alarm:churn-prediction-eu1-staging-rollout-p99-latency",
         ],
-        "aws-builtin": ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-rollout-error-rate"],
+        "aws-builtin": [
+            "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-rollout-error-rate",
+            "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-rollout-error-rate-all",
+        ],
         "aws-dev": None,
     }.items():
         statements = [

@@ -482,3 +482,67 @@ def test_what_aws_ships_into_a_step_image_runs_on_the_oldest_python_of_its_image
         [str(vermin), "-t=3.9-", "--violations", "--no-tips", *python_files], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout
+
+
+def test_a_capture_stream_the_check_cannot_read_at_all_is_published_as_unreadable_not_as_no_traffic(aws, io_module):
+    """Audit 3 finding 4: every line a BASE64 body that is not UTF-8 text; the check publishes all of
+    them as unreadable (which the unreadable-capture alarm reads), and none as captured."""
+    lines = [
+        _capture_line(
+            f"2024-05-01T10:{m:02d}:00Z",
+            "application/octet-stream",
+            base64.b64encode(b"\x1f\x8b\x08\xff").decode(),
+            "BASE64",
+        )
+        for m in range(7)
+    ]
+    key = "data-capture/churn-dev-endpoint-small/primary/2024/05/01/10/12-34-56-789-0abc.jsonl"
+    aws["s3"].put_object(Bucket=BUCKET, Key=key, Body="\n".join(lines).encode())
+    frame = io_module.read_captured(datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 11, tzinfo=UTC))
+    assert len(frame) == 0
+    data = io_module.metric_data(
+        {"status": "skipped", "n_current": 0, "features": {}},
+        "churn-dev-endpoint-small",
+        datetime(2024, 5, 1, 11, tzinfo=UTC),
+    )
+    values = {d["MetricName"]: d["Value"] for d in data}
+    assert (values["unreadable_requests"], values["captured_requests"], values["drift_checks"]) == (7.0, 0.0, 1.0)
+
+
+def test_one_byte_that_is_not_utf8_costs_one_line_not_the_check(aws, io_module):
+    """Audit 3 finding 5: the file was decoded whole, outside the per-line `try`."""
+    good = _capture_line("2024-05-01T10:05:00Z", "text/csv", CSV_ROW, "CSV").encode()
+    body = b"\n".join([good, b'{"captureData": "\xff\xfe"}', good])
+    key = "data-capture/churn-dev-endpoint-small/primary/2024/05/01/10/12-34-56-789-0abc.jsonl"
+    aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=body)
+    frame = io_module.read_captured(datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 11, tzinfo=UTC))
+    assert len(frame) == 2
+    assert io_module._unreadable[0] == 1
+
+
+def test_an_unreadable_line_of_a_neighbouring_window_is_not_counted_here(aws, io_module):
+    """Audit 3 finding 5: the window also reads the hour before and the hour its end falls in; their
+    lines belong to the neighbouring windows, which count them."""
+    folder = "data-capture/churn-dev-endpoint-small/primary/2024/05/01"
+    bad_outside = _capture_line("2024-05-01T09:30:00Z", "text/csv", "not base64!", "BASE64")
+    aws["s3"].put_object(Bucket=BUCKET, Key=f"{folder}/09/a.jsonl", Body=f"{bad_outside}\nnot json".encode())
+    aws["s3"].put_object(Bucket=BUCKET, Key=f"{folder}/11/b.jsonl", Body=b"not json either")
+    aws["s3"].put_object(Bucket=BUCKET, Key=f"{folder}/10/c.jsonl", Body=b"not json, and in this window's own hour")
+    io_module.read_captured(datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 11, tzinfo=UTC))
+    assert io_module._unreadable[0] == 1
+
+
+def test_an_error_of_the_kits_own_decoding_code_fails_the_check_loudly(aws, io_module, monkeypatch):
+    """Audit 3 finding 4: only the errors of unreadable input are skipped; a TypeError from the kit's
+    code is a bug, never a quietly empty window."""
+    import mlops_serve
+
+    def broken(*args, **kwargs):
+        raise TypeError("a bug in the kit's decoder")
+
+    monkeypatch.setattr(mlops_serve, "decode", broken)
+    key = "data-capture/churn-dev-endpoint-small/primary/2024/05/01/10/12-34-56-789-0abc.jsonl"
+    line = _capture_line("2024-05-01T10:05:00Z", "text/csv", CSV_ROW, "CSV")
+    aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=line.encode())
+    with pytest.raises(TypeError, match="a bug"):
+        io_module.read_captured(datetime(2024, 5, 1, 10, tzinfo=UTC), datetime(2024, 5, 1, 11, tzinfo=UTC))

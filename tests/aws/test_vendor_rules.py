@@ -248,8 +248,9 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
 def test_the_all_options_stack_declares_every_optional_resource(plans):
     types = [r["type"] for r in plans["aws-all-options"]]
     assert types.count("aws:sagemaker/featureGroup:FeatureGroup") == 2
-    # the drift alarm, the silent-check alarm, and the rollout's error-rate and p99 alarms
-    assert types.count("aws:cloudwatch/metricAlarm:MetricAlarm") == 4
+    # the drift alarm, the silent-check alarm, the unreadable-capture alarm, and the rollout's
+    # error-rate (new fleet, whole variant) and p99 alarms
+    assert types.count("aws:cloudwatch/metricAlarm:MetricAlarm") == 6
     assert types.count("aws:sagemaker/model:Model") == 2  # the served version and its shadow
     assert types.count("aws:scheduler/schedule:Schedule") == 2  # training and the drift check
     for optional in (
