@@ -192,6 +192,8 @@ class GlobalNames:
     registry: str
     redis: str
     endpoint: str
+    approvals_account: str = ""
+    """Plain StorageV2 holding the approval records (`approvals` container): only approvers write there."""
 
 
 def global_names(prefix: str, suffix: str) -> GlobalNames:
@@ -213,6 +215,7 @@ def global_names(prefix: str, suffix: str) -> GlobalNames:
         registry=alnum + "acr" + suffix,
         redis=f"{prefix}-online-{suffix}",
         endpoint=f"{prefix[: 32 - len(suffix) - 4].rstrip('-')}-ep-{suffix}",
+        approvals_account=account("gate"),
     )
 
 
@@ -251,6 +254,8 @@ class AzureSettings:
     materialization: Recurrence
     feature_types: dict[str, dict[str, str]]
     """group -> feature -> Azure FeatureDataType."""
+    approvers: tuple[str, ...] = ()
+    """`registry.approvers`: Entra object ids granted write access to the approval records."""
 
     @property
     def endpoint_instance(self) -> str:
@@ -404,6 +409,28 @@ def cron_to_recurrence(cron: str, key: str) -> Recurrence:
     return Recurrence("Week", 1, hours=hours, minutes=minutes, week_days=tuple(days[d] for d in sorted(dow.values)))
 
 
+# A Microsoft Entra object id (user, group, service principal), as a role assignment's `principalId`
+# takes it: a GUID (pulumi_azure_native.authorization.RoleAssignment `principal_id`).
+_OBJECT_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+APPROVERS_KEY = "mlops:platform.registry.approvers"
+
+
+def check_approvers(approvers: list[str], key: str = APPROVERS_KEY) -> tuple[str, ...]:
+    """`registry.approvers` on Azure: Entra object ids (GUIDs), each once."""
+    seen: set[str] = set()
+    for i, value in enumerate(approvers):
+        if not _OBJECT_ID_RE.match(value):
+            raise SpecError(
+                f"{key}[{i}]",
+                f"{value!r} is not a Microsoft Entra object id: on Azure an approver is the object id (a GUID, "
+                "e.g. from `az ad group show --group NAME --query id`) of a user, group or service principal",
+            )
+        if value.lower() in seen:
+            raise SpecError(f"{key}[{i}]", f"{value} is listed twice")
+        seen.add(value.lower())
+    return tuple(v.lower() for v in approvers)
+
+
 def translate(target: Target) -> AzureSettings:
     p = target.platform
     location = check_location(target.region)
@@ -421,6 +448,7 @@ def translate(target: Target) -> AzureSettings:
         p.feature_store.online_sync_schedule, "mlops:platform.feature_store.online_sync_schedule"
     )
     version = p.endpoint.model_version
+    approvers = check_approvers(list(p.registry.approvers))
     return AzureSettings(
         location=location,
         prefix=p.prefix,
@@ -437,4 +465,5 @@ def translate(target: Target) -> AzureSettings:
         feature_types={
             g.name: {f.name: AZURE_FEATURE_TYPES[f.type] for f in g.features} for g in p.feature_store.feature_groups
         },
+        approvers=approvers,
     )
