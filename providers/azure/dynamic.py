@@ -622,9 +622,9 @@ def version_facts(model: Any) -> dict[str, str]:
     }
 
 
-def read_version(version_id: str, arm_url: str = ARM_URL) -> Any:
+def read_version(version_id: str, arm_url: str = ARM_URL, api_version: str = ML_API_VERSION) -> Any:
     """The model version as azure-ai-ml's `Model` entity (GET through its ARM client at
-    `ML_API_VERSION`); ResourceNotFoundError when it does not exist."""
+    `api_version`, pulumi_azure_native's for ModelVersion); ResourceNotFoundError when it does not exist."""
     match = _VERSION_ID.match(version_id)
     if not match:
         raise ValueError(f"not an Azure ML model version ARM id: {version_id!r}")
@@ -643,7 +643,7 @@ def read_version(version_id: str, arm_url: str = ARM_URL) -> Any:
         credential=credential,
         subscription_id=subscription,
         base_url=base + "/",
-        api_version=ML_API_VERSION,
+        api_version=api_version,
         credential_scopes=[base + "/.default"],
     )
     return Model._from_rest_object(client.model_versions.get(group, workspace, name, version))
@@ -766,24 +766,32 @@ def approval_state(model: Any, version_id: str, records: ApprovalRecords, mode: 
 
 
 class ApprovalCheckProvider(ResourceProvider):
-    """inputs: version_id (the model version's ARM id), mode ("manual" | "auto"), approvals_account,
-    approvals_container, arm_url, blob_url (tests only).
+    """inputs: version_id (the model version's ARM id), api_version (the one pulumi_azure_native uses
+    for ModelVersion), mode ("manual" | "auto"), approvals_account, approvals_container, arm_url,
+    blob_url (tests only).
 
     Reads the version and its newest approval record, refuses an unapproved version; writes nothing."""
+
+    @staticmethod
+    def _state(props: dict[str, Any]) -> tuple[Any, bool, str]:
+        """(the version, approved, why); ResourceNotFoundError when the version does not exist."""
+        records = ApprovalRecords(props["approvals_account"], props["approvals_container"], props.get("blob_url"))
+        version_id = props["version_id"]
+        model = read_version(version_id, props.get("arm_url") or ARM_URL, props.get("api_version") or ML_API_VERSION)
+        approved, why = approval_state(model, version_id, records, props["mode"])
+        return model, approved, why
 
     def _check(self, props: dict[str, Any]) -> dict[str, Any]:
         from azure.core.exceptions import ResourceNotFoundError
 
         version_id = props["version_id"]
-        records = ApprovalRecords(props["approvals_account"], props["approvals_container"], props.get("blob_url"))
         try:
-            model = read_version(version_id, props.get("arm_url") or ARM_URL)
+            model, approved, why = self._state(props)
         except ResourceNotFoundError:
             raise Exception(  # noqa: B904, TRY002 - the message Pulumi shows the operator
                 f"model version {version_id} does not exist: the training pipeline registers versions when they "
                 "pass the quality gate; set endpoint.model_version to a registered version"
             )
-        approved, why = approval_state(model, version_id, records, props["mode"])
         if approved:
             return {**props, "approved": True, "why": why}
         how = (
@@ -800,7 +808,7 @@ class ApprovalCheckProvider(ResourceProvider):
         return CreateResult(id_=f"{props['version_id']}/approval", outs=self._check(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("version_id", "mode", "approvals_account", "approvals_container", "arm_url", "blob_url")
+        keys = ("version_id", "api_version", "mode", "approvals_account", "approvals_container", "arm_url", "blob_url")
         changed = [k for k in keys if olds.get(k) != news.get(k)]
         self._check(news)  # every preview and up asks again: a revocation stops the next deploy
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
@@ -809,7 +817,16 @@ class ApprovalCheckProvider(ResourceProvider):
         return UpdateResult(outs=self._check(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_, props)
+        """`pulumi refresh` reads the version and its newest record again: a rejection or a revoked
+        record made since the last `up` shows as `approved: false` with its reason (the next `up`
+        then stops at the check); a deleted version drops the check from the state."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            _, approved, why = self._state(props)
+        except ResourceNotFoundError:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, "approved": approved, "why": why})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """A check: deleting it approves and revokes nothing."""
@@ -829,10 +846,12 @@ class ApprovedVersionCheck(pulumi.dynamic.Resource):
         approvals_account: pulumi.Input[str],
         approvals_container: str = "approvals",
         arm_url: str = ARM_URL,
+        api_version: str = ML_API_VERSION,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         props = {
             "version_id": version_id,
+            "api_version": api_version,
             "mode": mode,
             "approvals_account": approvals_account,
             "approvals_container": approvals_container,

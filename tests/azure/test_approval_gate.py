@@ -62,6 +62,7 @@ def _forge(world) -> None:
 def _check(world, mode: str) -> dict:
     props = {
         "version_id": VERSION_ID,
+        "api_version": "2025-12-01",
         "mode": mode,
         "approvals_account": ACCOUNT,
         "approvals_container": "approvals",
@@ -122,6 +123,25 @@ def test_a_newer_rejection_stops_the_deploy_in_both_modes(world, mode):
     world.records.write(VERSION_ID, "rejected", model, "drifts on day one", by="bob")
     with pytest.raises(Exception, match="-rejected.json\\) says 'rejected'"):
         _check(world, mode)
+
+
+def test_refresh_reads_the_approval_back(world):
+    # `pulumi refresh` (the provider's read): a rejection made after the last `up` shows in the state
+    world.arm.add_model("churn-dev-churn", "3", {"approval": "pending"}, MODEL_URI)
+    approve(ml_client(world.arm.url), "churn-dev-churn", 3, approver="alice", records=world.records)
+    props = {**_check(world, "manual")}
+    assert props["approved"] is True and props["api_version"] == "2025-12-01"
+    model = ml_client(world.arm.url).models.get(name="churn-dev-churn", version="3")
+    world.records.write(VERSION_ID, "rejected", model, "drifts on day one", by="bob")
+    writes = ([r for r in world.blob.requests if r[0] != "GET"], [r for r in world.arm.requests if r[0] != "GET"])
+    read = ApprovalCheckProvider().read(f"{VERSION_ID}/approval", props)
+    assert read.id == f"{VERSION_ID}/approval"
+    assert read.outs["approved"] is False and "-rejected.json) says 'rejected'" in read.outs["why"]
+    # it only reads
+    assert writes == (
+        [r for r in world.blob.requests if r[0] != "GET"],
+        [r for r in world.arm.requests if r[0] != "GET"],
+    )
 
 
 def test_records_are_written_create_only(world):
