@@ -184,6 +184,8 @@ class GlobalNames:
     workspace_account: str
     """Plain StorageV2: the workspaces' default storage (a workspace refuses HNS there)."""
     code_account: str
+    approvals_account: str
+    """Plain StorageV2 holding the approval records (`approvals` container): only approvers write there."""
     """Step code, the environment's build context and feature-set specs: what `pulumi up` uploads."""
     key_vault: str
     """The customer-managed key (keys only)."""
@@ -192,8 +194,6 @@ class GlobalNames:
     registry: str
     redis: str
     endpoint: str
-    approvals_account: str = ""
-    """Plain StorageV2 holding the approval records (`approvals` container): only approvers write there."""
 
 
 def global_names(prefix: str, suffix: str) -> GlobalNames:
@@ -210,12 +210,12 @@ def global_names(prefix: str, suffix: str) -> GlobalNames:
         data_account=account("data"),
         workspace_account=account("ws"),
         code_account=account("code"),
+        approvals_account=account("gate"),
         key_vault=vault("kv"),
         workspace_vault=vault("wkv"),
         registry=alnum + "acr" + suffix,
         redis=f"{prefix}-online-{suffix}",
         endpoint=f"{prefix[: 32 - len(suffix) - 4].rstrip('-')}-ep-{suffix}",
-        approvals_account=account("gate"),
     )
 
 
@@ -306,7 +306,7 @@ def check_registry(name: str, key: str = NAME_KEY) -> str:
 def check_names(names: GlobalNames, key: str = NAME_KEY) -> GlobalNames:
     """Every global name against Azure's naming rules (Microsoft Learn: "Naming rules and
     restrictions for Azure resources"; endpoint names: azure-ai-ml's EndpointConfigurations)."""
-    for account in (names.data_account, names.workspace_account, names.code_account):
+    for account in (names.data_account, names.workspace_account, names.code_account, names.approvals_account):
         check_storage_account(account, key)
     check_key_vault(names.key_vault, key)
     check_key_vault(names.workspace_vault, key)
