@@ -564,12 +564,13 @@ class Foundation(Capability):
             description=f"mlops {s.prefix}: the deployer reads the approval records",
             opts=self.child(),
         )
-        for approver in s.approvers:
-            # Users, groups or service principals: no principal type given. A record is a new blob
-            # per decision (create-only writes); versioning keeps any overwritten or deleted one.
+        for principal_type, approver in s.approvers:
+            # A user, group or service principal, typed as the stack says (`group:<object id>`). A record
+            # is a new blob per decision (create-only writes); versioning keeps any overwritten or deleted one.
             authorization.RoleAssignment(
                 f"{name}-role-approver-{approver}",
                 principal_id=approver,
+                principal_type=principal_type,
                 role_definition_id=role_definition_id(self.client.subscription_id, "Storage Blob Data Contributor"),
                 scope=container.id,
                 description=f"mlops {s.prefix}: approver writes approval records",
@@ -579,6 +580,7 @@ class Foundation(Capability):
             authorization.RoleAssignment(
                 f"{name}-role-approver-{approver}-reader",
                 principal_id=approver,
+                principal_type=principal_type,
                 role_definition_id=role_definition_id(self.client.subscription_id, "Reader"),
                 scope=self.workspace.id,
                 description=f"mlops {s.prefix}: approver reads model versions",

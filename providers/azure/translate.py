@@ -254,8 +254,8 @@ class AzureSettings:
     materialization: Recurrence
     feature_types: dict[str, dict[str, str]]
     """group -> feature -> Azure FeatureDataType."""
-    approvers: tuple[str, ...] = ()
-    """`registry.approvers`: Entra object ids granted write access to the approval records."""
+    approvers: tuple[tuple[str, str], ...] = ()
+    """`registry.approvers`: (principal type, Entra object id) granted write access to the approval records."""
 
     @property
     def endpoint_instance(self) -> str:
@@ -409,26 +409,33 @@ def cron_to_recurrence(cron: str, key: str) -> Recurrence:
     return Recurrence("Week", 1, hours=hours, minutes=minutes, week_days=tuple(days[d] for d in sorted(dow.values)))
 
 
-# A Microsoft Entra object id (user, group, service principal), as a role assignment's `principalId`
-# takes it: a GUID (pulumi_azure_native.authorization.RoleAssignment `principal_id`).
+# An approver: `<type>:<Microsoft Entra object id>`. The type is the role assignment's `principalType`
+# (pulumi_azure_native.authorization.PrincipalType: User, Group, ServicePrincipal; without one,
+# pulumi_azure_native sends User, which ARM refuses for a group or service principal); the object id is
+# its `principalId`, a GUID.
 _OBJECT_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+APPROVER_TYPES = {"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}
 APPROVERS_KEY = "mlops:platform.registry.approvers"
 
 
-def check_approvers(approvers: list[str], key: str = APPROVERS_KEY) -> tuple[str, ...]:
-    """`registry.approvers` on Azure: Entra object ids (GUIDs), each once."""
+def check_approvers(approvers: list[str], key: str = APPROVERS_KEY) -> tuple[tuple[str, str], ...]:
+    """`registry.approvers` on Azure: `user:`, `group:` or `servicePrincipal:` then an Entra object
+    id (a GUID), each object id once; returns (principal type, lowercase object id) pairs."""
     seen: set[str] = set()
+    out = []
     for i, value in enumerate(approvers):
-        if not _OBJECT_ID_RE.match(value):
+        kind, _, object_id = str(value).partition(":")
+        if kind not in APPROVER_TYPES or not _OBJECT_ID_RE.match(object_id):
             raise SpecError(
                 f"{key}[{i}]",
-                f"{value!r} is not a Microsoft Entra object id: on Azure an approver is the object id (a GUID, "
-                "e.g. from `az ad group show --group NAME --query id`) of a user, group or service principal",
+                f"{value!r} is not user:, group: or servicePrincipal: followed by a Microsoft Entra object id "
+                "(a GUID, e.g. from `az ad group show --group NAME --query id`)",
             )
-        if value.lower() in seen:
-            raise SpecError(f"{key}[{i}]", f"{value} is listed twice")
-        seen.add(value.lower())
-    return tuple(v.lower() for v in approvers)
+        if object_id.lower() in seen:
+            raise SpecError(f"{key}[{i}]", f"{object_id} is listed twice")
+        seen.add(object_id.lower())
+        out.append((APPROVER_TYPES[kind], object_id.lower()))
+    return tuple(out)
 
 
 def translate(target: Target) -> AzureSettings:

@@ -157,7 +157,7 @@ def test_records_are_written_create_only(world):
         world.records.client.upload_blob(name, b"{}", overwrite=False)
 
 
-# ---- registry.approvers: Entra object ids, validated -----------------------------------------------
+# ---- registry.approvers: typed Entra object ids, validated ------------------------------------------
 
 
 def _stack(tmp_path: Path, approvers: list) -> Path:
@@ -172,13 +172,26 @@ def _stack(tmp_path: Path, approvers: list) -> Path:
     ("approvers", "line"),
     [
         (
-            ["2b7e0c55-8a1f-4a83-9a53-0d6f3c1e9b11", "group:reviewers@example.com"],
-            "mlops: invalid config: mlops:platform.registry.approvers[1]: 'group:reviewers@example.com' is not a "
-            "Microsoft Entra object id: on Azure an approver is the object id (a GUID, e.g. from "
-            "`az ad group show --group NAME --query id`) of a user, group or service principal",
+            ["group:2b7e0c55-8a1f-4a83-9a53-0d6f3c1e9b11", "group:reviewers@example.com"],
+            "mlops: invalid config: mlops:platform.registry.approvers[1]: 'group:reviewers@example.com' is not "
+            "user:, group: or servicePrincipal: followed by a Microsoft Entra object id (a GUID, e.g. from "
+            "`az ad group show --group NAME --query id`)",
         ),
         (
-            ["2b7e0c55-8a1f-4a83-9a53-0d6f3c1e9b11", "2B7E0C55-8A1F-4A83-9A53-0D6F3C1E9B11"],
+            # no type: pulumi_azure_native would send principalType User, which ARM refuses for a group
+            ["2b7e0c55-8a1f-4a83-9a53-0d6f3c1e9b11"],
+            "mlops: invalid config: mlops:platform.registry.approvers[0]: '2b7e0c55-8a1f-4a83-9a53-0d6f3c1e9b11' "
+            "is not user:, group: or servicePrincipal: followed by a Microsoft Entra object id (a GUID, e.g. from "
+            "`az ad group show --group NAME --query id`)",
+        ),
+        (
+            ["serviceAccount:2b7e0c55-8a1f-4a83-9a53-0d6f3c1e9b11"],
+            "mlops: invalid config: mlops:platform.registry.approvers[0]: "
+            "'serviceAccount:2b7e0c55-8a1f-4a83-9a53-0d6f3c1e9b11' is not user:, group: or servicePrincipal: "
+            "followed by a Microsoft Entra object id (a GUID, e.g. from `az ad group show --group NAME --query id`)",
+        ),
+        (
+            ["user:2b7e0c55-8a1f-4a83-9a53-0d6f3c1e9b11", "group:2B7E0C55-8A1F-4A83-9A53-0D6F3C1E9B11"],
             "mlops: invalid config: mlops:platform.registry.approvers[1]: 2B7E0C55-8A1F-4A83-9A53-0D6F3C1E9B11 "
             "is listed twice",
         ),
@@ -195,3 +208,15 @@ def test_malformed_approvers_exit_2_naming_the_key(tmp_path, approvers, line):
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [line]
+
+
+def test_each_approver_type_is_a_principal_type_of_pulumi_azure_native():
+    # the oracle: the vendor's enum, not our copy of it
+    from pulumi_azure_native.authorization import PrincipalType
+
+    from providers.azure.translate import check_approvers
+
+    guid = "2b7e0c55-8a1f-4a83-9a53-0d6f3c1e9b11"
+    typed = check_approvers([f"user:{guid}", f"group:{guid[:-1]}2", f"servicePrincipal:{guid[:-1]}3"])
+    assert [t for t, _ in typed] == ["User", "Group", "ServicePrincipal"]
+    assert {t for t, _ in typed} <= {m.value for m in PrincipalType}

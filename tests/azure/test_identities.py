@@ -121,7 +121,7 @@ STACKS = {
         RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | ONLINE_STORE | RECORDS,
     ),
     "approvers": (
-        {"registry.approvers": [APPROVER_A, APPROVER_B.upper()]},
+        {"registry.approvers": [f"group:{APPROVER_A}", f"servicePrincipal:{APPROVER_B.upper()}"]},
         RUNTIME | WORKSPACE_IDENTITY | ENCRYPTION | ONLINE_STORE | RETRAIN | DRIFT | RECORDS | APPROVERS,
     ),
 }
@@ -172,9 +172,13 @@ def grants(planned) -> set[tuple[str, str, str]]:
         identity = principals.get(a.inputs["principalId"], a.inputs["principalId"])
         scope = a.inputs["scope"].split("/providers/", 1)[1]
         out.add((identity, ROLE_NAMES.get(role, role), scope))
-        if scope == APPROVALS or identity in (APPROVER_A, APPROVER_B):
-            # the kit gives no type (a person, a group or CI's service principal): pulumi_azure_native
-            # sends its default, User (a known gap: docs/azure.md, Known gaps)
+        if identity == APPROVER_A:  # listed as group:<object id>
+            assert a.inputs["principalType"] == "Group"
+        elif identity == APPROVER_B:  # listed as servicePrincipal:<object id>
+            assert a.inputs["principalType"] == "ServicePrincipal"
+        elif identity == DEPLOYER:
+            # the deployer's type is not known (a person, or CI's service principal): the kit gives
+            # none and pulumi_azure_native sends its default, User (a known gap: docs/azure.md, Known gaps)
             assert a.inputs["principalType"] == "User"
         else:
             assert a.inputs["principalType"] == "ServicePrincipal"
@@ -190,7 +194,8 @@ def test_every_identity_holds_exactly_its_roles(stack, tmp_path):
 def test_no_identity_of_the_kit_can_write_an_approval_record(tmp_path):
     # The runtime identity registers model versions (and could tag one approved): it, and every
     # other identity the kit creates, holds no role on the approvals account or its container.
-    table = grants(_plan("approvers", {"registry.approvers": [APPROVER_A, APPROVER_B.upper()]}, tmp_path))
+    approvers = [f"group:{APPROVER_A}", f"servicePrincipal:{APPROVER_B.upper()}"]
+    table = grants(_plan("approvers", {"registry.approvers": approvers}, tmp_path))
     on_records = {(who, role) for who, role, scope in table if scope.startswith(APPROVALS_ACCOUNT)}
     assert on_records == {
         (DEPLOYER, "Storage Blob Data Reader"),
