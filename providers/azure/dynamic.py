@@ -584,3 +584,279 @@ class ManagedNetworkProvision(pulumi.dynamic.Resource):
     ) -> None:
         props = {"workspace_id": workspace_id, "include_spark": include_spark, "arm_url": arm_url, "status": None}
         super().__init__(NetworkProvider(), name, props, opts)
+
+
+# ---------------------------------------------------------------------------------------------
+# ApprovedVersionCheck: the approval gate, as a check that only reads
+# ---------------------------------------------------------------------------------------------
+#
+# Two things say whether a model version may be deployed:
+# - its `approval` tag (pending | approved | rejected), which people see in Studio and which the
+#   pipeline's gate step sets at registration (approved with `registry.approval: auto`);
+# - an approval RECORD: a blob in the `approvals` container of the platform's approvals account,
+#   written by the approval command (`model_registry.approve`, `mlops model approve|reject`) with
+#   the approver's own credentials. The runtime identity, which registers versions and could
+#   register one already tagged approved (a model version's `tags` are part of the body it PUTs),
+#   holds no role on that account, so it cannot write a record (providers/azure/foundation.py).
+# With `manual`, a version is approved only by its newest record saying "approved" about this very
+# version (same ARM id, model path and creation time): the tag is not consulted. With `auto`, the
+# tag the gate step set at registration is the configured approval, unless a newer record revokes
+# or rejects the version.
+
+RECORD_KIND = "mlops-approval"
+BLOB_URL = "https://{account}.blob.core.windows.net"
+_VERSION_ID = re.compile(
+    r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.MachineLearningServices/"
+    r"workspaces/([^/]+)/models/([^/]+)/versions/([^/]+)$",
+    re.IGNORECASE,
+)
+
+
+def version_facts(model: Any) -> dict[str, str]:
+    """What binds a record to one registration of a version (azure-ai-ml's `Model` entity): a
+    version deleted and registered again under the same number has another creation time."""
+    created = getattr(getattr(model, "creation_context", None), "created_at", None)
+    return {
+        "model_uri": str(getattr(model, "path", "") or ""),
+        "created_at": created.isoformat() if hasattr(created, "isoformat") else str(created or ""),
+    }
+
+
+def read_version(version_id: str, arm_url: str = ARM_URL, api_version: str = ML_API_VERSION) -> Any:
+    """The model version as azure-ai-ml's `Model` entity (GET through its ARM client at
+    `api_version`, pulumi_azure_native's for ModelVersion); ResourceNotFoundError when it does not exist."""
+    match = _VERSION_ID.match(version_id)
+    if not match:
+        raise ValueError(f"not an Azure ML model version ARM id: {version_id!r}")
+    subscription, group, workspace, name, version = match.groups()
+    from azure.ai.ml._restclient.arm_ml_service import MachineLearningServicesMgmtClient
+    from azure.ai.ml.entities import Model
+
+    base = arm_url.rstrip("/")
+    if base == ARM_URL:
+        from azure.identity import DefaultAzureCredential
+
+        credential: Any = DefaultAzureCredential()
+    else:
+        credential = _LocalCredential()
+    client = MachineLearningServicesMgmtClient(
+        credential=credential,
+        subscription_id=subscription,
+        base_url=base + "/",
+        api_version=api_version,
+        credential_scopes=[base + "/.default"],
+    )
+    return Model._from_rest_object(client.model_versions.get(group, workspace, name, version))
+
+
+def _principal(credential: Any) -> str:
+    """Who the approving credential says it is (its token's `oid`/`upn`): informative only. What
+    authorises a record is the role on the container; Storage's resource logs say who wrote it."""
+    import base64
+
+    try:
+        token = credential.get_token("https://storage.azure.com/.default").token
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except Exception:  # noqa: BLE001 - informative only
+        return "unknown"
+    return str(claims.get("upn") or claims.get("unique_name") or claims.get("oid") or "unknown")
+
+
+class ApprovalRecords:
+    """The approval records of one platform: `<account>/approvals/<model>/versions/<n>/<time>-<decision>.json`.
+
+    Each decision is a new blob, written create-only (`If-None-Match: *`: an existing blob is never
+    overwritten); the account keeps versions of anything overwritten or deleted anyway. The newest
+    blob of a version is its state."""
+
+    def __init__(self, account: str, container: str = "approvals", blob_url: str | None = None) -> None:
+        self.account, self.container = account, container
+        self.url = blob_url or BLOB_URL.format(account=account)
+
+    @property
+    def credential(self) -> Any:
+        if self.url.startswith("http://"):  # only ever a local fake (tests): no token
+            return None
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential()
+
+    @property
+    def client(self) -> Any:
+        if not hasattr(self, "_client"):
+            from azure.storage.blob import ContainerClient
+
+            self._client = ContainerClient(self.url, self.container, credential=self.credential)
+        return self._client
+
+    @staticmethod
+    def prefix(version_id: str) -> str:
+        match = _VERSION_ID.match(version_id)
+        if not match:
+            raise ValueError(f"not an Azure ML model version ARM id: {version_id!r}")
+        return f"{match.group(4)}/versions/{match.group(5)}/"
+
+    def where(self, version_id: str) -> str:
+        return f"{self.url}/{self.container}/{self.prefix(version_id)}"
+
+    def write(self, version_id: str, decision: str, model: Any, reason: str = "", by: str = "") -> dict[str, Any]:
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        if not by:
+            credential = self.credential
+            by = _principal(credential) if credential is not None else "unknown"
+        record = {
+            "kind": RECORD_KIND,
+            "version_id": version_id.lower(),
+            "decision": decision,
+            "by": by,
+            "at": now.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "reason": reason,
+            **version_facts(model),
+        }
+        name = f"{self.prefix(version_id)}{now.strftime('%Y%m%dT%H%M%S.%fZ')}-{decision}.json"
+        self.client.upload_blob(name, json.dumps(record, sort_keys=True).encode(), overwrite=False)
+        return {**record, "blob": f"{self.url}/{self.container}/{name}"}
+
+    def latest(self, version_id: str) -> dict[str, Any] | None:
+        """The version's newest record (blob names sort by time), or None."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            names = [b.name for b in self.client.list_blobs(name_starts_with=self.prefix(version_id))]
+        except ResourceNotFoundError as error:
+            raise RuntimeError(
+                f"the approval records container {self.url}/{self.container} does not exist "
+                "(the Foundation's, created by `pulumi up`)"
+            ) from error
+        names = [n for n in names if n.endswith(".json")]
+        if not names:
+            return None
+        newest = max(names)
+        record = json.loads(self.client.download_blob(newest).readall())
+        return {**record, "blob": f"{self.url}/{self.container}/{newest}"}
+
+
+def approval_state(model: Any, version_id: str, records: ApprovalRecords, mode: str) -> tuple[bool, str]:
+    """(approved, why) for the version `model` (azure-ai-ml `Model`, ARM id `version_id`) under
+    `registry.approval` `mode`."""
+    tag = str(dict(model.tags or {}).get("approval", ""))
+    record = records.latest(version_id)
+    if record is not None and record.get("decision") != "approved":
+        return False, f"its newest approval record ({record['blob']}) says {record.get('decision')!r}"
+    if mode == "auto":
+        if tag == "approved":
+            return True, "approved at registration (registry.approval: auto)"
+        return False, f"approval={tag or 'none'}"
+    if record is None:
+        return False, (
+            f"there is no approval record under {records.where(version_id)} (its tag says approval={tag or 'none'}): "
+            "with registry.approval manual the tag is not an approval, since whoever registers a version can set it"
+        )
+    live = {"version_id": version_id.lower(), **version_facts(model)}
+    stale = [k for k, v in live.items() if str(record.get(k, "")) != v]
+    if stale or record.get("kind") != RECORD_KIND:
+        return False, (
+            f"its approval record {record['blob']} is about another registration ({', '.join(stale) or 'kind'} "
+            "differ): approve this version again"
+        )
+    return True, f"approved by {record.get('by')} at {record.get('at')} ({record['blob']})"
+
+
+class ApprovalCheckProvider(ResourceProvider):
+    """inputs: version_id (the model version's ARM id), api_version (the one pulumi_azure_native uses
+    for ModelVersion), mode ("manual" | "auto"), approvals_account, approvals_container, arm_url,
+    blob_url (tests only).
+
+    Reads the version and its newest approval record, refuses an unapproved version; writes nothing."""
+
+    @staticmethod
+    def _state(props: dict[str, Any]) -> tuple[Any, bool, str]:
+        """(the version, approved, why); ResourceNotFoundError when the version does not exist."""
+        records = ApprovalRecords(props["approvals_account"], props["approvals_container"], props.get("blob_url"))
+        version_id = props["version_id"]
+        model = read_version(version_id, props.get("arm_url") or ARM_URL, props.get("api_version") or ML_API_VERSION)
+        approved, why = approval_state(model, version_id, records, props["mode"])
+        return model, approved, why
+
+    def _check(self, props: dict[str, Any]) -> dict[str, Any]:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        version_id = props["version_id"]
+        try:
+            model, approved, why = self._state(props)
+        except ResourceNotFoundError:
+            raise Exception(  # noqa: B904, TRY002 - the message Pulumi shows the operator
+                f"model version {version_id} does not exist: the training pipeline registers versions when they "
+                "pass the quality gate; set endpoint.model_version to a registered version"
+            )
+        if approved:
+            return {**props, "approved": True, "why": why}
+        how = (
+            "registry.approval is auto: the gate step approves a version when it registers it"
+            if props["mode"] == "auto"
+            else "registry.approval is manual: an approver approves each version"
+        )
+        raise Exception(  # noqa: TRY002 - the message Pulumi shows the operator
+            f"model version {version_id} is not approved ({why}; {how}). Deploying never approves: an approver "
+            f"runs `mlops model approve {model.version} --stack <stack>` (docs/azure.md, Approving a model version)"
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_=f"{props['version_id']}/approval", outs=self._check(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = ("version_id", "api_version", "mode", "approvals_account", "approvals_container", "arm_url", "blob_url")
+        changed = [k for k in keys if olds.get(k) != news.get(k)]
+        self._check(news)  # every preview and up asks again: a revocation stops the next deploy
+        return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._check(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """`pulumi refresh` reads the version and its newest record again: a rejection or a revoked
+        record made since the last `up` shows as `approved: false` with its reason (the next `up`
+        then stops at the check); a deleted version drops the check from the state."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            _, approved, why = self._state(props)
+        except ResourceNotFoundError:
+            return ReadResult(None, {})
+        return ReadResult(id_, {**props, "approved": approved, "why": why})
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """A check: deleting it approves and revokes nothing."""
+
+
+class ApprovedVersionCheck(pulumi.dynamic.Resource):
+    """Fails `pulumi up` (and preview) unless model version `version_id` is approved; the deployment
+    of that version depends on it."""
+
+    approved: pulumi.Output[bool]
+
+    def __init__(
+        self,
+        name: str,
+        version_id: pulumi.Input[str],
+        mode: str,
+        approvals_account: pulumi.Input[str],
+        approvals_container: str = "approvals",
+        arm_url: str = ARM_URL,
+        api_version: str = ML_API_VERSION,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        props = {
+            "version_id": version_id,
+            "api_version": api_version,
+            "mode": mode,
+            "approvals_account": approvals_account,
+            "approvals_container": approvals_container,
+            "arm_url": arm_url,
+            "approved": None,
+            "why": None,
+        }
+        super().__init__(ApprovalCheckProvider(), name, props, opts)

@@ -10,7 +10,7 @@ import pulumi
 from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import monitor, storage
 
-from providers.azure.dynamic import EndpointTraffic
+from providers.azure.dynamic import ApprovedVersionCheck, EndpointTraffic
 from providers.azure.foundation import FoundationOut, datastore_properties
 from providers.azure.model_registry import APPROVAL_TAG, APPROVED, RegistryOut
 from providers.azure.pipeline_definition import SCORE_SCRIPT_NAME
@@ -156,6 +156,9 @@ class Endpoint(Capability):
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[registry.container]),
         )
         model_id = found.apply(lambda r: approved_model_id(r, registry.model_name, version))
+        # The gate that the runtime identity cannot forge: with `manual`, an approval record written by
+        # an approver (providers/azure/dynamic.py, ApprovedVersionCheck); the deployment waits for it.
+        approval = self._approval_check(f"{name}-approval", foundation, registry, version)
         sampling = e.data_capture_percent / 100
         # Captured requests: the collector's `model_inputs` in a container of the workspace's storage,
         # through an identity-based blob datastore, registered as a data asset (Microsoft Learn
@@ -242,7 +245,7 @@ class Endpoint(Capability):
             # `pulumi refresh` reads the count the autoscaler set; the next `up` must not reset it.
             opts=self.child(
                 ignore_changes=["sku.capacity"],
-                depends_on=[foundation.network_ready, training.environment_version],
+                depends_on=[foundation.network_ready, training.environment_version, *approval],
             ),
         )
         bounds = monitor.ScaleCapacityArgs(
@@ -288,6 +291,7 @@ class Endpoint(Capability):
                 workspace_name=ws,
                 opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[registry.container]),
             ).apply(lambda r: approved_model_id(r, registry.model_name, shadow_version))
+            shadow_approval = self._approval_check(f"{name}-shadow-approval", foundation, registry, shadow_version)
             self.shadow = ml.OnlineDeployment(
                 f"{name}-shadow",
                 deployment_name=deployment_name(shadow_version),
@@ -310,7 +314,7 @@ class Endpoint(Capability):
                     scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
                 ),
                 tags=s.tags,
-                opts=self.child(depends_on=[foundation.network_ready, training.environment_version]),
+                opts=self.child(depends_on=[foundation.network_ready, training.environment_version, *shadow_approval]),
             )
             mirror = self.shadow.name.apply(lambda n: {n: e.shadow.sample_percent})  # type: ignore[union-attr]
             waits.append(self.shadow)
@@ -347,3 +351,19 @@ class Endpoint(Capability):
             endpoint=self.endpoint.id,
             serving=registry.container_id.apply(lambda container: serving_sentence(version, container)),
         )
+
+    def _approval_check(
+        self, name: str, foundation: FoundationOut, registry: RegistryOut, version: int
+    ) -> list[pulumi.Resource]:
+        """The deploy-time approval check of `version` (none for a foundation without records)."""
+        if foundation.approvals_account_name is None:
+            return []
+        return [
+            ApprovedVersionCheck(
+                name,
+                version_id=registry.container_id.apply(lambda c: f"{c}/versions/{version}"),
+                mode=registry.approval,
+                approvals_account=foundation.approvals_account_name,
+                opts=self.child(depends_on=[registry.container, *foundation.approvals_ready]),
+            )
+        ]

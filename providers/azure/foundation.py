@@ -43,7 +43,10 @@ ROLES = {
     "AzureML Data Scientist": "f6c7c914-8db3-469d-8ca1-694a8f32e121",
     "Azure AI Enterprise Network Connection Approver": "b556d68e-0be0-4f35-a333-ad7ee1ce17ea",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
 }
+APPROVALS_CONTAINER = "approvals"
+"""The container of the approval records, in the approvals account (see `_approvals`)."""
 REGISTRY_API_VERSION = "2023-01-01-preview"
 """What pulumi_azure_native 3.29 uses for containerregistry.Registry (the ArmPatch of the registry too)."""
 KEYVAULT_API_VERSION = "2024-11-01"
@@ -162,6 +165,10 @@ class FoundationOut:
     lock_key_vault: Callable[[Sequence[pulumi.Resource]], pulumi.Resource | None]
     """Close the CMK vault's firewall once these (the last workspaces) and the foundation's own key
     users exist; called once, by the component that creates the last workspace (None when public)."""
+    approvals_account_name: pulumi.Output[str] | None = None
+    """The account of the approval records (container `approvals`): only approvers write to it."""
+    approvals_ready: Sequence[pulumi.Resource] = ()
+    """The approvals container and the deployer's read access to it: the deploy-time check waits for them."""
 
 
 class Foundation(Capability):
@@ -454,6 +461,7 @@ class Foundation(Capability):
         if private:
             self._private_endpoint(name, "workspace", self.workspace.id, "amlworkspace", WORKSPACE_ZONES)
 
+        self._approvals(name, named("approvals_account"), deployment, crypto)
         self.out = FoundationOut(
             subscription_id=self.client.subscription_id,
             resource_group_name=self.resource_group.name,
@@ -479,6 +487,8 @@ class Foundation(Capability):
             subnet_id=self.network[0] if self.network else None,
             zone_ids=self.network[1] if self.network else {},
             lock_key_vault=self.lock_key_vault,
+            approvals_account_name=self.approvals_account.name,
+            approvals_ready=self.approvals_ready,
         )
         self.publish(
             storage_uri=pulumi.Output.concat("abfss://data@", self.storage.name, ".dfs.core.windows.net/"),
@@ -502,11 +512,81 @@ class Foundation(Capability):
                     self.storage,
                     self.workspace_storage,
                     self.code_account,
+                    self.approvals_account,
                     self.workspace,
                     *after,
                 ]
             ),
         )
+
+    # -- approval records ------------------------------------------------------------------------
+
+    def _approvals(
+        self, name: str, account: pulumi.Input[str], deployment: Deployment[AzureSettings], crypto: pulumi.Resource
+    ) -> None:
+        """The account of the model approval records (providers/azure/dynamic.py ApprovalRecords).
+
+        The runtime identity, which registers model versions (and could register one already tagged
+        approved), holds NO role here, so it cannot write a record: only `registry.approvers`
+        (Storage Blob Data Contributor on the container) can. A separate account rather than a
+        container of the data account under a role-assignment condition: conditions are not
+        evaluated for access granted by ACLs on a hierarchical-namespace account, which the data
+        account is (Microsoft Learn "Security considerations for Azure role assignment conditions in
+        Azure Blob Storage", https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac-security),
+        and the data role's control-plane actions (container write/delete) take no condition. No shared
+        keys (Entra ID only); reachable from the deployer's network like the code account, because
+        `pulumi up` reads the records (docs/azure.md, Approving a model version)."""
+        s = self.settings
+        self.approvals_account = self._account(
+            f"{name}-approvals",
+            account,
+            deployment,
+            hns=False,
+            deps=[crypto],
+            reachable_by_deployer=True,
+        )
+        self._blob_service(f"{name}-approvals-blobs", self.approvals_account, versioning=True)
+        container = storage.BlobContainer(
+            f"{name}-approvals-container",
+            container_name=APPROVALS_CONTAINER,
+            account_name=self.approvals_account.name,
+            resource_group_name=self.rg,
+            public_access="None",
+            opts=self.protected(deployment),
+        )
+        # The deployer (`pulumi up` runs the deploy-time check as it) reads the records. Its principal
+        # type is not known here (a user, or CI's service principal), so none is given.
+        reader = authorization.RoleAssignment(
+            f"{name}-role-approvals-deployer",
+            principal_id=self.client.object_id,
+            role_definition_id=role_definition_id(self.client.subscription_id, "Storage Blob Data Reader"),
+            scope=container.id,
+            description=f"mlops {s.prefix}: the deployer reads the approval records",
+            opts=self.child(),
+        )
+        for principal_type, approver in s.approvers:
+            # A user, group or service principal, typed as the stack says (`group:<object id>`). A record
+            # is a new blob per decision (create-only writes); versioning keeps any overwritten or deleted one.
+            authorization.RoleAssignment(
+                f"{name}-role-approver-{approver}",
+                principal_id=approver,
+                principal_type=principal_type,
+                role_definition_id=role_definition_id(self.client.subscription_id, "Storage Blob Data Contributor"),
+                scope=container.id,
+                description=f"mlops {s.prefix}: approver writes approval records",
+                opts=self.child(),
+            )
+            # Reading the version it approves (its path and creation time go into the record).
+            authorization.RoleAssignment(
+                f"{name}-role-approver-{approver}-reader",
+                principal_id=approver,
+                principal_type=principal_type,
+                role_definition_id=role_definition_id(self.client.subscription_id, "Reader"),
+                scope=self.workspace.id,
+                description=f"mlops {s.prefix}: approver reads model versions",
+                opts=self.child(),
+            )
+        self.approvals_ready = (container, reader)
 
     # -- identities ---------------------------------------------------------------------------
 

@@ -145,6 +145,8 @@ def _arm_id(typ: str, name: str, inputs: dict[str, Any]) -> str:
         role = inputs.get("roleDefinitionId")
         return f"{inputs.get('scope')}/providers/Microsoft.Authorization/roleDefinitions/{role}"
     if typ == "pulumi-python:dynamic:Resource":
+        if "version_id" in inputs:
+            return f"{inputs['version_id']}/approval"  # ApprovedVersionCheck's id
         if "endpoint_id" in inputs:
             return f"{inputs['endpoint_id']}/traffic"  # EndpointTraffic's id
         if "workspace_id" in inputs:

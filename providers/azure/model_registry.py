@@ -1,8 +1,10 @@
 """ModelRegistry: a workspace model container whose versions carry an `approval` tag.
 
 The pipeline's register step tags a new version `approval: pending` (manual) or `approved` (auto);
-the Endpoint refuses to deploy a version whose tag is not `approved`. A person approves with
-`approve(ml_client, name, version)` (or `az ml model update --set tags.approval=approved`).
+the Endpoint refuses to deploy a version whose tag is not `approved`. With `manual` it also requires
+an approval record, which the runtime identity (the one registering versions) cannot write: an
+approver writes it with `approve(ml_client, name, version, records=...)` or `mlops model approve`
+(providers/azure/dynamic.py ApprovedVersionCheck; docs/azure.md, Approving a model version).
 """
 
 from __future__ import annotations
@@ -26,12 +28,17 @@ def initial_status(approval: str) -> str:
     return APPROVED if approval == "auto" else PENDING
 
 
-def approve(ml_client: Any, name: str, version: str | int, approver: str = "") -> Any:
-    """Mark one model version deployable: sets its `approval` tag to `approved`.
-
-    Only tags change (the model files are untouched), so nothing is uploaded.
+def approve(
+    ml_client: Any, name: str, version: str | int, approver: str = "", records: Any = None, reason: str = ""
+) -> Any:
+    """Mark one model version deployable, as the approver: first the approval record in the
+    platform's approvals account (`records`: providers/azure/dynamic.py ApprovalRecords), which is
+    what the deploy-time check trusts with `registry.approval: manual`, then the `approval` tag, for
+    people to see. Only tags change (the model files are untouched), so nothing is uploaded.
     """
     model = ml_client.models.get(name=name, version=str(version))
+    if records is not None:
+        records.write(str(model.id), APPROVED, model, reason, by=approver)
     tags = dict(model.tags or {})
     tags[APPROVAL_TAG] = APPROVED
     if approver:

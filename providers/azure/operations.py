@@ -43,6 +43,7 @@ from providers.operations import (
     DriftReport,
     FeatureDrift,
     ModelVersion,
+    NotApproved,
     OperationError,
     Operations,
     Prediction,
@@ -56,6 +57,8 @@ from providers.operations import (
 )
 
 ARM_URL = "https://management.azure.com"
+BLOB_URL: str | None = None
+"""The approvals account's blob endpoint override (None: https://<account>.blob.core.windows.net); tests set a fake."""
 ALERTS_API = "2019-05-05-preview"
 APPROVAL_TAG = "approval"
 NOT_METRICS = {
@@ -198,6 +201,33 @@ class AzureOperations(Operations):
     def model_name(self) -> str:
         return self.scope.name
 
+    @property
+    def records(self) -> Any:
+        """The platform's approval records (providers/azure/dynamic.py ApprovalRecords), in the
+        approvals account named from the stack output `platform` and the registry's resource group."""
+        from providers.azure.dynamic import ApprovalRecords
+        from providers.azure.translate import global_names, unique_suffix
+
+        prefix = str(self.outputs.require("platform", "the platform prefix (the approvals account's name)"))
+        s = self.scope
+        account = global_names(prefix, unique_suffix(s.subscription, s.resource_group)).approvals_account
+        return ApprovalRecords(account, "approvals", BLOB_URL and f"{BLOB_URL.rstrip('/')}/{account}")
+
+    def require_approved(self, number: int) -> ModelVersion:
+        """Approved by its tag and, in a manual registry, by an approval record: a version the runtime
+        identity tagged approved itself is not promoted (it could become approved elsewhere)."""
+        from providers.azure.dynamic import approval_state
+
+        found = super().require_approved(number)
+        model = self.ml.models.get(name=self.model_name, version=str(number))
+        approved, why = approval_state(model, str(model.id), self.records, self.approval)
+        if not approved:
+            raise NotApproved(
+                f"stack {self.stack}: version {number} is not approved by the approval gate ({why}); "
+                f"only an approved version is promoted (mlops model approve {number} --stack {self.stack})"
+            )
+        return found
+
     # -- the registry
     def versions(self) -> list[ModelVersion]:
         from azure.core.exceptions import ResourceNotFoundError
@@ -250,6 +280,8 @@ class AzureOperations(Operations):
     def set_status(self, number: int, status: str, reason: str = "") -> ModelVersion:
         self.version(number)
         model = self.ml.models.get(name=self.model_name, version=str(number))
+        # The record first (what the deploy-time check trusts), then the tag people see.
+        self.records.write(str(model.id), status, model, reason)
         tags = dict(model.tags or {})
         tags[APPROVAL_TAG] = status
         if status == "rejected":

@@ -184,6 +184,8 @@ class GlobalNames:
     workspace_account: str
     """Plain StorageV2: the workspaces' default storage (a workspace refuses HNS there)."""
     code_account: str
+    approvals_account: str
+    """Plain StorageV2 holding the approval records (`approvals` container): only approvers write there."""
     """Step code, the environment's build context and feature-set specs: what `pulumi up` uploads."""
     key_vault: str
     """The customer-managed key (keys only)."""
@@ -208,6 +210,7 @@ def global_names(prefix: str, suffix: str) -> GlobalNames:
         data_account=account("data"),
         workspace_account=account("ws"),
         code_account=account("code"),
+        approvals_account=account("gate"),
         key_vault=vault("kv"),
         workspace_vault=vault("wkv"),
         registry=alnum + "acr" + suffix,
@@ -251,6 +254,8 @@ class AzureSettings:
     materialization: Recurrence
     feature_types: dict[str, dict[str, str]]
     """group -> feature -> Azure FeatureDataType."""
+    approvers: tuple[tuple[str, str], ...] = ()
+    """`registry.approvers`: (principal type, Entra object id) granted write access to the approval records."""
 
     @property
     def endpoint_instance(self) -> str:
@@ -301,7 +306,7 @@ def check_registry(name: str, key: str = NAME_KEY) -> str:
 def check_names(names: GlobalNames, key: str = NAME_KEY) -> GlobalNames:
     """Every global name against Azure's naming rules (Microsoft Learn: "Naming rules and
     restrictions for Azure resources"; endpoint names: azure-ai-ml's EndpointConfigurations)."""
-    for account in (names.data_account, names.workspace_account, names.code_account):
+    for account in (names.data_account, names.workspace_account, names.code_account, names.approvals_account):
         check_storage_account(account, key)
     check_key_vault(names.key_vault, key)
     check_key_vault(names.workspace_vault, key)
@@ -404,6 +409,35 @@ def cron_to_recurrence(cron: str, key: str) -> Recurrence:
     return Recurrence("Week", 1, hours=hours, minutes=minutes, week_days=tuple(days[d] for d in sorted(dow.values)))
 
 
+# An approver: `<type>:<Microsoft Entra object id>`. The type is the role assignment's `principalType`
+# (pulumi_azure_native.authorization.PrincipalType: User, Group, ServicePrincipal; without one,
+# pulumi_azure_native sends User, which ARM refuses for a group or service principal); the object id is
+# its `principalId`, a GUID.
+_OBJECT_ID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+APPROVER_TYPES = {"user": "User", "group": "Group", "servicePrincipal": "ServicePrincipal"}
+APPROVERS_KEY = "mlops:platform.registry.approvers"
+
+
+def check_approvers(approvers: list[str], key: str = APPROVERS_KEY) -> tuple[tuple[str, str], ...]:
+    """`registry.approvers` on Azure: `user:`, `group:` or `servicePrincipal:` then an Entra object
+    id (a GUID), each object id once; returns (principal type, lowercase object id) pairs."""
+    seen: set[str] = set()
+    out = []
+    for i, value in enumerate(approvers):
+        kind, _, object_id = str(value).partition(":")
+        if kind not in APPROVER_TYPES or not _OBJECT_ID_RE.match(object_id):
+            raise SpecError(
+                f"{key}[{i}]",
+                f"{value!r} is not user:, group: or servicePrincipal: followed by a Microsoft Entra object id "
+                "(a GUID, e.g. from `az ad group show --group NAME --query id`)",
+            )
+        if object_id.lower() in seen:
+            raise SpecError(f"{key}[{i}]", f"{object_id} is listed twice")
+        seen.add(object_id.lower())
+        out.append((APPROVER_TYPES[kind], object_id.lower()))
+    return tuple(out)
+
+
 def translate(target: Target) -> AzureSettings:
     p = target.platform
     location = check_location(target.region)
@@ -421,6 +455,7 @@ def translate(target: Target) -> AzureSettings:
         p.feature_store.online_sync_schedule, "mlops:platform.feature_store.online_sync_schedule"
     )
     version = p.endpoint.model_version
+    approvers = check_approvers(list(p.registry.approvers))
     return AzureSettings(
         location=location,
         prefix=p.prefix,
@@ -437,4 +472,5 @@ def translate(target: Target) -> AzureSettings:
         feature_types={
             g.name: {f.name: AZURE_FEATURE_TYPES[f.type] for f in g.features} for g in p.feature_store.feature_groups
         },
+        approvers=approvers,
     )

@@ -138,6 +138,7 @@ def test_the_cmk_vault_is_created_open_and_locked_after_everything_took_its_key(
     assert sorted(names[u] for u in users) == [
         "churn-dev-feature-store-workspace",
         "churn-dev-foundation-acr",
+        "churn-dev-foundation-approvals",
         "churn-dev-foundation-code",
         "churn-dev-foundation-storage",
         "churn-dev-foundation-workspace",
@@ -311,16 +312,21 @@ def test_every_vault_that_keeps_its_name_after_destroy_is_announced_by_doctor_an
 # --- finding 10: on a private stack, an account open to keys or the internet is a documented exception ---
 
 
-def test_on_a_private_stack_only_the_documented_code_account_keeps_keys_or_public_access(planned):
-    open_accounts = {
-        r.inputs["accountName"]
-        for r in planned.by_type("azure-native:storage:StorageAccount")
-        if r.inputs["allowSharedKeyAccess"] is not False or r.inputs["publicNetworkAccess"] != "Disabled"
-    }
-    assert open_accounts == {"churndevcode9a37a12b27"}
+def test_on_a_private_stack_only_the_documented_accounts_keep_keys_or_public_access(planned):
+    accounts = {r.inputs["accountName"]: r.inputs for r in planned.by_type("azure-native:storage:StorageAccount")}
+    with_keys = {name for name, a in accounts.items() if a["allowSharedKeyAccess"] is not False}
+    public = {name for name, a in accounts.items() if a["publicNetworkAccess"] != "Disabled"}
+    # The code account: shared keys (Pulumi's Blob uploads with them) and the deployer's network.
+    # The approvals account: the deployer's network only (`pulumi up`'s approval check and the
+    # approvers read and write records from outside the client VNet); never shared keys.
+    assert with_keys == {"churndevcode9a37a12b27"}
+    assert public == {"churndevcode9a37a12b27", "churndevgate9a37a12b27"}
     docs = (ROOT / "docs" / "azure.md").read_text()
     gap = docs.split("- **Shared keys and public network access on the code account**", 1)[1].split("\n- **", 1)[0]
     for reason in ("pulumi/pulumi-azure-native#2015", "allow_shared_key_access=False", "publicNetworkAccess: Disabled"):
+        assert reason in gap
+    gap = docs.split("- **Public network access on the approvals account**", 1)[1].split("\n- **", 1)[0]
+    for reason in ("`<prefix>gate<sfx>`", "ApprovedVersionCheck", "no shared key", "networkRuleSet.ipRules"):
         assert reason in gap
 
 

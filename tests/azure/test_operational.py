@@ -97,7 +97,7 @@ def test_protect_data_false_protects_nothing(tmp_path):
 
 def test_every_storage_account_is_encrypted_with_the_customer_managed_key(planned):
     accounts = planned.by_type("azure-native:storage:StorageAccount")
-    assert len(accounts) == 3
+    assert len(accounts) == 4  # data, workspaces, step code, approval records
     for account in accounts:
         encryption = account.inputs["encryption"]
         assert encryption["keySource"] == "Microsoft.Keyvault"

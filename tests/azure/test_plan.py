@@ -47,17 +47,27 @@ def _dynamic(planned, key: str) -> list:
     return [r for r in planned.by_type(DYNAMIC) if key in r.inputs]
 
 
-def test_three_storage_accounts_each_with_its_job(planned):
+def test_four_storage_accounts_each_with_its_job(planned):
     accounts = {r.inputs["accountName"]: r.inputs for r in planned.by_type("azure-native:storage:StorageAccount")}
-    assert set(accounts) == {"churndevdata9a37a12b27", "churndevws9a37a12b27", "churndevcode9a37a12b27"}
-    data, ws, code = (
+    assert set(accounts) == {
+        "churndevdata9a37a12b27",
+        "churndevws9a37a12b27",
+        "churndevcode9a37a12b27",
+        "churndevgate9a37a12b27",
+    }
+    data, ws, code, gate = (
         accounts["churndevdata9a37a12b27"],
         accounts["churndevws9a37a12b27"],
         accounts["churndevcode9a37a12b27"],
+        accounts["churndevgate9a37a12b27"],
     )
     # ADLS Gen2 for data and the offline store; a plain account for the workspaces (they refuse HNS).
     assert data["isHnsEnabled"] is True and ws["isHnsEnabled"] is False and code["isHnsEnabled"] is False
     assert data["allowSharedKeyAccess"] is False and ws["allowSharedKeyAccess"] is False
+    # The approval records (written by approvers, read by `pulumi up`'s approval check): plain
+    # blobs, Entra ID only, reachable from the deployer's and approvers' network like the code account.
+    assert gate["isHnsEnabled"] is False and gate["allowSharedKeyAccess"] is False
+    assert gate["publicNetworkAccess"] == "Enabled" and gate["networkRuleSet"]["defaultAction"] == "Allow"
     # Pulumi's Blob resource writes with the account key: only the code account keeps it.
     assert code["allowSharedKeyAccess"] is True
     for private in (data, ws):

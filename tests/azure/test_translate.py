@@ -56,6 +56,7 @@ def test_every_globally_unique_name_carries_the_suffix():
         data_account="churndevdata9a37a12b27",
         workspace_account="churndevws9a37a12b27",
         code_account="churndevcode9a37a12b27",
+        approvals_account="churndevgate9a37a12b27",
         key_vault="churn-dev-kv-9a37a12b27",
         workspace_vault="churn-dev-wkv-9a37a12b27",
         registry="churndevacr9a37a12b27",
@@ -71,7 +72,7 @@ def test_every_globally_unique_name_carries_the_suffix():
 def test_names_fit_azures_rules_for_every_valid_platform_name(name, environment):
     names = t.global_names(f"{name}-{environment}", "f0f0f0f0f0")
     assert t.check_names(names) == names
-    for account in (names.data_account, names.workspace_account, names.code_account):
+    for account in (names.data_account, names.workspace_account, names.code_account, names.approvals_account):
         assert 3 <= len(account) <= 24 and account.isalnum() and account.endswith("f0f0f0f0f0")
     for vault in (names.key_vault, names.workspace_vault):
         assert 3 <= len(vault) <= 24 and "--" not in vault and vault[0].isalpha() and vault.endswith("-f0f0f0f0f0")

@@ -491,7 +491,8 @@ def test_traffic_resource_body_and_api_version(stack, known, tmp_path_factory):
 def test_every_dynamic_resource_writes_with_pulumi_azure_natives_api_version(stack, tmp_path_factory):
     res = resources(stack, tmp_path_factory)
     kinds = sorted(vr._dynamic_kind(r) for r in res if r["type"] == vr.DYNAMIC)
-    assert set(kinds) >= {"traffic", "network", "patch"}
+    # every stack serves a model: the deploy-time approval check reads its version
+    assert set(kinds) >= {"traffic", "network", "patch", "approval"} and "unknown" not in kinds
     assert _found(vr.check_dynamic_api_version, stack, tmp_path_factory) == []
     assert _found(vr.check_arm_patch, stack, tmp_path_factory) == []
 
@@ -512,6 +513,20 @@ def test_a_dynamic_resource_on_another_api_version_is_refused():
     ws_typo = {**patch, "inputs": {**patch["inputs"], "api_version": "2025-12-01"}}
     ws_typo["inputs"]["patch"] = {"properties": {"imageBuildComptue": "c"}}
     assert [v.field for v in vr.check_plan([ws_typo])] == ["patch.properties.imageBuildComptue"]
+
+
+def test_an_approval_check_on_another_api_version_or_an_unknown_dynamic_resource_is_refused():
+    version = f"{WS}/models/churn-dev-churn/versions/3"
+    check = {
+        "type": vr.DYNAMIC,
+        "name": "churn-dev-endpoint-approval",
+        "inputs": {"version_id": version, "api_version": "2025-12-01", "approvals_account": "a", "mode": "manual"},
+    }
+    assert vr.check_dynamic_api_version(check) == []  # pulumi_azure_native 3.29 ModelVersion
+    old = {**check, "inputs": {**check["inputs"], "api_version": "2024-10-01"}}
+    assert [(v.field, v.severity) for v in vr.check_plan([old])] == [("api-version", "refused")]
+    unknown = {"type": vr.DYNAMIC, "name": "x", "inputs": {"target": version}}
+    assert [(v.field, v.severity) for v in vr.check_plan([unknown])] == [("kind", "refused")]
 
 
 def test_a_justified_difference_is_a_note_and_no_other_is():
@@ -601,7 +616,12 @@ def test_every_dynamic_provider_reads_the_resource_back():
         for c in vars(dynamic).values()
         if isinstance(c, type) and issubclass(c, ResourceProvider) and c is not ResourceProvider
     ]
-    assert {c.__name__ for c in providers} == {"TrafficProvider", "ArmPatchProvider", "NetworkProvider"}
+    assert {c.__name__ for c in providers} == {
+        "TrafficProvider",
+        "ArmPatchProvider",
+        "NetworkProvider",
+        "ApprovalCheckProvider",
+    }
     for cls in providers:
         assert cls.read is not ResourceProvider.read, cls.__name__
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from infra.cli import main
+from tests.azure.fake_blob import FakeBlob
 from tests.ops.conftest import example, project, write_outputs
 from tests.ops.fake_azure import FakeAzure, ml_client, workspace_id
 
@@ -63,7 +64,9 @@ def world(tmp_path, monkeypatch):
 
     # azure-core refuses bearer tokens over plain http; the fake has no TLS. Test-only relaxation.
     monkeypatch.setattr(auth, "_enforce_https", lambda request: request.context.options.pop("enforce_https", None))
-    with FakeAzure() as fake:
+    with FakeAzure() as fake, FakeBlob() as blob:
+        # the approval records (the approvals account churndevgate<suffix> of the stack's resource group)
+        monkeypatch.setattr("providers.azure.operations.BLOB_URL", blob.url)
         monkeypatch.setattr("providers.azure.operations.client_for", lambda s, r, w: ml_client(fake.url, s, r, w))
         monkeypatch.setattr("providers.azure.operations.ARM_URL", fake.url)
         monkeypatch.setattr("providers.azure.operations.LOGS_URL", fake.url)
@@ -106,7 +109,7 @@ def world(tmp_path, monkeypatch):
             "azure-dev": write_outputs(root, "azure-dev", outputs(DEV_WS, "churn-dev", serving=1)),
             "azure-prod": write_outputs(root, "azure-prod", outputs(PROD_WS, "churn-prod", serving=1)),
         }
-        yield type("World", (), {"fake": fake, "files": files, "root": root})
+        yield type("World", (), {"fake": fake, "blob": blob, "files": files, "root": root})
 
 
 def cli(world, *args: str, stack: str = "azure-dev") -> int:
@@ -164,6 +167,14 @@ def test_bad_input(world, capsys, args, message):
 
 
 def test_promote_to_another_workspace(world, capsys):
+    # a manual registry: an approver's record, not only the tag (`mlops model approve 1` does nothing
+    # for a version already tagged approved, so the approver's own call writes it here)
+    from providers.azure.dynamic import ApprovalRecords
+    from providers.azure.model_registry import approve
+
+    account = "churndevgate5cbab6b1c4"  # the approvals account of sub-dev/churn-dev-rg
+    records = ApprovalRecords(account, "approvals", f"{world.blob.url}/{account}")
+    approve(ml_client(world.fake.url, "sub-dev", "churn-dev-rg", "churn-dev-ws"), "churn-dev-churn", 1, records=records)
     args = ["model", "promote", "1", "--to", "azure-prod", "--to-outputs", str(world.files["azure-prod"])]
     assert cli(world, *args, "--format", "json") == 0
     doc = json.loads(capsys.readouterr().out)
