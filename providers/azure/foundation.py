@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 from pulumi_azure_native import (
@@ -28,7 +28,7 @@ from pulumi_azure_native import (
 from pulumi_azure_native import machinelearningservices as ml
 
 from providers.azure import dynamic
-from providers.azure.sdk_cache import sdk_built
+from providers.azure.sdk_cache import RestBody, sdk_built
 from providers.azure.translate import AzureSettings, GlobalNames, unique_suffix
 from providers.base import Capability, Deployment
 
@@ -113,7 +113,7 @@ def private_endpoint_rules(targets: Mapping[str, tuple[pulumi.Input[str], str]])
 
 
 @sdk_built("datastore-properties")
-def datastore_properties(kind: str, account: str, container: str) -> dict[str, Any]:
+def datastore_properties(kind: str, account: str, container: str) -> RestBody:
     """An identity-based datastore's REST body as azure-ai-ml writes it (its entity's `_to_rest_object()`)."""
     from azure.ai.ml.entities import AzureBlobDatastore, AzureDataLakeGen2Datastore
 
@@ -231,7 +231,7 @@ class Foundation(Capability):
                 rotation_policy=keyvault.RotationPolicyArgs(
                     lifetime_actions=[
                         keyvault.LifetimeActionArgs(
-                            action=keyvault.ActionArgs(type="rotate"),
+                            action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.ROTATE),
                             trigger=keyvault.TriggerArgs(time_after_create="P1Y"),
                         )
                     ],
@@ -259,7 +259,7 @@ class Foundation(Capability):
             container_name="data",
             account_name=self.storage.name,
             resource_group_name=rg,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=self.protected(deployment),
         )
         self.workspace_storage = self._account(
@@ -285,7 +285,7 @@ class Foundation(Capability):
             container_name="code",
             account_name=self.code_account.name,
             resource_group_name=rg,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=self.child(),
         )
 
@@ -336,8 +336,10 @@ class Foundation(Capability):
             network_rule_bypass_options="AzureServices",
             identity=containerregistry.IdentityPropertiesArgs(
                 # this API takes {identity id: {}}, not a list
-                type="SystemAssigned, UserAssigned",
-                user_assigned_identities=self.cmk_identity.id.apply(lambda i: {i: {}}),
+                type=containerregistry.ResourceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED,
+                user_assigned_identities=self.cmk_identity.id.apply(
+                    lambda i: {i: containerregistry.UserIdentityPropertiesArgs()}
+                ),
             ),
             encryption=containerregistry.EncryptionPropertyArgs(
                 status="enabled",
@@ -354,7 +356,8 @@ class Foundation(Capability):
             "acr-crypto",
             "Key Vault Crypto Service Encryption User",
             self.vault.id,
-            principal_id=self.registry.identity.apply(lambda i: i.principal_id if i else None),
+            # Azure sets the principal of the system-assigned identity the registry declares.
+            principal_id=self.registry.identity.apply(lambda i: cast(str, i.principal_id if i else None)),
         )
         self.acr_key_identity = dynamic.ArmPatch(
             f"{name}-acr-key-identity",
@@ -693,14 +696,15 @@ class Foundation(Capability):
             tags=s.tags,
             properties=keyvault.VaultPropertiesArgs(
                 tenant_id=self.client.tenant_id,
-                sku=keyvault.SkuArgs(family="A", name="premium"),
+                sku=keyvault.SkuArgs(family="A", name=keyvault.SkuName.PREMIUM),
                 enable_rbac_authorization=True,
                 enable_purge_protection=True,
                 enable_soft_delete=True,
                 soft_delete_retention_in_days=90,
                 public_network_access="Disabled" if closed else "Enabled",
                 network_acls=keyvault.NetworkRuleSetArgs(
-                    default_action="Deny" if closed else "Allow", bypass="AzureServices"
+                    default_action=keyvault.NetworkRuleAction.DENY if closed else keyvault.NetworkRuleAction.ALLOW,
+                    bypass="AzureServices",
                 ),
             ),
             opts=self.protected(
@@ -740,7 +744,8 @@ class Foundation(Capability):
             enable_https_traffic_only=True,
             public_network_access="Disabled" if private else "Enabled",
             network_rule_set=storage.NetworkRuleSetArgs(
-                default_action="Deny" if private else "Allow", bypass="AzureServices"
+                default_action=storage.DefaultAction.DENY if private else storage.DefaultAction.ALLOW,
+                bypass="AzureServices",
             ),
             identity=storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[self.cmk_identity.id]),
             encryption=storage.EncryptionArgs(

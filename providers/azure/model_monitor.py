@@ -296,6 +296,8 @@ class ModelMonitor(Capability):
         window = interval(m.schedule)
         if window is None:  # refused earlier by AzureProvider.limitations; a kit bug if it gets here
             raise RuntimeError(f"monitor.schedule {m.schedule!r} has no fixed interval")
+        if endpoint.capture_data is None:  # the monitor returns earlier when nothing is served
+            raise RuntimeError("the endpoint serves no deployment: there is no captured data to monitor")
         threshold = ml.MonitoringThresholdArgs(value=m.drift_threshold)
         columns = list(deployment.pipeline.contract.request_names)
         task = "Classification" if deployment.pipeline.contract.task == "classification" else "Regression"

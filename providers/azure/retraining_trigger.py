@@ -281,7 +281,7 @@ class RetrainingTrigger(Capability):
         # Nothing served means no monitor runs: no drift to alert on or to retrain from.
         watching = model_monitor.schedule_id is not None
         self.workflow = None
-        self.alert = None
+        self.alert: monitor.ScheduledQueryRule | None = None
         logic_receivers = []
         callback = None
         if m.retrain_on_drift and watching:
