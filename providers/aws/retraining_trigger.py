@@ -101,7 +101,7 @@ class RetrainingTrigger(Capability):
             queries.append(
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
                     id="drift",
-                    expression=f"MAX([{', '.join(q.id for q in queries)}])",
+                    expression=f"MAX([{', '.join(f'm{i}' for i in range(len(queries)))}])",
                     label="largest feature drift",
                     return_data=True,
                 )
@@ -184,7 +184,7 @@ class RetrainingTrigger(Capability):
         deployment: Deployment[AwsSettings],
         foundation: FoundationOut,
         training: TrainingOut,
-        episode: pulumi.Resource,
+        episode: aws.cloudwatch.MetricAlarm | aws.cloudwatch.CompositeAlarm,
     ) -> pulumi.Output[str]:
         platform, settings = deployment.platform, deployment.settings
         region = deployment.region
