@@ -448,6 +448,7 @@ class RetrainingTrigger(Capability):
     def _retrain_path(
         self, name: str, deployment: Deployment[GcpSettings], foundation: FoundationOut, training: TrainingOut
     ) -> gcp.workflows.Workflow:
+        assert self.topic is not None  # `_pubsub_channel` made it: both run only when retrain_on_drift
         s = deployment.settings
         account = gcp.serviceaccount.Account(
             f"{name}-identity",
