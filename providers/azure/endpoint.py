@@ -131,7 +131,9 @@ class Endpoint(Capability):
         super().__init__(name, opts)
         s, e = deployment.settings, deployment.platform.endpoint
         rg, ws = foundation.resource_group_name, foundation.workspace_name
-        identity = ml.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[foundation.identity_id])
+        identity = ml.ManagedServiceIdentityArgs(
+            type=ml.ManagedServiceIdentityType.USER_ASSIGNED, user_assigned_identities=[foundation.identity_id]
+        )
         version = deployment.model_version
         self.deployment_name = s.deployment_name
         # Unique in the region (its scoring URI is <name>.<region>.inference.ml.azure.com): the
@@ -146,7 +148,7 @@ class Endpoint(Capability):
             identity=identity,
             kind="Managed",
             properties=ml.OnlineEndpointPropertiesArgs(
-                auth_mode="AADToken",
+                auth_mode=ml.EndpointAuthMode.AAD_TOKEN,
                 # Private: reached through the workspace's private endpoint (Microsoft Learn "Network
                 # isolation with managed online endpoints"), see docs/azure.md.
                 public_network_access=s.public_network_access,
@@ -200,7 +202,7 @@ class Endpoint(Capability):
             workspace_name=ws,
             resource_group_name=rg,
             properties=ml.DataContainerPropertiesArgs(
-                data_type="uri_folder", description="captured requests", tags=s.tags
+                data_type=ml.DataType.URI_FOLDER, description="captured requests", tags=s.tags
             ),
             opts=self.child(),
         )
@@ -245,10 +247,12 @@ class Endpoint(Capability):
                 data_collector=ml.DataCollectorArgs(
                     collections={
                         COLLECTION: ml.CollectionArgs(
-                            data_collection_mode="Enabled", sampling_rate=sampling, data_id=data_version.id
+                            data_collection_mode=ml.DataCollectionMode.ENABLED,
+                            sampling_rate=sampling,
+                            data_id=data_version.id,
                         )
                     },
-                    rolling_rate="Hour",
+                    rolling_rate=ml.RollingRateType.HOUR,
                 ),
             ),
             tags=s.tags,

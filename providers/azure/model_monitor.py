@@ -160,7 +160,9 @@ class ModelMonitor(Capability):
             location=s.location,
             # Ingestion takes only Entra ID tokens (no keys exist for the Logs Ingestion API); the
             # jobs reach it from the managed network through the required `AzureMonitor` rule.
-            network_acls=monitor.DataCollectionEndpointNetworkAclsArgs(public_network_access="Enabled"),
+            network_acls=monitor.DataCollectionEndpointNetworkAclsArgs(
+                public_network_access=monitor.KnownPublicNetworkAccessOptions.ENABLED
+            ),
             tags=s.tags,
             opts=self.child(),
         )
@@ -339,7 +341,7 @@ class ModelMonitor(Capability):
                                 # schedule interval at a time: each request is judged once.
                                 production_data=ml.RollingInputDataArgs(
                                     input_data_type="Rolling",
-                                    job_input_type="uri_folder",
+                                    job_input_type=ml.JobInputType.URI_FOLDER,
                                     uri=endpoint.capture_data,
                                     data_context="model_inputs",
                                     window_size=iso_duration(window),
@@ -348,7 +350,7 @@ class ModelMonitor(Capability):
                                 # The same columns of the training rows (the served version's baseline).
                                 reference_data=ml.FixedInputDataArgs(
                                     input_data_type="Fixed",
-                                    job_input_type="mltable",
+                                    job_input_type=ml.JobInputType.MLTABLE,
                                     uri=baseline,
                                     data_context="training",
                                 ),
