@@ -73,11 +73,11 @@ def fake_state(typ: str, name: str, inputs: dict[str, Any]) -> tuple[dict[str, A
     if typ not in _ARNS:
         return state, f"{name}-id"
     service, name_key = _ARNS[typ]
-    physical = inputs.get(name_key) if name_key else None
-    if physical is None and name_key in _AUTONAMED:
-        physical = f"{name}-mock"
-        state[name_key] = physical
-    physical = physical or f"{name}-id"
+    given: str | None = inputs.get(name_key) if name_key else None
+    if given is None and name_key in _AUTONAMED:
+        given = f"{name}-mock"
+        state[name_key] = given
+    physical = given or f"{name}-id"
     if typ == "aws:kms/key:Key":
         state["keyId"] = f"{name}-key-id"
         physical = state["keyId"]

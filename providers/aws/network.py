@@ -96,7 +96,7 @@ def private_network(
             f"{name}-private-{i + 1}",
             vpc_id=vpc.id,
             cidr_block=cidr,
-            availability_zone=zones.names.apply(lambda names, i=i: names[i]),
+            availability_zone=zones.names.apply(lambda names, i=i: names[i]),  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             map_public_ip_on_launch=False,
             tags=named(f"private-{i + 1}"),
             opts=child,

@@ -113,7 +113,7 @@ class RetrainingTrigger(Capability):
             queries.append(
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
                     id="drift",
-                    expression=f"MAX([{', '.join(q.id for q in queries)}])",
+                    expression=f"MAX([{', '.join(f'm{i}' for i in range(len(queries)))}])",
                     label="largest feature drift",
                     return_data=True,
                 )

@@ -142,7 +142,7 @@ class TrainingPipeline(Capability):
         online = {g.name: g.online for g in platform.feature_store.feature_groups}
         groups = {
             group: out.offline_uri.apply(
-                lambda uri, out=out, group=group: {"name": out.name, "online": online[group], "offline": uri}
+                lambda uri, out=out, group=group: {"name": out.name, "online": online[group], "offline": uri}  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             )
             for group, out in features.groups.items()
         }

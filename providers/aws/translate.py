@@ -459,6 +459,7 @@ def framework_image(pipeline: PipelineDef, key: str) -> FrameworkImage:
     """
     fw = pipeline.framework
     pins = requirement_pins(pipeline.requirements.read_text(encoding="utf-8"))
+    ships: tuple[str, ...]
     if fw.name != "scikit-learn" and "scikit-learn" in pins:
         package, minor, ships = "scikit-learn", ".".join(pins["scikit-learn"].split(".")[:2]), (fw.name,)
     else:

@@ -645,7 +645,7 @@ def _attributes(names: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, 
 
 def _event_target(inputs: dict[str, Any]) -> dict[str, Any]:
     """PutTargets takes the rule and a list of targets; Pulumi's resource is one target."""
-    outer = {k: inputs[k] for k in ("rule", "eventBusName") if k in inputs}
+    outer: dict[str, Any] = {k: inputs[k] for k in ("rule", "eventBusName") if k in inputs}
     target = {k: v for k, v in inputs.items() if k not in ("rule", "eventBusName", "forceDestroy")}
     target["Id"] = target.pop("targetId", RUNTIME)  # Pulumi generates it when absent
     return {
@@ -1409,7 +1409,7 @@ def universal_target_request(resource: Mapping[str, Any]) -> tuple[str, str, dic
     return service, action[0].upper() + action[1:], json.loads(payload)
 
 
-def check_plan(resources: list[Mapping[str, Any]], *, placeholders: Iterable[str] = ()) -> list[Violation]:
+def check_plan(resources: Iterable[Mapping[str, Any]], *, placeholders: Iterable[str] = ()) -> list[Violation]:
     """Every vendor rule the plan's AWS resources break: requests, pipeline steps, IAM actions.
 
     ``resources``: ``[{"type", "name", "inputs"}]`` as in ``mlops plan --format json``. Component

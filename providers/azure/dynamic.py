@@ -97,8 +97,8 @@ def _wait(what: str, headers: dict[str, str], token: str, poll_seconds: float) -
     operation = _header(headers, "Azure-AsyncOperation")
     location = None if operation else _header(headers, "Location")
     deadline = time.monotonic() + OPERATION_TIMEOUT_S
-    while operation or location:
-        status, headers, state = _request("GET", operation or location, token)
+    while url := operation or location:
+        status, headers, state = _request("GET", url, token)
         if operation:
             if status != 200:
                 raise _fail(f"waiting for {what}", status, state)
@@ -537,7 +537,10 @@ def provision_network(
 
 def _provisioned(status: dict[str, Any] | None, include_spark: bool) -> bool:
     return (
-        bool(status) and str(status.get("status")) == "Active" and (bool(status.get("sparkReady")) or not include_spark)
+        status is not None
+        and bool(status)
+        and str(status.get("status")) == "Active"
+        and (bool(status.get("sparkReady")) or not include_spark)
     )
 
 

@@ -5,6 +5,7 @@ collection, scaled by an Azure Monitor autoscale setting on its CPU utilization.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
@@ -14,7 +15,7 @@ from providers.azure.dynamic import ApprovedVersionCheck, EndpointTraffic
 from providers.azure.foundation import FoundationOut, datastore_properties
 from providers.azure.model_registry import APPROVAL_TAG, APPROVED, RegistryOut
 from providers.azure.pipeline_definition import SCORE_SCRIPT_NAME
-from providers.azure.sdk_cache import sdk_built
+from providers.azure.sdk_cache import RestBody, sdk_built
 from providers.azure.training_pipeline import TrainingOut
 from providers.azure.translate import AzureSettings, deployment_name
 from providers.base import NOT_SERVING, Capability, Deployment, serving_sentence
@@ -31,20 +32,27 @@ def scale_in_threshold(target_cpu_percent: int) -> int:
     return max(1, target_cpu_percent // 2)
 
 
-def cpu_rule(deployment_id, operator: str, threshold: int, direction: str) -> monitor.ScaleRuleArgs:
+def cpu_rule(
+    deployment_id: pulumi.Input[str],
+    operator: monitor.ComparisonOperationType,
+    threshold: int,
+    direction: monitor.ScaleDirection,
+) -> monitor.ScaleRuleArgs:
     return monitor.ScaleRuleArgs(
         metric_trigger=monitor.MetricTriggerArgs(
             metric_name=CPU_METRIC,
             metric_namespace=METRIC_NAMESPACE,
             metric_resource_uri=deployment_id,
             time_grain="PT1M",
-            statistic="Average",
+            statistic=monitor.MetricStatisticType.AVERAGE,
             time_window="PT5M",
-            time_aggregation="Average",
+            time_aggregation=monitor.TimeAggregationType.AVERAGE,
             operator=operator,
             threshold=threshold,
         ),
-        scale_action=monitor.ScaleActionArgs(direction=direction, type="ChangeCount", value="1", cooldown="PT5M"),
+        scale_action=monitor.ScaleActionArgs(
+            direction=direction, type=monitor.ScaleType.CHANGE_COUNT, value="1", cooldown="PT5M"
+        ),
     )
 
 
@@ -65,6 +73,11 @@ def approved_model_id(result, model: str, version: int) -> str:
     return result.id if hasattr(result, "id") else result["id"]
 
 
+def model_version_tags(result: Any) -> dict[str, str]:
+    """The model version's tags: from the invoke's result, or its plain-dict form under mocks."""
+    return dict((result.properties.tags if hasattr(result, "properties") else result["properties"].get("tags")) or {})
+
+
 CAPTURE_CONTAINER = "capture"
 CAPTURE_DATASTORE = "mlopscapture"
 COLLECTION = "model_inputs"
@@ -77,15 +90,16 @@ def capture_prefix(endpoint: str, deployment: str) -> str:
 
 
 @sdk_built("capture-data")
-def capture_data_properties(endpoint: str, deployment: str, tags: dict[str, str]) -> dict:
+def capture_data_properties(endpoint: str, deployment: str, tags: dict[str, str]) -> RestBody:
     """The data asset the collection is registered as, as azure-ai-ml registers it
     (operations/_online_deployment_operations.py `_register_collection_data_assets`: a `uri_folder`
     Data entity at the collection's path), from azure-ai-ml's own Data entity."""
     from azure.ai.ml.entities import Data
 
     path = f"azureml://datastores/{CAPTURE_DATASTORE}/paths/{capture_prefix(endpoint, deployment).rstrip('/')}"
-    entity = Data(name="x", version="1", path=path, type="uri_folder", tags=dict(tags))
-    return entity._to_rest_object().as_dict()["properties"]
+    rest = Data(name="x", version="1", path=path, type="uri_folder", tags=dict(tags))._to_rest_object()
+    assert rest is not None  # Optional in its signature; a Data entity always builds one
+    return rest.as_dict()["properties"]
 
 
 @dataclass(frozen=True)
@@ -117,7 +131,9 @@ class Endpoint(Capability):
         super().__init__(name, opts)
         s, e = deployment.settings, deployment.platform.endpoint
         rg, ws = foundation.resource_group_name, foundation.workspace_name
-        identity = ml.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[foundation.identity_id])
+        identity = ml.ManagedServiceIdentityArgs(
+            type=ml.ManagedServiceIdentityType.USER_ASSIGNED, user_assigned_identities=[foundation.identity_id]
+        )
         version = deployment.model_version
         self.deployment_name = s.deployment_name
         # Unique in the region (its scoring URI is <name>.<region>.inference.ml.azure.com): the
@@ -132,7 +148,7 @@ class Endpoint(Capability):
             identity=identity,
             kind="Managed",
             properties=ml.OnlineEndpointPropertiesArgs(
-                auth_mode="AADToken",
+                auth_mode=ml.EndpointAuthMode.AAD_TOKEN,
                 # Private: reached through the workspace's private endpoint (Microsoft Learn "Network
                 # isolation with managed online endpoints"), see docs/azure.md.
                 public_network_access=s.public_network_access,
@@ -143,7 +159,8 @@ class Endpoint(Capability):
             tags=s.tags,
             opts=self.child(ignore_changes=["properties.traffic"]),
         )
-        if version is None or self.deployment_name is None:
+        served_deployment = self.deployment_name
+        if version is None or served_deployment is None:
             self.out = EndpointOut(endpoint_name, None, None)
             self.publish(endpoint=None, serving=NOT_SERVING)
             return
@@ -170,7 +187,7 @@ class Endpoint(Capability):
             container_name=CAPTURE_CONTAINER,
             account_name=workspace_account,
             resource_group_name=rg,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=self.protected(deployment),
         )
         datastore = ml.Datastore(
@@ -188,7 +205,7 @@ class Endpoint(Capability):
             workspace_name=ws,
             resource_group_name=rg,
             properties=ml.DataContainerPropertiesArgs(
-                data_type="uri_folder", description="captured requests", tags=s.tags
+                data_type=ml.DataType.URI_FOLDER, description="captured requests", tags=s.tags
             ),
             opts=self.child(),
         )
@@ -198,9 +215,7 @@ class Endpoint(Capability):
             version="1",
             workspace_name=ws,
             resource_group_name=rg,
-            properties=endpoint_name.apply(
-                lambda n: capture_data_properties(n, self.deployment_name, s.tags)  # type: ignore[arg-type]
-            ),
+            properties=endpoint_name.apply(lambda n: capture_data_properties(n, served_deployment, s.tags)),
             opts=self.child(depends_on=[data_container, datastore]),
         )
         self.deployment = ml.OnlineDeployment(
@@ -235,10 +250,12 @@ class Endpoint(Capability):
                 data_collector=ml.DataCollectorArgs(
                     collections={
                         COLLECTION: ml.CollectionArgs(
-                            data_collection_mode="Enabled", sampling_rate=sampling, data_id=data_version.id
+                            data_collection_mode=ml.DataCollectionMode.ENABLED,
+                            sampling_rate=sampling,
+                            data_id=data_version.id,
                         )
                     },
-                    rolling_rate="Hour",
+                    rolling_rate=ml.RollingRateType.HOUR,
                 ),
             ),
             tags=s.tags,
@@ -263,12 +280,17 @@ class Endpoint(Capability):
                     name="cpu",
                     capacity=bounds,
                     rules=[
-                        cpu_rule(self.deployment.id, "GreaterThan", e.target_cpu_percent, "Increase"),
                         cpu_rule(
                             self.deployment.id,
-                            "LessThan",
+                            monitor.ComparisonOperationType.GREATER_THAN,
+                            e.target_cpu_percent,
+                            monitor.ScaleDirection.INCREASE,
+                        ),
+                        cpu_rule(
+                            self.deployment.id,
+                            monitor.ComparisonOperationType.LESS_THAN,
                             scale_in_threshold(e.target_cpu_percent),
-                            "Decrease",
+                            monitor.ScaleDirection.DECREASE,
                         ),
                     ],
                 )
@@ -343,9 +365,7 @@ class Endpoint(Capability):
             self.deployment.id,
             self.deployment_name,
             capture_data=f"azureml:{data_name}:1",
-            model_tags=found.apply(
-                lambda r: dict((r.properties.tags if hasattr(r, "properties") else r["properties"].get("tags")) or {})
-            ),
+            model_tags=found.apply(model_version_tags),
         )
         self.publish(
             endpoint=self.endpoint.id,

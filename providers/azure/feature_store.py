@@ -34,7 +34,7 @@ from providers.azure.foundation import (
     private_endpoint,
     private_endpoint_rules,
 )
-from providers.azure.sdk_cache import cached_json, sdk_built
+from providers.azure.sdk_cache import RestBody, cached_json, sdk_built
 from providers.azure.translate import AzureSettings, Recurrence
 from providers.base import Capability, Deployment
 from providers.spec import FeatureGroup
@@ -113,7 +113,7 @@ def connection_name(kind: str, store: str) -> str:
 
 
 @sdk_built("store-settings")
-def store_settings() -> dict[str, Any]:
+def store_settings() -> RestBody:
     """`featureStoreSettings` as azure-ai-ml's FeatureStore entity writes it at creation (no names)."""
     from azure.ai.ml.entities import FeatureStore
 
@@ -121,7 +121,7 @@ def store_settings() -> dict[str, Any]:
 
 
 @sdk_built("connection-properties")
-def connection_properties(kind: str, target: str, client_id: str, resource_id: str) -> dict[str, Any]:
+def connection_properties(kind: str, target: str, client_id: str, resource_id: str) -> RestBody:
     """A store connection's REST properties from azure-ai-ml's WorkspaceConnection entity."""
     from azure.ai.ml.entities import ManagedIdentityConfiguration, WorkspaceConnection
 
@@ -135,7 +135,7 @@ def connection_properties(kind: str, target: str, client_id: str, resource_id: s
 
 
 @sdk_built("entity-properties")
-def entity_properties(entity: str, tags: Mapping[str, str]) -> dict[str, Any]:
+def entity_properties(entity: str, tags: Mapping[str, str]) -> RestBody:
     from azure.ai.ml.entities import DataColumn, DataColumnType, FeatureStoreEntity
 
     body = FeatureStoreEntity(
@@ -150,7 +150,7 @@ def entity_properties(entity: str, tags: Mapping[str, str]) -> dict[str, Any]:
 
 def featureset_properties_body(
     group: FeatureGroup, version: str, recurrence: Recurrence, alert_email: str, tags: Mapping[str, str]
-) -> dict[str, Any]:
+) -> RestBody:
     """`_featureset_properties_body`, cached by the group's and the recurrence's fields."""
     inputs = {
         "group": group.model_dump(mode="json"),
@@ -263,10 +263,10 @@ class FeatureStore(Capability):
                 name=names.apply(lambda n: n.redis),
                 resource_group_name=rg,
                 location=s.location,
-                sku=redis.SkuArgs(name="Standard", family="C", capacity=1),
+                sku=redis.SkuArgs(name=redis.SkuName.STANDARD, family=redis.SkuFamily.C, capacity=1),
                 disable_access_key_authentication=False,
                 enable_non_ssl_port=False,
-                minimum_tls_version="1.2",
+                minimum_tls_version=redis.TlsVersion.TLS_VERSION_1_2,
                 public_network_access=s.public_network_access,
                 redis_configuration=redis.RedisCommonPropertiesRedisConfigurationArgs(aad_enabled="true"),
                 tags=s.tags,
@@ -345,7 +345,7 @@ class FeatureStore(Capability):
                 workspace_name=self.store.name,
                 resource_group_name=rg,
                 properties=names.apply(
-                    lambda n, kind=kind, account=account, container=container: datastore_properties(
+                    lambda n, kind=kind, account=account, container=container: datastore_properties(  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
                         kind, getattr(n, account), container
                     )
                 ),
@@ -369,7 +369,7 @@ class FeatureStore(Capability):
                     workspace_name=self.store.name,
                     resource_group_name=rg,
                     properties=pulumi.Output.all(target, foundation.identity_client_id, foundation.identity_id).apply(
-                        lambda a, kind=kind: connection_properties(kind, a[0], a[1], a[2])
+                        lambda a, kind=kind: connection_properties(kind, a[0], a[1], a[2])  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
                     ),
                     opts=self.child(),
                 )
@@ -393,7 +393,7 @@ class FeatureStore(Capability):
         for group in groups:
             if group.entity not in entities:
                 body = entity_properties(group.entity, s.tags)
-                container = ml.FeaturestoreEntityContainerEntity(
+                entity_container = ml.FeaturestoreEntityContainerEntity(
                     f"{name}-entity-{group.entity}",
                     name=group.entity,
                     workspace_name=self.store.name,
@@ -410,12 +410,12 @@ class FeatureStore(Capability):
                     workspace_name=self.store.name,
                     resource_group_name=rg,
                     properties=body,
-                    opts=self.protected(deployment, depends_on=[container]),
+                    opts=self.protected(deployment, depends_on=[entity_container]),
                 )
             template = featureset_spec(group, s)
             version = featureset_version(template)
             folder = f"featuresets/{group.name}/{version}/"
-            spec_text = names.apply(lambda n, group=group: featureset_spec(group, s, n.data_account))
+            spec_text = names.apply(lambda n, group=group: featureset_spec(group, s, n.data_account))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             # One folder and one resource per version; retain_on_delete: when the spec changes,
             # Pulumi drops the old version from its state but leaves it (and its spec) in Azure,
             # so what was published keeps reading the spec it was published with.
@@ -445,7 +445,7 @@ class FeatureStore(Capability):
                 workspace_name=self.store.name,
                 resource_group_name=rg,
                 properties=spec_text.apply(
-                    lambda text, body=body: {
+                    lambda text, body=body: {  # type: ignore[misc, arg-type]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
                         **body,
                         "properties": {**body.get("properties", {}), **featureset_properties(text)},
                     }
@@ -456,7 +456,7 @@ class FeatureStore(Capability):
                     depends_on=[featureset, entities[group.entity], spec_blob, names_set, network],
                 ),
             )
-            offline = names.apply(lambda n, group=group: offline_uri(group.name, n.data_account))
+            offline = names.apply(lambda n, group=group: offline_uri(group.name, n.data_account))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             published[group.name] = {"id": featureset.id, "offline": offline, "online": group.online}
             handed[group.name] = FeatureGroupOut(featureset.id, offline)
         self.out = FeatureStoreOut(self.store.name, handed)

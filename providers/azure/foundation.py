@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 from pulumi_azure_native import (
@@ -28,7 +28,7 @@ from pulumi_azure_native import (
 from pulumi_azure_native import machinelearningservices as ml
 
 from providers.azure import dynamic
-from providers.azure.sdk_cache import sdk_built
+from providers.azure.sdk_cache import RestBody, sdk_built
 from providers.azure.translate import AzureSettings, GlobalNames, unique_suffix
 from providers.base import Capability, Deployment
 
@@ -91,7 +91,7 @@ def grant(
     return authorization.RoleAssignment(
         f"{owner_name}-role-{role_name}",
         principal_id=principal_id,
-        principal_type="ServicePrincipal",
+        principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
         role_definition_id=role_definition_id(subscription_id, role),
         scope=scope,
         description=f"mlops {prefix}: {role}",
@@ -106,7 +106,7 @@ def private_endpoint_rules(targets: Mapping[str, tuple[pulumi.Input[str], str]])
     return {
         rule: ml.PrivateEndpointOutboundRuleArgs(
             type="PrivateEndpoint",
-            category="UserDefined",
+            category=ml.RuleCategory.USER_DEFINED,
             destination=ml.PrivateEndpointDestinationArgs(
                 service_resource_id=resource_id, subresource_target=subresource, spark_enabled=True
             ),
@@ -116,7 +116,7 @@ def private_endpoint_rules(targets: Mapping[str, tuple[pulumi.Input[str], str]])
 
 
 @sdk_built("datastore-properties")
-def datastore_properties(kind: str, account: str, container: str) -> dict[str, Any]:
+def datastore_properties(kind: str, account: str, container: str) -> RestBody:
     """An identity-based datastore's REST body as azure-ai-ml writes it (its entity's `_to_rest_object()`)."""
     from azure.ai.ml.entities import AzureBlobDatastore, AzureDataLakeGen2Datastore
 
@@ -229,7 +229,7 @@ class Foundation(Capability):
             vault_name=self.vault.name,
             resource_group_name=rg,
             properties=keyvault.KeyPropertiesArgs(
-                kty="RSA-HSM",
+                kty=keyvault.JsonWebKeyType.RS_A_HSM,
                 key_size=3072,
                 key_ops=["wrapKey", "unwrapKey"],
                 # A new version every year; versions never expire, so the workspace (which pins a
@@ -238,7 +238,7 @@ class Foundation(Capability):
                 rotation_policy=keyvault.RotationPolicyArgs(
                     lifetime_actions=[
                         keyvault.LifetimeActionArgs(
-                            action=keyvault.ActionArgs(type="rotate"),
+                            action=keyvault.ActionArgs(type=keyvault.KeyRotationPolicyActionType.ROTATE),
                             trigger=keyvault.TriggerArgs(time_after_create="P1Y"),
                         )
                     ],
@@ -266,7 +266,7 @@ class Foundation(Capability):
             container_name="data",
             account_name=self.storage.name,
             resource_group_name=rg,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=self.protected(deployment),
         )
         self.workspace_storage = self._account(
@@ -292,7 +292,7 @@ class Foundation(Capability):
             container_name="code",
             account_name=self.code_account.name,
             resource_group_name=rg,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=self.child(),
         )
 
@@ -301,7 +301,7 @@ class Foundation(Capability):
             workspace_name=f"{s.prefix}-logs",
             resource_group_name=rg,
             location=s.location,
-            sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
+            sku=operationalinsights.WorkspaceSkuArgs(name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018),
             retention_in_days=30,
             tags=tags,
             opts=self.child(),
@@ -316,11 +316,11 @@ class Foundation(Capability):
             resource_group_name=rg,
             location=s.location,
             kind="web",
-            application_type="web",
+            application_type=applicationinsights.ApplicationType.WEB,
             workspace_resource_id=self.log_analytics.id,
-            ingestion_mode="LogAnalytics",
+            ingestion_mode=applicationinsights.IngestionMode.LOG_ANALYTICS,
             disable_local_auth=False,
-            public_network_access_for_ingestion="Enabled",
+            public_network_access_for_ingestion=applicationinsights.PublicNetworkAccessType.ENABLED,
             public_network_access_for_query=s.public_network_access,
             tags=tags,
             opts=self.child(),
@@ -336,18 +336,20 @@ class Foundation(Capability):
             registry_name=named("registry"),
             resource_group_name=rg,
             location=s.location,
-            sku=containerregistry.SkuArgs(name="Premium"),
+            sku=containerregistry.SkuArgs(name=containerregistry.SkuName.PREMIUM),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
             public_network_access=s.public_network_access,
-            network_rule_bypass_options="AzureServices",
+            network_rule_bypass_options=containerregistry.NetworkRuleBypassOptions.AZURE_SERVICES,
             identity=containerregistry.IdentityPropertiesArgs(
                 # this API takes {identity id: {}}, not a list
-                type="SystemAssigned, UserAssigned",
-                user_assigned_identities=self.cmk_identity.id.apply(lambda i: {i: {}}),
+                type=containerregistry.ResourceIdentityType.SYSTEM_ASSIGNED_USER_ASSIGNED,
+                user_assigned_identities=self.cmk_identity.id.apply(
+                    lambda i: {i: containerregistry.UserIdentityPropertiesArgs()}
+                ),
             ),
             encryption=containerregistry.EncryptionPropertyArgs(
-                status="enabled",
+                status=containerregistry.EncryptionStatus.ENABLED,
                 key_vault_properties=containerregistry.KeyVaultPropertiesArgs(
                     key_identifier=self.key.key_uri, identity=self.cmk_identity.client_id
                 ),
@@ -361,7 +363,8 @@ class Foundation(Capability):
             "acr-crypto",
             "Key Vault Crypto Service Encryption User",
             self.vault.id,
-            principal_id=self.registry.identity.apply(lambda i: i.principal_id if i else None),
+            # Azure sets the principal of the system-assigned identity the registry declares.
+            principal_id=self.registry.identity.apply(lambda i: cast(str, i.principal_id if i else None)),
         )
         self.acr_key_identity = dynamic.ArmPatch(
             f"{name}-acr-key-identity",
@@ -424,16 +427,17 @@ class Foundation(Capability):
                 resource_group_name=rg,
                 location=s.location,
                 identity=ml.ManagedServiceIdentityArgs(
-                    type="UserAssigned", user_assigned_identities=[self.workspace_identity.id]
+                    type=ml.ManagedServiceIdentityType.USER_ASSIGNED,
+                    user_assigned_identities=[self.workspace_identity.id],
                 ),
                 properties=ml.AmlComputeArgs(
                     compute_type="AmlCompute",
                     disable_local_auth=True,
                     properties=ml.AmlComputePropertiesArgs(
                         vm_size=s.training_instance,
-                        vm_priority="Dedicated",
+                        vm_priority=ml.VmPriority.DEDICATED,
                         enable_node_public_ip=False,
-                        remote_login_port_public_access="Disabled",
+                        remote_login_port_public_access=ml.RemoteLoginPortPublicAccess.DISABLED,
                         scale_settings=ml.ScaleSettingsArgs(
                             min_node_count=0, max_node_count=1, node_idle_time_before_scale_down="PT10M"
                         ),
@@ -666,7 +670,7 @@ class Foundation(Capability):
             # The workspace acts as its own identity; jobs, the deployment and the monitor run as
             # the runtime identity; the CMK identity reaches the key.
             identity=ml.ManagedServiceIdentityArgs(
-                type="UserAssigned",
+                type=ml.ManagedServiceIdentityType.USER_ASSIGNED,
                 user_assigned_identities=[self.workspace_identity.id, self.identity.id, self.cmk_identity.id],
             ),
             primary_user_assigned_identity=self.workspace_identity.id,
@@ -675,7 +679,7 @@ class Foundation(Capability):
             application_insights=self.app_insights.id,
             container_registry=self.registry.id,
             encryption=ml.EncryptionPropertyArgs(
-                status="Enabled",
+                status=ml.EncryptionStatus.ENABLED,
                 key_vault_properties=ml.KeyVaultPropertiesArgs(
                     key_identifier=self.key.key_uri_with_version, key_vault_arm_id=self.vault.id
                 ),
@@ -685,7 +689,9 @@ class Foundation(Capability):
             public_network_access=s.public_network_access,
             system_datastores_auth_mode="Identity",
             managed_network=ml.ManagedNetworkSettingsArgs(
-                isolation_mode="AllowOnlyApprovedOutbound" if private else "AllowInternetOutbound",
+                isolation_mode=ml.IsolationMode.ALLOW_ONLY_APPROVED_OUTBOUND
+                if private
+                else ml.IsolationMode.ALLOW_INTERNET_OUTBOUND,
                 outbound_rules={**rules, **extra_rules},
             ),
             serverless_compute_settings=ml.ServerlessComputeSettingsArgs(serverless_compute_no_public_ip=private),
@@ -715,7 +721,7 @@ class Foundation(Capability):
             virtual_network_name=vnet.name,
             resource_group_name=self.rg,
             address_prefix=VNET_CIDR,
-            private_endpoint_network_policies="Disabled",
+            private_endpoint_network_policies=network.VirtualNetworkPrivateEndpointNetworkPolicies.DISABLED,
             opts=self.child(),
         )
         zones: dict[str, pulumi.Output[str]] = {}
@@ -773,14 +779,15 @@ class Foundation(Capability):
             tags=s.tags,
             properties=keyvault.VaultPropertiesArgs(
                 tenant_id=self.client.tenant_id,
-                sku=keyvault.SkuArgs(family="A", name="premium"),
+                sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName.PREMIUM),
                 enable_rbac_authorization=True,
                 enable_purge_protection=True,
                 enable_soft_delete=True,
                 soft_delete_retention_in_days=90,
                 public_network_access="Disabled" if closed else "Enabled",
                 network_acls=keyvault.NetworkRuleSetArgs(
-                    default_action="Deny" if closed else "Allow", bypass="AzureServices"
+                    default_action=keyvault.NetworkRuleAction.DENY if closed else keyvault.NetworkRuleAction.ALLOW,
+                    bypass=keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
                 ),
             ),
             opts=self.protected(
@@ -809,22 +816,31 @@ class Foundation(Capability):
             account_name=account,
             resource_group_name=self.rg,
             location=s.location,
-            kind="StorageV2",
-            sku=storage.SkuArgs(name="Standard_ZRS" if deployment.platform.environment == "prod" else "Standard_LRS"),
+            kind=storage.Kind.STORAGE_V2,
+            sku=storage.SkuArgs(
+                name=storage.SkuName.STANDARD_ZRS
+                if deployment.platform.environment == "prod"
+                else storage.SkuName.STANDARD_LRS
+            ),
             is_hns_enabled=hns,
             allow_blob_public_access=False,
             allow_shared_key_access=shared_keys,
             default_to_o_auth_authentication=True,
             allow_cross_tenant_replication=False,
-            minimum_tls_version="TLS1_2",
+            minimum_tls_version=storage.MinimumTlsVersion.TLS1_2,
             enable_https_traffic_only=True,
-            public_network_access="Disabled" if private else "Enabled",
+            public_network_access=storage.PublicNetworkAccess.DISABLED
+            if private
+            else storage.PublicNetworkAccess.ENABLED,
             network_rule_set=storage.NetworkRuleSetArgs(
-                default_action="Deny" if private else "Allow", bypass="AzureServices"
+                default_action=storage.DefaultAction.DENY if private else storage.DefaultAction.ALLOW,
+                bypass=storage.Bypass.AZURE_SERVICES,
             ),
-            identity=storage.IdentityArgs(type="UserAssigned", user_assigned_identities=[self.cmk_identity.id]),
+            identity=storage.IdentityArgs(
+                type=storage.IdentityType.USER_ASSIGNED, user_assigned_identities=[self.cmk_identity.id]
+            ),
             encryption=storage.EncryptionArgs(
-                key_source="Microsoft.Keyvault",
+                key_source=storage.KeySource.MICROSOFT_KEYVAULT,
                 require_infrastructure_encryption=True,
                 # No key version: the account follows the key's rotation.
                 key_vault_properties=storage.KeyVaultPropertiesArgs(
@@ -834,8 +850,8 @@ class Foundation(Capability):
                     encryption_user_assigned_identity=self.cmk_identity.id
                 ),
                 services=storage.EncryptionServicesArgs(
-                    blob=storage.EncryptionServiceArgs(enabled=True, key_type="Account"),
-                    file=storage.EncryptionServiceArgs(enabled=True, key_type="Account"),
+                    blob=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
+                    file=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
                 ),
             ),
             tags=s.tags,

@@ -160,7 +160,9 @@ class ModelMonitor(Capability):
             location=s.location,
             # Ingestion takes only Entra ID tokens (no keys exist for the Logs Ingestion API); the
             # jobs reach it from the managed network through the required `AzureMonitor` rule.
-            network_acls=monitor.DataCollectionEndpointNetworkAclsArgs(public_network_access="Enabled"),
+            network_acls=monitor.DataCollectionEndpointNetworkAclsArgs(
+                public_network_access=monitor.KnownPublicNetworkAccessOptions.ENABLED
+            ),
             tags=s.tags,
             opts=self.child(),
         )
@@ -296,6 +298,8 @@ class ModelMonitor(Capability):
         window = interval(m.schedule)
         if window is None:  # refused earlier by AzureProvider.limitations; a kit bug if it gets here
             raise RuntimeError(f"monitor.schedule {m.schedule!r} has no fixed interval")
+        if endpoint.capture_data is None:  # the monitor returns earlier when nothing is served
+            raise RuntimeError("the endpoint serves no deployment: there is no captured data to monitor")
         threshold = ml.MonitoringThresholdArgs(value=m.drift_threshold)
         columns = list(deployment.pipeline.contract.request_names)
         task = "Classification" if deployment.pipeline.contract.task == "classification" else "Regression"
@@ -337,7 +341,7 @@ class ModelMonitor(Capability):
                                 # schedule interval at a time: each request is judged once.
                                 production_data=ml.RollingInputDataArgs(
                                     input_data_type="Rolling",
-                                    job_input_type="uri_folder",
+                                    job_input_type=ml.JobInputType.URI_FOLDER,
                                     uri=endpoint.capture_data,
                                     data_context="model_inputs",
                                     window_size=iso_duration(window),
@@ -346,7 +350,7 @@ class ModelMonitor(Capability):
                                 # The same columns of the training rows (the served version's baseline).
                                 reference_data=ml.FixedInputDataArgs(
                                     input_data_type="Fixed",
-                                    job_input_type="mltable",
+                                    job_input_type=ml.JobInputType.MLTABLE,
                                     uri=baseline,
                                     data_context="training",
                                 ),

@@ -475,10 +475,10 @@ class AzureOperations(Operations):
         """The rule's alerts of the last 30 days (Alerts Management: Alerts - Get All)."""
         from azure.core import PipelineClient
         from azure.core.pipeline.policies import BearerTokenCredentialPolicy
-        from azure.core.rest import HttpRequest
+        from azure.core.rest import HttpRequest, HttpResponse
 
         credential = self.ml._credential  # noqa: SLF001 - the same identity as every other call
-        client = PipelineClient(
+        client: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(
             base_url=ARM_URL, policies=[BearerTokenCredentialPolicy(credential, ARM_URL.rstrip("/") + "/.default")]
         )
         request = HttpRequest(

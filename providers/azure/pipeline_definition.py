@@ -239,8 +239,8 @@ def build(
         f"def {pipeline.name}({', '.join(signature)}):\n    return body({', '.join(f'{n}={n}' for n in signature)})\n",
         namespace,
     )
-    func = dsl.pipeline(name=pipeline.name, description=pipeline.description, default_compute="serverless")(
-        namespace[pipeline.name]
+    func = dsl.pipeline(
+        namespace[pipeline.name], name=pipeline.name, description=pipeline.description, default_compute="serverless"
     )
     defaults = {p.name: p.default for p in pipeline_params}
     job = func(input_data=Input(type="uri_folder", path=f"{data_root}/{pipeline.name}/raw/"), **defaults)
@@ -310,8 +310,10 @@ def build_drift(
         node.resources = JobResourceConfiguration(instance_type=instance_type, instance_count=1)
         return {"result": node.outputs.result}
 
-    func = dsl.pipeline(name=f"{prefix}-drift", description="drift check", default_compute="serverless")(drift)
-    job = func(trigger_time="${{creation_context.trigger_time}}")
+    func = dsl.pipeline(drift, name=f"{prefix}-drift", description="drift check", default_compute="serverless")
+    # Any: azure-ai-ml annotates PipelineJob.settings Optional and .outputs as dict[str, str | Output],
+    # while a built job has settings and its outputs are PipelineOutput nodes, read by attribute.
+    job: Any = func(trigger_time="${{creation_context.trigger_time}}")
     job.identity = ManagedIdentityConfiguration(client_id=IDENTITY_CLIENT_ID, resource_id=IDENTITY_ID)
     job.experiment_name = monitor
     job.display_name = monitor

@@ -281,7 +281,7 @@ class RetrainingTrigger(Capability):
         # Nothing served means no monitor runs: no drift to alert on or to retrain from.
         watching = model_monitor.schedule_id is not None
         self.workflow = None
-        self.alert = None
+        self.alert: monitor.ScheduledQueryRule | None = None
         logic_receivers = []
         callback = None
         if m.retrain_on_drift and watching:
@@ -306,7 +306,7 @@ class RetrainingTrigger(Capability):
             assignment = authorization.RoleAssignment(
                 f"{name}-submitter",
                 principal_id=submitter.principal_id,
-                principal_type="ServicePrincipal",
+                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
                 role_definition_id=role.id,
                 scope=foundation.workspace_id,
                 description=f"mlops {s.prefix}: submit the training pipeline on drift",
@@ -321,8 +321,10 @@ class RetrainingTrigger(Capability):
                 workflow_name=f"{s.prefix}-retrain",
                 resource_group_name=rg,
                 location=s.location,
-                state="Enabled",
-                identity=logic.ManagedServiceIdentityArgs(type="UserAssigned", user_assigned_identities=[submitter.id]),
+                state=logic.WorkflowState.ENABLED,
+                identity=logic.ManagedServiceIdentityArgs(
+                    type=logic.ManagedServiceIdentityType.USER_ASSIGNED, user_assigned_identities=[submitter.id]
+                ),
                 definition=definition,
                 tags=s.tags,
                 opts=self.child(depends_on=[assignment]),
@@ -387,7 +389,7 @@ class RetrainingTrigger(Capability):
             rule_name=f"{s.prefix}-drift",
             resource_group_name=rg,
             location=s.location,
-            kind="LogAlert",
+            kind=monitor.Kind.LOG_ALERT,
             display_name=f"{s.prefix} data drift over {m.drift_threshold}",
             description=(
                 f"A drift check of {model_monitor.name} found a request column whose distance to the training "
@@ -403,7 +405,7 @@ class RetrainingTrigger(Capability):
                 all_of=[
                     monitor.ConditionArgs(
                         query=drift_query(model_monitor.name, m.drift_threshold),
-                        time_aggregation="Count",
+                        time_aggregation=monitor.TimeAggregation.COUNT,
                         operator="GreaterThan",
                         threshold=0,
                         failing_periods=monitor.ConditionFailingPeriodsArgs(
@@ -447,7 +449,7 @@ class RetrainingTrigger(Capability):
                 rule_name=f"{s.prefix}-drift-check-missing",
                 resource_group_name=rg,
                 location=s.location,
-                kind="LogAlert",
+                kind=monitor.Kind.LOG_ALERT,
                 display_name=f"{s.prefix} drift check not running",
                 description=(
                     f"No drift check of {model_monitor.name} wrote a result in {window}: the check stopped "
@@ -463,7 +465,7 @@ class RetrainingTrigger(Capability):
                     all_of=[
                         monitor.ConditionArgs(
                             query=missing_query(model_monitor.name),
-                            time_aggregation="Count",
+                            time_aggregation=monitor.TimeAggregation.COUNT,
                             operator="LessThan",
                             threshold=1,
                             failing_periods=monitor.ConditionFailingPeriodsArgs(
@@ -507,7 +509,7 @@ class RetrainingTrigger(Capability):
             event_subscription_name=f"{s.prefix}-drift-breach",
             system_topic_name=topic.name,
             resource_group_name=foundation.resource_group_name,
-            event_delivery_schema="EventGridSchema",
+            event_delivery_schema=eventgrid.EventDeliverySchema.EVENT_GRID_SCHEMA,
             destination=eventgrid.WebHookEventSubscriptionDestinationArgs(
                 endpoint_type="WebHook", endpoint_url=callback.value, max_events_per_batch=1
             ),

@@ -21,6 +21,9 @@ SOURCES = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[2] 
 """The kit code the builders run: this provider's folder and `pipelines/` (spec, package, kit)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+RestBody = Any
+"""A REST body as azure-ai-ml's entity writes it (`_to_rest_object().as_dict()`, camelCase keys),
+handed to pulumi_azure_native as is: it is none of the SDK's snake_case Args/ArgsDict types, so Any."""
 
 
 def jsonable(value: Any) -> Any:

@@ -18,7 +18,7 @@ from providers.azure import wheelhouse
 from providers.azure.feature_store import FeatureStoreOut
 from providers.azure.foundation import FoundationOut
 from providers.azure.model_registry import RegistryOut
-from providers.azure.sdk_cache import sdk_built
+from providers.azure.sdk_cache import RestBody, sdk_built
 from providers.azure.translate import AzureSettings
 from providers.base import Capability, Deployment, asset
 
@@ -61,7 +61,7 @@ def job_args(rest: dict[str, Any], fill: pulumi.Output[Any]) -> ml.PipelineJobAr
 
 
 @sdk_built("environment-properties")
-def environment_properties(code_base: str, context: str, tags: dict[str, str], framework: str) -> dict[str, Any]:
+def environment_properties(code_base: str, context: str, tags: dict[str, str], framework: str) -> RestBody:
     """The environment version's REST properties from azure-ai-ml's Environment entity: a Docker
     build context (a blob folder) instead of a conda file."""
     from azure.ai.ml.entities import BuildContext, Environment
@@ -240,7 +240,7 @@ class TrainingPipeline(Capability):
                     resource_group_name=rg,
                     # Tags travel inside the spec, where azure-ai-ml's Component entity puts them.
                     properties=ml.ComponentVersionPropertiesArgs(
-                        component_spec=fill.apply(lambda f, spec=spec: f(spec))
+                        component_spec=fill.apply(lambda f, spec=spec: f(spec))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
                     ),
                     opts=self.child(depends_on=[container, self.code, self.environment]),
                 )

@@ -149,7 +149,7 @@ def _input_types(cls: type) -> dict[str, Any]:
 
 
 @functools.cache
-def _discriminators(cls: type) -> dict[str, str]:
+def _discriminators(cls: type[Any]) -> dict[str, str]:
     """Constant discriminator values of an `*Args` class: ":param x: ... Expected value is 'V'."."""
     doc = cls.__init__.__doc__ or ""
     import pulumi._types as ptypes
@@ -165,7 +165,7 @@ def _discriminators(cls: type) -> dict[str, str]:
 
 
 @functools.cache
-def _defaults(cls: type) -> dict[str, Any]:
+def _defaults(cls: type[Any]) -> dict[str, Any]:
     """The values an `*Args` class fills in when an input is left out (its SDK defaults)."""
     import pulumi._types as ptypes
 
@@ -237,8 +237,8 @@ def _walk_pulumi(value: Any, tp: Any, path: str, report, defaults_seen: set[str]
                 if _discriminators(c) and all(value.get(k) == v for k, v in _discriminators(c).items())
             ]
             if not matching:
-                expected = sorted({f"{k}={v}" for c in input_classes for k, v in _discriminators(c).items()})
-                report(path, f"matches none of {[c.__name__ for c in input_classes]} (discriminators {expected})")
+                taken = sorted({f"{k}={v}" for c in input_classes for k, v in _discriminators(c).items()})
+                report(path, f"matches none of {[c.__name__ for c in input_classes]} (discriminators {taken})")
                 return
             chosen = matching[0]
         fields = _input_types(chosen)
@@ -529,6 +529,8 @@ def _sdk_round_trip(kind: str, body: dict, resource: dict, subscription: str) ->
     from azure.ai.ml.entities._feature_store_entity.feature_store_entity import FeatureStoreEntity
 
     models = _models()
+    # Any: each `_from_rest_object` is annotated with a base class; the entity it returns writes itself back.
+    entity: Any
     i = resource["inputs"]
     wire = dict(body, id=_arm_id(resource, subscription))
     name_key = {"OnlineEndpoint": "endpointName", "OnlineDeployment": "deploymentName", "Workspace": "workspaceName"}
@@ -892,7 +894,8 @@ def check_recurrence(resource: dict) -> list[Violation]:
         if isinstance(value, dict):
             # An empty pattern is no pattern: azure-ai-ml's RecurrenceTrigger sends
             # `{"hours": [], "minutes": []}` for every minute and hour recurrence.
-            pattern = value.get("schedule") if isinstance(value.get("schedule"), dict) else {}
+            schedule = value.get("schedule")
+            pattern = schedule if isinstance(schedule, dict) else {}
             if value.get("triggerType") == "Recurrence" and any(pattern.get(k) for k in pattern):
                 frequency = str(value.get("frequency", ""))
                 if frequency.lower() not in ("day", "week", "month"):
@@ -957,7 +960,7 @@ def _job_round_trip(job: dict, resource: dict, where: str) -> list[Violation]:
     source = f"{SDK} azure.ai.ml.entities.Job _from_rest_object/_to_rest_object"
     models = _models()
     try:
-        entity = Job._from_rest_object(models.JobBase({"properties": copy.deepcopy(job)}))
+        entity: Any = Job._from_rest_object(models.JobBase({"properties": copy.deepcopy(job)}))  # a concrete job
         sent = _as_plain(entity._to_rest_object())["properties"]
     except Exception as error:  # noqa: BLE001 - any refusal by the SDK is the finding
         return [Violation(resource["name"], resource["type"], where, f"the SDK Job entity refuses it: {error}", source)]
@@ -1261,7 +1264,7 @@ def _check_featureset_versions(resources: list[dict], stores: dict) -> list[Viol
                         utils_src,
                     )
                 )
-            spec_blob = (exact or near or [None])[0]
+            spec_blob = next(iter(exact or near), None)
             if spec_blob is not None:
                 spec_text = (spec_blob["inputs"].get("source") or {}).get("text")
         if spec_text is None:
@@ -1574,6 +1577,7 @@ def check_arm_patch(resource: dict) -> list[Violation]:
         problems = rest_type_violations(_models().WorkspaceUpdateParameters, patch)
     elif arm_type == "microsoft.containerregistry/registries":
         cls = _resource_class("azure-native:containerregistry:Registry")
+        assert cls is not None  # a type the installed pulumi_azure_native declares
         args = _args_class(cls)
         source = f"pulumi_azure_native {cls.__module__}.{args.__name__}"
         problems = []
@@ -1585,6 +1589,7 @@ def check_arm_patch(resource: dict) -> list[Violation]:
         _walk_pulumi(flat, args, "", report, set())
     elif arm_type == "microsoft.keyvault/vaults":
         cls = _resource_class("azure-native:keyvault:Vault")
+        assert cls is not None  # a type the installed pulumi_azure_native declares
         args = _args_class(cls)
         source = f"pulumi_azure_native {cls.__module__}.{args.__name__}"
         problems = []

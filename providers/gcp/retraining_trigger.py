@@ -701,6 +701,7 @@ class RetrainingTrigger(Capability):
         metric: gcp.logging.Metric,
         timing: dict[str, int],
     ) -> gcp.workflows.Workflow:
+        assert self.topic is not None  # `_pubsub_channel` made it: both run only when retrain_on_drift
         s = deployment.settings
         account = gcp.serviceaccount.Account(
             f"{name}-identity",

@@ -125,7 +125,7 @@ def _proto_classes() -> dict[str, Any]:
     def visit(cls: Any) -> None:
         if not (isinstance(cls, type) and issubclass(cls, proto.Message)):
             return
-        name = cls.pb().DESCRIPTOR.full_name
+        name = cls.pb().DESCRIPTOR.full_name  # type: ignore[attr-defined]  # proto-plus is untyped: narrowed to type
         if name in found:
             return
         found[name] = cls
@@ -251,7 +251,8 @@ def check_endpoint_id(value: str, resource: str, path: str = "endpoint_id") -> l
                 )
             ]
         return []
-    limit = int(re.search(r"may be up to\s+(\d+) characters", doc).group(1)) if "may be up to" in doc else 63
+    match = re.search(r"may be up to\s+(\d+) characters", doc)
+    limit = int(match.group(1)) if match else 63
     if not re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]|[a-z]", text) or len(text) > limit:
         return [
             Violation(
@@ -914,7 +915,12 @@ def check_pipeline_job(job: Mapping[str, Any], label: str, path: str) -> list[Vi
                     PIPELINE_PARAMS_SDK,
                 )
             )
-    kfp_types = {"STRING": str, "NUMBER_INTEGER": int, "NUMBER_DOUBLE": (int, float), "BOOLEAN": bool}
+    kfp_types: dict[str, type | tuple[type, ...]] = {
+        "STRING": str,
+        "NUMBER_INTEGER": int,
+        "NUMBER_DOUBLE": (int, float),
+        "BOOLEAN": bool,
+    }
     for name, definition in declared.items():
         wanted = definition.get("parameterType")
         if name not in values:
@@ -1034,10 +1040,11 @@ def check_rest_call(
 def _prediction_constants() -> Any:
     """google/cloud/aiplatform/constants/prediction.py, loaded alone (the package __init__ takes ~3 s)."""
     spec = importlib.util.find_spec("google.cloud")
-    for root in spec.submodule_search_locations or []:
+    for root in (spec.submodule_search_locations if spec else None) or []:
         path = Path(root) / "aiplatform" / "constants" / "prediction.py"
         if path.is_file():
             loader = importlib.util.spec_from_file_location("_aiplatform_prediction_constants", path)
+            assert loader is not None and loader.loader is not None  # a .py file has both
             module = importlib.util.module_from_spec(loader)
             loader.loader.exec_module(module)
             return module
@@ -1225,14 +1232,14 @@ def _check_arg_value(kind: str, inner: Any, item: Any, resource: str, where: str
             return [Violation(resource, where, f"expected a list, got {type(item).__name__}", source)]
         out = []
         for i, element in enumerate(item):
-            out += _check_arg_value(*inner, element, resource, f"{where}[{i}]", source)
+            out += _check_arg_value(inner[0], inner[1], element, resource, f"{where}[{i}]", source)
         return out
     if kind == "map":
         if not isinstance(item, Mapping):
             return [Violation(resource, where, f"expected a map, got {type(item).__name__}", source)]
         out = []
         for k, element in item.items():
-            out += _check_arg_value(*inner, element, resource, f"{where}[{k}]", source)
+            out += _check_arg_value(inner[0], inner[1], element, resource, f"{where}[{k}]", source)
         return out
     return []
 
@@ -1391,7 +1398,7 @@ _VIEW_RE = re.compile(
 )
 
 
-def _tables(resources: list[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+def _tables(resources: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
     """'project.dataset.table' -> {column: type} for every BigQuery table of the plan, and for every
     view of the form the kit writes (`SELECT *[, `col` AS alias] FROM `p.d.t``) over one of them."""
     tables: dict[str, dict[str, str]] = {}
@@ -1417,7 +1424,7 @@ def _tables(resources: list[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
     return tables
 
 
-def _feature_group_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def _feature_group_rules(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     out = []
     tables = _tables(resources)
     groups = {r["inputs"].get("name"): r for r in resources if r["type"] == "gcp:vertex/aiFeatureGroup:AiFeatureGroup"}
@@ -1490,7 +1497,7 @@ def _feature_group_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
     return out
 
 
-def _requirements_text(resources: list[Mapping[str, Any]], root: Path) -> tuple[str, str] | None:
+def _requirements_text(resources: Sequence[Mapping[str, Any]], root: Path) -> tuple[str, str] | None:
     """The requirements.txt the pipeline steps install (a bucket object of the plan): (text, object)."""
     for r in resources:
         i = r.get("inputs", {})
@@ -1508,7 +1515,7 @@ def _requirements_text(resources: list[Mapping[str, Any]], root: Path) -> tuple[
     return None
 
 
-def _pipeline_jobs(resources: list[Mapping[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+def _pipeline_jobs(resources: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
     """(resource, path, PipelineJob body) for every job the plan will create: schedules and the
     retraining workflow's `http.post` to `pipelineJobs` (its `${spec}` is the compiled template)."""
     import yaml
@@ -1582,7 +1589,7 @@ def _step_bodies(body: dict[str, Any]) -> Iterable[dict[str, Any]]:
         yield from _workflow_steps({"block": body["except"]})
 
 
-def _serving_rules(resources: list[Mapping[str, Any]], root: Path) -> list[Violation]:
+def _serving_rules(resources: Sequence[Mapping[str, Any]], root: Path) -> list[Violation]:
     out = []
     requirements = _requirements_text(resources, root)
     seen = set()
@@ -1614,7 +1621,7 @@ def _serving_rules(resources: list[Mapping[str, Any]], root: Path) -> list[Viola
     return out
 
 
-def _psc_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def _psc_rules(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     """A forwarding rule to a service attachment (a PSC endpoint): no load-balancing scheme, same region."""
     out = []
     for r in resources:
@@ -1636,13 +1643,14 @@ def _psc_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
     return out
 
 
-def _image_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def _image_rules(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     """Every image a pipeline job runs (each executor of its compiled spec) and the image it
     registers models with: pinned and Google-hosted; a training job's steps run on the image its
     model is served with (one runtime: the framework version and Python it is trained with)."""
     out = []
     for name, path, job in _pipeline_jobs(resources):
-        spec = job.get("pipelineSpec") if isinstance(job.get("pipelineSpec"), Mapping) else {}
+        pipeline_spec = job.get("pipelineSpec")
+        spec = pipeline_spec if isinstance(pipeline_spec, Mapping) else {}
         executors = (spec.get("deploymentSpec") or {}).get("executors") or {}
         serving = ((job.get("runtimeConfig") or {}).get("parameterValues") or {}).get("serving_image")
         if serving:
@@ -1666,7 +1674,7 @@ def _image_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
     return out
 
 
-def _iam_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def _iam_rules(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     out = []
     for r in resources:
         if r["type"] != "gcp:projects/iAMCustomRole:IAMCustomRole":
@@ -1688,7 +1696,7 @@ def _iam_rules(resources: list[Mapping[str, Any]]) -> list[Violation]:
     return out
 
 
-def iam_names(resources: list[Mapping[str, Any]]) -> tuple[set[str], set[str]]:
+def iam_names(resources: Sequence[Mapping[str, Any]]) -> tuple[set[str], set[str]]:
     """(every permission of every custom role, every predefined role granted) in a plan."""
     permissions: set[str] = set()
     roles: set[str] = set()
@@ -1706,7 +1714,7 @@ def iam_names(resources: list[Mapping[str, Any]]) -> tuple[set[str], set[str]]:
 
 
 def check_iam_catalogue(
-    resources: list[Mapping[str, Any]], permissions: Iterable[str], roles: Iterable[str], source: str
+    resources: Sequence[Mapping[str, Any]], permissions: Iterable[str], roles: Iterable[str], source: str
 ) -> list[Violation]:
     """Every custom-role permission and predefined role of a plan against a catalogue (the caller's list,
     with its documented source)."""
@@ -1727,12 +1735,12 @@ def _custom(resources: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [r for r in resources if r.get("custom", True)]
 
 
-def check_plan_inputs(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def check_plan_inputs(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     """pulumi_gcp: every input is an argument of the resource's `...Args` class."""
     return _unique([v for r in _custom(resources) for v in check_pulumi_inputs(r)])
 
 
-def check_plan_requests(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def check_plan_requests(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     """Vertex AI: the request each resource, dynamic resource and the retraining workflow sends."""
     out: list[Violation] = []
     resources = _custom(resources)
@@ -1750,32 +1758,32 @@ def check_plan_requests(resources: list[Mapping[str, Any]]) -> list[Violation]:
     return _unique(out)
 
 
-def check_feature_sources(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def check_feature_sources(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     """Feature Store v2: each feature group's BigQuery source has what Vertex reads from it."""
     return _unique(_feature_group_rules(_custom(resources)))
 
 
-def check_serving_runtime(resources: list[Mapping[str, Any]], root: Path | None = None) -> list[Violation]:
+def check_serving_runtime(resources: Sequence[Mapping[str, Any]], root: Path | None = None) -> list[Violation]:
     """The serving image is a prebuilt container serving the framework version training installs."""
     return _unique(_serving_rules(_custom(resources), root or REPO_ROOT))
 
 
-def check_images(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def check_images(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     """Every image of every pipeline job: Google-hosted, pinned, and one runtime for training and serving."""
     return _unique(_image_rules(_custom(resources)))
 
 
-def check_network(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def check_network(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     """Private Service Connect forwarding rules as pulumi_gcp documents them."""
     return _unique(_psc_rules(_custom(resources)))
 
 
-def check_iam(resources: list[Mapping[str, Any]]) -> list[Violation]:
+def check_iam(resources: Sequence[Mapping[str, Any]]) -> list[Violation]:
     """IAM custom roles: role id, title, description, stage and permission names well formed."""
     return _unique(_iam_rules(_custom(resources)))
 
 
-def check_plan(resources: list[Mapping[str, Any]], root: Path | None = None) -> list[Violation]:
+def check_plan(resources: Sequence[Mapping[str, Any]], root: Path | None = None) -> list[Violation]:
     """Every violation of Google's rules in a plan's resources (`{"type", "name", "inputs"}` each)."""
     return _unique(
         check_plan_inputs(resources)
