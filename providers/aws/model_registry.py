@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -80,7 +81,7 @@ class ModelRegistry(Capability):
             kind = approval.principal(arn)[1]
             # The account is known at deploy time only: attaching by name in another account would
             # grant a same-named principal there, so a mismatch stops `pulumi up`.
-            who = foundation.account_id.apply(lambda account, arn=arn, i=i: _same_account(arn, account, i))
+            who = foundation.account_id.apply(functools.partial(_same_account, arn, i=i))
             opts = self.child()
             if kind == "role":
                 aws.iam.RolePolicyAttachment(f"{name}-approver-{i}", role=who, policy_arn=policy.arn, opts=opts)

@@ -301,7 +301,7 @@ class RetrainingTrigger(Capability):
             ),
             opts=self.child(),
         )
-        asking = (
+        asking: dict[str, pulumi.Input[str]] = (
             {
                 "VERDICTS": pulumi.Output.concat("s3://", foundation.bucket_name, f"/{DRIFT_OUTPUTS}"),
                 "JOB_PREFIX": jobs,

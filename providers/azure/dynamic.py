@@ -618,7 +618,7 @@ _VERSION_ID = re.compile(
 def version_facts(model: Any) -> dict[str, str]:
     """What binds a record to one registration of a version (azure-ai-ml's `Model` entity): a
     version deleted and registered again under the same number has another creation time."""
-    created = getattr(getattr(model, "creation_context", None), "created_at", None)
+    created: Any = getattr(getattr(model, "creation_context", None), "created_at", None)
     return {
         "model_uri": str(getattr(model, "path", "") or ""),
         "created_at": created.isoformat() if hasattr(created, "isoformat") else str(created or ""),

@@ -555,7 +555,7 @@ class Foundation(Capability):
             container_name=APPROVALS_CONTAINER,
             account_name=self.approvals_account.name,
             resource_group_name=self.rg,
-            public_access="None",
+            public_access=storage.PublicAccess.NONE,
             opts=self.protected(deployment),
         )
         # The deployer (`pulumi up` runs the deploy-time check as it) reads the records. Its principal

@@ -98,7 +98,7 @@ def approvals_bucket(project: str, prefix: str) -> str:
 
 
 def storage_client(project: str, storage_endpoint: str | None = None):
-    from google.cloud import storage
+    import google.cloud.storage as storage
 
     if storage_endpoint:  # only ever a local fake (tests)
         from google.auth.credentials import AnonymousCredentials
@@ -594,12 +594,6 @@ def set_split(client: Any, endpoint: str, split: dict[str, int]) -> None:
         endpoint=v1.Endpoint(name=endpoint, traffic_split={k: int(v) for k, v in split.items()}),
         update_mask=field_mask_pb2.FieldMask(paths=["traffic_split"]),
     )
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def roll_out(
