@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -229,6 +229,24 @@ class AzureOperations(Operations):
         return found
 
     # -- the registry
+    def version(self, number: int) -> ModelVersion:
+        """Version `number`, its status as the deploy-time gate sees it: a version tagged approved that
+        the gate does not approve (a manual registry and no approval record for this registration, or
+        a newer rejection) is `pending`, with the gate's reason in the note. So `mlops model approve`
+        writes a record whenever the gate does not already approve the version, and skips only when
+        it does (a version the runtime identity tagged approved itself is not "already approved")."""
+        from providers.azure.dynamic import approval_state
+
+        found = super().version(number)
+        if found.status != "approved":
+            return found
+        model = self.ml.models.get(name=self.model_name, version=str(number))
+        approved, why = approval_state(model, str(model.id), self.records, self.approval)
+        if approved:
+            return found
+        note = f"tagged approved, not by the gate: {why}"
+        return replace(found, status="pending", note=f"{found.note}; {note}" if found.note else note)
+
     def versions(self) -> list[ModelVersion]:
         from azure.core.exceptions import ResourceNotFoundError
 

@@ -147,6 +147,22 @@ def test_approve_and_reject(world, capsys):
     assert all(r[2]["properties"]["modelUri"] == DEV_FILES for r in puts)  # only tags change
 
 
+def test_approve_writes_a_record_for_a_version_only_its_tag_calls_approved(world, capsys):
+    # Version 1 is tagged approved but no approver's record exists (the runtime identity can tag): in
+    # a manual registry the gate refuses it, so `approve` must write the record, not say "already".
+    from providers.azure.dynamic import ApprovalRecords
+
+    account = "churndevgate5cbab6b1c4"  # the approvals account of sub-dev/churn-dev-rg
+    records = ApprovalRecords(account, "approvals", f"{world.blob.url}/{account}")
+    version_id = f"{MODEL}/versions/1"
+    assert records.latest(version_id) is None
+    assert cli(world, "model", "approve", "1") == 0
+    assert "version 1 approved (was pending)" in capsys.readouterr().out
+    assert records.latest(version_id)["decision"] == "approved"
+    assert cli(world, "model", "approve", "1") == 0  # now the gate approves it: nothing more to write
+    assert "version 1 already approved" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -167,8 +183,8 @@ def test_bad_input(world, capsys, args, message):
 
 
 def test_promote_to_another_workspace(world, capsys):
-    # a manual registry: an approver's record, not only the tag (`mlops model approve 1` does nothing
-    # for a version already tagged approved, so the approver's own call writes it here)
+    # a manual registry: an approver's record, not only the tag (written here by the approver's own
+    # call to model_registry.approve, the path the docs give besides `mlops model approve`)
     from providers.azure.dynamic import ApprovalRecords
     from providers.azure.model_registry import approve
 
