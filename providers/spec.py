@@ -121,7 +121,9 @@ class Registry(_Model):
     """Who may approve versions, in the cloud's principal syntax; the kit grants them exactly what
     approving needs. GCP: IAM members (`group:reviewers@example.com`, `user:`, `serviceAccount:`,
     `domain:`), validated by providers/gcp/translate.py. AWS: IAM role, user or group ARNs of the
-    stack's account, given the approver policy (providers/aws/approval.py). Empty: the admins grant it."""
+    stack's account, given the approver policy (providers/aws/approval.py). Azure: `user:`, `group:` or
+    `servicePrincipal:` + an Entra object id, given the approval records container
+    (providers/azure/translate.py). Empty: the admins grant it."""
 
 
 class QualityGate(_Model):
