@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from providers.errors import SpecError
 
@@ -133,6 +134,12 @@ def redeploy_hints(cloud: str) -> tuple[str, ...]:
 def replace_on_change() -> dict[str, tuple[str, ...]]:
     """Pulumi type -> top-level inputs whose change replaces the resource, over every cloud."""
     return {t: keys for cloud in _PROVIDERS for t, keys in catalog(cloud).REPLACE_ON_CHANGE.items()}
+
+
+def replace_when() -> dict[str, Callable[[dict[str, Any], dict[str, Any]], list[str]]]:
+    """Pulumi type -> f(old inputs, new inputs) -> the inputs whose change replaces the resource, for
+    replacements that depend on how a property changes (a cloud's optional `REPLACE_WHEN`)."""
+    return {t: f for cloud in _PROVIDERS for t, f in getattr(catalog(cloud), "REPLACE_WHEN", {}).items()}
 
 
 # --- the provider itself ----------------------------------------------------------------------

@@ -147,7 +147,7 @@ DEFECTS: tuple[Defect, ...] = (
     Defect(
         "diff-bq-required",
         "a BigQuery column tightened to REQUIRED no longer flagged as a replace by `mlops diff`",
-        "infra/diff/resources.py",
+        "providers/gcp/catalog.py",
         'if was != now and (was, now) != ("REQUIRED", "NULLABLE"):',
         'if was != now and now != "REQUIRED" and (was, now) != ("REQUIRED", "NULLABLE"):',
         ("tests/diff/test_bigquery_schema_changes.py", "tests/diff/test_diff.py"),

@@ -23,14 +23,13 @@ from typing import Any
 from infra.diff.load import PlanFileError, load_plan
 from infra.diff.ml import ml_changes, show
 from infra.diff.render import marker, render_json, render_markdown
-from infra.diff.resources import REPLACE_WHEN, resource_changes
+from infra.diff.resources import resource_changes
 from infra.diff.result import Change, MlChange, PlanDiff, ResourceChange
 from infra.diff.secrets import redact, secret_paths
 from infra.diff.walk import MISSING, walk_diff
 
 __all__ = [
     "MISSING",
-    "REPLACE_WHEN",
     "Change",
     "MlChange",
     "PlanDiff",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any
 
 from infra.config import SECRET_PLACEHOLDER
@@ -13,40 +11,6 @@ from infra.diff.walk import MISSING, _top, walk_diff
 from providers import registry
 
 _OPS_ORDER = {"delete": 0, "replace": 1, "update": 2, "create": 3}
-
-
-def _bigquery_mode(column: dict[str, Any]) -> str:
-    return str(column.get("mode") or "NULLABLE").upper()
-
-
-def _bigquery_schema_replaces(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """BigQuery changes a table's schema in place only by adding NULLABLE or REPEATED columns, or
-    relaxing REQUIRED to NULLABLE; the provider replaces the table, and drops its rows, for anything
-    else: a column dropped, its type changed, any other change of mode, a REQUIRED column added
-    (terraform-provider-google, which pulumi-gcp wraps: `resourceBigQueryTableSchemaIsChangeable`
-    and `bigQueryTableModeIsForceNew` in resource_bigquery_table.go; BigQuery "Modifying table
-    schemas", https://cloud.google.com/bigquery/docs/managing-table-schemas)."""
-    try:
-        before = {c["name"]: c for c in json.loads(old.get("schema") or "[]")}
-        after = {c["name"]: c for c in json.loads(new.get("schema") or "[]")}
-    except (TypeError, ValueError):
-        return []
-    if any(_bigquery_mode(c) == "REQUIRED" for name, c in after.items() if name not in before):
-        return ["schema"]
-    for name, column in before.items():
-        kept = after.get(name)
-        if kept is None or kept.get("type") != column.get("type"):
-            return ["schema"]
-        was, now = _bigquery_mode(column), _bigquery_mode(kept)
-        if was != now and (was, now) != ("REQUIRED", "NULLABLE"):
-            return ["schema"]
-    return []
-
-
-# Replacements that depend on how a property changes, not only on whether it does.
-REPLACE_WHEN: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[str]]] = {
-    "gcp:bigquery/table:Table": _bigquery_schema_replaces,
-}
 
 
 def _key(urn: str) -> str:
@@ -67,6 +31,7 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
         for key in set(old) | set(new)
     }
     data_bearing, replace_on_change = registry.data_bearing(), registry.replace_on_change()
+    replace_when = registry.replace_when()
     out: list[ResourceChange] = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
@@ -93,8 +58,8 @@ def resource_changes(base: dict[str, Any], head: dict[str, Any]) -> list[Resourc
                 rc.reasons.append("the resource is protected: `pulumi up` will refuse until it is unprotected")
         else:
             forced = set(replace_on_change.get(res["type"], ()))
-            if res["type"] in REPLACE_WHEN:
-                forced |= set(REPLACE_WHEN[res["type"]](a.get("inputs") or {}, b.get("inputs") or {}))
+            if res["type"] in replace_when:
+                forced |= set(replace_when[res["type"]](a.get("inputs") or {}, b.get("inputs") or {}))
             # Pulumi does not apply changes to `ignore_changes` properties: neither does the diff.
             ignored = set(b.get("ignore_changes") or ())
             for path, x, y in walk_diff(a.get("inputs") or {}, b.get("inputs") or {}):

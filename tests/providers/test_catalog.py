@@ -45,6 +45,21 @@ def test_each_catalog_holds_its_own_cloud_only(cloud):
     assert all(t.startswith(prefixes[cloud]) for t in cat.REPLACE_ON_CHANGE)
     # Every data-bearing type says which inputs replace it.
     assert set(cat.DATA_BEARING) <= set(cat.REPLACE_ON_CHANGE)
+    assert all(t.startswith(prefixes[cloud]) for t in getattr(cat, "REPLACE_WHEN", {}))
+
+
+def test_the_cloud_neutral_code_names_no_clouds_resource_type():
+    """A cloud's resource types (what it stores, what replaces what) live in its catalog: a Pulumi type
+    token of any cloud quoted in infra/, pipelines/ or the core provider modules is a cloud's knowledge
+    outside its folder (it was: GCP's BigQuery schema rule in infra/diff/resources.py)."""
+    token = re.compile(r"""['"](aws|gcp|azure-native):[a-zA-Z0-9]+/[a-zA-Z0-9]+:[A-Za-z0-9]+['"]""")
+    core = [*(ROOT / "infra").rglob("*.py"), *(ROOT / "pipelines").rglob("*.py"), *(ROOT / "providers").glob("*.py")]
+    found = [
+        f"{path.relative_to(ROOT)}: {m.group(0)}"
+        for path in core
+        for m in token.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert found == []
 
 
 @pytest.mark.parametrize("cloud", registry.clouds())
