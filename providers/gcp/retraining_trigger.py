@@ -417,7 +417,7 @@ def workflow_source(
                                 "switch": [
                                     {
                                         "condition": (
-                                            '${error.code == 409 and map.get(error, ["body", "error", "status"]) '
+                                            '${map.get(error, "code") == 409 and map.get(error, ["body", "error", "status"]) '
                                             '== "ALREADY_EXISTS"}'
                                         ),
                                         "return": '${"not started: run " + job_id + " exists"}',
@@ -440,6 +440,13 @@ def workflow_source(
             }
         },
         {"sleep": {"call": "sys.sleep", "args": {"seconds": "${wait}"}}},
+        # The hand-over's argument: a map is defined in an assign step, never inside an expression
+        # ("Maps", https://cloud.google.com/workflows/docs/reference/syntax/maps).
+        {
+            "hand_over_argument": {
+                "assign": [{"handover": {"handover": {"incident": "${incident}", "started": "${started}"}}}]
+            }
+        },
         {
             # Hand over to a new execution of the latest revision, and end. 429 and 503 (and a failed
             # connection) mean the request was not processed: retried ("http.default_retry_non_idempotent",
@@ -450,11 +457,7 @@ def workflow_source(
                     "args": {
                         "url": executions,
                         "auth": {"type": "OAuth2"},
-                        "body": {
-                            "argument": (
-                                '${json.encode_to_string({"handover": {"incident": incident, "started": started}})}'
-                            )
-                        },
+                        "body": {"argument": "${json.encode_to_string(handover)}"},
                     },
                     "result": "next_execution",
                 },

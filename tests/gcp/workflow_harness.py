@@ -208,6 +208,10 @@ class Harness:
             expression = value[2:-1]
             if re.search(r"(?<![=!<>])=(?!=)|\blambda\b|__", expression):
                 raise Unsupported(f"not a Workflows expression the harness reads: {expression!r}")
+            # A map is defined in an assign step, not inside an expression ("Maps",
+            # https://cloud.google.com/workflows/docs/reference/syntax/maps): Python would accept one.
+            if "{" in re.sub(r'"(?:[^"\\]|\\.)*"', "", expression):
+                raise Unsupported(f"a map literal inside an expression: {expression!r}")
             try:
                 return eval(expression, {"__builtins__": {}}, {**self.names, **scope})  # noqa: S307 - test harness
             except NameError as exc:
