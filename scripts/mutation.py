@@ -45,7 +45,7 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     "config": ("infra/config.py", ["tests/infra/test_config.py"]),
     "diff-ml": ("infra/diff/ml.py", ["tests/diff/test_ml_lines.py"]),
     "diff-resources": ("infra/diff/resources.py", ["tests/diff/test_bigquery_schema_changes.py"]),
-    "base": ("providers/base.py", ["tests/contract/test_components_runtime.py", "tests/providers"]),
+    "base": ("providers/base.py", ["tests/providers/test_base.py"]),
     "aws-translate": ("providers/aws/translate.py", ["tests/aws/test_translate.py", "tests/aws/test_sizes.py"]),
     "gcp-translate": ("providers/gcp/translate.py", ["tests/gcp/test_translate.py"]),
     "azure-translate": ("providers/azure/translate.py", ["tests/azure/test_translate.py"]),
