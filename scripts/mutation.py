@@ -44,7 +44,10 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     "cron": ("providers/cron.py", ["tests/providers/test_cron.py", "tests/spec"]),
     "config": ("infra/config.py", ["tests/infra/test_config.py"]),
     "diff-ml": ("infra/diff/ml.py", ["tests/diff/test_ml_lines.py"]),
-    "diff-resources": ("infra/diff/resources.py", ["tests/diff/test_bigquery_schema_changes.py"]),
+    "diff-resources": (
+        "infra/diff/resources.py",
+        ["tests/diff/test_resource_changes.py", "tests/diff/test_bigquery_schema_changes.py"],
+    ),
     "base": ("providers/base.py", ["tests/providers/test_base.py"]),
     "aws-translate": ("providers/aws/translate.py", ["tests/aws/test_translate.py", "tests/aws/test_sizes.py"]),
     "gcp-translate": ("providers/gcp/translate.py", ["tests/gcp/test_translate.py"]),
