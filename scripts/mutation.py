@@ -42,7 +42,7 @@ COPIED = ("infra", "providers", "pipelines", "tests", ".github", "docs", "pyproj
 TARGETS: dict[str, tuple[str, list[str]]] = {
     "spec": ("providers/spec.py", ["tests/spec"]),
     "cron": ("providers/cron.py", ["tests/providers/test_cron.py", "tests/spec"]),
-    "config": ("infra/config.py", ["tests/infra/test_config.py"]),
+    "config": ("infra/config.py", ["tests/infra/test_config.py", "tests/infra/test_config_rules.py"]),
     "diff-ml": ("infra/diff/ml.py", ["tests/diff/test_ml_lines.py"]),
     "diff-resources": (
         "infra/diff/resources.py",
