@@ -331,3 +331,21 @@ def test_a_secret_is_never_shown():
     # A value Pulumi encrypts reaches the plan as the placeholder: under it, nothing is shown either.
     base, head = _edit("monitor.alert_email", "[secret]"), _edit("monitor.alert_email", "a@example.com")
     assert _lines(_plan(base), _plan(head)) == [("monitor.alert_email", "monitor.alert_email: changed (secret)", True)]
+
+
+# --- found by mutation testing (scripts/mutation.py --only diff-ml) ----------------------------------
+
+
+def test_a_secret_only_the_new_plan_holds_is_hidden_and_the_lines_after_it_stay():
+    head = _edit("tags.api_token", "abc123")
+    head["tags"]["zone"] = "b"
+    assert _lines(_plan(), _plan(head)) == [
+        ("tags.api_token", "tags.api_token: changed (secret)", True),
+        ("tags.zone", "tag zone: set to b", True),
+    ]
+
+
+def test_a_platform_without_tags_has_no_promotion():
+    base, head = _edit("tags", MISSING), _edit("tags", MISSING)
+    head["endpoint"]["model_version"] = 2
+    assert _lines(_plan(base), _plan(head)) == [("endpoint.model_version", "model version 1 -> 2", True)]

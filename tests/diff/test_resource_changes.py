@@ -229,3 +229,63 @@ def test_dangerous_changes_come_first_then_by_operation_type_and_name():
         ("create", "another-role", False),
         ("create", "new-role", False),
     ]
+
+
+# --- found by mutation testing (scripts/mutation.py --only diff-resources) ---------------------------
+
+TABLE = "gcp:bigquery/table:Table"
+
+
+def test_resources_of_different_types_with_one_name_are_not_confused():
+    base = _plan(_res(BUCKET, "data", bucket="b"), _res(ROLE, "data", name="r"))
+    head = _plan(_res(BUCKET, "data", bucket="b", tags={"a": "1"}), _res(ROLE, "data", name="r"))
+    assert [(rc.op, rc.type, [c.path for c in rc.changes]) for rc in resource_changes(base, head)] == [
+        ("update", BUCKET, ["tags"])
+    ]
+    # Two URNs that are not Pulumi's, ending alike, are two resources.
+    odd = [{**_res(ROLE, name, name="r"), "urn": f"{name}::role"} for name in ("a", "b")]
+    assert [rc.urn for rc in resource_changes(_plan(*odd), _plan())] == ["a::role", "b::role"]
+
+
+def test_a_bigquery_table_is_replaced_for_its_catalog_inputs_too():
+    base = _plan(_res(TABLE, "features", tableId="a", schema='[{"name": "x", "type": "STRING"}]'))
+    head = _plan(_res(TABLE, "features", tableId="b", schema='[{"name": "x", "type": "STRING"}]'))
+    [rc] = resource_changes(base, head)
+    assert (rc.op, rc.reasons) == (
+        "replace",
+        ["replaces a BigQuery table (`tableId` cannot change in place): its data is lost"],
+    )
+
+
+def test_a_schema_given_to_a_table_that_had_none():
+    base = _plan(_res(TABLE, "features", tableId="a"))
+    required = _plan(
+        _res(TABLE, "features", tableId="a", schema='[{"name": "x", "type": "STRING", "mode": "REQUIRED"}]')
+    )
+    nullable = _plan(_res(TABLE, "features", tableId="a", schema='[{"name": "x", "type": "STRING"}]'))
+    assert [rc.op for rc in resource_changes(base, required)] == ["replace"]
+    assert [rc.op for rc in resource_changes(base, nullable)] == ["update"]
+    # Taken away: every column is dropped.
+    assert [rc.op for rc in resource_changes(nullable, base)] == ["replace"]
+
+
+def test_an_ignored_property_does_not_hide_the_changes_after_it():
+    base = _plan(_res(ROLE, "role", assumeRolePolicy="a", tags={"t": "1"}))
+    head = _plan({**_res(ROLE, "role", assumeRolePolicy="b", tags={"t": "2"}), "ignore_changes": ["assumeRolePolicy"]})
+    [rc] = resource_changes(base, head)
+    assert [(c.path, c.old, c.new) for c in rc.changes] == [("tags.t", "1", "2")]
+
+
+def test_an_unchanged_resource_does_not_hide_the_ones_after_it():
+    base = _plan(_res(BUCKET, "a-same", bucket="s"), _res(ROLE, "z-role", name="r", tags={"t": "1"}))
+    head = _plan(_res(BUCKET, "a-same", bucket="s"), _res(ROLE, "z-role", name="r", tags={"t": "2"}))
+    assert [(rc.op, rc.name) for rc in resource_changes(base, head)] == [("update", "z-role")]
+
+
+def test_an_object_holding_a_secret_is_hidden_whole_when_it_appears_or_goes():
+    base = _plan(_res(ROLE, "role", name="r"))
+    head = _plan(_res(ROLE, "role", name="r", settings={"token": "abc", "n": 1}))
+    [change] = resource_changes(base, head)[0].changes
+    assert (change.path, change.old, change.new, change.secret) == ("settings", MISSING, "[secret]", True)
+    [change] = resource_changes(head, base)[0].changes
+    assert (change.path, change.old, change.new, change.secret) == ("settings", "[secret]", MISSING, True)
