@@ -50,7 +50,10 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
     ),
     "base": ("providers/base.py", ["tests/providers/test_base.py"]),
     "aws-translate": ("providers/aws/translate.py", ["tests/aws/test_translate.py", "tests/aws/test_sizes.py"]),
-    "gcp-translate": ("providers/gcp/translate.py", ["tests/gcp/test_translate.py"]),
+    "gcp-translate": (
+        "providers/gcp/translate.py",
+        ["tests/gcp/test_translate.py", "tests/gcp/test_translate_settings.py"],
+    ),
     "azure-translate": ("providers/azure/translate.py", ["tests/azure/test_translate.py"]),
 }
 

@@ -1,0 +1,228 @@
+"""providers/gcp/translate.py: the whole settings of the example stack and each helper's table,
+written out literally (the tests `scripts/mutation.py --only gcp-translate` runs per mutant, with
+tests/gcp/test_translate.py). No stack is planned.
+
+Sources of the values: the aiplatform SDK's SERVING_CONTAINER_URIS (prebuilt image tags, the
+`europe`/`asia`/`us` mirrors), AiEndpoint's numeric name rule, the portable size table (CONTEXT,
+issue 11), the drift window = the monitor schedule's (longest) interval.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from infra.config import load_stack_file, resolve_file
+from pipelines.spec import Framework
+from providers.gcp import translate as t
+from providers.spec import SpecError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCHEMA = [
+    {"name": "customer_id", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "event_time", "type": "TIMESTAMP", "mode": "REQUIRED"},
+    {"name": "tenure_months", "type": "INTEGER", "mode": "NULLABLE"},
+    {"name": "monthly_charges", "type": "FLOAT", "mode": "NULLABLE"},
+    {"name": "contract_type", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "support_calls", "type": "INTEGER", "mode": "NULLABLE"},
+    {"name": "total_charges", "type": "FLOAT", "mode": "NULLABLE"},
+    {"name": "payment_method", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "paperless_billing", "type": "BOOLEAN", "mode": "NULLABLE"},
+    {"name": "avg_monthly_spend", "type": "FLOAT", "mode": "NULLABLE"},
+    {"name": "support_calls_per_year", "type": "FLOAT", "mode": "NULLABLE"},
+    {"name": "mlops_written_at", "type": "TIMESTAMP", "mode": "NULLABLE"},
+]
+
+EXPECTED = {
+    "project": "my-ml-project",
+    "region": "europe-west4",
+    "prefix": "churn-dev",
+    "labels": {"mlops-environment": "dev", "mlops-platform": "churn", "team": "ml-platform"},
+    "bucket_name": "my-ml-project-churn-dev-mlops",
+    "service_account_id": "churn-dev-ml",
+    "workflow_account_id": "churn-dev-retrain",
+    "dataset_id": "churn_dev_features",
+    "logs_dataset_id": "churn_dev_serving_logs",
+    "online_store_name": "churn_dev_online",
+    "feature_views": {"customer_profile": "customer_profile"},
+    "feature_group_ids": {"customer_profile": "churn_dev_customer_profile"},
+    "bq_schemas": {"customer_profile": SCHEMA},
+    "source_views": {"customer_profile": "customer_profile_vertex_source"},
+    "training_size": ("e2-standard-4", 4, 16, None),
+    "serving_size": ("e2-standard-2", 2, 8, None),
+    "step_limits": ("4", "16G"),
+    "step_accelerator": None,
+    "serving_machine": "e2-standard-2",
+    "serving_accelerator": None,
+    "model_id": "churn-dev-churn",
+    "endpoint_id": "1966262384",
+    "pipeline_display_name": "churn-dev-churn",
+    "training_schedule": "0 3 * * *",
+    "monitor_schedule": "0 * * * *",
+    "drift_window_seconds": 3600,
+    "drift_window_regular": True,
+    "sampling_rate": 0.2,
+    "serving_image": "europe-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-4:latest",
+    "image_lookup": {
+        "location": "europe",
+        "project": "vertex-ai",
+        "repository_id": "prediction",
+        "image_name": "sklearn-cpu.1-4:latest",
+    },
+    "io_config": {
+        "kind": "gcp",
+        "project": "my-ml-project",
+        "location": "europe-west4",
+        "platform": "churn-dev",
+        "features": {
+            "customer_profile": {
+                "table": "my-ml-project.churn_dev_features.customer_profile",
+                "schema": SCHEMA,
+                "entity": "customer_id",
+                "event_time": "event_time",
+            }
+        },
+        "written_at": "mlops_written_at",
+        "capture": "my-ml-project.churn_dev_serving_logs.request_response_logging",
+        "drift_log": "mlops-drift",
+    },
+    "log_bucket_id": "churn-dev-mlops-logs",
+    "drift_log_filter": 'logName="projects/my-ml-project/logs/mlops-drift" AND jsonPayload.mlops_platform="churn-dev"',
+    "private": True,
+    "vpc_name": "churn-dev-mlops",
+    "psc_subnet_cidr": "10.201.0.0/28",
+}
+
+
+def test_the_example_stack_translates_to_exactly_these_settings():
+    _, deployment = resolve_file(load_stack_file(ROOT / "Pulumi.gcp-dev.yaml"))
+    assert dataclasses.asdict(deployment.settings) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("region", "area"),
+    [
+        ("europe-west4", "europe"),
+        ("me-west1", "europe"),
+        ("asia-east1", "asia"),
+        ("australia-southeast1", "asia"),
+        ("us-central1", "us"),
+        ("northamerica-northeast1", "us"),
+        ("africa-south1", "us"),
+    ],
+)
+def test_the_prebuilt_image_mirror_nearest_each_region(region, area):
+    assert t.image_area(region) == area
+
+
+def test_the_serving_image_of_each_framework_and_its_digest_lookup():
+    image = t.serving_image("us-central1", Framework("xgboost", "1.7.6"))
+    assert image == "us-docker.pkg.dev/vertex-ai/prediction/xgboost-cpu.1-7:latest"
+    assert t.image_lookup(image) == {
+        "location": "us",
+        "project": "vertex-ai",
+        "repository_id": "prediction",
+        "image_name": "xgboost-cpu.1-7:latest",
+    }
+    assert t.serving_image("asia-east1", Framework("scikit-learn", "1.4.2")) == (
+        "asia-docker.pkg.dev/vertex-ai/prediction/sklearn-cpu.1-4:latest"
+    )
+
+
+@pytest.mark.parametrize(
+    ("framework", "offered"),
+    [
+        (Framework("scikit-learn", "0.99.1"), "0.20, 0.22, 0.23, 0.24, 1.0, 1.2, 1.3, 1.4, 1.5, 1.6"),
+        (Framework("lightgbm", "4.0.0"), "none"),
+    ],
+)
+def test_a_framework_without_a_prebuilt_image_is_refused_listing_the_offered_ones(framework, offered):
+    with pytest.raises(SpecError) as raised:
+        t.serving_image("europe-west4", framework)
+    minor = framework.version.rsplit(".", 1)[0]
+    assert (raised.value.key, raised.value.rule) == (
+        "mlops:platform.pipeline.name",
+        f"trains with {framework.name} {framework.version}, but Vertex AI has no prebuilt prediction image for "
+        f"{framework.name} {minor} (google-cloud-aiplatform's SERVING_CONTAINER_URIS offers {offered}): "
+        "pin the pipeline's framework to one of those",
+    )
+
+
+@pytest.mark.parametrize(
+    ("cron", "seconds", "regular"),
+    [
+        ("*/5 * * * *", 300, True),
+        ("0 * * * *", 3600, True),
+        ("0 */6 * * *", 21600, True),
+        ("0 3 * * *", 86400, True),
+        ("30 2 * * 0", 604800, True),
+        ("0 3 * * 1-5", 259200, False),  # Friday 03:00 -> Monday 03:00
+        ("0 0 1 * *", 2678400, False),  # the longest month, 31 days
+    ],
+)
+def test_the_drift_window_is_the_schedules_longest_interval(cron, seconds, regular):
+    assert t.schedule_window(cron) == (seconds, regular)
+
+
+def test_the_endpoint_id_is_a_stable_ten_digit_number_per_prefix():
+    assert t.endpoint_id("churn-dev") == "1966262384"
+    assert t.endpoint_id("a-b") == "2833149503"
+
+
+def test_vertex_regions_are_the_sdks_list():
+    regions = t.vertex_regions()
+    assert {"europe-west4", "us-central1", "asia-east1", "africa-south1"} <= regions
+    assert "europe-west99" not in regions and all(isinstance(r, str) for r in regions)
+    assert len(regions) == 43
+
+
+@pytest.mark.parametrize(
+    ("value", "rule"),
+    [
+        (
+            "abcde",
+            "service account id 'abcde' is 5 characters; GCP allows 6 to 30 (shorten the platform name or environment)",
+        ),
+        (
+            "a" * 31,
+            f"service account id '{'a' * 31}' is 31 characters; GCP allows 6 to 30 "
+            "(shorten the platform name or environment)",
+        ),
+        ("1abcdef", "service account id '1abcdef' breaks the GCP naming rule ^[a-z][a-z0-9-]{4,28}[a-z0-9]$"),
+    ],
+)
+def test_a_service_account_id_outside_the_rule_is_refused(value, rule):
+    with pytest.raises(SpecError) as raised:
+        t.check_service_account_id(value, "k")
+    assert (raised.value.key, raised.value.rule) == ("k", rule)
+
+
+def test_service_account_ids_at_the_edges_are_accepted():
+    assert t.check_service_account_id("abcdef", "k") == "abcdef"
+    assert t.check_service_account_id("a" * 30, "k") == "a" * 30
+
+
+def test_online_store_names_and_feature_group_ids_at_their_edges():
+    assert t.check_online_store_name("a" * 60, "k") == "a" * 60
+    with pytest.raises(SpecError) as raised:
+        t.check_online_store_name("a" * 61, "k")
+    assert (raised.value.key, raised.value.rule) == (
+        "k",
+        f"feature online store / view id '{'a' * 61}' is 61 characters; Vertex AI allows at most 60 of [a-z0-9_]",
+    )
+    with pytest.raises(SpecError) as raised:
+        t.check_online_store_name("a-b", "k")
+    assert (
+        raised.value.rule == "feature online store / view id 'a-b' breaks the GCP naming rule ^[a-z_][a-z0-9_]{0,59}$"
+    )
+    assert t.check_feature_group_id("a" * 128, "k") == "a" * 128
+    with pytest.raises(SpecError) as raised:
+        t.check_feature_group_id("a" * 129, "k")
+    assert (raised.value.key, raised.value.rule) == (
+        "k",
+        f"feature group id '{'a' * 129}' (<name>_<environment>_<group>) is 129 characters; "
+        "Vertex AI allows at most 128 of [a-z0-9_] (shorten the group name)",
+    )
