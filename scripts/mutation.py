@@ -54,7 +54,10 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
         "providers/gcp/translate.py",
         ["tests/gcp/test_translate.py", "tests/gcp/test_translate_settings.py"],
     ),
-    "azure-translate": ("providers/azure/translate.py", ["tests/azure/test_translate.py"]),
+    "azure-translate": (
+        "providers/azure/translate.py",
+        ["tests/azure/test_translate.py", "tests/azure/test_translate_settings.py"],
+    ),
 }
 
 
