@@ -49,7 +49,10 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
         ["tests/diff/test_resource_changes.py", "tests/diff/test_bigquery_schema_changes.py"],
     ),
     "base": ("providers/base.py", ["tests/providers/test_base.py"]),
-    "aws-translate": ("providers/aws/translate.py", ["tests/aws/test_translate.py", "tests/aws/test_sizes.py"]),
+    "aws-translate": (
+        "providers/aws/translate.py",
+        ["tests/aws/test_translate.py", "tests/aws/test_sizes.py", "tests/aws/test_translate_settings.py"],
+    ),
     "gcp-translate": (
         "providers/gcp/translate.py",
         ["tests/gcp/test_translate.py", "tests/gcp/test_translate_settings.py"],
