@@ -64,13 +64,20 @@ TARGETS: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def _config(module: str, tests: list[str]) -> str:
+# Targets whose tests run the Pulumi runtime (gRPC threads): a mutant's test process forked from
+# mutmut's own process, which ran those tests once already, can hang until mutmut's CPU limit and
+# be reported a "timeout" whatever the mutant did; mutmut's fork server starts each from a clean one.
+FORK_UNSAFE = {"base"}
+
+
+def _config(module: str, tests: list[str], name: str = "") -> str:
     existing = [t for t in tests if (ROOT / t).exists()]
     return (
         "\n[tool.mutmut]\n"
         f"source_paths = [{json.dumps(module)}]\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(existing)}\n"
         f"also_copy = {json.dumps(_also_copy())}\n"
+        + ('process_isolation = "forkserver"\n' if name in FORK_UNSAFE else "")
     )
 
 
@@ -90,7 +97,7 @@ def run_target(name: str, keep: Path | None, workers: int = 1, minutes: float | 
         elif source.is_file():
             shutil.copyfile(source, target)
     with (work / "pyproject.toml").open("a", encoding="utf-8") as handle:
-        handle.write(_config(module, tests))
+        handle.write(_config(module, tests, name))
     mutmut = [sys.executable, "-m", "mutmut"]
     started = time.monotonic()
     # Its own session, so that a wall-clock bound stops mutmut and every test process it forked.

@@ -144,7 +144,11 @@ def test_a_limitation_refuses_unless_it_says_note():
 CALLS: list[tuple[str, str, tuple[Any, ...]]] = []
 
 
+DEPLOYMENTS: list[Any] = []
+
+
 def _component(capability: str, published: dict[str, Any] | None = None) -> type[Capability]:
+    """A fake capability; `published={"skip": True}` makes it publish nothing."""
     keys = OUTPUT_KEYS[capability]
 
     class Fake(Capability):
@@ -153,7 +157,10 @@ def _component(capability: str, published: dict[str, Any] | None = None) -> type
         def __init__(self, name: str, deployment: Deployment[Any], *collaborators: Any) -> None:
             super().__init__(name)
             CALLS.append((capability, name, collaborators))
+            DEPLOYMENTS.append(deployment)
             self.out = f"{capability}.out"
+            if published == {"skip": True}:
+                return
             self.publish(**(published if published is not None else {key: f"{capability}.{key}" for key in keys}))
 
     Fake.capability = capability
@@ -183,7 +190,10 @@ class FakeProvider(Provider[str]):
 
 def test_the_seven_components_are_declared_in_order_each_given_what_came_before(mocks):
     CALLS.clear()
-    components = FakeProvider().build(_deployment())
+    DEPLOYMENTS.clear()
+    deployment = _deployment()
+    components = FakeProvider().build(deployment)
+    assert len(DEPLOYMENTS) == 7 and all(d is deployment for d in DEPLOYMENTS)
     assert CALLS == [
         ("Foundation", "churn-dev-foundation", ()),
         ("FeatureStore", "churn-dev-feature-store", ("Foundation.out",)),
@@ -242,6 +252,29 @@ def test_deploy_returns_every_stack_output(mocks):
         "alert_topic": "RetrainingTrigger.alert_topic",
         "retrain_target": "RetrainingTrigger.retrain_target",
     }
+
+
+def test_a_component_that_publishes_nothing_is_a_bug_named_in_one_line(mocks):
+    with pytest.raises(TypeError) as raised:
+        FakeProvider(ModelMonitor={"skip": True}).deploy(_deployment())
+    assert str(raised.value) == "provider fake did not publish ['monitor']"
+
+
+@pulumi.runtime.test
+def test_a_component_takes_the_options_it_is_given(mocks):
+    Foundation = _component("Foundation")
+
+    class Parented(Capability):
+        cloud, capability = "fake", "Endpoint"
+
+    parent = Foundation("churn-dev-foundation", _deployment())
+    child = Parented("churn-dev-endpoint", pulumi.ResourceOptions(parent=parent))
+
+    def check(urn: str) -> None:
+        # the parent's type comes before the component's own: the options were passed on
+        assert urn.split("::")[2].endswith("mlops:fake:Foundation$mlops:fake:Endpoint")
+
+    return child.urn.apply(check)
 
 
 def test_a_component_publishing_other_keys_is_a_bug_named_in_one_line(mocks):
