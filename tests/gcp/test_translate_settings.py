@@ -226,3 +226,124 @@ def test_online_store_names_and_feature_group_ids_at_their_edges():
         f"feature group id '{'a' * 129}' (<name>_<environment>_<group>) is 129 characters; "
         "Vertex AI allows at most 128 of [a-z0-9_] (shorten the group name)",
     )
+
+
+# --- found by mutation testing (scripts/mutation.py --only gcp-translate) ---------------------------
+
+GPU_REGIONS = (
+    "asia-east1, asia-northeast1, asia-northeast3, asia-south1, asia-southeast1, australia-southeast1, "
+    "europe-west1, europe-west2, europe-west3, europe-west4, northamerica-northeast1, southamerica-east1, "
+    "us-central1, us-east1, us-east4, us-west1, us-west2, us-west4"
+)
+
+
+def test_gpu_where_vertex_offers_no_t4_lists_the_regions_that_do():
+    with pytest.raises(SpecError) as raised:
+        t._gpu("gpu", "europe-north1", "k")
+    assert (raised.value.key, raised.value.rule) == (
+        "k",
+        f"'gpu' maps to NVIDIA_TESLA_T4, which Vertex AI does not offer in europe-north1; use one of {GPU_REGIONS}",
+    )
+    assert t._gpu("gpu", "europe-west4", "k") == ("NVIDIA_TESLA_T4", 1)
+    assert t._gpu("large", "europe-north1", "k") is None
+
+
+def test_names_breaking_the_charset_name_their_key_and_what_they_are():
+    with pytest.raises(SpecError) as raised:
+        t.check_feature_group_id("churn-dev_profile", "k")
+    assert (raised.value.key, raised.value.rule) == (
+        "k",
+        "feature group id 'churn-dev_profile' breaks the GCP naming rule ^[a-z_][a-z0-9_]{0,127}$",
+    )
+    with pytest.raises(SpecError) as raised:
+        t.check_online_store_name("a-b", "k")
+    assert raised.value.key == "k"
+
+
+def test_without_the_aiplatform_sdk_the_regions_cannot_be_checked(monkeypatch, tmp_path):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SpecError) as raised:
+        t.vertex_regions()
+    assert (raised.value.key, raised.value.rule) == (
+        "mlops:cloud",
+        "the gcp provider needs google-cloud-aiplatform: pip install -e '.[gcp]'",
+    )
+
+
+def test_an_aiplatform_sdk_without_its_region_list_is_named(monkeypatch, tmp_path):
+    import importlib.machinery
+    import importlib.util
+
+    (tmp_path / "constants").mkdir()
+    (tmp_path / "constants" / "base.py").write_text("a.b = 1\nx, y = 1, 2\nOTHER = {'europe-west4'}\n")
+    spec = importlib.machinery.ModuleSpec("google.cloud.aiplatform", None, is_package=True)
+    spec.submodule_search_locations = [str(tmp_path)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    with pytest.raises(SpecError) as raised:
+        t.vertex_regions()
+    assert (raised.value.key, raised.value.rule) == (
+        "mlops:cloud",
+        f"google-cloud-aiplatform changed: no SUPPORTED_REGIONS in {tmp_path / 'constants' / 'base.py'}",
+    )
+    spec.submodule_search_locations = []
+    with pytest.raises(SpecError) as raised:
+        t.vertex_regions()
+    assert raised.value.rule == "the gcp provider needs google-cloud-aiplatform: pip install -e '.[gcp]'"
+
+
+WRITTEN_AT_TAKEN = "'mlops_written_at' is the column the kit stamps each feature-store write with: rename this column"
+EXTRA = {
+    "name": "flags",
+    "entity": "customer_id",
+    "event_time": "event_time",
+    "online": False,
+    "features": [{"name": "autopay", "type": "bool"}],
+}
+
+
+def _translate(**changes) -> t.GcpSettings:
+    import copy
+
+    import yaml
+
+    from infra.config import resolve
+
+    config = yaml.safe_load((ROOT / "Pulumi.gcp-dev.yaml").read_text(encoding="utf-8"))["config"]
+    extra = copy.deepcopy(EXTRA)
+    extra.update(changes.pop("extra", {}))
+    config["mlops:platform"]["feature_store"]["feature_groups"].append(extra)
+    config.update(changes)
+    return resolve("gcp-dev", config.get)[1].settings
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "rule"),
+    [
+        ({"entity": "mlops_written_at"}, "mlops:platform.feature_store.feature_groups[1].entity", WRITTEN_AT_TAKEN),
+        (
+            {"event_time": "mlops_written_at"},
+            "mlops:platform.feature_store.feature_groups[1].event_time",
+            WRITTEN_AT_TAKEN,
+        ),
+        (
+            {"features": [{"name": "a", "type": "int"}, {"name": "mlops_written_at", "type": "timestamp"}]},
+            "mlops:platform.feature_store.feature_groups[1].features[1].name",
+            WRITTEN_AT_TAKEN,
+        ),
+    ],
+)
+def test_the_column_the_kit_stamps_writes_with_is_reserved(extra, key, rule):
+    with pytest.raises(SpecError) as raised:
+        _translate(extra=extra)
+    assert (raised.value.key, raised.value.rule) == (key, rule)
+
+
+def test_a_project_id_breaking_the_rule_is_named():
+    with pytest.raises(SpecError) as raised:
+        _translate(**{"gcp:project": "My_Project"})
+    assert (raised.value.key, raised.value.rule) == (
+        "gcp:project",
+        "must be a GCP project id (6-30 of a-z, 0-9, '-'), got 'My_Project'",
+    )
