@@ -347,3 +347,61 @@ def test_a_project_id_breaking_the_rule_is_named():
         "gcp:project",
         "must be a GCP project id (6-30 of a-z, 0-9, '-'), got 'My_Project'",
     )
+
+
+TIMESTAMP_TAKEN = (
+    "'feature_timestamp' is the column Vertex AI Feature Store reads the event time from (the kit exposes "
+    "event_time under that name): name this column otherwise, or name the event_time column feature_timestamp"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "rule"),
+    [
+        ({"entity": "feature_timestamp"}, "mlops:platform.feature_store.feature_groups[1].entity", TIMESTAMP_TAKEN),
+        (
+            {"features": [{"name": "a", "type": "int"}, {"name": "feature_timestamp", "type": "int"}]},
+            "mlops:platform.feature_store.feature_groups[1].features[1].name",
+            TIMESTAMP_TAKEN,
+        ),
+        (
+            {"name": "customer_profile_vertex_source"},
+            "mlops:platform.feature_store.feature_groups[1].name",
+            "'customer_profile_vertex_source' is also the BigQuery view of another group (<group>_vertex_source): "
+            "rename it",
+        ),
+    ],
+)
+def test_column_and_view_names_vertex_reserves(extra, key, rule):
+    with pytest.raises(SpecError) as raised:
+        _translate(extra=extra)
+    assert (raised.value.key, raised.value.rule) == (key, rule)
+
+
+def test_names_too_long_for_gcp_name_the_platform_name():
+    import copy
+
+    import yaml
+
+    from infra.config import resolve
+
+    config = yaml.safe_load((ROOT / "Pulumi.gcp-dev.yaml").read_text(encoding="utf-8"))["config"]
+    long_name = copy.deepcopy(config)
+    long_name["mlops:platform"]["name"] = "a" * 20  # a-...-dev-ml fits (27), a-...-dev-retrain does not (32)
+    with pytest.raises(SpecError) as raised:
+        resolve("gcp-dev", long_name.get)
+    assert (raised.value.key, raised.value.rule) == (
+        "mlops:platform.name",
+        f"service account id '{'a' * 20}-dev-retrain' is 32 characters; GCP allows 6 to 30 "
+        "(shorten the platform name or environment)",
+    )
+    long_bucket = copy.deepcopy(config)
+    long_bucket["gcp:project"] = "p" * 30
+    long_bucket["mlops:platform"].update(name="b" * 20, environment="staging")
+    with pytest.raises(SpecError) as raised:
+        resolve("gcp-staging", long_bucket.get)
+    assert (raised.value.key, raised.value.rule) == (
+        "mlops:platform.name",
+        f"bucket name '{'p' * 30}-{'b' * 20}-staging-mlops' breaks the Cloud Storage rule "
+        "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
+    )
