@@ -176,3 +176,88 @@ def test_a_bad_location_is_refused(location, rule):
         t.check_location(location)
     assert (raised.value.key, raised.value.rule) == ("azure-native:location", rule)
     assert t.check_location("westeurope") == "westeurope"
+
+
+# --- found by mutation testing (scripts/mutation.py --only azure-translate) -------------------------
+
+GOOD = t.global_names("churn-dev", "0123456789")
+
+
+def test_a_cut_prefix_ending_in_a_hyphen_loses_it():
+    names = t.global_names("abcdefghijklmnopq-prod", "0123456789")
+    assert names.endpoint == "abcdefghijklmnopq-ep-0123456789"  # prefix cut to 18: "abcdefghijklmnopq-"
+    assert (names.key_vault, names.workspace_vault) == ("abcdefghij-kv-0123456789", "abcdefghi-wkv-0123456789")
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        (
+            {"data_account": "ab"},
+            "gives the Azure storage account name 'ab' (2 characters); storage account names must be 3-24 "
+            "lowercase letters and digits: shorten the name",
+        ),
+        (
+            {"code_account": "Code0123"},
+            "gives the Azure storage account name 'Code0123' (8 characters); storage account names must be 3-24 "
+            "lowercase letters and digits: shorten the name",
+        ),
+        (
+            {"key_vault": "1abc"},
+            "gives the Azure Key Vault name '1abc' (4 characters); vault names must be 3-24 letters, digits and "
+            "single hyphens, starting with a letter: shorten the name",
+        ),
+        (
+            {"workspace_vault": "a--b"},
+            "gives the Azure Key Vault name 'a--b' (4 characters); vault names must be 3-24 letters, digits and "
+            "single hyphens, starting with a letter: shorten the name",
+        ),
+        ({"registry": "ab"}, "gives the container registry name 'ab'; it must be 5-50 letters and digits"),
+        ({"redis": "a--b"}, "gives the Redis cache name 'a--b'; it must be 1-63 letters, digits, hyphens"),
+        ({"endpoint": "ab"}, "gives the online endpoint name 'ab'; it must be 3-32 characters"),
+        ({"endpoint": "a" * 33}, f"gives the online endpoint name '{'a' * 33}'; it must be 3-32 characters"),
+        ({"endpoint": "abc-"}, "gives the online endpoint name 'abc-'; it must be 3-32 characters"),
+    ],
+)
+def test_a_global_name_breaking_azures_rule_is_refused_naming_the_key(change, rule):
+    import dataclasses
+
+    with pytest.raises(SpecError) as raised:
+        t.check_names(dataclasses.replace(GOOD, **change), "k")
+    assert (raised.value.key, raised.value.rule) == ("k", rule)
+
+
+def test_endpoint_names_of_3_and_32_characters_are_accepted():
+    import dataclasses
+
+    for endpoint in ("abc", "a" * 32):
+        assert t.check_names(dataclasses.replace(GOOD, endpoint=endpoint), "k").endpoint == endpoint
+
+
+def test_a_bad_cron_is_refused_under_the_key_given():
+    for check in (t.cron_to_recurrence, t.check_schedule):
+        with pytest.raises(SpecError) as raised:
+            check("61 * * * *", "k")
+        assert (raised.value.key, raised.value.rule) == ("k", "'61 * * * *': minute 61 is out of range 0-59")
+
+
+@pytest.mark.parametrize("section", ["endpoint", "pipeline"])
+def test_gpu_where_azure_ml_offers_none_lists_the_regions_that_do(section):
+    import copy
+
+    import yaml
+
+    from infra.config import resolve
+
+    config = copy.deepcopy(yaml.safe_load((ROOT / "Pulumi.azure-dev.yaml").read_text(encoding="utf-8"))["config"])
+    config["azure-native:location"] = "brazilsouth"
+    config["mlops:platform"][section]["instance"] = "gpu"
+    with pytest.raises(SpecError) as raised:
+        resolve("azure-dev", config.get)
+    assert (raised.value.key, raised.value.rule) == (
+        f"mlops:platform.{section}.instance",
+        "gpu (Standard_NC4as_T4_v3) is not offered to Azure ML in brazilsouth; pick small|medium|large or a region "
+        "among australiaeast, canadacentral, centralindia, eastus, eastus2, francecentral, japaneast, koreacentral, "
+        "northcentralus, northeurope, southcentralus, southeastasia, swedencentral, uksouth, westeurope, westus2, "
+        "westus3",
+    )
