@@ -51,6 +51,12 @@ def test_the_example_stack_translates_to_exactly_these_settings():
     )
 
 
+def test_the_settings_name_the_global_names_of_a_suffix():
+    _, deployment = resolve_file(load_stack_file(ROOT / "Pulumi.azure-dev.yaml"))
+    assert deployment.settings.names("0123456789").key_vault == "churn-dev-kv-0123456789"
+    assert deployment.settings.names("9a37a12b27").endpoint == "churn-dev-ep-9a37a12b27"
+
+
 def test_the_suffix_is_the_resource_groups_hash():
     # sha256("/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/churn-dev-rg")[:10]
     assert t.unique_suffix("00000000-0000-0000-0000-000000000000", "churn-dev-rg") == "9a37a12b27"
