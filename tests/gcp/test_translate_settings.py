@@ -405,3 +405,13 @@ def test_names_too_long_for_gcp_name_the_platform_name():
         f"bucket name '{'p' * 30}-{'b' * 20}-staging-mlops' breaks the Cloud Storage rule "
         "^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
     )
+
+
+def test_without_a_training_schedule_there_is_none():
+    import yaml
+
+    from infra.config import resolve
+
+    config = yaml.safe_load((ROOT / "Pulumi.gcp-dev.yaml").read_text(encoding="utf-8"))["config"]
+    config["mlops:platform"]["pipeline"]["schedule"] = None
+    assert resolve("gcp-dev", config.get)[1].settings.training_schedule is None
