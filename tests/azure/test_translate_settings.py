@@ -267,3 +267,17 @@ def test_gpu_where_azure_ml_offers_none_lists_the_regions_that_do(section):
         "northcentralus, northeurope, southcentralus, southeastasia, swedencentral, uksouth, westeurope, westus2, "
         "westus3",
     )
+
+
+def test_nothing_served_and_public_access_in_azures_terms():
+    import copy
+
+    import yaml
+
+    from infra.config import resolve
+
+    config = copy.deepcopy(yaml.safe_load((ROOT / "Pulumi.azure-dev.yaml").read_text(encoding="utf-8"))["config"])
+    config["mlops:platform"]["endpoint"]["model_version"] = None
+    config["mlops:platform"].setdefault("network", {})["public_access"] = True
+    settings = resolve("azure-dev", config.get)[1].settings
+    assert (settings.deployment_name, settings.public_network_access) == (None, "Enabled")
