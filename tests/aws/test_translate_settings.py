@@ -186,3 +186,58 @@ def test_a_rollout_of_exactly_eight_hours_is_accepted():
     # 9 steps (12% each: 12, 24, ... 96, 100) x 50 minutes + 30 minutes = 28,800 seconds
     settings = _rollout(strategy="linear", step_percent=12, bake_minutes=50)
     assert (settings.wait_seconds, settings.maximum_seconds) == (3000, 28800)
+
+
+# --- found by mutation testing (scripts/mutation.py --only aws-translate, partial run) ---------------
+
+
+def test_processing_steps_run_on_the_cpu_size_of_a_gpu_training_instance():
+    assert t.processing_instance("ml.g4dn.xlarge") == "ml.m5.xlarge"
+    assert t.processing_instance("ml.m5.2xlarge") == "ml.m5.2xlarge"
+    assert t.processing_instance("ml.m5.large") == "ml.m5.large"
+
+
+def test_a_model_package_lists_every_size_its_image_can_serve_on():
+    cpu = t.FrameworkImage(table="sklearn", version="1.4-2-py312", python="3.12", gpu=False, ships=())
+    gpu = t.FrameworkImage(table="xgboost", version="1.7-1", python="3.10", gpu=True, ships=())
+    assert t.serving_instances(cpu) == ("ml.m5.large", "ml.m5.xlarge", "ml.m5.2xlarge")
+    assert t.serving_instances(gpu) == ("ml.m5.large", "ml.m5.xlarge", "ml.m5.2xlarge", "ml.g4dn.xlarge")
+
+
+def test_the_alarms_a_rollout_rolls_back_on():
+    import dataclasses
+
+    _, deployment = resolve_file(load_stack_file(ROOT / "Pulumi.aws-dev.yaml"))
+    settings = deployment.settings
+    assert t.rollback_alarms(settings) == []
+    rollout = t.RolloutSettings(
+        traffic="CANARY",
+        step_percent=10,
+        wait_seconds=300,
+        maximum_seconds=2400,
+        error_rate=0.02,
+        p99_latency_us=300000,
+    )
+    assert t.rollback_alarms(dataclasses.replace(settings, rollout=rollout)) == [
+        {
+            "suffix": "error-rate",
+            "name": "churn-dev-rollout-error-rate",
+            "description": "Share of failed invocations of churn-dev-endpoint-small above 0.02",
+            "metric": "Invocation5XXErrors",
+            "statistic": {"statistic": "Average"},
+            "threshold": 0.02,
+        },
+        {
+            "suffix": "p99-latency",
+            "name": "churn-dev-rollout-p99-latency",
+            "description": "p99 model latency of churn-dev-endpoint-small above 300000 us",
+            "metric": "ModelLatency",
+            "statistic": {"extended_statistic": "p99"},
+            "threshold": 300000.0,
+        },
+    ]
+    only_latency = dataclasses.replace(rollout, error_rate=None)
+    assert [a["suffix"] for a in t.rollback_alarms(dataclasses.replace(settings, rollout=only_latency))] == [
+        "p99-latency"
+    ]
+    assert isinstance(t.rollback_alarms(dataclasses.replace(settings, rollout=rollout))[1]["threshold"], float)
