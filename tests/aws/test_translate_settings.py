@@ -241,3 +241,20 @@ def test_the_alarms_a_rollout_rolls_back_on():
         "p99-latency"
     ]
     assert isinstance(t.rollback_alarms(dataclasses.replace(settings, rollout=rollout))[1]["threshold"], float)
+
+
+@pytest.mark.parametrize(
+    ("image", "arn"),
+    [
+        (
+            "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+            "arn:aws:ecr:eu-west-1:141502667606:repository/sagemaker-scikit-learn",
+        ),
+        (
+            "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-xgboost:1.7-1",
+            "arn:aws-cn:ecr:cn-north-1:450853457545:repository/sagemaker-xgboost",
+        ),
+    ],
+)
+def test_the_ecr_repository_of_an_image(image, arn):
+    assert t.repository_arn(image) == arn
