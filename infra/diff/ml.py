@@ -105,7 +105,9 @@ def _ml_text(path: str, old: Any, new: Any) -> tuple[str, bool]:
                 return f"feature group {name}: feature {fname} type changed {show(old)} -> {show(new)}", True
             return f"feature group {name}: feature {fname} {frest or ''} {show(old)} -> {show(new)}", False
         if rest == "features.(order)":
-            return f"feature group {name}: feature order {', '.join(old)} -> {', '.join(new)}", True
+            # walk_diff keys a list by `[name]`: the reviewer reads the names.
+            order = [", ".join(key.strip("[]") for key in keys) for keys in (old, new)]
+            return f"feature group {name}: feature order {order[0]} -> {order[1]}", True
         known = rest in ("entity", "event_time", "online", "description")
         label = rest.replace("_", " ")
         return f"feature group {name}: {label} {show(old)} -> {show(new)}", known
