@@ -71,6 +71,8 @@ def test_the_example_stack_translates_to_exactly_these_settings():
         rollout=None,
         shadow_version=None,
         shadow_weight=None,
+        approver_policy_name="mlops-churn-dev-model-approver",
+        evaluation_reports="runs/churn/*/evaluation.json",
     )
 
 
@@ -222,25 +224,45 @@ def test_the_alarms_a_rollout_rolls_back_on():
         {
             "suffix": "error-rate",
             "name": "churn-dev-rollout-error-rate",
-            "description": "Share of failed invocations of churn-dev-endpoint-small above 0.02",
+            "description": (
+                "Share of failed invocations of churn-dev-endpoint-small's new fleet (the endpoint configuration "
+                "a rollout deploys) above 0.02"
+            ),
             "metric": "Invocation5XXErrors",
             "statistic": {"statistic": "Average"},
             "threshold": 0.02,
+            "fleet": "new",
+        },
+        {
+            "suffix": "error-rate-all",
+            "name": "churn-dev-rollout-error-rate-all",
+            "description": (
+                "Share of failed invocations of churn-dev-endpoint-small's variant (old and new fleet together) "
+                "above 0.02"
+            ),
+            "metric": "Invocation5XXErrors",
+            "statistic": {"statistic": "Average"},
+            "threshold": 0.02,
+            "fleet": "all",
         },
         {
             "suffix": "p99-latency",
             "name": "churn-dev-rollout-p99-latency",
-            "description": "p99 model latency of churn-dev-endpoint-small above 300000 us",
+            "description": (
+                "p99 model latency of churn-dev-endpoint-small's new fleet (the endpoint configuration a rollout "
+                "deploys) above 300000 us"
+            ),
             "metric": "ModelLatency",
             "statistic": {"extended_statistic": "p99"},
             "threshold": 300000.0,
+            "fleet": "new",
         },
     ]
     only_latency = dataclasses.replace(rollout, error_rate=None)
     assert [a["suffix"] for a in t.rollback_alarms(dataclasses.replace(settings, rollout=only_latency))] == [
         "p99-latency"
     ]
-    assert isinstance(t.rollback_alarms(dataclasses.replace(settings, rollout=rollout))[1]["threshold"], float)
+    assert isinstance(t.rollback_alarms(dataclasses.replace(settings, rollout=rollout))[2]["threshold"], float)
 
 
 @pytest.mark.parametrize(

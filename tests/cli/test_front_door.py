@@ -106,10 +106,10 @@ def test_plan_table_is_a_tree_that_fits_120_columns():
     assert " +   pulumi:pulumi:Stack" in proc.stdout
     assert " +   ├─ mlops:azure:Foundation" in proc.stdout
     assert "│  ├─ azure-native:keyvault:Vault" in proc.stdout  # short type names, under their component
-    assert "Resources:" in lines and "    + 161 to create" in lines
+    assert "Resources:" in lines and "    + 166 to create" in lines
     # Progress went to stderr while planning, not into the table.
     assert "mlops plan: azure-dev: loading the program" in proc.stderr
-    assert "160 resources declared in" in proc.stderr
+    assert "165 resources declared in" in proc.stderr
 
 
 # --- pipeline run -----------------------------------------------------------------------------------

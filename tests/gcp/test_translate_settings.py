@@ -42,6 +42,8 @@ EXPECTED = {
     "prefix": "churn-dev",
     "labels": {"mlops-environment": "dev", "mlops-platform": "churn", "team": "ml-platform"},
     "bucket_name": "my-ml-project-churn-dev-mlops",
+    "approvals_bucket": "my-ml-project-churn-dev-gate",
+    "approvers": (),
     "service_account_id": "churn-dev-ml",
     "workflow_account_id": "churn-dev-retrain",
     "dataset_id": "churn_dev_features",
