@@ -367,11 +367,13 @@ def test_alert_and_retrain_path(gcp_plan):
     workflow = one(gcp_plan, "gcp:workflows/workflow:Workflow")
     assert workflow["serviceAccount"].endswith("churn-dev-retrain@my-ml-project.iam.gserviceaccount.com")
     steps = {k: v for step in yaml.safe_load(workflow["sourceContents"])["main"]["steps"] for k, v in step.items()}
-    assert steps["read_template"]["args"] == {
+    assert steps["read_template"]["try"]["call"] == "googleapis.storage.v1.objects.get"
+    assert steps["read_template"]["try"]["args"] == {
         "bucket": "my-ml-project-churn-dev-mlops",
         "object": "pipelines%2Fchurn-dev-churn%2Fpipeline.json",
         "alt": "media",
     }
+    assert steps["read_template"]["retry"] == "${http.default_retry}"  # a GET: its transient errors retried
     create = steps["create_pipeline_job"]["try"]["args"]
     assert create["query"] == {"pipelineJobId": "${job_id}"}  # named after the incident
     assert create["url"] == (
@@ -386,6 +388,45 @@ def test_alert_and_retrain_path(gcp_plan):
     act_as = one(gcp_plan, "gcp:serviceaccount/iAMMember:IAMMember")
     assert act_as["role"] == "roles/iam.serviceAccountUser"
     assert act_as["serviceAccountId"].endswith("churn-dev-ml@my-ml-project.iam.gserviceaccount.com")
+
+
+def test_a_failed_retraining_execution_emails_a_person(gcp_plan):
+    """Audit 4 finding 2: a FAILED execution of <prefix>-retrain ends the episode's retraining (the drift
+    incident stays open and notifies on OPENED only): a policy on the workflow's failed executions
+    e-mails the drift alert's e-mail channel (not the Pub/Sub channel, which would start the workflow)."""
+    policy = policies(gcp_plan)["churn-dev retraining workflow failed"]
+    (condition,) = [c["conditionThreshold"] for c in policy["conditions"]]
+    assert condition == {
+        "filter": (
+            'metric.type="workflows.googleapis.com/finished_execution_count" AND '
+            'resource.type="workflows.googleapis.com/Workflow" AND '
+            'resource.label.workflow_id="churn-dev-retrain" AND metric.label.status="FAILED"'
+        ),
+        "comparison": "COMPARISON_GT",
+        "thresholdValue": 0,
+        "duration": "0s",
+        "aggregations": [
+            {"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_SUM", "crossSeriesReducer": "REDUCE_SUM"}
+        ],
+        "trigger": {"count": 1},
+        "evaluationMissingData": "EVALUATION_MISSING_DATA_INACTIVE",
+    }
+    assert policy["combiner"] == "OR"
+    assert policy["alertStrategy"] == {"notificationPrompts": ["OPENED"], "autoClose": "1800s"}
+    # only the e-mail channel (ml-oncall@example.com), which the stack publishes as alert_topic
+    (email,) = [
+        c
+        for c in gcp_plan.by_type("gcp:monitoring/notificationChannel:NotificationChannel")
+        if c.inputs["type"] == "email"
+    ]
+    assert email.inputs["labels"] == {"email_address": "ml-oncall@example.com"}
+    assert policy["notificationChannels"] == [gcp_plan.outputs["alert_topic"]]
+    assert (
+        policies(gcp_plan)["churn-dev feature drift over 0.2"]["notificationChannels"][0]
+        == gcp_plan.outputs["alert_topic"]
+    )
+    # the filter names the workflow the plan declares
+    assert one(gcp_plan, "gcp:workflows/workflow:Workflow")["name"] == "churn-dev-retrain"
 
 
 @pytest.fixture(scope="module")

@@ -162,6 +162,12 @@ def test_operational_settings_of_the_example_stack(tmp_path_factory):
     policies = {
         p["inputs"]["displayName"]: p["inputs"] for p in resources if p["type"].endswith("alertPolicy:AlertPolicy")
     }
+    # every alert policy of the example stack
+    assert sorted(policies) == [
+        "churn-dev drift check not running",
+        "churn-dev feature drift over 0.2",
+        "churn-dev retraining workflow failed",
+    ]
     drift = policies["churn-dev feature drift over 0.2"]
     assert drift["combiner"] == "OR"
     # issue 9 item 7: notify when an incident opens only; an incident of an active policy closes
@@ -196,6 +202,27 @@ def test_operational_settings_of_the_example_stack(tmp_path_factory):
     )
     emails = [r["inputs"] for r in resources if r["type"].endswith("notificationChannel:NotificationChannel")]
     assert len(missing["notificationChannels"]) == 1 and len(emails) == 2  # e-mail, not the Pub/Sub channel
+    # audit 4 finding 2: a failed execution of the retraining workflow e-mails a person, once per
+    # incident; no failure in 5 minutes is "not failing", and the incident closes after 30 minutes
+    failed = policies["churn-dev retraining workflow failed"]
+    assert failed["alertStrategy"] == {"notificationPrompts": ["OPENED"], "autoClose": "1800s"}
+    (condition,) = [c["conditionThreshold"] for c in failed["conditions"]]
+    assert {k: v for k, v in condition.items() if k != "filter"} == {
+        "comparison": "COMPARISON_GT",
+        "thresholdValue": 0,
+        "duration": "0s",
+        "aggregations": [
+            {"alignmentPeriod": "300s", "perSeriesAligner": "ALIGN_SUM", "crossSeriesReducer": "REDUCE_SUM"}
+        ],
+        "trigger": {"count": 1},
+        "evaluationMissingData": "EVALUATION_MISSING_DATA_INACTIVE",
+    }
+    assert condition["filter"] == (
+        'metric.type="workflows.googleapis.com/finished_execution_count" AND '
+        'resource.type="workflows.googleapis.com/Workflow" AND '
+        'resource.label.workflow_id="churn-dev-retrain" AND metric.label.status="FAILED"'
+    )
+    assert failed["notificationChannels"] == missing["notificationChannels"]  # the e-mail channel only
     for metric in [r["inputs"] for r in resources if r["type"] == "gcp:logging/metric:Metric"]:
         assert metric["bucketName"] == "projects/my-ml-project/locations/europe-west4/buckets/churn-dev-mlops-logs"
     drift_filter = 'logName="projects/my-ml-project/logs/mlops-drift" AND jsonPayload.mlops_platform="churn-dev"'
@@ -224,6 +251,7 @@ def test_operational_settings_of_the_example_stack(tmp_path_factory):
     assert retries == {
         "episode_goes_on": "${http.default_retry}",
         "last_drift_run": "${http.default_retry}",
+        "read_template": "${http.default_retry}",  # audit 4 finding 2: the template read is a GET too
         "hand_over": "${http.default_retry_non_idempotent}",
     }
     assert [name for s in steps for name, body in s.items() if "except" in body] == ["create_pipeline_job"]
