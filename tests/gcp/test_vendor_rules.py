@@ -667,8 +667,8 @@ IAM_PERMISSIONS_SOURCE = (
     "Vertex AI access control, roles/aiplatform.user permissions "
     "(https://cloud.google.com/vertex-ai/docs/general/access-control); cross-checked against the IAM API dump "
     "gcp/roles/aiplatform.user.json of https://github.com/iann0036/iam-dataset; monitoring.timeSeries.list: "
-    "gcp/roles/monitoring.viewer.json of the same dump; workflows.executions.create: \"Workflows roles and "
-    "permissions\" (https://cloud.google.com/workflows/docs/access-control, \"Trigger a workflow execution\")"
+    'gcp/roles/monitoring.viewer.json of the same dump; workflows.executions.create: "Workflows roles and '
+    'permissions" (https://cloud.google.com/workflows/docs/access-control, "Trigger a workflow execution")'
 )
 IAM_PERMISSIONS = {
     "aiplatform.artifacts.create",
