@@ -223,6 +223,22 @@ def key_policy(account: str, region: str, guard_function: str) -> str:
                     },
                 },
                 {
+                    # The failed-drift-check rule publishes to the KMS-encrypted alert topic ("Amazon
+                    # SNS permissions", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions):
+                    # scoped to SNS in this region and account, as for the dead-letter queue.
+                    "Sid": "FailedDriftChecksPublishToEncryptedTopic",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {
+                            "kms:ViaService": f"sns.{region}.amazonaws.com",
+                            "kms:CallerAccount": account,
+                        }
+                    },
+                },
+                {
                     "Sid": "CloudWatchLogsEncryptRetrainGuardLogs",
                     "Effect": "Allow",
                     "Principal": {"Service": f"logs.{region}.amazonaws.com"},

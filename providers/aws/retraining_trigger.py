@@ -22,6 +22,13 @@ guard -> the training pipeline, at most once per drift episode.
   verdict and, when it drifted, starts the pipeline with `trigger=drift` unless a drift-started run
   is in flight or one was started by a check within `monitor.retrain_cooldown_hours`. builtin: the
   drift alarm entering ALARM asks the guard.
+- A failing retrain path alerts (audit 4 findings 1 and 2): an event that ended in the dead-letter
+  queue (`AWS/SQS ApproximateNumberOfMessagesVisible` > 0, "Available CloudWatch metrics for Amazon
+  SQS", https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html),
+  the guard's own failures (`AWS/Lambda Errors` > 0, "Types of metrics for Lambda functions",
+  https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html), and (kit) a drift
+  check's job ending `Failed` or `Stopped` (same event, same name prefix as the retrain rule) go to
+  the alert topic.
 """
 
 from __future__ import annotations
@@ -43,9 +50,13 @@ from providers.base import Capability, Deployment
 MAX_METRICS = 10
 """A CloudWatch metric-math alarm may reference at most 10 metrics (the page above)."""
 SILENT_WINDOWS = 2
+"""Windows without a check before the silent-check alarm fires (one late check is not an outage)."""
 UNREADABLE_SHARE = 0.5
 """Share of a window's capture lines the check could not read above which it alerts."""
-"""Windows without a check before the silent-check alarm fires (one late check is not an outage)."""
+FAILURE_PERIOD = 300
+"""Seconds per evaluation of the dead-letter and guard-error alarms (the first failure alerts)."""
+FAILED_STATUSES = ("Failed", "Stopped")
+"""A drift check's job ending in one of these wrote no verdict the guard could read."""
 GUARD_SOURCE = Path(__file__).resolve().parent / "retrain_guard.py"
 GUARD_RUNTIME = "python3.12"
 LOG_RETENTION_DAYS = 30
@@ -95,6 +106,11 @@ class RetrainingTrigger(Capability):
             endpoint=spec.alert_email,
             opts=self.child(),
         )
+        self._dead_letters_alarm(name, deployment, training)
+        failed_checks = None
+        if monitor.drift and monitor.engine == "kit":
+            failed_checks = self._failed_checks_rule(name, deployment)
+        self._topic_policy(name, deployment, foundation, failed_checks)
         if not monitor.drift:
             # Nothing served: no drift metric exists to alarm on.
             self.publish(drift_alarm=[], alert_topic=self.topic.arn, retrain_target=None)
@@ -164,6 +180,97 @@ class RetrainingTrigger(Capability):
             drift_alarm=[a.arn for a in alarms],
             alert_topic=self.topic.arn,
             retrain_target=retrain_target,
+        )
+
+    def _dead_letters_alarm(self, name: str, deployment: Deployment[AwsSettings], training: TrainingOut):
+        """Anything in the dead-letter queue is a start (schedule or drift rule) or a guard call that
+        failed every retry: nobody reads that queue unless told."""
+        platform = deployment.platform
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-start-failures",
+            name=f"{platform.prefix}-start-failures",
+            alarm_description=(
+                f"A start of the {platform.prefix} pipeline or a retrain-guard call failed every retry: "
+                f"read the dead-letter queue {platform.prefix}-start-failures"
+            ),
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": training.dead_letter_arn.apply(lambda arn: arn.rsplit(":", 1)[-1])},
+            statistic="Maximum",
+            period=FAILURE_PERIOD,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            # SQS publishes the queue's metrics while it is active; no data is no message.
+            treat_missing_data="notBreaching",
+            alarm_actions=[self.topic.arn],
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+
+    def _failed_checks_rule(self, name: str, deployment: Deployment[AwsSettings]) -> aws.cloudwatch.EventRule:
+        """A drift check's job that ended Failed or Stopped (kit): it wrote no verdict, so the guard is
+        never asked; the silent-check alarm misses it when the job published its heartbeat first."""
+        platform, settings = deployment.platform, deployment.settings
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-drift-check-failed",
+            name=f"{settings.prefix}-drift-check-failed",
+            description=f"Alert when a drift check of {platform.prefix} ends Failed or Stopped",
+            event_pattern=json.dumps(
+                {
+                    "source": ["aws.sagemaker"],
+                    "detail-type": [JOB_EVENT],
+                    "detail": {
+                        "ProcessingJobName": [{"prefix": drift_job_prefix(settings.prefix)}],
+                        "ProcessingJobStatus": list(FAILED_STATUSES),
+                    },
+                }
+            ),
+            state="ENABLED",
+            tags=platform.all_tags,
+            opts=self.child(),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-drift-check-failed-alert",
+            rule=rule.name,
+            arn=self.topic.arn,
+            input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
+                input_paths={
+                    "job": "$.detail.ProcessingJobName",
+                    "status": "$.detail.ProcessingJobStatus",
+                    "reason": "$.detail.FailureReason",
+                },
+                input_template=(
+                    f'"Drift check <job> of {platform.prefix} ended <status>: <reason>. '
+                    'It wrote no verdict; the retrain guard was not asked."'
+                ),
+            ),
+            opts=self.child(),
+        )
+        return rule
+
+    def _topic_policy(
+        self,
+        name: str,
+        deployment: Deployment[AwsSettings],
+        foundation: FoundationOut,
+        failed_checks: aws.cloudwatch.EventRule | None,
+    ) -> aws.sns.TopicPolicy:
+        """Who may publish to the alert topic: this stack's CloudWatch alarms and, with the kit, the
+        failed-drift-check rule ("Amazon SNS permissions", EventBridge User Guide,
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions)."""
+        prefix = deployment.platform.prefix
+        region = deployment.region
+        return aws.sns.TopicPolicy(
+            f"{name}-alerts-policy",
+            arn=self.topic.arn,
+            policy=pulumi.Output.all(
+                topic=self.topic.arn,
+                account=foundation.account_id,
+                rule=failed_checks.arn if failed_checks is not None else "",
+            ).apply(lambda a: topic_policy(a["topic"], a["account"], region, prefix, a["rule"] or None)),
+            opts=self.child(),
         )
 
     def _silent_check(self, name: str, deployment: Deployment[AwsSettings], monitor: MonitorOut):
@@ -296,7 +403,7 @@ class RetrainingTrigger(Capability):
                     a["queue"],
                     a["key"],
                     region,
-                    f"arn:aws:s3:::{a['bucket']}/{DRIFT_OUTPUTS}/{jobs}*/{VERDICT_FILE}" if kit else None,
+                    (f"arn:aws:s3:::{a['bucket']}", f"{DRIFT_OUTPUTS}/{jobs}*") if kit else None,
                 )
             ),
             opts=self.child(),
@@ -332,6 +439,28 @@ class RetrainingTrigger(Capability):
             dead_letter_config=aws.lambda_.FunctionDeadLetterConfigArgs(target_arn=training.dead_letter_arn),
             tags=platform.all_tags,
             opts=self.child(depends_on=[log_group]),
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-guard-errors",
+            name=f"{platform.prefix}-retrain-guard-errors",
+            alarm_description=(
+                f"The retrain guard {function_name} failed (its log group /aws/lambda/{function_name} says why): "
+                "a drift check's retraining decision was not made"
+            ),
+            namespace="AWS/Lambda",
+            metric_name="Errors",
+            dimensions={"FunctionName": function.name},
+            statistic="Sum",
+            period=FAILURE_PERIOD,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            # Lambda publishes Errors only when the function is invoked: no call is no failure.
+            treat_missing_data="notBreaching",
+            alarm_actions=[self.topic.arn],
+            tags=platform.all_tags,
+            opts=self.child(),
         )
         if kit:
             # Every drift check's job that completed: its verdict exists (uploaded at the end of the
@@ -390,14 +519,37 @@ class RetrainingTrigger(Capability):
 
 
 def guard_policy(
-    pipeline_arn: str, log_group_arn: str, queue_arn: str, key_arn: str, region: str, verdicts: str | None
+    pipeline_arn: str,
+    log_group_arn: str,
+    queue_arn: str,
+    key_arn: str,
+    region: str,
+    verdicts: tuple[str, str] | None,
 ) -> str:
     """Read this pipeline's executions and their parameters, start it, read the drift checks'
-    verdicts (`verdicts`: the kit's `drift.json` objects; None with the builtin engine), write its
-    own log, and put an event it failed on in the dead-letter queue."""
+    verdicts (`verdicts`: the bucket's ARN and the key pattern of the drift jobs' folders, under
+    which each writes `drift.json`; None with the builtin engine), write its own log, and put an
+    event it failed on in the dead-letter queue."""
+    bucket, folders = verdicts or ("", "")
     read_verdicts = (
         [
-            {"Sid": "ReadDriftVerdicts", "Effect": "Allow", "Action": "s3:GetObject", "Resource": verdicts},
+            {
+                "Sid": "ReadDriftVerdicts",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket}/{folders}/{VERDICT_FILE}",
+            },
+            {
+                # A missing object is 404 NoSuchKey only to a caller with s3:ListBucket, else 403
+                # AccessDenied (S3 GetObject, botocore): the guard's "no verdict" branch needs it.
+                # Listing is limited to the verdict prefix (s3:prefix, "Actions, resources, and
+                # condition keys for Amazon S3").
+                "Sid": "ListDriftVerdicts",
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": bucket,
+                "Condition": {"StringLike": {"s3:prefix": folders}},
+            },
             {
                 # The bucket encrypts with the platform key (SSE-KMS): reading an object decrypts it.
                 "Sid": "DecryptDriftVerdicts",
@@ -445,3 +597,33 @@ def guard_policy(
             ],
         }
     )
+
+
+def topic_policy(topic_arn: str, account: str, region: str, prefix: str, failed_checks_rule: str | None) -> str:
+    """The alert topic's policy: this stack's alarms (CloudWatch publishes as its service principal,
+    scoped to this account's `<prefix>-*` alarms) and the failed-drift-check rule, by its ARN."""
+    statements: list[dict] = [
+        {
+            "Sid": "StackAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{prefix}-*"},
+            },
+        }
+    ]
+    if failed_checks_rule:
+        statements.append(
+            {
+                "Sid": "FailedDriftChecksPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": failed_checks_rule}},
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

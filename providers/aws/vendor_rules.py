@@ -709,6 +709,17 @@ def _queue_policy(inputs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _topic_policy(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Pulumi's TopicPolicy is SetTopicAttributes with AttributeName `Policy`."""
+    out = {k: v for k, v in inputs.items() if k not in ("arn", "policy")}
+    if "arn" in inputs:
+        out["TopicArn"] = inputs["arn"]
+    if "policy" in inputs:
+        out["AttributeName"] = "Policy"
+        out["AttributeValue"] = inputs["policy"]
+    return out
+
+
 def _ec2_tags(resource_type: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """EC2 creates tag at creation through `TagSpecifications` ([{ResourceType, Tags}])."""
 
@@ -893,6 +904,8 @@ RESOURCES: dict[str, ResourceRule] = {
         renames={
             "Targets.sagemakerPipelineTarget": "SageMakerPipelineParameters",
             "Targets.SageMakerPipelineParameters.pipelineParameterLists": "PipelineParameterList",
+            # The provider's inputPaths map is the API's InputPathsMap.
+            "Targets.InputTransformer.inputPaths": "InputPathsMap",
         },
         not_sent={"forceDestroy": "Pulumi-only: remove managed targets on delete"},
         reshape=_event_target,
@@ -1005,6 +1018,7 @@ RESOURCES: dict[str, ResourceRule] = {
         autoname="Name",
         reshape=_attributes(_TOPIC_ATTRIBUTES),
     ),
+    "aws:sns/topicPolicy:TopicPolicy": ResourceRule("sns", "SetTopicAttributes", reshape=_topic_policy),
     "aws:sns/topicSubscription:TopicSubscription": ResourceRule(
         "sns",
         "Subscribe",

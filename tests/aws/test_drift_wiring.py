@@ -99,7 +99,11 @@ class Wiring:
     """The rule, the guard and the pipeline of one planned stack, in moto."""
 
     def __init__(self, plan, monkeypatch) -> None:
-        (rule,) = [r.inputs for r in plan.by_type("aws:cloudwatch/eventRule:EventRule")]
+        (rule,) = [
+            r.inputs
+            for r in plan.by_type("aws:cloudwatch/eventRule:EventRule")
+            if r.inputs["name"].endswith("-on-drift")
+        ]
         self.pattern = rule["eventPattern"]
         function = plan.one("aws:lambda/function:Function").inputs
         variables = function["environment"]["variables"]
@@ -376,3 +380,51 @@ def test_the_builtin_engine_asks_on_the_alarm_entering_alarm(wiring):
     assert w.alert(after=timedelta(hours=23))["started"] is False
     assert w.alert(after=timedelta(hours=24, minutes=11))["started"] is True
     assert len(w.runs("drift")) == 2
+
+
+def test_a_drift_check_that_fails_or_is_stopped_reaches_the_alert_topic_only(aws_plans):
+    """Audit 4 finding 2: every planned rule in moto, each with its own inbox: a Failed or Stopped
+    job of this stack matches only the failed-check rule, whose planned target is the alert topic;
+    a Completed one only the retrain rule; another stack's job neither."""
+    plan = aws_plans["aws-dev"]
+    rules = {r.inputs["name"]: r.inputs for r in plan.by_type("aws:cloudwatch/eventRule:EventRule")}
+    targets = {t.inputs["rule"]: t.inputs["arn"] for t in plan.by_type("aws:cloudwatch/eventTarget:EventTarget")}
+    topic = plan.one("aws:sns/topic:Topic")
+    assert targets["churn-dev-drift-check-failed"] == f"arn:aws:sns:eu-west-1:123456789012:{topic.name}-mock"
+    with mock_aws():
+        events = boto3.client("events", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        inboxes = {}
+        for name, rule in rules.items():
+            events.put_rule(Name=name, EventPattern=rule["eventPattern"], State=rule["state"])
+            url = sqs.create_queue(QueueName=f"inbox-{name}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            events.put_targets(Rule=name, Targets=[{"Id": "inbox", "Arn": arn}])
+            inboxes[name] = url
+
+        def matched(job: str, status: str) -> list[str]:
+            event = job_event(job, status, str(uuid.uuid4()), T0)
+            sent = events.put_events(
+                Entries=[
+                    {
+                        "Source": event["source"],
+                        "DetailType": event["detail-type"],
+                        "Resources": event["resources"],
+                        "Detail": json.dumps(event["detail"]),
+                    }
+                ]
+            )
+            assert sent["FailedEntryCount"] == 0
+            out = []
+            for name, url in inboxes.items():
+                for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                    out.append(name)
+            return sorted(out)
+
+        job = "churn-dev-drift-0123456789abcdef"
+        assert matched(job, "Failed") == ["churn-dev-drift-check-failed"]
+        assert matched(job, "Stopped") == ["churn-dev-drift-check-failed"]
+        assert matched(job, "Completed") == ["churn-dev-retrain-on-drift"]
+        assert matched(job, "InProgress") == []
+        assert matched("fraud-dev-drift-0123456789abcdef", "Failed") == []

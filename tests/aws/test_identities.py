@@ -249,6 +249,14 @@ KEY_POLICY = [
         "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}},
     },
     {
+        "Sid": "FailedDriftChecksPublishToEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": "sns.eu-west-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}},
+    },
+    {
         "Sid": "CloudWatchLogsEncryptRetrainGuardLogs",
         "Effect": "Allow",
         "Principal": {"Service": "logs.eu-west-1.amazonaws.com"},
@@ -338,6 +346,15 @@ GUARD_POLICY = [
         "Resource": f"{BUCKET}/monitoring/drift/churn-dev-drift-*/drift.json",
     },
     {
+        # Audit 4 finding 1: without s3:ListBucket a missing verdict is 403 AccessDenied, not
+        # NoSuchKey (botocore s3 GetObject); listing only under the drift jobs' folders.
+        "Sid": "ListDriftVerdicts",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": BUCKET,
+        "Condition": {"StringLike": {"s3:prefix": "monitoring/drift/churn-dev-drift-*"}},
+    },
+    {
         "Sid": "DecryptDriftVerdicts",
         "Effect": "Allow",
         "Action": "kms:Decrypt",
@@ -359,6 +376,31 @@ GUARD_POLICY = [
         "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}},
     },
     NEVER_THE_REGISTRY,
+]
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:churn-dev-retraining-trigger-alerts-mock"
+TOPIC_POLICY = [
+    {
+        "Sid": "StackAlarmsPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": TOPIC,
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+            "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-dev-*"},
+        },
+    },
+    {
+        # Audit 4 finding 2: the failed-drift-check rule, by its ARN.
+        "Sid": "FailedDriftChecksPublish",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Resource": TOPIC,
+        "Condition": {
+            "ArnEquals": {"aws:SourceArn": "arn:aws:events:eu-west-1:123456789012:rule/churn-dev-drift-check-failed"}
+        },
+    },
 ]
 APPROVER_POLICY = [
     {
@@ -488,6 +530,7 @@ def test_every_policy_document_is_exactly_this(aws_plans, stack, private):
         ("churn-dev-retraining-trigger-guard", "assumeRolePolicy"): GUARD_TRUST,
         ("churn-dev-retraining-trigger-guard-policy", "policy"): GUARD_POLICY,
         ("churn-dev-model-registry-approver", "policy"): APPROVER_POLICY,
+        ("churn-dev-retraining-trigger-alerts-policy", "policy"): TOPIC_POLICY,
     }
     if private:
         expected[("churn-dev-foundation-s3", "policy")] = S3_ENDPOINT_POLICY

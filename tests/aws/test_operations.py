@@ -64,6 +64,7 @@ NOT_DATA_BEARING = {
     "aws:scheduler/schedule:Schedule": "configuration",
     "aws:scheduler/scheduleGroup:ScheduleGroup": "holds the schedule; configuration",
     "aws:sns/topic:Topic": "delivers, stores nothing",
+    "aws:sns/topicPolicy:TopicPolicy": "configuration",
     "aws:sns/topicSubscription:TopicSubscription": "configuration (re-confirmed by e-mail when recreated)",
     "aws:sqs/queue:Queue": "failed pipeline starts only (kept 14 days); an empty queue is recreated",
     "aws:sqs/queuePolicy:QueuePolicy": "configuration",
@@ -100,25 +101,33 @@ def test_every_alarm_treats_missing_data_this_way(aws_plans):
             ("churn-dev-capture-unreadable", "notBreaching"),
             ("churn-dev-drift-check-silent", "breaching"),
             ("churn-dev-feature-drift", "notBreaching"),
+            ("churn-dev-retrain-guard-errors", "notBreaching"),
+            ("churn-dev-start-failures", "notBreaching"),
         ],
         "aws-public": [
             ("churn-dev-capture-unreadable", "notBreaching"),
             ("churn-dev-drift-check-silent", "breaching"),
             ("churn-dev-feature-drift", "notBreaching"),
+            ("churn-dev-retrain-guard-errors", "notBreaching"),
+            ("churn-dev-start-failures", "notBreaching"),
         ],
         "aws-all-options": [
             ("churn-prediction-eu1-staging-capture-unreadable", "notBreaching"),
             ("churn-prediction-eu1-staging-drift-check-silent", "breaching"),
             ("churn-prediction-eu1-staging-feature-drift", "notBreaching"),
+            ("churn-prediction-eu1-staging-retrain-guard-errors", "notBreaching"),
             ("churn-prediction-eu1-staging-rollout-error-rate", "notBreaching"),
             ("churn-prediction-eu1-staging-rollout-error-rate-all", "notBreaching"),
             ("churn-prediction-eu1-staging-rollout-p99-latency", "notBreaching"),
+            ("churn-prediction-eu1-staging-start-failures", "notBreaching"),
         ],
         "aws-builtin": [
             ("churn-dev-drift-check-silent", "breaching"),
             ("churn-dev-feature-drift", "notBreaching"),
+            ("churn-dev-retrain-guard-errors", "notBreaching"),
             ("churn-dev-rollout-error-rate", "notBreaching"),
             ("churn-dev-rollout-error-rate-all", "notBreaching"),
+            ("churn-dev-start-failures", "notBreaching"),
         ],
     }
 
@@ -222,7 +231,12 @@ def test_every_start_is_retried_then_dead_lettered(aws_plans, stack):
     queue = plan.one("aws:sqs/queue:Queue")
     arn_suffix = f":{queue.inputs['name']}"
     targets = [s.inputs["target"] for s in plan.by_type("aws:scheduler/schedule:Schedule")]
-    targets += [t.inputs for t in plan.by_type("aws:cloudwatch/eventTarget:EventTarget")]
+    # The failed-drift-check alert goes to the topic: not a start.
+    targets += [
+        t.inputs
+        for t in plan.by_type("aws:cloudwatch/eventTarget:EventTarget")
+        if not t.inputs["rule"].endswith("-drift-check-failed")
+    ]
     # the training schedule, the drift check's schedule (kit engine), the drift rule's guard
     assert len(targets) == {"aws-builtin": 2}.get(stack, 3)
     for target in targets:

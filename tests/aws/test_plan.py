@@ -187,9 +187,11 @@ def test_no_model_version_serves_nothing_and_still_plans(tmp_path):
         "aws:sagemaker/model:Model",
         "aws:sagemaker/endpoint:Endpoint",
         "aws:sagemaker/monitoringSchedule:MonitoringSchedule",
-        "aws:cloudwatch/metricAlarm:MetricAlarm",
     ):
         assert result.by_type(absent) == []
+    # No drift alarm; the training schedule's failed starts still alert.
+    alarms = [a.inputs["name"] for a in result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
+    assert alarms == ["churn-dev-start-failures"]
     assert result.outputs["endpoint"] is None
     assert result.outputs["serving"].startswith("nothing served: endpoint.model_version is null")
     assert result.by_type("aws:sagemaker/pipeline:Pipeline")  # training still there to make a model
@@ -412,16 +414,21 @@ def test_every_completed_drift_check_asks_the_retrain_guard(planned):
     """Audit 3 findings 1, 6, 8: one ask per drift check, after its verdict exists (the job's
     completion), not a scheduled re-ask of the alarm's state nor the alarm's state change."""
     rules = _rules(planned)
-    assert sorted(rules) == ["churn-dev-retrain-on-drift"]
-    rule = rules["churn-dev-retrain-on-drift"]
+    assert sorted(rules) == ["churn-dev-drift-check-failed", "churn-dev-retrain-on-drift"]
+    rule = rules.pop("churn-dev-retrain-on-drift")
+    rules.pop("churn-dev-drift-check-failed")  # alerts; test_a_drift_check_that_fails_alerts
     assert "scheduleExpression" not in rule
     assert json.loads(rule["eventPattern"]) == {
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Processing Job State Change"],
         "detail": {"ProcessingJobName": [{"prefix": "churn-dev-drift-"}], "ProcessingJobStatus": ["Completed"]},
     }
-    targets = {t.inputs["rule"]: t.inputs for t in planned.by_type("aws:cloudwatch/eventTarget:EventTarget")}
-    assert sorted(targets) == sorted(rules)
+    targets = {
+        t.inputs["rule"]: t.inputs
+        for t in planned.by_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.inputs["rule"] == "churn-dev-retrain-on-drift"
+    }
+    assert sorted(targets) == ["churn-dev-retrain-on-drift"]
     for target in targets.values():
         assert target["arn"] == "arn:aws:lambda:eu-west-1:123456789012:function:churn-dev-retrain-guard"
         assert "roleArn" not in target  # a Lambda target: EventBridge invokes it under its resource policy
@@ -483,7 +490,10 @@ def test_retrain_off_keeps_the_alert_but_no_pipeline_target(tmp_path):
     stack = stack_with(tmp_path, lambda c: c["mlops:platform"]["monitor"].update(retrain_on_drift=False))
     result = plan(stack)
     assert result.by_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    assert result.by_type("aws:cloudwatch/eventTarget:EventTarget") == []
+    # Only the failed-drift-check alert: nothing targets the guard or the pipeline.
+    targets = result.by_type("aws:cloudwatch/eventTarget:EventTarget")
+    assert [t.inputs["rule"] for t in targets] == ["churn-dev-drift-check-failed"]
+    assert result.by_type("aws:lambda/function:Function") == []
     assert result.outputs["retrain_target"] is None
 
 
@@ -616,3 +626,53 @@ def test_a_capture_the_check_cannot_read_alerts(planned):
     assert alarm["treatMissingData"] == "notBreaching"
     topic = planned.one("aws:sns/topic:Topic")
     assert alarm["alarmActions"] == [f"arn:aws:sns:eu-west-1:123456789012:{topic.name}-mock"]
+
+
+def test_a_dead_lettered_start_or_a_failing_guard_alerts(planned):
+    """Audit 4 finding 1: the dead-letter queue holding anything, or the retrain guard failing once,
+    e-mails the alert topic; no data (no message, no call) is not a failure."""
+    topic = planned.one("aws:sns/topic:Topic")
+    topic_arn = f"arn:aws:sns:eu-west-1:123456789012:{topic.name}-mock"
+    for name, metric in {
+        "churn-dev-start-failures": (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": "churn-dev-start-failures"},
+            "Maximum",
+        ),
+        "churn-dev-retrain-guard-errors": ("AWS/Lambda", "Errors", {"FunctionName": "churn-dev-retrain-guard"}, "Sum"),
+    }.items():
+        alarm = _alarm(planned, name)
+        assert (alarm["namespace"], alarm["metricName"], alarm["dimensions"], alarm["statistic"]) == metric, name
+        assert (alarm["period"], alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (300, 1, 1), name
+        assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanThreshold", 0), name
+        assert alarm["treatMissingData"] == "notBreaching", name
+        assert alarm["alarmActions"] == [topic_arn], name
+
+
+def test_a_drift_check_that_fails_alerts(planned):
+    """Audit 4 finding 2: this stack's drift-check jobs ending Failed or Stopped reach the alert topic
+    (the same event and name prefix as the retrain rule), with the job's name and failure reason."""
+    rule = _rules(planned)["churn-dev-drift-check-failed"]
+    assert json.loads(rule["eventPattern"]) == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Processing Job State Change"],
+        "detail": {"ProcessingJobName": [{"prefix": "churn-dev-drift-"}], "ProcessingJobStatus": ["Failed", "Stopped"]},
+    }
+    assert rule["state"] == "ENABLED"
+    (target,) = [
+        t.inputs
+        for t in planned.by_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.inputs["rule"] == "churn-dev-drift-check-failed"
+    ]
+    topic = planned.one("aws:sns/topic:Topic")
+    assert target["arn"] == f"arn:aws:sns:eu-west-1:123456789012:{topic.name}-mock"
+    assert target["inputTransformer"]["inputPaths"] == {
+        "job": "$.detail.ProcessingJobName",
+        "status": "$.detail.ProcessingJobStatus",
+        "reason": "$.detail.FailureReason",
+    }
+    assert target["inputTransformer"]["inputTemplate"] == (
+        '"Drift check <job> of churn-dev ended <status>: <reason>. '
+        'It wrote no verdict; the retrain guard was not asked."'
+    )

@@ -237,6 +237,7 @@ def test_every_aws_type_the_kit_declares_is_mapped(plans):
         "aws:scheduler/schedule:Schedule",
         "aws:scheduler/scheduleGroup:ScheduleGroup",
         "aws:sns/topic:Topic",
+        "aws:sns/topicPolicy:TopicPolicy",
         "aws:sns/topicSubscription:TopicSubscription",
         "aws:sqs/queue:Queue",
         "aws:sqs/queuePolicy:QueuePolicy",
@@ -249,8 +250,9 @@ def test_the_all_options_stack_declares_every_optional_resource(plans):
     types = [r["type"] for r in plans["aws-all-options"]]
     assert types.count("aws:sagemaker/featureGroup:FeatureGroup") == 2
     # the drift alarm, the silent-check alarm, the unreadable-capture alarm, and the rollout's
-    # error-rate (new fleet, whole variant) and p99 alarms
-    assert types.count("aws:cloudwatch/metricAlarm:MetricAlarm") == 6
+    # error-rate (new fleet, whole variant) and p99 alarms, the dead-letter queue's and the retrain
+    # guard's failure alarms
+    assert types.count("aws:cloudwatch/metricAlarm:MetricAlarm") == 8
     assert types.count("aws:sagemaker/model:Model") == 2  # the served version and its shadow
     assert types.count("aws:scheduler/schedule:Schedule") == 2  # training and the drift check
     for optional in (
@@ -565,5 +567,6 @@ def test_every_policy_document_of_the_plan_is_found(plans):
         ("aws:kms/key:Key", "policy"),
         ("aws:s3/bucketPolicy:BucketPolicy", "policy"),
         ("aws:sqs/queuePolicy:QueuePolicy", "policy"),
+        ("aws:sns/topicPolicy:TopicPolicy", "policy"),
         ("aws:ec2/vpcEndpoint:VpcEndpoint", "policy"),
     }

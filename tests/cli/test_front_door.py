@@ -56,7 +56,7 @@ def test_plan_output_into_missing_directories(tmp_path, aws_plan_json):
     proc = run_cli("plan", "--stack", "aws-dev", "--format", "json", "-o", str(target))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(target.read_text()) == aws_plan_json  # also: the same plan from any directory
-    assert f"wrote {target} (83 resources)" in proc.stderr
+    assert f"wrote {target} (88 resources)" in proc.stderr
 
 
 def test_diff_output_to_a_directory(tmp_path, capsys, aws_plan_json):
