@@ -221,17 +221,23 @@ def test_alert_and_retrain_wiring_in_moto(planned, aws):
             Rule=inputs["name"],
             Targets=[
                 {
-                    "Id": "guard",
+                    "Id": "target",
                     "Arn": target["arn"],
-                    "RetryPolicy": pascal(target["retryPolicy"]),
-                    "DeadLetterConfig": pascal(target["deadLetterConfig"]),
+                    **({"RetryPolicy": pascal(target["retryPolicy"])} if "retryPolicy" in target else {}),
+                    **(
+                        {"DeadLetterConfig": pascal(target["deadLetterConfig"])} if "deadLetterConfig" in target else {}
+                    ),
                 }
             ],
         )
-        listed = events.list_targets_by_rule(Rule=inputs["name"])["Targets"][0]
-        assert listed["Arn"].endswith(":function:churn-dev-retrain-guard")
+    # the guard is asked by completed drift jobs; a failed or stopped one e-mails the alert topic
+    listed = events.list_targets_by_rule(Rule="churn-dev-retrain-on-drift")["Targets"][0]
+    assert listed["Arn"].endswith(":function:churn-dev-retrain-guard") and "DeadLetterConfig" in listed
+    listed = events.list_targets_by_rule(Rule="churn-dev-drift-check-failed")["Targets"][0]
+    assert listed["Arn"] == topic
     stored = {r["Name"]: r for r in events.list_rules()["Rules"]}
-    assert sorted(stored) == ["churn-dev-retrain-on-drift"]  # no scheduled re-ask (audit 3 finding 8)
+    # no scheduled re-ask (audit 3 finding 8)
+    assert sorted(stored) == ["churn-dev-drift-check-failed", "churn-dev-retrain-on-drift"]
     assert "EventPattern" in stored["churn-dev-retrain-on-drift"]
     assert os.environ["AWS_DEFAULT_REGION"] == REGION
 

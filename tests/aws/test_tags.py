@@ -33,6 +33,7 @@ UNTAGGABLE = {
     "aws:cloudwatch/eventTarget:EventTarget",  # PutTargets
     "aws:sns/topicSubscription:TopicSubscription",  # Subscribe
     "aws:sqs/queuePolicy:QueuePolicy",  # SetQueueAttributes
+    "aws:sns/topicPolicy:TopicPolicy",  # SetTopicAttributes
     "aws:ec2/routeTableAssociation:RouteTableAssociation",  # AssociateRouteTable
     "aws:lambda/permission:Permission",  # AddPermission (a statement of the function's resource policy)
 }
