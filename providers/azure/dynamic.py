@@ -127,6 +127,12 @@ def _ml_client(endpoint_id: str, arm_url: str) -> tuple[Any, tuple[str, str, str
     if not match:
         raise ValueError(f"not an online endpoint ARM id: {endpoint_id!r}")
     subscription, group, workspace, name = match.groups()
+    return _arm_client(subscription, arm_url, ML_API_VERSION), (group, workspace, name)
+
+
+def _arm_client(subscription: str, arm_url: str, api_version: str) -> Any:
+    """azure-ai-ml's ARM client for `subscription` at `api_version`: Azure's default credential
+    chain against Azure, a local token against anything else (the tests' fake ARM)."""
     from azure.ai.ml._restclient.arm_ml_service import MachineLearningServicesMgmtClient
 
     base = arm_url.rstrip("/")
@@ -136,14 +142,13 @@ def _ml_client(endpoint_id: str, arm_url: str) -> tuple[Any, tuple[str, str, str
         credential: Any = DefaultAzureCredential()
     else:
         credential = _LocalCredential()
-    client = MachineLearningServicesMgmtClient(
+    return MachineLearningServicesMgmtClient(
         credential=credential,
         subscription_id=subscription,
         base_url=base + "/",
-        api_version=ML_API_VERSION,
+        api_version=api_version,
         credential_scopes=[base + "/.default"],
     )
-    return client, (group, workspace, name)
 
 
 def as_traffic(traffic: Any) -> dict[str, int]:
@@ -632,23 +637,9 @@ def read_version(version_id: str, arm_url: str = ARM_URL, api_version: str = ML_
     if not match:
         raise ValueError(f"not an Azure ML model version ARM id: {version_id!r}")
     subscription, group, workspace, name, version = match.groups()
-    from azure.ai.ml._restclient.arm_ml_service import MachineLearningServicesMgmtClient
     from azure.ai.ml.entities import Model
 
-    base = arm_url.rstrip("/")
-    if base == ARM_URL:
-        from azure.identity import DefaultAzureCredential
-
-        credential: Any = DefaultAzureCredential()
-    else:
-        credential = _LocalCredential()
-    client = MachineLearningServicesMgmtClient(
-        credential=credential,
-        subscription_id=subscription,
-        base_url=base + "/",
-        api_version=api_version,
-        credential_scopes=[base + "/.default"],
-    )
+    client = _arm_client(subscription, arm_url, api_version)
     return Model._from_rest_object(client.model_versions.get(group, workspace, name, version))
 
 
