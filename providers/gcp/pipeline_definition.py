@@ -42,6 +42,9 @@ HERE = Path(__file__).resolve().parent
 STEP_IO = HERE / "step_io.py"
 DRIFT_JOB = HERE / "drift_job.py"
 IO_REQUIREMENTS = "mlops_io_requirements.txt"
+STEP_REQUIREMENTS_FILE = HERE / "step_requirements.txt"
+"""What the kit steps install on top of the pipeline's requirements, pinned to constraints.txt's versions
+(read from a file, not from step_io.py: importing that module at plan time would import pandas)."""
 DRIFT_SCRIPT = "mlops_gcp_drift.py"
 
 # The interpreter every step container calls: the prebuilt images are not documented to ship a bare
@@ -70,9 +73,7 @@ BASELINE_DIR = "baselines"
 def code_bundle(pipeline: PipelineDef) -> CodeBundle:
     """The step code Vertex runs: the pipeline's files, the kit's with the GCP step I/O as
     `mlops_io.py`, the I/O's pinned requirements, and the drift job's entry point."""
-    from providers.gcp.step_io import REQUIREMENTS
-
-    extra: dict[str, Path | str] = {IO_REQUIREMENTS: "\n".join(REQUIREMENTS) + "\n", DRIFT_SCRIPT: DRIFT_JOB}
+    extra: dict[str, Path | str] = {IO_REQUIREMENTS: STEP_REQUIREMENTS_FILE, DRIFT_SCRIPT: DRIFT_JOB}
     return bundle(pipeline, extra, io_module=STEP_IO)
 
 

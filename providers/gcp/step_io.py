@@ -27,8 +27,8 @@ JSON the GCP pipeline definition compiles onto each kit step (`providers/gcp/pip
   for a skipped window). The platform's log sink routes them to its CMEK log bucket; the log-based
   metrics the alert policies read count them (`providers/gcp/retraining_trigger.py`).
 
-Needs google-cloud-bigquery and google-cloud-logging (pinned in `REQUIREMENTS`, installed by the
-step prologue), pandas, and the kit's `mlops_schema` (next to this file in the bundle). An
+Needs google-cloud-bigquery and google-cloud-logging (pinned in `step_requirements.txt`, installed
+by the step prologue), pandas, and the kit's `mlops_schema` (next to this file in the bundle). An
 `http://` endpoint in `$MLOPS_IO` (`bigquery_endpoint`, `logging_endpoint`) is only ever a local
 fake (tests): it gets anonymous credentials.
 """
@@ -45,8 +45,6 @@ import pandas as pd
 UTC = timezone.utc  # noqa: UP017 - runs in the step image, whose Python may predate datetime.UTC
 KIND = "gcp"
 WRITTEN_AT = "mlops_written_at"
-REQUIREMENTS = ("google-cloud-bigquery==3.47.0", "google-cloud-logging==3.17.0")
-"""What the kit steps install on top of the pipeline's requirements (constraints.txt versions)."""
 
 
 def config() -> dict[str, Any]:

@@ -467,6 +467,18 @@ def test_the_kit_steps_get_the_gcp_step_io_and_the_other_steps_do_not():
     assert code.content("mlops_io.py") == Path(pd.STEP_IO).read_bytes()
 
 
+def test_the_step_io_pins_are_the_versions_its_tests_run_against():
+    """What the kit steps install on Vertex is what `tests/gcp/test_step_io.py` exercises here:
+    each pin of `providers/gcp/step_requirements.txt` is the constraints file's pin."""
+    root = Path(__file__).resolve().parents[2]
+    pins = dict(line.split("==") for line in (root / "constraints.txt").read_text().splitlines() if "==" in line)
+    shipped = [line for line in (root / "providers/gcp/step_requirements.txt").read_text().splitlines() if line]
+    assert shipped == ["google-cloud-bigquery==3.47.0", "google-cloud-logging==3.17.0"]
+    for line in shipped:
+        name, version = line.split("==")
+        assert pins[name] == version, f"{name}: ships {version}, constraints.txt pins {pins[name]}"
+
+
 @pytest.fixture(scope="module")
 def local_kfp(tmp_path_factory):
     from kfp import local
