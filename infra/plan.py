@@ -83,6 +83,9 @@ class PlannedResource:
     ignore_changes: list[str] = field(default_factory=list)
     dependencies: list[str] = field(default_factory=list)
     """URNs this resource waits for (`depends_on` and the resources its inputs come from); not in the JSON."""
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    """The aliases its registration carried, as `{"urn": ...}` or the spec's set fields (`{"type": ...}`
+    for the type aliases pulumi_azure_native's classes add to every resource); not in the JSON."""
 
     def to_json(self) -> dict[str, Any]:
         extra = {"ignore_changes": self.ignore_changes} if self.ignore_changes else {}
@@ -142,6 +145,15 @@ class OfflineMocks(pulumi.runtime.Mocks):
         return self.fakes.fake_call(args.token, args.args), []
 
 
+def _alias_json(alias: Any) -> dict[str, Any]:
+    """One `pulumirpc.Alias` as plain data: its URN, or the fields its spec sets."""
+    if not alias.HasField("spec"):
+        return {"urn": alias.urn}
+    spec = alias.spec
+    fields = {key: getattr(spec, key) for key in ("name", "type", "stack", "project", "parentUrn")}
+    return {key: value for key, value in fields.items() if value} | ({"noParent": True} if spec.noParent else {})
+
+
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also keeping parent, protect and the raw inputs of each resource."""
 
@@ -170,6 +182,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 protect=bool(request.protect),
                 ignore_changes=list(request.ignoreChanges),
                 dependencies=list(request.dependencies),
+                aliases=[_alias_json(alias) for alias in request.aliases],
             )
         )
         if self.on_resource is not None:
