@@ -186,26 +186,49 @@ class RetrainingTrigger(Capability):
         """Anything in the dead-letter queue is a start (schedule or drift rule) or a guard call that
         failed every retry: nobody reads that queue unless told."""
         platform = deployment.platform
-        return aws.cloudwatch.MetricAlarm(
+        return self._failure_alarm(
             f"{name}-start-failures",
-            name=f"{platform.prefix}-start-failures",
-            alarm_description=(
+            deployment,
+            alarm_name=f"{platform.prefix}-start-failures",
+            description=(
                 f"A start of the {platform.prefix} pipeline or a retrain-guard call failed every retry: "
                 f"read the dead-letter queue {platform.prefix}-start-failures"
             ),
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
+            # SQS publishes the queue's metrics while it is active; no data is no message.
+            metric=("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum"),
             dimensions={"QueueName": training.dead_letter_arn.apply(lambda arn: arn.rsplit(":", 1)[-1])},
-            statistic="Maximum",
+        )
+
+    def _failure_alarm(
+        self,
+        resource_name: str,
+        deployment: Deployment[AwsSettings],
+        *,
+        alarm_name: str,
+        description: str,
+        metric: tuple[str, str, str],
+        dimensions: dict[str, pulumi.Input[str]],
+    ) -> aws.cloudwatch.MetricAlarm:
+        """Anything above zero in one FAILURE_PERIOD e-mails the topic. `metric` is (namespace, name,
+        statistic) of a metric the service publishes only while there is something to count, so
+        missing data is no failure (not breaching)."""
+        namespace, metric_name, statistic = metric
+        return aws.cloudwatch.MetricAlarm(
+            resource_name,
+            name=alarm_name,
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric_name,
+            dimensions=dimensions,
+            statistic=statistic,
             period=FAILURE_PERIOD,
             evaluation_periods=1,
             datapoints_to_alarm=1,
             threshold=0,
             comparison_operator="GreaterThanThreshold",
-            # SQS publishes the queue's metrics while it is active; no data is no message.
             treat_missing_data="notBreaching",
             alarm_actions=[self.topic.arn],
-            tags=platform.all_tags,
+            tags=deployment.platform.all_tags,
             opts=self.child(),
         )
 
@@ -440,27 +463,17 @@ class RetrainingTrigger(Capability):
             tags=platform.all_tags,
             opts=self.child(depends_on=[log_group]),
         )
-        aws.cloudwatch.MetricAlarm(
+        self._failure_alarm(
             f"{name}-guard-errors",
-            name=f"{platform.prefix}-retrain-guard-errors",
-            alarm_description=(
+            deployment,
+            alarm_name=f"{platform.prefix}-retrain-guard-errors",
+            description=(
                 f"The retrain guard {function_name} failed (its log group /aws/lambda/{function_name} says why): "
                 "a drift check's retraining decision was not made"
             ),
-            namespace="AWS/Lambda",
-            metric_name="Errors",
-            dimensions={"FunctionName": function.name},
-            statistic="Sum",
-            period=FAILURE_PERIOD,
-            evaluation_periods=1,
-            datapoints_to_alarm=1,
-            threshold=0,
-            comparison_operator="GreaterThanThreshold",
             # Lambda publishes Errors only when the function is invoked: no call is no failure.
-            treat_missing_data="notBreaching",
-            alarm_actions=[self.topic.arn],
-            tags=platform.all_tags,
-            opts=self.child(),
+            metric=("AWS/Lambda", "Errors", "Sum"),
+            dimensions={"FunctionName": function.name},
         )
         if kit:
             # Every drift check's job that completed: its verdict exists (uploaded at the end of the
