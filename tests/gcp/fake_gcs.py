@@ -29,9 +29,9 @@ import email.policy
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.local_server import Call, LocalServer
 
 
 @dataclass
@@ -75,48 +75,20 @@ class FakeGcs:
         self.permissions = {"storage.buckets.get", "storage.objects.list", "storage.objects.get"} if value else None
 
     def start(self) -> str:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self, method: str) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                path = unquote(parts.path)
-                with fake.lock:
-                    status, answer = fake.answer(method, path, query, raw, self.headers.get("Content-Type", ""))
-                    fake.requests.append(Recorded(method, path, query, status))
-                data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header(
-                    "Content-Type", "application/octet-stream" if isinstance(answer, bytes) else "application/json"
-                )
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._handle("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._handle("POST")
-
-            def do_DELETE(self) -> None:  # noqa: N802
-                self._handle("DELETE")
-
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = LocalServer(self._serve, methods=("GET", "POST", "DELETE"))
+        self.url = self.server.url
         return self.url
 
+    def _serve(self, call: Call) -> tuple[int, Any]:
+        query = call.params()
+        with self.lock:
+            status, answer = self.answer(call.method, call.path, query, call.body, call.content_type)
+            self.requests.append(Recorded(call.method, call.path, query, status))
+        return status, answer
+
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     @staticmethod
     def _error(code: int, status: str, message: str) -> tuple[int, dict[str, Any]]:

@@ -25,9 +25,9 @@ import sqlite3
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+
+from tests.local_server import Call, LocalServer
 
 
 @dataclass
@@ -103,47 +103,20 @@ class FakeGoogle:
 
     # -- the server
     def start(self) -> str:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self, method: str) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                content_type = self.headers.get("Content-Type", "")
-                with fake.lock:
-                    fake.requests.append(Recorded(method, unquote(parts.path), parts.query, raw))
-                    try:
-                        status, answer = fake.answer(method, unquote(parts.path), parts.query, raw, content_type)
-                    except (ValueError, KeyError, sqlite3.Error) as exc:
-                        status, answer = (
-                            400,
-                            {"error": {"code": 400, "message": str(exc), "status": "INVALID_ARGUMENT"}},
-                        )
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._handle("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._handle("POST")
-
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = LocalServer(self._serve, methods=("GET", "POST"))
+        return self.server.url
+
+    def _serve(self, call: Call) -> tuple[int, Any]:
+        with self.lock:
+            self.requests.append(Recorded(call.method, call.path, call.query, call.body))
+            try:
+                return self.answer(call.method, call.path, call.query, call.body, call.content_type)
+            except (ValueError, KeyError, sqlite3.Error) as exc:
+                return 400, {"error": {"code": 400, "message": str(exc), "status": "INVALID_ARGUMENT"}}
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     # -- BigQuery
     def answer(self, method: str, path: str, query: str, raw: bytes, content_type: str) -> tuple[int, Any]:

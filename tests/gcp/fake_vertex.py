@@ -9,14 +9,13 @@ accepted but unfinished (`hang_deploys`), which is what an interrupted `pulumi u
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.local_server import Call, LocalServer
 
 OPS = "type.googleapis.com/google.cloud.aiplatform.v1."
 
@@ -72,54 +71,25 @@ class FakeVertex:
     once (a 503 UNAVAILABLE, an ABORTED 409...)."""
 
     def start(self) -> str:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep pytest output clean
-                pass
-
-            def _handle(self, method: str) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else {}
-                path = unquote(parts.path)
-                fake.requests.append(Request(method, path, parts.query, body))
-                with fake.lock:
-                    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-                    fault = next((f for f in fake.faults if f[0] == method and f[1] in path), None)
-                    if fault is not None:
-                        fake.faults.remove(fault)
-                        status, answer = _error(fault[2], fault[3], f"injected {fault[3]}")
-                    elif path.startswith("/v3/"):
-                        status, answer = fake.monitoring(method, path.removeprefix("/v3/"), query)
-                    else:
-                        path = path.removeprefix("/v1/").removeprefix("/ui/")
-                        status, answer = fake.answer(method, path, body, query)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._handle("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._handle("POST")
-
-            def do_PATCH(self) -> None:  # noqa: N802
-                self._handle("PATCH")
-
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server = LocalServer(self._serve, methods=("GET", "POST", "PATCH"))
+        return self.server.url
+
+    def _serve(self, call: Call) -> tuple[int, Any]:
+        body = call.json(empty={})
+        self.requests.append(Request(call.method, call.path, call.query, body))
+        with self.lock:
+            fault = next((f for f in self.faults if f[0] == call.method and f[1] in call.path), None)
+            if fault is not None:
+                self.faults.remove(fault)
+                return _error(fault[2], fault[3], f"injected {fault[3]}")
+            if call.path.startswith("/v3/"):
+                return self.monitoring(call.method, call.path.removeprefix("/v3/"), call.params())
+            path = call.path.removeprefix("/v1/").removeprefix("/ui/")
+            return self.answer(call.method, path, body, call.params())
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     # --- models -----------------------------------------------------------------------------------
 

@@ -8,13 +8,11 @@ tests and is left as it is). Every request is recorded.
 from __future__ import annotations
 
 import copy
-import json
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.local_server import Call, LocalServer
 
 OPS = "type.googleapis.com/google.cloud.aiplatform.v1."
 NOW = "2025-03-01T10:00:00Z"
@@ -54,43 +52,16 @@ class FakeGcp:
 
     # -- the server
     def start(self) -> str:
-        fake = self
+        self.server = LocalServer(self._serve, methods=("GET", "POST", "PATCH"))
+        return self.server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _handle(self, method: str) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}") if length else {}
-                path = unquote(parts.path)
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                fake.requests.append((method, path, parts.query, body))
-                status, answer = fake.answer(method, path, query, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._handle("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._handle("POST")
-
-            def do_PATCH(self) -> None:  # noqa: N802
-                self._handle("PATCH")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+    def _serve(self, call: Call) -> tuple[int, Any]:
+        body = call.json(empty={})
+        self.requests.append((call.method, call.path, call.query, body))
+        return self.answer(call.method, call.path, call.params(repeated="first"), body)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     # -- answers
     def _resolve(self, name: str) -> str | None:
