@@ -5,8 +5,9 @@ Building those means importing the SDK (seconds) and running its builder; the re
 function of the builder's inputs, the SDK's version and the kit's own code. The key is a sha256
 over all three, so a hit is the text the SDK would build again, and any change (an input, an
 upgraded SDK, an edited provider module) is a miss that the SDK builds. Nothing is ever served from
-a key that leaves one of them out: callers name the distributions and the source folders their
-builder reads.
+a key that leaves one of them out: the kit's own code (`providers/` and `pipelines/`, whole) is in
+every key, so no caller can forget a folder its builder reads; callers name the distributions and
+any source folder outside the kit (a pipeline kept elsewhere).
 
 Entries live under `$MLOPS_CACHE_DIR`, else `.mlops/cache/` at the project root (git-ignored);
 `MLOPS_NO_CACHE=1` turns the cache off. A torn or unreadable entry is a miss.
@@ -74,14 +75,21 @@ def _where(folder: Path) -> str:
     return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
 
 
-def key(kind: str, inputs: Any, distributions: Iterable[str], sources: Iterable[Path]) -> str:
+KIT_SOURCES = ("providers", "pipelines")
+"""The kit's own code, under the project root: in every key, whatever the caller names."""
+
+
+def key(kind: str, inputs: Any, distributions: Iterable[str], sources: Iterable[Path] = ()) -> str:
     """The entry's name: everything the built text depends on, hashed."""
+    folders = {_where(Path(s)): Path(s) for s in sources}
+    for name in KIT_SOURCES:
+        folders[name] = ROOT / name
     material = {
         "format": FORMAT,
         "kind": kind,
         "inputs": inputs,
         "versions": {d: _version(d) for d in sorted(distributions)},
-        "sources": {_where(Path(s)): source_digest(Path(s)) for s in sorted(sources)},
+        "sources": {where: source_digest(folder) for where, folder in sorted(folders.items())},
     }
     text = json.dumps(material, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -93,13 +101,13 @@ def cached_text(
     build: Callable[[], str],
     *,
     distributions: Iterable[str],
-    sources: Iterable[Path],
+    sources: Iterable[Path] = (),
 ) -> str:
     """`build()`'s text, from the cache when everything it depends on is unchanged.
 
     `inputs` must be JSON-serialisable (anything else is stringified) and hold every value `build`
     reads; `distributions` the installed packages whose version changes its output (the vendor
-    SDK); `sources` the folders of kit code it runs.
+    SDK); `sources` folders of code it runs outside the kit's own (which every key holds).
     """
     if not enabled():
         return build()

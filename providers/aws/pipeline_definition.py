@@ -102,7 +102,6 @@ import os
 import shlex
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from pipelines.kit import DATASET_STEP
@@ -264,8 +263,8 @@ def build_definition(
         {**arguments, "pipeline": repr(pipeline)},
         build,
         distributions=["sagemaker"],
-        # the pipeline's folder (steps, requirements) and this builder's own folder
-        sources=[pipeline.requirements.parent, Path(__file__).resolve().parent],
+        # the pipeline's folder (steps, requirements), which may lie outside the kit's own code
+        sources=[pipeline.requirements.parent],
     )
 
 

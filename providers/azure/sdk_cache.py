@@ -10,15 +10,12 @@ import dataclasses
 import functools
 import json
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 from providers import cache
 
 SDK = ("azure-ai-ml",)
 """The distributions whose version changes what is built."""
-SOURCES = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[2] / "pipelines")
-"""The kit code the builders run: this provider's folder and `pipelines/` (spec, package, kit)."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 RestBody = Any
@@ -42,7 +39,7 @@ def jsonable(value: Any) -> Any:
 
 def cached_json(kind: str, inputs: Any, build: Callable[[], Any]) -> Any:
     """`build()`'s JSON value, from the cache when `inputs`, the SDK and the kit code are unchanged."""
-    text = cache.cached_text(f"azure-{kind}", inputs, lambda: json.dumps(build()), distributions=SDK, sources=SOURCES)
+    text = cache.cached_text(f"azure-{kind}", inputs, lambda: json.dumps(build()), distributions=SDK)
     return json.loads(text)
 
 

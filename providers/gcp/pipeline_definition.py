@@ -493,12 +493,6 @@ CACHE_DISTRIBUTIONS = ("kfp", "kfp-pipeline-spec", "google-cloud-aiplatform", "p
 """The installed packages whose version changes a compiled spec (the builder, its protos, its YAML)."""
 
 
-def _cache_sources() -> tuple[Path, ...]:
-    """The kit code a compiled spec depends on: this provider's modules and `pipelines/` (the
-    PipelineDef, the kit steps' names, the step prologue's bundle layout)."""
-    return (HERE, HERE.parents[1] / "pipelines")
-
-
 def training_spec_json(pipeline: PipelineDef, **options: Any) -> str:
     """`spec_json(compile_spec(build_training_pipeline(pipeline, **options)))`, from the
     content-addressed cache (providers/cache.py) when the pipeline, the options, the SDK versions
@@ -511,7 +505,6 @@ def training_spec_json(pipeline: PipelineDef, **options: Any) -> str:
         inputs,
         lambda: spec_json(compile_spec(build_training_pipeline(pipeline, **options))),
         distributions=CACHE_DISTRIBUTIONS,
-        sources=_cache_sources(),
     )
 
 
@@ -535,5 +528,4 @@ def drift_spec_json(
             compile_spec(build_drift_pipeline(display_name, drift_threshold, min_samples, window_seconds, **options))
         ),
         distributions=CACHE_DISTRIBUTIONS,
-        sources=_cache_sources(),
     )

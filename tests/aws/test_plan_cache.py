@@ -107,8 +107,9 @@ def test_any_changed_argument_rebuilds(builds, name):
 
 
 def test_the_pipelines_files_the_sdk_version_and_the_builder_are_in_the_key(builds, monkeypatch):
-    """The shared cache (providers/cache.py) is told the sagemaker distribution and the two folders
-    the definition depends on: a changed file in either, or another SDK version, rebuilds."""
+    """The shared cache (providers/cache.py) is told the sagemaker distribution and the pipeline's
+    folder (which may lie outside the kit), and holds the kit's own code in every key: a changed file
+    in the pipeline or anywhere in the kit, or another SDK version, rebuilds."""
     churn = get_pipeline("churn")
     seen: list[tuple[list[str], list[Path]]] = []
     real_key = cache.key
@@ -119,16 +120,17 @@ def test_the_pipelines_files_the_sdk_version_and_the_builder_are_in_the_key(buil
 
     monkeypatch.setattr(cache, "key", recording)
     pd.build_definition(churn, **ARGS)
-    assert seen[-1] == (["sagemaker"], sorted([ROOT / "pipelines/churn", ROOT / "providers/aws"]))
+    assert seen[-1] == (["sagemaker"], [ROOT / "pipelines/churn"])
     real_digest = cache.source_digest
-    monkeypatch.setattr(
-        cache, "source_digest", lambda f: "edited" if Path(f) == ROOT / "pipelines/churn" else real_digest(f)
-    )
-    pd.build_definition(churn, **ARGS)
-    assert len(builds) == 2
+    for count, edited in enumerate((ROOT / "pipelines/churn", ROOT / "providers", ROOT / "pipelines"), start=2):
+        monkeypatch.setattr(
+            cache, "source_digest", lambda f, edited=edited: "edited" if Path(f) == edited else real_digest(f)
+        )
+        pd.build_definition(churn, **ARGS)
+        assert len(builds) == count, edited
     monkeypatch.setattr(cache, "_version", lambda d: "999.0")
     pd.build_definition(churn, **ARGS)
-    assert len(builds) == 3
+    assert len(builds) == 5
 
 
 def test_a_cache_that_cannot_be_written_only_costs_the_next_build(builds, monkeypatch, tmp_path):

@@ -60,6 +60,34 @@ def test_an_edited_source_file_is_a_miss(store, source):
     assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[source]) == "built-2"
 
 
+@pytest.mark.parametrize(
+    "edited",
+    ["providers/spec.py", "providers/aws/translate.py", "pipelines/spec.py", "pipelines/churn/steps/train.py"],
+)
+def test_an_edit_anywhere_in_the_kit_is_a_miss_whatever_the_caller_names(store, tmp_path, monkeypatch, edited):
+    """The kit's own code is in every key: a builder whose caller named only its own folder (or
+    none) is still rebuilt after an edit to `pipelines/` or another provider module it imports. The
+    AWS definition's key once named only `providers/aws/` and the pipeline's folder, so an edited
+    `pipelines/spec.py` was served the old definition."""
+    for name in (
+        "providers/spec.py",
+        "providers/aws/translate.py",
+        "pipelines/spec.py",
+        "pipelines/churn/steps/train.py",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("VERSION = 1\n")
+    monkeypatch.setattr(cache, "ROOT", tmp_path)
+    build = Builder()
+    own = [tmp_path / "providers" / "aws"]
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=own) == "built-1"
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[]) == "built-2"
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=own) == "built-1"
+    (tmp_path / edited).write_text("VERSION = 2  # edited\n")
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=own) == "built-3"
+    assert cache.cached_text("definition", {"a": 1}, build, distributions=[], sources=[]) == "built-4"
+
+
 def test_another_sdk_version_is_a_miss(store, source, monkeypatch):
     build = Builder()
     cache.cached_text("definition", {"a": 1}, build, distributions=["pytest"], sources=[source])
