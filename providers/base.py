@@ -111,6 +111,20 @@ class Target:
     region: str
     """Where the platform lives (`aws:region`, `gcp:region`, `azure-native:location`)."""
 
+    @property
+    def model_version(self) -> int | None:
+        """The registry version to serve, or None. THE one place that decides whether anything is
+        served (translation and components read it here, never off the description): with None,
+        nothing that needs a model is declared on any cloud: no model, deployment, autoscaling,
+        monitor schedule or drift alarm. An endpoint that can exist without a model (Vertex AI's,
+        Azure ML's) is still declared, so its address and network are ready; SageMaker's cannot
+        (an endpoint configuration names a model), so AWS declares none."""
+        return self.platform.endpoint.model_version
+
+    @property
+    def serves_model(self) -> bool:
+        return self.model_version is not None
+
 
 @dataclass(frozen=True)
 class Deployment(Target, Generic[S]):
@@ -118,16 +132,6 @@ class Deployment(Target, Generic[S]):
 
     settings: S
     """The provider's translation of the portable values (instance types, cron, names)."""
-
-    @property
-    def model_version(self) -> int | None:
-        """The registry version to serve, or None. THE one place that decides whether anything is
-        served: with None, no endpoint, monitor or drift alarm is declared on any cloud."""
-        return self.platform.endpoint.model_version
-
-    @property
-    def serves_model(self) -> bool:
-        return self.model_version is not None
 
 
 @dataclass(frozen=True)

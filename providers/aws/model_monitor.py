@@ -131,7 +131,7 @@ class ModelMonitor(Capability):
         super().__init__(name, opts)
         settings = deployment.settings
         window = settings.drift_window_hours * 3600
-        if endpoint.endpoint_name is None or deployment.model_version is None:
+        if not deployment.serves_model:
             self.out = MonitorOut(settings.engine, (), (), None, window)
             self.publish(monitor=None)  # nothing is served, so there is nothing to monitor yet
             return

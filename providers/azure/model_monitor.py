@@ -123,7 +123,7 @@ class ModelMonitor(Capability):
         s, m = deployment.settings, deployment.platform.monitor
         monitor_name = f"{s.prefix}-monitor"
         columns = tuple(deployment.pipeline.contract.request_names)
-        if endpoint.deployment_id is None or endpoint.deployment_name is None:
+        if not deployment.serves_model:
             self.out = MonitorOut(monitor_name, None, m.engine, columns=columns)
             self.publish(monitor=None)  # nothing is served, so there is nothing to monitor yet
             return

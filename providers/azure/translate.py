@@ -454,7 +454,7 @@ def translate(target: Target) -> AzureSettings:
     recurrence = cron_to_recurrence(
         p.feature_store.online_sync_schedule, "mlops:platform.feature_store.online_sync_schedule"
     )
-    version = p.endpoint.model_version
+    version = target.model_version
     approvers = check_approvers(list(p.registry.approvers))
     return AzureSettings(
         location=location,

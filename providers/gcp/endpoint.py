@@ -25,7 +25,6 @@ class EndpointOut:
     endpoint: pulumi.Resource
     requests_table: str
     """`<project>.<dataset>.<table>`: where the endpoint logs sampled requests (the drift check reads it)."""
-    serves_model: bool
 
 
 class Endpoint(Capability):
@@ -104,7 +103,7 @@ class Endpoint(Capability):
 
         version = deployment.model_version
         if version is None:
-            self.out = EndpointOut(endpoint, requests_table, serves_model=False)
+            self.out = EndpointOut(endpoint, requests_table)
             self.publish(endpoint=None, serving=NOT_SERVING)
             return
 
@@ -141,7 +140,7 @@ class Endpoint(Capability):
         )
         if consumer is not None:
             self._psc_endpoint(name, s, consumer, deployed)
-        self.out = EndpointOut(endpoint, requests_table, serves_model=True)
+        self.out = EndpointOut(endpoint, requests_table)
         self.publish(endpoint=endpoint.id, serving=serving_sentence(version, registry.model_name))
 
     def _psc_network(

@@ -228,20 +228,64 @@ def test_example_stacks_share_one_platform_description(pipeline):
     assert all(d == descriptions[0] for d in descriptions)
 
 
-def _variant_stack(stack: str, tmp_path: Path):
-    """The example description with the other choice everywhere it matters."""
+def _variant_stack(stack: str, tmp_path: Path, *, only_unserved: bool = False):
+    """The example description with the other choice everywhere it matters (or, `only_unserved`,
+    only `endpoint.model_version: null`)."""
     import yaml
 
     cloud, _ = EXAMPLES[stack]
     document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     platform = document["config"]["mlops:platform"]
-    platform["registry"]["approval"] = "auto"
-    platform["pipeline"]["schedule"] = None
     platform["endpoint"]["model_version"] = None
-    platform["monitor"]["retrain_on_drift"] = False
+    if not only_unserved:
+        platform["registry"]["approval"] = "auto"
+        platform["pipeline"]["schedule"] = None
+        platform["monitor"]["retrain_on_drift"] = False
     path = tmp_path / f"Pulumi.{cloud}-variant.yaml"
     path.write_text(yaml.safe_dump(document))
     return load_stack_file(path)
+
+
+SERVING_ONLY = {
+    # (resource type, a part of its name): what exists only to serve a model, per cloud. The
+    # endpoints themselves are not here where they can exist without a model (Vertex AI, Azure ML).
+    "aws": [
+        ("aws:sagemaker/model:Model", "-endpoint-"),
+        ("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "-endpoint-"),
+        ("aws:sagemaker/endpoint:Endpoint", "-endpoint-"),
+        ("aws:appautoscaling/target:Target", "-endpoint-"),
+        ("aws:appautoscaling/policy:Policy", "-endpoint-"),
+        ("aws:scheduler/schedule:Schedule", "-model-monitor-"),
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "-retraining-trigger-drift"),
+    ],
+    "gcp": [
+        ("pulumi-python:dynamic:Resource", "-endpoint-model-v"),
+        ("gcp:colab/schedule:Schedule", "-model-monitor-"),
+        ("gcp:monitoring/alertPolicy:AlertPolicy", "-retraining-trigger-drift"),
+    ],
+    "azure": [
+        ("azure-native:machinelearningservices:OnlineDeployment", "-endpoint-"),
+        ("azure-native:monitor:AutoscaleSetting", "-endpoint-"),
+        ("pulumi-python:dynamic:Resource", "-endpoint-traffic"),
+        ("azure-native:machinelearningservices:Schedule", "-model-monitor-"),
+        ("azure-native:monitor:ScheduledQueryRule", "-retraining-trigger-drift"),
+    ],
+}
+
+
+def _declared(result, type_: str, part: str) -> list[str]:
+    return [r.name for r in result.resources if r.type == type_ and part in r.name]
+
+
+def test_nothing_served_declares_nothing_that_needs_a_model_on_any_cloud(planned, tmp_path):
+    """`Target.serves_model` decides it once: with `model_version: null` no model, deployment,
+    autoscaling, monitor schedule or drift alarm is declared (the outputs alone would not show a
+    deployment left behind). The serving example declares each, so the table cannot go stale."""
+    cloud, served = planned
+    unserved = plan(_variant_stack(served.stack, tmp_path, only_unserved=True))
+    for type_, part in SERVING_ONLY[cloud]:
+        assert _declared(served, type_, part), f"{served.stack} serves a model but declares no {type_} *{part}*"
+        assert _declared(unserved, type_, part) == [], f"{served.stack} unserved still declares {type_}"
 
 
 @pytest.mark.parametrize("stack", sorted(EXAMPLES))
