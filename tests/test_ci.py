@@ -24,7 +24,8 @@ def test_ci_installs_with_the_readme_command():
     readme_install = _pip_lines(quick_start, ".venv")
     assert readme_install == ["pip install -U pip", 'pip install -e ".[dev]" -c constraints.txt']
     assert _pip_lines(ci, ".ci-venv") == readme_install
-    for check in ("scripts/pip_check.sh", "ruff format --check .", "ruff check .", "python -m pytest -q"):
+    checks = ("scripts/pip_check.sh", "scripts/check_commits.py", "ruff format --check .", "ruff check .", "mypy")
+    for check in (*checks, "python -m pytest -q"):
         assert check in ci
 
 
@@ -52,3 +53,28 @@ def test_pip_check_allows_only_the_one_known_false_report(tmp_path, report, ok):
     env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
     result = subprocess.run([str(ROOT / "scripts" / "pip_check.sh")], env=env, capture_output=True, text=True)
     assert (result.returncode == 0) is ok, result.stdout + result.stderr
+
+
+def _check_commits():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_commits", ROOT / "scripts" / "check_commits.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "message, found",
+    [
+        ("Plan-time cache: the kit's whole code is in every key\n\nWhy it matters.\n", []),
+        ("Short subject\n", []),
+        ("x" * 72 + "\n", []),
+        ("x" * 73 + "\n", ["subject is 73 characters (at most 72)"]),
+        ("Fix the cache.\n", ["subject ends with a full stop"]),
+        ("Subject\nbody on the next line\n", ["no blank line between the subject and the body"]),
+        ("\n\nbody\n", ["empty subject"]),
+    ],
+)
+def test_commit_messages_are_held_to_a_short_subject_and_a_separate_body(message, found):
+    assert _check_commits().problems(message) == found
