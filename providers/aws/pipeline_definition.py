@@ -25,7 +25,7 @@ How each step kind maps (the SAME script with the SAME argv as the local runner,
   packs ``/opt/ml/model`` into ``model.tar.gz`` (what a model package needs).
   ``ModelTrainer``'s ``SourceCode`` mode cannot be used: it always uploads its own
   driver scripts (the ``sm_drivers`` channel) at build time. So the trainer is built
-  without ``SourceCode`` and ``_CommandTrainingStep`` sets the job's
+  without ``SourceCode`` and the step (``sagemaker_sdk.command_training_step_class``) sets the job's
   ``ContainerEntrypoint``/``ContainerArguments`` to the same command line.
   Inputs are channels at ``/opt/ml/input/data/<name>``, the model output is
   ``/opt/ml/model``; the code prefix is the ``steps_code`` channel.
@@ -79,35 +79,25 @@ feature-store steps; without, the baseline and publish jobs alone are isolated (
 pip-install from PyPI). Experiments are
 off (``PipelineExperimentConfig: null``): the execution role has no Experiments rights.
 
-Offline build, and what it takes (all restored when the build returns): environment
-``AWS_DEFAULT_REGION`` (the SDK builds a client at import), ``AWS_EC2_METADATA_DISABLED``
-(with no credentials that client would query the EC2 metadata endpoint),
-``SAGEMAKER_VALIDATE_ROLE=false`` (``ModelTrainer`` otherwise calls
-iam:SimulatePrincipalPolicy; there is no argument to skip it) and the SDK config-file
-overrides pointed at ``/dev/null``; the session gets placeholder keys (nothing is
-signed or sent), ``_default_bucket`` and a config with ``TelemetryOptOut`` (telemetry
-would GET from S3 in a background thread). ``_lean_sdk`` skips two slow SDK internals
-that do not affect the JSON. Measured: import + first build about 3 s, later builds
-about 0.8 s.
+Offline build: what the SDK needs to make no call and a JSON that depends only on the arguments
+(environment, session, two speed patches, the command-line training step) is in
+``sagemaker_sdk.py``, each workaround with what it works around and why.
 
 Limits: with a public network, pip needs outbound network from the jobs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import os
 import shlex
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from pipelines.kit import DATASET_STEP
 from pipelines.spec import OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
 from providers import cache
+from providers.aws.sagemaker_sdk import command_training_step_class, lean_sdk, offline_session, sdk_env
 
 RUN_SCRIPT = "run.sh"
 """The container bootstrap in the step-code bundle (``run_script``)."""
@@ -151,8 +141,6 @@ MODEL_SHIPS_ENV = "MLOPS_MODEL_SHIPS"
 
 MAX_RUNTIME_SECONDS = 3 * 3600
 VOLUME_GB = 30
-_SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
-_OFFLINE_KEY = "offline-build-no-calls"
 _SENTINEL = "\x00param:{}\x00"
 
 # `/bin/bash <code dir>/run.sh [--untar ARCHIVE]... python <script> <args...>`. pip may replace
@@ -232,7 +220,7 @@ def build_definition(
     arguments = {k: v for k, v in locals().items() if k != "pipeline"}
 
     def build() -> str:
-        with _sdk_env(region), _lean_sdk():
+        with sdk_env(region), lean_sdk():
             return _Builder(
                 pipeline,
                 region=region,
@@ -338,123 +326,15 @@ def _check_inputs(
             raise ValueError(f"step {step.name!r}: input name {CODE_CHANNEL!r} is reserved for the step code")
 
 
-@contextlib.contextmanager
-def _sdk_env(region: str) -> Iterator[None]:
-    """Environment for the build, restored afterwards (the process's environment is shared).
-
-    Region for the SDK's import-time clients; no config files that could change the JSON.
-    """
-    # Importing sagemaker.mlops / sagemaker.serve builds a boto3 client in a class body: it
-    # raises NoRegionError without a region and, with no credentials anywhere, walks the
-    # chain to the EC2 metadata endpoint (a network call, seconds of timeouts off EC2).
-    # The user's sagemaker config (intelligent defaults) would silently add settings to
-    # the definition, so it is switched off. ModelTrainer validates its role with
-    # iam:SimulatePrincipalPolicy unless SAGEMAKER_VALIDATE_ROLE=false (there is no argument
-    # for it); at preview the role may not even exist yet, so validation is switched off.
-    overrides = {
-        "SAGEMAKER_VALIDATE_ROLE": "false",
-        "AWS_DEFAULT_REGION": region,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": os.devnull,
-        "SAGEMAKER_USER_CONFIG_OVERRIDE": os.devnull,
-    }
-    import boto3
-
-    saved = {k: os.environ.get(k) for k in overrides}
-    # The SDK narrates every step it builds (INFO/WARNING about fields a run fills in, and a
-    # UserWarning about PipelineSession): true and useless in a plan or a `pulumi up` log.
-    sdk_loggers = [logging.getLogger(n) for n in ("sagemaker", "sagemaker.config")]
-    saved_levels = [lg.level for lg in sdk_loggers]
-    for lg in sdk_loggers:
-        lg.setLevel(logging.ERROR)
-    quiet = warnings.catch_warnings()
-    quiet.__enter__()
-    warnings.filterwarnings("ignore", message="Running within a PipelineSession")
-    # The import-time client creates boto3's process-wide default session under these
-    # settings; put the previous one back so later boto3 users get the normal chain.
-    default_session = boto3.DEFAULT_SESSION
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        quiet.__exit__(None, None, None)
-        for lg, level in zip(sdk_loggers, saved_levels, strict=True):
-            lg.setLevel(level)
-        boto3.DEFAULT_SESSION = default_session
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-class _NoLocalClient:
-    """Stands in for ``LocalSagemakerClient``, which ``ProcessingStep`` builds only to read a
-    method name (a local-mode session with fresh boto3 clients, ~0.2 s per step)."""
-
-    def create_processing_job(self) -> None: ...
-
-    def create_transform_job(self) -> None: ...
-
-
-@contextlib.contextmanager
-def _lean_sdk() -> Iterator[None]:
-    """Skip two costs of the SDK that change nothing in the definition (speed only).
-
-    * The SDK re-validates a non-empty session config against its JSON schema (~0.2 s)
-      at each of the ~60 config lookups of a build; ``_SDK_CONFIG`` is a constant that
-      ``Session.__init__`` already validated, so lookups skip it (other configs are still
-      validated). The telemetry opt-out itself is the official ``TelemetryOptOut``.
-    * ``ProcessingStep.__init__`` instantiates a local-mode client to read a method name.
-    If a future SDK moves either attribute, the patch is skipped and the build is slower.
-    """
-    from sagemaker.core.config.config_manager import SageMakerConfig
-    from sagemaker.mlops.workflow import steps
-
-    patches: list[tuple[Any, str, Any]] = []
-    original = SageMakerConfig.__dict__.get("validate_sagemaker_config")
-    if isinstance(original, staticmethod):
-        check = original.__func__
-
-        def validate(sagemaker_config: dict | None = None) -> None:
-            if sagemaker_config is not _SDK_CONFIG:
-                check(sagemaker_config)
-
-        patches.append((SageMakerConfig, "validate_sagemaker_config", staticmethod(validate)))
-    if hasattr(steps, "LocalSagemakerClient"):
-        patches.append((steps, "LocalSagemakerClient", _NoLocalClient))
-    saved = [(obj, name, obj.__dict__[name]) for obj, name, _ in patches]
-    for obj, name, value in patches:
-        setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        for obj, name, value in saved:
-            setattr(obj, name, value)
-
-
 class _Builder:
     """One build: SDK objects for each step, wired by step properties."""
 
     def __init__(self, pipeline: PipelineDef, **settings: Any) -> None:
-        import boto3
         from sagemaker.core import image_uris
-        from sagemaker.core.workflow.pipeline_context import PipelineSession
 
         self.p = pipeline
         self.s = settings
-        # Explicit region + default bucket: no STS/S3 lookups. An explicit sagemaker_config
-        # skips the config-file search (and its S3 fetches) and opts out of telemetry, which
-        # otherwise sends a GET to S3 from a background thread for each SDK call.
-        boto_session = boto3.Session(
-            region_name=settings["region"],
-            # Placeholder keys: creating a client resolves credentials, and without any the
-            # chain ends at the EC2 metadata endpoint (a network call). Nothing is signed or sent.
-            aws_access_key_id=_OFFLINE_KEY,
-            aws_secret_access_key=_OFFLINE_KEY,
-        )
-        self.session = PipelineSession(boto_session=boto_session, sagemaker_config=_SDK_CONFIG)
-        self.session._default_bucket = settings["bucket"]  # only this stops a bucket lookup
+        self.session = offline_session(settings["region"], settings["bucket"])
         self.image = image_uris.retrieve(
             settings["image_table"],
             region=settings["region"],
@@ -648,7 +528,7 @@ class _Builder:
                 **({MODEL_SHIPS_ENV: ",".join(self.s["model_ships"])} if self.s["model_ships"] else {}),
             },
         )
-        return _command_training_step_class()(
+        return command_training_step_class()(
             name=step.name,
             step_args=trainer.train(),
             description=step.description or None,
@@ -888,30 +768,3 @@ def _s3_output(name: str, uri: Any, local: str) -> Any:
         output_name=name,
         s3_output=ProcessingS3Output(s3_uri=uri, local_path=local, s3_upload_mode="EndOfJob"),
     )
-
-
-_TRAINING_STEP_CLASS: type | None = None
-
-
-def _command_training_step_class() -> type:
-    """``TrainingStep`` that runs a given command line instead of the image's default entrypoint."""
-    global _TRAINING_STEP_CLASS  # built lazily: the SDK is imported only when a definition is built
-    if _TRAINING_STEP_CLASS is None:
-        from sagemaker.mlops.workflow.steps import TrainingStep
-
-        class _CommandTrainingStep(TrainingStep):
-            def __init__(self, *, container_entrypoint: list[str], container_arguments: list[Any], **kwargs: Any):
-                super().__init__(**kwargs)
-                self._entrypoint = container_entrypoint
-                self._arguments = container_arguments
-
-            @property
-            def arguments(self) -> dict:
-                request = super().arguments
-                spec = request.setdefault("AlgorithmSpecification", {})
-                spec["ContainerEntrypoint"] = list(self._entrypoint)
-                spec["ContainerArguments"] = list(self._arguments)
-                return request
-
-        _TRAINING_STEP_CLASS = _CommandTrainingStep
-    return _TRAINING_STEP_CLASS
