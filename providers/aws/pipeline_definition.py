@@ -1,13 +1,13 @@
 """The cloud-neutral ``PipelineDef`` as a SageMaker Pipeline definition, built offline.
 
-``build_definition`` drives the SageMaker Python SDK v3 (``PipelineSession`` +
-``Processor`` / ``ModelTrainer`` / ``ModelBuilder``) and returns
+``build_definition(pipeline, DefinitionSettings(...))`` drives the SageMaker Python SDK v3
+(``PipelineSession`` + ``Processor`` / ``ModelTrainer`` / ``ModelBuilder``) and returns
 ``Pipeline(...).definition()``. It runs inside ``Output.apply`` at every
 ``pulumi preview``, so it makes no network call and needs no credentials: the step
 code is already in S3 (``code_prefix``, uploaded by Pulumi ``BucketObject``s), every
 URI given to the SDK is an ``s3://`` URI or a pipeline variable, the session gets an
 explicit region and default bucket, and the SDK's local config files are ignored so
-the JSON depends only on the arguments.
+the JSON depends only on the pipeline and its ``DefinitionSettings``.
 
 How each step kind maps (the SAME script with the SAME argv as the local runner,
 ``PipelineDef.command``):
@@ -25,7 +25,7 @@ How each step kind maps (the SAME script with the SAME argv as the local runner,
   packs ``/opt/ml/model`` into ``model.tar.gz`` (what a model package needs).
   ``ModelTrainer``'s ``SourceCode`` mode cannot be used: it always uploads its own
   driver scripts (the ``sm_drivers`` channel) at build time. So the trainer is built
-  without ``SourceCode`` and ``_CommandTrainingStep`` sets the job's
+  without ``SourceCode`` and the step (``sagemaker_sdk.command_training_step_class``) sets the job's
   ``ContainerEntrypoint``/``ContainerArguments`` to the same command line.
   Inputs are channels at ``/opt/ml/input/data/<name>``, the model output is
   ``/opt/ml/model``; the code prefix is the ``steps_code`` channel.
@@ -79,34 +79,26 @@ feature-store steps; without, the baseline and publish jobs alone are isolated (
 pip-install from PyPI). Experiments are
 off (``PipelineExperimentConfig: null``): the execution role has no Experiments rights.
 
-Offline build, and what it takes (all restored when the build returns): environment
-``AWS_DEFAULT_REGION`` (the SDK builds a client at import), ``AWS_EC2_METADATA_DISABLED``
-(with no credentials that client would query the EC2 metadata endpoint),
-``SAGEMAKER_VALIDATE_ROLE=false`` (``ModelTrainer`` otherwise calls
-iam:SimulatePrincipalPolicy; there is no argument to skip it) and the SDK config-file
-overrides pointed at ``/dev/null``; the session gets placeholder keys (nothing is
-signed or sent), ``_default_bucket`` and a config with ``TelemetryOptOut`` (telemetry
-would GET from S3 in a background thread). ``_lean_sdk`` skips two slow SDK internals
-that do not affect the JSON. Measured: import + first build about 3 s, later builds
-about 0.8 s.
+Offline build: what the SDK needs to make no call and a JSON that depends only on the settings
+(environment, session, two speed patches, the command-line training step) is in
+``sagemaker_sdk.py``, each workaround with what it works around and why.
 
 Limits: with a public network, pip needs outbound network from the jobs.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
 import json
-import logging
-import os
 import shlex
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pipelines.kit import DATASET_STEP
 from pipelines.spec import OutputRef, ParamDef, ParamRef, PipelineDef, StepDef, parse_source
 from providers import cache
+from providers.aws.sagemaker_sdk import command_training_step_class, lean_sdk, offline_session, sdk_env
 
 RUN_SCRIPT = "run.sh"
 """The container bootstrap in the step-code bundle (``run_script``)."""
@@ -150,8 +142,6 @@ MODEL_SHIPS_ENV = "MLOPS_MODEL_SHIPS"
 
 MAX_RUNTIME_SECONDS = 3 * 3600
 VOLUME_GB = 30
-_SDK_CONFIG = {"SchemaVersion": "1.0", "SageMaker": {"PythonSDK": {"Modules": {"TelemetryOptOut": True}}}}
-_OFFLINE_KEY = "offline-build-no-calls"
 _SENTINEL = "\x00param:{}\x00"
 
 # `/bin/bash <code dir>/run.sh [--untar ARCHIVE]... python <script> <args...>`. pip may replace
@@ -183,84 +173,73 @@ def parameter_names(pipeline: PipelineDef) -> list[str]:
     return [p.name for p in pipeline.params] + [TRIGGER_PARAM]
 
 
-def build_definition(
-    pipeline: PipelineDef,
-    *,
-    region: str,
-    role_arn: str,
-    bucket: str,
-    kms_key_arn: str,
-    instance_type: str,
-    inference_instance_type: str,
-    image_table: str,
-    image_version: str,
-    pipeline_name: str,
-    model_package_group: str,
-    approval_status: str,
-    gate_metric: str,
-    gate_threshold: float,
-    code_prefix: str,
-    volume_kms: bool = True,
-    vpc: Mapping[str, list[str]] | None = None,
-    io_config: str | None = None,
-    engine: str = "kit",
-    model_ships: tuple[str, ...] = (),
-    processing_instance_type: str | None = None,
-    processing_volume_kms: bool | None = None,
-    supported_instance_types: Sequence[str] | None = None,
-) -> str:
+@dataclass(frozen=True)
+class DefinitionSettings:
+    """Everything but the ``PipelineDef`` a SageMaker pipeline definition depends on; with the
+    pipeline's files and the SDK's version, the plan-time cache key of ``build_definition``."""
+
+    region: str
+    role_arn: str
+    """The role of every job and of the registered model."""
+    bucket: str
+    """A bucket name (not a URI): run outputs, datasets and baselines live there."""
+    kms_key_arn: str
+    """Volume and output key of every job."""
+    instance_type: str
+    """The training step's instance."""
+    inference_instance_type: str
+    """What the registered package lists for real-time inference (the endpoint's)."""
+    image_table: str
+    """The sagemaker SDK's image table for training and serving (``translate.framework_image``)."""
+    image_version: str
+    pipeline_name: str
+    model_package_group: str
+    approval_status: str
+    """``PendingManualApproval`` or ``Approved``: the registered version's status."""
+    gate_metric: str
+    """One of ``PipelineDef.metrics``: the evaluation metric the quality gate compares."""
+    gate_threshold: float
+    code_prefix: str
+    """``s3://.../``: must already hold every step script (``serve.py`` included) and
+    ``requirements.txt`` as flat objects: the SDK uploads nothing."""
+    volume_kms: bool = True
+    """False for local-NVMe instance types, whose storage the hardware encrypts (no key may be named)."""
+    vpc: Mapping[str, list[str]] | None = None
+    """``{"Subnets": [...], "SecurityGroupIds": [...]}`` puts every job there, isolated."""
+    io_config: str | None = None
+    """The ``s3://`` URI of the step I/O configuration (``mlops_io.json``) the kit's feature-store
+    steps read."""
+    engine: str = "kit"
+    """``kit`` (the kit's drift check) or ``builtin`` (Model Monitor, which also needs
+    ``data_baseline``'s statistics and constraints)."""
+    model_ships: tuple[str, ...] = ()
+    """Distributions the serving image lacks (``FrameworkImage.ships``): the training job's
+    ``MODEL_SHIPS_ENV`` names them and ``mlops_model.save`` copies them into the model."""
+    processing_instance_type: str | None = None
+    """The processing and baseline jobs' instance (None: ``instance_type``),
+    ``translate.processing_instance``: a GPU for the train step only."""
+    processing_volume_kms: bool | None = None
+    """``volume_kms`` of the processing and baseline jobs (None: ``volume_kms``)."""
+    supported_instance_types: tuple[str, ...] | None = None
+    """What the package lists for real-time and batch inference (None: ``[inference_instance_type]``),
+    ``translate.serving_instances``."""
+
+
+def build_definition(pipeline: PipelineDef, settings: DefinitionSettings) -> str:
     """The SageMaker pipeline definition JSON for ``pipeline``; no network, no credentials.
 
-    ``code_prefix`` (``s3://.../``) must already hold every step script (``serve.py``
-    included) and ``requirements.txt`` as flat objects: the SDK uploads nothing.
-    ``io_config``: the ``s3://`` URI of the step I/O configuration (``mlops_io.json``) the kit's
-    feature-store steps read. ``engine``: ``kit`` (the kit's drift check) or ``builtin`` (Model
-    Monitor, which also needs ``data_baseline``'s statistics and constraints).
-    ``inference_instance_type``: what the registered package lists for real-time inference (the
-    endpoint's). ``image_table`` / ``image_version``: the sagemaker SDK's image for training and
-    serving (``translate.framework_image``). ``volume_kms``: False for local-NVMe instance types.
-    ``vpc``: ``{"Subnets": [...], "SecurityGroupIds": [...]}`` puts every job there, isolated.
-    ``model_ships``: distributions the serving image lacks (``FrameworkImage.ships``): the training
-    job's ``MODEL_SHIPS_ENV`` names them and ``mlops_model.save`` copies them into the model.
-    ``processing_instance_type`` / ``processing_volume_kms``: the processing and baseline jobs' (default:
-    the training step's), ``translate.processing_instance``: a GPU for the train step only.
-    ``supported_instance_types``: what the package lists for real-time and batch inference (default:
-    ``[inference_instance_type]``), ``translate.serving_instances``.
+    Read from the plan-time cache when neither ``pipeline`` (its repr and its folder), ``settings``,
+    the sagemaker SDK's version nor this folder's code changed; built by the SDK otherwise.
     """
-    _check_inputs(pipeline, bucket, code_prefix, gate_metric, approval_status, io_config, engine)
-    arguments = {k: v for k, v in locals().items() if k != "pipeline"}
+    _check_inputs(pipeline, settings)
 
     def build() -> str:
-        with _sdk_env(region), _lean_sdk():
-            return _Builder(
-                pipeline,
-                region=region,
-                role_arn=role_arn,
-                bucket=bucket,
-                kms_key_arn=kms_key_arn,
-                instance_type=instance_type,
-                inference_instance_type=inference_instance_type,
-                image_table=image_table,
-                image_version=image_version,
-                volume_kms=volume_kms,
-                vpc=dict(vpc) if vpc else None,
-                pipeline_name=pipeline_name,
-                model_package_group=model_package_group,
-                approval_status=approval_status,
-                gate_metric=gate_metric,
-                gate_threshold=float(gate_threshold),
-                code_prefix=code_prefix if code_prefix.endswith("/") else code_prefix + "/",
-                io_config=io_config,
-                engine=engine,
-                model_ships=tuple(model_ships),
-                processing_instance_type=processing_instance_type or instance_type,
-                processing_volume_kms=volume_kms if processing_volume_kms is None else processing_volume_kms,
-                supported_instance_types=list(supported_instance_types or [inference_instance_type]),
-            ).definition()
+        with sdk_env(settings.region), lean_sdk():
+            return _Builder(pipeline, settings).definition()
 
     return cache.cached_text(
         "aws-pipeline-definition",
-        {**arguments, "pipeline": repr(pipeline)},
+        {**dataclasses.asdict(settings), "pipeline": repr(pipeline)},
         build,
         distributions=["sagemaker"],
         # the pipeline's folder (steps, requirements), which may lie outside the kit's own code
@@ -290,27 +269,21 @@ def entrypoint(code_dir: str, archives: list[str], argv: list[str]) -> list[str]
     return ["/bin/bash", f"{code_dir}/{RUN_SCRIPT}", *untar, *argv[:2]]
 
 
-def _check_inputs(
-    pipeline: PipelineDef,
-    bucket: str,
-    code_prefix: str,
-    gate_metric: str,
-    approval_status: str,
-    io_config: str | None,
-    engine: str,
-) -> None:
+def _check_inputs(pipeline: PipelineDef, settings: DefinitionSettings) -> None:
     pipeline.validate()
-    if bucket.startswith("s3://") or "/" in bucket:
-        raise ValueError(f"bucket must be a bucket name, not {bucket!r}")
-    if not code_prefix.startswith("s3://"):
-        raise ValueError(f"code_prefix must be an s3:// URI (the SDK must upload nothing), not {code_prefix!r}")
-    if gate_metric not in pipeline.metrics:
+    if settings.bucket.startswith("s3://") or "/" in settings.bucket:
+        raise ValueError(f"bucket must be a bucket name, not {settings.bucket!r}")
+    if not settings.code_prefix.startswith("s3://"):
         raise ValueError(
-            f"unknown quality gate metric {gate_metric!r} for pipeline {pipeline.name!r}; "
+            f"code_prefix must be an s3:// URI (the SDK must upload nothing), not {settings.code_prefix!r}"
+        )
+    if settings.gate_metric not in pipeline.metrics:
+        raise ValueError(
+            f"unknown quality gate metric {settings.gate_metric!r} for pipeline {pipeline.name!r}; "
             f"available: {', '.join(pipeline.metrics)}"
         )
-    if approval_status not in ("PendingManualApproval", "Approved"):
-        raise ValueError(f"approval_status must be PendingManualApproval or Approved, not {approval_status!r}")
+    if settings.approval_status not in ("PendingManualApproval", "Approved"):
+        raise ValueError(f"approval_status must be PendingManualApproval or Approved, not {settings.approval_status!r}")
     reserved = {GATE_STEP, REGISTER_STEP, FAIL_STEP, BASELINE_STEP, PUBLISH_STEP}
     taken = {s.name for s in pipeline.steps} & reserved
     if taken:
@@ -321,14 +294,14 @@ def _check_inputs(
         raise ValueError(
             f"{pipeline.steps_dir} has no {SERVE_SCRIPT}: the registered model runs it as its inference code"
         )
-    if engine not in ("kit", "builtin"):
-        raise ValueError(f"engine must be kit or builtin, not {engine!r}")
+    if settings.engine not in ("kit", "builtin"):
+        raise ValueError(f"engine must be kit or builtin, not {settings.engine!r}")
     names = {s.name for s in pipeline.steps}
     if DATASET_STEP not in names or BASELINE_OUTPUT not in pipeline.step(DATASET_STEP).outputs:
         raise ValueError(f"pipeline {pipeline.name!r} has no {DATASET_STEP}.{BASELINE_OUTPUT}: the drift baseline")
-    if io_config is not None and not io_config.startswith("s3://"):
-        raise ValueError(f"io_config must be an s3:// URI, not {io_config!r}")
-    if io_config is None and names & set(IO_STEPS):
+    if settings.io_config is not None and not settings.io_config.startswith("s3://"):
+        raise ValueError(f"io_config must be an s3:// URI, not {settings.io_config!r}")
+    if settings.io_config is None and names & set(IO_STEPS):
         raise ValueError(
             f"steps {', '.join(sorted(names & set(IO_STEPS)))} need io_config (the step I/O configuration)"
         )
@@ -337,149 +310,40 @@ def _check_inputs(
             raise ValueError(f"step {step.name!r}: input name {CODE_CHANNEL!r} is reserved for the step code")
 
 
-@contextlib.contextmanager
-def _sdk_env(region: str) -> Iterator[None]:
-    """Environment for the build, restored afterwards (the process's environment is shared).
-
-    Region for the SDK's import-time clients; no config files that could change the JSON.
-    """
-    # Importing sagemaker.mlops / sagemaker.serve builds a boto3 client in a class body: it
-    # raises NoRegionError without a region and, with no credentials anywhere, walks the
-    # chain to the EC2 metadata endpoint (a network call, seconds of timeouts off EC2).
-    # The user's sagemaker config (intelligent defaults) would silently add settings to
-    # the definition, so it is switched off. ModelTrainer validates its role with
-    # iam:SimulatePrincipalPolicy unless SAGEMAKER_VALIDATE_ROLE=false (there is no argument
-    # for it); at preview the role may not even exist yet, so validation is switched off.
-    overrides = {
-        "SAGEMAKER_VALIDATE_ROLE": "false",
-        "AWS_DEFAULT_REGION": region,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "SAGEMAKER_ADMIN_CONFIG_OVERRIDE": os.devnull,
-        "SAGEMAKER_USER_CONFIG_OVERRIDE": os.devnull,
-    }
-    import boto3
-
-    saved = {k: os.environ.get(k) for k in overrides}
-    # The SDK narrates every step it builds (INFO/WARNING about fields a run fills in, and a
-    # UserWarning about PipelineSession): true and useless in a plan or a `pulumi up` log.
-    sdk_loggers = [logging.getLogger(n) for n in ("sagemaker", "sagemaker.config")]
-    saved_levels = [lg.level for lg in sdk_loggers]
-    for lg in sdk_loggers:
-        lg.setLevel(logging.ERROR)
-    quiet = warnings.catch_warnings()
-    quiet.__enter__()
-    warnings.filterwarnings("ignore", message="Running within a PipelineSession")
-    # The import-time client creates boto3's process-wide default session under these
-    # settings; put the previous one back so later boto3 users get the normal chain.
-    default_session = boto3.DEFAULT_SESSION
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        quiet.__exit__(None, None, None)
-        for lg, level in zip(sdk_loggers, saved_levels, strict=True):
-            lg.setLevel(level)
-        boto3.DEFAULT_SESSION = default_session
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-class _NoLocalClient:
-    """Stands in for ``LocalSagemakerClient``, which ``ProcessingStep`` builds only to read a
-    method name (a local-mode session with fresh boto3 clients, ~0.2 s per step)."""
-
-    def create_processing_job(self) -> None: ...
-
-    def create_transform_job(self) -> None: ...
-
-
-@contextlib.contextmanager
-def _lean_sdk() -> Iterator[None]:
-    """Skip two costs of the SDK that change nothing in the definition (speed only).
-
-    * The SDK re-validates a non-empty session config against its JSON schema (~0.2 s)
-      at each of the ~60 config lookups of a build; ``_SDK_CONFIG`` is a constant that
-      ``Session.__init__`` already validated, so lookups skip it (other configs are still
-      validated). The telemetry opt-out itself is the official ``TelemetryOptOut``.
-    * ``ProcessingStep.__init__`` instantiates a local-mode client to read a method name.
-    If a future SDK moves either attribute, the patch is skipped and the build is slower.
-    """
-    from sagemaker.core.config.config_manager import SageMakerConfig
-    from sagemaker.mlops.workflow import steps
-
-    patches: list[tuple[Any, str, Any]] = []
-    original = SageMakerConfig.__dict__.get("validate_sagemaker_config")
-    if isinstance(original, staticmethod):
-        check = original.__func__
-
-        def validate(sagemaker_config: dict | None = None) -> None:
-            if sagemaker_config is not _SDK_CONFIG:
-                check(sagemaker_config)
-
-        patches.append((SageMakerConfig, "validate_sagemaker_config", staticmethod(validate)))
-    if hasattr(steps, "LocalSagemakerClient"):
-        patches.append((steps, "LocalSagemakerClient", _NoLocalClient))
-    saved = [(obj, name, obj.__dict__[name]) for obj, name, _ in patches]
-    for obj, name, value in patches:
-        setattr(obj, name, value)
-    try:
-        yield
-    finally:
-        for obj, name, value in saved:
-            setattr(obj, name, value)
-
-
 class _Builder:
     """One build: SDK objects for each step, wired by step properties."""
 
-    def __init__(self, pipeline: PipelineDef, **settings: Any) -> None:
-        import boto3
+    def __init__(self, pipeline: PipelineDef, settings: DefinitionSettings) -> None:
         from sagemaker.core import image_uris
-        from sagemaker.core.workflow.pipeline_context import PipelineSession
 
-        self.p = pipeline
-        self.s = settings
-        # Explicit region + default bucket: no STS/S3 lookups. An explicit sagemaker_config
-        # skips the config-file search (and its S3 fetches) and opts out of telemetry, which
-        # otherwise sends a GET to S3 from a background thread for each SDK call.
-        boto_session = boto3.Session(
-            region_name=settings["region"],
-            # Placeholder keys: creating a client resolves credentials, and without any the
-            # chain ends at the EC2 metadata endpoint (a network call). Nothing is signed or sent.
-            aws_access_key_id=_OFFLINE_KEY,
-            aws_secret_access_key=_OFFLINE_KEY,
+        self.pipeline = pipeline
+        self.settings = settings
+        # What the settings leave to a default, resolved once.
+        self.code_prefix = settings.code_prefix if settings.code_prefix.endswith("/") else settings.code_prefix + "/"
+        self.processing_instance_type = settings.processing_instance_type or settings.instance_type
+        processing_volume_kms = (
+            settings.volume_kms if settings.processing_volume_kms is None else settings.processing_volume_kms
         )
-        self.session = PipelineSession(boto_session=boto_session, sagemaker_config=_SDK_CONFIG)
-        self.session._default_bucket = settings["bucket"]  # only this stops a bucket lookup
-        self.image = image_uris.retrieve(
-            settings["image_table"],
-            region=settings["region"],
-            version=settings["image_version"],
-            py_version="py3",
-            instance_type=settings["instance_type"],
-            image_scope="training",
-        )
-        self.processing_image = image_uris.retrieve(
-            settings["image_table"],
-            region=settings["region"],
-            version=settings["image_version"],
-            py_version="py3",
-            instance_type=settings["processing_instance_type"],
-            image_scope="training",
-        )
-        self.inference_image = image_uris.retrieve(
-            settings["image_table"],
-            region=settings["region"],
-            version=settings["image_version"],
-            py_version="py3",
-            instance_type=settings["inference_instance_type"],
-            image_scope="inference",
-        )
-        self.volume_key = settings["kms_key_arn"] if settings["volume_kms"] else None
-        self.processing_volume_key = settings["kms_key_arn"] if settings["processing_volume_kms"] else None
+        self.supported_instance_types = list(settings.supported_instance_types or [settings.inference_instance_type])
+        self.gate_threshold = float(settings.gate_threshold)
+        self.vpc = dict(settings.vpc) if settings.vpc else None
+        self.session = offline_session(settings.region, settings.bucket)
+
+        def image(instance_type: str, scope: str) -> str:
+            return image_uris.retrieve(
+                settings.image_table,
+                region=settings.region,
+                version=settings.image_version,
+                py_version="py3",
+                instance_type=instance_type,
+                image_scope=scope,
+            )
+
+        self.image = image(settings.instance_type, "training")
+        self.processing_image = image(self.processing_instance_type, "training")
+        self.inference_image = image(settings.inference_instance_type, "inference")
+        self.volume_key = settings.kms_key_arn if settings.volume_kms else None
+        self.processing_volume_key = settings.kms_key_arn if processing_volume_kms else None
         self.params: dict[str, Any] = {}
         self.steps: dict[str, Any] = {}  # step name -> SDK step
         self.sdk_steps: list[Any] = []
@@ -491,7 +355,7 @@ class _Builder:
 
         kinds = {"string": ParameterString, "int": ParameterInteger, "float": ParameterFloat}
         out = []
-        for param in self.p.params:
+        for param in self.pipeline.params:
             default = self._param_default(param)
             var = kinds[param.type](name=param.name, default_value=default)
             self.params[param.name] = var
@@ -503,7 +367,7 @@ class _Builder:
 
     def _param_default(self, param: ParamDef) -> Any:
         if param.name == "input_data":
-            return f"s3://{self.s['bucket']}/datasets/{self.p.name}/raw/"
+            return f"s3://{self.settings.bucket}/datasets/{self.pipeline.name}/raw/"
         return {"string": str, "int": int, "float": float}[param.type](param.default)
 
     def _arg(self, value: str) -> Any:
@@ -520,7 +384,7 @@ class _Builder:
             return self.params[ref.name]
         if not isinstance(ref, OutputRef):
             raise ValueError(f"step {step.name!r}: input {input_name!r} is neither a param nor a step output")
-        producer = self.p.step(ref.step)
+        producer = self.pipeline.step(ref.step)
         sdk = self.steps[ref.step]
         if producer.kind == "training":
             if ref.output != self._model_output(producer):
@@ -533,22 +397,22 @@ class _Builder:
 
     def _reads_model(self, step: StepDef, input_name: str) -> bool:
         ref = parse_source(step.inputs[input_name])
-        return isinstance(ref, OutputRef) and self.p.step(ref.step).kind == "training"
+        return isinstance(ref, OutputRef) and self.pipeline.step(ref.step).kind == "training"
 
     def _model_output(self, step: StepDef) -> str:
-        return self.p.model_output if step.name == self.p.model_step else step.outputs[0]
+        return self.pipeline.model_output if step.name == self.pipeline.model_step else step.outputs[0]
 
     def _output_uri(self, *parts: str) -> Any:
         from sagemaker.core.workflow.execution_variables import ExecutionVariables
         from sagemaker.core.workflow.functions import Join
 
-        base = f"s3://{self.s['bucket']}/runs/{self.p.name}"
+        base = f"s3://{self.settings.bucket}/runs/{self.pipeline.name}"
         return Join(on="/", values=[base, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
 
     def _command(self, step: StepDef, paths: Mapping[str, str], code_dir: str) -> tuple[list[str], list[Any]]:
         """(ContainerEntrypoint, ContainerArguments) that run ``PipelineDef.command`` exactly."""
-        sentinels = {p.name: _SENTINEL.format(p.name) for p in self.p.params}
-        argv = self.p.command(step.name, paths, sentinels)
+        sentinels = {p.name: _SENTINEL.format(p.name) for p in self.pipeline.params}
+        argv = self.pipeline.command(step.name, paths, sentinels)
         archives = [f"{paths[name]}/{MODEL_ARCHIVE}" for name in step.inputs if self._reads_model(step, name)]
         return entrypoint(code_dir, archives, argv), [self._arg(a) for a in argv[2:]]
 
@@ -557,16 +421,16 @@ class _Builder:
         from sagemaker.core.processing import Processor
 
         return Processor(
-            role=self.s["role_arn"],
+            role=self.settings.role_arn,
             image_uri=self.processing_image,
             instance_count=1,
-            instance_type=self.s["processing_instance_type"],
+            instance_type=self.processing_instance_type,
             entrypoint=command,
             volume_size_in_gb=VOLUME_GB,
             volume_kms_key=self.processing_volume_key,
-            output_kms_key=self.s["kms_key_arn"],
+            output_kms_key=self.settings.kms_key_arn,
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
-            base_job_name=f"{self.p.name}-{step_name}".replace("_", "-"),
+            base_job_name=f"{self.pipeline.name}-{step_name}".replace("_", "-"),
             sagemaker_session=self.session,
             env={"PYTHONUNBUFFERED": "1", **(env or {})},
         )
@@ -580,19 +444,19 @@ class _Builder:
         command, arguments = self._command(step, paths, PROCESSING_CODE)
 
         inputs = [_s3_input(name, self._source_uri(step, name), paths[name]) for name in step.inputs]
-        inputs.append(_s3_input(CODE_CHANNEL, self.s["code_prefix"], PROCESSING_CODE))
+        inputs.append(_s3_input(CODE_CHANNEL, self.code_prefix, PROCESSING_CODE))
         env: dict[str, str] = {}
         if step.name in IO_STEPS:
             # The step I/O's configuration is a file: its values (offline store URIs) are too long for
             # an environment value (ProcessingEnvironmentValue: 256 characters).
-            inputs.append(_s3_input(IO_INPUT, self.s["io_config"], IO_DIR))
+            inputs.append(_s3_input(IO_INPUT, self.settings.io_config, IO_DIR))
             env["MLOPS_IO"] = io_environment()
         outputs = [_s3_output(name, self._output_uri(step.name, name), paths[name]) for name in step.outputs]
         processor = self._processor(step.name, command, env)
         property_files = []
-        if step.name == self.p.metrics_step:
+        if step.name == self.pipeline.metrics_step:
             self.metrics_file = PropertyFile(
-                name=METRICS_PROPERTY_FILE, output_name=self.p.metrics_output, path=self.p.metrics_file
+                name=METRICS_PROPERTY_FILE, output_name=self.pipeline.metrics_output, path=self.pipeline.metrics_file
             )
             property_files.append(self.metrics_file)
         return ProcessingStep(
@@ -625,29 +489,29 @@ class _Builder:
             )
 
         channels = [channel(name, self._source_uri(step, name)) for name in step.inputs]
-        channels.append(channel(CODE_CHANNEL, self.s["code_prefix"]))
+        channels.append(channel(CODE_CHANNEL, self.code_prefix))
         trainer = ModelTrainer(
             sagemaker_session=self.session,
-            role=self.s["role_arn"],
+            role=self.settings.role_arn,
             training_image=self.image,
-            base_job_name=f"{self.p.name}-{step.name}".replace("_", "-"),
+            base_job_name=f"{self.pipeline.name}-{step.name}".replace("_", "-"),
             compute=Compute(
-                instance_type=self.s["instance_type"],
+                instance_type=self.settings.instance_type,
                 instance_count=1,
                 volume_size_in_gb=VOLUME_GB,
                 volume_kms_key_id=self.volume_key,
             ),
             stopping_condition=StoppingCondition(max_runtime_in_seconds=MAX_RUNTIME_SECONDS),
             output_data_config=OutputDataConfig(
-                s3_output_path=self._output_uri(step.name), kms_key_id=self.s["kms_key_arn"]
+                s3_output_path=self._output_uri(step.name), kms_key_id=self.settings.kms_key_arn
             ),
             input_data_config=channels,
             environment={
                 "PYTHONUNBUFFERED": "1",
-                **({MODEL_SHIPS_ENV: ",".join(self.s["model_ships"])} if self.s["model_ships"] else {}),
+                **({MODEL_SHIPS_ENV: ",".join(self.settings.model_ships)} if self.settings.model_ships else {}),
             },
         )
-        return _command_training_step_class()(
+        return command_training_step_class()(
             name=step.name,
             step_args=trainer.train(),
             description=step.description or None,
@@ -663,16 +527,16 @@ class _Builder:
         from sagemaker.mlops.workflow.check_job_config import CheckJobConfig
         from sagemaker.mlops.workflow.quality_check_step import DataQualityCheckConfig, QualityCheckStep
 
-        s = self.s
+        settings = self.settings
         check_job = CheckJobConfig(
-            role=s["role_arn"],
+            role=settings.role_arn,
             instance_count=1,
-            instance_type=s["processing_instance_type"],
+            instance_type=self.processing_instance_type,
             volume_size_in_gb=VOLUME_GB,
             volume_kms_key=self.processing_volume_key,
-            output_kms_key=s["kms_key_arn"],
+            output_kms_key=settings.kms_key_arn,
             max_runtime_in_seconds=MAX_RUNTIME_SECONDS,
-            base_job_name=f"{self.p.name}-baseline",
+            base_job_name=f"{self.pipeline.name}-baseline",
             sagemaker_session=self.session,
         )
         return QualityCheckStep(
@@ -698,11 +562,11 @@ class _Builder:
         from sagemaker.core.workflow.functions import Join
         from sagemaker.mlops.workflow.steps import ProcessingStep
 
-        s = self.s
+        settings = self.settings
         version = register.properties.ModelPackageVersion
         out_path = f"{PROCESSING_OUTPUT}/{BASELINE_OUTPUT}"
         inputs = [_s3_input(BASELINE_OUTPUT, self._baseline_uri(), f"{PROCESSING_INPUT}/{BASELINE_OUTPUT}")]
-        if s["engine"] == "builtin":
+        if settings.engine == "builtin":
             inputs.append(
                 _s3_input(BASELINE_STEP, self._output_uri(BASELINE_STEP), f"{PROCESSING_INPUT}/{BASELINE_STEP}")
             )
@@ -715,14 +579,14 @@ class _Builder:
                 outputs=[
                     _s3_output(
                         BASELINE_OUTPUT,
-                        Join(on="/", values=[f"s3://{s['bucket']}/{BASELINES_PREFIX}", version]),
+                        Join(on="/", values=[f"s3://{settings.bucket}/{BASELINES_PREFIX}", version]),
                         out_path,
                     )
                 ],
             ),
-            description=f"The drift baseline of the registered version -> s3://{s['bucket']}/{BASELINES_PREFIX}/<version>/.",
+            description=f"The drift baseline of the registered version -> s3://{settings.bucket}/{BASELINES_PREFIX}/<version>/.",
         )
-        if s["engine"] == "builtin":
+        if settings.engine == "builtin":
             step.add_depends_on([BASELINE_STEP])
         return step
 
@@ -735,27 +599,27 @@ class _Builder:
         from sagemaker.mlops.workflow.model_step import ModelStep
         from sagemaker.serve.model_builder import ModelBuilder
 
-        s = self.s
-        metrics_step = self.steps[self.p.metrics_step]
-        model_step = self.steps[self.p.model_step]
+        settings = self.settings
+        metrics_step = self.steps[self.pipeline.metrics_step]
+        model_step = self.steps[self.pipeline.model_step]
         metric_value = JsonGet(
             step_name=metrics_step.name,
             property_file=self.metrics_file,
-            json_path=f"metrics.{s['gate_metric']}",
+            json_path=f"metrics.{settings.gate_metric}",
         )
         report_uri = Join(
             on="/",
             values=[
-                metrics_step.properties.ProcessingOutputConfig.Outputs[self.p.metrics_output].S3Output.S3Uri,
-                self.p.metrics_file,
+                metrics_step.properties.ProcessingOutputConfig.Outputs[self.pipeline.metrics_output].S3Output.S3Uri,
+                self.pipeline.metrics_file,
             ],
         )
         builder = ModelBuilder(
             image_uri=self.inference_image,
             s3_model_data_url=model_step.properties.ModelArtifacts.S3ModelArtifacts,
-            role_arn=s["role_arn"],
+            role_arn=settings.role_arn,
             sagemaker_session=self.session,
-            instance_type=s["inference_instance_type"],
+            instance_type=settings.inference_instance_type,
             # The sklearn container imports serve.py from the unpacked archive (train.py put it
             # there), so the endpoint needs no code upload and no network.
             env_vars={"SAGEMAKER_PROGRAM": SERVE_SCRIPT, "SAGEMAKER_SUBMIT_DIRECTORY": SERVE_CODE_DIR},
@@ -763,58 +627,58 @@ class _Builder:
         register = ModelStep(
             name=REGISTER_STEP,
             step_args=builder.register(
-                model_package_group_name=s["model_package_group"],
+                model_package_group_name=settings.model_package_group,
                 content_types=["text/csv", "application/json"],
                 response_types=["application/json"],
-                inference_instances=s["supported_instance_types"],
-                transform_instances=s["supported_instance_types"],
-                approval_status=s["approval_status"],
+                inference_instances=self.supported_instance_types,
+                transform_instances=self.supported_instance_types,
+                approval_status=settings.approval_status,
                 model_metrics=ModelMetrics(
                     model_statistics=MetricsSource(content_type="application/json", s3_uri=report_uri)
                 ),
                 customer_metadata_properties={
-                    "pipeline": s["pipeline_name"],
+                    "pipeline": settings.pipeline_name,
                     TRIGGER_PARAM: self.params[TRIGGER_PARAM],
                     # CustomerMetadataValue allows letters, digits, spaces and _.:/=+-@ only (no '>').
-                    "gate_metric": s["gate_metric"],
-                    "gate_threshold": str(s["gate_threshold"]),
+                    "gate_metric": settings.gate_metric,
+                    "gate_threshold": str(self.gate_threshold),
                 },
             ),
-            description=f"Register the model in {s['model_package_group']} ({s['approval_status']}).",
+            description=f"Register the model in {settings.model_package_group} ({settings.approval_status}).",
         )
         fail = FailStep(
             name=FAIL_STEP,
             error_message=Join(
                 on="",
                 values=[
-                    f"quality gate failed: {s['gate_metric']} = ",
+                    f"quality gate failed: {settings.gate_metric} = ",
                     metric_value,
-                    f", required >= {s['gate_threshold']}",
+                    f", required >= {self.gate_threshold}",
                 ],
             ),
-            description=f"Stop: {s['gate_metric']} below {s['gate_threshold']}.",
+            description=f"Stop: {settings.gate_metric} below {self.gate_threshold}.",
         )
         return ConditionStep(
             name=GATE_STEP,
-            conditions=[ConditionGreaterThanOrEqualTo(left=metric_value, right=s["gate_threshold"])],
+            conditions=[ConditionGreaterThanOrEqualTo(left=metric_value, right=self.gate_threshold)],
             if_steps=[register, self._publish_baseline(register)],
             else_steps=[fail],
-            description=f"Register only if {s['gate_metric']} >= {s['gate_threshold']}.",
+            description=f"Register only if {settings.gate_metric} >= {self.gate_threshold}.",
         )
 
     def definition(self) -> str:
         from sagemaker.mlops.workflow.pipeline import Pipeline
 
         parameters = self._declare_params()
-        for step in self.p.steps:
+        for step in self.pipeline.steps:
             sdk = self._training_step(step) if step.kind == "training" else self._processing_step(step)
             self.steps[step.name] = sdk
             self.sdk_steps.append(sdk)
-            if step.name == DATASET_STEP and self.s["engine"] == "builtin":
+            if step.name == DATASET_STEP and self.settings.engine == "builtin":
                 self.sdk_steps.append(self._data_baseline())
         self.sdk_steps.append(self._gate())
         definition = Pipeline(
-            name=self.s["pipeline_name"],
+            name=self.settings.pipeline_name,
             parameters=parameters,
             steps=self.sdk_steps,
             sagemaker_session=self.session,
@@ -823,7 +687,7 @@ class _Builder:
             # https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-experiments.html).
             pipeline_experiment_config=None,
         ).definition()
-        return json.dumps(_apply_network(json.loads(definition), self.s["vpc"]))
+        return json.dumps(_apply_network(json.loads(definition), self.vpc))
 
 
 def io_environment() -> str:
@@ -887,30 +751,3 @@ def _s3_output(name: str, uri: Any, local: str) -> Any:
         output_name=name,
         s3_output=ProcessingS3Output(s3_uri=uri, local_path=local, s3_upload_mode="EndOfJob"),
     )
-
-
-_TRAINING_STEP_CLASS: type | None = None
-
-
-def _command_training_step_class() -> type:
-    """``TrainingStep`` that runs a given command line instead of the image's default entrypoint."""
-    global _TRAINING_STEP_CLASS  # built lazily: the SDK is imported only when a definition is built
-    if _TRAINING_STEP_CLASS is None:
-        from sagemaker.mlops.workflow.steps import TrainingStep
-
-        class _CommandTrainingStep(TrainingStep):
-            def __init__(self, *, container_entrypoint: list[str], container_arguments: list[Any], **kwargs: Any):
-                super().__init__(**kwargs)
-                self._entrypoint = container_entrypoint
-                self._arguments = container_arguments
-
-            @property
-            def arguments(self) -> dict:
-                request = super().arguments
-                spec = request.setdefault("AlgorithmSpecification", {})
-                spec["ContainerEntrypoint"] = list(self._entrypoint)
-                spec["ContainerArguments"] = list(self._arguments)
-                return request
-
-        _TRAINING_STEP_CLASS = _CommandTrainingStep
-    return _TRAINING_STEP_CLASS

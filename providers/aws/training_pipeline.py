@@ -159,32 +159,34 @@ class TrainingPipeline(Capability):
         processing = tr.processing_instance(settings.training_instance)
 
         def definition(args: dict) -> str:
-            from providers.aws.pipeline_definition import build_definition
+            from providers.aws.pipeline_definition import DefinitionSettings, build_definition
 
             return build_definition(
                 pipeline,
-                region=deployment.region,
-                role_arn=args["role"],
-                bucket=args["bucket"],
-                kms_key_arn=args["key"],
-                instance_type=settings.training_instance,
-                inference_instance_type=settings.endpoint_instance,
-                image_table=settings.image.table,
-                image_version=settings.image.version,
-                volume_kms=settings.training_volume_kms,
-                pipeline_name=settings.pipeline_name,
-                model_package_group=args["group"],
-                approval_status=registry.approval_status,
-                gate_metric=gate.metric,
-                gate_threshold=gate.threshold,
-                code_prefix=f"s3://{args['bucket']}/{code_key}",
-                vpc=args.get("vpc"),
-                io_config=f"s3://{args['bucket']}/{args['io']}",
-                engine=settings.engine,
-                model_ships=settings.image.ships,
-                processing_instance_type=processing,
-                processing_volume_kms=not tr.has_local_nvme(processing),
-                supported_instance_types=tr.serving_instances(settings.image),
+                DefinitionSettings(
+                    region=deployment.region,
+                    role_arn=args["role"],
+                    bucket=args["bucket"],
+                    kms_key_arn=args["key"],
+                    instance_type=settings.training_instance,
+                    inference_instance_type=settings.endpoint_instance,
+                    image_table=settings.image.table,
+                    image_version=settings.image.version,
+                    volume_kms=settings.training_volume_kms,
+                    pipeline_name=settings.pipeline_name,
+                    model_package_group=args["group"],
+                    approval_status=registry.approval_status,
+                    gate_metric=gate.metric,
+                    gate_threshold=gate.threshold,
+                    code_prefix=f"s3://{args['bucket']}/{code_key}",
+                    vpc=args.get("vpc"),
+                    io_config=f"s3://{args['bucket']}/{args['io']}",
+                    engine=settings.engine,
+                    model_ships=settings.image.ships,
+                    processing_instance_type=processing,
+                    processing_volume_kms=not tr.has_local_nvme(processing),
+                    supported_instance_types=tr.serving_instances(settings.image),
+                ),
             )
 
         self.definition = pulumi.Output.all(

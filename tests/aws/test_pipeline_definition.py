@@ -93,7 +93,7 @@ def _offline_build(**overrides) -> tuple[str, list, dict]:
         mp.setattr(socket, "getaddrinfo", refuse)
         mp.setattr(socket, "create_connection", refuse)
         env_before = dict(os.environ)
-        definition = pd.build_definition(PIPELINE, **{**ARGS, **overrides})
+        definition = pd.build_definition(PIPELINE, pd.DefinitionSettings(**{**ARGS, **overrides}))
         # SDK telemetry would send from a daemon thread: let any such thread finish first.
         for thread in threading.enumerate():
             if thread is not threading.current_thread() and thread.daemon:
@@ -509,14 +509,14 @@ def test_build_is_deterministic_and_follows_the_arguments(built):
 )
 def test_bad_arguments_are_rejected_before_the_sdk_runs(overrides, message):
     with pytest.raises(ValueError, match=message):
-        pd.build_definition(PIPELINE, **{**ARGS, **overrides})
+        pd.build_definition(PIPELINE, pd.DefinitionSettings(**{**ARGS, **overrides}))
 
 
 def test_a_pipeline_without_serve_py_is_rejected(tmp_path: Path):
     steps_dir = tmp_path / "steps"
     shutil.copytree(PIPELINE.steps_dir, steps_dir, ignore=shutil.ignore_patterns("serve.py", "__pycache__"))
     with pytest.raises(ValueError, match="has no serve.py"):
-        pd.build_definition(dataclasses.replace(PIPELINE, steps_dir=steps_dir), **ARGS)
+        pd.build_definition(dataclasses.replace(PIPELINE, steps_dir=steps_dir), pd.DefinitionSettings(**ARGS))
 
 
 def test_run_sh_runs_the_same_argv_in_the_code_dir(tmp_path: Path):

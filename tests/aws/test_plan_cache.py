@@ -1,9 +1,11 @@
 """The plan-time cache of SageMaker pipeline definitions (issue 14): a definition whose inputs have
 not changed is read from `.mlops/cache/` instead of rebuilt by the sagemaker SDK; any input that
-changes it (every argument, the pipeline's files, the SDK's version, the builder's code) is a miss."""
+changes it (every field of DefinitionSettings, the pipeline's files, the SDK's version, the builder's
+code) is a miss."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -39,7 +41,7 @@ ARGS = {
     "processing_volume_kms": None,
     "supported_instance_types": None,
 }
-"""Every keyword of build_definition, with a value (the test below holds the list to the signature)."""
+"""Every field of DefinitionSettings, with a value (the test below holds the list to the dataclass)."""
 
 CHANGED = {
     "region": "us-east-1",
@@ -63,8 +65,15 @@ CHANGED = {
     "model_ships": ("xgboost",),
     "processing_instance_type": "ml.m5.2xlarge",
     "processing_volume_kms": False,
-    "supported_instance_types": ["ml.m5.large", "ml.m5.xlarge"],
+    "supported_instance_types": ("ml.m5.large", "ml.m5.xlarge"),
 }
+"""A different value of every field: each must change the key."""
+
+FIELDS = [field.name for field in dataclasses.fields(pd.DefinitionSettings)]
+
+
+def _settings(**overrides) -> pd.DefinitionSettings:
+    return pd.DefinitionSettings(**{**ARGS, **overrides})
 
 
 @pytest.fixture
@@ -76,33 +85,37 @@ def builds(monkeypatch, tmp_path):
     real = pd._Builder.definition
 
     def counted(self):
-        calls.append(dict(self.s))
+        calls.append(self.settings)
         return real(self)
 
     monkeypatch.setattr(pd._Builder, "definition", counted)
     return calls
 
 
-def test_every_argument_is_in_the_key():
-    keywords = [p for p in inspect.signature(pd.build_definition).parameters if p != "pipeline"]
-    assert sorted(keywords) == sorted(ARGS) == sorted(CHANGED)
+def test_every_setting_is_in_the_key():
+    """The builder's inputs are the pipeline and the settings (the key holds both), and this test
+    names every field of the settings, so a field added later without a changed value here fails."""
+    assert list(inspect.signature(pd.build_definition).parameters) == ["pipeline", "settings"]
+    assert [p for p in inspect.signature(pd._Builder).parameters] == ["pipeline", "settings"]
+    assert sorted(FIELDS) == sorted(ARGS) == sorted(CHANGED)
 
 
 def test_the_same_inputs_are_built_once(builds):
     churn = get_pipeline("churn")
-    first = pd.build_definition(churn, **ARGS)
-    again = pd.build_definition(churn, **ARGS)
+    first = pd.build_definition(churn, _settings())
+    again = pd.build_definition(churn, _settings())
     assert again == first and len(builds) == 1
 
 
-@pytest.mark.parametrize("name", sorted(CHANGED))
-def test_any_changed_argument_rebuilds(builds, name):
+@pytest.mark.parametrize("name", FIELDS)
+def test_any_changed_setting_rebuilds(builds, name):
     churn = get_pipeline("churn")
-    pd.build_definition(churn, **ARGS)
+    pd.build_definition(churn, _settings())
     overrides = {name: CHANGED[name], **({"image_version": "1.7-1"} if name == "image_table" else {})}
-    pd.build_definition(churn, **{**ARGS, **overrides})
+    pd.build_definition(churn, _settings(**overrides))
     assert len(builds) == 2, name
-    pd.build_definition(churn, **ARGS)
+    assert builds[-1] == _settings(**overrides)  # the builder got the changed settings
+    pd.build_definition(churn, _settings())
     assert len(builds) == 2  # the original is still a hit
 
 
@@ -119,17 +132,17 @@ def test_the_pipelines_files_the_sdk_version_and_the_builder_are_in_the_key(buil
         return real_key(kind, inputs, distributions, sources)
 
     monkeypatch.setattr(cache, "key", recording)
-    pd.build_definition(churn, **ARGS)
+    pd.build_definition(churn, _settings())
     assert seen[-1] == (["sagemaker"], [ROOT / "pipelines/churn"])
     real_digest = cache.source_digest
     for count, edited in enumerate((ROOT / "pipelines/churn", ROOT / "providers", ROOT / "pipelines"), start=2):
         monkeypatch.setattr(
             cache, "source_digest", lambda f, edited=edited: "edited" if Path(f) == edited else real_digest(f)
         )
-        pd.build_definition(churn, **ARGS)
+        pd.build_definition(churn, _settings())
         assert len(builds) == count, edited
     monkeypatch.setattr(cache, "_version", lambda d: "999.0")
-    pd.build_definition(churn, **ARGS)
+    pd.build_definition(churn, _settings())
     assert len(builds) == 5
 
 
@@ -138,5 +151,5 @@ def test_a_cache_that_cannot_be_written_only_costs_the_next_build(builds, monkey
     blocker.write_text("not a directory")
     monkeypatch.setenv("MLOPS_CACHE_DIR", str(blocker / "cache"))
     churn = get_pipeline("churn")
-    assert pd.build_definition(churn, **ARGS) == pd.build_definition(churn, **ARGS)
+    assert pd.build_definition(churn, _settings()) == pd.build_definition(churn, _settings())
     assert len(builds) == 2
