@@ -41,8 +41,6 @@ RECEIPTS_PREFIX = "feature-store-receipts"
 class TrainingOut:
     pipeline_arn: pulumi.Output[str]
     pipeline_name: str
-    starter_role_arn: pulumi.Output[str]
-    """The role the training schedule starts the pipeline with."""
     dead_letter_arn: pulumi.Output[str]
     """The KMS-encrypted SQS queue where a start that failed every retry lands."""
     code_uri: pulumi.Output[str]
@@ -321,7 +319,6 @@ class TrainingPipeline(Capability):
         self.out = TrainingOut(
             pipeline_arn=self.pipeline.arn,
             pipeline_name=settings.pipeline_name,
-            starter_role_arn=self.starter_role.arn,
             dead_letter_arn=self.dead_letter.arn,
             code_uri=pulumi.Output.concat("s3://", foundation.bucket_name, f"/{code_key}"),
             image_uri=self.definition.apply(processing_image),
