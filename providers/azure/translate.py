@@ -273,10 +273,6 @@ def _alnum(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def storage_account_name(prefix: str, suffix: str) -> str:
-    return _alnum(prefix) + suffix
-
-
 def check_storage_account(name: str, key: str = NAME_KEY) -> str:
     if not _STORAGE_RE.match(name):
         raise SpecError(
