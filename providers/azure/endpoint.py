@@ -5,7 +5,6 @@ collection, scaled by an Azure Monitor autoscale setting on its CPU utilization.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
@@ -73,11 +72,6 @@ def approved_model_id(result, model: str, version: int) -> str:
     return result.id if hasattr(result, "id") else result["id"]
 
 
-def model_version_tags(result: Any) -> dict[str, str]:
-    """The model version's tags: from the invoke's result, or its plain-dict form under mocks."""
-    return dict((result.properties.tags if hasattr(result, "properties") else result["properties"].get("tags")) or {})
-
-
 CAPTURE_CONTAINER = "capture"
 CAPTURE_DATASTORE = "mlopscapture"
 COLLECTION = "model_inputs"
@@ -110,8 +104,6 @@ class EndpointOut:
     deployment_name: str | None
     capture_data: str | None = None
     """The collected `model_inputs` as a data asset reference (`azureml:<name>:<version>`)."""
-    model_tags: pulumi.Output[dict] | None = None
-    """The served version's registry tags (its baseline, its metrics)."""
 
 
 class Endpoint(Capability):
@@ -367,7 +359,6 @@ class Endpoint(Capability):
             self.deployment.id,
             self.deployment_name,
             capture_data=f"azureml:{data_name}:1",
-            model_tags=found.apply(model_version_tags),
         )
         self.publish(
             endpoint=self.endpoint.id,

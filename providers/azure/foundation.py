@@ -150,10 +150,7 @@ class FoundationOut:
     """What a feature store workspace shares with the workspace, given its extra outbound rules."""
     network_ready: pulumi.Resource
     """The workspace's managed network, provisioned with Spark: deployments and Spark jobs wait for it."""
-    data_account_id: pulumi.Output[str]
     data_container_id: pulumi.Output[str]
-    workspace_account_id: pulumi.Output[str]
-    code_account_id: pulumi.Output[str]
     code_account_name: pulumi.Output[str]
     code_container_name: pulumi.Output[str]
     registry_id: pulumi.Output[str]
@@ -482,10 +479,7 @@ class Foundation(Capability):
             workspace_name=self.workspace.name,
             workspace_args=self.workspace_args,
             network_ready=self.network_ready,
-            data_account_id=self.storage.id,
             data_container_id=self.data_container.id,
-            workspace_account_id=self.workspace_storage.id,
-            code_account_id=self.code_account.id,
             code_account_name=self.code_account.name,
             code_container_name=self.code_container.name,
             registry_id=self.registry.id,

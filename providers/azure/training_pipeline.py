@@ -247,7 +247,6 @@ class TrainingPipeline(Capability):
             )
 
         rest = compiled["rest"]
-        self.job_rest = rest
         self.job_body = fill.apply(lambda f: f(rest))
         # The job definition as a file next to the code: `az ml job create -f` runs it by hand.
         definition = storage.Blob(

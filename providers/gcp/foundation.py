@@ -231,25 +231,21 @@ class Foundation(Capability):
             VERTEX_PIPELINE_PERMISSIONS,
             after_apis,
         )
-        self.project_grants = [
+        gcp.projects.IAMMember(
+            f"{name}-identity-vertex",
+            project=settings.project,
+            role=self.vertex_role.name,
+            member=self.account.member,
+            opts=self.child(),
+        )
+        for role in PROJECT_ROLES:
             gcp.projects.IAMMember(
-                f"{name}-identity-vertex",
+                f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
                 project=settings.project,
-                role=self.vertex_role.name,
+                role=role,
                 member=self.account.member,
                 opts=self.child(),
-            ),
-            *(
-                gcp.projects.IAMMember(
-                    f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
-                    project=settings.project,
-                    role=role,
-                    member=self.account.member,
-                    opts=self.child(),
-                )
-                for role in PROJECT_ROLES
-            ),
-        ]
+            )
         gcp.storage.BucketIAMMember(
             f"{name}-identity-bucket",
             bucket=self.bucket.name,
