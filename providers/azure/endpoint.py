@@ -143,7 +143,7 @@ class Endpoint(Capability):
                 auth_mode=ml.EndpointAuthMode.AAD_TOKEN,
                 # Private: reached through the workspace's private endpoint (Microsoft Learn "Network
                 # isolation with managed online endpoints"), see docs/azure.md.
-                public_network_access=settings.public_network_access,
+                public_network_access=ml.PublicNetworkAccessType(settings.public_network_access),
                 description=f"{settings.prefix} real-time endpoint",
                 # No traffic here: it may only name a deployment that exists, and the deployment
                 # depends on this endpoint. `EndpointTraffic` routes it once the deployment exists.
@@ -326,7 +326,7 @@ class Endpoint(Capability):
                     ),
                     environment_id=training.environment_id,
                     app_insights_enabled=True,
-                    egress_public_network_access=settings.public_network_access,
+                    egress_public_network_access=ml.EgressPublicNetworkAccessType(settings.public_network_access),
                     scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
                 ),
                 tags=settings.tags,

@@ -267,7 +267,7 @@ class FeatureStore(Capability):
                 disable_access_key_authentication=False,
                 enable_non_ssl_port=False,
                 minimum_tls_version=redis.TlsVersion.TLS_VERSION_1_2,
-                public_network_access=settings.public_network_access,
+                public_network_access=redis.PublicNetworkAccess(settings.public_network_access),
                 redis_configuration=redis.RedisCommonPropertiesRedisConfigurationArgs(aad_enabled="true"),
                 tags=settings.tags,
                 opts=self.protected(deployment),

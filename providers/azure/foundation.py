@@ -320,7 +320,7 @@ class Foundation(Capability):
             ingestion_mode=applicationinsights.IngestionMode.LOG_ANALYTICS,
             disable_local_auth=False,
             public_network_access_for_ingestion=applicationinsights.PublicNetworkAccessType.ENABLED,
-            public_network_access_for_query=settings.public_network_access,
+            public_network_access_for_query=applicationinsights.PublicNetworkAccessType(settings.public_network_access),
             tags=tags,
             opts=self.child(),
         )
@@ -338,7 +338,7 @@ class Foundation(Capability):
             sku=containerregistry.SkuArgs(name=containerregistry.SkuName.PREMIUM),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
-            public_network_access=settings.public_network_access,
+            public_network_access=containerregistry.PublicNetworkAccess(settings.public_network_access),
             network_rule_bypass_options=containerregistry.NetworkRuleBypassOptions.AZURE_SERVICES,
             identity=containerregistry.IdentityPropertiesArgs(
                 # this API takes {identity id: {}}, not a list
@@ -696,8 +696,8 @@ class Foundation(Capability):
                 identity=ml.IdentityForCmkArgs(user_assigned_identity=self.cmk_identity.id),
             ),
             hbi_workspace=True,
-            public_network_access=settings.public_network_access,
-            system_datastores_auth_mode="Identity",
+            public_network_access=ml.PublicNetworkAccessType(settings.public_network_access),
+            system_datastores_auth_mode=ml.SystemDatastoresAuthMode.IDENTITY,
             managed_network=ml.ManagedNetworkSettingsArgs(
                 isolation_mode=ml.IsolationMode.ALLOW_ONLY_APPROVED_OUTBOUND
                 if private

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from providers.base import Target
 from providers.cron import Field
@@ -250,7 +250,10 @@ class AzureSettings:
     """`model-v<version>` (3-32 characters, starting with a letter), or None when nothing is served."""
     endpoint_size: VmSize
     training_size: VmSize
-    public_network_access: str
+    public_network_access: Literal["Enabled", "Disabled"]
+    """ARM's word, the value of each pulumi_azure_native module's own enum (machinelearningservices
+    PublicNetworkAccessType, redis PublicNetworkAccess, ...): each input passes its module's enum,
+    built from it (tests/azure/test_sdk_enums.py); this module imports no SDK."""
     materialization: Recurrence
     feature_types: dict[str, dict[str, str]]
     """group -> feature -> Azure FeatureDataType."""
