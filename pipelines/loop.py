@@ -33,14 +33,8 @@ from pipelines.kit import STORE_STEP
 from pipelines.local import LocalRunResult, StepFailedError, run_pipeline, run_steps, step_env
 from pipelines.spec import OutputRef, PipelineDef, parse_source
 
-STAGES = ("validate", "train", "register", "serve", "traffic", "drift", "retrain")
-"""Where `stop_after` may end the loop (each includes the ones before it)."""
 BATCH_START = "2024-01-01"
 TRAFFIC_CHUNK = 25
-
-
-class LoopStopped(Exception):
-    """The loop ended early, on purpose (bad data, a missed gate): its result says why."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +54,8 @@ class LoopOptions:
     approves it as the local operator (said so in the registry) before serving it."""
     cooldown_hours: float = 24.0
     stop_after: str | None = None
+    """validate | train | register | serve | traffic | drift | retrain: where the loop ends (each stage
+    includes the ones before it; `mlops loop --stop-after` lists the same choices)."""
     corrupt: str | None = None
     """A raw column whose values are broken in the first batch: validation must stop the loop."""
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 PARAM_PREFIX = "param:"
@@ -116,7 +116,9 @@ class StepDef:
 
 
 FeatureType = Literal["int", "float", "string", "bool", "timestamp"]
-_FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
+"""The portable feature types: the one list (the platform's features and the data contract's columns
+are typed with it; each cloud's translate maps it to its own types)."""
+PORTABLE_FEATURE_TYPES: tuple[str, ...] = get_args(FeatureType)
 KIT_DIR = Path(__file__).resolve().parent / "kit"
 """The kit's own step scripts (`mlops_*.py`): shipped in every pipeline's code bundle."""
 KIT_PREFIX = "mlops_"
@@ -196,7 +198,7 @@ class DataContract:
         if len(set(names)) != len(names):
             out.append("contract: entity, event_time and label must be three different columns")
         for column in (self.label, *self.request, *(c for r in self.reads for c in r.features)):
-            if column.type not in _FEATURE_TYPES:
+            if column.type not in PORTABLE_FEATURE_TYPES:
                 out.append(f"contract column {column.name!r} has unknown type {column.type!r}")
         if not self.reads:
             out.append("contract reads no feature group")

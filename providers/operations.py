@@ -41,7 +41,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-STATUSES = ("pending", "approved", "rejected")
 TRIGGERS = ("schedule", "drift", "person")
 """Who started a run. Each cloud records it its own way (a pipeline parameter, a label, a tag)."""
 UNKNOWN = "unknown"
@@ -115,9 +114,6 @@ class Run:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "duration_s": self.duration_s}
-
-
-RUN_STATES = ("running", "succeeded", "failed", "stopped", UNKNOWN)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ A failed rule is reported as one `SpecError` that names the key and the rule.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -20,14 +20,13 @@ from pydantic import (
     model_validator,
 )
 
-from pipelines.spec import PipelineDef
+from pipelines.spec import PORTABLE_FEATURE_TYPES as PORTABLE_FEATURE_TYPES  # re-exported: one list, in pipelines/
+from pipelines.spec import FeatureType, PipelineDef
 from providers import cron
 from providers import registry as _registry
 from providers.errors import SpecError
 
 CLOUDS = _registry.clouds()
-PORTABLE_FEATURE_TYPES = ("int", "float", "string", "bool", "timestamp")
-INSTANCE_SIZES = ("small", "medium", "large", "gpu")
 
 DESCRIPTION_MAX = 1000
 """The kit's portable cap on free-text descriptions (a cloud's own, smaller limit is its translate's)."""
@@ -57,6 +56,7 @@ def _identifier(value: str) -> str:
 Cron = Annotated[str, AfterValidator(_cron)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
 InstanceSize = Literal["small", "medium", "large", "gpu"]
+INSTANCE_SIZES: tuple[str, ...] = get_args(InstanceSize)
 
 
 class _Model(BaseModel):
@@ -67,7 +67,7 @@ class _Model(BaseModel):
 class Feature(_Model):
     name: Identifier
     """Column name; lowercase snake_case so it is legal on every cloud."""
-    type: Literal["int", "float", "string", "bool", "timestamp"]
+    type: FeatureType
     """Portable type; each cloud maps it to its own (see the provider's translate.py)."""
 
 

@@ -18,24 +18,24 @@ def _monitor_limitations(platform: Platform) -> list[Limitation]:
 
     from providers.cron import parse
 
-    m, e = platform.monitor, platform.endpoint
+    monitor_spec, endpoint_spec = platform.monitor, platform.endpoint
     key = "mlops:platform.monitor.schedule"
-    parsed = parse(m.schedule, key)
+    parsed = parse(monitor_spec.schedule, key)
     dows = sorted({d % 7 for d in parsed.day_of_week.sorted()})
     week = sorted(d * 1440 + h * 60 + mi for d in dows for h in parsed.hour.sorted() for mi in parsed.minute.sorted())
     gaps = {b - a for a, b in zip(week, [*week[1:], week[0] + 7 * 1440], strict=True)}
     every = timedelta(minutes=gaps.pop()) if len(gaps) == 1 else None
     found: list[Limitation] = []
-    if m.engine == "builtin" and every is None:
+    if monitor_spec.engine == "builtin" and every is None:
         found.append(
             Limitation(
                 key,
-                f"{m.schedule!r} fires at uneven intervals; Azure ML's monitor reads a fixed window (its "
+                f"{monitor_spec.schedule!r} fires at uneven intervals; Azure ML's monitor reads a fixed window (its "
                 "lookback), so each request would be judged zero or several times: use a fixed interval "
                 "(e.g. '0 * * * *') or monitor.engine: kit",
             )
         )
-    if m.engine == "kit" and every is not None and every > timedelta(days=1):
+    if monitor_spec.engine == "kit" and every is not None and every > timedelta(days=1):
         found.append(
             Limitation(
                 key,
@@ -44,11 +44,12 @@ def _monitor_limitations(platform: Platform) -> list[Limitation]:
                 severity="note",
             )
         )
-    if e.shadow is not None and e.shadow.sample_percent > 50:
+    if endpoint_spec.shadow is not None and endpoint_spec.shadow.sample_percent > 50:
         found.append(
             Limitation(
                 "mlops:platform.endpoint.shadow.sample_percent",
-                f"is {e.shadow.sample_percent}; an online endpoint mirrors at most 50% of its traffic (azure-ai-ml "
+                f"is {endpoint_spec.shadow.sample_percent}; an online endpoint mirrors at most 50% of its traffic "
+                "(azure-ai-ml "
                 "REST model OnlineEndpointProperties.mirror_traffic: 'values need to sum to utmost 50')",
             )
         )

@@ -5,7 +5,6 @@ collection, scaled by an Azure Monitor autoscale setting on its CPU utilization.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
@@ -73,11 +72,6 @@ def approved_model_id(result, model: str, version: int) -> str:
     return result.id if hasattr(result, "id") else result["id"]
 
 
-def model_version_tags(result: Any) -> dict[str, str]:
-    """The model version's tags: from the invoke's result, or its plain-dict form under mocks."""
-    return dict((result.properties.tags if hasattr(result, "properties") else result["properties"].get("tags")) or {})
-
-
 CAPTURE_CONTAINER = "capture"
 CAPTURE_DATASTORE = "mlopscapture"
 COLLECTION = "model_inputs"
@@ -110,8 +104,6 @@ class EndpointOut:
     deployment_name: str | None
     capture_data: str | None = None
     """The collected `model_inputs` as a data asset reference (`azureml:<name>:<version>`)."""
-    model_tags: pulumi.Output[dict] | None = None
-    """The served version's registry tags (its baseline, its metrics)."""
 
 
 class Endpoint(Capability):
@@ -129,34 +121,34 @@ class Endpoint(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s, e = deployment.settings, deployment.platform.endpoint
-        rg, ws = foundation.resource_group_name, foundation.workspace_name
+        settings, endpoint_spec = deployment.settings, deployment.platform.endpoint
+        resource_group_name, workspace_name = foundation.resource_group_name, foundation.workspace_name
         identity = ml.ManagedServiceIdentityArgs(
             type=ml.ManagedServiceIdentityType.USER_ASSIGNED, user_assigned_identities=[foundation.identity_id]
         )
         version = deployment.model_version
-        self.deployment_name = s.deployment_name
+        self.deployment_name = settings.deployment_name
         # Unique in the region (its scoring URI is <name>.<region>.inference.ml.azure.com): the
         # name carries the stack's suffix.
         endpoint_name = foundation.names.apply(lambda n: n.endpoint)
         self.endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
             endpoint_name=endpoint_name,
-            workspace_name=ws,
-            resource_group_name=rg,
-            location=s.location,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
+            location=settings.location,
             identity=identity,
             kind="Managed",
             properties=ml.OnlineEndpointPropertiesArgs(
                 auth_mode=ml.EndpointAuthMode.AAD_TOKEN,
                 # Private: reached through the workspace's private endpoint (Microsoft Learn "Network
                 # isolation with managed online endpoints"), see docs/azure.md.
-                public_network_access=s.public_network_access,
-                description=f"{s.prefix} real-time endpoint",
+                public_network_access=ml.PublicNetworkAccessType(settings.public_network_access),
+                description=f"{settings.prefix} real-time endpoint",
                 # No traffic here: it may only name a deployment that exists, and the deployment
                 # depends on this endpoint. `EndpointTraffic` routes it once the deployment exists.
             ),
-            tags=s.tags,
+            tags=settings.tags,
             opts=self.child(ignore_changes=["properties.traffic"]),
         )
         served_deployment = self.deployment_name
@@ -168,15 +160,15 @@ class Endpoint(Capability):
         found = ml.get_model_version_output(
             name=registry.model_name,
             version=str(version),
-            resource_group_name=rg,
-            workspace_name=ws,
+            resource_group_name=resource_group_name,
+            workspace_name=workspace_name,
             opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[registry.container]),
         )
         model_id = found.apply(lambda r: approved_model_id(r, registry.model_name, version))
         # The gate that the runtime identity cannot forge: with `manual`, an approval record written by
         # an approver (providers/azure/dynamic.py, ApprovedVersionCheck); the deployment waits for it.
         approval = self._approval_check(f"{name}-approval", foundation, registry, version)
-        sampling = e.data_capture_percent / 100
+        sampling = endpoint_spec.data_capture_percent / 100
         # Captured requests: the collector's `model_inputs` in a container of the workspace's storage,
         # through an identity-based blob datastore, registered as a data asset (Microsoft Learn
         # "Collect production data ...", Collect data to a custom Blob Storage container: the
@@ -186,26 +178,26 @@ class Endpoint(Capability):
             f"{name}-capture",
             container_name=CAPTURE_CONTAINER,
             account_name=workspace_account,
-            resource_group_name=rg,
+            resource_group_name=resource_group_name,
             public_access=storage.PublicAccess.NONE,
             opts=self.protected(deployment),
         )
         datastore = ml.Datastore(
             f"{name}-capture-datastore",
             name=CAPTURE_DATASTORE,
-            workspace_name=ws,
-            resource_group_name=rg,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
             properties=workspace_account.apply(lambda a: datastore_properties("blob", a, CAPTURE_CONTAINER)),
             opts=self.child(depends_on=[capture]),
         )
-        data_name = f"{s.prefix}-{self.deployment_name}-{COLLECTION}"
+        data_name = f"{settings.prefix}-{self.deployment_name}-{COLLECTION}"
         data_container = ml.DataContainer(
             f"{name}-capture-data",
             name=data_name,
-            workspace_name=ws,
-            resource_group_name=rg,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
             properties=ml.DataContainerPropertiesArgs(
-                data_type=ml.DataType.URI_FOLDER, description="captured requests", tags=s.tags
+                data_type=ml.DataType.URI_FOLDER, description="captured requests", tags=settings.tags
             ),
             opts=self.child(),
         )
@@ -213,24 +205,24 @@ class Endpoint(Capability):
             f"{name}-capture-data-v1",
             name=data_name,
             version="1",
-            workspace_name=ws,
-            resource_group_name=rg,
-            properties=endpoint_name.apply(lambda n: capture_data_properties(n, served_deployment, s.tags)),
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
+            properties=endpoint_name.apply(lambda n: capture_data_properties(n, served_deployment, settings.tags)),
             opts=self.child(depends_on=[data_container, datastore]),
         )
         self.deployment = ml.OnlineDeployment(
             f"{name}-deployment",
             deployment_name=self.deployment_name,
             endpoint_name=self.endpoint.name,
-            workspace_name=ws,
-            resource_group_name=rg,
-            location=s.location,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
+            location=settings.location,
             kind="Managed",
             # The starting instance count; afterwards the autoscale setting owns it.
-            sku=ml.SkuArgs(name="Default", capacity=e.min_replicas),
+            sku=ml.SkuArgs(name="Default", capacity=endpoint_spec.min_replicas),
             properties=ml.ManagedOnlineDeploymentArgs(
                 endpoint_compute_type="Managed",
-                instance_type=s.endpoint_instance,
+                instance_type=settings.endpoint_instance,
                 model=model_id,
                 code_configuration=ml.CodeConfigurationArgs(code_id=training.code_id, scoring_script=SCORE_SCRIPT_NAME),
                 environment_id=training.environment_id,
@@ -258,7 +250,7 @@ class Endpoint(Capability):
                     rolling_rate=ml.RollingRateType.HOUR,
                 ),
             ),
-            tags=s.tags,
+            tags=settings.tags,
             # `pulumi refresh` reads the count the autoscaler set; the next `up` must not reset it.
             opts=self.child(
                 ignore_changes=["sku.capacity"],
@@ -266,13 +258,15 @@ class Endpoint(Capability):
             ),
         )
         bounds = monitor.ScaleCapacityArgs(
-            minimum=str(e.min_replicas), maximum=str(e.max_replicas), default=str(e.min_replicas)
+            minimum=str(endpoint_spec.min_replicas),
+            maximum=str(endpoint_spec.max_replicas),
+            default=str(endpoint_spec.min_replicas),
         )
         self.autoscale = monitor.AutoscaleSetting(
             f"{name}-autoscale",
-            autoscale_setting_name=f"{s.prefix}-{self.deployment_name}-autoscale",
-            resource_group_name=rg,
-            location=s.location,
+            autoscale_setting_name=f"{settings.prefix}-{self.deployment_name}-autoscale",
+            resource_group_name=resource_group_name,
+            location=settings.location,
             enabled=True,
             target_resource_uri=self.deployment.id,
             profiles=[
@@ -283,19 +277,19 @@ class Endpoint(Capability):
                         cpu_rule(
                             self.deployment.id,
                             monitor.ComparisonOperationType.GREATER_THAN,
-                            e.target_cpu_percent,
+                            endpoint_spec.target_cpu_percent,
                             monitor.ScaleDirection.INCREASE,
                         ),
                         cpu_rule(
                             self.deployment.id,
                             monitor.ComparisonOperationType.LESS_THAN,
-                            scale_in_threshold(e.target_cpu_percent),
+                            scale_in_threshold(endpoint_spec.target_cpu_percent),
                             monitor.ScaleDirection.DECREASE,
                         ),
                     ],
                 )
             ],
-            tags=s.tags,
+            tags=settings.tags,
             opts=self.child(),
         )
         # Shadow: a second deployment of another approved version that gets a copy of
@@ -304,13 +298,13 @@ class Endpoint(Capability):
         # inference", Test the deployment with mirrored traffic). Not collected, not autoscaled.
         mirror: pulumi.Input[dict] = {}
         waits: list[pulumi.Resource] = [self.deployment]
-        if e.shadow is not None:
-            shadow_version = e.shadow.model_version
+        if endpoint_spec.shadow is not None:
+            shadow_version = endpoint_spec.shadow.model_version
             shadow_model = ml.get_model_version_output(
                 name=registry.model_name,
                 version=str(shadow_version),
-                resource_group_name=rg,
-                workspace_name=ws,
+                resource_group_name=resource_group_name,
+                workspace_name=workspace_name,
                 opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[registry.container]),
             ).apply(lambda r: approved_model_id(r, registry.model_name, shadow_version))
             shadow_approval = self._approval_check(f"{name}-shadow-approval", foundation, registry, shadow_version)
@@ -318,31 +312,31 @@ class Endpoint(Capability):
                 f"{name}-shadow",
                 deployment_name=deployment_name(shadow_version),
                 endpoint_name=self.endpoint.name,
-                workspace_name=ws,
-                resource_group_name=rg,
-                location=s.location,
+                workspace_name=workspace_name,
+                resource_group_name=resource_group_name,
+                location=settings.location,
                 kind="Managed",
                 sku=ml.SkuArgs(name="Default", capacity=1),
                 properties=ml.ManagedOnlineDeploymentArgs(
                     endpoint_compute_type="Managed",
-                    instance_type=s.endpoint_instance,
+                    instance_type=settings.endpoint_instance,
                     model=shadow_model,
                     code_configuration=ml.CodeConfigurationArgs(
                         code_id=training.code_id, scoring_script=SCORE_SCRIPT_NAME
                     ),
                     environment_id=training.environment_id,
                     app_insights_enabled=True,
-                    egress_public_network_access=s.public_network_access,
+                    egress_public_network_access=ml.EgressPublicNetworkAccessType(settings.public_network_access),
                     scale_settings=ml.DefaultScaleSettingsArgs(scale_type="Default"),
                 ),
-                tags=s.tags,
+                tags=settings.tags,
                 opts=self.child(depends_on=[foundation.network_ready, training.environment_version, *shadow_approval]),
             )
-            mirror = self.shadow.name.apply(lambda n: {n: e.shadow.sample_percent})  # type: ignore[union-attr]
+            mirror = self.shadow.name.apply(lambda n: {n: endpoint_spec.shadow.sample_percent})  # type: ignore[union-attr]
             waits.append(self.shadow)
         # Takes the deployment's name from the deployment itself: it runs after it exists. A new
         # version takes the traffic by `endpoint.rollout` (steps, bake, revert on a breach).
-        rollout = e.rollout
+        rollout = endpoint_spec.rollout
         self.traffic = EndpointTraffic(
             f"{name}-traffic",
             endpoint_id=self.endpoint.id,
@@ -365,7 +359,6 @@ class Endpoint(Capability):
             self.deployment.id,
             self.deployment_name,
             capture_data=f"azureml:{data_name}:1",
-            model_tags=found.apply(model_version_tags),
         )
         self.publish(
             endpoint=self.endpoint.id,

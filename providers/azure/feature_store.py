@@ -233,11 +233,11 @@ class FeatureStore(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s, p = deployment.settings, deployment.platform
-        rg = foundation.resource_group_name
-        groups = p.feature_store.feature_groups
+        settings, platform = deployment.settings, deployment.platform
+        resource_group_name = foundation.resource_group_name
+        groups = platform.feature_store.feature_groups
         any_online = any(g.online for g in groups)
-        private = s.public_network_access == "Disabled"
+        private = settings.public_network_access == "Disabled"
         names = foundation.names
 
         def grant_to(role_name: str, role: str, scope: pulumi.Input[str], principal: pulumi.Input[str]) -> Any:
@@ -249,7 +249,7 @@ class FeatureStore(Capability):
                 scope,
                 principal_id=principal,
                 subscription_id=foundation.subscription_id,
-                prefix=s.prefix,
+                prefix=settings.prefix,
             )
 
         self.online = None
@@ -261,15 +261,15 @@ class FeatureStore(Capability):
             self.online = redis.Redis(
                 f"{name}-online",
                 name=names.apply(lambda n: n.redis),
-                resource_group_name=rg,
-                location=s.location,
+                resource_group_name=resource_group_name,
+                location=settings.location,
                 sku=redis.SkuArgs(name=redis.SkuName.STANDARD, family=redis.SkuFamily.C, capacity=1),
                 disable_access_key_authentication=False,
                 enable_non_ssl_port=False,
                 minimum_tls_version=redis.TlsVersion.TLS_VERSION_1_2,
-                public_network_access=s.public_network_access,
+                public_network_access=redis.PublicNetworkAccess(settings.public_network_access),
                 redis_configuration=redis.RedisCommonPropertiesRedisConfigurationArgs(aad_enabled="true"),
-                tags=s.tags,
+                tags=settings.tags,
                 opts=self.protected(deployment),
             )
             redis.AccessPolicyAssignment(
@@ -277,7 +277,7 @@ class FeatureStore(Capability):
                 access_policy_assignment_name="mlops-materialization",
                 access_policy_name="Data Contributor",
                 cache_name=self.online.name,
-                resource_group_name=rg,
+                resource_group_name=resource_group_name,
                 object_id=foundation.identity_principal_id,
                 object_id_alias="mlops-identity",
                 opts=self.child(),
@@ -291,16 +291,16 @@ class FeatureStore(Capability):
             )
 
         extra_rules = private_endpoint_rules({"redis": (self.online.id, "redisCache")}) if self.online else {}
-        settings = store_settings()
+        feature_store_settings = store_settings()
         self.store = ml.Workspace(
             f"{name}-workspace",
-            workspace_name=s.feature_store,
-            resource_group_name=rg,
-            location=s.location,
+            workspace_name=settings.feature_store,
+            resource_group_name=resource_group_name,
+            location=settings.location,
             kind="FeatureStore",
-            feature_store_settings=settings,
+            feature_store_settings=feature_store_settings,
             **foundation.workspace_args(extra_rules),
-            tags=s.tags,
+            tags=settings.tags,
             opts=self.protected(
                 deployment,
                 depends_on=[foundation.workspace],
@@ -330,7 +330,7 @@ class FeatureStore(Capability):
                 ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
                 foundation.subnet_id,
                 foundation.zone_ids,
-                s,
+                settings,
             )
 
         # Datastores of the feature store: the data account (feature sources, offline store) and
@@ -343,7 +343,7 @@ class FeatureStore(Capability):
                 f"{name}-datastore-{store_name}",
                 name=store_name,
                 workspace_name=self.store.name,
-                resource_group_name=rg,
+                resource_group_name=resource_group_name,
                 properties=names.apply(
                     lambda n, kind=kind, account=account, container=container: datastore_properties(  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
                         kind, getattr(n, account), container
@@ -355,8 +355,8 @@ class FeatureStore(Capability):
         # Connections first, named after they exist.
         connections = []
         offline_name, online_name = (
-            connection_name("offline", s.feature_store),
-            connection_name("online", s.feature_store),
+            connection_name("offline", settings.feature_store),
+            connection_name("online", settings.feature_store),
         )
         targets = [("offline", offline_name, foundation.data_container_id)]
         if self.online is not None:
@@ -367,7 +367,7 @@ class FeatureStore(Capability):
                     f"{name}-{kind}",
                     connection_name=conn_name,
                     workspace_name=self.store.name,
-                    resource_group_name=rg,
+                    resource_group_name=resource_group_name,
                     properties=pulumi.Output.all(target, foundation.identity_client_id, foundation.identity_id).apply(
                         lambda a, kind=kind: connection_properties(kind, a[0], a[1], a[2])  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
                     ),
@@ -375,7 +375,7 @@ class FeatureStore(Capability):
                 )
             )
         named = {
-            **copy.deepcopy(settings),
+            **copy.deepcopy(feature_store_settings),
             "offlineStoreConnectionName": offline_name,
             **({"onlineStoreConnectionName": online_name} if self.online is not None else {}),
         }
@@ -392,14 +392,14 @@ class FeatureStore(Capability):
         handed: dict[str, FeatureGroupOut] = {}
         for group in groups:
             if group.entity not in entities:
-                body = entity_properties(group.entity, s.tags)
+                body = entity_properties(group.entity, settings.tags)
                 entity_container = ml.FeaturestoreEntityContainerEntity(
                     f"{name}-entity-{group.entity}",
                     name=group.entity,
                     workspace_name=self.store.name,
-                    resource_group_name=rg,
+                    resource_group_name=resource_group_name,
                     properties=ml.FeaturestoreEntityContainerPropertiesArgs(
-                        description=body["description"], tags=s.tags
+                        description=body["description"], tags=settings.tags
                     ),
                     opts=self.protected(deployment),
                 )
@@ -408,14 +408,14 @@ class FeatureStore(Capability):
                     name=group.entity,
                     version="1",
                     workspace_name=self.store.name,
-                    resource_group_name=rg,
+                    resource_group_name=resource_group_name,
                     properties=body,
                     opts=self.protected(deployment, depends_on=[entity_container]),
                 )
-            template = featureset_spec(group, s)
+            template = featureset_spec(group, settings)
             version = featureset_version(template)
             folder = f"featuresets/{group.name}/{version}/"
-            spec_text = names.apply(lambda n, group=group: featureset_spec(group, s, n.data_account))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
+            spec_text = names.apply(lambda n, group=group: featureset_spec(group, settings, n.data_account))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
             # One folder and one resource per version; retain_on_delete: when the spec changes,
             # Pulumi drops the old version from its state but leaves it (and its spec) in Azure,
             # so what was published keeps reading the spec it was published with.
@@ -424,7 +424,7 @@ class FeatureStore(Capability):
                 blob_name=folder + SPEC_FILE,
                 container_name=foundation.code_container_name,
                 account_name=foundation.code_account_name,
-                resource_group_name=rg,
+                resource_group_name=resource_group_name,
                 content_type="application/x-yaml",
                 source=spec_text.apply(pulumi.StringAsset),
                 opts=self.child(retain_on_delete=True),
@@ -433,17 +433,21 @@ class FeatureStore(Capability):
                 f"{name}-{group.name}",
                 name=group.name,
                 workspace_name=self.store.name,
-                resource_group_name=rg,
-                properties=ml.FeaturesetContainerPropertiesArgs(description=group.description or None, tags=s.tags),
+                resource_group_name=resource_group_name,
+                properties=ml.FeaturesetContainerPropertiesArgs(
+                    description=group.description or None, tags=settings.tags
+                ),
                 opts=self.protected(deployment),
             )
-            body = featureset_properties_body(group, version, s.materialization, p.monitor.alert_email, s.tags)
+            body = featureset_properties_body(
+                group, version, settings.materialization, platform.monitor.alert_email, settings.tags
+            )
             ml.FeaturesetVersion(
                 f"{name}-{group.name}-{version}",
                 name=group.name,
                 version=version,
                 workspace_name=self.store.name,
-                resource_group_name=rg,
+                resource_group_name=resource_group_name,
                 properties=spec_text.apply(
                     lambda text, body=body: {  # type: ignore[misc, arg-type]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
                         **body,

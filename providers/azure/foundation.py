@@ -150,10 +150,7 @@ class FoundationOut:
     """What a feature store workspace shares with the workspace, given its extra outbound rules."""
     network_ready: pulumi.Resource
     """The workspace's managed network, provisioned with Spark: deployments and Spark jobs wait for it."""
-    data_account_id: pulumi.Output[str]
     data_container_id: pulumi.Output[str]
-    workspace_account_id: pulumi.Output[str]
-    code_account_id: pulumi.Output[str]
     code_account_name: pulumi.Output[str]
     code_container_name: pulumi.Output[str]
     registry_id: pulumi.Output[str]
@@ -180,33 +177,35 @@ class Foundation(Capability):
         self, name: str, deployment: Deployment[AzureSettings], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(name, opts)
-        s = deployment.settings
-        self.settings = s
+        settings = deployment.settings
+        self.settings = settings
         self.deployment = deployment
-        private = s.public_network_access == "Disabled"
-        tags = s.tags
+        private = settings.public_network_access == "Disabled"
+        tags = settings.tags
         self.client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        self.names = self.client.subscription_id.apply(lambda sub: s.names(unique_suffix(sub, s.resource_group)))
+        self.names = self.client.subscription_id.apply(
+            lambda sub: settings.names(unique_suffix(sub, settings.resource_group))
+        )
 
         def named(attr: str) -> pulumi.Output[str]:
             return self.names.apply(lambda n: getattr(n, attr))
 
         self.resource_group = resources.ResourceGroup(
             f"{name}-rg",
-            resource_group_name=s.resource_group,
-            location=s.location,
+            resource_group_name=settings.resource_group,
+            location=settings.location,
             tags=tags,
             opts=self.protected(deployment),
         )
-        rg = self.resource_group.name
-        self.rg = rg
+        resource_group_name = self.resource_group.name
+        self.rg = resource_group_name
 
         def identity(res: str, suffix: str) -> managedidentity.UserAssignedIdentity:
             return managedidentity.UserAssignedIdentity(
                 f"{name}-{res}",
-                resource_name_=f"{s.prefix}-{suffix}",
-                resource_group_name=rg,
-                location=s.location,
+                resource_name_=f"{settings.prefix}-{suffix}",
+                resource_group_name=resource_group_name,
+                location=settings.location,
                 tags=tags,
                 opts=self.child(),
             )
@@ -225,9 +224,9 @@ class Foundation(Capability):
         self.vault = self._vault(f"{name}-vault", named("key_vault"), private, deployment, lock_later=private)
         self.key = keyvault.Key(
             f"{name}-cmk",
-            key_name=f"{s.prefix}-cmk",
+            key_name=f"{settings.prefix}-cmk",
             vault_name=self.vault.name,
-            resource_group_name=rg,
+            resource_group_name=resource_group_name,
             properties=keyvault.KeyPropertiesArgs(
                 kty=keyvault.JsonWebKeyType.RS_A_HSM,
                 key_size=3072,
@@ -265,7 +264,7 @@ class Foundation(Capability):
             f"{name}-data",
             container_name="data",
             account_name=self.storage.name,
-            resource_group_name=rg,
+            resource_group_name=resource_group_name,
             public_access=storage.PublicAccess.NONE,
             opts=self.protected(deployment),
         )
@@ -291,16 +290,16 @@ class Foundation(Capability):
             f"{name}-code-container",
             container_name="code",
             account_name=self.code_account.name,
-            resource_group_name=rg,
+            resource_group_name=resource_group_name,
             public_access=storage.PublicAccess.NONE,
             opts=self.child(),
         )
 
         self.log_analytics = operationalinsights.Workspace(
             f"{name}-logs",
-            workspace_name=f"{s.prefix}-logs",
-            resource_group_name=rg,
-            location=s.location,
+            workspace_name=f"{settings.prefix}-logs",
+            resource_group_name=resource_group_name,
+            location=settings.location,
             sku=operationalinsights.WorkspaceSkuArgs(name=operationalinsights.WorkspaceSkuNameEnum.PER_GB2018),
             retention_in_days=30,
             tags=tags,
@@ -312,16 +311,16 @@ class Foundation(Capability):
         # stay private unless `network.public_access`.
         self.app_insights = applicationinsights.Component(
             f"{name}-appinsights",
-            resource_name_=f"{s.prefix}-ai",
-            resource_group_name=rg,
-            location=s.location,
+            resource_name_=f"{settings.prefix}-ai",
+            resource_group_name=resource_group_name,
+            location=settings.location,
             kind="web",
             application_type=applicationinsights.ApplicationType.WEB,
             workspace_resource_id=self.log_analytics.id,
             ingestion_mode=applicationinsights.IngestionMode.LOG_ANALYTICS,
             disable_local_auth=False,
             public_network_access_for_ingestion=applicationinsights.PublicNetworkAccessType.ENABLED,
-            public_network_access_for_query=s.public_network_access,
+            public_network_access_for_query=applicationinsights.PublicNetworkAccessType(settings.public_network_access),
             tags=tags,
             opts=self.child(),
         )
@@ -334,12 +333,12 @@ class Foundation(Capability):
         self.registry = containerregistry.Registry(
             f"{name}-acr",
             registry_name=named("registry"),
-            resource_group_name=rg,
-            location=s.location,
+            resource_group_name=resource_group_name,
+            location=settings.location,
             sku=containerregistry.SkuArgs(name=containerregistry.SkuName.PREMIUM),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
-            public_network_access=s.public_network_access,
+            public_network_access=containerregistry.PublicNetworkAccess(settings.public_network_access),
             network_rule_bypass_options=containerregistry.NetworkRuleBypassOptions.AZURE_SERVICES,
             identity=containerregistry.IdentityPropertiesArgs(
                 # this API takes {identity id: {}}, not a list
@@ -380,9 +379,9 @@ class Foundation(Capability):
         self.network = self._inbound_network(name, deployment) if private else None
         self.workspace = ml.Workspace(
             f"{name}-workspace",
-            workspace_name=s.workspace,
-            resource_group_name=rg,
-            location=s.location,
+            workspace_name=settings.workspace,
+            resource_group_name=resource_group_name,
+            location=settings.location,
             kind="Default",
             **self.workspace_args({}),
             tags=tags,
@@ -401,7 +400,7 @@ class Foundation(Capability):
             f"{name}-datastore",
             name="mlopsdata",
             workspace_name=self.workspace.name,
-            resource_group_name=rg,
+            resource_group_name=resource_group_name,
             properties=named("data_account").apply(lambda a: datastore_properties("adls", a, "data")),
             opts=self.child(),
         )
@@ -411,7 +410,7 @@ class Foundation(Capability):
             f"{name}-code-datastore",
             name="mlopscode",
             workspace_name=self.workspace.name,
-            resource_group_name=rg,
+            resource_group_name=resource_group_name,
             properties=named("code_account").apply(lambda a: datastore_properties("blob", a, "code")),
             opts=self.child(),
         )
@@ -424,8 +423,8 @@ class Foundation(Capability):
                 f"{name}-image-build",
                 compute_name=IMAGE_BUILD_COMPUTE,
                 workspace_name=self.workspace.name,
-                resource_group_name=rg,
-                location=s.location,
+                resource_group_name=resource_group_name,
+                location=settings.location,
                 identity=ml.ManagedServiceIdentityArgs(
                     type=ml.ManagedServiceIdentityType.USER_ASSIGNED,
                     user_assigned_identities=[self.workspace_identity.id],
@@ -434,7 +433,7 @@ class Foundation(Capability):
                     compute_type="AmlCompute",
                     disable_local_auth=True,
                     properties=ml.AmlComputePropertiesArgs(
-                        vm_size=s.training_instance,
+                        vm_size=settings.training_instance,
                         vm_priority=ml.VmPriority.DEDICATED,
                         enable_node_public_ip=False,
                         remote_login_port_public_access=ml.RemoteLoginPortPublicAccess.DISABLED,
@@ -480,10 +479,7 @@ class Foundation(Capability):
             workspace_name=self.workspace.name,
             workspace_args=self.workspace_args,
             network_ready=self.network_ready,
-            data_account_id=self.storage.id,
             data_container_id=self.data_container.id,
-            workspace_account_id=self.workspace_storage.id,
-            code_account_id=self.code_account.id,
             code_account_name=self.code_account.name,
             code_container_name=self.code_container.name,
             registry_id=self.registry.id,
@@ -540,7 +536,7 @@ class Foundation(Capability):
         and the data role's control-plane actions (container write/delete) take no condition. No shared
         keys (Entra ID only); reachable from the deployer's network like the code account, because
         `pulumi up` reads the records (docs/azure.md, Approving a model version)."""
-        s = self.settings
+        settings = self.settings
         self.approvals_account = self._account(
             f"{name}-approvals",
             account,
@@ -565,10 +561,10 @@ class Foundation(Capability):
             principal_id=self.client.object_id,
             role_definition_id=role_definition_id(self.client.subscription_id, "Storage Blob Data Reader"),
             scope=container.id,
-            description=f"mlops {s.prefix}: the deployer reads the approval records",
+            description=f"mlops {settings.prefix}: the deployer reads the approval records",
             opts=self.child(),
         )
-        for principal_type, approver in s.approvers:
+        for principal_type, approver in settings.approvers:
             # A user, group or service principal, typed as the stack says (`group:<object id>`). A record
             # is a new blob per decision (create-only writes); versioning keeps any overwritten or deleted one.
             authorization.RoleAssignment(
@@ -577,7 +573,7 @@ class Foundation(Capability):
                 principal_type=principal_type,
                 role_definition_id=role_definition_id(self.client.subscription_id, "Storage Blob Data Contributor"),
                 scope=container.id,
-                description=f"mlops {s.prefix}: approver writes approval records",
+                description=f"mlops {settings.prefix}: approver writes approval records",
                 opts=self.child(),
             )
             # Reading the version it approves (its path and creation time go into the record).
@@ -587,7 +583,7 @@ class Foundation(Capability):
                 principal_type=principal_type,
                 role_definition_id=role_definition_id(self.client.subscription_id, "Reader"),
                 scope=self.workspace.id,
-                description=f"mlops {s.prefix}: approver reads model versions",
+                description=f"mlops {settings.prefix}: approver reads model versions",
                 opts=self.child(),
             )
         self.approvals_ready = (container, reader)
@@ -597,7 +593,7 @@ class Foundation(Capability):
     def _identity_grants(self) -> list[authorization.RoleAssignment]:
         """The roles the workspace needs before it is created (its identity's documented set on its
         associated resources, the runtime identity's data access)."""
-        ws = self.workspace_identity.principal_id
+        workspace_principal_id = self.workspace_identity.principal_id
         grants = [
             # Runtime identity: data in and out, step code and specs read, images pulled.
             self.grant("blob-data", "Storage Blob Data Contributor", self.storage.id),
@@ -607,14 +603,23 @@ class Foundation(Capability):
             # Workspace identity: the documented set for a user-assigned workspace identity
             # (Microsoft Learn "Set up authentication between Azure Machine Learning and other
             # services", User-assigned managed identity), each on its one resource.
-            self.grant("ws-storage", "Contributor", self.workspace_storage.id, principal_id=ws),
-            self.grant("ws-storage-data", "Storage Blob Data Contributor", self.workspace_storage.id, principal_id=ws),
-            self.grant("ws-vault", "Contributor", self.workspace_vault.id, principal_id=ws),
-            self.grant("ws-vault-data", "Key Vault Administrator", self.workspace_vault.id, principal_id=ws),
-            self.grant("ws-acr", "Contributor", self.registry.id, principal_id=ws),
-            self.grant("ws-appinsights", "Contributor", self.app_insights.id, principal_id=ws),
+            self.grant("ws-storage", "Contributor", self.workspace_storage.id, principal_id=workspace_principal_id),
+            self.grant(
+                "ws-storage-data",
+                "Storage Blob Data Contributor",
+                self.workspace_storage.id,
+                principal_id=workspace_principal_id,
+            ),
+            self.grant("ws-vault", "Contributor", self.workspace_vault.id, principal_id=workspace_principal_id),
+            self.grant(
+                "ws-vault-data", "Key Vault Administrator", self.workspace_vault.id, principal_id=workspace_principal_id
+            ),
+            self.grant("ws-acr", "Contributor", self.registry.id, principal_id=workspace_principal_id),
+            self.grant("ws-appinsights", "Contributor", self.app_insights.id, principal_id=workspace_principal_id),
             # The environment's build context lives on the code account (not documented: the kit's).
-            self.grant("ws-code", "Storage Blob Data Reader", self.code_account.id, principal_id=ws),
+            self.grant(
+                "ws-code", "Storage Blob Data Reader", self.code_account.id, principal_id=workspace_principal_id
+            ),
         ]
         # The managed network's private endpoints to these resources are approved by the
         # workspace identity: "If you are using UAI workspace please make sure to add the Azure
@@ -628,7 +633,12 @@ class Foundation(Capability):
             ("pe-acr", self.registry.id),
         ):
             grants.append(
-                self.grant(role_name, "Azure AI Enterprise Network Connection Approver", target, principal_id=ws)
+                self.grant(
+                    role_name,
+                    "Azure AI Enterprise Network Connection Approver",
+                    target,
+                    principal_id=workspace_principal_id,
+                )
             )
         return grants
 
@@ -657,8 +667,8 @@ class Foundation(Capability):
 
     def workspace_args(self, extra_rules: Mapping[str, Any]) -> dict[str, Any]:
         """What the workspace and the feature store share: identities, CMK, storage, private network."""
-        s = self.settings
-        private = s.public_network_access == "Disabled"
+        settings = self.settings
+        private = settings.public_network_access == "Disabled"
         rules = private_endpoint_rules(
             {
                 "data-blob": (self.storage.id, "blob"),
@@ -686,8 +696,8 @@ class Foundation(Capability):
                 identity=ml.IdentityForCmkArgs(user_assigned_identity=self.cmk_identity.id),
             ),
             hbi_workspace=True,
-            public_network_access=s.public_network_access,
-            system_datastores_auth_mode="Identity",
+            public_network_access=ml.PublicNetworkAccessType(settings.public_network_access),
+            system_datastores_auth_mode=ml.SystemDatastoresAuthMode.IDENTITY,
             managed_network=ml.ManagedNetworkSettingsArgs(
                 isolation_mode=ml.IsolationMode.ALLOW_ONLY_APPROVED_OUTBOUND
                 if private
@@ -705,14 +715,14 @@ class Foundation(Capability):
         """A virtual network for the clients of a private platform (people, CI), its private DNS
         zones, and private endpoints to the data account (raw data goes in through it) and to the
         workspace's default storage (job outputs, logs and models, read by Studio and the SDK)."""
-        s = self.settings
+        settings = self.settings
         vnet = network.VirtualNetwork(
             f"{name}-vnet",
-            virtual_network_name=f"{s.prefix}-vnet",
+            virtual_network_name=f"{settings.prefix}-vnet",
             resource_group_name=self.rg,
-            location=s.location,
+            location=settings.location,
             address_space=network.AddressSpaceArgs(address_prefixes=[VNET_CIDR]),
-            tags=s.tags,
+            tags=settings.tags,
             opts=self.child(ignore_changes=["subnets"]),
         )
         subnet = network.Subnet(
@@ -731,18 +741,18 @@ class Foundation(Capability):
                 private_zone_name=zone_name,
                 resource_group_name=self.rg,
                 location="global",
-                tags=s.tags,
+                tags=settings.tags,
                 opts=self.child(),
             )
             privatedns.VirtualNetworkLink(
                 f"{name}-zone-{zone_name.split('.')[1]}-link",
                 private_zone_name=zone.name,
-                virtual_network_link_name=f"{s.prefix}-vnet",
+                virtual_network_link_name=f"{settings.prefix}-vnet",
                 resource_group_name=self.rg,
                 location="global",
                 registration_enabled=False,
                 virtual_network=privatedns.SubResourceArgs(id=vnet.id),
-                tags=s.tags,
+                tags=settings.tags,
                 opts=self.child(),
             )
             zones[zone_name] = zone.id
@@ -769,14 +779,14 @@ class Foundation(Capability):
         lock_later: bool = False,
     ) -> keyvault.Vault:
         """A Key Vault; with `lock_later` created open, its firewall left to `lock_key_vault`."""
-        s = self.settings
+        settings = self.settings
         closed = private and not lock_later
         return keyvault.Vault(
             res_name,
             vault_name=vault_name,
             resource_group_name=self.rg,
-            location=s.location,
-            tags=s.tags,
+            location=settings.location,
+            tags=settings.tags,
             properties=keyvault.VaultPropertiesArgs(
                 tenant_id=self.client.tenant_id,
                 sku=keyvault.SkuArgs(family=keyvault.SkuFamily.A, name=keyvault.SkuName.PREMIUM),
@@ -809,13 +819,13 @@ class Foundation(Capability):
         shared_keys: bool = False,
         reachable_by_deployer: bool = False,
     ) -> storage.StorageAccount:
-        s = deployment.settings
-        private = s.public_network_access == "Disabled" and not reachable_by_deployer
+        settings = deployment.settings
+        private = settings.public_network_access == "Disabled" and not reachable_by_deployer
         return storage.StorageAccount(
             res_name,
             account_name=account,
             resource_group_name=self.rg,
-            location=s.location,
+            location=settings.location,
             kind=storage.Kind.STORAGE_V2,
             sku=storage.SkuArgs(
                 name=storage.SkuName.STANDARD_ZRS
@@ -854,7 +864,7 @@ class Foundation(Capability):
                     file=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
                 ),
             ),
-            tags=s.tags,
+            tags=settings.tags,
             opts=self.protected(deployment, depends_on=deps),
         )
 
@@ -881,28 +891,28 @@ def private_endpoint(
     zones: tuple[str, ...],
     subnet_id: pulumi.Input[str],
     zone_ids: Mapping[str, pulumi.Input[str]],
-    s: AzureSettings,
+    settings: AzureSettings,
 ) -> network.PrivateEndpoint:
     """An inbound private endpoint in the clients' subnet, registered in its private DNS zones."""
     endpoint = network.PrivateEndpoint(
         f"{name}-pe-{what}",
-        private_endpoint_name=f"{s.prefix}-pe-{what}",
-        resource_group_name=s.resource_group,
-        location=s.location,
+        private_endpoint_name=f"{settings.prefix}-pe-{what}",
+        resource_group_name=settings.resource_group,
+        location=settings.location,
         subnet=network.SubnetArgs(id=subnet_id),
         private_link_service_connections=[
             network.PrivateLinkServiceConnectionArgs(
-                name=f"{s.prefix}-{what}", private_link_service_id=target, group_ids=[group]
+                name=f"{settings.prefix}-{what}", private_link_service_id=target, group_ids=[group]
             )
         ],
-        tags=s.tags,
+        tags=settings.tags,
         opts=pulumi.ResourceOptions(parent=owner),
     )
     network.PrivateDnsZoneGroup(
         f"{name}-pe-{what}-dns",
         private_endpoint_name=endpoint.name,
         private_dns_zone_group_name="default",
-        resource_group_name=s.resource_group,
+        resource_group_name=settings.resource_group,
         private_dns_zone_configs=[
             network.PrivateDnsZoneConfigArgs(name=zone.replace(".", "-"), private_dns_zone_id=zone_ids[zone])
             for zone in zones

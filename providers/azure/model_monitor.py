@@ -120,16 +120,16 @@ class ModelMonitor(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s, m = deployment.settings, deployment.platform.monitor
-        monitor_name = f"{s.prefix}-monitor"
+        settings, monitor_spec = deployment.settings, deployment.platform.monitor
+        monitor_name = f"{settings.prefix}-monitor"
         columns = tuple(deployment.pipeline.contract.request_names)
         if not deployment.serves_model:
-            self.out = MonitorOut(monitor_name, None, m.engine, columns=columns)
+            self.out = MonitorOut(monitor_name, None, monitor_spec.engine, columns=columns)
             self.publish(monitor=None)  # nothing is served, so there is nothing to monitor yet
             return
         version = deployment.model_version
-        baseline = pdef.baseline_path(DATA_ROOT, s.model_name, version)  # type: ignore[arg-type]
-        if m.engine == "builtin":
+        baseline = pdef.baseline_path(DATA_ROOT, settings.model_name, version)  # type: ignore[arg-type]
+        if monitor_spec.engine == "builtin":
             schedule = self._builtin(name, deployment, foundation, endpoint, baseline, monitor_name)
             self.out = MonitorOut(monitor_name, schedule.id, "builtin", signal="data-drift", columns=columns)
         else:
@@ -151,27 +151,27 @@ class ModelMonitor(Capability):
         baseline: str,
         monitor_name: str,
     ) -> ml.Schedule:
-        s, m = deployment.settings, deployment.platform.monitor
-        rg, ws = foundation.resource_group_name, foundation.workspace_name
+        settings, monitor_spec = deployment.settings, deployment.platform.monitor
+        resource_group_name, workspace_name = foundation.resource_group_name, foundation.workspace_name
         dce = monitor.DataCollectionEndpoint(
             f"{name}-dce",
-            data_collection_endpoint_name=f"{s.prefix}-dce",
-            resource_group_name=rg,
-            location=s.location,
+            data_collection_endpoint_name=f"{settings.prefix}-dce",
+            resource_group_name=resource_group_name,
+            location=settings.location,
             # Ingestion takes only Entra ID tokens (no keys exist for the Logs Ingestion API); the
             # jobs reach it from the managed network through the required `AzureMonitor` rule.
             network_acls=monitor.DataCollectionEndpointNetworkAclsArgs(
                 public_network_access=monitor.KnownPublicNetworkAccessOptions.ENABLED
             ),
-            tags=s.tags,
+            tags=settings.tags,
             opts=self.child(),
         )
         table = operationalinsights.Table(
             f"{name}-table",
             table_name=DRIFT_TABLE,
             # The Foundation's Log Analytics workspace, by name, through its id: the table waits for it.
-            workspace_name=foundation.log_analytics_id.apply(lambda _: f"{s.prefix}-logs"),
-            resource_group_name=rg,
+            workspace_name=foundation.log_analytics_id.apply(lambda _: f"{settings.prefix}-logs"),
+            resource_group_name=resource_group_name,
             retention_in_days=90,
             schema=operationalinsights.SchemaArgs(
                 name=DRIFT_TABLE,
@@ -183,9 +183,9 @@ class ModelMonitor(Capability):
         self.drift_table = table
         rule = monitor.DataCollectionRule(
             f"{name}-dcr",
-            data_collection_rule_name=f"{s.prefix}-drift",
-            resource_group_name=rg,
-            location=s.location,
+            data_collection_rule_name=f"{settings.prefix}-drift",
+            resource_group_name=resource_group_name,
+            location=settings.location,
             data_collection_endpoint_id=dce.id,
             stream_declarations={
                 DRIFT_STREAM: monitor.StreamDeclarationArgs(
@@ -202,7 +202,7 @@ class ModelMonitor(Capability):
                     streams=[DRIFT_STREAM], destinations=["drift"], transform_kql="source", output_stream=DRIFT_STREAM
                 )
             ],
-            tags=s.tags,
+            tags=settings.tags,
             opts=self.child(depends_on=[table]),
         )
         # The drift job runs as the runtime identity: it may send to this one rule (Microsoft Learn
@@ -215,22 +215,22 @@ class ModelMonitor(Capability):
             rule.id,
             principal_id=foundation.identity_principal_id,
             subscription_id=foundation.subscription_id,
-            prefix=s.prefix,
+            prefix=settings.prefix,
         )
 
         compiled = pdef.compile_drift(
-            prefix=s.prefix,
+            prefix=settings.prefix,
             code=training.code_ref,
             environment=training.environment_ref,
             instance_type=TRAINING_SIZES["small"].name,
             baseline=baseline,
-            threshold=m.drift_threshold,
-            min_samples=m.min_samples,
-            schedule=schedule_values(m.schedule),
+            threshold=monitor_spec.drift_threshold,
+            min_samples=monitor_spec.min_samples,
+            schedule=schedule_values(monitor_spec.schedule),
             capture_prefix=capture_prefix(pdef.ENDPOINT, endpoint.deployment_name or ""),
             monitor=monitor_name,
             data_root=DATA_ROOT,
-            tags=s.tags,
+            tags=settings.tags,
         )
         ((cname, spec),) = compiled["specs"].items()
         version = compiled["versions"][cname]
@@ -253,17 +253,17 @@ class ModelMonitor(Capability):
         container = ml.ComponentContainer(
             f"{name}-{cname}",
             name=cname,
-            workspace_name=ws,
-            resource_group_name=rg,
-            properties=ml.ComponentContainerPropertiesArgs(description=spec.get("description"), tags=s.tags),
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
+            properties=ml.ComponentContainerPropertiesArgs(description=spec.get("description"), tags=settings.tags),
             opts=self.child(),
         )
         component_version = ml.ComponentVersion(
             f"{name}-{cname}-version",
             name=cname,
             version=version,
-            workspace_name=ws,
-            resource_group_name=rg,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
             properties=ml.ComponentVersionPropertiesArgs(component_spec=names.apply(lambda f: f(spec))),
             opts=self.child(depends_on=[container, training.environment_version]),
         )
@@ -271,14 +271,14 @@ class ModelMonitor(Capability):
         return ml.Schedule(
             f"{name}-schedule",
             name=monitor_name,
-            workspace_name=ws,
-            resource_group_name=rg,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
             properties=ml.SchedulePropertiesArgs(
-                display_name=f"{s.prefix} drift check (kit)",
+                display_name=f"{settings.prefix} drift check (kit)",
                 is_enabled=True,
-                trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=m.schedule, time_zone="UTC"),
+                trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=monitor_spec.schedule, time_zone="UTC"),
                 action=ml.JobScheduleActionArgs(action_type="CreateJob", job_definition=job_args(rest, names)),
-                tags=s.tags,
+                tags=settings.tags,
             ),
             opts=self.child(depends_on=[component_version, foundation.network_ready]),
         )
@@ -294,13 +294,13 @@ class ModelMonitor(Capability):
         baseline: str,
         monitor_name: str,
     ) -> ml.Schedule:
-        s, m = deployment.settings, deployment.platform.monitor
-        window = interval(m.schedule)
+        settings, monitor_spec = deployment.settings, deployment.platform.monitor
+        window = interval(monitor_spec.schedule)
         if window is None:  # refused earlier by AzureProvider.limitations; a kit bug if it gets here
-            raise RuntimeError(f"monitor.schedule {m.schedule!r} has no fixed interval")
+            raise RuntimeError(f"monitor.schedule {monitor_spec.schedule!r} has no fixed interval")
         if endpoint.capture_data is None:  # the monitor returns earlier when nothing is served
             raise RuntimeError("the endpoint serves no deployment: there is no captured data to monitor")
-        threshold = ml.MonitoringThresholdArgs(value=m.drift_threshold)
+        threshold = ml.MonitoringThresholdArgs(value=monitor_spec.drift_threshold)
         columns = list(deployment.pipeline.contract.request_names)
         task = "Classification" if deployment.pipeline.contract.task == "classification" else "Regression"
         return ml.Schedule(
@@ -309,9 +309,9 @@ class ModelMonitor(Capability):
             workspace_name=foundation.workspace_name,
             resource_group_name=foundation.resource_group_name,
             properties=ml.SchedulePropertiesArgs(
-                display_name=f"{s.prefix} data drift (Azure ML monitor)",
+                display_name=f"{settings.prefix} data drift (Azure ML monitor)",
                 is_enabled=True,
-                trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=m.schedule, time_zone="UTC"),
+                trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=monitor_spec.schedule, time_zone="UTC"),
                 action=ml.CreateMonitorActionArgs(
                     action_type="CreateMonitor",
                     monitor_definition=ml.MonitorDefinitionArgs(
@@ -358,11 +358,13 @@ class ModelMonitor(Capability):
                             ),
                         },
                         alert_notification_settings=ml.MonitorNotificationSettingsArgs(
-                            email_notification_settings=ml.MonitorEmailNotificationSettingsArgs(emails=[m.alert_email])
+                            email_notification_settings=ml.MonitorEmailNotificationSettingsArgs(
+                                emails=[monitor_spec.alert_email]
+                            )
                         ),
                     ),
                 ),
-                tags=s.tags,
+                tags=settings.tags,
             ),
             opts=self.child(depends_on=[foundation.network_ready]),
         )

@@ -69,21 +69,21 @@ class ModelRegistry(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s, p = deployment.settings, deployment.platform
-        approval = p.registry.approval
+        settings, platform = deployment.settings, deployment.platform
+        approval = platform.registry.approval
         container = ml.ModelContainer(
             f"{name}-models",
-            name=s.model_name,
+            name=settings.model_name,
             workspace_name=foundation.workspace_name,
             resource_group_name=foundation.resource_group_name,
             properties=ml.ModelContainerPropertiesArgs(
                 description=(
-                    f"{p.pipeline.name} models. approval={approval}: new versions are tagged "
+                    f"{platform.pipeline.name} models. approval={approval}: new versions are tagged "
                     f"{APPROVAL_TAG}={initial_status(approval)}; only {APPROVAL_TAG}={APPROVED} versions are served."
                 ),
-                tags={**s.tags, APPROVAL_TAG: approval},
+                tags={**settings.tags, APPROVAL_TAG: approval},
             ),
             opts=self.protected(deployment),
         )
-        self.out = RegistryOut(s.model_name, container, container.id, approval)
+        self.out = RegistryOut(settings.model_name, container, container.id, approval)
         self.publish(model_registry=container.id, approval=approval)

@@ -194,8 +194,8 @@ class AzureOperations(Operations):
 
     @cached_property
     def ml(self) -> Any:
-        s = self.scope
-        return client_for(s.subscription, s.resource_group, s.workspace)
+        scope = self.scope
+        return client_for(scope.subscription, scope.resource_group, scope.workspace)
 
     @property
     def model_name(self) -> str:
@@ -209,8 +209,8 @@ class AzureOperations(Operations):
         from providers.azure.translate import global_names, unique_suffix
 
         prefix = str(self.outputs.require("platform", "the platform prefix (the approvals account's name)"))
-        s = self.scope
-        account = global_names(prefix, unique_suffix(s.subscription, s.resource_group)).approvals_account
+        scope = self.scope
+        account = global_names(prefix, unique_suffix(scope.subscription, scope.resource_group)).approvals_account
         return ApprovalRecords(account, "approvals", BLOB_URL and f"{BLOB_URL.rstrip('/')}/{account}")
 
     def require_approved(self, number: int) -> ModelVersion:

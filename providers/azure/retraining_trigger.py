@@ -264,14 +264,14 @@ class RetrainingTrigger(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s, m = deployment.settings, deployment.platform.monitor
-        rg = foundation.resource_group_name
+        settings, monitor_spec = deployment.settings, deployment.platform.monitor
+        resource_group_name = foundation.resource_group_name
         builtin = model_monitor.engine == "builtin"
 
         # The workspace's run history in Log Analytics (why a drift check or a retraining failed).
         monitor.DiagnosticSetting(
             f"{name}-run-logs",
-            name=f"{s.prefix}-runs",
+            name=f"{settings.prefix}-runs",
             resource_uri=foundation.workspace_id,
             workspace_id=foundation.log_analytics_id,
             logs=[monitor.DiagnosticsLogSettingsArgs(category="AmlRunStatusChangedEvent", enabled=True)],
@@ -284,19 +284,19 @@ class RetrainingTrigger(Capability):
         self.alert: monitor.ScheduledQueryRule | None = None
         logic_receivers = []
         callback = None
-        if m.retrain_on_drift and watching:
+        if monitor_spec.retrain_on_drift and watching:
             submitter = managedidentity.UserAssignedIdentity(
                 f"{name}-identity",
-                resource_name_=f"{s.prefix}-retrain-id",
-                resource_group_name=rg,
-                location=s.location,
-                tags=s.tags,
+                resource_name_=f"{settings.prefix}-retrain-id",
+                resource_group_name=resource_group_name,
+                location=settings.location,
+                tags=settings.tags,
                 opts=self.child(),
             )
             role = authorization.RoleDefinition(
                 f"{name}-submitter-role",
                 role_definition_id=foundation.resource_group_id.apply(submitter_role_id),
-                role_name=foundation.resource_group_id.apply(lambda rg_id: submitter_role_name(s.prefix, rg_id)),
+                role_name=foundation.resource_group_id.apply(lambda rg_id: submitter_role_name(settings.prefix, rg_id)),
                 description="Submit the training pipeline job of one Azure ML workspace (mlops kit).",
                 scope=foundation.resource_group_id,
                 assignable_scopes=[foundation.resource_group_id],
@@ -309,28 +309,28 @@ class RetrainingTrigger(Capability):
                 principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
                 role_definition_id=role.id,
                 scope=foundation.workspace_id,
-                description=f"mlops {s.prefix}: submit the training pipeline on drift",
+                description=f"mlops {settings.prefix}: submit the training pipeline on drift",
                 opts=self.child(),
             )
             jobs_url = pulumi.Output.concat("https://management.azure.com", foundation.workspace_id, "/jobs")
             definition = pulumi.Output.all(jobs_url, training.job_body, submitter.id).apply(
-                lambda a: workflow_definition(a[0], a[1], a[2], m.retrain_cooldown_hours, event_grid=builtin)
+                lambda a: workflow_definition(a[0], a[1], a[2], monitor_spec.retrain_cooldown_hours, event_grid=builtin)
             )
             self.workflow = logic.Workflow(
                 f"{name}-workflow",
-                workflow_name=f"{s.prefix}-retrain",
-                resource_group_name=rg,
-                location=s.location,
+                workflow_name=f"{settings.prefix}-retrain",
+                resource_group_name=resource_group_name,
+                location=settings.location,
                 state=logic.WorkflowState.ENABLED,
                 identity=logic.ManagedServiceIdentityArgs(
                     type=logic.ManagedServiceIdentityType.USER_ASSIGNED, user_assigned_identities=[submitter.id]
                 ),
                 definition=definition,
-                tags=s.tags,
+                tags=settings.tags,
                 opts=self.child(depends_on=[assignment]),
             )
             callback = logic.list_workflow_trigger_callback_url_output(
-                resource_group_name=rg,
+                resource_group_name=resource_group_name,
                 workflow_name=self.workflow.name,
                 trigger_name="drift_alert",
                 opts=pulumi.InvokeOutputOptions(parent=self),
@@ -346,18 +346,18 @@ class RetrainingTrigger(Capability):
                 )
 
         email = monitor.MicrosoftCommonEmailReceiverArgs(
-            name="alert-email", email_address=m.alert_email, use_common_alert_schema=True
+            name="alert-email", email_address=monitor_spec.alert_email, use_common_alert_schema=True
         )
         self.action_group = monitor.ActionGroup(
             f"{name}-actions",
-            action_group_name=f"{s.prefix}-drift",
-            resource_group_name=rg,
+            action_group_name=f"{settings.prefix}-drift",
+            resource_group_name=resource_group_name,
             location="global",
             group_short_name="mlopsdrift",
             enabled=True,
             email_receivers=[email],
             logic_app_receivers=logic_receivers or None,
-            tags=s.tags,
+            tags=settings.tags,
             opts=self.child(),
         )
         if not watching:
@@ -382,18 +382,19 @@ class RetrainingTrigger(Capability):
         foundation: FoundationOut,
         model_monitor: MonitorOut,
     ) -> list[pulumi.Output[str]]:
-        s, m = deployment.settings, deployment.platform.monitor
-        rg = foundation.resource_group_name
+        settings, monitor_spec = deployment.settings, deployment.platform.monitor
+        resource_group_name = foundation.resource_group_name
         self.alert = monitor.ScheduledQueryRule(
             f"{name}-drift-alert",
-            rule_name=f"{s.prefix}-drift",
-            resource_group_name=rg,
-            location=s.location,
+            rule_name=f"{settings.prefix}-drift",
+            resource_group_name=resource_group_name,
+            location=settings.location,
             kind=monitor.Kind.LOG_ALERT,
-            display_name=f"{s.prefix} data drift over {m.drift_threshold}",
+            display_name=f"{settings.prefix} data drift over {monitor_spec.drift_threshold}",
             description=(
                 f"A drift check of {model_monitor.name} found a request column whose distance to the training "
-                f"data (Kolmogorov-Smirnov D for numbers, L-infinity for categories) is above {m.drift_threshold}."
+                "data (Kolmogorov-Smirnov D for numbers, L-infinity for categories) is above "
+                f"{monitor_spec.drift_threshold}."
             ),
             severity=2,
             enabled=True,
@@ -404,7 +405,7 @@ class RetrainingTrigger(Capability):
             criteria=monitor.ScheduledQueryRuleCriteriaArgs(
                 all_of=[
                     monitor.ConditionArgs(
-                        query=drift_query(model_monitor.name, m.drift_threshold),
+                        query=drift_query(model_monitor.name, monitor_spec.drift_threshold),
                         time_aggregation=monitor.TimeAggregation.COUNT,
                         operator="GreaterThan",
                         threshold=0,
@@ -417,40 +418,40 @@ class RetrainingTrigger(Capability):
             actions=monitor.ActionsArgs(
                 action_groups=[self.action_group.id],
                 custom_properties={
-                    "drift_threshold": json.dumps(m.drift_threshold),
+                    "drift_threshold": json.dumps(monitor_spec.drift_threshold),
                     "monitor": model_monitor.name,
-                    "retrain_on_drift": json.dumps(m.retrain_on_drift),
+                    "retrain_on_drift": json.dumps(monitor_spec.retrain_on_drift),
                 },
             ),
-            tags=s.tags,
+            tags=settings.tags,
             # Azure validates the query against the table when the rule is created.
             opts=self.child(depends_on=[r for r in [model_monitor.table_resource] if r is not None]),
         )
         alarms = [self.alert.id]
-        window = missing_window(interval(m.schedule))
+        window = missing_window(interval(monitor_spec.schedule))
         if window is not None:
             checks = monitor.ActionGroup(
                 f"{name}-check-actions",
-                action_group_name=f"{s.prefix}-checks",
-                resource_group_name=rg,
+                action_group_name=f"{settings.prefix}-checks",
+                resource_group_name=resource_group_name,
                 location="global",
                 group_short_name="mlopscheck",
                 enabled=True,
                 email_receivers=[
                     monitor.MicrosoftCommonEmailReceiverArgs(
-                        name="alert-email", email_address=m.alert_email, use_common_alert_schema=True
+                        name="alert-email", email_address=monitor_spec.alert_email, use_common_alert_schema=True
                     )
                 ],
-                tags=s.tags,
+                tags=settings.tags,
                 opts=self.child(),
             )
             self.missing = monitor.ScheduledQueryRule(
                 f"{name}-missing-check",
-                rule_name=f"{s.prefix}-drift-check-missing",
-                resource_group_name=rg,
-                location=s.location,
+                rule_name=f"{settings.prefix}-drift-check-missing",
+                resource_group_name=resource_group_name,
+                location=settings.location,
                 kind=monitor.Kind.LOG_ALERT,
-                display_name=f"{s.prefix} drift check not running",
+                display_name=f"{settings.prefix} drift check not running",
                 description=(
                     f"No drift check of {model_monitor.name} wrote a result in {window}: the check stopped "
                     "or keeps failing, so drift would go unseen."
@@ -475,7 +476,7 @@ class RetrainingTrigger(Capability):
                     ]
                 ),
                 actions=monitor.ActionsArgs(action_groups=[checks.id]),
-                tags=s.tags,
+                tags=settings.tags,
                 opts=self.child(depends_on=[r for r in [model_monitor.table_resource] if r is not None]),
             )
             alarms.append(self.missing.id)
@@ -491,22 +492,22 @@ class RetrainingTrigger(Capability):
         model_monitor: MonitorOut,
         callback: Any,
     ) -> list[pulumi.Output[str]]:
-        s = deployment.settings
+        settings = deployment.settings
         topic = eventgrid.SystemTopic(
             f"{name}-events",
-            system_topic_name=f"{s.prefix}-ml-events",
+            system_topic_name=f"{settings.prefix}-ml-events",
             resource_group_name=foundation.resource_group_name,
-            location=s.location,
+            location=settings.location,
             source=foundation.workspace_id,
             topic_type="Microsoft.MachineLearningServices.Workspaces",
-            tags=s.tags,
+            tags=settings.tags,
             opts=self.child(),
         )
         if callback is None:  # retrain_on_drift off: the monitor's own e-mail is the alert
             return []
         subscription = eventgrid.SystemTopicEventSubscription(
             f"{name}-breach",
-            event_subscription_name=f"{s.prefix}-drift-breach",
+            event_subscription_name=f"{settings.prefix}-drift-breach",
             system_topic_name=topic.name,
             resource_group_name=foundation.resource_group_name,
             event_delivery_schema=eventgrid.EventDeliverySchema.EVENT_GRID_SCHEMA,

@@ -110,7 +110,7 @@ class TrainingPipeline(Capability):
     ) -> None:
         super().__init__(name, opts)
         s, p, pipeline = deployment.settings, deployment.platform, deployment.pipeline
-        rg, ws = foundation.resource_group_name, foundation.workspace_name
+        resource_group_name, workspace_name = foundation.resource_group_name, foundation.workspace_name
 
         # Code asset: every file as a blob under a content-addressed folder, so a new version of
         # the code is a new folder and a new asset version (assets are immutable).
@@ -124,7 +124,7 @@ class TrainingPipeline(Capability):
                 blob_name=f"{folder}/{fname}",
                 container_name=foundation.code_container_name,
                 account_name=foundation.code_account_name,
-                resource_group_name=rg,
+                resource_group_name=resource_group_name,
                 content_type="text/x-python" if fname.endswith(".py") else "text/plain",
                 source=asset(source),
                 opts=self.child(),
@@ -134,8 +134,8 @@ class TrainingPipeline(Capability):
         code_container = ml.CodeContainer(
             f"{name}-code",
             name=f"{s.prefix}-steps",
-            workspace_name=ws,
-            resource_group_name=rg,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
             properties=ml.CodeContainerPropertiesArgs(
                 description=f"step code of pipeline {pipeline.name}", tags=s.tags
             ),
@@ -145,8 +145,8 @@ class TrainingPipeline(Capability):
             f"{name}-code-version",
             name=code_container.name,
             version=self.code_version_name,
-            workspace_name=ws,
-            resource_group_name=rg,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
             properties=ml.CodeVersionPropertiesArgs(
                 code_uri=code_uri.apply(lambda base: f"{base}{folder}/"), tags=s.tags
             ),
@@ -155,8 +155,8 @@ class TrainingPipeline(Capability):
         env_container = ml.EnvironmentContainer(
             f"{name}-env",
             name=f"{s.prefix}-steps-env",
-            workspace_name=ws,
-            resource_group_name=rg,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
             properties=ml.EnvironmentContainerPropertiesArgs(tags=s.tags),
             opts=self.child(),
         )
@@ -176,7 +176,7 @@ class TrainingPipeline(Capability):
                 blob_name=f"{context}/{fname}",
                 container_name=foundation.code_container_name,
                 account_name=foundation.code_account_name,
-                resource_group_name=rg,
+                resource_group_name=resource_group_name,
                 source=source,
                 opts=self.child(),
             )
@@ -186,8 +186,8 @@ class TrainingPipeline(Capability):
             f"{name}-env-version",
             name=env_container.name,
             version=self.env_version_name,
-            workspace_name=ws,
-            resource_group_name=rg,
+            workspace_name=workspace_name,
+            resource_group_name=resource_group_name,
             properties=code_uri.apply(
                 lambda base: environment_properties(base, context, s.tags, pipeline.framework.name)
             ),
@@ -226,8 +226,8 @@ class TrainingPipeline(Capability):
             container = ml.ComponentContainer(
                 f"{name}-{cname}",
                 name=cname,
-                workspace_name=ws,
-                resource_group_name=rg,
+                workspace_name=workspace_name,
+                resource_group_name=resource_group_name,
                 properties=ml.ComponentContainerPropertiesArgs(description=spec.get("description"), tags=s.tags),
                 opts=self.child(),
             )
@@ -236,8 +236,8 @@ class TrainingPipeline(Capability):
                     f"{name}-{cname}-version",
                     name=cname,
                     version=versions[cname],
-                    workspace_name=ws,
-                    resource_group_name=rg,
+                    workspace_name=workspace_name,
+                    resource_group_name=resource_group_name,
                     # Tags travel inside the spec, where azure-ai-ml's Component entity puts them.
                     properties=ml.ComponentVersionPropertiesArgs(
                         component_spec=fill.apply(lambda f, spec=spec: f(spec))  # type: ignore[misc]  # mypy cannot type a lambda with a default argument (python/mypy#15459)
@@ -247,7 +247,6 @@ class TrainingPipeline(Capability):
             )
 
         rest = compiled["rest"]
-        self.job_rest = rest
         self.job_body = fill.apply(lambda f: f(rest))
         # The job definition as a file next to the code: `az ml job create -f` runs it by hand.
         definition = storage.Blob(
@@ -255,7 +254,7 @@ class TrainingPipeline(Capability):
             blob_name=f"{folder}/pipeline.json",
             container_name=foundation.code_container_name,
             account_name=foundation.code_account_name,
-            resource_group_name=rg,
+            resource_group_name=resource_group_name,
             content_type="application/json",
             source=fill.apply(lambda f: pulumi.StringAsset(json.dumps(f(compiled["yaml"]), indent=1, default=str))),
             opts=self.child(),
@@ -265,8 +264,8 @@ class TrainingPipeline(Capability):
             self.schedule = ml.Schedule(
                 f"{name}-schedule",
                 name=f"{s.prefix}-training",
-                workspace_name=ws,
-                resource_group_name=rg,
+                workspace_name=workspace_name,
+                resource_group_name=resource_group_name,
                 properties=ml.SchedulePropertiesArgs(
                     display_name=f"{s.prefix} training",
                     trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=p.pipeline.schedule, time_zone="UTC"),

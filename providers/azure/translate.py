@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from providers.base import Target
 from providers.cron import Field
@@ -250,7 +250,10 @@ class AzureSettings:
     """`model-v<version>` (3-32 characters, starting with a letter), or None when nothing is served."""
     endpoint_size: VmSize
     training_size: VmSize
-    public_network_access: str
+    public_network_access: Literal["Enabled", "Disabled"]
+    """ARM's word, the value of each pulumi_azure_native module's own enum (machinelearningservices
+    PublicNetworkAccessType, redis PublicNetworkAccess, ...): each input passes its module's enum,
+    built from it (tests/azure/test_sdk_enums.py); this module imports no SDK."""
     materialization: Recurrence
     feature_types: dict[str, dict[str, str]]
     """group -> feature -> Azure FeatureDataType."""
@@ -271,10 +274,6 @@ class AzureSettings:
 
 def _alnum(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
-def storage_account_name(prefix: str, suffix: str) -> str:
-    return _alnum(prefix) + suffix
 
 
 def check_storage_account(name: str, key: str = NAME_KEY) -> str:
@@ -439,38 +438,39 @@ def check_approvers(approvers: list[str], key: str = APPROVERS_KEY) -> tuple[tup
 
 
 def translate(target: Target) -> AzureSettings:
-    p = target.platform
+    platform = target.platform
     location = check_location(target.region)
-    check_names(global_names(p.prefix, PLACEHOLDER_SUFFIX))
-    for key, size in (("endpoint", p.endpoint.instance), ("pipeline", p.pipeline.instance)):
+    check_names(global_names(platform.prefix, PLACEHOLDER_SUFFIX))
+    for key, size in (("endpoint", platform.endpoint.instance), ("pipeline", platform.pipeline.instance)):
         if size == "gpu" and location not in GPU_LOCATIONS:
             raise SpecError(
                 f"mlops:platform.{key}.instance",
                 f"gpu ({ENDPOINT_SIZES['gpu'].name}) is not offered to Azure ML in {location}; "
                 f"pick small|medium|large or a region among {', '.join(sorted(GPU_LOCATIONS))}",
             )
-    check_schedule(p.pipeline.schedule, "mlops:platform.pipeline.schedule")
-    check_schedule(p.monitor.schedule, "mlops:platform.monitor.schedule")
+    check_schedule(platform.pipeline.schedule, "mlops:platform.pipeline.schedule")
+    check_schedule(platform.monitor.schedule, "mlops:platform.monitor.schedule")
     recurrence = cron_to_recurrence(
-        p.feature_store.online_sync_schedule, "mlops:platform.feature_store.online_sync_schedule"
+        platform.feature_store.online_sync_schedule, "mlops:platform.feature_store.online_sync_schedule"
     )
     version = target.model_version
-    approvers = check_approvers(list(p.registry.approvers))
+    approvers = check_approvers(list(platform.registry.approvers))
     return AzureSettings(
         location=location,
-        prefix=p.prefix,
-        tags=dict(p.all_tags),
-        resource_group=f"{p.prefix}-rg",
-        workspace=f"{p.prefix}-ws",
-        feature_store=f"{p.prefix}-fs",
-        model_name=f"{p.prefix}-{p.pipeline.name}",
+        prefix=platform.prefix,
+        tags=dict(platform.all_tags),
+        resource_group=f"{platform.prefix}-rg",
+        workspace=f"{platform.prefix}-ws",
+        feature_store=f"{platform.prefix}-fs",
+        model_name=f"{platform.prefix}-{platform.pipeline.name}",
         deployment_name=deployment_name(version) if version is not None else None,
-        endpoint_size=ENDPOINT_SIZES[p.endpoint.instance],
-        training_size=TRAINING_SIZES[p.pipeline.instance],
-        public_network_access="Enabled" if p.network.public_access else "Disabled",
+        endpoint_size=ENDPOINT_SIZES[platform.endpoint.instance],
+        training_size=TRAINING_SIZES[platform.pipeline.instance],
+        public_network_access="Enabled" if platform.network.public_access else "Disabled",
         materialization=recurrence,
         feature_types={
-            g.name: {f.name: AZURE_FEATURE_TYPES[f.type] for f in g.features} for g in p.feature_store.feature_groups
+            g.name: {f.name: AZURE_FEATURE_TYPES[f.type] for f in g.features}
+            for g in platform.feature_store.feature_groups
         },
         approvers=approvers,
     )

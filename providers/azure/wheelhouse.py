@@ -59,9 +59,11 @@ def requirements(pipeline: PipelineDef) -> str:
         for line in pipeline.requirements.read_text().splitlines()
         if line.strip() and not line.strip().startswith("#")
     ]
-    fw = pipeline.framework
-    if requirement_pins("\n".join(lines)).get(fw.name) != fw.version:
-        raise ValueError(f"{pipeline.requirements} must pin {fw.name}=={fw.version} (PipelineDef.framework)")
+    framework = pipeline.framework
+    if requirement_pins("\n".join(lines)).get(framework.name) != framework.version:
+        raise ValueError(
+            f"{pipeline.requirements} must pin {framework.name}=={framework.version} (PipelineDef.framework)"
+        )
     return "\n".join([*lines, *EXTRA_REQUIREMENTS]) + "\n"
 
 

@@ -252,13 +252,6 @@ def approval_state(client: Any, records: ApprovalRecords, name: str, mode: str) 
     return True, f"approved by {record.get('by')} at {record.get('at')} ({record['object']})"
 
 
-def is_approved(client: Any, name: str, records: ApprovalRecords | None = None, mode: str = "manual") -> bool:
-    """Approved for deployment: by the label only when no records are given (auto mode's rule)."""
-    if records is None:
-        return approval_of(client, name) == "approved"
-    return approval_state(client, records, name, mode)[0]
-
-
 def _label(client: Any, name: str, value: str) -> None:
     from google.cloud import aiplatform_v1
     from google.protobuf import field_mask_pb2

@@ -42,62 +42,62 @@ class Endpoint(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s = deployment.settings
+        settings = deployment.settings
         platform = deployment.platform
-        ep = platform.endpoint
+        endpoint_spec = platform.endpoint
 
         # Captured requests are data: their own CMEK dataset, protected like the rest.
         logs_dataset = gcp.bigquery.Dataset(
             f"{name}-request-logs",
-            project=s.project,
-            dataset_id=s.logs_dataset_id,
-            location=s.region,
-            description=f"mlops {s.prefix}: sampled endpoint requests and responses",
+            project=settings.project,
+            dataset_id=settings.logs_dataset_id,
+            location=settings.region,
+            description=f"mlops {settings.prefix}: sampled endpoint requests and responses",
             default_encryption_configuration=gcp.bigquery.DatasetDefaultEncryptionConfigurationArgs(
                 kms_key_name=foundation.key_id
             ),
             delete_contents_on_destroy=False,
-            labels=s.labels,
+            labels=settings.labels,
             opts=self.protected(deployment, depends_on=foundation.key_ready),
         )
         # The drift check reads the logs.
         gcp.bigquery.DatasetIamMember(
             f"{name}-request-logs-reader",
-            project=s.project,
+            project=settings.project,
             dataset_id=logs_dataset.dataset_id,
             role="roles/bigquery.dataViewer",
             member=foundation.account_member,
             opts=self.child(),
         )
-        requests_table = f"{s.project}.{s.logs_dataset_id}.{REQUEST_LOG_TABLE}"
+        requests_table = f"{settings.project}.{settings.logs_dataset_id}.{REQUEST_LOG_TABLE}"
 
         private = None
         consumer = None
-        if s.private:
+        if settings.private:
             # Reachable only through Private Service Connect, from the project itself: a forwarding
             # rule in the project's VPC targets the service attachment Vertex creates for the endpoint.
             private = gcp.vertex.AiEndpointPrivateServiceConnectConfigArgs(
-                enable_private_service_connect=True, project_allowlists=[s.project]
+                enable_private_service_connect=True, project_allowlists=[settings.project]
             )
-            consumer = self._psc_network(name, s, foundation)
+            consumer = self._psc_network(name, settings, foundation)
         endpoint = gcp.vertex.AiEndpoint(
             f"{name}-endpoint",
-            project=s.project,
-            location=s.region,
-            region=s.region,
-            name=s.endpoint_id,
-            display_name=f"{s.prefix}-endpoint",
-            description=f"mlops {s.prefix}: real-time predictions",
+            project=settings.project,
+            location=settings.region,
+            region=settings.region,
+            name=settings.endpoint_id,
+            display_name=f"{settings.prefix}-endpoint",
+            description=f"mlops {settings.prefix}: real-time predictions",
             encryption_spec=gcp.vertex.AiEndpointEncryptionSpecArgs(kms_key_name=foundation.key_id),
             private_service_connect_config=private,
             predict_request_response_logging_config=gcp.vertex.AiEndpointPredictRequestResponseLoggingConfigArgs(
-                enabled=ep.data_capture_percent > 0,
-                sampling_rate=s.sampling_rate,
+                enabled=endpoint_spec.data_capture_percent > 0,
+                sampling_rate=settings.sampling_rate,
                 bigquery_destination=gcp.vertex.AiEndpointPredictRequestResponseLoggingConfigBigqueryDestinationArgs(
                     output_uri=f"bq://{requests_table}"
                 ),
             ),
-            labels=s.labels,
+            labels=settings.labels,
             opts=self.child(depends_on=[*foundation.key_ready, logs_dataset]),
         )
 
@@ -107,75 +107,75 @@ class Endpoint(Capability):
             self.publish(endpoint=None, serving=NOT_SERVING)
             return
 
-        accelerator = s.serving_accelerator
+        accelerator = settings.serving_accelerator
         deployed = DeployedModel(
             f"{name}-model-v{version}",
             {
-                "project": s.project,
-                "region": s.region,
+                "project": settings.project,
+                "region": settings.region,
                 # The resource's Output: a replaced endpoint (new id) replaces the deployment.
                 "endpoint": endpoint.id,
                 "model_id": registry.model_id,
                 "version": str(version),
-                "machine_type": s.serving_machine,
+                "machine_type": settings.serving_machine,
                 "accelerator_type": accelerator[0] if accelerator else "",
                 "accelerator_count": accelerator[1] if accelerator else 0,
-                "min_replicas": ep.min_replicas,
-                "max_replicas": ep.max_replicas,
-                "cpu_target": ep.target_cpu_percent,
+                "min_replicas": endpoint_spec.min_replicas,
+                "max_replicas": endpoint_spec.max_replicas,
+                "cpu_target": endpoint_spec.target_cpu_percent,
                 "display_name": f"{registry.model_id}-v{version}",
                 # How the version takes the traffic from the one served before (steps, bake, revert).
                 "rollout": {
-                    "strategy": ep.rollout.strategy,
-                    "canary_percent": ep.rollout.canary_percent,
-                    "step_percent": ep.rollout.step_percent,
-                    "bake_minutes": ep.rollout.bake_minutes,
+                    "strategy": endpoint_spec.rollout.strategy,
+                    "canary_percent": endpoint_spec.rollout.canary_percent,
+                    "step_percent": endpoint_spec.rollout.step_percent,
+                    "bake_minutes": endpoint_spec.rollout.bake_minutes,
                     "rollback_on": {
-                        "error_rate": ep.rollout.rollback_on.error_rate,
-                        "p99_latency_ms": ep.rollout.rollback_on.p99_latency_ms,
+                        "error_rate": endpoint_spec.rollout.rollback_on.error_rate,
+                        "p99_latency_ms": endpoint_spec.rollout.rollback_on.p99_latency_ms,
                     },
                 },
             },
             opts=self.child(depends_on=[endpoint, *([registry.approval] if registry.approval else [])]),
         )
         if consumer is not None:
-            self._psc_endpoint(name, s, consumer, deployed)
+            self._psc_endpoint(name, settings, consumer, deployed)
         self.out = EndpointOut(endpoint, requests_table)
         self.publish(endpoint=endpoint.id, serving=serving_sentence(version, registry.model_name))
 
     def _psc_network(
-        self, name: str, s: GcpSettings, foundation: FoundationOut
+        self, name: str, settings: GcpSettings, foundation: FoundationOut
     ) -> tuple[gcp.compute.Network, gcp.compute.Subnetwork, gcp.compute.Address]:
         """The consumer side of Private Service Connect: the kit's VPC, a subnet in the platform's
         region, and the internal address clients call the endpoint at."""
         network = gcp.compute.Network(
             f"{name}-vpc",
-            project=s.project,
-            name=s.vpc_name,
-            description=f"mlops {s.prefix}: where clients reach the private prediction endpoint",
+            project=settings.project,
+            name=settings.vpc_name,
+            description=f"mlops {settings.prefix}: where clients reach the private prediction endpoint",
             auto_create_subnetworks=False,
             routing_mode="REGIONAL",
             opts=self.child(depends_on=foundation.apis),
         )
         subnet = gcp.compute.Subnetwork(
             f"{name}-psc-subnet",
-            project=s.project,
-            region=s.region,
-            name=f"{s.vpc_name}-psc",
+            project=settings.project,
+            region=settings.region,
+            name=f"{settings.vpc_name}-psc",
             network=network.id,
-            ip_cidr_range=s.psc_subnet_cidr,
+            ip_cidr_range=settings.psc_subnet_cidr,
             private_ip_google_access=True,  # clients without external IPs still reach Google APIs (tokens)
             opts=self.child(),
         )
         address = gcp.compute.Address(
             f"{name}-psc-address",
-            project=s.project,
-            region=s.region,
-            name=f"{s.prefix}-endpoint-psc",
-            description=f"mlops {s.prefix}: the private prediction endpoint's address",
+            project=settings.project,
+            region=settings.region,
+            name=f"{settings.prefix}-endpoint-psc",
+            description=f"mlops {settings.prefix}: the private prediction endpoint's address",
             address_type="INTERNAL",
             subnetwork=subnet.id,
-            labels=s.labels,
+            labels=settings.labels,
             opts=self.child(),
         )
         return network, subnet, address
@@ -183,7 +183,7 @@ class Endpoint(Capability):
     def _psc_endpoint(
         self,
         name: str,
-        s: GcpSettings,
+        settings: GcpSettings,
         consumer: tuple[gcp.compute.Network, gcp.compute.Subnetwork, gcp.compute.Address],
         deployed: DeployedModel,
     ) -> gcp.compute.ForwardingRule:
@@ -194,9 +194,9 @@ class Endpoint(Capability):
         network, _subnet, address = consumer
         return gcp.compute.ForwardingRule(
             f"{name}-psc-rule",
-            project=s.project,
-            region=s.region,
-            name=f"{s.prefix}-endpoint-psc",
+            project=settings.project,
+            region=settings.region,
+            name=f"{settings.prefix}-endpoint-psc",
             network=network.id,
             ip_address=address.id,
             target=deployed.service_attachment,

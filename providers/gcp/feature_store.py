@@ -60,24 +60,24 @@ class FeatureStore(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s = deployment.settings
-        fs = deployment.platform.feature_store
+        settings = deployment.settings
+        store_spec = deployment.platform.feature_store
         cmek = foundation.key_id
 
         self.dataset = gcp.bigquery.Dataset(
             f"{name}-dataset",
-            project=s.project,
-            dataset_id=s.dataset_id,
-            location=s.region,
-            description=f"mlops {s.prefix}: offline feature store",
+            project=settings.project,
+            dataset_id=settings.dataset_id,
+            location=settings.region,
+            description=f"mlops {settings.prefix}: offline feature store",
             default_encryption_configuration=gcp.bigquery.DatasetDefaultEncryptionConfigurationArgs(kms_key_name=cmek),
             delete_contents_on_destroy=False,
-            labels=s.labels,
+            labels=settings.labels,
             opts=self.protected(deployment, depends_on=foundation.key_ready),
         )
         gcp.bigquery.DatasetIamMember(
             f"{name}-dataset-editor",
-            project=s.project,
+            project=settings.project,
             dataset_id=self.dataset.dataset_id,
             role="roles/bigquery.dataEditor",
             member=foundation.account_member,
@@ -85,12 +85,12 @@ class FeatureStore(Capability):
         )
 
         self.online_store = None
-        if s.online_store_name:
+        if settings.online_store_name:
             self.online_store = gcp.vertex.AiFeatureOnlineStore(
                 f"{name}-online",
-                project=s.project,
-                region=s.region,
-                name=s.online_store_name,
+                project=settings.project,
+                region=settings.region,
+                name=settings.online_store_name,
                 bigtable=gcp.vertex.AiFeatureOnlineStoreBigtableArgs(
                     auto_scaling=gcp.vertex.AiFeatureOnlineStoreBigtableAutoScalingArgs(
                         min_node_count=ONLINE_NODES[0],
@@ -99,23 +99,23 @@ class FeatureStore(Capability):
                     )
                 ),
                 encryption_spec=gcp.vertex.AiFeatureOnlineStoreEncryptionSpecArgs(kms_key_name=cmek),
-                labels=s.labels,
+                labels=settings.labels,
                 opts=self.protected(deployment, depends_on=foundation.key_ready),
             )
 
         groups: dict[str, pulumi.Input[dict[str, Any]]] = {}
         handed: dict[str, FeatureGroupOut] = {}
-        for group in fs.feature_groups:
+        for group in store_spec.feature_groups:
             table = gcp.bigquery.Table(
                 f"{name}-{group.name}-table",
-                project=s.project,
+                project=settings.project,
                 dataset_id=self.dataset.dataset_id,
                 table_id=group.name,
                 description=group.description or f"feature group {group.name}",
-                schema=json.dumps(s.bq_schemas[group.name]),
+                schema=json.dumps(settings.bq_schemas[group.name]),
                 encryption_configuration=gcp.bigquery.TableEncryptionConfigurationArgs(kms_key_name=cmek),
                 deletion_protection=deployment.platform.protect_data,
-                labels=s.labels,
+                labels=settings.labels,
                 opts=self.protected(deployment),
             )
             # What Vertex reads: a view of the table exposing the event time as `feature_timestamp`
@@ -123,41 +123,43 @@ class FeatureStore(Capability):
             # serves the latest row per entity. The table stays where the pipeline writes.
             source = gcp.bigquery.Table(
                 f"{name}-{group.name}-source",
-                project=s.project,
+                project=settings.project,
                 dataset_id=self.dataset.dataset_id,
-                table_id=s.source_views[group.name],
+                table_id=settings.source_views[group.name],
                 description=f"feature group {group.name} as Vertex AI Feature Store reads it",
                 view=gcp.bigquery.TableViewArgs(
-                    query=source_query(s.project, s.dataset_id, group.name, group.entity, group.event_time),
+                    query=source_query(
+                        settings.project, settings.dataset_id, group.name, group.entity, group.event_time
+                    ),
                     use_legacy_sql=False,
                 ),
                 deletion_protection=deployment.platform.protect_data,
-                labels=s.labels,
+                labels=settings.labels,
                 opts=self.protected(deployment, depends_on=[table]),
             )
-            uri = pulumi.Output.concat("bq://", s.project, ".", source.dataset_id, ".", source.table_id)
+            uri = pulumi.Output.concat("bq://", settings.project, ".", source.dataset_id, ".", source.table_id)
             feature_group = gcp.vertex.AiFeatureGroup(
                 f"{name}-{group.name}",
-                project=s.project,
-                region=s.region,
-                name=s.feature_group_ids[group.name],  # <prefix>_<group>: envs share a project
+                project=settings.project,
+                region=settings.region,
+                name=settings.feature_group_ids[group.name],  # <prefix>_<group>: envs share a project
                 description=group.description or f"feature group {group.name}",
                 big_query=gcp.vertex.AiFeatureGroupBigQueryArgs(
                     big_query_source=gcp.vertex.AiFeatureGroupBigQueryBigQuerySourceArgs(input_uri=uri),
                     entity_id_columns=[group.entity],
                 ),
-                labels=s.labels,
+                labels=settings.labels,
                 opts=self.protected(deployment),
             )
             features = [
                 gcp.vertex.AiFeatureGroupFeature(
                     f"{name}-{group.name}-{feature.name}",
-                    project=s.project,
-                    region=s.region,
+                    project=settings.project,
+                    region=settings.region,
                     feature_group=feature_group.name,
                     name=feature.name,
                     description=f"{feature.type} feature",
-                    labels=s.labels,
+                    labels=settings.labels,
                     opts=self.protected(deployment),
                 )
                 for feature in group.features
@@ -166,11 +168,13 @@ class FeatureStore(Capability):
             if group.online and self.online_store is not None:
                 view = gcp.vertex.AiFeatureOnlineStoreFeatureview(
                     f"{name}-{group.name}-view",
-                    project=s.project,
-                    region=s.region,
-                    name=s.feature_views[group.name],
+                    project=settings.project,
+                    region=settings.region,
+                    name=settings.feature_views[group.name],
                     feature_online_store=self.online_store.name,
-                    sync_config=gcp.vertex.AiFeatureOnlineStoreFeatureviewSyncConfigArgs(cron=fs.online_sync_schedule),
+                    sync_config=gcp.vertex.AiFeatureOnlineStoreFeatureviewSyncConfigArgs(
+                        cron=store_spec.online_sync_schedule
+                    ),
                     feature_registry_source=gcp.vertex.AiFeatureOnlineStoreFeatureviewFeatureRegistrySourceArgs(
                         feature_groups=[
                             gcp.vertex.AiFeatureOnlineStoreFeatureviewFeatureRegistrySourceFeatureGroupArgs(
@@ -179,7 +183,7 @@ class FeatureStore(Capability):
                             )
                         ]
                     ),
-                    labels=s.labels,
+                    labels=settings.labels,
                     opts=self.protected(deployment, depends_on=features),  # holds the online copy
                 )
             # The contract's shape on every cloud: the online view's id is not part of it.

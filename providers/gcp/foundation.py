@@ -128,14 +128,14 @@ class Foundation(Capability):
         self, name: str, deployment: Deployment[GcpSettings], opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(name, opts)
-        s = deployment.settings
-        labels = s.labels
+        settings = deployment.settings
+        labels = settings.labels
 
         # Left enabled on destroy: other workloads in the project may use the same APIs.
         self.apis = [
             gcp.projects.Service(
                 f"{name}-api-{api.split('.')[0]}",
-                project=s.project,
+                project=settings.project,
                 service=api,
                 disable_on_destroy=False,
                 opts=self.child(),
@@ -147,14 +147,14 @@ class Foundation(Capability):
         # Key rings cannot be deleted in GCP; keys are scheduled for destruction: both protected.
         self.key_ring = gcp.kms.KeyRing(
             f"{name}-keyring",
-            project=s.project,
-            name=f"{s.prefix}-mlops",
-            location=s.region,
+            project=settings.project,
+            name=f"{settings.prefix}-mlops",
+            location=settings.region,
             opts=self.protected(deployment, depends_on=self.apis),
         )
         self.key = gcp.kms.CryptoKey(
             f"{name}-key",
-            name=f"{s.prefix}-cmek",
+            name=f"{settings.prefix}-cmek",
             key_ring=self.key_ring.id,
             rotation_period=KEY_ROTATION,
             purpose="ENCRYPT_DECRYPT",
@@ -164,15 +164,17 @@ class Foundation(Capability):
 
         # Each Google service agent that encrypts with the key on the kit's behalf.
         vertex_agent = gcp.projects.ServiceIdentity(
-            f"{name}-vertex-agent", project=s.project, service="aiplatform.googleapis.com", opts=after_apis
+            f"{name}-vertex-agent", project=settings.project, service="aiplatform.googleapis.com", opts=after_apis
         )
         pubsub_agent = gcp.projects.ServiceIdentity(
-            f"{name}-pubsub-agent", project=s.project, service="pubsub.googleapis.com", opts=after_apis
+            f"{name}-pubsub-agent", project=settings.project, service="pubsub.googleapis.com", opts=after_apis
         )
         # Look-ups run at preview too: on a fresh project they wait for their API like resources do.
         after_apis_invoke = pulumi.InvokeOutputOptions(depends_on=self.apis)
-        storage_agent = gcp.storage.get_project_service_account_output(project=s.project, opts=after_apis_invoke)
-        bigquery_agent = gcp.bigquery.get_default_service_account_output(project=s.project, opts=after_apis_invoke)
+        storage_agent = gcp.storage.get_project_service_account_output(project=settings.project, opts=after_apis_invoke)
+        bigquery_agent = gcp.bigquery.get_default_service_account_output(
+            project=settings.project, opts=after_apis_invoke
+        )
         agents = {
             "vertex": vertex_agent.member,
             "pubsub": pubsub_agent.member,
@@ -192,9 +194,9 @@ class Foundation(Capability):
 
         self.bucket = gcp.storage.Bucket(
             f"{name}-bucket",
-            project=s.project,
-            name=s.bucket_name,
-            location=s.region,
+            project=settings.project,
+            name=settings.bucket_name,
+            location=settings.region,
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             encryption=gcp.storage.BucketEncryptionArgs(default_kms_key_name=self.key.id),
@@ -210,39 +212,40 @@ class Foundation(Capability):
         # Vertex AI's agent may use it; adopted as it is when the region already has one (dynamic.py).
         self.metadata_store = MetadataStore(
             f"{name}-metadata-store",
-            {"project": s.project, "region": s.region, "kms_key": self.key.id},
+            {"project": settings.project, "region": settings.region, "kms_key": self.key.id},
             opts=self.child(depends_on=self.key_grants),
         )
 
         self.account = gcp.serviceaccount.Account(
             f"{name}-identity",
-            project=s.project,
-            account_id=s.service_account_id,
-            display_name=f"mlops {s.prefix}: pipelines, serving, drift checks",
+            project=settings.project,
+            account_id=settings.service_account_id,
+            display_name=f"mlops {settings.prefix}: pipelines, serving, drift checks",
             opts=self.child(depends_on=self.apis),
         )
         self.vertex_role = vertex_role(
-            f"{name}-vertex-role", s.project, s.prefix, "pipeline", VERTEX_PIPELINE_PERMISSIONS, after_apis
+            f"{name}-vertex-role",
+            settings.project,
+            settings.prefix,
+            "pipeline",
+            VERTEX_PIPELINE_PERMISSIONS,
+            after_apis,
         )
-        self.project_grants = [
+        gcp.projects.IAMMember(
+            f"{name}-identity-vertex",
+            project=settings.project,
+            role=self.vertex_role.name,
+            member=self.account.member,
+            opts=self.child(),
+        )
+        for role in PROJECT_ROLES:
             gcp.projects.IAMMember(
-                f"{name}-identity-vertex",
-                project=s.project,
-                role=self.vertex_role.name,
+                f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
+                project=settings.project,
+                role=role,
                 member=self.account.member,
                 opts=self.child(),
-            ),
-            *(
-                gcp.projects.IAMMember(
-                    f"{name}-identity-{role.split('/')[1].replace('.', '-')}",
-                    project=s.project,
-                    role=role,
-                    member=self.account.member,
-                    opts=self.child(),
-                )
-                for role in PROJECT_ROLES
-            ),
-        ]
+            )
         gcp.storage.BucketIAMMember(
             f"{name}-identity-bucket",
             bucket=self.bucket.name,
@@ -275,9 +278,9 @@ class Foundation(Capability):
         https://cloud.google.com/logging/docs/routing/managed-encryption-storage): it needs
         encrypter/decrypter on the key before the bucket is created with it, and the key must be
         in the bucket's location."""
-        s = deployment.settings
+        settings = deployment.settings
         logging_agent = gcp.logging.get_project_cmek_settings_output(
-            project=s.project, opts=pulumi.InvokeOutputOptions(depends_on=self.apis)
+            project=settings.project, opts=pulumi.InvokeOutputOptions(depends_on=self.apis)
         )
         grant = gcp.kms.CryptoKeyIAMMember(
             f"{name}-key-logging",
@@ -288,29 +291,29 @@ class Foundation(Capability):
         )
         bucket = gcp.logging.ProjectBucketConfig(
             f"{name}-log-bucket",
-            project=s.project,
-            location=s.region,
-            bucket_id=s.log_bucket_id,
-            description=f"mlops {s.prefix}: drift-check results, under the platform's key",
+            project=settings.project,
+            location=settings.region,
+            bucket_id=settings.log_bucket_id,
+            description=f"mlops {settings.prefix}: drift-check results, under the platform's key",
             retention_days=LOG_RETENTION_DAYS,
             cmek_settings=gcp.logging.ProjectBucketConfigCmekSettingsArgs(kms_key_name=self.key.id),
             opts=self.protected(deployment, depends_on=[grant, *self.apis]),
         )
         gcp.logging.ProjectSink(
             f"{name}-log-sink",
-            project=s.project,
-            name=f"{s.prefix}-mlops-logs",
-            description=f"mlops {s.prefix}: drift-check results to the CMEK log bucket",
+            project=settings.project,
+            name=f"{settings.prefix}-mlops-logs",
+            description=f"mlops {settings.prefix}: drift-check results to the CMEK log bucket",
             destination=pulumi.Output.concat("logging.googleapis.com/", bucket.id),
-            filter=s.drift_log_filter,
+            filter=settings.drift_log_filter,
             opts=self.child(),
         )
         gcp.logging.ProjectExclusion(
             f"{name}-log-exclusion",
-            project=s.project,
-            name=f"{s.prefix}-mlops-drift",
-            description=f"mlops {s.prefix}: drift-check results are kept in {s.log_bucket_id} only",
-            filter=s.drift_log_filter,
+            project=settings.project,
+            name=f"{settings.prefix}-mlops-drift",
+            description=f"mlops {settings.prefix}: drift-check results are kept in {settings.log_bucket_id} only",
+            filter=settings.drift_log_filter,
             opts=self.child(depends_on=self.apis),
         )
         return bucket

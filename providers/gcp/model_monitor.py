@@ -47,10 +47,10 @@ class ModelMonitor(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s = deployment.settings
+        settings = deployment.settings
         monitor = deployment.platform.monitor
-        display = f"{s.prefix}-drift"
-        log_name = f"projects/{s.project}/logs/{DRIFT_LOG}"
+        display = f"{settings.prefix}-drift"
+        log_name = f"projects/{settings.project}/logs/{DRIFT_LOG}"
         if not deployment.serves_model:
             # Nothing is served, so no request is logged and there is nothing to monitor yet (as on
             # the other clouds): no drift pipeline, no schedule, no alert downstream.
@@ -59,7 +59,11 @@ class ModelMonitor(Capability):
             return
 
         spec = pipeline_definition.drift_spec_json(
-            display, monitor.drift_threshold, monitor.min_samples, s.drift_window_seconds, io_config=s.io_config
+            display,
+            monitor.drift_threshold,
+            monitor.min_samples,
+            settings.drift_window_seconds,
+            io_config=settings.io_config,
         )
         # The same image, by digest, as the training steps and the served model.
         spec_text = training.image.apply(lambda digest: pipeline_definition.with_image(spec, digest))
@@ -74,14 +78,14 @@ class ModelMonitor(Capability):
 
         schedule = gcp.colab.Schedule(
             f"{name}-schedule",
-            project=s.project,
-            location=s.region,
+            project=settings.project,
+            location=settings.region,
             display_name=f"{display}-schedule",
-            cron=s.monitor_schedule,
+            cron=settings.monitor_schedule,
             max_concurrent_run_count="1",
             allow_queueing=False,
             create_pipeline_job_request=gcp.colab.ScheduleCreatePipelineJobRequestArgs(
-                parent=f"projects/{s.project}/locations/{s.region}",
+                parent=f"projects/{settings.project}/locations/{settings.region}",
                 pipeline_job=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobArgs(
                     display_name=display,
                     pipeline_spec=spec_text,
@@ -92,7 +96,7 @@ class ModelMonitor(Capability):
                             # the baseline of the version served (the register step wrote it)
                             "baseline_uri": foundation.bucket_name.apply(
                                 lambda bucket: pipeline_definition.baseline_uri(
-                                    bucket, s.model_id, deployment.model_version or 0
+                                    bucket, settings.model_id, deployment.model_version or 0
                                 )
                             ),
                         },
@@ -101,7 +105,7 @@ class ModelMonitor(Capability):
                     encryption_spec=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobEncryptionSpecArgs(
                         kms_key_name=foundation.key_id
                     ),
-                    labels={**s.labels, "trigger": "monitor"},
+                    labels={**settings.labels, "trigger": "monitor"},
                 ),
             ),
             opts=self.child(depends_on=[template, endpoint.endpoint, *training.uploads]),

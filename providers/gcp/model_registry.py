@@ -64,37 +64,37 @@ class ModelRegistry(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s = deployment.settings
+        settings = deployment.settings
         approval_mode = deployment.platform.registry.approval
-        registered = model_name(s.project, s.region, s.model_id)
+        registered = model_name(settings.project, settings.region, settings.model_id)
 
         # Approval records: created in either mode (switching modes never deletes a protected bucket);
         # after the storage agent may use the key.
         self.approvals = gcp.storage.Bucket(
             f"{name}-approvals",
-            project=s.project,
-            name=s.approvals_bucket,
-            location=s.region,
+            project=settings.project,
+            name=settings.approvals_bucket,
+            location=settings.region,
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",
             encryption=gcp.storage.BucketEncryptionArgs(default_kms_key_name=foundation.key_id),
             versioning=gcp.storage.BucketVersioningArgs(enabled=True),
             force_destroy=False,
-            labels=s.labels,
+            labels=settings.labels,
             opts=self.protected(deployment, depends_on=[*foundation.key_ready, *foundation.apis]),
         )
         # The approver role is created whether or not `registry.approvers` names anyone (a role grants
         # nothing by itself): without approvers, project admins grant it and objectCreator themselves.
         role = vertex_role(
             f"{name}-approver-role",
-            s.project,
-            s.prefix,
+            settings.project,
+            settings.prefix,
             "approver",
             APPROVER_PERMISSIONS,
             self.child(depends_on=foundation.apis),
         )
         approver_grants: list[pulumi.Resource] = []
-        for member in s.approvers:
+        for member in settings.approvers:
             tag = f"{zlib.crc32(member.encode()):08x}"  # stable whatever the list's order
             approver_grants += [
                 gcp.storage.BucketIAMMember(
@@ -105,7 +105,11 @@ class ModelRegistry(Capability):
                     opts=self.child(),
                 ),
                 gcp.projects.IAMMember(
-                    f"{name}-approver-{tag}-vertex", project=s.project, role=role.name, member=member, opts=self.child()
+                    f"{name}-approver-{tag}-vertex",
+                    project=settings.project,
+                    role=role.name,
+                    member=member,
+                    opts=self.child(),
                 ),
             ]
 
@@ -115,9 +119,9 @@ class ModelRegistry(Capability):
             approval = ApprovedVersionCheck(
                 f"{name}-approval-v{version}",
                 {
-                    "project": s.project,
-                    "region": s.region,
-                    "model_id": s.model_id,
+                    "project": settings.project,
+                    "region": settings.region,
+                    "model_id": settings.model_id,
                     "version": str(version),
                     "mode": approval_mode,
                     "approvals_bucket": self.approvals.name,
@@ -127,5 +131,5 @@ class ModelRegistry(Capability):
                 opts=self.child(depends_on=[*foundation.apis, self.approvals, *approver_grants]),
             )
 
-        self.out = RegistryOut(s.model_id, registered, approval_mode, approval, s.approvals_bucket)
+        self.out = RegistryOut(settings.model_id, registered, approval_mode, approval, settings.approvals_bucket)
         self.publish(model_registry=registered, approval=approval_mode)

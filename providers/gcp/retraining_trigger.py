@@ -523,16 +523,16 @@ class RetrainingTrigger(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s = deployment.settings
+        settings = deployment.settings
         mon = deployment.platform.monitor
 
         email = gcp.monitoring.NotificationChannel(
             f"{name}-email",
-            project=s.project,
+            project=settings.project,
             type="email",
-            display_name=f"{s.prefix} drift alerts",
+            display_name=f"{settings.prefix} drift alerts",
             labels={"email_address": mon.alert_email},
-            user_labels=s.labels,
+            user_labels=settings.labels,
             opts=self.child(depends_on=foundation.apis),
         )
 
@@ -554,15 +554,15 @@ class RetrainingTrigger(Capability):
             channels.append(self._pubsub_channel(name, deployment, foundation))
 
         columns = list(deployment.pipeline.contract.request_names)
-        timing = alert_timing(s.drift_window_seconds)
+        timing = alert_timing(settings.drift_window_seconds)
         # The drift job's entries live in the platform's CMEK log bucket only (excluded from
         # _Default): both metrics are scoped to that bucket.
         self.metric = gcp.logging.Metric(
             f"{name}-drift-metric",
-            project=s.project,
-            name=f"{s.prefix}-drifted-features",
-            description=f"request columns of {s.prefix} a drift check found above drift_threshold",
-            filter=drifted_features_filter(monitor.log_name, s.prefix, columns),
+            project=settings.project,
+            name=f"{settings.prefix}-drifted-features",
+            description=f"request columns of {settings.prefix} a drift check found above drift_threshold",
+            filter=drifted_features_filter(monitor.log_name, settings.prefix, columns),
             metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
                 metric_kind="DELTA",
                 value_type="INT64",
@@ -579,10 +579,10 @@ class RetrainingTrigger(Capability):
         )
         self.checks_metric = gcp.logging.Metric(
             f"{name}-drift-checks-metric",
-            project=s.project,
-            name=f"{s.prefix}-drift-checks",
-            description=f"drift checks of {s.prefix} that ran (judged or skipped for too few requests)",
-            filter=drift_checks_filter(monitor.log_name, s.prefix),
+            project=settings.project,
+            name=f"{settings.prefix}-drift-checks",
+            description=f"drift checks of {settings.prefix} that ran (judged or skipped for too few requests)",
+            filter=drift_checks_filter(monitor.log_name, settings.prefix),
             metric_descriptor=gcp.logging.MetricMetricDescriptorArgs(
                 metric_kind="DELTA",
                 value_type="INT64",
@@ -604,8 +604,8 @@ class RetrainingTrigger(Capability):
         )
         self.alert = gcp.monitoring.AlertPolicy(
             f"{name}-drift-alarm",
-            project=s.project,
-            display_name=f"{s.prefix} feature drift over {mon.drift_threshold}",
+            project=settings.project,
+            display_name=f"{settings.prefix} feature drift over {mon.drift_threshold}",
             combiner="OR",
             conditions=[
                 gcp.monitoring.AlertPolicyConditionArgs(
@@ -630,18 +630,18 @@ class RetrainingTrigger(Capability):
             ),
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
                 content=(
-                    f"A drift check of {s.prefix} found request columns whose distance to the training data "
+                    f"A drift check of {settings.prefix} found request columns whose distance to the training data "
                     f"is over {mon.drift_threshold}. See log {monitor.log_name} (jsonPayload.kind=feature)."
                 ),
                 mime_type="text/markdown",
             ),
-            user_labels=s.labels,
+            user_labels=settings.labels,
             opts=self.child(),
         )
         self.missing = gcp.monitoring.AlertPolicy(
             f"{name}-drift-check-missing",
-            project=s.project,
-            display_name=f"{s.prefix} drift check not running",
+            project=settings.project,
+            display_name=f"{settings.prefix} drift check not running",
             combiner="OR",
             conditions=[
                 gcp.monitoring.AlertPolicyConditionArgs(
@@ -665,12 +665,12 @@ class RetrainingTrigger(Capability):
             notification_channels=[email.name],  # a person looks: a missing check never retrains
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
                 content=(
-                    f"No drift check of {s.prefix} has run for {timing['absence'] // 60} minutes: see the "
-                    f"{s.prefix}-drift schedule's pipeline runs in Vertex AI Pipelines."
+                    f"No drift check of {settings.prefix} has run for {timing['absence'] // 60} minutes: see the "
+                    f"{settings.prefix}-drift schedule's pipeline runs in Vertex AI Pipelines."
                 ),
                 mime_type="text/markdown",
             ),
-            user_labels=s.labels,
+            user_labels=settings.labels,
             opts=self.child(),
         )
 
@@ -701,11 +701,11 @@ class RetrainingTrigger(Capability):
         Any failed execution in a 5-minute window opens one incident; no data (no failure) is "not
         failing"; the incident closes after 30 minutes without data (MIN_AUTO_CLOSE_S), so the next
         failure e-mails again."""
-        s = deployment.settings
+        settings = deployment.settings
         return gcp.monitoring.AlertPolicy(
             f"{name}-retrain-failed",
-            project=s.project,
-            display_name=f"{s.prefix} retraining workflow failed",
+            project=settings.project,
+            display_name=f"{settings.prefix} retraining workflow failed",
             combiner="OR",
             conditions=[
                 gcp.monitoring.AlertPolicyConditionArgs(
@@ -733,14 +733,15 @@ class RetrainingTrigger(Capability):
             ),
             documentation=gcp.monitoring.AlertPolicyDocumentationArgs(
                 content=(
-                    f"An execution of workflow {s.prefix}-retrain failed: drift retraining of {s.prefix} has "
-                    "stopped for the current drift episode. See the execution's error in Workflows "
-                    f"(gcloud workflows executions list {s.prefix}-retrain --location={s.region}), fix it, "
+                    f"An execution of workflow {settings.prefix}-retrain failed: drift retraining of "
+                    f"{settings.prefix} has stopped for the current drift episode. See the execution's error in "
+                    f"Workflows (gcloud workflows executions list {settings.prefix}-retrain "
+                    f"--location={settings.region}), fix it, "
                     "then start a training run by hand if drift goes on."
                 ),
                 mime_type="text/markdown",
             ),
-            user_labels=s.labels,
+            user_labels=settings.labels,
             opts=self.child(depends_on=[workflow]),
         )
 
@@ -748,23 +749,23 @@ class RetrainingTrigger(Capability):
         self, name: str, deployment: Deployment[GcpSettings], foundation: FoundationOut
     ) -> pulumi.Output[str]:
         """The topic drift notifications go to for the retraining workflow, and its channel."""
-        s = deployment.settings
-        project = gcp.organizations.get_project_output(project_id=s.project)
+        settings = deployment.settings
+        project = gcp.organizations.get_project_output(project_id=settings.project)
         self.topic = gcp.pubsub.Topic(
             f"{name}-topic",
-            project=s.project,
-            name=f"{s.prefix}-drift-alerts",
+            project=settings.project,
+            name=f"{settings.prefix}-drift-alerts",
             kms_key_name=foundation.key_id,
-            labels=s.labels,
+            labels=settings.labels,
             opts=self.child(depends_on=foundation.key_ready),
         )
         to_topic = gcp.monitoring.NotificationChannel(
             f"{name}-pubsub",
-            project=s.project,
+            project=settings.project,
             type="pubsub",
-            display_name=f"{s.prefix} drift events",
+            display_name=f"{settings.prefix} drift events",
             labels={"topic": self.topic.id},
-            user_labels=s.labels,
+            user_labels=settings.labels,
             opts=self.child(),
         )
         # Cloud Monitoring publishes as its notification service agent, which Google creates with
@@ -773,7 +774,7 @@ class RetrainingTrigger(Capability):
         # grant to be created, only to deliver.
         gcp.pubsub.TopicIAMMember(
             f"{name}-topic-publisher",
-            project=s.project,
+            project=settings.project,
             topic=self.topic.name,
             role="roles/pubsub.publisher",
             member=project.number.apply(
@@ -793,18 +794,18 @@ class RetrainingTrigger(Capability):
         timing: dict[str, int],
     ) -> gcp.workflows.Workflow:
         assert self.topic is not None  # `_pubsub_channel` made it: both run only when retrain_on_drift
-        s = deployment.settings
+        settings = deployment.settings
         account = gcp.serviceaccount.Account(
             f"{name}-identity",
-            project=s.project,
-            account_id=s.workflow_account_id,
-            display_name=f"mlops {s.prefix}: starts retraining on drift",
+            project=settings.project,
+            account_id=settings.workflow_account_id,
+            display_name=f"mlops {settings.prefix}: starts retraining on drift",
             opts=self.child(depends_on=foundation.apis),
         )
         retrain_role = vertex_role(
             f"{name}-vertex-role",
-            s.project,
-            s.prefix,
+            settings.project,
+            settings.prefix,
             "retrain",
             (*VERTEX_RETRAIN_PERMISSIONS, *RETRAIN_MONITORING_PERMISSIONS),
             self.child(depends_on=foundation.apis),
@@ -813,7 +814,7 @@ class RetrainingTrigger(Capability):
             # create pipeline jobs (custom role: nothing else in Vertex AI) and read the drift metric
             gcp.projects.IAMMember(
                 f"{name}-identity-vertex",
-                project=s.project,
+                project=settings.project,
                 role=retrain_role.name,
                 member=account.member,
                 opts=self.child(),
@@ -831,13 +832,13 @@ class RetrainingTrigger(Capability):
             # for Workflows targets", https://cloud.google.com/eventarc/standard/docs/workflows/roles-permissions).
             gcp.projects.IAMMember(
                 f"{name}-identity-workflows-invoker",
-                project=s.project,
+                project=settings.project,
                 role=gcp.projects.IAMCustomRole(
                     f"{name}-invoker-role",
-                    project=s.project,
-                    role_id=custom_role_id(s.prefix, "invoker"),
-                    title=f"mlops {s.prefix}: invoker",
-                    description=f"Start workflow executions (the mlops {s.prefix} retraining workflow)",
+                    project=settings.project,
+                    role_id=custom_role_id(settings.prefix, "invoker"),
+                    title=f"mlops {settings.prefix}: invoker",
+                    description=f"Start workflow executions (the mlops {settings.prefix} retraining workflow)",
                     permissions=list(WORKFLOW_INVOKER_PERMISSIONS),
                     stage="GA",
                     opts=self.child(depends_on=foundation.apis),
@@ -853,9 +854,9 @@ class RetrainingTrigger(Capability):
                 member=account.member,
                 condition=gcp.storage.BucketIAMMemberConditionArgs(
                     title="the training template only",
-                    description=f"mlops {s.prefix}: the retraining workflow reads the compiled pipeline",
+                    description=f"mlops {settings.prefix}: the retraining workflow reads the compiled pipeline",
                     expression=training.template_name.apply(
-                        lambda obj: f'resource.name == "projects/_/buckets/{s.bucket_name}/objects/{obj}"'
+                        lambda obj: f'resource.name == "projects/_/buckets/{settings.bucket_name}/objects/{obj}"'
                     ),
                 ),
                 opts=self.child(),
@@ -871,7 +872,7 @@ class RetrainingTrigger(Capability):
         ]
         workflows_agent = gcp.projects.ServiceIdentity(
             f"{name}-workflows-agent",
-            project=s.project,
+            project=settings.project,
             service="workflows.googleapis.com",
             opts=self.child(depends_on=foundation.apis),
         )
@@ -892,48 +893,48 @@ class RetrainingTrigger(Capability):
             metric=metric.name,
         ).apply(
             lambda v: workflow_source(
-                project=s.project,
-                region=s.region,
+                project=settings.project,
+                region=settings.region,
                 bucket=v["bucket"],
                 template=v["template"],
                 root=v["root"],
                 service_account=v["service_account"],
                 kms_key=v["kms_key"],
-                workflow=f"{s.prefix}-retrain",
-                display_name=s.pipeline_display_name,
+                workflow=f"{settings.prefix}-retrain",
+                display_name=settings.pipeline_display_name,
                 parameter_values=v["params"],
-                labels=s.labels,
+                labels=settings.labels,
                 cooldown_hours=deployment.platform.monitor.retrain_cooldown_hours,
-                window_seconds=s.drift_window_seconds,
+                window_seconds=settings.drift_window_seconds,
                 drift_metric=v["metric"],
                 episode_seconds=timing["alignment"],
             )
         )
         workflow = gcp.workflows.Workflow(
             f"{name}-workflow",
-            project=s.project,
-            region=s.region,
-            name=f"{s.prefix}-retrain",  # workflow_source's `workflow`: it hands over to itself
-            description=f"mlops {s.prefix}: start the training pipeline on drift",
+            project=settings.project,
+            region=settings.region,
+            name=f"{settings.prefix}-retrain",  # workflow_source's `workflow`: it hands over to itself
+            description=f"mlops {settings.prefix}: start the training pipeline on drift",
             service_account=account.id,
             source_contents=source,
             crypto_key_name=foundation.key_id,
             call_log_level="LOG_ERRORS_ONLY",
-            labels=s.labels,
+            labels=settings.labels,
             opts=self.child(depends_on=[*grants, key_grant]),
         )
         gcp.eventarc.Trigger(
             f"{name}-on-drift",
-            project=s.project,
-            location=s.region,
-            name=f"{s.prefix}-on-drift",
+            project=settings.project,
+            location=settings.region,
+            name=f"{settings.prefix}-on-drift",
             matching_criterias=[gcp.eventarc.TriggerMatchingCriteriaArgs(attribute="type", value=PUBSUB_EVENT)],
             transport=gcp.eventarc.TriggerTransportArgs(
                 pubsub=gcp.eventarc.TriggerTransportPubsubArgs(topic=self.topic.id)
             ),
             destination=gcp.eventarc.TriggerDestinationArgs(workflow=workflow.id),
             service_account=account.email,
-            labels=s.labels,
+            labels=settings.labels,
             opts=self.child(depends_on=grants),
         )
         return workflow

@@ -50,7 +50,7 @@ class TrainingPipeline(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s = deployment.settings
+        settings = deployment.settings
         pdef = deployment.pipeline
         gate = deployment.platform.pipeline.quality_gate
         bucket = foundation.bucket_name
@@ -74,23 +74,23 @@ class TrainingPipeline(Capability):
         # resolves the tag to a digest and every step and the served model use that digest.
         # (after the APIs: on a fresh project the look-up waits for artifactregistry.googleapis.com)
         image = gcp.artifactregistry.get_docker_image_output(
-            **s.image_lookup, opts=pulumi.InvokeOutputOptions(depends_on=foundation.apis)
+            **settings.image_lookup, opts=pulumi.InvokeOutputOptions(depends_on=foundation.apis)
         ).self_link
         spec = pipeline_definition.training_spec_json(
             pdef,
-            display_name=s.pipeline_display_name,
+            display_name=settings.pipeline_display_name,
             gate_metric=gate.metric,
             gate_threshold=gate.threshold,
             approval=registry.approval_mode,
-            step_limits=s.step_limits,
-            accelerator=s.step_accelerator,
-            io_config=s.io_config,
+            step_limits=settings.step_limits,
+            accelerator=settings.step_accelerator,
+            io_config=settings.io_config,
         )
         spec_text = image.apply(lambda digest: pipeline_definition.with_image(spec, digest))
         template = gcp.storage.BucketObject(
             f"{name}-template",
             bucket=bucket,
-            name=f"pipelines/{s.pipeline_display_name}/pipeline.json",
+            name=f"pipelines/{settings.pipeline_display_name}/pipeline.json",
             content=spec_text,
             content_type="application/json",
             # informational: the approval mode compiled into this template's register task
@@ -98,37 +98,37 @@ class TrainingPipeline(Capability):
             opts=self.child(),
         )
 
-        root = pulumi.Output.concat(foundation.bucket_url, "/pipeline-root/", s.pipeline_display_name)
+        root = pulumi.Output.concat(foundation.bucket_url, "/pipeline-root/", settings.pipeline_display_name)
         # String parameters only: the Schedules API takes them as strings (numbers keep defaults).
         parameter_values: dict[str, pulumi.Input[str]] = {
             "code_uri": pulumi.Output.concat(foundation.bucket_url, "/", code_prefix),
             "input_data": pulumi.Output.concat(foundation.bucket_url, f"/data/{pdef.name}/"),
-            "project": s.project,
-            "location": s.region,
-            "model_id": s.model_id,
+            "project": settings.project,
+            "location": settings.region,
+            "model_id": settings.model_id,
             "serving_image": image,
             "kms_key": foundation.key_id,
             # each registered version's drift baseline lands under <baseline_root>/v<version>/
             "baseline_root": pulumi.Output.concat(
-                foundation.bucket_url, f"/{pipeline_definition.BASELINE_DIR}/", s.model_id
+                foundation.bucket_url, f"/{pipeline_definition.BASELINE_DIR}/", settings.model_id
             ),
         }
         uploads.append(template)
 
         self.schedule = None
-        if s.training_schedule:
+        if settings.training_schedule:
             self.schedule = gcp.colab.Schedule(
                 f"{name}-schedule",
-                project=s.project,
-                location=s.region,
-                display_name=f"{s.pipeline_display_name}-schedule",
-                cron=s.training_schedule,
+                project=settings.project,
+                location=settings.region,
+                display_name=f"{settings.pipeline_display_name}-schedule",
+                cron=settings.training_schedule,
                 max_concurrent_run_count="1",
                 allow_queueing=False,
                 create_pipeline_job_request=gcp.colab.ScheduleCreatePipelineJobRequestArgs(
-                    parent=f"projects/{s.project}/locations/{s.region}",
+                    parent=f"projects/{settings.project}/locations/{settings.region}",
                     pipeline_job=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobArgs(
-                        display_name=s.pipeline_display_name,
+                        display_name=settings.pipeline_display_name,
                         pipeline_spec=spec_text,
                         runtime_config=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobRuntimeConfigArgs(
                             gcs_output_directory=root,
@@ -138,7 +138,7 @@ class TrainingPipeline(Capability):
                         encryption_spec=gcp.colab.ScheduleCreatePipelineJobRequestPipelineJobEncryptionSpecArgs(
                             kms_key_name=foundation.key_id
                         ),
-                        labels={**s.labels, "trigger": "schedule"},
+                        labels={**settings.labels, "trigger": "schedule"},
                     ),
                 ),
                 opts=self.child(depends_on=uploads),
@@ -151,7 +151,7 @@ class TrainingPipeline(Capability):
             service_account=foundation.account_email,
             kms_key=foundation.key_id,
             parameter_values=parameter_values,
-            display_name=s.pipeline_display_name,
+            display_name=settings.pipeline_display_name,
             image=image,
             code_uri=pulumi.Output.from_input(parameter_values["code_uri"]),
         )
