@@ -108,10 +108,10 @@ class RetrainingTrigger(Capability):
         )
         self._dead_letters_alarm(name, deployment, training)
         failed_checks = None
-        if monitor.drift and monitor.engine == "kit":
+        if deployment.serves_model and monitor.engine == "kit":
             failed_checks = self._failed_checks_rule(name, deployment)
         self._topic_policy(name, deployment, foundation, failed_checks)
-        if not monitor.drift:
+        if not deployment.serves_model:
             # Nothing served: no drift metric exists to alarm on.
             self.publish(drift_alarm=[], alert_topic=self.topic.arn, retrain_target=None)
             return

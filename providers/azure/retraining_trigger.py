@@ -279,7 +279,7 @@ class RetrainingTrigger(Capability):
         )
 
         # Nothing served means no monitor runs: no drift to alert on or to retrain from.
-        watching = model_monitor.schedule_id is not None
+        watching = deployment.serves_model
         self.workflow = None
         self.alert: monitor.ScheduledQueryRule | None = None
         logic_receivers = []

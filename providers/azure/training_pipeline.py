@@ -109,7 +109,7 @@ class TrainingPipeline(Capability):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(name, opts)
-        s, p, pipeline = deployment.settings, deployment.platform, deployment.pipeline
+        settings, platform, pipeline = deployment.settings, deployment.platform, deployment.pipeline
         resource_group_name, workspace_name = foundation.resource_group_name, foundation.workspace_name
 
         # Code asset: every file as a blob under a content-addressed folder, so a new version of
@@ -133,11 +133,11 @@ class TrainingPipeline(Capability):
         ]
         code_container = ml.CodeContainer(
             f"{name}-code",
-            name=f"{s.prefix}-steps",
+            name=f"{settings.prefix}-steps",
             workspace_name=workspace_name,
             resource_group_name=resource_group_name,
             properties=ml.CodeContainerPropertiesArgs(
-                description=f"step code of pipeline {pipeline.name}", tags=s.tags
+                description=f"step code of pipeline {pipeline.name}", tags=settings.tags
             ),
             opts=self.child(),
         )
@@ -148,16 +148,16 @@ class TrainingPipeline(Capability):
             workspace_name=workspace_name,
             resource_group_name=resource_group_name,
             properties=ml.CodeVersionPropertiesArgs(
-                code_uri=code_uri.apply(lambda base: f"{base}{folder}/"), tags=s.tags
+                code_uri=code_uri.apply(lambda base: f"{base}{folder}/"), tags=settings.tags
             ),
             opts=self.child(depends_on=blobs),
         )
         env_container = ml.EnvironmentContainer(
             f"{name}-env",
-            name=f"{s.prefix}-steps-env",
+            name=f"{settings.prefix}-steps-env",
             workspace_name=workspace_name,
             resource_group_name=resource_group_name,
-            properties=ml.EnvironmentContainerPropertiesArgs(tags=s.tags),
+            properties=ml.EnvironmentContainerPropertiesArgs(tags=settings.tags),
             opts=self.child(),
         )
         # The image every step runs in and the model is served from, built by Azure ML from a
@@ -189,26 +189,26 @@ class TrainingPipeline(Capability):
             workspace_name=workspace_name,
             resource_group_name=resource_group_name,
             properties=code_uri.apply(
-                lambda base: environment_properties(base, context, s.tags, pipeline.framework.name)
+                lambda base: environment_properties(base, context, settings.tags, pipeline.framework.name)
             ),
             opts=self.child(depends_on=context_blobs),
         )
 
-        gate = p.pipeline.quality_gate
-        code_ref = pdef.code_ref(f"{s.prefix}-steps", self.code_version_name)
-        environment_ref = pdef.environment_ref(f"{s.prefix}-steps-env", self.env_version_name)
+        gate = platform.pipeline.quality_gate
+        code_ref = pdef.code_ref(f"{settings.prefix}-steps", self.code_version_name)
+        environment_ref = pdef.environment_ref(f"{settings.prefix}-steps-env", self.env_version_name)
         compiled = pdef.compile_training(
             pipeline,
-            prefix=s.prefix,
+            prefix=settings.prefix,
             code=code_ref,
             environment=environment_ref,
-            instance_type=s.training_instance,
+            instance_type=settings.training_instance,
             gate_metric=gate.metric,
             gate_threshold=gate.threshold,
-            approval=p.registry.approval,
+            approval=platform.registry.approval,
             model_name=registry.model_name,
             data_root=DATA_ROOT,
-            tags=s.tags,
+            tags=settings.tags,
         )
         problems = compiled["problems"]
         if problems:  # a kit bug, not a config error: fail loudly before anything is declared
@@ -228,7 +228,7 @@ class TrainingPipeline(Capability):
                 name=cname,
                 workspace_name=workspace_name,
                 resource_group_name=resource_group_name,
-                properties=ml.ComponentContainerPropertiesArgs(description=spec.get("description"), tags=s.tags),
+                properties=ml.ComponentContainerPropertiesArgs(description=spec.get("description"), tags=settings.tags),
                 opts=self.child(),
             )
             components.append(
@@ -260,18 +260,20 @@ class TrainingPipeline(Capability):
             opts=self.child(),
         )
         self.schedule = None
-        if p.pipeline.schedule:
+        if platform.pipeline.schedule:
             self.schedule = ml.Schedule(
                 f"{name}-schedule",
-                name=f"{s.prefix}-training",
+                name=f"{settings.prefix}-training",
                 workspace_name=workspace_name,
                 resource_group_name=resource_group_name,
                 properties=ml.SchedulePropertiesArgs(
-                    display_name=f"{s.prefix} training",
-                    trigger=ml.CronTriggerArgs(trigger_type="Cron", expression=p.pipeline.schedule, time_zone="UTC"),
+                    display_name=f"{settings.prefix} training",
+                    trigger=ml.CronTriggerArgs(
+                        trigger_type="Cron", expression=platform.pipeline.schedule, time_zone="UTC"
+                    ),
                     action=ml.JobScheduleActionArgs(action_type="CreateJob", job_definition=job_args(rest, fill)),
                     is_enabled=True,
-                    tags=s.tags,
+                    tags=settings.tags,
                 ),
                 opts=self.child(depends_on=[*components, foundation.network_ready]),
             )

@@ -543,7 +543,7 @@ class RetrainingTrigger(Capability):
         self.missing: gcp.monitoring.AlertPolicy | None = None
         self.workflow: gcp.workflows.Workflow | None = None
         self.workflow_failed: gcp.monitoring.AlertPolicy | None = None
-        if monitor.schedule is None:
+        if not deployment.serves_model:
             # Nothing served, so no drift check runs: no drift metric to alert on and nothing for
             # drift to start. The e-mail channel stays: it is what notifies alert_email.
             self.publish(drift_alarm=[], alert_topic=email.name, retrain_target=None)
