@@ -55,7 +55,7 @@ def main() -> int:
     for record in filter(str.strip, listed.stdout.split("\x01")):
         sha, message = record.strip("\n").split("\x00", 1)
         for problem in problems(message):
-            print(f"{sha} {message.splitlines()[0][:60]!r}: {problem}")
+            print(f"{sha} {(message.splitlines() or [''])[0][:60]!r}: {problem}")
             bad += 1
     return 1 if bad else 0
 

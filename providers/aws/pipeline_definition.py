@@ -229,7 +229,8 @@ def build_definition(pipeline: PipelineDef, settings: DefinitionSettings) -> str
     """The SageMaker pipeline definition JSON for ``pipeline``; no network, no credentials.
 
     Read from the plan-time cache when neither ``pipeline`` (its repr and its folder), ``settings``,
-    the sagemaker SDK's version nor this folder's code changed; built by the SDK otherwise.
+    the sagemaker SDK's version nor the kit's code (``providers/``, ``pipelines/``) changed; built by
+    the SDK otherwise.
     """
     _check_inputs(pipeline, settings)
 

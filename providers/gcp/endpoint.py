@@ -24,7 +24,8 @@ from providers.gcp.translate import REQUEST_LOG_TABLE, GcpSettings
 class EndpointOut:
     endpoint: pulumi.Resource
     requests_table: str
-    """`<project>.<dataset>.<table>`: where the endpoint logs sampled requests (the drift check reads it)."""
+    """`<project>.<dataset>.<table>`: where the endpoint logs sampled requests. The drift check reads
+    the same table from the settings (`GcpSettings.io_config`'s "capture"), not from this field."""
 
 
 class Endpoint(Capability):
