@@ -116,8 +116,9 @@ DEFECTS: tuple[Defect, ...] = (
         "protect dropped from the Azure resource group",
         "providers/azure/foundation.py",
         "            tags=tags,\n            opts=self.protected(deployment),\n        )\n"
-        "        rg = self.resource_group.name",
-        "            tags=tags,\n            opts=self.child(),\n        )\n        rg = self.resource_group.name",
+        "        resource_group_name = self.resource_group.name",
+        "            tags=tags,\n            opts=self.child(),\n        )\n"
+        "        resource_group_name = self.resource_group.name",
         ("tests/azure/test_plan.py", "tests/azure/test_operational.py"),
     ),
     Defect(
