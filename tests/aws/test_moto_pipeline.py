@@ -9,6 +9,7 @@ approval gate works. Only a run on a real account proves the pipeline executes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import boto3
@@ -27,29 +28,29 @@ EXECUTION_ID = "exec0123abcd"
 PIPELINE = get_pipeline("churn")
 
 
+SETTINGS = pd.DefinitionSettings(
+    region=REGION,
+    role_arn=f"arn:aws:iam::{ACCOUNT}:role/churn-dev-sagemaker",
+    bucket=BUCKET,
+    kms_key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
+    instance_type="ml.m5.xlarge",
+    inference_instance_type="ml.m5.large",
+    image_table="sklearn",
+    image_version="1.4-2-py312",
+    pipeline_name=PIPELINE_NAME,
+    model_package_group=GROUP,
+    approval_status="PendingManualApproval",
+    gate_metric="roc_auc",
+    gate_threshold=0.8,
+    code_prefix=f"s3://{BUCKET}/code/churn/0123456789ab/",
+    io_config=f"s3://{BUCKET}/config/0123456789ab/mlops_io.json",
+)
+
+
 @pytest.fixture(scope="module")
 def definition() -> str:
     # Built outside moto, as the Pulumi program does: offline, no credentials needed.
-    return pd.build_definition(
-        PIPELINE,
-        pd.DefinitionSettings(
-            region=REGION,
-            role_arn=f"arn:aws:iam::{ACCOUNT}:role/churn-dev-sagemaker",
-            bucket=BUCKET,
-            kms_key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
-            instance_type="ml.m5.xlarge",
-            inference_instance_type="ml.m5.large",
-            image_table="sklearn",
-            image_version="1.4-2-py312",
-            pipeline_name=PIPELINE_NAME,
-            model_package_group=GROUP,
-            approval_status="PendingManualApproval",
-            gate_metric="roc_auc",
-            gate_threshold=0.8,
-            code_prefix=f"s3://{BUCKET}/code/churn/0123456789ab/",
-            io_config=f"s3://{BUCKET}/config/0123456789ab/mlops_io.json",
-        ),
-    )
+    return pd.build_definition(PIPELINE, SETTINGS)
 
 
 @pytest.fixture
@@ -213,24 +214,7 @@ def test_upsert_updates_the_definition_in_place(aws, definition):
         "PipelineArn"
     ]
     stricter = pd.build_definition(
-        PIPELINE,
-        pd.DefinitionSettings(
-            region=REGION,
-            role_arn=aws["role_arn"],
-            bucket=BUCKET,
-            kms_key_arn=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555",
-            instance_type="ml.m5.xlarge",
-            inference_instance_type="ml.m5.large",
-            image_table="sklearn",
-            image_version="1.4-2-py312",
-            pipeline_name=PIPELINE_NAME,
-            model_package_group=GROUP,
-            approval_status="PendingManualApproval",
-            gate_metric="roc_auc",
-            gate_threshold=0.9,
-            code_prefix=f"s3://{BUCKET}/code/churn/0123456789ab/",
-            io_config=f"s3://{BUCKET}/config/0123456789ab/mlops_io.json",
-        ),
+        PIPELINE, dataclasses.replace(SETTINGS, role_arn=aws["role_arn"], gate_threshold=0.9)
     )
     assert (
         sm.update_pipeline(PipelineName=PIPELINE_NAME, PipelineDefinition=stricter, RoleArn=aws["role_arn"])[
